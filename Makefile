@@ -1,0 +1,216 @@
+# mnap: one GNU Makefile for the whole project.
+#
+#   make            build libraries, tools and tests
+#   make test       build and run every test suite
+#   make check      the same suites under AddressSanitizer + UBSan (own build dir)
+#   make demo       the README's main job
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages (only the missing ones)
+#   make size       the card runtime's Cortex-M0+ footprint
+#   make clean
+#
+# Sources are found by directory, so a new .c file needs no Makefile edit:
+#   common/*.c              -> libmnapcommon.a   (freestanding, shared by card and host)
+#   card/*.c                -> libmnapcard.a     (freestanding card runtime)
+#   card/port/sim/*.c       -> libmnapsim.a      (the host port: OpenSSL, file NVM, tearing)
+#   host/*.c                -> libmnap.a / libmnap.so (the host library, PC/SC)
+#   host/inproc/*.c         -> libmnapinproc.a   (in-process transport: links the card)
+#   tools/lib/*.c           -> libmnaptools.a    (JSON, hex: tools and tests only)
+#   tools/<name>/*.c        -> <name>            (one program per directory)
+#   test/support/*.c        -> libmnaptest.a
+#   test/<suite>/test_*.c   -> one CMocka binary each
+#
+# BUILD selects the output directory, so several builds (or several developers'
+# builds in one tree) never share object files.
+
+BUILD    ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?=
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wvla -Wformat=2
+OPT      ?= -O2 -g
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+ifneq ($(SAN),)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      := -O1 -g
+endif
+PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
+PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
+
+INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
+# The card runtime and common/ are compiled as freestanding code even on the host:
+# no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
+CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
+LDLIBS   := $(PCSC_LIBS) -lssl -lcrypto -lpthread
+TESTLIBS := -lcmocka
+
+COMMON_SRC := $(wildcard common/*.c)
+CARD_SRC   := $(wildcard card/*.c)
+SIM_SRC    := $(wildcard card/port/sim/*.c)
+HOST_SRC   := $(wildcard host/*.c)
+INPROC_SRC := $(wildcard host/inproc/*.c)
+TLIB_SRC   := $(wildcard tools/lib/*.c)
+TSUP_SRC   := $(wildcard test/support/*.c)
+TOOL_DIRS  := $(filter-out tools/lib tools/examples,$(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
+TOOLS      := $(patsubst tools/%,$(BUILD)/bin/%,$(TOOL_DIRS))
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_COMMON := $(BUILD)/lib/libmnapcommon.a
+LIB_CARD   := $(BUILD)/lib/libmnapcard.a
+LIB_SIM    := $(BUILD)/lib/libmnapsim.a
+LIB_HOST   := $(BUILD)/lib/libmnap.a
+SO_HOST    := $(BUILD)/lib/libmnap.so
+LIB_INPROC := $(BUILD)/lib/libmnapinproc.a
+LIB_TOOLS  := $(BUILD)/lib/libmnaptools.a
+LIB_TEST   := $(BUILD)/lib/libmnaptest.a
+
+# Link groups, innermost dependency last.
+LINK_COMMON := $(LIB_TEST) $(LIB_TOOLS) $(LIB_COMMON)
+LINK_CARD   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+LINK_HOST   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+
+TEST_SUITES := common card host tools
+TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
+
+.PHONY: all libs tools tests test check clean deps demo install size bench \
+        $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck
+.DEFAULT_GOAL := all
+
+all: libs tools tests $(BENCHES)
+libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS)
+tools: $(TOOLS)
+tests: $(TEST_BINS)
+
+# ---- objects -------------------------------------------------------------
+$(BUILD)/obj/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_FREE) -c $< -o $@
+$(BUILD)/obj/card/port/sim/%.o: card/port/sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/obj/card/%.o: card/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_FREE) -c $< -o $@
+$(BUILD)/obj/host/%.o: host/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+
+# ---- libraries -----------------------------------------------------------
+define mklib
+$(1): $(2)
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(eval $(call mklib,$(LIB_COMMON),$(call obj,$(COMMON_SRC))))
+$(eval $(call mklib,$(LIB_CARD),$(call obj,$(CARD_SRC))))
+$(eval $(call mklib,$(LIB_SIM),$(call obj,$(SIM_SRC))))
+$(eval $(call mklib,$(LIB_HOST),$(call obj,$(HOST_SRC))))
+$(eval $(call mklib,$(LIB_INPROC),$(call obj,$(INPROC_SRC))))
+$(eval $(call mklib,$(LIB_TOOLS),$(call obj,$(TLIB_SRC))))
+$(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
+
+$(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LDLIBS)
+
+# ---- programs ------------------------------------------------------------
+# Every tool links the host library, the in-process transport and the card
+# runtime; the linker keeps only what a tool uses.
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON) $(LDLIBS)
+
+$(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_COMMON) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/test/card/%: $(BUILD)/obj/test/card/%.o $(LINK_CARD)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_CARD) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/test/host/%: $(BUILD)/obj/test/host/%.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/test/tools/%: $(BUILD)/obj/test/tools/%.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+
+# ---- tests ---------------------------------------------------------------
+# Each suite runs its binaries from the project root (they read vectors/),
+# then its shell checks (test/<suite>/*.sh), and stops at the first failure.
+define suite
+test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter card,$(1)),$(LIB_CARD)) $(TOOLS)
+	@set -e; for t in $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)); do \
+	  echo "== $$$$t"; $$$$t; done; \
+	for s in $$(wildcard test/$(1)/*.sh); do echo "== $$$$s"; BUILD=$(BUILD) CC=$(CC) sh $$$$s; done
+endef
+$(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
+
+test-e2e: $(TOOLS) $(TEST_BINS)
+	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
+
+test: deps-check
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e
+	@echo "make test: all suites passed"
+
+# Sanitizer build in its own directory so it never mixes with the normal objects.
+check:
+	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) all
+	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) $(addprefix test-,$(TEST_SUITES))
+	@echo "make check: all suites passed under ASan+UBSan"
+
+# ---- dependencies --------------------------------------------------------
+DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
+            vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
+            gcc-arm-none-eabi libnewlib-arm-none-eabi python3
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	echo "deps: installing $$missing"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+deps-check: deps
+
+# ---- demo ----------------------------------------------------------------
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -x tools/demo.sh ]; then BUILD=$(BUILD) tools/demo.sh; else $(BUILD)/bin/mnap-selftest; fi
+
+# ---- footprint -----------------------------------------------------------
+size:
+	@BUILD=$(BUILD) sh tools/size.sh
+
+# ---- install -------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mnap $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB_HOST) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SO_HOST) $(DESTDIR)$(PREFIX)/lib/libmnap.so.1
+	ln -sf libmnap.so.1 $(DESTDIR)$(PREFIX)/lib/libmnap.so
+	install -m 644 host/include/mnap/*.h $(DESTDIR)$(PREFIX)/include/mnap/
+	for t in $(TOOLS); do install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc
+
+clean:
+	rm -rf build build-check build-* 
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,67 @@
+/* mc.h: the entry points of the mnap card runtime.
+ *
+ * A caller (card firmware, the simulator, a test) owns one mc_card per card;
+ * everything the runtime keeps in RAM lives there.  Sequence of use:
+ *
+ *   mc_fabricate(card, port, ...)    once in the card's life: formats NVM
+ *   mc_power_on(card, port)          every power-up: recovery, clears RAM state
+ *   mc_process(card, cmd, rsp, ...)  one APDU in, one response out
+ *   mc_reset(card)                   warm reset: clears RAM security state
+ *   mc_power_off(card)               wipes RAM state
+ *
+ * PROTOCOL.md is the normative description of what mc_process answers. */
+#ifndef MC_H
+#define MC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mc_card.h"
+
+/* Limits of the reference build (PROTOCOL.md §11). */
+#define MC_MAX_COMMAND_DATA   2048   /* DF20 tag 88: command data before protection */
+#define MC_MAX_RESPONSE_DATA  2048   /* DF20 tag 87: response data before protection */
+/* A response buffer of this size always suffices: data, R-ENC padding, R-MAC, SW. */
+#define MC_RSP_BUF_SIZE       (MC_MAX_RESPONSE_DATA + 16 + 8 + 2)
+/* The longest APDU a transport needs to accept: extended header, Lc, protected
+ * data, Le. */
+#define MC_CMD_BUF_SIZE       (4 + 3 + MC_MAX_COMMAND_DATA + 16 + 8 + 3)
+
+#define MC_SERIAL_LEN 8
+#define MC_DIV_DATA_LEN 10
+
+typedef enum mc_status {
+    MC_OK = 0,
+    MC_ERR_PARAM = -1,     /* bad argument */
+    MC_ERR_NVM = -2,       /* the port failed an NVM read/write (e.g. power cut) */
+    MC_ERR_CORRUPT = -3    /* NVM content failed its checks: the card answers 6581 */
+} mc_status;
+
+/* Formats the NVM of a new card: blank area (state 01), the transport key set
+ * KVN FF (enc, mac, dek of key_len bytes each, stored as given), serial and
+ * diversification data serial || family.  Leaves the card powered on. */
+mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL_LEN],
+                       const uint8_t family[2], const uint8_t *enc, const uint8_t *mac,
+                       const uint8_t *dek, size_t key_len);
+
+/* Power-up: binds the port context, runs start-up recovery (finishes or
+ * discards an interrupted transaction), clears all RAM state.  MC_ERR_CORRUPT
+ * still leaves a card that answers (6581 to most commands). */
+mc_status mc_power_on(mc_card *card, void *port);
+
+/* Warm reset: clears RAM security state (selection, channel, PIN, chaining,
+ * pending responses) like a power cycle, without recovery. */
+void mc_reset(mc_card *card);
+
+/* Wipes all RAM state, then calls mc_port_power_off. */
+void mc_power_off(mc_card *card);
+
+/* Processes one command APDU (cases 1-4, short or extended).  Writes the
+ * response (data || SW1 SW2) to rsp (at least MC_RSP_BUF_SIZE bytes are
+ * always enough) and returns its length, or 0 when the card went mute: an NVM
+ * write failed (power cut); the caller must power the card off and on. */
+size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap);
+
+/* The ATR: direct convention, T=1, historical bytes containing "MNAP". */
+size_t mc_atr(uint8_t *out, size_t cap);
+
+#endif

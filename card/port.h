@@ -1,0 +1,53 @@
+/* port.h: the whole contract between the mnap card runtime and a card
+ * platform.  A vendor port implements exactly these functions; the runtime
+ * calls nothing else outside common/ and freestanding C.
+ *
+ * Every function receives the card, so one process can run many cards: the
+ * port finds its own state through card->port (set by mc_power_on or
+ * mc_fabricate).  A firmware has one static card and may ignore it.
+ *
+ * Return values: 0 is success; any non-zero value is a failure that the
+ * runtime treats as fatal for the current command (it answers 6581 if it still
+ * can, and never uses data it could not read).  See docs/porting.md. */
+#ifndef MC_PORT_H
+#define MC_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mc_card;
+
+/* --- NVM ------------------------------------------------------------------
+ * The runtime addresses NVM as bytes 0 .. mc_port_nvm_size()-1.  The erased
+ * value is 0xFF, but the runtime never relies on erase: it only reads and
+ * writes.  A write may be torn by a power cut at any byte: afterwards any
+ * prefix of it may have reached NVM, the rest holds the old bytes (the
+ * simulator models exactly this).  Writes of other addresses are never
+ * disturbed.  The runtime keeps single writes small (at most one page of
+ * metadata or one command's data) and calls mc_port_nvm_flush at each commit
+ * point. */
+uint32_t mc_port_nvm_size(struct mc_card *card);
+int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t len);
+int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len);
+/* Barrier: every earlier write is durable when it returns (a no-op on parts
+ * whose writes are synchronous). */
+int mc_port_nvm_flush(struct mc_card *card);
+
+/* --- random ---------------------------------------------------------------
+ * len bytes from the platform's true random number generator (a DRBG seeded
+ * from one is fine).  Used for nothing that must be reproducible. */
+int mc_port_random(struct mc_card *card, uint8_t *buf, size_t len);
+
+/* --- AES ------------------------------------------------------------------
+ * One block, key length 16, 24 or 32; decrypt selects the direction; in and
+ * out may alias.  Same shape as cm_aes_fn so the runtime can hand it to
+ * common/ directly (the ctx argument is the card). */
+int mc_port_aes(void *card, int decrypt, const uint8_t *key, size_t key_len,
+                const uint8_t in[16], uint8_t out[16]);
+
+/* --- power ----------------------------------------------------------------
+ * Called by mc_power_off after the runtime wiped its own RAM state: a port
+ * may clear crypto-engine registers or other RAM here.  May do nothing. */
+void mc_port_power_off(struct mc_card *card);
+
+#endif

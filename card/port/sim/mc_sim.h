@@ -1,0 +1,64 @@
+/* mc_sim.h: the simulator port of the card runtime (host only).
+ *
+ * NVM is a memory buffer, optionally written through to a file image (with a
+ * header: magic, version, size) and fsync'ed at every mc_port_nvm_flush, i.e.
+ * at every transaction commit.  It counts NVM writes and bytes, and can cut
+ * the power during the Nth write after K of its bytes: from then on every
+ * write fails (and is lost) until mc_sim_power_restore.  AES and random bytes
+ * come from OpenSSL; random bytes can be made deterministic for transcripts.
+ *
+ * Use: mc_sim sim; mc_sim_init_mem(&sim, 65536); mc_fabricate(&card, &sim, ...)
+ * then mc_power_on(&card, &sim) after every (simulated) power cycle. */
+#ifndef MC_SIM_H
+#define MC_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define MC_SIM_DEFAULT_NVM_SIZE 65536u
+
+typedef struct mc_sim {
+    uint8_t *nvm;
+    uint32_t nvm_size;
+    int fd;                      /* file image, or -1 */
+    /* counters, since init or mc_sim_reset_counters */
+    uint64_t writes;
+    uint64_t bytes_written;
+    uint64_t reads;
+    uint64_t flushes;
+    /* power-cut injection */
+    uint64_t cut_at_write;       /* 1-based index of the write to tear; 0 = off */
+    size_t cut_after_bytes;      /* bytes of that write that reach NVM */
+    bool power_cut;              /* a cut happened: writes fail until restore */
+    /* deterministic random (for transcripts and tests): when set, random
+     * bytes come from a counter-mode stream over this seed instead of OpenSSL */
+    bool det_random;
+    uint8_t det_seed[16];
+    uint64_t det_counter;
+} mc_sim;
+
+/* Memory-only NVM of size bytes, erased (0xFF).  0 or -1. */
+int mc_sim_init_mem(mc_sim *sim, uint32_t size);
+/* Creates a new image file (fails if it exists unless truncate) of size bytes. */
+int mc_sim_create_file(mc_sim *sim, const char *path, uint32_t size, bool truncate);
+/* Opens an existing image.  Returns 0, or -1 with a message in err (bad
+ * magic, version or size, I/O error). */
+int mc_sim_open_file(mc_sim *sim, const char *path, char *err, size_t err_cap);
+void mc_sim_close(mc_sim *sim);
+
+/* Power-cut injection: tear the nth write from now (1 = the next write) after
+ * k bytes. */
+void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes);
+void mc_sim_disarm(mc_sim *sim);
+/* Power is back: writes work again (call before mc_power_on). */
+void mc_sim_power_restore(mc_sim *sim);
+void mc_sim_reset_counters(mc_sim *sim);
+void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16]);
+
+/* The OpenSSL AES block function as a cm_aes_fn (ctx ignored): the host
+ * library and tests use the same one. */
+int mc_sim_openssl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
+                       const uint8_t in[16], uint8_t out[16]);
+
+#endif

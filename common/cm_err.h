@@ -1,0 +1,17 @@
+/* cm_err.h: return codes of common/.  0 is success; every failure is negative
+ * and named, so callers can map it to a status word or a host error. */
+#ifndef CM_ERR_H
+#define CM_ERR_H
+
+enum {
+    CM_OK = 0,
+    CM_E_PARAM = -1,    /* bad argument: key length, NULL, length not a block multiple */
+    CM_E_CIPHER = -2,   /* the block cipher reported a fault */
+    CM_E_SPACE = -3,    /* output buffer too small */
+    CM_E_MAC = -4,      /* MAC or cryptogram did not verify */
+    CM_E_PADDING = -5,  /* ISO 9797-1 method 2 padding malformed */
+    CM_E_FORMAT = -6,   /* malformed input (TLV, APDU) */
+    CM_E_KCV = -7       /* key check value did not match */
+};
+
+#endif
