@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "mc.h"
+#include "mc_types.h"
 
 #define MC_STORE_COUNTERS 17     /* counter 0: area manager; 1..16: AP slots */
 
