@@ -156,7 +156,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 # Each suite runs its binaries from the project root (they read vectors/),
 # then its shell checks (test/<suite>/*.sh), and stops at the first failure.
 define suite
-test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter card,$(1)),$(LIB_CARD)) $(TOOLS)
+test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter tools,$(1)),$(TOOLS))
 	@set -e; for t in $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)); do \
 	  echo "== $$$$t"; $$$$t; done; \
 	for s in $$(wildcard test/$(1)/*.sh); do echo "== $$$$s"; BUILD=$(BUILD) CC=$(CC) sh $$$$s; done
