@@ -7,8 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Declared before store.h so its prototypes name this same struct. */
+struct mc_card;
+#include "store.h"
+
 typedef struct mc_card {
     void *port;   /* the port's own context, handed back by the port functions */
+    mc_store store;  /* the transactional NVM store (card/store.c) */
 } mc_card;
 
 #endif
