@@ -111,8 +111,8 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
  * field as received, ending with the 8-byte C-MAC.  On success *plain_len is
  * the length of the decrypted, unpadded data at data, the chain and the
  * counter have advanced.  Returns CM_E_MAC (bad MAC; s unchanged), CM_E_PADDING
- * (MAC good, chain advanced, padding bad) or CM_E_FORMAT (len < 8, or
- * encrypted data not a block multiple). */
+ * (MAC good, chain and counter advanced, but the encrypted data is not a block
+ * multiple or its padding is bad) or CM_E_FORMAT (len < 8; s unchanged). */
 int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
                             size_t *plain_len);
 

@@ -1,0 +1,121 @@
+/* cm_cmac.c: AES-CMAC (NIST SP 800-38B / RFC 4493) over the cm_aes interface.
+ *
+ * The last block (complete or not) must be treated specially, so update()
+ * always keeps between 1 and 16 bytes back in buf and only processes a block
+ * once more data follows it. */
+#include <string.h>
+#include "cm_cmac.h"
+#include "cm_ct.h"
+#include "cm_err.h"
+
+/* Doubling in GF(2^128) with the CMAC polynomial (Rb = 0x87). */
+static void gf_double(const uint8_t in[16], uint8_t out[16])
+{
+    uint8_t carry = (uint8_t)(in[0] >> 7);
+    int i;
+
+    for (i = 0; i < 15; i++)
+        out[i] = (uint8_t)((in[i] << 1) | (in[i + 1] >> 7));
+    /* Constant time: mask instead of a branch on the top bit. */
+    out[15] = (uint8_t)((in[15] << 1) ^ (0x87 & (uint8_t)(0u - carry)));
+}
+
+static void xor_block(uint8_t *dst, const uint8_t *src)
+{
+    int i;
+    for (i = 0; i < 16; i++)
+        dst[i] ^= src[i];
+}
+
+static int encrypt_block(cm_cmac_ctx *ctx, uint8_t block[16])
+{
+    if (ctx->aes.fn(ctx->aes.ctx, 0, ctx->key, ctx->key_len, block, block) != 0) {
+        ctx->error = 1;
+        return CM_E_CIPHER;
+    }
+    return CM_OK;
+}
+
+int cm_cmac_init(cm_cmac_ctx *ctx, const cm_aes *aes, const uint8_t *key, size_t key_len)
+{
+    if (ctx == NULL || aes == NULL || aes->fn == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
+        return CM_E_PARAM;
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->aes = *aes;
+    ctx->key = key;
+    ctx->key_len = key_len;
+    return CM_OK;
+}
+
+int cm_cmac_update(cm_cmac_ctx *ctx, const uint8_t *data, size_t len)
+{
+    if (ctx == NULL || (data == NULL && len > 0))
+        return CM_E_PARAM;
+    while (len > 0) {
+        size_t take;
+        if (ctx->buf_len == 16) {
+            /* More data follows, so the buffered block is not the last one. */
+            xor_block(ctx->x, ctx->buf);
+            if (encrypt_block(ctx, ctx->x) != CM_OK)
+                return CM_E_CIPHER;
+            ctx->buf_len = 0;
+        }
+        take = 16 - ctx->buf_len;
+        if (take > len)
+            take = len;
+        memcpy(ctx->buf + ctx->buf_len, data, take);
+        ctx->buf_len += take;
+        data += take;
+        len -= take;
+    }
+    return ctx->error ? CM_E_CIPHER : CM_OK;
+}
+
+int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
+{
+    uint8_t l[16], k[16];
+    int rc = CM_OK;
+
+    if (ctx == NULL || tag == NULL)
+        return CM_E_PARAM;
+    memset(l, 0, sizeof(l));
+    if (ctx->error || encrypt_block(ctx, l) != CM_OK) {
+        rc = CM_E_CIPHER;
+        goto out;
+    }
+    gf_double(l, k);                 /* K1 */
+    if (ctx->buf_len < 16) {
+        gf_double(k, l);             /* K2, for an incomplete (or empty) last block */
+        memcpy(k, l, 16);
+        ctx->buf[ctx->buf_len] = 0x80;
+        memset(ctx->buf + ctx->buf_len + 1, 0, 16 - ctx->buf_len - 1);
+    }
+    xor_block(ctx->buf, k);
+    xor_block(ctx->x, ctx->buf);
+    if (encrypt_block(ctx, ctx->x) != CM_OK) {
+        rc = CM_E_CIPHER;
+        goto out;
+    }
+    memcpy(tag, ctx->x, 16);
+out:
+    cm_wipe(l, sizeof(l));
+    cm_wipe(k, sizeof(k));
+    cm_wipe(ctx, sizeof(*ctx));
+    return rc;
+}
+
+int cm_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
+            const uint8_t *msg, size_t len, uint8_t tag[CM_AES_BLOCK])
+{
+    cm_cmac_ctx ctx;
+    int rc = cm_cmac_init(&ctx, aes, key, key_len);
+
+    if (rc != CM_OK)
+        return rc;
+    rc = cm_cmac_update(&ctx, msg, len);
+    if (rc != CM_OK) {
+        cm_wipe(&ctx, sizeof(ctx));
+        return rc;
+    }
+    return cm_cmac_final(&ctx, tag);
+}

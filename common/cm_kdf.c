@@ -1,0 +1,67 @@
+/* cm_kdf.c: SP 800-108 counter-mode KDF with AES-CMAC, and its SCP03 form. */
+#include <string.h>
+#include "cm_kdf.h"
+#include "cm_cmac.h"
+#include "cm_ct.h"
+#include "cm_err.h"
+
+int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                    const uint8_t *before, size_t before_len,
+                    const uint8_t *after, size_t after_len,
+                    uint8_t *out, size_t out_len)
+{
+    uint8_t block[16];
+    size_t done = 0;
+    unsigned i;
+    int rc = CM_OK;
+
+    if (out == NULL || out_len == 0 || out_len > 255u * 16u ||
+        (before == NULL && before_len) || (after == NULL && after_len))
+        return CM_E_PARAM;
+    for (i = 1; done < out_len; i++) {
+        cm_cmac_ctx ctx;
+        uint8_t ctr = (uint8_t)i;
+        size_t take;
+
+        rc = cm_cmac_init(&ctx, aes, key, key_len);
+        if (rc == CM_OK)
+            rc = cm_cmac_update(&ctx, before, before_len);
+        if (rc == CM_OK)
+            rc = cm_cmac_update(&ctx, &ctr, 1);
+        if (rc == CM_OK)
+            rc = cm_cmac_update(&ctx, after, after_len);
+        if (rc == CM_OK)
+            rc = cm_cmac_final(&ctx, block);
+        else
+            cm_wipe(&ctx, sizeof(ctx));
+        if (rc != CM_OK)
+            break;
+        take = out_len - done;
+        if (take > 16)
+            take = 16;
+        memcpy(out + done, block, take);
+        done += take;
+    }
+    cm_wipe(block, sizeof(block));
+    if (rc != CM_OK)
+        cm_wipe(out, out_len);
+    return rc;
+}
+
+int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t constant,
+                 const uint8_t *context, size_t context_len, uint8_t *out, size_t out_bits)
+{
+    /* Amendment D §4.1.5: 11 zero bytes, the constant (12-byte label), a zero
+     * separator, L on two bytes; the counter follows, then the context. */
+    uint8_t before[15];
+
+    if (out_bits != 64 && out_bits != 128 && out_bits != 192 && out_bits != 256)
+        return CM_E_PARAM;
+    memset(before, 0, sizeof(before));
+    before[11] = constant;
+    before[12] = 0x00;
+    before[13] = (uint8_t)(out_bits >> 8);
+    before[14] = (uint8_t)out_bits;
+    return cm_kdf_ctr_cmac(aes, key, key_len, before, sizeof(before), context, context_len,
+                           out, out_bits / 8);
+}

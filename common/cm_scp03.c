@@ -1,0 +1,516 @@
+/* cm_scp03.c: GlobalPlatform SCP03 (Amendment D, S8 mode) for both sides of
+ * the channel.  See cm_scp03.h for the contract of each function. */
+#include <string.h>
+#include "cm_scp03.h"
+#include "cm_cbc.h"
+#include "cm_ct.h"
+#include "cm_err.h"
+#include "cm_kdf.h"
+
+int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const uint8_t *k_mac,
+                  size_t key_len, const uint8_t host_challenge[8], const uint8_t card_challenge[8])
+{
+    uint8_t context[16];
+    int rc;
+
+    if (s == NULL || aes == NULL || k_enc == NULL || k_mac == NULL || !cm_aes_valid_key_len(key_len) ||
+        host_challenge == NULL || card_challenge == NULL)
+        return CM_E_PARAM;
+    memset(s, 0, sizeof(*s));
+    s->aes = *aes;
+    s->key_len = (uint8_t)key_len;
+    memcpy(context, host_challenge, 8);
+    memcpy(context + 8, card_challenge, 8);
+    rc = cm_scp03_kdf(aes, k_enc, key_len, CM_DC_S_ENC, context, 16, s->s_enc, key_len * 8);
+    if (rc == CM_OK)
+        rc = cm_scp03_kdf(aes, k_mac, key_len, CM_DC_S_MAC, context, 16, s->s_mac, key_len * 8);
+    if (rc == CM_OK)
+        rc = cm_scp03_kdf(aes, k_mac, key_len, CM_DC_S_RMAC, context, 16, s->s_rmac, key_len * 8);
+    if (rc != CM_OK)
+        cm_scp03_close(s);
+    return rc;
+}
+
+int cm_scp03_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_challenge[8],
+                        const uint8_t card_challenge[8], uint8_t out[8])
+{
+    uint8_t context[16];
+
+    if (s == NULL || host_challenge == NULL || card_challenge == NULL || out == NULL)
+        return CM_E_PARAM;
+    memcpy(context, host_challenge, 8);
+    memcpy(context + 8, card_challenge, 8);
+    return cm_scp03_kdf(&s->aes, s->s_mac, s->key_len, constant, context, 16, out, 64);
+}
+
+int cm_scp03_card_challenge(const cm_aes *aes, const uint8_t *k_enc, size_t key_len,
+                            const uint8_t seq[3], const uint8_t *aid, size_t aid_len,
+                            uint8_t out[8])
+{
+    uint8_t context[3 + 16];
+
+    if (seq == NULL || aid == NULL || aid_len > 16 || out == NULL)
+        return CM_E_PARAM;
+    memcpy(context, seq, 3);
+    memcpy(context + 3, aid, aid_len);
+    return cm_scp03_kdf(aes, k_enc, key_len, CM_DC_CARD_CHALLENGE, context, 3 + aid_len, out, 64);
+}
+
+int cm_scp03_diversify(const cm_aes *aes, const uint8_t *master, size_t key_len, uint8_t constant,
+                       const uint8_t *div_data, size_t div_len, uint8_t *out)
+{
+    if (!cm_aes_valid_key_len(key_len))
+        return CM_E_PARAM;
+    return cm_scp03_kdf(aes, master, key_len, constant, div_data, div_len, out, key_len * 8);
+}
+
+/* Lc of the MACed command: data plus the 8 MAC bytes, shortest form. */
+static size_t put_lc(uint8_t *p, size_t lc)
+{
+    if (lc <= 255) {
+        p[0] = (uint8_t)lc;
+        return 1;
+    }
+    p[0] = 0;
+    p[1] = (uint8_t)(lc >> 8);
+    p[2] = (uint8_t)lc;
+    return 3;
+}
+
+int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len)
+{
+    uint8_t lc[3];
+    size_t lc_len;
+    int rc;
+
+    if (s == NULL || ctx == NULL || hdr == NULL || data_len > 65535 - 8)
+        return CM_E_PARAM;
+    lc_len = put_lc(lc, data_len + CM_SCP03_MAC_LEN);
+    rc = cm_cmac_init(ctx, &s->aes, s->s_mac, s->key_len);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(ctx, s->mac_chain, 16);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(ctx, hdr, 4);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(ctx, lc, lc_len);
+    return rc;
+}
+
+int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8])
+{
+    uint8_t tag[16];
+    int rc = cm_cmac_final(ctx, tag);
+
+    if (rc == CM_OK) {
+        memcpy(chain_out, tag, 16);
+        memcpy(mac, tag, 8);
+    }
+    cm_wipe(tag, sizeof(tag));
+    return rc;
+}
+
+/* MAC of a whole command held in memory. */
+static int command_mac(const cm_scp03 *s, const uint8_t hdr[4], const uint8_t *data, size_t len,
+                       uint8_t chain_out[16], uint8_t mac[8])
+{
+    cm_cmac_ctx ctx;
+    int rc = cm_scp03_cmac_begin(s, &ctx, hdr, len);
+
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, data, len);
+    if (rc != CM_OK) {
+        cm_wipe(&ctx, sizeof(ctx));
+        return rc;
+    }
+    return cm_scp03_cmac_end(&ctx, chain_out, mac);
+}
+
+int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_cryptogram[8],
+                           uint8_t out_data[16])
+{
+    uint8_t hdr[4] = { 0x84, 0x82, 0x00, 0x00 };
+    uint8_t chain[16];
+    int rc;
+
+    if (s == NULL || host_cryptogram == NULL || out_data == NULL)
+        return CM_E_PARAM;
+    hdr[2] = level;
+    memset(s->mac_chain, 0, 16);
+    rc = command_mac(s, hdr, host_cryptogram, 8, chain, out_data + 8);
+    if (rc != CM_OK)
+        return rc;
+    memcpy(out_data, host_cryptogram, 8);
+    memcpy(s->mac_chain, chain, 16);
+    s->level = level;
+    s->counter = 0;
+    return CM_OK;
+}
+
+int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16])
+{
+    uint8_t zero[16], chain[16], mac[8];
+    int rc, ok;
+
+    if (s == NULL || hdr == NULL || data == NULL)
+        return CM_E_PARAM;
+    /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds. */
+    memset(zero, 0, sizeof(zero));
+    memcpy(s->mac_chain, zero, 16);
+    rc = command_mac(s, hdr, data, 8, chain, mac);
+    if (rc != CM_OK)
+        return rc;
+    ok = cm_ct_equal(mac, data + 8, 8);
+    cm_wipe(mac, sizeof(mac));
+    if (!ok)
+        return CM_E_MAC;
+    memcpy(s->mac_chain, chain, 16);
+    s->level = hdr[2];
+    s->counter = 0;
+    return CM_OK;
+}
+
+int cm_scp03_icv(const cm_scp03 *s, int response, uint8_t icv[16])
+{
+    uint8_t block[16];
+
+    if (s == NULL || icv == NULL)
+        return CM_E_PARAM;
+    memset(block, 0, sizeof(block));
+    /* R-ENCRYPTION marks its counter block with 80 in the first byte. */
+    if (response)
+        block[0] = 0x80;
+    block[12] = (uint8_t)(s->counter >> 24);
+    block[13] = (uint8_t)(s->counter >> 16);
+    block[14] = (uint8_t)(s->counter >> 8);
+    block[15] = (uint8_t)s->counter;
+    if (s->aes.fn(s->aes.ctx, 0, s->s_enc, s->key_len, block, icv) != 0)
+        return CM_E_CIPHER;
+    return CM_OK;
+}
+
+/* A parsed plain command APDU. */
+typedef struct apdu_view {
+    const uint8_t *data;
+    size_t lc;
+    size_t le;          /* 0 = absent; 1..65536 */
+    int extended;
+} apdu_view;
+
+static int parse_apdu(const uint8_t *a, size_t len, apdu_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (len < 4)
+        return CM_E_FORMAT;
+    if (len == 4)
+        return CM_OK;                                  /* case 1 */
+    if (len == 5) {                                    /* case 2 short */
+        v->le = a[4] ? a[4] : 256;
+        return CM_OK;
+    }
+    if (a[4] == 0 && len >= 7) {                       /* extended */
+        v->extended = 1;
+        if (len == 7) {                                /* case 2E */
+            size_t le = ((size_t)a[5] << 8) | a[6];
+            v->le = le ? le : 65536;
+            return CM_OK;
+        }
+        v->lc = ((size_t)a[5] << 8) | a[6];
+        if (v->lc == 0)
+            return CM_E_FORMAT;
+        v->data = a + 7;
+        if (len == 7 + v->lc)
+            return CM_OK;                              /* case 3E */
+        if (len == 7 + v->lc + 2) {                    /* case 4E */
+            size_t le = ((size_t)a[7 + v->lc] << 8) | a[8 + v->lc];
+            v->le = le ? le : 65536;
+            return CM_OK;
+        }
+        return CM_E_FORMAT;
+    }
+    v->lc = a[4];
+    if (v->lc == 0)
+        return CM_E_FORMAT;
+    v->data = a + 5;
+    if (len == 5 + v->lc)
+        return CM_OK;                                  /* case 3 */
+    if (len == 5 + v->lc + 1) {                        /* case 4 */
+        v->le = a[5 + v->lc] ? a[5 + v->lc] : 256;
+        return CM_OK;
+    }
+    return CM_E_FORMAT;
+}
+
+int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
+                          uint8_t *out, size_t cap, size_t *out_len)
+{
+    apdu_view v;
+    uint8_t hdr[4], icv[16], chain[16];
+    size_t body_len, lc_new, pos, need;
+    int extended, rc;
+
+    if (s == NULL || apdu == NULL || out == NULL || out_len == NULL)
+        return CM_E_PARAM;
+    rc = parse_apdu(apdu, len, &v);
+    if (rc != CM_OK)
+        return rc;
+    body_len = v.lc;
+    if ((s->level & CM_SL_CDEC) && v.lc > 0)
+        body_len = cm_pad_m2_len(v.lc);
+    lc_new = body_len + CM_SCP03_MAC_LEN;
+    if (lc_new > 65535)
+        return CM_E_PARAM;
+    extended = v.extended || lc_new > 255;
+    need = 4 + (extended ? 3 : 1) + lc_new + (v.le ? (extended ? 2 : 1) : 0);
+    if (need > cap)
+        return CM_E_SPACE;
+
+    hdr[0] = (uint8_t)(apdu[0] | 0x04);
+    hdr[1] = apdu[1];
+    hdr[2] = apdu[2];
+    hdr[3] = apdu[3];
+    memcpy(out, hdr, 4);
+    pos = 4;
+    if (extended) {
+        out[pos++] = 0;
+        out[pos++] = (uint8_t)(lc_new >> 8);
+        out[pos++] = (uint8_t)lc_new;
+    } else {
+        out[pos++] = (uint8_t)lc_new;
+    }
+    /* The counter advances for every command, with or without data. */
+    s->counter++;
+    if (v.lc > 0) {
+        memmove(out + pos, v.data, v.lc);
+        if (s->level & CM_SL_CDEC) {
+            size_t n = cm_pad_m2(out + pos, v.lc, cap - pos);
+            if (n != body_len)
+                return CM_E_SPACE;
+            rc = cm_scp03_icv(s, 0, icv);
+            if (rc == CM_OK)
+                rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, out + pos, out + pos, n);
+            cm_wipe(icv, sizeof(icv));
+            if (rc != CM_OK)
+                return rc;
+        }
+    }
+    rc = command_mac(s, hdr, out + pos, body_len, chain, out + pos + body_len);
+    if (rc != CM_OK)
+        return rc;
+    memcpy(s->mac_chain, chain, 16);
+    pos += lc_new;
+    if (v.le) {
+        if (extended) {
+            size_t le = v.le == 65536 ? 0 : v.le;
+            out[pos++] = (uint8_t)(le >> 8);
+            out[pos++] = (uint8_t)le;
+        } else {
+            out[pos++] = (uint8_t)(v.le == 256 ? 0 : v.le);
+        }
+    }
+    *out_len = pos;
+    return CM_OK;
+}
+
+int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
+                            size_t *plain_len)
+{
+    uint8_t chain[16], mac[8], icv[16];
+    size_t body_len;
+    int rc, ok;
+
+    if (s == NULL || hdr == NULL || (data == NULL && len) || plain_len == NULL)
+        return CM_E_PARAM;
+    if (len < CM_SCP03_MAC_LEN)
+        return CM_E_FORMAT;
+    body_len = len - CM_SCP03_MAC_LEN;
+    rc = command_mac(s, hdr, data, body_len, chain, mac);
+    if (rc != CM_OK)
+        return rc;
+    ok = cm_ct_equal(mac, data + body_len, CM_SCP03_MAC_LEN);
+    cm_wipe(mac, sizeof(mac));
+    if (!ok)
+        return CM_E_MAC;
+    cm_scp03_accept_command(s, chain);
+    *plain_len = body_len;
+    if ((s->level & CM_SL_CDEC) && body_len > 0) {
+        if (body_len % 16 != 0)
+            return CM_E_PADDING;
+        rc = cm_scp03_icv(s, 0, icv);
+        if (rc == CM_OK)
+            rc = cm_cbc_decrypt_unpad(&s->aes, s->s_enc, s->key_len, icv, data, body_len, plain_len);
+        cm_wipe(icv, sizeof(icv));
+        return rc;
+    }
+    return CM_OK;
+}
+
+void cm_scp03_accept_command(cm_scp03 *s, const uint8_t chain[16])
+{
+    memcpy(s->mac_chain, chain, 16);
+    s->counter++;
+}
+
+static int sw_carries_rmac(uint16_t sw)
+{
+    return sw == 0x9000 || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
+}
+
+static int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len, uint16_t sw,
+                        uint8_t mac[8])
+{
+    cm_cmac_ctx ctx;
+    uint8_t tag[16], swb[2];
+    int rc;
+
+    swb[0] = (uint8_t)(sw >> 8);
+    swb[1] = (uint8_t)sw;
+    rc = cm_cmac_init(&ctx, &s->aes, s->s_rmac, s->key_len);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, s->mac_chain, 16);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, data, len);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, swb, 2);
+    if (rc == CM_OK)
+        rc = cm_cmac_final(&ctx, tag);
+    else
+        cm_wipe(&ctx, sizeof(ctx));
+    if (rc == CM_OK)
+        memcpy(mac, tag, 8);
+    cm_wipe(tag, sizeof(tag));
+    return rc;
+}
+
+int cm_scp03_wrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, size_t cap, uint16_t sw,
+                           size_t *out_len)
+{
+    uint8_t icv[16];
+    size_t n = len;
+    int rc;
+
+    if (s == NULL || (buf == NULL && (len || cap)) || out_len == NULL || len > cap)
+        return CM_E_PARAM;
+    if ((s->level & CM_SL_RENC) && len > 0) {
+        n = cm_pad_m2(buf, len, cap);
+        if (n == 0)
+            return CM_E_SPACE;
+        rc = cm_scp03_icv(s, 1, icv);
+        if (rc == CM_OK)
+            rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, buf, buf, n);
+        cm_wipe(icv, sizeof(icv));
+        if (rc != CM_OK)
+            return rc;
+    }
+    if ((s->level & CM_SL_RMAC) && sw_carries_rmac(sw)) {
+        if (n + CM_SCP03_MAC_LEN > cap)
+            return CM_E_SPACE;
+        rc = response_mac(s, buf, n, sw, buf + n);
+        if (rc != CM_OK)
+            return rc;
+        n += CM_SCP03_MAC_LEN;
+    }
+    *out_len = n;
+    return CM_OK;
+}
+
+int cm_scp03_unwrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, uint16_t sw,
+                             size_t *plain_len)
+{
+    uint8_t mac[8], icv[16];
+    size_t n = len;
+    int rc, ok;
+
+    if (s == NULL || (buf == NULL && len) || plain_len == NULL)
+        return CM_E_PARAM;
+    if ((s->level & CM_SL_RMAC) && sw_carries_rmac(sw)) {
+        if (len < CM_SCP03_MAC_LEN)
+            return CM_E_MAC;
+        n = len - CM_SCP03_MAC_LEN;
+        rc = response_mac(s, buf, n, sw, mac);
+        if (rc != CM_OK)
+            return rc;
+        ok = cm_ct_equal(mac, buf + n, CM_SCP03_MAC_LEN);
+        cm_wipe(mac, sizeof(mac));
+        if (!ok)
+            return CM_E_MAC;
+    }
+    *plain_len = n;
+    if ((s->level & CM_SL_RENC) && n > 0) {
+        if (n % 16 != 0)
+            return CM_E_PADDING;
+        rc = cm_scp03_icv(s, 1, icv);
+        if (rc == CM_OK)
+            rc = cm_cbc_decrypt_unpad(&s->aes, s->s_enc, s->key_len, icv, buf, n, plain_len);
+        cm_wipe(icv, sizeof(icv));
+        return rc;
+    }
+    return CM_OK;
+}
+
+int cm_scp03_wrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                      const uint8_t *key, size_t key_len, uint8_t *out, size_t *out_len)
+{
+    uint8_t block[32];
+    size_t n;
+    int rc;
+
+    if (key == NULL || out == NULL || out_len == NULL || !cm_aes_valid_key_len(key_len))
+        return CM_E_PARAM;
+    memcpy(block, key, key_len);
+    n = key_len;
+    /* Only AES-192 keys need padding to a block multiple. */
+    if (key_len % 16 != 0)
+        n = cm_pad_m2(block, key_len, sizeof(block));
+    rc = cm_cbc_encrypt(aes, dek, dek_len, NULL, block, out, n);
+    cm_wipe(block, sizeof(block));
+    if (rc == CM_OK)
+        *out_len = n;
+    return rc;
+}
+
+int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                        const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
+{
+    uint8_t block[32];
+    size_t expect, i;
+    uint8_t bad = 0;
+    int rc;
+
+    if (in == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
+        return CM_E_PARAM;
+    expect = key_len % 16 ? cm_pad_m2_len(key_len) : key_len;
+    if (in_len != expect)
+        return CM_E_FORMAT;
+    rc = cm_cbc_decrypt(aes, dek, dek_len, NULL, in, block, in_len);
+    if (rc == CM_OK && expect != key_len) {
+        bad |= (uint8_t)(block[key_len] ^ 0x80);
+        for (i = key_len + 1; i < expect; i++)
+            bad |= block[i];
+        if (bad)
+            rc = CM_E_FORMAT;
+    }
+    if (rc == CM_OK)
+        memcpy(key, block, key_len);
+    cm_wipe(block, sizeof(block));
+    return rc;
+}
+
+int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
+{
+    uint8_t block[16];
+
+    if (aes == NULL || aes->fn == NULL || key == NULL || kcv == NULL || !cm_aes_valid_key_len(key_len))
+        return CM_E_PARAM;
+    memset(block, 0x01, sizeof(block));
+    if (aes->fn(aes->ctx, 0, key, key_len, block, block) != 0)
+        return CM_E_CIPHER;
+    memcpy(kcv, block, 3);
+    cm_wipe(block, sizeof(block));
+    return CM_OK;
+}
+
+void cm_scp03_close(cm_scp03 *s)
+{
+    if (s != NULL)
+        cm_wipe(s, sizeof(*s));
+}

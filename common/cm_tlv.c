@@ -1,0 +1,245 @@
+/* cm_tlv.c: bounded BER-TLV reading and writing (see cm_tlv.h for the subset
+ * accepted).  Every read is checked against the end of its container first. */
+#include <string.h>
+#include "cm_tlv.h"
+
+#define CM_TLV_MAX_DEPTH 8
+
+/* Parses one TLV at buf[pos] with end as the container's end. */
+static int parse_at(const uint8_t *buf, size_t end, size_t pos, cm_tlv *out)
+{
+    size_t p = pos, len;
+    uint16_t tag;
+    uint8_t first;
+
+    if (p >= end)
+        return CM_E_FORMAT;
+    first = buf[p++];
+    tag = first;
+    if ((first & 0x1F) == 0x1F) {
+        if (p >= end)
+            return CM_E_FORMAT;
+        /* A second byte with bit 8 set would announce a third tag byte. */
+        if (buf[p] & 0x80)
+            return CM_E_FORMAT;
+        tag = (uint16_t)((first << 8) | buf[p++]);
+    }
+    if (p >= end)
+        return CM_E_FORMAT;
+    if (buf[p] < 0x80) {
+        len = buf[p++];
+    } else if (buf[p] == 0x81) {
+        if (end - p < 2)
+            return CM_E_FORMAT;
+        len = buf[p + 1];
+        p += 2;
+    } else if (buf[p] == 0x82) {
+        if (end - p < 3)
+            return CM_E_FORMAT;
+        len = ((size_t)buf[p + 1] << 8) | buf[p + 2];
+        p += 3;
+    } else {
+        return CM_E_FORMAT;   /* indefinite (80) or longer than 3 length bytes */
+    }
+    if (len > end - p)
+        return CM_E_FORMAT;
+    out->tag = tag;
+    out->len = len;
+    out->value = buf + p;
+    out->header_len = p - pos;
+    out->constructed = (first & 0x20) != 0;
+    return CM_OK;
+}
+
+int cm_tlv_next(const uint8_t *buf, size_t len, size_t *pos, cm_tlv *out)
+{
+    int rc;
+
+    if (pos == NULL || out == NULL || (buf == NULL && len > 0) || *pos > len)
+        return CM_E_FORMAT;
+    if (*pos == len)
+        return 1;
+    rc = parse_at(buf, len, *pos, out);
+    if (rc != CM_OK)
+        return rc;
+    *pos += out->header_len + out->len;
+    return CM_OK;
+}
+
+int cm_tlv_find(const uint8_t *buf, size_t len, uint16_t tag, cm_tlv *out)
+{
+    size_t pos = 0;
+    cm_tlv t;
+    int rc;
+
+    while ((rc = cm_tlv_next(buf, len, &pos, &t)) == CM_OK) {
+        if (t.tag == tag) {
+            if (out != NULL)
+                *out = t;
+            return CM_OK;
+        }
+    }
+    return rc;
+}
+
+int cm_tlv_validate(const uint8_t *buf, size_t len, unsigned depth)
+{
+    size_t ends[CM_TLV_MAX_DEPTH + 1];
+    unsigned level = 0;
+    size_t pos = 0;
+    cm_tlv t;
+
+    if (buf == NULL && len > 0)
+        return CM_E_FORMAT;
+    if (depth > CM_TLV_MAX_DEPTH)
+        depth = CM_TLV_MAX_DEPTH;
+    ends[0] = len;
+    for (;;) {
+        if (pos == ends[level]) {
+            if (level == 0)
+                return CM_OK;
+            level--;
+            continue;
+        }
+        if (parse_at(buf, ends[level], pos, &t) != CM_OK)
+            return CM_E_FORMAT;
+        if (t.constructed && level < depth) {
+            ends[level + 1] = pos + t.header_len + t.len;
+            level++;
+            pos += t.header_len;
+        } else {
+            pos += t.header_len + t.len;
+        }
+    }
+}
+
+void cm_tlv_writer_init(cm_tlv_writer *w, uint8_t *buf, size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap;
+    w->pos = 0;
+    w->error = CM_OK;
+}
+
+static size_t tag_len(uint16_t tag)
+{
+    return tag > 0xFF ? 2 : 1;
+}
+
+static size_t len_len(size_t len)
+{
+    return len < 0x80 ? 1 : (len <= 0xFF ? 2 : 3);
+}
+
+size_t cm_tlv_header_len(uint16_t tag, size_t len)
+{
+    return tag_len(tag) + len_len(len);
+}
+
+static size_t put_header(uint8_t *p, uint16_t tag, size_t len)
+{
+    size_t n = 0;
+
+    if (tag > 0xFF)
+        p[n++] = (uint8_t)(tag >> 8);
+    p[n++] = (uint8_t)tag;
+    if (len < 0x80) {
+        p[n++] = (uint8_t)len;
+    } else if (len <= 0xFF) {
+        p[n++] = 0x81;
+        p[n++] = (uint8_t)len;
+    } else {
+        p[n++] = 0x82;
+        p[n++] = (uint8_t)(len >> 8);
+        p[n++] = (uint8_t)len;
+    }
+    return n;
+}
+
+void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len)
+{
+    size_t hl;
+
+    if (w->error != CM_OK)
+        return;
+    if (len > 0xFFFF || (value == NULL && len > 0)) {
+        w->error = CM_E_PARAM;
+        return;
+    }
+    hl = cm_tlv_header_len(tag, len);
+    if (w->cap - w->pos < hl + len) {
+        w->error = CM_E_SPACE;
+        return;
+    }
+    w->pos += put_header(w->buf + w->pos, tag, len);
+    if (len > 0)
+        memmove(w->buf + w->pos, value, len);
+    w->pos += len;
+}
+
+void cm_tlv_put_u8(cm_tlv_writer *w, uint16_t tag, uint8_t v)
+{
+    cm_tlv_put(w, tag, &v, 1);
+}
+
+void cm_tlv_put_u16(cm_tlv_writer *w, uint16_t tag, uint16_t v)
+{
+    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    cm_tlv_put(w, tag, b, 2);
+}
+
+void cm_tlv_put_u32(cm_tlv_writer *w, uint16_t tag, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    cm_tlv_put(w, tag, b, 4);
+}
+
+size_t cm_tlv_open(cm_tlv_writer *w, uint16_t tag)
+{
+    size_t tl = tag_len(tag);
+
+    if (w->error != CM_OK)
+        return 0;
+    if (w->cap - w->pos < tl + 1) {
+        w->error = CM_E_SPACE;
+        return 0;
+    }
+    if (tag > 0xFF)
+        w->buf[w->pos++] = (uint8_t)(tag >> 8);
+    w->buf[w->pos++] = (uint8_t)tag;
+    /* One length byte reserved; close() widens it when the value is long. */
+    w->buf[w->pos] = 0;
+    return w->pos++;
+}
+
+void cm_tlv_close(cm_tlv_writer *w, size_t mark)
+{
+    size_t value_start = mark + 1, len, extra;
+
+    if (w->error != CM_OK)
+        return;
+    len = w->pos - value_start;
+    if (len > 0xFFFF) {
+        w->error = CM_E_PARAM;
+        return;
+    }
+    extra = len_len(len) - 1;
+    if (extra > 0) {
+        if (w->cap - w->pos < extra) {
+            w->error = CM_E_SPACE;
+            return;
+        }
+        memmove(w->buf + value_start + extra, w->buf + value_start, len);
+        w->pos += extra;
+    }
+    if (len < 0x80) {
+        w->buf[mark] = (uint8_t)len;
+    } else if (len <= 0xFF) {
+        w->buf[mark] = 0x81;
+        w->buf[mark + 1] = (uint8_t)len;
+    } else {
+        w->buf[mark] = 0x82;
+        w->buf[mark + 1] = (uint8_t)(len >> 8);
+        w->buf[mark + 2] = (uint8_t)len;
+    }
+}
