@@ -1,0 +1,843 @@
+/* card_harness.c: the in-process test card and the test-side SCP03 host
+ * (see card_harness.h).  Host crypto comes only from common/ over OpenSSL's
+ * AES block (mc_sim_openssl_aes), the same way the host library does it. */
+#include "card_harness.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_ct.h"
+#include "cm_err.h"
+#include "cm_tlv.h"
+
+#if defined(__has_include)
+#if __has_include("mc_debug.h")
+#include "mc_debug.h"
+#define CH_HAVE_DEBUG_DUMP 1
+#endif
+#endif
+
+const uint8_t ch_am_aid[CH_AM_AID_LEN] = {0xF0, 0x4D, 0x4E, 0x41, 0x50, 0x41, 0x4D};
+const uint8_t ch_serial[8] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+const uint8_t ch_family[2] = {0x00, 0x01};
+const uint8_t ch_div_data[10] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x00, 0x01};
+
+/* ---------------------------------------------------------------- keys -- */
+
+void ch_transport_keys(cm_keyset *ks)
+{
+    memset(ks, 0, sizeof(*ks));
+    for (unsigned i = 0; i < 16; i++) {
+        ks->enc[i] = (uint8_t)(0x40 + i);
+        ks->mac[i] = (uint8_t)(0x40 + i);
+        ks->dek[i] = (uint8_t)(0x40 + i);
+    }
+    ks->key_len = 16;
+    ks->kvn = 0xFF;
+}
+
+void ch_make_keys(cm_keyset *ks, uint8_t kvn, uint8_t seed, uint8_t key_len)
+{
+    memset(ks, 0, sizeof(*ks));
+    for (unsigned i = 0; i < CM_SCP03_MAX_KEY; i++) {
+        ks->enc[i] = (uint8_t)(seed + i);
+        ks->mac[i] = (uint8_t)(seed + 0x40 + i);
+        ks->dek[i] = (uint8_t)(seed + 0x80 + i);
+    }
+    ks->key_len = key_len;
+    ks->kvn = kvn;
+}
+
+void ch_region_keys(cm_keyset *ks)
+{
+    ch_make_keys(ks, 0x01, 0x10, 16);
+}
+
+/* ---------------------------------------------------------------- life -- */
+
+int ch_init(ch_card *c, uint32_t nvm_size)
+{
+    static const uint8_t seed[16] = {'m', 'n', 'a', 'p', '-', 't', 'e', 's', 't'};
+    cm_keyset tk;
+
+    memset(c, 0, sizeof(*c));
+    c->aes.fn = mc_sim_openssl_aes;
+    c->aes.ctx = NULL;
+    if (mc_sim_init_mem(&c->sim, nvm_size ? nvm_size : MC_SIM_DEFAULT_NVM_SIZE) != 0)
+        return -1;
+    mc_sim_set_deterministic_random(&c->sim, seed);
+    ch_transport_keys(&tk);
+    if (mc_fabricate(&c->card, &c->sim, ch_serial, ch_family, tk.enc, tk.mac, tk.dek,
+                     tk.key_len) != MC_OK) {
+        mc_sim_close(&c->sim);
+        return -1;
+    }
+    return 0;
+}
+
+void ch_free(ch_card *c)
+{
+    mc_power_off(&c->card);
+    mc_sim_close(&c->sim);
+    cm_scp03_close(&c->scp);
+    memset(c, 0, sizeof(*c));
+}
+
+void ch_forget(ch_card *c)
+{
+    c->chan_open = false;
+    c->iu_pending = false;
+}
+
+mc_status ch_power_cycle(ch_card *c)
+{
+    mc_power_off(&c->card);
+    mc_sim_power_restore(&c->sim);
+    ch_forget(c);
+    c->selected_aid_len = 0;
+    return mc_power_on(&c->card, &c->sim);
+}
+
+void ch_reset(ch_card *c)
+{
+    mc_reset(&c->card);
+    ch_forget(c);
+    c->selected_aid_len = 0;
+}
+
+/* ----------------------------------------------------------- raw APDUs -- */
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+size_t ch_hex(const char *hex, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (; *hex; hex++) {
+        int v;
+        if (*hex == ' ' || *hex == '\n' || *hex == '\t' || *hex == '|')
+            continue;
+        v = hexval(*hex);
+        if (v < 0)
+            return (size_t)-1;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            if (n >= cap)
+                return (size_t)-1;
+            out[n++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    return hi < 0 ? n : (size_t)-1;
+}
+
+size_t ch_apdu(uint8_t *out, size_t cap, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+               const uint8_t *data, size_t data_len, long le)
+{
+    bool ext = data_len > 255 || le > 256;
+    size_t n = 0;
+
+    if (cap < 4 + 3 + data_len + 3 || data_len > 65535 || le > 65536)
+        return 0;
+    out[n++] = cla;
+    out[n++] = ins;
+    out[n++] = p1;
+    out[n++] = p2;
+    if (data_len > 0) {
+        if (ext) {
+            out[n++] = 0;
+            out[n++] = (uint8_t)(data_len >> 8);
+            out[n++] = (uint8_t)data_len;
+        } else {
+            out[n++] = (uint8_t)data_len;
+        }
+        memcpy(out + n, data, data_len);
+        n += data_len;
+    }
+    if (le >= 0) {
+        if (ext) {
+            if (data_len == 0)
+                out[n++] = 0;
+            out[n++] = (uint8_t)((le == 65536 ? 0 : le) >> 8);
+            out[n++] = (uint8_t)(le == 65536 ? 0 : le);
+        } else {
+            out[n++] = (uint8_t)(le == 256 ? 0 : le);
+        }
+    }
+    return n;
+}
+
+/* What the card does to its channel on this command, mirrored on the host:
+ * SELECT by AID and INITIALIZE UPDATE end it (PROTOCOL.md §2, §3). */
+static void host_track(ch_card *c, const uint8_t *apdu, size_t len)
+{
+    if (len < 4)
+        return;
+    if (apdu[1] == 0xA4 && apdu[2] == 0x04)
+        ch_forget(c);
+    if (apdu[1] == 0x50 && (apdu[0] & 0x04) == 0)
+        ch_forget(c);
+}
+
+uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
+{
+    static uint8_t buf[MC_RSP_BUF_SIZE + 64];
+    size_t n;
+    uint16_t sw;
+
+    host_track(c, apdu, len);
+    n = mc_process(&c->card, apdu, len, buf, sizeof(buf));
+    if (rsp) {
+        rsp->len = 0;
+        rsp->raw_len = 0;
+        rsp->sw = CH_SW_MUTE;
+    }
+    if (n == 0)
+        return CH_SW_MUTE;
+    if (n < 2 || n - 2 > CH_RSP_MAX)
+        return CH_SW_HARNESS;
+    sw = (uint16_t)(buf[n - 2] << 8 | buf[n - 1]);
+    if (rsp) {
+        memcpy(rsp->data, buf, n - 2);
+        rsp->len = n - 2;
+        rsp->raw_len = n - 2;
+        rsp->sw = sw;
+    }
+    /* A successful SELECT by AID changes what is selected; a failed one leaves
+     * the previous application selected (PROTOCOL.md §2). */
+    if (len >= 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000 && apdu[4] >= 5 &&
+        apdu[4] <= 16 && len >= 5u + apdu[4]) {
+        memcpy(c->selected_aid, apdu + 5, apdu[4]);
+        c->selected_aid_len = apdu[4];
+    }
+    return sw;
+}
+
+uint16_t ch_rawx(ch_card *c, const char *hex, ch_rsp *rsp)
+{
+    uint8_t apdu[MC_CMD_BUF_SIZE + 64];
+    size_t n = ch_hex(hex, apdu, sizeof(apdu));
+
+    if (n == (size_t)-1)
+        return CH_SW_HARNESS;
+    return ch_raw(c, apdu, n, rsp);
+}
+
+static bool sw_has_rmac(uint16_t sw)
+{
+    return sw == 0x9000 || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
+}
+
+/* Unwraps a final response in rsp when the host has a channel whose level
+ * protects responses. */
+static uint16_t unwrap_final(ch_card *c, bool was_open, ch_rsp *rsp)
+{
+    size_t plain = 0;
+
+    if (!was_open || !(c->scp.level & CM_SL_RMAC) || !sw_has_rmac(rsp->sw))
+        return rsp->sw;
+    if (cm_scp03_unwrap_response(&c->scp, rsp->data, rsp->len, rsp->sw, &plain) != CM_OK)
+        return CH_SW_RMAC;
+    rsp->len = plain;
+    return rsp->sw;
+}
+
+static uint16_t send_maybe_wrapped(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp,
+                                   bool *was_open)
+{
+    static uint8_t wbuf[MC_CMD_BUF_SIZE + CH_IMAGE_MAX + 64];
+    size_t wlen = 0;
+
+    *was_open = c->chan_open;
+    if (!c->chan_open)
+        return ch_raw(c, apdu, len, rsp);
+    if (cm_scp03_wrap_command(&c->scp, apdu, len, wbuf, sizeof(wbuf), &wlen) != CM_OK)
+        return CH_SW_HARNESS;
+    return ch_raw(c, wbuf, wlen, rsp);
+}
+
+/* GET RESPONSE until the card has nothing more: never wrapped (§3). */
+static uint16_t get_responses(ch_card *c, ch_rsp *rsp)
+{
+    static ch_rsp part;
+
+    while ((rsp->sw & 0xFF00) == 0x6100) {
+        uint8_t gr[5] = {0x00, 0xC0, 0x00, 0x00, (uint8_t)(rsp->sw & 0xFF)};
+        uint16_t sw = ch_raw(c, gr, sizeof(gr), &part);
+        if (sw == CH_SW_MUTE)
+            return sw;
+        if (rsp->len + part.len > CH_RSP_MAX)
+            return CH_SW_HARNESS;
+        memcpy(rsp->data + rsp->len, part.data, part.len);
+        rsp->len += part.len;
+        rsp->raw_len = rsp->len;
+        rsp->sw = sw;
+    }
+    return rsp->sw;
+}
+
+uint16_t ch_cmd_nogr(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
+{
+    static ch_rsp local;
+    bool was_open;
+    uint16_t sw;
+
+    if (!rsp)
+        rsp = &local;
+    sw = send_maybe_wrapped(c, apdu, len, rsp, &was_open);
+    if (sw == CH_SW_MUTE || sw == CH_SW_HARNESS)
+        return sw;
+    if (sw == 0x6988)
+        ch_forget(c);   /* the card closed the channel (§3) */
+    if ((sw & 0xFF00) == 0x6100)
+        return sw;
+    return unwrap_final(c, was_open && c->chan_open, rsp);
+}
+
+uint16_t ch_cmd(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
+{
+    static ch_rsp local;
+    bool was_open;
+    uint16_t sw;
+
+    if (!rsp)
+        rsp = &local;
+    sw = send_maybe_wrapped(c, apdu, len, rsp, &was_open);
+    if (sw == CH_SW_MUTE || sw == CH_SW_HARNESS)
+        return sw;
+    if (sw == 0x6988)
+        ch_forget(c);
+    sw = get_responses(c, rsp);
+    if (sw == CH_SW_MUTE || sw == CH_SW_HARNESS)
+        return sw;
+    return unwrap_final(c, was_open && c->chan_open, rsp);
+}
+
+uint16_t ch_cmdx(ch_card *c, const char *hex, ch_rsp *rsp)
+{
+    static uint8_t apdu[MC_CMD_BUF_SIZE + 64];
+    size_t n = ch_hex(hex, apdu, sizeof(apdu));
+
+    if (n == (size_t)-1)
+        return CH_SW_HARNESS;
+    return ch_cmd(c, apdu, n, rsp);
+}
+
+uint16_t ch_cmdf(ch_card *c, ch_rsp *rsp, const char *fmt, ...)
+{
+    static char hex[2 * (MC_CMD_BUF_SIZE + 64)];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(hex, sizeof(hex), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(hex))
+        return CH_SW_HARNESS;
+    return ch_cmdx(c, hex, rsp);
+}
+
+uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg, ch_rsp *rsp)
+{
+    static uint8_t wbuf[CH_IMAGE_MAX + 4096];
+    static uint8_t sbuf[CH_IMAGE_MAX + 4096];
+    static ch_rsp local;
+    const uint8_t *w;
+    size_t wlen, dlen, doff, tail, off;
+    long le = -1;
+    bool was_open = c->chan_open;
+
+    if (!rsp)
+        rsp = &local;
+    if (seg == 0 || len < 4)
+        return CH_SW_HARNESS;
+    if (c->chan_open) {
+        if (cm_scp03_wrap_command(&c->scp, apdu, len, wbuf, sizeof(wbuf), &wlen) != CM_OK)
+            return CH_SW_HARNESS;
+        w = wbuf;
+    } else {
+        w = apdu;
+        wlen = len;
+    }
+    /* Parse the (wrapped) APDU: Lc short or extended, then an optional Le. */
+    if (wlen <= 5)
+        return CH_SW_HARNESS;
+    if (w[4] == 0 && wlen >= 7) {
+        dlen = (size_t)w[5] << 8 | w[6];
+        doff = 7;
+        tail = wlen - doff - dlen;
+        if (doff + dlen > wlen || (tail != 0 && tail != 2))
+            return CH_SW_HARNESS;
+        if (tail == 2)
+            le = (long)(w[wlen - 2] << 8 | w[wlen - 1]) ? (long)(w[wlen - 2] << 8 | w[wlen - 1])
+                                                        : 65536;
+    } else {
+        dlen = w[4];
+        doff = 5;
+        if (doff + dlen > wlen)
+            return CH_SW_HARNESS;
+        tail = wlen - doff - dlen;
+        if (tail > 1)
+            return CH_SW_HARNESS;
+        if (tail == 1)
+            le = w[wlen - 1] ? w[wlen - 1] : 256;
+    }
+    for (off = 0;;) {
+        size_t n = dlen - off < seg ? dlen - off : seg;
+        bool last = off + n == dlen;
+        size_t slen = ch_apdu(sbuf, sizeof(sbuf), (uint8_t)(last ? w[0] : (w[0] | 0x10)), w[1],
+                              w[2], w[3], w + doff + off, n, last ? le : -1);
+        uint16_t sw;
+
+        if (slen == 0)
+            return CH_SW_HARNESS;
+        sw = ch_raw(c, sbuf, slen, rsp);
+        off += n;
+        if (!last) {
+            if (sw != 0x9000 || rsp->len != 0)
+                return sw;
+            continue;
+        }
+        if (sw == CH_SW_MUTE || sw == CH_SW_HARNESS)
+            return sw;
+        if (sw == 0x6988)
+            ch_forget(c);
+        sw = get_responses(c, rsp);
+        if (sw == CH_SW_MUTE || sw == CH_SW_HARNESS)
+            return sw;
+        return unwrap_final(c, was_open && c->chan_open, rsp);
+    }
+}
+
+/* ------------------------------------------------ selection and channel -- */
+
+uint16_t ch_select(ch_card *c, const uint8_t *aid, size_t aid_len, ch_rsp *rsp)
+{
+    uint8_t apdu[32];
+    size_t n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xA4, 0x04, 0x00, aid, aid_len, 256);
+
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_raw(c, apdu, n, rsp);
+}
+
+uint16_t ch_select_am(ch_card *c)
+{
+    return ch_select(c, ch_am_aid, sizeof(ch_am_aid), NULL);
+}
+
+uint16_t ch_initialize_update(ch_card *c, uint8_t kvn, const cm_keyset *keys, ch_rsp *rsp)
+{
+    static ch_rsp local;
+    uint8_t apdu[14] = {0x80, 0x50, kvn, 0x00, 0x08};
+    uint8_t expect[8], crypt[8];
+    const uint8_t *d;
+    uint16_t sw;
+
+    if (!rsp)
+        rsp = &local;
+    c->challenge_counter++;
+    for (unsigned i = 0; i < 8; i++)
+        c->host_challenge[i] = (uint8_t)((c->challenge_counter >> (8 * (i % 4))) ^ (0x5A + i));
+    memcpy(apdu + 5, c->host_challenge, 8);
+    apdu[13] = 0x00;
+    sw = ch_raw(c, apdu, sizeof(apdu), rsp);
+    if (sw != 0x9000)
+        return sw;
+    if (rsp->len != 32)
+        return CH_SW_HARNESS;
+    d = rsp->data;
+    if (memcmp(d, ch_div_data, 10) != 0 || d[11] != 0x03 || d[12] != 0x70)
+        return CH_SW_HARNESS;
+    if (kvn != 0 && d[10] != kvn)
+        return CH_SW_HARNESS;
+    c->iu_kvn = d[10];
+    memcpy(c->card_challenge, d + 13, 8);
+    memcpy(c->iu_seq, d + 29, 3);
+    /* The pseudo-random card challenge is checkable by the host (§3). */
+    if (cm_scp03_card_challenge(&c->aes, keys->enc, keys->key_len, c->iu_seq, c->selected_aid,
+                                c->selected_aid_len, expect) != CM_OK)
+        return CH_SW_HARNESS;
+    if (!cm_ct_equal(expect, c->card_challenge, 8))
+        return CH_SW_CRYPTO;
+    if (cm_scp03_init(&c->scp, &c->aes, keys->enc, keys->mac, keys->key_len, c->host_challenge,
+                      c->card_challenge) != CM_OK)
+        return CH_SW_HARNESS;
+    if (cm_scp03_cryptogram(&c->scp, CM_DC_CARD_CRYPTOGRAM, c->host_challenge, c->card_challenge,
+                            crypt) != CM_OK)
+        return CH_SW_HARNESS;
+    if (!cm_ct_equal(crypt, d + 21, 8))
+        return CH_SW_CRYPTO;
+    c->chan_keys = *keys;
+    c->iu_pending = true;
+    return sw;
+}
+
+uint16_t ch_external_authenticate(ch_card *c, uint8_t level)
+{
+    uint8_t apdu[21] = {0x84, 0x82, level, 0x00, 0x10};
+    uint8_t hcrypt[8];
+    uint16_t sw;
+
+    if (!c->iu_pending)
+        return CH_SW_HARNESS;
+    c->iu_pending = false;
+    if (cm_scp03_cryptogram(&c->scp, CM_DC_HOST_CRYPTOGRAM, c->host_challenge, c->card_challenge,
+                            hcrypt) != CM_OK)
+        return CH_SW_HARNESS;
+    if (cm_scp03_external_auth(&c->scp, level, hcrypt, apdu + 5) != CM_OK)
+        return CH_SW_HARNESS;
+    sw = ch_raw(c, apdu, sizeof(apdu), NULL);
+    if (sw == 0x9000)
+        c->chan_open = true;
+    return sw;
+}
+
+uint16_t ch_open(ch_card *c, const uint8_t *aid, size_t aid_len, uint8_t kvn,
+                 const cm_keyset *keys, uint8_t level)
+{
+    uint16_t sw = ch_select(c, aid, aid_len, NULL);
+
+    if (sw != 0x9000)
+        return sw;
+    sw = ch_initialize_update(c, kvn, keys, NULL);
+    if (sw != 0x9000)
+        return sw;
+    return ch_external_authenticate(c, level);
+}
+
+uint32_t ch_last_seq(const ch_card *c)
+{
+    return (uint32_t)c->iu_seq[0] << 16 | (uint32_t)c->iu_seq[1] << 8 | c->iu_seq[2];
+}
+
+/* ------------------------------------------------------- key set data -- */
+
+size_t ch_keyset_data(ch_card *c, const uint8_t *dek, size_t dek_len, const cm_keyset *nks,
+                      uint8_t *out, size_t cap)
+{
+    const uint8_t *keys[3] = {nks->enc, nks->mac, nks->dek};
+    size_t n = 0;
+
+    if (cap < 1 + 3 * (3 + 32 + 4))
+        return 0;
+    out[n++] = nks->kvn;
+    for (unsigned i = 0; i < 3; i++) {
+        uint8_t e[32], kcv[3];
+        size_t elen = 0;
+        if (cm_scp03_wrap_key(&c->aes, dek, dek_len, keys[i], nks->key_len, e, &elen) != CM_OK)
+            return 0;
+        if (cm_kcv(&c->aes, keys[i], nks->key_len, kcv) != CM_OK)
+            return 0;
+        out[n++] = 0x88;
+        out[n++] = (uint8_t)(1 + elen);
+        out[n++] = nks->key_len;
+        memcpy(out + n, e, elen);
+        n += elen;
+        out[n++] = 0x03;
+        memcpy(out + n, kcv, 3);
+        n += 3;
+    }
+    return n;
+}
+
+uint16_t ch_put_key(ch_card *c, uint8_t old_kvn, const cm_keyset *nks, ch_rsp *rsp)
+{
+    uint8_t data[160], apdu[200];
+    size_t dn = ch_keyset_data(c, c->chan_keys.dek, c->chan_keys.key_len, nks, data, sizeof(data));
+    size_t n;
+
+    if (dn == 0)
+        return CH_SW_HARNESS;
+    n = ch_apdu(apdu, sizeof(apdu), 0x80, 0xD8, old_kvn, 0x81, data, dn, 256);
+    cm_wipe(data, sizeof(data));
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_cmd(c, apdu, n, rsp);
+}
+
+void ch_put_key_expected(ch_card *c, const cm_keyset *nks, uint8_t out[10])
+{
+    out[0] = nks->kvn;
+    if (cm_kcv(&c->aes, nks->enc, nks->key_len, out + 1) != CM_OK ||
+        cm_kcv(&c->aes, nks->mac, nks->key_len, out + 4) != CM_OK ||
+        cm_kcv(&c->aes, nks->dek, nks->key_len, out + 7) != CM_OK)
+        memset(out, 0, 10);
+}
+
+uint16_t ch_area_setup(ch_card *c, const cm_keyset *region)
+{
+    cm_keyset tk;
+    uint16_t sw;
+
+    ch_transport_keys(&tk);
+    sw = ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0xFF, &tk, 0x33);
+    if (sw != 0x9000)
+        return sw;
+    return ch_put_key(c, 0xFF, region, NULL);
+}
+
+int ch_init_active(ch_card *c)
+{
+    cm_keyset rk;
+
+    if (ch_init(c, 0) != 0)
+        return -1;
+    ch_region_keys(&rk);
+    return ch_area_setup(c, &rk) == 0x9000 ? 0 : -1;
+}
+
+uint16_t ch_open_am(ch_card *c)
+{
+    cm_keyset rk;
+
+    ch_region_keys(&rk);
+    return ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0x00, &rk, 0x33);
+}
+
+/* ---------------------------------------------------------- AP images -- */
+
+void ch_ap_default(ch_ap *ap, unsigned idx)
+{
+    static uint8_t content1[64];
+    static const uint8_t content2[32] = "secret of the resident.........";
+    static uint8_t content3[16];
+    ch_ef *e;
+
+    for (unsigned i = 0; i < sizeof(content1); i++)
+        content1[i] = (uint8_t)i;
+    memset(content3, 0xAA, sizeof(content3));
+    memset(ap, 0, sizeof(*ap));
+    ap->aid[0] = 0xD3;
+    ap->aid[1] = 0x92;
+    ap->aid[2] = 0x10;
+    ap->aid[3] = 0x00;
+    ap->aid[4] = (uint8_t)idx;
+    ap->aid_len = 5;
+    ap->max_tries = 3;
+    ap->min_len = 4;
+    ap->max_len = 8;
+    ap->initial_pin = "1234";
+    ch_make_keys(&ap->keys, (uint8_t)(0x30 + idx), (uint8_t)(0xA0 + idx * 3), 16);
+    ap->min_level = -1;
+
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0101, .sfi = 1, .type = CH_EF_TRANSPARENT, .size = 64,
+                 .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM,
+                 .content = content1, .content_len = sizeof(content1)};
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0102, .sfi = 2, .type = CH_EF_TRANSPARENT, .size = 32,
+                 .read_rule = CH_RULE_PIN, .write_rule = CH_RULE_PIN,
+                 .content = content2, .content_len = sizeof(content2)};
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0103, .sfi = 3, .type = CH_EF_TRANSPARENT, .size = 16,
+                 .read_rule = CH_RULE_SM, .write_rule = CH_RULE_NEVER,
+                 .content = content3, .content_len = sizeof(content3)};
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0201, .sfi = 4, .type = CH_EF_LINEAR, .rec_len = 16, .rec_count = 3,
+                 .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM};
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0301, .sfi = 5, .type = CH_EF_CYCLIC, .rec_len = 8, .rec_count = 3,
+                 .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM};
+    e = &ap->efs[ap->n_efs++];
+    *e = (ch_ef){.fid = 0x0202, .sfi = 6, .type = CH_EF_LINEAR, .rec_len = 10, .rec_count = 2,
+                 .read_rule = CH_RULE_PIN, .write_rule = CH_RULE_PIN};
+}
+
+size_t ch_build_image(ch_card *c, const uint8_t *region_dek, size_t dek_len, const ch_ap *ap,
+                      uint8_t *out, size_t cap)
+{
+    cm_tlv_writer w;
+    uint8_t ksd[160];
+    size_t ksn, m;
+
+    ksn = ch_keyset_data(c, region_dek, dek_len, &ap->keys, ksd, sizeof(ksd));
+    if (ksn == 0)
+        return 0;
+    cm_tlv_writer_init(&w, out, cap);
+    cm_tlv_put(&w, 0x4F, ap->aid, ap->aid_len);
+    m = cm_tlv_open(&w, 0xA0);
+    cm_tlv_put_u8(&w, 0x80, ap->max_tries);
+    cm_tlv_put_u8(&w, 0x81, ap->min_len);
+    cm_tlv_put_u8(&w, 0x82, ap->max_len);
+    if (ap->initial_pin)
+        cm_tlv_put(&w, 0x83, (const uint8_t *)ap->initial_pin, strlen(ap->initial_pin));
+    cm_tlv_close(&w, m);
+    cm_tlv_put(&w, 0xA1, ksd, ksn);
+    cm_wipe(ksd, sizeof(ksd));
+    if (ap->min_level >= 0) {
+        m = cm_tlv_open(&w, 0xA2);
+        cm_tlv_put_u8(&w, 0x80, (uint8_t)ap->min_level);
+        cm_tlv_close(&w, m);
+    }
+    for (size_t i = 0; i < ap->n_efs; i++) {
+        const ch_ef *e = &ap->efs[i];
+        m = cm_tlv_open(&w, 0xA3);
+        cm_tlv_put_u16(&w, 0x83, e->fid);
+        if (e->sfi)
+            cm_tlv_put_u8(&w, 0x88, e->sfi);
+        cm_tlv_put_u8(&w, 0x82, e->type);
+        if (e->type == CH_EF_TRANSPARENT) {
+            cm_tlv_put_u16(&w, 0x80, e->size);
+        } else {
+            cm_tlv_put_u8(&w, 0x84, e->rec_len);
+            cm_tlv_put_u8(&w, 0x85, e->rec_count);
+        }
+        cm_tlv_put_u8(&w, 0x86, e->read_rule);
+        cm_tlv_put_u8(&w, 0x87, e->write_rule);
+        if (e->content)
+            cm_tlv_put(&w, 0x53, e->content, e->content_len);
+        cm_tlv_close(&w, m);
+    }
+    return w.error ? 0 : w.pos;
+}
+
+uint16_t ch_load_image(ch_card *c, const uint8_t *img, size_t len, size_t block, size_t seg)
+{
+    static uint8_t apdu[CH_IMAGE_MAX + 64];
+    size_t nblocks = (len + block - 1) / block;
+    uint16_t sw = CH_SW_HARNESS;
+
+    if (block == 0 || nblocks == 0 || nblocks > 256)
+        return CH_SW_HARNESS;
+    for (size_t i = 0; i < nblocks; i++) {
+        size_t off = i * block;
+        size_t n = len - off < block ? len - off : block;
+        bool last = i + 1 == nblocks;
+        size_t an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, last ? 0x80 : 0x00, (uint8_t)i,
+                            img + off, n, -1);
+        if (an == 0)
+            return CH_SW_HARNESS;
+        sw = seg ? ch_cmd_chained(c, apdu, an, seg, NULL) : ch_cmd(c, apdu, an, NULL);
+        if (sw != 0x9000)
+            return sw;
+    }
+    return sw;
+}
+
+uint16_t ch_load_ap(ch_card *c, const ch_ap *ap)
+{
+    static uint8_t img[CH_IMAGE_MAX];
+    cm_keyset rk;
+    size_t n;
+
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, ap, img, sizeof(img));
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_load_image(c, img, n, n > 2048 ? 2048 : n, 0);
+}
+
+uint16_t ch_open_ap(ch_card *c, const ch_ap *ap, uint8_t level)
+{
+    return ch_open(c, ap->aid, ap->aid_len, 0x00, &ap->keys, level);
+}
+
+uint16_t ch_verify(ch_card *c, const char *pin)
+{
+    uint8_t apdu[64];
+    size_t n;
+
+    if (!pin)
+        n = ch_apdu(apdu, sizeof(apdu), 0x00, 0x20, 0x00, 0x81, NULL, 0, -1);
+    else
+        n = ch_apdu(apdu, sizeof(apdu), 0x00, 0x20, 0x00, 0x81, (const uint8_t *)pin,
+                    strlen(pin), -1);
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_cmd(c, apdu, n, NULL);
+}
+
+/* -------------------------------------------------------- TLV helpers -- */
+
+const uint8_t *ch_tlv_find(const uint8_t *buf, size_t len, uint16_t tag, size_t *vlen)
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        uint16_t t = buf[pos++];
+        size_t l;
+        if ((t & 0x1F) == 0x1F) {
+            if (pos >= len)
+                return NULL;
+            t = (uint16_t)(t << 8 | buf[pos++]);
+        }
+        if (pos >= len)
+            return NULL;
+        l = buf[pos++];
+        if (l == 0x81) {
+            if (pos >= len)
+                return NULL;
+            l = buf[pos++];
+        } else if (l == 0x82) {
+            if (pos + 1 >= len)
+                return NULL;
+            l = (size_t)buf[pos] << 8 | buf[pos + 1];
+            pos += 2;
+        } else if (l > 0x7F) {
+            return NULL;
+        }
+        if (l > len - pos)
+            return NULL;
+        if (t == tag) {
+            *vlen = l;
+            return buf + pos;
+        }
+        pos += l;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------- snapshots -- */
+
+uint8_t *ch_nvm_copy(const ch_card *c)
+{
+    uint8_t *p = malloc(c->sim.nvm_size);
+
+    if (p)
+        memcpy(p, c->sim.nvm, c->sim.nvm_size);
+    return p;
+}
+
+bool ch_nvm_equal(const ch_card *c, const uint8_t *copy)
+{
+    return memcmp(c->sim.nvm, copy, c->sim.nvm_size) == 0;
+}
+
+bool ch_have_debug_dump(void)
+{
+#ifdef CH_HAVE_DEBUG_DUMP
+    return true;
+#else
+    return false;
+#endif
+}
+
+uint8_t *ch_dump(ch_card *c, size_t *len)
+{
+#ifdef CH_HAVE_DEBUG_DUMP
+    size_t cap = (size_t)c->sim.nvm_size * 2 + 65536;
+    uint8_t *p = malloc(cap);
+
+    if (!p)
+        return NULL;
+    *len = mc_debug_dump(&c->card, p, cap);
+    return p;
+#else
+    *len = c->sim.nvm_size;
+    return ch_nvm_copy(c);
+#endif
+}
