@@ -1,0 +1,212 @@
+/* vc_card.c: the card behind one mnap-vcard slot (see vc_card.h). */
+#include "vc_card.h"
+#include "vc_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const uint8_t vc_transport_key[16] = {
+    0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
+    0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F
+};
+const uint8_t vc_family[2] = { 0x00, 0x01 };
+
+static void init_fields(vc_card *vc)
+{
+    memset(vc, 0, sizeof *vc);
+    vc->sim.fd = -1;
+    vc->die_ins = -1;
+}
+
+/* One process per image: two virtual cards writing one file would corrupt
+ * it, and the second one could not tell. */
+static int lock_image(vc_card *vc, const char *path, char *err, size_t err_cap)
+{
+    if (vc->sim.fd < 0) {
+        return 0;
+    }
+    if (flock(vc->sim.fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, err_cap, "%s: image in use by another process (%s)", path,
+                 errno == EWOULDBLOCK ? "locked" : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void compute_atr(vc_card *vc)
+{
+    vc->atr_len = mc_atr(vc->atr, sizeof vc->atr);
+}
+
+int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
+                   const uint8_t serial[MC_SERIAL_LEN], bool overwrite,
+                   char *err, size_t err_cap)
+{
+    struct stat st;
+
+    init_fields(vc);
+    if (stat(path, &st) == 0) {
+        if (!overwrite) {
+            snprintf(err, err_cap, "%s: exists (use --force to overwrite it with a new card)", path);
+            return -1;
+        }
+        /* Refuse to truncate an image another vcard is serving. */
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            int busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
+            close(fd);
+            if (busy) {
+                snprintf(err, err_cap, "%s: image in use by another process", path);
+                return -1;
+            }
+        }
+    }
+    if (mc_sim_create_file(&vc->sim, path, nvm_size, overwrite) != 0) {
+        snprintf(err, err_cap, "%s: cannot create an image of %u bytes (%s)", path,
+                 (unsigned)nvm_size, errno != 0 ? strerror(errno) : "simulator refused");
+        return -1;
+    }
+    vc->open = true;
+    if (lock_image(vc, path, err, err_cap) != 0) {
+        vc_card_close(vc);
+        return -1;
+    }
+    mc_status st_fab = mc_fabricate(&vc->card, &vc->sim, serial, vc_family, vc_transport_key,
+                                    vc_transport_key, vc_transport_key,
+                                    sizeof vc_transport_key);
+    if (st_fab != MC_OK) {
+        snprintf(err, err_cap, "%s: fabrication failed (mc_status %d)", path, (int)st_fab);
+        vc_card_close(vc);
+        return -1;
+    }
+    /* mc_fabricate leaves the card powered: the reader powers it on itself. */
+    mc_power_off(&vc->card);
+    vc->powered = false;
+    compute_atr(vc);
+    return 0;
+}
+
+int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap)
+{
+    struct stat st;
+    char why[200] = "";
+
+    init_fields(vc);
+    if (stat(path, &st) != 0) {
+        snprintf(err, err_cap, "%s: %s (use --new to fabricate a blank card)", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (mc_sim_open_file(&vc->sim, path, why, sizeof why) != 0) {
+        snprintf(err, err_cap, "%s: not a usable mnap card image: %s", path,
+                 why[0] != '\0' ? why : "unknown reason");
+        return -1;
+    }
+    vc->open = true;
+    if (lock_image(vc, path, err, err_cap) != 0) {
+        vc_card_close(vc);
+        return -1;
+    }
+    compute_atr(vc);
+    /* The first power-up runs start-up recovery now, so a torn transaction is
+     * settled and reported before any reader talks to the card. */
+    vc_card_power_on(vc);
+    vc_card_power_off(vc);
+    return 0;
+}
+
+void vc_card_close(vc_card *vc)
+{
+    if (vc->powered) {
+        vc_card_power_off(vc);
+    }
+    if (vc->open) {
+        mc_sim_close(&vc->sim); /* closing the fd also drops the lock */
+        vc->open = false;
+    }
+}
+
+void vc_card_power_on(vc_card *vc)
+{
+    if (vc->powered) {
+        mc_power_off(&vc->card);
+    }
+    mc_status st = mc_power_on(&vc->card, &vc->sim);
+    vc->powered = true;
+    vc->corrupt = st == MC_ERR_CORRUPT;
+    if (st == MC_ERR_CORRUPT) {
+        vc_log(VC_WARN, "card NVM failed its checks: serving a card that answers 6581");
+    } else if (st != MC_OK) {
+        vc_log(VC_WARN, "power-on returned mc_status %d", (int)st);
+    } else {
+        vc_log(VC_INFO, "card powered on");
+    }
+}
+
+void vc_card_power_off(vc_card *vc)
+{
+    if (vc->powered) {
+        mc_power_off(&vc->card);
+        vc->powered = false;
+        vc_log(VC_INFO, "card powered off");
+    }
+}
+
+void vc_card_reset(vc_card *vc)
+{
+    if (!vc->powered) {
+        vc_card_power_on(vc);
+        return;
+    }
+    mc_reset(&vc->card);
+    vc_log(VC_INFO, "card reset");
+}
+
+vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
+                            uint8_t *rsp, size_t rsp_cap, size_t *rsp_len)
+{
+    bool armed = false;
+
+    *rsp_len = 0;
+    if (!vc->powered) {
+        /* pcscd always powers a card before its first APDU; a reader that
+         * does not is served as if it had. */
+        vc_log(VC_WARN, "APDU to an unpowered card: powering it on first");
+        vc_card_power_on(vc);
+    }
+    if (vc->die_ins >= 0 && cmd_len >= 2 && cmd[1] == (uint8_t)vc->die_ins) {
+        vc->ins_seen++;
+        if (vc->ins_seen == vc->die_count) {
+            if (vc->die_write == 0) {
+                vc_log(VC_WARN, "--die-at: APDU %u with INS %02X arrived: exiting before it",
+                       vc->ins_seen, (unsigned)vc->die_ins);
+                return VC_APDU_DIE;
+            }
+            /* Tear the Wth NVM write of this command after one byte: the
+             * image on disk is left exactly as a power cut would leave it. */
+            mc_sim_arm_cut(&vc->sim, vc->die_write, 1);
+            armed = true;
+        }
+    }
+    size_t n = mc_process(&vc->card, cmd, cmd_len, rsp, rsp_cap);
+    if (armed) {
+        if (n == 0 && vc->sim.power_cut) {
+            vc_log(VC_WARN, "--die-at: power cut at NVM write %u of APDU %u with INS %02X: exiting",
+                   vc->die_write, vc->ins_seen, (unsigned)vc->die_ins);
+            return VC_APDU_DIE;
+        }
+        mc_sim_disarm(&vc->sim);
+        vc_log(VC_WARN, "--die-at: the command made fewer than %u NVM writes; answered normally",
+               vc->die_write);
+    }
+    if (n == 0) {
+        return VC_APDU_MUTE;
+    }
+    *rsp_len = n;
+    return VC_APDU_OK;
+}

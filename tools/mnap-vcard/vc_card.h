@@ -1,0 +1,69 @@
+/* vc_card.h: the card behind one mnap-vcard slot: the card runtime on the
+ * simulator port with a file image, and the power state a reader sees.
+ *
+ * The image is opened (or fabricated) once, locked against a second process,
+ * and written through by the simulator port, which fsyncs at every commit:
+ * when vc_card_apdu returns, every transaction the command committed is on
+ * disk, before the caller sends the response. */
+#ifndef VC_CARD_H
+#define VC_CARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc.h"
+#include "mc_sim.h"
+
+#define VC_ATR_MAX 33
+
+typedef struct vc_card {
+    mc_sim sim;
+    mc_card card;
+    bool open;
+    bool powered;
+    bool corrupt;              /* the last power-on found corrupt NVM */
+    uint8_t atr[VC_ATR_MAX];   /* computed once: get-ATR is polled constantly */
+    size_t atr_len;
+    /* test hook (--die-at): the Nth APDU with this INS ends the process */
+    int die_ins;               /* -1 off */
+    unsigned die_count;
+    unsigned die_write;        /* 0: before processing; W: cut at its Wth NVM write */
+    unsigned ins_seen;
+} vc_card;
+
+/* The transport key set of a fabricated card (PROTOCOL.md §1): 40 41 .. 4F
+ * for ENC, MAC and DEK, and the key-set family of the diversification data. */
+extern const uint8_t vc_transport_key[16];
+extern const uint8_t vc_family[2];
+
+/* Creates a new image of nvm_size bytes at path (refused when the file exists
+ * unless overwrite) and fabricates a blank card with serial.  0, or -1 with a
+ * message in err.  The card is left powered off. */
+int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
+                   const uint8_t serial[MC_SERIAL_LEN], bool overwrite,
+                   char *err, size_t err_cap);
+/* Opens an existing image: refused with a message when its header (magic,
+ * version, size) is bad or another process holds it.  Corrupt content is not
+ * refused: the card is served and answers 6581 (PROTOCOL.md §8).  Powers the
+ * card on once to run start-up recovery, then off. */
+int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap);
+void vc_card_close(vc_card *vc);
+
+/* Reader events.  Each clears all RAM security state of the card. */
+void vc_card_power_on(vc_card *vc);
+void vc_card_power_off(vc_card *vc);
+void vc_card_reset(vc_card *vc);
+
+/* Result of one APDU. */
+typedef enum {
+    VC_APDU_OK,     /* rsp holds the response */
+    VC_APDU_MUTE,   /* the card went mute (an NVM write failed): power-cycle it */
+    VC_APDU_DIE     /* the --die-at hook fired: exit at once, as if killed */
+} vc_apdu_result;
+
+/* Runs one command APDU; powers the card on first if the reader did not. */
+vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
+                            uint8_t *rsp, size_t rsp_cap, size_t *rsp_len);
+
+#endif
