@@ -193,7 +193,7 @@ deps-check: deps
 # ---- demo ----------------------------------------------------------------
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@if [ -x tools/demo.sh ]; then BUILD=$(BUILD) tools/demo.sh; else $(BUILD)/bin/mnap-selftest; fi
+	@if [ -x tools/demo.sh ]; then BUILD=$(BUILD) tools/demo.sh; else BUILD=$(BUILD) tools/selftest.sh; fi
 
 # ---- footprint -----------------------------------------------------------
 size:

@@ -121,8 +121,9 @@ int cm_cbc_encrypt_pad(const cm_aes *aes, const uint8_t *key, size_t key_len,
         return CM_E_PARAM;
     if (n > cap)
         return CM_E_SPACE;
+    /* in and out are the same buffer or do not overlap (cm_cbc.h). */
     if (len > 0 && out != in)
-        memmove(out, in, len);
+        memcpy(out, in, len);
     if (cm_pad_m2(out, len, cap) != n)
         return CM_E_SPACE;
     *out_len = n;

@@ -22,7 +22,8 @@ size_t cm_pad_m2(uint8_t *buf, size_t len, size_t cap);
  * without a data-dependent early exit. */
 int cm_unpad_m2(const uint8_t *buf, size_t len, size_t *data_len);
 
-/* CBC with method-2 padding: out must hold cm_pad_m2_len(len) bytes. */
+/* CBC with method-2 padding: out must hold cm_pad_m2_len(len) bytes; in and
+ * out are the same buffer or do not overlap at all. */
 int cm_cbc_encrypt_pad(const cm_aes *aes, const uint8_t *key, size_t key_len,
                        const uint8_t iv[CM_AES_BLOCK], const uint8_t *in, size_t len,
                        uint8_t *out, size_t cap, size_t *out_len);

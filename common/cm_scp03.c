@@ -280,7 +280,7 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
     /* The counter advances for every command, with or without data. */
     s->counter++;
     if (v.lc > 0) {
-        memmove(out + pos, v.data, v.lc);
+        memcpy(out + pos, v.data, v.lc);   /* apdu and out never overlap */
         if (s->level & CM_SL_CDEC) {
             size_t n = cm_pad_m2(out + pos, v.lc, cap - pos);
             if (n != body_len)

@@ -102,7 +102,8 @@ int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8
 /* Host side: wraps a plain command APDU (cases 1 to 4, short or extended).
  * Sets CLA bit 04, encrypts the data when the level has C-DECRYPTION (no data,
  * no encryption), appends the C-MAC and keeps Le.  Advances counter and chain.
- * Extended Le is kept extended; the Lc form follows the wrapped length. */
+ * Extended Le is kept extended; the Lc form follows the wrapped length.
+ * apdu and out must not overlap. */
 int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
                           uint8_t *out, size_t cap, size_t *out_len);
 

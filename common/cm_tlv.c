@@ -173,7 +173,7 @@ void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len
     }
     w->pos += put_header(w->buf + w->pos, tag, len);
     if (len > 0)
-        memmove(w->buf + w->pos, value, len);
+        memcpy(w->buf + w->pos, value, len);   /* value is never inside buf (cm_tlv.h) */
     w->pos += len;
 }
 
@@ -229,7 +229,11 @@ void cm_tlv_close(cm_tlv_writer *w, size_t mark)
             w->error = CM_E_SPACE;
             return;
         }
-        memmove(w->buf + value_start + extra, w->buf + value_start, len);
+        /* Shift the value right by extra bytes, from its end, since the
+         * ranges overlap (and common/ links no memmove). */
+        size_t i;
+        for (i = len; i > 0; i--)
+            w->buf[value_start + extra + i - 1] = w->buf[value_start + i - 1];
         w->pos += extra;
     }
     if (len < 0x80) {

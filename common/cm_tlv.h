@@ -42,7 +42,8 @@ typedef struct cm_tlv_writer {
 } cm_tlv_writer;
 
 void cm_tlv_writer_init(cm_tlv_writer *w, uint8_t *buf, size_t cap);
-/* Writes tag, length and value.  value may be NULL when len == 0. */
+/* Writes tag, length and value.  value may be NULL when len == 0 and must not
+ * point into the writer's own buffer. */
 void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len);
 void cm_tlv_put_u8(cm_tlv_writer *w, uint16_t tag, uint8_t v);
 void cm_tlv_put_u16(cm_tlv_writer *w, uint16_t tag, uint16_t v);
