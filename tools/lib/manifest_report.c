@@ -1,0 +1,114 @@
+/* manifest_report.c: the manifest compiler's problem list.  Problems carry
+ * the 1-based line and column of the JSON text they are about, so that
+ * `mnap manifest check` can point at every one of them. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "manifest_int.h"
+
+void mnap_manifest_report_init(mnap_manifest_report *r, mnap_manifest_problem *items, size_t cap)
+{
+    r->items = items;
+    r->cap = items != NULL ? cap : 0;
+    r->count = 0;
+}
+
+static void add(mnap_manifest_report *r, int line, int column, const char *fmt, va_list ap)
+{
+    if (r == NULL)
+        return;
+    if (r->count < r->cap) {
+        mnap_manifest_problem *p = &r->items[r->count];
+        p->line = line;
+        p->column = column;
+        /* A message longer than the field is cut: the position still says where. */
+        (void)vsnprintf(p->message, sizeof p->message, fmt, ap);
+    }
+    r->count++;
+}
+
+void mf_problem_at(mnap_manifest_report *r, int line, int column, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add(r, line, column, fmt, ap);
+    va_end(ap);
+}
+
+/* Line and column of byte p of the document.  Columns count bytes, as
+ * mnap_json's own syntax errors do, so that every message of one run uses
+ * the same ruler. */
+static void pos_of(const mj_doc *doc, const char *p, int *line, int *column)
+{
+    int l = 1, c = 1;
+    for (const char *q = doc->text; q < p && *q != '\0'; q++) {
+        if (*q == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+    }
+    *line = l;
+    *column = c;
+}
+
+/* Start of a token in the text: jsmn's string tokens begin after the quote,
+ * but a report should point at the quote, where the value begins. */
+static const char *token_start(const mj_doc *doc, int tok)
+{
+    size_t n;
+    const char *p = mj_str(doc, tok, &n);
+    if (p == NULL)
+        return doc->text;
+    if (mj_kind(doc, tok) == MJ_STRING && p > doc->text)
+        p--;
+    return p;
+}
+
+void mf_token_pos(const mj_doc *doc, int tok, int *line, int *column)
+{
+    pos_of(doc, token_start(doc, tok), line, column);
+}
+
+void mf_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *fmt, ...)
+{
+    int line, column;
+    va_list ap;
+    mf_token_pos(doc, tok, &line, &column);
+    va_start(ap, fmt);
+    add(r, line, column, fmt, ap);
+    va_end(ap);
+}
+
+void mf_problem_in(mnap_manifest_report *r, const mj_doc *doc, int tok, size_t off, const char *fmt, ...)
+{
+    int line, column;
+    size_t n;
+    const char *p = mj_str(doc, tok, &n);
+    va_list ap;
+    if (p == NULL || off > n)
+        mf_token_pos(doc, tok, &line, &column);
+    else
+        pos_of(doc, p + off, &line, &column);
+    va_start(ap, fmt);
+    add(r, line, column, fmt, ap);
+    va_end(ap);
+}
+
+void mf_report_sort(mnap_manifest_report *r)
+{
+    size_t stored = r->count < r->cap ? r->count : r->cap;
+    /* Insertion sort: stable, and the list is short and nearly sorted. */
+    for (size_t i = 1; i < stored; i++) {
+        mnap_manifest_problem cur = r->items[i];
+        size_t j = i;
+        while (j > 0 && (r->items[j - 1].line > cur.line ||
+                         (r->items[j - 1].line == cur.line && r->items[j - 1].column > cur.column))) {
+            r->items[j] = r->items[j - 1];
+            j--;
+        }
+        r->items[j] = cur;
+    }
+}
