@@ -500,6 +500,7 @@ uint16_t ch_external_authenticate(ch_card *c, uint8_t level)
         return CH_SW_HARNESS;
     if (cm_scp03_external_auth(&c->scp, level, hcrypt, apdu + 5) != CM_OK)
         return CH_SW_HARNESS;
+    memcpy(c->last_ea, apdu, sizeof(apdu));
     sw = ch_raw(c, apdu, sizeof(apdu), NULL);
     if (sw == 0x9000)
         c->chan_open = true;

@@ -64,6 +64,7 @@ typedef struct ch_card {
     uint8_t iu_seq[3];            /* sequence counter of the last INITIALIZE UPDATE */
     uint8_t iu_kvn;               /* KVN the card reported */
     uint32_t challenge_counter;   /* makes host challenges differ */
+    uint8_t last_ea[21];          /* the last EXTERNAL AUTHENTICATE sent (replay tests) */
 } ch_card;
 
 /* --- keys ----------------------------------------------------------------- */

@@ -1,0 +1,152 @@
+/* card_test.h: CMocka helpers shared by the card protocol and tearing tests:
+ * assertions on status words and bytes that print hex, and fixtures that
+ * give each test a fresh card from card_harness.h.  Include after cmocka.h. */
+#ifndef CARD_TEST_H
+#define CARD_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "card_harness.h"
+
+/* The status word of expr must be want (both printed in hex). */
+#define ASSERT_SW(expr, want)                                                              \
+    do {                                                                                   \
+        unsigned ct_got_ = (unsigned)(expr);                                               \
+        unsigned ct_want_ = (unsigned)(want);                                              \
+        if (ct_got_ != ct_want_) {                                                         \
+            print_error("%s:%d: %s\n  SW %04X, expected %04X\n", __FILE__, __LINE__, #expr, \
+                        ct_got_, ct_want_);                                                \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+/* The response data must equal the bytes written in hex. */
+#define ASSERT_DATA(rsp, hex)                                                              \
+    do {                                                                                   \
+        if (!ct_data_equal((rsp)->data, (rsp)->len, (hex))) {                              \
+            print_error("%s:%d: response data differs\n", __FILE__, __LINE__);             \
+            ct_print_mismatch((rsp)->data, (rsp)->len, (hex));                             \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+#define ASSERT_BYTES(got, got_len, exp, exp_len)                                           \
+    do {                                                                                   \
+        if ((size_t)(got_len) != (size_t)(exp_len) ||                                      \
+            memcmp((got), (exp), (size_t)(exp_len)) != 0) {                                \
+            print_error("%s:%d: bytes differ\n", __FILE__, __LINE__);                      \
+            ct_print_hex("  got     ", (const uint8_t *)(got), (got_len));                 \
+            ct_print_hex("  expected", (const uint8_t *)(exp), (exp_len));                 \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+static inline void ct_print_hex(const char *label, const uint8_t *p, size_t n)
+{
+    print_error("%s (%zu):", label, n);
+    for (size_t i = 0; i < n && i < 512; i++)
+        print_error(" %02X", p[i]);
+    print_error("%s\n", n > 512 ? " ..." : "");
+}
+
+static inline int ct_data_equal(const uint8_t *got, size_t got_len, const char *hex)
+{
+    static uint8_t exp[CH_RSP_MAX];
+    size_t n = ch_hex(hex, exp, sizeof(exp));
+    return n != (size_t)-1 && n == got_len && memcmp(got, exp, n) == 0;
+}
+
+static inline void ct_print_mismatch(const uint8_t *got, size_t got_len, const char *hex)
+{
+    static uint8_t exp[CH_RSP_MAX];
+    size_t n = ch_hex(hex, exp, sizeof(exp));
+    ct_print_hex("  got     ", got, got_len);
+    if (n != (size_t)-1)
+        ct_print_hex("  expected", exp, n);
+}
+
+/* --- fixtures ------------------------------------------------------------- */
+
+/* A blank card straight from fabrication. */
+static inline int ct_setup_blank(void **state)
+{
+    ch_card *c = calloc(1, sizeof(*c));
+    if (!c || ch_init(c, 0) != 0) {
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+/* An ACTIVE area (region key set KVN 01 installed), AM channel open at 33
+ * with the region keys. */
+static inline int ct_setup_active(void **state)
+{
+    ch_card *c = calloc(1, sizeof(*c));
+    if (!c || ch_init_active(c) != 0 || ch_open_am(c) != 0x9000) {
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+/* ACTIVE area with the default AP 1 loaded (ch_ap_default(ap, 1)); AM
+ * channel still open. */
+static inline int ct_setup_ap(void **state)
+{
+    ch_ap ap;
+    ch_card *c;
+    if (ct_setup_active(state) != 0)
+        return -1;
+    c = *state;
+    ch_ap_default(&ap, 1);
+    if (ch_load_ap(c, &ap) != 0x9000) {
+        ch_free(c);
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int ct_teardown(void **state)
+{
+    ch_card *c = *state;
+    if (c) {
+        ch_free(c);
+        free(c);
+    }
+    return 0;
+}
+
+/* Number of top-level TLVs with tag in buf (for log and GET STATUS lists). */
+static inline size_t ct_count_tlv(const uint8_t *buf, size_t len, uint8_t tag1, uint8_t tag2)
+{
+    size_t pos = 0, n = 0;
+    while (pos + 2 <= len) {
+        size_t hl, l;
+        int is = buf[pos] == tag1 && (tag2 == 0 || (pos + 1 < len && buf[pos + 1] == tag2));
+        hl = ((buf[pos] & 0x1F) == 0x1F) ? 2 : 1;
+        if (pos + hl >= len)
+            break;
+        l = buf[pos + hl];
+        if (l == 0x81) {
+            l = buf[pos + hl + 1];
+            hl += 2;
+        } else if (l == 0x82) {
+            l = (size_t)buf[pos + hl + 1] << 8 | buf[pos + hl + 2];
+            hl += 3;
+        } else {
+            hl += 1;
+        }
+        if (is)
+            n++;
+        pos += hl + l;
+    }
+    return n;
+}
+
+#endif
