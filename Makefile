@@ -163,7 +163,13 @@ test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter tools,$
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 
-test-e2e: $(TOOLS) $(TEST_BINS)
+# End-to-end clients: test/e2e/*.c, one program each, run by test/e2e/run.sh.
+E2E_BINS := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(wildcard test/e2e/*.c))
+$(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+
+test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
 
 test: deps-check

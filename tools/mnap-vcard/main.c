@@ -47,6 +47,7 @@ static void usage(FILE *out)
     fprintf(out,
 "Usage: mnap-vcard --image PATH [--new [--serial HEX] [--nvm-size BYTES] [--force]]\n"
 "                  [--connect IPv4:PORT] [--removed] [-v...] [--die-at INS:N[:W]]\n"
+"       mnap-vcard --print-atr | --help\n"
 "\n"
 "Serves the mnap card runtime as a virtual smart card through the vsmartcard\n"
 "vpcd driver of pcscd.  One process serves one reader slot.\n"
@@ -65,6 +66,7 @@ static void usage(FILE *out)
 "                         (default " DEFAULT_CONNECT ", Debian's first vpcd slot;\n"
 "                         the second slot of a reader is PORT+1)\n"
 "      --removed          start with the card out of the reader\n"
+"      --print-atr        print the card's ATR in hex and exit\n"
 "  -v, --verbose          more log on stderr; repeat: -v connections and power,\n"
 "                         -vv one line per APDU (header and status word only),\n"
 "                         -vvv every vpcd control message including ATR polls\n"
@@ -158,7 +160,18 @@ static int parse_die_at(const char *arg, options *o)
     return 0;
 }
 
-enum { OPT_NVM_SIZE = 256, OPT_REMOVED, OPT_DIE_AT };
+/* The ATR as pcsc_scan prints it ("3B 88 .."), for tests to compare. */
+static void print_atr(void)
+{
+    uint8_t atr[VC_ATR_MAX];
+    size_t n = mc_atr(atr, sizeof atr);
+    for (size_t i = 0; i < n; i++) {
+        printf(i == 0 ? "%02X" : " %02X", atr[i]);
+    }
+    printf("\n");
+}
+
+enum { OPT_NVM_SIZE = 256, OPT_REMOVED, OPT_DIE_AT, OPT_PRINT_ATR };
 
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -172,6 +185,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "removed", no_argument, NULL, OPT_REMOVED },
         { "verbose", no_argument, NULL, 'v' },
         { "die-at", required_argument, NULL, OPT_DIE_AT },
+        { "print-atr", no_argument, NULL, OPT_PRINT_ATR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -223,6 +237,9 @@ static int parse_options(int argc, char **argv, options *o)
                 return -1;
             }
             break;
+        case OPT_PRINT_ATR:
+            print_atr();
+            exit(0);
         case 'h':
             usage(stdout);
             exit(0);

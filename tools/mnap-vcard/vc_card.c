@@ -103,8 +103,8 @@ int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap)
         return -1;
     }
     if (mc_sim_open_file(&vc->sim, path, why, sizeof why) != 0) {
-        snprintf(err, err_cap, "%s: not a usable mnap card image: %s", path,
-                 why[0] != '\0' ? why : "unknown reason");
+        /* the simulator's message already names the file */
+        snprintf(err, err_cap, "image refused: %s", why[0] != '\0' ? why : path);
         return -1;
     }
     vc->open = true;
