@@ -148,6 +148,9 @@ $(BUILD)/test/host/%: $(BUILD)/obj/test/host/%.o $(LINK_HOST)
 $(BUILD)/test/tools/%: $(BUILD)/obj/test/tools/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/test/ct/%: $(BUILD)/obj/test/ct/%.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
@@ -182,6 +185,21 @@ check:
 	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) all
 	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) $(addprefix test-,$(TEST_SUITES))
 	@echo "make check: all suites passed under ASan+UBSan"
+
+# Constant-time check (ctgrind): test/ct/ct_*.c built with -DCM_CTGRIND (which
+# turns CM_CT_DECLASSIFY on) and run under valgrind memcheck; any report of a
+# branch or index on a secret fails.  Each program's "leaky" mode is a negative
+# control that memcheck must flag.
+CT_BINS := $(patsubst test/ct/%.c,build-ct/test/ct/%,$(wildcard test/ct/ct_*.c))
+VALGRIND_CT := valgrind -q --error-exitcode=99 --track-origins=yes
+ctcheck:
+	@$(MAKE) --no-print-directory BUILD=build-ct EXTRA_CFLAGS=-DCM_CTGRIND CC=$(CC) $(CT_BINS)
+	@set -e; for t in $(CT_BINS); do \
+	  echo "== ctcheck $$t"; $(VALGRIND_CT) $$t; \
+	  if $(VALGRIND_CT) $$t leaky >/dev/null 2>&1; then \
+	    echo "ctcheck: negative control of $$t was not flagged"; exit 1; fi; \
+	  echo "   negative control flagged, as it must be"; done
+	@echo "make ctcheck: no secret-dependent branch or index (valgrind memcheck)"
 
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \

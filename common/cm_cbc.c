@@ -105,6 +105,7 @@ int cm_unpad_m2(const uint8_t *buf, size_t len, size_t *data_len)
         found |= take;
         only_zeros &= is0;
     }
+    CM_CT_DECLASSIFY(&found, sizeof found);
     if (!found)
         return CM_E_PADDING;
     *data_len = pos;

@@ -43,6 +43,23 @@ int cm_scp03_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_
     return cm_scp03_kdf(&s->aes, s->s_mac, s->key_len, constant, context, 16, out, 64);
 }
 
+int cm_scp03_check_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_challenge[8],
+                              const uint8_t card_challenge[8], const uint8_t received[8])
+{
+    uint8_t expect[8];
+    int rc, ok;
+
+    if (received == NULL)
+        return CM_E_PARAM;
+    rc = cm_scp03_cryptogram(s, constant, host_challenge, card_challenge, expect);
+    if (rc != CM_OK)
+        return rc;
+    ok = cm_ct_equal(expect, received, 8);
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
+    cm_wipe(expect, sizeof(expect));
+    return ok ? CM_OK : CM_E_MAC;
+}
+
 int cm_scp03_card_challenge(const cm_aes *aes, const uint8_t *k_enc, size_t key_len,
                             const uint8_t seq[3], const uint8_t *aid, size_t aid_len,
                             uint8_t out[8])
@@ -160,6 +177,7 @@ int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8
     if (rc != CM_OK)
         return rc;
     ok = cm_ct_equal(mac, data + 8, 8);
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
     cm_wipe(mac, sizeof(mac));
     if (!ok)
         return CM_E_MAC;
@@ -327,6 +345,7 @@ int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, si
     if (rc != CM_OK)
         return rc;
     ok = cm_ct_equal(mac, data + body_len, CM_SCP03_MAC_LEN);
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
     cm_wipe(mac, sizeof(mac));
     if (!ok)
         return CM_E_MAC;
@@ -430,6 +449,7 @@ int cm_scp03_unwrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, uint16
         if (rc != CM_OK)
             return rc;
         ok = cm_ct_equal(mac, buf + n, CM_SCP03_MAC_LEN);
+        CM_CT_DECLASSIFY(&ok, sizeof ok);
         cm_wipe(mac, sizeof(mac));
         if (!ok)
             return CM_E_MAC;
@@ -486,6 +506,7 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
         bad |= (uint8_t)(block[key_len] ^ 0x80);
         for (i = key_len + 1; i < expect; i++)
             bad |= block[i];
+        CM_CT_DECLASSIFY(&bad, sizeof bad);
         if (bad)
             rc = CM_E_FORMAT;
     }
@@ -507,6 +528,22 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
     memcpy(kcv, block, 3);
     cm_wipe(block, sizeof(block));
     return CM_OK;
+}
+
+int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
+{
+    uint8_t kcv[3];
+    int rc, ok;
+
+    if (expected == NULL)
+        return CM_E_PARAM;
+    rc = cm_kcv(aes, key, key_len, kcv);
+    if (rc != CM_OK)
+        return rc;
+    ok = cm_ct_equal(kcv, expected, 3);
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
+    cm_wipe(kcv, sizeof(kcv));
+    return ok ? CM_OK : CM_E_KCV;
 }
 
 void cm_scp03_close(cm_scp03 *s)

@@ -67,6 +67,11 @@ int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const ui
 int cm_scp03_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_challenge[8],
                         const uint8_t card_challenge[8], uint8_t out[8]);
 
+/* Verifies a received cryptogram (card cryptogram on the host, host
+ * cryptogram on the card) in constant time: CM_OK or CM_E_MAC. */
+int cm_scp03_check_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_challenge[8],
+                              const uint8_t card_challenge[8], const uint8_t received[8]);
+
 /* Pseudo-random card challenge: KDF(K-ENC, 02, seq counter || AID, 64 bits). */
 int cm_scp03_card_challenge(const cm_aes *aes, const uint8_t *k_enc, size_t key_len,
                             const uint8_t seq[3], const uint8_t *aid, size_t aid_len,
@@ -146,6 +151,8 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
                         const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key);
 /* Key check value: first 3 bytes of AES(key, 16 x 01). */
 int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]);
+/* Checks a received KCV against key in constant time: CM_OK or CM_E_KCV. */
+int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3]);
 
 void cm_scp03_close(cm_scp03 *s);
 

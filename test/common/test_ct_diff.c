@@ -269,6 +269,9 @@ static void test_key_wrap_and_kcv(void **state)
         assert_int_equal(test_aes_block(NULL, 0, key, kl, blk, blk), 0);
         assert_int_equal(cm_kcv(&aes, key, kl, kcv), CM_OK);
         assert_memory_equal(kcv, blk, 3);
+        assert_int_equal(cm_kcv_check(&aes, key, kl, blk), CM_OK);
+        blk[2] ^= 0x20;
+        assert_int_equal(cm_kcv_check(&aes, key, kl, blk), CM_E_KCV);
     }
     /* AES-192: bad padding after decryption is refused */
     memset(key, 0x18, 32);

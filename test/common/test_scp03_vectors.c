@@ -124,6 +124,12 @@ static void replay(mj_doc *d, int v)
     }
     assert_int_equal(cm_scp03_cryptogram(&host, CM_DC_CARD_CRYPTOGRAM, hc.b, card_ch, out), 0);
     assert_memory_equal(out, card_crypto, 8);
+    assert_int_equal(cm_scp03_check_cryptogram(&host, CM_DC_CARD_CRYPTOGRAM, hc.b, card_ch, card_crypto), CM_OK);
+    memcpy(out, card_crypto, 8);
+    out[7] ^= 0x01;
+    assert_int_equal(cm_scp03_check_cryptogram(&host, CM_DC_CARD_CRYPTOGRAM, hc.b, card_ch, out), CM_E_MAC);
+    /* the host cryptogram is not the card cryptogram */
+    assert_int_equal(cm_scp03_check_cryptogram(&host, CM_DC_HOST_CRYPTOGRAM, hc.b, card_ch, card_crypto), CM_E_MAC);
     need_hex(d, v, "host_cryptogram", &tmp);
     assert_int_equal(cm_scp03_cryptogram(&host, CM_DC_HOST_CRYPTOGRAM, hc.b, card_ch, out), 0);
     assert_memory_equal(out, tmp.b, 8);
