@@ -67,6 +67,53 @@ static inline void ct_print_mismatch(const uint8_t *got, size_t got_len, const c
         ct_print_hex("  expected", exp, n);
 }
 
+/* --- state comparison ---------------------------------------------------- */
+
+/* The card's state (mc_debug_dump, else the raw NVM image), for "a refused
+ * command changes nothing" checks. */
+typedef struct ct_snap {
+    uint8_t *p;
+    size_t n;
+} ct_snap;
+
+static inline ct_snap ct_snapshot(ch_card *c)
+{
+    ct_snap s;
+    s.p = ch_dump(c, &s.n);
+    return s;
+}
+
+static inline int ct_snap_same(ch_card *c, const ct_snap *s)
+{
+    size_t n;
+    uint8_t *p = ch_dump(c, &n);
+    int same = p && s->p && n == s->n && memcmp(p, s->p, n) == 0;
+    if (!same && p && s->p) {
+        for (size_t i = 0; i < n && i < s->n; i++)
+            if (p[i] != s->p[i]) {
+                print_error("  state differs first at byte %zu: %02X, was %02X\n", i, p[i],
+                            s->p[i]);
+                break;
+            }
+    }
+    free(p);
+    return same;
+}
+
+#define ASSERT_UNCHANGED(c, snap)                                                          \
+    do {                                                                                   \
+        if (!ct_snap_same((c), &(snap))) {                                                 \
+            print_error("%s:%d: card state changed\n", __FILE__, __LINE__);                \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+static inline void ct_snap_free(ct_snap *s)
+{
+    free(s->p);
+    s->p = NULL;
+}
+
 /* --- fixtures ------------------------------------------------------------- */
 
 /* A blank card straight from fabrication. */
