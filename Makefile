@@ -24,6 +24,14 @@
 # builds in one tree) never share object files.
 
 BUILD    ?= build
+V        ?= 0
+ifeq ($(V),0)
+Q        := @
+say      = @echo "  $(1) $(2)";
+else
+Q        :=
+say      =
+endif
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -95,26 +103,26 @@ tests: $(TEST_BINS)
 # ---- objects -------------------------------------------------------------
 $(BUILD)/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_FREE) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
 $(BUILD)/obj/card/port/sim/%.o: card/port/sim/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) -c $< -o $@
 $(BUILD)/obj/card/%.o: card/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_FREE) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
 $(BUILD)/obj/host/%.o: host/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
 
 # ---- libraries -----------------------------------------------------------
 define mklib
 $(1): $(2)
 	@mkdir -p $$(@D)
-	rm -f $$@
-	$$(AR) rcs $$@ $$^
+	$$(call say,AR,$$@)rm -f $$@
+	$$(Q)$$(AR) rcs $$@ $$^
 endef
 $(eval $(call mklib,$(LIB_COMMON),$(call obj,$(COMMON_SRC))))
 $(eval $(call mklib,$(LIB_CARD),$(call obj,$(CARD_SRC))))
@@ -126,7 +134,7 @@ $(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
 
 $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LDLIBS)
 
 # ---- programs ------------------------------------------------------------
 # Every tool links the host library, the in-process transport and the card
@@ -134,26 +142,26 @@ $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON) $(LDLIBS)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_COMMON) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_COMMON) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/card/%: $(BUILD)/obj/test/card/%.o $(LINK_CARD)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_CARD) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_CARD) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/host/%: $(BUILD)/obj/test/host/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/tools/%: $(BUILD)/obj/test/tools/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/ct/%: $(BUILD)/obj/test/ct/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
 # Each suite runs its binaries from the project root (they read vectors/),
@@ -170,7 +178,7 @@ $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 E2E_BINS := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(wildcard test/e2e/*.c))
 $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
 
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
