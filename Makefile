@@ -49,6 +49,9 @@ ifneq ($(SAN),)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
+ifeq ($(SAN),fuzz)
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
 PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
 
@@ -91,7 +94,7 @@ LINK_HOST   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(L
 TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
-.PHONY: all libs tools tests test check clean deps demo install size bench \
+.PHONY: all libs tools tests test check clean deps demo install size bench fuzz-bins \
         $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck
 .DEFAULT_GOAL := all
 
@@ -208,6 +211,23 @@ ctcheck:
 	    echo "ctcheck: negative control of $$t was not flagged"; exit 1; fi; \
 	  echo "   negative control flagged, as it must be"; done
 	@echo "make ctcheck: no secret-dependent branch or index (valgrind memcheck)"
+
+# Fuzzing: test/fuzz/fuzz_*.c are libFuzzer targets built with clang and
+# ASan+UBSan in build-fuzz/.  Each runs FUZZ_TIME seconds on a scratch corpus
+# seeded from the committed one (test/fuzz/corpus/<name>/ stays untouched).
+FUZZ_TIME ?= 60
+FUZZ_BINS := $(patsubst test/fuzz/fuzz_%.c,build-fuzz/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
+build-fuzz/fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o $(subst $(BUILD)/,build-fuzz/,$(LINK_HOST))
+	$(call say,LD,$@)mkdir -p $(@D) && $(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz-bins: $(FUZZ_BINS)
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN=fuzz fuzz-bins
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+	  mkdir -p build-fuzz/corpus/$$n test/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n for $(FUZZ_TIME) s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 build-fuzz/corpus/$$n test/fuzz/corpus/$$n \
+	    > build-fuzz/fuzz-$$n.log 2>&1 || { tail -40 build-fuzz/fuzz-$$n.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|cov:' build-fuzz/fuzz-$$n.log | tail -2; done
 
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
