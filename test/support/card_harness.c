@@ -350,6 +350,23 @@ uint16_t ch_cmdf(ch_card *c, ch_rsp *rsp, const char *fmt, ...)
     return ch_cmdx(c, hex, rsp);
 }
 
+uint16_t ch_cmdl(ch_card *c, ch_rsp *rsp, const char *hdr_hex, const char *data_hex, long le)
+{
+    static uint8_t data[MC_CMD_BUF_SIZE], apdu[MC_CMD_BUF_SIZE + 16];
+    uint8_t hdr[4];
+    size_t dn, n;
+
+    if (ch_hex(hdr_hex, hdr, sizeof(hdr)) != 4)
+        return CH_SW_HARNESS;
+    dn = ch_hex(data_hex, data, sizeof(data));
+    if (dn == (size_t)-1)
+        return CH_SW_HARNESS;
+    n = ch_apdu(apdu, sizeof(apdu), hdr[0], hdr[1], hdr[2], hdr[3], data, dn, le);
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_cmd(c, apdu, n, rsp);
+}
+
 uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg, ch_rsp *rsp)
 {
     static uint8_t wbuf[CH_IMAGE_MAX + 4096];

@@ -107,6 +107,9 @@ uint16_t ch_cmdx(ch_card *c, const char *hex, ch_rsp *rsp);
 /* printf-style hex. */
 uint16_t ch_cmdf(ch_card *c, ch_rsp *rsp, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Header (4 bytes in hex) + data (hex, Lc computed) + Le (-1: none), sent
+ * with ch_cmd. */
+uint16_t ch_cmdl(ch_card *c, ch_rsp *rsp, const char *hdr_hex, const char *data_hex, long le);
 /* Wraps (if a channel is open) and sends without GET RESPONSE handling; the
  * response is unwrapped only when it is final (not 61xx). */
 uint16_t ch_cmd_nogr(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp);

@@ -43,6 +43,35 @@
         }                                                                                  \
     } while (0)
 
+/* buf (a list of TLVs) holds tag with exactly the exp bytes. */
+#define ASSERT_TLV(buf, len, tag, exp, exp_len)                                            \
+    do {                                                                                   \
+        if (!ct_tlv_is((buf), (len), (tag), (const uint8_t *)(exp), (exp_len))) {          \
+            print_error("%s:%d: TLV %X wrong or missing\n", __FILE__, __LINE__,            \
+                        (unsigned)(tag));                                                  \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+static inline void ct_print_hex(const char *label, const uint8_t *p, size_t n);
+
+static inline int ct_tlv_is(const uint8_t *buf, size_t len, uint16_t tag, const uint8_t *exp,
+                            size_t exp_len)
+{
+    size_t l = 0;
+    const uint8_t *v = ch_tlv_find(buf, len, tag, &l);
+    if (!v) {
+        ct_print_hex("  in", buf, len);
+        return 0;
+    }
+    if (l != exp_len || memcmp(v, exp, l) != 0) {
+        ct_print_hex("  got     ", v, l);
+        ct_print_hex("  expected", exp, exp_len);
+        return 0;
+    }
+    return 1;
+}
+
 static inline void ct_print_hex(const char *label, const uint8_t *p, size_t n)
 {
     print_error("%s (%zu):", label, n);
