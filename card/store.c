@@ -1,0 +1,165 @@
+/* store.c: the store's header, start-up and data-space access.
+ *
+ * Lays out and checks the store header, runs start-up recovery (journal
+ * first, then the counter rings), and gives plain and direct access to the
+ * data space.  Transactions are in store_journal.c, counters in
+ * store_counter.c; docs/nvm.md has the on-NVM format. */
+#include <string.h>
+
+#include "crc.h"
+#include "port.h"
+#include "store_int.h"
+
+mc_status st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len)
+{
+    return mc_port_nvm_read(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
+}
+
+mc_status st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len)
+{
+    return mc_port_nvm_write(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
+}
+
+mc_status st_nvm_flush(struct mc_card *card)
+{
+    return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
+}
+
+uint32_t st_data_size(struct mc_card *card)
+{
+    uint32_t n = mc_port_nvm_size(card);
+    return n >= ST_DATA_OFF + ST_DATA_MIN ? n - ST_DATA_OFF : 0;
+}
+
+bool st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
+{
+    uint32_t size = st_data_size(card);
+    return off <= size && len <= (size_t)(size - off);
+}
+
+/* The header records every layout constant, so an image made by a build
+ * with another layout is refused instead of misread. */
+static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
+{
+    st_put32(h + 0, ST_HDR_MAGIC);
+    st_put16(h + 4, ST_VERSION);
+    st_put16(h + 6, MC_STORE_COUNTERS);
+    st_put16(h + 8, ST_RING);
+    st_put16(h + 10, ST_SLOT);
+    st_put32(h + 12, nvm_size);
+    st_put32(h + 16, ST_CTR_OFF);
+    st_put32(h + 20, ST_JNL_OFF);
+    st_put32(h + 24, ST_REC_AREA);
+    st_put32(h + 28, ST_DATA_OFF);
+    st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
+}
+
+mc_status mc_store_format(struct mc_card *card)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN];
+    uint32_t nvm_size = mc_port_nvm_size(card);
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (st_data_size(card) == 0)
+        return MC_ERR_PARAM;
+    /* The header goes last: a format torn anywhere leaves no valid header,
+     * so the half-made store is reported corrupt, never used. */
+    memset(h, 0xFF, sizeof(h));
+    rc = st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
+    if (rc == MC_OK)
+        rc = mc_store_fill_direct(card, 0, 0xFF, st_data_size(card));
+    if (rc == MC_OK)
+        rc = st_counters_format(card);
+    if (rc == MC_OK)
+        rc = st_journal_format(card);
+    if (rc == MC_OK)
+        rc = st_nvm_flush(card);
+    if (rc != MC_OK)
+        return rc;
+    header_encode(h, nvm_size);
+    rc = st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
+    if (rc == MC_OK)
+        rc = st_nvm_flush(card);
+    return rc;
+}
+
+mc_status mc_store_recover(struct mc_card *card, bool *recovered)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN], want[ST_HDR_LEN];
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (recovered != NULL)
+        *recovered = false;
+    rc = st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
+    if (rc != MC_OK)
+        return rc;
+    header_encode(want, mc_port_nvm_size(card));
+    /* Header fields are public layout constants, so memcmp is fine here. */
+    if (st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
+        st->corrupt = true;
+        return MC_ERR_CORRUPT;
+    }
+    rc = st_journal_recover(card, recovered);
+    if (rc == MC_OK)
+        rc = st_counters_load(card);
+    if (rc == MC_ERR_CORRUPT)
+        st->corrupt = true;
+    return rc;
+}
+
+uint32_t mc_store_data_size(struct mc_card *card)
+{
+    return st_data_size(card);
+}
+
+mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
+{
+    mc_store *st = &card->store;
+    mc_status rc;
+
+    if (st->corrupt)
+        return MC_ERR_CORRUPT;
+    if ((buf == NULL && len > 0) || !st_data_range_ok(card, off, len))
+        return MC_ERR_PARAM;
+    if (len == 0)
+        return MC_OK;
+    rc = st_nvm_read(card, ST_DATA_OFF + off, buf, len);
+    if (rc == MC_OK && st->in_tx && st->journal_records > 0)
+        rc = st_journal_overlay(card, off, buf, len);
+    return rc;
+}
+
+mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    if (card->store.corrupt)
+        return MC_ERR_CORRUPT;
+    if ((buf == NULL && len > 0) || !st_data_range_ok(card, off, len))
+        return MC_ERR_PARAM;
+    if (len == 0)
+        return MC_OK;
+    return st_nvm_write(card, ST_DATA_OFF + off, buf, len);
+}
+
+mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)
+{
+    uint8_t chunk[ST_CHUNK];
+
+    if (card->store.corrupt)
+        return MC_ERR_CORRUPT;
+    if (!st_data_range_ok(card, off, len))
+        return MC_ERR_PARAM;
+    memset(chunk, value, sizeof(chunk));
+    while (len > 0) {
+        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
+        mc_status rc = st_nvm_write(card, ST_DATA_OFF + off, chunk, n);
+        if (rc != MC_OK)
+            return rc;
+        off += (uint32_t)n;
+        len -= n;
+    }
+    return MC_OK;
+}

@@ -1,0 +1,172 @@
+/* store_counter.c: monotonic, wear-levelled counters (SCP03 sequence
+ * counters) of the store.
+ *
+ * Each counter owns a ring of ST_RING slots of 8 bytes:
+ *   value (3, LE) | ~value (3) | CRC-16 over (counter index, slot index, bytes 0-5) (2, LE)
+ * A set writes the next slot of the ring (one 8-byte write, then a flush);
+ * the counter's value is the largest valid slot.  Values only grow, so the
+ * newest slot is the largest and older slots are never needed again.
+ *
+ * Why a torn slot can never produce a value that was not written: a tear
+ * leaves a prefix of the new slot over the slot's previous content (an
+ * earlier valid slot or erased FF).  If the value bytes are mixed, the
+ * complement bytes are all old and match only if the mixture equals the old
+ * value; if the complement is mixed, the value bytes are all new and match
+ * only if the mixture equals the new complement.  The CRC, written last,
+ * further rejects anything but a complete slot or the untouched old one.
+ * docs/nvm.md gives the endurance arithmetic. */
+#include <string.h>
+
+#include "crc.h"
+#include "store_int.h"
+
+enum slot_kind { SLOT_VALID, SLOT_ERASED, SLOT_BAD };
+
+static uint32_t slot_addr(unsigned idx, unsigned pos)
+{
+    return ST_CTR_OFF + ((uint32_t)idx * ST_RING + pos) * ST_SLOT;
+}
+
+static uint16_t slot_crc(unsigned idx, unsigned pos, const uint8_t s[6])
+{
+    const uint8_t where[2] = {(uint8_t)idx, (uint8_t)pos};
+    return mc_crc16_update(mc_crc16(where, sizeof(where)), s, 6);
+}
+
+static void slot_encode(unsigned idx, unsigned pos, uint32_t value, uint8_t s[ST_SLOT])
+{
+    for (int i = 0; i < 3; i++) {
+        s[i] = (uint8_t)(value >> (8 * i));
+        s[3 + i] = (uint8_t)~s[i];
+    }
+    st_put16(s + 6, slot_crc(idx, pos, s));
+}
+
+static enum slot_kind slot_decode(unsigned idx, unsigned pos, const uint8_t s[ST_SLOT],
+                                  uint32_t *value)
+{
+    bool erased = true;
+
+    for (unsigned i = 0; i < ST_SLOT; i++)
+        erased = erased && s[i] == 0xFF;
+    if (erased)
+        return SLOT_ERASED;
+    for (int i = 0; i < 3; i++)
+        if ((uint8_t)(s[i] ^ s[3 + i]) != 0xFFu)
+            return SLOT_BAD;
+    if (st_get16(s + 6) != slot_crc(idx, pos, s))
+        return SLOT_BAD;
+    *value = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
+    return SLOT_VALID;
+}
+
+mc_status st_counters_format(struct mc_card *card)
+{
+    uint8_t chunk[ST_CHUNK];
+    uint32_t done = 0;
+    mc_store *st = &card->store;
+
+    memset(chunk, 0xFF, sizeof(chunk));
+    while (done < ST_CTR_LEN) {
+        uint32_t n = ST_CTR_LEN - done < ST_CHUNK ? ST_CTR_LEN - done : ST_CHUNK;
+        mc_status rc = st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
+        if (rc != MC_OK)
+            return rc;
+        done += n;
+    }
+    for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
+        st->counter_cache[i] = 0;
+        st->counter_slot[i] = ST_RING - 1;   /* so the first set uses slot 0 */
+    }
+    return MC_OK;
+}
+
+/* Loads one ring: newest valid slot, and a damage check.  A legitimate ring
+ * holds valid and erased slots plus at most one bad slot, right after the
+ * newest (a torn set, retried there by the next set); a bad slot anywhere
+ * else is damage. */
+static mc_status load_ring(struct mc_card *card, unsigned idx)
+{
+    mc_store *st = &card->store;
+    uint8_t chunk[ST_CHUNK];
+    unsigned newest = ST_RING - 1, bad_pos = 0, bad = 0;
+    uint32_t best = 0;
+    bool any = false;
+
+    for (unsigned base = 0; base < ST_RING; base += ST_CHUNK / ST_SLOT) {
+        unsigned cnt = ST_RING - base < ST_CHUNK / ST_SLOT ? ST_RING - base : ST_CHUNK / ST_SLOT;
+        mc_status rc = st_nvm_read(card, slot_addr(idx, base), chunk, cnt * ST_SLOT);
+        if (rc != MC_OK)
+            return rc;
+        for (unsigned j = 0; j < cnt; j++) {
+            uint32_t v = 0;
+            switch (slot_decode(idx, base + j, chunk + j * ST_SLOT, &v)) {
+            case SLOT_VALID:
+                if (!any || v > best) {
+                    best = v;
+                    newest = base + j;
+                    any = true;
+                }
+                break;
+            case SLOT_BAD:
+                bad_pos = base + j;
+                bad++;
+                break;
+            case SLOT_ERASED:
+                break;
+            }
+        }
+    }
+    if (bad > 1 || (bad == 1 && bad_pos != (newest + 1) % ST_RING))
+        return MC_ERR_CORRUPT;
+    st->counter_cache[idx] = best;
+    st->counter_slot[idx] = (uint8_t)newest;
+    return MC_OK;
+}
+
+mc_status st_counters_load(struct mc_card *card)
+{
+    for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
+        mc_status rc = load_ring(card, i);
+        if (rc != MC_OK)
+            return rc;
+    }
+    return MC_OK;
+}
+
+mc_status mc_store_counter_get(struct mc_card *card, unsigned idx, uint32_t *value)
+{
+    const mc_store *st = &card->store;
+
+    if (st->corrupt)
+        return MC_ERR_CORRUPT;
+    if (idx >= MC_STORE_COUNTERS || value == NULL)
+        return MC_ERR_PARAM;
+    *value = st->counter_cache[idx];
+    return MC_OK;
+}
+
+mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t value)
+{
+    mc_store *st = &card->store;
+    uint8_t s[ST_SLOT];
+    unsigned pos;
+    mc_status rc;
+
+    if (st->corrupt)
+        return MC_ERR_CORRUPT;
+    if (idx >= MC_STORE_COUNTERS || value > ST_CTR_MAX || value < st->counter_cache[idx])
+        return MC_ERR_PARAM;
+    if (value == st->counter_cache[idx])
+        return MC_OK;          /* already durable: no write */
+    pos = (st->counter_slot[idx] + 1u) % ST_RING;
+    slot_encode(idx, pos, value, s);
+    rc = st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
+    if (rc == MC_OK)
+        rc = st_nvm_flush(card);
+    if (rc != MC_OK)
+        return rc;
+    st->counter_cache[idx] = value;
+    st->counter_slot[idx] = (uint8_t)pos;
+    return MC_OK;
+}

@@ -1,0 +1,97 @@
+/* store_int.h: private to the store modules (store.c, store_journal.c,
+ * store_counter.c): the NVM layout, record formats and small helpers.
+ * docs/nvm.md describes the same layout for readers; keep them in step. */
+#ifndef MC_STORE_INT_H
+#define MC_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mc_card.h"
+#include "store.h"
+
+/* Copies and fills move through a stack buffer of this many bytes. */
+#define ST_CHUNK 64u
+
+/* ---- store header (NVM offset 0) ------------------------------------- */
+#define ST_HDR_OFF   0u
+#define ST_HDR_LEN   36u
+#define ST_HDR_MAGIC 0x5453434Du      /* "MCST" */
+#define ST_VERSION   1u
+
+/* ---- counter rings ----------------------------------------------------
+ * MC_STORE_COUNTERS rings of ST_RING slots of ST_SLOT bytes. */
+#define ST_RING      48u
+#define ST_SLOT      8u
+#define ST_CTR_OFF   64u
+#define ST_CTR_LEN   (MC_STORE_COUNTERS * ST_RING * ST_SLOT)
+#define ST_CTR_MAX   0xFFFFFFu        /* 24-bit SCP03 sequence counters */
+
+/* ---- journal ------------------------------------------------------------
+ * [descriptor 16][state 1][records ...]; a record is a 14-byte header and
+ * its data.  The capacity counts one record header. */
+#define ST_JNL_OFF    (ST_CTR_OFF + ST_CTR_LEN)
+#define ST_DESC_LEN   16u
+#define ST_DESC_MAGIC 0x314A434Du     /* "MCJ1" */
+#define ST_STATE_OFF  (ST_JNL_OFF + ST_DESC_LEN)
+#define ST_REC_OFF    (ST_STATE_OFF + 1u)
+#define ST_REC_HDR    14u
+#define ST_TX_CAP     3072u
+#define ST_REC_AREA   (ST_TX_CAP + ST_REC_HDR)
+#define ST_JNL_END    (ST_REC_OFF + ST_REC_AREA)
+
+/* Journal states: one byte, so a write of it is never torn.  Erased (FF) and
+ * any other value are invalid. */
+#define ST_STATE_CLEAR     0x3Cu
+#define ST_STATE_OPEN      0x5Au
+#define ST_STATE_COMMITTED 0xA5u
+
+/* ---- data space ---------------------------------------------------------- */
+#define ST_DATA_OFF   ((ST_JNL_END + 15u) & ~15u)
+/* Smallest data space format accepts. */
+#define ST_DATA_MIN   1024u
+
+static inline void st_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void st_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint16_t st_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+
+static inline uint32_t st_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Port calls mapped to mc_status (MC_ERR_NVM on any port failure). */
+mc_status st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
+mc_status st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
+mc_status st_nvm_flush(struct mc_card *card);
+/* Size of the data space for this port's NVM (0 when too small). */
+uint32_t st_data_size(struct mc_card *card);
+/* true when [off, off+len) lies inside the data space. */
+bool st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
+
+/* Journal (store_journal.c). */
+mc_status st_journal_format(struct mc_card *card);
+mc_status st_journal_recover(struct mc_card *card, bool *recovered);
+/* Overlays the open transaction's records on buf (data-space [off, off+len)). */
+mc_status st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
+
+/* Counters (store_counter.c). */
+mc_status st_counters_format(struct mc_card *card);
+mc_status st_counters_load(struct mc_card *card);
+
+#endif

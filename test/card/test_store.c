@@ -1,0 +1,537 @@
+/* test_store.c: the card's transactional store (card/store*.c) on the
+ * simulator: format and recovery, transactions (commit visible, abort
+ * invisible, read-your-writes, capacity), direct writes, counters, NVM write
+ * counts per operation, corruption detection, and the CRC helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "crc.h"
+#include "mc_card.h"
+#include "mc_sim.h"
+#include "store.h"
+#include "store_int.h"
+
+typedef struct fx {
+    mc_sim sim;
+    mc_card card;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    bool rec = true;
+    if (f == NULL || mc_sim_init_mem(&f->sim, MC_SIM_DEFAULT_NVM_SIZE) != 0)
+        return -1;
+    f->card.port = &f->sim;
+    if (mc_store_format(&f->card) != MC_OK || mc_store_recover(&f->card, &rec) != MC_OK || rec)
+        return -1;
+    mc_sim_reset_counters(&f->sim);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    mc_sim_close(&f->sim);
+    free(f);
+    return 0;
+}
+
+/* A power cycle as the runtime does it: fresh RAM state, then recovery. */
+static mc_status reboot(fx *f, bool *rec)
+{
+    memset(&f->card.store, 0xA5, sizeof(f->card.store));
+    return mc_store_recover(&f->card, rec);
+}
+
+static void fill_pattern(uint8_t *p, size_t n, uint8_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed + i * 7u + (i >> 8));
+}
+
+static void test_crc_vectors(void **state)
+{
+    const char *s = "123456789";
+    (void)state;
+    assert_int_equal(mc_crc32(s, 9), 0xCBF43926u);
+    assert_int_equal(mc_crc16(s, 9), 0x29B1u);
+    assert_int_equal(mc_crc32_final(mc_crc32_update(mc_crc32_update(MC_CRC32_INIT, s, 4), s + 4, 5)),
+                     0xCBF43926u);
+    assert_int_equal(mc_crc16_update(mc_crc16(s, 3), s + 3, 6), 0x29B1u);
+    assert_int_equal(mc_crc32("", 0), 0);
+    assert_int_equal(mc_crc16("", 0), 0xFFFF);
+}
+
+static void test_format_layout(void **state)
+{
+    fx *f = *state;
+    uint8_t buf[256];
+    uint32_t v = 1;
+    (void)state;
+    assert_int_equal(mc_store_data_size(&f->card), MC_SIM_DEFAULT_NVM_SIZE - ST_DATA_OFF);
+    assert_int_equal(mc_store_data_size(&f->card), 55840);
+    assert_int_equal(mc_store_tx_capacity(&f->card), 3072);
+    assert_false(f->card.store.corrupt);
+    assert_false(f->card.store.in_tx);
+    /* data space erased by format */
+    for (uint32_t off = 0; off < mc_store_data_size(&f->card); off += sizeof(buf)) {
+        size_t n = mc_store_data_size(&f->card) - off < sizeof(buf) ? mc_store_data_size(&f->card) - off
+                                                                    : sizeof(buf);
+        assert_int_equal(mc_store_read(&f->card, off, buf, n), MC_OK);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(buf[i], 0xFF);
+    }
+    for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
+        assert_int_equal(mc_store_counter_get(&f->card, i, &v), MC_OK);
+        assert_int_equal(v, 0);
+    }
+    assert_int_equal(mc_store_counter_get(&f->card, MC_STORE_COUNTERS, &v), MC_ERR_PARAM);
+    /* the RAM state of the store stays small (it lives in every mc_card) */
+    assert_true(sizeof(mc_store) <= 128);
+}
+
+static void test_unformatted_and_small(void **state)
+{
+    mc_sim sim;
+    mc_card card;
+    bool rec = true;
+    uint8_t b[4];
+    (void)state;
+    assert_int_equal(mc_sim_init_mem(&sim, MC_SIM_DEFAULT_NVM_SIZE), 0);
+    card.port = &sim;
+    assert_int_equal(mc_store_recover(&card, &rec), MC_ERR_CORRUPT);
+    assert_true(card.store.corrupt);
+    assert_false(rec);
+    assert_int_equal(mc_store_read(&card, 0, b, 4), MC_ERR_CORRUPT);
+    assert_int_equal(mc_store_begin(&card), MC_ERR_CORRUPT);
+    assert_int_equal(mc_store_write_direct(&card, 0, b, 4), MC_ERR_CORRUPT);
+    assert_int_equal(mc_store_counter_set(&card, 0, 1), MC_ERR_CORRUPT);
+    assert_int_equal(sim.writes, 0);                 /* nothing written on a corrupt store */
+    mc_sim_close(&sim);
+
+    /* too small for the layout plus 1 KiB of data */
+    assert_int_equal(mc_sim_init_mem(&sim, ST_DATA_OFF + ST_DATA_MIN - 1), 0);
+    card.port = &sim;
+    assert_int_equal(mc_store_format(&card), MC_ERR_PARAM);
+    assert_int_equal(mc_store_recover(&card, &rec), MC_ERR_CORRUPT);
+    mc_sim_close(&sim);
+    assert_int_equal(mc_sim_init_mem(&sim, ST_DATA_OFF + ST_DATA_MIN), 0);
+    card.port = &sim;
+    assert_int_equal(mc_store_format(&card), MC_OK);
+    assert_int_equal(mc_store_recover(&card, &rec), MC_OK);
+    assert_int_equal(mc_store_data_size(&card), ST_DATA_MIN);
+    mc_sim_close(&sim);
+}
+
+/* An image formatted for one NVM size is refused by a port of another. */
+static void test_header_size_mismatch(void **state)
+{
+    fx *f = *state;
+    mc_sim big;
+    bool rec;
+    assert_int_equal(mc_sim_init_mem(&big, MC_SIM_DEFAULT_NVM_SIZE * 2), 0);
+    memcpy(big.nvm, f->sim.nvm, MC_SIM_DEFAULT_NVM_SIZE);
+    f->card.port = &big;
+    assert_int_equal(mc_store_recover(&f->card, &rec), MC_ERR_CORRUPT);
+    f->card.port = &f->sim;
+    mc_sim_close(&big);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+}
+
+static void test_commit_visible(void **state)
+{
+    fx *f = *state;
+    uint8_t a[40], b[300], out[300];
+    bool rec = true;
+    fill_pattern(a, sizeof(a), 1);
+    fill_pattern(b, sizeof(b), 2);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_true(f->card.store.in_tx);
+    assert_int_equal(mc_store_write(&f->card, 0, a, sizeof(a)), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 1000, b, sizeof(b)), MC_OK);
+    assert_int_equal(f->card.store.journal_records, 2);
+    assert_int_equal(f->card.store.journal_used, 2 * ST_REC_HDR + 340);
+    /* home untouched before commit */
+    assert_int_equal(f->sim.nvm[ST_DATA_OFF], 0xFF);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_false(f->card.store.in_tx);
+    assert_int_equal(f->card.store.tx_seq, 1);
+    assert_int_equal(mc_store_read(&f->card, 0, out, sizeof(a)), MC_OK);
+    assert_memory_equal(out, a, sizeof(a));
+    assert_int_equal(mc_store_read(&f->card, 1000, out, sizeof(b)), MC_OK);
+    assert_memory_equal(out, b, sizeof(b));
+    assert_int_equal(mc_store_read(&f->card, 40, out, 1), MC_OK);
+    assert_int_equal(out[0], 0xFF);
+    /* survives a power cycle, and a clean journal is not "recovered" */
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(rec);
+    assert_int_equal(f->card.store.tx_seq, 1);
+    assert_int_equal(mc_store_read(&f->card, 1000, out, sizeof(b)), MC_OK);
+    assert_memory_equal(out, b, sizeof(b));
+}
+
+static void test_abort_invisible(void **state)
+{
+    fx *f = *state;
+    uint8_t a[100], old[100], out[100];
+    bool rec = true;
+    fill_pattern(old, sizeof(old), 3);
+    fill_pattern(a, sizeof(a), 4);
+    assert_int_equal(mc_store_write_direct(&f->card, 500, old, sizeof(old)), MC_OK);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 500, a, sizeof(a)), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 500, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, sizeof(a));                 /* read-your-writes */
+    mc_store_abort(&f->card);
+    assert_false(f->card.store.in_tx);
+    assert_int_equal(mc_store_read(&f->card, 500, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, old, sizeof(old));
+    assert_int_equal(f->sim.nvm[ST_STATE_OFF], ST_STATE_CLEAR);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(rec);                                      /* an abort is no tear */
+    assert_int_equal(mc_store_read(&f->card, 500, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, old, sizeof(old));
+    /* the store works after an abort; abort without a transaction is harmless */
+    mc_store_abort(&f->card);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 500, a, 10), MC_OK);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 500, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    assert_memory_equal(out + 10, old + 10, 90);
+}
+
+static void test_read_your_writes_overlap(void **state)
+{
+    fx *f = *state;
+    uint8_t exp[64], out[64], v[20];
+    memset(exp, 0xFF, sizeof(exp));
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    memset(v, 0x11, sizeof(v));
+    assert_int_equal(mc_store_write(&f->card, 110, v, 10), MC_OK);     /* [110,120) */
+    memset(exp + 10, 0x11, 10);
+    memset(v, 0x22, sizeof(v));
+    assert_int_equal(mc_store_write(&f->card, 115, v, 10), MC_OK);     /* [115,125) */
+    memset(exp + 15, 0x22, 10);
+    memset(v, 0x33, sizeof(v));
+    assert_int_equal(mc_store_write(&f->card, 100, v, 12), MC_OK);     /* [100,112) */
+    memset(exp, 0x33, 12);
+    memset(v, 0x44, sizeof(v));
+    assert_int_equal(mc_store_write(&f->card, 124, v, 1), MC_OK);      /* [124,125) */
+    exp[24] = 0x44;
+    assert_int_equal(mc_store_read(&f->card, 100, out, 64), MC_OK);
+    assert_memory_equal(out, exp, 64);
+    /* partial windows */
+    assert_int_equal(mc_store_read(&f->card, 117, out, 3), MC_OK);
+    assert_memory_equal(out, exp + 17, 3);
+    assert_int_equal(mc_store_read(&f->card, 90, out, 12), MC_OK);
+    assert_int_equal(out[0], 0xFF);
+    assert_memory_equal(out + 10, exp, 2);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 100, out, 64), MC_OK);
+    assert_memory_equal(out, exp, 64);
+}
+
+static void test_capacity(void **state)
+{
+    fx *f = *state;
+    uint8_t *big = malloc(ST_TX_CAP + 1), out[8];
+    assert_non_null(big);
+    fill_pattern(big, ST_TX_CAP + 1, 9);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 0, big, ST_TX_CAP + 1), MC_ERR_PARAM);
+    assert_int_equal(f->card.store.journal_records, 0);
+    assert_int_equal(mc_store_write(&f->card, 0, big, ST_TX_CAP), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 5000, big, 1), MC_ERR_PARAM);   /* full */
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, ST_TX_CAP - 8, out, 8), MC_OK);
+    assert_memory_equal(out, big + ST_TX_CAP - 8, 8);
+    /* two records: n1 + n2 + 2 headers must fit the record area exactly */
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 10000, big, 3000), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 20000, big, 59), MC_ERR_PARAM);
+    assert_int_equal(mc_store_write(&f->card, 20000, big, 58), MC_OK);
+    assert_int_equal(f->card.store.journal_used, ST_REC_AREA);
+    assert_int_equal(mc_store_write(&f->card, 30000, big, 1), MC_ERR_PARAM);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 20000, out, 8), MC_OK);
+    assert_memory_equal(out, big, 8);
+    assert_int_equal(mc_store_read(&f->card, 30000, out, 1), MC_OK);
+    assert_int_equal(out[0], 0xFF);                          /* the refused write left nothing */
+    free(big);
+}
+
+static void test_params(void **state)
+{
+    fx *f = *state;
+    uint8_t b[8] = {0};
+    uint32_t end = mc_store_data_size(&f->card);
+    assert_int_equal(mc_store_write(&f->card, 0, b, 1), MC_ERR_PARAM);  /* no transaction */
+    assert_int_equal(mc_store_commit(&f->card), MC_ERR_PARAM);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_begin(&f->card), MC_ERR_PARAM);           /* no nesting */
+    assert_int_equal(mc_store_write(&f->card, end - 1, b, 2), MC_ERR_PARAM);
+    assert_int_equal(mc_store_write(&f->card, 0xFFFFFFFFu, b, 2), MC_ERR_PARAM);
+    assert_int_equal(mc_store_write(&f->card, 0, NULL, 2), MC_ERR_PARAM);
+    assert_int_equal(mc_store_write(&f->card, end - 1, b, 1), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, end, b, 0), MC_OK);
+    assert_int_equal(f->card.store.journal_records, 1);
+    assert_int_equal(mc_store_read(&f->card, end - 2, b, 3), MC_ERR_PARAM);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(mc_store_write_direct(&f->card, end - 3, b, 4), MC_ERR_PARAM);
+    assert_int_equal(mc_store_fill_direct(&f->card, end - 3, 0, 4), MC_ERR_PARAM);
+    assert_int_equal(mc_store_read(&f->card, end - 1, b, 1), MC_OK);
+    assert_int_equal(b[0], 0);
+}
+
+/* NVM writes per operation (docs/nvm.md, "Write counts"). */
+static void test_write_counts(void **state)
+{
+    fx *f = *state;
+    uint8_t *big = calloc(1, 2048), small[4] = {1, 2, 3, 4};
+    bool rec;
+    assert_non_null(big);
+    /* empty transaction: nothing */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 0);
+    /* small record: record 1, commit 1, home 1, clear 1 */
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
+    assert_int_equal(f->sim.writes, 1);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 4);
+    /* 2048 bytes of EF data: header 1 + data 1, commit 1, home 32, clear 1 */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 8192, big, 2048), MC_OK);
+    assert_int_equal(f->sim.writes, 2);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 36);
+    /* a clean start-up writes nothing */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(f->sim.writes, 0);
+    /* counter set: one 8-byte write; the same value again: none */
+    assert_int_equal(mc_store_counter_set(&f->card, 3, 7), MC_OK);
+    assert_int_equal(f->sim.writes, 1);
+    assert_int_equal(f->sim.bytes_written, 8);
+    assert_int_equal(mc_store_counter_set(&f->card, 3, 7), MC_OK);
+    assert_int_equal(f->sim.writes, 1);
+    /* abort after one record: one write to close the journal */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
+    mc_store_abort(&f->card);
+    assert_int_equal(f->sim.writes, 2);
+    /* fill: 64-byte chunks */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_fill_direct(&f->card, 0, 0, 130), MC_OK);
+    assert_int_equal(f->sim.writes, 3);
+    free(big);
+}
+
+static void test_direct(void **state)
+{
+    fx *f = *state;
+    uint8_t a[200], out[200];
+    fill_pattern(a, sizeof(a), 5);
+    assert_int_equal(mc_store_write_direct(&f->card, 30000, a, sizeof(a)), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 30000, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, sizeof(a));
+    assert_int_equal(mc_store_fill_direct(&f->card, 30010, 0x00, 100), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 30000, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    for (int i = 10; i < 110; i++)
+        assert_int_equal(out[i], 0);
+    assert_memory_equal(out + 110, a + 110, 90);
+    assert_int_equal(mc_store_fill_direct(&f->card, 0, 0, 0), MC_OK);
+}
+
+static void test_counters(void **state)
+{
+    fx *f = *state;
+    uint32_t v;
+    bool rec;
+    assert_int_equal(mc_store_counter_set(&f->card, 0, 1), MC_OK);
+    assert_int_equal(mc_store_counter_set(&f->card, 16, 0x123456), MC_OK);
+    assert_int_equal(mc_store_counter_set(&f->card, 16, 0x123455), MC_ERR_PARAM);   /* lower */
+    assert_int_equal(mc_store_counter_set(&f->card, 16, 0x1000000), MC_ERR_PARAM);  /* > 24 bits */
+    assert_int_equal(mc_store_counter_set(&f->card, 17, 1), MC_ERR_PARAM);
+    assert_int_equal(mc_store_counter_get(&f->card, 16, &v), MC_OK);
+    assert_int_equal(v, 0x123456);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 0, &v), MC_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(mc_store_counter_get(&f->card, 16, &v), MC_OK);
+    assert_int_equal(v, 0x123456);
+    assert_int_equal(mc_store_counter_get(&f->card, 5, &v), MC_OK);
+    assert_int_equal(v, 0);
+    /* several laps of the ring, with a reboot in each position */
+    for (uint32_t i = 2; i < 2 + 3 * ST_RING + 5; i++) {
+        assert_int_equal(mc_store_counter_set(&f->card, 0, i), MC_OK);
+        if (i % 7 == 0) {
+            assert_int_equal(reboot(f, &rec), MC_OK);
+            assert_int_equal(mc_store_counter_get(&f->card, 0, &v), MC_OK);
+            assert_int_equal(v, i);
+        }
+    }
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 0, &v), MC_OK);
+    assert_int_equal(v, 1 + 3 * ST_RING + 5);
+    /* every slot of ring 0 holds a value now, and ring 1 was never touched */
+    for (unsigned p = 0; p < ST_RING; p++)
+        assert_int_not_equal(f->sim.nvm[ST_CTR_OFF + p * ST_SLOT + 7] &
+                             f->sim.nvm[ST_CTR_OFF + p * ST_SLOT + 6] &
+                             f->sim.nvm[ST_CTR_OFF + p * ST_SLOT], 0x1FF);
+    for (unsigned i = 0; i < ST_RING * ST_SLOT; i++)
+        assert_int_equal(f->sim.nvm[ST_CTR_OFF + ST_RING * ST_SLOT + i], 0xFF);
+    /* the top value is accepted, nothing beyond */
+    assert_int_equal(mc_store_counter_set(&f->card, 0, 0xFFFFFF), MC_OK);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 0, &v), MC_OK);
+    assert_int_equal(v, 0xFFFFFF);
+    assert_int_equal(mc_store_counter_set(&f->card, 0, 0xFFFFFF), MC_OK);
+}
+
+/* Writes 2 records and stops the power before the first home write, leaving
+ * a COMMITTED journal whose home copy has not begun. */
+static void leave_committed_journal(fx *f, const uint8_t *a, const uint8_t *b)
+{
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 100, a, 30), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 200, b, 30), MC_OK);
+    mc_sim_arm_cut(&f->sim, 2, 0);          /* commit write lands, 1st home write lost */
+    assert_int_equal(mc_store_commit(&f->card), MC_ERR_NVM);
+    mc_sim_power_restore(&f->sim);
+    assert_int_equal(f->sim.nvm[ST_STATE_OFF], ST_STATE_COMMITTED);
+}
+
+static void expect_corrupt(fx *f)
+{
+    bool rec = true;
+    uint8_t b[4];
+    uint32_t v;
+    assert_int_equal(reboot(f, &rec), MC_ERR_CORRUPT);
+    assert_true(f->card.store.corrupt);
+    assert_false(rec);
+    assert_int_equal(mc_store_read(&f->card, 0, b, 4), MC_ERR_CORRUPT);
+    assert_int_equal(mc_store_begin(&f->card), MC_ERR_CORRUPT);
+    assert_int_equal(mc_store_counter_get(&f->card, 0, &v), MC_ERR_CORRUPT);
+}
+
+static void test_corrupt_header(void **state)
+{
+    fx *f = *state;
+    bool rec;
+    for (unsigned i = 0; i < ST_HDR_LEN; i++) {
+        f->sim.nvm[ST_HDR_OFF + i] ^= 0x04;
+        expect_corrupt(f);
+        f->sim.nvm[ST_HDR_OFF + i] ^= 0x04;
+    }
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(f->card.store.corrupt);
+}
+
+static void test_corrupt_clear_descriptor(void **state)
+{
+    fx *f = *state;
+    bool rec;
+    for (unsigned i = 0; i < ST_DESC_LEN; i++) {
+        f->sim.nvm[ST_JNL_OFF + i] ^= 0x80;
+        expect_corrupt(f);
+        f->sim.nvm[ST_JNL_OFF + i] ^= 0x80;
+    }
+    /* a state byte that is none of the three */
+    f->sim.nvm[ST_STATE_OFF] = 0xFF;
+    expect_corrupt(f);
+    f->sim.nvm[ST_STATE_OFF] = 0x00;
+    expect_corrupt(f);
+    f->sim.nvm[ST_STATE_OFF] = ST_STATE_CLEAR;
+    assert_int_equal(reboot(f, &rec), MC_OK);
+}
+
+/* A committed journal that fails any check is never applied. */
+static void test_corrupt_committed_journal(void **state)
+{
+    fx *f = *state;
+    uint8_t a[30], b[30], out[30], ff[30];
+    bool rec = false;
+    fill_pattern(a, sizeof(a), 0x10);
+    fill_pattern(b, sizeof(b), 0x20);
+    memset(ff, 0xFF, sizeof(ff));
+    leave_committed_journal(f, a, b);
+    /* every byte of both records and of the descriptor, one at a time */
+    for (uint32_t i = 0; i < 2 * (ST_REC_HDR + 30) + ST_DESC_LEN; i++) {
+        uint32_t addr = i < ST_DESC_LEN ? ST_JNL_OFF + i : ST_REC_OFF + i - ST_DESC_LEN;
+        f->sim.nvm[addr] ^= 0x01;
+        expect_corrupt(f);
+        f->sim.nvm[addr] ^= 0x01;
+        assert_memory_equal(f->sim.nvm + ST_DATA_OFF + 100, ff, 30);   /* not applied */
+        assert_memory_equal(f->sim.nvm + ST_DATA_OFF + 200, ff, 30);
+    }
+    /* undamaged, it replays */
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_true(rec);
+    assert_int_equal(mc_store_read(&f->card, 100, out, 30), MC_OK);
+    assert_memory_equal(out, a, 30);
+    assert_int_equal(mc_store_read(&f->card, 200, out, 30), MC_OK);
+    assert_memory_equal(out, b, 30);
+    assert_int_equal(f->sim.nvm[ST_STATE_OFF], ST_STATE_CLEAR);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(rec);
+}
+
+static void test_corrupt_counter_ring(void **state)
+{
+    fx *f = *state;
+    bool rec;
+    uint32_t v;
+    for (uint32_t i = 1; i <= 5; i++)
+        assert_int_equal(mc_store_counter_set(&f->card, 2, i), MC_OK);
+    /* slot 1 (not next to the newest, slot 4) damaged */
+    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 1) * ST_SLOT + 2] ^= 0x10;
+    expect_corrupt(f);
+    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 1) * ST_SLOT + 2] ^= 0x10;
+    /* garbage in slot 5, right after the newest, looks like a torn set: accepted */
+    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 5) * ST_SLOT + 0] = 0x00;
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
+    assert_int_equal(v, 5);
+    assert_int_equal(mc_store_counter_set(&f->card, 2, 6), MC_OK);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
+    assert_int_equal(v, 6);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc_vectors),
+        T(test_format_layout),
+        cmocka_unit_test(test_unformatted_and_small),
+        T(test_header_size_mismatch),
+        T(test_commit_visible),
+        T(test_abort_invisible),
+        T(test_read_your_writes_overlap),
+        T(test_capacity),
+        T(test_params),
+        T(test_write_counts),
+        T(test_direct),
+        T(test_counters),
+        T(test_corrupt_header),
+        T(test_corrupt_clear_descriptor),
+        T(test_corrupt_committed_journal),
+        T(test_corrupt_counter_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
