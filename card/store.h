@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include "mc_types.h"
 
+struct mc_card;   /* so this header also stands alone (mc_card.h includes it) */
+
 #define MC_STORE_COUNTERS 17     /* counter 0: area manager; 1..16: AP slots */
 
 /* RAM state of the store, embedded in mc_card as card->store. */
