@@ -1,0 +1,76 @@
+/* mnap_inproc.h: the in-process transport: a simulated mnap card (the card
+ * runtime and its simulator port) running inside the calling process.
+ *
+ * For tests and tools only; it lives in libmnapinproc.a, not in libmnap.
+ * Each mnap_inproc owns one card with memory NVM.  It also offers what tests
+ * need around a card: power cycles, power-cut injection, removal.
+ *
+ * mnap_fault wraps any transport and injects faults into its responses, for
+ * the library's error-path tests. */
+#ifndef MNAP_INPROC_H
+#define MNAP_INPROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mnap_err.h"
+#include "mnap_transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mnap_inproc mnap_inproc;
+
+/* A new card, fabricated: blank area, transport key set KVN FF with the
+ * given key (key_len 16/24/32 bytes, the same key for ENC, MAC and DEK; NULL
+ * = the simulator's test key 40 41 .. 4F), serial (8 bytes; NULL = 00..07),
+ * diversification data serial || 00 01, nvm_size bytes of NVM (0 = 64 KiB).
+ * The card is powered on. */
+mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t *transport_key,
+                         size_t key_len, uint32_t nvm_size);
+void mnap_inproc_free(mnap_inproc *ip);
+mnap_transport mnap_inproc_transport(mnap_inproc *ip);
+
+/* Removes the card (transmit gives MNAP_E_CARD_REMOVED) or inserts it again
+ * (power-on with start-up recovery; the next transmit gives MNAP_E_CARD_RESET
+ * once, as PC/SC would). */
+void mnap_inproc_remove(mnap_inproc *ip);
+mnap_err mnap_inproc_insert(mnap_inproc *ip);
+/* Cuts the power during the nth NVM write from now, after k bytes of it: the
+ * card goes mute, transmit gives MNAP_E_CARD_REMOVED until insert. */
+void mnap_inproc_arm_power_cut(mnap_inproc *ip, uint64_t nth_write, size_t k_bytes);
+/* Number of NVM writes since creation. */
+uint64_t mnap_inproc_nvm_writes(const mnap_inproc *ip);
+/* Number of APDUs the card processed since creation. */
+uint64_t mnap_inproc_apdus(const mnap_inproc *ip);
+
+/* --- fault injection ------------------------------------------------- */
+typedef enum mnap_fault_kind {
+    MNAP_FAULT_NONE = 0,
+    MNAP_FAULT_FLIP,        /* flips bit 0 of response byte `arg` (counted from the
+                               start; a negative arg counts from the end) */
+    MNAP_FAULT_TRUNCATE,    /* cuts the response to `arg` bytes */
+    MNAP_FAULT_DROP         /* the card disappears: this and every later transmit
+                               give MNAP_E_CARD_REMOVED (the command is not sent) */
+} mnap_fault_kind;
+
+typedef struct mnap_fault {
+    mnap_transport inner;
+    mnap_fault_kind kind;
+    uint64_t at;            /* 1-based index of the transmit to hit (0: never) */
+    long arg;
+    uint64_t count;         /* transmits seen so far */
+    int dropped;
+} mnap_fault;
+
+/* Wraps inner; arm with mnap_fault_arm.  The mnap_fault is caller-owned. */
+void mnap_fault_init(mnap_fault *f, const mnap_transport *inner);
+/* Hits the nth transmit from now (1 = the next one). */
+void mnap_fault_arm(mnap_fault *f, mnap_fault_kind kind, uint64_t nth, long arg);
+mnap_transport mnap_fault_transport(mnap_fault *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

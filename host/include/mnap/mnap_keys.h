@@ -1,0 +1,90 @@
+/* mnap_keys.h: SCP03 key sets in host memory, per-card diversification, and
+ * the encrypted key store file.
+ *
+ * A key set is three AES keys of one length (ENC, MAC, DEK) and a KVN.  It is
+ * either the card's own static keys (master == 0) or master keys from which
+ * the library derives each card's keys when it opens a channel
+ * (PROTOCOL.md §7: SP 800-108 KDF, constants 11/12/13, context = the card's
+ * 10-byte diversification data).  Wipe key sets with mnap_keyset_wipe.
+ *
+ * The key store is a file of named key sets, encrypted at rest (AES-256-GCM
+ * under a key derived from a passphrase with scrypt; the parameters are in
+ * the file), saved atomically (temp file, fsync, rename, fsync of the
+ * directory).  docs/host.md gives the file format.  Names used by the tools:
+ * "transport", "region", and "ap:<AID in hex>" for each AP; any printable
+ * ASCII name of 1 to 64 bytes is accepted.
+ *
+ * Threads: a key store object is not locked; use one per thread or lock it. */
+#ifndef MNAP_KEYS_H
+#define MNAP_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mnap_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MNAP_KEY_MAX 32
+#define MNAP_DIV_DATA_LEN 10
+
+typedef struct mnap_keyset {
+    uint8_t enc[MNAP_KEY_MAX];
+    uint8_t mac[MNAP_KEY_MAX];
+    uint8_t dek[MNAP_KEY_MAX];
+    uint8_t key_len;   /* 16, 24 or 32 */
+    uint8_t kvn;       /* 01..7F, FF (transport); 00 = "the card's current key set" */
+    uint8_t master;    /* 1: master keys, diversified per card at channel opening */
+} mnap_keyset;
+
+/* Fills ks from three keys of key_len bytes.  MNAP_E_PARAM on a bad length. */
+mnap_err mnap_keyset_set(mnap_keyset *ks, uint8_t kvn, const uint8_t *enc, const uint8_t *mac,
+                         const uint8_t *dek, size_t key_len, int master);
+/* Derives a card's static key set from master keys and the card's 10 bytes of
+ * diversification data (PROTOCOL.md §7).  out gets master == 0 and the KVN of
+ * the master set. */
+mnap_err mnap_keyset_diversify(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                               mnap_keyset *out);
+/* Fresh random keys (RAND_bytes). */
+mnap_err mnap_keyset_random(mnap_keyset *ks, uint8_t kvn, size_t key_len);
+/* Key check value of each key: first 3 bytes of AES(key, 16 x 01). */
+mnap_err mnap_keyset_kcv(const mnap_keyset *ks, uint8_t kcv_enc[3], uint8_t kcv_mac[3],
+                         uint8_t kcv_dek[3]);
+void mnap_keyset_wipe(mnap_keyset *ks);
+
+/* --- key store ---------------------------------------------------------- */
+#define MNAP_KS_NAME_MAX 64
+#define MNAP_KS_MAX_ENTRIES 256
+
+typedef struct mnap_keystore mnap_keystore;
+
+/* An empty store with the default scrypt cost (N = 2^15, r = 8, p = 1). */
+mnap_err mnap_keystore_new(mnap_keystore **out);
+/* Sets the scrypt cost used by the next save (log2_n 10..22, r 1..32, p 1..16). */
+mnap_err mnap_keystore_set_kdf(mnap_keystore *ks, unsigned log2_n, unsigned r, unsigned p);
+/* Reads and decrypts a store.  MNAP_E_IO (cannot read), MNAP_E_KS_PASSPHRASE
+ * (wrong passphrase), MNAP_E_KS_CORRUPT (truncated, damaged, not a store).
+ * On error *out is NULL and no key material is left in memory. */
+mnap_err mnap_keystore_load(mnap_keystore **out, const char *path, const char *pass,
+                            size_t pass_len);
+/* Encrypts and writes the store atomically: path is either the old file or
+ * the complete new one, whatever happens during the save. */
+mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pass,
+                            size_t pass_len);
+/* Adds or replaces the key set name. */
+mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyset *set);
+/* Copies the key set name to *out (wipe it after use).  MNAP_E_KS_NOT_FOUND. */
+mnap_err mnap_keystore_get(const mnap_keystore *ks, const char *name, mnap_keyset *out);
+mnap_err mnap_keystore_remove(mnap_keystore *ks, const char *name);
+size_t mnap_keystore_count(const mnap_keystore *ks);
+/* The name of entry i (0 <= i < count), or NULL. */
+const char *mnap_keystore_name(const mnap_keystore *ks, size_t i);
+/* Wipes every key and frees the store. */
+void mnap_keystore_free(mnap_keystore *ks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

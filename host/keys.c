@@ -1,0 +1,197 @@
+/* keys.c: key sets in host memory: filling, per-card diversification
+ * (PROTOCOL.md §7), key check values, and the key set data of PUT KEY and
+ * of an AP image's tag A1 (PROTOCOL.md §3). */
+#include <string.h>
+
+#include "mnap_int.h"
+#include "cm_ct.h"
+#include "cm_err.h"
+
+static int key_len_ok(size_t n)
+{
+    return n == 16 || n == 24 || n == 32;
+}
+
+mnap_err mnap_keyset_set(mnap_keyset *ks, uint8_t kvn, const uint8_t *enc, const uint8_t *mac,
+                         const uint8_t *dek, size_t key_len, int master)
+{
+    if (ks == NULL || enc == NULL || mac == NULL || dek == NULL || !key_len_ok(key_len))
+        return MNAP_E_PARAM;
+    memset(ks, 0, sizeof(*ks));
+    memcpy(ks->enc, enc, key_len);
+    memcpy(ks->mac, mac, key_len);
+    memcpy(ks->dek, dek, key_len);
+    ks->key_len = (uint8_t)key_len;
+    ks->kvn = kvn;
+    ks->master = master ? 1 : 0;
+    return MNAP_OK;
+}
+
+mnap_err mnap_keyset_diversify(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                               mnap_keyset *out)
+{
+    cm_aes aes;
+    mnap_keyset k;
+    int rc;
+
+    if (master == NULL || div == NULL || out == NULL || !key_len_ok(master->key_len))
+        return MNAP_E_PARAM;
+    mnap__aes_init(&aes);
+    memset(&k, 0, sizeof(k));
+    rc = cm_scp03_diversify(&aes, master->enc, master->key_len, CM_DC_DIV_ENC, div,
+                            MNAP_DIV_DATA_LEN, k.enc);
+    if (rc == CM_OK)
+        rc = cm_scp03_diversify(&aes, master->mac, master->key_len, CM_DC_DIV_MAC, div,
+                                MNAP_DIV_DATA_LEN, k.mac);
+    if (rc == CM_OK)
+        rc = cm_scp03_diversify(&aes, master->dek, master->key_len, CM_DC_DIV_DEK, div,
+                                MNAP_DIV_DATA_LEN, k.dek);
+    if (rc != CM_OK) {
+        cm_wipe(&k, sizeof(k));
+        return MNAP_E_CRYPTO;
+    }
+    k.key_len = master->key_len;
+    k.kvn = master->kvn;
+    k.master = 0;
+    *out = k;
+    cm_wipe(&k, sizeof(k));
+    return MNAP_OK;
+}
+
+mnap_err mnap_keyset_random(mnap_keyset *ks, uint8_t kvn, size_t key_len)
+{
+    mnap_err rc;
+
+    if (ks == NULL || !key_len_ok(key_len))
+        return MNAP_E_PARAM;
+    memset(ks, 0, sizeof(*ks));
+    rc = mnap__random(ks->enc, key_len);
+    if (rc == MNAP_OK)
+        rc = mnap__random(ks->mac, key_len);
+    if (rc == MNAP_OK)
+        rc = mnap__random(ks->dek, key_len);
+    if (rc != MNAP_OK) {
+        cm_wipe(ks, sizeof(*ks));
+        return rc;
+    }
+    ks->key_len = (uint8_t)key_len;
+    ks->kvn = kvn;
+    return MNAP_OK;
+}
+
+mnap_err mnap_keyset_kcv(const mnap_keyset *ks, uint8_t kcv_enc[3], uint8_t kcv_mac[3],
+                         uint8_t kcv_dek[3])
+{
+    cm_aes aes;
+
+    if (ks == NULL || kcv_enc == NULL || kcv_mac == NULL || kcv_dek == NULL ||
+        !key_len_ok(ks->key_len))
+        return MNAP_E_PARAM;
+    mnap__aes_init(&aes);
+    if (cm_kcv(&aes, ks->enc, ks->key_len, kcv_enc) != CM_OK ||
+        cm_kcv(&aes, ks->mac, ks->key_len, kcv_mac) != CM_OK ||
+        cm_kcv(&aes, ks->dek, ks->key_len, kcv_dek) != CM_OK)
+        return MNAP_E_CRYPTO;
+    return MNAP_OK;
+}
+
+void mnap_keyset_wipe(mnap_keyset *ks)
+{
+    if (ks != NULL)
+        cm_wipe(ks, sizeof(*ks));
+}
+
+mnap_err mnap__static_keys(const mnap_keyset *ks, const uint8_t *div, mnap_keyset *out)
+{
+    if (ks == NULL || out == NULL || !key_len_ok(ks->key_len))
+        return MNAP_E_PARAM;
+    if (!ks->master) {
+        *out = *ks;
+        return MNAP_OK;
+    }
+    if (div == NULL)
+        return MNAP_E_STATE;
+    return mnap_keyset_diversify(ks, div, out);
+}
+
+mnap_err mnap__keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                           const mnap_keyset *keys, uint8_t *out, size_t cap, size_t *out_len,
+                           uint8_t kcv[9])
+{
+    const uint8_t *k[3];
+    uint8_t wrapped[32], check[3];
+    size_t n = 0, wl, i;
+    int rc;
+
+    if (aes == NULL || dek == NULL || keys == NULL || out == NULL || out_len == NULL ||
+        !key_len_ok(keys->key_len) || keys->master)
+        return MNAP_E_PARAM;
+    k[0] = keys->enc;
+    k[1] = keys->mac;
+    k[2] = keys->dek;
+    if (cap < 1)
+        return MNAP_E_BUFFER;
+    out[n++] = keys->kvn;
+    for (i = 0; i < 3; i++) {
+        rc = cm_scp03_wrap_key(aes, dek, dek_len, k[i], keys->key_len, wrapped, &wl);
+        if (rc == CM_OK)
+            rc = cm_kcv(aes, k[i], keys->key_len, check);
+        if (rc != CM_OK) {
+            cm_wipe(wrapped, sizeof(wrapped));
+            cm_wipe(out, n);
+            return MNAP_E_CRYPTO;
+        }
+        /* 88 Ll Lk E(key) 03 KCV, Ll counting Lk and E(key). */
+        if (n + 3 + wl + 4 > cap) {
+            cm_wipe(wrapped, sizeof(wrapped));
+            cm_wipe(out, n);
+            return MNAP_E_BUFFER;
+        }
+        out[n++] = 0x88;
+        out[n++] = (uint8_t)(1 + wl);
+        out[n++] = keys->key_len;
+        memcpy(out + n, wrapped, wl);
+        n += wl;
+        out[n++] = 0x03;
+        memcpy(out + n, check, 3);
+        n += 3;
+        if (kcv != NULL)
+            memcpy(kcv + 3 * i, check, 3);
+    }
+    cm_wipe(wrapped, sizeof(wrapped));
+    *out_len = n;
+    return MNAP_OK;
+}
+
+mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys)
+{
+    uint8_t data[1 + 3 * (3 + 32 + 4)], kcv[9], rsp[16];
+    size_t dlen, rlen;
+    mnap_apdu a;
+    mnap_err rc;
+
+    if (!ctx->open || ctx->dek_len == 0)
+        return MNAP_E_STATE;
+    rc = mnap__keyset_data(&ctx->aes, ctx->dek, ctx->dek_len, keys, data, sizeof(data), &dlen,
+                           kcv);
+    if (rc != MNAP_OK)
+        return rc;
+    memset(&a, 0, sizeof(a));
+    a.cla = 0x80;
+    a.ins = 0xD8;
+    a.p1 = old_kvn;
+    a.p2 = 0x81;
+    a.data = data;
+    a.lc = dlen;
+    a.ne = 256;
+    rc = mnap__send_ok(ctx, &a, rsp, sizeof(rsp), &rlen, RED_CMD);
+    cm_wipe(data, sizeof(data));
+    if (rc != MNAP_OK)
+        return rc;
+    /* The card answers new-KVN || three KCVs: proof it stored our keys. */
+    if (rlen != 10 || rsp[0] != keys->kvn)
+        return MNAP_E_PROTOCOL;
+    if (!cm_ct_equal(rsp + 1, kcv, 9))
+        return MNAP_E_KCV;
+    return MNAP_OK;
+}

@@ -1,0 +1,527 @@
+/* keystore.c: the key store file: named key sets, encrypted at rest.
+ *
+ * File layout (all integers big-endian; docs/host.md repeats it):
+ *    0  8  magic "MNAPKS" 00 01 (format version 1)
+ *    8  1  KDF: 01 = scrypt
+ *    9  1  log2(N)     10  1  r     11  1  p
+ *   12 16  salt
+ *   28 12  GCM nonce
+ *   40 16  passphrase verifier: SHA-256("mnap-ks-verify" || K2), first 16 bytes
+ *   56  4  ciphertext length n
+ *   60 32  SHA-256 of bytes 0..59 (tells a damaged header from a wrong passphrase)
+ *   92  n  AES-256-GCM ciphertext, AAD = bytes 0..91, key K1
+ * 92+n 16  GCM tag
+ * K1 || K2 = scrypt(passphrase, salt, N, r, p, 64 bytes).
+ * Plaintext: count (2), then per entry: name length (1), name, master (1),
+ * KVN (1), key length (1), ENC, MAC, DEK.
+ *
+ * Saving writes a temp file next to the target, fsyncs it, renames it over
+ * the target and fsyncs the directory: a crash leaves the old or the new
+ * file, never a mix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "mnap_int.h"
+#include "cm_ct.h"
+
+#define KS_MAGIC "MNAPKS\x00\x01"
+#define KS_HDR 92u
+#define KS_TAG 16u
+#define KS_MAX_FILE (1u << 20)
+#define KS_SCRYPT_MAXMEM (1u << 30)
+
+typedef struct ks_entry {
+    char name[MNAP_KS_NAME_MAX + 1];
+    mnap_keyset set;
+} ks_entry;
+
+struct mnap_keystore {
+    ks_entry *e;
+    size_t n;
+    uint8_t log2_n, r, p;
+    void (*save_hook)(void *arg);   /* tests: runs between fsync and rename */
+    void *save_hook_arg;
+};
+
+void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg)
+{
+    if (ks != NULL) {
+        ks->save_hook = fn;
+        ks->save_hook_arg = arg;
+    }
+}
+
+mnap_err mnap_keystore_new(mnap_keystore **out)
+{
+    mnap_keystore *ks;
+
+    if (out == NULL)
+        return MNAP_E_PARAM;
+    *out = NULL;
+    ks = calloc(1, sizeof(*ks));
+    if (ks == NULL)
+        return MNAP_E_NOMEM;
+    ks->e = calloc(MNAP_KS_MAX_ENTRIES, sizeof(ks_entry));
+    if (ks->e == NULL) {
+        free(ks);
+        return MNAP_E_NOMEM;
+    }
+    ks->log2_n = 15;
+    ks->r = 8;
+    ks->p = 1;
+    *out = ks;
+    return MNAP_OK;
+}
+
+static int kdf_ok(unsigned log2_n, unsigned r, unsigned p)
+{
+    return log2_n >= 10 && log2_n <= 22 && r >= 1 && r <= 32 && p >= 1 && p <= 16 &&
+           (128ull * r * (1ull << log2_n)) <= KS_SCRYPT_MAXMEM / 2;
+}
+
+mnap_err mnap_keystore_set_kdf(mnap_keystore *ks, unsigned log2_n, unsigned r, unsigned p)
+{
+    if (ks == NULL || !kdf_ok(log2_n, r, p))
+        return MNAP_E_PARAM;
+    ks->log2_n = (uint8_t)log2_n;
+    ks->r = (uint8_t)r;
+    ks->p = (uint8_t)p;
+    return MNAP_OK;
+}
+
+void mnap_keystore_free(mnap_keystore *ks)
+{
+    if (ks == NULL)
+        return;
+    cm_wipe(ks->e, MNAP_KS_MAX_ENTRIES * sizeof(ks_entry));
+    free(ks->e);
+    free(ks);
+}
+
+static int name_ok(const char *name)
+{
+    size_t i, n;
+
+    if (name == NULL)
+        return 0;
+    n = strlen(name);
+    if (n == 0 || n > MNAP_KS_NAME_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (name[i] < 0x21 || name[i] > 0x7E)
+            return 0;
+    return 1;
+}
+
+static ks_entry *find(const mnap_keystore *ks, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ks->n; i++)
+        if (strcmp(ks->e[i].name, name) == 0)
+            return &ks->e[i];
+    return NULL;
+}
+
+mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyset *set)
+{
+    ks_entry *e;
+
+    if (ks == NULL || !name_ok(name) || set == NULL ||
+        (set->key_len != 16 && set->key_len != 24 && set->key_len != 32))
+        return MNAP_E_PARAM;
+    e = find(ks, name);
+    if (e == NULL) {
+        if (ks->n >= MNAP_KS_MAX_ENTRIES)
+            return MNAP_E_KS_FULL;
+        e = &ks->e[ks->n++];
+        strcpy(e->name, name);
+    }
+    e->set = *set;
+    return MNAP_OK;
+}
+
+mnap_err mnap_keystore_get(const mnap_keystore *ks, const char *name, mnap_keyset *out)
+{
+    const ks_entry *e;
+
+    if (ks == NULL || name == NULL || out == NULL)
+        return MNAP_E_PARAM;
+    e = find(ks, name);
+    if (e == NULL)
+        return MNAP_E_KS_NOT_FOUND;
+    *out = e->set;
+    return MNAP_OK;
+}
+
+mnap_err mnap_keystore_remove(mnap_keystore *ks, const char *name)
+{
+    ks_entry *e;
+    size_t i;
+
+    if (ks == NULL || name == NULL)
+        return MNAP_E_PARAM;
+    e = find(ks, name);
+    if (e == NULL)
+        return MNAP_E_KS_NOT_FOUND;
+    i = (size_t)(e - ks->e);
+    memmove(&ks->e[i], &ks->e[i + 1], (ks->n - i - 1) * sizeof(ks_entry));
+    ks->n--;
+    cm_wipe(&ks->e[ks->n], sizeof(ks_entry));
+    return MNAP_OK;
+}
+
+size_t mnap_keystore_count(const mnap_keystore *ks)
+{
+    return ks ? ks->n : 0;
+}
+
+const char *mnap_keystore_name(const mnap_keystore *ks, size_t i)
+{
+    return (ks != NULL && i < ks->n) ? ks->e[i].name : NULL;
+}
+
+/* --- crypto helpers ---------------------------------------------------- */
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static int sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[32])
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok;
+
+    if (m == NULL)
+        return 0;
+    ok = EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(m, a, alen) == 1 &&
+         (blen == 0 || EVP_DigestUpdate(m, b, blen) == 1) &&
+         EVP_DigestFinal_ex(m, out, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
+/* K1 || K2 from the passphrase and the header's salt and cost. */
+static int derive(const char *pass, size_t pass_len, const uint8_t *hdr, uint8_t k[64])
+{
+    return EVP_PBE_scrypt(pass, pass_len, hdr + 12, 16, (uint64_t)1 << hdr[9], hdr[10], hdr[11],
+                          KS_SCRYPT_MAXMEM, k, 64) == 1;
+}
+
+static int verifier(const uint8_t k2[32], uint8_t out[32])
+{
+    static const uint8_t label[] = "mnap-ks-verify";
+    return sha256(label, sizeof(label) - 1, k2, 32, out);
+}
+
+static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
+               size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, f = 0, ok;
+
+    if (c == NULL || len > 0x7FFFFFFF)
+        return 0;
+    ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+         EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
+         EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len) == 1 &&
+         (len == 0 || EVP_CipherUpdate(c, out, &n, in, (int)len) == 1);
+    if (ok && !enc)
+        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+    if (ok)
+        ok = EVP_CipherFinal_ex(c, out + (len ? (size_t)n : 0), &f) == 1;
+    if (ok && enc)
+        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok;
+}
+
+/* --- load --------------------------------------------------------------- */
+static mnap_err parse_plain(mnap_keystore *ks, const uint8_t *p, size_t len)
+{
+    size_t pos = 2, count, i, nl, kl;
+
+    if (len < 2)
+        return MNAP_E_KS_CORRUPT;
+    count = ((size_t)p[0] << 8) | p[1];
+    if (count > MNAP_KS_MAX_ENTRIES)
+        return MNAP_E_KS_CORRUPT;
+    for (i = 0; i < count; i++) {
+        ks_entry *e = &ks->e[i];
+        if (pos >= len)
+            return MNAP_E_KS_CORRUPT;
+        nl = p[pos++];
+        if (nl == 0 || nl > MNAP_KS_NAME_MAX || len - pos < nl + 3)
+            return MNAP_E_KS_CORRUPT;
+        memcpy(e->name, p + pos, nl);
+        e->name[nl] = '\0';
+        pos += nl;
+        if (!name_ok(e->name))
+            return MNAP_E_KS_CORRUPT;
+        e->set.master = p[pos++];
+        e->set.kvn = p[pos++];
+        kl = p[pos++];
+        if ((kl != 16 && kl != 24 && kl != 32) || e->set.master > 1 || len - pos < 3 * kl)
+            return MNAP_E_KS_CORRUPT;
+        e->set.key_len = (uint8_t)kl;
+        memcpy(e->set.enc, p + pos, kl);
+        memcpy(e->set.mac, p + pos + kl, kl);
+        memcpy(e->set.dek, p + pos + 2 * kl, kl);
+        pos += 3 * kl;
+        ks->n = i + 1;
+    }
+    return pos == len ? MNAP_OK : MNAP_E_KS_CORRUPT;
+}
+
+static mnap_err read_file(const char *path, uint8_t **out, size_t *len)
+{
+    uint8_t *buf;
+    size_t n = 0;
+    ssize_t r;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return MNAP_E_IO;
+    buf = malloc(KS_MAX_FILE + 1);
+    if (buf == NULL) {
+        close(fd);
+        return MNAP_E_NOMEM;
+    }
+    for (;;) {
+        r = read(fd, buf + n, KS_MAX_FILE + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            free(buf);
+            return MNAP_E_IO;
+        }
+        if (r == 0 || (n += (size_t)r) > KS_MAX_FILE)
+            break;
+    }
+    close(fd);
+    if (n > KS_MAX_FILE) {
+        free(buf);
+        return MNAP_E_KS_CORRUPT;
+    }
+    *out = buf;
+    *len = n;
+    return MNAP_OK;
+}
+
+mnap_err mnap_keystore_load(mnap_keystore **out, const char *path, const char *pass,
+                            size_t pass_len)
+{
+    uint8_t *file = NULL, *plain = NULL, k[64], v[32], h[32];
+    mnap_keystore *ks = NULL;
+    size_t flen = 0, clen;
+    mnap_err rc;
+
+    if (out == NULL || path == NULL || (pass == NULL && pass_len))
+        return MNAP_E_PARAM;
+    *out = NULL;
+    rc = read_file(path, &file, &flen);
+    if (rc != MNAP_OK)
+        return rc;
+    rc = MNAP_E_KS_CORRUPT;
+    if (flen < KS_HDR + KS_TAG || memcmp(file, KS_MAGIC, 8) != 0 || file[8] != 0x01)
+        goto out;
+    if (!sha256(file, 60, NULL, 0, h)) {
+        rc = MNAP_E_CRYPTO;
+        goto out;
+    }
+    if (memcmp(h, file + 60, 32) != 0)
+        goto out;
+    clen = ((size_t)file[56] << 24) | ((size_t)file[57] << 16) | ((size_t)file[58] << 8) | file[59];
+    if (clen != flen - KS_HDR - KS_TAG || !kdf_ok(file[9], file[10], file[11]))
+        goto out;
+    if (!derive(pass ? pass : "", pass_len, file, k)) {
+        rc = MNAP_E_CRYPTO;
+        goto out;
+    }
+    if (!verifier(k + 32, v)) {
+        rc = MNAP_E_CRYPTO;
+        goto out;
+    }
+    if (!cm_ct_equal(v, file + 40, 16)) {
+        rc = MNAP_E_KS_PASSPHRASE;
+        goto out;
+    }
+    plain = malloc(clen ? clen : 1);
+    if (plain == NULL) {
+        rc = MNAP_E_NOMEM;
+        goto out;
+    }
+    if (!gcm(0, k, file + 28, file, KS_HDR, file + KS_HDR, clen, plain, file + KS_HDR + clen))
+        goto out; /* right passphrase, wrong tag: the body was damaged */
+    rc = mnap_keystore_new(&ks);
+    if (rc != MNAP_OK)
+        goto out;
+    rc = mnap_keystore_set_kdf(ks, file[9], file[10], file[11]);
+    if (rc == MNAP_OK)
+        rc = parse_plain(ks, plain, clen);
+    if (rc != MNAP_OK) {
+        mnap_keystore_free(ks);
+        ks = NULL;
+        goto out;
+    }
+    *out = ks;
+    rc = MNAP_OK;
+out:
+    cm_wipe(k, sizeof(k));
+    cm_wipe(v, sizeof(v));
+    if (plain != NULL) {
+        cm_wipe(plain, clen);
+        free(plain);
+    }
+    if (file != NULL) {
+        cm_wipe(file, flen);
+        free(file);
+    }
+    return rc;
+}
+
+/* --- save --------------------------------------------------------------- */
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void fsync_dir(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof(dir))
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pass,
+                            size_t pass_len)
+{
+    uint8_t *plain = NULL, *file = NULL, k[64], v[32];
+    size_t plen = 2, i, pos, flen = 0;
+    char *tmp = NULL;
+    mnap_err rc;
+    int fd = -1;
+
+    if (ks == NULL || path == NULL || (pass == NULL && pass_len))
+        return MNAP_E_PARAM;
+    for (i = 0; i < ks->n; i++)
+        plen += 1 + strlen(ks->e[i].name) + 3 + 3u * ks->e[i].set.key_len;
+    plain = malloc(plen);
+    flen = KS_HDR + plen + KS_TAG;
+    file = malloc(flen);
+    tmp = malloc(strlen(path) + 16);
+    if (plain == NULL || file == NULL || tmp == NULL) {
+        rc = MNAP_E_NOMEM;
+        goto out;
+    }
+    plain[0] = (uint8_t)(ks->n >> 8);
+    plain[1] = (uint8_t)ks->n;
+    for (i = 0, pos = 2; i < ks->n; i++) {
+        const ks_entry *e = &ks->e[i];
+        size_t nl = strlen(e->name), kl = e->set.key_len;
+        plain[pos++] = (uint8_t)nl;
+        memcpy(plain + pos, e->name, nl);
+        pos += nl;
+        plain[pos++] = e->set.master;
+        plain[pos++] = e->set.kvn;
+        plain[pos++] = (uint8_t)kl;
+        memcpy(plain + pos, e->set.enc, kl);
+        memcpy(plain + pos + kl, e->set.mac, kl);
+        memcpy(plain + pos + 2 * kl, e->set.dek, kl);
+        pos += 3 * kl;
+    }
+    memcpy(file, KS_MAGIC, 8);
+    file[8] = 0x01;
+    file[9] = ks->log2_n;
+    file[10] = ks->r;
+    file[11] = ks->p;
+    rc = mnap__random(file + 12, 16 + 12);       /* salt and nonce, fresh every save */
+    if (rc != MNAP_OK)
+        goto out;
+    rc = MNAP_E_CRYPTO;
+    if (!derive(pass ? pass : "", pass_len, file, k) || !verifier(k + 32, v))
+        goto out;
+    memcpy(file + 40, v, 16);
+    put32(file + 56, (uint32_t)plen);
+    if (!sha256(file, 60, NULL, 0, file + 60))
+        goto out;
+    if (!gcm(1, k, file + 28, file, KS_HDR, plain, plen, file + KS_HDR, file + KS_HDR + plen))
+        goto out;
+
+    rc = MNAP_E_IO;
+    sprintf(tmp, "%s.tmpXXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        goto out;
+    if (fchmod(fd, 0600) != 0 || write_all(fd, file, flen) != 0 || fsync(fd) != 0) {
+        close(fd);
+        fd = -1;
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        unlink(tmp);
+        goto out;
+    }
+    fd = -1;
+    if (ks->save_hook != NULL)
+        ks->save_hook(ks->save_hook_arg);
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto out;
+    }
+    fsync_dir(path);
+    rc = MNAP_OK;
+out:
+    cm_wipe(k, sizeof(k));
+    cm_wipe(v, sizeof(v));
+    if (plain != NULL) {
+        cm_wipe(plain, plen);
+        free(plain);
+    }
+    free(file);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,128 @@
+/* mnap_int.h: what the modules of libmnap share and callers never see: the
+ * context layout, the APDU and secure-messaging helpers, the trace hooks and
+ * the OpenSSL block cipher. */
+#ifndef MNAP_INT_H
+#define MNAP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mnap/mnap.h"
+#include "cm_aes.h"
+#include "cm_scp03.h"
+
+/* Working buffers: the largest extended APDU (65535 data + header, Lc, Le)
+ * and the largest response (65536 data + R-ENC padding + R-MAC + SW). */
+#define MNAP_CMD_CAP (65535u + 4u + 3u + 3u)
+#define MNAP_RSP_CAP (65536u + 16u + 8u + 2u)
+
+/* What the trace must hide in one exchange. */
+#define RED_NONE      0x00u
+#define RED_CMD       0x01u  /* command data: PINs, keys, image blocks */
+#define RED_RSP       0x02u  /* response data */
+#define RED_FILE_CMD  0x04u  /* command data is file content */
+#define RED_FILE_RSP  0x08u  /* response data is file content */
+
+/* Until GET DATA DF20 tells otherwise: what every ISO card takes (short APDUs). */
+#define MNAP_DEFAULT_MAX_DATA 255u
+
+struct mnap_ctx {
+    mnap_transport tr;
+    cm_aes aes;
+    uint16_t last_sw;
+    /* card limits (DF20 87 / 88) */
+    size_t max_rsp;
+    size_t max_cmd;
+    bool have_limits;
+    /* selection and session */
+    bool selected;                   /* an application is selected */
+    bool am_selected;                /* ... and it is the AM */
+    uint8_t sel_aid[MNAP_AID_MAX];
+    size_t sel_aid_len;
+    bool open;                       /* an SCP03 session is open */
+    uint8_t level;
+    cm_scp03 scp;
+    uint8_t dek[MNAP_KEY_MAX];       /* static Key-DEK of the session's key set */
+    uint8_t dek_len;
+    uint8_t kvn;                     /* KVN the card reported */
+    uint8_t div[MNAP_DIV_DATA_LEN];
+    bool have_div;
+    bool pin_verified;               /* a PIN was verified in this session */
+    /* trace */
+    unsigned trace_flags;
+    mnap_trace_fn trace_fn;
+    void *trace_user;
+    /* working buffers (heap: too large for a stack) */
+    uint8_t *cmd;
+    uint8_t *rsp;
+    uint8_t *tmp;
+};
+
+/* --- OpenSSL block cipher and randomness (ossl.c) ---------------------- */
+int mnap__ossl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
+                   const uint8_t in[16], uint8_t out[16]);
+void mnap__aes_init(cm_aes *aes);
+mnap_err mnap__random(uint8_t *out, size_t len);
+
+/* --- APDU coding (apdu.c) --------------------------------------------- */
+/* Codes a; returns the length, or 0 when it does not fit or is invalid. */
+size_t mnap__apdu_encode(const mnap_apdu *a, uint8_t *out, size_t cap);
+/* Parses a coded APDU back (data points into buf).  0 or -1. */
+int mnap__apdu_parse(const uint8_t *buf, size_t len, mnap_apdu *a);
+
+/* --- exchanges (xchg.c) ------------------------------------------------ */
+/* One command through the transport with GET RESPONSE / 6Cxx handling; the
+ * response data goes to out (cap), *sw the final SW.  Traced with red. */
+mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
+                        size_t *out_len, uint16_t *sw, unsigned red);
+/* A command through the session when open (wrap, send, verify R-MAC,
+ * decrypt), otherwise plain.  Returns transport/SM errors; the status word
+ * goes to *sw whatever it is, data to out. */
+mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
+                    size_t *out_len, uint16_t *sw, unsigned red);
+/* mnap__send for a command longer than one APDU: wrapped whole, then cut
+ * into ISO chaining segments of at most seg data bytes (LOAD AP only). */
+mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8_t *out,
+                            size_t cap, size_t *out_len, uint16_t *sw, unsigned red);
+/* mnap__send, then 9000 -> MNAP_OK, else the generic mapping. */
+mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
+                       size_t *out_len, unsigned red);
+/* Forgets the session (wipes keys) without talking to the card. */
+void mnap__session_drop(mnap_ctx *ctx);
+/* The SELECT by AID the session code and close use. */
+mnap_err mnap__select_aid(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len);
+/* Requires an open session on the AM (am != 0) or an AP. */
+mnap_err mnap__need_session(const mnap_ctx *ctx, int am);
+
+/* Reads GET DATA DF20 once per context to learn the card's limits (area.c). */
+mnap_err mnap__read_limits(mnap_ctx *ctx);
+
+/* --- trace (trace.c) -------------------------------------------------- */
+bool mnap__trace_on(const mnap_ctx *ctx);
+/* Traces bytes with direction '>' or '<' and an optional tag ("SM", "plain");
+ * data_off/data_len delimit the part to redact when redact is true. */
+void mnap__trace_apdu(mnap_ctx *ctx, char dir, const char *tag, const uint8_t *buf, size_t len,
+                      size_t data_off, size_t data_len, bool redact);
+void mnap__trace_text(mnap_ctx *ctx, const char *text);
+/* Where the data field of a coded command lies (for redaction). */
+void mnap__cmd_data_span(const uint8_t *cmd, size_t len, size_t *off, size_t *dlen);
+
+/* --- keys (keys.c) ---------------------------------------------------- */
+/* The card's static keys for ks: a copy, or the diversification of a master
+ * set with div. */
+mnap_err mnap__static_keys(const mnap_keyset *ks, const uint8_t *div, mnap_keyset *out);
+/* Key set data of PROTOCOL.md §3: new-KVN then three 88-blocks, keys wrapped
+ * with dek.  Also returns the three KCVs (9 bytes) when kcv is not NULL. */
+mnap_err mnap__keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                           const mnap_keyset *keys, uint8_t *out, size_t cap, size_t *out_len,
+                           uint8_t kcv[9]);
+/* PUT KEY in the open session: old_kvn, the new key set (already static). */
+mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys);
+
+/* --- key store (keystore.c) ------------------------------------------ */
+/* Tests only: fn runs after the temp file is written and synced and before
+ * it is renamed over the target (to simulate a crash at that point). */
+void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,317 @@
+/* pcsc.c: the PC/SC transport (pcsc-lite's winscard API): reader listing,
+ * waiting for a card, connecting T=1 or T=0, transmitting, and naming the
+ * reset / removal / no-service conditions so callers can react. */
+#include <stdlib.h>
+#include <string.h>
+#include <winscard.h>
+
+#include "mnap_int.h"
+#include "mnap/mnap_pcsc.h"
+
+#ifndef SCARD_E_NO_READERS_AVAILABLE
+#define SCARD_E_NO_READERS_AVAILABLE ((LONG)0x8010002E)
+#endif
+
+struct mnap_pcsc {
+    SCARDCONTEXT sc;
+    SCARDHANDLE card;
+    bool connected;
+    DWORD proto;                 /* SCARD_PROTOCOL_T0 / T1 */
+    char reader[256];
+};
+
+static mnap_err map_pcsc(LONG r)
+{
+    switch (r) {
+    case SCARD_S_SUCCESS: return MNAP_OK;
+    case SCARD_W_RESET_CARD: return MNAP_E_CARD_RESET;
+    case SCARD_W_REMOVED_CARD:
+    case SCARD_E_NO_SMARTCARD:
+    case SCARD_W_UNPOWERED_CARD:
+    case SCARD_W_UNRESPONSIVE_CARD: return MNAP_E_CARD_REMOVED;
+    case SCARD_E_NO_SERVICE:
+    case SCARD_E_SERVICE_STOPPED: return MNAP_E_NO_SERVICE;
+    case SCARD_E_NO_READERS_AVAILABLE:
+    case SCARD_E_UNKNOWN_READER:
+    case SCARD_E_READER_UNAVAILABLE: return MNAP_E_NO_READER;
+    case SCARD_E_TIMEOUT: return MNAP_E_TIMEOUT;
+    case SCARD_E_INSUFFICIENT_BUFFER: return MNAP_E_BUFFER;
+    case SCARD_E_NO_MEMORY: return MNAP_E_NOMEM;
+    case SCARD_E_INVALID_HANDLE: return MNAP_E_NOT_CONNECTED;
+    default: return MNAP_E_TRANSPORT;
+    }
+}
+
+mnap_err mnap_pcsc_new(mnap_pcsc **out)
+{
+    mnap_pcsc *p;
+    LONG r;
+
+    if (out == NULL)
+        return MNAP_E_PARAM;
+    *out = NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return MNAP_E_NOMEM;
+    r = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p->sc);
+    if (r != SCARD_S_SUCCESS) {
+        free(p);
+        return map_pcsc(r);
+    }
+    *out = p;
+    return MNAP_OK;
+}
+
+void mnap_pcsc_disconnect(mnap_pcsc *p)
+{
+    if (p != NULL && p->connected) {
+        (void)SCardDisconnect(p->card, SCARD_LEAVE_CARD);
+        p->connected = false;
+    }
+}
+
+void mnap_pcsc_free(mnap_pcsc *p)
+{
+    if (p == NULL)
+        return;
+    mnap_pcsc_disconnect(p);
+    (void)SCardReleaseContext(p->sc);
+    free(p);
+}
+
+/* The multi-string of reader names (malloc'ed) or NULL with *err. */
+static char *reader_list(mnap_pcsc *p, mnap_err *err)
+{
+    DWORD len = 0;
+    char *buf;
+    LONG r;
+
+    r = SCardListReaders(p->sc, NULL, NULL, &len);
+    if (r == SCARD_E_NO_READERS_AVAILABLE) {
+        *err = MNAP_OK;
+        return NULL;
+    }
+    if (r != SCARD_S_SUCCESS) {
+        *err = map_pcsc(r);
+        return NULL;
+    }
+    buf = calloc(1, len + 1);
+    if (buf == NULL) {
+        *err = MNAP_E_NOMEM;
+        return NULL;
+    }
+    r = SCardListReaders(p->sc, NULL, buf, &len);
+    if (r != SCARD_S_SUCCESS) {
+        free(buf);
+        *err = r == SCARD_E_NO_READERS_AVAILABLE ? MNAP_OK : map_pcsc(r);
+        return NULL;
+    }
+    *err = MNAP_OK;
+    return buf;
+}
+
+mnap_err mnap_pcsc_list_readers(mnap_pcsc *p, void (*fn)(void *user, const char *reader),
+                                void *user, size_t *count)
+{
+    mnap_err rc;
+    char *list, *s;
+    size_t n = 0;
+
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    list = reader_list(p, &rc);
+    if (list != NULL) {
+        for (s = list; *s != '\0'; s += strlen(s) + 1) {
+            if (fn != NULL)
+                fn(user, s);
+            n++;
+        }
+        free(list);
+    }
+    if (count != NULL)
+        *count = n;
+    return rc;
+}
+
+/* The reader to use: name, or the first reader. */
+static mnap_err pick_reader(mnap_pcsc *p, const char *name, char *out, size_t cap)
+{
+    mnap_err rc;
+    char *list;
+
+    if (name != NULL) {
+        if (strlen(name) >= cap)
+            return MNAP_E_PARAM;
+        strcpy(out, name);
+        return MNAP_OK;
+    }
+    list = reader_list(p, &rc);
+    if (list == NULL)
+        return rc != MNAP_OK ? rc : MNAP_E_NO_READER;
+    if (list[0] == '\0' || strlen(list) >= cap) {
+        free(list);
+        return MNAP_E_NO_READER;
+    }
+    strcpy(out, list);
+    free(list);
+    return MNAP_OK;
+}
+
+mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_ms)
+{
+    SCARD_READERSTATE st;
+    char name[256];
+    mnap_err rc;
+    LONG r;
+
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    rc = pick_reader(p, reader, name, sizeof(name));
+    if (rc != MNAP_OK)
+        return rc;
+    memset(&st, 0, sizeof(st));
+    st.szReader = name;
+    st.dwCurrentState = SCARD_STATE_UNAWARE;
+    r = SCardGetStatusChange(p->sc, 0, &st, 1);
+    if (r != SCARD_S_SUCCESS && r != SCARD_E_TIMEOUT)
+        return map_pcsc(r);
+    if (st.dwEventState & SCARD_STATE_UNKNOWN)
+        return MNAP_E_NO_READER;
+    while (!(st.dwEventState & SCARD_STATE_PRESENT)) {
+        if (timeout_ms == 0)
+            return MNAP_E_TIMEOUT;
+        st.dwCurrentState = st.dwEventState;
+        r = SCardGetStatusChange(p->sc, timeout_ms, &st, 1);
+        if (r == SCARD_E_TIMEOUT)
+            return MNAP_E_TIMEOUT;
+        if (r != SCARD_S_SUCCESS)
+            return map_pcsc(r);
+        if (st.dwEventState & SCARD_STATE_UNKNOWN)
+            return MNAP_E_NO_READER;
+        /* One wait: a change that is not a card arriving ends it too, and
+         * the caller decides whether to wait again. */
+        if (!(st.dwEventState & SCARD_STATE_PRESENT))
+            return MNAP_E_TIMEOUT;
+    }
+    return MNAP_OK;
+}
+
+mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader)
+{
+    char name[256];
+    mnap_err rc;
+    LONG r;
+
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    mnap_pcsc_disconnect(p);
+    rc = pick_reader(p, reader, name, sizeof(name));
+    if (rc != MNAP_OK)
+        return rc;
+    r = SCardConnect(p->sc, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+                     &p->card, &p->proto);
+    if (r != SCARD_S_SUCCESS)
+        return map_pcsc(r);
+    p->connected = true;
+    strcpy(p->reader, name);
+    return MNAP_OK;
+}
+
+mnap_err mnap_pcsc_reconnect(mnap_pcsc *p)
+{
+    LONG r;
+
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    if (!p->connected)
+        return MNAP_E_NOT_CONNECTED;
+    r = SCardReconnect(p->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+                       SCARD_RESET_CARD, &p->proto);
+    if (r == SCARD_W_REMOVED_CARD || r == SCARD_E_NO_SMARTCARD || r == SCARD_E_INVALID_HANDLE) {
+        /* The card came back after a removal: a fresh connection. */
+        p->connected = false;
+        return mnap_pcsc_connect(p, p->reader);
+    }
+    return map_pcsc(r);
+}
+
+int mnap_pcsc_protocol(const mnap_pcsc *p)
+{
+    if (p == NULL || !p->connected)
+        return -1;
+    return p->proto == SCARD_PROTOCOL_T1 ? 1 : 0;
+}
+
+const char *mnap_pcsc_reader(const mnap_pcsc *p)
+{
+    return (p != NULL && p->connected) ? p->reader : NULL;
+}
+
+static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
+                              size_t rsp_cap, size_t *rsp_len)
+{
+    mnap_pcsc *p = self;
+    const SCARD_IO_REQUEST *pci;
+    DWORD rl;
+    size_t len = cmd_len;
+    LONG r;
+
+    if (p == NULL || cmd == NULL || rsp == NULL || rsp_len == NULL)
+        return MNAP_E_PARAM;
+    if (!p->connected)
+        return MNAP_E_NOT_CONNECTED;
+    if (p->proto == SCARD_PROTOCOL_T0) {
+        /* T=0 has no case 4: send case 3 and let 61xx bring the data. */
+        mnap_apdu a;
+        if (mnap__apdu_parse(cmd, cmd_len, &a) != 0 || a.extended)
+            return MNAP_E_PARAM;
+        if (a.lc && a.ne)
+            len = 5 + a.lc;
+        pci = SCARD_PCI_T0;
+    } else {
+        pci = SCARD_PCI_T1;
+    }
+    rl = (DWORD)(rsp_cap > 0xFFFFFFFFu ? 0xFFFFFFFFu : rsp_cap);
+    r = SCardTransmit(p->card, pci, cmd, (DWORD)len, NULL, rsp, &rl);
+    if (r != SCARD_S_SUCCESS)
+        return map_pcsc(r);
+    *rsp_len = rl;
+    return MNAP_OK;
+}
+
+static mnap_err pcsc_reconnect(void *self)
+{
+    return mnap_pcsc_reconnect(self);
+}
+
+static mnap_err pcsc_atr(void *self, uint8_t *out, size_t cap, size_t *len)
+{
+    mnap_pcsc *p = self;
+    DWORD state, proto, rlen = 0, alen = MAX_ATR_SIZE;
+    BYTE atr[MAX_ATR_SIZE];
+    LONG r;
+
+    if (p == NULL || out == NULL || len == NULL)
+        return MNAP_E_PARAM;
+    if (!p->connected)
+        return MNAP_E_NOT_CONNECTED;
+    r = SCardStatus(p->card, NULL, &rlen, &state, &proto, atr, &alen);
+    if (r != SCARD_S_SUCCESS)
+        return map_pcsc(r);
+    if (alen > cap)
+        return MNAP_E_BUFFER;
+    memcpy(out, atr, alen);
+    *len = alen;
+    return MNAP_OK;
+}
+
+mnap_transport mnap_pcsc_transport(mnap_pcsc *p)
+{
+    mnap_transport t;
+
+    t.self = p;
+    t.transmit = pcsc_transmit;
+    t.reconnect = pcsc_reconnect;
+    t.atr = pcsc_atr;
+    return t;
+}

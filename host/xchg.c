@@ -1,0 +1,378 @@
+/* xchg.c: the APDU exchange layer.  mnap__exchange moves one command and
+ * collects its whole response (61xx -> GET RESPONSE, 6Cxx -> re-send with the
+ * card's Le); mnap__send adds secure messaging when a session is open: wrap,
+ * exchange, verify the R-MAC and decrypt.  Both trace, with redaction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mnap_int.h"
+#include "cm_ct.h"
+#include "cm_err.h"
+#include "cm_sw.h"
+
+/* A card may split a response into many GET RESPONSE parts; more than this
+ * many is a card in a loop. */
+#define MAX_PARTS 1024
+
+#define INS_GET_RESPONSE 0xC0
+
+/* What an instruction carries that the trace must hide, whoever sends it
+ * (the public mnap_transmit and mnap_command included). */
+static unsigned redact_for_ins(uint8_t ins)
+{
+    switch (ins) {
+    case 0x20: /* VERIFY: the PIN */
+    case 0x24: /* CHANGE REFERENCE DATA: old and new PIN */
+    case 0x2C: /* RESET RETRY COUNTER: new PIN */
+    case 0xD8: /* PUT KEY: wrapped keys */
+    case 0xE8: /* LOAD AP: wrapped keys and the initial PIN */
+        return RED_CMD;
+    case 0xB0: /* READ BINARY */
+    case 0xB2: /* READ RECORD */
+        return RED_FILE_RSP;
+    case 0xD6: /* UPDATE BINARY */
+    case 0xDC: /* UPDATE RECORD */
+    case 0xE2: /* APPEND RECORD */
+        return RED_FILE_CMD;
+    default:
+        return RED_NONE;
+    }
+}
+
+/* File contents are shown only when asked for and no PIN was verified in
+ * the session (then no PIN-rule file can have been reached). */
+static bool redact_cmd(const mnap_ctx *ctx, unsigned red)
+{
+    if (red & RED_CMD)
+        return true;
+    if (red & RED_FILE_CMD)
+        return !((ctx->trace_flags & MNAP_TRACE_FILE_DATA) && !ctx->pin_verified);
+    return false;
+}
+
+static bool redact_rsp(const mnap_ctx *ctx, unsigned red)
+{
+    if (red & RED_RSP)
+        return true;
+    if (red & RED_FILE_RSP)
+        return !((ctx->trace_flags & MNAP_TRACE_FILE_DATA) && !ctx->pin_verified);
+    return false;
+}
+
+static void trace_cmd(mnap_ctx *ctx, const char *tag, const uint8_t *cmd, size_t len,
+                      unsigned red)
+{
+    size_t off, dlen;
+
+    if (!mnap__trace_on(ctx))
+        return;
+    mnap__cmd_data_span(cmd, len, &off, &dlen);
+    mnap__trace_apdu(ctx, '>', tag, cmd, len, off, dlen, redact_cmd(ctx, red));
+}
+
+mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
+                        size_t *out_len, uint16_t *sw_out, unsigned red)
+{
+    uint8_t gr[5] = { 0x00, INS_GET_RESPONSE, 0x00, 0x00, 0x00 };
+    uint8_t *resend = NULL;
+    const uint8_t *cur = cmd;
+    size_t cur_len = len, total = 0, rlen, dlen, raw_used = 0;
+    bool resent = false;
+    unsigned parts = 0;
+    uint16_t sw;
+    mnap_err rc = MNAP_OK;
+
+    if (ctx == NULL || cmd == NULL || len < 4 || out_len == NULL || sw_out == NULL ||
+        (out == NULL && cap))
+        return MNAP_E_PARAM;
+    if (ctx->tr.transmit == NULL)
+        return MNAP_E_NOT_CONNECTED;
+    red |= redact_for_ins(cmd[1]);
+    *out_len = 0;
+    for (;;) {
+        if (++parts > MAX_PARTS) {
+            rc = MNAP_E_PROTOCOL;
+            break;
+        }
+        trace_cmd(ctx, NULL, cur, cur_len, red);
+        rc = ctx->tr.transmit(ctx->tr.self, cur, cur_len, ctx->rsp, MNAP_RSP_CAP, &rlen);
+        if (rc != MNAP_OK) {
+            mnap__trace_text(ctx, mnap_strerror(rc));
+            break;
+        }
+        if (rlen > raw_used)
+            raw_used = rlen < MNAP_RSP_CAP ? rlen : MNAP_RSP_CAP;
+        if (rlen < 2 || rlen > MNAP_RSP_CAP) {
+            rc = MNAP_E_PROTOCOL;
+            break;
+        }
+        dlen = rlen - 2;
+        sw = (uint16_t)((ctx->rsp[dlen] << 8) | ctx->rsp[dlen + 1]);
+        ctx->last_sw = sw;
+        mnap__trace_apdu(ctx, '<', NULL, ctx->rsp, rlen, 0, dlen, redact_rsp(ctx, red));
+        if ((sw & 0xFF00) == 0x6C00 && !resent && !(cmd[0] & 0x04) && total == 0) {
+            /* Wrong Le: send the same command again with the card's Le.  Not
+             * inside secure messaging, where the MAC covers Le. */
+            mnap_apdu a;
+            size_t n;
+            if (mnap__apdu_parse(cmd, len, &a) != 0) {
+                rc = MNAP_E_PARAM;
+                break;
+            }
+            a.ne = (sw & 0xFF) ? (sw & 0xFF) : 256;
+            a.extended = 0;
+            resend = malloc(len + 4);
+            if (resend == NULL) {
+                rc = MNAP_E_NOMEM;
+                break;
+            }
+            n = mnap__apdu_encode(&a, resend, len + 4);
+            if (n == 0) {
+                rc = MNAP_E_PARAM;
+                break;
+            }
+            cur = resend;
+            cur_len = n;
+            resent = true;
+            continue;
+        }
+        if (dlen > cap - total) {
+            rc = MNAP_E_BUFFER;
+            break;
+        }
+        memcpy(out + total, ctx->rsp, dlen);
+        total += dlen;
+        if ((sw & 0xFF00) == CM_SW_BYTES_REMAINING) {
+            gr[4] = (uint8_t)(sw & 0xFF);
+            cur = gr;
+            cur_len = sizeof(gr);
+            continue;
+        }
+        *sw_out = sw;
+        *out_len = total;
+        break;
+    }
+    /* The raw buffer held response data that may be secret. */
+    cm_wipe(ctx->rsp, raw_used);
+    free(resend);
+    if (rc != MNAP_OK)
+        cm_wipe(out, total);
+    return rc;
+}
+
+mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *out, size_t cap,
+                       size_t *out_len, uint16_t *sw)
+{
+    if (ctx == NULL || apdu == NULL || len < 4 || len > MNAP_CMD_CAP)
+        return MNAP_E_PARAM;
+    return mnap__exchange(ctx, apdu, len, out, cap, out_len, sw, RED_NONE);
+}
+
+void mnap__session_drop(mnap_ctx *ctx)
+{
+    if (ctx->open)
+        mnap__trace_text(ctx, "session closed");
+    cm_scp03_close(&ctx->scp);
+    cm_wipe(ctx->dek, sizeof(ctx->dek));
+    ctx->dek_len = 0;
+    ctx->open = false;
+    ctx->level = 0;
+    ctx->pin_verified = false;
+}
+
+mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
+                    size_t *out_len, uint16_t *sw, unsigned red)
+{
+    size_t n, wn, rlen, plen;
+    mnap_err rc;
+    int crc;
+
+    if (ctx == NULL || a == NULL || out_len == NULL || sw == NULL || (out == NULL && cap))
+        return MNAP_E_PARAM;
+    red |= redact_for_ins(a->ins);
+    if (!ctx->open) {
+        n = mnap__apdu_encode(a, ctx->cmd, MNAP_CMD_CAP);
+        if (n == 0)
+            return MNAP_E_PARAM;
+        rc = mnap__exchange(ctx, ctx->cmd, n, out, cap, out_len, sw, red);
+        cm_wipe(ctx->cmd, n);
+        return rc;
+    }
+    n = mnap__apdu_encode(a, ctx->tmp, MNAP_CMD_CAP);
+    if (n == 0)
+        return MNAP_E_PARAM;
+    trace_cmd(ctx, "plain", ctx->tmp, n, red);
+    crc = cm_scp03_wrap_command(&ctx->scp, ctx->tmp, n, ctx->cmd, MNAP_CMD_CAP, &wn);
+    cm_wipe(ctx->tmp, n);
+    if (crc != CM_OK)
+        return crc == CM_E_SPACE ? MNAP_E_PARAM : MNAP_E_CRYPTO;
+    rc = mnap__exchange(ctx, ctx->cmd, wn, ctx->tmp, MNAP_RSP_CAP, &rlen, sw, red);
+    cm_wipe(ctx->cmd, wn);
+    if (rc != MNAP_OK) {
+        /* The MAC chain of the card and ours may now differ: the session is
+         * unusable. */
+        mnap__session_drop(ctx);
+        return rc;
+    }
+    if (*sw == CM_SW_SM_DATA_INCORRECT) {
+        /* 6988: the card closed its channel. */
+        mnap__session_drop(ctx);
+        *out_len = 0;
+        return MNAP_OK;
+    }
+    crc = cm_scp03_unwrap_response(&ctx->scp, ctx->tmp, rlen, *sw, &plen);
+    if (crc != CM_OK) {
+        cm_wipe(ctx->tmp, rlen);
+        mnap__trace_text(ctx, "response failed its R-MAC / R-ENC check");
+        mnap__session_drop(ctx);
+        return MNAP_E_RMAC;
+    }
+    if (plen > cap) {
+        cm_wipe(ctx->tmp, rlen);
+        return MNAP_E_BUFFER;
+    }
+    if (mnap__trace_on(ctx) && (ctx->level & (CM_SL_RMAC | CM_SL_RENC))) {
+        /* The plain response, as the caller gets it. */
+        uint8_t *line = malloc(plen + 2);
+        if (line != NULL) {
+            memcpy(line, ctx->tmp, plen);
+            line[plen] = (uint8_t)(*sw >> 8);
+            line[plen + 1] = (uint8_t)*sw;
+            mnap__trace_apdu(ctx, '<', "plain", line, plen + 2, 0, plen, redact_rsp(ctx, red));
+            cm_wipe(line, plen + 2);
+            free(line);
+        }
+    }
+    if (plen)
+        memcpy(out, ctx->tmp, plen);
+    cm_wipe(ctx->tmp, rlen);
+    *out_len = plen;
+    return MNAP_OK;
+}
+
+mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
+                       size_t *out_len, unsigned red)
+{
+    uint16_t sw = 0;
+    size_t dummy;
+    mnap_err rc = mnap__send(ctx, a, out, cap, out_len ? out_len : &dummy, &sw, red);
+
+    if (rc != MNAP_OK)
+        return rc;
+    return mnap_err_from_sw(sw);
+}
+
+mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
+                      size_t *out_len)
+{
+    return mnap__send_ok(ctx, a, out, cap, out_len, RED_NONE);
+}
+
+mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8_t *out,
+                            size_t cap, size_t *out_len, uint16_t *sw, unsigned red)
+{
+    mnap_apdu whole, part;
+    const uint8_t *wire;
+    size_t n, wn = 0, off, rlen = 0, plen, pn;
+    uint8_t *segbuf = NULL;
+    mnap_err rc = MNAP_OK;
+    int crc;
+
+    if (ctx == NULL || a == NULL || seg == 0 || out_len == NULL || sw == NULL ||
+        (out == NULL && cap))
+        return MNAP_E_PARAM;
+    red |= redact_for_ins(a->ins);
+    n = mnap__apdu_encode(a, ctx->tmp, MNAP_CMD_CAP);
+    if (n == 0)
+        return MNAP_E_PARAM;
+    /* Security first, over the whole command; then cut (PROTOCOL.md §3). */
+    if (ctx->open) {
+        trace_cmd(ctx, "plain", ctx->tmp, n, red);
+        crc = cm_scp03_wrap_command(&ctx->scp, ctx->tmp, n, ctx->cmd, MNAP_CMD_CAP, &wn);
+        cm_wipe(ctx->tmp, n);
+        if (crc != CM_OK)
+            return crc == CM_E_SPACE ? MNAP_E_PARAM : MNAP_E_CRYPTO;
+    } else {
+        memcpy(ctx->cmd, ctx->tmp, n);
+        cm_wipe(ctx->tmp, n);
+        wn = n;
+    }
+    if (mnap__apdu_parse(ctx->cmd, wn, &whole) != 0) {
+        rc = MNAP_E_PARAM;
+        goto out;
+    }
+    segbuf = malloc(seg + 16);
+    if (segbuf == NULL) {
+        rc = MNAP_E_NOMEM;
+        goto out;
+    }
+    wire = whole.data;
+    off = 0;
+    do {
+        pn = whole.lc - off < seg ? whole.lc - off : seg;
+        part = whole;
+        part.extended = 0;
+        part.data = wire + off;
+        part.lc = pn;
+        part.ne = 0;
+        if (off + pn < whole.lc) {
+            /* A segment before the last: chaining bit, no Le, no R-MAC. */
+            part.cla |= 0x10;
+        } else {
+            part.ne = whole.ne;
+            part.extended = whole.extended && whole.ne > 0;
+        }
+        {
+            size_t sl = mnap__apdu_encode(&part, segbuf, seg + 16);
+            if (sl == 0) {
+                rc = MNAP_E_PARAM;
+                break;
+            }
+            rc = mnap__exchange(ctx, segbuf, sl, ctx->tmp, MNAP_RSP_CAP, &rlen, sw, red);
+            cm_wipe(segbuf, sl);
+        }
+        if (rc != MNAP_OK)
+            break;
+        off += pn;
+        if (off < whole.lc && (*sw != CM_SW_OK || rlen != 0)) {
+            /* A segment refused: the card dropped the command. */
+            break;
+        }
+    } while (off < whole.lc);
+out:
+    free(segbuf);
+    cm_wipe(ctx->cmd, wn);
+    if (rc != MNAP_OK) {
+        if (ctx->open)
+            mnap__session_drop(ctx);
+        return rc;
+    }
+    if (!ctx->open) {
+        if (rlen > cap)
+            return MNAP_E_BUFFER;
+        memcpy(out, ctx->tmp, rlen);
+        *out_len = rlen;
+        return MNAP_OK;
+    }
+    if (*sw == CM_SW_SM_DATA_INCORRECT) {
+        mnap__session_drop(ctx);
+        *out_len = 0;
+        return MNAP_OK;
+    }
+    crc = cm_scp03_unwrap_response(&ctx->scp, ctx->tmp, rlen, *sw, &plen);
+    if (crc != CM_OK) {
+        cm_wipe(ctx->tmp, rlen);
+        mnap__trace_text(ctx, "response failed its R-MAC / R-ENC check");
+        mnap__session_drop(ctx);
+        return MNAP_E_RMAC;
+    }
+    if (plen > cap) {
+        cm_wipe(ctx->tmp, rlen);
+        return MNAP_E_BUFFER;
+    }
+    if (plen)
+        memcpy(out, ctx->tmp, plen);
+    cm_wipe(ctx->tmp, rlen);
+    *out_len = plen;
+    return MNAP_OK;
+}
