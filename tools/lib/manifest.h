@@ -72,8 +72,9 @@ typedef struct mnap_manifest_problem {
     char message[160];
 } mnap_manifest_problem;
 
-/* The caller's problem list.  items[0..cap) receives the first cap problems;
- * count counts every problem found, so count > cap means some were dropped. */
+/* The caller's problem list.  After a check, items[0..min(count, cap)) holds
+ * the problems that come first in the file, sorted by line and column; count
+ * counts every problem found, so count > cap means some were left out. */
 typedef struct mnap_manifest_report {
     mnap_manifest_problem *items;
     size_t cap;

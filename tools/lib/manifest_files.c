@@ -247,6 +247,8 @@ void mf_read_files(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_man
 
     *image_part = 0;
     m->ef_count = 0;
+    /* Entries that are not objects leave their slot empty: nothing to clash with. */
+    memset(seen, 0, sizeof seen);
     if (mj_kind(doc, tok) != MJ_ARRAY) {
         mf_problem(r, doc, tok, "files: expected an array of EF objects");
         return;

@@ -14,12 +14,32 @@ void mnap_manifest_report_init(mnap_manifest_report *r, mnap_manifest_problem *i
     r->count = 0;
 }
 
+static bool before(int l1, int c1, int l2, int c2)
+{
+    return l1 < l2 || (l1 == l2 && c1 < c2);
+}
+
+static void add(mnap_manifest_report *r, int line, int column, const char *fmt, va_list ap) MF_PRINTF(4, 0);
 static void add(mnap_manifest_report *r, int line, int column, const char *fmt, va_list ap)
 {
+    mnap_manifest_problem *p = NULL;
+
     if (r == NULL)
         return;
     if (r->count < r->cap) {
-        mnap_manifest_problem *p = &r->items[r->count];
+        p = &r->items[r->count];
+    } else if (r->cap > 0) {
+        /* Full: keep the problems that come first in the file, which is what
+         * a reader fixes first, rather than the first ones found (the walk
+         * finds unknown fields and cross-file problems out of order). */
+        size_t last = 0;
+        for (size_t i = 1; i < r->cap; i++)
+            if (before(r->items[last].line, r->items[last].column, r->items[i].line, r->items[i].column))
+                last = i;
+        if (before(line, column, r->items[last].line, r->items[last].column))
+            p = &r->items[last];
+    }
+    if (p != NULL) {
         p->line = line;
         p->column = column;
         /* A message longer than the field is cut: the position still says where. */
@@ -104,8 +124,7 @@ void mf_report_sort(mnap_manifest_report *r)
     for (size_t i = 1; i < stored; i++) {
         mnap_manifest_problem cur = r->items[i];
         size_t j = i;
-        while (j > 0 && (r->items[j - 1].line > cur.line ||
-                         (r->items[j - 1].line == cur.line && r->items[j - 1].column > cur.column))) {
+        while (j > 0 && before(cur.line, cur.column, r->items[j - 1].line, r->items[j - 1].column)) {
             r->items[j] = r->items[j - 1];
             j--;
         }
