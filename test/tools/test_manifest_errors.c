@@ -258,7 +258,7 @@ static void test_fid_sfi_rules(void **state)
     expect_one(compose(NULL, NULL, NULL, NULL,
                        "    { \"fid\": \"01\", \"sfi\": 2, \"type\": \"cyclic\", \"record_length\": 8, "
                        "\"record_count\": 4, \"read\": \"PIN\", \"write\": \"SM\" }"),
-               7, 14, "files[1].fid: 1 bytes, must be exactly 2");
+               7, 14, "files[1].fid: 1 byte, must be exactly 2");
 }
 
 static void test_content_rules(void **state)
@@ -521,6 +521,42 @@ static void test_ef_count_limit(void **state)
     expect_one(TEXT, 35, 1, "files[32]: more than 32 EFs in one AP");
 }
 
+/* A file with twelve mistakes: all reported, in file order, from one run. */
+static void test_file_with_many_problems(void **state)
+{
+    static const struct { int line, column; const char *msg; } want[] = {
+        { 3, 19, "aid: hex digit without its pair" },
+        { 4, 59, "pin.max_length: 4 is less than min_length 6" },
+        { 5, 22, "key_set: a key set name uses only letters, digits" },
+        { 6, 16, "min_level: \"31\" is not one of" },
+        { 8, 14, "files[0].fid: FID 3F00 is reserved" },
+        { 8, 79, "files[0].write: \"ALWAYS\" is not one of \"SM\", \"PIN\", \"NEVER\"" },
+        { 9, 5, "files[1]: missing required field \"record_count\"" },
+        { 9, 29, "files[1].sfi: 40 is out of range (1..30)" },
+        { 10, 101, "files[2].content_text: 5 bytes, more than the EF's size of 4 bytes" },
+        { 11, 14, "files[3].fid: FID 0101 is already used by files[1]" },
+        { 11, 108, "files[3].content_hex: initial content is for transparent EFs only" },
+        { 13, 3, "unknown field \"version\"" },
+    };
+    const size_t n = sizeof want / sizeof want[0];
+    mnap_manifest_problem items[32];
+    mnap_manifest_report r;
+    (void)state;
+
+    mnap_manifest_report_init(&r, items, 32);
+    assert_int_equal(mnap_manifest_check_file("test/tools/data/manifest_bad.json", &M, &r), MNAP_MANIFEST_E_INVALID);
+    if (r.count != n)
+        print_report("(test/tools/data/manifest_bad.json)\n", &r);
+    assert_int_equal(r.count, n);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].line != want[i].line || items[i].column != want[i].column ||
+            strstr(items[i].message, want[i].msg) == NULL) {
+            print_report("(test/tools/data/manifest_bad.json)\n", &r);
+            fail_msg("problem %zu: expected %d:%d %s", i, want[i].line, want[i].column, want[i].msg);
+        }
+    }
+}
+
 static void test_unreadable_file(void **state)
 {
     mnap_manifest_problem items[2];
@@ -552,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_many_problems_at_once),
         cmocka_unit_test(test_image_size_limit),
         cmocka_unit_test(test_ef_count_limit),
+        cmocka_unit_test(test_file_with_many_problems),
         cmocka_unit_test(test_unreadable_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

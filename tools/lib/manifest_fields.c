@@ -85,9 +85,11 @@ int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char 
     }
     if (*len < min || *len > max) {
         if (min == max)
-            mf_problem(r, doc, tok, "%s%s%zu bytes, must be exactly %zu", PFX(path), *len, min);
+            mf_problem(r, doc, tok, "%s%s%zu byte%s, must be exactly %zu", PFX(path), *len, *len == 1 ? "" : "s",
+                       min);
         else
-            mf_problem(r, doc, tok, "%s%s%zu bytes, must be %zu to %zu", PFX(path), *len, min, max);
+            mf_problem(r, doc, tok, "%s%s%zu byte%s, must be %zu to %zu", PFX(path), *len, *len == 1 ? "" : "s",
+                       min, max);
         return -1;
     }
     return 0;
