@@ -1,0 +1,268 @@
+/* test_proto_pin.c: PROTOCOL.md §5 VERIFY / CHANGE REFERENCE DATA, §4
+ * RESET RETRY COUNTER and §8 PIN rules held black-box: tries counting and
+ * blocking, policy refusals that use no try, PIN never set, unblocking, and a
+ * power cut at every NVM write of a VERIFY (the try is never free). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "card_test.h"
+
+static ch_ap ap1;
+
+static int setup_ap_channel(void **state)
+{
+    if (ct_setup_ap(state) != 0)
+        return -1;
+    ch_ap_default(&ap1, 1);
+    return ch_open_ap(*state, &ap1, 0x33) == 0x9000 ? 0 : -1;
+}
+
+/* DF31 of AP idx seen from an AM channel (leaves the AM channel open). */
+static int tries_in_status(ch_card *c)
+{
+    ch_rsp r;
+    const uint8_t *e, *v;
+    size_t el, vl;
+    if (ch_open_am(c) != 0x9000 || ch_cmdx(c, "80F24002 02 4F00 00", &r) != 0x9000)
+        return -1;
+    e = ch_tlv_find(r.data, r.len, 0xE3, &el);
+    if (!e || !(v = ch_tlv_find(e, el, 0xDF31, &vl)) || vl != 1)
+        return -1;
+    return v[0];
+}
+
+static void test_empty_verify(void **state)
+{
+    ch_card *c = *state;
+    /* without a channel */
+    ASSERT_SW(ch_select(c, ap1.aid, ap1.aid_len, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "00200081", NULL), 0x63C3);
+    /* in a channel */
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+    ASSERT_SW(ch_verify(c, "1234"), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x9000);
+}
+
+static void test_verify_needs_channel(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_select(c, ap1.aid, ap1.aid_len, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "00200081 04 31323334", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "00240081 09 04 31323334 35363738", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "00200081", NULL), 0x63C3);
+}
+
+static void test_verify_wrong_then_blocked(void **state)
+{
+    ch_card *c = *state;
+    ch_rsp r;
+
+    ASSERT_SW(ch_verify(c, "9999"), 0x63C2);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C2);
+    ASSERT_SW(ch_verify(c, "99999"), 0x63C1);
+    /* the last try blocks */
+    ASSERT_SW(ch_verify(c, "0000"), 0x6983);
+    ASSERT_SW(ch_verify(c, NULL), 0x6983);
+    /* the right PIN no longer works, PIN files say blocked, SM files work */
+    ASSERT_SW(ch_verify(c, "1234"), 0x6983);
+    ASSERT_SW(ch_cmdx(c, "00B08200 04", NULL), 0x6983);
+    ASSERT_SW(ch_cmdx(c, "00B08100 02", &r), 0x9000);
+    ASSERT_DATA(&r, "0001");
+    /* still blocked after a power cycle; GET STATUS shows 0 tries */
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    assert_int_equal(tries_in_status(c), 0);
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, "1234"), 0x6983);
+}
+
+static void test_right_pin_resets_counter(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_verify(c, "9999"), 0x63C2);
+    ASSERT_SW(ch_verify(c, "9999"), 0x63C1);
+    ASSERT_SW(ch_verify(c, "1234"), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+}
+
+static void test_policy_uses_no_try(void **state)
+{
+    ch_card *c = *state;
+    ct_snap s = ct_snapshot(c);
+    ASSERT_SW(ch_verify(c, "123"), 0x6A80);          /* shorter than 4 */
+    ASSERT_SW(ch_verify(c, "123456789"), 0x6A80);    /* longer than 8 */
+    ASSERT_SW(ch_verify(c, "12a4"), 0x6A80);         /* not digits */
+    ASSERT_SW(ch_verify(c, "12 4"), 0x6A80);
+    ASSERT_UNCHANGED(c, s);
+    ct_snap_free(&s);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+}
+
+static void test_pin_never_set(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+
+    ch_ap_default(&ap, 2);
+    ap.initial_pin = NULL;
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    assert_int_equal(tries_in_status(c) , 3);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    /* never set comes before the policy check */
+    ASSERT_SW(ch_verify(c, "1234"), 0x6984);
+    ASSERT_SW(ch_verify(c, "12"), 0x6984);
+    ASSERT_SW(ch_cmdx(c, "00B08200 01", NULL), 0x6982);
+    /* the area manager sets it */
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D392100002 DF0206 313133333535", -1), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+    ASSERT_SW(ch_verify(c, "113355"), 0x9000);
+}
+
+static void test_reset_retry_counter_unblocks(void **state)
+{
+    ch_card *c = *state;
+    ch_rsp r;
+
+    ASSERT_SW(ch_verify(c, "0000"), 0x63C2);
+    ASSERT_SW(ch_verify(c, "0000"), 0x63C1);
+    ASSERT_SW(ch_verify(c, "0000"), 0x6983);
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D392100001 DF0204 35363738", -1), 0x9000);
+    assert_int_equal(tries_in_status(c), 3);
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+    ASSERT_SW(ch_verify(c, "1234"), 0x63C2);
+    ASSERT_SW(ch_verify(c, "5678"), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B08200 06", &r), 0x9000);
+    ASSERT_DATA(&r, "736563726574");
+}
+
+static void test_change_reference_data(void **state)
+{
+    ch_card *c = *state;
+    ch_rsp r;
+
+    /* wrong old PIN counts a try */
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 39393939 35363738", NULL), 0x63C2);
+    /* new PIN against the policy: no try used */
+    ASSERT_SW(ch_cmdx(c, "00240081 08 04 31323334 353637", NULL), 0x6A80);
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 31323334 3536373A", NULL), 0x6A80);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C2);
+    /* success: verified in this channel right away */
+    ASSERT_SW(ch_cmdx(c, "00240081 0B 04 31323334 353637383930", NULL), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B08200 06", &r), 0x9000);
+    ASSERT_DATA(&r, "736563726574");
+    /* a new channel: the new PIN counts, the old one is wrong */
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+    ASSERT_SW(ch_verify(c, "1234"), 0x63C2);
+    ASSERT_SW(ch_verify(c, "567890"), 0x9000);
+}
+
+static void test_change_blocks_on_last_try(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 39393939 35363738", NULL), 0x63C2);
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 39393939 35363738", NULL), 0x63C1);
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 39393939 35363738", NULL), 0x6983);
+    ASSERT_SW(ch_cmdx(c, "00240081 09 04 31323334 35363738", NULL), 0x6983);
+}
+
+/* The PIN state is per channel: a new channel on the same AP starts
+ * unverified. */
+static void test_pin_state_per_channel(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_verify(c, "1234"), 0x9000);
+    ASSERT_SW(ch_initialize_update(c, 0, &ap1.keys, NULL), 0x9000);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B08200 01", NULL), 0x6982);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C3);
+}
+
+/* Power cut right after each NVM write of a VERIFY (write n+1 gets no byte):
+ * after restart the tries left are the state before or before minus one
+ * (§8), never anything else, and once the decrement reached NVM every later
+ * cut point keeps it: the try is counted before the card can reveal the
+ * comparison. */
+static void cut_every_write(ch_card *c, const char *pin, int after_uncut)
+{
+    uint8_t *pre;
+    uint64_t w0, writes;
+    int prev = 3;
+
+    /* reference state: AP channel about to send VERIFY */
+    ASSERT_SW(ch_select(c, ap1.aid, ap1.aid_len, NULL), 0x9000);
+    pre = ch_nvm_copy(c);
+    assert_non_null(pre);
+    ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+    w0 = c->sim.writes;
+    ASSERT_SW(ch_verify(c, pin), after_uncut == 3 ? 0x9000 : 0x63C2);
+    writes = c->sim.writes - w0;
+    assert_true(writes >= 1);
+    for (uint64_t n = 0; n < writes; n++) {
+        uint16_t sw;
+        int tries;
+        memcpy(c->sim.nvm, pre, c->sim.nvm_size);
+        assert_int_equal(ch_power_cycle(c), MC_OK);
+        ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
+        /* writes 1..n complete, write n+1 gets no byte */
+        mc_sim_arm_cut(&c->sim, n + 1, 0);
+        sw = ch_verify(c, pin);
+        assert_int_equal(sw, CH_SW_MUTE);
+        assert_int_equal(ch_power_cycle(c), MC_OK);
+        ASSERT_SW(ch_select(c, ap1.aid, ap1.aid_len, NULL), 0x9000);
+        sw = ch_rawx(c, "00200081", NULL);
+        assert_true((sw & 0xFFF0) == 0x63C0);
+        tries = sw & 0x0F;
+        /* before, or before with the try counted: nothing else */
+        assert_true(tries == 3 || tries == 2);
+        /* once counted, counted for every later cut point */
+        assert_true(tries <= prev);
+        prev = tries;
+    }
+    /* uncut, the card ends where the dry run ended */
+    assert_int_equal(prev == 2 || after_uncut == 3, 1);
+    free(pre);
+}
+
+static void test_power_cut_wrong_verify(void **state)
+{
+    cut_every_write(*state, "9999", 2);
+}
+
+static void test_power_cut_right_verify(void **state)
+{
+    cut_every_write(*state, "1234", 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_empty_verify, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_needs_channel, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_wrong_then_blocked, setup_ap_channel,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_right_pin_resets_counter, setup_ap_channel,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_policy_uses_no_try, setup_ap_channel, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_pin_never_set, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_retry_counter_unblocks, setup_ap_channel,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_change_reference_data, setup_ap_channel, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_change_blocks_on_last_try, setup_ap_channel,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_pin_state_per_channel, setup_ap_channel, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_wrong_verify, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_right_verify, ct_setup_ap, ct_teardown),
+    };
+    return cmocka_run_group_tests_name("proto_pin", tests, NULL, NULL);
+}
