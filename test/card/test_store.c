@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "crc.h"
@@ -332,6 +334,12 @@ static void test_write_counts(void **state)
     assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
     mc_store_abort(&f->card);
     assert_int_equal(f->sim.writes, 2);
+    /* format of 64 KiB: header invalidated, data space filled in 873 chunks,
+     * counter rings in 102, journal 1, header 1 */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_format(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 1 + 873 + 102 + 1 + 1);
+    assert_int_equal(f->sim.flushes, 2);
     /* fill: 64-byte chunks */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(mc_store_fill_direct(&f->card, 0, 0, 130), MC_OK);
@@ -512,6 +520,46 @@ static void test_corrupt_counter_ring(void **state)
     assert_int_equal(v, 6);
 }
 
+/* The store on a file image: what commit and counter set made durable is
+ * there after the image is closed and opened again. */
+static void test_file_image(void **state)
+{
+    char dir[] = "/tmp/mnap-test-store-XXXXXX", path[64], err[128];
+    mc_sim sim;
+    mc_card card;
+    uint8_t a[100], out[100];
+    uint32_t v;
+    bool rec = true;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/card.nvm", dir);
+    fill_pattern(a, sizeof(a), 0x31);
+    assert_int_equal(mc_sim_create_file(&sim, path, MC_SIM_DEFAULT_NVM_SIZE, false), 0);
+    card.port = &sim;
+    assert_int_equal(mc_store_format(&card), MC_OK);
+    assert_int_equal(mc_store_recover(&card, &rec), MC_OK);
+    assert_int_equal(mc_store_begin(&card), MC_OK);
+    assert_int_equal(mc_store_write(&card, 7, a, sizeof(a)), MC_OK);
+    assert_int_equal(mc_store_commit(&card), MC_OK);
+    assert_int_equal(mc_store_counter_set(&card, 9, 0x42), MC_OK);
+    /* an open transaction dies with the process */
+    assert_int_equal(mc_store_begin(&card), MC_OK);
+    assert_int_equal(mc_store_write(&card, 7, out, 10), MC_OK);
+    mc_sim_close(&sim);
+
+    assert_int_equal(mc_sim_open_file(&sim, path, err, sizeof(err)), 0);
+    card.port = &sim;
+    assert_int_equal(mc_store_recover(&card, &rec), MC_OK);
+    assert_true(rec);                     /* the open transaction was discarded */
+    assert_int_equal(mc_store_read(&card, 7, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, sizeof(a));
+    assert_int_equal(mc_store_counter_get(&card, 9, &v), MC_OK);
+    assert_int_equal(v, 0x42);
+    mc_sim_close(&sim);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -532,6 +580,7 @@ int main(void)
         T(test_corrupt_clear_descriptor),
         T(test_corrupt_committed_journal),
         T(test_corrupt_counter_ring),
+        cmocka_unit_test(test_file_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,6 +215,11 @@ static void tear_scenario(const scenario *sc)
                 fail_msg("%s: cut at write %llu after %zu bytes: data space is not the %s image",
                          sc->name, (unsigned long long)n, ks[j], want_after ? "after" : "before");
             assert_int_equal(sim.nvm[ST_STATE_OFF], ST_STATE_CLEAR);
+            /* prepare() committed once: the sequence number follows the outcome,
+             * except that a commit write torn only in its state byte has
+             * already written its descriptor (numbers may skip, never go back) */
+            assert_int_equal(card.store.tx_seq,
+                             want_after || (n == commit_idx && ks[j] == len - 1) ? 2 : 1);
             check_follow_up();
             cuts++;
         }
