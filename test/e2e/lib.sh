@@ -228,6 +228,83 @@ fresh_card() {
     wait_card "$slot" present 10000 || fail "slot $slot: card not in the reader after 10 s"
 }
 
+# --- the host library client (test/e2e/e2e_host.c) ----------------------------
+
+# The end-to-end client of the host library; tests that need it skip (77)
+# with a reason when it was not built.
+need_host() {
+    if [ ! -x "$E2E_HOST" ]; then
+        SKIP_REASON="$E2E_HOST not built (host library not linkable yet)"
+        return 1
+    fi
+}
+
+# host ARGS...: runs one e2e_host step on slot 0; stdout is the result,
+# stderr goes to the client log.
+host() {
+    echo "--- e2e_host $*" >> "$E2E_TMP/client.log"
+    timeout 60 "$E2E_HOST" "$READER0" "$@" 2>> "$E2E_TMP/client.log"
+}
+
+# step ARGS...: a host step that must print "ok".
+step() {
+    local out
+    out=$(host "$@") || fail "e2e_host $* failed (exit $?): $out" || return 1
+    [ "$out" = ok ] || fail "e2e_host $*: printed '$out', want 'ok'" || return 1
+}
+
+# host_bg OUT ARGS...: a host step in the background, output to OUT.
+CLIENT_PID=
+host_bg() {
+    local out=$1
+    shift
+    echo "--- e2e_host (background) $*" >> "$E2E_TMP/client.log"
+    timeout 60 "$E2E_HOST" "$READER0" "$@" > "$out" 2>> "$E2E_TMP/client.log" &
+    CLIENT_PID=$!
+    track_pid "$CLIENT_PID"
+}
+
+# wait_client TIMEOUT_S: waits for the background client, prints its status.
+wait_client() {
+    local i rc
+    for i in $(seq $(($1 * 10))); do
+        kill -0 "$CLIENT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$CLIENT_PID" 2>/dev/null; then
+        stop_pid "$CLIENT_PID"
+        echo timeout
+        return
+    fi
+    wait "$CLIENT_PID"; rc=$?
+    untrack_pid "$CLIENT_PID"
+    echo "$rc"
+}
+
+# wait_file PATH TIMEOUT_S
+wait_file() {
+    local i
+    for i in $(seq $(($2 * 20))); do
+        [ -e "$1" ] && return 0
+        kill -0 "$CLIENT_PID" 2>/dev/null || { [ -e "$1" ] && return 0; fail "client exited before $1"; return 1; }
+        sleep 0.05
+    done
+    fail "no $1 within $2 s"
+}
+
+markers() {
+    local d="$E2E_TMP/markers.$1"
+    rm -rf "$d"
+    mkdir -p "$d"
+    echo "$d"
+}
+
+# A blank card, set up with the region keys.
+active_card() {
+    fresh_card 0 || return 1
+    step setup 00000000000E2E00 || return 1
+}
+
 # --- helpers for checks ---------------------------------------------------------
 
 # opensc_responses < opensc-tool output: one line per response, its bytes

@@ -1,0 +1,130 @@
+# test/e2e/suite_resilience.sh: the card and the host library when things go
+# wrong on the way: mnap-vcard killed in the middle of a multi-block AP load,
+# a power cut torn into the install's NVM writes, the card pulled out during
+# a session, pcscd restarted between two sessions.  Sourced by run.sh.
+
+SUITE_TESTS="t_kill_vcard_during_multiblock_load t_power_cut_during_load_install t_pull_card_during_session t_restart_pcscd_between_sessions t_corrupt_image_answers_6581"
+
+t_kill_vcard_during_multiblock_load() {
+    need_host || return 77
+    active_card || return 1
+    local d rc out
+    d=$(markers kill)
+    # 48-byte blocks: the image (about 300 bytes with its key set) takes
+    # several LOAD AP commands; the client pauses after the first one.
+    host_bg "$d/out" load-killed 3 48 "$d"
+    wait_file "$d/ready" 20 || return 1
+    stop_vcard 0 KILL
+    touch "$d/go"
+    rc=$(wait_client 30)
+    out=$(cat "$d/out")
+    expect_eq "load-killed exit status" "$rc" 0 || return 1
+    expect_eq "error the host saw" "$out" MNAP_E_CARD_REMOVED || return 1
+    # The same image in a new process: the AP is absent (the install happens
+    # only with the last block), the card works, and the AP loads in full.
+    start_vcard 0 "$IMG"
+    wait_card 0 present 10000 || fail "restarted card not in the reader" || return 1
+    expect_eq "AP after the kill" "$(host check-ap 3)" absent || return 1
+    step load 3 48 || return 1
+    expect_eq "AP loaded after restart" "$(host check-ap 3)" complete || return 1
+}
+
+t_power_cut_during_load_install() {
+    need_host || return 77
+    active_card || return 1
+    # One LOAD AP block (the whole image): tear its Wth NVM write, exit as if
+    # killed, restart on the same image; the AP must be absent or complete.
+    local w rc out st seen_absent=0 seen_complete=0
+    for w in 1 2 3 5 8 13; do
+        stop_vcard 0
+        start_vcard 0 "$IMG" --die-at "E8:1:$w"
+        wait_card 0 present 10000 || fail "W=$w: card not in the reader" || return 1
+        out=$(host load-dies 4 0); rc=$?
+        st=$(vcard_exit_status 0 5)
+        if [ "$st" = running ]; then
+            # The install took fewer than W writes: it completed normally.
+            expect_eq "W=$w: load answered normally" "$rc" 1 || true
+        else
+            expect_eq "W=$w: vcard exit status (--die-at fired)" "$st" 3 || return 1
+            expect_eq "W=$w: host step status" "$rc" 0 || return 1
+            expect_match "W=$w: named error" "$out" "^MNAP_E_(CARD_REMOVED|TRANSPORT)$" || return 1
+        fi
+        stop_vcard 0
+        start_vcard 0 "$IMG"
+        wait_card 0 present 10000 || fail "W=$w: restarted card not in the reader" || return 1
+        out=$(host check-ap 4) || fail "W=$w: check-ap failed: '$out'" || return 1
+        case $out in
+        absent) seen_absent=1 ;;
+        complete) seen_complete=1; step delete 4 || return 1 ;;
+        *) fail "W=$w: AP is '$out', want absent or complete"; return 1 ;;
+        esac
+        [ "$st" = running ] && break
+    done
+    log "    (tears: absent seen $seen_absent, complete seen $seen_complete)"
+    [ "$seen_absent" = 1 ] || fail "no tear left the AP absent: the tear never hit the install" || return 1
+}
+
+t_pull_card_during_session() {
+    need_host || return 77
+    active_card || return 1
+    local d rc out
+    d=$(markers pull)
+    host_bg "$d/out" session-removed "$d"
+    wait_file "$d/ready" 20 || return 1
+    kill -USR1 "$VCARD_PID"
+    wait_card 0 absent 5000 || fail "card still present after SIGUSR1" || return 1
+    touch "$d/go"
+    wait_file "$d/removed" 20 || return 1
+    kill -USR2 "$VCARD_PID"
+    wait_card 0 present 5000 || fail "card not back after SIGUSR2" || return 1
+    touch "$d/go2"
+    rc=$(wait_client 30)
+    out=$(cat "$d/out")
+    expect_eq "session-removed exit status" "$rc" 0 || return 1
+    expect_eq "session-removed result" "$out" ok || return 1
+}
+
+t_restart_pcscd_between_sessions() {
+    need_host || return 77
+    active_card || return 1
+    local d rc out
+    d=$(markers pcscd)
+    host_bg "$d/out" session-nosvc "$d"
+    wait_file "$d/ready" 20 || return 1
+    stop_pcscd
+    touch "$d/go"
+    wait_file "$d/nosvc" 20 || return 1
+    start_pcscd
+    # mnap-vcard reconnects by itself (it retries every second at most).
+    wait_card 0 present 10000 || fail "card not back after pcscd restart" || return 1
+    touch "$d/go2"
+    rc=$(wait_client 30)
+    out=$(cat "$d/out")
+    expect_eq "session-nosvc exit status" "$rc" 0 || return 1
+    expect_eq "session-nosvc result" "$out" ok || return 1
+    grep -q "vpcd closed the connection" "$E2E_TMP/vcard0.log" ||
+        fail "mnap-vcard did not log the lost vpcd connection" || return 1
+}
+
+# Corrupt NVM behind a good header: the image is served and the card answers
+# 6581 to everything but SELECT and GET DATA DF20 (PROTOCOL.md §8).
+t_corrupt_image_answers_6581() {
+    fresh_card 0 || return 1
+    stop_vcard 0
+    # Flip every byte of the first 4 KiB of NVM (after the 16-byte header):
+    # the store's headers and checksums live at the start.
+    perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!";
+             binmode $f; seek($f, 16, 0); read($f, my $b, 4096) == 4096 or die "short image";
+             $b ^= "\xFF" x 4096; seek($f, 16, 0); print $f $b; close $f or die' "$IMG" ||
+        fail "could not corrupt $IMG" || return 1
+    start_vcard 0 "$IMG"
+    wait_card 0 present 10000 || fail "corrupt image not served" || return 1
+    grep -q "answers 6581" "$E2E_TMP/vcard0.log" || fail "mnap-vcard did not warn about corrupt NVM" || return 1
+    local out
+    out=$("$E2E_PCSC" apdu "$READER0" "00A4040C07F04D4E4150414D" "80CADF2000" \
+        "8050FF0008010203040506070800" 2>&1)
+    printf '%s\n' "$out" >> "$E2E_TMP/client.log"
+    expect_eq "SELECT AM" "$(printf '%s\n' "$out" | sed -n 1p)" "90 00" || return 1
+    expect_match "GET DATA DF20" "$(printf '%s\n' "$out" | sed -n 2p)" "^DF 20 .* 90 00$" || return 1
+    expect_eq "INITIALIZE UPDATE" "$(printf '%s\n' "$out" | sed -n 3p)" "65 81" || return 1
+}
