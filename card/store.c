@@ -10,30 +10,30 @@
 #include "port.h"
 #include "store_int.h"
 
-mc_status st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len)
+mc_status mc_st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len)
 {
     return mc_port_nvm_read(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
-mc_status st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len)
+mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len)
 {
     return mc_port_nvm_write(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
-mc_status st_nvm_flush(struct mc_card *card)
+mc_status mc_st_nvm_flush(struct mc_card *card)
 {
     return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
-uint32_t st_data_size(struct mc_card *card)
+uint32_t mc_st_data_size(struct mc_card *card)
 {
     uint32_t n = mc_port_nvm_size(card);
     return n >= ST_DATA_OFF + ST_DATA_MIN ? n - ST_DATA_OFF : 0;
 }
 
-bool st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
+bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
 {
-    uint32_t size = st_data_size(card);
+    uint32_t size = mc_st_data_size(card);
     return off <= size && len <= (size_t)(size - off);
 }
 
@@ -62,26 +62,26 @@ mc_status mc_store_format(struct mc_card *card)
     mc_status rc;
 
     memset(st, 0, sizeof(*st));
-    if (st_data_size(card) == 0)
+    if (mc_st_data_size(card) == 0)
         return MC_ERR_PARAM;
     /* The header goes last: a format torn anywhere leaves no valid header,
      * so the half-made store is reported corrupt, never used. */
     memset(h, 0xFF, sizeof(h));
-    rc = st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
+    rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
     if (rc == MC_OK)
-        rc = mc_store_fill_direct(card, 0, 0xFF, st_data_size(card));
+        rc = mc_store_fill_direct(card, 0, 0xFF, mc_st_data_size(card));
     if (rc == MC_OK)
-        rc = st_counters_format(card);
+        rc = mc_st_counters_format(card);
     if (rc == MC_OK)
-        rc = st_journal_format(card);
+        rc = mc_st_journal_format(card);
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     if (rc != MC_OK)
         return rc;
     header_encode(h, nvm_size);
-    rc = st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
+    rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     return rc;
 }
 
@@ -94,18 +94,18 @@ mc_status mc_store_recover(struct mc_card *card, bool *recovered)
     memset(st, 0, sizeof(*st));
     if (recovered != NULL)
         *recovered = false;
-    rc = st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
+    rc = mc_st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
     if (rc != MC_OK)
         return rc;
     header_encode(want, mc_port_nvm_size(card));
     /* Header fields are public layout constants, so memcmp is fine here. */
-    if (st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
+    if (mc_st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
         st->corrupt = true;
         return MC_ERR_CORRUPT;
     }
-    rc = st_journal_recover(card, recovered);
+    rc = mc_st_journal_recover(card, recovered);
     if (rc == MC_OK)
-        rc = st_counters_load(card);
+        rc = mc_st_counters_load(card);
     if (rc == MC_ERR_CORRUPT)
         st->corrupt = true;
     return rc;
@@ -113,7 +113,7 @@ mc_status mc_store_recover(struct mc_card *card, bool *recovered)
 
 uint32_t mc_store_data_size(struct mc_card *card)
 {
-    return st_data_size(card);
+    return mc_st_data_size(card);
 }
 
 mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
@@ -123,13 +123,13 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !st_data_range_ok(card, off, len))
+    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
     if (len == 0)
         return MC_OK;
-    rc = st_nvm_read(card, ST_DATA_OFF + off, buf, len);
+    rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
     if (rc == MC_OK && st->in_tx && st->journal_records > 0)
-        rc = st_journal_overlay(card, off, buf, len);
+        rc = mc_st_journal_overlay(card, off, buf, len);
     return rc;
 }
 
@@ -137,11 +137,11 @@ mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *
 {
     if (card->store.corrupt)
         return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !st_data_range_ok(card, off, len))
+    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
     if (len == 0)
         return MC_OK;
-    return st_nvm_write(card, ST_DATA_OFF + off, buf, len);
+    return mc_st_nvm_write(card, ST_DATA_OFF + off, buf, len);
 }
 
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)
@@ -150,12 +150,12 @@ mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value
 
     if (card->store.corrupt)
         return MC_ERR_CORRUPT;
-    if (!st_data_range_ok(card, off, len))
+    if (!mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
     memset(chunk, value, sizeof(chunk));
     while (len > 0) {
         size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
-        mc_status rc = st_nvm_write(card, ST_DATA_OFF + off, chunk, n);
+        mc_status rc = mc_st_nvm_write(card, ST_DATA_OFF + off, chunk, n);
         if (rc != MC_OK)
             return rc;
         off += (uint32_t)n;

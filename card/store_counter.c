@@ -60,7 +60,7 @@ static enum slot_kind slot_decode(unsigned idx, unsigned pos, const uint8_t s[ST
     return SLOT_VALID;
 }
 
-mc_status st_counters_format(struct mc_card *card)
+mc_status mc_st_counters_format(struct mc_card *card)
 {
     uint8_t chunk[ST_CHUNK];
     uint32_t done = 0;
@@ -69,7 +69,7 @@ mc_status st_counters_format(struct mc_card *card)
     memset(chunk, 0xFF, sizeof(chunk));
     while (done < ST_CTR_LEN) {
         uint32_t n = ST_CTR_LEN - done < ST_CHUNK ? ST_CTR_LEN - done : ST_CHUNK;
-        mc_status rc = st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
+        mc_status rc = mc_st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
         if (rc != MC_OK)
             return rc;
         done += n;
@@ -95,7 +95,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
 
     for (unsigned base = 0; base < ST_RING; base += ST_CHUNK / ST_SLOT) {
         unsigned cnt = ST_RING - base < ST_CHUNK / ST_SLOT ? ST_RING - base : ST_CHUNK / ST_SLOT;
-        mc_status rc = st_nvm_read(card, slot_addr(idx, base), chunk, cnt * ST_SLOT);
+        mc_status rc = mc_st_nvm_read(card, slot_addr(idx, base), chunk, cnt * ST_SLOT);
         if (rc != MC_OK)
             return rc;
         for (unsigned j = 0; j < cnt; j++) {
@@ -124,7 +124,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
     return MC_OK;
 }
 
-mc_status st_counters_load(struct mc_card *card)
+mc_status mc_st_counters_load(struct mc_card *card)
 {
     for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
         mc_status rc = load_ring(card, i);
@@ -161,9 +161,9 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
         return MC_OK;          /* already durable: no write */
     pos = (st->counter_slot[idx] + 1u) % ST_RING;
     slot_encode(idx, pos, value, s);
-    rc = st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
+    rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     if (rc != MC_OK)
         return rc;
     st->counter_cache[idx] = value;

@@ -76,22 +76,22 @@ static inline uint32_t st_get32(const uint8_t *p)
 }
 
 /* Port calls mapped to mc_status (MC_ERR_NVM on any port failure). */
-mc_status st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
-mc_status st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
-mc_status st_nvm_flush(struct mc_card *card);
+mc_status mc_st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
+mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
+mc_status mc_st_nvm_flush(struct mc_card *card);
 /* Size of the data space for this port's NVM (0 when too small). */
-uint32_t st_data_size(struct mc_card *card);
+uint32_t mc_st_data_size(struct mc_card *card);
 /* true when [off, off+len) lies inside the data space. */
-bool st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
+bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 
 /* Journal (store_journal.c). */
-mc_status st_journal_format(struct mc_card *card);
-mc_status st_journal_recover(struct mc_card *card, bool *recovered);
+mc_status mc_st_journal_format(struct mc_card *card);
+mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered);
 /* Overlays the open transaction's records on buf (data-space [off, off+len)). */
-mc_status st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
+mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 
 /* Counters (store_counter.c). */
-mc_status st_counters_format(struct mc_card *card);
-mc_status st_counters_load(struct mc_card *card);
+mc_status mc_st_counters_format(struct mc_card *card);
+mc_status mc_st_counters_load(struct mc_card *card);
 
 #endif

@@ -23,10 +23,10 @@ static mc_status write_desc_state(struct mc_card *card, uint32_t seq, uint16_t n
     st_put16(d + 10, used);
     st_put32(d + 12, mc_crc32(d, 12));
     d[ST_DESC_LEN] = state;
-    return st_nvm_write(card, ST_JNL_OFF, d, sizeof(d));
+    return mc_st_nvm_write(card, ST_JNL_OFF, d, sizeof(d));
 }
 
-mc_status st_journal_format(struct mc_card *card)
+mc_status mc_st_journal_format(struct mc_card *card)
 {
     return write_desc_state(card, 0, 0, 0, ST_STATE_CLEAR);
 }
@@ -67,7 +67,7 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
-    if (!st->in_tx || (buf == NULL && len > 0) || !st_data_range_ok(card, off, len))
+    if (!st->in_tx || (buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
     if (len == 0)
         return MC_OK;
@@ -87,11 +87,11 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     if (n + len <= sizeof(b)) {
         /* Small record: header and data in one port write. */
         memcpy(b + n, buf, len);
-        rc = st_nvm_write(card, addr, b, n + len);
+        rc = mc_st_nvm_write(card, addr, b, n + len);
     } else {
-        rc = st_nvm_write(card, addr, b, n);
+        rc = mc_st_nvm_write(card, addr, b, n);
         if (rc == MC_OK)
-            rc = st_nvm_write(card, addr + (uint32_t)n, buf, len);
+            rc = mc_st_nvm_write(card, addr + (uint32_t)n, buf, len);
     }
     if (rc != MC_OK)
         return rc;
@@ -107,7 +107,7 @@ static mc_status apply_records(struct mc_card *card, uint16_t nrec)
     uint32_t pos = ST_REC_OFF;
 
     for (uint16_t i = 0; i < nrec; i++) {
-        mc_status rc = st_nvm_read(card, pos, h, sizeof(h));
+        mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t off = st_get32(h + 4), len = st_get16(h + 8), done = 0;
 
         if (rc != MC_OK)
@@ -115,9 +115,9 @@ static mc_status apply_records(struct mc_card *card, uint16_t nrec)
         pos += ST_REC_HDR;
         while (done < len) {
             uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
-            rc = st_nvm_read(card, pos + done, chunk, k);
+            rc = mc_st_nvm_read(card, pos + done, chunk, k);
             if (rc == MC_OK)
-                rc = st_nvm_write(card, ST_DATA_OFF + off + done, chunk, k);
+                rc = mc_st_nvm_write(card, ST_DATA_OFF + off + done, chunk, k);
             if (rc != MC_OK)
                 return rc;
             done += k;
@@ -147,11 +147,11 @@ mc_status mc_store_commit(struct mc_card *card)
     if (nrec == 0)
         return MC_OK;
     /* The records must be durable before the commit mark can be. */
-    rc = st_nvm_flush(card);
+    rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
         rc = write_desc_state(card, st->tx_seq + 1u, nrec, used, ST_STATE_COMMITTED);
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
@@ -159,13 +159,13 @@ mc_status mc_store_commit(struct mc_card *card)
     rc = apply_records(card, nrec);
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     if (rc == MC_OK) {
         const uint8_t clear = ST_STATE_CLEAR;
-        rc = st_nvm_write(card, ST_STATE_OFF, &clear, 1);
+        rc = mc_st_nvm_write(card, ST_STATE_OFF, &clear, 1);
     }
     if (rc == MC_OK)
-        rc = st_nvm_flush(card);
+        rc = mc_st_nvm_flush(card);
     return rc;
 }
 
@@ -183,7 +183,7 @@ void mc_store_abort(struct mc_card *card)
      * whatever happened before.  A failure here is harmless: recovery
      * discards an OPEN journal. */
     if (wrote && !st->corrupt && write_desc_state(card, st->tx_seq, 0, 0, ST_STATE_CLEAR) == MC_OK)
-        (void)st_nvm_flush(card);
+        (void)mc_st_nvm_flush(card);
 }
 
 uint32_t mc_store_tx_capacity(struct mc_card *card)
@@ -192,7 +192,7 @@ uint32_t mc_store_tx_capacity(struct mc_card *card)
     return ST_TX_CAP;
 }
 
-mc_status st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len)
+mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len)
 {
     const mc_store *st = &card->store;
     uint8_t h[ST_REC_HDR];
@@ -201,7 +201,7 @@ mc_status st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, s
 
     /* Records in write order, so a later write of the same bytes wins. */
     for (uint16_t i = 0; i < st->journal_records; i++) {
-        mc_status rc = st_nvm_read(card, pos, h, sizeof(h));
+        mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t roff = st_get32(h + 4), rlen = st_get16(h + 8);
         uint32_t lo, hi;
 
@@ -210,7 +210,7 @@ mc_status st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, s
         lo = roff > off ? roff : off;
         hi = roff + rlen < end ? roff + rlen : end;
         if (lo < hi) {
-            rc = st_nvm_read(card, pos + ST_REC_HDR + (lo - roff), buf + (lo - off), hi - lo);
+            rc = mc_st_nvm_read(card, pos + ST_REC_HDR + (lo - roff), buf + (lo - off), hi - lo);
             if (rc != MC_OK)
                 return rc;
         }
@@ -233,19 +233,19 @@ static mc_status verify_records(struct mc_card *card, uint32_t seq, uint16_t nre
 
         if (end - pos < ST_REC_HDR)
             return MC_ERR_CORRUPT;
-        rc = st_nvm_read(card, pos, h, sizeof(h));
+        rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         if (rc != MC_OK)
             return rc;
         off = st_get32(h + 4);
         len = st_get16(h + 8);
         pos += ST_REC_HDR;
         if (st_get32(h) != seq || len == 0 || len > end - pos ||
-            !st_data_range_ok(card, off, len))
+            !mc_st_data_range_ok(card, off, len))
             return MC_ERR_CORRUPT;
         crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
         while (done < len) {
             uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
-            rc = st_nvm_read(card, pos + done, chunk, k);
+            rc = mc_st_nvm_read(card, pos + done, chunk, k);
             if (rc != MC_OK)
                 return rc;
             crc = mc_crc32_update(crc, chunk, k);
@@ -258,14 +258,14 @@ static mc_status verify_records(struct mc_card *card, uint32_t seq, uint16_t nre
     return pos == end ? MC_OK : MC_ERR_CORRUPT;
 }
 
-mc_status st_journal_recover(struct mc_card *card, bool *recovered)
+mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
     uint8_t d[ST_DESC_LEN + 1];
     uint32_t seq;
     uint16_t nrec, used;
     bool desc_ok;
-    mc_status rc = st_nvm_read(card, ST_JNL_OFF, d, sizeof(d));
+    mc_status rc = mc_st_nvm_read(card, ST_JNL_OFF, d, sizeof(d));
 
     if (rc != MC_OK)
         return rc;
@@ -291,7 +291,7 @@ mc_status st_journal_recover(struct mc_card *card, bool *recovered)
          * written before the commit began), minus one. */
         if (!desc_ok) {
             uint8_t h[4];
-            rc = st_nvm_read(card, ST_REC_OFF, h, sizeof(h));
+            rc = mc_st_nvm_read(card, ST_REC_OFF, h, sizeof(h));
             if (rc != MC_OK)
                 return rc;
             seq = st_get32(h) - 1u;
@@ -299,7 +299,7 @@ mc_status st_journal_recover(struct mc_card *card, bool *recovered)
         st->tx_seq = seq;
         rc = write_desc_state(card, seq, 0, 0, ST_STATE_CLEAR);
         if (rc == MC_OK)
-            rc = st_nvm_flush(card);
+            rc = mc_st_nvm_flush(card);
         if (rc == MC_OK && recovered != NULL)
             *recovered = true;
         return rc;
@@ -313,13 +313,13 @@ mc_status st_journal_recover(struct mc_card *card, bool *recovered)
         if (rc == MC_OK)
             rc = apply_records(card, nrec);
         if (rc == MC_OK)
-            rc = st_nvm_flush(card);
+            rc = mc_st_nvm_flush(card);
         if (rc == MC_OK) {
             const uint8_t clear = ST_STATE_CLEAR;
-            rc = st_nvm_write(card, ST_STATE_OFF, &clear, 1);
+            rc = mc_st_nvm_write(card, ST_STATE_OFF, &clear, 1);
         }
         if (rc == MC_OK)
-            rc = st_nvm_flush(card);
+            rc = mc_st_nvm_flush(card);
         if (rc != MC_OK)
             return rc;
         st->tx_seq = seq;
