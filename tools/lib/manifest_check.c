@@ -229,6 +229,7 @@ int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_r
 
     if (path == NULL || m == NULL)
         return MNAP_MANIFEST_E_PARAM;
+    memset(m, 0, sizeof *m);
     f = fopen(path, "rb");
     if (f == NULL) {
         mf_problem_at(r, 0, 0, "%s: cannot open", path);

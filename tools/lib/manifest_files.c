@@ -219,9 +219,14 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
             bad = -1;
         } else if (read_content(r, doc, tok, hex, i, m, &len) != 0) {
             bad = -1;
-        } else if (len > MNAP_MANIFEST_MAX_TRANSPARENT || (ef->size != 0 && len > ef->size)) {
+        } else if (ef->size != 0 && len > ef->size) {
             mf_problem(r, doc, tok, "%s: %zu bytes, more than the EF's size of %u bytes", fpath, len,
                        (unsigned)ef->size);
+            bad = -1;
+        } else if (len > MNAP_MANIFEST_MAX_TRANSPARENT) {
+            /* No valid size to compare with: hold it to the largest EF. */
+            mf_problem(r, doc, tok, "%s: %zu bytes, more than the largest EF (%d bytes)", fpath, len,
+                       MNAP_MANIFEST_MAX_TRANSPARENT);
             bad = -1;
         } else if (len > 0) {
             ef->has_content = true;
