@@ -7,8 +7,9 @@
  * recovers.  The data space must then equal exactly the image before or the
  * image after the transaction (after iff the cut came after the commit
  * write), recovered must be true unless nothing at all reached NVM, and a
- * following transaction must work and survive another power cycle.  The
- * counts of cut points are printed. */
+ * following transaction must work and survive another power cycle.  A second
+ * pass cuts after every byte of every write.  The counts of cut points are
+ * printed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +154,8 @@ static void check_follow_up(void)
     assert_memory_equal(out, v, sizeof(v));
 }
 
-static void tear_scenario(const scenario *sc)
+/* every_byte: cut after every K in 0..len-1 instead of {0, len/2, len-1}. */
+static void tear_scenario(const scenario *sc, bool every_byte)
 {
     uint64_t commit_idx, total, prev_bytes = 0;
     unsigned long cuts = 0;
@@ -177,7 +179,7 @@ static void tear_scenario(const scenario *sc)
     assert_memory_equal(seen, after, dsize);
 
     for (uint64_t n = 1; n <= total; n++) {
-        size_t ks[3], nk = 0, len;
+        size_t ks[ST_TX_CAP + 32], nk = 0, len;
         /* probe: write n lands whole, then the power goes: its length */
         restart_pristine();
         mc_sim_arm_cut(&sim, n, SIZE_MAX);
@@ -190,11 +192,17 @@ static void tear_scenario(const scenario *sc)
             assert_int_equal(len, ST_DESC_LEN + 1);
         if (n == total)
             assert_int_equal(len, 1);                   /* the clear */
-        ks[nk++] = 0;
-        if (len / 2 != 0)
-            ks[nk++] = len / 2;
-        if (len - 1 != 0 && len - 1 != len / 2)
-            ks[nk++] = len - 1;
+        assert_true(len <= sizeof(ks) / sizeof(ks[0]));
+        if (every_byte) {
+            for (size_t k = 0; k < len; k++)
+                ks[nk++] = k;
+        } else {
+            ks[nk++] = 0;
+            if (len / 2 != 0)
+                ks[nk++] = len / 2;
+            if (len - 1 != 0 && len - 1 != len / 2)
+                ks[nk++] = len - 1;
+        }
         for (size_t j = 0; j < nk; j++) {
             bool rec = false;
             bool want_after = n > commit_idx;
@@ -224,8 +232,9 @@ static void tear_scenario(const scenario *sc)
             cuts++;
         }
     }
-    printf("  %s: %llu writes per transaction (commit write %llu), %lu cut points\n", sc->name,
-           (unsigned long long)total, (unsigned long long)commit_idx, cuts);
+    printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points\n", sc->name,
+           every_byte ? ", every byte" : "", (unsigned long long)total,
+           (unsigned long long)commit_idx, cuts);
     total_cuts += cuts;
     release();
 }
@@ -241,14 +250,14 @@ static void test_tear_small(void **state)
 {
     const scenario sc = {"small (1 x 4 bytes)", w_small, 1};
     (void)state;
-    tear_scenario(&sc);
+    tear_scenario(&sc, false);
 }
 
 static void test_tear_multi(void **state)
 {
     const scenario sc = {"multi-record (4 records, 2289 bytes)", w_multi, 4};
     (void)state;
-    tear_scenario(&sc);
+    tear_scenario(&sc, false);
 }
 
 static void test_tear_full(void **state)
@@ -256,14 +265,26 @@ static void test_tear_full(void **state)
     const scenario sc = {"at capacity (2048 + 1010 bytes)", w_full, 2};
     (void)state;
     assert_int_equal(2048 + 1010 + 2 * ST_REC_HDR, ST_REC_AREA);
-    tear_scenario(&sc);
+    tear_scenario(&sc, false);
 }
 
 static void test_tear_overlap(void **state)
 {
     const scenario sc = {"overlapping (6 records)", w_overlap, 6};
     (void)state;
-    tear_scenario(&sc);
+    tear_scenario(&sc, false);
+}
+
+/* The same four transactions, cut after every byte of every write. */
+static void test_tear_every_byte(void **state)
+{
+    const scenario scs[] = {{"small", w_small, 1},
+                            {"multi-record", w_multi, 4},
+                            {"at capacity", w_full, 2},
+                            {"overlapping", w_overlap, 6}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(scs) / sizeof(scs[0]); i++)
+        tear_scenario(&scs[i], true);
 }
 
 /* Cuts during recovery itself: a replay torn at any write is replayed again
@@ -449,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_tear_multi),
         cmocka_unit_test(test_tear_full),
         cmocka_unit_test(test_tear_overlap),
+        cmocka_unit_test(test_tear_every_byte),
         cmocka_unit_test(test_tear_during_recovery),
         cmocka_unit_test(test_tear_counters),
     };
