@@ -534,6 +534,7 @@ static void test_file_image(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/card.nvm", dir);
     fill_pattern(a, sizeof(a), 0x31);
+    memset(out, 0x99, sizeof(out));
     assert_int_equal(mc_sim_create_file(&sim, path, MC_SIM_DEFAULT_NVM_SIZE, false), 0);
     card.port = &sim;
     assert_int_equal(mc_store_format(&card), MC_OK);
