@@ -1,19 +1,81 @@
-/* mc_card.h: the caller-owned RAM state of one card.  PLACEHOLDER: the card
- * runtime fills this in; callers only allocate it (statically, or one per
- * simulated card) and pass it to the mc_* entry points. */
+/* mc_card.h: the caller-owned RAM state of one card.
+ *
+ * Callers only allocate it (statically in a firmware, one per simulated card
+ * on a host) and pass it to the mc_* entry points; its fields belong to the
+ * runtime.  Everything the runtime keeps in RAM is here: there is no static
+ * mutable data anywhere in card/.  The one large member is the shared APDU
+ * buffer: a command's data is unwrapped in it, its response is built and
+ * wrapped in it, and a response waiting for GET RESPONSE stays in it. */
 #ifndef MC_CARD_H
 #define MC_CARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "mc_types.h"
+#include "cm_scp03.h"
 
 /* Declared before store.h so its prototypes name this same struct. */
 struct mc_card;
 #include "store.h"
 
+/* Shared buffer: the largest wrapped command data or response (plain data,
+ * padding up to 16 bytes, MAC 8 bytes). */
+#define MC_BUF_SIZE (MC_MAX_COMMAND_DATA + 16 + 8)
+
+/* Selection values (mc_card.sel): none, the area manager, or AP slot n as
+ * MC_SEL_AP0 + n. */
+#define MC_SEL_NONE 0xFF
+#define MC_SEL_AM   0xFE
+#define MC_SEL_AP0  0x00
+
 typedef struct mc_card {
-    void *port;   /* the port's own context, handed back by the port functions */
-    mc_store store;  /* the transactional NVM store (card/store.c) */
+    void *port;          /* the port's own context, handed back by the port functions */
+    mc_store store;      /* the transactional NVM store (card/store.c) */
+
+    /* --- life ------------------------------------------------------------ */
+    bool powered;        /* mc_power_on or mc_fabricate succeeded */
+    bool corrupt;        /* corrupt metadata seen: 6581 to all but SELECT, GET DATA DF20 */
+    bool muted;          /* an NVM write failed: the card stays mute until power-on */
+
+    /* --- selection and firewall ------------------------------------------ */
+    uint8_t sel;         /* MC_SEL_* */
+    uint8_t ef;          /* index of the current EF in the selected AP, 0xFF none */
+    bool pin_ok;         /* PIN verified in the current channel */
+
+    /* --- secure channel --------------------------------------------------- */
+    uint8_t chan;        /* MC_CH_NONE / MC_CH_PENDING / MC_CH_OPEN (mc_int.h) */
+    uint8_t chan_sel;    /* application the channel (or initiation) is bound to (F2) */
+    uint8_t chan_kvn;
+    uint8_t chan_min;    /* that application's minimum level */
+    uint8_t host_chal[8];
+    uint8_t card_chal[8];
+    uint8_t chan_dek[32];   /* static Key-DEK of the channel's key set (PUT KEY, images) */
+    cm_scp03 scp;
+
+    /* --- response waiting for GET RESPONSE (in buf) ------------------------ */
+    uint16_t rsp_off;
+    uint16_t rsp_len;    /* 0: nothing pending */
+    uint16_t rsp_sw;     /* status word that ends the last part */
+
+    /* --- GET STATUS continuation ------------------------------------------ */
+    uint8_t gs_next;     /* rank (load order) of the next AP to report, 0xFF none */
+
+    /* --- LOAD AP in progress ---------------------------------------------- */
+    bool load_active;
+    uint16_t load_next;      /* expected block number */
+    uint32_t load_off;       /* staging area in the data space */
+    uint32_t load_len;       /* plain image bytes staged so far */
+    uint32_t load_cap;       /* room of the staging gap */
+    bool load_marked;        /* the staging gap is marked for wiping in NVM */
+
+    /* --- ISO chaining of a LOAD AP block (raw segments staged in NVM) ----- */
+    bool chain_active;
+    uint8_t chain_hdr[4];    /* CLA (chaining bit cleared) INS P1 P2 of the chain */
+    uint32_t chain_len;      /* raw bytes staged after the plain image */
+    bool chain_discard;      /* the chain cannot be a valid LOAD AP: count, do not stage */
+
+    uint8_t buf[MC_BUF_SIZE];
 } mc_card;
 
 #endif

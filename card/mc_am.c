@@ -1,0 +1,299 @@
+/* mc_am.c: area manager commands of PROTOCOL.md §4 other than GET DATA,
+ * PUT KEY and LOAD AP: GET STATUS, DELETE, SET STATUS (AP and area) and
+ * RESET RETRY COUNTER.  Each state change is one transaction with its log
+ * entry; DELETE and TERMINATE then wipe the freed space (§8). */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "cm_tlv.h"
+
+/* Parses `4F len AID` at the start of d; returns its total length or 0. */
+static size_t parse_aid(const uint8_t *d, size_t len)
+{
+    if (len < 2 || d[0] != 0x4F || d[1] < 1 || d[1] > 16 || (size_t)d[1] + 2 > len)
+        return 0;
+    return (size_t)d[1] + 2;
+}
+
+bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len)
+{
+    size_t i;
+
+    if (len < s->pin_min || len > s->pin_max)
+        return false;
+    for (i = 0; i < len; i++)
+        if (pin[i] < '0' || pin[i] > '9')
+            return false;
+    return true;
+}
+
+/* Runs the open transaction's commit, or aborts it after a failure. */
+static uint16_t finish(mc_card *card, mc_status st)
+{
+    if (st == MC_OK)
+        st = mc_store_commit(card);
+    else
+        mc_store_abort(card);
+    return mc_sw_of(st);
+}
+
+/* --- GET STATUS ----------------------------------------------------------- */
+
+/* Slots of the APs in load order; returns their number. */
+static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *n)
+{
+    uint32_t seq[MC_MAX_APS];
+    mc_slot_rec s;
+    unsigned i, j, k = 0;
+    bool used;
+    mc_status st;
+
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, &s, &used);
+        if (st != MC_OK)
+            return st;
+        if (!used)
+            continue;
+        /* Insertion by load sequence. */
+        for (j = k; j > 0 && seq[j - 1] > mc_get32(s.load_seq); j--) {
+            seq[j] = seq[j - 1];
+            order[j] = order[j - 1];
+        }
+        seq[j] = mc_get32(s.load_seq);
+        order[j] = (uint8_t)i;
+        k++;
+    }
+    *n = k;
+    return MC_OK;
+}
+
+uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    uint8_t order[MC_MAX_APS];
+    unsigned n, r;
+    bool used;
+    size_t limit, m, start;
+    uint16_t sw;
+    mc_status st;
+    cm_tlv_writer w;
+
+    if (c->p1 != 0x40 || (c->p2 != 0x02 && c->p2 != 0x03))
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc != 2)
+        return CM_SW_WRONG_LENGTH;
+    if (c->data[0] != 0x4F || c->data[1] != 0x00)
+        return CM_SW_WRONG_DATA;
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    if (sw != CM_SW_OK)
+        return sw;
+    st = load_order(card, order, &n);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (n == 0)
+        return CM_SW_REF_NOT_FOUND;
+    r = 0;
+    if (c->p2 == 0x03) {
+        if (card->gs_next == 0xFF || card->gs_next >= n)
+            return CM_SW_CONDITIONS;
+        r = card->gs_next;
+    }
+    card->gs_next = 0xFF;
+    limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
+    cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
+    for (; r < n; r++) {
+        st = mc_slot_read(card, order[r], &s, &used);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        start = w.pos;
+        m = cm_tlv_open(&w, 0xE3);
+        cm_tlv_put(&w, 0x4F, s.aid, s.aid_len);
+        cm_tlv_put_u8(&w, 0x9F70, s.state);
+        cm_tlv_put_u32(&w, 0xDF30, mc_get32(s.region_len));
+        cm_tlv_put_u8(&w, 0xDF31, s.pin_tries);
+        cm_tlv_close(&w, m);
+        /* Whole entries only; a first entry longer than Ne still goes out
+         * (then through 61xx). */
+        if (w.pos > limit && start > 0) {
+            w.pos = start;
+            break;
+        }
+    }
+    c->rlen = w.pos;
+    if (r < n) {
+        card->gs_next = (uint8_t)r;
+        return CM_SW_MORE_DATA;
+    }
+    return CM_SW_OK;
+}
+
+/* --- DELETE --------------------------------------------------------------- */
+
+uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    unsigned slot;
+    uint32_t off, len;
+    uint16_t sw;
+    mc_status st;
+
+    if (c->p1 != 0x00 || c->p2 != 0x00)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc == 0)
+        return CM_SW_WRONG_LENGTH;
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    if (sw != CM_SW_OK)
+        return sw;
+    if (parse_aid(c->data, c->lc) != c->lc)
+        return CM_SW_WRONG_DATA;
+    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (slot >= MC_MAX_APS)
+        return CM_SW_REF_NOT_FOUND;
+    off = mc_get32(s.region_off);
+    len = mc_get32(s.region_len);
+    /* The removal and the wipe mark commit together; the wipe follows, and
+     * recovery finishes it after a cut (§4). */
+    st = mc_store_begin(card);
+    if (st == MC_OK)
+        st = mc_slot_free(card, slot);
+    if (st == MC_OK)
+        st = mc_log_add(card, MC_EV_AP_DELETED, s.aid, s.aid_len);
+    if (st == MC_OK)
+        st = mc_wipe_write(card, off, len);
+    cm_wipe(&s, sizeof(s));
+    sw = finish(card, st);
+    if (sw != CM_SW_OK)
+        return sw;
+    return mc_sw_of(mc_wipe_now(card, off, len));
+}
+
+/* --- SET STATUS ----------------------------------------------------------- */
+
+static uint16_t set_ap_status(mc_card *card, mc_cmd *c)
+{
+    mc_slot_rec s;
+    unsigned slot;
+    mc_status st;
+
+    if (parse_aid(c->data, c->lc) != c->lc)
+        return CM_SW_WRONG_DATA;
+    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (slot >= MC_MAX_APS)
+        return CM_SW_REF_NOT_FOUND;
+    s.state = c->p2;
+    st = mc_store_begin(card);
+    if (st == MC_OK)
+        st = mc_slot_write(card, slot, &s);
+    if (st == MC_OK)
+        st = mc_log_add(card, MC_EV_AP_STATE, s.aid, s.aid_len);
+    cm_wipe(&s, sizeof(s));
+    return finish(card, st);
+}
+
+static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
+{
+    uint32_t end = mc_store_data_size(card);
+    uint16_t sw;
+    mc_status st;
+
+    if (a->state == state)
+        return CM_SW_OK;     /* nothing changes, nothing is logged */
+    a->state = state;
+    if (state == MC_AREA_TERMINATED)
+        cm_wipe(&a->am, sizeof(a->am));
+    st = mc_store_begin(card);
+    if (st == MC_OK)
+        st = mc_area_write(card, a);
+    if (st == MC_OK)
+        st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
+    /* TERMINATED: every AP slot and region goes; the slots are never read
+     * again in that state, so the wipe may leave them unsealed. */
+    if (st == MC_OK && state == MC_AREA_TERMINATED)
+        st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
+    cm_wipe(&a->am, sizeof(a->am));
+    sw = finish(card, st);
+    if (sw != CM_SW_OK || state != MC_AREA_TERMINATED)
+        return sw;
+    return mc_sw_of(mc_wipe_now(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS));
+}
+
+uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    uint16_t sw;
+
+    if (c->p1 == 0x40) {
+        if (c->p2 != MC_AP_ACTIVE && c->p2 != MC_AP_SUSPENDED)
+            return CM_SW_WRONG_P1P2;
+        if (c->too_long || c->lc == 0)
+            return CM_SW_WRONG_LENGTH;
+    } else if (c->p1 == 0x80) {
+        if (c->p2 != MC_AREA_LOCKED && c->p2 != MC_AREA_ACTIVE && c->p2 != MC_AREA_TERMINATED)
+            return CM_SW_WRONG_P1P2;
+        if (c->too_long || c->lc != 0)
+            return CM_SW_WRONG_LENGTH;
+    } else {
+        return CM_SW_WRONG_P1P2;
+    }
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    if (sw != CM_SW_OK)
+        return sw;
+    if (c->p1 == 0x40)
+        sw = set_ap_status(card, c);
+    else
+        sw = set_area_status(card, &a, c->p2);
+    cm_wipe(&a.am, sizeof(a.am));
+    return sw;
+}
+
+/* --- RESET RETRY COUNTER -------------------------------------------------- */
+
+uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    unsigned slot;
+    size_t n;
+    const uint8_t *pin;
+    size_t pin_len;
+    uint16_t sw;
+    mc_status st;
+
+    if (c->p1 != 0x00 || c->p2 != 0x81)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc == 0)
+        return CM_SW_WRONG_LENGTH;
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    if (sw != CM_SW_OK)
+        return sw;
+    n = parse_aid(c->data, c->lc);
+    if (n == 0 || c->lc - n < 3 || c->data[n] != 0xDF || c->data[n + 1] != 0x02 ||
+        (size_t)c->data[n + 2] + n + 3 != c->lc)
+        return CM_SW_WRONG_DATA;
+    pin = c->data + n + 3;
+    pin_len = c->data[n + 2];
+    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (slot >= MC_MAX_APS)
+        return CM_SW_REF_NOT_FOUND;
+    if (!mc_pin_fits(&s, pin, pin_len))
+        return CM_SW_WRONG_DATA;
+    memset(s.pin, 0, sizeof(s.pin));
+    memcpy(s.pin, pin, pin_len);
+    s.pin_len = (uint8_t)pin_len;
+    s.pin_tries = s.pin_max_tries;
+    st = mc_store_begin(card);
+    if (st == MC_OK)
+        st = mc_slot_write(card, slot, &s);
+    if (st == MC_OK)
+        st = mc_log_add(card, MC_EV_PIN_RESET, s.aid, s.aid_len);
+    cm_wipe(&s, sizeof(s));
+    cm_wipe(c->data, c->lc);
+    return finish(card, st);
+}

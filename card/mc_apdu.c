@@ -1,0 +1,378 @@
+/* mc_apdu.c: the APDU entry point.  Frames the command (cases 1-4, short and
+ * extended), applies the class and secure-messaging rules of PROTOCOL.md §2,
+ * §3 and §9 in their order of precedence, hands the command to its handler,
+ * protects the response and answers 61xx / GET RESPONSE when it does not fit
+ * Ne (§3, §10).  The command data is unwrapped in card->buf and the response
+ * is built there too: one buffer for everything. */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "cm_scp03.h"
+
+void mc_chan_close(mc_card *card)
+{
+    cm_scp03_close(&card->scp);
+    cm_wipe(card->chan_dek, sizeof(card->chan_dek));
+    cm_wipe(card->host_chal, sizeof(card->host_chal));
+    cm_wipe(card->card_chal, sizeof(card->card_chal));
+    card->chan = MC_CH_NONE;
+    card->chan_sel = MC_SEL_NONE;
+    card->pin_ok = false;
+}
+
+bool mc_chan_on(const mc_card *card, uint8_t sel)
+{
+    return card->chan == MC_CH_OPEN && card->chan_sel == sel;
+}
+
+/* Frames the body after the header.  Returns false when malformed. */
+static bool frame(const uint8_t *cmd, size_t len, size_t *lc, size_t *data_at, bool *has_le,
+                  uint32_t *ne)
+{
+    *lc = 0;
+    *data_at = 0;
+    *has_le = false;
+    *ne = 0;
+    if (len == 4)
+        return true;
+    if (len == 5) {
+        *has_le = true;
+        *ne = cmd[4] ? cmd[4] : 256;
+        return true;
+    }
+    if (cmd[4] == 0) {
+        if (len < 7)
+            return false;
+        if (len == 7) {
+            *has_le = true;
+            *ne = mc_get16(cmd + 5) ? mc_get16(cmd + 5) : 65536u;
+            return true;
+        }
+        *lc = mc_get16(cmd + 5);
+        *data_at = 7;
+        if (*lc == 0)
+            return false;
+        if (len == 7 + *lc)
+            return true;
+        if (len == 9 + *lc) {
+            *has_le = true;
+            *ne = mc_get16(cmd + 7 + *lc) ? mc_get16(cmd + 7 + *lc) : 65536u;
+            return true;
+        }
+        return false;
+    }
+    *lc = cmd[4];
+    *data_at = 5;
+    if (len == 5 + *lc)
+        return true;
+    if (len == 6 + *lc) {
+        *has_le = true;
+        *ne = cmd[5 + *lc] ? cmd[5 + *lc] : 256;
+        return true;
+    }
+    return false;
+}
+
+/* Class byte (§2, §9): 6E00 › 6881 › 6884. */
+static uint16_t check_class(uint8_t cla, uint8_t ins)
+{
+    if ((cla & 0xC0) == 0x40)
+        return CM_SW_LOGICAL_CHANNEL;         /* further interindustry: channels 4-19 */
+    if ((cla & 0x60) != 0 || (cla & 0x08) != 0)
+        return CM_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
+    if (cla & 0x03)
+        return CM_SW_LOGICAL_CHANNEL;
+    if ((cla & 0x10) && ins != 0xE8)
+        return CM_SW_CHAINING_UNSUPPORTED;
+    return CM_SW_OK;
+}
+
+/* Verifies the C-MAC of a wrapped command too long for the buffer by streaming
+ * it from the caller's APDU; it is refused afterwards (6700) but the chain
+ * advances as §9 says. */
+static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const uint8_t *data, size_t len)
+{
+    cm_cmac_ctx ctx;
+    uint8_t chain[16], mac[8];
+    int rc, ok;
+
+    rc = cm_scp03_cmac_begin(&card->scp, &ctx, hdr, len - 8);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, data, len - 8);
+    if (rc == CM_OK)
+        rc = cm_scp03_cmac_end(&ctx, chain, mac);
+    else
+        cm_wipe(&ctx, sizeof(ctx));
+    ok = rc == CM_OK && cm_ct_equal(mac, data + len - 8, 8);
+    if (!ok)
+        return CM_SW_SM_DATA_INCORRECT;
+    cm_scp03_accept_command(&card->scp, chain);
+    return CM_SW_OK;
+}
+
+static bool ins_known(uint8_t ins)
+{
+    static const uint8_t known[] = { 0xA4, 0xCA, 0x50, 0x82, 0xD8, 0xF2, 0xE8, 0xE4, 0xF0,
+                                     0x2C, 0x20, 0x24, 0xB0, 0xD6, 0xB2, 0xDC, 0xE2 };
+    size_t i;
+
+    for (i = 0; i < sizeof(known); i++)
+        if (known[i] == ins)
+            return true;
+    return false;
+}
+
+static uint16_t dispatch(mc_card *card, mc_cmd *c)
+{
+    switch (c->ins) {
+    case 0xA4: return mc_cmd_select(card, c);
+    case 0xCA: return mc_cmd_get_data(card, c);
+    case 0x50: return mc_cmd_init_update(card, c);
+    case 0x82: return mc_cmd_ext_auth(card, c);
+    case 0xD8: return mc_cmd_put_key(card, c);
+    case 0xF2: return mc_cmd_get_status(card, c);
+    case 0xE8: return mc_cmd_load(card, c);
+    case 0xE4: return mc_cmd_delete(card, c);
+    case 0xF0: return mc_cmd_set_status(card, c);
+    case 0x2C: return mc_cmd_reset_retry(card, c);
+    case 0x20: return mc_cmd_verify(card, c);
+    case 0x24: return mc_cmd_change_pin(card, c);
+    default:   return mc_cmd_file(card, c);
+    }
+}
+
+/* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response. */
+static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc, uint8_t *rsp, size_t cap,
+                           uint16_t *sw)
+{
+    size_t n;
+
+    if (c->p1 != 0 || c->p2 != 0) {
+        *sw = CM_SW_WRONG_P1P2;
+        return 0;
+    }
+    if (lc != 0 || !c->has_le) {
+        *sw = CM_SW_WRONG_LENGTH;
+        return 0;
+    }
+    if (card->rsp_len == 0) {
+        *sw = CM_SW_CONDITIONS;
+        return 0;
+    }
+    n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
+    if (n > cap - 2)
+        n = cap - 2;
+    memcpy(rsp, card->buf + card->rsp_off, n);
+    card->rsp_off = (uint16_t)(card->rsp_off + n);
+    card->rsp_len = (uint16_t)(card->rsp_len - n);
+    if (card->rsp_len == 0)
+        *sw = card->rsp_sw;
+    else
+        *sw = (uint16_t)(CM_SW_BYTES_REMAINING | (card->rsp_len >= 256 ? 0 : card->rsp_len));
+    return n;
+}
+
+/* Drops what the new command interrupts (§3, §4). */
+static bool interrupt_state(mc_card *card, const mc_cmd *c)
+{
+    bool keep_load = c->ins == 0xE8 || c->ins == 0xC0;
+
+    if (card->chain_active && (c->ins != 0xE8 || card->chain_hdr[1] != c->ins ||
+                               card->chain_hdr[2] != c->p1 || card->chain_hdr[3] != c->p2))
+        keep_load = false;
+    if (!keep_load && (card->load_active || card->load_marked || card->chain_active)) {
+        mc_load_drop(card);
+        if (card->muted)
+            return false;
+    }
+    if (c->ins != 0xC0) {
+        card->rsp_len = 0;
+        if (c->ins != 0xF2)
+            card->gs_next = 0xFF;
+        if (c->ins != 0x82 && card->chan == MC_CH_PENDING)
+            mc_chan_close(card);
+    }
+    return true;
+}
+
+/* Secure messaging of the command (§3, §9).  On success c->data/lc hold the
+ * plain data; *done is set when the answer is final here (chain segment). */
+static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *cmd, size_t lc,
+                                 size_t data_at, bool *done)
+{
+    uint8_t hdr[4];
+    size_t plain = 0;
+    uint16_t sw;
+    int rc;
+    bool staged = (c->ins == 0xE8) && ((c->cla & 0x10) || card->chain_active || lc > MC_BUF_SIZE);
+
+    hdr[0] = (uint8_t)(c->cla & ~0x10);
+    hdr[1] = c->ins;
+    hdr[2] = c->p1;
+    hdr[3] = c->p2;
+    c->sm = (c->cla & 0x04) != 0;
+    *done = false;
+
+    if (c->ins == 0x50) {
+        /* INITIALIZE UPDATE ends a channel whatever its outcome (§3). */
+        if (card->chan != MC_CH_NONE)
+            mc_chan_close(card);
+        if (c->sm)
+            return CM_SW_SM_NOT_SUPPORTED;
+    }
+    if (c->ins == 0x82) {
+        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it. */
+        if (card->chan == MC_CH_OPEN && !c->sm) {
+            mc_chan_close(card);
+            return CM_SW_SECURITY_STATUS;
+        }
+        c->sm = false;
+        c->data = card->buf;
+        c->lc = lc <= MC_BUF_SIZE ? lc : 0;
+        c->too_long = lc > MC_BUF_SIZE;
+        if (lc && !c->too_long)
+            memcpy(card->buf, cmd + data_at, lc);
+        return CM_SW_OK;
+    }
+    if (c->sm && card->chan != MC_CH_OPEN)
+        return CM_SW_SECURITY_STATUS;
+    if (!c->sm && card->chan == MC_CH_OPEN && !(c->ins == 0xA4 && c->p1 == 0x04)) {
+        mc_chan_close(card);
+        return CM_SW_SECURITY_STATUS;
+    }
+    if (staged) {
+        /* LOAD AP data that is chained or larger than the buffer goes to NVM
+         * as received, then is checked and unwrapped there. */
+        if (!card->chain_active) {
+            card->chain_active = true;
+            card->chain_len = 0;
+            memcpy(card->chain_hdr, hdr, 4);
+        }
+        sw = mc_load_stage_segment(card, cmd + data_at, lc);
+        if (sw != CM_SW_OK)
+            return sw;
+        if (c->cla & 0x10) {
+            *done = true;
+            return CM_SW_OK;
+        }
+        sw = mc_load_unwrap_chain(card, &plain);
+        card->chain_active = false;
+        if (sw != CM_SW_OK) {
+            mc_load_drop(card);
+            if (sw == CM_SW_SM_DATA_INCORRECT)
+                mc_chan_close(card);
+            return sw;
+        }
+        c->staged = true;
+        c->data = card->buf;
+        c->lc = plain;
+        return CM_SW_OK;
+    }
+    c->data = card->buf;
+    if (!c->sm) {
+        c->too_long = lc > MC_MAX_COMMAND_DATA;
+        c->lc = c->too_long ? 0 : lc;
+        if (c->lc)
+            memcpy(card->buf, cmd + data_at, lc);
+        return CM_SW_OK;
+    }
+    if (lc < 8) {
+        mc_chan_close(card);
+        return CM_SW_SM_DATA_INCORRECT;
+    }
+    if (lc > MC_BUF_SIZE) {
+        sw = mac_only(card, hdr, cmd + data_at, lc);
+        if (sw != CM_SW_OK)
+            mc_chan_close(card);
+        c->too_long = true;
+        c->lc = 0;
+        return sw;
+    }
+    memcpy(card->buf, cmd + data_at, lc);
+    rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, &plain);
+    if (rc != CM_OK) {
+        mc_chan_close(card);
+        return CM_SW_SM_DATA_INCORRECT;
+    }
+    c->too_long = plain > MC_MAX_COMMAND_DATA;
+    c->lc = c->too_long ? 0 : plain;
+    return CM_SW_OK;
+}
+
+static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
+{
+    rsp[n] = (uint8_t)(sw >> 8);
+    rsp[n + 1] = (uint8_t)sw;
+    return n + 2;
+}
+
+static bool sw_with_data(uint16_t sw)
+{
+    return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
+}
+
+size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
+{
+    mc_cmd c;
+    size_t lc, data_at, n;
+    uint16_t sw;
+    bool done, wrap;
+
+    if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
+        (cmd == NULL && cmd_len))
+        return 0;
+    if (cmd_len < 4)
+        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+    memset(&c, 0, sizeof(c));
+    c.cla = cmd[0];
+    c.ins = cmd[1];
+    c.p1 = cmd[2];
+    c.p2 = cmd[3];
+    sw = check_class(c.cla, c.ins);
+    if (sw != CM_SW_OK)
+        return emit(rsp, 0, sw);
+    if (!frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne))
+        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+    c.has_data = lc != 0;
+    if (!interrupt_state(card, &c))
+        return 0;
+    if (c.ins == 0xC0) {
+        if (c.cla & 0x04)
+            return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
+        n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
+        return emit(rsp, n, sw);
+    }
+    sw = secure_messaging(card, &c, cmd, lc, data_at, &done);
+    if (card->muted)
+        return 0;
+    if (sw != CM_SW_OK || done)
+        return emit(rsp, 0, sw);
+    wrap = c.sm;
+    /* From here on, "data" means the plain data. */
+    c.has_data = c.lc != 0 || c.too_long;
+    if (!ins_known(c.ins))
+        sw = CM_SW_INS_NOT_SUPPORTED;
+    else
+        sw = dispatch(card, &c);
+    if (sw == MC_SW_MUTE || card->muted) {
+        card->muted = true;
+        return 0;
+    }
+    if (!sw_with_data(sw))
+        c.rlen = 0;
+    n = c.rlen;
+    /* Protect the response while the channel it came in is still open. */
+    if (wrap && card->chan == MC_CH_OPEN) {
+        if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
+            return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
+    }
+    if (c.rlen > c.ne || n + 2 > rsp_cap) {
+        /* Longer than Le: 61xx, the protected response waits for GET
+         * RESPONSE (§3, §10). */
+        card->rsp_off = 0;
+        card->rsp_len = (uint16_t)n;
+        card->rsp_sw = sw;
+        return emit(rsp, 0, (uint16_t)(CM_SW_BYTES_REMAINING | (n >= 256 ? 0 : n)));
+    }
+    memcpy(rsp, card->buf, n);
+    return emit(rsp, n, sw);
+}

@@ -1,0 +1,59 @@
+/* mc_gate.c: the common checks of PROTOCOL.md §9 that sit between a
+ * command's length check and its own checks, in their order: corrupt NVM
+ * 6581 › area state 6985 › selection 6986 › channel or level 6982 › AP state
+ * 6A81.  Each command states what it is (AM or AP instruction, whether it
+ * needs a channel, which area states allow it) and calls mc_gate once. */
+#include "mc_int.h"
+
+uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot)
+{
+    mc_slot_rec tmp;
+    mc_slot_rec *s = slot != NULL ? slot : &tmp;
+    bool am, ap, used = false;
+    uint8_t sel = card->sel;
+    mc_status st;
+
+    if (card->corrupt)
+        return CM_SW_MEMORY_FAILURE;
+    st = mc_area_read(card, area);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    /* A dual instruction (INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, PUT KEY)
+     * belongs to whatever is selected. */
+    am = (flags & MC_G_AM) && (!(flags & MC_G_AP) || sel == MC_SEL_AM);
+    ap = (flags & MC_G_AP) && (!(flags & MC_G_AM) || MC_SEL_IS_AP(sel));
+    if (am) {
+        switch (area->state) {
+        case MC_AREA_ACTIVE:
+            break;
+        case MC_AREA_BLANK:
+            if (!(flags & MC_G_BLANK))
+                return CM_SW_CONDITIONS;
+            break;
+        case MC_AREA_LOCKED:
+            if (!(flags & MC_G_LOCKED))
+                return CM_SW_CONDITIONS;
+            break;
+        default:
+            return CM_SW_CONDITIONS;
+        }
+        if (sel != MC_SEL_AM)
+            return CM_SW_NO_CURRENT_EF;
+    } else if (ap) {
+        if (!MC_SEL_IS_AP(sel))
+            return CM_SW_NO_CURRENT_EF;
+        st = mc_slot_read(card, sel, s, &used);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (!used)
+            return CM_SW_NO_CURRENT_EF;
+    } else {
+        return CM_SW_NO_CURRENT_EF;
+    }
+    if ((flags & MC_G_CHAN) && !mc_chan_on(card, sel))
+        return CM_SW_SECURITY_STATUS;
+    if (ap && (flags & MC_G_APSTATE) &&
+        (s->state != MC_AP_ACTIVE || area->state != MC_AREA_ACTIVE))
+        return CM_SW_FUNC_NOT_SUPPORTED;
+    return CM_SW_OK;
+}

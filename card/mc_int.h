@@ -1,0 +1,295 @@
+/* mc_int.h: what the modules of the command interpreter share and nobody
+ * else needs: the logical layout of the store's data space (records with
+ * checksums), the command context handed to each command, and the helpers
+ * every command uses.  PROTOCOL.md is the contract; docs/protocol.md says
+ * where this implementation chose where PROTOCOL.md is silent. */
+#ifndef MC_INT_H
+#define MC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "mc.h"
+#include "store.h"
+#include "cm_aes.h"
+#include "cm_err.h"
+#include "cm_sw.h"
+#include "port.h"
+
+/* --- constants ------------------------------------------------------------ */
+#define MC_MAX_APS        16
+#define MC_MAX_EFS        32
+#define MC_LOG_ENTRIES    32
+#define MC_IMAGE_MAX      32768u
+#define MC_VERSION_MAJOR  1
+#define MC_VERSION_MINOR  0
+#define MC_AM_AID_LEN     7
+extern const uint8_t mc_am_aid[MC_AM_AID_LEN];
+
+#define MC_CH_NONE    0
+#define MC_CH_PENDING 1
+#define MC_CH_OPEN    2
+
+/* Area states (GlobalPlatform life-cycle codes). */
+#define MC_AREA_BLANK      0x01
+#define MC_AREA_ACTIVE     0x0F
+#define MC_AREA_LOCKED     0x7F
+#define MC_AREA_TERMINATED 0xFF
+/* AP states. */
+#define MC_AP_ACTIVE    0x07
+#define MC_AP_SUSPENDED 0x83
+
+/* EF types and access rules (AP image, §6). */
+#define MC_EF_TRANSPARENT 0x01
+#define MC_EF_LINEAR      0x02
+#define MC_EF_CYCLIC      0x06
+#define MC_RULE_SM    0x00
+#define MC_RULE_PIN   0x01
+#define MC_RULE_NEVER 0xFF
+
+/* Security log events (§8). */
+#define MC_EV_PIN_FAIL       0x01
+#define MC_EV_PIN_BLOCKED    0x02
+#define MC_EV_PIN_RESET      0x03
+#define MC_EV_AUTH_FAIL      0x04
+#define MC_EV_AP_LOADED      0x05
+#define MC_EV_AP_DELETED     0x06
+#define MC_EV_KEY_CHANGED    0x07
+#define MC_EV_AREA_STATE     0x08
+#define MC_EV_AP_STATE       0x09
+#define MC_EV_TEAR_RECOVERED 0x0A
+#define MC_EV_NVM_CORRUPT    0x0B
+
+/* --- NVM records ------------------------------------------------------------
+ * Every record is a struct of bytes only (no padding, same layout on every
+ * compiler), multi-byte numbers big-endian, closed by a magic byte and a
+ * CRC-16 over everything before it.  A record whose check fails is corrupt:
+ * the card answers 6581 and never uses it. */
+#define MC_MAGIC_AREA  0xA1
+#define MC_MAGIC_WIPE  0xA2
+#define MC_MAGIC_LOG   0xA3
+#define MC_MAGIC_SLOT  0xA4   /* slot in use */
+#define MC_MAGIC_FREE  0xA5   /* slot free */
+#define MC_MAGIC_EF    0xA6
+
+typedef struct mc_keyrec {
+    uint8_t kvn;
+    uint8_t key_len;
+    uint8_t enc[32];
+    uint8_t mac[32];
+    uint8_t dek[32];
+    /* Sequence counter base: the global high-water mark when this key set was
+     * created.  The effective counter is max(store counter, base), so a new
+     * key set starts at the high-water mark in the same transaction that
+     * installs it (§3), with no separate counter write that a cut could
+     * separate from it. */
+    uint8_t seq_base[3];
+} mc_keyrec;
+
+typedef struct mc_area_rec {
+    uint8_t state;
+    uint8_t serial[MC_SERIAL_LEN];
+    uint8_t div[MC_DIV_DATA_LEN];
+    mc_keyrec am;
+    uint8_t magic;
+    uint8_t crc[2];
+} mc_area_rec;
+
+/* Freed space that still has to be wiped (DELETE, TERMINATE, a loaded
+ * image's staging copy); recovery finishes the wipe after a cut. */
+typedef struct mc_wipe_rec {
+    uint8_t off[4];
+    uint8_t len[4];
+    uint8_t magic;
+    uint8_t crc[2];
+} mc_wipe_rec;
+
+typedef struct mc_log_rec {
+    uint8_t seq[4];          /* 0: empty entry */
+    uint8_t event;
+    uint8_t repeat;
+    uint8_t aid_len;
+    uint8_t aid[16];
+    uint8_t magic;
+    uint8_t crc[2];
+} mc_log_rec;
+
+typedef struct mc_slot_rec {
+    uint8_t state;
+    uint8_t aid_len;
+    uint8_t aid[16];
+    uint8_t min_level;
+    uint8_t pin_max_tries;
+    uint8_t pin_min;
+    uint8_t pin_max;
+    uint8_t pin_len;         /* 0: PIN never set */
+    uint8_t pin[12];
+    uint8_t pin_tries;       /* 0: BLOCKED */
+    uint8_t ef_count;
+    uint8_t load_seq[4];     /* load order */
+    uint8_t region_off[4];   /* EF table then EF data */
+    uint8_t region_len[4];
+    mc_keyrec keys;
+    uint8_t magic;
+    uint8_t crc[2];
+} mc_slot_rec;
+
+/* One EF of an AP, at region_off + index * sizeof(mc_ef_rec). */
+typedef struct mc_ef_rec {
+    uint8_t fid[2];
+    uint8_t sfi;             /* 0: none */
+    uint8_t type;
+    uint8_t rec_len;
+    uint8_t rec_count;       /* capacity */
+    uint8_t read_rule;
+    uint8_t write_rule;
+    uint8_t size[2];         /* transparent size, or rec_len * rec_count */
+    uint8_t data_off[4];     /* from the start of the region */
+    uint8_t used;            /* records present */
+    uint8_t newest;          /* cyclic: slot of the newest record */
+    uint8_t magic;
+    uint8_t crc[2];
+} mc_ef_rec;
+
+/* Data-space layout: fixed records first, then the heap of AP regions. */
+#define MC_OFF_AREA  0u
+#define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
+#define MC_OFF_LOG   (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
+#define MC_OFF_SLOTS (MC_OFF_LOG + MC_LOG_ENTRIES * (uint32_t)sizeof(mc_log_rec))
+#define MC_OFF_HEAP  (MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec))
+
+/* --- byte helpers --------------------------------------------------------- */
+void mc_put16(uint8_t *p, uint32_t v);
+void mc_put24(uint8_t *p, uint32_t v);
+void mc_put32(uint8_t *p, uint32_t v);
+uint32_t mc_get16(const uint8_t *p);
+uint32_t mc_get24(const uint8_t *p);
+uint32_t mc_get32(const uint8_t *p);
+
+/* The AES block function of the port as a cm_aes. */
+void mc_aes(mc_card *card, cm_aes *aes);
+
+/* --- layout (mc_layout.c) ----------------------------------------------------
+ * Readers check the record and return MC_ERR_CORRUPT (and mark the card
+ * corrupt) when it fails.  Writers seal the record (magic, CRC) and write it
+ * inside the open transaction. */
+mc_status mc_area_read(mc_card *card, mc_area_rec *a);
+mc_status mc_area_write(mc_card *card, mc_area_rec *a);
+mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w);
+mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
+mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e);
+mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e);
+/* *used is false for a free slot. */
+mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
+mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
+mc_status mc_slot_free(mc_card *card, unsigned slot);
+mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
+mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e,
+                      bool direct);
+void mc_seal(void *rec, size_t size, uint8_t magic);
+bool mc_check(const void *rec, size_t size, uint8_t magic);
+
+/* Space: *free_bytes = heap bytes not in any AP region; best gap = the
+ * largest run of free heap (avoiding [skip_off, skip_off+skip_len)). */
+mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes);
+mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
+                      uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit);
+/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */
+mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
+                      mc_slot_rec *s);
+/* Global high-water mark of the sequence counters (counters and key-set
+ * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
+mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);
+mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value);
+/* Fills [off, off+len) directly with FF in small writes, then clears the wipe
+ * mark in its own transaction. */
+mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len);
+/* Copies len bytes inside the data space with direct writes. */
+mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len);
+
+/* Seals a record and writes it directly (fabrication). */
+mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic);
+
+/* --- gate (mc_gate.c): the checks of §9 between a command's own length
+ * check and its own checks: 6581 › area state 6985 › selection 6986 ›
+ * channel 6982 › AP state 6A81. */
+#define MC_G_AM      0x01   /* an AM instruction (area-state rules, AM selected) */
+#define MC_G_AP      0x02   /* an AP instruction (an AP selected) */
+#define MC_G_CHAN    0x04   /* needs the channel of the selected application */
+#define MC_G_BLANK   0x08   /* AM instruction allowed in BLANK */
+#define MC_G_LOCKED  0x10   /* AM instruction allowed in LOCKED */
+#define MC_G_APSTATE 0x20   /* AP instruction refused (6A81) when suspended or area locked */
+/* With both MC_G_AM and MC_G_AP the instruction goes to the selected
+ * application.  On 9000, *area holds the area record and, when an AP is
+ * selected, *slot its slot record (slot may be NULL for AM-only commands). */
+uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
+/* Is the selection an AP slot? */
+#define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)
+
+/* --- log (mc_log.c) ------------------------------------------------------- */
+/* Adds (or merges, §8) an event inside the open transaction. */
+mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
+/* Adds an event in a transaction of its own. */
+mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
+
+/* --- command context ------------------------------------------------------ */
+typedef struct mc_cmd {
+    uint8_t cla, ins, p1, p2;
+    uint8_t *data;         /* unwrapped command data (in card->buf) */
+    size_t lc;             /* its length */
+    bool has_data;         /* Lc present */
+    bool has_le;
+    uint32_t ne;           /* expected response length (0..65536) */
+    bool sm;               /* the command came wrapped in the channel */
+    bool too_long;         /* data longer than the card takes (6700 at the length step) */
+    bool staged;           /* LOAD AP: the plain block is already in NVM */
+    /* response being built in card->buf */
+    size_t rlen;
+    bool no_61;            /* response is cut to Ne by the command itself */
+} mc_cmd;
+
+/* Status word helpers: a command returns its SW; MC_SW_MUTE means the NVM
+ * failed (power cut) and the card must answer nothing. */
+#define MC_SW_MUTE 0x0000u
+/* Maps a store/layout status to a SW: MC_OK -> 0x9000. */
+uint16_t mc_sw_of(mc_status st);
+
+/* Channel helpers. */
+void mc_chan_close(mc_card *card);
+bool mc_chan_on(const mc_card *card, uint8_t sel);
+
+/* --- commands (each returns the SW) --------------------------------------- */
+uint16_t mc_cmd_select(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_load(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c);
+uint16_t mc_cmd_file(mc_card *card, mc_cmd *c);
+
+/* LOAD AP (mc_load.c): the load in progress is dropped (its staged bytes
+ * wiped) by any other command. */
+void mc_load_drop(mc_card *card);
+/* Stages one raw segment of a chained LOAD AP block (no checks yet). */
+uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
+/* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM,
+ * decryption in place); *plain_len is the block's plain length, staged at
+ * load_off + load_len.  Returns 0x9000 or the SM status word. */
+uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
+
+/* Key set data (§3), shared by PUT KEY and AP images: parses and unwraps with
+ * the channel's Key-DEK, checks the KCVs.  0x9000 or 6A80. */
+uint16_t mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec *k,
+                         uint8_t kcv_out[9]);
+bool mc_level_valid(uint8_t level);
+/* PIN policy (§5): length within [min, max] and ASCII digits only. */
+bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
+
+#endif

@@ -1,0 +1,388 @@
+/* mc_layout.c: the logical layout of the store's data space.
+ *
+ *   area record | wipe record | security log (32) | AP slots (16) | heap
+ *
+ * The heap holds one region per AP (its EF table, then its EF data) and,
+ * while a LOAD AP runs, the staged image in free space.  Every metadata record
+ * is sealed with a magic byte and a CRC-16 and checked on every read; data
+ * (EF contents) is not.  Space is allocated first-fit between the regions. */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "crc.h"
+#include "port.h"
+
+const uint8_t mc_am_aid[MC_AM_AID_LEN] = { 0xF0, 0x4D, 0x4E, 0x41, 0x50, 0x41, 0x4D };
+
+void mc_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+void mc_put24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    mc_put16(p + 1, v);
+}
+
+void mc_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    mc_put24(p + 1, v);
+}
+
+uint32_t mc_get16(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 8) | p[1];
+}
+
+uint32_t mc_get24(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 16) | mc_get16(p + 1);
+}
+
+uint32_t mc_get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | mc_get24(p + 1);
+}
+
+/* Every record ends with magic (1) and CRC (2). */
+void mc_seal(void *rec, size_t size, uint8_t magic)
+{
+    uint8_t *p = rec;
+
+    p[size - 3] = magic;
+    mc_put16(p + size - 2, mc_crc16(p, size - 2));
+}
+
+bool mc_check(const void *rec, size_t size, uint8_t magic)
+{
+    const uint8_t *p = rec;
+
+    return p[size - 3] == magic && mc_get16(p + size - 2) == mc_crc16(p, size - 2);
+}
+
+/* Reads a record and checks it against one of two magics. */
+static mc_status read_rec(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic,
+                          uint8_t alt_magic, bool *is_alt)
+{
+    mc_status st = mc_store_read(card, off, rec, size);
+
+    if (st != MC_OK)
+        return st;
+    if (is_alt != NULL)
+        *is_alt = mc_check(rec, size, alt_magic);
+    if (mc_check(rec, size, magic) || (is_alt != NULL && *is_alt))
+        return MC_OK;
+    card->corrupt = true;
+    return MC_ERR_CORRUPT;
+}
+
+mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic)
+{
+    mc_seal(rec, size, magic);
+    return mc_store_write_direct(card, off, rec, size);
+}
+
+static mc_status write_rec(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic)
+{
+    mc_seal(rec, size, magic);
+    return mc_store_write(card, off, rec, size);
+}
+
+mc_status mc_area_read(mc_card *card, mc_area_rec *a)
+{
+    return read_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA, 0, NULL);
+}
+
+mc_status mc_area_write(mc_card *card, mc_area_rec *a)
+{
+    return write_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
+}
+
+mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w)
+{
+    return read_rec(card, MC_OFF_WIPE, w, sizeof(*w), MC_MAGIC_WIPE, 0, NULL);
+}
+
+mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
+{
+    mc_wipe_rec w;
+
+    memset(&w, 0, sizeof(w));
+    mc_put32(w.off, off);
+    mc_put32(w.len, len);
+    return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
+}
+
+mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e)
+{
+    return read_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG,
+                    0, NULL);
+}
+
+mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e)
+{
+    return write_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG);
+}
+
+mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
+{
+    bool is_free = false;
+    mc_status st = read_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(*s), s, sizeof(*s),
+                            MC_MAGIC_SLOT, MC_MAGIC_FREE, &is_free);
+
+    *used = st == MC_OK && !is_free;
+    return st;
+}
+
+mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
+{
+    return write_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(*s), s, sizeof(*s),
+                     MC_MAGIC_SLOT);
+}
+
+mc_status mc_slot_free(mc_card *card, unsigned slot)
+{
+    mc_slot_rec s;
+
+    memset(&s, 0, sizeof(s));
+    return write_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(s), &s, sizeof(s),
+                     MC_MAGIC_FREE);
+}
+
+static uint32_t ef_off(const mc_slot_rec *s, unsigned idx)
+{
+    return mc_get32(s->region_off) + idx * (uint32_t)sizeof(mc_ef_rec);
+}
+
+mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e)
+{
+    return read_rec(card, ef_off(s, idx), e, sizeof(*e), MC_MAGIC_EF, 0, NULL);
+}
+
+mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e,
+                      bool direct)
+{
+    mc_seal(e, sizeof(*e), MC_MAGIC_EF);
+    if (direct)
+        return mc_store_write_direct(card, ef_off(s, idx), e, sizeof(*e));
+    return mc_store_write(card, ef_off(s, idx), e, sizeof(*e));
+}
+
+mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
+                      mc_slot_rec *s)
+{
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    *slot = MC_MAX_APS;
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, s, &used);
+        if (st != MC_OK)
+            return st;
+        if (used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
+            *slot = i;
+            return MC_OK;
+        }
+    }
+    return MC_OK;
+}
+
+mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes)
+{
+    mc_slot_rec s;
+    uint32_t total = mc_store_data_size(card) - MC_OFF_HEAP;
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, &s, &used);
+        if (st != MC_OK)
+            return st;
+        if (used)
+            total -= mc_get32(s.region_len);
+    }
+    *free_bytes = total;
+    return MC_OK;
+}
+
+/* The ranges the heap holds: every AP region, plus one extra range. */
+typedef struct heap_ranges {
+    uint32_t off[MC_MAX_APS + 1];
+    uint32_t len[MC_MAX_APS + 1];
+} heap_ranges;
+
+static mc_status get_ranges(mc_card *card, heap_ranges *r, uint32_t skip_off, uint32_t skip_len)
+{
+    mc_slot_rec s;
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, &s, &used);
+        if (st != MC_OK)
+            return st;
+        r->off[i] = used ? mc_get32(s.region_off) : 0;
+        r->len[i] = used ? mc_get32(s.region_len) : 0;
+    }
+    r->off[MC_MAX_APS] = skip_off;
+    r->len[MC_MAX_APS] = skip_len;
+    return MC_OK;
+}
+
+/* Candidate starts are the heap start and every range end; the gap from a
+ * candidate that lies in no range runs to the nearest range start above it. */
+mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
+                      uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit)
+{
+    heap_ranges r;
+    uint32_t end = mc_store_data_size(card), c, lim;
+    unsigned i, j;
+    bool inside;
+    mc_status st = get_ranges(card, &r, skip_off, skip_len);
+
+    if (st != MC_OK)
+        return st;
+    *gap_off = 0;
+    *gap_len = 0;
+    for (i = 0; i <= MC_MAX_APS + 1; i++) {
+        if (i == MC_MAX_APS + 1)
+            c = MC_OFF_HEAP;
+        else if (r.len[i] != 0)
+            c = r.off[i] + r.len[i];
+        else
+            continue;
+        if (c >= end)
+            continue;
+        lim = end;
+        inside = false;
+        for (j = 0; j <= MC_MAX_APS; j++) {
+            if (r.len[j] == 0)
+                continue;
+            if (r.off[j] <= c && c < r.off[j] + r.len[j])
+                inside = true;
+            if (r.off[j] > c && r.off[j] < lim)
+                lim = r.off[j];
+        }
+        if (inside)
+            continue;
+        if (first_fit) {
+            if (lim - c >= need && (*gap_len == 0 || c < *gap_off)) {
+                *gap_off = c;
+                *gap_len = lim - c;
+            }
+        } else if (lim - c > *gap_len) {
+            *gap_off = c;
+            *gap_len = lim - c;
+        }
+    }
+    return MC_OK;
+}
+
+mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value)
+{
+    uint32_t v, base = mc_get24(k->seq_base);
+    mc_status st = mc_store_counter_get(card, idx, &v);
+
+    if (st != MC_OK)
+        return st;
+    *value = v > base ? v : base;
+    return MC_OK;
+}
+
+mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    uint32_t v, m = 0;
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    /* Counters of free slots count too: they are never reset (§3). */
+    for (i = 0; i < MC_STORE_COUNTERS; i++) {
+        st = mc_store_counter_get(card, i, &v);
+        if (st != MC_OK)
+            return st;
+        if (v > m)
+            m = v;
+    }
+    st = mc_area_read(card, &a);
+    if (st != MC_OK)
+        return st;
+    if (mc_get24(a.am.seq_base) > m)
+        m = mc_get24(a.am.seq_base);
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, &s, &used);
+        if (st != MC_OK)
+            return st;
+        if (used && mc_get24(s.keys.seq_base) > m)
+            m = mc_get24(s.keys.seq_base);
+    }
+    *hwm = m;
+    return MC_OK;
+}
+
+/* Small pieces: a port writes at most one page of metadata or one command's
+ * data at a time (port.h). */
+#define MC_WIPE_CHUNK 256u
+
+mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
+{
+    mc_status st = MC_OK;
+    uint32_t n;
+
+    while (len > 0 && st == MC_OK) {
+        n = len < MC_WIPE_CHUNK ? len : MC_WIPE_CHUNK;
+        st = mc_store_fill_direct(card, off, 0xFF, n);
+        off += n;
+        len -= n;
+    }
+    if (st != MC_OK)
+        return st;
+    st = mc_store_begin(card);
+    if (st == MC_OK)
+        st = mc_wipe_write(card, 0, 0);
+    if (st == MC_OK)
+        return mc_store_commit(card);
+    mc_store_abort(card);
+    return st;
+}
+
+mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len)
+{
+    uint8_t tmp[64];
+    uint32_t n;
+    mc_status st = MC_OK;
+
+    while (len > 0 && st == MC_OK) {
+        n = len < sizeof(tmp) ? len : (uint32_t)sizeof(tmp);
+        st = mc_store_read(card, src, tmp, n);
+        if (st == MC_OK)
+            st = mc_store_write_direct(card, dst, tmp, n);
+        src += n;
+        dst += n;
+        len -= n;
+    }
+    cm_wipe(tmp, sizeof(tmp));
+    return st;
+}
+
+uint16_t mc_sw_of(mc_status st)
+{
+    if (st == MC_OK)
+        return CM_SW_OK;
+    if (st == MC_ERR_NVM)
+        return MC_SW_MUTE;
+    return CM_SW_MEMORY_FAILURE;
+}
+
+void mc_aes(mc_card *card, cm_aes *aes)
+{
+    aes->fn = mc_port_aes;
+    aes->ctx = card;
+}

@@ -1,0 +1,181 @@
+/* mc_life.c: the life of a card: fabrication (formats the logical layout),
+ * power-on (store recovery, pending wipe, a full check of every metadata
+ * record), warm reset, power-off, and the ATR. */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "port.h"
+
+/* Clears all RAM state of the runtime but the port binding and the store. */
+static void clear_ram(mc_card *card)
+{
+    mc_chan_close(card);
+    card->sel = MC_SEL_NONE;
+    card->ef = 0xFF;
+    card->pin_ok = false;
+    card->rsp_len = 0;
+    card->rsp_off = 0;
+    card->gs_next = 0xFF;
+    card->load_active = false;
+    card->load_marked = false;
+    card->load_len = 0;
+    card->chain_active = false;
+    card->chain_len = 0;
+    cm_wipe(card->buf, sizeof(card->buf));
+}
+
+mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL_LEN],
+                       const uint8_t family[2], const uint8_t *enc, const uint8_t *mac,
+                       const uint8_t *dek, size_t key_len)
+{
+    mc_area_rec a;
+    mc_log_rec e;
+    mc_slot_rec s;
+    mc_wipe_rec w;
+    unsigned i;
+    mc_status st;
+
+    if (card == NULL || serial == NULL || family == NULL || enc == NULL || mac == NULL ||
+        dek == NULL || !cm_aes_valid_key_len(key_len))
+        return MC_ERR_PARAM;
+    memset(card, 0, sizeof(*card));
+    card->port = port;
+    st = mc_store_format(card);
+    if (st != MC_OK)
+        return st;
+    if (mc_store_data_size(card) < MC_OFF_HEAP + 1024)
+        return MC_ERR_PARAM;
+    memset(&a, 0, sizeof(a));
+    a.state = MC_AREA_BLANK;
+    memcpy(a.serial, serial, MC_SERIAL_LEN);
+    memcpy(a.div, serial, MC_SERIAL_LEN);
+    memcpy(a.div + MC_SERIAL_LEN, family, 2);
+    /* The transport key set is stored as given (undiversified, §1). */
+    a.am.kvn = 0xFF;
+    a.am.key_len = (uint8_t)key_len;
+    memcpy(a.am.enc, enc, key_len);
+    memcpy(a.am.mac, mac, key_len);
+    memcpy(a.am.dek, dek, key_len);
+    /* Fabrication is not tear-safe (a torn card is rejected at the factory):
+     * plain direct writes. */
+    st = mc_rec_direct(card, MC_OFF_AREA, &a, sizeof(a), MC_MAGIC_AREA);
+    cm_wipe(&a, sizeof(a));
+    memset(&w, 0, sizeof(w));
+    if (st == MC_OK)
+        st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
+    memset(&e, 0, sizeof(e));
+    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
+        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(e), &e, sizeof(e),
+                           MC_MAGIC_LOG);
+    memset(&s, 0, sizeof(s));
+    for (i = 0; st == MC_OK && i < MC_MAX_APS; i++)
+        st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(s), &s, sizeof(s),
+                           MC_MAGIC_FREE);
+    if (st == MC_OK)
+        st = mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
+    if (st != MC_OK)
+        return st;
+    return mc_power_on(card, port);
+}
+
+/* Reads every metadata record once: corrupt ones mark the card (§8). */
+static mc_status check_all(mc_card *card, mc_area_rec *a)
+{
+    mc_log_rec e;
+    mc_slot_rec s;
+    mc_ef_rec ef;
+    unsigned i, j;
+    bool used;
+    mc_status st = mc_area_read(card, a);
+
+    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
+        st = mc_log_read(card, i, &e);
+    /* TERMINATED: the slots were wiped and are never read again. */
+    for (i = 0; st == MC_OK && a->state != MC_AREA_TERMINATED && i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, &s, &used);
+        for (j = 0; st == MC_OK && used && j < s.ef_count; j++)
+            st = mc_ef_read(card, &s, j, &ef);
+        if (st == MC_OK && used && (s.ef_count > MC_MAX_EFS || s.aid_len > 16 || s.pin_len > 12)) {
+            card->corrupt = true;
+            st = MC_ERR_CORRUPT;
+        }
+    }
+    cm_wipe(&s, sizeof(s));
+    return st;
+}
+
+mc_status mc_power_on(mc_card *card, void *port)
+{
+    mc_area_rec a;
+    mc_wipe_rec w;
+    bool recovered = false;
+    mc_status st;
+
+    if (card == NULL)
+        return MC_ERR_PARAM;
+    card->port = port;
+    card->powered = false;
+    card->muted = false;
+    card->corrupt = false;
+    clear_ram(card);
+    st = mc_store_recover(card, &recovered);
+    if (st == MC_OK)
+        st = mc_wipe_read(card, &w);
+    /* A wipe that a cut interrupted (DELETE, TERMINATE, an image's staging
+     * copy) is finished before anything else. */
+    if (st == MC_OK && mc_get32(w.len) != 0) {
+        st = mc_wipe_now(card, mc_get32(w.off), mc_get32(w.len));
+        recovered = true;
+    }
+    if (st == MC_OK)
+        st = check_all(card, &a);
+    cm_wipe(&a, sizeof(a));
+    if (st == MC_OK && recovered)
+        st = mc_log_event(card, MC_EV_TEAR_RECOVERED, NULL, 0);
+    if (st == MC_ERR_NVM)
+        return st;
+    if (st != MC_OK)
+        card->corrupt = true;
+    card->powered = true;
+    return card->corrupt ? MC_ERR_CORRUPT : MC_OK;
+}
+
+void mc_reset(mc_card *card)
+{
+    if (card == NULL)
+        return;
+    /* A partial load is dropped: its staged bytes are wiped now. */
+    if (card->powered && !card->muted && (card->load_marked || card->load_active))
+        mc_load_drop(card);
+    clear_ram(card);
+}
+
+void mc_power_off(mc_card *card)
+{
+    void *port;
+
+    if (card == NULL)
+        return;
+    port = card->port;
+    cm_wipe(card, sizeof(*card));
+    card->port = port;
+    mc_port_power_off(card);
+}
+
+/* TS 3B direct convention; T0 86: TD1 follows, 6 historical bytes; TD1 01:
+ * T=1 only, nothing follows; historical bytes "MNAP" and the runtime version;
+ * TCK (XOR of T0..last historical byte, required when T=1 is indicated). */
+size_t mc_atr(uint8_t *out, size_t cap)
+{
+    static const uint8_t atr[] = { 0x3B, 0x86, 0x01, 'M', 'N', 'A', 'P',
+                                   MC_VERSION_MAJOR, MC_VERSION_MINOR, 0x00 };
+    uint8_t tck = 0;
+    size_t i;
+
+    if (out == NULL || cap < sizeof(atr))
+        return 0;
+    memcpy(out, atr, sizeof(atr));
+    for (i = 1; i + 1 < sizeof(atr); i++)
+        tck ^= atr[i];
+    out[sizeof(atr) - 1] = tck;
+    return sizeof(atr);
+}

@@ -1,0 +1,254 @@
+/* mc_load.c: LOAD AP blocks (PROTOCOL.md §4), streamed into NVM.
+ *
+ * An AP image (up to 32 KiB) never fits in RAM: each block's plain data is
+ * written directly into free heap space (the staging area, at the start of
+ * the largest gap), where nothing committed refers to it.  A block that is
+ * chained, or larger than the APDU buffer, is staged raw as received, then
+ * its C-MAC is checked by streaming it back from NVM and it is decrypted in
+ * place block by block.  The staging gap is marked for wiping in NVM while a
+ * load runs, so that after a power cut recovery wipes whatever plaintext was
+ * staged; a dropped load wipes it at once.  The last block hands the staged
+ * image to mc_install.c. */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "cm_cbc.h"
+#include "cm_scp03.h"
+
+uint16_t mc_install(mc_card *card);
+
+static uint16_t set_mark(mc_card *card, uint32_t off, uint32_t len)
+{
+    mc_status st = mc_store_begin(card);
+
+    if (st == MC_OK)
+        st = mc_wipe_write(card, off, len);
+    if (st == MC_OK)
+        st = mc_store_commit(card);
+    else
+        mc_store_abort(card);
+    return mc_sw_of(st);
+}
+
+void mc_load_drop(mc_card *card)
+{
+    uint32_t len = card->load_len + card->chain_len;
+    bool marked = card->load_marked;
+
+    if (len > card->load_cap)
+        len = card->load_cap;
+    card->load_active = false;
+    card->load_marked = false;
+    card->chain_active = false;
+    card->chain_len = 0;
+    card->load_len = 0;
+    if (marked && mc_wipe_now(card, card->load_off, len) == MC_ERR_NVM)
+        card->muted = true;
+}
+
+/* A new load: the largest gap becomes the staging area, marked for wiping. */
+static uint16_t load_begin(mc_card *card)
+{
+    uint32_t off, len;
+    mc_status st;
+    uint16_t sw;
+
+    mc_load_drop(card);
+    if (card->muted)
+        return MC_SW_MUTE;
+    st = mc_heap_gap(card, 0, 0, &off, &len, 0, false);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    card->load_off = off;
+    card->load_cap = len;
+    card->load_len = 0;
+    card->load_next = 0;
+    sw = set_mark(card, off, len);
+    if (sw == CM_SW_OK)
+        card->load_marked = true;
+    return sw;
+}
+
+/* Can this chain become a valid LOAD AP at all?  If not, nothing is staged:
+ * the command is refused at its last segment by the usual checks. */
+static bool may_stage(mc_card *card)
+{
+    mc_area_rec a;
+
+    return !card->corrupt && mc_chan_on(card, MC_SEL_AM) && mc_area_read(card, &a) == MC_OK &&
+           a.state == MC_AREA_ACTIVE;
+}
+
+uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
+{
+    uint32_t pos;
+    uint16_t sw;
+    mc_status st;
+
+    if (card->chain_len == 0) {
+        card->chain_discard = !may_stage(card);
+        if (!card->chain_discard && (card->chain_hdr[3] == 0 || !card->load_active)) {
+            sw = load_begin(card);
+            card->chain_active = true;
+            if (sw != CM_SW_OK) {
+                if (sw == MC_SW_MUTE)
+                    card->muted = true;
+                return sw;
+            }
+        }
+    }
+    if (card->chain_discard)
+        return CM_SW_OK;
+    pos = card->load_len + card->chain_len;
+    if (pos + len > card->load_cap || pos + len > MC_IMAGE_MAX + 64) {
+        mc_load_drop(card);
+        return card->muted ? MC_SW_MUTE : CM_SW_NO_SPACE;
+    }
+    st = mc_store_write_direct(card, card->load_off + pos, data, len);
+    if (st != MC_OK) {
+        if (st == MC_ERR_NVM)
+            card->muted = true;
+        return mc_sw_of(st);
+    }
+    card->chain_len += (uint32_t)len;
+    return CM_SW_OK;
+}
+
+#define CHUNK 64u
+
+/* C-MAC over the staged raw block, streamed from NVM. */
+static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
+{
+    cm_cmac_ctx ctx;
+    uint8_t tmp[CHUNK], chain[16], mac[8];
+    uint32_t i, n;
+    int rc;
+    mc_status st = MC_OK;
+
+    rc = cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body);
+    for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
+        n = body - i < CHUNK ? body - i : CHUNK;
+        st = mc_store_read(card, base + i, tmp, n);
+        if (st == MC_OK)
+            rc = cm_cmac_update(&ctx, tmp, n);
+    }
+    if (st == MC_OK)
+        st = mc_store_read(card, base + body, tmp, 8);
+    if (rc != CM_OK || st != MC_OK) {
+        cm_wipe(&ctx, sizeof(ctx));
+        return st != MC_OK ? mc_sw_of(st) : CM_SW_SM_DATA_INCORRECT;
+    }
+    if (cm_scp03_cmac_end(&ctx, chain, mac) != CM_OK || !cm_ct_equal(mac, tmp, 8))
+        return CM_SW_SM_DATA_INCORRECT;
+    cm_scp03_accept_command(&card->scp, chain);
+    return CM_SW_OK;
+}
+
+/* C-DECRYPTION in place: CBC block by block, keeping the previous
+ * ciphertext block in RAM; the padding is in the last block. */
+static uint16_t decrypt_in_place(mc_card *card, uint32_t base, uint32_t body, size_t *plain)
+{
+    uint8_t prev[16], cur[16], blk[CHUNK];
+    uint32_t i, j, k, n;
+    size_t last = 0;
+    mc_status st = MC_OK;
+    int rc;
+
+    if (body % 16 != 0)
+        return CM_SW_SM_DATA_INCORRECT;
+    rc = cm_scp03_icv(&card->scp, 0, prev);
+    for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
+        n = body - i < CHUNK ? body - i : CHUNK;
+        st = mc_store_read(card, base + i, blk, n);
+        for (j = 0; st == MC_OK && rc == CM_OK && j < n; j += 16) {
+            memcpy(cur, blk + j, 16);
+            rc = mc_port_aes(card, 1, card->scp.s_enc, card->scp.key_len, blk + j, blk + j);
+            for (k = 0; k < 16; k++)
+                blk[j + k] ^= prev[k];
+            memcpy(prev, cur, 16);
+        }
+        if (st == MC_OK && rc == CM_OK && i + n == body)
+            rc = cm_unpad_m2(blk + n - 16, 16, &last);
+        if (st == MC_OK && rc == CM_OK)
+            st = mc_store_write_direct(card, base + i, blk, n);
+    }
+    cm_wipe(blk, sizeof(blk));
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (rc != CM_OK)
+        return CM_SW_SM_DATA_INCORRECT;
+    *plain = body - 16 + last;
+    return CM_SW_OK;
+}
+
+uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
+{
+    uint32_t base = card->load_off + card->load_len, n = card->chain_len;
+    uint16_t sw;
+
+    *plain_len = 0;
+    if (card->chain_discard)
+        return (card->chain_hdr[0] & 0x04) && card->chan != MC_CH_OPEN ? CM_SW_SECURITY_STATUS
+                                                                         : CM_SW_OK;
+    if (!(card->chain_hdr[0] & 0x04)) {
+        *plain_len = n;
+        return CM_SW_OK;
+    }
+    if (n < 8)
+        return CM_SW_SM_DATA_INCORRECT;
+    sw = stream_mac(card, base, n - 8);
+    if (sw != CM_SW_OK || !(card->scp.level & CM_SL_CDEC) || n == 8) {
+        *plain_len = n - 8;
+        return sw;
+    }
+    return decrypt_in_place(card, base, n - 8, plain_len);
+}
+
+uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    uint16_t sw;
+    mc_status st;
+
+    if ((c->p1 != 0x00 && c->p1 != 0x80) ||
+        (c->p2 != 0 && (!card->load_active || c->p2 != card->load_next))) {
+        mc_load_drop(card);
+        return CM_SW_WRONG_P1P2;
+    }
+    if (c->too_long || c->lc == 0) {
+        mc_load_drop(card);
+        return CM_SW_WRONG_LENGTH;
+    }
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    if (sw != CM_SW_OK) {
+        mc_load_drop(card);
+        return sw;
+    }
+    if (c->p2 == 0 && !c->staged) {
+        sw = load_begin(card);
+        if (sw != CM_SW_OK)
+            return sw;
+    }
+    card->load_active = true;
+    if (!c->staged) {
+        if (card->load_len + c->lc > card->load_cap) {
+            mc_load_drop(card);
+            return card->muted ? MC_SW_MUTE : CM_SW_NO_SPACE;
+        }
+        st = mc_store_write_direct(card, card->load_off + card->load_len, c->data, c->lc);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+    }
+    card->load_len += (uint32_t)c->lc;
+    card->chain_len = 0;
+    card->load_next++;
+    if (card->load_len > MC_IMAGE_MAX) {
+        mc_load_drop(card);
+        return card->muted ? MC_SW_MUTE : CM_SW_WRONG_DATA;
+    }
+    if (c->p1 == 0x00)
+        return CM_SW_OK;
+    sw = mc_install(card);
+    if (card->load_marked || card->load_active)
+        mc_load_drop(card);
+    return card->muted ? MC_SW_MUTE : sw;
+}

@@ -1,0 +1,133 @@
+/* mc_pin.c: VERIFY and CHANGE REFERENCE DATA (PROTOCOL.md §5, §8).
+ *
+ * The counted comparison: the try counter is decremented and committed in a
+ * transaction of its own, then the PIN is compared in constant time, then a
+ * match restores the counter (and, for CHANGE, sets the new PIN) in a second
+ * transaction; a mismatch logs PIN_FAIL or, on the blocking try, PIN_BLOCKED.
+ * A power cut at any point leaves at most the counter decremented: never a
+ * free try. */
+#include "mc_int.h"
+#include "cm_ct.h"
+
+static uint16_t commit_slot(mc_card *card, mc_slot_rec *s, uint8_t event)
+{
+    mc_status st = mc_store_begin(card);
+
+    if (st == MC_OK)
+        st = mc_slot_write(card, card->sel, s);
+    if (st == MC_OK && event != 0)
+        st = mc_log_add(card, event, s->aid, s->aid_len);
+    if (st == MC_OK)
+        st = mc_store_commit(card);
+    else
+        mc_store_abort(card);
+    return mc_sw_of(st);
+}
+
+/* Compares pin with the stored PIN without a data-dependent branch: both are
+ * padded to 12 bytes and the lengths folded in. */
+static bool pin_equal(const mc_slot_rec *s, const uint8_t *pin, size_t len)
+{
+    uint8_t a[13], b[13];
+    bool eq;
+
+    memset(a, 0xFF, sizeof(a));
+    memset(b, 0xFF, sizeof(b));
+    memcpy(a, s->pin, s->pin_len);
+    memcpy(b, pin, len);
+    a[12] = s->pin_len;
+    b[12] = (uint8_t)len;
+    eq = cm_ct_equal(a, b, sizeof(a)) != 0;
+    cm_wipe(a, sizeof(a));
+    cm_wipe(b, sizeof(b));
+    return eq;
+}
+
+static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size_t len,
+                            const uint8_t *new_pin, size_t new_len)
+{
+    uint16_t sw;
+
+    card->pin_ok = false;
+    s->pin_tries--;
+    sw = commit_slot(card, s, 0);
+    if (sw != CM_SW_OK)
+        return sw;
+    if (!pin_equal(s, pin, len)) {
+        sw = commit_slot(card, s, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL);
+        if (sw != CM_SW_OK)
+            return sw;
+        return s->pin_tries == 0 ? CM_SW_AUTH_BLOCKED : (uint16_t)CM_SW_PIN_TRIES(s->pin_tries);
+    }
+    s->pin_tries = s->pin_max_tries;
+    if (new_pin != NULL) {
+        memset(s->pin, 0, sizeof(s->pin));
+        memcpy(s->pin, new_pin, new_len);
+        s->pin_len = (uint8_t)new_len;
+    }
+    sw = commit_slot(card, s, 0);
+    if (sw == CM_SW_OK)
+        card->pin_ok = true;
+    return sw;
+}
+
+uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    uint16_t sw;
+
+    if (c->p1 != 0x00 || c->p2 != 0x81)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long)
+        return CM_SW_WRONG_LENGTH;
+    /* The empty form asks for the state and needs no channel. */
+    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | (c->lc ? MC_G_CHAN : 0), &a, &s);
+    if (sw != CM_SW_OK)
+        return sw;
+    if (s.pin_len == 0)
+        sw = CM_SW_REF_DATA_NOT_USABLE;
+    else if (s.pin_tries == 0)
+        sw = CM_SW_AUTH_BLOCKED;
+    else if (c->lc == 0)
+        sw = card->pin_ok && mc_chan_on(card, card->sel) ? CM_SW_OK
+                                                          : (uint16_t)CM_SW_PIN_TRIES(s.pin_tries);
+    else if (!mc_pin_fits(&s, c->data, c->lc))
+        sw = CM_SW_WRONG_DATA;
+    else
+        sw = counted_try(card, &s, c->data, c->lc, NULL, 0);
+    cm_wipe(&s, sizeof(s));
+    cm_wipe(c->data, c->lc);
+    return sw;
+}
+
+uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    size_t old_len, new_len;
+    const uint8_t *d = c->data;
+    uint16_t sw;
+
+    if (c->p1 != 0x00 || c->p2 != 0x81)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc == 0)
+        return CM_SW_WRONG_LENGTH;
+    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | MC_G_CHAN, &a, &s);
+    if (sw != CM_SW_OK)
+        return sw;
+    old_len = d[0];
+    new_len = old_len + 1 <= c->lc ? c->lc - 1 - old_len : 0;
+    if (s.pin_len == 0)
+        sw = CM_SW_REF_DATA_NOT_USABLE;
+    else if (s.pin_tries == 0)
+        sw = CM_SW_AUTH_BLOCKED;
+    else if (old_len + 1 > c->lc || !mc_pin_fits(&s, d + 1, old_len) ||
+             !mc_pin_fits(&s, d + 1 + old_len, new_len))
+        sw = CM_SW_WRONG_DATA;
+    else
+        sw = counted_try(card, &s, d + 1, old_len, d + 1 + old_len, new_len);
+    cm_wipe(&s, sizeof(s));
+    cm_wipe(c->data, c->lc);
+    return sw;
+}

@@ -1,0 +1,254 @@
+/* mc_scp.c: the card side of SCP03 (PROTOCOL.md §3): INITIALIZE UPDATE,
+ * EXTERNAL AUTHENTICATE, and the key set data of PUT KEY and AP images.
+ * The cryptography is common/cm_scp03; this file holds the card's rules:
+ * which key set, which counter, which level, what is logged. */
+#include "mc_int.h"
+#include "cm_ct.h"
+#include "cm_scp03.h"
+
+bool mc_level_valid(uint8_t level)
+{
+    return level == 0x01 || level == 0x03 || level == 0x11 || level == 0x13 || level == 0x33;
+}
+
+/* The key set, AID, minimum level and counter index of the selected
+ * application (after mc_gate). */
+static const mc_keyrec *app_keys(const mc_card *card, const mc_area_rec *a, const mc_slot_rec *s,
+                                 const uint8_t **aid, size_t *aid_len, uint8_t *min_level,
+                                 unsigned *ctr)
+{
+    if (card->sel == MC_SEL_AM) {
+        *aid = mc_am_aid;
+        *aid_len = MC_AM_AID_LEN;
+        *min_level = 0x33;
+        *ctr = 0;
+        return &a->am;
+    }
+    *aid = s->aid;
+    *aid_len = s->aid_len;
+    *min_level = s->min_level;
+    *ctr = 1u + card->sel;
+    return &s->keys;
+}
+
+uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    const mc_keyrec *k;
+    const uint8_t *aid;
+    size_t aid_len;
+    uint8_t min_level, seq3[3], *r = card->buf;
+    unsigned ctr;
+    uint32_t seq;
+    uint16_t sw;
+    mc_status st;
+    cm_aes aes;
+
+    if (c->p2 != 0x00)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc != 8)
+        return CM_SW_WRONG_LENGTH;
+    sw = mc_gate(card, MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, &a, &s);
+    if (sw != CM_SW_OK)
+        return sw;
+    k = app_keys(card, &a, &s, &aid, &aid_len, &min_level, &ctr);
+    if (c->p1 != 0x00 && c->p1 != k->kvn)
+        return CM_SW_REF_NOT_FOUND;
+    st = mc_seq_get(card, ctr, k, &seq);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    if (seq >= 0xFFFFFFu)
+        return CM_SW_CONDITIONS;
+    /* The counter moves and is durable before anything is answered (§3). */
+    st = mc_store_counter_set(card, ctr, seq + 1);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    mc_put24(seq3, seq + 1);
+    memcpy(card->host_chal, c->data, 8);
+    mc_aes(card, &aes);
+    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, seq3, aid, aid_len, card->card_chal) !=
+            CM_OK ||
+        cm_scp03_init(&card->scp, &aes, k->enc, k->mac, k->key_len, card->host_chal,
+                      card->card_chal) != CM_OK ||
+        cm_scp03_cryptogram(&card->scp, CM_DC_CARD_CRYPTOGRAM, card->host_chal, card->card_chal,
+                            r + 21) != CM_OK) {
+        mc_chan_close(card);
+        return CM_SW_MEMORY_FAILURE;
+    }
+    card->chan = MC_CH_PENDING;
+    card->chan_sel = card->sel;
+    card->chan_kvn = k->kvn;
+    card->chan_min = min_level;
+    memcpy(card->chan_dek, k->dek, k->key_len);
+    memcpy(r, a.div, MC_DIV_DATA_LEN);
+    r[10] = k->kvn;
+    r[11] = 0x03;
+    r[12] = 0x70;
+    memcpy(r + 13, card->card_chal, 8);
+    memcpy(r + 29, seq3, 3);
+    c->rlen = 32;
+    cm_wipe(&a.am, sizeof(a.am));
+    cm_wipe(&s.keys, sizeof(s.keys));
+    return CM_SW_OK;
+}
+
+uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    uint8_t hdr[4], expect[8];
+    bool pending = card->chan == MC_CH_PENDING;
+    uint16_t sw;
+    int ok;
+    mc_status st;
+
+    /* Every EXTERNAL AUTHENTICATE ends a pending initiation (§9). */
+    if (!mc_level_valid(c->p1) || c->p2 != 0x00)
+        sw = CM_SW_WRONG_P1P2;
+    else if (c->too_long || c->lc != 16)
+        sw = CM_SW_WRONG_LENGTH;
+    else
+        sw = mc_gate(card, MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, &a, &s);
+    if (sw == CM_SW_OK && !pending)
+        return CM_SW_CONDITIONS;     /* an open channel stays as it is */
+    if (sw != CM_SW_OK) {
+        if (pending)
+            mc_chan_close(card);
+        return sw;
+    }
+    if ((c->p1 & card->chan_min) != card->chan_min) {
+        mc_chan_close(card);
+        return CM_SW_SECURITY_STATUS;
+    }
+    hdr[0] = c->cla;
+    hdr[1] = c->ins;
+    hdr[2] = c->p1;
+    hdr[3] = c->p2;
+    ok = cm_scp03_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal, card->card_chal,
+                             expect) == CM_OK &&
+         cm_ct_equal(expect, c->data, 8);
+    if (ok)
+        ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data) == CM_OK;
+    cm_wipe(expect, sizeof(expect));
+    if (!ok) {
+        mc_chan_close(card);
+        if (MC_SEL_IS_AP(card->sel))
+            st = mc_log_event(card, MC_EV_AUTH_FAIL, s.aid, s.aid_len);
+        else
+            st = mc_log_event(card, MC_EV_AUTH_FAIL, NULL, 0);
+        return st == MC_OK ? CM_SW_VERIFY_FAIL : mc_sw_of(st);
+    }
+    card->chan = MC_CH_OPEN;
+    card->pin_ok = false;
+    return CM_SW_OK;
+}
+
+uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec *k,
+                         uint8_t kcv_out[9])
+{
+    uint8_t *keys[3];
+    uint8_t kcv[3];
+    size_t pos = 1, elen, klen = 0, i;
+    cm_aes aes;
+    int ok = 1;
+
+    if (len < 1 || d[0] < 0x01 || d[0] > 0x7F)
+        return CM_SW_WRONG_DATA;
+    keys[0] = k->enc;
+    keys[1] = k->mac;
+    keys[2] = k->dek;
+    mc_aes(card, &aes);
+    memset(k, 0, sizeof(*k));
+    k->kvn = d[0];
+    for (i = 0; i < 3; i++) {
+        if (len - pos < 3 || d[pos] != 0x88)
+            return CM_SW_WRONG_DATA;
+        if (i == 0)
+            klen = d[pos + 2];
+        if (d[pos + 2] != klen || !cm_aes_valid_key_len(klen))
+            return CM_SW_WRONG_DATA;
+        elen = klen % 16 ? klen + 16 - klen % 16 : klen;
+        if (d[pos + 1] != elen + 1 || len - pos < 3 + elen + 4 || d[pos + 3 + elen] != 0x03)
+            return CM_SW_WRONG_DATA;
+        if (cm_scp03_unwrap_key(&aes, card->chan_dek, card->scp.key_len, d + pos + 3, elen, klen,
+                                keys[i]) != CM_OK ||
+            cm_kcv(&aes, keys[i], klen, kcv) != CM_OK)
+            ok = 0;
+        else
+            ok &= cm_ct_equal(kcv, d + pos + 4 + elen, 3);
+        memcpy(kcv_out + 3 * i, kcv, 3);
+        pos += 3 + elen + 4;
+    }
+    if (!ok || pos != len) {
+        cm_wipe(k, sizeof(*k));
+        return CM_SW_WRONG_DATA;
+    }
+    k->key_len = (uint8_t)klen;
+    return CM_SW_OK;
+}
+
+uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    mc_keyrec nk;
+    uint8_t kcv[9];
+    unsigned flags = MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE;
+    bool setup;
+    uint32_t hwm;
+    uint16_t sw;
+    mc_status st;
+
+    if (c->p2 != 0x81)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc == 0)
+        return CM_SW_WRONG_LENGTH;
+    /* In BLANK only AREA SETUP (old KVN FF) passes the area-state rule (§6). */
+    if (c->p1 == 0xFF)
+        flags |= MC_G_BLANK;
+    sw = mc_gate(card, flags, &a, &s);
+    if (sw != CM_SW_OK)
+        return sw;
+    setup = card->sel == MC_SEL_AM && a.state == MC_AREA_BLANK;
+    if (c->p1 != (card->sel == MC_SEL_AM ? a.am.kvn : s.keys.kvn))
+        return CM_SW_REF_NOT_FOUND;
+    sw = mc_parse_keyset(card, c->data, c->lc, &nk, kcv);
+    if (sw != CM_SW_OK)
+        return sw;
+    st = mc_seq_hwm(card, &hwm);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    mc_put24(nk.seq_base, hwm);
+    st = mc_store_begin(card);
+    if (card->sel == MC_SEL_AM) {
+        a.am = nk;
+        if (setup)
+            a.state = MC_AREA_ACTIVE;
+        if (st == MC_OK)
+            st = mc_area_write(card, &a);
+        if (st == MC_OK)
+            st = mc_log_add(card, MC_EV_KEY_CHANGED, NULL, 0);
+        if (st == MC_OK && setup)
+            st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
+    } else {
+        s.keys = nk;
+        if (st == MC_OK)
+            st = mc_slot_write(card, card->sel, &s);
+        if (st == MC_OK)
+            st = mc_log_add(card, MC_EV_KEY_CHANGED, s.aid, s.aid_len);
+    }
+    if (st == MC_OK)
+        st = mc_store_commit(card);
+    else
+        mc_store_abort(card);
+    card->buf[0] = nk.kvn;
+    memcpy(card->buf + 1, kcv, 9);
+    cm_wipe(&nk, sizeof(nk));
+    cm_wipe(&a.am, sizeof(a.am));
+    cm_wipe(&s.keys, sizeof(s.keys));
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    c->rlen = 10;
+    return CM_SW_OK;
+}

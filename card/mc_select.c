@@ -1,0 +1,271 @@
+/* mc_select.c: SELECT by AID and SELECT EF (PROTOCOL.md §2), and GET DATA
+ * (§4: area information DF20, security log DF21, key information 00E0). */
+#include "mc_int.h"
+#include "cm_tlv.h"
+
+/* Looks up an AP by AID without ever using a corrupt slot (SELECT still
+ * answers on a corrupt card, §8). */
+static unsigned find_ap(mc_card *card, const uint8_t *aid, size_t len, mc_slot_rec *s,
+                        mc_status *err)
+{
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    *err = MC_OK;
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, s, &used);
+        if (st == MC_ERR_NVM) {
+            *err = st;
+            return MC_MAX_APS;
+        }
+        if (st == MC_OK && used && s->aid_len == len && memcmp(s->aid, aid, len) == 0)
+            return i;
+    }
+    return MC_MAX_APS;
+}
+
+static uint16_t select_aid(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    mc_slot_rec s;
+    unsigned slot = MC_MAX_APS;
+    uint8_t state, aid[16];
+    size_t len = c->lc;
+    mc_status st;
+    cm_tlv_writer w;
+    size_t m1, m2;
+
+    /* F1: the channel and the PIN state end first, whatever the outcome. */
+    mc_chan_close(card);
+    if (c->p2 != 0x00 && c->p2 != 0x0C)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || len < 1 || len > 16)
+        return CM_SW_WRONG_LENGTH;
+    memcpy(aid, c->data, len);
+    st = mc_area_read(card, &a);
+    if (st == MC_ERR_NVM)
+        return MC_SW_MUTE;
+    if (len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0) {
+        card->sel = MC_SEL_AM;
+        /* A corrupt area record still lets the AM be selected; its state
+         * then reads 00 (never a value taken from corrupt data). */
+        state = st == MC_OK ? a.state : 0x00;
+    } else {
+        if (st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
+            slot = find_ap(card, aid, len, &s, &st);
+        if (st == MC_ERR_NVM)
+            return MC_SW_MUTE;
+        if (slot >= MC_MAX_APS)
+            return CM_SW_NOT_FOUND;
+        card->sel = (uint8_t)slot;
+        state = s.state;
+    }
+    card->ef = 0xFF;
+    if (c->p2 == 0x0C)
+        return CM_SW_OK;
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    m1 = cm_tlv_open(&w, 0x6F);
+    cm_tlv_put(&w, 0x84, aid, len);
+    m2 = cm_tlv_open(&w, 0xA5);
+    cm_tlv_put_u8(&w, 0x9F70, state);
+    cm_tlv_close(&w, m2);
+    cm_tlv_close(&w, m1);
+    c->rlen = w.pos;
+    return CM_SW_OK;
+}
+
+static uint16_t select_ef(mc_card *card, mc_cmd *c)
+{
+    mc_slot_rec s;
+    mc_ef_rec e;
+    unsigned i;
+    bool used;
+    mc_status st;
+    cm_tlv_writer w;
+    size_t m;
+    uint8_t d[5];
+
+    if (c->p2 != 0x00 && c->p2 != 0x0C)
+        return CM_SW_WRONG_P1P2;
+    if (c->too_long || c->lc != 2)
+        return CM_SW_WRONG_LENGTH;
+    if (card->corrupt)
+        return CM_SW_MEMORY_FAILURE;
+    if (!MC_SEL_IS_AP(card->sel))
+        return CM_SW_NO_CURRENT_EF;
+    st = mc_slot_read(card, card->sel, &s, &used);
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    for (i = 0; i < s.ef_count; i++) {
+        st = mc_ef_read(card, &s, i, &e);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (memcmp(e.fid, c->data, 2) == 0)
+            break;
+    }
+    if (i >= s.ef_count)
+        return CM_SW_NOT_FOUND;
+    card->ef = (uint8_t)i;
+    if (c->p2 == 0x0C)
+        return CM_SW_OK;
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    m = cm_tlv_open(&w, 0x62);
+    cm_tlv_put(&w, 0x80, e.size, 2);
+    d[0] = e.type;
+    if (e.type == MC_EF_TRANSPARENT) {
+        cm_tlv_put(&w, 0x82, d, 1);
+    } else {
+        d[1] = 0x21;
+        d[2] = 0x00;
+        d[3] = e.rec_len;
+        d[4] = e.rec_count;
+        cm_tlv_put(&w, 0x82, d, 5);
+    }
+    cm_tlv_put(&w, 0x83, e.fid, 2);
+    if (e.sfi)
+        cm_tlv_put_u8(&w, 0x88, (uint8_t)(e.sfi << 3));
+    cm_tlv_put_u8(&w, 0x8A, 0x05);
+    cm_tlv_close(&w, m);
+    c->rlen = w.pos;
+    return CM_SW_OK;
+}
+
+uint16_t mc_cmd_select(mc_card *card, mc_cmd *c)
+{
+    if (c->p1 == 0x04)
+        return select_aid(card, c);
+    if (c->p1 == 0x02)
+        return select_ef(card, c);
+    return CM_SW_WRONG_P1P2;
+}
+
+/* DF20: the open part always; the rest in an AM channel only (F5). */
+static uint16_t area_info(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    uint32_t free_bytes = 0;
+    unsigned i, count = 0;
+    bool used, full;
+    mc_slot_rec s;
+    mc_status st = card->corrupt ? MC_ERR_CORRUPT : mc_area_read(card, &a);
+    cm_tlv_writer w;
+    size_t m;
+
+    if (st == MC_ERR_NVM)
+        return MC_SW_MUTE;
+    full = st == MC_OK && mc_chan_on(card, MC_SEL_AM);
+    if (full && a.state != MC_AREA_TERMINATED) {
+        /* After TERMINATED the slots are wiped: nothing to count. */
+        st = mc_heap_free(card, &free_bytes);
+        for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
+            st = mc_slot_read(card, i, &s, &used);
+            count += used;
+        }
+        if (st != MC_OK)
+            return mc_sw_of(st);
+    }
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    m = cm_tlv_open(&w, 0xDF20);
+    cm_tlv_put_u8(&w, 0x80, card->corrupt ? 0x00 : a.state);
+    if (full) {
+        cm_tlv_put_u32(&w, 0x81, free_bytes);
+        cm_tlv_put_u8(&w, 0x82, (uint8_t)count);
+    }
+    cm_tlv_put_u8(&w, 0x83, MC_MAX_APS);
+    cm_tlv_put_u16(&w, 0x84, (MC_VERSION_MAJOR << 8) | MC_VERSION_MINOR);
+    if (full) {
+        cm_tlv_put(&w, 0x85, a.serial, MC_SERIAL_LEN);
+        cm_tlv_put(&w, 0x86, a.div, MC_DIV_DATA_LEN);
+    }
+    cm_tlv_put_u16(&w, 0x87, MC_MAX_RESPONSE_DATA);
+    cm_tlv_put_u16(&w, 0x88, MC_MAX_COMMAND_DATA);
+    cm_tlv_close(&w, m);
+    c->rlen = w.pos;
+    return CM_SW_OK;
+}
+
+/* DF21: newest entry first.  The ring is written in order, so walking back
+ * from the newest entry gives descending sequence numbers. */
+static uint16_t security_log(mc_card *card, mc_cmd *c)
+{
+    mc_log_rec e;
+    unsigned i, idx = 0, n;
+    uint32_t best = 0, prev;
+    mc_status st;
+    cm_tlv_writer w;
+    size_t m, m2;
+
+    for (i = 0; i < MC_LOG_ENTRIES; i++) {
+        st = mc_log_read(card, i, &e);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (mc_get32(e.seq) > best) {
+            best = mc_get32(e.seq);
+            idx = i;
+        }
+    }
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    m = cm_tlv_open(&w, 0xDF21);
+    prev = best + 1;
+    for (n = 0; best != 0 && n < MC_LOG_ENTRIES; n++) {
+        st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (mc_get32(e.seq) == 0 || mc_get32(e.seq) >= prev)
+            break;
+        prev = mc_get32(e.seq);
+        m2 = cm_tlv_open(&w, 0xDF22);
+        cm_tlv_put(&w, 0x80, e.seq, 4);
+        cm_tlv_put_u8(&w, 0x81, e.event);
+        if (e.aid_len)
+            cm_tlv_put(&w, 0x82, e.aid, e.aid_len);
+        cm_tlv_put_u8(&w, 0x83, e.repeat);
+        cm_tlv_close(&w, m2);
+    }
+    cm_tlv_close(&w, m);
+    c->rlen = w.pos;
+    return CM_SW_OK;
+}
+
+/* 00E0: GP key information template, one C0 per key (ID, KVN, type, length). */
+static uint16_t key_info(mc_card *card, mc_cmd *c, const mc_area_rec *a)
+{
+    cm_tlv_writer w;
+    uint8_t d[4];
+    size_t m;
+    uint8_t id;
+
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    m = cm_tlv_open(&w, 0xE0);
+    for (id = 1; id <= 3; id++) {
+        d[0] = id;
+        d[1] = a->am.kvn;
+        d[2] = 0x88;
+        d[3] = a->am.key_len;
+        cm_tlv_put(&w, 0xC0, d, 4);
+    }
+    cm_tlv_close(&w, m);
+    c->rlen = w.pos;
+    return CM_SW_OK;
+}
+
+uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c)
+{
+    mc_area_rec a;
+    uint16_t tag = (uint16_t)((c->p1 << 8) | c->p2);
+    uint16_t sw;
+
+    if (c->has_data || c->too_long)
+        return CM_SW_WRONG_LENGTH;
+    if (tag == 0xDF20)
+        return area_info(card, c);
+    if (tag != 0xDF21 && tag != 0x00E0)
+        return CM_SW_REF_NOT_FOUND;
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    if (sw != CM_SW_OK)
+        return sw;
+    if (tag == 0xDF21)
+        return security_log(card, c);
+    return key_info(card, c, &a);
+}
