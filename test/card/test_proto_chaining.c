@@ -1,0 +1,169 @@
+/* test_proto_chaining.c: PROTOCOL.md §3 and §10 transport rules held
+ * black-box: ISO command chaining of LOAD AP (security applied before
+ * segmenting, segments answered 9000 without data), chaining refused
+ * elsewhere, extended Lc and Le, the 2048-byte limits of DF20 tags 87/88. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "card_test.h"
+
+static uint8_t img[CH_IMAGE_MAX];
+static uint8_t big[8192];
+
+/* An AP with one 6000-byte transparent EF filled with a pattern. */
+static void big_ap(ch_ap *ap, unsigned idx)
+{
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7 + (i >> 8));
+    ch_ap_default(ap, idx);
+    ap->n_efs = 2;
+    ap->efs[1] = (ch_ef){.fid = 0x0B01, .sfi = 12, .type = CH_EF_TRANSPARENT, .size = 6000,
+                         .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM,
+                         .content = big, .content_len = 6000};
+}
+
+static size_t build(ch_card *c, const ch_ap *ap)
+{
+    cm_keyset rk;
+    size_t n;
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, ap, img, sizeof(img));
+    assert_true(n > 0);
+    return n;
+}
+
+/* Reads the 6000-byte EF back in reads of at most 2048 bytes. */
+static void check_big(ch_card *c, const ch_ap *ap)
+{
+    static ch_rsp r;
+    ASSERT_SW(ch_open_ap(c, ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00A4020C 02 0B01", NULL), 0x9000);
+    /* extended Le 0000: min(65536, to the end, 2048) */
+    ASSERT_SW(ch_cmdx(c, "00B00000 000000", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, big, 2048);
+    ASSERT_SW(ch_cmdx(c, "00B00800 000000", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, big + 2048, 2048);
+    ASSERT_SW(ch_cmdx(c, "00B01000 000000", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, big + 4096, 6000 - 4096);
+    ASSERT_SW(ch_cmdx(c, "00B01800 000000", &r), 0x6B00);
+}
+
+static void test_load_one_block_chained_short(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    size_t n;
+    static uint8_t apdu[CH_IMAGE_MAX + 16];
+    size_t an;
+
+    big_ap(&ap, 1);
+    n = build(c, &ap);
+    assert_true(n > 6000);
+    an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, n, -1);
+    /* segments of 255 bytes: short Lc each */
+    ASSERT_SW(ch_cmd_chained(c, apdu, an, 255, NULL), 0x9000);
+    check_big(c, &ap);
+}
+
+static void test_load_blocks_chained_extended(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    size_t n;
+
+    big_ap(&ap, 1);
+    n = build(c, &ap);
+    /* blocks of 3000 (more than 2048: chaining needed), segments of 1000 */
+    ASSERT_SW(ch_load_image(c, img, n, 3000, 1000), 0x9000);
+    check_big(c, &ap);
+}
+
+static void test_load_plain_blocks_2048(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    size_t n;
+
+    big_ap(&ap, 1);
+    n = build(c, &ap);
+    ASSERT_SW(ch_load_image(c, img, n, 2048, 0), 0x9000);
+    check_big(c, &ap);
+}
+
+static void test_chaining_elsewhere(void **state)
+{
+    ch_card *c = *state;
+    uint8_t apdu[64], w[128];
+    size_t n, wn;
+
+    /* a wrapped command with the chaining bit: class is checked first */
+    n = ch_hex("80CADF20 00", apdu, sizeof(apdu));
+    assert_int_equal(cm_scp03_wrap_command(&c->scp, apdu, n, w, sizeof(w), &wn), 0);
+    w[0] |= 0x10;
+    ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6884);
+    ASSERT_SW(ch_rawx(c, "10A40400 07 F04D4E4150414D 00", NULL), 0x6884);
+}
+
+/* Command data over 2048 bytes (DF20 tag 88) without chaining: 6700. */
+static void test_command_data_limit(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    static uint8_t apdu[4096];
+    size_t n;
+
+    big_ap(&ap, 1);
+    ASSERT_SW(ch_load_image(c, img, build(c, &ap), 2048, 0), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00A4020C 02 0B01", NULL), 0x9000);
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xD6, 0x00, 0x00, big, 2048, -1);
+    ASSERT_SW(ch_cmd(c, apdu, n, NULL), 0x9000);
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xD6, 0x00, 0x00, big, 2049, -1);
+    ASSERT_SW(ch_cmd(c, apdu, n, NULL), 0x6700);
+}
+
+/* Extended UPDATE and READ of 1000 bytes at level 33 (R-ENC and R-MAC on
+ * top of Ne). */
+static void test_extended_update_read(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    static uint8_t apdu[4096];
+    static ch_rsp r;
+    uint8_t data[1000];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(0xFF - i);
+    big_ap(&ap, 1);
+    ASSERT_SW(ch_load_image(c, img, build(c, &ap), 2048, 0), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00A4020C 02 0B01", NULL), 0x9000);
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xD6, 0x01, 0x00, data, sizeof(data), -1);
+    ASSERT_SW(ch_cmd(c, apdu, n, NULL), 0x9000);
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xB0, 0x01, 0x00, NULL, 0, 1000);
+    ASSERT_SW(ch_cmd(c, apdu, n, &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, data, sizeof(data));
+    assert_int_equal(r.raw_len, 1008 + 8);
+    /* short Le 00 on the same data: 256 bytes */
+    ASSERT_SW(ch_cmdx(c, "00B00100 00", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, data, 256);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load_one_block_chained_short, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_blocks_chained_extended, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_plain_blocks_2048, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_chaining_elsewhere, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_command_data_limit, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_extended_update_read, ct_setup_active, ct_teardown),
+    };
+    return cmocka_run_group_tests_name("proto_chaining", tests, NULL, NULL);
+}
