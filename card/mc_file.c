@@ -105,7 +105,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
     case 0xB2:
     case 0xDC:
         kind = F_RECORD | (c->ins == 0xB2 ? F_READ : 0);
-        if ((c->p2 & 0x07) != 0x04 || (c->p2 >> 3) == 0x1F || c->p1 == 0)
+        if ((c->p2 & 0x07) != 0x04 || (c->p2 >> 3) == 0x1F)
             return CM_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
@@ -156,7 +156,8 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
             e.used++;
         return write_tx(card, &s, base + off * e.rec_len, c->data, c->lc, &e);
     }
-    if (rec > e.used)
+    /* Record 0 (ISO: the current record) is never one of ours. */
+    if (rec == 0 || rec > e.used)
         return CM_SW_RECORD_NOT_FOUND;
     off = base + rec_slot(&e, rec) * e.rec_len;
     if (kind & F_READ)

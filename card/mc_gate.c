@@ -37,8 +37,10 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
         default:
             return CM_SW_CONDITIONS;
         }
-        if (sel != MC_SEL_AM)
-            return CM_SW_NO_CURRENT_EF;
+        /* An AM-only instruction needs the AM channel, which exists only
+         * with the AM selected: with anything else selected it is the
+         * channel that is missing (6982).  A dual instruction needs the AM
+         * selected (it got here because it is). */
     } else if (ap) {
         if (!MC_SEL_IS_AP(sel))
             return CM_SW_NO_CURRENT_EF;
@@ -50,7 +52,7 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
     } else {
         return CM_SW_NO_CURRENT_EF;
     }
-    if ((flags & MC_G_CHAN) && !mc_chan_on(card, sel))
+    if ((flags & MC_G_CHAN) && !mc_chan_on(card, am ? MC_SEL_AM : sel))
         return CM_SW_SECURITY_STATUS;
     if (ap && (flags & MC_G_APSTATE) &&
         (s->state != MC_AP_ACTIVE || area->state != MC_AREA_ACTIVE))

@@ -86,7 +86,7 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
 
     if (card->chain_len == 0) {
         card->chain_discard = !may_stage(card);
-        if (!card->chain_discard && (card->chain_hdr[3] == 0 || !card->load_active)) {
+        if (!card->chain_discard && !card->load_active) {
             sw = load_begin(card);
             card->chain_active = true;
             if (sw != CM_SW_OK) {
@@ -209,8 +209,10 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
     uint16_t sw;
     mc_status st;
 
+    /* Block 00 starts a load only when none is running: a repeated block
+     * is out of order like any other. */
     if ((c->p1 != 0x00 && c->p1 != 0x80) ||
-        (c->p2 != 0 && (!card->load_active || c->p2 != card->load_next))) {
+        (card->load_active ? c->p2 != card->load_next : c->p2 != 0)) {
         mc_load_drop(card);
         return CM_SW_WRONG_P1P2;
     }

@@ -77,10 +77,11 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
 
 static uint16_t select_ef(mc_card *card, mc_cmd *c)
 {
+    mc_area_rec a;
     mc_slot_rec s;
     mc_ef_rec e;
     unsigned i;
-    bool used;
+    uint16_t sw;
     mc_status st;
     cm_tlv_writer w;
     size_t m;
@@ -90,13 +91,10 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc != 2)
         return CM_SW_WRONG_LENGTH;
-    if (card->corrupt)
-        return CM_SW_MEMORY_FAILURE;
-    if (!MC_SEL_IS_AP(card->sel))
-        return CM_SW_NO_CURRENT_EF;
-    st = mc_slot_read(card, card->sel, &s, &used);
-    if (st != MC_OK)
-        return mc_sw_of(st);
+    /* An AP command: the AP's channel is needed (§5), its state is not. */
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN, &a, &s);
+    if (sw != CM_SW_OK)
+        return sw;
     for (i = 0; i < s.ef_count; i++) {
         st = mc_ef_read(card, &s, i, &e);
         if (st != MC_OK)
