@@ -145,7 +145,7 @@ $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_CARD) $(LIB_SIM) $(LIB_COMMON) $(LDLIBS)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)
