@@ -1,0 +1,178 @@
+/* test_proto_precedence.c: PROTOCOL.md §9 status word precedence held
+ * black-box: class › secure messaging › instruction › P1/P2 › length ›
+ * corrupt NVM › area state › selection › channel/level › AP state › the
+ * command's own checks; a wrapped command that is refused after its C-MAC
+ * verified advances the MAC chain on both sides; corrupt NVM (a flipped byte
+ * in the sim image) answers 6581 to everything but SELECT and GET DATA DF20. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "card_test.h"
+
+static void test_class_first(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_rawx(c, "A0120000", NULL), 0x6E00);
+    ASSERT_SW(ch_rawx(c, "01120000", NULL), 0x6881);
+    ASSERT_SW(ch_rawx(c, "90120000", NULL), 0x6884);
+    /* in a channel: a bad class beats the missing SM */
+    ASSERT_SW(ch_rawx(c, "A0CADF20 00", NULL), 0x6E00);
+}
+
+static void test_sm_before_instruction(void **state)
+{
+    ch_card *c = *state;
+    /* plain unknown INS inside a channel: missing SM, channel closed */
+    ASSERT_SW(ch_rawx(c, "80120000", NULL), 0x6982);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x6982);
+}
+
+static void test_bad_mac_before_instruction(void **state)
+{
+    ch_card *c = *state;
+    uint8_t apdu[16], w[64];
+    size_t n, wn;
+    n = ch_hex("80120000", apdu, sizeof(apdu));
+    assert_int_equal(cm_scp03_wrap_command(&c->scp, apdu, n, w, sizeof(w), &wn), 0);
+    w[wn - 1] ^= 0x01;
+    ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6988);
+}
+
+/* Refused after a good C-MAC: the chain advanced on both sides. */
+static void test_refused_wrapped_advances_chain(void **state)
+{
+    ch_card *c = *state;
+    ch_rsp r;
+    ASSERT_SW(ch_cmdx(c, "80120000", NULL), 0x6D00);
+    ASSERT_SW(ch_cmdx(c, "80F28002 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D3921000FF", NULL), 0x6A88);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    assert_true(r.len > 0);
+}
+
+static void test_instruction_before_p1p2_before_length(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "8012FFFF 03 010203", NULL), 0x6D00);
+    /* INITIALIZE UPDATE with a wrong P2 and a wrong Lc */
+    ASSERT_SW(ch_rawx(c, "80500001 07 01020304050607 00", NULL), 0x6A86);
+}
+
+/* Area state comes before selection: AM instructions in a BLANK area answer
+ * 6985 even with nothing selected. */
+static void test_area_state_before_selection(void **state)
+{
+    ch_card *c = *state;
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    ASSERT_SW(ch_rawx(c, "80F24002 02 4F00 00", NULL), 0x6985);
+    ASSERT_SW(ch_rawx(c, "80E40000 07 4F05D392100001", NULL), 0x6985);
+}
+
+/* Selection before channel: with the AM selected and no channel, a file
+ * command says 6986. */
+static void test_selection_before_channel(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "00B00000 04", NULL), 0x6986);
+    ASSERT_SW(ch_rawx(c, "00A40200 02 0101 00", NULL), 0x6986);
+}
+
+/* Channel before AP state: a SUSPENDED AP answers 6982 to a plain file
+ * command, 6A81 to INITIALIZE UPDATE. */
+static void test_channel_before_ap_state(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    ch_ap_default(&ap, 1);
+    ASSERT_SW(ch_cmdx(c, "80F04083 07 4F05D392100001", NULL), 0x9000);
+    ASSERT_SW(ch_select(c, ap.aid, ap.aid_len, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "00B08100 01", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "80500000 08 0102030405060708 00", NULL), 0x6A81);
+}
+
+/* --- corrupt NVM ------------------------------------------------------- */
+
+static int iu_region(ch_card *c)
+{
+    cm_keyset rk;
+    ch_region_keys(&rk);
+    return ch_initialize_update(c, 0, &rk, NULL);
+}
+
+/* Flips, one at a time, every byte of the image that holds data (not FF)
+ * and powers on.  SELECT of the AM and GET DATA DF20 must always answer;
+ * INITIALIZE UPDATE either works with the right keys or answers 6581; at
+ * least one flip must be detected; when it is, the other commands answer
+ * 6581 too, after the class, INS, P1/P2 and length checks. */
+static void test_corrupt_nvm(void **state)
+{
+    ch_card *c = *state;
+    uint8_t *img;
+    size_t detected = 0, tried = 0;
+    uint32_t size = c->sim.nvm_size;
+
+    mc_power_off(&c->card);
+    img = ch_nvm_copy(c);
+    assert_non_null(img);
+    for (uint32_t i = 0; i < size; i++) {
+        uint16_t sw;
+        if (img[i] == 0xFF)
+            continue;
+        tried++;
+        memcpy(c->sim.nvm, img, size);
+        c->sim.nvm[i] ^= 0x01;
+        (void)ch_power_cycle(c);
+        ASSERT_SW(ch_select_am(c), 0x9000);
+        ASSERT_SW(ch_rawx(c, "80CADF20 00", NULL), 0x9000);
+        sw = (uint16_t)iu_region(c);
+        if (sw == 0x9000)
+            continue;
+        if (sw != 0x6581) {
+            print_error("flip at NVM byte %u: INITIALIZE UPDATE %04X\n", (unsigned)i, sw);
+            fail();
+        }
+        detected++;
+        if (detected > 8)
+            continue;   /* the full check on a few of them is enough */
+        ASSERT_SW(ch_rawx(c, "80F24002 02 4F00 00", NULL), 0x6581);
+        ASSERT_SW(ch_rawx(c, "80E88000 05 4F03010203", NULL), 0x6581);
+        ASSERT_SW(ch_rawx(c, "80CADF21 00", NULL), 0x6581);
+        ASSERT_SW(ch_rawx(c, "80CADF20 02 AAAA 00", NULL), 0x6700);
+        ASSERT_SW(ch_rawx(c, "80120000", NULL), 0x6D00);
+        ASSERT_SW(ch_rawx(c, "A0CADF20 00", NULL), 0x6E00);
+        ASSERT_SW(ch_rawx(c, "80500001 08 0102030405060708 00", NULL), 0x6A86);
+    }
+    print_message("corrupt NVM: %zu bytes flipped, %zu detected (6581)\n", tried, detected);
+    assert_true(tried > 0);
+    assert_true(detected > 0);
+    memcpy(c->sim.nvm, img, size);
+    free(img);
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    ASSERT_SW(ch_open_am(c), 0x9000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_class_first, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_sm_before_instruction, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_mac_before_instruction, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_wrapped_advances_chain, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_instruction_before_p1p2_before_length,
+                                        ct_setup_blank, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_area_state_before_selection, ct_setup_blank,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_selection_before_channel, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_channel_before_ap_state, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_nvm, ct_setup_ap, ct_teardown),
+    };
+    return cmocka_run_group_tests_name("proto_precedence", tests, NULL, NULL);
+}
