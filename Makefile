@@ -90,6 +90,9 @@ LIB_TEST   := $(BUILD)/lib/libmnaptest.a
 LINK_COMMON := $(LIB_TEST) $(LIB_TOOLS) $(LIB_COMMON)
 LINK_CARD   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 LINK_HOST   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+# The card runtime calls its port (mc_port_*) and the sim port reaches back
+# into the card struct, so libraries are linked as one group.
+group = -Wl,--start-group $(1) -Wl,--end-group
 
 TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
@@ -97,6 +100,9 @@ TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$
 .PHONY: all libs tools tests test check clean deps demo install size bench fuzz-bins \
         $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck
 .DEFAULT_GOAL := all
+# Keep object files that pattern chains would treat as intermediate:
+# incremental builds must not recompile them.
+.SECONDARY:
 
 all: libs tools tests $(BENCHES)
 libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS)
@@ -149,22 +155,22 @@ $(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_COMMON) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_COMMON)) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/card/%: $(BUILD)/obj/test/card/%.o $(LINK_CARD)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_CARD) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_CARD)) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/host/%: $(BUILD)/obj/test/host/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/tools/%: $(BUILD)/obj/test/tools/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(TESTLIBS) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/ct/%: $(BUILD)/obj/test/ct/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
 # Each suite runs its binaries from the project root (they read vectors/),
@@ -181,7 +187,7 @@ $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 E2E_BINS := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(wildcard test/e2e/*.c))
 $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(LINK_HOST) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
 
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
@@ -218,7 +224,7 @@ ctcheck:
 FUZZ_TIME ?= 60
 FUZZ_BINS := $(patsubst test/fuzz/fuzz_%.c,build-fuzz/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
 build-fuzz/fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o $(subst $(BUILD)/,build-fuzz/,$(LINK_HOST))
-	$(call say,LD,$@)mkdir -p $(@D) && $(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)mkdir -p $(@D) && $(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(call group,$(filter %.a,$^)) $(LDLIBS)
 fuzz-bins: $(FUZZ_BINS)
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN=fuzz fuzz-bins
