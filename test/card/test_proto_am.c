@@ -343,9 +343,29 @@ static void test_am_cannot_change_ap_keys(void **state)
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
 }
 
+/* The state snapshots used by the "refusal changes nothing" checks see real
+ * changes (guards against a vacuous comparison). */
+static void test_snapshot_sees_changes(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    ct_snap s;
+
+    assert_true(ch_have_debug_dump());
+    s = ct_snapshot(c);
+    assert_non_null(s.p);
+    assert_true(s.n > 0);
+    assert_true(ct_snap_same(c, &s));
+    ch_ap_default(&ap, 1);
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    assert_false(ct_snap_same(c, &s));
+    ct_snap_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_snapshot_sees_changes, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_df20_in_channel, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_df20_counts_aps_and_free_space, ct_setup_active,
                                         ct_teardown),

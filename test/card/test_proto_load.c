@@ -176,9 +176,10 @@ static void test_load_wrong_p1(void **state)
 
     ch_ap_default(&ap, 1);
     n = build(c, &ap);
-    assert_true(n < 255);
-    ASSERT_SW(send_block(c, 0x01, 0x00, 0, n), 0x6A86);
-    ASSERT_SW(send_block(c, 0x81, 0x00, 0, n), 0x6A86);
+    assert_true(n > 200);
+    ASSERT_SW(send_block(c, 0x01, 0x00, 0, 200), 0x6A86);
+    ASSERT_SW(send_block(c, 0x81, 0x00, 0, 200), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", NULL), 0x6A88);
 }
 
 static void test_load_malformed(void **state)
