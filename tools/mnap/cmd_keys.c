@@ -1,0 +1,504 @@
+/* cmd_keys.c: `mnap keys`: the encrypted key store of the terminal.  Key
+ * values go in (from a file or stdin, never the command line, where `ps`
+ * would show them) and never come out: only key check values are printed. */
+#include "cli.h"
+#include "conn.h"
+#include "secret.h"
+#include "cm_ct.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct keys_opts {
+    unsigned kdf_cost;
+    int kvn;                 /* -1: not given */
+    bool master;
+    bool force;
+    size_t length;
+    const char *file;
+    const char *div;
+    const char *as;
+} keys_opts;
+
+static int on_opt(void *user, int opt, const char *arg)
+{
+    keys_opts *o = user;
+    char *end = NULL;
+    unsigned long v;
+
+    switch (opt) {
+    case 'k':
+        v = strtoul(arg, &end, 10);
+        if (*end != '\0' || v < 10 || v > 22) {
+            cli_error("--kdf-cost: log2 of scrypt's N, 10 to 22");
+            return -1;
+        }
+        o->kdf_cost = (unsigned)v;
+        return 0;
+    case 'v':
+        v = strtoul(arg, &end, 16);
+        if (*end != '\0' || end == arg || v == 0 || (v > 0x7F && v != 0xFF)) {
+            cli_error("--kvn: a key version number in hex, 01 to 7F or FF");
+            return -1;
+        }
+        o->kvn = (int)v;
+        return 0;
+    case 'm':
+        o->master = true;
+        return 0;
+    case 'f':
+        o->force = true;
+        return 0;
+    case 'l':
+        v = strtoul(arg, &end, 10);
+        if (*end != '\0' || (v != 16 && v != 24 && v != 32)) {
+            cli_error("--length: 16, 24 or 32 bytes");
+            return -1;
+        }
+        o->length = v;
+        return 0;
+    case 'F':
+        o->file = arg;
+        return 0;
+    case 'd':
+        o->div = arg;
+        return 0;
+    case 'a':
+        o->as = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static const struct option opts[] = {
+    { "kdf-cost", required_argument, NULL, 'k' },
+    { "kvn", required_argument, NULL, 'v' },
+    { "master", no_argument, NULL, 'm' },
+    { "force", no_argument, NULL, 'f' },
+    { "length", required_argument, NULL, 'l' },
+    { "file", required_argument, NULL, 'F' },
+    { "div", required_argument, NULL, 'd' },
+    { "as", required_argument, NULL, 'a' },
+    { NULL, 0, NULL, 0 }
+};
+
+static int parse(int argc, char **argv, keys_opts *o, int *first)
+{
+    memset(o, 0, sizeof *o);
+    o->kvn = -1;
+    o->length = 16;
+    return cli_getopt(argc, argv, opts, on_opt, o, first) == 0 ? 0 : -1;
+}
+
+static const char u_init[] =
+    "keys init [--kdf-cost LOG2N] [--force]\n"
+    "  Creates an empty key store (--keystore PATH).  The passphrase comes from\n"
+    "  MNAP_PASSPHRASE or is asked twice without echo.  --kdf-cost sets scrypt's\n"
+    "  N = 2^LOG2N (10..22, default 15).  An existing store is kept unless --force.\n";
+static const char u_import[] =
+    "keys import NAME --kvn KVN [--master] [--file PATH] [--force]\n"
+    "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"
+    "  ENC, MAC and DEK) or three lines (ENC, MAC, DEK), 16/24/32 bytes each.\n"
+    "  --master marks master keys, diversified per card.  Prints the KCVs.\n"
+    "  Names used by mnap: transport, region, ap:<AID hex>.\n";
+static const char u_generate[] =
+    "keys generate NAME --kvn KVN [--length 16|24|32] [--master] [--force]\n"
+    "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n";
+static const char u_derive[] =
+    "keys derive NAME --div HEX [--as NEWNAME] [--force]\n"
+    "  Diversifies the master key set NAME for one card (10 bytes of diversification\n"
+    "  data, PROTOCOL.md section 7), prints the card keys' KCVs, and with --as\n"
+    "  stores them as a card key set.\n";
+static const char u_list[] =
+    "keys list\n"
+    "  Lists the key sets: name, KVN, key length, master or card keys, KCVs.\n";
+static const char u_remove[] =
+    "keys remove NAME\n"
+    "  Removes a key set (the store is rewritten atomically).\n";
+
+/* An opened store and the passphrase it was opened with, for the save. */
+typedef struct store {
+    mnap_keystore *ks;
+    char pass[SECRET_MAX];
+    size_t pass_len;
+} store;
+
+static int store_open(const cli *c, store *s)
+{
+    s->pass_len = 0;
+    return ks_open_pass(c, &s->ks, s->pass, sizeof s->pass, &s->pass_len);
+}
+
+static void store_close(store *s)
+{
+    mnap_keystore_free(s->ks);
+    s->ks = NULL;
+    cm_wipe(s->pass, sizeof s->pass);
+}
+
+/* Saves with the passphrase of the load (atomic: the library writes a temp
+ * file and renames it). */
+static int save(const cli *c, store *s)
+{
+    mnap_err e = mnap_keystore_save(s->ks, c->keystore, s->pass, s->pass_len);
+
+    if (e != MNAP_OK) {
+        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+    }
+    return EX_OK;
+}
+
+static void print_kcv(const cli *c, const char *name, const mnap_keyset *ks, bool first)
+{
+    uint8_t ke[3], km[3], kd[3];
+    char he[7], hm[7], hd[7];
+
+    if (mnap_keyset_kcv(ks, ke, km, kd) != MNAP_OK) {
+        memset(ke, 0, 3);
+        memset(km, 0, 3);
+        memset(kd, 0, 3);
+    }
+    cli_hex(ke, 3, he);
+    cli_hex(km, 3, hm);
+    cli_hex(kd, 3, hd);
+    if (c->json) {
+        printf("%s{\"name\":", first ? "" : ",");
+        cli_json_str(stdout, name);
+        printf(",\"kvn\":\"%02X\",\"key_length\":%u,\"master\":%s,"
+               "\"kcv\":{\"enc\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}}",
+               ks->kvn, ks->key_len, ks->master ? "true" : "false", he, hm, hd);
+    } else {
+        printf("%-24s KVN %02X  AES-%u  %-6s  KCV ENC %s MAC %s DEK %s\n", name, ks->kvn,
+               ks->key_len * 8u, ks->master ? "master" : "card", he, hm, hd);
+    }
+}
+
+static int keys_init(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    struct stat st;
+    char pass[SECRET_MAX];
+    size_t len = 0;
+    mnap_keystore *ks = NULL;
+    mnap_err e;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_init) != 0) {
+        return EX_USAGE;
+    }
+    if (stat(c->keystore, &st) == 0 && !o.force) {
+        cli_error("key store %s exists (--force replaces it)", c->keystore);
+        return EX_KEYSTORE;
+    }
+    if (cli_mkdirs_for(c->keystore) != 0) {
+        cli_error("%s: cannot create its directory: %s", c->keystore, strerror(errno));
+        return EX_LOCAL;
+    }
+    if (secret_passphrase(true, pass, sizeof pass, &len) != 0) {
+        return EX_KEYSTORE;
+    }
+    e = mnap_keystore_new(&ks);
+    if (e == MNAP_OK && o.kdf_cost != 0) {
+        e = mnap_keystore_set_kdf(ks, o.kdf_cost, 8, 1);
+    }
+    if (e == MNAP_OK) {
+        e = mnap_keystore_save(ks, c->keystore, pass, len);
+    }
+    cm_wipe(pass, sizeof pass);
+    mnap_keystore_free(ks);
+    if (e != MNAP_OK) {
+        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+    }
+    printf("key store %s created\n", c->keystore);
+    return EX_OK;
+}
+
+/* Reads one or three hex keys, one per line, from f. */
+static int read_keys(FILE *f, uint8_t keys[3][MNAP_KEY_MAX], size_t *key_len)
+{
+    char line[256];
+    size_t lens[3];
+    int n = 0;
+    int rc = -1;
+
+    while (fgets(line, sizeof line, f) != NULL) {
+        size_t l = strcspn(line, "\r\n");
+        line[l] = '\0';
+        if (l == 0) {
+            continue;
+        }
+        if (n == 3 || cli_hex_parse(line, keys[n], 16, 32, &lens[n]) != 0 ||
+            (lens[n] != 16 && lens[n] != 24 && lens[n] != 32)) {
+            cli_error("key input: expected one or three lines of 16, 24 or 32 bytes of hex");
+            goto out;
+        }
+        n++;
+    }
+    if (n == 1) {
+        memcpy(keys[1], keys[0], lens[0]);
+        memcpy(keys[2], keys[0], lens[0]);
+        lens[1] = lens[2] = lens[0];
+    } else if (n != 3) {
+        cli_error("key input: expected one or three lines of 16, 24 or 32 bytes of hex");
+        goto out;
+    }
+    if (lens[1] != lens[0] || lens[2] != lens[0]) {
+        cli_error("key input: the three keys must have one length");
+        goto out;
+    }
+    *key_len = lens[0];
+    rc = 0;
+out:
+    cm_wipe(line, sizeof line);
+    return rc;
+}
+
+/* Puts set under name (refusing to replace unless force) and saves. */
+static int store_set(const cli *c, store *st, const char *name, const mnap_keyset *set,
+                     bool force)
+{
+    mnap_keystore *ks = st->ks;
+    mnap_keyset old;
+    mnap_err e;
+
+    if (strlen(name) == 0 || strlen(name) > MNAP_KS_NAME_MAX) {
+        cli_error("a key set name has 1 to %d characters", MNAP_KS_NAME_MAX);
+        return EX_USAGE;
+    }
+    if (!force && mnap_keystore_get(ks, name, &old) == MNAP_OK) {
+        mnap_keyset_wipe(&old);
+        cli_error("key set '%s' exists (--force replaces it)", name);
+        return EX_KEYSTORE;
+    }
+    mnap_keyset_wipe(&old);
+    e = mnap_keystore_put(ks, name, set);
+    if (e != MNAP_OK) {
+        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        return cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_USAGE;
+    }
+    int rc = save(c, st);
+    if (rc == EX_OK) {
+        print_kcv(c, name, set, true);
+        if (c->json) {
+            putchar('\n');
+        }
+    }
+    return rc;
+}
+
+static int keys_import(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    uint8_t k[3][MNAP_KEY_MAX];
+    size_t key_len = 0;
+    mnap_keyset set;
+    store st;
+    FILE *f = stdin;
+    int rc;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_import) != 0) {
+        return EX_USAGE;
+    }
+    if (o.kvn < 0) {
+        cli_error("keys import: --kvn is required");
+        return EX_USAGE;
+    }
+    /* Open the store first: a wrong passphrase should not cost a key entry. */
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    if (o.file != NULL && strcmp(o.file, "-") != 0) {
+        f = fopen(o.file, "re");
+        if (f == NULL) {
+            cli_error("%s: %s", o.file, strerror(errno));
+            store_close(&st);
+            return EX_LOCAL;
+        }
+    }
+    rc = read_keys(f, k, &key_len);
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (rc != 0) {
+        cm_wipe(k, sizeof k);
+        store_close(&st);
+        return EX_USAGE;
+    }
+    mnap_err e = mnap_keyset_set(&set, (uint8_t)o.kvn, k[0], k[1], k[2], key_len, o.master);
+    cm_wipe(k, sizeof k);
+    if (e != MNAP_OK) {
+        store_close(&st);
+        cli_error("key set: %s", mnap_strerror(e));
+        return EX_USAGE;
+    }
+    rc = store_set(c, &st, argv[first], &set, o.force);
+    mnap_keyset_wipe(&set);
+    store_close(&st);
+    return rc;
+}
+
+static int keys_generate(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    mnap_keyset set;
+    store st;
+    int rc;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_generate) != 0) {
+        return EX_USAGE;
+    }
+    if (o.kvn < 0) {
+        cli_error("keys generate: --kvn is required");
+        return EX_USAGE;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    mnap_err e = mnap_keyset_random(&set, (uint8_t)o.kvn, o.length);
+    if (e != MNAP_OK) {
+        store_close(&st);
+        cli_error("random keys: %s", mnap_strerror(e));
+        return EX_LOCAL;
+    }
+    set.master = o.master ? 1 : 0;
+    rc = store_set(c, &st, argv[first], &set, o.force);
+    mnap_keyset_wipe(&set);
+    store_close(&st);
+    return rc;
+}
+
+static int keys_derive(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    uint8_t div[MNAP_DIV_DATA_LEN];
+    size_t div_len = 0;
+    mnap_keyset master, card;
+    store st;
+    int rc;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_derive) != 0) {
+        return EX_USAGE;
+    }
+    if (o.div == NULL || cli_hex_parse(o.div, div, MNAP_DIV_DATA_LEN, MNAP_DIV_DATA_LEN, &div_len) != 0) {
+        cli_error("keys derive: --div takes the card's 10 bytes of diversification data in hex");
+        return EX_USAGE;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    rc = ks_get(st.ks, argv[first], &master);
+    if (rc == EX_OK && !master.master) {
+        cli_error("key set '%s' holds card keys, not master keys", argv[first]);
+        rc = EX_KEYSTORE;
+    }
+    if (rc == EX_OK) {
+        mnap_err e = mnap_keyset_diversify(&master, div, &card);
+        if (e != MNAP_OK) {
+            cli_error("diversification: %s", mnap_strerror(e));
+            rc = EX_LOCAL;
+        } else if (o.as != NULL) {
+            rc = store_set(c, &st, o.as, &card, o.force);
+        } else {
+            print_kcv(c, argv[first], &card, true);
+            if (c->json) {
+                putchar('\n');
+            }
+        }
+        mnap_keyset_wipe(&card);
+    }
+    mnap_keyset_wipe(&master);
+    store_close(&st);
+    return rc;
+}
+
+static int keys_list(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    store st;
+    int rc;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_list) != 0) {
+        return EX_USAGE;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    size_t n = mnap_keystore_count(st.ks);
+    if (c->json) {
+        printf("{\"keystore\":");
+        cli_json_str(stdout, c->keystore);
+        printf(",\"key_sets\":[");
+    }
+    for (size_t i = 0; i < n && rc == EX_OK; i++) {
+        mnap_keyset set;
+        const char *name = mnap_keystore_name(st.ks, i);
+        if (name == NULL || ks_get(st.ks, name, &set) != EX_OK) {
+            rc = EX_KEYSTORE;
+            break;
+        }
+        print_kcv(c, name, &set, i == 0);
+        mnap_keyset_wipe(&set);
+    }
+    if (c->json) {
+        printf("]}\n");
+    } else if (n == 0) {
+        printf("(no key sets)\n");
+    }
+    store_close(&st);
+    return rc;
+}
+
+static int keys_remove(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    store st;
+    int rc;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_remove) != 0) {
+        return EX_USAGE;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    mnap_err e = mnap_keystore_remove(st.ks, argv[first]);
+    if (e != MNAP_OK) {
+        cli_error("key set '%s': %s", argv[first], mnap_strerror(e));
+        rc = EX_KEYSTORE;
+    } else {
+        rc = save(c, &st);
+        if (rc == EX_OK) {
+            printf("key set '%s' removed\n", argv[first]);
+        }
+    }
+    store_close(&st);
+    return rc;
+}
+
+static const cli_sub subs[] = {
+    { "init", keys_init, u_init },
+    { "import", keys_import, u_import },
+    { "generate", keys_generate, u_generate },
+    { "derive", keys_derive, u_derive },
+    { "list", keys_list, u_list },
+    { "remove", keys_remove, u_remove },
+};
+
+int cmd_keys(cli *c, int argc, char **argv)
+{
+    return cli_dispatch(c, "keys", subs, sizeof subs / sizeof subs[0], argc, argv);
+}

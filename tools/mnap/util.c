@@ -1,0 +1,283 @@
+/* util.c: the helpers every `mnap` command uses: error lines and exit codes,
+ * hex, JSON strings, the per-user data directory and atomic file writes. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("mnap: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_exit_for(mnap_err e)
+{
+    switch (e) {
+    case MNAP_OK:
+        return EX_OK;
+    case MNAP_E_NO_SERVICE:
+    case MNAP_E_NO_READER:
+    case MNAP_E_NO_CARD:
+    case MNAP_E_TIMEOUT:
+    case MNAP_E_CARD_RESET:
+    case MNAP_E_CARD_REMOVED:
+    case MNAP_E_NOT_CONNECTED:
+    case MNAP_E_TRANSPORT:
+        return EX_NOCARD;
+    case MNAP_E_KS_PASSPHRASE:
+    case MNAP_E_KS_CORRUPT:
+    case MNAP_E_KS_NOT_FOUND:
+    case MNAP_E_KS_FULL:
+        return EX_KEYSTORE;
+    case MNAP_E_PARAM:
+        return EX_USAGE;
+    case MNAP_E_IO:
+    case MNAP_E_NOMEM:
+        return EX_LOCAL;
+    default:
+        return EX_CARD;
+    }
+}
+
+int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
+{
+    uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
+
+    /* The status word helps the counter staff and the card vendor; it is
+     * shown only when the error came from the card's answer. */
+    if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000) {
+        cli_error("%s: %s (SW %04X)", what, mnap_strerror(e), (unsigned)sw);
+    } else {
+        cli_error("%s: %s", what, mnap_strerror(e));
+    }
+    return cli_exit_for(e);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (; *s != '\0'; s++) {
+        if (*s == ' ' || *s == ':') {
+            continue;
+        }
+        int v = hexval((unsigned char)*s);
+        if (v < 0) {
+            return -1;
+        }
+        if (hi < 0) {
+            hi = v;
+            continue;
+        }
+        if (n >= max) {
+            return -1;
+        }
+        out[n++] = (uint8_t)(hi << 4 | v);
+        hi = -1;
+    }
+    if (hi >= 0 || n < min) {
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+void cli_hex(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            fputc('\\', f);
+            fputc(ch, f);
+        } else if (ch < 0x20) {
+            fprintf(f, "\\u%04x", ch);
+        } else {
+            fputc(ch, f);
+        }
+    }
+    fputc('"', f);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            return false;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_data_path(const char *name, char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    /* XDG Base Directory: an unset or relative XDG_DATA_HOME is ignored. */
+    if (xdg != NULL && xdg[0] == '/') {
+        n = snprintf(out, cap, "%s/mnap/%s", xdg, name);
+    } else if (home != NULL && home[0] != '\0') {
+        n = snprintf(out, cap, "%s/.local/share/mnap/%s", home, name);
+    } else {
+        return -1;
+    }
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int cli_mkdirs_for(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i < len; i++) {
+        if (buf[i] != '/') {
+            continue;
+        }
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            return -1;
+        }
+        buf[i] = '/';
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+
+    if (slash == NULL) {
+        memcpy(dir, ".", 2);
+    } else {
+        n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int cli_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    size_t off = 0;
+
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        return -1;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            goto fail;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    /* rename() replaces the target in one step: a reader sees the old file
+     * or the complete new one, never a half-written one. */
+    if (rename(tmp, path) != 0) {
+        goto fail;
+    }
+    return fsync_dir_of(path);
+fail: {
+        int saved = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+}
+
+int cli_aid_arg(const char *s, uint8_t *aid, size_t *len)
+{
+    if (cli_hex_parse(s, aid, MNAP_AID_MIN, MNAP_AID_MAX, len) != 0) {
+        cli_error("'%s' is not an AID (5 to 16 bytes of hex)", s);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_ap_key_name(const uint8_t *aid, size_t len, char *out, size_t cap)
+{
+    char hex[2 * MNAP_AID_MAX + 1];
+
+    cli_hex(aid, len, hex);
+    (void)snprintf(out, cap, "ap:%s", hex);
+}
