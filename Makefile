@@ -219,21 +219,24 @@ ctcheck:
 	@echo "make ctcheck: no secret-dependent branch or index (valgrind memcheck)"
 
 # Fuzzing: test/fuzz/fuzz_*.c are libFuzzer targets built with clang and
-# ASan+UBSan in build-fuzz/.  Each runs FUZZ_TIME seconds on a scratch corpus
-# seeded from the committed one (test/fuzz/corpus/<name>/ stays untouched).
+# ASan+UBSan in $(FUZZ_BUILD)/ (build-fuzz unless told otherwise, so that
+# several developers can fuzz in one tree).  Each runs FUZZ_TIME seconds on a
+# scratch corpus seeded from the committed one (test/fuzz/corpus/<name>/
+# stays untouched).  docs/fuzzing.md describes the targets.
 FUZZ_TIME ?= 60
-FUZZ_BINS := $(patsubst test/fuzz/fuzz_%.c,build-fuzz/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
-build-fuzz/fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o $(subst $(BUILD)/,build-fuzz/,$(LINK_HOST))
+FUZZ_BUILD ?= build-fuzz
+FUZZ_BINS := $(patsubst test/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
+$(FUZZ_BUILD)/fuzz/fuzz_%: $(FUZZ_BUILD)/obj/test/fuzz/fuzz_%.o $(subst $(BUILD)/,$(FUZZ_BUILD)/,$(LINK_HOST))
 	$(call say,LD,$@)mkdir -p $(@D) && $(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(call group,$(filter %.a,$^)) $(LDLIBS)
 fuzz-bins: $(FUZZ_BINS)
 fuzz:
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN=fuzz fuzz-bins
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) CC=clang SAN=fuzz fuzz-bins
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
-	  mkdir -p build-fuzz/corpus/$$n test/fuzz/corpus/$$n; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n; \
 	  echo "== fuzz $$n for $(FUZZ_TIME) s"; \
-	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 build-fuzz/corpus/$$n test/fuzz/corpus/$$n \
-	    > build-fuzz/fuzz-$$n.log 2>&1 || { tail -40 build-fuzz/fuzz-$$n.log; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|cov:' build-fuzz/fuzz-$$n.log | tail -2; done
+	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n \
+	    > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/fuzz-$$n.log | tail -2; done
 
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
