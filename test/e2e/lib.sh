@@ -48,7 +48,7 @@ stop_pid() {
             kill -KILL "$pid" 2>/dev/null
         fi
     fi
-    wait "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null  # no "Killed" notice from the shell
     untrack_pid "$pid"
     return 0
 }
@@ -193,20 +193,24 @@ stop_vcard() {
     return 0
 }
 
-# vcard_exit_status SLOT TIMEOUT_S: waits for the slot's vcard to exit by
-# itself and prints its exit status (or "running" on timeout).
-vcard_exit_status() {
-    local pid i rc
+# vcard_wait_exit SLOT TIMEOUT_S: waits for the slot's vcard to exit by itself
+# and sets VCARD_STATUS to its exit status, or "running" on timeout.  (Not to
+# be called in $(...): only this shell can wait for its children.)
+VCARD_STATUS=
+vcard_wait_exit() {
+    local pid i
     if [ "$1" = 0 ]; then pid=$VCARD_PID; else pid=$VCARD1_PID; fi
     for i in $(seq $(($2 * 10))); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then echo running; return; fi
-    wait "$pid"; rc=$?
+    if kill -0 "$pid" 2>/dev/null; then VCARD_STATUS=running; return; fi
+    wait "$pid"; VCARD_STATUS=$?
     untrack_pid "$pid"
     if [ "$1" = 0 ]; then VCARD_PID=; else VCARD1_PID=; fi
-    echo "$rc"
+    if [ -n "$PCSCD_PID" ]; then
+        wait_card "$1" absent 5000 || log "e2e: slot $1 still shows a card 5 s after its vcard exited"
+    fi
 }
 
 reader_of() { if [ "$1" = 0 ]; then echo "$READER0"; else echo "$READER1"; fi; }
@@ -264,21 +268,22 @@ host_bg() {
     track_pid "$CLIENT_PID"
 }
 
-# wait_client TIMEOUT_S: waits for the background client, prints its status.
+# wait_client TIMEOUT_S: waits for the background client and sets CLIENT_RC
+# to its exit status ("timeout" when it had to be stopped).  Not in $(...).
+CLIENT_RC=
 wait_client() {
-    local i rc
+    local i
     for i in $(seq $(($1 * 10))); do
         kill -0 "$CLIENT_PID" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$CLIENT_PID" 2>/dev/null; then
         stop_pid "$CLIENT_PID"
-        echo timeout
+        CLIENT_RC=timeout
         return
     fi
-    wait "$CLIENT_PID"; rc=$?
+    wait "$CLIENT_PID"; CLIENT_RC=$?
     untrack_pid "$CLIENT_PID"
-    echo "$rc"
 }
 
 # wait_file PATH TIMEOUT_S

@@ -84,6 +84,7 @@ for s in $SUITES; do
         77) log "  SKIP $t: $SKIP_REASON"; SKIPPED=$((SKIPPED + 1)) ;;
         *) log "  FAIL $t (${secs}s)"; NFAILED=$((NFAILED + 1)); FAILED=1; show_logs ;;
         esac
+        { echo "=== $t: $rc"; cat "$E2E_TMP/client.log"; } >> "$E2E_TMP/clients-all.log"
         # Whatever a test left behind, the next one starts with pcscd up.
         if [ -z "$PCSCD_PID" ] || ! kill -0 "$PCSCD_PID" 2>/dev/null; then
             stop_pcscd

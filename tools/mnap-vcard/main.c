@@ -306,18 +306,22 @@ static void try_connect(slot *s)
     s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
-static void log_apdu(const uint8_t *cmd, size_t len, const uint8_t *rsp, size_t rsp_len)
+/* One line per APDU: header, lengths, status word and the number of NVM
+ * writes it made (tests use that count to aim --die-at). */
+static void log_apdu(const uint8_t *cmd, size_t len, const uint8_t *rsp, size_t rsp_len,
+                     uint64_t writes)
 {
     if (!vc_log_enabled(VC_APDU)) {
         return;
     }
     /* Header and lengths only: the data field may be a PIN or a wrapped key. */
     if (len >= 4 && rsp_len >= 2) {
-        vc_log(VC_APDU, "APDU %02X %02X %02X %02X (%zu bytes) -> %02X%02X (%zu data bytes)",
+        vc_log(VC_APDU, "APDU %02X %02X %02X %02X (%zu bytes) -> %02X%02X (%zu data bytes, %llu NVM writes)",
                cmd[0], cmd[1], cmd[2], cmd[3], len, rsp[rsp_len - 2], rsp[rsp_len - 1],
-               rsp_len - 2);
+               rsp_len - 2, (unsigned long long)writes);
     } else {
-        vc_log(VC_APDU, "APDU of %zu bytes -> %zu bytes", len, rsp_len);
+        vc_log(VC_APDU, "APDU of %zu bytes -> %zu bytes, %llu NVM writes", len, rsp_len,
+               (unsigned long long)writes);
     }
 }
 
@@ -370,7 +374,7 @@ static int handle_message(slot *s, const uint8_t *msg, size_t len)
     case VC_APDU_OK:
         break;
     }
-    log_apdu(msg, len, rsp, rsp_len);
+    log_apdu(msg, len, rsp, rsp_len, s->vc->last_writes);
     if (vc_link_send(&s->link, rsp, rsp_len) != 0) {
         drop_connection(s, "send failed");
     }

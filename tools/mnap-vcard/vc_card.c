@@ -193,7 +193,9 @@ vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
             armed = true;
         }
     }
+    uint64_t writes_before = vc->sim.writes;
     size_t n = mc_process(&vc->card, cmd, cmd_len, rsp, rsp_cap);
+    vc->last_writes = vc->sim.writes - writes_before;
     if (armed) {
         if (n == 0 && vc->sim.power_cut) {
             vc_log(VC_WARN, "--die-at: power cut at NVM write %u of APDU %u with INS %02X: exiting",

@@ -30,6 +30,7 @@ typedef struct vc_card {
     unsigned die_count;
     unsigned die_write;        /* 0: before processing; W: cut at its Wth NVM write */
     unsigned ins_seen;
+    uint64_t last_writes;      /* NVM writes of the last APDU (for the log) */
 } vc_card;
 
 /* The transport key set of a fabricated card (PROTOCOL.md §1): 40 41 .. 4F
