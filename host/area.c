@@ -244,7 +244,7 @@ mnap_err mnap_area_list_aps(mnap_ctx *ctx, mnap_ap_entry *list, size_t cap, size
         a.data = filter;
         a.lc = sizeof(filter);
         a.ne = 65536;
-        rc = mnap__send(ctx, &a, buf, sizeof(buf), &rlen, &sw, RED_NONE);
+        rc = mnap__send(ctx, &a, buf, 65536, &rlen, &sw, RED_NONE);
         if (rc != MNAP_OK)
             goto out;
         if (first && sw == CM_SW_REF_NOT_FOUND)

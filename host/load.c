@@ -49,16 +49,23 @@ static mnap_err rebuild_image(const uint8_t *image, size_t len, const uint8_t *a
 }
 
 /* Makes the card drop a partial load: any other command does it (PROTOCOL.md
- * §4).  GET DATA DF20 changes nothing and keeps the session. */
-static void abort_load(mnap_ctx *ctx)
+ * §4).  GET DATA DF20 changes nothing and keeps a healthy session; after a
+ * failed session a SELECT ends the card's channel and the load together.  A
+ * card that is gone or was reset has lost the partial load already. */
+static void abort_load(mnap_ctx *ctx, mnap_err why)
 {
     uint8_t r[256];
     size_t rlen;
     uint16_t sw;
     mnap_apdu a;
 
-    if (!ctx->open)
-        return; /* a dropped session was ended by a SELECT or a lost card */
+    if (why == MNAP_E_CARD_REMOVED || why == MNAP_E_CARD_RESET || why == MNAP_E_NO_SERVICE ||
+        why == MNAP_E_NOT_CONNECTED || why == MNAP_E_TRANSPORT)
+        return;
+    if (!ctx->open) {
+        (void)mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
+        return;
+    }
     memset(&a, 0, sizeof(a));
     a.cla = 0x80;
     a.ins = 0xCA;
@@ -87,7 +94,8 @@ mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len
     rc = mnap__need_session(ctx, 1);
     if (rc != MNAP_OK)
         return rc;
-    if (image_len > MAX_IMAGE || cm_tlv_validate(image, image_len, 2) != CM_OK ||
+    /* Top level only: the content of A1 (key set data) is not BER-TLV. */
+    if (image_len > MAX_IMAGE || cm_tlv_validate(image, image_len, 0) != CM_OK ||
         cm_tlv_find(image, image_len, 0x4F, NULL) != CM_OK)
         return MNAP_E_IMAGE;
     if (ap_keys != NULL) {
@@ -145,7 +153,7 @@ mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len
             /* The card installs nothing before the last block; make sure it
              * forgets the blocks it has. */
             if (!last)
-                abort_load(ctx);
+                abort_load(ctx, rc);
             goto out;
         }
         if (opts != NULL && opts->progress != NULL)

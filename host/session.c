@@ -53,7 +53,7 @@ static mnap_err map_auth_sw(uint16_t sw)
 
 static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level)
 {
-    uint8_t cmd[13], r[IU_RSP_LEN + 8], hc[8], crypt[8], chal[8], ea[16];
+    uint8_t cmd[14], r[IU_RSP_LEN + 8], hc[8], crypt[8], chal[8], ea[16];
     const uint8_t *div, *info, *cc, *ccrypt, *seq;
     mnap_keyset sk;
     size_t rlen;
@@ -71,7 +71,7 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
     cmd[3] = 0x00;
     cmd[4] = 0x08;
     memcpy(cmd + 5, hc, 8);
-    cmd[12] = 0x00;
+    cmd[13] = 0x00;   /* Le */
     rc = mnap__exchange(ctx, cmd, sizeof(cmd), r, sizeof(r), &rlen, &sw, RED_NONE);
     if (rc != MNAP_OK)
         return rc;

@@ -39,6 +39,12 @@ static mnap_err fault_transmit(void *self, const uint8_t *cmd, size_t cmd_len, u
         if (i >= 0 && (size_t)i < *rsp_len)
             rsp[i] ^= 0x01;
     } else if (f->kind == MNAP_FAULT_TRUNCATE) {
+        if (f->arg >= 0 && *rsp_len >= 2 && (size_t)f->arg < *rsp_len - 2) {
+            rsp[f->arg] = rsp[*rsp_len - 2];
+            rsp[f->arg + 1] = rsp[*rsp_len - 1];
+            *rsp_len = (size_t)f->arg + 2;
+        }
+    } else if (f->kind == MNAP_FAULT_SHORT) {
         if (f->arg >= 0 && (size_t)f->arg < *rsp_len)
             *rsp_len = (size_t)f->arg;
     }

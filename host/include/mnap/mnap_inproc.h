@@ -49,7 +49,10 @@ typedef enum mnap_fault_kind {
     MNAP_FAULT_NONE = 0,
     MNAP_FAULT_FLIP,        /* flips bit 0 of response byte `arg` (counted from the
                                start; a negative arg counts from the end) */
-    MNAP_FAULT_TRUNCATE,    /* cuts the response to `arg` bytes */
+    MNAP_FAULT_TRUNCATE,    /* cuts the response data to `arg` bytes, keeping the
+                               status word */
+    MNAP_FAULT_SHORT,       /* cuts the whole response to `arg` bytes (0 or 1: not
+                               even a status word) */
     MNAP_FAULT_DROP         /* the card disappears: this and every later transmit
                                give MNAP_E_CARD_REMOVED (the command is not sent) */
 } mnap_fault_kind;
