@@ -100,6 +100,20 @@ mc_status ch_power_cycle(ch_card *c)
     return mc_power_on(&c->card, &c->sim);
 }
 
+mc_status ch_clone(ch_card *dst, const ch_card *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->aes.fn = mc_sim_openssl_aes;
+    dst->aes.ctx = NULL;
+    if (mc_sim_init_mem(&dst->sim, src->sim.nvm_size) != 0)
+        return MC_ERR_PARAM;
+    memcpy(dst->sim.nvm, src->sim.nvm, src->sim.nvm_size);
+    if (src->sim.det_random)
+        mc_sim_set_deterministic_random(&dst->sim, src->sim.det_seed);
+    dst->challenge_counter = src->challenge_counter + 0x10000;
+    return mc_power_on(&dst->card, &dst->sim);
+}
+
 void ch_reset(ch_card *c)
 {
     mc_reset(&c->card);

@@ -84,6 +84,10 @@ void ch_free(ch_card *c);
 /* Power off, restore power (clears a pending cut), power on: start-up
  * recovery runs.  The host forgets its channel.  Returns mc_power_on's status. */
 mc_status ch_power_cycle(ch_card *c);
+/* A second card whose NVM is a copy of src's, powered on (start-up recovery
+ * runs on the copy): for looking at a state without changing src.  Free it
+ * with ch_free.  Returns mc_power_on's status, or MC_ERR_PARAM. */
+mc_status ch_clone(ch_card *dst, const ch_card *src);
 /* Warm reset (mc_reset); the host forgets its channel. */
 void ch_reset(ch_card *c);
 /* The host forgets its channel (after the card closed it). */

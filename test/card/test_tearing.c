@@ -1,0 +1,415 @@
+/* test_tearing.c: PROTOCOL.md §8 atomicity under power loss, black-box.
+ *
+ * For each scenario (area setup, multi-block AP load, AP delete, VERIFY
+ * wrong and right, CHANGE REFERENCE DATA, PUT KEY, UPDATE BINARY, UPDATE
+ * RECORD, APPEND RECORD on a full cyclic EF, INITIALIZE UPDATE, SET STATUS,
+ * RESET RETRY COUNTER) a dry run counts the NVM writes of the command and
+ * records the state before and after it (mc_debug_dump, which leaves out
+ * TEAR_RECOVERED entries).  Then for every write N and K = all, 0, half and
+ * all-but-one bytes of it, the card is brought back to the same starting
+ * point, the power is cut there (mc_sim_arm_cut), the card restarts, and:
+ *   - its state equals the before or the after state, or, for VERIFY and
+ *     CHANGE REFERENCE DATA, the before state with only the try counter
+ *     decremented (checked through GET STATUS and the security log of a
+ *     copy of the card, since the dump's encoding is the runtime's own);
+ *   - it still accepts a normal command sequence (AM channel, GET STATUS,
+ *     log, AP channel, a READ BINARY).
+ * INITIALIZE UPDATE's partial state ("before with only the sequence counter
+ * advanced") is its after state.  The number of cut points is printed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "card_test.h"
+
+/* --- the starting card ------------------------------------------------- */
+
+static ch_ap ap1, ap2, ap3;
+static cm_keyset region, transport, ap1_new, am_new;
+static uint8_t *base_blank, *base_active;
+
+enum partial { PARTIAL_NONE, PARTIAL_PIN_TRY };
+
+typedef struct scenario {
+    const char *name;
+    const uint8_t *const *base;       /* NVM image to start from */
+    uint16_t (*prepare)(ch_card *c);  /* channel etc.: RAM state before the command */
+    uint16_t (*run)(ch_card *c);      /* the command(s) under test */
+    uint16_t expect_sw;
+    enum partial partial;
+} scenario;
+
+/* --- preparations and commands ----------------------------------------- */
+
+static uint16_t prep_transport(ch_card *c)
+{
+    return ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0xFF, &transport, 0x33);
+}
+static uint16_t prep_am(ch_card *c) { return ch_open_am(c); }
+static uint16_t prep_ap1(ch_card *c) { return ch_open_ap(c, &ap1, 0x33); }
+static uint16_t prep_select_ap1(ch_card *c) { return ch_select(c, ap1.aid, ap1.aid_len, NULL); }
+
+static uint16_t run_area_setup(ch_card *c) { return ch_put_key(c, 0xFF, &region, NULL); }
+
+static uint16_t run_load(ch_card *c)
+{
+    static uint8_t img[CH_IMAGE_MAX];
+    size_t n = ch_build_image(c, region.dek, region.key_len, &ap3, img, sizeof(img));
+    if (n == 0)
+        return CH_SW_HARNESS;
+    /* several blocks */
+    return ch_load_image(c, img, n, 160, 0);
+}
+
+static uint16_t run_delete(ch_card *c) { return ch_cmdx(c, "80E40000 07 4F05D392100002", NULL); }
+static uint16_t run_verify_wrong(ch_card *c) { return ch_verify(c, "9999"); }
+static uint16_t run_verify_right(ch_card *c) { return ch_verify(c, "1234"); }
+static uint16_t run_change(ch_card *c)
+{
+    return ch_cmdx(c, "00240081 09 04 31323334 35363738", NULL);
+}
+static uint16_t run_put_key(ch_card *c) { return ch_put_key(c, ap1.keys.kvn, &ap1_new, NULL); }
+static uint16_t run_put_key_am(ch_card *c) { return ch_put_key(c, 0x01, &am_new, NULL); }
+static uint16_t run_update_binary(ch_card *c)
+{
+    return ch_cmdx(c, "00D68100 40 "
+                      "F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEF"
+                      "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF",
+                   NULL);
+}
+static uint16_t run_update_record(ch_card *c)
+{
+    return ch_cmdx(c, "00DC0224 10 55555555555555555555555555555555", NULL);
+}
+static uint16_t run_append_cyclic(ch_card *c)
+{
+    return ch_cmdx(c, "00E20028 08 4444444444444444", NULL);
+}
+static uint16_t run_iu(ch_card *c) { return ch_initialize_update(c, 0, &ap1.keys, NULL); }
+static uint16_t run_set_status(ch_card *c)
+{
+    return ch_cmdx(c, "80F04083 07 4F05D392100001", NULL);
+}
+static uint16_t run_lock(ch_card *c) { return ch_cmdx(c, "80F0807F", NULL); }
+static uint16_t run_rrc(ch_card *c)
+{
+    return ch_cmdl(c, NULL, "802C0081", "4F05D392100001 DF0205 3131323233", -1);
+}
+
+static const scenario scenarios[] = {
+    {"area setup", (const uint8_t *const *)&base_blank, prep_transport, run_area_setup, 0x9000,
+     PARTIAL_NONE},
+    {"AP load (multi-block)", (const uint8_t *const *)&base_active, prep_am, run_load, 0x9000,
+     PARTIAL_NONE},
+    {"AP delete", (const uint8_t *const *)&base_active, prep_am, run_delete, 0x9000, PARTIAL_NONE},
+    {"VERIFY wrong", (const uint8_t *const *)&base_active, prep_ap1, run_verify_wrong, 0x63C2,
+     PARTIAL_PIN_TRY},
+    {"VERIFY right", (const uint8_t *const *)&base_active, prep_ap1, run_verify_right, 0x9000,
+     PARTIAL_PIN_TRY},
+    {"CHANGE REFERENCE DATA", (const uint8_t *const *)&base_active, prep_ap1, run_change, 0x9000,
+     PARTIAL_PIN_TRY},
+    {"PUT KEY (AP)", (const uint8_t *const *)&base_active, prep_ap1, run_put_key, 0x9000,
+     PARTIAL_NONE},
+    {"PUT KEY (AM)", (const uint8_t *const *)&base_active, prep_am, run_put_key_am, 0x9000,
+     PARTIAL_NONE},
+    {"UPDATE BINARY", (const uint8_t *const *)&base_active, prep_ap1, run_update_binary, 0x9000,
+     PARTIAL_NONE},
+    {"UPDATE RECORD", (const uint8_t *const *)&base_active, prep_ap1, run_update_record, 0x9000,
+     PARTIAL_NONE},
+    {"APPEND RECORD (full cyclic)", (const uint8_t *const *)&base_active, prep_ap1,
+     run_append_cyclic, 0x9000, PARTIAL_NONE},
+    {"INITIALIZE UPDATE", (const uint8_t *const *)&base_active, prep_select_ap1, run_iu, 0x9000,
+     PARTIAL_NONE},
+    {"SET STATUS (AP)", (const uint8_t *const *)&base_active, prep_am, run_set_status, 0x9000,
+     PARTIAL_NONE},
+    {"SET STATUS (area lock)", (const uint8_t *const *)&base_active, prep_am, run_lock, 0x9000,
+     PARTIAL_NONE},
+    {"RESET RETRY COUNTER", (const uint8_t *const *)&base_active, prep_am, run_rrc, 0x9000,
+     PARTIAL_NONE},
+};
+
+/* --- fixture: the two starting images ----------------------------------- */
+
+static int group_setup(void **state)
+{
+    ch_card *c = calloc(1, sizeof(*c));
+    (void)state;
+    if (!c)
+        return -1;
+    ch_ap_default(&ap1, 1);
+    ch_ap_default(&ap2, 2);
+    ch_ap_default(&ap3, 3);
+    ch_transport_keys(&transport);
+    ch_region_keys(&region);
+    ch_make_keys(&ap1_new, 0x3F, 0xC0, 16);
+    ch_make_keys(&am_new, 0x02, 0xE0, 16);
+
+    if (ch_init(c, 0) != 0)
+        return -1;
+    base_blank = ch_nvm_copy(c);
+    if (ch_area_setup(c, &region) != 0x9000 || ch_open_am(c) != 0x9000 ||
+        ch_load_ap(c, &ap1) != 0x9000 || ch_load_ap(c, &ap2) != 0x9000)
+        return -1;
+    /* two records in AP 1's linear EF, its cyclic EF full */
+    if (ch_open_ap(c, &ap1, 0x33) != 0x9000 ||
+        ch_cmdx(c, "00E20020 10 01010101010101010101010101010101", NULL) != 0x9000 ||
+        ch_cmdx(c, "00E20020 10 02020202020202020202020202020202", NULL) != 0x9000 ||
+        ch_cmdx(c, "00E20028 08 1111111111111111", NULL) != 0x9000 ||
+        ch_cmdx(c, "00E20028 08 2222222222222222", NULL) != 0x9000 ||
+        ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000)
+        return -1;
+    mc_power_off(&c->card);
+    base_active = ch_nvm_copy(c);
+    ch_free(c);
+    free(c);
+    return base_blank && base_active ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(base_blank);
+    free(base_active);
+    return 0;
+}
+
+/* --- checks ------------------------------------------------------------- */
+
+/* The card back at the scenario's starting point: base image, power on,
+ * preparation. */
+static void start(ch_card *c, const scenario *s)
+{
+    memcpy(c->sim.nvm, *s->base, c->sim.nvm_size);
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    ASSERT_SW(s->prepare(c), 0x9000);
+}
+
+/* What an AM channel on a copy of the card sees: GET STATUS and the log
+ * without TEAR_RECOVERED entries.  Used for the partial PIN state. */
+static size_t observe(ch_card *c, uint8_t *out, size_t cap)
+{
+    static ch_card clone;
+    static ch_rsp r;
+    size_t n = 0, vl, pos = 0;
+    const uint8_t *v;
+
+    if (ch_clone(&clone, c) != MC_OK)
+        goto bad;
+    if (ch_open_am(&clone) != 0x9000)
+        goto bad;
+    if (ch_cmdl(&clone, &r, "80F24002", "4F00", 65536) != 0x9000 || r.len > cap)
+        goto bad;
+    memcpy(out, r.data, r.len);
+    n = r.len;
+    if (ch_cmdx(&clone, "80CADF21 000000", &r) != 0x9000)
+        goto bad;
+    v = ch_tlv_find(r.data, r.len, 0xDF21, &vl);
+    if (!v)
+        goto bad;
+    while (pos + 3 <= vl) {
+        size_t el = v[pos + 2], hl = 3, evl = 0;
+        const uint8_t *ev;
+        if (el == 0x81) {
+            el = v[pos + 3];
+            hl = 4;
+        }
+        ev = ch_tlv_find(v + pos + hl, el, 0x81, &evl);
+        if (!ev || evl != 1)
+            goto bad;
+        if (ev[0] != 0x0A) {   /* TEAR_RECOVERED is what recovery adds */
+            if (n + hl + el > cap)
+                goto bad;
+            memcpy(out + n, v + pos, hl + el);
+            n += hl + el;
+        }
+        pos += hl + el;
+    }
+    ch_free(&clone);
+    return n;
+bad:
+    ch_free(&clone);
+    return 0;
+}
+
+/* The before observation with AP 1's try counter (DF31) one lower. */
+static void pin_partial(uint8_t *obs, size_t len)
+{
+    const uint8_t *e;
+    size_t el;
+    e = ch_tlv_find(obs, len, 0xE3, &el);   /* AP 1 is loaded first */
+    assert_non_null(e);
+    for (size_t i = 0; i + 3 < el; i++)
+        if (e[i] == 0xDF && e[i + 1] == 0x31 && e[i + 2] == 0x01) {
+            ((uint8_t *)e)[i + 3]--;
+            return;
+        }
+    fail_msg("no DF31 in GET STATUS");
+}
+
+/* A normal command sequence after the restart. */
+static void health(ch_card *c, const scenario *s)
+{
+    ch_rsp r;
+    uint16_t sw;
+
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80CADF20 00", &r), 0x9000);
+    if (s->base == (const uint8_t *const *)&base_blank) {
+        sw = ch_open_am(c);
+        if (sw != 0x9000)
+            sw = ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0, &transport, 0x33);
+        ASSERT_SW(sw, 0x9000);
+        return;
+    }
+    sw = ch_open_am(c);
+    if (sw != 0x9000)
+        sw = ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0, &am_new, 0x33);
+    ASSERT_SW(sw, 0x9000);
+    ASSERT_SW(ch_cmdl(c, &r, "80F24002", "4F00", 65536), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80CADF21 000000", &r), 0x9000);
+    /* AP 2 may be deleted, AP 1 may be suspended or rekeyed, the area locked */
+    sw = ch_open_ap(c, &ap1, 0x33);
+    if (sw == CH_SW_CRYPTO)
+        sw = ch_open(c, ap1.aid, ap1.aid_len, 0, &ap1_new, 0x33);
+    if (sw == 0x6A81)
+        return;
+    ASSERT_SW(sw, 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B08100 04", &r), 0x9000);
+}
+
+static int same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+static unsigned long total_cuts;
+
+static void run_scenario(const scenario *s)
+{
+    static uint8_t obs_partial[CH_RSP_MAX], obs_now[CH_RSP_MAX];
+    ch_card *c = calloc(1, sizeof(*c));
+    uint8_t *before, *after, *now;
+    size_t before_n, after_n, now_n, partial_n = 0;
+    uint64_t w0, b0, writes, sum_prev = 0;
+    unsigned long cuts = 0, n_before = 0, n_after = 0, n_partial = 0;
+
+    assert_non_null(c);
+    assert_int_equal(ch_init(c, 0), 0);
+
+    /* dry run */
+    start(c, s);
+    before = ch_dump(c, &before_n);
+    if (s->partial == PARTIAL_PIN_TRY) {
+        partial_n = observe(c, obs_partial, sizeof(obs_partial));
+        assert_true(partial_n > 0);
+        pin_partial(obs_partial, partial_n);
+    }
+    w0 = c->sim.writes;
+    ASSERT_SW(s->run(c), s->expect_sw);
+    writes = c->sim.writes - w0;
+    after = ch_dump(c, &after_n);
+    assert_true(writes > 0);
+
+    for (uint64_t n = 1; n <= writes; n++) {
+        size_t len = 0, ks[4];
+        unsigned nk = 0;
+        for (unsigned variant = 0; variant < 4; variant++) {
+            size_t k;
+            uint16_t sw;
+            if (variant == 0) {
+                k = (size_t)-1;   /* all of write n lands, then the power goes */
+            } else {
+                k = variant == 1 ? 0 : variant == 2 ? len / 2 : len - 1;
+                if (len == 0 || k >= len)
+                    continue;
+                /* skip K values already tried for this write */
+                int dup = 0;
+                for (unsigned j = 0; j < nk; j++)
+                    dup |= ks[j] == k;
+                if (dup)
+                    continue;
+                ks[nk++] = k;
+            }
+            start(c, s);
+            now = ch_dump(c, &now_n);
+            if (!same(now, now_n, before, before_n))
+                fail_msg("%s: the starting state is not reproducible", s->name);
+            free(now);
+            b0 = c->sim.bytes_written;
+            mc_sim_arm_cut(&c->sim, n, k);
+            sw = s->run(c);
+            if (!c->sim.power_cut)
+                fail_msg("%s: write %llu never came (SW %04X)", s->name, (unsigned long long)n,
+                         sw);
+            if (variant == 0) {
+                len = (size_t)(c->sim.bytes_written - b0 - sum_prev);
+                sum_prev += len;
+            }
+            ASSERT_SW(sw, CH_SW_MUTE);
+            assert_int_equal(ch_power_cycle(c), MC_OK);
+            cuts++;
+            now = ch_dump(c, &now_n);
+            if (same(now, now_n, before, before_n)) {
+                n_before++;
+            } else if (same(now, now_n, after, after_n)) {
+                n_after++;
+            } else if (s->partial == PARTIAL_PIN_TRY &&
+                       same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
+                            partial_n)) {
+                n_partial++;
+            } else {
+                print_error("%s: cut at write %llu after %zu bytes: state is neither before "
+                            "nor after%s\n",
+                            s->name, (unsigned long long)n, k == (size_t)-1 ? len : k,
+                            s->partial ? " nor the allowed partial state" : "");
+                ct_print_hex("  before", before, before_n);
+                ct_print_hex("  after ", after, after_n);
+                ct_print_hex("  now   ", now, now_n);
+                free(now);
+                fail();
+            }
+            free(now);
+            health(c, s);
+        }
+    }
+    print_message("%-28s %3llu writes, %4lu cut points: %lu before, %lu after, %lu partial\n",
+                  s->name, (unsigned long long)writes, cuts, n_before, n_after, n_partial);
+    /* the last cut point is all of the last write: the command had run (a
+     * right VERIFY ends where it started) */
+    assert_true(n_after > 0 || same(before, before_n, after, after_n));
+    assert_true(n_before > 0 || s->partial != PARTIAL_NONE);
+    total_cuts += cuts;
+    free(before);
+    free(after);
+    ch_free(c);
+    free(c);
+}
+
+static void test_scenario(void **state)
+{
+    run_scenario((const scenario *)*state);
+}
+
+static void test_total(void **state)
+{
+    (void)state;
+    print_message("tearing: %lu cut points exercised\n", total_cuts);
+    assert_true(total_cuts > 0);
+}
+
+#define SCENARIO(i) \
+    {scenarios[i].name, test_scenario, NULL, NULL, (void *)&scenarios[i]}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        SCENARIO(0),  SCENARIO(1),  SCENARIO(2),  SCENARIO(3),  SCENARIO(4),
+        SCENARIO(5),  SCENARIO(6),  SCENARIO(7),  SCENARIO(8),  SCENARIO(9),
+        SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
+        cmocka_unit_test(test_total),
+    };
+    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 15, "one test per scenario");
+    return cmocka_run_group_tests_name("tearing", tests, group_setup, group_teardown);
+}
