@@ -42,23 +42,23 @@ static uint16_t finish(mc_card *card, mc_status st)
 static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *n)
 {
     uint32_t seq[MC_MAX_APS];
-    mc_slot_rec s;
+    mc_slot_rec *sp = MC_SCRATCH_SLOT(card);
     unsigned i, j, k = 0;
     bool used;
     mc_status st;
 
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, sp, &used);
         if (st != MC_OK)
             return st;
         if (!used)
             continue;
         /* Insertion by load sequence. */
-        for (j = k; j > 0 && seq[j - 1] > mc_get32(s.load_seq); j--) {
+        for (j = k; j > 0 && seq[j - 1] > mc_get32(sp->load_seq); j--) {
             seq[j] = seq[j - 1];
             order[j] = order[j - 1];
         }
-        seq[j] = mc_get32(s.load_seq);
+        seq[j] = mc_get32(sp->load_seq);
         order[j] = (uint8_t)i;
         k++;
     }
@@ -68,7 +68,6 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
 
 uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
     unsigned n, r;
@@ -84,7 +83,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     if (c->data[0] != 0x4F || c->data[1] != 0x00)
         return CM_SW_WRONG_DATA;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
     st = load_order(card, order, &n);
@@ -131,7 +130,6 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
 
 uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     unsigned slot;
     uint32_t off, len;
@@ -142,7 +140,7 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
     if (parse_aid(c->data, c->lc) != c->lc)
@@ -255,7 +253,6 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
 
 uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     unsigned slot;
     size_t n;
@@ -268,7 +265,7 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
     n = parse_aid(c->data, c->lc);

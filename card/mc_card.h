@@ -22,6 +22,7 @@ struct mc_card;
 /* Shared buffer: the largest wrapped command data or response (plain data,
  * padding up to 16 bytes, MAC 8 bytes). */
 #define MC_BUF_SIZE (MC_MAX_COMMAND_DATA + 16 + 8)
+#define MC_SCRATCH_SIZE 160
 
 /* Selection values (mc_card.sel): none, the area manager, or AP slot n as
  * MC_SEL_AP0 + n. */
@@ -74,6 +75,10 @@ typedef struct mc_card {
     uint8_t chain_hdr[4];    /* CLA (chaining bit cleared) INS P1 P2 of the chain */
     uint32_t chain_len;      /* raw bytes staged after the plain image */
     bool chain_discard;      /* the chain cannot be a valid LOAD AP: count, do not stage */
+
+    /* One slot record's worth of scratch for the helpers that scan the AP
+     * slots (kept here rather than on the stack: stack budget < 1 KiB). */
+    uint8_t scratch[MC_SCRATCH_SIZE];
 
     uint8_t buf[MC_BUF_SIZE];
 } mc_card;

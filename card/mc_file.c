@@ -82,7 +82,6 @@ static uint32_t rec_slot(const mc_ef_rec *e, unsigned rec)
 
 uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     mc_ef_rec e;
     unsigned kind, sfi = 0, rec = 0;
@@ -121,7 +120,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, &a, &s);
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, NULL, &s);
     if (sw == CM_SW_OK)
         sw = resolve(card, &s, sfi, &e);
     if (sw != CM_SW_OK)

@@ -5,10 +5,11 @@
  * needs a channel, which area states allow it) and calls mc_gate once. */
 #include "mc_int.h"
 
-uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot)
+uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec *slot)
 {
-    mc_slot_rec tmp;
-    mc_slot_rec *s = slot != NULL ? slot : &tmp;
+    mc_area_rec local;
+    mc_area_rec *area = area_out != NULL ? area_out : &local;
+    mc_slot_rec *s = slot != NULL ? slot : MC_SCRATCH_SLOT(card);
     bool am, ap, used = false;
     uint8_t sel = card->sel;
     mc_status st;

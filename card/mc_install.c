@@ -75,7 +75,7 @@ static int small(mc_card *card, const ntlv *t, uint8_t *v, size_t min, size_t ca
 }
 
 /* One A3 EF template into EFS[n] (AUX[n]: content offset and length). */
-static int parse_ef(mc_card *card, const ntlv *ef, unsigned n, mc_status *st)
+MC_NOINLINE static int parse_ef(mc_card *card, const ntlv *ef, unsigned n, mc_status *st)
 {
     mc_ef_rec *e = &EFS(card)[n];
     uint8_t *aux = AUX(card) + 6 * n, v[2];
@@ -162,7 +162,7 @@ static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 
 /* Parses the whole image: slot fields, key set, EF table.  0, 2 (6A80), or
  * -1 (store failure in *st). */
-static int parse_image(mc_card *card, mc_slot_rec *s, mc_status *st)
+MC_NOINLINE static int parse_image(mc_card *card, mc_slot_rec *s, mc_status *st)
 {
     uint32_t pos = card->load_off, end = card->load_off + card->load_len;
     uint8_t *tmp = TMP(card), kcv[9];
@@ -253,9 +253,9 @@ static int parse_image(mc_card *card, mc_slot_rec *s, mc_status *st)
 }
 
 /* AID rules (§2, §4): not the AM AID, no prefix relation with any AID. */
-static uint16_t check_aid(mc_card *card, const mc_slot_rec *n)
+MC_NOINLINE static uint16_t check_aid(mc_card *card, const mc_slot_rec *n)
 {
-    mc_slot_rec s;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     unsigned i;
     bool used;
     mc_status st;
@@ -263,19 +263,19 @@ static uint16_t check_aid(mc_card *card, const mc_slot_rec *n)
     if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
         return CM_SW_ALREADY_EXISTS;
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, s, &used);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (used && prefix_clash(n->aid, n->aid_len, s.aid, s.aid_len))
+        if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
             return CM_SW_ALREADY_EXISTS;
     }
     return CM_SW_OK;
 }
 
 /* A free slot and the next load sequence number. */
-static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *seq)
+MC_NOINLINE static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *seq)
 {
-    mc_slot_rec s;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     unsigned i;
     bool used;
     mc_status st;
@@ -283,19 +283,19 @@ static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *seq)
     *slot = MC_MAX_APS;
     *seq = 1;
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, s, &used);
         if (st != MC_OK)
             return mc_sw_of(st);
         if (!used && *slot == MC_MAX_APS)
             *slot = i;
-        if (used && mc_get32(s.load_seq) >= *seq)
-            *seq = mc_get32(s.load_seq) + 1;
+        if (used && mc_get32(s->load_seq) >= *seq)
+            *seq = mc_get32(s->load_seq) + 1;
     }
     return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
 }
 
 /* Writes the EF table and EF data of the region (direct writes). */
-static mc_status write_region(mc_card *card, const mc_slot_rec *s)
+MC_NOINLINE static mc_status write_region(mc_card *card, const mc_slot_rec *s)
 {
     mc_ef_rec *efs = EFS(card);
     uint32_t base = mc_get32(s->region_off), off = s->ef_count * (uint32_t)sizeof(mc_ef_rec);

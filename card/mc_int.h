@@ -152,6 +152,18 @@ typedef struct mc_ef_rec {
     uint8_t crc[2];
 } mc_ef_rec;
 
+_Static_assert(sizeof(mc_slot_rec) <= MC_SCRATCH_SIZE, "slot record larger than mc_card.scratch");
+_Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than mc_card.scratch");
+/* The scratch slot record: only for leaf scans that never nest. */
+#define MC_SCRATCH_SLOT(card) ((mc_slot_rec *)(void *)(card)->scratch)
+
+/* Keeps a helper's locals out of its caller's frame (stack budget). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MC_NOINLINE __attribute__((noinline))
+#else
+#define MC_NOINLINE
+#endif
+
 /* Data-space layout: fixed records first, then the heap of AP regions. */
 #define MC_OFF_AREA  0u
 #define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
@@ -222,7 +234,7 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 #define MC_G_APSTATE 0x20   /* AP instruction refused (6A81) when suspended or area locked */
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
  * application.  On 9000, *area holds the area record and, when an AP is
- * selected, *slot its slot record (slot may be NULL for AM-only commands). */
+ * selected, *slot its slot record; either may be NULL when not needed. */
 uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
 /* Is the selection an AP slot? */
 #define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)

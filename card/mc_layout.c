@@ -192,18 +192,18 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
 
 mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes)
 {
-    mc_slot_rec s;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     uint32_t total = mc_store_data_size(card) - MC_OFF_HEAP;
     unsigned i;
     bool used;
     mc_status st;
 
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, s, &used);
         if (st != MC_OK)
             return st;
         if (used)
-            total -= mc_get32(s.region_len);
+            total -= mc_get32(s->region_len);
     }
     *free_bytes = total;
     return MC_OK;
@@ -217,17 +217,17 @@ typedef struct heap_ranges {
 
 static mc_status get_ranges(mc_card *card, heap_ranges *r, uint32_t skip_off, uint32_t skip_len)
 {
-    mc_slot_rec s;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     unsigned i;
     bool used;
     mc_status st;
 
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, s, &used);
         if (st != MC_OK)
             return st;
-        r->off[i] = used ? mc_get32(s.region_off) : 0;
-        r->len[i] = used ? mc_get32(s.region_len) : 0;
+        r->off[i] = used ? mc_get32(s->region_off) : 0;
+        r->len[i] = used ? mc_get32(s->region_len) : 0;
     }
     r->off[MC_MAX_APS] = skip_off;
     r->len[MC_MAX_APS] = skip_len;
@@ -296,8 +296,8 @@ mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *
 
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
 {
-    mc_area_rec a;
-    mc_slot_rec s;
+    mc_area_rec *a = (mc_area_rec *)(void *)card->scratch;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     uint32_t v, m = 0;
     unsigned i;
     bool used;
@@ -311,18 +311,19 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
         if (v > m)
             m = v;
     }
-    st = mc_area_read(card, &a);
+    st = mc_area_read(card, a);
     if (st != MC_OK)
         return st;
-    if (mc_get24(a.am.seq_base) > m)
-        m = mc_get24(a.am.seq_base);
+    if (mc_get24(a->am.seq_base) > m)
+        m = mc_get24(a->am.seq_base);
     for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
+        st = mc_slot_read(card, i, s, &used);
         if (st != MC_OK)
             return st;
-        if (used && mc_get24(s.keys.seq_base) > m)
-            m = mc_get24(s.keys.seq_base);
+        if (used && mc_get24(s->keys.seq_base) > m)
+            m = mc_get24(s->keys.seq_base);
     }
+    cm_wipe(card->scratch, sizeof(card->scratch));
     *hwm = m;
     return MC_OK;
 }

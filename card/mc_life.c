@@ -23,15 +23,49 @@ static void clear_ram(mc_card *card)
     cm_wipe(card->buf, sizeof(card->buf));
 }
 
+/* Fabrication is not tear-safe (a torn card is rejected at the factory):
+ * every record is written directly, built in card->buf (free until the card
+ * answers its first command). */
+MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN],
+                                           const uint8_t family[2], const uint8_t *enc,
+                                           const uint8_t *mac, const uint8_t *dek, size_t key_len)
+{
+    mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
+    unsigned i;
+    mc_status st;
+
+    memset(card->buf, 0, sizeof(card->buf));
+    a->state = MC_AREA_BLANK;
+    memcpy(a->serial, serial, MC_SERIAL_LEN);
+    memcpy(a->div, serial, MC_SERIAL_LEN);
+    memcpy(a->div + MC_SERIAL_LEN, family, 2);
+    /* The transport key set is stored as given (undiversified, §1). */
+    a->am.kvn = 0xFF;
+    a->am.key_len = (uint8_t)key_len;
+    memcpy(a->am.enc, enc, key_len);
+    memcpy(a->am.mac, mac, key_len);
+    memcpy(a->am.dek, dek, key_len);
+    st = mc_rec_direct(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
+    memset(card->buf, 0, sizeof(card->buf));
+    if (st == MC_OK)
+        st = mc_rec_direct(card, MC_OFF_WIPE, card->buf, sizeof(mc_wipe_rec), MC_MAGIC_WIPE);
+    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++) {
+        memset(card->buf, 0, sizeof(mc_log_rec));
+        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(mc_log_rec), card->buf,
+                           sizeof(mc_log_rec), MC_MAGIC_LOG);
+    }
+    for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
+        memset(card->buf, 0, sizeof(mc_slot_rec));
+        st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(mc_slot_rec), card->buf,
+                           sizeof(mc_slot_rec), MC_MAGIC_FREE);
+    }
+    return st;
+}
+
 mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL_LEN],
                        const uint8_t family[2], const uint8_t *enc, const uint8_t *mac,
                        const uint8_t *dek, size_t key_len)
 {
-    mc_area_rec a;
-    mc_log_rec e;
-    mc_slot_rec s;
-    mc_wipe_rec w;
-    unsigned i;
     mc_status st;
 
     if (card == NULL || serial == NULL || family == NULL || enc == NULL || mac == NULL ||
@@ -44,32 +78,8 @@ mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL
         return st;
     if (mc_store_data_size(card) < MC_OFF_HEAP + 1024)
         return MC_ERR_PARAM;
-    memset(&a, 0, sizeof(a));
-    a.state = MC_AREA_BLANK;
-    memcpy(a.serial, serial, MC_SERIAL_LEN);
-    memcpy(a.div, serial, MC_SERIAL_LEN);
-    memcpy(a.div + MC_SERIAL_LEN, family, 2);
-    /* The transport key set is stored as given (undiversified, §1). */
-    a.am.kvn = 0xFF;
-    a.am.key_len = (uint8_t)key_len;
-    memcpy(a.am.enc, enc, key_len);
-    memcpy(a.am.mac, mac, key_len);
-    memcpy(a.am.dek, dek, key_len);
-    /* Fabrication is not tear-safe (a torn card is rejected at the factory):
-     * plain direct writes. */
-    st = mc_rec_direct(card, MC_OFF_AREA, &a, sizeof(a), MC_MAGIC_AREA);
-    cm_wipe(&a, sizeof(a));
-    memset(&w, 0, sizeof(w));
-    if (st == MC_OK)
-        st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-    memset(&e, 0, sizeof(e));
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
-        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(e), &e, sizeof(e),
-                           MC_MAGIC_LOG);
-    memset(&s, 0, sizeof(s));
-    for (i = 0; st == MC_OK && i < MC_MAX_APS; i++)
-        st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(s), &s, sizeof(s),
-                           MC_MAGIC_FREE);
+    st = format_layout(card, serial, family, enc, mac, dek, key_len);
+    cm_wipe(card->buf, sizeof(card->buf));
     if (st == MC_OK)
         st = mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
     if (st != MC_OK)
@@ -78,10 +88,11 @@ mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL
 }
 
 /* Reads every metadata record once: corrupt ones mark the card (§8). */
-static mc_status check_all(mc_card *card, mc_area_rec *a)
+MC_NOINLINE static mc_status check_all(mc_card *card)
 {
+    mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     mc_log_rec e;
-    mc_slot_rec s;
     mc_ef_rec ef;
     unsigned i, j;
     bool used;
@@ -91,21 +102,21 @@ static mc_status check_all(mc_card *card, mc_area_rec *a)
         st = mc_log_read(card, i, &e);
     /* TERMINATED: the slots were wiped and are never read again. */
     for (i = 0; st == MC_OK && a->state != MC_AREA_TERMINATED && i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, &s, &used);
-        for (j = 0; st == MC_OK && used && j < s.ef_count; j++)
-            st = mc_ef_read(card, &s, j, &ef);
-        if (st == MC_OK && used && (s.ef_count > MC_MAX_EFS || s.aid_len > 16 || s.pin_len > 12)) {
+        st = mc_slot_read(card, i, s, &used);
+        for (j = 0; st == MC_OK && used && j < s->ef_count; j++)
+            st = mc_ef_read(card, s, j, &ef);
+        if (st == MC_OK && used && (s->ef_count > MC_MAX_EFS || s->aid_len > 16 || s->pin_len > 12)) {
             card->corrupt = true;
             st = MC_ERR_CORRUPT;
         }
     }
-    cm_wipe(&s, sizeof(s));
+    cm_wipe(card->scratch, sizeof(card->scratch));
+    cm_wipe(card->buf, sizeof(mc_area_rec));
     return st;
 }
 
 mc_status mc_power_on(mc_card *card, void *port)
 {
-    mc_area_rec a;
     mc_wipe_rec w;
     bool recovered = false;
     mc_status st;
@@ -127,8 +138,7 @@ mc_status mc_power_on(mc_card *card, void *port)
         recovered = true;
     }
     if (st == MC_OK)
-        st = check_all(card, &a);
-    cm_wipe(&a, sizeof(a));
+        st = check_all(card);
     if (st == MC_OK && recovered)
         st = mc_log_event(card, MC_EV_TEAR_RECOVERED, NULL, 0);
     if (st == MC_ERR_NVM)

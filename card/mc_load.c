@@ -72,10 +72,10 @@ static uint16_t load_begin(mc_card *card)
  * the command is refused at its last segment by the usual checks. */
 static bool may_stage(mc_card *card)
 {
-    mc_area_rec a;
+    mc_area_rec *a = (mc_area_rec *)(void *)card->scratch;
 
-    return !card->corrupt && mc_chan_on(card, MC_SEL_AM) && mc_area_read(card, &a) == MC_OK &&
-           a.state == MC_AREA_ACTIVE;
+    return !card->corrupt && mc_chan_on(card, MC_SEL_AM) && mc_area_read(card, a) == MC_OK &&
+           a->state == MC_AREA_ACTIVE;
 }
 
 uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
@@ -205,7 +205,6 @@ uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
 
 uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     uint16_t sw;
     mc_status st;
 
@@ -220,7 +219,7 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
         mc_load_drop(card);
         return CM_SW_WRONG_LENGTH;
     }
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, &a, NULL);
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
     if (sw != CM_SW_OK) {
         mc_load_drop(card);
         return sw;

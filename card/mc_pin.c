@@ -73,7 +73,6 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
 
 uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     uint16_t sw;
 
@@ -82,7 +81,7 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
     if (c->too_long)
         return CM_SW_WRONG_LENGTH;
     /* The empty form asks for the state and needs no channel. */
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | (c->lc ? MC_G_CHAN : 0), &a, &s);
+    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | (c->lc ? MC_G_CHAN : 0), NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     if (s.pin_len == 0)
@@ -103,7 +102,6 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
 
 uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     size_t old_len, new_len;
     const uint8_t *d = c->data;
@@ -113,7 +111,7 @@ uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | MC_G_CHAN, &a, &s);
+    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | MC_G_CHAN, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     old_len = d[0];

@@ -77,7 +77,6 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
 
 static uint16_t select_ef(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
     mc_slot_rec s;
     mc_ef_rec e;
     unsigned i;
@@ -92,7 +91,7 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
     if (c->too_long || c->lc != 2)
         return CM_SW_WRONG_LENGTH;
     /* An AP command: the AP's channel is needed (§5), its state is not. */
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN, &a, &s);
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     for (i = 0; i < s.ef_count; i++) {
