@@ -245,8 +245,8 @@ static void test_trace_file_data_option(void **state)
     hex = hex_only(&s);
     assert_null(strstr(hex, "A55AC33C96690FF0"));
     free(hex);
+    fx_free(&f);     /* traces "session closed" into s */
     free(s.text);
-    fx_free(&f);
 }
 
 int main(void)
