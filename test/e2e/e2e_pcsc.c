@@ -8,7 +8,10 @@
  *                                          state within MS milliseconds
  *   e2e_pcsc atr READER                    the card's ATR, "3B 88 .."
  *   e2e_pcsc apdu READER HEX...            sends each APDU in one connection
- *                                          (T=1), prints each response in hex
+ *                                          (T=1), prints each response in hex;
+ *                                          the words RESET and UNPOWER instead
+ *                                          of an APDU reset or power-cycle the
+ *                                          card (SCardReconnect)
  *
  * Exit status: 0 done, 1 condition not met (timeout), 2 PC/SC error (the
  * message names the SCARD_ code), 64 usage. */
@@ -189,6 +192,17 @@ static int cmd_apdu(SCARDCONTEXT ctx, const char *reader, int n, char **hex)
     for (int i = 0; i < n; i++) {
         size_t len;
         DWORD rlen = sizeof rsp;
+        if (strcmp(hex[i], "RESET") == 0 || strcmp(hex[i], "UNPOWER") == 0) {
+            /* warm reset, or power off and on, through the reader */
+            DWORD how = hex[i][0] == 'R' ? SCARD_RESET_CARD : SCARD_UNPOWER_CARD;
+            LONG rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, how, &proto);
+            if (rv != SCARD_S_SUCCESS) {
+                SCardDisconnect(h, SCARD_LEAVE_CARD);
+                return pcsc_fail("SCardReconnect", rv);
+            }
+            printf("%s\n", hex[i]);
+            continue;
+        }
         if (parse_hex(hex[i], cmd, sizeof cmd, &len) != 0 || len < 4) {
             fprintf(stderr, "e2e_pcsc: bad APDU '%s'\n", hex[i]);
             SCardDisconnect(h, SCARD_LEAVE_CARD);
@@ -211,7 +225,7 @@ static int usage(void)
             "usage: e2e_pcsc list\n"
             "       e2e_pcsc wait READER present|absent TIMEOUT_MS\n"
             "       e2e_pcsc atr READER\n"
-            "       e2e_pcsc apdu READER HEX...\n");
+            "       e2e_pcsc apdu READER HEX|RESET|UNPOWER...\n");
     return EXIT_USAGE;
 }
 

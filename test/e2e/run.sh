@@ -9,6 +9,8 @@
 # images in a temporary directory, and runs the suites:
 #
 #   thirdparty   opensc-tool, scriptor and pcsc_scan against the card
+#   vcard        mnap-vcard itself: reset/power clear RAM state, signals,
+#                --help, bad and corrupt images, no second pcscd
 #   resilience   vcard killed mid AP load, card pulled mid session, pcscd
 #                restarted between sessions (needs the host library)
 #   lifecycle    the host library's whole life cycle (needs the host library)
@@ -31,7 +33,7 @@ E2E_HOST=$BDIR/test/e2e/e2e_host
 
 . "$HERE/lib.sh"
 
-ALL_SUITES="thirdparty resilience lifecycle"
+ALL_SUITES="thirdparty vcard resilience lifecycle"
 SUITES=${*:-$ALL_SUITES}
 for s in $SUITES; do
     [ -r "$HERE/suite_$s.sh" ] || die "unknown suite '$s' (have: $ALL_SUITES)"

@@ -1,0 +1,127 @@
+# test/e2e/suite_vcard.sh: mnap-vcard itself in a real reader: reset and
+# power cycles clear the card's RAM state, signals, --help, image refusal and
+# corrupt images, and the harness's own refusal to share pcscd.  Sourced by
+# run.sh; raw APDUs go through test/e2e/e2e_pcsc (plain PC/SC).
+
+SUITE_TESTS="t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
+
+AM="00A4040C07F04D4E4150414D"
+IU="8050FF0008010203040506070800"
+EA="8482330010000102030405060708090A0B0C0D0E0F"
+
+# apdus OUTVAR ARGS...: e2e_pcsc apdu on slot 0, responses joined with "|".
+apdus() {
+    local var=$1 out
+    shift
+    out=$("$E2E_PCSC" apdu "$READER0" "$@" 2>&1)
+    printf '%s\n' "$out" >> "$E2E_TMP/client.log"
+    printf -v "$var" '%s' "$(printf '%s\n' "$out" | sed 's/.*\(.. ..\)$/\1/' | tr '\n' '|')"
+}
+
+# A pending INITIALIZE UPDATE is RAM state: EXTERNAL AUTHENTICATE with a wrong
+# cryptogram gives 6300 while it is pending, 6985 once a reset or a power
+# cycle has cleared it (PROTOCOL.md §3, §9).
+t_vcard_reset_and_power_cycle_clear_ram_state() {
+    fresh_card 0 || return 1
+    local got
+    apdus got "$AM" "$IU" "$EA"
+    expect_match "IU then EA (control)" "$got" "^90 00\|(90 00|61 20)\|63 00\|$" || return 1
+    apdus got "$AM" "$IU" RESET "$AM" "$EA"
+    expect_match "IU, warm reset, EA" "$got" "^90 00\|(90 00|61 20)\|RESET\|90 00\|69 85\|$" || return 1
+    apdus got "$AM" "$IU" UNPOWER "$AM" "$EA"
+    expect_match "IU, power cycle, EA" "$got" "^90 00\|(90 00|61 20)\|UNPOWER\|90 00\|69 85\|$" || return 1
+    grep -q "card reset" "$E2E_TMP/vcard0.log" || fail "no reset in the vcard log" || return 1
+}
+
+t_vcard_exits_cleanly_on_term_and_int() {
+    local sig
+    for sig in TERM INT; do
+        fresh_card 0 || return 1
+        kill -"$sig" "$VCARD_PID"
+        vcard_wait_exit 0 5
+        expect_eq "exit status after SIG$sig" "$VCARD_STATUS" 0 || return 1
+        wait_card 0 absent 100 || fail "card still in the reader after SIG$sig" || return 1
+    done
+    grep -q "signal: exiting" "$E2E_TMP/vcard0.log" || fail "no exit message in the log" || return 1
+}
+
+t_vcard_help_documents_every_option() {
+    local help opt rc
+    help=$("$VCARD" --help); rc=$?
+    expect_eq "--help exit status" "$rc" 0 || return 1
+    for opt in --image --new --serial --nvm-size --force --connect --removed --print-atr \
+               --verbose --die-at --help SIGUSR1 SIGUSR2 SIGTERM; do
+        printf '%s\n' "$help" | grep -q -- "$opt" || fail "--help does not mention $opt" || return 1
+    done
+    "$VCARD" --bogus > /dev/null 2>&1; rc=$?
+    expect_eq "unknown option exit status" "$rc" 2 || return 1
+    "$VCARD" --image x --serial 0102 > /dev/null 2>&1; rc=$?
+    expect_eq "--serial without --new exit status" "$rc" 2 || return 1
+}
+
+t_vcard_refuses_bad_image() {
+    local bad="$E2E_TMP/bad.img" out rc
+    # Bad magic.
+    head -c 65552 /dev/zero > "$bad"
+    out=$(timeout 5 "$VCARD" --image "$bad" --connect "127.0.0.1:$((E2E_PORT + 1))" 2>&1); rc=$?
+    expect_eq "exit status, bad magic" "$rc" 2 || return 1
+    expect_match "message, bad magic" "$out" "bad magic" || return 1
+    # A good image truncated: the size in the header no longer matches.
+    local good="$E2E_TMP/good.img"
+    rm -f "$good"
+    start_vcard 1 "$good" --new --serial 00000000000E2EFF
+    wait_card 1 present 10000 || fail "slot 1 card not present" || return 1
+    stop_vcard 1
+    head -c 1000 "$good" > "$bad"
+    out=$(timeout 5 "$VCARD" --image "$bad" --connect "127.0.0.1:$((E2E_PORT + 1))" 2>&1); rc=$?
+    expect_eq "exit status, truncated" "$rc" 2 || return 1
+    expect_match "message, truncated" "$out" "size" || return 1
+    # Unsupported version (header bytes 8..11, little-endian 1 today).
+    cp "$good" "$bad"
+    printf '\x09' | dd of="$bad" bs=1 seek=8 conv=notrunc status=none
+    out=$(timeout 5 "$VCARD" --image "$bad" --connect "127.0.0.1:$((E2E_PORT + 1))" 2>&1); rc=$?
+    expect_eq "exit status, version" "$rc" 2 || return 1
+    expect_match "message, version" "$out" "version" || return 1
+    # Missing file: a clear message, no image created.
+    out=$(timeout 5 "$VCARD" --image "$E2E_TMP/none.img" 2>&1); rc=$?
+    expect_eq "exit status, missing" "$rc" 2 || return 1
+    expect_match "message, missing" "$out" "use --new" || return 1
+    [ ! -e "$E2E_TMP/none.img" ] || fail "a missing image was created" || return 1
+    # An image in use by another mnap-vcard is refused (slot 0 serves $IMG).
+    fresh_card 0 || return 1
+    out=$(timeout 5 "$VCARD" --image "$IMG" --connect "127.0.0.1:$((E2E_PORT + 1))" 2>&1); rc=$?
+    expect_eq "exit status, image in use" "$rc" 2 || return 1
+    expect_match "message, image in use" "$out" "in use" || return 1
+}
+
+# Corrupt NVM behind a good header: the image is served and the card answers
+# 6581 to everything but SELECT and GET DATA DF20 (PROTOCOL.md §8).
+t_corrupt_image_answers_6581() {
+    fresh_card 0 || return 1
+    stop_vcard 0
+    # Flip every byte of the first 4 KiB of NVM (after the 16-byte header):
+    # the store's headers and checksums live at the start.
+    perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!";
+             binmode $f; seek($f, 16, 0); read($f, my $b, 4096) == 4096 or die "short image";
+             $b ^= "\xFF" x 4096; seek($f, 16, 0); print $f $b; close $f or die' "$IMG" ||
+        fail "could not corrupt $IMG" || return 1
+    start_vcard 0 "$IMG"
+    wait_card 0 present 10000 || fail "corrupt image not served" || return 1
+    grep -q "answers 6581" "$E2E_TMP/vcard0.log" || fail "mnap-vcard did not warn about corrupt NVM" || return 1
+    local out
+    out=$("$E2E_PCSC" apdu "$READER0" "00A4040C07F04D4E4150414D" "80CADF2000" \
+        "8050FF0008010203040506070800" 2>&1)
+    printf '%s\n' "$out" >> "$E2E_TMP/client.log"
+    expect_eq "SELECT AM" "$(printf '%s\n' "$out" | sed -n 1p)" "90 00" || return 1
+    expect_match "GET DATA DF20" "$(printf '%s\n' "$out" | sed -n 2p)" "^DF 20 .* 90 00$" || return 1
+    expect_eq "INITIALIZE UPDATE" "$(printf '%s\n' "$out" | sed -n 3p)" "65 81" || return 1
+}
+
+# pcscd's socket path is fixed: a second harness must refuse to start, with
+# a message, while this one's pcscd runs.
+t_harness_refuses_a_second_pcscd() {
+    local out rc
+    out=$(BUILD="$BUILD" timeout 20 "$HERE/run.sh" thirdparty 2>&1); rc=$?
+    expect_eq "second harness exit status" "$rc" 1 || return 1
+    expect_match "second harness message" "$out" "another pcscd is running \(pid $PCSCD_PID\)" || return 1
+}
