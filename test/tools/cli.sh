@@ -159,7 +159,226 @@ ls "$T" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$T")"
 # --- audit verify on an empty history -------------------------------------------------
 run audit-none "$M" audit verify; rc 5; has "$T/err" "audit.log: No such file or directory"
 
-# @CARD@
+# --- the card: set-up, APs, kiosk flows, PINs, log, diagnose ------------------------
+export MNAP_CARD_IMAGE="$T/card.img"
+LIB=D392F000014C4942
+CERT=D392F00001434552
+run sim-create "$M" simcard create card.img --serial 0102030405060708; rc 0
+out "blank card 0102030405060708 created in card.img"
+run sim-create-again "$M" simcard create card.img; rc 5
+err "mnap: card.img: exists; a new card needs a new file"
+run readers-image "$M" readers; rc 0; out "0: card image $T/card.img"
+run info-public "$M" info --public; rc 0
+out "reader:          card image $T/card.img
+ATR:             3B86014D4E4150010094
+area state:      BLANK (01)
+runtime version: 1.0
+limits:          16 APs, 2048 bytes per command, 2048 per response
+serial, free NVM, APs: need an area manager session (without --public)"
+run info-blank "$M" info; rc 0
+has "$T/out" "serial:          0102030405060708"
+has "$T/out" "div. data:       01020304050607080001"
+has "$T/out" "APs:             0"
+run load-blank "$M" ap load "$EX/library.json"; rc 1
+run setup-unknown-kvn "$M" area setup --transport region; rc 1
+err "mnap: opening the area manager session: referenced data not found (6A88)"
+run ks-gen-badtransport "$M" keys generate badtransport --kvn FF; rc 0
+run setup-wrong-transport "$M" area setup --transport badtransport; rc 1
+err "mnap: opening the area manager session: the card cryptogram did not verify: wrong key set, or not a genuine card"
+run setup "$M" area setup; rc 0; out "area set up: region key set 'region' installed, area ACTIVE"
+run setup-again "$M" area setup; rc 1
+run info-json "$M" --json info; rc 0
+has "$T/out" '"area_state":"ACTIVE","area_state_code":"0F","runtime_version":"1.0","max_aps":16,"max_command":2048,"max_response":2048,"serial":"0102030405060708","div_data":"01020304050607080001","free_nvm":'
+has "$T/out" ',"aps":0}'
+run wrong-keys "$M" ap list --keys wrongregion; rc 1
+err "mnap: opening the area manager session: the card cryptogram did not verify: wrong key set, or not a genuine card"
+run missing-keys "$M" ap list --keys nosuch; rc 4
+err "mnap: key set 'nosuch': no key set of that name in the key store"
+run wrong-pass-card env MNAP_PASSPHRASE=nope "$M" ap list; rc 4
+run list-empty "$M" ap list; rc 0; out "(no AP)"
+run list-empty-json "$M" --json ap list; rc 0; out '{"aps":[]}'
+run load-bad "$M" ap load bad.json; rc 5
+err 'bad.json:3:25: pin.max_tries: 5 is out of range (1..3)
+bad.json:6:79: files[0].write: "ALWAYS" is not one of "SM", "PIN", "NEVER"
+mnap: bad.json: 2 problems; nothing loaded'
+run load-lib "$M" ap load "$EX/library.json"; rc 0; out "AP $LIB loaded (210 bytes)"; noerr
+run load-lib-again "$M" ap load "$EX/library.json"; rc 1
+err "mnap: LOAD AP: the AID already exists or overlaps an existing AID (6A89)"
+
+# The card pulled out in the middle of a load (16-byte blocks: 14 LOAD AP
+# commands; the 8th APDU is one of them): exit 3, and no AP appears.
+run load-pulled env MNAP_SIMCARD_PULL_AT=8 "$M" ap load "$EX/certificate.json" --block-size 16; rc 3
+err "mnap: LOAD AP: the card was removed or lost power"
+run list-after-pull "$M" ap list; rc 0
+out "AID                              STATE           NVM PIN
+$LIB                 ACTIVE         1113 3 tries left"
+# A power cut at every NVM write of the load, one after the other: each
+# leaves the card without the AP (cut before the commit) or with the whole
+# AP (cut after it), never a part, until the load runs with no cut.
+CERT_ENTRY='{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":1685,"pin_tries":3,"blocked":false}'
+n=1; before=0; after=0
+while :; do
+    run "load-cut-$n" env MNAP_SIMCARD_CUT_AT=$n "$M" ap load "$EX/certificate.json"
+    [ "$RC" = 0 ] && break
+    rc 3
+    run "list-after-cut-$n" "$M" --json ap list; rc 0
+    if grep -qF "$CERT" "$T/out"; then
+        grep -qF "$CERT_ENTRY" "$T/out" || fail "AP half loaded after a cut at write $n: $(cat "$T/out")"
+        after=$((after + 1))
+        run "delete-after-cut-$n" "$M" ap delete $CERT; rc 0
+    else
+        before=$((before + 1))
+    fi
+    n=$((n + 1))
+    [ $n -le 300 ] || { fail "the load never completed"; break; }
+done
+[ $before -gt 3 ] || fail "only $before cut points before the commit"
+echo "  power cut at each NVM write of a load: $before before the commit (no AP), $after after it (whole AP)"
+run list-two "$M" --json ap list; rc 0
+out '{"aps":[{"aid":"'$LIB'","state":"ACTIVE","state_code":"07","nvm_used":1113,"pin_tries":3,"blocked":false},{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":1685,"pin_tries":3,"blocked":false}]}'
+
+# Kiosk: no PIN yet, then set at the counter, then the flows.
+run_in kiosk-nopin "1234\n" "$M" kiosk library $LIB --pin-stdin; rc 1
+err "mnap: no PIN set for this AP yet: go to the municipal counter to set one"
+run_in unblock-mismatch "1234\n1235\n" "$M" pin unblock $LIB --pin-stdin; rc 2
+err "mnap: the two new PINs differ"
+run_in unblock-policy "12\n12\n" "$M" pin unblock $LIB --pin-stdin; rc 1
+err "mnap: the new PIN does not fit the AP's PIN policy (length or digits)"
+run_in unblock-set "1234\n1234\n" "$M" pin unblock $LIB --pin-stdin; rc 0
+out "PIN of AP $LIB set and unblocked"
+run ks-gen-wronglib "$M" keys generate wronglib --kvn 01 --master; rc 0
+run_in kiosk-wrong-keys "1234\n" "$M" kiosk library $LIB --pin-stdin --keys wronglib; rc 1
+err "mnap: opening the AP session: the card cryptogram did not verify: wrong key set, or not a genuine card"
+run_in kiosk-lib "1234\n" "$M" kiosk library $LIB --pin-stdin --item BOOK-42; rc 0
+D=$(date -u +%Y-%m-%d)
+DUE=$(date -u -d @$(( $(date -u +%s) + 14 * 86400 )) +%Y-%m-%d)
+out "library AP $LIB: PIN verified
+  patron ID:         (empty)
+  library:           市立中央図書館 Central City Library
+  loan history:
+    (no loans yet)
+loan recorded: $D BOOK-42 due $DUE"
+run_in kiosk-lib-2 "1234\n" "$M" kiosk library $LIB --pin-stdin; rc 0
+has "$T/out" "     1. $D BOOK-42 due $DUE"
+has "$T/out" "loan recorded: $D DEMO-0001 due $DUE"
+run_in kiosk-wrong-1 "9999\n" "$M" kiosk library $LIB --pin-stdin; rc 1; err "mnap: wrong PIN: 2 tries left"
+run_in kiosk-policy "12\n" "$M" kiosk library $LIB --pin-stdin; rc 1
+err "mnap: that is not a valid PIN for this AP (length or digits); no try was used"
+run_in kiosk-wrong-2 "9999\n" "$M" kiosk library $LIB --pin-stdin; rc 1; err "mnap: wrong PIN: 1 try left"
+run_in kiosk-wrong-3 "9999\n" "$M" kiosk library $LIB --pin-stdin; rc 1
+err "mnap: wrong PIN: the PIN is now blocked: go to the municipal counter (市区町村窓口) to have it unblocked"
+run_in kiosk-blocked "1234\n" "$M" kiosk library $LIB --pin-stdin; rc 1
+err "mnap: PIN blocked: go to the municipal counter (市区町村窓口) to have it unblocked"
+run list-blocked "$M" ap list; rc 0; has "$T/out" "$LIB                 ACTIVE         1113 BLOCKED"
+run diag-blocked "$M" diagnose; rc 1
+has "$T/out" "[FAIL] AP $LIB ACTIVE, PIN BLOCKED"
+has "$T/out" "conclusion: PIN blocked: unblock it at the municipal counter"
+run_in unblock "5678\n5678\n" "$M" pin unblock $LIB --pin-stdin; rc 0
+run_in kiosk-after-unblock "5678\n" "$M" kiosk library $LIB --pin-stdin; rc 0
+has "$T/out" "     2. $D BOOK-42 due $DUE"
+
+run_in unblock-cert "4321\n4321\n" "$M" pin unblock $CERT --pin-stdin; rc 0
+run_in kiosk-cert "4321\n" "$M" kiosk certificate $CERT --pin-stdin --kind koseki --kiosk-id K-77; rc 0
+out "certificate AP $CERT: PIN verified
+  resident ref.:     (empty)
+  data format:       0100131010
+issuance recorded: $D K-77 koseki 1"
+
+# Suspend and resume.
+run suspend "$M" ap suspend $CERT; rc 0; out "AP $CERT SUSPENDED"
+run_in kiosk-suspended "4321\n" "$M" kiosk certificate $CERT --pin-stdin; rc 1
+err "mnap: this card's AP $CERT is suspended or its area locked: go to the municipal counter"
+run diag-suspended "$M" diagnose; rc 1; has "$T/out" "[FAIL] AP $CERT SUSPENDED"
+run resume "$M" ap resume $CERT; rc 0; out "AP $CERT ACTIVE"
+run diag "$M" diagnose; rc 0
+has "$T/out" "[PASS] reader             in-process card image $T/card.img"
+has "$T/out" "[PASS] card and ATR       ATR 3B86014D4E4150010094"
+has "$T/out" "[PASS] area state         ACTIVE"
+has "$T/out" "[PASS] AP $LIB ACTIVE, 3 PIN tries left, 1113 bytes"
+has "$T/out" "conclusion: no fault found: the reader and the card work"
+run diag-json "$M" --json diagnose; rc 0; has "$T/out" '],"healthy":true,"conclusion":"no fault found: the reader and the card work"}'
+run diag-nokeys env -u MNAP_PASSPHRASE "$M" diagnose; rc 0
+has "$T/out" "[SKIP] free memory        no key store passphrase (MNAP_PASSPHRASE) or --keys: no AM session"
+run diag-noimage "$M" --card-image "$T/none.img" diagnose; rc 3
+out "[FAIL] reader             card image $T/none.img: not found
+[SKIP] card and ATR       no reader
+[SKIP] area manager       no reader
+[SKIP] area state         no reader
+[SKIP] free memory        no reader
+[SKIP] APs                no reader
+[SKIP] NVM health         no reader
+conclusion: terminal side: the card image file is missing"
+
+# Lock and unlock.
+run lock "$M" area lock; rc 0; out "area LOCKED"
+run_in kiosk-locked "5678\n" "$M" kiosk library $LIB --pin-stdin; rc 1
+run diag-locked "$M" diagnose; rc 1; has "$T/out" "[FAIL] area state         LOCKED"
+run unlock "$M" area unlock; rc 0; out "area ACTIVE"
+
+# The security log, decoded.
+run log "$M" log; rc 0
+has "$T/out" "   SEQ  EVENT          AID                              REPEAT"
+has "$T/out" "  PIN_BLOCKED    $LIB                 1"
+has "$T/out" "  PIN_FAIL       $LIB                 2"
+has "$T/out" "  TEAR_RECOVERED -                                1"
+has "$T/out" "  AP_STATE       $CERT                 1"
+run log-json "$M" --json log; rc 0; has "$T/out" '{"log":[{"seq":'
+
+# Delete.
+run delete "$M" ap delete $CERT; rc 0; out "AP $CERT deleted"
+run delete-again "$M" ap delete $CERT; rc 1; err "mnap: ap delete: no AP $CERT on this card"
+run list-one "$M" ap list; rc 0
+out "AID                              STATE           NVM PIN
+$LIB                 ACTIVE         1113 3 tries left"
+
+# --- the audit log --------------------------------------------------------------------
+run audit-ok "$M" audit verify; rc 0
+lines=$(wc -l <audit.log)
+has "$T/out" "$T/audit.log: $lines lines, chain intact, last hash "
+last=$(tail -1 audit.log | cut -f8)
+out "$T/audit.log: $lines lines, chain intact, last hash $last"
+# Every line names the operator, the serial once the card was reached.
+[ "$(cut -f3 audit.log | sort -u)" = clerk-7 ] || fail "operator column: $(cut -f3 audit.log | sort -u)"
+grep -q "	area setup	0102030405060708	-	ok	" audit.log || fail "no area setup line"
+grep -q "	ap load	0102030405060708	$LIB	ok	" audit.log || fail "no ap load line"
+grep -q "	ap load	0102030405060708	$CERT	error: LOAD AP: the card was removed or lost power	" audit.log ||
+    fail "no line for the pulled load"
+grep -q "	kiosk library	0102030405060708	$LIB	error: wrong PIN, PIN blocked	" audit.log || fail "no blocking line"
+grep -q "	pin unblock	0102030405060708	$LIB	ok	" audit.log || fail "no unblock line"
+grep -q "	ap delete	0102030405060708	$CERT	ok	" audit.log || fail "no delete line"
+# Read commands leave no line.
+grep -q "	ap list	" audit.log && fail "ap list was audited"
+run audit-json "$M" --json audit verify; rc 0
+out '{"file":"'"$T"'/audit.log","intact":true,"lines":'$lines',"last_hash":"'$last'"}'
+run audit-last "$M" audit verify --last "$last"; rc 0
+# One edited line: the operator of line 5 changed.
+cp audit.log audit.good
+sed -i '5s/clerk-7/mallory/' audit.log
+cmp -s audit.log audit.good && fail "the edit did not change the file"
+run audit-edited "$M" audit verify; rc 5
+err "mnap: audit verify: $T/audit.log: line 5: hash does not match (the line was edited, or one before it)"
+# One removed line.
+cp audit.good audit.log
+sed -i '7d' audit.log
+run audit-removed "$M" audit verify; rc 5
+err "mnap: audit verify: $T/audit.log: line 7: sequence 8 where 7 was expected (a line removed or inserted)"
+# The tail cut: caught against the hash written down.
+cp audit.good audit.log
+sed -i '$d' audit.log
+run audit-cut "$M" audit verify --last "$last"; rc 5
+# A damaged audit file stops a card command before the card is touched.
+cp audit.good audit.log
+printf '99\tbroken' >>audit.log
+run audit-torn "$M" ap delete $LIB; rc 5
+err "mnap: audit log: the audit file's last line is incomplete: run 'mnap audit verify'"
+run list-still "$M" ap list; rc 0; has "$T/out" "$LIB"
+cp audit.good audit.log
+
+# Terminate: final.
+run terminate "$M" area terminate --yes; rc 0; out "area TERMINATED"
+run info-terminated "$M" info; rc 0; has "$T/out" "area state:      TERMINATED (FF)"
+run list-terminated "$M" ap list; rc 1
+run audit-final "$M" audit verify; rc 0
 
 echo "cli.sh: $N commands, $FAILS failures"
 [ "$FAILS" = 0 ]

@@ -76,8 +76,10 @@ int op_fail(cli_op *op, mnap_ctx *ctx, mnap_err e, const char *what)
 {
     uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
     int rc = cli_fail(ctx, e, what);
+    char hex[8];
 
-    if (rc == EX_CARD && sw != 0 && sw != 0x9000) {
+    (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
+    if (rc == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
         (void)snprintf(op->result, sizeof op->result, "error: %s: %s (SW %04X)", what,
                        mnap_strerror(e), (unsigned)sw);
     } else {

@@ -55,9 +55,12 @@ int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
 {
     uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
 
+    char hex[8];
+
     /* The status word helps the counter staff and the card vendor; it is
-     * shown only when the error came from the card's answer. */
-    if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000) {
+     * shown only when the error came from the card's answer, and once. */
+    (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
+    if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
         cli_error("%s: %s (SW %04X)", what, mnap_strerror(e), (unsigned)sw);
     } else {
         cli_error("%s: %s", what, mnap_strerror(e));
