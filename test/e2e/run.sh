@@ -30,6 +30,7 @@ case "$BUILD" in /*) BDIR=$BUILD ;; *) BDIR=$ROOT/$BUILD ;; esac
 VCARD=${MNAP_VCARD:-$BDIR/bin/mnap-vcard}
 E2E_PCSC=$BDIR/test/e2e/e2e_pcsc
 E2E_HOST=$BDIR/test/e2e/e2e_host
+E2E_VPCD=$BDIR/test/e2e/e2e_vpcd
 
 . "$HERE/lib.sh"
 

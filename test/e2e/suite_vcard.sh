@@ -3,7 +3,7 @@
 # corrupt images, and the harness's own refusal to share pcscd.  Sourced by
 # run.sh; raw APDUs go through test/e2e/e2e_pcsc (plain PC/SC).
 
-SUITE_TESTS="t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
+SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
 
 AM="00A4040C07F04D4E4150414D"
 IU="8050FF0008010203040506070800"
@@ -16,6 +16,47 @@ apdus() {
     out=$("$E2E_PCSC" apdu "$READER0" "$@" 2>&1)
     printf '%s\n' "$out" >> "$E2E_TMP/client.log"
     printf -v "$var" '%s' "$(printf '%s\n' "$out" | sed 's/.*\(.. ..\)$/\1/' | tr '\n' '|')"
+}
+
+# mnap-vcard against a stand-in for vpcd (test/e2e/e2e_vpcd.c), no pcscd:
+# ATR polls, ignored odd messages, an APDU before power-on, reset and power
+# cycles clearing RAM state, an oversized APDU, and a reconnect after the
+# "driver" closed the connection.
+t_vcard_speaks_the_vpcd_protocol() {
+    local port=$((E2E_PORT + 2)) atr pid vpid i rc
+    port_in_use "$port" && { SKIP_REASON="port $port busy"; return 77; }
+    atr=$("$VCARD" --print-atr) || fail "--print-atr" || return 1
+    "$E2E_VPCD" "$port" "$atr" > "$E2E_TMP/vpcd-fake.out" 2>> "$E2E_TMP/client.log" &
+    vpid=$!
+    track_pid "$vpid"
+    for i in $(seq 50); do
+        grep -q listening "$E2E_TMP/vpcd-fake.out" && break
+        sleep 0.1
+    done
+    rm -f "$E2E_TMP/fake.img"
+    "$VCARD" --image "$E2E_TMP/fake.img" --new --connect "127.0.0.1:$port" -vvv \
+        >> "$E2E_TMP/vcard-fake.log" 2>&1 &
+    pid=$!
+    track_pid "$pid"
+    for i in $(seq 300); do
+        kill -0 "$vpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$vpid" 2>/dev/null; then
+        stop_pid "$vpid"
+        rc=timeout
+    else
+        wait "$vpid"; rc=$?
+        untrack_pid "$vpid"
+    fi
+    stop_pid "$pid"
+    cat "$E2E_TMP/vpcd-fake.out" >> "$E2E_TMP/client.log"
+    tail -n 30 "$E2E_TMP/vcard-fake.log" >> "$E2E_TMP/client.log"
+    expect_eq "e2e_vpcd exit status" "$rc" 0 || return 1
+    grep -q "unknown vpcd control message 03 ignored" "$E2E_TMP/vcard-fake.log" ||
+        fail "no warning for the unknown control byte" || return 1
+    grep -q "APDU to an unpowered card" "$E2E_TMP/vcard-fake.log" ||
+        fail "no warning for the APDU before power-on" || return 1
 }
 
 # A pending INITIALIZE UPDATE is RAM state: EXTERNAL AUTHENTICATE with a wrong
