@@ -98,6 +98,14 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         rc = ctx->tr.transmit(ctx->tr.self, cur, cur_len, ctx->rsp, MNAP_RSP_CAP, &rlen);
         if (rc != MNAP_OK) {
             mnap__trace_text(ctx, mnap_strerror(rc));
+            if (rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED ||
+                rc == MNAP_E_NO_SERVICE) {
+                /* A reset or new power-up selects nothing and ends any channel. */
+                mnap__session_drop(ctx);
+                ctx->selected = false;
+                ctx->am_selected = false;
+                ctx->sel_aid_len = 0;
+            }
             break;
         }
         if (rlen > raw_used)

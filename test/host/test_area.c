@@ -63,8 +63,37 @@ static void test_info_blank_and_setup(void **state)
     assert_int_equal(mnap_am_open(f.ctx, &f.region, MNAP_LEVEL_FULL), MNAP_OK);
     /* set-up a second time: not BLANK any more (old KVN FF is unknown) */
     assert_int_not_equal(mnap_area_setup(f.ctx, &f.region), MNAP_OK);
+    /* a raw command through the session: wrapped, response verified */
+    {
+        mnap_apdu a;
+        uint8_t r[256];
+        size_t rl;
+        memset(&a, 0, sizeof(a));
+        a.cla = 0x80; a.ins = 0xCA; a.p1 = 0xDF; a.p2 = 0x20; a.ne = 256;
+        assert_int_equal(mnap_command(f.ctx, &a, r, sizeof(r), &rl), MNAP_OK);
+        assert_true(rl > 30);                       /* with the AM-session fields */
+        assert_int_equal(r[0], 0xDF);
+        assert_int_equal(r[1], 0x20);
+        a.p2 = 0x99;                                /* unknown data object */
+        assert_int_not_equal(mnap_command(f.ctx, &a, r, sizeof(r), &rl), MNAP_OK);
+        assert_int_equal(mnap_session_open(f.ctx, NULL), 1);
+    }
     assert_int_equal(mnap_close(f.ctx), MNAP_OK);
     assert_int_equal(mnap_session_open(f.ctx, NULL), 0);
+    /* the ATR through the transport: T=1, historical bytes naming MNAP */
+    {
+        mnap_transport t = mnap_inproc_transport(f.ip);
+        uint8_t atr[40];
+        size_t al = 0, i;
+        int found = 0;
+        assert_int_equal(t.atr(t.self, atr, sizeof(atr), &al), MNAP_OK);
+        assert_int_equal(atr[0], 0x3B);
+        for (i = 0; i + 4 <= al; i++)
+            if (memcmp(atr + i, "MNAP", 4) == 0)
+                found = 1;
+        assert_true(found);
+        assert_true(mnap_inproc_nvm_writes(f.ip) > 0);
+    }
     mnap_keyset_wipe(&wrong);
     fx_free(&f);
 }
