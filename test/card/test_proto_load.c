@@ -168,6 +168,22 @@ static void test_load_foreign_command_between_blocks(void **state)
     ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", NULL), 0x6A88);
 }
 
+/* GET RESPONSE is the one command allowed between blocks (§4): whatever it
+ * answers with nothing pending, the load goes on. */
+static void test_load_get_response_between_blocks(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    size_t n;
+
+    ch_ap_default(&ap, 1);
+    n = build(c, &ap);
+    ASSERT_SW(send_block(c, 0x00, 0x00, 0, 100), 0x9000);
+    (void)ch_rawx(c, "00C00000 00", NULL);
+    ASSERT_SW(send_block(c, 0x80, 0x01, 100, n - 100), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+}
+
 static void test_load_wrong_p1(void **state)
 {
     ch_card *c = *state;
@@ -353,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_multi_block, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_block_out_of_order, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_foreign_command_between_blocks, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_get_response_between_blocks, ct_setup_active,
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_wrong_p1, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_malformed, ct_setup_active, ct_teardown),

@@ -75,6 +75,16 @@ static void test_verify_wrong_then_blocked(void **state)
     /* still blocked after a power cycle; GET STATUS shows 0 tries */
     assert_int_equal(ch_power_cycle(c), MC_OK);
     assert_int_equal(tries_in_status(c), 0);
+    {
+        /* BLOCKED is not a state code: 9F70 stays 07 (§6) */
+        ch_rsp st;
+        const uint8_t *e;
+        size_t el;
+        ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", &st), 0x9000);
+        e = ch_tlv_find(st.data, st.len, 0xE3, &el);
+        assert_non_null(e);
+        ASSERT_TLV(e, el, 0x9F70, "\x07", 1);
+    }
     ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
     ASSERT_SW(ch_verify(c, "1234"), 0x6983);
 }

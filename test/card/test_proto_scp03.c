@@ -234,6 +234,20 @@ static void test_iu_inside_channel(void **state)
     ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
 }
 
+/* INITIALIZE UPDATE inside a channel ends it whatever its outcome (§3). */
+static void test_failed_iu_inside_channel_ends_it(void **state)
+{
+    ch_card *c = *state;
+    cm_scp03 old = c->scp;
+
+    ASSERT_SW(ch_rawx(c, "80507700 08 0102030405060708 00", NULL), 0x6A88);
+    c->scp = old;
+    c->chan_open = true;
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x6982);
+    ch_forget(c);
+    ASSERT_SW(ch_rawx(c, "80500001 08 0102030405060708 00", NULL), 0x6A86);
+}
+
 /* Sequence counters never repeat: a PUT KEY key set starts at the card's
  * high-water mark. */
 static void test_seq_counter_new_keyset_not_below(void **state)
@@ -366,6 +380,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sm_without_channel, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_get_response_with_sm, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_iu_inside_channel, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_iu_inside_channel_ends_it, ct_setup_active,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_seq_counter_new_keyset_not_below, ct_setup_blank,
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_levels_on_ap, ct_setup_active, ct_teardown),

@@ -392,6 +392,58 @@ static void test_scenario(void **state)
     run_scenario((const scenario *)*state);
 }
 
+/* Start-up recovery that completed or discarded a transaction logs
+ * TEAR_RECOVERED (0A): some cut point of UPDATE BINARY must leave one as the
+ * newest log entry, and a cut before the first write must not. */
+static int newest_event(ch_card *c)
+{
+    static ch_rsp r;
+    const uint8_t *v, *e, *ev;
+    size_t vl, el, evl;
+    if (ch_open_am(c) != 0x9000 || ch_cmdx(c, "80CADF21 000000", &r) != 0x9000)
+        return -1;
+    v = ch_tlv_find(r.data, r.len, 0xDF21, &vl);
+    if (!v || !(e = ch_tlv_find(v, vl, 0xDF22, &el)) || !(ev = ch_tlv_find(e, el, 0x81, &evl)))
+        return -1;
+    return ev[0];
+}
+
+static void test_tear_recovered_logged(void **state)
+{
+    const scenario *s = &scenarios[8];   /* UPDATE BINARY */
+    ch_card *c = calloc(1, sizeof(*c));
+    uint64_t w0, writes;
+    unsigned found = 0;
+    (void)state;
+
+    assert_non_null(c);
+    assert_string_equal(s->name, "UPDATE BINARY");
+    assert_int_equal(ch_init(c, 0), 0);
+    start(c, s);
+    w0 = c->sim.writes;
+    ASSERT_SW(s->run(c), 0x9000);
+    writes = c->sim.writes - w0;
+    /* no write reached NVM: nothing to recover, nothing logged */
+    start(c, s);
+    mc_sim_arm_cut(&c->sim, 1, 0);
+    ASSERT_SW(s->run(c), CH_SW_MUTE);
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    assert_int_not_equal(newest_event(c), 0x0A);
+    for (uint64_t n = 1; n <= writes; n++) {
+        start(c, s);
+        mc_sim_arm_cut(&c->sim, n, 1);
+        ASSERT_SW(s->run(c), CH_SW_MUTE);
+        assert_int_equal(ch_power_cycle(c), MC_OK);
+        if (newest_event(c) == 0x0A)
+            found++;
+    }
+    print_message("TEAR_RECOVERED logged after %u of %llu cut points\n", found,
+                  (unsigned long long)writes);
+    assert_true(found > 0);
+    ch_free(c);
+    free(c);
+}
+
 static void test_total(void **state)
 {
     (void)state;
@@ -408,6 +460,7 @@ int main(void)
         SCENARIO(0),  SCENARIO(1),  SCENARIO(2),  SCENARIO(3),  SCENARIO(4),
         SCENARIO(5),  SCENARIO(6),  SCENARIO(7),  SCENARIO(8),  SCENARIO(9),
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
+        cmocka_unit_test(test_tear_recovered_logged),
         cmocka_unit_test(test_total),
     };
     _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 15, "one test per scenario");
