@@ -301,6 +301,9 @@ static void test_content_rules(void **state)
     /* A lone surrogate escape (jsmn lets it through): at the backslash. */
     expect_one(compose(NULL, NULL, NULL, L6_PLUS(", \"content_text\": \"x\\ud800y\""), NULL), 6, 114,
                "files[0].content_text: bad escape sequence");
+    /* jsmn lets a raw newline into a string; the content refuses it, there. */
+    expect_one(compose(NULL, NULL, NULL, L6_PLUS(", \"content_text\": \"ab\ncd\""), NULL), 6, 115,
+               "files[0].content_text: raw control character");
     expect_one(compose(NULL, NULL, NULL, L6_PLUS(", \"content_text\": \"ab\xFF\""), NULL), 6, 115,
                "files[0].content_text: not valid UTF-8");
     expect_one(compose(NULL, NULL, NULL, L6_PLUS(", \"content_text\": \"\xC0\xAF\""), NULL), 6, 113,

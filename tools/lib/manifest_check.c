@@ -143,7 +143,7 @@ static void check_root(mnap_manifest_report *r, const mj_doc *doc, mnap_manifest
         read_pin(r, doc, v[T_PIN], m);
     if (v[T_KEYSET] >= 0) {
         read_key_set(r, doc, v[T_KEYSET], m);
-        mf_token_pos(doc, v[T_KEYSET], &m->key_set_line, &m->key_set_column);
+        mj_pos(doc, v[T_KEYSET], &m->key_set_line, &m->key_set_column);
     }
     if (v[T_LEVEL] >= 0 && mf_read_choice(r, doc, v[T_LEVEL], "min_level", level_names, 5, &idx) == 0) {
         m->has_min_level = true;

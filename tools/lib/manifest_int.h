@@ -21,13 +21,10 @@
 /* Adds a problem at line/column (never fails: a full list only counts). */
 void mf_problem_at(mnap_manifest_report *r, int line, int column, const char *fmt, ...) MF_PRINTF(4, 5);
 /* Adds a problem at the first character of token tok (the opening quote of a
- * string, the brace of an object). */
+ * string, the brace of an object), as mj_pos gives it: 1-based, in bytes. */
 void mf_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *fmt, ...) MF_PRINTF(4, 5);
 /* Adds a problem at byte offset off inside string token tok's text. */
 void mf_problem_in(mnap_manifest_report *r, const mj_doc *doc, int tok, size_t off, const char *fmt, ...) MF_PRINTF(5, 6);
-/* 1-based line and column (counted in bytes, as mj_pos does) of the
- * token's first character, as mf_problem reports it. */
-void mf_token_pos(const mj_doc *doc, int tok, int *line, int *column);
 /* Sorts the stored problems by position (stable). */
 void mf_report_sort(mnap_manifest_report *r);
 

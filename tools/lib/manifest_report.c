@@ -3,7 +3,6 @@
  * `mnap manifest check` can point at every one of them. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "manifest_int.h"
 
@@ -56,47 +55,11 @@ void mf_problem_at(mnap_manifest_report *r, int line, int column, const char *fm
     va_end(ap);
 }
 
-/* Line and column of byte p of the document.  Columns count bytes, as
- * mnap_json's own syntax errors do, so that every message of one run uses
- * the same ruler. */
-static void pos_of(const mj_doc *doc, const char *p, int *line, int *column)
-{
-    int l = 1, c = 1;
-    for (const char *q = doc->text; q < p && *q != '\0'; q++) {
-        if (*q == '\n') {
-            l++;
-            c = 1;
-        } else {
-            c++;
-        }
-    }
-    *line = l;
-    *column = c;
-}
-
-/* Start of a token in the text: jsmn's string tokens begin after the quote,
- * but a report should point at the quote, where the value begins. */
-static const char *token_start(const mj_doc *doc, int tok)
-{
-    size_t n;
-    const char *p = mj_str(doc, tok, &n);
-    if (p == NULL)
-        return doc->text;
-    if (mj_kind(doc, tok) == MJ_STRING && p > doc->text)
-        p--;
-    return p;
-}
-
-void mf_token_pos(const mj_doc *doc, int tok, int *line, int *column)
-{
-    pos_of(doc, token_start(doc, tok), line, column);
-}
-
 void mf_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *fmt, ...)
 {
     int line, column;
     va_list ap;
-    mf_token_pos(doc, tok, &line, &column);
+    mj_pos(doc, tok, &line, &column);
     va_start(ap, fmt);
     add(r, line, column, fmt, ap);
     va_end(ap);
@@ -108,10 +71,13 @@ void mf_problem_in(mnap_manifest_report *r, const mj_doc *doc, int tok, size_t o
     size_t n;
     const char *p = mj_str(doc, tok, &n);
     va_list ap;
-    if (p == NULL || off > n)
-        mf_token_pos(doc, tok, &line, &column);
-    else
-        pos_of(doc, p + off, &line, &column);
+
+    /* One column per byte after the opening quote.  Every decoder stops at
+     * the first character it refuses, and a raw newline is one of those, so
+     * the offending character is always on the quote's line. */
+    mj_pos(doc, tok, &line, &column);
+    if (p != NULL && off <= n && mj_kind(doc, tok) == MJ_STRING)
+        column += 1 + (int)off;
     va_start(ap, fmt);
     add(r, line, column, fmt, ap);
     va_end(ap);

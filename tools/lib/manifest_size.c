@@ -1,16 +1,13 @@
 /* manifest_size.c: how many bytes each part of an AP image takes, so that a
  * manifest can be held to the 32 KiB image limit before any key is known, and
  * the writer's output can be checked against the same arithmetic. */
+#include "cm_tlv.h"
 #include "manifest_int.h"
 
 size_t mf_tlv_size(size_t len)
 {
-    /* One-byte tag, then a BER length: short form, 81 xx or 82 xx xx. */
-    if (len < 0x80)
-        return 1 + 1 + len;
-    if (len < 0x100)
-        return 1 + 2 + len;
-    return 1 + 3 + len;
+    /* Every tag of an AP image is one byte: 4F stands for all of them. */
+    return cm_tlv_header_len(0x4F, len) + len;
 }
 
 size_t mf_ef_tlv_size(const mnap_manifest_ef *ef)
