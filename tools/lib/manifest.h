@@ -132,7 +132,10 @@ int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_r
 
 /* The key set lookup: fills *out (keys, key_len 16/24/32, KVN 01..7F) for the
  * name and returns 0, or returns non-zero when there is no such key set.
- * Whatever it wrote to *out is wiped by the caller of the callback. */
+ * Whatever it wrote to *out is wiped by the caller of the callback.
+ * The keys are the ones the card will store (PROTOCOL.md §7): when the key
+ * store holds master keys, the callback gives the keys diversified for the
+ * target card, and the image is then good for that card only. */
 typedef int (*mnap_manifest_key_fn)(void *ctx, const char *name, cm_keyset *out);
 
 /* Size of the image of m with a key set of key_len bytes per key. */
