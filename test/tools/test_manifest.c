@@ -542,6 +542,18 @@ static void test_build_small_buffer_and_params(void **state)
                      MNAP_MANIFEST_E_PARAM);
     assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, NULL, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
                      MNAP_MANIFEST_E_PARAM);
+    /* Only a manifest that passed its check is built. */
+    {
+        static const char bad[] = "{ \"aid\": \"F04D4E4150414D\" }";
+        assert_int_equal(mnap_manifest_check(bad, strlen(bad), &M, &r), MNAP_MANIFEST_E_INVALID);
+        assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
+                                             &r),
+                         MNAP_MANIFEST_E_PARAM);
+        mnap_manifest_wipe(&M);
+        assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
+                                             &r),
+                         MNAP_MANIFEST_E_PARAM);
+    }
 }
 
 /* The key set data follows the region DEK's length, not the AP keys'. */

@@ -102,6 +102,7 @@ typedef struct mnap_manifest_ef {
  * than a small stack).  Holds the initial PIN: call mnap_manifest_wipe when
  * done with it. */
 typedef struct mnap_manifest {
+    bool checked;                    /* set by a check that found no problem */
     uint8_t aid[MNAP_MANIFEST_AID_MAX];
     uint8_t aid_len;
     uint8_t max_tries;
@@ -141,7 +142,9 @@ typedef int (*mnap_manifest_key_fn)(void *ctx, const char *name, cm_keyset *out)
 /* Size of the image of m with a key set of key_len bytes per key. */
 size_t mnap_manifest_image_size(const mnap_manifest *m, size_t key_len);
 
-/* Compiles a checked manifest into its AP image: out[0..*out_len).
+/* Compiles a checked manifest into its AP image: out[0..*out_len).  A
+ * manifest whose check failed (or that was never checked) gives
+ * MNAP_MANIFEST_E_PARAM.
  * region_dek/dek_len: the region Key-DEK (16, 24 or 32 bytes) under which the
  * AP's keys are wrapped in tag A1.  A key set the callback does not find, or
  * that has a bad key length or KVN, is reported (at "key_set") and gives

@@ -115,7 +115,7 @@ int mnap_manifest_build(const mnap_manifest *m, mnap_manifest_key_fn keys, void 
     cm_tlv_writer w;
     int rc;
 
-    if (m == NULL || keys == NULL || aes == NULL || region_dek == NULL || out == NULL || out_len == NULL ||
+    if (m == NULL || !m->checked || keys == NULL || aes == NULL || region_dek == NULL || out == NULL || out_len == NULL ||
         !cm_aes_valid_key_len(dek_len))
         return MNAP_MANIFEST_E_PARAM;
     *out_len = 0;

@@ -215,6 +215,7 @@ int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_man
         mnap_manifest_wipe(m);
         return MNAP_MANIFEST_E_INVALID;
     }
+    m->checked = true;
     return MNAP_MANIFEST_OK;
 }
 
