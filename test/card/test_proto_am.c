@@ -274,6 +274,53 @@ static void test_delete(void **state)
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
 }
 
+static int nvm_contains(const ch_card *c, const uint8_t *pat, size_t n)
+{
+    for (size_t i = 0; i + n <= c->sim.nvm_size; i++)
+        if (memcmp(c->sim.nvm + i, pat, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* DELETE wipes the AP's data and keys (§4): nothing of its EF content or of
+ * its plain keys stays anywhere in NVM (journal and staging included). */
+static void test_delete_wipes(void **state)
+{
+    ch_card *c = *state;
+    static const uint8_t pattern[32] = "AP2 private data: 0123456789ABC";
+    ch_ap ap;
+    int content_seen, key_seen;
+
+    ch_ap_default(&ap, 2);
+    /* keys that no other byte run of the card resembles (the default keys
+     * are counting sequences, which the default EF content also holds) */
+    for (unsigned i = 0; i < 16; i++) {
+        ap.keys.enc[i] = (uint8_t)(0x9E ^ (i * 29));
+        ap.keys.mac[i] = (uint8_t)(0x3C ^ (i * 53));
+        ap.keys.dek[i] = (uint8_t)(0xC7 ^ (i * 71));
+    }
+    ap.efs[0].content = pattern;
+    ap.efs[0].content_len = sizeof(pattern);
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    /* write it once more through UPDATE BINARY (journaled writes) */
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdl(c, NULL, "00D68120",
+                      "41503220707269766174652064617461", -1), 0x9000);
+    content_seen = nvm_contains(c, pattern, 16);
+    key_seen = nvm_contains(c, ap.keys.enc, 16);
+    print_message("before DELETE: content %s, plain Key-ENC %s in NVM\n",
+                  content_seen ? "found" : "not found", key_seen ? "found" : "not found");
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D392100002", NULL), 0x9000);
+    assert_false(nvm_contains(c, pattern, 16));
+    assert_false(nvm_contains(c, ap.keys.enc, 16));
+    assert_false(nvm_contains(c, ap.keys.mac, 16));
+    assert_false(nvm_contains(c, ap.keys.dek, 16));
+    /* and after a power cycle (recovery may finish a wipe) */
+    assert_int_equal(ch_power_cycle(c), MC_OK);
+    assert_false(nvm_contains(c, pattern, 16));
+}
+
 static void test_set_status_ap(void **state)
 {
     ch_card *c = *state;
@@ -380,6 +427,7 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_get_status_wrong_p1p2, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_delete, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_wipes, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_ap, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_ap_refusals, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_area_wrong_state, ct_setup_active,

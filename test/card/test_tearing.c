@@ -27,6 +27,9 @@
 /* --- the starting card ------------------------------------------------- */
 
 static ch_ap ap1, ap2, ap3;
+/* AP 2's EF 0101 content: no other byte run of the card looks like it, so a
+ * deleted AP 2 must leave no copy of it anywhere in NVM. */
+static const uint8_t ap2_secret[32] = "AP2 private data: 0123456789ABC";
 static cm_keyset region, transport, ap1_new, am_new;
 static uint8_t *base_blank, *base_active;
 
@@ -140,6 +143,8 @@ static int group_setup(void **state)
         return -1;
     ch_ap_default(&ap1, 1);
     ch_ap_default(&ap2, 2);
+    ap2.efs[0].content = ap2_secret;
+    ap2.efs[0].content_len = sizeof(ap2_secret);
     ch_ap_default(&ap3, 3);
     ch_transport_keys(&transport);
     ch_region_keys(&region);
@@ -279,6 +284,14 @@ static void health(ch_card *c, const scenario *s)
     ASSERT_SW(ch_cmdx(c, "00B08100 04", &r), 0x9000);
 }
 
+static int nvm_contains(const ch_card *c, const uint8_t *pat, size_t n)
+{
+    for (size_t i = 0; i + n <= c->sim.nvm_size; i++)
+        if (memcmp(c->sim.nvm + i, pat, n) == 0)
+            return 1;
+    return 0;
+}
+
 static int same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     return an == bn && memcmp(a, b, an) == 0;
@@ -301,6 +314,8 @@ static void run_scenario(const scenario *s)
     /* dry run */
     start(c, s);
     before = ch_dump(c, &before_n);
+    if (s->run == run_delete)
+        assert_true(nvm_contains(c, ap2_secret, 16));   /* the wipe check is not vacuous */
     if (s->partial == PARTIAL_PIN_TRY) {
         partial_n = observe(c, obs_partial, sizeof(obs_partial));
         assert_true(partial_n > 0);
@@ -355,6 +370,12 @@ static void run_scenario(const scenario *s)
                 n_before++;
             } else if (same(now, now_n, after, after_n)) {
                 n_after++;
+                /* a delete that happened wiped the data, even when recovery
+                 * had to finish the wipe (§4 DELETE) */
+                if (s->run == run_delete && nvm_contains(c, ap2_secret, 16))
+                    fail_msg("AP delete: cut at write %llu after %zu bytes: the deleted "
+                             "AP's data is still in NVM",
+                             (unsigned long long)n, k == (size_t)-1 ? len : k);
             } else if (s->partial == PARTIAL_PIN_TRY &&
                        same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
                             partial_n)) {
