@@ -61,6 +61,33 @@ int mf_read_choice(mnap_manifest_report *r, const mj_doc *doc, int tok, const ch
     return -1;
 }
 
+void mf_text_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path, bool hex, int rc,
+                     size_t bad)
+{
+    size_t n;
+    const char *s = mj_str(doc, tok, &n);
+    char c = (s != NULL && bad < n) ? s[bad] : '?';
+
+    switch (rc) {
+    case MF_TXT_BAD_CHAR:
+        if (hex)
+            mf_problem_in(r, doc, tok, bad, "%s%s'%c' is not a hex digit", PFX(path),
+                          (c >= 0x20 && c < 0x7F) ? c : '?');
+        else
+            mf_problem_in(r, doc, tok, bad, "%s%sraw control character (use an escape such as \\n)", PFX(path));
+        break;
+    case MF_TXT_ODD:
+        mf_problem_in(r, doc, tok, bad, "%s%shex digit without its pair", PFX(path));
+        break;
+    case MF_TXT_BAD_ESCAPE:
+        mf_problem_in(r, doc, tok, bad, "%s%sbad escape sequence", PFX(path));
+        break;
+    default:
+        mf_problem_in(r, doc, tok, bad, "%s%snot valid UTF-8", PFX(path));
+        break;
+    }
+}
+
 int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                 size_t min, size_t max, uint8_t *out, size_t *len)
 {
@@ -74,13 +101,8 @@ int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char 
     }
     s = mj_str(doc, tok, &n);
     rc = mf_hex_decode(s, n, out, max, len, &bad);
-    if (rc == MF_TXT_BAD_CHAR) {
-        mf_problem_in(r, doc, tok, bad, "%s%s'%c' is not a hex digit", PFX(path),
-                      (s[bad] >= 0x20 && s[bad] < 0x7F) ? s[bad] : '?');
-        return -1;
-    }
-    if (rc == MF_TXT_ODD) {
-        mf_problem_in(r, doc, tok, bad, "%s%shex digit without its pair", PFX(path));
+    if (rc != MF_TXT_OK) {
+        mf_text_problem(r, doc, tok, path, true, rc, bad);
         return -1;
     }
     if (*len < min || *len > max) {

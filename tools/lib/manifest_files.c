@@ -53,26 +53,11 @@ static int read_content(mnap_manifest_report *r, const mj_doc *doc, int tok, boo
         return -1;
     rc = hex ? mf_hex_decode(s, n, dst, room, len, &bad)
              : mf_json_text_decode(s, n, dst, room, len, &bad);
-    switch (rc) {
-    case MF_TXT_OK:
-        return 0;
-    case MF_TXT_BAD_CHAR:
-        if (hex)
-            mf_problem_in(r, doc, tok, bad, "%s: '%c' is not a hex digit", path,
-                          (s[bad] >= 0x20 && s[bad] < 0x7F) ? s[bad] : '?');
-        else
-            mf_problem_in(r, doc, tok, bad, "%s: raw control character (use an escape such as \\n)", path);
-        return -1;
-    case MF_TXT_ODD:
-        mf_problem_in(r, doc, tok, bad, "%s: hex digit without its pair", path);
-        return -1;
-    case MF_TXT_BAD_ESCAPE:
-        mf_problem_in(r, doc, tok, bad, "%s: bad escape sequence", path);
-        return -1;
-    default:
-        mf_problem_in(r, doc, tok, bad, "%s: not valid UTF-8", path);
+    if (rc != MF_TXT_OK) {
+        mf_text_problem(r, doc, tok, path, hex, rc, bad);
         return -1;
     }
+    return 0;
 }
 
 /* Reads files[i] into *ef.  Returns 0 when the entry is valid. */

@@ -32,7 +32,7 @@ void mf_report_sort(mnap_manifest_report *r);
 /* Decoding results. */
 enum { MF_TXT_OK = 0, MF_TXT_BAD_CHAR = -1, MF_TXT_ODD = -2, MF_TXT_BAD_ESCAPE = -3,
        MF_TXT_BAD_UTF8 = -4 };
-/* Hex digits, optionally with single spaces between bytes.  out may be NULL
+/* Hex digits, optionally with spaces between bytes.  out may be NULL
  * (count only); at most cap bytes are stored, *out_len counts them all.  On an
  * error *bad is the offset of the offending character. */
 int mf_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len, size_t *bad);
@@ -50,6 +50,10 @@ int mf_read_string(mnap_manifest_report *r, const mj_doc *doc, int tok, const ch
 /* A string that must be one of names[0..count); *index is its position. */
 int mf_read_choice(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                    const char *const *names, size_t count, size_t *index);
+/* Reports what mf_hex_decode (hex) or mf_json_text_decode (!hex) refused:
+ * rc at offset bad of string token tok. */
+void mf_text_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path, bool hex, int rc,
+                     size_t bad);
 /* A hex string of min..max bytes into out (cap >= max). */
 int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                 size_t min, size_t max, uint8_t *out, size_t *len);
