@@ -153,6 +153,47 @@ static void test_extended_update_read(void **state)
     ASSERT_BYTES(r.data, r.len, data, 256);
 }
 
+/* A GET DATA object longer than Ne is not cut: 61xx with the (protected)
+ * length, then GET RESPONSE (§3, §10). */
+static void test_get_data_61xx(void **state)
+{
+    ch_card *c = *state;
+    static ch_rsp r, full;
+    uint8_t apdu[16];
+    size_t n;
+
+    /* plain: DF20 outside a channel is 3 + 18 = 21 bytes */
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80CADF20 00", &full), 0x9000);
+    assert_int_equal(full.len, 0x15);
+    ASSERT_SW(ch_rawx(c, "80CADF20 05", &r), 0x6115);
+    assert_int_equal(r.len, 0);
+    ASSERT_SW(ch_rawx(c, "00C00000 15", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, full.data, full.len);
+    /* in an AM channel at 33: DF20 is 3 + 49 = 52 bytes, protected 64 + 8 */
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &full), 0x9000);
+    assert_int_equal(full.len, 52);
+    n = ch_hex("80CADF20 10", apdu, sizeof(apdu));
+    ASSERT_SW(ch_cmd_nogr(c, apdu, n, &r), 0x6148);
+    assert_int_equal(r.len, 0);
+    /* in two parts */
+    ASSERT_SW(ch_rawx(c, "00C00000 40", &r), 0x6108);
+    assert_int_equal(r.len, 0x40);
+    {
+        static uint8_t joined[128];
+        size_t plain = 0;
+        memcpy(joined, r.data, 0x40);
+        ASSERT_SW(ch_rawx(c, "00C00000 08", &r), 0x9000);
+        assert_int_equal(r.len, 8);
+        memcpy(joined + 0x40, r.data, 8);
+        assert_int_equal(cm_scp03_unwrap_response(&c->scp, joined, 0x48, 0x9000, &plain), 0);
+        ASSERT_BYTES(joined, plain, full.data, full.len);
+    }
+    /* the MAC chain did not move: the channel goes on */
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +205,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chaining_elsewhere, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_command_data_limit, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_extended_update_read, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_get_data_61xx, ct_setup_active, ct_teardown),
     };
     return cmocka_run_group_tests_name("proto_chaining", tests, NULL, NULL);
 }
