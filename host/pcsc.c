@@ -3,6 +3,7 @@
  * reset / removal / no-service conditions so callers can react. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <winscard.h>
 
 #include "mnap_int.h"
@@ -157,8 +158,17 @@ static mnap_err pick_reader(mnap_pcsc *p, const char *name, char *out, size_t ca
     return MNAP_OK;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_ms)
 {
+    uint64_t deadline;
     SCARD_READERSTATE st;
     char name[256];
     mnap_err rc;
@@ -177,23 +187,26 @@ mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_
         return map_pcsc(r);
     if (st.dwEventState & SCARD_STATE_UNKNOWN)
         return MNAP_E_NO_READER;
-    while (!(st.dwEventState & SCARD_STATE_PRESENT)) {
-        if (timeout_ms == 0)
+    if (st.dwEventState & SCARD_STATE_PRESENT)
+        return MNAP_OK;
+    deadline = now_ms() + timeout_ms;
+    for (;;) {
+        uint64_t t = now_ms();
+        if (t >= deadline)
             return MNAP_E_TIMEOUT;
+        /* Wait for the next change of the reader; other changes (a card
+         * that is mute, an exclusive user leaving) just wait again. */
         st.dwCurrentState = st.dwEventState;
-        r = SCardGetStatusChange(p->sc, timeout_ms, &st, 1);
+        r = SCardGetStatusChange(p->sc, (DWORD)(deadline - t), &st, 1);
         if (r == SCARD_E_TIMEOUT)
             return MNAP_E_TIMEOUT;
         if (r != SCARD_S_SUCCESS)
             return map_pcsc(r);
         if (st.dwEventState & SCARD_STATE_UNKNOWN)
             return MNAP_E_NO_READER;
-        /* One wait: a change that is not a card arriving ends it too, and
-         * the caller decides whether to wait again. */
-        if (!(st.dwEventState & SCARD_STATE_PRESENT))
-            return MNAP_E_TIMEOUT;
+        if (st.dwEventState & SCARD_STATE_PRESENT)
+            return MNAP_OK;
     }
-    return MNAP_OK;
 }
 
 mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader)
@@ -210,6 +223,8 @@ mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader)
         return rc;
     r = SCardConnect(p->sc, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
                      &p->card, &p->proto);
+    if (r == SCARD_E_NO_SMARTCARD || r == SCARD_W_REMOVED_CARD)
+        return MNAP_E_NO_CARD;   /* nothing to connect to (not a lost card) */
     if (r != SCARD_S_SUCCESS)
         return map_pcsc(r);
     p->connected = true;
