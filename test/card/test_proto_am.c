@@ -202,6 +202,9 @@ static void expect_entry(const uint8_t *e, size_t len, unsigned idx, uint8_t sta
     v = ch_tlv_find(e, len, 0xDF30, &l);
     assert_non_null(v);
     assert_int_equal(l, 4);
+    /* NVM used holds at least the default AP's EF bytes (64+32+16+48+24+20) */
+    assert_true(((uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3]) >=
+                204);
     ASSERT_TLV(e, len, 0xDF31, &tries, 1);
 }
 

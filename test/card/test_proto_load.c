@@ -280,6 +280,44 @@ static void test_load_malformed(void **state)
     ASSERT_SW(ch_load_image(c, img, build(c, &ap), 4096, 0), 0x9000);
 }
 
+/* The limits themselves load (§6): 32 EFs, a transparent EF of 32767 bytes,
+ * records of 254 bytes, 254 records, SFI 30. */
+static void test_load_at_the_limits(void **state)
+{
+    ch_card *c = *state;
+    static ch_ap ap;
+    ch_rsp r;
+
+    ch_ap_default(&ap, 1);
+    ap.n_efs = 32;
+    for (unsigned i = 0; i < 32; i++)
+        ap.efs[i] = (ch_ef){.fid = (uint16_t)(0x1000 + i), .sfi = (uint8_t)(i < 30 ? i + 1 : 0),
+                            .type = CH_EF_TRANSPARENT, .size = 4,
+                            .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM};
+    ap.efs[0].size = 32767;
+    ap.efs[1] = (ch_ef){.fid = 0x2001, .sfi = 2, .type = CH_EF_LINEAR, .rec_len = 254,
+                        .rec_count = 2, .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM};
+    ap.efs[2] = (ch_ef){.fid = 0x2002, .sfi = 3, .type = CH_EF_CYCLIC, .rec_len = 1,
+                        .rec_count = 254, .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM};
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00A40200 02 1000 00", &r), 0x9000);
+    ASSERT_DATA(&r, "6211 80027FFF 820101 83021000 880108 8A0105");
+    ASSERT_SW(ch_cmdx(c, "00A40200 02 101D 00", &r), 0x9000);     /* SFI 30 */
+    ASSERT_DATA(&r, "6211 80020004 820101 8302101D 8801F0 8A0105");
+    ASSERT_SW(ch_cmdx(c, "00A40200 02 101F 00", &r), 0x9000);     /* no SFI */
+    ASSERT_DATA(&r, "620E 80020004 820101 8302101F 8A0105");
+    ASSERT_SW(ch_cmdx(c, "00A40200 02 2002 00", &r), 0x9000);
+    ASSERT_DATA(&r, "6215 800200FE 820506210001FE 83022002 880118 8A0105");
+    /* the last byte of the 32767-byte EF */
+    ASSERT_SW(ch_cmdx(c, "00A4020C 02 1000", NULL), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B07FFE 000000", &r), 0x9000);
+    assert_int_equal(r.len, 1);
+    ASSERT_SW(ch_cmdx(c, "00D67FFE 01 5A", NULL), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B07FFE 01", &r), 0x9000);
+    ASSERT_DATA(&r, "5A");
+}
+
 static void test_load_no_room(void **state)
 {
     ch_card *c = *state;
@@ -374,6 +412,7 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_wrong_p1, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_malformed, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_at_the_limits, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_no_room, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_aid_collisions, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_ap_limit, ct_setup_active, ct_teardown),

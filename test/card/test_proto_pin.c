@@ -186,6 +186,26 @@ static void test_change_blocks_on_last_try(void **state)
     ASSERT_SW(ch_cmdx(c, "00240081 09 04 31323334 35363738", NULL), 0x6983);
 }
 
+/* max tries 1: the first wrong PIN blocks (§4, §8). */
+static void test_single_try_policy(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+
+    ch_ap_default(&ap, 3);
+    ap.max_tries = 1;
+    ap.min_len = 6;
+    ap.max_len = 6;
+    ap.initial_pin = "246810";
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_verify(c, NULL), 0x63C1);
+    ASSERT_SW(ch_verify(c, "2468"), 0x6A80);     /* policy is exactly 6 digits */
+    ASSERT_SW(ch_verify(c, "246811"), 0x6983);
+    ASSERT_SW(ch_verify(c, "246810"), 0x6983);
+}
+
 /* The PIN state is per channel: a new channel on the same AP starts
  * unverified. */
 static void test_pin_state_per_channel(void **state)
@@ -274,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_change_blocks_on_last_try, setup_ap_channel,
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_pin_state_per_channel, setup_ap_channel, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_single_try_policy, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_wrong_verify, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_right_verify, ct_setup_ap, ct_teardown),
     };

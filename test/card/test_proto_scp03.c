@@ -357,6 +357,28 @@ static void test_keys_192_and_256(void **state)
         ASSERT_SW(ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0x02, &k2, 0x33), 0x9000);
         ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
     }
+    /* APs with AES-192 and AES-256 key sets, wrapped in the image with the
+     * region DEK (the 24-byte keys padded 80 00..) */
+    {
+        ch_ap ap;
+        static const uint8_t lens[2] = {24, 32};
+        cm_keyset am_keys = c->chan_keys;   /* AES-192, KVN 02 */
+        for (unsigned i = 0; i < 2; i++) {
+            ch_ap_default(&ap, 4 + i);
+            ch_make_keys(&ap.keys, (uint8_t)(0x50 + i), (uint8_t)(0x31 * (i + 1)), lens[i]);
+            ASSERT_SW(ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0x00, &am_keys, 0x33), 0x9000);
+            {
+                static uint8_t img[CH_IMAGE_MAX];
+                size_t n = ch_build_image(c, am_keys.dek, am_keys.key_len, &ap, img,
+                                          sizeof(img));
+                assert_true(n > 0);
+                ASSERT_SW(ch_load_image(c, img, n, n, 0), 0x9000);
+            }
+            ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+            ASSERT_SW(ch_cmdx(c, "00B08100 02", &r), 0x9000);
+            ASSERT_DATA(&r, "0001");
+        }
+    }
 }
 
 int main(void)

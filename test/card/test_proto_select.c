@@ -131,6 +131,19 @@ static void test_power_on_selects_nothing(void **state)
     ASSERT_SW(ch_rawx(c, "00B00000 10", NULL), 0x6986);
 }
 
+/* A warm reset ends the channel and selects nothing (§2). */
+static void test_reset_clears_channel_and_selection(void **state)
+{
+    ch_card *c = *state;
+    cm_scp03 saved = c->scp;
+    ch_reset(c);
+    c->scp = saved;
+    c->chan_open = true;
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x6982);
+    ch_forget(c);
+    ASSERT_SW(ch_rawx(c, "00A4020C 02 0101", NULL), 0x6986);
+}
+
 static void test_select_ef_with_am_selected(void **state)
 {
     ch_card *c = *state;
@@ -229,6 +242,8 @@ int main(void)
                                         ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_power_on_selects_nothing, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_ef_with_am_selected, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_clears_channel_and_selection, ct_setup_active,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_wrong_p1p2, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_cla_logical_channel, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_cla_unknown, ct_setup_blank, ct_teardown),
