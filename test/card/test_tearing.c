@@ -2,8 +2,9 @@
  *
  * For each scenario (area setup, multi-block AP load, AP delete, VERIFY
  * wrong and right, CHANGE REFERENCE DATA, PUT KEY, UPDATE BINARY, UPDATE
- * RECORD, APPEND RECORD on a full cyclic EF, INITIALIZE UPDATE, SET STATUS,
- * RESET RETRY COUNTER) a dry run counts the NVM writes of the command and
+ * RECORD, APPEND RECORD on a full cyclic EF, INITIALIZE UPDATE, SET STATUS
+ * of an AP and of the area (lock, terminate), RESET RETRY COUNTER, a failed
+ * EXTERNAL AUTHENTICATE (its AUTH_FAIL entry), a chained multi-block load) a dry run counts the NVM writes of the command and
  * records the state before and after it (mc_debug_dump, which leaves out
  * TEAR_RECOVERED entries).  Then for every write N and K = all, 0, half and
  * all-but-one bytes of it, the card is brought back to the same starting
@@ -96,6 +97,40 @@ static uint16_t run_set_status(ch_card *c)
     return ch_cmdx(c, "80F04083 07 4F05D392100001", NULL);
 }
 static uint16_t run_lock(ch_card *c) { return ch_cmdx(c, "80F0807F", NULL); }
+static uint16_t run_terminate(ch_card *c) { return ch_cmdx(c, "80F080FF", NULL); }
+
+/* AUTH_FAIL is one of the writes a refused command must make (§8). */
+static uint16_t prep_iu_am(ch_card *c)
+{
+    uint16_t sw = ch_select_am(c);
+    return sw != 0x9000 ? sw : ch_initialize_update(c, 0, &region, NULL);
+}
+static uint16_t run_bad_ea(ch_card *c)
+{
+    uint8_t bad[8] = {0}, apdu[21] = {0x84, 0x82, 0x33, 0x00, 0x10};
+    if (cm_scp03_external_auth(&c->scp, 0x33, bad, apdu + 5) != 0)
+        return CH_SW_HARNESS;
+    return ch_raw(c, apdu, sizeof(apdu), NULL);
+}
+
+/* A big AP (6000-byte EF) in blocks of 3000 bytes sent as chained segments. */
+static uint16_t run_load_chained(ch_card *c)
+{
+    static uint8_t img[CH_IMAGE_MAX], big[6000];
+    static ch_ap ap;
+    size_t n;
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 13 + 7);
+    ch_ap_default(&ap, 3);
+    ap.efs[0].size = sizeof(big);
+    ap.efs[0].content = big;
+    ap.efs[0].content_len = sizeof(big);
+    n = ch_build_image(c, region.dek, region.key_len, &ap, img, sizeof(img));
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_load_image(c, img, n, 3000, 1000);
+}
+
 static uint16_t run_rrc(ch_card *c)
 {
     return ch_cmdl(c, NULL, "802C0081", "4F05D392100001 DF0205 3131323233", -1);
@@ -131,6 +166,12 @@ static const scenario scenarios[] = {
      PARTIAL_NONE},
     {"RESET RETRY COUNTER", (const uint8_t *const *)&base_active, prep_am, run_rrc, 0x9000,
      PARTIAL_NONE},
+    {"SET STATUS (terminate)", (const uint8_t *const *)&base_active, prep_am, run_terminate,
+     0x9000, PARTIAL_NONE},
+    {"EXTERNAL AUTHENTICATE wrong", (const uint8_t *const *)&base_active, prep_iu_am, run_bad_ea,
+     0x6300, PARTIAL_NONE},
+    {"AP load (chained blocks)", (const uint8_t *const *)&base_active, prep_am, run_load_chained,
+     0x9000, PARTIAL_NONE},
 };
 
 /* --- fixture: the two starting images ----------------------------------- */
@@ -269,6 +310,8 @@ static void health(ch_card *c, const scenario *s)
         return;
     }
     sw = ch_open_am(c);
+    if (sw == 0x6985 && s->run == run_terminate)
+        return;   /* TERMINATED: only SELECT and GET DATA DF20 answer */
     if (sw != 0x9000)
         sw = ch_open(c, ch_am_aid, sizeof(ch_am_aid), 0, &am_new, 0x33);
     ASSERT_SW(sw, 0x9000);
@@ -314,7 +357,7 @@ static void run_scenario(const scenario *s)
     /* dry run */
     start(c, s);
     before = ch_dump(c, &before_n);
-    if (s->run == run_delete)
+    if (s->run == run_delete || s->run == run_terminate)
         assert_true(nvm_contains(c, ap2_secret, 16));   /* the wipe check is not vacuous */
     if (s->partial == PARTIAL_PIN_TRY) {
         partial_n = observe(c, obs_partial, sizeof(obs_partial));
@@ -372,10 +415,11 @@ static void run_scenario(const scenario *s)
                 n_after++;
                 /* a delete that happened wiped the data, even when recovery
                  * had to finish the wipe (§4 DELETE) */
-                if (s->run == run_delete && nvm_contains(c, ap2_secret, 16))
-                    fail_msg("AP delete: cut at write %llu after %zu bytes: the deleted "
+                if ((s->run == run_delete || s->run == run_terminate) &&
+                    nvm_contains(c, ap2_secret, 16))
+                    fail_msg("%s: cut at write %llu after %zu bytes: the deleted "
                              "AP's data is still in NVM",
-                             (unsigned long long)n, k == (size_t)-1 ? len : k);
+                             s->name, (unsigned long long)n, k == (size_t)-1 ? len : k);
             } else if (s->partial == PARTIAL_PIN_TRY &&
                        same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
                             partial_n)) {
@@ -481,9 +525,10 @@ int main(void)
         SCENARIO(0),  SCENARIO(1),  SCENARIO(2),  SCENARIO(3),  SCENARIO(4),
         SCENARIO(5),  SCENARIO(6),  SCENARIO(7),  SCENARIO(8),  SCENARIO(9),
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
+        SCENARIO(15), SCENARIO(16), SCENARIO(17),
         cmocka_unit_test(test_tear_recovered_logged),
         cmocka_unit_test(test_total),
     };
-    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 15, "one test per scenario");
+    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 18, "one test per scenario");
     return cmocka_run_group_tests_name("tearing", tests, group_setup, group_teardown);
 }
