@@ -107,6 +107,13 @@ err "mnap: key set 'transport' exists (--force replaces it)"
 run_in ks-import-bad "4041\n" "$M" keys import short --kvn 01; rc 2
 err "mnap: key input: expected one or three lines of 16, 24 or 32 bytes of hex"
 run ks-import-nokvn "$M" keys import x; rc 2; err "mnap: keys import: --kvn is required"
+if command -v script >/dev/null 2>&1; then
+    LABEL=ks-import-tty; N=$((N + 1))
+    script -qec "'$M' keys import typed --kvn 01" /dev/null >"$T/out" 2>&1 </dev/null
+    RC=$?
+    rc 2
+    has "$T/out" "mnap: keys import: give the keys in a file (--file PATH) or through a pipe, not typed"
+fi
 run ks-gen-region "$M" keys generate region --kvn 01 --master; rc 0; has "$T/out" "region                   KVN 01  AES-128  master"
 run ks-gen-lib "$M" keys generate library --kvn 01 --master; rc 0
 run ks-gen-cert "$M" keys generate certificate --kvn 02 --length 32; rc 0
@@ -236,6 +243,21 @@ done
 echo "  power cut at each NVM write of a load: $before before the commit (no AP), $after after it (whole AP)"
 run list-two "$M" --json ap list; rc 0
 out '{"aps":[{"aid":"'$LIB'","state":"ACTIVE","state_code":"07","nvm_used":1113,"pin_tries":3,"blocked":false},{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":1685,"pin_tries":3,"blocked":false}]}'
+
+# On a terminal, ap load draws a progress bar on stderr (none without one:
+# load-lib above has an empty stderr).
+if command -v script >/dev/null 2>&1; then
+    run delete-for-tty "$M" ap delete $CERT; rc 0
+    LABEL=load-tty; N=$((N + 1))
+    script -qec "'$M' ap load '$EX/certificate.json' --block-size 64" /dev/null >"$T/out" 2>&1 </dev/null
+    RC=$?
+    rc 0
+    has "$T/out" "loading [                              ]   0%"
+    has "$T/out" "loading [##############################] 100%"
+    has "$T/out" "AP $CERT loaded (224 bytes)"
+else
+    echo "  (no script(1): progress bar on a terminal not tested)"
+fi
 
 # Kiosk: no PIN yet, then set at the counter, then the flows.
 run_in kiosk-nopin "1234\n" "$M" kiosk library $LIB --pin-stdin; rc 1

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct keys_opts {
     unsigned kdf_cost;
@@ -313,6 +314,12 @@ static int keys_import(cli *c, int argc, char **argv)
     rc = store_open(c, &st);
     if (rc != EX_OK) {
         return rc;
+    }
+    if ((o.file == NULL || strcmp(o.file, "-") == 0) && isatty(STDIN_FILENO)) {
+        /* Typed keys would stay on the screen: a file or a pipe only. */
+        cli_error("keys import: give the keys in a file (--file PATH) or through a pipe, not typed");
+        store_close(&st);
+        return EX_USAGE;
     }
     if (o.file != NULL && strcmp(o.file, "-") != 0) {
         f = fopen(o.file, "re");
