@@ -546,6 +546,100 @@ int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const ui
     return ok ? CM_OK : CM_E_KCV;
 }
 
+int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                         const cm_keyset *ks, uint8_t *out, size_t cap, size_t *out_len)
+{
+    const uint8_t *keys[3];
+    size_t n = 0, elen, i;
+    int rc = CM_OK;
+
+    if (ks == NULL || out == NULL || out_len == NULL || !cm_aes_valid_key_len(ks->key_len))
+        return CM_E_PARAM;
+    keys[0] = ks->enc;
+    keys[1] = ks->mac;
+    keys[2] = ks->dek;
+    elen = ks->key_len % 16 ? cm_pad_m2_len(ks->key_len) : ks->key_len;
+    if (cap < 1 + 3 * (3 + elen + 4))
+        return CM_E_SPACE;
+    out[n++] = ks->kvn;
+    for (i = 0; i < 3 && rc == CM_OK; i++) {
+        rc = cm_scp03_wrap_key(aes, dek, dek_len, keys[i], ks->key_len, out + n + 3, &elen);
+        if (rc != CM_OK)
+            break;
+        out[n] = 0x88;
+        out[n + 1] = (uint8_t)(1 + elen);
+        out[n + 2] = ks->key_len;
+        n += 3 + elen;
+        out[n++] = 0x03;
+        rc = cm_kcv(aes, keys[i], ks->key_len, out + n);
+        n += 3;
+    }
+    if (rc != CM_OK) {
+        cm_wipe(out, cap);
+        return rc;
+    }
+    *out_len = n;
+    return CM_OK;
+}
+
+int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                          const uint8_t *data, size_t len, cm_keyset *out, uint8_t kcv_out[9])
+{
+    uint8_t *keys[3];
+    size_t pos = 1, klen = 0, elen, i;
+    int rc = CM_OK, kcv_bad = 0;
+
+    if (data == NULL || out == NULL)
+        return CM_E_PARAM;
+    memset(out, 0, sizeof(*out));
+    if (len < 1 || data[0] < 0x01 || data[0] > 0x7F)
+        return CM_E_FORMAT;
+    keys[0] = out->enc;
+    keys[1] = out->mac;
+    keys[2] = out->dek;
+    for (i = 0; i < 3; i++) {
+        if (len - pos < 3 || data[pos] != 0x88) {
+            rc = CM_E_FORMAT;
+            break;
+        }
+        if (i == 0)
+            klen = data[pos + 2];
+        if (data[pos + 2] != klen || !cm_aes_valid_key_len(klen)) {
+            rc = CM_E_FORMAT;
+            break;
+        }
+        elen = klen % 16 ? cm_pad_m2_len(klen) : klen;
+        if (data[pos + 1] != elen + 1 || len - pos < 3 + elen + 4 || data[pos + 3 + elen] != 0x03) {
+            rc = CM_E_FORMAT;
+            break;
+        }
+        rc = cm_scp03_unwrap_key(aes, dek, dek_len, data + pos + 3, elen, klen, keys[i]);
+        if (rc != CM_OK)
+            break;
+        /* Check every KCV (no early exit), report once at the end. */
+        rc = cm_kcv_check(aes, keys[i], klen, data + pos + 4 + elen);
+        if (rc == CM_E_KCV)
+            kcv_bad = 1;
+        else if (rc != CM_OK)
+            break;
+        rc = CM_OK;
+        if (kcv_out != NULL)
+            memcpy(kcv_out + 3 * i, data + pos + 4 + elen, 3);
+        pos += 3 + elen + 4;
+    }
+    if (rc == CM_OK && pos != len)
+        rc = CM_E_FORMAT;
+    if (rc == CM_OK && kcv_bad)
+        rc = CM_E_KCV;
+    if (rc != CM_OK) {
+        cm_wipe(out, sizeof(*out));
+        return rc;
+    }
+    out->kvn = data[0];
+    out->key_len = (uint8_t)klen;
+    return CM_OK;
+}
+
 void cm_scp03_close(cm_scp03 *s)
 {
     if (s != NULL)

@@ -154,6 +154,21 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
 /* Checks a received KCV against key in constant time: CM_OK or CM_E_KCV. */
 int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3]);
 
+/* --- Key set data (PUT KEY data field, AP image tag A1) ------------------
+ * PROTOCOL.md §3 / GP 2.3.1 §11.8: new-KVN, then for ENC, MAC, DEK in that
+ * order  88 Ll Lk E(key) 03 KCV  with E(key) wrapped under dek (above) and
+ * Ll = 1 + length of E(key).  At most 1 + 3 * (3 + 32 + 4) = 118 bytes. */
+#define CM_KEYSET_DATA_MAX 118
+int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                         const cm_keyset *ks, uint8_t *out, size_t cap, size_t *out_len);
+/* Parses and unwraps key set data into out (kvn, key_len, keys) and the three
+ * received KCVs (kcv_out, 9 bytes, may be NULL).  CM_E_FORMAT for a malformed
+ * block, a KVN outside 01..7F, mixed key lengths or trailing bytes; CM_E_KCV
+ * when a key does not match its KCV (compared in constant time).  On failure
+ * out is wiped. */
+int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                          const uint8_t *data, size_t len, cm_keyset *out, uint8_t kcv_out[9]);
+
 void cm_scp03_close(cm_scp03 *s);
 
 #endif

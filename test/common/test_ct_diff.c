@@ -280,6 +280,55 @@ static void test_key_wrap_and_kcv(void **state)
     assert_int_equal(cm_scp03_unwrap_key(&aes, dek, 16, out, 32, 24, back), CM_E_FORMAT);
 }
 
+static void test_keyset_data(void **state)
+{
+    cm_aes aes = test_aes();
+    uint8_t dek[32], data[CM_KEYSET_DATA_MAX], kcvs[9], want_kcv[3];
+    size_t n, kl;
+    cm_keyset ks, back;
+    (void)state;
+    memset(dek, 0x40, sizeof dek);
+    for (kl = 16; kl <= 32; kl += 8) {
+        memset(&ks, 0, sizeof ks);
+        memset(ks.enc, 0x11, kl);
+        memset(ks.mac, 0x22, kl);
+        memset(ks.dek, 0x33, kl);
+        ks.key_len = (uint8_t)kl;
+        ks.kvn = 0x21;
+        assert_int_equal(cm_scp03_keyset_data(&aes, dek, 16, &ks, data, sizeof data, &n), CM_OK);
+        /* KVN, then three blocks of 88 Ll Lk E(key) 03 KCV */
+        assert_int_equal(n, 1 + 3 * (3 + (kl == 24 ? 32 : kl) + 4));
+        assert_int_equal(data[0], 0x21);
+        assert_int_equal(data[1], 0x88);
+        assert_int_equal(data[2], 1 + (kl == 24 ? 32 : kl));
+        assert_int_equal(data[3], kl);
+        assert_int_equal(cm_kcv(&aes, ks.mac, kl, want_kcv), CM_OK);
+        assert_memory_equal(data + 1 + 2 * (3 + data[2] - 1 + 4) - 3, want_kcv, 3);
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n, &back, kcvs), CM_OK);
+        assert_int_equal(back.kvn, 0x21);
+        assert_int_equal(back.key_len, kl);
+        assert_memory_equal(back.enc, ks.enc, kl);
+        assert_memory_equal(back.mac, ks.mac, kl);
+        assert_memory_equal(back.dek, ks.dek, kl);
+        assert_memory_equal(kcvs + 3, want_kcv, 3);
+        /* a wrong KCV, a wrong DEK, a trailing byte, a short block: refused, wiped */
+        data[n - 1] ^= 1;
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n, &back, NULL), CM_E_KCV);
+        assert_int_equal(back.key_len, 0);
+        data[n - 1] ^= 1;
+        dek[0] ^= 1;
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n, &back, NULL),
+                         kl == 24 ? CM_E_FORMAT : CM_E_KCV);   /* AES-192 fails its padding first */
+        dek[0] ^= 1;
+        data[n] = 0;
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n + 1, &back, NULL), CM_E_FORMAT);
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n - 1, &back, NULL), CM_E_FORMAT);
+        data[0] = 0x80;
+        assert_int_equal(cm_scp03_keyset_parse(&aes, dek, 16, data, n, &back, NULL), CM_E_FORMAT);
+    }
+    assert_int_equal(cm_scp03_keyset_data(&aes, dek, 16, &ks, data, 10, &n), CM_E_SPACE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_cbc_vs_openssl),
         cmocka_unit_test(test_scp03_round_trip),
         cmocka_unit_test(test_key_wrap_and_kcv),
+        cmocka_unit_test(test_keyset_data),
     };
     return cmocka_run_group_tests_name("common: ct, padding, differential vs OpenSSL", tests, NULL, NULL);
 }

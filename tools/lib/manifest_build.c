@@ -16,52 +16,6 @@
 #include "cm_tlv.h"
 #include "manifest_int.h"
 
-/* KVN + 3 x (88 Ll Lk E(32) 03 KCV): the largest key set data. */
-#define KEYSET_DATA_MAX (1 + 3 * (1 + 1 + 1 + 32 + 1 + 3))
-
-/* One key block of the key set data.  Returns bytes written, 0 on failure. */
-static size_t key_block(const cm_aes *aes, const uint8_t *dek, size_t dek_len, const uint8_t *key,
-                        size_t key_len, uint8_t *out)
-{
-    uint8_t wrapped[CM_SCP03_MAX_KEY];
-    size_t wlen = 0;
-    uint8_t kcv[3];
-    size_t n = 0;
-
-    if (cm_scp03_wrap_key(aes, dek, dek_len, key, key_len, wrapped, &wlen) != CM_OK ||
-        wlen > sizeof wrapped || cm_kcv(aes, key, key_len, kcv) != CM_OK) {
-        cm_wipe(wrapped, sizeof wrapped);
-        return 0;
-    }
-    out[n++] = 0x88;                       /* AES */
-    out[n++] = (uint8_t)(1 + wlen);        /* Ll: the Lk byte and E(key) */
-    out[n++] = (uint8_t)key_len;           /* Lk: the clear key's length */
-    memcpy(out + n, wrapped, wlen);
-    n += wlen;
-    out[n++] = 0x03;
-    memcpy(out + n, kcv, 3);
-    n += 3;
-    cm_wipe(wrapped, sizeof wrapped);
-    return n;
-}
-
-/* The key set data of ks under the region DEK.  0 on failure. */
-static size_t keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len, const cm_keyset *ks,
-                          uint8_t out[KEYSET_DATA_MAX])
-{
-    const uint8_t *keys[3] = { ks->enc, ks->mac, ks->dek };
-    size_t n = 0;
-
-    out[n++] = ks->kvn;
-    for (size_t i = 0; i < 3; i++) {
-        size_t b = key_block(aes, dek, dek_len, keys[i], ks->key_len, out + n);
-        if (b == 0)
-            return 0;
-        n += b;
-    }
-    return n;
-}
-
 static void write_ef(cm_tlv_writer *w, const mnap_manifest *m, const mnap_manifest_ef *ef)
 {
     size_t mark = cm_tlv_open(w, 0xA3);
@@ -109,7 +63,7 @@ int mnap_manifest_build(const mnap_manifest *m, mnap_manifest_key_fn keys, void 
                         uint8_t *out, size_t cap, size_t *out_len, mnap_manifest_report *r)
 {
     cm_keyset ks;
-    uint8_t ksd[KEYSET_DATA_MAX];
+    uint8_t ksd[CM_KEYSET_DATA_MAX];
     size_t ksd_len;
     size_t expect;
     cm_tlv_writer w;
@@ -141,8 +95,8 @@ int mnap_manifest_build(const mnap_manifest *m, mnap_manifest_key_fn keys, void 
         rc = MNAP_MANIFEST_E_KEY;
         goto done;
     }
-    ksd_len = keyset_data(aes, region_dek, dek_len, &ks, ksd);
-    if (ksd_len != mf_keyset_data_size(ks.key_len)) {
+    if (cm_scp03_keyset_data(aes, region_dek, dek_len, &ks, ksd, sizeof ksd, &ksd_len) != CM_OK ||
+        ksd_len != mf_keyset_data_size(ks.key_len)) {
         rc = MNAP_MANIFEST_E_CRYPTO;
         goto done;
     }

@@ -12,6 +12,7 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include "cm_ct.h"
 #include "mnap_json.h"
 
 #define MJ_MAX_TEXT (16u * 1024u * 1024u)
@@ -122,13 +123,24 @@ int mj_load_file(mj_doc *doc, const char *path)
             cap = cap ? cap * 2 : 4096;
             if (cap > MJ_MAX_TEXT + 1) {
                 snprintf(doc->err, sizeof(doc->err), "%s: file too large", path);
+                if (buf != NULL)
+                    cm_wipe(buf, len);
                 free(buf);
                 fclose(f);
                 return -1;
             }
-            nb = realloc(buf, cap);
+            /* Grow by copy, not realloc, so no unwiped copy of the text is
+             * left behind in freed memory. */
+            nb = malloc(cap);
+            if (nb != NULL && buf != NULL) {
+                memcpy(nb, buf, len);
+                cm_wipe(buf, len);
+                free(buf);
+            }
             if (nb == NULL) {
                 snprintf(doc->err, sizeof(doc->err), "out of memory");
+                if (buf != NULL)
+                    cm_wipe(buf, len);
                 free(buf);
                 fclose(f);
                 return -1;
@@ -142,18 +154,25 @@ int mj_load_file(mj_doc *doc, const char *path)
     }
     if (ferror(f)) {
         snprintf(doc->err, sizeof(doc->err), "%s: read error", path);
+        if (buf != NULL)
+            cm_wipe(buf, len);
         free(buf);
         fclose(f);
         return -1;
     }
     fclose(f);
     rc = mj_parse(doc, buf ? buf : "", len);
+    if (buf != NULL)
+        cm_wipe(buf, cap);
     free(buf);
     return rc;
 }
 
 void mj_free(mj_doc *doc)
 {
+    /* Manifests may carry an initial PIN: wipe the text before it goes. */
+    if (doc->text != NULL)
+        cm_wipe(doc->text, doc->len);
     free(doc->text);
     free(doc->tokens);
     doc->text = NULL;
