@@ -294,29 +294,55 @@ MC_NOINLINE static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *s
     return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
 }
 
-/* Writes the EF table and EF data of the region (direct writes). */
+/* Lays out the region: EF table, then EF data in EF order; sets data_off. */
+static void layout_region(mc_card *card, unsigned n)
+{
+    uint32_t off = n * (uint32_t)sizeof(mc_ef_rec);
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        mc_put32(EFS(card)[i].data_off, off);
+        off += mc_get16(EFS(card)[i].size);
+    }
+}
+
+/* May the region at base overlap the staged image?  Only when every EF's
+ * data lands at or above its initial content in the image, so that copying
+ * the EFs from the last to the first never overwrites content not yet
+ * copied. */
+static bool overlap_ok(mc_card *card, unsigned n, uint32_t base)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        if (mc_get16(AUX(card) + 6 * i + 4) != 0 &&
+            base + mc_get32(EFS(card)[i].data_off) < mc_get32(AUX(card) + 6 * i))
+            return false;
+    return true;
+}
+
+/* Writes the EF data of the region from the last EF to the first, then the
+ * EF table (direct writes: nothing refers to this space yet). */
 MC_NOINLINE static mc_status write_region(mc_card *card, const mc_slot_rec *s)
 {
     mc_ef_rec *efs = EFS(card);
-    uint32_t base = mc_get32(s->region_off), off = s->ef_count * (uint32_t)sizeof(mc_ef_rec);
-    uint32_t size, clen, pos;
+    uint32_t base = mc_get32(s->region_off), at, size, clen, pos;
     unsigned i;
     mc_status st = MC_OK;
 
-    for (i = 0; st == MC_OK && i < s->ef_count; i++) {
+    for (i = s->ef_count; st == MC_OK && i-- > 0;) {
         size = mc_get16(efs[i].size);
         clen = mc_get16(AUX(card) + 6 * i + 4);
-        mc_put32(efs[i].data_off, off);
+        at = base + mc_get32(efs[i].data_off);
         if (clen)
-            st = mc_copy_direct(card, base + off, mc_get32(AUX(card) + 6 * i), clen);
+            st = mc_copy_direct(card, at, mc_get32(AUX(card) + 6 * i), clen);
         /* Transparent EFs read 00 beyond their initial content; record EFs
          * start empty. */
         for (pos = clen; st == MC_OK && efs[i].type == MC_EF_TRANSPARENT && pos < size; pos += 256)
-            st = mc_store_fill_direct(card, base + off + pos, 0x00, size - pos < 256 ? size - pos : 256);
-        if (st == MC_OK)
-            st = mc_ef_write(card, s, i, &efs[i], true);
-        off += size;
+            st = mc_store_fill_direct(card, at + pos, 0x00, size - pos < 256 ? size - pos : 256);
     }
+    for (i = 0; st == MC_OK && i < s->ef_count; i++)
+        st = mc_ef_write(card, s, i, &efs[i], true);
     return st;
 }
 
@@ -324,7 +350,7 @@ uint16_t mc_install(mc_card *card)
 {
     mc_slot_rec s;
     unsigned slot = MC_MAX_APS, i;
-    uint32_t seq = 0, hwm = 0, need, goff = 0, glen = 0;
+    uint32_t seq = 0, hwm = 0, need, goff = 0, glen = 0, wipe_len;
     mc_status st = MC_OK;
     uint16_t sw;
     int rc = parse_image(card, &s, &st);
@@ -339,8 +365,20 @@ uint16_t mc_install(mc_card *card)
     need = s.ef_count * (uint32_t)sizeof(mc_ef_rec);
     for (i = 0; i < s.ef_count; i++)
         need += mc_get16(EFS(card)[i].size);
+    layout_region(card, s.ef_count);
+    wipe_len = card->load_len;
     if (sw == CM_SW_OK) {
+        /* Free space beside the staged image first; failing that, the end of
+         * the staging gap itself, over the image (a 32 KiB image then needs
+         * little more than its own size). */
         st = mc_heap_gap(card, card->load_off, card->load_len, &goff, &glen, need, true);
+        if (st == MC_OK && glen < need && need <= card->load_cap &&
+            overlap_ok(card, s.ef_count, card->load_off + card->load_cap - need)) {
+            goff = card->load_off + card->load_cap - need;
+            glen = need;
+            if (goff - card->load_off < wipe_len)
+                wipe_len = goff - card->load_off;
+        }
         sw = st != MC_OK ? mc_sw_of(st) : glen < need ? CM_SW_NO_SPACE : CM_SW_OK;
     }
     if (sw == CM_SW_OK)
@@ -362,7 +400,7 @@ uint16_t mc_install(mc_card *card)
         if (st == MC_OK)
             st = mc_log_add(card, MC_EV_AP_LOADED, s.aid, s.aid_len);
         if (st == MC_OK)
-            st = mc_wipe_write(card, card->load_off, card->load_len);
+            st = mc_wipe_write(card, card->load_off, wipe_len);
         if (st == MC_OK)
             st = mc_store_commit(card);
         else
@@ -374,7 +412,7 @@ uint16_t mc_install(mc_card *card)
     /* Installed: the staging copy is no longer ours to drop. */
     card->load_active = false;
     card->load_marked = false;
-    st = mc_wipe_now(card, card->load_off, card->load_len);
+    st = mc_wipe_now(card, card->load_off, wipe_len);
     card->load_len = 0;
     if (st == MC_ERR_NVM)
         card->muted = true;

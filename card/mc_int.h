@@ -217,7 +217,8 @@ mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *
 /* Fills [off, off+len) directly with FF in small writes, then clears the wipe
  * mark in its own transaction. */
 mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len);
-/* Copies len bytes inside the data space with direct writes. */
+/* Copies len bytes inside the data space with direct writes; the ranges may
+ * overlap (like memmove). */
 mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len);
 
 /* Seals a record and writes it directly (fabrication). */

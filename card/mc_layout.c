@@ -357,17 +357,20 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
 mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len)
 {
     uint8_t tmp[64];
-    uint32_t n;
+    uint32_t n, done = 0;
+    bool down = dst > src;    /* overlapping move upward: copy from the end */
     mc_status st = MC_OK;
 
-    while (len > 0 && st == MC_OK) {
-        n = len < sizeof(tmp) ? len : (uint32_t)sizeof(tmp);
-        st = mc_store_read(card, src, tmp, n);
-        if (st == MC_OK)
-            st = mc_store_write_direct(card, dst, tmp, n);
-        src += n;
-        dst += n;
-        len -= n;
+    while (done < len && st == MC_OK) {
+        n = len - done < sizeof(tmp) ? len - done : (uint32_t)sizeof(tmp);
+        done += n;
+        /* piece [p, p+n) of the range: from the front, or from the back */
+        {
+            uint32_t p = down ? len - done : done - n;
+            st = mc_store_read(card, src + p, tmp, n);
+            if (st == MC_OK)
+                st = mc_store_write_direct(card, dst + p, tmp, n);
+        }
     }
     cm_wipe(tmp, sizeof(tmp));
     return st;

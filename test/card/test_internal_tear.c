@@ -1,7 +1,7 @@
 /* test_internal_tear.c: the interpreter's own check of atomicity (PROTOCOL.md
  * §8) for the commands whose NVM work is most involved: AREA SETUP, LOAD AP
  * (one block, several blocks, chained segments), DELETE with its wipe, PUT
- * KEY on an AP, UPDATE BINARY, APPEND RECORD on a cyclic EF, SET STATUS
+ * KEY on an AP, a ~31 KiB image installed over its staging copy, UPDATE BINARY, APPEND RECORD on a cyclic EF, SET STATUS
  * (lock, terminate with its wipe), RESET RETRY COUNTER.
  *
  * For every NVM write of the command (cut before its first byte, and after
@@ -36,8 +36,10 @@ static bool same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return an == bn && memcmp(a, b, an) == 0;
 }
 
-/* Tears every write of run (after prep) and checks before-or-after. */
-static void tear_all(ch_card *c, prep_fn prep, run_fn run, uint16_t want)
+/* Tears the writes of run (after prep) and checks before-or-after: every
+ * write, or with stride > 1 every stride-th one plus the first and last 40
+ * (where the commit and the wipes are). */
+static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsigned stride)
 {
     uint8_t *pre = ch_nvm_copy(c), *before, *after, *now;
     size_t bn, an, nn;
@@ -61,6 +63,8 @@ static void tear_all(ch_card *c, prep_fn prep, run_fn run, uint16_t want)
 
     for (k = 0; k <= 3; k += 3) {
         for (n = 0; n < writes; n++) {
+            if (stride > 1 && n % stride != 0 && n >= 40 && n + 40 < writes)
+                continue;
             memcpy(c->sim.nvm, pre, c->sim.nvm_size);
             ASSERT_SW(ch_power_cycle(c), MC_OK);
             ASSERT_SW(prep(c), 0x9000);
@@ -92,6 +96,11 @@ static void tear_all(ch_card *c, prep_fn prep, run_fn run, uint16_t want)
     free(pre);
     free(before);
     free(after);
+}
+
+static void tear_all(ch_card *c, prep_fn prep, run_fn run, uint16_t want)
+{
+    tear_some(c, prep, run, want, 1);
 }
 
 /* --- preparations ---------------------------------------------------------- */
@@ -146,6 +155,30 @@ static uint16_t run_load_blocks(ch_card *c)
 static uint16_t run_load_chained(ch_card *c)
 {
     return load_img(c, 2000, 100);
+}
+
+/* ~31 KiB image: installed over its own staging copy (the heap cannot hold
+ * both), so a cut during the install has already overwritten staged bytes. */
+static uint8_t big_content[30000];
+static uint16_t run_load_large(ch_card *c)
+{
+    static uint8_t img[CH_IMAGE_MAX];
+    cm_keyset rk;
+    ch_ap ap;
+    size_t n, i;
+
+    for (i = 0; i < sizeof(big_content); i++)
+        big_content[i] = (uint8_t)(i ^ (i >> 7));
+    ch_ap_default(&ap, 9);
+    ap.n_efs = 1;
+    ap.efs[0].size = sizeof(big_content);
+    ap.efs[0].content = big_content;
+    ap.efs[0].content_len = sizeof(big_content);
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, &ap, img, sizeof(img));
+    if (n == 0)
+        return CH_SW_HARNESS;
+    return ch_load_image(c, img, n, 2000, 0);
 }
 
 static uint16_t run_delete(ch_card *c)
@@ -223,6 +256,11 @@ static void test_tear_load_chained(void **state)
     tear_all(*state, prep_am, run_load_chained, 0x9000);
 }
 
+static void test_tear_load_large(void **state)
+{
+    tear_some(*state, prep_am, run_load_large, 0x9000, 5);
+}
+
 static void test_tear_delete(void **state)
 {
     tear_all(*state, prep_am, run_delete, 0x9000);
@@ -250,7 +288,7 @@ static void test_tear_lock(void **state)
 
 static void test_tear_terminate(void **state)
 {
-    tear_all(*state, prep_am, run_terminate, 0x9000);
+    tear_some(*state, prep_am, run_terminate, 0x9000, 5);
 }
 
 static void test_tear_rrc(void **state)
@@ -327,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tear_load_one_block, setup, ct_teardown),
         cmocka_unit_test_setup_teardown(test_tear_load_blocks, setup, ct_teardown),
         cmocka_unit_test_setup_teardown(test_tear_load_chained, setup, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_tear_load_large, setup, ct_teardown),
         cmocka_unit_test_setup_teardown(test_tear_delete, setup, ct_teardown),
         cmocka_unit_test_setup_teardown(test_tear_put_key_ap, setup, ct_teardown),
         cmocka_unit_test_setup_teardown(test_tear_update_binary, setup, ct_teardown),
