@@ -54,7 +54,9 @@ static int send_frame(const uint8_t *b, size_t n)
     uint8_t buf[2 + 65535];
     buf[0] = (uint8_t)(n >> 8);
     buf[1] = (uint8_t)n;
-    memcpy(buf + 2, b, n);
+    if (n > 0) {
+        memcpy(buf + 2, b, n);
+    }
     size_t off = 0;
     while (off < n + 2) {
         ssize_t w = send(g_fd, buf + off, n + 2 - off, MSG_NOSIGNAL);
