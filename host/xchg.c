@@ -168,12 +168,37 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
     return rc;
 }
 
+/* The library no longer knows what the card has selected. */
+static void forget_selection(mnap_ctx *ctx)
+{
+    ctx->selected = false;
+    ctx->am_selected = false;
+    ctx->sel_aid_len = 0;
+}
+
 mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *out, size_t cap,
                        size_t *out_len, uint16_t *sw)
 {
     if (ctx == NULL || apdu == NULL || len < 4 || len > MNAP_CMD_CAP)
         return MNAP_E_PARAM;
+    /* A raw command bypasses the session: the card ends its channel on a
+     * command without SM (and SELECT / INITIALIZE UPDATE end it anyway), and
+     * may change the selection.  GET RESPONSE alone leaves both alone. */
+    if (apdu[1] != 0xC0) {
+        mnap__session_drop(ctx);
+        forget_selection(ctx);
+    }
     return mnap__exchange(ctx, apdu, len, out, cap, out_len, sw, RED_NONE);
+}
+
+/* Status words the card gives before it checks (and advances) the MAC
+ * chain, or with which it ends the channel (PROTOCOL.md §3, §9): after them
+ * the host's chain is ahead of the card's, so the session is over. */
+static bool ends_session(uint16_t sw)
+{
+    return sw == CM_SW_CLA_NOT_SUPPORTED || sw == CM_SW_LOGICAL_CHANNEL ||
+           sw == CM_SW_CHAINING_UNSUPPORTED || sw == CM_SW_SM_NOT_SUPPORTED ||
+           sw == CM_SW_SM_DATA_INCORRECT;
 }
 
 void mnap__session_drop(mnap_ctx *ctx)
@@ -222,8 +247,7 @@ mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
         mnap__session_drop(ctx);
         return rc;
     }
-    if (*sw == CM_SW_SM_DATA_INCORRECT) {
-        /* 6988: the card closed its channel. */
+    if (ends_session(*sw)) {
         mnap__session_drop(ctx);
         *out_len = 0;
         return MNAP_OK;
@@ -273,6 +297,14 @@ mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t c
 mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                       size_t *out_len)
 {
+    if (ctx == NULL || a == NULL)
+        return MNAP_E_PARAM;
+    /* SELECT by AID and INITIALIZE UPDATE are never wrapped and end the
+     * channel; the selection is then the caller's business. */
+    if ((a->ins == 0xA4 && a->p1 == 0x04) || a->ins == 0x50) {
+        mnap__session_drop(ctx);
+        forget_selection(ctx);
+    }
     return mnap__send_ok(ctx, a, out, cap, out_len, RED_NONE);
 }
 
@@ -362,7 +394,9 @@ out:
         *out_len = rlen;
         return MNAP_OK;
     }
-    if (*sw == CM_SW_SM_DATA_INCORRECT) {
+    if (ends_session(*sw) || (off < whole.lc && ctx->open)) {
+        /* Also a segment refused before the last: the card never saw the
+         * whole command, so it did not advance its MAC chain as we did. */
         mnap__session_drop(ctx);
         *out_len = 0;
         return MNAP_OK;

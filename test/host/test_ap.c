@@ -263,6 +263,29 @@ static void test_close_and_reconnect(void **state)
     fx *f = *state;
     uint8_t buf[8];
     size_t got;
+    /* a refusal before the card checks the MAC (6884: chaining outside LOAD
+     * AP) leaves the host's MAC chain ahead: the library ends the session */
+    assert_int_equal(fx_open_ap(f, 1, &f->ap, MNAP_LEVEL_FULL), MNAP_OK);
+    {
+        mnap_apdu a;
+        memset(&a, 0, sizeof(a));
+        a.cla = 0x10; a.ins = 0xB0; a.ne = 8;
+        assert_int_equal(mnap_command(f->ctx, &a, buf, sizeof(buf), &got), MNAP_E_CHAINING);
+        assert_int_equal(mnap_session_open(f->ctx, NULL), 0);
+    }
+    /* a raw command bypasses the session and ends it */
+    assert_int_equal(fx_open_ap(f, 1, &f->ap, MNAP_LEVEL_FULL), MNAP_OK);
+    {
+        uint16_t sw = 0;
+        assert_int_equal(mnap_transmit(f->ctx, (const uint8_t *)"\x00\x20\x00\x81", 4, buf,
+                                       sizeof(buf), &got, &sw), MNAP_OK);
+        assert_int_equal(sw, 0x6982);   /* no SM inside a channel: the card ends it */
+        assert_int_equal(mnap_session_open(f->ctx, NULL), 0);
+        assert_int_equal(mnap_transmit(f->ctx, (const uint8_t *)"\x00\x20\x00\x81", 4, buf,
+                                       sizeof(buf), &got, &sw), MNAP_OK);
+        assert_int_equal(sw, 0x63C3);   /* the empty VERIFY works without a channel */
+        assert_int_equal(mnap_ap_read_binary(f->ctx, FX_EF_BIG, 0, buf, 8, &got), MNAP_E_STATE);
+    }
     assert_int_equal(fx_open_ap(f, 1, &f->ap, MNAP_LEVEL_FULL), MNAP_OK);
     assert_int_equal(mnap_close(f->ctx), MNAP_OK);
     assert_int_equal(mnap_ap_read_binary(f->ctx, FX_EF_BIG, 0, buf, 8, &got), MNAP_E_STATE);

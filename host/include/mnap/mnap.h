@@ -93,12 +93,17 @@ typedef struct mnap_apdu {
  * the whole response: 61xx answered with GET RESPONSE, 6Cxx re-sent with the
  * card's Le.  out gets the response data (cap bytes at most: a longer
  * response is MNAP_E_BUFFER), *sw the final status word.  Returns MNAP_OK
- * whatever the status word; transport errors otherwise. */
+ * whatever the status word; transport errors otherwise.  It bypasses the
+ * session: anything but a GET RESPONSE closes the open session (the card
+ * ends its channel on a command without SM) and makes the library forget
+ * what is selected. */
 mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *out,
                        size_t cap, size_t *out_len, uint16_t *sw);
 /* Codes and sends a command; through the open session (wrapped, response
  * verified) when there is one.  Returns MNAP_OK for 9000, the mapped error
- * otherwise (the data of a 62xx/63xx response is still returned). */
+ * otherwise (the data of a 62xx/63xx response is still returned).  SELECT by
+ * AID and INITIALIZE UPDATE are sent plain and close the session first (the
+ * card ends its channel on them anyway). */
 mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                       size_t *out_len);
 
