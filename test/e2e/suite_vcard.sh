@@ -3,7 +3,7 @@
 # corrupt images, and the harness's own refusal to share pcscd.  Sourced by
 # run.sh; raw APDUs go through test/e2e/e2e_pcsc (plain PC/SC).
 
-SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
+SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_starts_removed_and_is_inserted_by_sigusr2 t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
 
 AM="00A4040C07F04D4E4150414D"
 IU="8050FF0008010203040506070800"
@@ -84,6 +84,22 @@ t_vcard_exits_cleanly_on_term_and_int() {
         wait_card 0 absent 100 || fail "card still in the reader after SIG$sig" || return 1
     done
     grep -q "signal: exiting" "$E2E_TMP/vcard0.log" || fail "no exit message in the log" || return 1
+}
+
+t_vcard_starts_removed_and_is_inserted_by_sigusr2() {
+    stop_vcard 0
+    rm -f "$E2E_TMP/removed.img"
+    start_vcard 0 "$E2E_TMP/removed.img" --new --removed
+    # Out of the reader: pcscd polls every 0.4 s, so 1 s without a card says it.
+    if wait_card 0 present 1000 2>/dev/null; then
+        fail "--removed card is in the reader"
+        return 1
+    fi
+    kill -USR2 "$VCARD_PID"
+    wait_card 0 present 5000 || fail "no card after SIGUSR2" || return 1
+    kill -USR1 "$VCARD_PID"
+    wait_card 0 absent 5000 || fail "card still in after SIGUSR1" || return 1
+    stop_vcard 0
 }
 
 t_vcard_help_documents_every_option() {

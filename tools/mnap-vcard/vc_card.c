@@ -66,6 +66,7 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
             }
         }
     }
+    errno = 0; /* the simulator sets it only on an I/O failure */
     if (mc_sim_create_file(&vc->sim, path, nvm_size, overwrite) != 0) {
         snprintf(err, err_cap, "%s: cannot create an image of %u bytes (%s)", path,
                  (unsigned)nvm_size, errno != 0 ? strerror(errno) : "simulator refused");
