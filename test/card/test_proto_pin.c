@@ -69,6 +69,8 @@ static void test_verify_wrong_then_blocked(void **state)
     ASSERT_SW(ch_verify(c, NULL), 0x6983);
     /* the right PIN no longer works, PIN files say blocked, SM files work */
     ASSERT_SW(ch_verify(c, "1234"), 0x6983);
+    /* blocked is checked before the policy */
+    ASSERT_SW(ch_verify(c, "12"), 0x6983);
     ASSERT_SW(ch_cmdx(c, "00B08200 04", NULL), 0x6983);
     ASSERT_SW(ch_cmdx(c, "00B08100 02", &r), 0x9000);
     ASSERT_DATA(&r, "0001");

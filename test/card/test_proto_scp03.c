@@ -299,6 +299,32 @@ static void test_levels_on_ap(void **state)
     }
 }
 
+/* R-MAC only on 9000, 62xx and 63xx (§3): a wrong VERIFY (63C2) carries
+ * one, a refusal (6A82, 6B00, 6982) carries nothing at all. */
+static void test_rmac_only_on_success_and_warnings(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    ch_rsp r;
+    uint8_t apdu[32];
+    size_t n;
+
+    ch_ap_default(&ap, 1);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    n = ch_hex("00200081 04 39393939", apdu, sizeof(apdu));
+    ASSERT_SW(ch_cmd(c, apdu, n, &r), 0x63C2);
+    assert_int_equal(r.raw_len, 8);
+    assert_int_equal(r.len, 0);
+    ASSERT_SW(ch_cmdx(c, "00A40200 02 0999 00", &r), 0x6A82);
+    assert_int_equal(r.raw_len, 0);
+    ASSERT_SW(ch_cmdx(c, "00B08141 01", &r), 0x6B00);
+    assert_int_equal(r.raw_len, 0);
+    ASSERT_SW(ch_cmdx(c, "00B08200 01", &r), 0x6982);
+    assert_int_equal(r.raw_len, 0);
+    ASSERT_SW(ch_cmdx(c, "00B08100 01", &r), 0x9000);
+    assert_int_equal(r.raw_len, 16 + 8);
+}
+
 static void test_ap_default_min_level_33(void **state)
 {
     ch_card *c = *state;
@@ -408,6 +434,8 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_levels_on_ap, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_ap_default_min_level_33, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_rmac_only_on_success_and_warnings, ct_setup_ap,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_channel_bound_to_application, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_keys_192_and_256, ct_setup_blank, ct_teardown),
     };
