@@ -179,6 +179,51 @@ static void test_rmac_failure_mid_load(void **state)
     ffx_free(&x);
 }
 
+/* Each LOAD AP response in turn flipped, then truncated: the library
+ * reports the bad response, and the AP is absent (a block before the last:
+ * the library made the card drop the partial load) or complete (the last
+ * block: the card had installed it before answering). */
+static void test_bad_response_at_each_block(void **state)
+{
+    uint8_t img[8192];
+    size_t n;
+    uint64_t k, blocks;
+    int kind;
+    mnap_load_opts opts = { 48, NULL, NULL };
+    (void)state;
+    n = fx_std_image(img, sizeof(img), 1, -1);
+    {
+        /* a clean load: how many LOAD AP commands it takes */
+        ffx x;
+        uint64_t before;
+        ffx_new(&x);
+        assert_int_equal(mnap_am_open(x.fctx, &x.f.region, MNAP_LEVEL_FULL), MNAP_OK);
+        before = x.fault.count;
+        assert_int_equal(mnap_area_load_ap(x.fctx, img, n, &x.f.ap, &opts), MNAP_OK);
+        blocks = x.fault.count - before;
+        ffx_free(&x);
+    }
+    assert_true(blocks >= 4);
+    for (kind = 0; kind < 2; kind++) {
+        for (k = 1; k <= blocks; k++) {
+            ffx x;
+            ffx_new(&x);
+            assert_int_equal(mnap_am_open(x.fctx, &x.f.region, MNAP_LEVEL_FULL), MNAP_OK);
+            mnap_fault_arm(&x.fault, kind == 0 ? MNAP_FAULT_FLIP : MNAP_FAULT_TRUNCATE, k,
+                           kind == 0 ? 0 : 4);
+            assert_int_equal(mnap_area_load_ap(x.fctx, img, n, &x.f.ap, &opts), MNAP_E_RMAC);
+            assert_int_equal(mnap_session_open(x.fctx, NULL), 0);
+            if (k < blocks) {
+                assert_int_equal(aps_on_card(&x.f, 0), 0);
+            } else {
+                assert_int_equal(aps_on_card(&x.f, 0), 1);
+                assert_std_ap_complete(&x.f);
+            }
+            ffx_free(&x);
+        }
+    }
+}
+
 /* The card disappears at each command of a load in turn. */
 static void test_drop_during_load(void **state)
 {
@@ -267,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_flipped_card_cryptogram),
         cmocka_unit_test(test_truncated_responses),
         cmocka_unit_test(test_rmac_failure_mid_load),
+        cmocka_unit_test(test_bad_response_at_each_block),
         cmocka_unit_test(test_drop_during_load),
         cmocka_unit_test(test_power_cut_during_load),
     };
