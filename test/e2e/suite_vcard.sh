@@ -3,7 +3,7 @@
 # corrupt images, and the harness's own refusal to share pcscd.  Sourced by
 # run.sh; raw APDUs go through test/e2e/e2e_pcsc (plain PC/SC).
 
-SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_starts_removed_and_is_inserted_by_sigusr2 t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
+SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_starts_removed_and_is_inserted_by_sigusr2 t_two_slots_serve_two_cards t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
 
 AM="00A4040C07F04D4E4150414D"
 IU="8050FF0008010203040506070800"
@@ -100,6 +100,28 @@ t_vcard_starts_removed_and_is_inserted_by_sigusr2() {
     kill -USR1 "$VCARD_PID"
     wait_card 0 absent 5000 || fail "card still in after SIGUSR1" || return 1
     stop_vcard 0
+}
+
+# One process per slot: two cards at once, each its own image and serial.
+t_two_slots_serve_two_cards() {
+    fresh_card 0 || return 1
+    fresh_card 1 || return 1
+    local out
+    if [ -x "$E2E_HOST" ]; then
+        out=$(timeout 60 "$E2E_HOST" "$READER1" setup 00000000000E2E01 2>> "$E2E_TMP/client.log") ||
+            fail "slot 1 setup: '$out'" || return 1
+        out=$(timeout 60 "$E2E_HOST" "$READER0" setup 00000000000E2E00 2>> "$E2E_TMP/client.log") ||
+            fail "slot 0 setup: '$out'" || return 1
+    fi
+    # Both answer at once; slot 1 stays set up after slot 0 is replaced.
+    fresh_card 0 || return 1
+    expect_match "slot 0 DF20 (blank again)" "$("$E2E_PCSC" apdu "$READER0" 80CADF2000)" \
+        "^DF 20 12 80 01 01 " || return 1
+    if [ -x "$E2E_HOST" ]; then
+        expect_match "slot 1 DF20 (active)" "$("$E2E_PCSC" apdu "$READER1" 80CADF2000)" \
+            "^DF 20 12 80 01 0F " || return 1
+    fi
+    stop_vcard 1
 }
 
 t_vcard_help_documents_every_option() {
