@@ -141,13 +141,25 @@ static mnap_err honest(fz_puppet *p, const uint8_t *cmd, size_t len, size_t doff
     return put_rsp(buf, out, sw, rsp, cap, rsp_len);
 }
 
+/* Appends the record used to rec (generator mode): kind, 2-byte length. */
+static void record(fz_puppet *p, uint8_t kind, const uint8_t *b, size_t bl)
+{
+    if (p->rec == NULL || p->rec_len + 3 + bl > p->rec_cap)
+        return;
+    p->rec[p->rec_len++] = (uint8_t)(kind | 0x80);
+    p->rec[p->rec_len++] = (uint8_t)(bl >> 8);
+    p->rec[p->rec_len++] = (uint8_t)bl;
+    memcpy(p->rec + p->rec_len, b, bl);
+    p->rec_len += bl;
+}
+
 static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rsp,
                          size_t rsp_cap, size_t *rsp_len)
 {
     static const mnap_err errs[6] = {MNAP_E_CARD_RESET, MNAP_E_CARD_REMOVED,
                                      MNAP_E_NO_SERVICE, MNAP_E_NOT_CONNECTED, MNAP_E_BUFFER,
                                      MNAP_E_TRANSPORT};
-    static uint8_t data[BUF_CAP];
+    static uint8_t data[BUF_CAP], auto_body[4096];
     fz_puppet *p = self;
     size_t doff, dlen, bl, plain = 0;
     const uint8_t *b;
@@ -157,16 +169,23 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
     p->transmits++;
     if (cmd == NULL || rsp == NULL || rsp_len == NULL || parse_apdu(cmd, len, &doff, &dlen) != 0)
         fz_puppet_violation("the library sent a malformed command APDU", cmd, len);
-    if (p->pos + 2 > p->n)
+    if (p->pos + 2 <= p->n) {
+        kind = p->in[p->pos++];
+        bl = p->in[p->pos++];
+        if ((kind & 0x80) && p->pos < p->n)
+            bl = bl << 8 | p->in[p->pos++];
+        if (bl > p->n - p->pos)
+            bl = p->n - p->pos;
+        b = p->in + p->pos;
+        p->pos += bl;
+    } else if (p->auto_answer != NULL) {
+        kind = 0x80;
+        bl = p->auto_answer(cmd, len, auto_body, sizeof(auto_body));
+        b = auto_body;
+    } else {
         return MNAP_E_CARD_REMOVED;
-    kind = p->in[p->pos++];
-    bl = p->in[p->pos++];
-    if ((kind & 0x80) && p->pos < p->n)
-        bl = bl << 8 | p->in[p->pos++];
-    if (bl > p->n - p->pos)
-        bl = p->n - p->pos;
-    b = p->in + p->pos;
-    p->pos += bl;
+    }
+    record(p, kind, b, bl);
 
     /* The card's own bookkeeping, whatever the answer: SELECT by AID and
      * INITIALIZE UPDATE end the channel; a wrapped command advances the MAC

@@ -45,6 +45,12 @@ typedef struct fz_puppet {
     bool iu_raw;                 /* the last INITIALIZE UPDATE got a raw answer */
     unsigned forged;             /* raw answers that needed an R-MAC (see above) */
     unsigned transmits;
+    /* Corpus generation (test/fuzz/gen_corpus.c): when the input runs out,
+     * auto_answer writes an honest record body for the command (returns its
+     * length), and every record used is appended to rec (when rec_cap). */
+    size_t (*auto_answer)(const uint8_t *cmd, size_t len, uint8_t *body, size_t cap);
+    uint8_t *rec;
+    size_t rec_len, rec_cap;
 } fz_puppet;
 
 /* ks: the card's static keys; div: its diversification data. */
