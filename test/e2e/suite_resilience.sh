@@ -3,7 +3,7 @@
 # a power cut torn into the install's NVM writes, the card pulled out during
 # a session, pcscd restarted between two sessions.  Sourced by run.sh.
 
-SUITE_TESTS="t_kill_vcard_during_multiblock_load t_power_cut_during_load_install t_pull_card_during_session t_restart_pcscd_between_sessions"
+SUITE_TESTS="t_kill_vcard_during_multiblock_load t_power_cut_during_load_install t_power_cut_in_the_reader_recovers t_pull_card_during_session t_restart_pcscd_between_sessions"
 
 t_kill_vcard_during_multiblock_load() {
     need_host || return 77
@@ -73,6 +73,31 @@ t_power_cut_during_load_install() {
         log "    (W=$w: $out after restart)"
     done
     [ "$seen_absent" = 1 ] || fail "no tear left the AP absent: the tears never hit the install" || return 1
+}
+
+# The same power cut without killing the process (--cut-at): the card goes
+# mute in the reader, leaves it, gets its power back and is inserted again;
+# start-up recovery leaves the AP absent or complete.
+t_power_cut_in_the_reader_recovers() {
+    need_host || return 77
+    active_card || return 1
+    local out rc
+    stop_vcard 0
+    start_vcard 0 "$IMG" --cut-at E8:1:16
+    wait_card 0 present 10000 || fail "card not in the reader" || return 1
+    out=$(host load-dies 5 0); rc=$?
+    expect_eq "host step status" "$rc" 0 || return 1
+    expect_match "named error" "$out" "^MNAP_E_(CARD_REMOVED|TRANSPORT|PROTOCOL)$" || return 1
+    grep -q "card went mute" "$E2E_TMP/vcard0.log" || fail "no mute in the vcard log" || return 1
+    wait_card 0 absent 3000 || fail "the mute card did not leave the reader" || return 1
+    wait_card 0 present 5000 || fail "the card did not come back" || return 1
+    kill -0 "$VCARD_PID" 2>/dev/null || fail "mnap-vcard exited" || return 1
+    out=$(host check-ap 5) || fail "check-ap failed: '$out'" || return 1
+    expect_match "AP after the cut" "$out" "^(absent|complete)$" || return 1
+    log "    (cut at write 16: $out after recovery)"
+    # The card works on: the load goes through now.
+    step load 5 0 || return 1
+    expect_eq "AP loaded after recovery" "$(host check-ap 5)" complete || return 1
 }
 
 t_pull_card_during_session() {

@@ -129,7 +129,7 @@ t_vcard_help_documents_every_option() {
     help=$("$VCARD" --help); rc=$?
     expect_eq "--help exit status" "$rc" 0 || return 1
     for opt in --image --new --serial --nvm-size --force --connect --removed --print-atr \
-               --verbose --die-at --help SIGUSR1 SIGUSR2 SIGTERM; do
+               --verbose --die-at --cut-at --help SIGUSR1 SIGUSR2 SIGTERM; do
         printf '%s\n' "$help" | grep -q -- "$opt" || fail "--help does not mention $opt" || return 1
     done
     "$VCARD" --bogus > /dev/null 2>&1; rc=$?

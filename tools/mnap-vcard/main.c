@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -39,6 +40,7 @@ typedef struct options {
     int die_ins;
     unsigned die_count;
     unsigned die_write;
+    bool cut_only;
     int verbosity;
 } options;
 
@@ -46,7 +48,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "Usage: mnap-vcard --image PATH [--new [--serial HEX] [--nvm-size BYTES] [--force]]\n"
-"                  [--connect IPv4:PORT] [--removed] [-v...] [--die-at INS:N[:W]]\n"
+"                  [--connect IPv4:PORT] [--removed] [-v...]\n"
+"                  [--die-at INS:N[:W] | --cut-at INS:N:W]\n"
 "       mnap-vcard --print-atr | --help\n"
 "\n"
 "Serves the mnap card runtime as a virtual smart card through the vsmartcard\n"
@@ -74,6 +77,9 @@ static void usage(FILE *out)
 "                         (hex) arrives, exit at once with status 3 as if\n"
 "                         killed: before processing it, or, with W, after\n"
 "                         tearing its Wth NVM write (a power cut mid-write)\n"
+"      --cut-at INS:N:W   test hook: the same power cut, but the process stays:\n"
+"                         the card goes mute, leaves the reader, gets its\n"
+"                         power back and is inserted again (start-up recovery)\n"
 "  -h, --help             this text\n"
 "\n"
 "Signals: SIGUSR1 pulls the card out of the reader (the connection to vpcd is\n"
@@ -129,8 +135,8 @@ static int parse_uint(const char *s, int base, unsigned long max, unsigned long 
     return 0;
 }
 
-/* INS:N[:W], INS in hex, N >= 1, W >= 1. */
-static int parse_die_at(const char *arg, options *o)
+/* INS:N[:W], INS in hex, N >= 1, W >= 1 (required when need_w). */
+static int parse_die_at(const char *arg, bool need_w, options *o)
 {
     char buf[64];
     char *save = NULL;
@@ -154,6 +160,9 @@ static int parse_die_at(const char *arg, options *o)
     if (p_w != NULL && (parse_uint(p_w, 10, 1000000, &w) != 0 || w == 0)) {
         return -1;
     }
+    if (need_w && p_w == NULL) {
+        return -1;
+    }
     o->die_ins = (int)ins;
     o->die_count = (unsigned)n;
     o->die_write = (unsigned)w;
@@ -171,7 +180,7 @@ static void print_atr(void)
     printf("\n");
 }
 
-enum { OPT_NVM_SIZE = 256, OPT_REMOVED, OPT_DIE_AT, OPT_PRINT_ATR };
+enum { OPT_NVM_SIZE = 256, OPT_REMOVED, OPT_DIE_AT, OPT_CUT_AT, OPT_PRINT_ATR };
 
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -185,6 +194,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "removed", no_argument, NULL, OPT_REMOVED },
         { "verbose", no_argument, NULL, 'v' },
         { "die-at", required_argument, NULL, OPT_DIE_AT },
+        { "cut-at", required_argument, NULL, OPT_CUT_AT },
         { "print-atr", no_argument, NULL, OPT_PRINT_ATR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -231,11 +241,20 @@ static int parse_options(int argc, char **argv, options *o)
             o->verbosity++;
             break;
         case OPT_DIE_AT:
-            if (parse_die_at(optarg, o) != 0) {
+            if (parse_die_at(optarg, false, o) != 0) {
                 fprintf(stderr, "mnap-vcard: --die-at %s: expected INS:N[:W] (INS hex, N and W from 1)\n",
                         optarg);
                 return -1;
             }
+            o->cut_only = false;
+            break;
+        case OPT_CUT_AT:
+            if (parse_die_at(optarg, true, o) != 0) {
+                fprintf(stderr, "mnap-vcard: --cut-at %s: expected INS:N:W (INS hex, N and W from 1)\n",
+                        optarg);
+                return -1;
+            }
+            o->cut_only = true;
             break;
         case OPT_PRINT_ATR:
             print_atr();
@@ -277,7 +296,20 @@ typedef struct slot {
     bool inserted;
     int backoff_ms;
     bool warned_unreachable;
+    long reinsert_at_ms;      /* after a mute card: when it goes back in; 0 none */
 } slot;
+
+/* Out of the reader this long after going mute, so that pcscd's presence
+ * polling (every 400 ms) sees the card leave and come back, and every
+ * application gets the removal, as with a real card that lost power. */
+#define MUTE_OUT_MS 1000
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
 
 /* The card leaves the reader (removal, vpcd gone, or the card went mute):
  * the connection closes and the card loses power. */
@@ -370,6 +402,8 @@ static int handle_message(slot *s, const uint8_t *msg, size_t len)
         vc_log(VC_ERR, "card went mute (an NVM write failed): power-cycling it");
         drop_connection(s, "card mute");
         mc_sim_power_restore(&s->vc->sim);
+        s->inserted = false;
+        s->reinsert_at_ms = now_ms() + MUTE_OUT_MS;
         return 0;
     case VC_APDU_OK:
         break;
@@ -391,15 +425,31 @@ static int run(slot *s)
             vc_log(VC_INFO, "signal: exiting");
             return 0;
         }
-        if (ev.remove && s->inserted) {
-            vc_log(VC_INFO, "SIGUSR1: card removed");
-            drop_connection(s, "card removed");
-            s->inserted = false;
+        if (ev.remove) {
+            if (s->inserted) {
+                vc_log(VC_INFO, "SIGUSR1: card removed");
+                drop_connection(s, "card removed");
+                s->inserted = false;
+            }
+            s->reinsert_at_ms = 0;
         }
         if (ev.insert && !s->inserted) {
             vc_log(VC_INFO, "SIGUSR2: card inserted");
             s->inserted = true;
+            s->reinsert_at_ms = 0;
             s->backoff_ms = BACKOFF_MIN_MS;
+        }
+        if (!s->inserted && s->reinsert_at_ms != 0) {
+            long left = s->reinsert_at_ms - now_ms();
+            if (left <= 0) {
+                vc_log(VC_INFO, "power back: card inserted again");
+                s->inserted = true;
+                s->reinsert_at_ms = 0;
+                s->backoff_ms = BACKOFF_MIN_MS;
+            } else {
+                vc_wait((int)left);
+            }
+            continue;
         }
         if (!s->inserted) {
             vc_wait(-1);
@@ -470,6 +520,7 @@ int main(int argc, char **argv)
     vc.die_ins = o.die_ins;
     vc.die_count = o.die_count;
     vc.die_write = o.die_write;
+    vc.cut_only = o.cut_only;
 
     s.vc = &vc;
     s.inserted = !o.start_removed;

@@ -199,13 +199,18 @@ vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
     vc->last_writes = vc->sim.writes - writes_before;
     if (armed) {
         if (n == 0 && vc->sim.power_cut) {
+            if (vc->cut_only) {
+                vc_log(VC_WARN, "--cut-at: power cut at NVM write %u of APDU %u with INS %02X",
+                       vc->die_write, vc->ins_seen, (unsigned)vc->die_ins);
+                return VC_APDU_MUTE;
+            }
             vc_log(VC_WARN, "--die-at: power cut at NVM write %u of APDU %u with INS %02X: exiting",
                    vc->die_write, vc->ins_seen, (unsigned)vc->die_ins);
             return VC_APDU_DIE;
         }
         mc_sim_disarm(&vc->sim);
-        vc_log(VC_WARN, "--die-at: the command made fewer than %u NVM writes; answered normally",
-               vc->die_write);
+        vc_log(VC_WARN, "--%s: the command made fewer than %u NVM writes; answered normally",
+               vc->cut_only ? "cut-at" : "die-at", vc->die_write);
     }
     if (n == 0) {
         return VC_APDU_MUTE;

@@ -25,10 +25,12 @@ typedef struct vc_card {
     bool corrupt;              /* the last power-on found corrupt NVM */
     uint8_t atr[VC_ATR_MAX];   /* computed once: get-ATR is polled constantly */
     size_t atr_len;
-    /* test hook (--die-at): the Nth APDU with this INS ends the process */
+    /* test hooks (--die-at, --cut-at): the Nth APDU with this INS ends the
+     * process, or cuts the power and the card stays in the reader */
     int die_ins;               /* -1 off */
     unsigned die_count;
     unsigned die_write;        /* 0: before processing; W: cut at its Wth NVM write */
+    bool cut_only;             /* --cut-at: go mute instead of exiting */
     unsigned ins_seen;
     uint64_t last_writes;      /* NVM writes of the last APDU (for the log) */
 } vc_card;
