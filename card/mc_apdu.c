@@ -342,6 +342,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, n, sw);
     }
     sw = secure_messaging(card, &c, cmd, lc, data_at, &done);
+    /* A chain refused by secure messaging is over, and its load with it. */
+    if (sw != CM_SW_OK && !card->muted && card->chain_active)
+        mc_load_drop(card);
     if (card->muted)
         return 0;
     if (sw != CM_SW_OK || done)

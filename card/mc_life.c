@@ -88,7 +88,7 @@ mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL
 }
 
 /* Reads every metadata record once: corrupt ones mark the card (§8). */
-MC_NOINLINE static mc_status check_all(mc_card *card)
+MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
 {
     mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
@@ -100,6 +100,7 @@ MC_NOINLINE static mc_status check_all(mc_card *card)
 
     for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
         st = mc_log_read(card, i, &e);
+    *log_ok = st == MC_OK;
     /* TERMINATED: the slots were wiped and are never read again. */
     for (i = 0; st == MC_OK && a->state != MC_AREA_TERMINATED && i < MC_MAX_APS; i++) {
         st = mc_slot_read(card, i, s, &used);
@@ -118,7 +119,7 @@ MC_NOINLINE static mc_status check_all(mc_card *card)
 mc_status mc_power_on(mc_card *card, void *port)
 {
     mc_wipe_rec w;
-    bool recovered = false;
+    bool recovered = false, log_ok = false;
     mc_status st;
 
     if (card == NULL)
@@ -138,9 +139,17 @@ mc_status mc_power_on(mc_card *card, void *port)
         recovered = true;
     }
     if (st == MC_OK)
-        st = check_all(card);
+        st = check_all(card, &log_ok);
     if (st == MC_OK && recovered)
         st = mc_log_event(card, MC_EV_TEAR_RECOVERED, NULL, 0);
+    /* Corrupt metadata outside the area record and the log is recorded in
+     * the log (merged with an NVM_CORRUPT of an earlier start-up). */
+    if (st == MC_ERR_CORRUPT && log_ok) {
+        card->corrupt = false;
+        st = mc_log_event(card, MC_EV_NVM_CORRUPT, NULL, 0);
+        if (st == MC_OK)
+            st = MC_ERR_CORRUPT;
+    }
     if (st == MC_ERR_NVM)
         return st;
     if (st != MC_OK)

@@ -96,8 +96,12 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
             }
         }
     }
-    if (card->chain_discard)
+    if (card->chain_discard) {
+        /* Counted, not staged: the command still has its length when the
+         * usual checks refuse it at the last segment. */
+        card->chain_len += (uint32_t)len;
         return CM_SW_OK;
+    }
     pos = card->load_len + card->chain_len;
     if (pos + len > card->load_cap || pos + len > MC_IMAGE_MAX + 64) {
         mc_load_drop(card);
@@ -186,9 +190,11 @@ uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
     uint16_t sw;
 
     *plain_len = 0;
-    if (card->chain_discard)
+    if (card->chain_discard) {
+        *plain_len = n;
         return (card->chain_hdr[0] & 0x04) && card->chan != MC_CH_OPEN ? CM_SW_SECURITY_STATUS
                                                                          : CM_SW_OK;
+    }
     if (!(card->chain_hdr[0] & 0x04)) {
         *plain_len = n;
         return CM_SW_OK;
