@@ -273,10 +273,8 @@ static void cut_every_write(ch_card *c, const char *pin, int after_uncut)
  * point.  Up to the first write where the two differ, the card cannot have
  * acted on the comparison; so the image just before that write must already
  * hold the decremented counter (a restart from it shows one try less). */
-static void test_no_free_try(void **state)
+static void no_free_try(ch_card *c, const char *const cmds[2])
 {
-    ch_card *c = *state;
-    static const char *pins[2] = {"1234", "9999"};
     uint8_t *start_img, *img[2][64];
     uint64_t writes[2], w0, n, d;
     uint32_t size = c->sim.nvm_size;
@@ -290,7 +288,7 @@ static void test_no_free_try(void **state)
         assert_int_equal(ch_power_cycle(c), MC_OK);
         ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
         w0 = c->sim.writes;
-        ASSERT_SW(ch_verify(c, pins[p]), p == 0 ? 0x9000 : 0x63C2);
+        ASSERT_SW(ch_cmdx(c, cmds[p], NULL), p == 0 ? 0x9000 : 0x63C2);
         writes[p] = c->sim.writes - w0;
         assert_true(writes[p] >= 1 && writes[p] <= 64);
         for (n = 1; n <= writes[p]; n++) {
@@ -298,7 +296,7 @@ static void test_no_free_try(void **state)
             assert_int_equal(ch_power_cycle(c), MC_OK);
             ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
             mc_sim_arm_cut(&c->sim, n, (size_t)-1);
-            ASSERT_SW(ch_verify(c, pins[p]), CH_SW_MUTE);
+            ASSERT_SW(ch_cmdx(c, cmds[p], NULL), CH_SW_MUTE);
             img[p][n - 1] = ch_nvm_copy(c);   /* writes 1..n landed */
             assert_non_null(img[p][n - 1]);
         }
@@ -307,14 +305,14 @@ static void test_no_free_try(void **state)
     for (d = 1; d <= writes[0] && d <= writes[1]; d++)
         if (memcmp(img[0][d - 1], img[1][d - 1], size) != 0)
             break;
-    print_message("right PIN %llu writes, wrong PIN %llu writes, first difference at write "
-                  "%llu\n", (unsigned long long)writes[0], (unsigned long long)writes[1],
+    print_message("%.8s: right PIN %llu writes, wrong PIN %llu writes, first difference at write "
+                  "%llu\n", cmds[0], (unsigned long long)writes[0], (unsigned long long)writes[1],
                   (unsigned long long)d);
     /* restart from the last common image: the try must be counted there */
     if (d == 1) {
         /* the very first write already depends on the comparison: the image
          * before it is the starting one, where the try is not counted */
-        fail_msg("the first NVM write of VERIFY already depends on the PIN");
+        fail_msg("the first NVM write already depends on the PIN");
     }
     memcpy(c->sim.nvm, img[0][d - 2], size);
     assert_int_equal(ch_power_cycle(c), MC_OK);
@@ -325,6 +323,19 @@ static void test_no_free_try(void **state)
         for (n = 0; n < writes[p]; n++)
             free(img[p][n]);
     free(start_img);
+}
+
+static void test_no_free_try_verify(void **state)
+{
+    static const char *const cmds[2] = {"00200081 04 31323334", "00200081 04 39393939"};
+    no_free_try(*state, cmds);
+}
+
+static void test_no_free_try_change(void **state)
+{
+    static const char *const cmds[2] = {"00240081 09 04 31323334 35363738",
+                                        "00240081 09 04 39393939 35363738"};
+    no_free_try(*state, cmds);
 }
 
 static void test_power_cut_wrong_verify(void **state)
@@ -356,7 +367,8 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_pin_state_per_channel, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_single_try_policy, ct_setup_ap, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_no_free_try, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_no_free_try_verify, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_no_free_try_change, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_wrong_verify, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_right_verify, ct_setup_ap, ct_teardown),
     };
