@@ -509,6 +509,99 @@ static void test_tear_recovered_logged(void **state)
     free(c);
 }
 
+/* A second power cut during start-up recovery (§8: recovery finishes or
+ * discards the transaction, so it must survive being torn itself): cut the
+ * command at write N after one byte, then cut the recovery at its writes M
+ * (each of them, or 12 spread over them when there are more) after 0 and
+ * after 1 byte, restart again: still before, after or the allowed partial
+ * state. */
+static void double_tear(const scenario *s)
+{
+    static uint8_t obs_partial[CH_RSP_MAX], obs_now[CH_RSP_MAX];
+    ch_card *c = calloc(1, sizeof(*c));
+    uint8_t *before, *after, *now;
+    size_t before_n, after_n, now_n, partial_n = 0;
+    uint64_t w0, writes;
+    unsigned long runs = 0, with_recovery = 0;
+
+    assert_non_null(c);
+    assert_int_equal(ch_init(c, 0), 0);
+    start(c, s);
+    before = ch_dump(c, &before_n);
+    if (s->partial == PARTIAL_PIN_TRY) {
+        partial_n = observe(c, obs_partial, sizeof(obs_partial));
+        pin_partial(obs_partial, partial_n);
+    }
+    w0 = c->sim.writes;
+    ASSERT_SW(s->run(c), s->expect_sw);
+    writes = c->sim.writes - w0;
+    after = ch_dump(c, &after_n);
+
+    for (uint64_t n = 1; n <= writes; n++) {
+        uint64_t rec_writes;
+        /* how many writes does recovery make after this cut? */
+        start(c, s);
+        mc_sim_arm_cut(&c->sim, n, 1);
+        ASSERT_SW(s->run(c), CH_SW_MUTE);
+        mc_power_off(&c->card);
+        mc_sim_power_restore(&c->sim);
+        w0 = c->sim.writes;
+        assert_int_equal(mc_power_on(&c->card, &c->sim), MC_OK);
+        rec_writes = c->sim.writes - w0;
+        if (rec_writes > 0)
+            with_recovery++;
+        /* every recovery write when there are few; else 12 spread over them
+         * (first and last included), to keep the run short */
+        uint64_t step = rec_writes <= 12 ? 1 : (rec_writes + 10) / 11;
+        for (uint64_t m = 1; m <= rec_writes; m = (m == rec_writes || m + step <= rec_writes)
+                                                      ? m + step
+                                                      : rec_writes) {
+            for (size_t k = 0; k <= 1; k++) {
+                start(c, s);
+                mc_sim_arm_cut(&c->sim, n, 1);
+                ASSERT_SW(s->run(c), CH_SW_MUTE);
+                mc_power_off(&c->card);
+                mc_sim_power_restore(&c->sim);
+                mc_sim_arm_cut(&c->sim, m, k);
+                (void)mc_power_on(&c->card, &c->sim);   /* torn: may fail */
+                assert_int_equal(ch_power_cycle(c), MC_OK);
+                runs++;
+                now = ch_dump(c, &now_n);
+                if (!same(now, now_n, before, before_n) && !same(now, now_n, after, after_n) &&
+                    !(s->partial == PARTIAL_PIN_TRY &&
+                      same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
+                           partial_n))) {
+                    print_error("%s: command cut at write %llu, recovery cut at its write "
+                                "%llu after %zu bytes: state is neither before nor after\n",
+                                s->name, (unsigned long long)n, (unsigned long long)m, k);
+                    free(now);
+                    fail();
+                }
+                free(now);
+                health(c, s);
+            }
+        }
+    }
+    print_message("%-28s double tear: %lu runs, %lu first cuts needing recovery writes\n",
+                  s->name, runs, with_recovery);
+    total_cuts += runs;
+    free(before);
+    free(after);
+    ch_free(c);
+    free(c);
+}
+
+static void test_double_tear(void **state)
+{
+    static const char *const names[] = {"AP delete", "VERIFY wrong", "PUT KEY (AM)",
+                                        "UPDATE BINARY", "AP load (multi-block)"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        for (size_t j = 0; j < sizeof(scenarios) / sizeof(scenarios[0]); j++)
+            if (strcmp(scenarios[j].name, names[i]) == 0)
+                double_tear(&scenarios[j]);
+}
+
 static void test_total(void **state)
 {
     (void)state;
@@ -527,6 +620,7 @@ int main(void)
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
         SCENARIO(15), SCENARIO(16), SCENARIO(17),
         cmocka_unit_test(test_tear_recovered_logged),
+        cmocka_unit_test(test_double_tear),
         cmocka_unit_test(test_total),
     };
     _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 18, "one test per scenario");
