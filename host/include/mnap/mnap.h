@@ -128,9 +128,10 @@ typedef struct mnap_area_info {
 #define MNAP_AP_ACTIVE       0x07
 #define MNAP_AP_SUSPENDED    0x83
 
-/* GET DATA DF20, with or without a session; also stores the card's limits in
- * the context (used to size reads, writes and LOAD AP blocks).  Without a
- * session, selects the AM first. */
+/* GET DATA DF20, without a session or in an AM session (an AP session gives
+ * MNAP_E_STATE); also stores the card's limits in the context (used to size
+ * reads, writes and LOAD AP blocks).  Without a session, selects the AM
+ * first. */
 mnap_err mnap_area_info_get(mnap_ctx *ctx, mnap_area_info *info);
 
 /* --- sessions ----------------------------------------------------------- */
