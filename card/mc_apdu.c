@@ -356,6 +356,8 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         sw = CM_SW_INS_NOT_SUPPORTED;
     else
         sw = dispatch(card, &c);
+    /* Slot records (keys, PINs) do not stay in the scratch between commands. */
+    cm_wipe(card->scratch, sizeof(card->scratch));
     if (sw == MC_SW_MUTE || card->muted) {
         card->muted = true;
         return 0;

@@ -3,6 +3,7 @@
  * selected AP (F3), through its current EF or a short EF identifier, under
  * the EF's read or write rule. */
 #include "mc_int.h"
+#include "cm_ct.h"
 
 /* Which command, for the checks shared by all five. */
 #define F_READ   0x01
@@ -80,9 +81,8 @@ static uint32_t rec_slot(const mc_ef_rec *e, unsigned rec)
     return rec - 1;
 }
 
-uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
+static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
 {
-    mc_slot_rec s;
     mc_ef_rec e;
     unsigned kind, sfi = 0, rec = 0;
     uint32_t off = 0, base;
@@ -120,25 +120,25 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, NULL, &s);
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, NULL, s);
     if (sw == CM_SW_OK)
-        sw = resolve(card, &s, sfi, &e);
+        sw = resolve(card, s, sfi, &e);
     if (sw != CM_SW_OK)
         return sw;
     if (((kind & F_RECORD) != 0) != (e.type != MC_EF_TRANSPARENT) ||
         (c->ins == 0xDC && e.type == MC_EF_CYCLIC))
         return CM_SW_INCOMPATIBLE_FILE;
-    sw = access_ok(card, &s, (kind & F_READ) ? e.read_rule : e.write_rule);
+    sw = access_ok(card, s, (kind & F_READ) ? e.read_rule : e.write_rule);
     if (sw != CM_SW_OK)
         return sw;
-    base = mc_get32(s.region_off) + mc_get32(e.data_off);
+    base = mc_get32(s->region_off) + mc_get32(e.data_off);
     if (!(kind & F_RECORD)) {
         uint32_t size = mc_get16(e.size);
         if ((kind & F_READ) ? off >= size : off + c->lc > size)
             return CM_SW_WRONG_OFFSET;
         if (kind & F_READ)
             return read_out(card, c, base + off, size - off);
-        return write_tx(card, &s, base + off, c->data, c->lc, NULL);
+        return write_tx(card, s, base + off, c->data, c->lc, NULL);
     }
     if (!(kind & F_READ) && c->lc != e.rec_len)
         return CM_SW_WRONG_LENGTH;
@@ -153,7 +153,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
         }
         if (e.used < e.rec_count)
             e.used++;
-        return write_tx(card, &s, base + off * e.rec_len, c->data, c->lc, &e);
+        return write_tx(card, s, base + off * e.rec_len, c->data, c->lc, &e);
     }
     /* Record 0 (ISO: the current record) is never one of ours. */
     if (rec == 0 || rec > e.used)
@@ -161,5 +161,15 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
     off = base + rec_slot(&e, rec) * e.rec_len;
     if (kind & F_READ)
         return read_out(card, c, off, e.rec_len);
-    return write_tx(card, &s, off, c->data, c->lc, NULL);
+    return write_tx(card, s, off, c->data, c->lc, NULL);
+}
+
+uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
+{
+    mc_slot_rec s;
+    uint16_t sw = file_cmd(card, c, &s);
+
+    /* The slot record holds the AP's keys and PIN. */
+    cm_wipe(&s, sizeof(s));
+    return sw;
 }
