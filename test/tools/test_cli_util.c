@@ -37,7 +37,7 @@ static void test_hex_parse(void **state)
     assert_int_equal(n, 0);
 }
 
-static void test_hex_out_and_key_name(void **state)
+static void test_hex_out(void **state)
 {
     char out[40];
     const uint8_t aid[] = { 0xD3, 0x92, 0xF0, 0x00, 0x01 };
@@ -45,8 +45,8 @@ static void test_hex_out_and_key_name(void **state)
     (void)state;
     cli_hex(aid, sizeof aid, out);
     assert_string_equal(out, "D392F00001");
-    cli_ap_key_name(aid, sizeof aid, out, sizeof out);
-    assert_string_equal(out, "ap:D392F00001");
+    cli_hex(aid, 0, out);
+    assert_string_equal(out, "");
 }
 
 static void test_json_string(void **state)
@@ -244,7 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_parse),
-        cmocka_unit_test(test_hex_out_and_key_name),
+        cmocka_unit_test(test_hex_out),
         cmocka_unit_test(test_json_string),
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_data_path),

@@ -99,7 +99,5 @@ int cli_write_atomic(const char *path, const uint8_t *data, size_t len, unsigned
 /* Parses an AID argument (5..16 bytes of hex); prints the error itself and
  * returns -1. */
 int cli_aid_arg(const char *s, uint8_t *aid, size_t *len);
-/* The key store name of an AP's key set: "ap:<AID hex>". */
-void cli_ap_key_name(const uint8_t *aid, size_t len, char *out, size_t cap);
 
 #endif

@@ -144,7 +144,8 @@ static int ap_load(cli *c, int argc, char **argv)
         }
         mnap_keyset_wipe(&region);
         if (rc != EX_OK) {
-            rc = op_fail_msg(&f.op, rc, "image not built");
+            rc = op_fail_msg(&f.op, rc, rc == EX_KEYSTORE ? "AP image not built: key set not in the key store"
+                                                          : "AP image not built");
         } else {
             mnap_load_opts lo = { o.block_size, NULL, NULL };
             if (isatty(STDERR_FILENO) && !c->json) {

@@ -4,9 +4,7 @@
 #include "conn.h"
 #include "names.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char u_readers[] =
     "readers\n"

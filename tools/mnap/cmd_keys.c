@@ -104,7 +104,8 @@ static const char u_import[] =
     "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"
     "  ENC, MAC and DEK) or three lines (ENC, MAC, DEK), 16/24/32 bytes each.\n"
     "  --master marks master keys, diversified per card.  Prints the KCVs.\n"
-    "  Names used by mnap: transport, region, ap:<AID hex>.\n";
+    "  Names mnap uses: transport, region, and each AP manifest's key_set\n"
+    "  (library, certificate in tools/examples).\n";
 static const char u_generate[] =
     "keys generate NAME --kvn KVN [--length 16|24|32] [--master] [--force]\n"
     "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n";

@@ -276,11 +276,3 @@ int cli_aid_arg(const char *s, uint8_t *aid, size_t *len)
     }
     return 0;
 }
-
-void cli_ap_key_name(const uint8_t *aid, size_t len, char *out, size_t cap)
-{
-    char hex[2 * MNAP_AID_MAX + 1];
-
-    cli_hex(aid, len, hex);
-    (void)snprintf(out, cap, "ap:%s", hex);
-}
