@@ -53,6 +53,13 @@ static void trace_cb(void *user, const char *line)
  * not rest on a forged answer. */
 static void after(mnap_err rc, unsigned forged_before)
 {
+    static int verbose = -1;
+
+    /* FUZZ_HOST_VERBOSE=1: one line per call (seed checking by hand). */
+    if (verbose < 0)
+        verbose = getenv("FUZZ_HOST_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "  %-18s %s\n", cur_call, mnap_strerror(rc));
     if (strcmp(mnap_strerror(rc), mnap_strerror((mnap_err)-9999)) == 0)
         fail("unnamed error code", rc);
     if (rc == MNAP_OK && pup.forged > forged_before)
