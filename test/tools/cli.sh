@@ -94,7 +94,7 @@ run ks-init-again env MNAP_PASSPHRASE=correct "$M" keys init --kdf-cost 10; rc 4
 err "mnap: key store $T/keys.mks exists (--force replaces it)"
 run ks-no-tty "$M" keys list; rc 4; has "$T/err" "no terminal to ask for the key store passphrase"
 run ks-wrong-pass env MNAP_PASSPHRASE=wrong "$M" keys list; rc 4
-has "$T/err" "mnap: key store $T/keys.mks: "
+err "mnap: key store $T/keys.mks: wrong key store passphrase"
 export MNAP_PASSPHRASE=correct
 run ks-empty "$M" keys list; rc 0; out "(no key sets)"
 run_in ks-import "404142434445464748494A4B4C4D4E4F\n" "$M" keys import transport --kvn FF; rc 0
@@ -202,6 +202,13 @@ err "mnap: opening the area manager session: the card cryptogram did not verify:
 run missing-keys "$M" ap list --keys nosuch; rc 4
 err "mnap: key set 'nosuch': no key set of that name in the key store"
 run wrong-pass-card env MNAP_PASSPHRASE=nope "$M" ap list; rc 4
+err "mnap: key store $T/keys.mks: wrong key store passphrase"
+# A damaged key store is refused (exit 4), not read.
+cp keys.mks keys.good
+printf 'X' | dd of=keys.mks bs=1 seek=60 conv=notrunc 2>/dev/null
+run ks-damaged "$M" keys list; rc 4
+has "$T/err" "mnap: key store $T/keys.mks: "
+cp keys.good keys.mks
 run list-empty "$M" ap list; rc 0; out "(no AP)"
 run list-empty-json "$M" --json ap list; rc 0; out '{"aps":[]}'
 run load-bad "$M" ap load bad.json; rc 5

@@ -138,7 +138,29 @@ run list-after-pull "$M" --reader 0 --json ap list; rc 0
 same out '{"aps":[]}'
 run load-again "$M" --reader 0 ap load "$EX/certificate.json"; rc 0
 same out "AP D392F00001434552 loaded (176 bytes)"
+CERT=D392F00001434552
+run pcsc-unblock "$M" --reader 0 pin unblock $CERT --pin-stdin; rc 2   # stdin is empty
+LABEL=pcsc-unblock-2; N=$((N + 1))
+printf '1357\n1357\n' | "$M" --reader 0 pin unblock $CERT --pin-stdin >out 2>err; RC=$?; rc 0
+LABEL=pcsc-kiosk-cert; N=$((N + 1))
+printf '1357\n' | "$M" --reader "$READER0" kiosk certificate $CERT --pin-stdin --kiosk-id K-9 >out 2>err; RC=$?; rc 0
+has out "issuance recorded: $(date -u +%Y-%m-%d) K-9 juminhyo 1"
+LABEL=pcsc-kiosk-wrong; N=$((N + 1))
+printf '0000\n' | "$M" --reader 0 kiosk certificate $CERT --pin-stdin >out 2>err; RC=$?; rc 1
+same err "mnap: wrong PIN: 2 tries left"
+run pcsc-suspend "$M" --reader 0 ap suspend $CERT; rc 0
+run pcsc-list-susp "$M" --reader 0 ap list; rc 0; has out "$CERT                 SUSPENDED      1685 2 tries left"
+run pcsc-resume "$M" --reader 0 ap resume $CERT; rc 0
+run pcsc-lock "$M" --reader 0 area lock; rc 0
+run pcsc-info-locked "$M" --reader 0 info --public; rc 0; has out "area state:      LOCKED (7F)"
+run pcsc-unlock "$M" --reader 0 area unlock; rc 0
+run pcsc-log "$M" --reader 0 log; rc 0; has out "  PIN_FAIL       $CERT                 1"
+run pcsc-delete "$M" --reader 0 ap delete $CERT; rc 0
+run pcsc-terminate "$M" --reader 0 area terminate --yes; rc 0
+run pcsc-diag-term "$M" --reader 0 diagnose; rc 1
+has out "[FAIL] area state         TERMINATED (FF)"
 run audit "$M" audit verify; rc 0
+has out "$E2E_TMP/audit.log: 12 lines, chain intact"
 stop_pid "$VCARD_PID"; VCARD_PID=
 stop_pid "$PCSCD_PID"
 PCSCD_PID=
