@@ -79,6 +79,18 @@ static void test_select_extended(void **state)
     ASSERT_DATA(&r, "6F0F 8407" AM_AID " A504 9F700101");
 }
 
+/* An extended-length SELECT of the AM, then a channel on it. */
+static void test_select_extended_then_channel(void **state)
+{
+    ch_card *c = *state;
+    cm_keyset tk;
+    ch_transport_keys(&tk);
+    ASSERT_SW(ch_rawx(c, "00A4040C 000007 " AM_AID, NULL), 0x9000);
+    ASSERT_SW(ch_initialize_update(c, 0, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x9000);
+}
+
 static void test_select_exact_match_only(void **state)
 {
     ch_card *c = *state;
@@ -236,6 +248,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_select_am_fci_active, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_p2_0c_no_data, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_extended, ct_setup_blank, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_select_extended_then_channel, ct_setup_blank,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_exact_match_only, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_select_ap_exact_match_only, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_failed_select_keeps_selection_drops_channel,

@@ -231,11 +231,18 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
         rsp->sw = sw;
     }
     /* A successful SELECT by AID changes what is selected; a failed one leaves
-     * the previous application selected (PROTOCOL.md §2). */
-    if (len >= 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000 && apdu[4] >= 5 &&
-        apdu[4] <= 16 && len >= 5u + apdu[4]) {
-        memcpy(c->selected_aid, apdu + 5, apdu[4]);
-        c->selected_aid_len = apdu[4];
+     * the previous application selected (PROTOCOL.md §2).  Lc short or
+     * extended. */
+    if (len > 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000) {
+        size_t lc = apdu[4], off = 5;
+        if (lc == 0 && len >= 7) {
+            lc = (size_t)apdu[5] << 8 | apdu[6];
+            off = 7;
+        }
+        if (lc >= 5 && lc <= 16 && len >= off + lc) {
+            memcpy(c->selected_aid, apdu + off, lc);
+            c->selected_aid_len = lc;
+        }
     }
     return sw;
 }

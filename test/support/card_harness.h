@@ -10,6 +10,9 @@
  * builds key set data and AP images per PROTOCOL.md §3 and §6, loads them,
  * and power-cycles the card.
  *
+ * Not reentrant: the send functions use static buffers, so one thread drives
+ * the harness (any number of ch_card values, used in turn).
+ *
  * Nothing here reads the card runtime's internals: the card is reached only
  * through mc.h (and mc_debug_dump when the runtime provides it), so the tests
  * built on this harness hold the card to PROTOCOL.md, not to its code. */
