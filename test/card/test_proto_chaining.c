@@ -170,6 +170,12 @@ static void test_get_data_61xx(void **state)
     assert_int_equal(r.len, 0);
     ASSERT_SW(ch_rawx(c, "00C00000 15", &r), 0x9000);
     ASSERT_BYTES(r.data, r.len, full.data, full.len);
+    /* GET RESPONSE with a smaller Le: the rest stays for the next one (ISO) */
+    ASSERT_SW(ch_rawx(c, "80CADF20 05", &r), 0x6115);
+    ASSERT_SW(ch_rawx(c, "00C00000 10", &r), 0x6105);
+    ASSERT_BYTES(r.data, r.len, full.data, 16);
+    ASSERT_SW(ch_rawx(c, "00C00000 05", &r), 0x9000);
+    ASSERT_BYTES(r.data, r.len, full.data + 16, 5);
     /* in an AM channel at 33: DF20 is 3 + 49 = 52 bytes, protected 64 + 8 */
     ASSERT_SW(ch_open_am(c), 0x9000);
     ASSERT_SW(ch_cmdx(c, "80CADF20 00", &full), 0x9000);
