@@ -16,6 +16,7 @@
 
 #include <openssl/rand.h>
 
+#include "cm_ct.h"
 #include "vc_card.h"
 #include "vc_link.h"
 #include "vc_log.h"
@@ -409,7 +410,9 @@ static int handle_message(slot *s, const uint8_t *msg, size_t len)
         break;
     }
     log_apdu(msg, len, rsp, rsp_len, s->vc->last_writes);
-    if (vc_link_send(&s->link, rsp, rsp_len) != 0) {
+    int sent = vc_link_send(&s->link, rsp, rsp_len);
+    cm_wipe(rsp, rsp_len);
+    if (sent != 0) {
         drop_connection(s, "send failed");
     }
     return 0;
@@ -468,6 +471,8 @@ static int run(slot *s)
             continue;
         }
         int r = handle_message(s, msg, (size_t)n);
+        /* Commands carry PINs and wrapped keys: none outlives its turn. */
+        cm_wipe(msg, (size_t)n);
         if (r != 0) {
             return r;
         }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "vc_link.h"
 #include "vc_sig.h"
+#include "cm_ct.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -210,17 +211,21 @@ int vc_link_send(vc_link *link, const uint8_t *buf, size_t len)
     memcpy(frame + 2, buf, len);
     /* One send of the whole frame: vpcd reads the length with MSG_WAITALL
      * and then the body, and a single segment keeps the latency low. */
+    int rc = 0;
     while (off < len + 2) {
         ssize_t n = send(link->fd, frame + off, len + 2 - off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            return VC_LINK_CLOSED;
+            rc = VC_LINK_CLOSED;
+            break;
         }
         off += (size_t)n;
     }
-    return 0;
+    /* A response can carry file contents read under a PIN: do not keep it. */
+    cm_wipe(frame, len + 2);
+    return rc;
 }
 
 void vc_wait(int timeout_ms)
