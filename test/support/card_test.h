@@ -198,31 +198,4 @@ static inline int ct_teardown(void **state)
     return 0;
 }
 
-/* Number of top-level TLVs with tag in buf (for log and GET STATUS lists). */
-static inline size_t ct_count_tlv(const uint8_t *buf, size_t len, uint8_t tag1, uint8_t tag2)
-{
-    size_t pos = 0, n = 0;
-    while (pos + 2 <= len) {
-        size_t hl, l;
-        int is = buf[pos] == tag1 && (tag2 == 0 || (pos + 1 < len && buf[pos + 1] == tag2));
-        hl = ((buf[pos] & 0x1F) == 0x1F) ? 2 : 1;
-        if (pos + hl >= len)
-            break;
-        l = buf[pos + hl];
-        if (l == 0x81) {
-            l = buf[pos + hl + 1];
-            hl += 2;
-        } else if (l == 0x82) {
-            l = (size_t)buf[pos + hl + 1] << 8 | buf[pos + hl + 2];
-            hl += 3;
-        } else {
-            hl += 1;
-        }
-        if (is)
-            n++;
-        pos += hl + l;
-    }
-    return n;
-}
-
 #endif
