@@ -313,6 +313,28 @@ out "certificate AP $CERT: PIN verified
   data format:       0100131010
 issuance recorded: $D K-77 koseki 1"
 
+# On a terminal the PINs are asked with echo off: the digits never show.
+if command -v script >/dev/null 2>&1; then
+    LABEL=unblock-tty; N=$((N + 1))
+    (sleep 1; printf '4826\r'; sleep 0.5; printf '4826\r'; sleep 1) |
+        script -qec "'$M' pin unblock $CERT" /dev/null >"$T/out" 2>&1
+    RC=$?
+    rc 0
+    has "$T/out" "new PIN: "
+    has "$T/out" "new PIN (again): "
+    has "$T/out" "PIN of AP $CERT set and unblocked"
+    grep -q 4826 "$T/out" && fail "the PIN was echoed: $(cat "$T/out")"
+    LABEL=kiosk-tty; N=$((N + 1))
+    (sleep 1; printf '4826\r'; sleep 1) |
+        script -qec "'$M' kiosk certificate $CERT" /dev/null >"$T/out" 2>&1
+    RC=$?
+    rc 0
+    has "$T/out" "PIN: "
+    has "$T/out" "certificate AP $CERT: PIN verified"
+    grep -q 4826 "$T/out" && fail "the PIN was echoed: $(cat "$T/out")"
+    run_in unblock-cert-back "4321\n4321\n" "$M" pin unblock $CERT --pin-stdin; rc 0
+fi
+
 # Suspend and resume.
 run suspend "$M" ap suspend $CERT; rc 0; out "AP $CERT SUSPENDED"
 run_in kiosk-suspended "4321\n" "$M" kiosk certificate $CERT --pin-stdin; rc 1
