@@ -412,6 +412,47 @@ static void test_snapshot_sees_changes(void **state)
     ct_snap_free(&s);
 }
 
+/* Commands whose success carries no data answer exactly 9000 and, at level
+ * 33, nothing but the R-MAC (no R-ENC block without data). */
+static void test_success_without_data(void **state)
+{
+    ch_card *c = *state;
+    static const char *const cmds[] = {
+        "80F04083 07 4F05D392100001",
+        "80F04007 07 4F05D392100001",
+        "802C0081 0E 4F05D392100001 DF0204 31323334",
+        "80F0807F",
+        "80F0800F",
+        "80E40000 07 4F05D392100001",
+    };
+    ch_rsp r;
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        ASSERT_SW(ch_cmdx(c, cmds[i], &r), 0x9000);
+        assert_int_equal(r.len, 0);
+        assert_int_equal(r.raw_len, 8);
+    }
+    /* LOAD AP: every block */
+    {
+        ch_ap ap;
+        static uint8_t img[CH_IMAGE_MAX];
+        cm_keyset rk;
+        uint8_t apdu[300];
+        size_t n, an;
+        ch_region_keys(&rk);
+        ch_ap_default(&ap, 1);
+        n = ch_build_image(c, rk.dek, 16, &ap, img, sizeof(img));
+        assert_true(n > 200);
+        an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x00, 0x00, img, 200, -1);
+        ASSERT_SW(ch_cmd(c, apdu, an, &r), 0x9000);
+        assert_int_equal(r.len, 0);
+        assert_int_equal(r.raw_len, 8);
+        an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x01, img + 200, n - 200, -1);
+        ASSERT_SW(ch_cmd(c, apdu, an, &r), 0x9000);
+        assert_int_equal(r.len, 0);
+        assert_int_equal(r.raw_len, 8);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_status_area_wrong_state, ct_setup_active,
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_rrc_refusals, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_success_without_data, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_am_cannot_change_ap_keys, ct_setup_ap, ct_teardown),
     };
     return cmocka_run_group_tests_name("proto_am", tests, NULL, NULL);

@@ -220,6 +220,27 @@ static void test_access_rules(void **state)
     ASSERT_DATA(&r, "AA");
 }
 
+/* Writes and VERIFY answer exactly 9000 with nothing but the R-MAC. */
+static void test_success_without_data(void **state)
+{
+    ch_card *c = *state;
+    static const char *const cmds[] = {
+        "00A4020C 02 0101",
+        "00D68100 02 0102",
+        "00E20020 10 01010101010101010101010101010101",
+        "00DC0124 10 02020202020202020202020202020202",
+        "00E20028 08 0303030303030303",
+        "00200081 04 31323334",
+        "00240081 09 04 31323334 35363738",
+    };
+    ch_rsp r;
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        ASSERT_SW(ch_cmdx(c, cmds[i], &r), 0x9000);
+        assert_int_equal(r.len, 0);
+        assert_int_equal(r.raw_len, 8);
+    }
+}
+
 /* File commands need the channel: plain ones after SELECT give 6982. */
 static void test_file_commands_need_channel(void **state)
 {
@@ -245,6 +266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cyclic_records, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_access_rules, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_file_commands_need_channel, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_success_without_data, setup_ap_channel, ct_teardown),
     };
     return cmocka_run_group_tests_name("proto_files", tests, NULL, NULL);
 }
