@@ -203,7 +203,8 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
     size_t plain = 0;
     uint16_t sw;
     int rc;
-    bool staged = (c->ins == 0xE8) && ((c->cla & 0x10) || card->chain_active || lc > MC_BUF_SIZE);
+    /* Only a chain may carry more than the command data limit (§10). */
+    bool staged = (c->ins == 0xE8) && ((c->cla & 0x10) || card->chain_active);
 
     hdr[0] = (uint8_t)(c->cla & ~0x10);
     hdr[1] = c->ins;
@@ -240,8 +241,8 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         return CM_SW_SECURITY_STATUS;
     }
     if (staged) {
-        /* LOAD AP data that is chained or larger than the buffer goes to NVM
-         * as received, then is checked and unwrapped there. */
+        /* A chained LOAD AP block goes to NVM as received, then is checked
+         * and unwrapped there. */
         if (!card->chain_active) {
             card->chain_active = true;
             card->chain_len = 0;

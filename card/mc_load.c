@@ -2,8 +2,8 @@
  *
  * An AP image (up to 32 KiB) never fits in RAM: each block's plain data is
  * written directly into free heap space (the staging area, at the start of
- * the largest gap), where nothing committed refers to it.  A block that is
- * chained, or larger than the APDU buffer, is staged raw as received, then
+ * the largest gap), where nothing committed refers to it.  A chained block
+ * (the only way past the 2048-byte command data limit) is staged raw, then
  * its C-MAC is checked by streaming it back from NVM and it is decrypted in
  * place block by block.  The staging gap is marked for wiping in NVM while a
  * load runs, so that after a power cut recovery wipes whatever plaintext was
