@@ -66,6 +66,22 @@ static void test_wrapped_too_long(void **state)
     ASSERT_SW(ch_raw(c, apdu, n, NULL), 0x6700);
 }
 
+/* An unchained LOAD AP block over 2048 bytes: 6700 (only chaining goes past
+ * the command data limit, §10); the channel and the MAC chain go on. */
+static void test_unchained_big_load(void **state)
+{
+    ch_card *c = *state;
+    static uint8_t data[2200], apdu[2300];
+    size_t n, len;
+
+    memset(data, 0x4F, sizeof(data));
+    for (len = 2049; len <= 2200; len += 151) {
+        n = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, data, len, -1);
+        ASSERT_SW(ch_cmd(c, apdu, n, NULL), 0x6700);
+        ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x9000);
+    }
+}
+
 static void test_malformed_extended(void **state)
 {
     ch_card *c = *state;
@@ -186,6 +202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_small_response_buffer, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_wrapped_too_long, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_extended, ct_setup_blank, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_unchained_big_load, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_extended_le_read, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_chained_bad_mac, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_chain_interrupted, ct_setup_active, ct_teardown),
