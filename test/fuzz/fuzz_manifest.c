@@ -77,6 +77,8 @@ static void load_on_card(const uint8_t *img, size_t len)
         if (sw != 0x9000)
             break;
     }
+    if (getenv("FUZZ_MANIFEST_VERBOSE") != NULL)
+        fprintf(stderr, "LOAD AP of a %zu-byte image: %04X\n", len, sw);
     if (sw != 0x9000 && sw != 0x6A84 && sw != 0x6A89) {
         fprintf(stderr, "card answered %04X to LOAD AP of a checked manifest's image\n", sw);
         fail("the compiler passed an image the card refuses");
