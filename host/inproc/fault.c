@@ -3,7 +3,7 @@
  * that disappears.  For the library's error-path tests. */
 #include <string.h>
 
-#include "mnap/mnap_inproc.h"
+#include "inproc/mnap_inproc.h"
 
 void mnap_fault_init(mnap_fault *f, const mnap_transport *inner)
 {

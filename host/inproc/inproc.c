@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mnap/mnap_inproc.h"
+#include "inproc/mnap_inproc.h"
 #include "mc.h"
 #include "mc_sim.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mnap/mnap.h"
-#include "mnap/mnap_inproc.h"
+#include "inproc/mnap_inproc.h"
 #include "cm_tlv.h"
 
 typedef struct fx {

@@ -4,7 +4,7 @@
  * SW1 SW2) back.  It knows nothing of GET RESPONSE, chaining or secure
  * messaging: the APDU layer above does that.  Two transports come with the
  * library: PC/SC (mnap_pcsc.h) and the in-process simulated card
- * (mnap_inproc.h, test and tool builds).  A caller may write its own (the
+ * (inproc/mnap_inproc.h, test and tool builds).  A caller may write its own (the
  * tests wrap one to inject faults).
  *
  * The struct is a small value: the context copies it.  The object behind

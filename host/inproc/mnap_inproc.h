@@ -1,4 +1,4 @@
-/* mnap_inproc.h: the in-process transport: a simulated mnap card (the card
+/* inproc/mnap_inproc.h: the in-process transport: a simulated mnap card (the card
  * runtime and its simulator port) running inside the calling process.
  *
  * For tests and tools only; it lives in libmnapinproc.a, not in libmnap.
@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "mnap_err.h"
-#include "mnap_transport.h"
+#include "mnap/mnap_err.h"
+#include "mnap/mnap_transport.h"
 
 #ifdef __cplusplus
 extern "C" {
