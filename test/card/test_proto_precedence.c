@@ -156,6 +156,53 @@ static void test_corrupt_nvm(void **state)
     ASSERT_SW(ch_open_am(c), 0x9000);
 }
 
+/* Corruption found on read (§8): with the card running, flip one byte at a
+ * time; GET STATUS (which reads the AP records) must answer exactly what it
+ * answered before, or 6581, never something built from the damaged byte. */
+static void test_corrupt_on_read(void **state)
+{
+    ch_card *c = *state;
+    static ch_rsp r0, r;
+    uint8_t *img;
+    uint32_t size = c->sim.nvm_size;
+    size_t tried = 0, detected = 0, same = 0;
+
+    ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", &r0), 0x9000);
+    img = ch_nvm_copy(c);
+    assert_non_null(img);
+    for (uint32_t i = 0; i < size; i++) {
+        uint16_t sw;
+        if (img[i] == 0xFF)
+            continue;
+        tried++;
+        c->sim.nvm[i] ^= 0x01;
+        sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
+        c->sim.nvm[i] ^= 0x01;
+        if (sw == 0x6581) {
+            detected++;
+        } else if (sw == 0x9000 && r.len == r0.len && memcmp(r.data, r0.data, r.len) == 0) {
+            same++;
+            continue;
+        } else {
+            print_error("flip at NVM byte %u while running: GET STATUS %04X\n", (unsigned)i, sw);
+            ct_print_hex("  before", r0.data, r0.len);
+            ct_print_hex("  now   ", r.data, r.len);
+            fail();
+        }
+        /* back to the good image and a fresh channel */
+        memcpy(c->sim.nvm, img, size);
+        assert_int_equal(ch_power_cycle(c), MC_OK);
+        ASSERT_SW(ch_open_am(c), 0x9000);
+        free(img);
+        img = ch_nvm_copy(c);   /* the channel opening advanced a counter */
+        assert_non_null(img);
+    }
+    print_message("corrupt on read: %zu bytes flipped, %zu detected (6581), %zu not read\n",
+                  tried, detected, same);
+    assert_true(detected > 0);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +220,7 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_channel_before_ap_state, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_nvm, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_on_read, ct_setup_ap, ct_teardown),
     };
     return cmocka_run_group_tests_name("proto_precedence", tests, NULL, NULL);
 }

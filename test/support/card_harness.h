@@ -10,6 +10,10 @@
  * builds key set data and AP images per PROTOCOL.md §3 and §6, loads them,
  * and power-cycles the card.
  *
+ * Implemented in card_harness.c (card, APDUs, channel, snapshots) and
+ * card_setup.c (key set data, area setup, AP images and loading); CMocka
+ * assertions and fixtures built on it are in card_test.h.
+ *
  * Not reentrant: the send functions use static buffers, so one thread drives
  * the harness (any number of ch_card values, used in turn).
  *
