@@ -350,6 +350,12 @@ has "$T/out" "conclusion: no fault found: the reader and the card work"
 run diag-json "$M" --json diagnose; rc 0; has "$T/out" '],"healthy":true,"conclusion":"no fault found: the reader and the card work"}'
 run diag-nokeys env -u MNAP_PASSPHRASE "$M" diagnose; rc 0
 has "$T/out" "[SKIP] free memory        no key store passphrase (MNAP_PASSPHRASE) or --keys: no AM session"
+# The image busy (another process holds its lock): the card does not answer.
+LABEL=diag-busy; N=$((N + 1))
+flock -x card.img sh -c "'$M' diagnose" >"$T/out" 2>"$T/err" </dev/null; RC=$?
+rc 3
+has "$T/out" "[FAIL] card and ATR       no card answers (card transport error)"
+has "$T/err" "mnap: $T/card.img: card image in use by another process"
 run diag-noimage "$M" --card-image "$T/none.img" diagnose; rc 3
 out "[FAIL] reader             card image $T/none.img: not found
 [SKIP] card and ATR       no reader

@@ -128,9 +128,17 @@ untrack_pid "$VCARD_PID"; VCARD_PID=
 wait_card_state absent
 run diag-no-card "$M" --reader 0 diagnose; rc 3
 has out "[PASS] reader             PC/SC service up, 2 readers"
-has out "[FAIL] card and ATR       no card answers"
-has out "[SKIP] area manager       no card"
-has out "conclusion: no card, or a card that does not answer"
+same out "[PASS] reader             PC/SC service up, 2 readers
+[FAIL] card and ATR       no card in the reader
+[SKIP] area manager       no card
+[SKIP] area state         no card
+[SKIP] free memory        no card
+[SKIP] APs                no card
+[SKIP] NVM health         no card
+conclusion: no card in the reader: insert the card (chip first, face up)"
+run diag-no-reader "$M" --reader 7 diagnose; rc 3
+has out "[FAIL] card and ATR       no such reader"
+has out "conclusion: terminal side: the reader asked for (--reader) is not connected; see 'mnap readers'"
 # The card back in the reader: the interrupted load left nothing.
 start_vcard 0 "$E2E_TMP/card.img"
 wait_card_state present

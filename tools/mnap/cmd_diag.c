@@ -278,10 +278,23 @@ int cmd_diagnose(cli *c, int argc, char **argv)
         /* conn_open also prints its error line on stderr; the check line
          * on stdout is the one the report is made of. */
         int rc = conn_open(c, &k);
+        if (rc != EX_OK && k.err == MNAP_E_NO_READER) {
+            check(&d, "card and ATR", D_FAIL, rc,
+                  "terminal side: the reader asked for (--reader) is not connected; see 'mnap readers'",
+                  "no such reader");
+            skip_rest(&d, after_reader + 1, 5, "no reader");
+            goto done;
+        }
+        if (rc != EX_OK && k.err == MNAP_E_NO_CARD) {
+            check(&d, "card and ATR", D_FAIL, rc,
+                  "no card in the reader: insert the card (chip first, face up)", "no card in the reader");
+            skip_rest(&d, after_reader + 1, 5, "no card");
+            goto done;
+        }
         if (rc != EX_OK) {
             check(&d, "card and ATR", D_FAIL, rc,
                   "no card, or a card that does not answer: reinsert it; if another card works in this reader, this card is faulty",
-                  "no card answers");
+                  "no card answers (%s)", mnap_strerror(k.err));
             skip_rest(&d, after_reader + 1, 5, "no card");
             goto done;
         }

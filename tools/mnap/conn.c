@@ -38,6 +38,7 @@ static int open_image(const cli *c, cli_conn *k)
 
     if (simcard_open(&k->sim, c->card_image, err, sizeof err) != 0) {
         cli_error("%s", err);
+        k->err = MNAP_E_TRANSPORT; /* missing, damaged or busy image */
         return EX_NOCARD;
     }
     k->tr = simcard_transport(k->sim);
@@ -53,6 +54,7 @@ static int open_pcsc(const cli *c, cli_conn *k)
     mnap_err e = mnap_pcsc_new(&k->pcsc);
 
     if (e != MNAP_OK) {
+        k->err = e;
         return cli_fail(NULL, e, "PC/SC");
     }
     l = calloc(1, sizeof *l);
@@ -63,11 +65,13 @@ static int open_pcsc(const cli *c, cli_conn *k)
     e = mnap_pcsc_list_readers(k->pcsc, collect, l, &count);
     if (e != MNAP_OK) {
         free(l);
+        k->err = e;
         return cli_fail(NULL, e, "listing readers");
     }
     if (count == 0) {
         free(l);
         cli_error("no smart card reader found");
+        k->err = MNAP_E_NO_READER;
         return EX_NOCARD;
     }
     if (c->reader != NULL && is_index(c->reader)) {
@@ -76,6 +80,7 @@ static int open_pcsc(const cli *c, cli_conn *k)
             free(l);
             cli_error("no reader number %s (%zu reader%s: see 'mnap readers')", c->reader, count,
                       count == 1 ? "" : "s");
+            k->err = MNAP_E_NO_READER;
             return EX_NOCARD;
         }
         name = l->names[i];
@@ -88,12 +93,14 @@ static int open_pcsc(const cli *c, cli_conn *k)
         if (name == NULL) {
             free(l);
             cli_error("no reader named '%s' (see 'mnap readers')", c->reader);
+            k->err = MNAP_E_NO_READER;
             return EX_NOCARD;
         }
     }
     e = mnap_pcsc_connect(k->pcsc, name);
     free(l);
     if (e != MNAP_OK) {
+        k->err = e;
         return cli_fail(NULL, e, c->reader != NULL ? c->reader : "first reader with a card");
     }
     const char *r = mnap_pcsc_reader(k->pcsc);
@@ -109,12 +116,15 @@ int conn_open(const cli *c, cli_conn *k)
     memset(k, 0, sizeof *k);
     rc = c->card_image != NULL ? open_image(c, k) : open_pcsc(c, k);
     if (rc != EX_OK) {
+        mnap_err why = k->err;
         conn_close(k);
+        k->err = why;
         return rc;
     }
     mnap_err e = mnap_ctx_new(&k->ctx, &k->tr);
     if (e != MNAP_OK) {
         conn_close(k);
+        k->err = e;
         return cli_fail(NULL, e, "library context");
     }
     return EX_OK;

@@ -28,6 +28,7 @@ typedef struct cli_conn {
     mnap_ctx *ctx;
     mnap_transport tr;
     char reader[CONN_READER_MAX];
+    mnap_err err;              /* why conn_open failed: MNAP_E_NO_CARD, ... */
 } cli_conn;
 
 int conn_open(const cli *c, cli_conn *k);
