@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "card_test.h"
+#include "cm_cbc.h"
 
 static void test_iu_response_and_counter(void **state)
 {
@@ -163,6 +164,86 @@ static void test_ea_level_below_minimum(void **state)
     ASSERT_SW(ch_external_authenticate(c, 0x01), 0x6982);
     ASSERT_SW(ch_initialize_update(c, 0, &tk, NULL), 0x9000);
     ASSERT_SW(ch_external_authenticate(c, 0x33), 0x9000);
+}
+
+/* Every EXTERNAL AUTHENTICATE ends a pending initiation, also one refused
+ * for its level (6A86) or its length (6700) (§9). */
+static void test_every_ea_ends_initiation(void **state)
+{
+    ch_card *c = *state;
+    cm_keyset tk;
+
+    ch_transport_keys(&tk);
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_initialize_update(c, 0, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "84820200 10 00000000000000000000000000000000", NULL), 0x6A86);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x6985);
+    ASSERT_SW(ch_initialize_update(c, 0, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "84823300 0F 000000000000000000000000000000", NULL), 0x6700);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x6985);
+    ASSERT_SW(ch_initialize_update(c, 0, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x9000);
+}
+
+/* A level is sufficient when it holds every bit of the minimum (§3): an AP
+ * with minimum 13 takes 13 and 33, refuses 01, 03 and 11. */
+static void test_level_bits(void **state)
+{
+    ch_card *c = *state;
+    static const uint8_t lv[5] = {0x01, 0x03, 0x11, 0x13, 0x33};
+    static const uint16_t sw[5] = {0x6982, 0x6982, 0x6982, 0x9000, 0x9000};
+    ch_ap ap;
+
+    ch_ap_default(&ap, 2);
+    ap.min_level = 0x13;
+    ASSERT_SW(ch_load_ap(c, &ap), 0x9000);
+    for (unsigned i = 0; i < 5; i++) {
+        ASSERT_SW(ch_select(c, ap.aid, ap.aid_len, NULL), 0x9000);
+        ASSERT_SW(ch_initialize_update(c, 0, &ap.keys, NULL), 0x9000);
+        ASSERT_SW(ch_external_authenticate(c, lv[i]), sw[i]);
+    }
+}
+
+/* Builds VERIFY by hand from one plain block: C-DECRYPTION with the next
+ * counter's ICV, then the C-MAC through the streaming API. */
+static uint16_t manual_verify(ch_card *c, const uint8_t block[16])
+{
+    uint8_t hdr[4] = {0x84, 0x20, 0x00, 0x81};
+    uint8_t data[16 + 8], icv[16], chain[16], apdu[64];
+    cm_cmac_ctx m;
+
+    memcpy(data, block, 16);
+    c->scp.counter++;
+    if (cm_scp03_icv(&c->scp, 0, icv) != 0 ||
+        cm_cbc_encrypt(&c->aes, c->scp.s_enc, c->scp.key_len, icv, data, data, 16) != 0 ||
+        cm_scp03_cmac_begin(&c->scp, &m, hdr, 16) != 0 || cm_cmac_update(&m, data, 16) != 0 ||
+        cm_scp03_cmac_end(&m, chain, data + 16) != 0)
+        return CH_SW_HARNESS;
+    memcpy(c->scp.mac_chain, chain, 16);
+    memcpy(apdu, hdr, 4);
+    apdu[4] = 24;
+    memcpy(apdu + 5, data, 24);
+    return ch_raw(c, apdu, 29, NULL);
+}
+
+/* C-DECRYPTION with a good C-MAC over data whose padding is wrong: 6988 and
+ * the channel closes (§3).  The same construction with good padding is
+ * accepted first, so the 6988 is the padding's. */
+static void test_bad_padding(void **state)
+{
+    ch_card *c = *state;
+    static const uint8_t good[16] = {0x31, 0x32, 0x33, 0x34, 0x80};
+    uint8_t bad[16];
+    ch_ap ap;
+
+    memset(bad, 0x31, sizeof(bad));
+    ch_ap_default(&ap, 1);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(manual_verify(c, good), 0x9000);
+    ASSERT_SW(manual_verify(c, bad), 0x6988);
+    ch_forget(c);
+    ASSERT_SW(ch_rawx(c, "04B08100 08 0102030405060708 00", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "00200081", NULL), 0x63C3);   /* and no try was used */
 }
 
 static void test_plain_command_in_channel_closes_it(void **state)
@@ -421,6 +502,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ea_bad_mac, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_ea_replay, ct_setup_blank, ct_teardown),
         cmocka_unit_test_setup_teardown(test_ea_level_below_minimum, ct_setup_blank, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_every_ea_ends_initiation, ct_setup_blank, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_level_bits, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_padding, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_plain_command_in_channel_closes_it, ct_setup_active,
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_bad_cmac_closes_channel, ct_setup_active, ct_teardown),
