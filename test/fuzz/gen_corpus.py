@@ -110,6 +110,14 @@ def card_seeds():
         "ops_pin": bytes([3]) + record(0, unhex("00D60000 04 01020304"))
         + record(3 | (1 << 2), unhex("00E20020 08 0102030405060708"))
         + record(0, unhex("00200081 04 39393939")) + op(3) + op(6),
+        # power cuts (op 8: nth write, bytes of it) during a file write, a wrong
+        # VERIFY, an AP load and AREA SETUP
+        "tear_update": bytes([3]) + record(2, bytes([8, 0, 3])) + record(0, unhex("00D68110 08 A0A1A2A3A4A5A6A7")),
+        "tear_verify": bytes([3]) + record(2, bytes([8, 0, 1])) + record(0, unhex("00200081 04 39393939"))
+        + record(2, bytes([8, 1, 0])) + op(3),
+        "tear_load": bytes([2]) + record(2, bytes([8, 1, 7])) + op(5, 1) + op(6),
+        "tear_setup": bytes([0]) + op(1) + record(2, bytes([8, 3, 2])) + op(4, 0xFF),
+        "tear_delete": bytes([2]) + record(2, bytes([8, 4, 0])) + record(0, unhex("80E40000 07 4F05D392100002")),
     }
     for name, seed in walks.items():
         write("card", name, seed)

@@ -27,6 +27,10 @@ static size_t dump_len[2];
 static fz_state state[2];
 static int cur;
 
+/* A power cut armed by the tear operation for the next command. */
+static uint64_t tear_nth;
+static size_t tear_k;
+
 static const uint8_t levels[5] = {0x33, 0x13, 0x11, 0x03, 0x01};
 
 ch_card *fz_card_live(void)
@@ -104,6 +108,7 @@ void fz_card_begin(unsigned start)
     live.sim.nvm = nvm;
     memcpy(nvm, snap[start].nvm, live.sim.nvm_size);
     cur = 0;
+    tear_nth = 0;
     dump_into(cur, "start state");
 }
 
@@ -133,10 +138,78 @@ static void check(const fz_step *s, const char *what)
     cur = nxt;
 }
 
-uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg)
+static uint16_t send(int mode, const uint8_t *apdu, size_t len, size_t seg)
 {
     static ch_rsp rsp;
+
+    if (mode == FZ_SEND_RAW)
+        return ch_raw(&live, apdu, len, &rsp);
+    if (mode == FZ_SEND_CHAINED)
+        return ch_cmd_chained(&live, apdu, len, seg ? seg : 1, &rsp);
+    return ch_cmd(&live, apdu, len, &rsp);
+}
+
+/* The command has run whole (state cur, dump of the state before in the
+ * other buffer).  Runs it again from the state before, with the power cut
+ * after tear_k bytes of its tear_nth-th NVM write, powers the card back on,
+ * and checks PROTOCOL.md §8: start-up finds the NVM consistent, and the card
+ * shows the state before, the state after, or the state before with only
+ * the counters a torn command may move. */
+static void tear_check(const fz_step *s, int mode, size_t seg, const ch_card *before_card,
+                       const uint8_t *before_nvm)
+{
+    int done = cur, prev = cur ^ 1, nxt;
+    uint8_t *nvm = live.sim.nvm;
+    static fz_state before_st;   /* the state before, parsed from a copy */
+    bool cut;
+    mc_status st;
+
+    live = *before_card;
+    live.sim.nvm = nvm;
+    memcpy(nvm, before_nvm, live.sim.nvm_size);
+    mc_sim_arm_cut(&live.sim, tear_nth, tear_k);
+    (void)send(mode, s->apdu, s->len, seg);
+    cut = live.sim.power_cut;
+    mc_sim_disarm(&live.sim);
+    if (getenv("FUZZ_CARD_VERBOSE") != NULL)
+        fprintf(stderr, "tear at write %llu + %zu bytes: %s\n", (unsigned long long)tear_nth,
+                tear_k, cut ? "cut" : "not reached");
+    if (!cut) {
+        /* Fewer writes than tear_nth: the same run as before. */
+        dump_into(prev, "tear (no cut)");
+        if (dump_len[prev] != dump_len[done] || memcmp(dump_buf[prev], dump_buf[done], dump_len[done]))
+            fz_violation("tear", "the same command from the same state ended differently", s);
+        return;
+    }
+    st = ch_power_cycle(&live);
+    if (st != MC_OK)
+        fz_violation("tear", "start-up after a power cut did not return MC_OK", s);
+    /* The buffer of the state before becomes the torn state's: keep a parsed
+     * copy of the state before first (its pointers go into that buffer). */
+    nxt = prev;
+    {
+        static uint8_t before_dump[DUMP_CAP];
+        size_t before_len = dump_len[prev];
+        memcpy(before_dump, dump_buf[prev], before_len);
+        dump_into(nxt, "tear");
+        if (fz_parse_dump(before_dump, before_len, &before_st) != 0)
+            fz_violation("tear", "state dump does not parse", s);
+        if (!(dump_len[nxt] == before_len && memcmp(dump_buf[nxt], before_dump, before_len) == 0) &&
+            !(dump_len[nxt] == dump_len[done] &&
+              memcmp(dump_buf[nxt], dump_buf[done], dump_len[done]) == 0) &&
+            !fz_counters_only(&before_st, &state[nxt], s))
+            fz_violation("tear", "after a power cut the card shows neither the state before, "
+                                 "the state after, nor the state before with counters moved", s);
+    }
+    cur = nxt;
+}
+
+uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg)
+{
+    static ch_card before_card;
+    static uint8_t before_nvm[MC_SIM_DEFAULT_NVM_SIZE];
     static uint8_t aid[16];
+    bool tear = tear_nth != 0;
     fz_step s;
     uint16_t sw;
 
@@ -151,16 +224,19 @@ uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg)
     }
     s.apdu = apdu;
     s.len = len;
-    if (mode == FZ_SEND_RAW)
-        sw = ch_raw(&live, apdu, len, &rsp);
-    else if (mode == FZ_SEND_CHAINED)
-        sw = ch_cmd_chained(&live, apdu, len, seg ? seg : 1, &rsp);
-    else
-        sw = ch_cmd(&live, apdu, len, &rsp);
+    if (tear) {
+        before_card = live;
+        memcpy(before_nvm, live.sim.nvm, live.sim.nvm_size);
+    }
+    sw = send(mode, apdu, len, seg);
     s.sw = sw;
     if (sw == CH_SW_MUTE)
         fz_violation("command", "the card went mute with no power cut armed", &s);
     check(&s, "command");
+    if (tear) {
+        tear_check(&s, mode, seg, &before_card, before_nvm);
+        tear_nth = 0;
+    }
     return sw;
 }
 
@@ -260,7 +336,7 @@ void fz_card_op(const uint8_t *op, size_t n)
 
     if (n == 0)
         return;
-    switch (op[0] % 8) {
+    switch (op[0] % 9) {
     case 0:
         ch_region_keys(&ks);
         open_op(ch_am_aid, CH_AM_AID_LEN, 0x00, &ks, levels[arg % 5]);
@@ -285,8 +361,14 @@ void fz_card_op(const uint8_t *op, size_t n)
     case 6:
         restart_check("power cycle");
         break;
-    default:
+    case 7:
         ch_reset(&live);
+        break;
+    default:
+        /* Tear the next command: cut after op[2] bytes of its
+         * (1 + arg % 32)-th NVM write. */
+        tear_nth = 1u + arg % 32u;
+        tear_k = n > 2 ? op[2] : 0;
         break;
     }
 }

@@ -323,3 +323,27 @@ void fz_check_step(const fz_state *before, const fz_state *after, const fz_step 
             !(am_ok(s, &c, 0xE8) && (c.p1 & 0x80)))
             fz_violation(what, "an AP appeared without an accepted last LOAD AP block", s);
 }
+
+bool fz_counters_only(const fz_state *before, const fz_state *after, const fz_step *s)
+{
+    cmd c;
+
+    parse_cmd(s, &c);
+    if (after->corrupt || before->area != after->area || before->n_aps != after->n_aps ||
+        !same(before->am_keys, before->am_keys_len, after->am_keys, after->am_keys_len) ||
+        after->am_seq < before->am_seq || after->hwm < before->hwm)
+        return false;
+    for (size_t i = 0; i < before->n_aps; i++) {
+        const fz_ap *a = &before->aps[i], *b = &after->aps[i];
+        bool pin_cmd = own(s, a) && (c.ins == 0x20 || c.ins == 0x24);
+        if (a->aid_len != b->aid_len || memcmp(a->aid, b->aid, a->aid_len) != 0 ||
+            a->state != b->state || memcmp(a->policy, b->policy, 4) != 0 ||
+            !same(a->keys, a->keys_len, b->keys, b->keys_len) ||
+            !same(a->efs, a->efs_len, b->efs, b->efs_len) ||
+            !same(a->pin, a->pin_len, b->pin, b->pin_len) || b->seq < a->seq)
+            return false;
+        if (b->tries != a->tries && !(pin_cmd && b->tries + 1 == a->tries))
+            return false;
+    }
+    return true;
+}

@@ -71,6 +71,13 @@ const fz_ap *fz_find_ap(const fz_state *st, const uint8_t *aid, size_t aid_len);
 void fz_check_step(const fz_state *before, const fz_state *after, const fz_step *step,
                    const char *what);
 
+/* After a power cut during step's command (PROTOCOL.md §8): true when
+ * `after` is `before` with only counters moved as a torn command may move
+ * them: sequence counters up, and for a VERIFY / CHANGE REFERENCE DATA in an
+ * AP's own channel that AP's try counter down by one.  (The caller also
+ * accepts the states before and after the whole command, byte for byte.) */
+bool fz_counters_only(const fz_state *before, const fz_state *after, const fz_step *step);
+
 /* Prints msg and the command, then aborts (the invariant failure path). */
 void fz_violation(const char *what, const char *msg, const fz_step *step)
     __attribute__((noreturn));
