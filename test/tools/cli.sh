@@ -95,6 +95,26 @@ err "mnap: key store $T/keys.mks exists (--force replaces it)"
 run ks-no-tty "$M" keys list; rc 4; has "$T/err" "no terminal to ask for the key store passphrase"
 run ks-wrong-pass env MNAP_PASSPHRASE=wrong "$M" keys list; rc 4
 err "mnap: key store $T/keys.mks: wrong key store passphrase"
+# On a terminal the passphrase is asked twice with echo off.
+if command -v script >/dev/null 2>&1; then
+    LABEL=ks-init-tty-differ; N=$((N + 1))
+    (sleep 1; printf 'pass-one\r'; sleep 0.5; printf 'pass-two\r'; sleep 1) |
+        script -qec "'$M' --keystore '$T/tty.mks' keys init --kdf-cost 10" /dev/null >"$T/out" 2>&1
+    RC=$?
+    rc 4
+    has "$T/out" "mnap: the two key store passphrases differ"
+    [ ! -e "$T/tty.mks" ] || fail "a key store was written after two different passphrases"
+    LABEL=ks-init-tty; N=$((N + 1))
+    (sleep 1; printf 'pass-one\r'; sleep 0.5; printf 'pass-one\r'; sleep 1) |
+        script -qec "'$M' --keystore '$T/tty.mks' keys init --kdf-cost 10" /dev/null >"$T/out" 2>&1
+    RC=$?
+    rc 0
+    has "$T/out" "key store passphrase: "
+    has "$T/out" "key store passphrase (again): "
+    has "$T/out" "key store $T/tty.mks created"
+    grep -q pass-one "$T/out" && fail "the passphrase was echoed: $(cat "$T/out")"
+    run ks-tty-open env MNAP_PASSPHRASE=pass-one "$M" --keystore "$T/tty.mks" keys list; rc 0; out "(no key sets)"
+fi
 export MNAP_PASSPHRASE=correct
 run ks-empty "$M" keys list; rc 0; out "(no key sets)"
 run_in ks-import "404142434445464748494A4B4C4D4E4F\n" "$M" keys import transport --kvn FF; rc 0
