@@ -136,7 +136,8 @@ endef
 $(eval $(call mklib,$(LIB_COMMON),$(call obj,$(COMMON_SRC))))
 $(eval $(call mklib,$(LIB_CARD),$(call obj,$(CARD_SRC))))
 $(eval $(call mklib,$(LIB_SIM),$(call obj,$(SIM_SRC))))
-$(eval $(call mklib,$(LIB_HOST),$(call obj,$(HOST_SRC))))
+# libmnap.a carries common/ too, so an installed static library is complete.
+$(eval $(call mklib,$(LIB_HOST),$(call obj,$(HOST_SRC) $(COMMON_SRC))))
 $(eval $(call mklib,$(LIB_INPROC),$(call obj,$(INPROC_SRC))))
 $(eval $(call mklib,$(LIB_TOOLS),$(call obj,$(TLIB_SRC))))
 $(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
