@@ -42,7 +42,9 @@ void fz_card_begin(unsigned start);
 uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg);
 /* A harness operation selected by op[0] (see fuzz_card.c): open a channel
  * with keys the harness holds, VERIFY A's current PIN, AREA SETUP, load an
- * AP the harness builds, power cycle, warm reset. */
+ * AP the harness builds, power cycle, warm reset, or arm a power cut for the
+ * next command (the command runs whole first, then again from the same state
+ * with the cut, and start-up is checked against PROTOCOL.md §8). */
 void fz_card_op(const uint8_t *op, size_t n);
 /* Power cycle and the after-restart checks. */
 void fz_card_end(void);
