@@ -87,7 +87,7 @@ LIB_TOOLS  := $(BUILD)/lib/libmnaptools.a
 LIB_TEST   := $(BUILD)/lib/libmnaptest.a
 
 # Link groups, innermost dependency last.
-LINK_COMMON := $(LIB_TEST) $(LIB_TOOLS) $(LIB_COMMON)
+LINK_COMMON := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 LINK_CARD   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 LINK_HOST   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 # The card runtime calls its port (mc_port_*) and the sim port reaches back

@@ -1,4 +1,4 @@
-/* test_aes.h: an OpenSSL AES block function for tests of common/ (which has
+/* test_aes.h: the AES block function for tests of common/ (which has
  * no AES of its own), and small test helpers for hex. */
 #ifndef TEST_AES_H
 #define TEST_AES_H
