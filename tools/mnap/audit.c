@@ -2,6 +2,7 @@
  * (format in audit.h and docs/cli.md). */
 #include "audit.h"
 #include "cli.h"
+#include "mnap_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,6 @@ static const char genesis[AUDIT_HASH_HEX + 1] =
 
 int audit_hash(const char *prev, const char *body, size_t body_len, char out[AUDIT_HASH_HEX + 1])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int md_len = 0;
     int ok;
@@ -38,11 +38,7 @@ int audit_hash(const char *prev, const char *body, size_t body_len, char out[AUD
     if (!ok) {
         return -1;
     }
-    for (size_t i = 0; i < sizeof md; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[AUDIT_HASH_HEX] = '\0';
+    mnap_hex_encode(md, sizeof md, out); /* lower case */
     return 0;
 }
 

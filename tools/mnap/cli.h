@@ -79,6 +79,8 @@ int cli_exit_for(mnap_err e);
 /* One-line error for a library result: "<what>: <mnap_strerror>" plus the
  * status word when the card gave one; returns cli_exit_for(e). */
 int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what);
+/* The text of that line, without "mnap: " (for the audit log too). */
+void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap);
 /* Parses hex (spaces allowed) into out; -1 on bad digits or length not in
  * [min, max]. */
 int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len);

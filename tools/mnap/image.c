@@ -2,45 +2,10 @@
 #include "image.h"
 #include "cli.h"
 #include "cm_ct.h"
+#include "mc_sim.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
-
-/* One AES block with OpenSSL (the manifest compiler takes the cipher from
- * its caller; AES always comes from OpenSSL on a host). */
-static int ossl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
-                    const uint8_t in[CM_AES_BLOCK], uint8_t out[CM_AES_BLOCK])
-{
-    const EVP_CIPHER *ciph;
-    int n = 0;
-    int ok;
-
-    (void)ctx;
-    switch (key_len) {
-    case 16:
-        ciph = EVP_aes_128_ecb();
-        break;
-    case 24:
-        ciph = EVP_aes_192_ecb();
-        break;
-    case 32:
-        ciph = EVP_aes_256_ecb();
-        break;
-    default:
-        return -1;
-    }
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    if (c == NULL) {
-        return -1;
-    }
-    ok = EVP_CipherInit_ex(c, ciph, NULL, key, NULL, decrypt ? 0 : 1) == 1 &&
-         EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
-         EVP_CipherUpdate(c, out, &n, in, CM_AES_BLOCK) == 1 && n == CM_AES_BLOCK;
-    EVP_CIPHER_CTX_free(c); /* also cleanses the key schedule */
-    return ok ? 0 : -1;
-}
 
 static void print_report(const char *path, const mnap_manifest_report *r)
 {
@@ -133,7 +98,9 @@ int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *k
     mnap_manifest_problem items[MAX_PROBLEMS];
     mnap_manifest_report r;
     key_lookup l = { ks, div, "" };
-    cm_aes aes = { ossl_aes, NULL };
+    /* The simulator port's OpenSSL block function: the one the host library
+     * and the tests use too. */
+    cm_aes aes = { mc_sim_openssl_aes, NULL };
     mnap_keyset card;
     const mnap_keyset *dek_set = region;
     int rc;

@@ -74,18 +74,12 @@ void op_serial(cli_op *op, const uint8_t serial[8])
 
 int op_fail(cli_op *op, mnap_ctx *ctx, mnap_err e, const char *what)
 {
-    uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
-    int rc = cli_fail(ctx, e, what);
-    char hex[8];
+    char line[sizeof op->result - 8];
 
-    (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
-    if (rc == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
-        (void)snprintf(op->result, sizeof op->result, "error: %s: %s (SW %04X)", what,
-                       mnap_strerror(e), (unsigned)sw);
-    } else {
-        (void)snprintf(op->result, sizeof op->result, "error: %s: %s", what, mnap_strerror(e));
-    }
-    return rc;
+    cli_fail_text(ctx, e, what, line, sizeof line);
+    cli_error("%s", line);
+    (void)snprintf(op->result, sizeof op->result, "error: %s", line);
+    return cli_exit_for(e);
 }
 
 int op_fail_msg(cli_op *op, int code, const char *result)

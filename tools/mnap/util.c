@@ -1,6 +1,7 @@
 /* util.c: the helpers every `mnap` command uses: error lines and exit codes,
  * hex, JSON strings, the per-user data directory and atomic file writes. */
 #include "cli.h"
+#include "mnap_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,64 +52,49 @@ int cli_exit_for(mnap_err e)
     }
 }
 
-int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
+void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
 {
     uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
-
     char hex[8];
 
     /* The status word helps the counter staff and the card vendor; it is
      * shown only when the error came from the card's answer, and once. */
     (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
     if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
-        cli_error("%s: %s (SW %04X)", what, mnap_strerror(e), (unsigned)sw);
+        (void)snprintf(out, cap, "%s: %s (SW %s)", what, mnap_strerror(e), hex);
     } else {
-        cli_error("%s: %s", what, mnap_strerror(e));
+        (void)snprintf(out, cap, "%s: %s", what, mnap_strerror(e));
     }
-    return cli_exit_for(e);
 }
 
-static int hexval(int ch)
+int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
 {
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
+    char line[300];
+
+    cli_fail_text(ctx, e, what, line, sizeof line);
+    cli_error("%s", line);
+    return cli_exit_for(e);
 }
 
 int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len)
 {
+    char digits[2 * 64];
     size_t n = 0;
-    int hi = -1;
 
+    /* Spaces and colons group the bytes for people; the digits alone go to
+     * the shared decoder. */
     for (; *s != '\0'; s++) {
         if (*s == ' ' || *s == ':') {
             continue;
         }
-        int v = hexval((unsigned char)*s);
-        if (v < 0) {
+        if (n == sizeof digits) {
             return -1;
         }
-        if (hi < 0) {
-            hi = v;
-            continue;
-        }
-        if (n >= max) {
-            return -1;
-        }
-        out[n++] = (uint8_t)(hi << 4 | v);
-        hi = -1;
+        digits[n++] = *s;
     }
-    if (hi >= 0 || n < min) {
+    if (n / 2 < min || n / 2 > max || mnap_hex_decode(digits, n, out, max, len) != 0) {
         return -1;
     }
-    *len = n;
     return 0;
 }
 
