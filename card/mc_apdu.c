@@ -89,7 +89,8 @@ static uint16_t check_class(uint8_t cla, uint8_t ins)
 /* Verifies the C-MAC of a wrapped command too long for the buffer by streaming
  * it from the caller's APDU; it is refused afterwards (6700) but the chain
  * advances as §9 says. */
-MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const uint8_t *data, size_t len)
+MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const uint8_t *data,
+                                     size_t len)
 {
     cm_cmac_ctx ctx;
     uint8_t chain[16], mac[8];
@@ -141,8 +142,8 @@ static uint16_t dispatch(mc_card *card, mc_cmd *c)
 }
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response. */
-MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc, uint8_t *rsp, size_t cap,
-                           uint16_t *sw)
+MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc, uint8_t *rsp,
+                                       size_t cap, uint16_t *sw)
 {
     size_t n;
 
@@ -196,8 +197,8 @@ static bool interrupt_state(mc_card *card, const mc_cmd *c)
 
 /* Secure messaging of the command (§3, §9).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *cmd, size_t lc,
-                                 size_t data_at, bool *done)
+MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *cmd,
+                                             size_t lc, size_t data_at, bool *done)
 {
     uint8_t hdr[4];
     size_t plain = 0;

@@ -98,8 +98,9 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
         /* Records in logical order (record 1 first). */
         put8(d, e.used);
         for (r = 1; st == MC_OK && r <= e.used; r++) {
-            uint32_t slot_no = e.type == MC_EF_CYCLIC ? (e.newest + e.rec_count - (r - 1)) % e.rec_count
-                                                      : r - 1;
+            uint32_t slot_no = r - 1;
+            if (e.type == MC_EF_CYCLIC)
+                slot_no = (e.newest + e.rec_count - (r - 1)) % e.rec_count;
             st = put_nvm(card, d, base + slot_no * e.rec_len, e.rec_len);
         }
     }

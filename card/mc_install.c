@@ -74,6 +74,11 @@ static int small(mc_card *card, const ntlv *t, uint8_t *v, size_t min, size_t ca
     return *st == MC_OK ? 0 : -1;
 }
 
+static bool rule_valid(uint8_t r)
+{
+    return r == MC_RULE_SM || r == MC_RULE_PIN || r == MC_RULE_NEVER;
+}
+
 /* One A3 EF template into EFS[n] (AUX[n]: content offset and length). */
 MC_NOINLINE static int parse_ef(mc_card *card, const ntlv *ef, unsigned n, mc_status *st)
 {
@@ -135,8 +140,7 @@ MC_NOINLINE static int parse_ef(mc_card *card, const ntlv *ef, unsigned n, mc_st
         return rc;
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return 2;
-    if ((e->read_rule != MC_RULE_SM && e->read_rule != MC_RULE_PIN && e->read_rule != MC_RULE_NEVER) ||
-        (e->write_rule != MC_RULE_SM && e->write_rule != MC_RULE_PIN && e->write_rule != MC_RULE_NEVER))
+    if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
         return 2;
     if (mc_get16(e->fid) == 0x3F00 || mc_get16(e->fid) == 0x3FFF || mc_get16(e->fid) == 0xFFFF)
         return 2;

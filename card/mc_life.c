@@ -106,7 +106,9 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
         st = mc_slot_read(card, i, s, &used);
         for (j = 0; st == MC_OK && used && j < s->ef_count; j++)
             st = mc_ef_read(card, s, j, &ef);
-        if (st == MC_OK && used && (s->ef_count > MC_MAX_EFS || s->aid_len > 16 || s->pin_len > 12)) {
+        /* Defensive: values this runtime never writes are treated as corrupt. */
+        if (st == MC_OK && used &&
+            (s->ef_count > MC_MAX_EFS || s->aid_len > 16 || s->pin_len > 12)) {
             card->corrupt = true;
             st = MC_ERR_CORRUPT;
         }
