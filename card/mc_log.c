@@ -41,8 +41,11 @@ mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
         if (e.event == event && e.aid_len == aid_len &&
             (aid_len == 0 || memcmp(e.aid, aid, aid_len) == 0) &&
             event != MC_EV_AREA_STATE && event != MC_EV_AP_STATE) {
-            if (e.repeat < 255)
-                e.repeat++;
+            /* Saturated: nothing changes, and nothing is written, so a flood
+             * of failures costs at most 255 writes of one entry (wear). */
+            if (e.repeat == 255)
+                return MC_OK;
+            e.repeat++;
             return mc_log_write(card, idx, &e);
         }
         idx = (idx + 1) % MC_LOG_ENTRIES;
