@@ -14,7 +14,7 @@ static uint16_t gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_r
     uint8_t sel = card->sel;
     mc_status st;
 
-    if (card->corrupt)
+    if (card->corrupt && !(flags & MC_G_SELECT))
         return CM_SW_MEMORY_FAILURE;
     st = mc_area_read(card, area);
     if (st != MC_OK)

@@ -233,6 +233,8 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 #define MC_G_BLANK   0x08   /* AM instruction allowed in BLANK */
 #define MC_G_LOCKED  0x10   /* AM instruction allowed in LOCKED */
 #define MC_G_APSTATE 0x20   /* AP instruction refused (6A81) when suspended or area locked */
+#define MC_G_SELECT  0x40   /* a SELECT: a corrupt card still answers it (§8), only
+                             * corrupt records it reads give 6581 */
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
  * application.  On 9000, *area holds the area record and, when an AP is
  * selected, *slot its slot record; either may be NULL when not needed. */

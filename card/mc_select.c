@@ -90,8 +90,9 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc != 2)
         return CM_SW_WRONG_LENGTH;
-    /* An AP command: the AP's channel is needed (§5), its state is not. */
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN, NULL, &s);
+    /* An AP command: the AP's channel is needed (§5), its state is not; as
+     * a SELECT it is not refused for corruption found elsewhere (§8). */
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_SELECT, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     for (i = 0; i < s.ef_count; i++) {

@@ -64,7 +64,8 @@ static void test_corrupt_slot(void **state)
     ASSERT_SW(ch_select_am(c), 0x9000);
     ASSERT_SW(ch_rawx(c, "8050010008 0001020304050607 00", NULL), 0x6581);
     ASSERT_SW(ch_rawx(c, "80CADF21 00", NULL), 0x6581);
-    ASSERT_SW(ch_rawx(c, "00A4020C 02 0101", NULL), 0x6581);
+    /* SELECT EF is a SELECT: not 6581 (here the AM is selected: 6986) */
+    ASSERT_SW(ch_rawx(c, "00A4020C 02 0101", NULL), 0x6986);
     /* a second start-up merges the entry */
     assert_int_equal(ch_power_cycle(c), MC_ERR_CORRUPT);
     newest(c, &e);
@@ -87,6 +88,10 @@ static void test_corrupt_ef_record(void **state)
     assert_int_equal(ch_power_cycle(c), MC_ERR_CORRUPT);
     ASSERT_SW(ch_select(c, ap.aid, ap.aid_len, NULL), 0x9000);
     ASSERT_SW(ch_rawx(c, "00200081", NULL), 0x6581);
+    /* SELECT EF is not refused for corruption, but needs a channel that a
+     * corrupt card cannot open */
+    ASSERT_SW(ch_rawx(c, "00A4020C 02 0101", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "8050000008 0001020304050607 00", NULL), 0x6581);
 }
 
 static void test_corrupt_area(void **state)
