@@ -98,7 +98,7 @@ TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck
+        $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -192,6 +192,19 @@ $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
+
+# Stress test: test/stress/*.c make one program, mnap-stress, built with
+# ASan+LSan in $(STRESS_BUILD) and run by test/stress/run.sh for
+# STRESS_SECONDS against its own pcscd (docs/security.md).
+STRESS_SECONDS ?= 60
+STRESS_BUILD ?= build-stress
+$(BUILD)/test/stress/mnap-stress: $(call obj,$(wildcard test/stress/*.c)) $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard test/stress/*.c)) $(call group,$(LINK_HOST)) $(LDLIBS)
+stress:
+	@$(MAKE) --no-print-directory BUILD=$(STRESS_BUILD) SAN=1 CC=$(CC) \
+	  $(STRESS_BUILD)/test/stress/mnap-stress $(STRESS_BUILD)/bin/mnap-vcard $(STRESS_BUILD)/test/e2e/e2e_pcsc
+	@BUILD=$(STRESS_BUILD) STRESS_SECONDS=$(STRESS_SECONDS) test/stress/run.sh
 
 test: deps-check
 	@$(MAKE) --no-print-directory all
