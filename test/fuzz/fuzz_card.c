@@ -8,13 +8,15 @@
  *     ctl & 3 = 0   a command, wrapped by the harness's SCP03 host when it
  *                   has a channel open (plain otherwise), 61xx collected
  *               1   a command sent raw, exactly as given
- *               2   a harness operation, by its first byte modulo 9: 0 AM
+ *               2   a harness operation, by its first byte modulo 10: 0 AM
  *                   channel (region keys, level by the next byte), 1 AM
  *                   channel with the transport keys, 2 channel on A (or C),
  *                   3 VERIFY A's current PIN, 4 PUT KEY to the region keys
  *                   (AREA SETUP), 5 load A or C, 6 power cycle, 7 warm reset,
  *                   8 tear the next command (power cut at NVM write
- *                   1 + byte1 % 32, after byte2 bytes of it)
+ *                   1 + byte1 % 32, after byte2 bytes of it), 9 LOAD AP of
+ *                   the rest of the record as an image, with a valid key set
+ *                   (A1) put in by the harness
  *               3   a command wrapped and then sent in ISO chaining segments
  *                   of 8 * (1 + (ctl >> 2 & 31)) bytes
  * A truncated last record is sent as far as it goes.  After every command

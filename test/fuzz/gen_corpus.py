@@ -119,6 +119,36 @@ def card_seeds():
         "tear_setup": bytes([0]) + op(1) + record(2, bytes([8, 3, 2])) + op(4, 0xFF),
         "tear_delete": bytes([2]) + record(2, bytes([8, 4, 0])) + record(0, unhex("80E40000 07 4F05D392100002")),
     }
+    # op 9: LOAD AP of an image whose key set the harness supplies
+    def tlv(tag, val):
+        t = bytes([tag]) if tag < 0x100 else bytes([tag >> 8, tag & 0xFF])
+        return t + (bytes([len(val)]) if len(val) < 0x80 else bytes([0x81, len(val)])) + val
+
+    def ef(fid, sfi, typ, size_or_rec, rd, wr, content=None):
+        v = tlv(0x83, fid.to_bytes(2, "big")) + (tlv(0x88, bytes([sfi])) if sfi else b"")
+        v += tlv(0x82, bytes([typ]))
+        if typ == 1:
+            v += tlv(0x80, size_or_rec.to_bytes(2, "big"))
+        else:
+            v += tlv(0x84, bytes([size_or_rec[0]])) + tlv(0x85, bytes([size_or_rec[1]]))
+        v += tlv(0x86, bytes([rd])) + tlv(0x87, bytes([wr]))
+        if content is not None:
+            v += tlv(0x53, content)
+        return tlv(0xA3, v)
+
+    policy = tlv(0xA0, tlv(0x80, b"\x03") + tlv(0x81, b"\x04") + tlv(0x82, b"\x08") + tlv(0x83, b"1234"))
+    images = {
+        "image_full": tlv(0x4F, unhex("D392100009")) + policy
+        + ef(0x0101, 1, 1, 64, 0, 0, bytes(range(64))) + ef(0x0102, 2, 1, 32, 1, 1, b"secret")
+        + ef(0x0201, 4, 2, (16, 3), 0, 0) + ef(0x0301, 5, 6, (8, 3), 0, 0xFF),
+        "image_level": tlv(0x4F, unhex("D3921000AA55")) + policy + tlv(0xA2, tlv(0x80, b"\x01"))
+        + ef(0x0A01, 0, 1, 8, 0xFF, 1),
+        "image_nopin": tlv(0x4F, unhex("D39210000B")) + tlv(0xA0, tlv(0x80, b"\x01") + tlv(0x81, b"\x0c")
+                                                         + tlv(0x82, b"\x0c"))
+        + ef(0x0202, 30, 2, (254, 2), 1, 1),
+    }
+    for name, img in images.items():
+        walks[name] = bytes([2]) + record(2, bytes([9]) + img) + op(6) + op(2, 0x80)
     for name, seed in walks.items():
         write("card", name, seed)
         n += 1

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_err.h"
+#include "cm_tlv.h"
 #include "fuzz_inv.h"
 #include "mc_debug.h"
 
@@ -32,6 +34,16 @@ static uint64_t tear_nth;
 static size_t tear_k;
 
 static const uint8_t levels[5] = {0x33, 0x13, 0x11, 0x03, 0x01};
+
+/* FUZZ_CARD_VERBOSE=1: one line per command and per power cut. */
+static bool verbose(void)
+{
+    static int v = -1;
+
+    if (v < 0)
+        v = getenv("FUZZ_CARD_VERBOSE") != NULL;
+    return v != 0;
+}
 
 ch_card *fz_card_live(void)
 {
@@ -171,7 +183,7 @@ static void tear_check(const fz_step *s, int mode, size_t seg, const ch_card *be
     (void)send(mode, s->apdu, s->len, seg);
     cut = live.sim.power_cut;
     mc_sim_disarm(&live.sim);
-    if (getenv("FUZZ_CARD_VERBOSE") != NULL)
+    if (verbose())
         fprintf(stderr, "tear at write %llu + %zu bytes: %s\n", (unsigned long long)tear_nth,
                 tear_k, cut ? "cut" : "not reached");
     if (!cut) {
@@ -230,6 +242,11 @@ uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg)
     }
     sw = send(mode, apdu, len, seg);
     s.sw = sw;
+    if (verbose())
+        fprintf(stderr, "%s %02X%02X%02X%02X (%zu bytes): %04X\n",
+                mode == FZ_SEND_RAW ? "raw" : mode == FZ_SEND_CHAINED ? "chained" : "sent",
+                len > 0 ? apdu[0] : 0, len > 1 ? apdu[1] : 0, len > 2 ? apdu[2] : 0,
+                len > 3 ? apdu[3] : 0, len, sw);
     if (sw == CH_SW_MUTE)
         fz_violation("command", "the card went mute with no power cut armed", &s);
     check(&s, "command");
@@ -313,6 +330,50 @@ static void load_op(uint8_t arg)
     }
 }
 
+/* LOAD AP of an image made from fuzz bytes: their top-level TLVs as they
+ * are, except that any A1 is dropped and a valid key set (A1, wrapped with
+ * the channel's Key-DEK, with right KCVs) is put after A0 (or at the end).
+ * The fuzzer cannot compute KCVs; this way it reaches every check of the
+ * card's image parser behind them. */
+static void fuzzed_load_op(const uint8_t *d, size_t n)
+{
+    static uint8_t img[CH_IMAGE_MAX], apdu[2100];
+    uint8_t ksd[160];
+    cm_keyset ks;
+    cm_tlv_writer w;
+    cm_tlv t;
+    size_t pos = 0, ksn, len;
+    bool placed = false;
+
+    ch_make_keys(&ks, 0x3C, 0x55, 16);
+    ksn = ch_keyset_data(&live, live.chan_keys.dek, live.chan_keys.key_len, &ks, ksd,
+                         sizeof(ksd));
+    if (ksn == 0)
+        return;
+    cm_tlv_writer_init(&w, img, sizeof(img));
+    while (cm_tlv_next(d, n, &pos, &t) == CM_OK) {
+        if (t.tag == 0xA1)
+            continue;
+        cm_tlv_put(&w, t.tag, t.value, t.len);
+        if (t.tag == 0xA0 && !placed) {
+            cm_tlv_put(&w, 0xA1, ksd, ksn);
+            placed = true;
+        }
+    }
+    if (!placed)
+        cm_tlv_put(&w, 0xA1, ksd, ksn);
+    if (w.error != CM_OK)
+        return;
+    len = w.pos;
+    for (size_t off = 0, blk = 0; off < len; off += 2048, blk++) {
+        size_t k = len - off < 2048 ? len - off : 2048;
+        size_t an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, off + k == len ? 0x80 : 0x00,
+                            (uint8_t)blk, img + off, k, -1);
+        if (an == 0 || fz_card_apdu(FZ_SEND_WRAPPED, apdu, an, 0) != 0x9000)
+            break;
+    }
+}
+
 /* Power off and on: start-up must find the NVM consistent and the logical
  * state exactly as it was (the dump leaves TEAR_RECOVERED out). */
 static void restart_check(const char *what)
@@ -336,7 +397,7 @@ void fz_card_op(const uint8_t *op, size_t n)
 
     if (n == 0)
         return;
-    switch (op[0] % 9) {
+    switch (op[0] % 10) {
     case 0:
         ch_region_keys(&ks);
         open_op(ch_am_aid, CH_AM_AID_LEN, 0x00, &ks, levels[arg % 5]);
@@ -363,6 +424,9 @@ void fz_card_op(const uint8_t *op, size_t n)
         break;
     case 7:
         ch_reset(&live);
+        break;
+    case 9:
+        fuzzed_load_op(op + 1, n - 1);
         break;
     default:
         /* Tear the next command: cut after op[2] bytes of its
