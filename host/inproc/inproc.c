@@ -21,12 +21,7 @@ struct mnap_inproc {
     uint8_t rsp[MC_RSP_BUF_SIZE];
 };
 
-static const uint8_t default_key[16] = {
-    0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
-    0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F
-};
 static const uint8_t default_serial[MC_SERIAL_LEN] = { 0, 1, 2, 3, 4, 5, 6, 7 };
-static const uint8_t family[2] = { 0x00, 0x01 };
 
 mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t *transport_key,
                          size_t key_len, uint32_t nvm_size)
@@ -37,8 +32,8 @@ mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t
         return MNAP_E_PARAM;
     *out = NULL;
     if (transport_key == NULL) {
-        transport_key = default_key;
-        key_len = sizeof(default_key);
+        transport_key = mc_sim_test_key;
+        key_len = sizeof(mc_sim_test_key);
     }
     if (key_len != 16 && key_len != 24 && key_len != 32)
         return MNAP_E_PARAM;
@@ -49,7 +44,7 @@ mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t
         free(ip);
         return MNAP_E_NOMEM;
     }
-    if (mc_fabricate(&ip->card, &ip->sim, serial ? serial : default_serial, family,
+    if (mc_fabricate(&ip->card, &ip->sim, serial ? serial : default_serial, mc_sim_test_family,
                      transport_key, transport_key, transport_key, key_len) != MC_OK) {
         mc_sim_close(&ip->sim);
         free(ip);

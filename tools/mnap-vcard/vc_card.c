@@ -10,11 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const uint8_t vc_transport_key[16] = {
-    0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
-    0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F
-};
-const uint8_t vc_family[2] = { 0x00, 0x01 };
 
 static void init_fields(vc_card *vc)
 {
@@ -27,15 +22,7 @@ static void init_fields(vc_card *vc)
  * it, and the second one could not tell. */
 static int lock_image(vc_card *vc, const char *path, char *err, size_t err_cap)
 {
-    if (vc->sim.fd < 0) {
-        return 0;
-    }
-    if (flock(vc->sim.fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, err_cap, "%s: image in use by another process (%s)", path,
-                 errno == EWOULDBLOCK ? "locked" : strerror(errno));
-        return -1;
-    }
-    return 0;
+    return mc_sim_lock(&vc->sim, path, err, err_cap);
 }
 
 static void compute_atr(vc_card *vc)
@@ -77,9 +64,9 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
         vc_card_close(vc);
         return -1;
     }
-    mc_status st_fab = mc_fabricate(&vc->card, &vc->sim, serial, vc_family, vc_transport_key,
-                                    vc_transport_key, vc_transport_key,
-                                    sizeof vc_transport_key);
+    mc_status st_fab = mc_fabricate(&vc->card, &vc->sim, serial, mc_sim_test_family,
+                                    mc_sim_test_key, mc_sim_test_key, mc_sim_test_key,
+                                    sizeof mc_sim_test_key);
     if (st_fab != MC_OK) {
         snprintf(err, err_cap, "%s: fabrication failed (mc_status %d)", path, (int)st_fab);
         vc_card_close(vc);

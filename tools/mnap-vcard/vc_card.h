@@ -35,10 +35,6 @@ typedef struct vc_card {
     uint64_t last_writes;      /* NVM writes of the last APDU (for the log) */
 } vc_card;
 
-/* The transport key set of a fabricated card (PROTOCOL.md §1): 40 41 .. 4F
- * for ENC, MAC and DEK, and the key-set family of the diversification data. */
-extern const uint8_t vc_transport_key[16];
-extern const uint8_t vc_family[2];
 
 /* Creates a new image of nvm_size bytes at path (refused when the file exists
  * unless overwrite) and fabricates a blank card with serial.  0, or -1 with a

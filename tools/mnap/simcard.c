@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,11 +23,6 @@ struct simcard {
     unsigned long pull_at;     /* 0: off */
 };
 
-static const uint8_t transport_key[16] = {
-    0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
-    0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F
-};
-static const uint8_t family[2] = { 0x00, 0x01 };
 
 static unsigned long env_number(const char *name)
 {
@@ -40,16 +34,6 @@ static unsigned long env_number(const char *name)
     }
     unsigned long n = strtoul(v, &end, 10);
     return (end != NULL && *end == '\0') ? n : 0;
-}
-
-/* Two processes serving one image would corrupt it. */
-static int lock_fd(int fd, const char *path, char *err, size_t err_cap)
-{
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, err_cap, "%s: card image in use by another process", path);
-        return -1;
-    }
-    return 0;
 }
 
 int simcard_create(const char *path, const uint8_t serial[8], uint32_t nvm_size, char *err,
@@ -70,7 +54,7 @@ int simcard_create(const char *path, const uint8_t serial[8], uint32_t nvm_size,
                  errno != 0 ? strerror(errno) : "simulator refused");
         return -1;
     }
-    if (lock_fd(sim.fd, path, err, err_cap) != 0) {
+    if (mc_sim_lock(&sim, path, err, err_cap) != 0) {
         mc_sim_close(&sim);
         return -1;
     }
@@ -82,8 +66,8 @@ int simcard_create(const char *path, const uint8_t serial[8], uint32_t nvm_size,
         snprintf(err, err_cap, "out of memory");
         return -1;
     }
-    mc_status rc = mc_fabricate(card, &sim, serial, family, transport_key, transport_key,
-                                transport_key, sizeof transport_key);
+    mc_status rc = mc_fabricate(card, &sim, serial, mc_sim_test_family, mc_sim_test_key,
+                                mc_sim_test_key, mc_sim_test_key, sizeof mc_sim_test_key);
     if (rc == MC_OK) {
         mc_power_off(card);
     }
@@ -114,7 +98,7 @@ int simcard_open(simcard **out, const char *path, char *err, size_t err_cap)
         free(s);
         return -1;
     }
-    if (lock_fd(s->sim.fd, path, err, err_cap) != 0) {
+    if (mc_sim_lock(&s->sim, path, err, err_cap) != 0) {
         mc_sim_close(&s->sim);
         free(s);
         return -1;

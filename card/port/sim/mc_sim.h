@@ -56,6 +56,18 @@ void mc_sim_power_restore(mc_sim *sim);
 void mc_sim_reset_counters(mc_sim *sim);
 void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16]);
 
+/* The simulator's transport key set (ENC = MAC = DEK = 40 41 .. 4F, KVN FF)
+ * and key-set family (00 01).  TEST KEYS, published in PROTOCOL.md: for
+ * simulated cards only. */
+extern const uint8_t mc_sim_test_key[16];
+extern const uint8_t mc_sim_test_family[2];
+
+/* Takes an exclusive, non-blocking lock on the open image file (flock), so
+ * that one image is served by one process at a time.  0, or -1 with a message
+ * naming path in err.  Memory NVM needs no lock (returns 0).  Closing the
+ * image drops the lock. */
+int mc_sim_lock(mc_sim *sim, const char *path, char *err, size_t err_cap);
+
 /* The OpenSSL AES block function as a cm_aes_fn (ctx ignored): the host
  * library and tests use the same one. */
 int mc_sim_openssl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
