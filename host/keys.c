@@ -118,48 +118,31 @@ mnap_err mnap__keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len
                            const mnap_keyset *keys, uint8_t *out, size_t cap, size_t *out_len,
                            uint8_t kcv[9])
 {
-    const uint8_t *k[3];
-    uint8_t wrapped[32], check[3];
-    size_t n = 0, wl, i;
+    cm_keyset ks;
+    size_t block, i;
     int rc;
 
     if (aes == NULL || dek == NULL || keys == NULL || out == NULL || out_len == NULL ||
         !key_len_ok(keys->key_len) || keys->master)
         return MNAP_E_PARAM;
-    k[0] = keys->enc;
-    k[1] = keys->mac;
-    k[2] = keys->dek;
-    if (cap < 1)
+    memset(&ks, 0, sizeof(ks));
+    memcpy(ks.enc, keys->enc, keys->key_len);
+    memcpy(ks.mac, keys->mac, keys->key_len);
+    memcpy(ks.dek, keys->dek, keys->key_len);
+    ks.key_len = keys->key_len;
+    ks.kvn = keys->kvn;
+    rc = cm_scp03_keyset_data(aes, dek, dek_len, &ks, out, cap, out_len);
+    cm_wipe(&ks, sizeof(ks));
+    if (rc == CM_E_SPACE)
         return MNAP_E_BUFFER;
-    out[n++] = keys->kvn;
-    for (i = 0; i < 3; i++) {
-        rc = cm_scp03_wrap_key(aes, dek, dek_len, k[i], keys->key_len, wrapped, &wl);
-        if (rc == CM_OK)
-            rc = cm_kcv(aes, k[i], keys->key_len, check);
-        if (rc != CM_OK) {
-            cm_wipe(wrapped, sizeof(wrapped));
-            cm_wipe(out, n);
-            return MNAP_E_CRYPTO;
-        }
-        /* 88 Ll Lk E(key) 03 KCV, Ll counting Lk and E(key). */
-        if (n + 3 + wl + 4 > cap) {
-            cm_wipe(wrapped, sizeof(wrapped));
-            cm_wipe(out, n);
-            return MNAP_E_BUFFER;
-        }
-        out[n++] = 0x88;
-        out[n++] = (uint8_t)(1 + wl);
-        out[n++] = keys->key_len;
-        memcpy(out + n, wrapped, wl);
-        n += wl;
-        out[n++] = 0x03;
-        memcpy(out + n, check, 3);
-        n += 3;
-        if (kcv != NULL)
-            memcpy(kcv + 3 * i, check, 3);
+    if (rc != CM_OK)
+        return MNAP_E_CRYPTO;
+    if (kcv != NULL) {
+        /* KVN, then three blocks 88 Ll Lk E(key) 03 KCV: the KCV ends each. */
+        block = (*out_len - 1) / 3;
+        for (i = 0; i < 3; i++)
+            memcpy(kcv + 3 * i, out + 1 + block * (i + 1) - 3, 3);
     }
-    cm_wipe(wrapped, sizeof(wrapped));
-    *out_len = n;
     return MNAP_OK;
 }
 

@@ -16,28 +16,10 @@
 size_t ch_keyset_data(ch_card *c, const uint8_t *dek, size_t dek_len, const cm_keyset *nks,
                       uint8_t *out, size_t cap)
 {
-    const uint8_t *keys[3] = {nks->enc, nks->mac, nks->dek};
     size_t n = 0;
 
-    if (cap < 1 + 3 * (3 + 32 + 4))
+    if (cm_scp03_keyset_data(&c->aes, dek, dek_len, nks, out, cap, &n) != CM_OK)
         return 0;
-    out[n++] = nks->kvn;
-    for (unsigned i = 0; i < 3; i++) {
-        uint8_t e[32], kcv[3];
-        size_t elen = 0;
-        if (cm_scp03_wrap_key(&c->aes, dek, dek_len, keys[i], nks->key_len, e, &elen) != CM_OK)
-            return 0;
-        if (cm_kcv(&c->aes, keys[i], nks->key_len, kcv) != CM_OK)
-            return 0;
-        out[n++] = 0x88;
-        out[n++] = (uint8_t)(1 + elen);
-        out[n++] = nks->key_len;
-        memcpy(out + n, e, elen);
-        n += elen;
-        out[n++] = 0x03;
-        memcpy(out + n, kcv, 3);
-        n += 3;
-    }
     return n;
 }
 
