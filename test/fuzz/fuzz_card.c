@@ -15,8 +15,9 @@
  *                   (AREA SETUP), 5 load A or C, 6 power cycle, 7 warm reset,
  *                   8 tear the next command (power cut at NVM write
  *                   1 + byte1 % 32, after byte2 bytes of it), 9 LOAD AP of
- *                   the rest of the record as an image, with a valid key set
- *                   (A1) put in by the harness
+ *                   the rest of the record (after byte1: 0 plain, else ISO
+ *                   chaining in 16 * byte1-byte segments) as an image, with
+ *                   a valid key set (A1) put in by the harness
  *               3   a command wrapped and then sent in ISO chaining segments
  *                   of 8 * (1 + (ctl >> 2 & 31)) bytes
  * A truncated last record is sent as far as it goes.  After every command

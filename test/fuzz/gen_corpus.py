@@ -148,7 +148,10 @@ def card_seeds():
         + ef(0x0202, 30, 2, (254, 2), 1, 1),
     }
     for name, img in images.items():
-        walks[name] = bytes([2]) + record(2, bytes([9]) + img) + op(6) + op(2, 0x80)
+        walks[name] = bytes([2]) + record(2, bytes([9, 0]) + img) + op(6) + op(2, 0x80)
+    walks["image_chained"] = bytes([2]) + record(2, bytes([9, 4]) + images["image_full"]) + op(6)
+    walks["tear_chained"] = (bytes([2]) + record(2, bytes([8, 6, 9]))
+                             + record(2, bytes([9, 4]) + images["image_level"]))
     for name, seed in walks.items():
         write("card", name, seed)
         n += 1

@@ -330,12 +330,13 @@ static void load_op(uint8_t arg)
     }
 }
 
-/* LOAD AP of an image made from fuzz bytes: their top-level TLVs as they
+/* LOAD AP (chained in segments of seg bytes when seg is not 0) of an image
+ * made from fuzz bytes: their top-level TLVs as they
  * are, except that any A1 is dropped and a valid key set (A1, wrapped with
  * the channel's Key-DEK, with right KCVs) is put after A0 (or at the end).
  * The fuzzer cannot compute KCVs; this way it reaches every check of the
  * card's image parser behind them. */
-static void fuzzed_load_op(const uint8_t *d, size_t n)
+static void fuzzed_load_op(const uint8_t *d, size_t n, size_t seg)
 {
     static uint8_t img[CH_IMAGE_MAX], apdu[2100];
     uint8_t ksd[160];
@@ -369,7 +370,8 @@ static void fuzzed_load_op(const uint8_t *d, size_t n)
         size_t k = len - off < 2048 ? len - off : 2048;
         size_t an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, off + k == len ? 0x80 : 0x00,
                             (uint8_t)blk, img + off, k, -1);
-        if (an == 0 || fz_card_apdu(FZ_SEND_WRAPPED, apdu, an, 0) != 0x9000)
+        if (an == 0 || fz_card_apdu(seg ? FZ_SEND_CHAINED : FZ_SEND_WRAPPED, apdu, an, seg) !=
+                           0x9000)
             break;
     }
 }
@@ -426,7 +428,10 @@ void fz_card_op(const uint8_t *op, size_t n)
         ch_reset(&live);
         break;
     case 9:
-        fuzzed_load_op(op + 1, n - 1);
+        /* arg: 0 one command per block, else ISO chaining segments of
+         * 16 * arg bytes; the image follows. */
+        if (n >= 2)
+            fuzzed_load_op(op + 2, n - 2, 16u * arg);
         break;
     default:
         /* Tear the next command: cut after op[2] bytes of its
