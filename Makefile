@@ -211,6 +211,11 @@ test: deps-check
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e
 	@echo "make test: all suites passed"
 
+# Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
+# (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
+bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc
+	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
+
 # Sanitizer build in its own directory so it never mixes with the normal objects.
 check:
 	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) all
