@@ -1,6 +1,7 @@
 /* stress_main.c: mnap-stress, the host resilience test under load.
  *
  *   mnap-stress SECONDS SEED PID READER [PID READER ...]
+ *   mnap-stress leak-control      (leaks 64 bytes: the leak check's control)
  *
  * One card per (PID, READER) pair: READER is the PC/SC reader slot, PID the
  * mnap-vcard process serving it (blank card).  The program prepares every
@@ -56,6 +57,25 @@ static void report(const st_run *run)
            run->n_cards, run->n_cards, run->seconds, ok, failed, pulls, unnamed);
 }
 
+/* Negative control of the leak check (run.sh runs it first): one block
+ * that nothing frees.  A sanitizer build must fail on it; if it does not,
+ * "no leak" from the real run would mean nothing. */
+static void *volatile leak_sink;   /* volatile: the compiler keeps the block */
+
+static int leak_control(void)
+{
+    char *p = malloc(64);
+    if (p == NULL)
+        return 1;
+    memset(p, 0x5A, 64);
+    leak_sink = p;
+    if (leak_sink == NULL)
+        return 1;
+    leak_sink = NULL;   /* the last pointer to it is gone */
+    printf("stress: leak control: 64 bytes left unfreed on purpose\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static st_run run;
@@ -63,6 +83,8 @@ int main(int argc, char **argv)
     st_worker_arg args[ST_MAX_CARDS];
     int rc = 0;
 
+    if (argc == 2 && strcmp(argv[1], "leak-control") == 0)
+        return leak_control();
     if (argc < 5 || (argc - 3) % 2 != 0 || (argc - 3) / 2 > ST_MAX_CARDS)
         return usage();
     run.seconds = (unsigned)strtoul(argv[1], NULL, 10);
