@@ -4,12 +4,15 @@
  * and its checks are in test/support/fuzz_hostscript.c).
  *
  * Input: two selector bytes, then response records.  Selector bit i runs
- * call i of the script in fuzz_hostscript.c (info, AM open, list, read log, load, unblock /
- * suspend / delete, AP open, PIN status, verify, read binary, read record,
- * select EF, writes, change PIN, key rotation, close/reconnect); bit 15 of
- * the selectors makes the key set a master set (diversified per card) and
- * adds a reconnect; bit 13 picks small LOAD AP blocks and a C-MAC-only AP
- * session; bit 14 turns the trace on, into a checking callback.
+ * group i of the script in fuzz_hostscript.c: 0 area info and a raw GET
+ * DATA (mnap_transmit, mnap_command), 1 AM open, 2 list, 3 read log, 4 load,
+ * 5 unblock / suspend / delete / lock / unlock / resume, 6 AP open, 7 PIN
+ * status, 8 verify, 9 read binary, 10 read record, 11 select EF and the
+ * three writes, 12 change PIN, key rotations, AREA SETUP; close always.
+ * Bit 13 picks small LOAD AP blocks, a C-MAC-only AP session and adds
+ * TERMINATE to group 5; bit 14 turns the trace on, into a checking callback;
+ * bit 15 makes the key set a master set (diversified per card) and adds a
+ * reconnect.
  *
  * Checked: no crash, leak or out-of-bounds access (ASan, LSan, UBSan); every
  * return value is a named mnap_err; outputs stay inside the caller's

@@ -184,6 +184,21 @@ RECORDS = """{
 """
 
 
+ESCAPES = """{
+  "description": "escapes: \\u00e9\\u3042 \\ud83d\\ude00 \\n\\t\\"\\\\\\/",
+  "aid": "D392F0000103",
+  "pin": {"max_tries": 2, "min_length": 4, "max_length": 4, "initial": "0000"},
+  "key_set": "k",
+  "files": [
+    {"fid": "0101", "type": "transparent", "size": 40, "read": "SM", "write": "SM",
+     "content_text": "\\u5e02\\u7acb A\\u0042"},
+    {"fid": "0102", "type": "transparent", "size": 4, "read": "PIN", "write": "PIN",
+     "content_hex": "de ad be ef"}
+  ]
+}
+"""
+
+
 def manifest_seeds():
     n = 0
     for path in sorted(glob.glob("tools/examples/*.json") + glob.glob("test/tools/data/*.json")):
@@ -192,7 +207,8 @@ def manifest_seeds():
     write("manifest", "minimal.json", MINIMAL.encode())
     write("manifest", "records.json", RECORDS.encode())
     write("manifest", "empty_object.json", b"{}")
-    return n + 3
+    write("manifest", "escapes.json", ESCAPES.encode())
+    return n + 4
 
 
 def main():

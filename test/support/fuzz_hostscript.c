@@ -94,8 +94,18 @@ static void script(mnap_ctx *ctx, unsigned sel, const mnap_keyset *ks)
     uint8_t tries = 0;
     mnap_err rc;
 
-    if (sel & 1u << 0)
+    if (sel & 1u << 0) {
+        static const uint8_t getdata[5] = {0x80, 0xCA, 0xDF, 0x20, 0x00};
+        mnap_apdu a = {0x80, 0xCA, 0xDF, 0x20, NULL, 0, 256, 0};
+        uint16_t sw = 0;
         CALL("area_info_get", mnap_area_info_get(ctx, &info));
+        CALL("transmit", mnap_transmit(ctx, getdata, sizeof(getdata), buf, 300, &got, &sw));
+        if (rc == MNAP_OK && got > 300)
+            fail("transmit: more bytes than the buffer", rc);
+        CALL("command", mnap_command(ctx, &a, buf, 300, &got));
+        if (rc == MNAP_OK && got > 300)
+            fail("command: more bytes than the buffer", rc);
+    }
     if (sel & 1u << 1) {
         CALL("am_open", mnap_am_open(ctx, ks, MNAP_LEVEL_FULL));
         opened(rc);
@@ -113,8 +123,8 @@ static void script(mnap_ctx *ctx, unsigned sel, const mnap_keyset *ks)
         if (rc == MNAP_OK && count > 6)
             fail("log: more entries than the buffer", rc);
         for (size_t i = 0; rc == MNAP_OK && i < count; i++)
-            if (log[i].aid_len > MNAP_AID_MAX)
-                fail("log: AID longer than 16", rc);
+            if (log[i].aid_len > MNAP_AID_MAX || mnap_log_event_name(log[i].event) == NULL)
+                fail("log: AID longer than 16, or an event without a name", rc);
     }
     if (sel & 1u << 4) {
         lo.block_size = (sel & 1u << 13) ? 16 : 0;
@@ -125,6 +135,10 @@ static void script(mnap_ctx *ctx, unsigned sel, const mnap_keyset *ks)
         CALL("area_suspend_ap", mnap_area_suspend_ap(ctx, ap_aid, 5));
         CALL("area_delete_ap", mnap_area_delete_ap(ctx, ap_aid, 5));
         CALL("area_lock", mnap_area_lock(ctx));
+        CALL("area_unlock", mnap_area_unlock(ctx));
+        CALL("area_resume_ap", mnap_area_resume_ap(ctx, ap_aid, 5));
+        if (sel & 1u << 13)
+            CALL("area_terminate", mnap_area_terminate(ctx));
     }
     if (sel & 1u << 6) {
         CALL("ap_open", mnap_ap_open(ctx, ap_aid, 5, ks,
