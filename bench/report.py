@@ -352,7 +352,8 @@ def section_rate(out):
     out.append("## 5. Throughput\n")
     rl = read("rate.txt")
     pl = read("pcsc.txt")
-    skip = next((l for l in (pl or []) if l.startswith("pcsc-skip")), None)
+    skip = next((l for l in (pl or []) if l.startswith("pcsc-skip ")), None)
+    vskip = next((l for l in (pl or []) if l.startswith("pcsc-vicc-skip ")), None)
     out.append("| configuration | rate | how measured |")
     out.append("|---|---:|---|")
     rows = [
@@ -380,8 +381,9 @@ def section_rate(out):
         s = stat(rates(lines, key))
         if s:
             med[key] = s[0]
+        why = skip or (vskip if key.startswith("pcsc-vicc") else None)
         val = fmt_stat(s, f1, f" {unit}") if s else ("not measured" + (
-            f" ({skip.split(' ', 1)[1]})" if skip and lines is pl else ""))
+            f" ({why.split(' ', 1)[1]})" if why and lines is pl else ""))
         out.append(f"| {name} | {val} | {how} |")
     out.append("")
     ratios = []
