@@ -120,7 +120,7 @@ def cg_sum(lst, table):
 
 # Rows of the card tables: (name, predicate, note)
 ROWS = [
-    ("SELECT by AID (AP, FCI)", lambda a: a.label == "kiosk.open" and a.ins == "SELECT-AID",
+    ("SELECT by AID (AP, P2 0C)", lambda a: a.label == "kiosk.open" and a.ins == "SELECT-AID",
      "first APDU of the kiosk flow"),
     ("INITIALIZE UPDATE", lambda a: a.label == "kiosk.open" and a.ins == "INITIALIZE-UPDATE",
      "sequence counter committed first"),
@@ -132,7 +132,7 @@ ROWS = [
      "counter down, PIN_FAIL log entry"),
     ("VERIFY, right PIN after a wrong one",
      lambda a: a.label == "pin.right-after-wrong" and a.ins == "VERIFY", "counter restored"),
-    ("SELECT EF (FCP)", lambda a: a.label == "kiosk.read" and a.ins == "SELECT-EF",
+    ("SELECT EF (FCP, level 33)", lambda a: a.label == "kiosk.read" and a.ins == "SELECT-EF",
      "libmnap selects before reading"),
     ("READ BINARY, 256 bytes (level 33)",
      lambda a: a.label == "kiosk.read" and a.ins == "READ-BINARY", "R-MAC + R-ENC"),
@@ -502,12 +502,35 @@ def main():
                "are exact and repeatable. Times and rates (§5, §6) are wall-clock on the machine "
                "above; " + (m.get("noise", "") or "compare them within one run, not across machines.")
                + "\n")
+    out.append("## Workloads\n")
+    out.append("- **Benchmark AP** (bench/bench.h): AID `D3 92 F0 00 42 01`, AES-128 key set, "
+               "PIN `1234` (3 tries, 4–8 digits), `min_level` 01; EF 0101 transparent 256 bytes, "
+               "EF 0102 transparent 128 bytes, EF 0301 cyclic 16 × 8, all with the SM rule. "
+               "Loaded by libmnap (`mnap_area_load_ap`, which adds tag A1, 72 bytes). Sized "
+               "images (1–32 KiB, counted on the card with tag A1) add EF 0104 with initial "
+               "content.")
+    out.append("- **Kiosk flow** (`bench_kiosk` in bench/bench.h), 9 APDUs: `mnap_ap_open` at "
+               "level 33 (SELECT by AID, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE), VERIFY, "
+               "`mnap_ap_read_binary` of 256 bytes (SELECT EF + READ BINARY), "
+               "`mnap_ap_append_record` of 16 bytes (SELECT EF + APPEND RECORD), `mnap_close` "
+               "(SELECT of the AM, which ends the channel).")
+    out.append("- **In process**: libmnap on a transport of bench/bench_card.c that calls "
+               "`mc_process` of a card on the simulator port with memory NVM (64 KiB), so each "
+               "APDU can be measured on its own.\n")
     section_cpu(out)
     section_nvm(out)
     section_wire(out)
     section_size(out)
     section_rate(out)
     section_scale(out)
+    out.append("## Reproducing\n")
+    out.append("`make bench` (about 2–3 minutes on 2 cores; as root for the PC/SC part, with no "
+               "other pcscd running: it waits up to 2 minutes for one to stop) builds bench/ and "
+               "runs bench/run.sh, which keeps the raw output of every step in "
+               "`$(BUILD)/bench/raw/`. `make bench BENCH_QUICK=1` runs everything once with tiny "
+               "counts into `$(BUILD)/bench/PERFORMANCE.md` (the CI smoke run, bench/smoke.sh). "
+               "Needs valgrind (§1), arm-none-eabi-gcc (§4), pcscd + vsmartcard-vpcd (§5), and "
+               "vsmartcard-vpicc + python3-pycryptodome for the vicc rows.\n")
     sys.stdout.write("\n".join(out).rstrip() + "\n")
 
 
