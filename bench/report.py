@@ -77,18 +77,20 @@ class Apdu:
         self.nvm_b = int(parts[8])
 
 
-def load_cg(name):
+def load_cg(name, col=1):
+    """{dump name: column col} of cg-*.txt ("aN Ir AES-blocks")."""
     d = {}
     for line in read(name) or []:
         p = line.split()
-        if len(p) == 2:
-            d[p[0]] = int(p[1])
+        if len(p) > col:
+            d[p[0]] = int(p[col])
     return d
 
 
 APDUS = [Apdu(l.split()) for l in (read("cost.txt") or []) if l.startswith("apdu ")]
 CG_TOTAL = load_cg("cg-total.txt")
 CG_NOAES = load_cg("cg-noaes.txt")
+CG_AES_BLOCKS = load_cg("cg-total.txt", 2)
 ITERS = sorted({a.iter for a in APDUS})
 
 
@@ -156,18 +158,20 @@ def section_cpu(out):
         out.append("Not measured: valgrind (callgrind) was not available; "
                    "the NVM and wire tables below do not need it.\n")
     out.append("| command | instructions, total | instructions without the port's AES | "
-               "AES share | how measured |")
-    out.append("|---|---:|---:|---:|---|")
+               "AES share | AES blocks | how measured |")
+    out.append("|---|---:|---:|---:|---:|---|")
     for name, pred, note in ROWS:
         g = select(pred)
         tot = stat(per_iter(g, lambda l: cg_sum(l, CG_TOTAL)))
         noa = stat(per_iter(g, lambda l: cg_sum(l, CG_NOAES)))
+        blk = stat(per_iter(g, lambda l: cg_sum(l, CG_AES_BLOCKS)))
         share = "—"
         if tot and noa and tot[0] > 0:
             share = f"{100.0 * (tot[0] - noa[0]) / tot[0]:.0f} %"
         how = ("callgrind Ir inside mc_process (card runtime + sim port), one dump per APDU"
                + (f"; {note}" if note else ""))
-        out.append(f"| {name} | {fmt_stat(tot)} | {fmt_stat(noa)} | {share} | {how} |")
+        out.append(f"| {name} | {fmt_stat(tot)} | {fmt_stat(noa)} | {share} | "
+                   f"{fmt_stat(blk)} | {how} |")
     out.append("")
     out.append(f"Median over {len(ITERS)} repetitions in one valgrind run (min – max). "
                "*Total* counts every instruction executed inside `mc_process`: the card "
@@ -177,7 +181,9 @@ def section_cpu(out):
                "second run with `--toggle-collect=mc_sim_openssl_aes`, which switches counting "
                "off inside that function: what is left is the runtime's own work plus the port's "
                "NVM copies, the figure to compare across ports; a card's AES engine adds its own "
-               "cost per block. Every command also pays the stack scrub that `mc_process` runs "
+               "cost per block. *AES blocks* is the number of calls of the port's AES function "
+               "(one 16-byte block each, encryption or decryption, key schedule included), from "
+               "callgrind's call counts of `mc_sim_openssl_aes` in the same dumps. Every command also pays the stack scrub that `mc_process` runs "
                "after it (card/mc_apdu.c). The host side (libmnap) is never counted: collection "
                "is zeroed before and dumped right after each `mc_process` call "
                "(`CALLGRIND_ZERO_STATS` / `CALLGRIND_TOGGLE_COLLECT` / `CALLGRIND_DUMP_STATS_AT`"

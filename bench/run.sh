@@ -64,9 +64,20 @@ cg_run() {
     valgrind --tool=callgrind --collect-atstart=no --dump-instr=no "$@" \
         --callgrind-out-file="$RAW/cg-$name/cg.out" "$BIN/bench_card" cost "$ITER" \
         > "$RAW/cost-$name.txt" 2> "$RAW/cg-$name.log"
-    # One dump per APDU: "desc: Trigger: Client Request: aN" and "summary: Ir".
+    # One dump per APDU: "desc: Trigger: Client Request: aN", "summary: Ir",
+    # and the calls into the sim port's AES (one call = one 16-byte block):
+    # the calls= lines after each cfn= naming mc_sim_openssl_aes (callgrind
+    # names a function once per file, "(id) name", then "(id)").
     for f in "$RAW/cg-$name"/cg.out.*; do
-        awk '/^desc: Trigger: Client Request:/ {n = $NF} /^summary:/ {s = $2} END {if (n != "") print n, s}' "$f"
+        awk '
+            function idof(s) { sub(/^c?fn=/, "", s); return s }
+            /^desc: Trigger: Client Request:/ { n = $NF }
+            /^summary:/ { s = $2 }
+            /^fn=/ && $2 == "mc_sim_openssl_aes" { aes = idof($1) }
+            /^cfn=/ { if ($2 == "mc_sim_openssl_aes") aes = idof($1); pending = (aes != "" && idof($1) == aes); next }
+            /^calls=/ { if (pending) { split($1, c, "="); blocks += c[2] } pending = 0; next }
+            { pending = 0 }
+            END { if (n != "") print n, s, blocks + 0 }' "$f"
     done > "$RAW/cg-$name.txt"
     rm -rf "$RAW/cg-$name"
 }
