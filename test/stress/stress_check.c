@@ -77,13 +77,26 @@ int st_check_card(st_card *card)
     mnap_pcsc *tmp = NULL;
 
     memset(&c, 0, sizeof c);
-    /* The card was just reinserted: give pcscd time to see it. */
-    if (mnap_pcsc_new(&tmp) == MNAP_OK) {
-        (void)mnap_pcsc_wait_card(tmp, card->reader, 10000);
-        mnap_pcsc_free(tmp);
+    /* The card was just reinserted: give pcscd time to see it.  A card
+     * pulled just before the end may still look present to pcscd until its
+     * next poll, so a first connection can meet the old removal: retry the
+     * opening (bounded) while the error says the card is not there yet. */
+    for (int tries = 0; tries < 20; tries++) {
+        if (mnap_pcsc_new(&tmp) == MNAP_OK) {
+            (void)mnap_pcsc_wait_card(tmp, card->reader, 10000);
+            mnap_pcsc_free(tmp);
+            tmp = NULL;
+        }
+        e = st_conn_open(&c, card->reader);
+        if (e == MNAP_OK)
+            e = st_open_am(&c);
+        if (e != MNAP_E_CARD_REMOVED && e != MNAP_E_NO_CARD && e != MNAP_E_CARD_RESET &&
+            e != MNAP_E_TRANSPORT && e != MNAP_E_PROTOCOL)
+            break;
+        st_conn_close(&c);
+        st_sleep_ms(500);
     }
-    CALL(st_conn_open(&c, card->reader));
-    CALL(st_open_am(&c));
+    CHECK(e == MNAP_OK, "opening an AM session after the run: %s", st_err_name(e));
     CALL(find_ap(&c, card->idx, &ent, &found));
     CHECK(found, "the AP is not listed");
     CHECK(ent.state == MNAP_AP_ACTIVE, "AP state %02X, want 07", ent.state);

@@ -124,6 +124,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < run.n_cards; i++)
         pthread_join(workers[i], NULL);
     st_reinsert_all(&run);
+    st_sleep_ms(1500);   /* vpcd reports insertions at its next poll (~0.4 s) */
 
     report(&run);
     for (unsigned i = 0; i < run.n_cards; i++) {
