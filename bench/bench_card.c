@@ -8,9 +8,10 @@
  * that calls mc_process directly on an mc_card with the simulator port, so
  * that every APDU can be measured on its own: the simulator's NVM write and
  * byte counters before and after, the command and response lengths, and,
- * under valgrind --tool=callgrind --toggle-collect=mc_process, the card's
- * instructions (CALLGRIND_ZERO_STATS before mc_process, CALLGRIND_DUMP_STATS_AT
- * after it, so that each dump holds one APDU and nothing of the host).  The
+ * under valgrind --tool=callgrind --collect-atstart=no, the card's
+ * instructions: CALLGRIND_ZERO_STATS and CALLGRIND_TOGGLE_COLLECT before
+ * mc_process, CALLGRIND_TOGGLE_COLLECT and CALLGRIND_DUMP_STATS_AT after it,
+ * so that each dump holds one APDU of the card and nothing of the host.  The
  * client requests are no-ops outside valgrind.
  *
  * cost prints one line per APDU:
