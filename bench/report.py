@@ -271,9 +271,12 @@ def section_wire(out):
     out.append("| exchange | APDUs | APDU bytes (command + response) | payload | T=1 bytes | "
                "T=1 time at 9,600 baud | ISO 14443-4 bytes | time at 106 kbit/s | how measured |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    same = True
     for name, pred, payload, pnote in flows:
         g = select(pred)
         lst = next((l for l in g.values() if l), [])
+        totals = {sum(a.cmd + a.rsp for a in l) for l in g.values() if l}
+        same = same and len(totals) <= 1
         apdu = sum(a.cmd + a.rsp for a in lst)
         t1 = sum(t1_bytes(a.cmd) + t1_bytes(a.rsp) for a in lst)
         iso = [iso14443(a.cmd) for a in lst] + [iso14443(a.rsp) for a in lst]
@@ -284,8 +287,9 @@ def section_wire(out):
                    f"{t1_s * 1000:,.0f} ms | {iso_b:,} | {iso_s * 1000:,.1f} ms | "
                    "APDU lengths from the in-process transport, framing from the model below |")
     out.append("")
-    out.append("The figures are deterministic (the same APDU lengths every repetition). "
-               "Models, as physical lower bounds for a real card (no card processing time, no "
+    out.append(("The APDU lengths were the same in every repetition of the run. "
+                if same else "The APDU lengths differed between repetitions; the table shows "
+                "the first. ") + "Models, as physical lower bounds for a real card (no card processing time, no "
                "waiting-time extension, no PPS/RATS/anticollision, the card already powered):\n")
     out.append(f"- **T=1 (ISO 7816-3)**: every APDU travels in I-blocks of at most IFSC = "
                f"IFSD = {IFSC} bytes of information, each with a 3-byte prologue (NAD, PCB, "
