@@ -344,6 +344,8 @@ def section_size(out):
         out.append(f"| worst stack, mc_process | {stack:,} bytes | `make size`: GCC "
                    "-fstack-usage call graph (tools/stack_depth.py), port functions counted as 0 |")
     out.append("")
+    out.append("These figures come from one build and one link: they are exact, so no "
+               "repetition or median applies.\n")
     if status and status[0].strip() != "0":
         out.append(f"`make size` exited with status {status[0].strip()} "
                    "(1: a budget of docs/porting.md exceeded).\n")
