@@ -262,31 +262,32 @@ const char *mnap_pcsc_reader(const mnap_pcsc *p)
     return (p != NULL && p->connected) ? p->reader : NULL;
 }
 
-/* A card never answers with less than a status word: a shorter answer means
- * it stopped in the middle of the command (pulled, or a vpcd card that went
+/* Why a command got no proper answer.  A card never answers with less than a
+ * status word, and pcsc-lite answers SCARD_E_NOT_TRANSACTED when the reader
+ * lost the card in the middle of a command (pulled, or a vpcd card that went
  * away, which vpcd reports to pcscd as an empty response).  pcscd notices the
  * removal at its next poll of the reader, so ask the reader state for a short
- * while and name the cause; a card still present is a protocol error. */
-#define SHORT_RESPONSE_WAIT_MS 1500
-#define SHORT_RESPONSE_POLL_MS 50
+ * while and name the cause; a card that is still there gets the fallback. */
+#define CARD_GONE_WAIT_MS 1500
+#define CARD_GONE_POLL_MS 50
 
-static mnap_err short_response(mnap_pcsc *p)
+static mnap_err card_gone_or(mnap_pcsc *p, mnap_err fallback)
 {
     unsigned waited;
 
-    for (waited = 0; waited <= SHORT_RESPONSE_WAIT_MS; waited += SHORT_RESPONSE_POLL_MS) {
+    for (waited = 0; waited <= CARD_GONE_WAIT_MS; waited += CARD_GONE_POLL_MS) {
         DWORD state = 0, proto = 0, rlen = 0, alen = MAX_ATR_SIZE;
         BYTE atr[MAX_ATR_SIZE];
         LONG r = SCardStatus(p->card, NULL, &rlen, &state, &proto, atr, &alen);
-        struct timespec ts = { 0, SHORT_RESPONSE_POLL_MS * 1000000L };
+        struct timespec ts = { 0, CARD_GONE_POLL_MS * 1000000L };
 
         if (r != SCARD_S_SUCCESS)
-            return map_pcsc(r);
+            return map_pcsc(r) == MNAP_E_TRANSPORT ? fallback : map_pcsc(r);
         if (!(state & SCARD_PRESENT))
             return MNAP_E_CARD_REMOVED;
         nanosleep(&ts, NULL);
     }
-    return MNAP_E_PROTOCOL;
+    return fallback;
 }
 
 static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
@@ -315,10 +316,12 @@ static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, ui
     }
     rl = (DWORD)(rsp_cap > 0xFFFFFFFFu ? 0xFFFFFFFFu : rsp_cap);
     r = SCardTransmit(p->card, pci, cmd, (DWORD)len, NULL, rsp, &rl);
+    if (r == SCARD_E_NOT_TRANSACTED)
+        return card_gone_or(p, MNAP_E_TRANSPORT);
     if (r != SCARD_S_SUCCESS)
         return map_pcsc(r);
     if (rl < 2)
-        return short_response(p);
+        return card_gone_or(p, MNAP_E_PROTOCOL);
     *rsp_len = rl;
     return MNAP_OK;
 }
