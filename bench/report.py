@@ -354,11 +354,13 @@ def section_size(out):
 
 
 # --- throughput --------------------------------------------------------------------
-def rates(lines, name):
+def rates(lines, name, pooled=False):
+    """Rates of the runs called name (pooled: also name-b, name-c, ...)."""
     v = []
     for l in lines or []:
         p = l.split()
-        if len(p) == 5 and p[0] == "rate" and p[1] == name and float(p[4]) > 0:
+        if len(p) == 5 and p[0] == "rate" and float(p[4]) > 0 and (
+                p[1] == name or (pooled and p[1].startswith(name + "-"))):
             v.append(int(p[3]) / float(p[4]))
     return v
 
@@ -393,35 +395,43 @@ def section_rate(out):
     ]
     med = {}
     for lines, key, name, unit, how in rows:
-        s = stat(rates(lines, key))
+        s = stat(rates(lines, key, pooled=(key == "pcsc-mnap01")))
         if s:
             med[key] = s[0]
+    for key in ("pcsc-mnap01", "pcsc-mnap01-b", "pcsc-mnap01-c"):
+        s = stat(rates(pl, key))
+        if s:
+            med[key + ("-a" if key == "pcsc-mnap01" else "")] = s[0]
+    for lines, key, name, unit, how in rows:
+        s = stat(rates(lines, key, pooled=(key == "pcsc-mnap01")))
         why = skip or (vskip if key.startswith("pcsc-vicc") else None)
         val = fmt_stat(s, f1, f" {unit}") if s else ("not measured" + (
             f" ({why.split(' ', 1)[1]})" if why and lines is pl else ""))
         out.append(f"| {name} | {val} | {how} |")
     out.append("")
     ratios = []
-    if "pcsc-mnap01" in med and "pcsc-vicc" in med:
+    if "pcsc-mnap01-a" in med and "pcsc-vicc" in med:
         ratios.append(f"mnap-vcard at level 01 ÷ vicc as packaged: "
-                      f"**{med['pcsc-mnap01'] / med['pcsc-vicc']:.1f}×**")
-    if "pcsc-mnap01" in med and "pcsc-vicc-quickack" in med:
+                      f"**{med['pcsc-mnap01-a'] / med['pcsc-vicc']:.1f}×**")
+    if "pcsc-mnap01-b" in med and "pcsc-vicc-quickack" in med:
         ratios.append(f"mnap-vcard at level 01 ÷ vicc with TCP_QUICKACK: "
-                      f"**{med['pcsc-mnap01'] / med['pcsc-vicc-quickack']:.2f}×**")
-    if "pcsc-mnap01" in med and "pcsc-mnap33" in med:
+                      f"**{med['pcsc-mnap01-b'] / med['pcsc-vicc-quickack']:.2f}×**")
+    if "pcsc-mnap01-a" in med and "pcsc-mnap33" in med:
         ratios.append(f"level 33 ÷ level 01 through PC/SC: "
-                      f"**{med['pcsc-mnap33'] / med['pcsc-mnap01']:.2f}** "
+                      f"**{med['pcsc-mnap33'] / med['pcsc-mnap01-a']:.2f}** "
                       f"(in process: {med['inproc-read33'] / med['inproc-read01']:.2f})"
                       if "inproc-read33" in med and "inproc-read01" in med else
                       f"level 33 ÷ level 01 through PC/SC: "
-                      f"**{med['pcsc-mnap33'] / med['pcsc-mnap01']:.2f}**")
-    if "pcsc-echo" in med and "pcsc-mnap01" in med:
+                      f"**{med['pcsc-mnap33'] / med['pcsc-mnap01-a']:.2f}**")
+    if "pcsc-echo" in med and "pcsc-mnap01-c" in med:
         e = 1e6 / med["pcsc-echo"]
-        m = 1e6 / med["pcsc-mnap01"]
+        m = 1e6 / med["pcsc-mnap01-c"]
         ratios.append(f"time per APDU: echo card {e:.0f} µs, mnap-vcard level 01 {m:.0f} µs; "
                       f"pcscd + vpcd + client account for **{100 * e / m:.0f} %** of an mnap APDU")
     if ratios:
-        out.append("Ratios (medians):\n")
+        out.append("Ratios (medians; each pairs runs of one phase: level 01 interleaved with "
+                   "level 33 and vicc as packaged, with vicc with TCP_QUICKACK, and with the "
+                   "echo card; the level 01 row above pools all three phases):\n")
         out.extend(f"- {r}" for r in ratios)
         out.append("")
     out.append("The PC/SC rows run in one private pcscd (bench/run_pcsc.sh, reusing "

@@ -151,6 +151,9 @@ rounds() {
             case $c in
             kiosk) "$BENCH_PCSC" kiosk "$READER0" "$S" 1 ;;
             mnap01) "$BENCH_PCSC" read "$READER0" pcsc-mnap01 01 "$S" 1 ;;
+            # the same, named by phase so that ratios pair runs of one phase
+            mnap01b) "$BENCH_PCSC" read "$READER0" pcsc-mnap01-b 01 "$S" 1 ;;
+            mnap01c) "$BENCH_PCSC" read "$READER0" pcsc-mnap01-c 01 "$S" 1 ;;
             mnap33) "$BENCH_PCSC" read "$READER0" pcsc-mnap33 33 "$S" 1 ;;
             vicc) "$BENCH_PCSC" read "$READER1" pcsc-vicc plain "$S" 1 ;;
             vicc-qa) "$BENCH_PCSC" read "$READER1" pcsc-vicc-quickack plain "$S" 1 ;;
@@ -164,7 +167,7 @@ if [ -z "$VICC_SKIP" ] && start_vicc; then
     rounds kiosk mnap01 mnap33 vicc
     # vicc again, with TCP_QUICKACK.
     stop_slot1 "$VICC_PID"
-    start_vicc quickack && rounds vicc-qa mnap01
+    start_vicc quickack && rounds vicc-qa mnap01b
     stop_slot1 "$VICC_PID"
 else
     rounds kiosk mnap01 mnap33
@@ -176,5 +179,5 @@ fi
 ECHO_PID=$!
 track_pid "$ECHO_PID"
 "$E2E_PCSC" wait "$READER1" present 10000 || { cat "$E2E_TMP/echo.log" >&2; skip "echo_card not in its reader"; }
-rounds echo mnap01
+rounds echo mnap01c
 exit 0
