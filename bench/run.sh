@@ -30,7 +30,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
     MODE="quick (BENCH_QUICK=1: smoke run, figures not meaningful)"
 else
     ITER=${BENCH_ITER:-7} RATE_S=${BENCH_RATE_S:-1} RUNS=${BENCH_RUNS:-7}
-    PCSC_S=${BENCH_PCSC_S:-1.5} PCSC_RUNS=${BENCH_PCSC_RUNS:-5}
+    PCSC_S=${BENCH_PCSC_S:-1.5} PCSC_RUNS=${BENCH_PCSC_RUNS:-7}
     OUT=${BENCH_OUT:-docs/PERFORMANCE.md}
     MODE="full: $ITER callgrind repetitions, $RUNS runs of ${RATE_S} s in process, $PCSC_RUNS rounds of ${PCSC_S} s per PC/SC configuration"
 fi
