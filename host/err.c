@@ -22,6 +22,7 @@ const char *mnap_strerror(mnap_err err)
     case MNAP_E_CARD_REMOVED: return "the card was removed or lost power";
     case MNAP_E_PROTOCOL: return "malformed response from the card";
     case MNAP_E_NOT_CONNECTED: return "no card connected";
+    case MNAP_E_CARD_MUTE: return "the card stopped answering in the middle of a command";
     case MNAP_E_CARD_AUTH: return "the card cryptogram did not verify: wrong key set, or not a genuine card";
     case MNAP_E_AUTH_FAILED: return "the card refused the host authentication (6300)";
     case MNAP_E_LEVEL: return "the security level is below the application's minimum (6982)";

@@ -59,7 +59,8 @@ static void abort_load(mnap_ctx *ctx, mnap_err why)
     uint16_t sw;
     mnap_apdu a;
 
-    if (why == MNAP_E_CARD_REMOVED || why == MNAP_E_CARD_RESET || why == MNAP_E_NO_SERVICE ||
+    if (why == MNAP_E_CARD_REMOVED || why == MNAP_E_CARD_MUTE || why == MNAP_E_CARD_RESET ||
+        why == MNAP_E_NO_SERVICE ||
         why == MNAP_E_NOT_CONNECTED || why == MNAP_E_TRANSPORT)
         return;
     if (!ctx->open) {

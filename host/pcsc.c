@@ -267,7 +267,8 @@ const char *mnap_pcsc_reader(const mnap_pcsc *p)
  * lost the card in the middle of a command (pulled, or a vpcd card that went
  * away, which vpcd reports to pcscd as an empty response).  pcscd notices the
  * removal at its next poll of the reader, so ask the reader state for a short
- * while and name the cause; a card that is still there gets the fallback. */
+ * while: a card that left is MNAP_E_CARD_REMOVED, one still in the reader
+ * stopped answering (MNAP_E_CARD_MUTE, passed as fallback). */
 #define CARD_GONE_WAIT_MS 1500
 #define CARD_GONE_POLL_MS 50
 
@@ -317,11 +318,11 @@ static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, ui
     rl = (DWORD)(rsp_cap > 0xFFFFFFFFu ? 0xFFFFFFFFu : rsp_cap);
     r = SCardTransmit(p->card, pci, cmd, (DWORD)len, NULL, rsp, &rl);
     if (r == SCARD_E_NOT_TRANSACTED)
-        return card_gone_or(p, MNAP_E_TRANSPORT);
+        return card_gone_or(p, MNAP_E_CARD_MUTE);
     if (r != SCARD_S_SUCCESS)
         return map_pcsc(r);
     if (rl < 2)
-        return card_gone_or(p, MNAP_E_PROTOCOL);
+        return card_gone_or(p, MNAP_E_CARD_MUTE);
     *rsp_len = rl;
     return MNAP_OK;
 }

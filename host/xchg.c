@@ -99,7 +99,7 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         if (rc != MNAP_OK) {
             mnap__trace_text(ctx, mnap_strerror(rc));
             if (rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED ||
-                rc == MNAP_E_NO_SERVICE) {
+                rc == MNAP_E_CARD_MUTE || rc == MNAP_E_NO_SERVICE) {
                 /* A reset or new power-up selects nothing and ends any channel. */
                 mnap__session_drop(ctx);
                 ctx->selected = false;

@@ -34,6 +34,7 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_TIMEOUT:
     case MNAP_E_CARD_RESET:
     case MNAP_E_CARD_REMOVED:
+    case MNAP_E_CARD_MUTE:
     case MNAP_E_NOT_CONNECTED:
     case MNAP_E_TRANSPORT:
         return EX_NOCARD;

@@ -37,6 +37,8 @@ typedef enum mnap_err {
     MNAP_E_CARD_REMOVED = -26,    /* the card was removed (or lost power) */
     MNAP_E_PROTOCOL = -27,        /* malformed response (too short, bad TLV, bad length) */
     MNAP_E_NOT_CONNECTED = -28,   /* the transport has no card connected */
+    MNAP_E_CARD_MUTE = -29,       /* the card stopped answering in the middle of a command
+                                     (the reader lost it: contact or power): reconnect */
 
     /* --- secure channel ------------------------------------------------- */
     MNAP_E_CARD_AUTH = -40,       /* the card cryptogram did not verify: wrong key set

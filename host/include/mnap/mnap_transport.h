@@ -25,7 +25,7 @@ typedef struct mnap_transport {
     void *self;
     /* Sends cmd (cmd_len bytes) and writes the response, status word last, to
      * rsp (rsp_cap bytes); *rsp_len >= 2 on success.  Errors: MNAP_E_CARD_RESET,
-     * MNAP_E_CARD_REMOVED, MNAP_E_NO_SERVICE, MNAP_E_NOT_CONNECTED,
+     * MNAP_E_CARD_REMOVED, MNAP_E_CARD_MUTE, MNAP_E_NO_SERVICE, MNAP_E_NOT_CONNECTED,
      * MNAP_E_BUFFER, MNAP_E_TRANSPORT. */
     mnap_err (*transmit)(void *self, const uint8_t *cmd, size_t cmd_len,
                          uint8_t *rsp, size_t rsp_cap, size_t *rsp_len);
