@@ -11,8 +11,9 @@
  * three writes, 12 change PIN, key rotations, AREA SETUP; close always.
  * Bit 13 picks small LOAD AP blocks, a C-MAC-only AP session and adds
  * TERMINATE to group 5; bit 14 turns the trace on, into a checking callback;
- * bit 15 makes the key set a master set (diversified per card) and adds a
- * reconnect.
+ * bit 15 makes the key set a master set (diversified per card), asks for
+ * 1024-byte LOAD AP blocks (chained when the card's limit is lower) and adds
+ * a reconnect.
  *
  * Checked: no crash, leak or out-of-bounds access (ASan, LSan, UBSan); every
  * return value is a named mnap_err; outputs stay inside the caller's

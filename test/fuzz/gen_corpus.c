@@ -21,6 +21,8 @@
 #include "mnap/mnap_keys.h"
 
 static const char *out_dir = "test/fuzz/corpus";
+/* DF20 reports 64-byte limits (so that 1024-byte LOAD AP blocks are chained). */
+static int small_limits;
 
 static void write_seed(const char *target, const char *name, const uint8_t *d, size_t n)
 {
@@ -75,6 +77,9 @@ static size_t auto_answer(const uint8_t *c, size_t len, uint8_t *b, size_t cap)
     case 0x50:
         return 0;   /* the puppet computes an honest answer */
     case 0xCA:
+        if (p1p2 == 0xDF20 && small_limits)
+            return put(b, cap, "DF2031 80010F 810400008000 820102 830110 84020100 87020040"
+                               " 88020040 85080102030405060708 860A01020304050607080001 9000");
         if (p1p2 == 0xDF20)
             return put(b, cap, "DF2031 80010F 810400008000 820102 830110 84020100 87020800"
                                " 88020800 85080102030405060708 860A01020304050607080001 9000");
@@ -115,7 +120,7 @@ static void host_seeds(void)
         {0x2012, "am_load_small"}, {0x0022, "am_admin"},        {0x07C0, "ap_reads"},
         {0x0840, "ap_writes"},     {0x1040, "ap_change_rotate"}, {0x2740, "ap_cmac_only"},
         {0x4FC1, "ap_traced"},     {0x803F, "master_am"},       {0x7FFF, "all"},
-        {0xFFFF, "all_master"},    {0x1002, "am_rotate"},
+        {0xFFFF, "all_master"},    {0x1002, "am_rotate"},       {0x8013, "am_load_chained"},
     };
     static uint8_t rec[1u << 16];
 
@@ -124,6 +129,7 @@ static void host_seeds(void)
         size_t n = 0;
         rec[0] = sel[0];
         rec[1] = sel[1];
+        small_limits = strcmp(s[i].name, "am_load_chained") == 0;
         fz_host_run(sel, 2, auto_answer, rec + 2, sizeof(rec) - 2, &n);
         write_seed("host", s[i].name, rec, n + 2);
     }

@@ -127,7 +127,9 @@ static void script(mnap_ctx *ctx, unsigned sel, const mnap_keyset *ks)
                 fail("log: AID longer than 16, or an event without a name", rc);
     }
     if (sel & 1u << 4) {
-        lo.block_size = (sel & 1u << 13) ? 16 : 0;
+        /* 16-byte blocks, the card's limit, or 1024-byte blocks: chained
+         * whenever the card's DF20 reports a smaller command limit. */
+        lo.block_size = (sel & 1u << 13) ? 16 : (sel & 1u << 15) ? 1024 : 0;
         CALL("area_load_ap", mnap_area_load_ap(ctx, image, sizeof(image), ks, &lo));
     }
     if (sel & 1u << 5) {

@@ -159,12 +159,12 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
     static const mnap_err errs[6] = {MNAP_E_CARD_RESET, MNAP_E_CARD_REMOVED,
                                      MNAP_E_NO_SERVICE, MNAP_E_NOT_CONNECTED, MNAP_E_BUFFER,
                                      MNAP_E_TRANSPORT};
-    static uint8_t data[BUF_CAP], auto_body[4096];
+    static uint8_t data[BUF_CAP], chain[BUF_CAP], auto_body[4096];
     fz_puppet *p = self;
     size_t doff, dlen, bl, plain = 0;
     const uint8_t *b;
     uint8_t kind;
-    bool wrapped, unwrapped_ok = false;
+    bool wrapped, segment, unwrapped_ok = false;
 
     p->transmits++;
     if (cmd == NULL || rsp == NULL || rsp_len == NULL || parse_apdu(cmd, len, &doff, &dlen) != 0)
@@ -191,7 +191,15 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
      * INITIALIZE UPDATE end the channel; a wrapped command advances the MAC
      * chain when its C-MAC verifies (PROTOCOL.md §2, §3, §9). */
     wrapped = p->open && (cmd[0] & 0x04) && cmd[1] != 0x82;
-    if (cmd[1] == 0xA4 && cmd[2] == 0x04) {
+    segment = wrapped && (cmd[0] & 0x10);
+    if (segment) {
+        /* Not the last segment: keep its data for the whole. */
+        if (dlen <= sizeof(chain) - p->chain_len) {
+            memcpy(chain + p->chain_len, cmd + doff, dlen);
+            p->chain_len += dlen;
+        }
+        wrapped = false;
+    } else if (cmd[1] == 0xA4 && cmd[2] == 0x04) {
         p->open = p->iu_pending = false;
         if (dlen <= sizeof(p->sel_aid)) {
             memcpy(p->sel_aid, cmd + doff, dlen);
@@ -200,11 +208,19 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
     } else if (cmd[1] == 0x50 && !(cmd[0] & 0x04)) {
         p->open = p->iu_pending = false;
     } else if (wrapped) {
-        memcpy(data, cmd + doff, dlen);
-        unwrapped_ok = cm_scp03_unwrap_command(&p->scp, cmd, data, dlen, &plain) == CM_OK;
+        /* A lone command, or the last segment: the whole is the segments'
+         * data joined, MACed with this header (CLA without the chaining bit). */
+        size_t whole = p->chain_len + dlen;
+        if (whole <= sizeof(data)) {
+            memcpy(data, chain, p->chain_len);
+            memcpy(data + p->chain_len, cmd + doff, dlen);
+            unwrapped_ok = cm_scp03_unwrap_command(&p->scp, cmd, data, whole, &plain) == CM_OK;
+        }
         if (!unwrapped_ok)
             p->open = false;
     }
+    if (!segment)
+        p->chain_len = 0;
 
     switch (kind & 3) {
     case 2:
@@ -225,6 +241,8 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
         *rsp_len = bl;
         return MNAP_OK;
     default:
+        if (segment)
+            return put_rsp(NULL, 0, 0x9000, rsp, rsp_cap, rsp_len);
         if (cmd[1] == 0x50 && !(cmd[0] & 0x04))
             p->iu_raw = false;
         if (wrapped && !unwrapped_ok)

@@ -15,6 +15,9 @@
  *   1     raw: the record is the whole response, as is (under 2 bytes: the
  *         transport fails with MNAP_E_TRANSPORT).
  *   2     transport error: one of the errors mnap_transport.h allows.
+ * Segments of a chained wrapped command (CLA bit 10) are joined and the
+ * whole is unwrapped with the last one, as the card does; an honest answer
+ * to an earlier segment is 9000 with no data.
  * The puppet checks every command it receives is a well-formed ISO 7816
  * APDU, and records what the library should have refused: a raw answer to
  * INITIALIZE UPDATE, or a raw 9000/62xx/63xx answer to a wrapped command in
@@ -41,6 +44,7 @@ typedef struct fz_puppet {
     bool iu_pending, open;
     uint8_t hc[8], cc[8];
     cm_scp03 scp;
+    size_t chain_len;            /* wrapped data of ISO chaining segments so far */
     /* what the checks need */
     bool iu_raw;                 /* the last INITIALIZE UPDATE got a raw answer */
     unsigned forged;             /* raw answers that needed an R-MAC (see above) */
