@@ -252,6 +252,9 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) CC=clang SAN=fuzz fuzz-bins
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n; \
+	  if [ -d test/fuzz/repro/$$n ]; then \
+	    echo "== fuzz $$n: replaying the regression inputs of test/fuzz/repro/$$n"; \
+	    $$f test/fuzz/repro/$$n/* > $(FUZZ_BUILD)/repro-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/repro-$$n.log; exit 1; }; fi; \
 	  echo "== fuzz $$n for $(FUZZ_TIME) s"; \
 	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n \
 	    > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \

@@ -81,9 +81,18 @@ mnap_err mnap_keystore_new(mnap_keystore **out)
     return MNAP_OK;
 }
 
+/* The scrypt cost a store may use, or claim in its header.  The header is
+ * readable and writable by whoever can write the file, so the cost bounds the
+ * time (N * r * p: at most 16 times the default 2^15 * 8 * 1) and the memory
+ * (128 * r * N) that opening any file can take, and stays inside what
+ * OpenSSL's scrypt accepts (N < 2^(16 r)). */
+#define KS_SCRYPT_MAXWORK (1ull << 22)
+
 static int kdf_ok(unsigned log2_n, unsigned r, unsigned p)
 {
     return log2_n >= 10 && log2_n <= 22 && r >= 1 && r <= 32 && p >= 1 && p <= 16 &&
+           log2_n < 16u * r &&
+           (1ull << log2_n) * r * p <= KS_SCRYPT_MAXWORK &&
            (128ull * r * (1ull << log2_n)) <= KS_SCRYPT_MAXMEM / 2;
 }
 
@@ -269,7 +278,9 @@ static mnap_err parse_plain(mnap_keystore *ks, const uint8_t *p, size_t len)
         memcpy(e->name, p + pos, nl);
         e->name[nl] = '\0';
         pos += nl;
-        if (!name_ok(e->name))
+        /* A NUL inside the name would silently shorten it; a repeated name
+         * would make get and remove see only its first entry. */
+        if (!name_ok(e->name) || strlen(e->name) != nl || find(ks, e->name) != NULL)
             return MNAP_E_KS_CORRUPT;
         e->set.master = p[pos++];
         e->set.kvn = p[pos++];

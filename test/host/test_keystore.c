@@ -137,6 +137,16 @@ static void test_bad_names_and_params(void **state)
     assert_int_equal(mnap_keystore_set_kdf(ks, 9, 8, 1), MNAP_E_PARAM);
     assert_int_equal(mnap_keystore_set_kdf(ks, 23, 8, 1), MNAP_E_PARAM);
     assert_int_equal(mnap_keystore_set_kdf(ks, 12, 0, 1), MNAP_E_PARAM);
+    /* Costs OpenSSL's scrypt refuses (N >= 2^(16 r)) are refused up front,
+     * and so is any cost above 16 times the default work (N r p <= 2^22),
+     * since a file's header can claim it (fuzzing finding, docs/fuzzing.md). */
+    assert_int_equal(mnap_keystore_set_kdf(ks, 22, 1, 1), MNAP_E_PARAM);
+    assert_int_equal(mnap_keystore_set_kdf(ks, 16, 1, 1), MNAP_E_PARAM);
+    assert_int_equal(mnap_keystore_set_kdf(ks, 21, 2, 2), MNAP_E_PARAM);
+    assert_int_equal(mnap_keystore_set_kdf(ks, 16, 8, 16), MNAP_E_PARAM);
+    assert_int_equal(mnap_keystore_set_kdf(ks, 15, 8, 16), MNAP_OK);   /* exactly 2^22 */
+    assert_int_equal(mnap_keystore_set_kdf(ks, 18, 8, 2), MNAP_OK);
+    assert_int_equal(mnap_keystore_set_kdf(ks, 15, 1, 1), MNAP_OK);
     mnap_keystore_free(ks);
 }
 
