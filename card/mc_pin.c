@@ -24,23 +24,25 @@ static uint16_t commit_slot(mc_card *card, mc_slot_rec *s, uint8_t event)
     return mc_sw_of(st);
 }
 
-/* Compares pin with the stored PIN without a data-dependent branch: both are
- * padded to 12 bytes and the lengths folded in. */
-static bool pin_equal(const mc_slot_rec *s, const uint8_t *pin, size_t len)
+bool mc_pin_equal(const uint8_t *stored, size_t stored_len, const uint8_t *pin, size_t len)
 {
     uint8_t a[13], b[13];
-    bool eq;
+    int eq;
 
+    /* Both padded to 12 bytes and the lengths folded in, so neither a length
+     * nor a digit decides a branch. */
     memset(a, 0xFF, sizeof(a));
     memset(b, 0xFF, sizeof(b));
-    memcpy(a, s->pin, s->pin_len);
+    memcpy(a, stored, stored_len);
     memcpy(b, pin, len);
-    a[12] = s->pin_len;
+    a[12] = (uint8_t)stored_len;
     b[12] = (uint8_t)len;
-    eq = cm_ct_equal(a, b, sizeof(a)) != 0;
+    eq = cm_ct_equal(a, b, sizeof(a));
+    /* The match decides the answer: the one thing made public. */
+    CM_CT_DECLASSIFY(&eq, sizeof eq);
     cm_wipe(a, sizeof(a));
     cm_wipe(b, sizeof(b));
-    return eq;
+    return eq != 0;
 }
 
 static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size_t len,
@@ -53,7 +55,7 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
     sw = commit_slot(card, s, 0);
     if (sw != CM_SW_OK)
         return sw;
-    if (!pin_equal(s, pin, len)) {
+    if (!mc_pin_equal(s->pin, s->pin_len, pin, len)) {
         sw = commit_slot(card, s, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL);
         if (sw != CM_SW_OK)
             return sw;

@@ -97,7 +97,7 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
-    uint8_t hdr[4], expect[8];
+    uint8_t hdr[4];
     bool pending = card->chan == MC_CH_PENDING;
     uint16_t sw;
     int ok;
@@ -125,12 +125,10 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
     hdr[1] = c->ins;
     hdr[2] = c->p1;
     hdr[3] = c->p2;
-    ok = cm_scp03_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal, card->card_chal,
-                             expect) == CM_OK &&
-         cm_ct_equal(expect, c->data, 8);
+    ok = cm_scp03_check_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal,
+                                   card->card_chal, c->data) == CM_OK;
     if (ok)
         ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data) == CM_OK;
-    cm_wipe(expect, sizeof(expect));
     if (!ok) {
         mc_chan_close(card);
         if (MC_SEL_IS_AP(card->sel))
@@ -147,45 +145,24 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec *k,
                          uint8_t kcv_out[9])
 {
-    uint8_t *keys[3];
-    uint8_t kcv[3];
-    size_t pos = 1, elen, klen = 0, i;
+    cm_keyset ks;
     cm_aes aes;
-    int ok = 1;
+    int rc;
 
-    if (len < 1 || d[0] < 0x01 || d[0] > 0x7F)
-        return CM_SW_WRONG_DATA;
-    keys[0] = k->enc;
-    keys[1] = k->mac;
-    keys[2] = k->dek;
     mc_aes(card, &aes);
     memset(k, 0, sizeof(*k));
-    k->kvn = d[0];
-    for (i = 0; i < 3; i++) {
-        if (len - pos < 3 || d[pos] != 0x88)
-            return CM_SW_WRONG_DATA;
-        if (i == 0)
-            klen = d[pos + 2];
-        if (d[pos + 2] != klen || !cm_aes_valid_key_len(klen))
-            return CM_SW_WRONG_DATA;
-        elen = klen % 16 ? klen + 16 - klen % 16 : klen;
-        if (d[pos + 1] != elen + 1 || len - pos < 3 + elen + 4 || d[pos + 3 + elen] != 0x03)
-            return CM_SW_WRONG_DATA;
-        if (cm_scp03_unwrap_key(&aes, card->chan_dek, card->scp.key_len, d + pos + 3, elen, klen,
-                                keys[i]) != CM_OK ||
-            cm_kcv(&aes, keys[i], klen, kcv) != CM_OK)
-            ok = 0;
-        else
-            ok &= cm_ct_equal(kcv, d + pos + 4 + elen, 3);
-        memcpy(kcv_out + 3 * i, kcv, 3);
-        pos += 3 + elen + 4;
+    /* Format, unwrapping and the constant-time KCV check are common/'s; any
+     * failure is wrong data (§3: a wrong KCV gives 6A80 and changes nothing). */
+    rc = cm_scp03_keyset_parse(&aes, card->chan_dek, card->scp.key_len, d, len, &ks, kcv_out);
+    if (rc == CM_OK) {
+        k->kvn = ks.kvn;
+        k->key_len = ks.key_len;
+        memcpy(k->enc, ks.enc, ks.key_len);
+        memcpy(k->mac, ks.mac, ks.key_len);
+        memcpy(k->dek, ks.dek, ks.key_len);
     }
-    if (!ok || pos != len) {
-        cm_wipe(k, sizeof(*k));
-        return CM_SW_WRONG_DATA;
-    }
-    k->key_len = (uint8_t)klen;
-    return CM_SW_OK;
+    cm_wipe(&ks, sizeof(ks));
+    return rc == CM_OK ? CM_SW_OK : CM_SW_WRONG_DATA;
 }
 
 uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
