@@ -97,7 +97,7 @@ group = -Wl,--start-group $(1) -Wl,--end-group
 TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
-.PHONY: all libs tools tests test check clean deps demo install size bench fuzz-bins \
+.PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
         $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
@@ -215,6 +215,9 @@ test: deps-check
 # (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
 bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc
 	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
+# CI's check of the benchmarks: each runs once with tiny counts (nothing timed).
+bench-smoke:
+	@BUILD=$(BUILD) CC=$(CC) sh bench/smoke.sh
 
 # Sanitizer build in its own directory so it never mixes with the normal objects.
 check:
