@@ -314,18 +314,5 @@ mnap_err mnap_ap_append_record(mnap_ctx *ctx, uint16_t fid, const uint8_t *data,
 
 mnap_err mnap_ap_rotate_keys(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *new_keys)
 {
-    mnap_keyset sk;
-    mnap_err rc;
-
-    if (ctx == NULL || new_keys == NULL || new_keys->kvn < 0x01 || new_keys->kvn > 0x7F)
-        return MNAP_E_PARAM;
-    rc = mnap__need_session(ctx, 0);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__static_keys(new_keys, ctx->have_div ? ctx->div : NULL, &sk);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__put_key(ctx, old_kvn, &sk);
-    mnap_keyset_wipe(&sk);
-    return rc;
+    return mnap__replace_keys(ctx, 0, old_kvn, new_keys);
 }

@@ -112,38 +112,13 @@ mnap_err mnap_area_info_get(mnap_ctx *ctx, mnap_area_info *info)
 
 mnap_err mnap_area_setup(mnap_ctx *ctx, const mnap_keyset *region)
 {
-    mnap_keyset sk;
-    mnap_err rc;
-
-    if (ctx == NULL || region == NULL || region->kvn < 0x01 || region->kvn > 0x7F)
-        return MNAP_E_PARAM;
-    rc = mnap__need_session(ctx, 1);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__static_keys(region, ctx->have_div ? ctx->div : NULL, &sk);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__put_key(ctx, 0xFF, &sk);
-    mnap_keyset_wipe(&sk);
-    return rc;
+    /* AREA SETUP is PUT KEY from the transport key set (KVN FF). */
+    return mnap__replace_keys(ctx, 1, 0xFF, region);
 }
 
 mnap_err mnap_area_rotate_keys(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *region)
 {
-    mnap_keyset sk;
-    mnap_err rc;
-
-    if (ctx == NULL || region == NULL || region->kvn < 0x01 || region->kvn > 0x7F)
-        return MNAP_E_PARAM;
-    rc = mnap__need_session(ctx, 1);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__static_keys(region, ctx->have_div ? ctx->div : NULL, &sk);
-    if (rc != MNAP_OK)
-        return rc;
-    rc = mnap__put_key(ctx, old_kvn, &sk);
-    mnap_keyset_wipe(&sk);
-    return rc;
+    return mnap__replace_keys(ctx, 1, old_kvn, region);
 }
 
 /* 4F len AID into buf; returns the length. */

@@ -178,3 +178,22 @@ mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys)
         return MNAP_E_KCV;
     return MNAP_OK;
 }
+
+mnap_err mnap__replace_keys(mnap_ctx *ctx, int am, uint8_t old_kvn, const mnap_keyset *keys)
+{
+    mnap_keyset sk;
+    mnap_err rc;
+
+    if (ctx == NULL || keys == NULL || keys->kvn < 0x01 || keys->kvn > 0x7F)
+        return MNAP_E_PARAM;
+    rc = mnap__need_session(ctx, am);
+    if (rc != MNAP_OK)
+        return rc;
+    /* Master keys become this card's own before they are sent. */
+    rc = mnap__static_keys(keys, ctx->have_div ? ctx->div : NULL, &sk);
+    if (rc != MNAP_OK)
+        return rc;
+    rc = mnap__put_key(ctx, old_kvn, &sk);
+    mnap_keyset_wipe(&sk);
+    return rc;
+}

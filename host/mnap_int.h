@@ -119,6 +119,10 @@ mnap_err mnap__keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len
                            uint8_t kcv[9]);
 /* PUT KEY in the open session: old_kvn, the new key set (already static). */
 mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys);
+/* The public key-replacing calls (area setup, AM and AP rotation): checks the
+ * new KVN (01..7F), needs an AM (am != 0) or AP session, diversifies master
+ * keys for this card, then PUT KEY. */
+mnap_err mnap__replace_keys(mnap_ctx *ctx, int am, uint8_t old_kvn, const mnap_keyset *keys);
 
 /* --- key store (keystore.c) ------------------------------------------ */
 /* Tests only: fn runs after the temp file is written and synced and before
