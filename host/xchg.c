@@ -213,10 +213,48 @@ void mnap__session_drop(mnap_ctx *ctx)
     ctx->pin_verified = false;
 }
 
+/* The protected response of a session command, now in ctx->tmp (rlen bytes):
+ * verifies the R-MAC and decrypts (a failure ends the session), traces the
+ * plain response, and copies it to the caller's buffer. */
+static mnap_err deliver_response(mnap_ctx *ctx, size_t rlen, uint16_t sw, unsigned red,
+                                 uint8_t *out, size_t cap, size_t *out_len)
+{
+    size_t plen;
+    int crc = cm_scp03_unwrap_response(&ctx->scp, ctx->tmp, rlen, sw, &plen);
+
+    if (crc != CM_OK) {
+        cm_wipe(ctx->tmp, rlen);
+        mnap__trace_text(ctx, "response failed its R-MAC / R-ENC check");
+        mnap__session_drop(ctx);
+        return MNAP_E_RMAC;
+    }
+    if (plen > cap) {
+        cm_wipe(ctx->tmp, rlen);
+        return MNAP_E_BUFFER;
+    }
+    if (mnap__trace_on(ctx) && (ctx->level & (CM_SL_RMAC | CM_SL_RENC))) {
+        /* The plain response, as the caller gets it. */
+        uint8_t *line = malloc(plen + 2);
+        if (line != NULL) {
+            memcpy(line, ctx->tmp, plen);
+            line[plen] = (uint8_t)(sw >> 8);
+            line[plen + 1] = (uint8_t)sw;
+            mnap__trace_apdu(ctx, '<', "plain", line, plen + 2, 0, plen, redact_rsp(ctx, red));
+            cm_wipe(line, plen + 2);
+            free(line);
+        }
+    }
+    if (plen)
+        memcpy(out, ctx->tmp, plen);
+    cm_wipe(ctx->tmp, rlen);
+    *out_len = plen;
+    return MNAP_OK;
+}
+
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                     size_t *out_len, uint16_t *sw, unsigned red)
 {
-    size_t n, wn, rlen, plen;
+    size_t n, wn, rlen;
     mnap_err rc;
     int crc;
 
@@ -252,34 +290,7 @@ mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
         *out_len = 0;
         return MNAP_OK;
     }
-    crc = cm_scp03_unwrap_response(&ctx->scp, ctx->tmp, rlen, *sw, &plen);
-    if (crc != CM_OK) {
-        cm_wipe(ctx->tmp, rlen);
-        mnap__trace_text(ctx, "response failed its R-MAC / R-ENC check");
-        mnap__session_drop(ctx);
-        return MNAP_E_RMAC;
-    }
-    if (plen > cap) {
-        cm_wipe(ctx->tmp, rlen);
-        return MNAP_E_BUFFER;
-    }
-    if (mnap__trace_on(ctx) && (ctx->level & (CM_SL_RMAC | CM_SL_RENC))) {
-        /* The plain response, as the caller gets it. */
-        uint8_t *line = malloc(plen + 2);
-        if (line != NULL) {
-            memcpy(line, ctx->tmp, plen);
-            line[plen] = (uint8_t)(*sw >> 8);
-            line[plen + 1] = (uint8_t)*sw;
-            mnap__trace_apdu(ctx, '<', "plain", line, plen + 2, 0, plen, redact_rsp(ctx, red));
-            cm_wipe(line, plen + 2);
-            free(line);
-        }
-    }
-    if (plen)
-        memcpy(out, ctx->tmp, plen);
-    cm_wipe(ctx->tmp, rlen);
-    *out_len = plen;
-    return MNAP_OK;
+    return deliver_response(ctx, rlen, *sw, red, out, cap, out_len);
 }
 
 mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
@@ -313,7 +324,7 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
 {
     mnap_apdu whole, part;
     const uint8_t *wire;
-    size_t n, wn = 0, off, rlen = 0, plen, pn;
+    size_t n, wn = 0, off, rlen = 0, pn;
     uint8_t *segbuf = NULL;
     mnap_err rc = MNAP_OK;
     int crc;
@@ -401,20 +412,5 @@ out:
         *out_len = 0;
         return MNAP_OK;
     }
-    crc = cm_scp03_unwrap_response(&ctx->scp, ctx->tmp, rlen, *sw, &plen);
-    if (crc != CM_OK) {
-        cm_wipe(ctx->tmp, rlen);
-        mnap__trace_text(ctx, "response failed its R-MAC / R-ENC check");
-        mnap__session_drop(ctx);
-        return MNAP_E_RMAC;
-    }
-    if (plen > cap) {
-        cm_wipe(ctx->tmp, rlen);
-        return MNAP_E_BUFFER;
-    }
-    if (plen)
-        memcpy(out, ctx->tmp, plen);
-    cm_wipe(ctx->tmp, rlen);
-    *out_len = plen;
-    return MNAP_OK;
+    return deliver_response(ctx, rlen, *sw, red, out, cap, out_len);
 }
