@@ -186,6 +186,8 @@ $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 
 # End-to-end clients: test/e2e/*.c, one program each, run by test/e2e/run.sh.
 E2E_BINS := $(patsubst test/e2e/%.c,$(BUILD)/test/e2e/%,$(wildcard test/e2e/*.c))
+# Part of every build: other suites' PC/SC scripts use these clients too.
+tests: $(E2E_BINS)
 $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
