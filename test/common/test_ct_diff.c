@@ -283,7 +283,7 @@ static void test_key_wrap_and_kcv(void **state)
 static void test_keyset_data(void **state)
 {
     cm_aes aes = test_aes();
-    uint8_t dek[32], data[CM_KEYSET_DATA_MAX], kcvs[9], want_kcv[3];
+    uint8_t dek[32], data[CM_KEYSET_DATA_MAX + 1], kcvs[9], want_kcv[3];   /* +1: a trailing byte */
     size_t n, kl;
     cm_keyset ks, back;
     (void)state;
