@@ -268,7 +268,8 @@ fuzz:
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
-            gcc-arm-none-eabi libnewlib-arm-none-eabi python3
+            gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
+            vsmartcard-vpicc python3-pycryptodome
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
