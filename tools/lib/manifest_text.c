@@ -5,17 +5,7 @@
 #include <string.h>
 
 #include "manifest_int.h"
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "mnap_json.h"
 
 static void put(uint8_t *out, size_t cap, size_t *len, uint8_t b)
 {
@@ -43,7 +33,7 @@ int mf_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out
             *out_len = len;
             return MF_TXT_ODD;
         }
-        v = hex_val(s[i]);
+        v = mnap_hex_digit(s[i]);
         if (v < 0) {
             *bad = i;
             *out_len = len;
@@ -91,7 +81,7 @@ static long u_escape(const char *s, size_t n, size_t i)
     if (i + 4 > n)
         return -1;
     for (size_t k = 0; k < 4; k++) {
-        int d = hex_val(s[i + k]);
+        int d = mnap_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = (v << 4) | d;

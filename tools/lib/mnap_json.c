@@ -358,7 +358,7 @@ void mj_pos(const mj_doc *doc, int tok, int *line, int *col)
         (*col)--;
 }
 
-static int hexval(char c)
+int mnap_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -376,7 +376,7 @@ int mnap_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, s
     if (hex == NULL || hex_len % 2 != 0 || hex_len / 2 > cap)
         return -1;
     for (i = 0; i < hex_len; i += 2) {
-        int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+        int hi = mnap_hex_digit(hex[i]), lo = mnap_hex_digit(hex[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i / 2] = (uint8_t)((hi << 4) | lo);

@@ -54,7 +54,9 @@ int mj_hex(const mj_doc *doc, int tok, uint8_t *out, size_t cap, size_t *out_len
 /* 1-based line and column of the token's first character. */
 void mj_pos(const mj_doc *doc, int tok, int *line, int *col);
 
-/* Hex helpers for tests and tools. */
+/* Hex helpers for tests and tools.  mnap_hex_digit: 0..15 for a hex digit
+ * (either case), -1 for anything else. */
+int mnap_hex_digit(char c);
 int mnap_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, size_t *out_len);
 void mnap_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
 
