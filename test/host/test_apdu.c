@@ -253,6 +253,13 @@ static void test_sw_map_and_strings(void **state)
     }
     assert_string_equal(mnap_strerror((mnap_err)-999), "unknown error");
     assert_string_equal(mnap_strerror(MNAP_E_PIN_BLOCKED), "the PIN is blocked (6983)");
+    assert_string_equal(mnap_err_name(MNAP_E_CARD_MUTE), "MNAP_E_CARD_MUTE");
+    assert_string_equal(mnap_err_name(MNAP_OK), "MNAP_OK");
+    assert_null(mnap_err_name((mnap_err)-999));
+    /* Every value with a name has its own sentence, not the generic one. */
+    for (e = 0; e >= -120; e--)
+        if (mnap_err_name((mnap_err)e) != NULL)
+            assert_string_not_equal(mnap_strerror((mnap_err)e), "unknown error");
 }
 
 int main(void)

@@ -97,6 +97,10 @@ typedef enum mnap_err {
  * sentence). */
 const char *mnap_strerror(mnap_err err);
 
+/* The name of err's constant, e.g. "MNAP_E_CARD_REMOVED" (for logs, JSON
+ * output and test reports), or NULL for a value outside the enum. */
+const char *mnap_err_name(mnap_err err);
+
 /* The generic mapping of a status word to an error (9000 -> MNAP_OK; 61xx and
  * 6310 are handled by the library before this is used).  Some calls refine
  * it by context (6A80 on VERIFY is MNAP_E_PIN_POLICY, 6982 on EXTERNAL
