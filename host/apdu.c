@@ -86,3 +86,15 @@ int mnap__apdu_parse(const uint8_t *b, size_t len, mnap_apdu *a)
     }
     return 0;
 }
+
+size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len)
+{
+    mnap_apdu a;
+
+    /* T=0 (ISO/IEC 7816-3 12.2) carries short APDUs only and has no case 4:
+     * the header and the data go out, and the card announces its answer
+     * with 61xx, which mnap__exchange fetches with GET RESPONSE. */
+    if (mnap__apdu_parse(buf, len, &a) != 0 || a.extended)
+        return 0;
+    return (a.lc && a.ne) ? 5 + a.lc : len;
+}

@@ -70,6 +70,9 @@ mnap_err mnap__random(uint8_t *out, size_t len);
 size_t mnap__apdu_encode(const mnap_apdu *a, uint8_t *out, size_t cap);
 /* Parses a coded APDU back (data points into buf).  0 or -1. */
 int mnap__apdu_parse(const uint8_t *buf, size_t len, mnap_apdu *a);
+/* How many bytes of a coded APDU go out over T=0: a case-4 command loses its
+ * Le, the other cases go whole.  0 for an extended or malformed APDU. */
+size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len);
 
 /* --- exchanges (xchg.c) ------------------------------------------------ */
 /* One command through the transport with GET RESPONSE / 6Cxx handling; the

@@ -305,12 +305,9 @@ static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, ui
     if (!p->connected)
         return MNAP_E_NOT_CONNECTED;
     if (p->proto == SCARD_PROTOCOL_T0) {
-        /* T=0 has no case 4: send case 3 and let 61xx bring the data. */
-        mnap_apdu a;
-        if (mnap__apdu_parse(cmd, cmd_len, &a) != 0 || a.extended)
+        len = mnap__apdu_t0_len(cmd, cmd_len);
+        if (len == 0)
             return MNAP_E_PARAM;
-        if (a.lc && a.ne)
-            len = 5 + a.lc;
         pci = SCARD_PCI_T0;
     } else {
         pci = SCARD_PCI_T1;

@@ -122,6 +122,29 @@ static void test_encode_cases(void **state)
     assert_int_equal(mnap__apdu_parse((const uint8_t *)"\x00\xB0\x00\x00\x05\x01", 6, &b), -1);
 }
 
+/* What goes out over T=0: case 4 loses its Le (the answer comes by 61xx and
+ * GET RESPONSE), cases 1-3 go whole, extended or malformed APDUs cannot. */
+static void test_t0_length(void **state)
+{
+    static const uint8_t case1[] = { 0x00, 0xA4, 0x04, 0x00 };
+    static const uint8_t case2[] = { 0x00, 0xB0, 0x00, 0x00, 0x10 };
+    static const uint8_t case3[] = { 0x00, 0x20, 0x00, 0x81, 0x02, 0x31, 0x32 };
+    static const uint8_t case4[] = { 0x00, 0xA4, 0x04, 0x00, 0x02, 0xD3, 0x92, 0x00 };
+    static const uint8_t case2x[] = { 0x00, 0xB0, 0x00, 0x00, 0x00, 0x01, 0x00 };
+    static const uint8_t case4x[] = { 0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x01, 0xD3, 0x00, 0x00 };
+    static const uint8_t bad_lc[] = { 0x00, 0xB0, 0x00, 0x00, 0x05, 0x01 };
+    (void)state;
+
+    assert_int_equal(mnap__apdu_t0_len(case1, sizeof(case1)), 4);
+    assert_int_equal(mnap__apdu_t0_len(case2, sizeof(case2)), 5);
+    assert_int_equal(mnap__apdu_t0_len(case3, sizeof(case3)), 7);
+    assert_int_equal(mnap__apdu_t0_len(case4, sizeof(case4)), 7);
+    assert_int_equal(mnap__apdu_t0_len(case2x, sizeof(case2x)), 0);
+    assert_int_equal(mnap__apdu_t0_len(case4x, sizeof(case4x)), 0);
+    assert_int_equal(mnap__apdu_t0_len(bad_lc, sizeof(bad_lc)), 0);
+    assert_int_equal(mnap__apdu_t0_len(case1, 3), 0);
+}
+
 /* --- exchange ------------------------------------------------------------ */
 static void test_get_response_chain(void **state)
 {
@@ -266,6 +289,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_cases),
+        cmocka_unit_test(test_t0_length),
         cmocka_unit_test(test_get_response_chain),
         cmocka_unit_test(test_buffer_bound),
         cmocka_unit_test(test_wrong_le_resend),
