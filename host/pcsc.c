@@ -134,27 +134,80 @@ mnap_err mnap_pcsc_list_readers(mnap_pcsc *p, void (*fn)(void *user, const char 
     return rc;
 }
 
-/* The reader to use: name, or the first reader. */
-static mnap_err pick_reader(mnap_pcsc *p, const char *name, char *out, size_t cap)
+/* Every reader with its state (one SCardGetStatusChange with timeout 0):
+ * *states (malloc'ed; szReader points into *list, also malloc'ed) and *n.
+ * No reader at all is MNAP_E_NO_READER. */
+static mnap_err reader_states(mnap_pcsc *p, char **list, SCARD_READERSTATE **states, size_t *n)
 {
     mnap_err rc;
+    size_t i = 0;
+    char *s;
+    LONG r;
+
+    *states = NULL;
+    *list = reader_list(p, &rc);
+    if (*list == NULL)
+        return rc != MNAP_OK ? rc : MNAP_E_NO_READER;
+    for (s = *list; *s != '\0'; s += strlen(s) + 1)
+        i++;
+    *n = i;
+    *states = i ? calloc(i, sizeof(**states)) : NULL;
+    if (*states == NULL) {
+        free(*list);
+        *list = NULL;
+        return i ? MNAP_E_NOMEM : MNAP_E_NO_READER;
+    }
+    for (i = 0, s = *list; *s != '\0'; s += strlen(s) + 1, i++) {
+        (*states)[i].szReader = s;
+        (*states)[i].dwCurrentState = SCARD_STATE_UNAWARE;
+    }
+    r = SCardGetStatusChange(p->sc, 0, *states, (DWORD)*n);
+    if (r != SCARD_S_SUCCESS && r != SCARD_E_TIMEOUT) {
+        free(*states);
+        free(*list);
+        *states = NULL;
+        *list = NULL;
+        return map_pcsc(r);
+    }
+    return MNAP_OK;
+}
+
+/* The first of the n states with a card present, or n. */
+static size_t first_with_card(const SCARD_READERSTATE *st, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (st[i].dwEventState & SCARD_STATE_PRESENT)
+            return i;
+    return n;
+}
+
+/* The reader to use: name, else the first reader with a card, else (so that
+ * connecting says "no card") the first reader. */
+static mnap_err pick_reader(mnap_pcsc *p, const char *name, char *out, size_t cap)
+{
+    SCARD_READERSTATE *st;
+    mnap_err rc;
+    size_t n, i;
     char *list;
 
-    if (name != NULL) {
-        if (strlen(name) >= cap)
-            return MNAP_E_PARAM;
-        strcpy(out, name);
-        return MNAP_OK;
-    }
-    list = reader_list(p, &rc);
-    if (list == NULL)
-        return rc != MNAP_OK ? rc : MNAP_E_NO_READER;
-    if (list[0] == '\0' || strlen(list) >= cap) {
+    if (name == NULL) {
+        rc = reader_states(p, &list, &st, &n);
+        if (rc != MNAP_OK)
+            return rc;
+        i = first_with_card(st, n);
+        name = st[i < n ? i : 0].szReader;
+        rc = strlen(name) < cap ? MNAP_OK : MNAP_E_NO_READER;
+        if (rc == MNAP_OK)
+            strcpy(out, name);
+        free(st);
         free(list);
-        return MNAP_E_NO_READER;
+        return rc;
     }
-    strcpy(out, list);
-    free(list);
+    if (strlen(name) >= cap)
+        return MNAP_E_PARAM;
+    strcpy(out, name);
     return MNAP_OK;
 }
 
@@ -168,45 +221,64 @@ static uint64_t now_ms(void)
 
 mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_ms)
 {
+    SCARD_READERSTATE one, *st;
     uint64_t deadline;
-    SCARD_READERSTATE st;
-    char name[256];
+    char *list = NULL;
     mnap_err rc;
+    size_t n, i;
     LONG r;
 
     if (p == NULL)
         return MNAP_E_PARAM;
-    rc = pick_reader(p, reader, name, sizeof(name));
-    if (rc != MNAP_OK)
-        return rc;
-    memset(&st, 0, sizeof(st));
-    st.szReader = name;
-    st.dwCurrentState = SCARD_STATE_UNAWARE;
-    r = SCardGetStatusChange(p->sc, 0, &st, 1);
-    if (r != SCARD_S_SUCCESS && r != SCARD_E_TIMEOUT)
-        return map_pcsc(r);
-    if (st.dwEventState & SCARD_STATE_UNKNOWN)
-        return MNAP_E_NO_READER;
-    if (st.dwEventState & SCARD_STATE_PRESENT)
-        return MNAP_OK;
+    if (reader != NULL) {
+        /* One reader: the same wait over a state array of one. */
+        memset(&one, 0, sizeof(one));
+        one.szReader = reader;
+        one.dwCurrentState = SCARD_STATE_UNAWARE;
+        r = SCardGetStatusChange(p->sc, 0, &one, 1);
+        if (r != SCARD_S_SUCCESS && r != SCARD_E_TIMEOUT)
+            return map_pcsc(r);
+        st = &one;
+        n = 1;
+    } else {
+        rc = reader_states(p, &list, &st, &n);
+        if (rc != MNAP_OK)
+            return rc;
+    }
     deadline = now_ms() + timeout_ms;
     for (;;) {
         uint64_t t = now_ms();
-        if (t >= deadline)
-            return MNAP_E_TIMEOUT;
-        /* Wait for the next change of the reader; other changes (a card
-         * that is mute, an exclusive user leaving) just wait again. */
-        st.dwCurrentState = st.dwEventState;
-        r = SCardGetStatusChange(p->sc, (DWORD)(deadline - t), &st, 1);
-        if (r == SCARD_E_TIMEOUT)
-            return MNAP_E_TIMEOUT;
-        if (r != SCARD_S_SUCCESS)
-            return map_pcsc(r);
-        if (st.dwEventState & SCARD_STATE_UNKNOWN)
-            return MNAP_E_NO_READER;
-        if (st.dwEventState & SCARD_STATE_PRESENT)
-            return MNAP_OK;
+
+        if (reader != NULL && (st[0].dwEventState & SCARD_STATE_UNKNOWN)) {
+            rc = MNAP_E_NO_READER;
+            break;
+        }
+        if (first_with_card(st, n) < n) {
+            rc = MNAP_OK;
+            break;
+        }
+        if (t >= deadline) {
+            rc = MNAP_E_TIMEOUT;
+            break;
+        }
+        /* Wait for the next change of a reader; other changes (a card that
+         * is mute, an exclusive user leaving) just wait again. */
+        for (i = 0; i < n; i++)
+            st[i].dwCurrentState = st[i].dwEventState;
+        r = SCardGetStatusChange(p->sc, (DWORD)(deadline - t), st, (DWORD)n);
+        if (r == SCARD_E_TIMEOUT) {
+            rc = MNAP_E_TIMEOUT;
+            break;
+        }
+        if (r != SCARD_S_SUCCESS) {
+            rc = map_pcsc(r);
+            break;
+        }
     }
+    if (st != &one)
+        free(st);
+    free(list);
+    return rc;
 }
 
 mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader)

@@ -2,8 +2,8 @@
 # test/host/pcsc.sh: libmnap's PC/SC transport against a real pcscd.
 #
 # Starts a private pcscd with a two-slot vpcd reader on a free port (the
-# helpers of test/e2e/lib.sh), a virtual card (mnap-vcard) in slot 0 and
-# nothing in slot 1, runs $BUILD/test/host/test_pcsc against them, stops
+# helpers of test/e2e/lib.sh), a virtual card (mnap-vcard) in slot 1 and
+# nothing in slot 0, runs $BUILD/test/host/test_pcsc against them, stops
 # pcscd, and runs it once more to see MNAP_E_NO_SERVICE.  Every process it
 # starts is stopped by PID.  Skips (exit 0, with a note) where it cannot run:
 # not root, no pcscd or vpcd driver, mnap-vcard or e2e_pcsc not built, or a
@@ -65,8 +65,10 @@ READER1="$E2E_NAME 00 01"
 e2e_pick_port
 e2e_write_conf
 start_pcscd
-fresh_card 0 || { RC=1; tail -20 "$E2E_TMP/vcard0.log" >&2; exit 1; }
-MNAP_PCSC_READER="$READER0" MNAP_PCSC_EMPTY_READER="$READER1" "$TEST" || RC=1
+# The card in the second slot, so that "the first reader with a card" is
+# not simply the first reader.
+fresh_card 1 || { RC=1; tail -20 "$E2E_TMP/vcard1.log" >&2; exit 1; }
+MNAP_PCSC_READER="$READER1" MNAP_PCSC_EMPTY_READER="$READER0" "$TEST" || RC=1
 e2e_cleanup
 MNAP_PCSC_NO_SERVICE=1 "$TEST" || RC=1
 [ "$RC" = 0 ] || log "pcsc.sh: logs in $E2E_TMP"

@@ -1,7 +1,7 @@
 /* test_pcsc.c: the PC/SC transport against a real pcscd.  Run by
  * test/host/pcsc.sh, which starts a private pcscd with a two-slot vpcd
- * reader, a virtual card (mnap-vcard) in the first slot and none in the
- * second, and names them in MNAP_PCSC_READER / MNAP_PCSC_EMPTY_READER; with
+ * reader, a virtual card (mnap-vcard) in the second slot and none in the
+ * first, and names them in MNAP_PCSC_READER / MNAP_PCSC_EMPTY_READER; with
  * MNAP_PCSC_NO_SERVICE=1 it runs after stopping pcscd.  Without those
  * variables every test is skipped. */
 #include <stdarg.h>
@@ -72,6 +72,23 @@ static void test_readers_and_wait(void **state)
     mnap_pcsc_free(p);
 }
 
+/* No reader named: the first reader with a card, here the second one (the
+ * first is empty), for waiting and for connecting alike. */
+static void test_default_reader_is_first_with_card(void **state)
+{
+    mnap_pcsc *p;
+    (void)state;
+    if (reader == NULL)
+        skip();
+    assert_int_equal(mnap_pcsc_new(&p), MNAP_OK);
+    assert_int_equal(mnap_pcsc_wait_card(p, NULL, 0), MNAP_OK);
+    assert_int_equal(mnap_pcsc_wait_card(p, NULL, 300), MNAP_OK);
+    assert_int_equal(mnap_pcsc_connect(p, NULL), MNAP_OK);
+    assert_string_equal(mnap_pcsc_reader(p), reader);
+    assert_int_equal(mnap_pcsc_protocol(p), 1);
+    mnap_pcsc_free(p);
+}
+
 static void test_connect_and_talk(void **state)
 {
     mnap_pcsc *p;
@@ -132,6 +149,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readers_and_wait),
+        cmocka_unit_test(test_default_reader_is_first_with_card),
         cmocka_unit_test(test_connect_and_talk),
         cmocka_unit_test(test_no_service),
     };

@@ -74,6 +74,23 @@ same err "mnap: no reader number 7 (2 readers: see 'mnap readers')"
 run unknown-name "$M" --reader "no such reader" info --public; rc 3
 same err "mnap: no reader named 'no such reader' (see 'mnap readers')"
 
+# No reader named: the first reader with a card, even when it is not the
+# first reader; no card anywhere is "no card".
+run no-card-anywhere "$M" info --public; rc 3
+has err "no card in the reader"
+start_vcard 1 "$E2E_TMP/card1.img" --new --serial 0A0B0C0D0E0F1012
+for i in $(seq 100); do
+    "$M" --reader 1 info --public >/dev/null 2>&1 && break
+    sleep 0.1
+done
+run first-with-card-slot1 "$M" info --public; rc 0; has out "reader:          $READER1"
+stop_pid "$VCARD1_PID"; VCARD1_PID=
+for i in $(seq 100); do
+    if ! "$M" --reader 1 info --public >/dev/null 2>wait.err &&
+        grep -q "no card in the reader" wait.err; then break; fi
+    sleep 0.1
+done
+
 start_vcard 0 "$E2E_TMP/card.img" --new --serial 0A0B0C0D0E0F1011
 for i in $(seq 100); do
     "$M" --reader 0 info --public >/dev/null 2>&1 && break

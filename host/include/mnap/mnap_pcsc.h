@@ -38,12 +38,15 @@ void mnap_pcsc_free(mnap_pcsc *p);
 mnap_err mnap_pcsc_list_readers(mnap_pcsc *p, void (*fn)(void *user, const char *reader),
                                 void *user, size_t *count);
 
-/* Waits until a card is present in reader (NULL: the first reader).
- * timeout_ms 0 checks once; MNAP_E_TIMEOUT when no card came in time. */
+/* Waits until a card is present in reader (NULL: in any reader known when
+ * the wait starts).  timeout_ms 0 checks once; MNAP_E_TIMEOUT when no card
+ * came in time, MNAP_E_NO_READER when the named reader (or every reader) is
+ * not there. */
 mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_ms);
 
-/* Connects (shared mode) to the card in reader (NULL: the first reader with a
- * card).  Disconnects a previous card first. */
+/* Connects (shared mode) to the card in reader (NULL: the first reader, in
+ * PC/SC order, with a card; MNAP_E_NO_CARD when no reader has one).
+ * Disconnects a previous card first. */
 mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader);
 /* Resets the card and reconnects (SCardReconnect, SCARD_RESET_CARD). */
 mnap_err mnap_pcsc_reconnect(mnap_pcsc *p);
