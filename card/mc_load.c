@@ -68,14 +68,16 @@ static uint16_t load_begin(mc_card *card)
     return sw;
 }
 
-/* Can this chain become a valid LOAD AP at all?  If not, nothing is staged:
- * the command is refused at its last segment by the usual checks. */
+/* Is this chain staged?  Every chain that comes in an open channel is (it
+ * is wrapped: a plain one closed the channel at its first segment), even
+ * one that the area state or the selection will refuse: its C-MAC can only
+ * be checked over the whole command, and it must be checked, advancing the
+ * MAC chain, before the instruction is interpreted (PROTOCOL.md §9).  A
+ * chain outside a channel, or on a corrupt card, is only counted and
+ * refused at its last segment by the usual checks. */
 static bool may_stage(mc_card *card)
 {
-    mc_area_rec *a = (mc_area_rec *)(void *)card->scratch;
-
-    return !card->corrupt && mc_chan_on(card, MC_SEL_AM) && mc_area_read(card, a) == MC_OK &&
-           a->state == MC_AREA_ACTIVE;
+    return !card->corrupt && card->chan == MC_CH_OPEN;
 }
 
 uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)

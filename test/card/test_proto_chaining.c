@@ -107,6 +107,96 @@ static void test_chaining_elsewhere(void **state)
     ASSERT_SW(ch_rawx(c, "10A40400 07 F04D4E4150414D 00", NULL), 0x6884);
 }
 
+/* Sends apdu wrapped in the open channel and cut into segments of seg bytes,
+ * with one byte of the wrapped data (the C-MAC's input) flipped; the answer
+ * to the last segment. */
+static uint16_t chained_flipped(ch_card *c, const uint8_t *apdu, size_t an, size_t seg,
+                                size_t flip_at)
+{
+    static uint8_t w[CH_IMAGE_MAX + 64], s[4096];
+    size_t wn, off, n, sn, doff = 7, dlen;
+    uint16_t sw = 0;
+
+    assert_int_equal(cm_scp03_wrap_command(&c->scp, apdu, an, w, sizeof(w), &wn), 0);
+    assert_true(w[4] == 0);                        /* extended Lc: data at 7 */
+    dlen = (size_t)w[5] << 8 | w[6];
+    w[doff + flip_at] ^= 0x01;
+    for (off = 0; off < dlen; off += n) {
+        bool last;
+        n = dlen - off < seg ? dlen - off : seg;
+        last = off + n == dlen;
+        sn = ch_apdu(s, sizeof(s), (uint8_t)(last ? w[0] : w[0] | 0x10), w[1], w[2], w[3],
+                     w + doff + off, n, -1);
+        sw = ch_raw(c, s, sn, NULL);
+        if (!last && sw != 0x9000)
+            return sw;
+    }
+    return sw;
+}
+
+/* §9: SM is checked on the header, Lc and data before the instruction is
+ * interpreted, for a chained LOAD AP too: refused afterwards (LOCKED area
+ * 6985, AP channel 6982), its C-MAC still advanced the MAC chain and the
+ * channel goes on; with a bad C-MAC it is 6988 and the channel is closed
+ * (§3), whatever would have refused it next. */
+static void test_chain_refused_after_sm(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap, ap2;
+    static uint8_t apdu[CH_IMAGE_MAX + 16];
+    static ch_rsp r;
+    uint8_t probe[8], w[64];
+    size_t an, pn, wn;
+
+    big_ap(&ap, 1);
+    an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, build(c, &ap), -1);
+    pn = ch_hex("80CADF20 00", probe, sizeof(probe));
+
+    /* LOCKED area, AM channel at 33 */
+    ASSERT_SW(ch_cmdx(c, "80F0807F", NULL), 0x9000);
+    ASSERT_SW(ch_cmd_chained(c, apdu, an, 1000, NULL), 0x6985);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    ASSERT_SW(chained_flipped(c, apdu, an, 1000, 1500), 0x6988);
+    assert_int_equal(cm_scp03_wrap_command(&c->scp, probe, pn, w, sizeof(w), &wn), 0);
+    ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6982);     /* SM, but no channel any more */
+    ch_forget(c);
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80F0800F", NULL), 0x9000);
+
+    /* an AP channel: LOAD AP is the AM's */
+    ch_ap_default(&ap2, 2);
+    ASSERT_SW(ch_load_image(c, img, build(c, &ap2), 2048, 0), 0x9000);
+    big_ap(&ap, 1);
+    an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, build(c, &ap), -1);
+    ASSERT_SW(ch_open_ap(c, &ap2, 0x33), 0x9000);
+    ASSERT_SW(ch_cmd_chained(c, apdu, an, 1000, NULL), 0x6982);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    ASSERT_SW(chained_flipped(c, apdu, an, 1000, 10), 0x6988);
+    assert_int_equal(cm_scp03_wrap_command(&c->scp, probe, pn, w, sizeof(w), &wn), 0);
+    ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6982);
+    ch_forget(c);
+}
+
+/* The same in a BLANK area, in the AM channel opened with the transport keys:
+ * 6985, and the channel goes on. */
+static void test_chain_refused_in_blank_area(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    static uint8_t apdu[CH_IMAGE_MAX + 16];
+    static ch_rsp r;
+    cm_keyset tk;
+    size_t an;
+
+    big_ap(&ap, 1);
+    an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, build(c, &ap), -1);
+    ch_transport_keys(&tk);
+    ASSERT_SW(ch_open(c, ch_am_aid, CH_AM_AID_LEN, 0xFF, &tk, 0x33), 0x9000);
+    ASSERT_SW(ch_cmd_chained(c, apdu, an, 1000, NULL), 0x6985);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    assert_int_equal(r.data[4], 0x01);             /* DF20 80: still BLANK */
+}
+
 /* Command data over 2048 bytes (DF20 tag 88) without chaining: 6700. */
 static void test_command_data_limit(void **state)
 {
@@ -209,6 +299,9 @@ int main(void)
                                         ct_teardown),
         cmocka_unit_test_setup_teardown(test_load_plain_blocks_2048, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_chaining_elsewhere, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_chain_refused_after_sm, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_chain_refused_in_blank_area, ct_setup_blank,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_command_data_limit, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_extended_update_read, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_get_data_61xx, ct_setup_active, ct_teardown),
