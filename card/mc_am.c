@@ -81,11 +81,11 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc != 2)
         return CM_SW_WRONG_LENGTH;
-    if (c->data[0] != 0x4F || c->data[1] != 0x00)
-        return CM_SW_WRONG_DATA;
     sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
+    if (c->data[0] != 0x4F || c->data[1] != 0x00)
+        return CM_SW_WRONG_DATA;
     st = load_order(card, order, &n);
     if (st != MC_OK)
         return mc_sw_of(st);

@@ -160,8 +160,11 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
             st = mc_slot_read(card, i, &s, &used);
             count += used;
         }
-        if (st != MC_OK)
-            return mc_sw_of(st);
+        if (st == MC_ERR_NVM)
+            return MC_SW_MUTE;
+        /* Corruption found while counting: DF20 still answers (§8), with
+         * the open part only, like any DF20 on a corrupt card. */
+        full = st == MC_OK;
     }
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0xDF20);
@@ -258,12 +261,14 @@ uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     if (tag == 0xDF20)
         return area_info(card, c);
-    if (tag != 0xDF21 && tag != 0x00E0)
-        return CM_SW_REF_NOT_FOUND;
+    /* Any other tag is the AM's: area state, selection and channel come
+     * before the tag's own check (PROTOCOL.md §9). */
     sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
     if (sw != CM_SW_OK)
         return sw;
     if (tag == 0xDF21)
         return security_log(card, c);
-    return key_info(card, c, &a);
+    if (tag == 0x00E0)
+        return key_info(card, c, &a);
+    return CM_SW_REF_NOT_FOUND;
 }

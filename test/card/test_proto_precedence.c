@@ -95,6 +95,39 @@ static void test_channel_before_ap_state(void **state)
     ASSERT_SW(ch_rawx(c, "80500000 08 0102030405060708 00", NULL), 0x6A81);
 }
 
+/* The command's own checks come last: GET STATUS with data other than
+ * 4F 00 (6A80) and GET DATA with an unknown tag (6A88) answer the area state
+ * (6985) and the missing channel (6982) first. */
+static void test_own_checks_last(void **state)
+{
+    ch_card *c = *state;
+    /* in an AM channel: the checks themselves */
+    ASSERT_SW(ch_cmdx(c, "80F24002 02 4F01 00", NULL), 0x6A80);
+    ASSERT_SW(ch_cmdx(c, "80CA0042 00", NULL), 0x6A88);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", NULL), 0x9000);   /* neither closed the channel */
+    /* the AM selected, no channel */
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80F24002 02 4F01 00", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "80CA0042 00", NULL), 0x6982);
+    ASSERT_SW(ch_rawx(c, "80CADF21 00", NULL), 0x6982);
+    /* a TERMINATED area: 6985 */
+    ASSERT_SW(ch_open_am(c), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "80F080FF", NULL), 0x9000);
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80F24002 02 4F01 00", NULL), 0x6985);
+    ASSERT_SW(ch_rawx(c, "80CA0042 00", NULL), 0x6985);
+    ASSERT_SW(ch_rawx(c, "80CADF20 00", NULL), 0x9000);
+}
+
+/* The same in a BLANK area. */
+static void test_own_checks_last_blank(void **state)
+{
+    ch_card *c = *state;
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80F24002 02 4F01 00", NULL), 0x6985);
+    ASSERT_SW(ch_rawx(c, "80CA0042 00", NULL), 0x6985);
+}
+
 /* --- corrupt NVM ------------------------------------------------------- */
 
 static int iu_region(ch_card *c)
@@ -203,6 +236,52 @@ static void test_corrupt_on_read(void **state)
     free(img);
 }
 
+/* DF20 in an AM channel counts the APs, reading every AP record: when that
+ * read finds a damaged record, DF20 still answers 9000 (§8), with the open
+ * part only (state 00), never 6581 and never numbers from the damaged byte. */
+static void test_df20_on_corrupt_read(void **state)
+{
+    ch_card *c = *state;
+    static ch_rsp r0, r;
+    uint8_t *img;
+    uint32_t size = c->sim.nvm_size;
+    size_t tried = 0, detected = 0;
+
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r0), 0x9000);
+    assert_int_equal(r0.len, 52);
+    img = ch_nvm_copy(c);
+    assert_non_null(img);
+    for (uint32_t i = 0; i < size; i++) {
+        uint16_t sw;
+        if (img[i] == 0xFF)
+            continue;
+        tried++;
+        c->sim.nvm[i] ^= 0x01;
+        sw = ch_cmdx(c, "80CADF20 00", &r);
+        c->sim.nvm[i] ^= 0x01;
+        if (sw != 0x9000) {
+            print_error("flip at NVM byte %u: DF20 %04X\n", (unsigned)i, sw);
+            fail();
+        }
+        if (r.len == r0.len && memcmp(r.data, r0.data, r.len) == 0)
+            continue;
+        /* the open part: DF20 12 { 80 01 00, 83, 84, 87, 88 } */
+        assert_int_equal(r.len, 21);
+        ASSERT_BYTES(r.data, 11, "\xDF\x20\x12\x80\x01\x00\x83\x01\x10\x84\x02", 11);
+        ASSERT_BYTES(r.data + 13, 8, "\x87\x02\x08\x00\x88\x02\x08\x00", 8);
+        detected++;
+        memcpy(c->sim.nvm, img, size);
+        assert_int_equal(ch_power_cycle(c), MC_OK);
+        ASSERT_SW(ch_open_am(c), 0x9000);
+        free(img);
+        img = ch_nvm_copy(c);
+        assert_non_null(img);
+    }
+    print_message("DF20 on corrupt read: %zu bytes flipped, %zu detected\n", tried, detected);
+    assert_true(detected > 0);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +300,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_channel_before_ap_state, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_nvm, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_on_read, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_df20_on_corrupt_read, ct_setup_ap, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_own_checks_last, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_own_checks_last_blank, ct_setup_blank, ct_teardown),
     };
     return cmocka_run_group_tests_name("proto_precedence", tests, NULL, NULL);
 }
