@@ -291,6 +291,5 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     if (st == MC_OK)
         st = mc_log_add(card, MC_EV_PIN_RESET, s.aid, s.aid_len);
     cm_wipe(&s, sizeof(s));
-    cm_wipe(c->data, c->lc);
     return finish(card, st);
 }

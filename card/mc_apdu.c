@@ -382,6 +382,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     }
     if (!sw_with_data(sw))
         c.rlen = 0;
+    /* Nor does command data (a PIN, an image's PIN policy) stay in the
+     * buffer, whichever path the handler left by: all but the response. */
+    cm_wipe(card->buf + c.rlen, MC_BUF_SIZE - c.rlen);
     n = c.rlen;
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {

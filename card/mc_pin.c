@@ -98,7 +98,6 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
     else
         sw = counted_try(card, &s, c->data, c->lc, NULL, 0);
     cm_wipe(&s, sizeof(s));
-    cm_wipe(c->data, c->lc);
     return sw;
 }
 
@@ -128,6 +127,5 @@ uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
     else
         sw = counted_try(card, &s, d + 1, old_len, d + 1 + old_len, new_len);
     cm_wipe(&s, sizeof(s));
-    cm_wipe(c->data, c->lc);
     return sw;
 }

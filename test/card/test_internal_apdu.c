@@ -195,6 +195,48 @@ static void test_chained_aes256(void **state)
     ASSERT_SW(ch_verify(c, "1234"), 0x9000);
 }
 
+/* True when the card's APDU buffer holds the bytes anywhere. */
+static bool in_buffer(ch_card *c, const char *bytes)
+{
+    size_t n = strlen(bytes), i;
+    for (i = 0; i + n <= sizeof(c->card.buf); i++)
+        if (memcmp(c->card.buf + i, bytes, n) == 0)
+            return true;
+    return false;
+}
+
+/* A PIN never stays in the APDU buffer after its command, whichever path
+ * refused it: a VERIFY and a CHANGE REFERENCE DATA refused for their P2
+ * (before the handler's own work), and an image whose PIN policy is refused
+ * in the middle of its parsing. */
+static void test_command_data_wiped(void **state)
+{
+    ch_card *c = *state;
+    static uint8_t img[4096], apdu[4200];
+    cm_keyset rk;
+    ch_ap ap;
+    size_t n;
+
+    ch_ap_default(&ap, 2);
+    ap.initial_pin = "9753186420135";          /* 13 digits: refused inside A0 */
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, &ap, img, sizeof(img));
+    assert_true(n > 0);
+    n = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, n, -1);
+    ASSERT_SW(ch_cmd(c, apdu, n, NULL), 0x6A80);
+    assert_false(in_buffer(c, "9753186420135"));
+
+    ch_ap_default(&ap, 1);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00200082 08 3937353331383634", NULL), 0x6A86);
+    assert_false(in_buffer(c, "97531864"));
+    ASSERT_SW(ch_cmdx(c, "00240082 0D 04 31323334 3836343231333537", NULL), 0x6A86);
+    assert_false(in_buffer(c, "86421357"));
+    /* and the channel went on: the right PIN still verifies */
+    ASSERT_SW(ch_cmdx(c, "00200081 04 31323334", NULL), 0x9000);
+    assert_false(in_buffer(c, "1234"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chained_bad_mac, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_chain_interrupted, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_chained_aes256, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_command_data_wiped, ct_setup_ap, ct_teardown),
     };
     return cmocka_run_group_tests_name("internal_apdu", tests, NULL, NULL);
 }
