@@ -9,14 +9,12 @@
 #include "mc_int.h"
 #include "cm_ct.h"
 
-static uint16_t commit_slot(mc_card *card, mc_slot_rec *s, uint8_t event)
+static uint16_t commit_slot(mc_card *card, mc_slot_rec *s)
 {
     mc_status st = mc_store_begin(card);
 
     if (st == MC_OK)
         st = mc_slot_write(card, card->sel, s);
-    if (st == MC_OK && event != 0)
-        st = mc_log_add(card, event, s->aid, s->aid_len);
     if (st == MC_OK)
         st = mc_store_commit(card);
     else
@@ -52,11 +50,13 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
 
     card->pin_ok = false;
     s->pin_tries--;
-    sw = commit_slot(card, s, 0);
+    sw = commit_slot(card, s);
     if (sw != CM_SW_OK)
         return sw;
     if (!mc_pin_equal(s->pin, s->pin_len, pin, len)) {
-        sw = commit_slot(card, s, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL);
+        /* The record already holds the spent try: only the log changes. */
+        sw = mc_sw_of(mc_log_event(card, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL,
+                                   s->aid, s->aid_len));
         if (sw != CM_SW_OK)
             return sw;
         return s->pin_tries == 0 ? CM_SW_AUTH_BLOCKED : (uint16_t)CM_SW_PIN_TRIES(s->pin_tries);
@@ -67,7 +67,7 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
         memcpy(s->pin, new_pin, new_len);
         s->pin_len = (uint8_t)new_len;
     }
-    sw = commit_slot(card, s, 0);
+    sw = commit_slot(card, s);
     if (sw == CM_SW_OK)
         card->pin_ok = true;
     return sw;
