@@ -20,12 +20,10 @@ static void apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_
 }
 
 /* Maps the status word of VERIFY / CHANGE REFERENCE DATA. */
-static mnap_err pin_result(mnap_ctx *ctx, uint16_t sw, uint8_t *tries_left)
+static mnap_err pin_result(uint16_t sw, uint8_t *tries_left)
 {
-    if (sw == CM_SW_OK) {
-        ctx->pin_verified = true;
+    if (sw == CM_SW_OK)
         return MNAP_OK;
-    }
     if ((sw & 0xFFF0) == 0x63C0) {
         if (tries_left != NULL)
             *tries_left = (uint8_t)(sw & 0x0F);
@@ -96,7 +94,7 @@ mnap_err mnap_ap_verify_pin(mnap_ctx *ctx, const char *pin, size_t pin_len, uint
     rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw, RED_CMD);
     if (rc != MNAP_OK)
         return rc;
-    return pin_result(ctx, sw, tries_left);
+    return pin_result(sw, tries_left);
 }
 
 mnap_err mnap_ap_change_pin(mnap_ctx *ctx, const char *old_pin, size_t old_len,
@@ -124,7 +122,7 @@ mnap_err mnap_ap_change_pin(mnap_ctx *ctx, const char *old_pin, size_t old_len,
     cm_wipe(data, sizeof(data));
     if (rc != MNAP_OK)
         return rc;
-    return pin_result(ctx, sw, tries_left);
+    return pin_result(sw, tries_left);
 }
 
 static mnap_err parse_fcp(const uint8_t *r, size_t rlen, mnap_ef_info *info)

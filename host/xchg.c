@@ -39,6 +39,15 @@ static unsigned redact_for_ins(uint8_t ins)
     }
 }
 
+/* A PIN verified (or changed, which verifies it) in the session: noted for
+ * every VERIFY / CHANGE REFERENCE DATA, whoever built it (mnap_command
+ * included), so that the trace hides file contents from then on. */
+static void note_pin(mnap_ctx *ctx, const mnap_apdu *a, uint16_t sw)
+{
+    if ((a->ins == 0x20 || a->ins == 0x24) && a->lc != 0 && sw == CM_SW_OK)
+        ctx->pin_verified = true;
+}
+
 /* File contents are shown only when asked for and no PIN was verified in
  * the session (then no PIN-rule file can have been reached). */
 static bool redact_cmd(const mnap_ctx *ctx, unsigned red)
@@ -290,6 +299,7 @@ mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
         *out_len = 0;
         return MNAP_OK;
     }
+    note_pin(ctx, a, *sw);
     return deliver_response(ctx, rlen, *sw, red, out, cap, out_len);
 }
 

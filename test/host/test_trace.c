@@ -247,6 +247,26 @@ static void test_trace_file_data_option(void **state)
     hex = hex_only(&s);
     assert_null(strstr(hex, "A55AC33C96690FF0"));
     free(hex);
+    /* The same when the PIN is verified through mnap_command (a VERIFY the
+     * library did not build itself). */
+    assert_int_equal(fx_open_ap(&f, 1, &f.ap, MNAP_LEVEL_FULL), MNAP_OK);
+    s.len = 0;
+    s.text[0] = '\0';
+    assert_int_equal(mnap_ap_read_binary(f.ctx, FX_EF_BIG, 0, buf, 16, &got), MNAP_OK);
+    hex = hex_only(&s);
+    assert_non_null(strstr(hex, "A55AC33C96690FF0"));     /* shown: no PIN yet */
+    free(hex);
+    {
+        static const uint8_t pin[4] = { '1', '2', '3', '4' };
+        mnap_apdu v = { 0x00, 0x20, 0x00, 0x81, pin, 4, 0, 0 };
+        assert_int_equal(mnap_command(f.ctx, &v, NULL, 0, NULL), MNAP_OK);
+    }
+    s.len = 0;
+    s.text[0] = '\0';
+    assert_int_equal(mnap_ap_read_binary(f.ctx, FX_EF_BIG, 0, buf, 16, &got), MNAP_OK);
+    hex = hex_only(&s);
+    assert_null(strstr(hex, "A55AC33C96690FF0"));
+    free(hex);
     fx_free(&f);     /* traces "session closed" into s */
     free(s.text);
 }
