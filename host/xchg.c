@@ -171,7 +171,10 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
     }
     /* The raw buffer held response data that may be secret. */
     cm_wipe(ctx->rsp, raw_used);
-    free(resend);
+    if (resend != NULL) {
+        cm_wipe(resend, len + 4);   /* the command again: a PIN outside a session */
+        free(resend);
+    }
     if (rc != MNAP_OK)
         cm_wipe(out, total);
     return rc;

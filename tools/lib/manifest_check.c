@@ -242,16 +242,19 @@ int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_r
         mf_problem_at(r, 0, 0, "%s: out of memory", path);
         return MNAP_MANIFEST_E_IO;
     }
+    /* The text holds the initial PIN: no stdio buffer keeps a copy, and
+     * every way out wipes what was read. */
+    setvbuf(f, NULL, _IONBF, 0);
     n = fread(buf, 1, MAX_FILE + 1, f);
     if (ferror(f) || n > MAX_FILE) {
         fclose(f);
+        cm_wipe(buf, n);
         free(buf);
         mf_problem_at(r, 0, 0, "%s: %s", path, n > MAX_FILE ? "larger than 4 MiB" : "read error");
         return MNAP_MANIFEST_E_IO;
     }
     fclose(f);
     rc = mnap_manifest_check(buf, n, m, r);
-    /* The text holds the initial PIN. */
     cm_wipe(buf, n);
     free(buf);
     return rc;

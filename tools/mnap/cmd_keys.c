@@ -330,6 +330,8 @@ static int keys_import(cli *c, int argc, char **argv)
             return EX_LOCAL;
         }
     }
+    /* No stdio buffer: it would keep a copy of the key lines after fclose. */
+    setvbuf(f, NULL, _IONBF, 0);
     rc = read_keys(f, k, &key_len);
     if (f != stdin) {
         fclose(f);

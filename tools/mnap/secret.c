@@ -128,6 +128,7 @@ static int twice(const char *what, bool from_stdin, char *out, size_t cap, size_
         if (from_stdin) {
             cli_error("the %s must be given twice on stdin", what);
         }
+        cm_wipe(again, sizeof again);
         cm_wipe(out, cap);
         return -1;
     }

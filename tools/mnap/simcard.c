@@ -11,6 +11,7 @@
 
 #include "mc.h"
 #include "mc_sim.h"
+#include "cm_ct.h"
 
 struct simcard {
     mc_sim sim;
@@ -18,7 +19,6 @@ struct simcard {
     bool powered;
     bool mute;                 /* a power cut made the card mute */
     bool pulled;
-    bool corrupt;
     unsigned long apdus;
     unsigned long pull_at;     /* 0: off */
 };
@@ -104,9 +104,9 @@ int simcard_open(simcard **out, const char *path, char *err, size_t err_cap)
         return -1;
     }
     s->pull_at = env_number("MNAP_SIMCARD_PULL_AT");
-    mc_status rc = mc_power_on(&s->card, &s->sim);
+    /* A corrupt image still powers on: the card itself answers 6581. */
+    (void)mc_power_on(&s->card, &s->sim);
     s->powered = true;
-    s->corrupt = rc == MC_ERR_CORRUPT;
     unsigned long cut = env_number("MNAP_SIMCARD_CUT_AT");
     if (cut != 0) {
         mc_sim_arm_cut(&s->sim, cut, 1);
@@ -125,11 +125,6 @@ void simcard_close(simcard *s)
     }
     mc_sim_close(&s->sim);
     free(s);
-}
-
-int simcard_corrupt(const simcard *s)
-{
-    return s->corrupt ? 1 : 0;
 }
 
 static mnap_err sc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
@@ -153,10 +148,13 @@ static mnap_err sc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint
         return MNAP_E_CARD_REMOVED;
     }
     if (n > rsp_cap) {
+        cm_wipe(buf, n);
         return MNAP_E_BUFFER;
     }
     memcpy(rsp, buf, n);
     *rsp_len = n;
+    /* A response may be PIN-rule file data: no copy stays on the stack. */
+    cm_wipe(buf, n);
     return MNAP_OK;
 }
 

@@ -36,7 +36,5 @@ int simcard_create(const char *path, const uint8_t serial[8], uint32_t nvm_size,
 int simcard_open(simcard **out, const char *path, char *err, size_t err_cap);
 void simcard_close(simcard *s);
 mnap_transport simcard_transport(simcard *s);
-/* 1 when the last power-on found corrupt NVM. */
-int simcard_corrupt(const simcard *s);
 
 #endif

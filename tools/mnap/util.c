@@ -2,6 +2,7 @@
  * hex, JSON strings, the per-user data directory and atomic file writes. */
 #include "cli.h"
 #include "mnap_json.h"
+#include "cm_ct.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,7 @@ int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *l
 {
     char digits[2 * 64];
     size_t n = 0;
+    int rc;
 
     /* Spaces and colons group the bytes for people; the digits alone go to
      * the shared decoder. */
@@ -89,14 +91,15 @@ int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *l
             continue;
         }
         if (n == sizeof digits) {
+            cm_wipe(digits, sizeof digits);
             return -1;
         }
         digits[n++] = *s;
     }
-    if (n / 2 < min || n / 2 > max || mnap_hex_decode(digits, n, out, max, len) != 0) {
-        return -1;
-    }
-    return 0;
+    /* The digits may be a key (keys import): wiped on every way out. */
+    rc = n / 2 < min || n / 2 > max || mnap_hex_decode(digits, n, out, max, len) != 0 ? -1 : 0;
+    cm_wipe(digits, sizeof digits);
+    return rc;
 }
 
 void cli_hex(const uint8_t *in, size_t len, char *out)
