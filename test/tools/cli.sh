@@ -87,6 +87,9 @@ has "$T/err" "none.img: not a usable card image"
 export MNAP_KEYSTORE="$T/keys.mks" MNAP_AUDIT="$T/audit.log" MNAP_OPERATOR=clerk-7
 run ks-missing env MNAP_PASSPHRASE=pw "$M" keys list; rc 4
 err "mnap: key store $T/keys.mks: cannot be read (create it with 'mnap keys init')"
+run ks-init-cost-too-high env MNAP_PASSPHRASE=correct "$M" keys init --kdf-cost 20; rc 2
+err "mnap: --kdf-cost: log2 of scrypt's N, 10 to 19"
+[ -e "$T/keys.mks" ] && fail "keys init --kdf-cost 20 left a key store"
 run ks-init env MNAP_PASSPHRASE=correct "$M" keys init --kdf-cost 10; rc 0
 out "key store $T/keys.mks created"; noerr
 [ "$(stat -c %a "$T/keys.mks")" = 600 ] || fail "key store mode $(stat -c %a "$T/keys.mks")"

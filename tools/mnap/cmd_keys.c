@@ -32,8 +32,10 @@ static int on_opt(void *user, int opt, const char *arg)
     switch (opt) {
     case 'k':
         v = strtoul(arg, &end, 10);
-        if (*end != '\0' || v < 10 || v > 22) {
-            cli_error("--kdf-cost: log2 of scrypt's N, 10 to 22");
+        /* With r = 8 the key store's work bound (N * r * p <= 2^22, 16 times
+         * the default) allows N up to 2^19. */
+        if (*end != '\0' || v < 10 || v > 19) {
+            cli_error("--kdf-cost: log2 of scrypt's N, 10 to 19");
             return -1;
         }
         o->kdf_cost = (unsigned)v;
@@ -98,7 +100,7 @@ static const char u_init[] =
     "keys init [--kdf-cost LOG2N] [--force]\n"
     "  Creates an empty key store (--keystore PATH).  The passphrase comes from\n"
     "  MNAP_PASSPHRASE or is asked twice without echo.  --kdf-cost sets scrypt's\n"
-    "  N = 2^LOG2N (10..22, default 15).  An existing store is kept unless --force.\n";
+    "  N = 2^LOG2N (10..19, default 15).  An existing store is kept unless --force.\n";
 static const char u_import[] =
     "keys import NAME --kvn KVN [--master] [--file PATH] [--force]\n"
     "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"

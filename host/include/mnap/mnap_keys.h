@@ -61,7 +61,9 @@ typedef struct mnap_keystore mnap_keystore;
 
 /* An empty store with the default scrypt cost (N = 2^15, r = 8, p = 1). */
 mnap_err mnap_keystore_new(mnap_keystore **out);
-/* Sets the scrypt cost used by the next save (log2_n 10..22, r 1..32, p 1..16). */
+/* Sets the scrypt cost used by the next save: log2_n 10..22, r 1..32, p 1..16,
+ * N < 2^(16 r), and N * r * p at most 2^22 (16 times the default work; so at
+ * r = 8, p = 1, log2_n at most 19).  MNAP_E_PARAM otherwise. */
 mnap_err mnap_keystore_set_kdf(mnap_keystore *ks, unsigned log2_n, unsigned r, unsigned p);
 /* Reads and decrypts a store.  MNAP_E_IO (cannot read), MNAP_E_KS_PASSPHRASE
  * (wrong passphrase), MNAP_E_KS_CORRUPT (truncated, damaged, not a store).
