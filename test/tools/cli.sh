@@ -181,7 +181,12 @@ run mf-build "$M" manifest build "$EX/library.json" -o lib.img --div 01020304050
 has "$T/out" "lib.img: "
 [ -s lib.img ] || fail "lib.img not written"
 run mf-build-nodiv "$M" manifest build "$EX/library.json" -o nodiv.img; rc 4
+err "mnap: the region key set holds master keys: the card's diversification data is needed"
 [ ! -e nodiv.img ] || fail "a failed build left nodiv.img"
+sed 's/"library"/"nosuch"/' "$EX/library.json" > nosuch.json
+run mf-build-nokey "$M" manifest build nosuch.json -o nokey.img --div 01020304050607080001; rc 4
+err "nosuch.json:$(grep -n '"nosuch"' nosuch.json | cut -d: -f1):14: key_set: key set 'nosuch' is not in the key store"
+[ ! -e nokey.img ] || fail "a failed build left nokey.img"
 run mf-build-bad "$M" manifest build bad.json -o bad.img; rc 5
 [ ! -e bad.img ] || fail "a failed build left bad.img"
 ls "$T" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$T")"

@@ -119,11 +119,14 @@ int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *k
     if (rc == MNAP_MANIFEST_OK) {
         return EX_OK;
     }
+    if (rc == MNAP_MANIFEST_E_KEY && l.why[0] != '\0' && r.count > 0 && items[0].line > 0) {
+        /* The lookup knows why better than the compiler's "no key set":
+         * one line, at the manifest's key_set. */
+        fprintf(stderr, "%s:%d:%d: key_set: %s\n", path, items[0].line, items[0].column, l.why);
+        return EX_KEYSTORE;
+    }
     print_report(path, &r);
     if (rc == MNAP_MANIFEST_E_KEY) {
-        if (l.why[0] != '\0') {
-            cli_error("%s", l.why);
-        }
         return EX_KEYSTORE;
     }
     if (r.count == 0) {
