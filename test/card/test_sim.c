@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 
 #include "mc_card.h"
@@ -170,6 +173,31 @@ static void test_power_cut_edges(void **state)
     assert_int_equal(sim.nvm[25], 0xFF);
     assert_int_equal(sim.writes, 2);
     mc_sim_close(&sim);
+}
+
+/* A create that cannot write the whole image (here: a file size limit, as
+ * on a full disk) fails and leaves no file. */
+static void test_file_create_fails_whole(void **state)
+{
+    char path[128];
+    mc_sim sim;
+    struct rlimit old, small = { 4096, 4096 };
+    void (*old_handler)(int);
+    int rc, e;
+    (void)state;
+    path_in_tmp(path, sizeof(path), "partial.nvm");
+    unlink(path);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small.rlim_max = old.rlim_max;
+    old_handler = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    rc = mc_sim_create_file(&sim, path, 65536, false);
+    e = errno;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(rc, -1);
+    assert_int_equal(e, EFBIG);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_file_round_trip(void **state)
@@ -366,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_read_write_counters),
         cmocka_unit_test(test_power_cut_exact_bytes),
         cmocka_unit_test(test_power_cut_edges),
+        cmocka_unit_test(test_file_create_fails_whole),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_file_bad_header),
         cmocka_unit_test(test_aes_fips197),

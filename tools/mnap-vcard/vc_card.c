@@ -61,6 +61,7 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
     }
     vc->open = true;
     if (lock_image(vc, path, err, err_cap) != 0) {
+        /* Another process locked it: not ours alone to remove. */
         vc_card_close(vc);
         return -1;
     }
@@ -70,6 +71,7 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
     if (st_fab != MC_OK) {
         snprintf(err, err_cap, "%s: fabrication failed (mc_status %d)", path, (int)st_fab);
         vc_card_close(vc);
+        unlink(path); /* no half-made card image stays behind */
         return -1;
     }
     /* mc_fabricate leaves the card powered: the reader powers it on itself. */

@@ -55,6 +55,7 @@ int simcard_create(const char *path, const uint8_t serial[8], uint32_t nvm_size,
         return -1;
     }
     if (mc_sim_lock(&sim, path, err, err_cap) != 0) {
+        /* Another process locked it: not ours alone to remove. */
         mc_sim_close(&sim);
         return -1;
     }

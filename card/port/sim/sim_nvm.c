@@ -107,8 +107,13 @@ int mc_sim_create_file(mc_sim *sim, const char *path, uint32_t size, bool trunca
     put_le32(hdr + 12, size);
     if (write_all(fd, hdr, sizeof(hdr), 0) != 0 ||
         write_all(fd, sim->nvm, size, SIM_HDR_LEN) != 0 || fsync(fd) != 0) {
+        /* The file is ours (created, or truncated on request): no half
+         * image stays behind.  errno is the write's, for the caller. */
+        int e = errno;
+        unlink(path);
         close(fd);
         mc_sim_close(sim);
+        errno = e;
         return -1;
     }
     sim->fd = fd;
