@@ -97,7 +97,6 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
         return MNAP_E_PARAM;
     }
     if (cm_scp03_init(&ctx->scp, &ctx->aes, sk.enc, sk.mac, sk.key_len, hc, cc) != CM_OK ||
-        cm_scp03_cryptogram(&ctx->scp, CM_DC_CARD_CRYPTOGRAM, hc, cc, crypt) != CM_OK ||
         cm_scp03_card_challenge(&ctx->aes, sk.enc, sk.key_len, seq, ctx->sel_aid,
                                 ctx->sel_aid_len, chal) != CM_OK) {
         rc = MNAP_E_CRYPTO;
@@ -106,7 +105,8 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
     /* The card proves it holds the keys before we send anything under
      * them; its challenge must be the one its counter and AID give, so a
      * replayed INITIALIZE UPDATE answer is refused too. */
-    ok = cm_ct_equal(crypt, ccrypt, 8) & cm_ct_equal(chal, cc, 8);
+    ok = cm_scp03_check_cryptogram(&ctx->scp, CM_DC_CARD_CRYPTOGRAM, hc, cc, ccrypt) == CM_OK;
+    ok &= cm_ct_equal(chal, cc, 8);
     if (!ok) {
         mnap__trace_text(ctx, "card cryptogram did not verify");
         rc = MNAP_E_CARD_AUTH;
