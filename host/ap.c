@@ -53,7 +53,7 @@ mnap_err mnap_ap_pin_status(mnap_ctx *ctx, mnap_pin_status *st)
         return rc;
     memset(st, 0, sizeof(*st));
     apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
-    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw, RED_NONE);
+    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
     if (rc != MNAP_OK)
         return rc;
     if (sw == CM_SW_OK) {
@@ -91,7 +91,7 @@ mnap_err mnap_ap_verify_pin(mnap_ctx *ctx, const char *pin, size_t pin_len, uint
     apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
     a.data = (const uint8_t *)pin;
     a.lc = pin_len;
-    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw, RED_CMD);
+    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
     if (rc != MNAP_OK)
         return rc;
     return pin_result(sw, tries_left);
@@ -118,7 +118,7 @@ mnap_err mnap_ap_change_pin(mnap_ctx *ctx, const char *old_pin, size_t old_len,
     apdu_init(&a, 0x00, 0x24, 0x00, 0x81);
     a.data = data;
     a.lc = 1 + old_len + new_len;
-    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw, RED_CMD);
+    rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
     cm_wipe(data, sizeof(data));
     if (rc != MNAP_OK)
         return rc;
@@ -178,7 +178,7 @@ static mnap_err select_ef(mnap_ctx *ctx, uint16_t fid, mnap_ef_info *info)
     a.data = f;
     a.lc = 2;
     a.ne = info != NULL ? 256 : 0;
-    rc = mnap__send_ok(ctx, &a, r, sizeof(r), &rlen, RED_NONE);
+    rc = mnap__send_ok(ctx, &a, r, sizeof(r), &rlen);
     if (rc != MNAP_OK || info == NULL)
         return rc;
     return parse_fcp(r, rlen, info);
@@ -219,7 +219,7 @@ mnap_err mnap_ap_read_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, uint8_t
         n = want - done < ctx->max_rsp ? want - done : ctx->max_rsp;
         apdu_init(&a, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off);
         a.ne = n;
-        rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen, RED_NONE);
+        rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen);
         if (rc != MNAP_OK) {
             cm_wipe(buf, done);
             return rc;
@@ -252,7 +252,7 @@ mnap_err mnap_ap_update_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, const
         apdu_init(&a, 0x00, 0xD6, (uint8_t)(off >> 8), (uint8_t)off);
         a.data = data + done;
         a.lc = n;
-        rc = mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_NONE);
+        rc = mnap__send_ok(ctx, &a, NULL, 0, NULL);
         if (rc != MNAP_OK)
             return rc;
         done += n;
@@ -274,7 +274,7 @@ mnap_err mnap_ap_read_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, uint8_t *
         return rc;
     apdu_init(&a, 0x00, 0xB2, rec, 0x04);   /* P2 04: current EF, record rec */
     a.ne = cap < ctx->max_rsp ? cap : ctx->max_rsp;
-    return mnap__send_ok(ctx, &a, buf, cap, len, RED_NONE);
+    return mnap__send_ok(ctx, &a, buf, cap, len);
 }
 
 mnap_err mnap_ap_update_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, const uint8_t *data,
@@ -291,7 +291,7 @@ mnap_err mnap_ap_update_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, const u
     apdu_init(&a, 0x00, 0xDC, rec, 0x04);
     a.data = data;
     a.lc = len;
-    return mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_NONE);
+    return mnap__send_ok(ctx, &a, NULL, 0, NULL);
 }
 
 mnap_err mnap_ap_append_record(mnap_ctx *ctx, uint16_t fid, const uint8_t *data, size_t len)
@@ -307,7 +307,7 @@ mnap_err mnap_ap_append_record(mnap_ctx *ctx, uint16_t fid, const uint8_t *data,
     apdu_init(&a, 0x00, 0xE2, 0x00, 0x00);   /* P2 00: current EF */
     a.data = data;
     a.lc = len;
-    return mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_NONE);
+    return mnap__send_ok(ctx, &a, NULL, 0, NULL);
 }
 
 mnap_err mnap_ap_rotate_keys(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *new_keys)

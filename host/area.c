@@ -73,7 +73,7 @@ static mnap_err get_df20(mnap_ctx *ctx, mnap_area_info *info)
 
     apdu_init(&a, 0x80, 0xCA, 0xDF, 0x20);
     a.ne = 256;
-    rc = mnap__send_ok(ctx, &a, r, sizeof(r), &rlen, RED_NONE);
+    rc = mnap__send_ok(ctx, &a, r, sizeof(r), &rlen);
     if (rc != MNAP_OK)
         return rc;
     rc = parse_df20(r, rlen, info);
@@ -145,7 +145,7 @@ static mnap_err aid_command(mnap_ctx *ctx, uint8_t ins, uint8_t p1, uint8_t p2,
     apdu_init(&a, 0x80, ins, p1, p2);
     a.data = data;
     a.lc = put_aid(data, aid, aid_len);
-    return mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_NONE);
+    return mnap__send_ok(ctx, &a, NULL, 0, NULL);
 }
 
 mnap_err mnap_area_delete_ap(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len)
@@ -219,7 +219,7 @@ mnap_err mnap_area_list_aps(mnap_ctx *ctx, mnap_ap_entry *list, size_t cap, size
         a.data = filter;
         a.lc = sizeof(filter);
         a.ne = 65536;
-        rc = mnap__send(ctx, &a, buf, 65536, &rlen, &sw, RED_NONE);
+        rc = mnap__send(ctx, &a, buf, 65536, &rlen, &sw);
         if (rc != MNAP_OK)
             goto out;
         if (first && sw == CM_SW_REF_NOT_FOUND)
@@ -279,7 +279,7 @@ mnap_err mnap_area_unblock_pin(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len
     apdu_init(&a, 0x80, 0x2C, 0x00, 0x81);
     a.data = data;
     a.lc = n;
-    rc = mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_CMD);
+    rc = mnap__send_ok(ctx, &a, NULL, 0, NULL);
     cm_wipe(data, sizeof(data));
     return rc == MNAP_E_WRONG_DATA ? MNAP_E_PIN_POLICY : rc;
 }
@@ -329,7 +329,7 @@ mnap_err mnap_area_read_log(mnap_ctx *ctx, mnap_log_entry *log, size_t cap, size
         return MNAP_E_NOMEM;
     apdu_init(&a, 0x80, 0xCA, 0xDF, 0x21);
     a.ne = 65536;
-    rc = mnap__send_ok(ctx, &a, buf, 65536, &rlen, RED_NONE);
+    rc = mnap__send_ok(ctx, &a, buf, 65536, &rlen);
     if (rc != MNAP_OK)
         goto out;
     rc = MNAP_E_PROTOCOL;
@@ -370,7 +370,7 @@ static mnap_err area_state(mnap_ctx *ctx, uint8_t state)
     if (rc != MNAP_OK)
         return rc;
     apdu_init(&a, 0x80, 0xF0, 0x80, state);
-    return mnap__send_ok(ctx, &a, NULL, 0, NULL, RED_NONE);
+    return mnap__send_ok(ctx, &a, NULL, 0, NULL);
 }
 
 mnap_err mnap_area_lock(mnap_ctx *ctx)

@@ -167,7 +167,7 @@ mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys)
     a.data = data;
     a.lc = dlen;
     a.ne = 256;
-    rc = mnap__send_ok(ctx, &a, rsp, sizeof(rsp), &rlen, RED_CMD);
+    rc = mnap__send_ok(ctx, &a, rsp, sizeof(rsp), &rlen);
     cm_wipe(data, sizeof(data));
     if (rc != MNAP_OK)
         return rc;

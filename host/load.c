@@ -73,7 +73,7 @@ static void abort_load(mnap_ctx *ctx, mnap_err why)
     a.p1 = 0xDF;
     a.p2 = 0x20;
     a.ne = 256;
-    if (mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw, RED_NONE) != MNAP_OK || sw != CM_SW_OK) {
+    if (mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw) != MNAP_OK || sw != CM_SW_OK) {
         /* Last resort: a SELECT ends channel and partial load alike. */
         (void)mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
     }
@@ -145,9 +145,9 @@ mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len
         a.data = src + off;
         a.lc = n;
         if (n <= ctx->max_cmd)
-            rc = mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw, RED_CMD);
+            rc = mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw);
         else
-            rc = mnap__send_chained(ctx, &a, ctx->max_cmd, r, sizeof(r), &rlen, &sw, RED_CMD);
+            rc = mnap__send_chained(ctx, &a, ctx->max_cmd, r, sizeof(r), &rlen, &sw);
         if (rc == MNAP_OK)
             rc = mnap_err_from_sw(sw);
         if (rc != MNAP_OK) {

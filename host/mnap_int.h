@@ -17,10 +17,10 @@
 #define MNAP_CMD_CAP (65535u + 4u + 3u + 3u)
 #define MNAP_RSP_CAP (65536u + 16u + 8u + 2u)
 
-/* What the trace must hide in one exchange. */
+/* What the trace must hide in one exchange (xchg.c works it out from the
+ * instruction, whoever built the command). */
 #define RED_NONE      0x00u
 #define RED_CMD       0x01u  /* command data: PINs, keys, image blocks */
-#define RED_RSP       0x02u  /* response data */
 #define RED_FILE_CMD  0x04u  /* command data is file content */
 #define RED_FILE_RSP  0x08u  /* response data is file content */
 
@@ -76,21 +76,22 @@ size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len);
 
 /* --- exchanges (xchg.c) ------------------------------------------------ */
 /* One command through the transport with GET RESPONSE / 6Cxx handling; the
- * response data goes to out (cap), *sw the final SW.  Traced with red. */
+ * response data goes to out (cap), *sw the final SW.  Traced, redacted by
+ * the instruction. */
 mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
-                        size_t *out_len, uint16_t *sw, unsigned red);
+                        size_t *out_len, uint16_t *sw);
 /* A command through the session when open (wrap, send, verify R-MAC,
  * decrypt), otherwise plain.  Returns transport/SM errors; the status word
  * goes to *sw whatever it is, data to out. */
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
-                    size_t *out_len, uint16_t *sw, unsigned red);
+                    size_t *out_len, uint16_t *sw);
 /* mnap__send for a command longer than one APDU: wrapped whole, then cut
  * into ISO chaining segments of at most seg data bytes (LOAD AP only). */
 mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8_t *out,
-                            size_t cap, size_t *out_len, uint16_t *sw, unsigned red);
+                            size_t cap, size_t *out_len, uint16_t *sw);
 /* mnap__send, then 9000 -> MNAP_OK, else the generic mapping. */
 mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
-                       size_t *out_len, unsigned red);
+                       size_t *out_len);
 /* Forgets the session (wipes keys) without talking to the card. */
 void mnap__session_drop(mnap_ctx *ctx);
 /* The SELECT by AID the session code and close use. */

@@ -30,7 +30,7 @@ mnap_err mnap__select_aid(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len)
     a.p2 = 0x0C;
     a.data = aid;
     a.lc = aid_len;
-    rc = mnap__send(ctx, &a, dummy, sizeof(dummy), &n, &sw, RED_NONE);
+    rc = mnap__send(ctx, &a, dummy, sizeof(dummy), &n, &sw);
     if (rc != MNAP_OK)
         return rc;
     if (sw != CM_SW_OK)
@@ -72,7 +72,7 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
     cmd[4] = 0x08;
     memcpy(cmd + 5, hc, 8);
     cmd[13] = 0x00;   /* Le */
-    rc = mnap__exchange(ctx, cmd, sizeof(cmd), r, sizeof(r), &rlen, &sw, RED_NONE);
+    rc = mnap__exchange(ctx, cmd, sizeof(cmd), r, sizeof(r), &rlen, &sw);
     if (rc != MNAP_OK)
         return rc;
     if (sw != CM_SW_OK)
@@ -126,7 +126,7 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
         memcpy(ext, cmd, 4);
         ext[4] = 16;
         memcpy(ext + 5, ea, 16);
-        rc = mnap__exchange(ctx, ext, sizeof(ext), r, sizeof(r), &rlen, &sw, RED_NONE);
+        rc = mnap__exchange(ctx, ext, sizeof(ext), r, sizeof(r), &rlen, &sw);
     }
     if (rc != MNAP_OK)
         goto out;

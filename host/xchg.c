@@ -61,8 +61,6 @@ static bool redact_cmd(const mnap_ctx *ctx, unsigned red)
 
 static bool redact_rsp(const mnap_ctx *ctx, unsigned red)
 {
-    if (red & RED_RSP)
-        return true;
     if (red & RED_FILE_RSP)
         return !((ctx->trace_flags & MNAP_TRACE_FILE_DATA) && !ctx->pin_verified);
     return false;
@@ -80,14 +78,14 @@ static void trace_cmd(mnap_ctx *ctx, const char *tag, const uint8_t *cmd, size_t
 }
 
 mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
-                        size_t *out_len, uint16_t *sw_out, unsigned red)
+                        size_t *out_len, uint16_t *sw_out)
 {
     uint8_t gr[5] = { 0x00, INS_GET_RESPONSE, 0x00, 0x00, 0x00 };
     uint8_t *resend = NULL;
     const uint8_t *cur = cmd;
     size_t cur_len = len, total = 0, rlen, dlen, raw_used = 0;
     bool resent = false;
-    unsigned parts = 0;
+    unsigned parts = 0, red;
     uint16_t sw;
     mnap_err rc = MNAP_OK;
 
@@ -96,7 +94,7 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         return MNAP_E_PARAM;
     if (ctx->tr.transmit == NULL)
         return MNAP_E_NOT_CONNECTED;
-    red |= redact_for_ins(cmd[1]);
+    red = redact_for_ins(cmd[1]);
     *out_len = 0;
     for (;;) {
         if (++parts > MAX_PARTS) {
@@ -200,7 +198,7 @@ mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *
         mnap__session_drop(ctx);
         forget_selection(ctx);
     }
-    return mnap__exchange(ctx, apdu, len, out, cap, out_len, sw, RED_NONE);
+    return mnap__exchange(ctx, apdu, len, out, cap, out_len, sw);
 }
 
 /* Status words the card gives before it checks (and advances) the MAC
@@ -264,20 +262,21 @@ static mnap_err deliver_response(mnap_ctx *ctx, size_t rlen, uint16_t sw, unsign
 }
 
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
-                    size_t *out_len, uint16_t *sw, unsigned red)
+                    size_t *out_len, uint16_t *sw)
 {
     size_t n, wn, rlen;
+    unsigned red;
     mnap_err rc;
     int crc;
 
     if (ctx == NULL || a == NULL || out_len == NULL || sw == NULL || (out == NULL && cap))
         return MNAP_E_PARAM;
-    red |= redact_for_ins(a->ins);
+    red = redact_for_ins(a->ins);
     if (!ctx->open) {
         n = mnap__apdu_encode(a, ctx->cmd, MNAP_CMD_CAP);
         if (n == 0)
             return MNAP_E_PARAM;
-        rc = mnap__exchange(ctx, ctx->cmd, n, out, cap, out_len, sw, red);
+        rc = mnap__exchange(ctx, ctx->cmd, n, out, cap, out_len, sw);
         cm_wipe(ctx->cmd, n);
         return rc;
     }
@@ -289,7 +288,7 @@ mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
     cm_wipe(ctx->tmp, n);
     if (crc != CM_OK)
         return crc == CM_E_SPACE ? MNAP_E_PARAM : MNAP_E_CRYPTO;
-    rc = mnap__exchange(ctx, ctx->cmd, wn, ctx->tmp, MNAP_RSP_CAP, &rlen, sw, red);
+    rc = mnap__exchange(ctx, ctx->cmd, wn, ctx->tmp, MNAP_RSP_CAP, &rlen, sw);
     cm_wipe(ctx->cmd, wn);
     if (rc != MNAP_OK) {
         /* The MAC chain of the card and ours may now differ: the session is
@@ -307,11 +306,11 @@ mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
 }
 
 mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
-                       size_t *out_len, unsigned red)
+                       size_t *out_len)
 {
     uint16_t sw = 0;
     size_t dummy;
-    mnap_err rc = mnap__send(ctx, a, out, cap, out_len ? out_len : &dummy, &sw, red);
+    mnap_err rc = mnap__send(ctx, a, out, cap, out_len ? out_len : &dummy, &sw);
 
     if (rc != MNAP_OK)
         return rc;
@@ -329,23 +328,24 @@ mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t ca
         mnap__session_drop(ctx);
         forget_selection(ctx);
     }
-    return mnap__send_ok(ctx, a, out, cap, out_len, RED_NONE);
+    return mnap__send_ok(ctx, a, out, cap, out_len);
 }
 
 mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8_t *out,
-                            size_t cap, size_t *out_len, uint16_t *sw, unsigned red)
+                            size_t cap, size_t *out_len, uint16_t *sw)
 {
     mnap_apdu whole, part;
     const uint8_t *wire;
     size_t n, wn = 0, off, rlen = 0, pn;
     uint8_t *segbuf = NULL;
     mnap_err rc = MNAP_OK;
+    unsigned red;
     int crc;
 
     if (ctx == NULL || a == NULL || seg == 0 || out_len == NULL || sw == NULL ||
         (out == NULL && cap))
         return MNAP_E_PARAM;
-    red |= redact_for_ins(a->ins);
+    red = redact_for_ins(a->ins);
     n = mnap__apdu_encode(a, ctx->tmp, MNAP_CMD_CAP);
     if (n == 0)
         return MNAP_E_PARAM;
@@ -392,7 +392,7 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
                 rc = MNAP_E_PARAM;
                 break;
             }
-            rc = mnap__exchange(ctx, segbuf, sl, ctx->tmp, MNAP_RSP_CAP, &rlen, sw, red);
+            rc = mnap__exchange(ctx, segbuf, sl, ctx->tmp, MNAP_RSP_CAP, &rlen, sw);
             cm_wipe(segbuf, sl);
         }
         if (rc != MNAP_OK)
