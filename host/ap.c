@@ -10,15 +10,6 @@
 
 #define PIN_MAX 64
 
-static void apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
-{
-    memset(a, 0, sizeof(*a));
-    a->cla = cla;
-    a->ins = ins;
-    a->p1 = p1;
-    a->p2 = p2;
-}
-
 /* Maps the status word of VERIFY / CHANGE REFERENCE DATA. */
 static mnap_err pin_result(uint16_t sw, uint8_t *tries_left)
 {
@@ -52,7 +43,7 @@ mnap_err mnap_ap_pin_status(mnap_ctx *ctx, mnap_pin_status *st)
     if (rc != MNAP_OK)
         return rc;
     memset(st, 0, sizeof(*st));
-    apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
+    mnap__apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
     rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
     if (rc != MNAP_OK)
         return rc;
@@ -88,7 +79,7 @@ mnap_err mnap_ap_verify_pin(mnap_ctx *ctx, const char *pin, size_t pin_len, uint
     rc = mnap__need_session(ctx, 0);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
+    mnap__apdu_init(&a, 0x00, 0x20, 0x00, 0x81);
     a.data = (const uint8_t *)pin;
     a.lc = pin_len;
     rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
@@ -115,7 +106,7 @@ mnap_err mnap_ap_change_pin(mnap_ctx *ctx, const char *old_pin, size_t old_len,
     data[0] = (uint8_t)old_len;
     memcpy(data + 1, old_pin, old_len);
     memcpy(data + 1 + old_len, new_pin, new_len);
-    apdu_init(&a, 0x00, 0x24, 0x00, 0x81);
+    mnap__apdu_init(&a, 0x00, 0x24, 0x00, 0x81);
     a.data = data;
     a.lc = 1 + old_len + new_len;
     rc = mnap__send(ctx, &a, NULL, 0, &rlen, &sw);
@@ -174,7 +165,7 @@ static mnap_err select_ef(mnap_ctx *ctx, uint16_t fid, mnap_ef_info *info)
     rc = mnap__need_session(ctx, 0);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x00, 0xA4, 0x02, info != NULL ? 0x00 : 0x0C);
+    mnap__apdu_init(&a, 0x00, 0xA4, 0x02, info != NULL ? 0x00 : 0x0C);
     a.data = f;
     a.lc = 2;
     a.ne = info != NULL ? 256 : 0;
@@ -217,7 +208,7 @@ mnap_err mnap_ap_read_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, uint8_t
         if (off > 0x7FFF)
             return MNAP_E_OFFSET; /* 15-bit offsets only (P1 bit 8 means SFI) */
         n = want - done < ctx->max_rsp ? want - done : ctx->max_rsp;
-        apdu_init(&a, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off);
+        mnap__apdu_init(&a, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off);
         a.ne = n;
         rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen);
         if (rc != MNAP_OK) {
@@ -249,7 +240,7 @@ mnap_err mnap_ap_update_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, const
         if (off > 0x7FFF)
             return MNAP_E_OFFSET;
         n = len - done < ctx->max_cmd ? len - done : ctx->max_cmd;
-        apdu_init(&a, 0x00, 0xD6, (uint8_t)(off >> 8), (uint8_t)off);
+        mnap__apdu_init(&a, 0x00, 0xD6, (uint8_t)(off >> 8), (uint8_t)off);
         a.data = data + done;
         a.lc = n;
         rc = mnap__send_ok(ctx, &a, NULL, 0, NULL);
@@ -272,7 +263,7 @@ mnap_err mnap_ap_read_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, uint8_t *
     rc = select_ef(ctx, fid, NULL);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x00, 0xB2, rec, 0x04);   /* P2 04: current EF, record rec */
+    mnap__apdu_init(&a, 0x00, 0xB2, rec, 0x04);   /* P2 04: current EF, record rec */
     a.ne = cap < ctx->max_rsp ? cap : ctx->max_rsp;
     return mnap__send_ok(ctx, &a, buf, cap, len);
 }
@@ -288,7 +279,7 @@ mnap_err mnap_ap_update_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, const u
     rc = select_ef(ctx, fid, NULL);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x00, 0xDC, rec, 0x04);
+    mnap__apdu_init(&a, 0x00, 0xDC, rec, 0x04);
     a.data = data;
     a.lc = len;
     return mnap__send_ok(ctx, &a, NULL, 0, NULL);
@@ -304,7 +295,7 @@ mnap_err mnap_ap_append_record(mnap_ctx *ctx, uint16_t fid, const uint8_t *data,
     rc = select_ef(ctx, fid, NULL);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x00, 0xE2, 0x00, 0x00);   /* P2 00: current EF */
+    mnap__apdu_init(&a, 0x00, 0xE2, 0x00, 0x00);   /* P2 00: current EF */
     a.data = data;
     a.lc = len;
     return mnap__send_ok(ctx, &a, NULL, 0, NULL);

@@ -4,6 +4,15 @@
 
 #include "mnap_int.h"
 
+void mnap__apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
+{
+    memset(a, 0, sizeof(*a));
+    a->cla = cla;
+    a->ins = ins;
+    a->p1 = p1;
+    a->p2 = p2;
+}
+
 size_t mnap__apdu_encode(const mnap_apdu *a, uint8_t *out, size_t cap)
 {
     size_t n = 4, need;

@@ -9,15 +9,6 @@
 #include "cm_sw.h"
 #include "cm_tlv.h"
 
-static void apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
-{
-    memset(a, 0, sizeof(*a));
-    a->cla = cla;
-    a->ins = ins;
-    a->p1 = p1;
-    a->p2 = p2;
-}
-
 static uint32_t be(const uint8_t *p, size_t n)
 {
     uint32_t v = 0;
@@ -71,7 +62,7 @@ static mnap_err get_df20(mnap_ctx *ctx, mnap_area_info *info)
     mnap_apdu a;
     mnap_err rc;
 
-    apdu_init(&a, 0x80, 0xCA, 0xDF, 0x20);
+    mnap__apdu_init(&a, 0x80, 0xCA, 0xDF, 0x20);
     a.ne = 256;
     rc = mnap__send_ok(ctx, &a, r, sizeof(r), &rlen);
     if (rc != MNAP_OK)
@@ -142,7 +133,7 @@ static mnap_err aid_command(mnap_ctx *ctx, uint8_t ins, uint8_t p1, uint8_t p2,
     rc = mnap__need_session(ctx, 1);
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x80, ins, p1, p2);
+    mnap__apdu_init(&a, 0x80, ins, p1, p2);
     a.data = data;
     a.lc = put_aid(data, aid, aid_len);
     return mnap__send_ok(ctx, &a, NULL, 0, NULL);
@@ -215,7 +206,7 @@ mnap_err mnap_area_list_aps(mnap_ctx *ctx, mnap_ap_entry *list, size_t cap, size
     for (;;) {
         /* First part P2 02, next parts P2 03 (PROTOCOL.md §4); extended Le
          * 0000 so that the card fills its maximum response. */
-        apdu_init(&a, 0x80, 0xF2, 0x40, first ? 0x02 : 0x03);
+        mnap__apdu_init(&a, 0x80, 0xF2, 0x40, first ? 0x02 : 0x03);
         a.data = filter;
         a.lc = sizeof(filter);
         a.ne = 65536;
@@ -276,7 +267,7 @@ mnap_err mnap_area_unblock_pin(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len
     data[n++] = (uint8_t)pin_len;
     memcpy(data + n, new_pin, pin_len);
     n += pin_len;
-    apdu_init(&a, 0x80, 0x2C, 0x00, 0x81);
+    mnap__apdu_init(&a, 0x80, 0x2C, 0x00, 0x81);
     a.data = data;
     a.lc = n;
     rc = mnap__send_ok(ctx, &a, NULL, 0, NULL);
@@ -327,7 +318,7 @@ mnap_err mnap_area_read_log(mnap_ctx *ctx, mnap_log_entry *log, size_t cap, size
     buf = malloc(65536);
     if (buf == NULL)
         return MNAP_E_NOMEM;
-    apdu_init(&a, 0x80, 0xCA, 0xDF, 0x21);
+    mnap__apdu_init(&a, 0x80, 0xCA, 0xDF, 0x21);
     a.ne = 65536;
     rc = mnap__send_ok(ctx, &a, buf, 65536, &rlen);
     if (rc != MNAP_OK)
@@ -369,7 +360,7 @@ static mnap_err area_state(mnap_ctx *ctx, uint8_t state)
 
     if (rc != MNAP_OK)
         return rc;
-    apdu_init(&a, 0x80, 0xF0, 0x80, state);
+    mnap__apdu_init(&a, 0x80, 0xF0, 0x80, state);
     return mnap__send_ok(ctx, &a, NULL, 0, NULL);
 }
 

@@ -148,7 +148,7 @@ mnap_err mnap__keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len
 
 mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys)
 {
-    uint8_t data[1 + 3 * (3 + 32 + 4)], kcv[9], rsp[16];
+    uint8_t data[CM_KEYSET_DATA_MAX], kcv[9], rsp[16];
     size_t dlen, rlen;
     mnap_apdu a;
     mnap_err rc;
@@ -159,11 +159,7 @@ mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys)
                            kcv);
     if (rc != MNAP_OK)
         return rc;
-    memset(&a, 0, sizeof(a));
-    a.cla = 0x80;
-    a.ins = 0xD8;
-    a.p1 = old_kvn;
-    a.p2 = 0x81;
+    mnap__apdu_init(&a, 0x80, 0xD8, old_kvn, 0x81);
     a.data = data;
     a.lc = dlen;
     a.ne = 256;

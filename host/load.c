@@ -67,11 +67,7 @@ static void abort_load(mnap_ctx *ctx, mnap_err why)
         (void)mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
         return;
     }
-    memset(&a, 0, sizeof(a));
-    a.cla = 0x80;
-    a.ins = 0xCA;
-    a.p1 = 0xDF;
-    a.p2 = 0x20;
+    mnap__apdu_init(&a, 0x80, 0xCA, 0xDF, 0x20);
     a.ne = 256;
     if (mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw) != MNAP_OK || sw != CM_SW_OK) {
         /* Last resort: a SELECT ends channel and partial load alike. */
@@ -82,7 +78,7 @@ static void abort_load(mnap_ctx *ctx, mnap_err why)
 mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len,
                            const mnap_keyset *ap_keys, const mnap_load_opts *opts)
 {
-    uint8_t *img = NULL, a1[1 + 3 * (3 + 32 + 4)], r[64];
+    uint8_t *img = NULL, a1[CM_KEYSET_DATA_MAX], r[64];
     const uint8_t *src = image;
     size_t len = image_len, bs, nblocks, i, off, a1_len, rlen;
     uint16_t sw = 0;
@@ -137,11 +133,7 @@ mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len
         size_t n = len - off < bs ? len - off : bs;
         int last = i + 1 == nblocks;
 
-        memset(&a, 0, sizeof(a));
-        a.cla = 0x80;
-        a.ins = 0xE8;
-        a.p1 = last ? 0x80 : 0x00;
-        a.p2 = (uint8_t)i;
+        mnap__apdu_init(&a, 0x80, 0xE8, last ? 0x80 : 0x00, (uint8_t)i);
         a.data = src + off;
         a.lc = n;
         if (n <= ctx->max_cmd)

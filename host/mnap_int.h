@@ -45,7 +45,6 @@ struct mnap_ctx {
     cm_scp03 scp;
     uint8_t dek[MNAP_KEY_MAX];       /* static Key-DEK of the session's key set */
     uint8_t dek_len;
-    uint8_t kvn;                     /* KVN the card reported */
     uint8_t div[MNAP_DIV_DATA_LEN];
     bool have_div;
     bool pin_verified;               /* a PIN was verified in this session */
@@ -66,6 +65,8 @@ void mnap__aes_init(cm_aes *aes);
 mnap_err mnap__random(uint8_t *out, size_t len);
 
 /* --- APDU coding (apdu.c) --------------------------------------------- */
+/* A command with this header and nothing else (no data, no Le). */
+void mnap__apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2);
 /* Codes a; returns the length, or 0 when it does not fit or is invalid. */
 size_t mnap__apdu_encode(const mnap_apdu *a, uint8_t *out, size_t cap);
 /* Parses a coded APDU back (data points into buf).  0 or -1. */

@@ -23,11 +23,7 @@ mnap_err mnap__select_aid(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len)
     /* Every SELECT by AID ends the card's channel (rule F1), whatever its
      * outcome, and is itself sent without secure messaging. */
     mnap__session_drop(ctx);
-    memset(&a, 0, sizeof(a));
-    a.cla = 0x00;
-    a.ins = 0xA4;
-    a.p1 = 0x04;
-    a.p2 = 0x0C;
+    mnap__apdu_init(&a, 0x00, 0xA4, 0x04, 0x0C);
     a.data = aid;
     a.lc = aid_len;
     rc = mnap__send(ctx, &a, dummy, sizeof(dummy), &n, &sw);
@@ -138,7 +134,6 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
     ctx->level = level;
     memcpy(ctx->dek, sk.dek, sk.key_len);
     ctx->dek_len = sk.key_len;
-    ctx->kvn = info[0];
     ctx->pin_verified = false;
     rc = MNAP_OK;
 out:
