@@ -64,7 +64,8 @@ void mnap_ctx_free(mnap_ctx *ctx);
 uint16_t mnap_last_sw(const mnap_ctx *ctx);
 
 /* --- trace ------------------------------------------------------------ */
-/* One line per APDU, without newline, e.g. "> 80CA DF20 00" or "< 9000".
+/* One line per APDU, without newline, e.g. "> 80 CA DF 20 00" or "< 90 00"
+ * (tagged "> [plain] ..." for a session's command before wrapping).
  * PINs, keys, key-wrapping payloads (PUT KEY, LOAD AP, RESET RETRY COUNTER)
  * and file contents are replaced by "[n bytes redacted]" before the line is
  * built, in the command sent and in the response received. */

@@ -11,8 +11,9 @@
  * under a key derived from a passphrase with scrypt; the parameters are in
  * the file), saved atomically (temp file, fsync, rename, fsync of the
  * directory).  docs/host.md gives the file format.  Names used by the tools:
- * "transport", "region", and "ap:<AID in hex>" for each AP; any printable
- * ASCII name of 1 to 64 bytes is accepted.
+ * "transport", "region", and for an AP the key_set name of its manifest
+ * (e.g. "library"); any name of 1 to 64 printable ASCII characters other
+ * than the space is accepted.
  *
  * Threads: a key store object is not locked; use one per thread or lock it. */
 #ifndef MNAP_KEYS_H
