@@ -29,11 +29,7 @@ bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len)
 /* Runs the open transaction's commit, or aborts it after a failure. */
 static uint16_t finish(mc_card *card, mc_status st)
 {
-    if (st == MC_OK)
-        st = mc_store_commit(card);
-    else
-        mc_store_abort(card);
-    return mc_sw_of(st);
+    return mc_sw_of(mc_store_end(card, st));
 }
 
 /* --- GET STATUS ----------------------------------------------------------- */

@@ -349,7 +349,6 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, 0, sw);
     if (!frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne))
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
-    c.has_data = lc != 0;
     if (!interrupt_state(card, &c))
         return 0;
     if (c.ins == 0xC0) {

@@ -47,7 +47,6 @@ typedef struct mc_card {
     /* --- secure channel --------------------------------------------------- */
     uint8_t chan;        /* MC_CH_NONE / MC_CH_PENDING / MC_CH_OPEN (mc_int.h) */
     uint8_t chan_sel;    /* application the channel (or initiation) is bound to (F2) */
-    uint8_t chan_kvn;
     uint8_t chan_min;    /* that application's minimum level */
     uint8_t host_chal[8];
     uint8_t card_chal[8];

@@ -66,11 +66,7 @@ static uint16_t write_tx(mc_card *card, const mc_slot_rec *s, uint32_t off, cons
         st = mc_store_write(card, off, d, len);
     if (st == MC_OK && e != NULL)
         st = mc_ef_write(card, s, card->ef, e, false);
-    if (st == MC_OK)
-        st = mc_store_commit(card);
-    else
-        mc_store_abort(card);
-    return mc_sw_of(st);
+    return mc_sw_of(mc_store_end(card, st));
 }
 
 /* Physical slot of record number rec (1-based; cyclic: 1 is the newest). */

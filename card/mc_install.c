@@ -405,10 +405,7 @@ uint16_t mc_install(mc_card *card)
             st = mc_log_add(card, MC_EV_AP_LOADED, s.aid, s.aid_len);
         if (st == MC_OK)
             st = mc_wipe_write(card, card->load_off, wipe_len);
-        if (st == MC_OK)
-            st = mc_store_commit(card);
-        else
-            mc_store_abort(card);
+        st = mc_store_end(card, st);
     }
     cm_wipe(&s, sizeof(s));
     if (st != MC_OK)

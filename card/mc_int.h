@@ -261,7 +261,6 @@ typedef struct mc_cmd {
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     /* response being built in card->buf */
     size_t rlen;
-    bool no_61;            /* response is cut to Ne by the command itself */
 } mc_cmd;
 
 /* Status word helpers: a command returns its SW; MC_SW_MUTE means the NVM
@@ -308,6 +307,6 @@ bool mc_level_valid(uint8_t level);
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
 /* The counted comparison of a presented PIN with the stored one (both at most
  * 12 bytes), in constant time; checked by make ctcheck (test/ct/ct_card.c). */
-bool mc_pin_equal(const uint8_t *stored, size_t stored_len, const uint8_t *pin, size_t len);
+bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len);
 
 #endif

@@ -348,10 +348,7 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
     st = mc_store_begin(card);
     if (st == MC_OK)
         st = mc_wipe_write(card, 0, 0);
-    if (st == MC_OK)
-        return mc_store_commit(card);
-    mc_store_abort(card);
-    return st;
+    return mc_store_end(card, st);
 }
 
 mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len)

@@ -22,11 +22,7 @@ static uint16_t set_mark(mc_card *card, uint32_t off, uint32_t len)
 
     if (st == MC_OK)
         st = mc_wipe_write(card, off, len);
-    if (st == MC_OK)
-        st = mc_store_commit(card);
-    else
-        mc_store_abort(card);
-    return mc_sw_of(st);
+    return mc_sw_of(mc_store_end(card, st));
 }
 
 void mc_load_drop(mc_card *card)

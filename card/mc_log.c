@@ -68,8 +68,5 @@ mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t 
 
     if (st == MC_OK)
         st = mc_log_add(card, event, aid, aid_len);
-    if (st == MC_OK)
-        return mc_store_commit(card);
-    mc_store_abort(card);
-    return st;
+    return mc_store_end(card, st);
 }

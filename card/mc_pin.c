@@ -15,23 +15,25 @@ static uint16_t commit_slot(mc_card *card, mc_slot_rec *s)
 
     if (st == MC_OK)
         st = mc_slot_write(card, card->sel, s);
-    if (st == MC_OK)
-        st = mc_store_commit(card);
-    else
-        mc_store_abort(card);
-    return mc_sw_of(st);
+    return mc_sw_of(mc_store_end(card, st));
 }
 
-bool mc_pin_equal(const uint8_t *stored, size_t stored_len, const uint8_t *pin, size_t len)
+bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len)
 {
     uint8_t a[13], b[13];
+    size_t i;
     int eq;
 
     /* Both padded to 12 bytes and the lengths folded in, so neither a length
-     * nor a digit decides a branch. */
-    memset(a, 0xFF, sizeof(a));
+     * nor a digit decides a branch.  The stored PIN's length is secret too:
+     * all 12 stored bytes are read, masked by position, never a copy of
+     * stored_len bytes (the presented length is the command's, public). */
+    for (i = 0; i < 12; i++) {
+        /* 0xFF when i < stored_len, else 0x00, without a comparison */
+        uint8_t keep = (uint8_t)(0u - (((uint32_t)i - (uint32_t)stored_len) >> 31));
+        a[i] = (uint8_t)((stored[i] & keep) | (0xFF & ~keep));
+    }
     memset(b, 0xFF, sizeof(b));
-    memcpy(a, stored, stored_len);
     memcpy(b, pin, len);
     a[12] = (uint8_t)stored_len;
     b[12] = (uint8_t)len;

@@ -78,7 +78,6 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     }
     card->chan = MC_CH_PENDING;
     card->chan_sel = card->sel;
-    card->chan_kvn = k->kvn;
     card->chan_min = min_level;
     memcpy(card->chan_dek, k->dek, k->key_len);
     memcpy(r, a.div, MC_DIV_DATA_LEN);
@@ -215,10 +214,7 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
         if (st == MC_OK)
             st = mc_log_add(card, MC_EV_KEY_CHANGED, s.aid, s.aid_len);
     }
-    if (st == MC_OK)
-        st = mc_store_commit(card);
-    else
-        mc_store_abort(card);
+    st = mc_store_end(card, st);
     card->buf[0] = nk.kvn;
     memcpy(card->buf + 1, kcv, 9);
     cm_wipe(&nk, sizeof(nk));

@@ -59,6 +59,9 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
 mc_status mc_store_commit(struct mc_card *card);
 /* Drops the open transaction: nothing of it reaches the data space. */
 void mc_store_abort(struct mc_card *card);
+/* Ends the open transaction: commits it when st (the outcome of its begin
+ * and writes) is MC_OK, otherwise aborts it and returns st. */
+mc_status mc_store_end(struct mc_card *card, mc_status st);
 /* Largest total of bytes one transaction may write (journal capacity). */
 uint32_t mc_store_tx_capacity(struct mc_card *card);
 

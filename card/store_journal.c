@@ -186,6 +186,14 @@ void mc_store_abort(struct mc_card *card)
         (void)mc_st_nvm_flush(card);
 }
 
+mc_status mc_store_end(struct mc_card *card, mc_status st)
+{
+    if (st == MC_OK)
+        return mc_store_commit(card);
+    mc_store_abort(card);
+    return st;
+}
+
 uint32_t mc_store_tx_capacity(struct mc_card *card)
 {
     (void)card;

@@ -165,14 +165,13 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
 
 int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16])
 {
-    uint8_t zero[16], chain[16], mac[8];
+    uint8_t chain[16], mac[8];
     int rc, ok;
 
     if (s == NULL || hdr == NULL || data == NULL)
         return CM_E_PARAM;
     /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds. */
-    memset(zero, 0, sizeof(zero));
-    memcpy(s->mac_chain, zero, 16);
+    memset(s->mac_chain, 0, 16);
     rc = command_mac(s, hdr, data, 8, chain, mac);
     if (rc != CM_OK)
         return rc;

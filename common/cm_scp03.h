@@ -100,8 +100,9 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
                            uint8_t out_data[16]);
 
 /* Card side: checks the C-MAC of EXTERNAL AUTHENTICATE.  hdr is the received
- * 84 82 P1 P2.  On success sets the level and the MAC chain; on failure leaves
- * s unchanged and returns CM_E_MAC. */
+ * 84 82 P1 P2.  The MAC chain starts again from zero either way; on success
+ * it holds this C-MAC's chain value and the level and counter are set, on
+ * failure (CM_E_MAC) it stays zero: the caller closes the channel. */
 int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16]);
 
 /* Host side: wraps a plain command APDU (cases 1 to 4, short or extended).

@@ -1,7 +1,8 @@
 /* ct_card.c: the constant-time check of the card's PIN comparison
  * (mc_pin_equal, card/mc_pin.c), the ctgrind method of make ctcheck: the
- * stored and the presented PIN are marked undefined, and valgrind memcheck
- * reports any branch or memory index that depends on them.  Equal and
+ * stored PIN (all 12 bytes), its length and the presented PIN are marked
+ * undefined, and valgrind memcheck reports any branch or memory index that
+ * depends on them.  Equal and
  * different PINs of equal and different lengths are compared; only the
  * verdict is declassified, inside mc_pin_equal.
  *
@@ -29,9 +30,13 @@ static void check(const char *stored, const char *presented, bool expect)
     size_t sl = strlen(stored), pl = strlen(presented);
     bool eq;
 
+    memset(s, 0, sizeof s);
     memcpy(s, stored, sl);
     memcpy(p, presented, pl);
-    SECRET(s, sl);
+    /* The stored PIN, all 12 bytes of its record field, and its length are
+     * the card's secrets; the presented length is the command's Lc. */
+    SECRET(s, sizeof s);
+    SECRET(&sl, sizeof sl);
     SECRET(p, pl);
     eq = mc_pin_equal(s, sl, p, pl);
     if (eq != expect) {
