@@ -168,14 +168,6 @@ static void check_root(mnap_manifest_report *r, const mj_doc *doc, mnap_manifest
     }
 }
 
-/* The document's copy of the text holds the initial PIN: wipe it, then free. */
-static void wipe_doc(mj_doc *doc)
-{
-    if (doc->text != NULL)
-        cm_wipe(doc->text, doc->len);
-    mj_free(doc);
-}
-
 int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_manifest_report *r)
 {
     mnap_manifest_report none;
@@ -198,7 +190,7 @@ int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_man
             mf_problem_at(r, line, column, "JSON syntax: %s", doc.err + off);
         else
             mf_problem_at(r, 0, 0, "JSON syntax: %s", doc.err);
-        wipe_doc(&doc);
+        mj_free(&doc);   /* wipes the text (the initial PIN) */
         return MNAP_MANIFEST_E_INVALID;
     }
     if (doc.ntok < 1) {
@@ -209,7 +201,7 @@ int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_man
         if (mj_skip(&doc, 0) < doc.ntok)
             mf_problem(r, &doc, mj_skip(&doc, 0), "unexpected data after the manifest object");
     }
-    wipe_doc(&doc);
+    mj_free(&doc);   /* wipes the text (the initial PIN) */
     mf_report_sort(r);
     if (r->count != before) {
         mnap_manifest_wipe(m);

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "cm_ct.h"
+#include "mnap_json.h"
 #include "vc_card.h"
 #include "vc_link.h"
 #include "vc_log.h"
@@ -94,34 +95,11 @@ static void usage(FILE *out)
             (unsigned)MC_SIM_DEFAULT_NVM_SIZE);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int parse_serial(const char *s, uint8_t out[MC_SERIAL_LEN])
 {
-    if (strlen(s) != 2 * MC_SERIAL_LEN) {
-        return -1;
-    }
-    for (size_t i = 0; i < MC_SERIAL_LEN; i++) {
-        int hi = hexval(s[2 * i]);
-        int lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
+    size_t n = strlen(s);
+
+    return n == 2 * MC_SERIAL_LEN && mnap_hex_decode(s, n, out, MC_SERIAL_LEN, NULL) == 0 ? 0 : -1;
 }
 
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)

@@ -309,7 +309,7 @@ static int pin_unblock(cli *c, int argc, char **argv)
     rc = am_begin(&f, c, true, "pin unblock", aid, aid_len, region_name(&o));
     if (rc == EX_OK) {
         mnap_err e = mnap_area_unblock_pin(f.conn.ctx, aid, aid_len, pin, pin_len);
-        if (e == MNAP_E_PIN_POLICY || e == MNAP_E_WRONG_DATA) {
+        if (e == MNAP_E_PIN_POLICY) {
             cli_error("the new PIN does not fit the AP's PIN policy (length or digits)");
             rc = op_fail_msg(&f.op, EX_CARD, "PIN policy");
         } else if (e == MNAP_E_REF_NOT_FOUND) {
