@@ -306,9 +306,9 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
  * is overwritten once the command is done: this many bytes cover the deepest
  * handler path that tools/size.sh measures on the Cortex-M0+ build (see
  * docs/porting.md; a host build may have deeper frames). */
-#define MC_STACK_SCRUB 768
+#define MC_STACK_SCRUB 848
 
-MC_NOINLINE static void scrub_stack(void)
+MC_NOINLINE void mc_scrub_stack(void)
 {
     uint8_t area[MC_STACK_SCRUB];
 
@@ -374,7 +374,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         sw = dispatch(card, &c);
     /* Slot records (keys, PINs) stay neither in the scratch nor on the stack. */
     cm_wipe(card->scratch, sizeof(card->scratch));
-    scrub_stack();
+    mc_scrub_stack();
     if (sw == MC_SW_MUTE || card->muted) {
         card->muted = true;
         return 0;

@@ -268,6 +268,10 @@ typedef struct mc_cmd {
 #define MC_SW_MUTE 0x0000u
 /* Maps a store/layout status to a SW: MC_OK -> 0x9000. */
 uint16_t mc_sw_of(mc_status st);
+/* Overwrites the stack below the caller (MC_STACK_SCRUB bytes, mc_apdu.c):
+ * after a command and after power-on, no copy of a key set or PIN that a
+ * callee held in a local stays. */
+void mc_scrub_stack(void);
 
 /* Channel helpers. */
 void mc_chan_close(mc_card *card);

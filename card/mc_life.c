@@ -118,7 +118,7 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
     return st;
 }
 
-mc_status mc_power_on(mc_card *card, void *port)
+static mc_status power_on(mc_card *card, void *port)
 {
     mc_wipe_rec w;
     bool recovered = false, log_ok = false;
@@ -158,6 +158,16 @@ mc_status mc_power_on(mc_card *card, void *port)
         card->corrupt = true;
     card->powered = true;
     return card->corrupt ? MC_ERR_CORRUPT : MC_OK;
+}
+
+mc_status mc_power_on(mc_card *card, void *port)
+{
+    mc_status st = power_on(card, port);
+
+    /* Recovery and the start-up checks moved journal records and read slot
+     * records (keys, PINs) through stack buffers: none of it stays. */
+    mc_scrub_stack();
+    return st;
 }
 
 void mc_reset(mc_card *card)
