@@ -111,18 +111,8 @@ MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const 
     return CM_SW_OK;
 }
 
-static bool ins_known(uint8_t ins)
-{
-    static const uint8_t known[] = { 0xA4, 0xCA, 0x50, 0x82, 0xD8, 0xF2, 0xE8, 0xE4, 0xF0,
-                                     0x2C, 0x20, 0x24, 0xB0, 0xD6, 0xB2, 0xDC, 0xE2 };
-    size_t i;
-
-    for (i = 0; i < sizeof(known); i++)
-        if (known[i] == ins)
-            return true;
-    return false;
-}
-
+/* One switch knows every instruction: an unknown one is 6D00, and only
+ * after secure messaging (PROTOCOL.md §9). */
 static uint16_t dispatch(mc_card *card, mc_cmd *c)
 {
     switch (c->ins) {
@@ -138,7 +128,12 @@ static uint16_t dispatch(mc_card *card, mc_cmd *c)
     case 0x2C: return mc_cmd_reset_retry(card, c);
     case 0x20: return mc_cmd_verify(card, c);
     case 0x24: return mc_cmd_change_pin(card, c);
-    default:   return mc_cmd_file(card, c);
+    case 0xB0:
+    case 0xD6:
+    case 0xB2:
+    case 0xDC:
+    case 0xE2: return mc_cmd_file(card, c);
+    default:   return CM_SW_INS_NOT_SUPPORTED;
     }
 }
 
@@ -368,10 +363,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     wrap = c.sm;
     /* From here on, "data" means the plain data. */
     c.has_data = c.lc != 0 || c.too_long;
-    if (!ins_known(c.ins))
-        sw = CM_SW_INS_NOT_SUPPORTED;
-    else
-        sw = dispatch(card, &c);
+    sw = dispatch(card, &c);
     /* Slot records (keys, PINs) stay neither in the scratch nor on the stack. */
     cm_wipe(card->scratch, sizeof(card->scratch));
     mc_scrub_stack();
