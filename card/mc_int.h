@@ -244,6 +244,9 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
 
 /* --- log (mc_log.c) ------------------------------------------------------- */
 /* Adds (or merges, §8) an event inside the open transaction. */
+/* Finds the newest entry (the highest sequence number): *idx and *e, or
+ * *idx = MC_LOG_ENTRIES when the log is empty. */
+mc_status mc_log_newest(mc_card *card, unsigned *idx, mc_log_rec *e);
 mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
 /* Adds an event in a transaction of its own. */
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);

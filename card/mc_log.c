@@ -5,8 +5,7 @@
  * so a flood of failures cannot push older events out. */
 #include "mc_int.h"
 
-/* Finds the newest entry: *idx (MC_LOG_ENTRIES when the log is empty). */
-static mc_status newest(mc_card *card, unsigned *idx, mc_log_rec *e)
+mc_status mc_log_newest(mc_card *card, unsigned *idx, mc_log_rec *e)
 {
     mc_log_rec t;
     uint32_t best = 0;
@@ -32,7 +31,7 @@ mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
     mc_log_rec e;
     unsigned idx;
     uint32_t seq = 0;
-    mc_status st = newest(card, &idx, &e);
+    mc_status st = mc_log_newest(card, &idx, &e);
 
     if (st != MC_OK)
         return st;

@@ -191,25 +191,18 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
 static uint16_t security_log(mc_card *card, mc_cmd *c)
 {
     mc_log_rec e;
-    unsigned i, idx = 0, n;
-    uint32_t best = 0, prev;
-    mc_status st;
+    unsigned idx, n;
+    uint32_t prev;
+    mc_status st = mc_log_newest(card, &idx, &e);
     cm_tlv_writer w;
     size_t m, m2;
 
-    for (i = 0; i < MC_LOG_ENTRIES; i++) {
-        st = mc_log_read(card, i, &e);
-        if (st != MC_OK)
-            return mc_sw_of(st);
-        if (mc_get32(e.seq) > best) {
-            best = mc_get32(e.seq);
-            idx = i;
-        }
-    }
+    if (st != MC_OK)
+        return mc_sw_of(st);
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0xDF21);
-    prev = best + 1;
-    for (n = 0; best != 0 && n < MC_LOG_ENTRIES; n++) {
+    prev = idx < MC_LOG_ENTRIES ? mc_get32(e.seq) + 1 : 0;
+    for (n = 0; idx < MC_LOG_ENTRIES && n < MC_LOG_ENTRIES; n++) {
         st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
         if (st != MC_OK)
             return mc_sw_of(st);
