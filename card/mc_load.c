@@ -147,32 +147,31 @@ static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
     return CM_SW_OK;
 }
 
-/* C-DECRYPTION in place: CBC block by block, keeping the previous
- * ciphertext block in RAM; the padding is in the last block. */
+/* C-DECRYPTION in place, 64 bytes at a time: each piece is CBC-decrypted
+ * with the previous piece's last ciphertext block as its IV (kept in RAM);
+ * the padding is in the last block. */
 static uint16_t decrypt_in_place(mc_card *card, uint32_t base, uint32_t body, size_t *plain)
 {
-    uint8_t prev[16], cur[16], blk[CHUNK];
-    uint32_t i, j, k, n;
+    uint8_t iv[16], next[16], blk[CHUNK];
+    uint32_t i, n;
     size_t last = 0;
     mc_status st = MC_OK;
     int rc;
 
     if (body % 16 != 0)
         return CM_SW_SM_DATA_INCORRECT;
-    rc = cm_scp03_icv(&card->scp, 0, prev);
+    rc = cm_scp03_icv(&card->scp, 0, iv);
     for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
         n = body - i < CHUNK ? body - i : CHUNK;
         st = mc_store_read(card, base + i, blk, n);
-        for (j = 0; st == MC_OK && rc == CM_OK && j < n; j += 16) {
-            memcpy(cur, blk + j, 16);
-            rc = mc_port_aes(card, 1, card->scp.s_enc, card->scp.key_len, blk + j, blk + j);
-            for (k = 0; k < 16; k++)
-                blk[j + k] ^= prev[k];
-            memcpy(prev, cur, 16);
-        }
-        if (st == MC_OK && rc == CM_OK && i + n == body)
+        if (st != MC_OK)
+            break;
+        memcpy(next, blk + n - 16, 16);
+        rc = cm_cbc_decrypt(&card->scp.aes, card->scp.s_enc, card->scp.key_len, iv, blk, blk, n);
+        memcpy(iv, next, 16);
+        if (rc == CM_OK && i + n == body)
             rc = cm_unpad_m2(blk + n - 16, 16, &last);
-        if (st == MC_OK && rc == CM_OK)
+        if (rc == CM_OK)
             st = mc_store_write_direct(card, base + i, blk, n);
     }
     cm_wipe(blk, sizeof(blk));
