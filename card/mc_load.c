@@ -121,9 +121,9 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
 static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
 {
     cm_cmac_ctx ctx;
-    uint8_t tmp[CHUNK], chain[16], mac[8];
+    uint8_t tmp[CHUNK];
     uint32_t i, n;
-    int rc, ok;
+    int rc;
     mc_status st = MC_OK;
 
     rc = cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body);
@@ -135,16 +135,12 @@ static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
     }
     if (st == MC_OK)
         st = mc_store_read(card, base + body, tmp, 8);
-    if (rc != CM_OK || st != MC_OK) {
-        cm_wipe(&ctx, sizeof(ctx));
-        return st != MC_OK ? mc_sw_of(st) : CM_SW_SM_DATA_INCORRECT;
-    }
-    ok = cm_scp03_cmac_end(&ctx, chain, mac) == CM_OK && cm_ct_equal(mac, tmp, 8);
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    if (!ok)
-        return CM_SW_SM_DATA_INCORRECT;
-    cm_scp03_accept_command(&card->scp, chain);
-    return CM_SW_OK;
+    if (rc == CM_OK && st == MC_OK)
+        rc = cm_scp03_cmac_verify(&card->scp, &ctx, tmp);
+    cm_wipe(&ctx, sizeof(ctx));
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
 }
 
 /* C-DECRYPTION in place, 64 bytes at a time: each piece is CBC-decrypted

@@ -126,6 +126,23 @@ int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8])
     return rc;
 }
 
+int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8])
+{
+    uint8_t chain[16], mac[8];
+    int rc = cm_scp03_cmac_end(ctx, chain, mac);
+    int ok = rc == CM_OK && cm_ct_equal(mac, received, CM_SCP03_MAC_LEN);
+
+    /* The verdict decides the answer: the one thing made public. */
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
+    cm_wipe(mac, sizeof(mac));
+    if (ok)
+        cm_scp03_accept_command(s, chain);
+    cm_wipe(chain, sizeof(chain));
+    if (rc != CM_OK)
+        return rc;
+    return ok ? CM_OK : CM_E_MAC;
+}
+
 /* MAC of a whole command held in memory. */
 static int command_mac(const cm_scp03 *s, const uint8_t hdr[4], const uint8_t *data, size_t len,
                        uint8_t chain_out[16], uint8_t mac[8])
@@ -331,24 +348,24 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
 int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
                             size_t *plain_len)
 {
-    uint8_t chain[16], mac[8], icv[16];
+    cm_cmac_ctx ctx;
+    uint8_t icv[16];
     size_t body_len;
-    int rc, ok;
+    int rc;
 
     if (s == NULL || hdr == NULL || (data == NULL && len) || plain_len == NULL)
         return CM_E_PARAM;
     if (len < CM_SCP03_MAC_LEN)
         return CM_E_FORMAT;
     body_len = len - CM_SCP03_MAC_LEN;
-    rc = command_mac(s, hdr, data, body_len, chain, mac);
+    rc = cm_scp03_cmac_begin(s, &ctx, hdr, body_len);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, data, body_len);
+    if (rc == CM_OK)
+        rc = cm_scp03_cmac_verify(s, &ctx, data + body_len);
+    cm_wipe(&ctx, sizeof(ctx));
     if (rc != CM_OK)
         return rc;
-    ok = cm_ct_equal(mac, data + body_len, CM_SCP03_MAC_LEN);
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    cm_wipe(mac, sizeof(mac));
-    if (!ok)
-        return CM_E_MAC;
-    cm_scp03_accept_command(s, chain);
     *plain_len = body_len;
     if ((s->level & CM_SL_CDEC) && body_len > 0) {
         if (body_len % 16 != 0)

@@ -92,6 +92,11 @@ int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4
 /* Finishes: the new 16-byte chain value goes to chain_out (the caller decides
  * whether to adopt it), the 8-byte C-MAC to mac. */
 int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8]);
+/* Card side: finishes the C-MAC of a received command and compares it with
+ * the received 8 bytes in constant time; on a match the MAC chain advances
+ * (cm_scp03_accept_command).  CM_OK, CM_E_MAC, or the CMAC's error.  The one
+ * check behind every command the card verifies, whole or streamed. */
+int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8]);
 
 /* Host side: EXTERNAL AUTHENTICATE data (host cryptogram || C-MAC) for level;
  * starts the MAC chain.  After it the channel is at level and the counter is 0

@@ -6,10 +6,11 @@
  * different PINs of equal and different lengths are compared; only the
  * verdict is declassified, inside mc_pin_equal.
  *
- * The card's other secret comparisons go through common/ (host cryptogram:
- * cm_scp03_check_cryptogram; C-MAC: cm_scp03_unwrap_command; KCV:
- * cm_scp03_keyset_parse), which ct_common.c checks, or declassify their verdict
- * the same way (mac_only in mc_apdu.c, stream_mac in mc_load.c).
+ * The card's other secret comparisons go through common/, which ct_common.c
+ * checks: host cryptogram cm_scp03_check_cryptogram; C-MAC
+ * cm_scp03_cmac_verify (whole commands through cm_scp03_unwrap_command, and
+ * mac_only in mc_apdu.c and stream_mac in mc_load.c alike); KCV
+ * cm_scp03_keyset_parse.
  *
  * With the argument "leaky", an early-exit comparison of the same PINs runs
  * instead: memcheck must report it. */
