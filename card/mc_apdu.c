@@ -318,7 +318,7 @@ static bool sw_with_data(uint16_t sw)
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
-    size_t lc, data_at, n;
+    size_t lc, data_at, n, dirty;
     uint16_t sw;
     bool done, wrap;
 
@@ -364,11 +364,18 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->muted = true;
         return 0;
     }
+    /* Nor does command data (a PIN, an image's PIN policy) stay in the
+     * buffer, whichever path the handler left by: everything the command
+     * and its handler wrote there but the response is wiped.  That is the
+     * received data and the handler's output, and for LOAD AP the image
+     * parser's scratch too (mc_install.c). */
+    dirty = c.ins == 0xE8 ? MC_BUF_SIZE : (lc > c.rlen ? lc : c.rlen);
+    if (dirty > MC_BUF_SIZE)
+        dirty = MC_BUF_SIZE;
     if (!sw_with_data(sw))
         c.rlen = 0;
-    /* Nor does command data (a PIN, an image's PIN policy) stay in the
-     * buffer, whichever path the handler left by: all but the response. */
-    cm_wipe(card->buf + c.rlen, MC_BUF_SIZE - c.rlen);
+    if (dirty > c.rlen)
+        cm_wipe(card->buf + c.rlen, dirty - c.rlen);
     n = c.rlen;
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
