@@ -85,9 +85,7 @@ mnap_err mnap_reconnect(mnap_ctx *ctx)
     if (ctx == NULL)
         return MNAP_E_PARAM;
     mnap__session_drop(ctx);
-    ctx->selected = false;
-    ctx->am_selected = false;
-    ctx->sel_aid_len = 0;
+    mnap__forget_selection(ctx);
     if (ctx->tr.reconnect == NULL)
         return MNAP_E_STATE;
     mnap__trace_text(ctx, "reconnect");

@@ -95,6 +95,8 @@ mnap_err mnap__send_ok(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t c
                        size_t *out_len);
 /* Forgets the session (wipes keys) without talking to the card. */
 void mnap__session_drop(mnap_ctx *ctx);
+/* The library no longer knows what the card has selected. */
+void mnap__forget_selection(mnap_ctx *ctx);
 /* The SELECT by AID the session code and close use. */
 mnap_err mnap__select_aid(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len);
 /* Requires an open session on the AM (am != 0) or an AP. */

@@ -109,9 +109,7 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
                 rc == MNAP_E_CARD_MUTE || rc == MNAP_E_NO_SERVICE) {
                 /* A reset or new power-up selects nothing and ends any channel. */
                 mnap__session_drop(ctx);
-                ctx->selected = false;
-                ctx->am_selected = false;
-                ctx->sel_aid_len = 0;
+                mnap__forget_selection(ctx);
             }
             break;
         }
@@ -178,8 +176,7 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
     return rc;
 }
 
-/* The library no longer knows what the card has selected. */
-static void forget_selection(mnap_ctx *ctx)
+void mnap__forget_selection(mnap_ctx *ctx)
 {
     ctx->selected = false;
     ctx->am_selected = false;
@@ -196,7 +193,7 @@ mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *
      * may change the selection.  GET RESPONSE alone leaves both alone. */
     if (apdu[1] != 0xC0) {
         mnap__session_drop(ctx);
-        forget_selection(ctx);
+        mnap__forget_selection(ctx);
     }
     return mnap__exchange(ctx, apdu, len, out, cap, out_len, sw);
 }
@@ -326,7 +323,7 @@ mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t ca
      * channel; the selection is then the caller's business. */
     if ((a->ins == 0xA4 && a->p1 == 0x04) || a->ins == 0x50) {
         mnap__session_drop(ctx);
-        forget_selection(ctx);
+        mnap__forget_selection(ctx);
     }
     return mnap__send_ok(ctx, a, out, cap, out_len);
 }
