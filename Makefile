@@ -287,7 +287,7 @@ DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmock
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
             vsmartcard-vpicc python3-pycryptodome \
-            libsqlite3-dev libpq-dev postgresql postgresql-15-pgtap
+            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
