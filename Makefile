@@ -186,9 +186,9 @@ $(BUILD)/test/registry/%: $(BUILD)/obj/test/registry/%.o $(LINK_REG)
 $(BUILD)/test/ct/%: $(BUILD)/obj/test/ct/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_REG)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_REG)) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
 
 # ---- tests ---------------------------------------------------------------
 # Each suite runs its binaries from the project root (they read vectors/),
@@ -232,7 +232,7 @@ test: deps-check
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
 # (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
-bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc
+bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
 	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
 # CI's check of the benchmarks: each runs once with tiny counts (nothing timed).
 bench-smoke:
