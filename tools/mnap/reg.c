@@ -179,9 +179,18 @@ int reg_gate(cli *c, int argc, char **argv)
         }
     }
     /* Without a registry nothing is gated; help never is. */
-    if (c->registry == NULL || need == NEEDS_NOTHING || cli_wants_help(argc, argv) ||
-        (argc < 2 && (strcmp(argv[0], "ap") == 0 || strcmp(argv[0], "keys") == 0))) {
+    if (c->registry == NULL || need == NEEDS_NOTHING || cli_wants_help(argc, argv)) {
         return EX_OK;
+    }
+    /* A group without its subcommand only prints the group's help. */
+    if (argc < 2) {
+        static const char *const groups[] = { "keys", "area", "ap", "pin", "kiosk", "manifest", "audit",
+                                              "simcard", "operator", "resident", "card" };
+        for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+            if (strcmp(argv[0], groups[i]) == 0) {
+                return EX_OK;
+            }
+        }
     }
     rc = reg_open(c, false, &c->reg);
     if (rc != EX_OK) {
