@@ -168,7 +168,7 @@ static void *terminal(void *p)
     uint8_t tok[MNAP_REG_TOKEN_LEN];
     unsigned seed = (unsigned)(t->id * 7919 + 1);
     double end;
-    char id[16];
+    char id[24];
 
     if (mnap_reg_open(&r, term_conn, 0, NULL, 0) != MNAP_REG_OK) {
         fprintf(stderr, "registry_stress: terminal %d cannot connect\n", t->id);
@@ -228,7 +228,7 @@ static void setup_registry(const char *admin_conn, int n_terminals, bool pg)
     mnap_reg_set_kdf_cost(r, 10);
     assert_int_equal(mnap_reg_login(r, "131016", "admin", "admin password", 14, 3600, tok, &admin), MNAP_REG_OK);
     for (int i = 0; i < n_terminals; i++) {
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "clerk%d", i);
         assert_int_equal(mnap_reg_operator_add(r, &admin, id, id, MNAP_ROLE_CLERK, "terminal password", 17),
                          MNAP_REG_OK);
