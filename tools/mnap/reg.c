@@ -28,11 +28,9 @@ int reg_defaults(cli *c)
     if (c->session == NULL && (v = getenv("MNAP_SESSION")) != NULL && v[0] != '\0') {
         c->session = v;
     }
-    if (c->session == NULL) {
-        if (cli_data_path("session", c->session_buf, sizeof c->session_buf) != 0) {
-            cli_error("no HOME or XDG_DATA_HOME: give --session PATH");
-            return -1;
-        }
+    /* Without a home the session file must be named; only the commands
+     * that use it say so. */
+    if (c->session == NULL && cli_data_path("session", c->session_buf, sizeof c->session_buf) == 0) {
         c->session = c->session_buf;
     }
     return 0;
@@ -86,6 +84,10 @@ int reg_session_write(const cli *c, const uint8_t token[MNAP_REG_TOKEN_LEN])
     char text[16 + 2 * MNAP_REG_TOKEN_LEN + 2];
     int rc;
 
+    if (c->session == NULL) {
+        cli_error("no HOME or XDG_DATA_HOME: give --session PATH");
+        return EX_USAGE;
+    }
     memcpy(text, "mnap-session 1\n", 15);
     cli_hex(token, MNAP_REG_TOKEN_LEN, text + 15);
     text[15 + 2 * MNAP_REG_TOKEN_LEN] = '\n';
@@ -108,7 +110,7 @@ int reg_session_read(const cli *c, uint8_t token[MNAP_REG_TOKEN_LEN])
     char text[128];
     ssize_t n;
     size_t len = 0;
-    int fd = open(c->session, O_RDONLY | O_CLOEXEC);
+    int fd = c->session != NULL ? open(c->session, O_RDONLY | O_CLOEXEC) : -1;
     int rc = -1;
 
     if (fd < 0) {
