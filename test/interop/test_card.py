@@ -154,6 +154,7 @@ class Transport(CardCase):
 
     def test_extended_apdu(self):
         # §10: T=0 carries short APDUs only: an extended APDU gives 6700.
+        self.assertSW(self.card.select(AM_AID)[1], 0x9000)
         d, sw = self.card.send(0x80, 0xCA, 0xDF, 0x20, ne=65536)
         if T0:
             self.assertResp((d, sw), b"", 0x6700)
@@ -564,12 +565,14 @@ class LoadAp(CardCase):
         self.check_ap(AID_256, keys, 1000)
 
     def test_extended_block(self):
-        if not EXT_OK:
-            self.skipTest("extended APDUs do not exist in T=0")
         s = am_channel(self.card)
         keys = ap_keys(16, 7)
         aid = bytes.fromhex("D392F000260199")
         img = make_image(self.card, aid, keys, efs=std_efs(1200, 1000))
+        if not EXT_OK:
+            # §10: T=0 has no extended APDU: 6700; the block goes chained instead
+            self.assertResp(s.cmd(0x80, 0xE8, 0x80, 0x00, img), b"", 0x6700, "extended LOAD AP in T=0")
+            return
         self.assertIsNone(load_ap(s, img, block=len(img)), "one block of %d bytes, extended APDU" % len(img))
         self.check_ap(aid, keys, 1000)
 
@@ -852,9 +855,10 @@ class ExtendedLc(CardCase):
                     self.assertResp((d, sw), *want[ins])
 
     def test_am_extended(self):
-        if not EXT_OK:
-            self.skipTest("extended APDUs do not exist in T=0")
         s = am_channel(self.card)
+        if not EXT_OK:
+            self.assertResp(s.cmd(0x80, 0xF2, 0x40, 0x02, b"\x4F\x00", 65536), b"", 0x6700, "extended in T=0")
+            return
         d, sw = s.cmd(0x80, 0xF2, 0x40, 0x02, b"\x4F\x00", 65536)
         self.assertSW(sw, 0x9000, "GET STATUS 4F00 Le 0000")
         d, sw = s.cmd(0x80, 0xCA, 0xDF, 0x21, ne=65536)
@@ -865,12 +869,15 @@ class ExtendedLc(CardCase):
         self.assertSW(sw, 0x9000, "GET DATA DF20, extended Le 0100")
 
     def test_wrong_lc_coding_refused(self):
-        if not EXT_OK:
-            self.skipTest("extended APDUs do not exist in T=0")
-        # an extended APDU whose C-MAC covers a 1-byte Lc: 6988 (§3)
+        # an extended APDU whose C-MAC covers a 1-byte Lc: 6988 (§3); in T=0
+        # the extended APDU itself is refused first: 6700 (§10)
         s = am_channel(self.card)
         w = s.scp.wrap(0x80, 0xF2, 0x40, 0x02, b"\x4F\x00", 65536, extended=True, mac_lc="short")
-        self.assertResp(self.card.xchg(w)[:2], b"", 0x6988, "short Lc in the MAC of an extended APDU")
+        self.assertResp(self.card.xchg(w)[:2], b"", 0x6988 if EXT_OK else 0x6700, "short Lc in the MAC of an extended APDU")
+        # and a short APDU whose C-MAC covers a 3-byte Lc: 6988 as well
+        s = am_channel(self.card)
+        w = s.scp.wrap(0x80, 0xF2, 0x40, 0x02, b"\x4F\x00", 256, extended=False, mac_lc="ext")
+        self.assertResp(self.card.xchg(w)[:2], b"", 0x6988, "3-byte Lc in the MAC of a short APDU")
 
 
 # ---- refusals of §9 -------------------------------------------------------------------
