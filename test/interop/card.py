@@ -70,7 +70,10 @@ class Card:
         state = scard.SCARD_STATE_UNAWARE
         while time.time() < end:
             if self.proc is not None and self.proc.poll() is not None and what == "present":
-                raise CardError("mnap-vcard exited with status %d (log %s)" % (self.proc.returncode, self.vlog.name))
+                self.vlog.flush()
+                with open(self.vlog.name) as f:
+                    tail = f.read().strip().splitlines()[:1]
+                raise CardError("mnap-vcard exited with status %d: %s" % (self.proc.returncode, " | ".join(tail)))
             r, states = scard.SCardGetStatusChange(self.ctx, 200, [(READER, state)])
             if r == scard.SCARD_S_SUCCESS or r == scard.SCARD_E_TIMEOUT:
                 if r == scard.SCARD_S_SUCCESS:

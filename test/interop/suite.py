@@ -36,12 +36,17 @@ def main():
         label = "interop %s" % os.environ.get("MNAP_TRANSPORT", "t1")
     t0 = time.time()
     res = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result).run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    # a test with failing subtests is one failure per subtest; count tests
-    failed_tests = {getattr(t, "test_case", t).id() for t, _ in res.failures + res.errors}
-    passed = res.testsRun - len(res.skipped) - len(failed_tests)
-    print("%s: %d passed, %d failed%s (%.1f s)" % (
-        label, passed, failed, ", %d skipped" % len(res.skipped) if res.skipped else "", time.time() - t0))
+    # count tests, not checks: a test with failing subtests is one failed
+    # test; a class whose set-up failed counts as one failed test
+    def base(t):
+        return getattr(t, "test_case", t)
+    bad = res.failures + res.errors
+    failed_ids = {base(t).id() for t, _ in bad}
+    ran_failed = {base(t).id() for t, _ in bad if isinstance(base(t), unittest.TestCase)}
+    passed = res.testsRun - len(res.skipped) - len(ran_failed)
+    failed = len(failed_ids) + len(res.unexpectedSuccesses)
+    print("%s: %d passed, %d failed%s (%d failing checks, %.1f s)" % (
+        label, passed, failed, ", %d skipped" % len(res.skipped) if res.skipped else "", len(bad), time.time() - t0))
     sys.exit(1 if failed else 0)
 
 
