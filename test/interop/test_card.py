@@ -926,6 +926,35 @@ class Refusals(CardCase):
         self.assertSW(s.cmd(0x80, 0xCA, 0xDF, 0x20, ne=256)[1], 0x9000)
 
 
+    def test_sm_on_init_and_get_response(self):
+        # §3: INITIALIZE UPDATE and GET RESPONSE sent with SM: 6882
+        am_channel(self.card)
+        self.assertResp(self.card.xchg(bytes.fromhex("8450010008") + os.urandom(8) + b"\x00")[:2], b"", 0x6882,
+                        "INITIALIZE UPDATE with CLA 84")
+        am_channel(self.card)
+        self.assertResp(self.card.xchg(bytes.fromhex("04C0000000"))[:2], b"", 0x6882, "GET RESPONSE with CLA 04")
+
+    def test_init_update_ends_channel(self):
+        # §3: INITIALIZE UPDATE inside a channel ends it, whatever its outcome
+        s = am_channel(self.card)
+        x = gp.Scp03(*self.card.region, os.urandom(8))
+        d, sw = self.card.send_raw_init(x, 0x00)
+        self.assertSW(sw, 0x9000)
+        self.assertResp(self.card.xchg(s.scp.wrap(0x80, 0xCA, 0xDF, 0x20, ne=256))[:2], b"", 0x6982,
+                        "the old channel's next command")
+
+    def test_external_authenticate_cla_80(self):
+        # §3: EXTERNAL AUTHENTICATE with CLA 80 is a command without SM: 6982;
+        # it ends the pending initiation (a proper one next: 6985)
+        self.card.select(AM_AID)
+        x = gp.Scp03(*self.card.region, os.urandom(8))
+        x.parse_init_response(self.card.send_raw_init(x, 0x00)[0], AM_AID)
+        ea = x.external_authenticate_apdu(0x33)
+        self.assertResp(self.card.xchg(b"\x80" + ea[1:])[:2], b"", 0x6982, "EXTERNAL AUTHENTICATE with CLA 80")
+        self.assertResp(self.card.xchg(ea)[:2], b"", 0x6985, "initiation ended")
+        self.assertResp(self.card.send(0x80, 0xCA, 0xDF, 0x21, ne=256), b"", 0x6982, "no channel was opened")
+
+
 class Terminate(CardCase):
     NAME = "term"
 
