@@ -576,6 +576,41 @@ class LoadAp(CardCase):
         self.assertIsNone(load_ap(s, img, block=len(img)), "one block of %d bytes, extended APDU" % len(img))
         self.check_ap(aid, keys, 1000)
 
+    def test_put_key_ap(self):
+        # §5: an AP rotates its own key set from its own channel
+        s = am_channel(self.card)
+        keys = ap_keys(16, 0x61)
+        aid = bytes.fromhex("D392F000260197")
+        self.assertIsNone(load_ap(s, make_image(self.card, aid, keys, kvn=0x30)))
+        self.card.select(aid)
+        a = self.card.open_channel(keys, 0x30, 0x33, aid)
+        new = ap_keys(24, 0x62)
+        self.assertResp(a.cmd(0x80, 0xD8, 0x30, 0x81, gp.key_set_data(0x31, keys[2], *new), 256),
+                        gp.put_key_response(0x31, *new), 0x9000, "PUT KEY 30 -> 31 in the AP's channel")
+        self.card.select(aid)
+        self.assertSW(self.card.send_raw_init(gp.Scp03(*keys, os.urandom(8)), 0x30)[1], 0x6A88, "old KVN gone")
+        self.card.select(aid)
+        a = self.card.open_channel(new, 0x31, 0x33, aid)
+        self.assertEqual(a.scp.key_info, b"\x31\x03\x70")
+        self.assertResp(a.cmd(0x00, 0xB0, 0x81, 0x00, ne=8), CONTENT[:8], 0x9000)
+
+    def test_without_channel(self):
+        # §4, §9: a block out of order is LOAD AP's own check, after the
+        # channel: 6982; a chained LOAD AP with SM and no channel is joined
+        # first (segments 9000) and refused 6982 on the last segment
+        self.card.select(AM_AID)
+        with self.subTest("block out of order"):
+            self.assertResp(self.card.send(0x80, 0xE8, 0x80, 0x05, b"\x4F\x00"), b"", 0x6982, "block 5, no channel")
+        x = gp.Scp03(*ap_keys(16, 0x71), os.urandom(8))
+        k = bytes(16)
+        x.set_session_keys(k, k, k)
+        x.level = 0x33
+        segs = x.wrap_chained(0x80, 0xE8, 0x80, 0x00, bytes(600))
+        self.assertGreater(len(segs), 2)
+        for n, seg in enumerate(segs[:-1]):
+            self.assertResp(self.card.xchg(seg)[:2], b"", 0x9000, "segment %d" % n)
+        self.assertResp(self.card.xchg(segs[-1])[:2], b"", 0x6982, "last segment")
+
     def test_out_of_order(self):
         s = am_channel(self.card)
         keys = ap_keys(16, 8)
