@@ -990,6 +990,60 @@ class Refusals(CardCase):
         self.assertResp(self.card.send(0x80, 0xCA, 0xDF, 0x21, ne=256), b"", 0x6982, "no channel was opened")
 
 
+class Precedence(CardCase):
+    """Plain commands whose answer §2 and §9 settle (issue #14 item 5)."""
+    NAME = "prec"
+    KEYS = ap_keys(16, 0x81)
+
+    @classmethod
+    def prepare(cls):
+        s = am_channel(cls.card)
+        err = load_ap(s, make_image(cls.card, AID_128, cls.KEYS, pin=PIN, min_level=0x01))
+        if err:
+            raise CardError("LOAD AP: " + err)
+
+    def check(self, select, cases):
+        for cmd, sw, what in cases:
+            with self.subTest(what):
+                if select is None:
+                    self.card.reset()
+                else:
+                    self.card.select(select)
+                self.assertResp(self.card.xchg(bytes.fromhex(cmd.replace(" ", "")))[:2], b"", sw, what + ": " + cmd)
+
+    def test_class(self):
+        cases = [("14 E8 00 00 03 01 02", 0x6884, "chaining bit outside LOAD AP, bad length"),
+                 ("C0 A4 04 00 07 F04D4E4150414D", 0x6881, "CLA C0"),
+                 ("CF CA DF 20 00", 0x6881, "CLA CF"),
+                 ("E0 CA DF 20 00", 0x6881, "CLA E0"),
+                 ("EF A4 04 00 07 F04D4E4150414D", 0x6881, "CLA EF"),
+                 ("01 A4 04 00 07 F04D4E4150414D", 0x6881, "logical channel 1"),
+                 ("A0 A4 04 00 07 F04D4E4150414D", 0x6E00, "CLA A0"),
+                 ("80 B0 00 00 10", 0x6D00, "READ BINARY in the GP class"),
+                 ("00 CA DF 20 00", 0x6D00, "GET DATA in the ISO class"),
+                 ("80 77 00 00", 0x6D00, "unknown INS")]
+        if EXT_OK:
+            cases.append(("10 E8 0A B3 00 00 05", 0x6884, "chaining bit, extended Le"))
+        self.check(AM_AID, cases)
+
+    def test_external_authenticate_without_initiation(self):
+        ea = "84 82 33 00 10" + "00" * 16
+        for sel, what in ((None, "nothing selected"), (AM_AID, "AM"), (AID_128, "AP")):
+            self.check(sel, [(ea, 0x6985, "EXTERNAL AUTHENTICATE, " + what)])
+
+    def test_selection_before_channel(self):
+        self.check(AID_128, [("00 B0 00 00 10", 0x6986, "READ BINARY, no EF, no SFI"),
+                             ("00 D6 00 00 02 0102", 0x6986, "UPDATE BINARY, no EF, no SFI"),
+                             ("00 E2 00 00 02 0102", 0x6986, "APPEND RECORD, no EF, no SFI"),
+                             ("00 B2 00 0C 00", 0x6A86, "READ RECORD record 00"),
+                             ("00 DC 00 1C 02 0102", 0x6A86, "UPDATE RECORD record 00"),
+                             ("80 CA DF 20 00", 0x6986, "GET DATA DF20 with an AP selected"),
+                             ("00 A4 02 00 02 0101 00", 0x6982, "SELECT EF without channel")])
+        self.check(None, [("80 CA DF 20 00", 0x6986, "GET DATA DF20 with nothing selected"),
+                          ("00 A4 02 0C 02 0101", 0x6986, "SELECT EF with nothing selected")])
+        self.check(AM_AID, [("00 A4 02 0C 02 0101", 0x6986, "SELECT EF with the AM selected")])
+
+
 class Terminate(CardCase):
     NAME = "term"
 
