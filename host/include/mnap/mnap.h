@@ -233,7 +233,9 @@ const char *mnap_log_event_name(uint8_t event);
 
 mnap_err mnap_area_lock(mnap_ctx *ctx);
 mnap_err mnap_area_unlock(mnap_ctx *ctx);
-/* Final: wipes every AP and key set; the card answers little afterwards. */
+/* Final: wipes every AP and key set; the card answers little afterwards.
+ * The card ends the AM session once it has answered, and so does the
+ * library (PROTOCOL.md §4). */
 mnap_err mnap_area_terminate(mnap_ctx *ctx);
 
 /* --- AP API (AP session) ------------------------------------------------ */
