@@ -72,6 +72,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
+    mc_area_rec *area = (mc_area_rec *)(void *)card->scratch;
     uint8_t d[2 + 16];
     unsigned n, r;
     bool used;
@@ -87,7 +88,9 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, NULL, NULL);
+    /* The area record goes to the scratch (wiped after the command; an AM
+     * instruction's gate does not use the scratch slot). */
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, area, NULL);
     if (sw != CM_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
@@ -101,12 +104,9 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
          * lock, card terminate, default selected. */
         if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
             return CM_SW_REF_NOT_FOUND;
-        st = mc_area_read(card, (mc_area_rec *)(void *)card->scratch);
-        if (st != MC_OK)
-            return mc_sw_of(st);
         m = cm_tlv_open(&w, 0xE3);
         cm_tlv_put(&w, 0x4F, mc_am_aid, MC_AM_AID_LEN);
-        cm_tlv_put_u8(&w, 0x9F70, ((mc_area_rec *)(void *)card->scratch)->state);
+        cm_tlv_put_u8(&w, 0x9F70, area->state);
         cm_tlv_put(&w, 0xC5, (const uint8_t *)"\x9C\x00\x00", 3);
         cm_tlv_close(&w, m);
         c->rlen = w.pos;
@@ -270,13 +270,13 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
     if (sw != CM_SW_OK)
         return sw;
+    /* Terminating ends the channel once its answer is sent (§4). */
+    c->end_chan = c->p2 == MC_AREA_TERMINATED;
     if (c->p1 == 0x40)
         sw = set_ap_status(card, c);
     else
         sw = set_area_status(card, &a, c->p2);
     cm_wipe(&a.am, sizeof(a.am));
-    /* Terminating ends the channel once its answer is sent (§4). */
-    c->end_chan = sw == CM_SW_OK && c->p2 == MC_AREA_TERMINATED;
     return sw;
 }
 

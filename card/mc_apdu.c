@@ -112,19 +112,13 @@ MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const 
  * known with CLA 80/84 only (§2). */
 static bool iso_ins(uint8_t ins)
 {
-    switch (ins) {
-    case 0xA4:
-    case 0x20:
-    case 0x24:
-    case 0xB0:
-    case 0xD6:
-    case 0xB2:
-    case 0xDC:
-    case 0xE2:
-        return true;
-    default:
-        return false;
-    }
+    static const uint8_t iso[] = { 0xA4, 0x20, 0x24, 0xB0, 0xD6, 0xB2, 0xDC, 0xE2 };
+    unsigned i;
+
+    for (i = 0; i < sizeof(iso); i++)
+        if (iso[i] == ins)
+            return true;
+    return false;
 }
 
 /* One switch knows every instruction: an unknown one, or one outside its
@@ -187,7 +181,7 @@ MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc
 }
 
 /* Drops what the new command interrupts (§3, §4); gr: it is GET RESPONSE. */
-static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
+MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
 {
     bool gp = (c->cla & 0x80) != 0;
     bool keep_load = (gp && c->ins == 0xE8) || gr;
