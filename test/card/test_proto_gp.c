@@ -40,6 +40,11 @@ static void test_select_no_aid(void **state)
     ASSERT_SW(ch_rawx(c, "00A4040C", &r), 0x9000);
     assert_int_equal(r.len, 0);
     ASSERT_SW(ch_rawx(c, "80CADF20 00", NULL), 0x9000);      /* the AM is */
+    /* P2 0C with Le (docs/protocol.md, a choice): selects, nothing returned */
+    ASSERT_SW(ch_power_cycle(c), MC_OK);
+    ASSERT_SW(ch_rawx(c, "00A4040C 00", &r), 0x9000);
+    assert_int_equal(r.len, 0);
+    ASSERT_SW(ch_rawx(c, "80CADF20 00", NULL), 0x9000);
     /* other P2: 6A86, as for a SELECT by AID */
     ASSERT_SW(ch_rawx(c, "00A40404", NULL), 0x6A86);
     /* extended Le, still no body */
