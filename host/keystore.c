@@ -262,6 +262,38 @@ static mnap_p11 *token_of(const mnap_keyset *ks)
     return (ks != NULL && ks->src != NULL) ? ks->src->p11 : NULL;
 }
 
+mnap_p11 *mnap__keyset_token(const mnap_keyset *ks)
+{
+    return token_of(ks);
+}
+
+mnap_err mnap_keyset_diversify_kcv(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                                   uint8_t kcv_enc[3], uint8_t kcv_mac[3], uint8_t kcv_dek[3])
+{
+    mnap_p11 *t = token_of(master);
+    mnap_keyset card;
+    mnap_err rc;
+
+    if (master == NULL || div == NULL || kcv_enc == NULL || kcv_mac == NULL || kcv_dek == NULL ||
+        !master->master)
+        return MNAP_E_PARAM;
+    if (t != NULL && mnap__p11_has_kdf(t)) {
+        uint8_t k[3][3];
+        rc = mnap__p11_kdf_check(t, master, div, k, NULL, 0, NULL);
+        if (rc == MNAP_OK) {
+            memcpy(kcv_enc, k[0], 3);
+            memcpy(kcv_mac, k[1], 3);
+            memcpy(kcv_dek, k[2], 3);
+        }
+        return rc;
+    }
+    rc = mnap_keyset_diversify(master, div, &card);
+    if (rc == MNAP_OK)
+        rc = mnap_keyset_kcv(&card, kcv_enc, kcv_mac, kcv_dek);
+    mnap_keyset_wipe(&card);
+    return rc;
+}
+
 mnap_err mnap__keystore_diversify(const mnap_keyset *master, const uint8_t *div, mnap_keyset *out)
 {
     mnap_p11 *t = token_of(master);

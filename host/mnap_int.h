@@ -155,6 +155,15 @@ mnap_err mnap__p11_kcv(mnap_p11 *t, const mnap_keyset *ks, uint8_t kcv[3][3]);
 mnap_err mnap__p11_diversify(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
                              mnap_keyset *out);
 int mnap__p11_xor_in_token(const mnap_p11 *t);
+/* 1 when the token derives with CKM_SP800_108_COUNTER_KDF (KCVs in the token). */
+int mnap__p11_has_kdf(const mnap_p11 *t);
+/* KCVs of a card's keys derived by the KDF mechanism inside the token, and
+ * (mac != NULL, tests) a CMAC of msg under each; nothing leaves the token. */
+mnap_err mnap__p11_kdf_check(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             uint8_t kcv[3][3], const uint8_t *msg, size_t msg_len,
+                             uint8_t mac[3][16]);
+/* The token of a key set got from a token store, or NULL. */
+mnap_p11 *mnap__keyset_token(const mnap_keyset *ks);
 mnap_err mnap__p11_cer_begin(mnap_p11 *t, size_t key_len, mnap_p11_cer **out);
 int mnap__p11_cer_in_token(const mnap_p11_cer *c);
 mnap_err mnap__p11_cer_add(mnap_p11_cer *c, const mnap_keyset *part);

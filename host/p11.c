@@ -391,14 +391,13 @@ mnap_err mnap__p11_open(mnap_p11 **out, const char *uri, const char *pin, size_t
     t->has_kdf = mech_flags(t, slots[i], P11_CKM_SP800_108_COUNTER_KDF, CKF_DERIVE);
     t->has_cmac = mech_flags(t, slots[i], CKM_AES_CMAC, CKF_SIGN);
     t->has_xor = mech_flags(t, slots[i], CKM_XOR_BASE_AND_DATA, CKF_DERIVE);
+    /* Card keys that must reach host memory (SCP03, key set data) come
+     * from C_Sign: a key the KDF mechanism derives from a non-extractable
+     * master is itself non-extractable (the NSS softoken enforces it).  The
+     * KDF mechanism serves what can stay in the token (diversified KCVs). */
     env = getenv("MNAP_PKCS11_KDF");
-    if (env != NULL && strcmp(env, "sign") == 0)
-        t->use_kdf = 0;
-    else if (env != NULL && strcmp(env, "kdf") == 0)
-        t->use_kdf = 1;
-    else
-        t->use_kdf = 0;   /* C_Sign: see docs/host.md on the NSS softoken's KDF */
-    if ((t->use_kdf && !t->has_kdf) || (!t->use_kdf && !t->has_cmac)) {
+    t->use_kdf = t->has_kdf && !(env != NULL && strcmp(env, "sign") == 0);
+    if (!t->has_cmac) {
         rc = MNAP_E_KS_MECHANISM;
         goto fail;
     }
@@ -439,7 +438,8 @@ const char *mnap__p11_name(const mnap_p11 *t, size_t i)
 
 const char *mnap__p11_method(const mnap_p11 *t)
 {
-    return t->use_kdf ? "CKM_SP800_108_COUNTER_KDF (AES-CMAC PRF)" : "C_Sign CKM_AES_CMAC";
+    return t->use_kdf ? "C_Sign CKM_AES_CMAC; KCVs by CKM_SP800_108_COUNTER_KDF"
+                      : "C_Sign CKM_AES_CMAC";
 }
 
 /* --- get ------------------------------------------------------------------ */
@@ -763,11 +763,11 @@ static mnap_err value_of(mnap_p11 *t, CK_OBJECT_HANDLE h, size_t key_len, uint8_
     return MNAP_E_KS_CORRUPT;
 }
 
-/* One key of PROTOCOL.md §7 with the KDF mechanism: the derived key is a
- * sensitive session object (a token refuses a non-sensitive key derived
- * from a sensitive one), wrapped out and destroyed. */
-static mnap_err div_kdf(mnap_p11 *t, CK_OBJECT_HANDLE base, uint8_t constant, const uint8_t *div,
-                        size_t key_len, uint8_t *out)
+/* One key of PROTOCOL.md §7 with the KDF mechanism, as a session object that
+ * never leaves the token: sensitive, not extractable (as its master), usable
+ * to encrypt (its KCV) and to sign (tests compare a CMAC under it). */
+static mnap_err kdf_obj(mnap_p11 *t, CK_OBJECT_HANDLE base, uint8_t constant, const uint8_t *div,
+                        size_t key_len, CK_OBJECT_HANDLE *h)
 {
     uint8_t label[13];
     p11_counter_format ctr = { CK_FALSE, 8 };
@@ -784,26 +784,73 @@ static mnap_err div_kdf(mnap_p11 *t, CK_OBJECT_HANDLE base, uint8_t constant, co
     CK_KEY_TYPE kt = CKK_AES;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG vlen = key_len;
-    CK_ATTRIBUTE tmpl[6] = {
+    CK_ATTRIBUTE tmpl[8] = {
         { CKA_CLASS, &cls, sizeof(cls) },
         { CKA_KEY_TYPE, &kt, sizeof(kt) },
         { CKA_VALUE_LEN, &vlen, sizeof(vlen) },
         { CKA_TOKEN, &no, sizeof(no) },
         { CKA_SENSITIVE, &yes, sizeof(yes) },
-        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
+        { CKA_EXTRACTABLE, &no, sizeof(no) },
+        { CKA_ENCRYPT, &yes, sizeof(yes) },
+        { CKA_SIGN, &yes, sizeof(yes) },
     };
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    mnap_err rc;
-    CK_RV rv;
 
+    /* label: 11 zero bytes, the constant, the 00 separator */
     memset(label, 0, sizeof(label));
-    label[11] = constant;   /* 11 zero bytes, the constant, the 00 separator */
-    rv = t->m->C_DeriveKey(t->s, &mech, base, tmpl, 6, &h);
-    if (rv != CKR_OK)
-        return map_rv(rv);
-    rc = wrap_out(t, h, key_len, out);
-    destroy(t, &h, 1);
-    return rc;
+    label[11] = constant;
+    *h = CK_INVALID_HANDLE;
+    return map_rv(t->m->C_DeriveKey(t->s, &mech, base, tmpl, 8, h));
+}
+
+int mnap__p11_has_kdf(const mnap_p11 *t)
+{
+    return t->use_kdf;
+}
+
+/* The diversified keys' KCVs (and, for tests, a CMAC of msg under each),
+ * the keys derived by the KDF mechanism and destroyed without leaving the
+ * token. */
+mnap_err mnap__p11_kdf_check(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             uint8_t kcv[3][3], const uint8_t *msg, size_t msg_len,
+                             uint8_t mac[3][16])
+{
+    CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+    CK_MECHANISM cmac = { CKM_AES_CMAC, NULL, 0 };
+    uint8_t in[16], out[16];
+    CK_OBJECT_HANDLE h;
+    CK_ULONG n;
+    CK_RV rv;
+    mnap_err rc;
+    int i;
+
+    if (!t->has_kdf)
+        return MNAP_E_KS_MECHANISM;
+    memset(in, 0x01, sizeof(in));
+    for (i = 0; i < 3; i++) {
+        rc = kdf_obj(t, (CK_OBJECT_HANDLE)master->obj[i], (uint8_t)(0x11 + i), div,
+                     master->key_len, &h);
+        if (rc != MNAP_OK)
+            return rc;
+        n = sizeof(out);
+        rv = t->m->C_EncryptInit(t->s, &ecb, h);
+        if (rv == CKR_OK)
+            rv = t->m->C_Encrypt(t->s, in, 16, out, &n);
+        if (rv == CKR_OK && n == 16)
+            memcpy(kcv[i], out, 3);
+        if (rv == CKR_OK && mac != NULL) {
+            n = 16;
+            rv = t->m->C_SignInit(t->s, &cmac, h);
+            if (rv == CKR_OK)
+                rv = t->m->C_Sign(t->s, (CK_BYTE_PTR)msg, msg_len, mac[i], &n);
+            if (rv == CKR_OK && n != 16)
+                rv = CKR_FUNCTION_FAILED;
+        }
+        destroy(t, &h, 1);
+        cm_wipe(out, sizeof(out));
+        if (rv != CKR_OK)
+            return map_rv(rv);
+    }
+    return MNAP_OK;
 }
 
 /* The same with the PRF alone: one AES-CMAC per 16-byte block of output,
@@ -858,8 +905,7 @@ mnap_err mnap__p11_diversify(mnap_p11 *t, const mnap_keyset *master, const uint8
     for (i = 0; i < 3 && rc == MNAP_OK; i++) {
         CK_OBJECT_HANDLE base = (CK_OBJECT_HANDLE)master->obj[i];
         uint8_t constant = (uint8_t)(0x11 + i);   /* CM_DC_DIV_ENC, _MAC, _DEK */
-        rc = t->use_kdf ? div_kdf(t, base, constant, div, master->key_len, dst[i])
-                        : div_sign(t, base, constant, div, master->key_len, dst[i]);
+        rc = div_sign(t, base, constant, div, master->key_len, dst[i]);
     }
     if (rc != MNAP_OK) {
         cm_wipe(&k, sizeof(k));

@@ -67,6 +67,13 @@ mnap_err mnap_keyset_set(mnap_keyset *ks, uint8_t kvn, const uint8_t *enc, const
  * the master set. */
 mnap_err mnap_keyset_diversify(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
                                mnap_keyset *out);
+/* The KCVs of the card keys mnap_keyset_diversify would give.  Master keys
+ * in a token with CKM_SP800_108_COUNTER_KDF (the NSS softoken) are
+ * diversified by that mechanism into non-extractable session objects whose
+ * KCVs the token computes: the card keys never leave it.  Otherwise the card
+ * keys are derived, their KCVs computed, and wiped. */
+mnap_err mnap_keyset_diversify_kcv(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                                   uint8_t kcv_enc[3], uint8_t kcv_mac[3], uint8_t kcv_dek[3]);
 /* Fresh random keys (RAND_bytes). */
 mnap_err mnap_keyset_random(mnap_keyset *ks, uint8_t kvn, size_t key_len);
 /* Key check value of each key: first 3 bytes of AES(key, 16 x 01). */
@@ -109,9 +116,10 @@ void mnap_keystore_free(mnap_keystore *ks);
 
 /* 1 when ks is a PKCS#11 token, 0 for the file store. */
 int mnap_keystore_is_token(const mnap_keystore *ks);
-/* How a token store diversifies ("CKM_SP800_108_COUNTER_KDF (AES-CMAC PRF)"
- * or "C_Sign CKM_AES_CMAC"; MNAP_PKCS11_KDF=kdf|sign forces one), or
- * "host memory (file key store)". */
+/* How a token store diversifies: "C_Sign CKM_AES_CMAC" (card keys that
+ * reach host memory), with "; KCVs by CKM_SP800_108_COUNTER_KDF" when the
+ * token has that mechanism (mnap_keyset_diversify_kcv; MNAP_PKCS11_KDF=sign
+ * turns it off); "host memory (file key store)" for a file. */
 const char *mnap_keystore_method(const mnap_keystore *ks);
 /* Adds or replaces the key set name with fresh random keys: in a token,
  * master keys are generated inside it (C_GenerateKey, never in host
