@@ -933,6 +933,35 @@ int mnap__p11_xor_in_token(const mnap_p11 *t)
     return t->has_xor;
 }
 
+/* Whether C_DeriveKey performs CKM_XOR_BASE_AND_DATA, tried on a throwaway
+ * random session key: the NSS softoken does though C_GetMechanismInfo does
+ * not list it. */
+static int xor_works(mnap_p11 *t)
+{
+    uint8_t v[16], d[16];
+    CK_KEY_DERIVATION_STRING_DATA sd;
+    CK_MECHANISM mech = { CKM_XOR_BASE_AND_DATA, &sd, sizeof(sd) };
+    CK_OBJECT_HANDLE h[2] = { CK_INVALID_HANDLE, CK_INVALID_HANDLE };
+    tmpl_t x;
+    CK_RV rv;
+
+    if (mnap__random(v, sizeof(v)) != MNAP_OK)
+        return 0;
+    memset(d, 0x5A, sizeof(d));
+    sd.pData = d;
+    sd.ulLen = sizeof(d);
+    key_tmpl(&x, NULL, 0, 1, 0, sizeof(v), v, 0);
+    rv = t->m->C_CreateObject(t->s, x.a, x.n, &h[0]);
+    cm_wipe(&x, sizeof(x));
+    cm_wipe(v, sizeof(v));
+    if (rv == CKR_OK) {
+        key_tmpl(&x, NULL, 0, 1, 0, sizeof(v), NULL, 1);
+        rv = t->m->C_DeriveKey(t->s, &mech, h[0], x.a, x.n, &h[1]);
+    }
+    destroy(t, h, 2);
+    return rv == CKR_OK;
+}
+
 mnap_err mnap__p11_cer_begin(mnap_p11 *t, size_t key_len, mnap_p11_cer **out)
 {
     mnap_p11_cer *c;
@@ -943,7 +972,7 @@ mnap_err mnap__p11_cer_begin(mnap_p11 *t, size_t key_len, mnap_p11_cer **out)
         return MNAP_E_NOMEM;
     c->t = t;
     c->key_len = key_len;
-    c->in_token = t->has_xor && !(env != NULL && strcmp(env, "host") == 0);
+    c->in_token = (t->has_xor || xor_works(t)) && !(env != NULL && strcmp(env, "host") == 0);
     c->h[0] = c->h[1] = c->h[2] = CK_INVALID_HANDLE;
     *out = c;
     return MNAP_OK;

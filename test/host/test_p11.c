@@ -135,7 +135,7 @@ static int setup_all(void **state)
              "configdir='sql:%s/nss' certPrefix='' keyPrefix='' secmod='secmod.db' flags=", dir);
     strcpy(toks[1].uri, "pkcs11:token=NSS%20Certificate%20DB");
     toks[1].has_kdf = 1;
-    toks[1].has_xor = 0;   /* NSS 3.87 does not offer CKM_XOR_BASE_AND_DATA */
+    toks[1].has_xor = 1;   /* performed, though C_GetMechanismInfo does not list it */
     return 0;
 }
 

@@ -154,10 +154,11 @@ for KIND in softhsm2 nss; do
     # from OpenSSL, independent of the token).
     has "$T/out" "officer alice: component 1 of 2 KCV ENC "
     has "$T/out" "officer bob: component 2 of 2 KCV ENC "
-    has "$T/out" "master key set 'library' KVN 21 AES-128 KCV ENC $(kcv FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF) MAC $(kcv 1E1C1E181E1C1E101E1C1E181E1C1E00) DEK $(kcv 33333333333333333333333333333330); components combined in host memory"
+    has "$T/out" "master key set 'library' KVN 21 AES-128 KCV ENC $(kcv FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF) MAC $(kcv 1E1C1E181E1C1E101E1C1E181E1C1E00) DEK $(kcv 33333333333333333333333333333330); components combined $([ $KIND = nss ] && echo "in the token (CKM_XOR_BASE_AND_DATA)" || echo "in host memory")"
     has "$T/$KIND-audit.log" "	alice	keys ceremony library	-	-	component 1/2 entered, KCV ENC "
     has "$T/$KIND-audit.log" "	bob	keys ceremony library	-	-	component 2/2 entered, KCV ENC "
     has "$T/$KIND-audit.log" "	clerk1	keys ceremony library	-	-	ok: master key set KVN 21 AES-128 KCV ENC "
+    has "$T/$KIND-audit.log" ", combined $([ $KIND = nss ] && echo "in the token" || echo "in host memory")	"
     run "$KIND-list" "$M" keys list; rc 0
     has "$T/out" "library                  KVN 21  AES-128  master"
     has "$T/out" "transport                KVN FF  AES-128  card"
@@ -182,9 +183,16 @@ for KIND in softhsm2 nss; do
     export PKCS11SPY="$REAL" PKCS11SPY_OUTPUT="$T/$KIND-spy.log" MNAP_PKCS11_MODULE="$SPY"
     flows $KIND "$KIND-spy"
     run "$KIND-spy-derive" "$M" keys derive region --div $DIV; rc 0
+    run_in "$KIND-spy-ceremony" "$(printf '%032X\\n' 1 2 3 4 5 6 | tr -d '\n')" \
+        "$M" keys ceremony lib2 --kvn 22 --officer carol --officer dave
+    rc 0
+    if [ $KIND = nss ]; then
+        grep -q "CKM_XOR_BASE_AND_DATA" "$T/$KIND-spy.log" ||
+            fail "the spy log shows no CKM_XOR_BASE_AND_DATA: the ceremony did not combine in the token"
+    fi
     LABEL="$KIND-spy-log"
     grep -q "C_SignInit" "$T/$KIND-spy.log" || fail "the spy log shows no C_SignInit: the flows did not use the token"
-    spycheck "$T/$KIND-spy.log" region library >"$T/spy.out" 2>&1 ||
+    spycheck "$T/$KIND-spy.log" region library lib2 >"$T/spy.out" 2>&1 ||
         fail "$(cat "$T/spy.out")"
     # Control on the real log: the transport set's card keys are read (by
     # value or, in NSS, after CKR_ATTRIBUTE_SENSITIVE, wrapped), and the

@@ -184,29 +184,36 @@ static int save(const cli *c, store *s)
     return EX_OK;
 }
 
-static void print_kcv(const cli *c, const char *name, const mnap_keyset *ks, bool first)
+static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t key_len, bool master,
+                          const uint8_t ke[3], const uint8_t km[3], const uint8_t kd[3], bool first)
 {
-    uint8_t ke[3], km[3], kd[3];
     char he[7], hm[7], hd[7];
 
-    if (mnap_keyset_kcv(ks, ke, km, kd) != MNAP_OK) {
-        memset(ke, 0, 3);
-        memset(km, 0, 3);
-        memset(kd, 0, 3);
-    }
     cli_hex(ke, 3, he);
     cli_hex(km, 3, hm);
     cli_hex(kd, 3, hd);
     if (c->json) {
         printf("%s{\"name\":", first ? "" : ",");
         cli_json_str(stdout, name);
-        printf(",\"kvn\":\"%02X\",\"key_length\":%u,\"master\":%s,"
+        printf(",\"kvn\":\"%02X\",\"key_length\":%zu,\"master\":%s,"
                "\"kcv\":{\"enc\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}}",
-               ks->kvn, ks->key_len, ks->master ? "true" : "false", he, hm, hd);
+               kvn, key_len, master ? "true" : "false", he, hm, hd);
     } else {
-        printf("%-24s KVN %02X  AES-%u  %-6s  KCV ENC %s MAC %s DEK %s\n", name, ks->kvn,
-               ks->key_len * 8u, ks->master ? "master" : "card", he, hm, hd);
+        printf("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n", name, kvn,
+               key_len * 8u, master ? "master" : "card", he, hm, hd);
     }
+}
+
+static void print_kcv(const cli *c, const char *name, const mnap_keyset *ks, bool first)
+{
+    uint8_t ke[3], km[3], kd[3];
+
+    if (mnap_keyset_kcv(ks, ke, km, kd) != MNAP_OK) {
+        memset(ke, 0, 3);
+        memset(km, 0, 3);
+        memset(kd, 0, 3);
+    }
+    print_kcv_raw(c, name, ks->kvn, ks->key_len, ks->master != 0, ke, km, kd, first);
 }
 
 static int keys_init(cli *c, int argc, char **argv)
@@ -491,19 +498,29 @@ static int keys_derive(cli *c, int argc, char **argv)
         rc = EX_KEYSTORE;
     }
     if (rc == EX_OK) {
-        mnap_err e = mnap_keyset_diversify(&master, div, &card);
+        mnap_err e;
+        if (o.as == NULL) {
+            /* KCVs only: in a token with the KDF mechanism the card keys
+             * are derived and checked there, never reaching this process. */
+            uint8_t ke[3], km[3], kd[3];
+            e = mnap_keyset_diversify_kcv(&master, div, ke, km, kd);
+            if (e == MNAP_OK) {
+                print_kcv_raw(c, argv[first], master.kvn, master.key_len, false, ke, km, kd, true);
+                if (c->json) {
+                    putchar('\n');
+                }
+            }
+        } else {
+            e = mnap_keyset_diversify(&master, div, &card);
+            if (e == MNAP_OK) {
+                rc = store_set(c, &st, o.as, &card, o.force);
+            }
+            mnap_keyset_wipe(&card);
+        }
         if (e != MNAP_OK) {
             cli_error("diversification: %s", mnap_strerror(e));
-            rc = EX_LOCAL;
-        } else if (o.as != NULL) {
-            rc = store_set(c, &st, o.as, &card, o.force);
-        } else {
-            print_kcv(c, argv[first], &card, true);
-            if (c->json) {
-                putchar('\n');
-            }
+            rc = cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_LOCAL;
         }
-        mnap_keyset_wipe(&card);
     }
     mnap_keyset_wipe(&master);
     store_close(&st);
