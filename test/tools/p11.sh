@@ -22,6 +22,10 @@ unset MNAP_CARD_IMAGE MNAP_KEYSTORE MNAP_AUDIT MNAP_OPERATOR MNAP_PASSPHRASE MNA
       MNAP_SIMCARD_PULL_AT MNAP_SIMCARD_CUT_AT
 export HOME="$T/home"
 mkdir -p "$HOME"
+# Under make check (ASan+LSan): OpenSC's logging module leaks a few bytes of
+# its own at exit; mnap's and the tokens' allocations stay checked.
+printf 'leak:pkcs11-spy.so\n' >"$T/lsan.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T/lsan.supp:print_suppressions=0"
 
 FAILS=0
 N=0
