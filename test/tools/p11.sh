@@ -207,6 +207,53 @@ for KIND in softhsm2 nss; do
     unset PKCS11SPY PKCS11SPY_OUTPUT
 done
 
+# The file key store's ceremony: the same XOR, combined in host memory, saved.
+export MNAP_KEYSTORE="$T/cer.mks" MNAP_PASSPHRASE=file-pass MNAP_AUDIT="$T/file-audit.log"
+run file-cer-init "$M" keys init --kdf-cost 10; rc 0
+run_in file-cer "00112233445566778899AABBCCDDEEFF\n0102030405060708090A0B0C0D0E0F10\n1111111111111111111111111111111F\nFFEEDDCCBBAA99887766554433221100\n1F1E1D1C1B1A19181716151413121110\n2222222222222222222222222222222F\n" \
+    "$M" keys ceremony library --kvn 21 --officer alice --officer bob
+rc 0
+has "$T/out" "master key set 'library' KVN 21 AES-128 KCV ENC $(kcv FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF) MAC $(kcv 1E1C1E181E1C1E101E1C1E181E1C1E00) DEK $(kcv 33333333333333333333333333333330); components combined in host memory"
+run file-cer-list "$M" keys list; rc 0
+has "$T/out" "library                  KVN 21  AES-128  master  KCV ENC $(kcv FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)"
+# Broken off after the first officer: recorded, nothing made.
+run_in file-cer-broken "00112233445566778899AABBCCDDEEFF\n0102030405060708090A0B0C0D0E0F10\n1111111111111111111111111111111F\nzz\n" \
+    "$M" keys ceremony other --kvn 22 --officer alice --officer bob
+rc 2
+has "$T/file-audit.log" "	alice	keys ceremony other	-	-	component 1/2 entered, KCV ENC "
+has "$T/file-audit.log" "keys ceremony other	-	-	error: exit 2, no key set made	"
+run file-cer-none "$M" keys list; rc 0
+grep -q "^other " "$T/out" && fail "a broken-off ceremony left a key set"
+
+# On a terminal: each key prompted with echo off, nothing typed shown.
+if command -v script >/dev/null 2>&1; then
+    LABEL=file-cer-tty; N=$((N + 1))
+    : >"$T/tty.out"
+    # Each line goes only once its prompt is on the screen (echo is turned
+    # off, and pending input flushed, before the prompt is written).
+    feed() {
+        k=0
+        for l in 00112233445566778899AABBCCDDEEFF 0102030405060708090A0B0C0D0E0F10 \
+                 1111111111111111111111111111111F FFEEDDCCBBAA99887766554433221100 \
+                 1F1E1D1C1B1A19181716151413121110 2222222222222222222222222222222F; do
+            k=$((k + 1)); w=0
+            while [ "$(grep -o '(hex): ' "$T/tty.out" | wc -l)" -lt $k ] && [ $w -lt 300 ]; do
+                sleep 0.1; w=$((w + 1))
+            done
+            printf '%s\n' $l
+        done
+        w=0
+        while ! grep -q "master key set" "$T/tty.out" && [ $w -lt 300 ]; do sleep 0.1; w=$((w + 1)); done
+    }
+    feed | script -qec "'$M' keys ceremony ttylib --kvn 23 --officer alice --officer bob" /dev/null >"$T/tty.out" 2>&1
+    has "$T/tty.out" "officer alice, component ENC (hex): "
+    has "$T/tty.out" "officer bob, component DEK (hex): "
+    has "$T/tty.out" "master key set 'ttylib' KVN 23 AES-128 KCV ENC $(kcv FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)"
+    grep -q "00112233445566778899" "$T/tty.out" && fail "a typed component was echoed"
+else
+    echo "  (no script(1): the ceremony on a terminal not tested)"
+fi
+
 # The checker must be able to fail: a log in which a master key's value is asked for.
 LABEL=spycheck-negative
 cat >"$T/bad.log" <<'EOF'

@@ -586,7 +586,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     mnap_ceremony *cer = NULL;
     mnap_keyset part, set;
     char err[300], what[160], kcv[64], result[256];
-    bool tty = isatty(STDIN_FILENO) != 0;
+    bool tty = isatty(STDIN_FILENO) != 0, started = false, closed = false;
     mnap_err e;
 
     if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_ceremony) != 0) {
@@ -637,6 +637,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
         goto out;
     }
     (void)snprintf(what, sizeof what, "keys ceremony %s", name);
+    started = true;
     for (i = 0; i < o.officers; i++) {
         if (read_component(o.officer[i], tty, o.length, &part) != 0) {
             rc = EX_USAGE;
@@ -677,11 +678,17 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     } else {
         (void)snprintf(result, sizeof result, "error: exit %d", rc);
     }
+    closed = true;
     if (audit_append(&au, time(NULL), c->operator_id, what, NULL, NULL, result, err, sizeof err) != 0) {
         cli_error("audit log: %s", err);
         rc = rc == EX_OK ? EX_LOCAL : rc;
     }
 out:
+    if (started && !closed) {
+        /* A ceremony broken off is recorded too; no key set was made. */
+        (void)snprintf(result, sizeof result, "error: exit %d, no key set made", rc);
+        (void)audit_append(&au, time(NULL), c->operator_id, what, NULL, NULL, result, err, sizeof err);
+    }
     mnap_ceremony_free(cer);
     store_close(&st);
     audit_close(&au);
