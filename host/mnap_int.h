@@ -136,4 +136,41 @@ mnap_err mnap__replace_keys(mnap_ctx *ctx, int am, uint8_t old_kvn, const mnap_k
  * it is renamed over the target (to simulate a crash at that point). */
 void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg);
 
+
+/* --- PKCS#11 key source (p11.c) --------------------------------------- */
+typedef struct mnap_p11 mnap_p11;
+typedef struct mnap_p11_cer mnap_p11_cer;
+/* Loads the module, finds the token the URI names, logs in with the PIN. */
+mnap_err mnap__p11_open(mnap_p11 **out, const char *uri, const char *pin, size_t pin_len);
+void mnap__p11_close(mnap_p11 *t);
+size_t mnap__p11_count(const mnap_p11 *t);
+const char *mnap__p11_name(const mnap_p11 *t, size_t i);
+const char *mnap__p11_method(const mnap_p11 *t);
+/* Master sets come back with obj[] set (the caller sets src). */
+mnap_err mnap__p11_get(mnap_p11 *t, const char *name, mnap_keyset *out);
+mnap_err mnap__p11_put(mnap_p11 *t, const char *name, const mnap_keyset *set);
+mnap_err mnap__p11_generate(mnap_p11 *t, const char *name, uint8_t kvn, size_t key_len);
+mnap_err mnap__p11_remove(mnap_p11 *t, const char *name);
+mnap_err mnap__p11_kcv(mnap_p11 *t, const mnap_keyset *ks, uint8_t kcv[3][3]);
+mnap_err mnap__p11_diversify(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             mnap_keyset *out);
+int mnap__p11_xor_in_token(const mnap_p11 *t);
+/* 1 when the token derives with CKM_SP800_108_COUNTER_KDF (KCVs in the token). */
+int mnap__p11_has_kdf(const mnap_p11 *t);
+/* KCVs of a card's keys derived by the KDF mechanism inside the token, and
+ * (mac != NULL, tests) a CMAC of msg under each; nothing leaves the token. */
+mnap_err mnap__p11_kdf_check(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             uint8_t kcv[3][3], const uint8_t *msg, size_t msg_len,
+                             uint8_t mac[3][16]);
+/* The token of a key set got from a token store, or NULL. */
+mnap_p11 *mnap__keyset_token(const mnap_keyset *ks);
+mnap_err mnap__p11_cer_begin(mnap_p11 *t, size_t key_len, mnap_p11_cer **out);
+int mnap__p11_cer_in_token(const mnap_p11_cer *c);
+mnap_err mnap__p11_cer_add(mnap_p11_cer *c, const mnap_keyset *part);
+mnap_err mnap__p11_cer_finish(mnap_p11_cer *c, const char *name, uint8_t kvn);
+void mnap__p11_cer_free(mnap_p11_cer *c);
+/* The token operations behind a master set got from a token store (keys.c). */
+mnap_err mnap__keystore_diversify(const mnap_keyset *master, const uint8_t *div, mnap_keyset *out);
+mnap_err mnap__keystore_kcv(const mnap_keyset *ks, uint8_t kcv[3][3]);
+
 #endif

@@ -22,7 +22,7 @@ int ks_open_pass(const cli *c, mnap_keystore **out, char *pass, size_t cap, size
     mnap_err e;
 
     *out = NULL;
-    if (secret_passphrase(false, pass, cap, pass_len) != 0) {
+    if (secret_passphrase_for(c->keystore, false, pass, cap, pass_len) != 0) {
         cm_wipe(pass, cap);
         return EX_KEYSTORE;
     }

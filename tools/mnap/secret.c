@@ -144,7 +144,15 @@ static int twice(const char *what, bool from_stdin, char *out, size_t cap, size_
 
 int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
 {
+    return secret_passphrase_for(NULL, confirm, out, cap, len);
+}
+
+int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t cap, size_t *len)
+{
     const char *env = getenv("MNAP_PASSPHRASE");
+    /* A PKCS#11 token's user PIN takes the passphrase's place. */
+    const char *what = (keystore != NULL && strncmp(keystore, "pkcs11:", 7) == 0)
+                           ? "token PIN" : "key store passphrase";
 
     if (env != NULL) {
         size_t n = strlen(env);
@@ -156,14 +164,14 @@ int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
         *len = n;
         return 0;
     }
-    if (secret_prompt("key store passphrase", out, cap, len) != 0) {
+    if (secret_prompt(what, out, cap, len) != 0) {
         return -1;
     }
     if (*len == 0) {
-        cli_error("empty passphrase");
+        cli_error("empty %s", what);
         return -1;
     }
-    return confirm ? twice("key store passphrase", false, out, cap, len) : 0;
+    return confirm ? twice(what, false, out, cap, len) : 0;
 }
 
 int secret_pin(const char *what, bool from_stdin, bool confirm, char *out, size_t cap, size_t *len)
