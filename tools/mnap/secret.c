@@ -51,21 +51,29 @@ static int read_line_fd(int fd, char *out, size_t cap, size_t *len)
     return 0;
 }
 
-/* The terminal to restore if Ctrl-C arrives while echo is off. */
+/* The terminal to restore if Ctrl-C arrives while echo is off, and the
+ * handlers that were there before (an audited command's, op.c). */
 static int g_tty_fd = -1;
 static struct termios g_tty_saved;
+static struct sigaction old_int, old_term;
 
+/* Restores the terminal, then hands the signal on to the handler that was
+ * there before: it is raised again and delivered as this handler returns. */
 static void restore_and_exit(int sig)
 {
     (void)tcsetattr(g_tty_fd, TCSAFLUSH, &g_tty_saved);
-    (void)write(g_tty_fd, "\n", 1);
-    _exit(128 + sig);
+    (void)!write(g_tty_fd, "\n", 1);
+    (void)sigaction(sig, sig == SIGINT ? &old_int : &old_term, NULL);
+    if (sig == SIGINT ? old_int.sa_handler == SIG_IGN : old_term.sa_handler == SIG_IGN) {
+        _exit(128 + sig);
+    }
+    (void)raise(sig);
 }
 
 int secret_prompt(const char *prompt, char *out, size_t cap, size_t *len)
 {
     struct termios old, quiet;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa;
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     int rc;
 
