@@ -315,12 +315,18 @@ static bool sw_with_data(uint16_t sw)
     return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
+void mc_set_transport(mc_card *card, uint8_t transport)
+{
+    if (card != NULL && transport <= MC_TRANSPORT_CL)
+        card->transport = transport;
+}
+
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
     size_t lc, data_at, n, dirty;
     uint16_t sw;
-    bool done, wrap;
+    bool done, wrap, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
@@ -337,6 +343,16 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, 0, sw);
     if (!frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne))
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+    /* T=0 (§10): short APDUs only, so an extended one is a wrong length;
+     * a command with data may be case 4 sent without its Le (ISO 7816-3
+     * 12.2): Ne is then 256, and any response data goes by 61xx. */
+    t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
+    if (card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0)
+        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+    if (t0_data && !c.has_le) {
+        c.has_le = true;
+        c.ne = 256;
+    }
     if (!interrupt_state(card, &c))
         return 0;
     if (c.ins == 0xC0) {
@@ -382,9 +398,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
             return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
     }
-    if (c.rlen > c.ne || n + 2 > rsp_cap) {
-        /* Longer than Le: 61xx, the protected response waits for GET
-         * RESPONSE (§3, §10). */
+    if (c.rlen > c.ne || n + 2 > rsp_cap || (t0_data && n != 0)) {
+        /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
+         * response waits for GET RESPONSE (§3, §10). */
         card->rsp_off = 0;
         card->rsp_len = (uint16_t)n;
         card->rsp_sw = sw;
