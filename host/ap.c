@@ -207,7 +207,7 @@ mnap_err mnap_ap_read_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, uint8_t
         size_t off = offset + done;
         if (off > 0x7FFF)
             return MNAP_E_OFFSET; /* 15-bit offsets only (P1 bit 8 means SFI) */
-        n = want - done < ctx->max_rsp ? want - done : ctx->max_rsp;
+        n = want - done < mnap__rsp_room(ctx) ? want - done : mnap__rsp_room(ctx);
         mnap__apdu_init(&a, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off);
         a.ne = n;
         rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen);
@@ -239,7 +239,7 @@ mnap_err mnap_ap_update_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, const
         size_t off = offset + done;
         if (off > 0x7FFF)
             return MNAP_E_OFFSET;
-        n = len - done < ctx->max_cmd ? len - done : ctx->max_cmd;
+        n = len - done < mnap__cmd_room(ctx) ? len - done : mnap__cmd_room(ctx);
         mnap__apdu_init(&a, 0x00, 0xD6, (uint8_t)(off >> 8), (uint8_t)off);
         a.data = data + done;
         a.lc = n;
@@ -264,7 +264,7 @@ mnap_err mnap_ap_read_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, uint8_t *
     if (rc != MNAP_OK)
         return rc;
     mnap__apdu_init(&a, 0x00, 0xB2, rec, 0x04);   /* P2 04: current EF, record rec */
-    a.ne = cap < ctx->max_rsp ? cap : ctx->max_rsp;
+    a.ne = cap < mnap__rsp_room(ctx) ? cap : mnap__rsp_room(ctx);
     return mnap__send_ok(ctx, &a, buf, cap, len);
 }
 
