@@ -163,6 +163,20 @@ static void flow(uint8_t transport, rec *r)
     assert_int_equal(mnap_ap_read_binary(ctx, 0x0B01, 0, got, BIG, &n), MNAP_OK);
     assert_int_equal(n, BIG);
     assert_memory_equal(got, big, BIG);
+    /* A piece that ends inside the file, into a buffer of its size: over
+     * T=0 a wrapped READ BINARY travels without its Le, and the card answers
+     * up to 256 bytes whatever was asked. */
+    {
+        uint8_t *part = malloc(700);
+        assert_non_null(part);
+        assert_int_equal(mnap_ap_read_binary(ctx, 0x0B01, 1001, part, 700, &n), MNAP_OK);
+        assert_int_equal(n, 700);
+        assert_memory_equal(part, big + 1001, 700);
+        assert_int_equal(mnap_ap_read_binary(ctx, 0x0B01, 5, part, 3, &n), MNAP_OK);
+        assert_int_equal(n, 3);
+        assert_memory_equal(part, big + 5, 3);
+        free(part);
+    }
     for (i = 0; i < 700; i++)
         big[100 + i] = (uint8_t)~big[100 + i];
     assert_int_equal(mnap_ap_update_binary(ctx, 0x0B01, 100, big + 100, 700), MNAP_OK);
@@ -177,6 +191,15 @@ static void flow(uint8_t transport, rec *r)
     assert_int_equal(mnap_ap_read_record(ctx, 0x0201, 1, got, 16, &n), MNAP_OK);
     assert_int_equal(n, 16);
     assert_memory_equal(got, recd, 16);
+    /* Into a smaller buffer: the record's first bytes, as Ne says. */
+    {
+        uint8_t *part = malloc(5);
+        assert_non_null(part);
+        assert_int_equal(mnap_ap_read_record(ctx, 0x0201, 1, part, 5, &n), MNAP_OK);
+        assert_int_equal(n, 5);
+        assert_memory_equal(part, recd, 5);
+        free(part);
+    }
     assert_int_equal(mnap_close(ctx), MNAP_OK);
 
     mnap_ctx_free(ctx);
