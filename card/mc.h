@@ -46,7 +46,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
 /* The transport the card is reached by (PROTOCOL.md §10), told by the port
  * or host: contact T=1 (the default), contact T=0, contactless (ISO/IEC
  * 14443-4).  T=0 carries short APDUs only: an extended APDU is answered 6700
- * (at the length step of §9, after secure messaging), and a command with data (case 3, or case 4 whether or not its Le came on
+ * as it arrives (a framing error: before secure messaging), and a command with data (case 3, or case 4 whether or not its Le came on
  * the wire: T=0 leaves it out, and then Ne is 256) whose response has data
  * is answered 61xx, the response (R-MAC included) then coming by GET
  * RESPONSE.  Contactless behaves as T=1.  mc_fabricate and mc_power_off

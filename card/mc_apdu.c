@@ -140,7 +140,7 @@ MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc
         *sw = CM_SW_WRONG_P1P2;
         return 0;
     }
-    if (lc != 0 || !c->has_le || c->too_long) {
+    if (lc != 0 || !c->has_le) {
         *sw = CM_SW_WRONG_LENGTH;
         return 0;
     }
@@ -326,7 +326,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     mc_cmd c;
     size_t lc, data_at, n, dirty;
     uint16_t sw;
-    bool done, wrap, t0_data, t0_ext;
+    bool done, wrap, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
@@ -343,17 +343,14 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, 0, sw);
     if (!frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne))
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
-    /* T=0 (§10): short APDUs only, so an extended one is a wrong length, at
-     * the length step of §9 (after secure messaging: a wrapped one still
-     * advances the MAC chain), but for a chain segment, which is refused
-     * here, unstaged.  A command with data may be case 4 sent without its
-     * Le (ISO 7816-3 12.2): Ne is then 256, and any response data goes by
-     * 61xx. */
-    t0_ext = card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0;
+    /* T=0 (§10) carries short APDUs only: an extended one cannot come over
+     * it, and is refused as it arrives, as a framing error (before secure
+     * messaging: a wrapped one does not move the MAC chain).  A command with
+     * data may be case 4 sent without its Le (ISO 7816-3 12.2): Ne is then
+     * 256, and any response data goes by 61xx. */
     t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
-    if (t0_ext && (c.cla & 0x10))
+    if (card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0)
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
-    c.too_long = t0_ext;
     if (t0_data && !c.has_le) {
         c.has_le = true;
         c.ne = 256;
@@ -374,10 +371,6 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return 0;
     if (sw != CM_SW_OK || done)
         return emit(rsp, 0, sw);
-    if (t0_ext) {
-        c.too_long = true;   /* each handler's length step answers 6700 */
-        c.lc = 0;
-    }
     wrap = c.sm;
     /* From here on, "data" means the plain data. */
     c.has_data = c.lc != 0 || c.too_long;

@@ -63,8 +63,9 @@ static void test_default_is_t1(void **state)
 }
 
 /* T=0: every extended APDU (cases 2E, 3E, 4E, GET RESPONSE too) is 6700
- * with no data, where T=1 answers it.  It is a length error, in its place
- * of §9: after class, secure messaging, instruction and P1/P2. */
+ * with no data, where T=1 answers it.  A T=0 link cannot carry one, so it
+ * is refused as it arrives, as a framing error: after the class check only,
+ * before secure messaging, instruction and P1/P2, touching nothing. */
 static void test_t0_extended_is_6700(void **state)
 {
     ch_card *c = *state;
@@ -79,28 +80,28 @@ static void test_t0_extended_is_6700(void **state)
     assert_int_equal(r.len, 0);
     ASSERT_SW(ch_rawx(c, "00A40400 000007" AM_AID " 0100", &r), 0x6700);
     ASSERT_SW(ch_rawx(c, "00C00000 000000", &r), 0x6700);
-    /* The checks before length come first. */
+    /* The class check comes first; then this, before secure messaging
+     * (6982 without a channel in T=1), instruction (6D00), P1/P2 (6A86). */
     ASSERT_SW(ch_rawx(c, "20CADF20 000000", &r), 0x6E00);
-    ASSERT_SW(ch_rawx(c, "84B00000 000008 0102030405060708 0000", &r), 0x6982);
-    ASSERT_SW(ch_rawx(c, "807E0000 000000", &r), 0x6D00);
-    ASSERT_SW(ch_rawx(c, "00C00100 000000", &r), 0x6A86);
-    /* Short forms still work, and a pending response survives the refusal
-     * of an extended GET RESPONSE. */
+    ASSERT_SW(ch_rawx(c, "84B00000 000008 0102030405060708 0000", &r), 0x6700);
+    ASSERT_SW(ch_rawx(c, "807E0000 000000", &r), 0x6700);
+    ASSERT_SW(ch_rawx(c, "00C00100 000000", &r), 0x6700);
+    /* Short forms still work, and a pending response survives an extended
+     * APDU, GET RESPONSE or not. */
     ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID, &r), 0x6111);
     ASSERT_SW(ch_rawx(c, "00C00000 000011", &r), 0x6700);
+    ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     ASSERT_SW(ch_rawx(c, "00C00000 11", &r), 0x9000);
     ASSERT_DATA(&r, AM_FCI);
-    /* Any other command refused so still ends a pending response. */
-    ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID, &r), 0x6111);
-    ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
-    ASSERT_SW(ch_rawx(c, "00C00000 11", &r), 0x6985);
     mc_set_transport(&c->card, MC_TRANSPORT_T1);
+    ASSERT_SW(ch_rawx(c, "84B00000 000008 0102030405060708 0000", &r), 0x6982);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x9000);
 }
 
-/* T=0 in a channel: a wrapped extended APDU has its C-MAC checked first
- * (the MAC chain advances on both sides, §9), then is refused 6700; the
- * channel goes on.  A bad C-MAC is still 6988. */
+/* T=0 in a channel: the card never looks at a wrapped extended APDU, so its
+ * C-MAC is not checked and the card's MAC chain stays where it was: a bad
+ * C-MAC is 6700 too and the channel goes on; a good one leaves the host's
+ * chain ahead, and the next wrapped command is 6988 (channel closed). */
 static void test_t0_extended_in_channel(void **state)
 {
     ch_card *c = *state;
@@ -111,19 +112,19 @@ static void test_t0_extended_in_channel(void **state)
     mc_set_transport(&c->card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
     ASSERT_SW(ch_cmdx(c, "00A4020C 02 0101", &r), 0x9000);
+    /* Neither side moved its chain. */
+    ASSERT_SW(ch_rawx(c, "04B00000 000008 0102030405060708 0000", &r), 0x6700);
+    ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
+    ASSERT_DATA(&r, "00010203");
+    /* The host wrapped (its chain moved), the card did not look. */
     ASSERT_SW(ch_cmd_nogr(c, (const uint8_t *)"\x00\xB0\x00\x00\x00\x01\x00", 7, &r), 0x6700);
     assert_int_equal(r.len, 0);
-    ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
-    ASSERT_DATA(&r, "00010203");
-    /* Extended Lc too (UPDATE BINARY of 2 bytes, coded extended). */
-    ASSERT_SW(ch_cmd_nogr(c, (const uint8_t *)"\x00\xD6\x00\x00\x00\x00\x02\xCA\xFE", 9, &r),
-              0x6700);
-    ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
-    ASSERT_DATA(&r, "00010203");
-    /* A C-MAC that does not verify: 6988, and the channel is closed. */
-    ASSERT_SW(ch_rawx(c, "04B00000 000008 0102030405060708 0000", &r), 0x6988);
-    ch_forget(c);
+    ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x6988);
     ASSERT_SW(ch_rawx(c, "04B00000 08 0102030405060708 00", &r), 0x6982);
+    ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00A4020C 02 0101", &r), 0x9000);
+    ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
+    ASSERT_DATA(&r, "00010203");
 }
 
 /* T=0: a case-4 command is answered 61xx (with or without its Le on the
@@ -134,6 +135,7 @@ static void test_t0_case4_is_61xx(void **state)
     ch_card *c = *state;
     static ch_rsp r, e;
 
+    ASSERT_SW(ch_rawx(c, "00A4040C 07" AM_AID, &r), 0x9000);
     ASSERT_SW(ch_rawx(c, "80CADF20 00", &e), 0x9000);
     mc_set_transport(&c->card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID " 00", &r), 0x6111);
@@ -301,6 +303,7 @@ static void test_transport_life(void **state)
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     mc_set_transport(NULL, MC_TRANSPORT_T1);
     assert_int_equal(ch_power_cycle(c), MC_OK);
+    ASSERT_SW(ch_rawx(c, "00A4040C 07" AM_AID, &r), 0x9000);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x9000);
     assert_true(r.len > 0);
 }
