@@ -389,7 +389,12 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
     if (mnap__t0(ctx) && (seg > 255 || a->ne > 256))
         return MNAP_E_PARAM;
     red = redact_for_ins(a->ins);
-    n = mnap__apdu_encode(a, ctx->tmp, MNAP_CMD_CAP);
+    /* A chained command has no single coding on the wire: its C-MAC codes
+     * the whole command's Lc in the shortest form (PROTOCOL.md §3), whatever
+     * coding the caller asked for. */
+    whole = *a;
+    whole.extended = 0;
+    n = mnap__apdu_encode(&whole, ctx->tmp, MNAP_CMD_CAP);
     if (n == 0)
         return MNAP_E_PARAM;
     /* Security first, over the whole command; then cut (PROTOCOL.md §3). */

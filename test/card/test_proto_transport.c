@@ -65,11 +65,13 @@ static void test_default_is_t1(void **state)
 /* T=0: every extended APDU (cases 2E, 3E, 4E, GET RESPONSE too) is 6700
  * with no data, where T=1 answers it.  A T=0 link cannot carry one, so it
  * is refused as it arrives, as a framing error: after the class check only,
- * before secure messaging, instruction and P1/P2, touching nothing. */
+ * before secure messaging, instruction and P1/P2; it touches nothing but a
+ * pending initiation, which any framing error ends (§3). */
 static void test_t0_extended_is_6700(void **state)
 {
     ch_card *c = *state;
     static ch_rsp r;
+    cm_keyset tk;
 
     mc_set_transport(&c->card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
@@ -93,6 +95,15 @@ static void test_t0_extended_is_6700(void **state)
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     ASSERT_SW(ch_rawx(c, "00C00000 11", &r), 0x9000);
     ASSERT_DATA(&r, AM_FCI);
+    /* Like any framing error it ends a pending initiation (§3); without it
+     * the channel opens. */
+    ch_transport_keys(&tk);
+    ASSERT_SW(ch_initialize_update(c, 0xFF, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x9000);
+    ASSERT_SW(ch_select_am(c), 0x9000);
+    ASSERT_SW(ch_initialize_update(c, 0xFF, &tk, NULL), 0x9000);
+    ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
+    ASSERT_SW(ch_external_authenticate(c, 0x33), 0x6985);
     mc_set_transport(&c->card, MC_TRANSPORT_T1);
     ASSERT_SW(ch_rawx(c, "84B00000 000008 0102030405060708 0000", &r), 0x6982);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x9000);

@@ -115,10 +115,13 @@ t_two_slots_serve_two_cards() {
     fi
     # Both answer at once; slot 1 stays set up after slot 0 is replaced.
     fresh_card 0 || return 1
-    expect_match "slot 0 DF20 (blank again)" "$("$E2E_PCSC" apdu "$READER0" 80CADF2000)" \
+    # DF20 is the AM's: SELECT it first (PROTOCOL.md §4).
+    expect_match "slot 0 DF20 (blank again)" \
+        "$("$E2E_PCSC" apdu "$READER0" 00A4040C07F04D4E4150414D 80CADF2000 | sed -n 2p)" \
         "^DF 20 12 80 01 01 " || return 1
     if [ -x "$E2E_HOST" ]; then
-        expect_match "slot 1 DF20 (active)" "$("$E2E_PCSC" apdu "$READER1" 80CADF2000)" \
+        expect_match "slot 1 DF20 (active)" \
+            "$("$E2E_PCSC" apdu "$READER1" 00A4040C07F04D4E4150414D 80CADF2000 | sed -n 2p)" \
             "^DF 20 12 80 01 0F " || return 1
     fi
     stop_vcard 1

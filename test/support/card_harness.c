@@ -248,6 +248,11 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
             c->selected_aid_len = lc;
         }
     }
+    /* SELECT with no AID selects the default application, the AM (§2). */
+    if ((len == 4 || len == 5) && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000) {
+        memcpy(c->selected_aid, ch_am_aid, CH_AM_AID_LEN);
+        c->selected_aid_len = CH_AM_AID_LEN;
+    }
     return sw;
 }
 
