@@ -345,12 +345,18 @@ static bool sw_with_data(uint16_t sw)
     return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
+void mc_set_transport(mc_card *card, uint8_t transport)
+{
+    if (card != NULL && transport <= MC_TRANSPORT_CL)
+        card->transport = transport;
+}
+
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
     size_t lc, data_at, n, dirty;
     uint16_t sw;
-    bool done, wrap, gr;
+    bool done, wrap, gr, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
@@ -372,6 +378,22 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     }
     /* An extended APDU (in Lc or Le) MACs a 3-byte Lc (§3). */
     c.ext = data_at == 7;
+    /* T=0 (§10) carries short APDUs only: an extended one cannot come over
+     * it, and is refused as it arrives, as a framing error (before secure
+     * messaging: a wrapped one does not move the MAC chain; like any
+     * framing error it ends a pending initiation).  A command with data may
+     * be case 4 sent without its Le (ISO 7816-3 12.2): Ne is then 256, and
+     * any response data goes by 61xx. */
+    t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
+    if (card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0) {
+        if (card->chan == MC_CH_PENDING)
+            mc_chan_close(card);
+        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+    }
+    if (t0_data && !c.has_le) {
+        c.has_le = true;
+        c.ne = 256;
+    }
     gr = c.ins == 0xC0 && !(c.cla & 0x80);
     if (!interrupt_state(card, &c, gr))
         return 0;
@@ -421,9 +443,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)
         mc_chan_close(card);
-    if (c.rlen > c.ne || n + 2 > rsp_cap) {
-        /* Longer than Le: 61xx, the protected response waits for GET
-         * RESPONSE (§3, §10). */
+    if (c.rlen > c.ne || n + 2 > rsp_cap || (t0_data && n != 0)) {
+        /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
+         * response waits for GET RESPONSE (§3, §10). */
         card->rsp_off = 0;
         card->rsp_len = (uint16_t)n;
         card->rsp_sw = sw;

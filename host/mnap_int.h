@@ -75,6 +75,17 @@ int mnap__apdu_parse(const uint8_t *buf, size_t len, mnap_apdu *a);
  * Le, the other cases go whole.  0 for an extended or malformed APDU. */
 size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len);
 
+/* --- transport limits (xchg.c) ---------------------------------------- */
+/* The transport is T=0 now (PROTOCOL.md §10): short APDUs only. */
+bool mnap__t0(const mnap_ctx *ctx);
+/* The most plain command data one APDU carries now: the card's 88, and
+ * over T=0 what keeps the (wrapped) Lc within 255: 255 without a session,
+ * 247 with C-MAC, 239 with C-DECRYPTION (padding to 16, MAC 8). */
+size_t mnap__cmd_room(const mnap_ctx *ctx);
+/* The most response data to ask for in one read: the card's 87, and at most
+ * 256 over T=0. */
+size_t mnap__rsp_room(const mnap_ctx *ctx);
+
 /* --- exchanges (xchg.c) ------------------------------------------------ */
 /* One command through the transport with GET RESPONSE / 6Cxx handling; the
  * response data goes to out (cap), *sw the final SW.  Traced, redacted by
@@ -83,7 +94,10 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
                         size_t *out_len, uint16_t *sw);
 /* A command through the session when open (wrap, send, verify R-MAC,
  * decrypt), otherwise plain.  Returns transport/SM errors; the status word
- * goes to *sw whatever it is, data to out. */
+ * goes to *sw whatever it is, data to out.  Over T=0, Ne above 256 is sent
+ * as Le 00 (objects longer than that come by 61xx all the same), and a
+ * command whose Lc would need the extended form is MNAP_E_PARAM, before
+ * anything is sent or the MAC chain moves. */
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                     size_t *out_len, uint16_t *sw);
 /* mnap__send for a command longer than one APDU: wrapped whole, then cut

@@ -167,8 +167,17 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
     bool wrapped, segment, unwrapped_ok = false;
 
     p->transmits++;
-    if (cmd == NULL || rsp == NULL || rsp_len == NULL || parse_apdu(cmd, len, &doff, &dlen) != 0)
+    if (cmd == NULL || rsp == NULL || rsp_len == NULL)
         fz_puppet_violation("the library sent a malformed command APDU", cmd, len);
+    if (parse_apdu(cmd, len, &doff, &dlen) != 0) {
+        /* The caller's raw bytes go out as they are (mnap_transmit): the
+         * card answers a malformed command; nothing else may be one. */
+        if (!p->raw_cmd)
+            fz_puppet_violation("the library sent a malformed command APDU", cmd, len);
+        doff = len;
+        dlen = 0;
+    }
+    p->raw_cmd = false;
     if (p->pos + 2 <= p->n) {
         kind = p->in[p->pos++];
         bl = p->in[p->pos++];
@@ -277,6 +286,6 @@ static mnap_err atr(void *self, uint8_t *out, size_t cap, size_t *len)
 
 mnap_transport fz_puppet_transport(fz_puppet *p)
 {
-    mnap_transport t = {p, transmit, reconnect, atr};
+    mnap_transport t = {p, transmit, reconnect, atr, NULL};
     return t;
 }
