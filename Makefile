@@ -54,13 +54,16 @@ SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=al
 endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
 PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
+# PKCS#11 key source (host/p11.c): p11-kit's module loading and URI parsing.
+P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
 INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
 CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
-LDLIBS   := $(PCSC_LIBS) -lssl -lcrypto -lpthread
+LDLIBS   := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
 TESTLIBS := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -121,10 +124,10 @@ $(BUILD)/obj/card/%.o: card/%.c
 	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
 $(BUILD)/obj/host/%.o: host/%.c
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
 
 # ---- libraries -----------------------------------------------------------
 define mklib
@@ -275,7 +278,8 @@ fuzz:
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
-            vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography
+            vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
+            p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
