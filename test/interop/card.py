@@ -10,7 +10,6 @@ import time
 from smartcard import scard
 
 import gp
-from gp import AM_AID  # noqa: F401
 
 VCARD = os.environ.get("MNAP_VCARD", "build/bin/mnap-vcard")
 PORT = int(os.environ.get("MNAP_INTEROP_PORT", "40530"))
