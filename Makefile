@@ -55,13 +55,17 @@ SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=al
 endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
 PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
+# PKCS#11 key source (host/p11.c): p11-kit's module loading and URI parsing.
+P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
 INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
 CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
-LIBMNAP_LIBS := $(PCSC_LIBS) -lssl -lcrypto -lpthread
+LIBMNAP_LIBS := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
+# The registry (host/registry/, libmnapreg.a): SQLite and PostgreSQL clients.
 REG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 REG_LIBS := -lsqlite3 -lpq
 LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS)
@@ -105,7 +109,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -128,7 +132,7 @@ $(BUILD)/obj/card/%.o: card/%.c
 	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
 $(BUILD)/obj/host/%.o: host/%.c
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
 $(BUILD)/obj/host/registry/%.o: host/registry/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(REG_CFLAGS) -c $< -o $@
@@ -137,7 +141,7 @@ $(BUILD)/obj/test/registry/%.o: test/registry/%.c
 	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(REG_CFLAGS) -c $< -o $@
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
 
 # ---- libraries -----------------------------------------------------------
 define mklib
@@ -212,6 +216,12 @@ $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
 
+# The independent interop peer (issue #14): test/interop/ in Python (pyscard,
+# python3-cryptography, its own SCP03 host) against mnap-vcard through a
+# private pcscd, in the T=1, T=0 and contactless modes.
+test-interop: $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/interop/run.sh
+
 # Stress test: test/stress/*.c make one program, mnap-stress, built with
 # ASan+LSan in $(STRESS_BUILD) and run by test/stress/run.sh for
 # STRESS_SECONDS against its own pcscd (docs/security.md).
@@ -227,7 +237,7 @@ stress:
 
 test: deps-check
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
@@ -286,7 +296,8 @@ fuzz:
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
-            vsmartcard-vpicc python3-pycryptodome \
+            vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
+            p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
             libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

@@ -43,6 +43,21 @@ void mc_power_off(mc_card *card);
  * write failed (power cut); the caller must power the card off and on. */
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap);
 
+/* The transport the card is reached by (PROTOCOL.md §10), told by the port
+ * or host: contact T=1 (the default), contact T=0, contactless (ISO/IEC
+ * 14443-4).  T=0 carries short APDUs only: an extended APDU is answered 6700
+ * as it arrives (a framing error: before secure messaging), and a command with data (case 3, or case 4 whether or not its Le came on
+ * the wire: T=0 leaves it out, and then Ne is 256) whose response has data
+ * is answered 61xx, the response (R-MAC included) then coming by GET
+ * RESPONSE.  Contactless behaves as T=1.  mc_fabricate and mc_power_off
+ * (which wipes all RAM state) leave T=1; mc_reset keeps the transport; a
+ * port that is not T=1 sets it after every mc_power_on.  Other values are
+ * ignored. */
+#define MC_TRANSPORT_T1 0
+#define MC_TRANSPORT_T0 1
+#define MC_TRANSPORT_CL 2
+void mc_set_transport(mc_card *card, uint8_t transport);
+
 /* The ATR: direct convention, T=1, historical bytes containing "MNAP". */
 size_t mc_atr(uint8_t *out, size_t cap);
 

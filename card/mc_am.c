@@ -62,10 +62,18 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
     return MC_OK;
 }
 
+/* Does aid start with the GET STATUS search prefix d[2..] (d = 4F len ...)? */
+static bool aid_matches(const uint8_t *d, const uint8_t *aid, size_t aid_len)
+{
+    return d[1] <= aid_len && memcmp(aid, d + 2, d[1]) == 0;
+}
+
 uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
+    mc_area_rec *area = (mc_area_rec *)(void *)card->scratch;
+    uint8_t d[2 + 16];
     unsigned n, r;
     bool used;
     size_t limit, m, start;
@@ -73,33 +81,56 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
     mc_status st;
     cm_tlv_writer w;
 
-    if (c->p1 != 0x40 || (c->p2 != 0x02 && c->p2 != 0x03))
+    /* P1 80 (the ISD), 20 and 10 (load files) take P2 02 only; P2 03
+     * (next occurrence) goes with P1 40 only (§4). */
+    if ((c->p1 != 0x40 && c->p1 != 0x80 && c->p1 != 0x20 && c->p1 != 0x10) ||
+        (c->p2 != 0x02 && (c->p2 != 0x03 || c->p1 != 0x40)))
         return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc != 2)
+    if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, NULL, NULL);
+    /* The area record goes to the scratch (wiped after the command; an AM
+     * instruction's gate does not use the scratch slot). */
+    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, area, NULL);
     if (sw != CM_SW_OK)
         return sw;
-    if (c->data[0] != 0x4F || c->data[1] != 0x00)
+    /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
+    if (c->lc < 2 || c->data[0] != 0x4F || c->data[1] > 16 || (size_t)c->data[1] + 2 != c->lc)
         return CM_SW_WRONG_DATA;
-    st = load_order(card, order, &n);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    if (n == 0)
-        return CM_SW_REF_NOT_FOUND;
+    /* The response is built where the command data is. */
+    memcpy(d, c->data, c->lc);
+    cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
+    if (c->p1 == 0x80) {
+        /* The AM as the issuer security domain: security domain, card
+         * lock, card terminate, default selected. */
+        if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
+            return CM_SW_REF_NOT_FOUND;
+        m = cm_tlv_open(&w, 0xE3);
+        cm_tlv_put(&w, 0x4F, mc_am_aid, MC_AM_AID_LEN);
+        cm_tlv_put_u8(&w, 0x9F70, area->state);
+        cm_tlv_put(&w, 0xC5, (const uint8_t *)"\x9C\x00\x00", 3);
+        cm_tlv_close(&w, m);
+        c->rlen = w.pos;
+        return CM_SW_OK;
+    }
+    if (c->p1 != 0x40)
+        return CM_SW_REF_NOT_FOUND;          /* no load files */
     r = 0;
     if (c->p2 == 0x03) {
-        if (card->gs_next == 0xFF || card->gs_next >= n)
-            return CM_SW_CONDITIONS;
+        if (card->gs_next == 0xFF)
+            return CM_SW_REF_NOT_FOUND;
         r = card->gs_next;
     }
     card->gs_next = 0xFF;
+    st = load_order(card, order, &n);
+    if (st != MC_OK)
+        return mc_sw_of(st);
     limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
-    cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
     for (; r < n; r++) {
         st = mc_slot_read(card, order[r], &s, &used);
         if (st != MC_OK)
             return mc_sw_of(st);
+        if (!aid_matches(d, s.aid, s.aid_len))
+            continue;
         start = w.pos;
         m = cm_tlv_open(&w, 0xE3);
         cm_tlv_put(&w, 0x4F, s.aid, s.aid_len);
@@ -114,6 +145,8 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
             break;
         }
     }
+    if (w.pos == 0)
+        return CM_SW_REF_NOT_FOUND;          /* no AP matches */
     c->rlen = w.pos;
     if (r < n) {
         card->gs_next = (uint8_t)r;
@@ -237,6 +270,8 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
     if (sw != CM_SW_OK)
         return sw;
+    /* Terminating ends the channel once its answer is sent (§4). */
+    c->end_chan = c->p2 == MC_AREA_TERMINATED;
     if (c->p1 == 0x40)
         sw = set_ap_status(card, c);
     else

@@ -75,13 +75,17 @@ static bool frame(const uint8_t *cmd, size_t len, size_t *lc, size_t *data_at, b
 /* Class byte (§2, §9): 6E00 › 6881 › 6884. */
 static uint16_t check_class(uint8_t cla, uint8_t ins)
 {
-    if ((cla & 0xC0) == 0x40)
-        return CM_SW_LOGICAL_CHANNEL;         /* further interindustry: channels 4-19 */
+    /* Further interindustry (channels 4-19), and the GlobalPlatform
+     * proprietary classes C0-CF and E0-EF, which carry channel bits too. */
+    if ((cla & 0xC0) == 0x40 || (cla & 0xD0) == 0xC0)
+        return CM_SW_LOGICAL_CHANNEL;
     if ((cla & 0x60) != 0 || (cla & 0x08) != 0)
         return CM_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
     if (cla & 0x03)
         return CM_SW_LOGICAL_CHANNEL;
-    if ((cla & 0x10) && ins != 0xE8)
+    /* Chaining is for LOAD AP only, which is 80 E8 (an E8 in the ISO class
+     * is no instruction at all). */
+    if ((cla & 0x10) && (ins != 0xE8 || !(cla & 0x80)))
         return CM_SW_CHAINING_UNSUPPORTED;
     return CM_SW_OK;
 }
@@ -95,7 +99,7 @@ MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const 
     cm_cmac_ctx ctx;
     int rc;
 
-    rc = cm_scp03_cmac_begin(&card->scp, &ctx, hdr, len - 8);
+    rc = cm_scp03_cmac_begin(&card->scp, &ctx, hdr, len - 8, 1);
     if (rc == CM_OK)
         rc = cm_cmac_update(&ctx, data, len - 8);
     if (rc == CM_OK)
@@ -104,10 +108,25 @@ MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const 
     return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
 }
 
-/* One switch knows every instruction: an unknown one is 6D00, and only
- * after secure messaging (PROTOCOL.md §9). */
+/* The ISO instructions, known with CLA 00/04 only; every other one is
+ * known with CLA 80/84 only (§2). */
+static bool iso_ins(uint8_t ins)
+{
+    static const uint8_t iso[] = { 0xA4, 0x20, 0x24, 0xB0, 0xD6, 0xB2, 0xDC, 0xE2 };
+    unsigned i;
+
+    for (i = 0; i < sizeof(iso); i++)
+        if (iso[i] == ins)
+            return true;
+    return false;
+}
+
+/* One switch knows every instruction: an unknown one, or one outside its
+ * class, is 6D00, and only after secure messaging (PROTOCOL.md §9). */
 static uint16_t dispatch(mc_card *card, mc_cmd *c)
 {
+    if (iso_ins(c->ins) != !(c->cla & 0x80))
+        return CM_SW_INS_NOT_SUPPORTED;
     switch (c->ins) {
     case 0xA4: return mc_cmd_select(card, c);
     case 0xCA: return mc_cmd_get_data(card, c);
@@ -161,24 +180,27 @@ MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc
     return n;
 }
 
-/* Drops what the new command interrupts (§3, §4). */
-static bool interrupt_state(mc_card *card, const mc_cmd *c)
+/* Drops what the new command interrupts (§3, §4); gr: it is GET RESPONSE. */
+MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
 {
-    bool keep_load = c->ins == 0xE8 || c->ins == 0xC0;
+    bool gp = (c->cla & 0x80) != 0;
+    bool keep_load = (gp && c->ins == 0xE8) || gr;
 
-    if (card->chain_active && (c->ins != 0xE8 || card->chain_hdr[1] != c->ins ||
-                               card->chain_hdr[2] != c->p1 || card->chain_hdr[3] != c->p2))
+    if (card->chain_active &&
+        (c->ins != 0xE8 || card->chain_hdr[0] != (c->cla & ~0x10) ||
+         card->chain_hdr[2] != c->p1 || card->chain_hdr[3] != c->p2))
         keep_load = false;
     if (!keep_load && (card->load_active || card->load_marked || card->chain_active)) {
         mc_load_drop(card);
         if (card->muted)
             return false;
     }
-    if (c->ins != 0xC0) {
+    if (!gr) {
         card->rsp_len = 0;
-        if (c->ins != 0xF2)
+        /* Only GET STATUS P1 40 P2 03 continues a listing (§4). */
+        if (!gp || c->ins != 0xF2 || c->p1 != 0x40 || c->p2 != 0x03)
             card->gs_next = 0xFF;
-        if (c->ins != 0x82 && card->chan == MC_CH_PENDING)
+        if (!(gp && c->ins == 0x82) && card->chan == MC_CH_PENDING)
             mc_chan_close(card);
     }
     return true;
@@ -200,19 +222,24 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
     hdr[1] = c->ins;
     hdr[2] = c->p1;
     hdr[3] = c->p2;
+    bool gp = (c->cla & 0x80) != 0;
+
     c->sm = (c->cla & 0x04) != 0;
     *done = false;
 
-    if (c->ins == 0x50) {
+    if (gp && c->ins == 0x50) {
         /* INITIALIZE UPDATE ends a channel whatever its outcome (§3). */
         if (card->chan != MC_CH_NONE)
             mc_chan_close(card);
         if (c->sm)
             return CM_SW_SM_NOT_SUPPORTED;
     }
-    if (c->ins == 0x82) {
-        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it. */
-        if (card->chan == MC_CH_OPEN && !c->sm) {
+    if (gp && c->ins == 0x82) {
+        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it.
+         * With CLA 80 it is a command without SM (§3): 6982, and like any
+         * such command it ends an open channel (a pending initiation ended
+         * in interrupt_state). */
+        if (!c->sm) {
             mc_chan_close(card);
             return CM_SW_SECURITY_STATUS;
         }
@@ -224,9 +251,12 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
             memcpy(card->buf, cmd + data_at, lc);
         return CM_SW_OK;
     }
-    if (c->sm && card->chan != MC_CH_OPEN)
+    /* A chain with SM but no channel is joined first and refused at its
+     * last segment (mc_load_unwrap_chain), like any other command of its
+     * length (§9). */
+    if (c->sm && card->chan != MC_CH_OPEN && !staged)
         return CM_SW_SECURITY_STATUS;
-    if (!c->sm && card->chan == MC_CH_OPEN && !(c->ins == 0xA4 && c->p1 == 0x04)) {
+    if (!c->sm && card->chan == MC_CH_OPEN && !(!gp && c->ins == 0xA4 && c->p1 == 0x04)) {
         mc_chan_close(card);
         return CM_SW_SECURITY_STATUS;
     }
@@ -279,7 +309,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         return sw;
     }
     memcpy(card->buf, cmd + data_at, lc);
-    rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, &plain);
+    rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
     if (rc != CM_OK) {
         mc_chan_close(card);
         return CM_SW_SM_DATA_INCORRECT;
@@ -315,12 +345,18 @@ static bool sw_with_data(uint16_t sw)
     return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
+void mc_set_transport(mc_card *card, uint8_t transport)
+{
+    if (card != NULL && transport <= MC_TRANSPORT_CL)
+        card->transport = transport;
+}
+
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
     size_t lc, data_at, n, dirty;
     uint16_t sw;
-    bool done, wrap;
+    bool done, wrap, gr, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
@@ -333,13 +369,35 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     c.p1 = cmd[2];
     c.p2 = cmd[3];
     sw = check_class(c.cla, c.ins);
-    if (sw != CM_SW_OK)
-        return emit(rsp, 0, sw);
-    if (!frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne))
+    if (sw != CM_SW_OK || !frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne)) {
+        /* Refused for its class or framing: it still ends a pending
+         * initiation (§3). */
+        if (card->chan == MC_CH_PENDING)
+            mc_chan_close(card);
+        return emit(rsp, 0, sw != CM_SW_OK ? sw : CM_SW_WRONG_LENGTH);
+    }
+    /* An extended APDU (in Lc or Le) MACs a 3-byte Lc (§3). */
+    c.ext = data_at == 7;
+    /* T=0 (§10) carries short APDUs only: an extended one cannot come over
+     * it, and is refused as it arrives, as a framing error (before secure
+     * messaging: a wrapped one does not move the MAC chain; like any
+     * framing error it ends a pending initiation).  A command with data may
+     * be case 4 sent without its Le (ISO 7816-3 12.2): Ne is then 256, and
+     * any response data goes by 61xx. */
+    t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
+    if (card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0) {
+        if (card->chan == MC_CH_PENDING)
+            mc_chan_close(card);
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
-    if (!interrupt_state(card, &c))
+    }
+    if (t0_data && !c.has_le) {
+        c.has_le = true;
+        c.ne = 256;
+    }
+    gr = c.ins == 0xC0 && !(c.cla & 0x80);
+    if (!interrupt_state(card, &c, gr))
         return 0;
-    if (c.ins == 0xC0) {
+    if (gr) {
         if (c.cla & 0x04)
             return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
         n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
@@ -382,9 +440,12 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
             return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
     }
-    if (c.rlen > c.ne || n + 2 > rsp_cap) {
-        /* Longer than Le: 61xx, the protected response waits for GET
-         * RESPONSE (§3, §10). */
+    /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
+    if (c.end_chan)
+        mc_chan_close(card);
+    if (c.rlen > c.ne || n + 2 > rsp_cap || (t0_data && n != 0)) {
+        /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
+         * response waits for GET RESPONSE (§3, §10). */
         card->rsp_off = 0;
         card->rsp_len = (uint16_t)n;
         card->rsp_sw = sw;

@@ -38,6 +38,7 @@ typedef struct mc_card {
     bool powered;        /* mc_power_on or mc_fabricate succeeded */
     bool corrupt;        /* corrupt metadata seen: 6581 to all but SELECT, GET DATA DF20 */
     bool muted;          /* an NVM write failed: the card stays mute until power-on */
+    uint8_t transport;   /* MC_TRANSPORT_* (mc.h), set by the port; kept by mc_reset */
 
     /* --- selection and firewall ------------------------------------------ */
     uint8_t sel;         /* MC_SEL_* */

@@ -15,11 +15,9 @@ static uint16_t resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef
     unsigned i;
     mc_status st;
 
-    if (sfi == 0) {
-        if (card->ef == 0xFF)
-            return CM_SW_NO_CURRENT_EF;
+    /* No SFI: the current EF, which mc_gate (MC_G_NOEF) found set. */
+    if (sfi == 0)
         return mc_sw_of(mc_ef_read(card, s, card->ef, e));
-    }
     for (i = 0; i < s->ef_count; i++) {
         st = mc_ef_read(card, s, i, e);
         if (st != MC_OK)
@@ -100,7 +98,8 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
     case 0xB2:
     case 0xDC:
         kind = F_RECORD | (c->ins == 0xB2 ? F_READ : 0);
-        if ((c->p2 & 0x07) != 0x04 || (c->p2 >> 3) == 0x1F)
+        /* Record 00 (ISO: the current record) is never one of ours (§5). */
+        if ((c->p2 & 0x07) != 0x04 || (c->p2 >> 3) == 0x1F || c->p1 == 0)
             return CM_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
@@ -116,7 +115,7 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
         return CM_SW_WRONG_LENGTH;
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, NULL, s);
+    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | (sfi ? 0 : MC_G_NOEF), NULL, s);
     if (sw == CM_SW_OK)
         sw = resolve(card, s, sfi, &e);
     if (sw != CM_SW_OK)
@@ -151,8 +150,7 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
             e.used++;
         return write_tx(card, s, base + off * e.rec_len, c->data, c->lc, &e);
     }
-    /* Record 0 (ISO: the current record) is never one of ours. */
-    if (rec == 0 || rec > e.used)
+    if (rec > e.used)
         return CM_SW_RECORD_NOT_FOUND;
     off = base + rec_slot(&e, rec) * e.rec_len;
     if (kind & F_READ)

@@ -19,9 +19,10 @@ static uint16_t gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_r
     st = mc_area_read(card, area);
     if (st != MC_OK)
         return mc_sw_of(st);
-    /* A dual instruction (INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, PUT KEY)
-     * belongs to whatever is selected. */
-    am = (flags & MC_G_AM) && (!(flags & MC_G_AP) || sel == MC_SEL_AM);
+    /* A dual instruction (INITIALIZE UPDATE, PUT KEY) belongs to the AP
+     * when one is selected, else to the AM: area-state rules apply to AM
+     * instructions whatever is selected (§9). */
+    am = (flags & MC_G_AM) && (!(flags & MC_G_AP) || !MC_SEL_IS_AP(sel));
     ap = (flags & MC_G_AP) && (!(flags & MC_G_AM) || MC_SEL_IS_AP(sel));
     if (am) {
         switch (area->state) {
@@ -38,17 +39,17 @@ static uint16_t gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_r
         default:
             return CM_SW_CONDITIONS;
         }
-        /* An AM-only instruction needs the AM channel, which exists only
-         * with the AM selected: with anything else selected it is the
-         * channel that is missing (6982).  A dual instruction needs the AM
-         * selected (it got here because it is). */
+        /* The AM's commands need the AM selected (§4). */
+        if (sel != MC_SEL_AM)
+            return CM_SW_NO_CURRENT_EF;
     } else if (ap) {
         if (!MC_SEL_IS_AP(sel))
             return CM_SW_NO_CURRENT_EF;
         st = mc_slot_read(card, sel, s, &used);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (!used)
+        /* A file command without SFI needs a current EF (§9). */
+        if (!used || ((flags & MC_G_NOEF) && card->ef == 0xFF))
             return CM_SW_NO_CURRENT_EF;
     } else {
         return CM_SW_NO_CURRENT_EF;

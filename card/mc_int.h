@@ -235,6 +235,8 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 #define MC_G_APSTATE 0x20   /* AP instruction refused (6A81) when suspended or area locked */
 #define MC_G_SELECT  0x40   /* a SELECT: a corrupt card still answers it (§8), only
                              * corrupt records it reads give 6581 */
+#define MC_G_NOEF    0x80   /* a file command without SFI: no current EF is a
+                             * selection error (6986, before the channel) */
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
  * application.  On 9000, *area holds the area record and, when an AP is
  * selected, *slot its slot record; either may be NULL when not needed. */
@@ -260,8 +262,10 @@ typedef struct mc_cmd {
     bool has_le;
     uint32_t ne;           /* expected response length (0..65536) */
     bool sm;               /* the command came wrapped in the channel */
+    bool ext;              /* it came as an extended APDU with data (C-MAC Lc, §3) */
     bool too_long;         /* data longer than the card takes (6700 at the length step) */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
+    bool end_chan;         /* the channel ends once the answer is protected */
     /* response being built in card->buf */
     size_t rlen;
 } mc_cmd;

@@ -126,7 +126,8 @@ static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
     int rc;
     mc_status st = MC_OK;
 
-    rc = cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body);
+    /* A chained command MACs its Lc in the shortest form (§3). */
+    rc = cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body, 0);
     for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
         n = body - i < CHUNK ? body - i : CHUNK;
         st = mc_store_read(card, base + i, tmp, n);
@@ -209,18 +210,17 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
     uint16_t sw;
     mc_status st;
 
-    /* Block 00 starts a load only when none is running: a repeated block
-     * is out of order like any other. */
-    if ((c->p1 != 0x00 && c->p1 != 0x80) ||
-        (card->load_active ? c->p2 != card->load_next : c->p2 != 0)) {
-        mc_load_drop(card);
-        return CM_SW_WRONG_P1P2;
-    }
-    if (c->too_long || c->lc == 0) {
-        mc_load_drop(card);
-        return CM_SW_WRONG_LENGTH;
-    }
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
+    if (c->p1 != 0x00 && c->p1 != 0x80)
+        sw = CM_SW_WRONG_P1P2;
+    else if (c->too_long || c->lc == 0)
+        sw = CM_SW_WRONG_LENGTH;
+    else
+        sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
+    /* The block order is the command's own check, after area state and
+     * channel (§4).  Block 00 starts a load only when none is running: a
+     * repeated block is out of order like any other. */
+    if (sw == CM_SW_OK && (card->load_active ? c->p2 != card->load_next : c->p2 != 0))
+        sw = CM_SW_WRONG_P1P2;
     if (sw != CM_SW_OK) {
         mc_load_drop(card);
         return sw;

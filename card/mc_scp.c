@@ -94,31 +94,32 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
 
 uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 {
-    mc_area_rec a;
-    mc_slot_rec s;
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     uint8_t hdr[4];
-    bool pending = card->chan == MC_CH_PENDING;
+    bool pending = card->chan == MC_CH_PENDING, used;
     uint16_t sw;
     int ok;
     mc_status st;
 
-    /* Every EXTERNAL AUTHENTICATE ends a pending initiation (§9). */
+    /* Its own order (§9): level 6A86 › length 6700 › no pending initiation
+     * 6985 › level below the minimum 6982 › cryptogram or C-MAC 6300; no
+     * selection, area-state or AP-state check (a pending initiation implies
+     * them).  Every EXTERNAL AUTHENTICATE ends a pending initiation; one
+     * without a pending initiation leaves an open channel as it is. */
     if (!mc_level_valid(c->p1) || c->p2 != 0x00)
         sw = CM_SW_WRONG_P1P2;
     else if (c->too_long || c->lc != 16)
         sw = CM_SW_WRONG_LENGTH;
+    else if (!pending)
+        return CM_SW_CONDITIONS;
+    else if ((c->p1 & card->chan_min) != card->chan_min)
+        sw = CM_SW_SECURITY_STATUS;
     else
-        sw = mc_gate(card, MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, &a, &s);
-    if (sw == CM_SW_OK && !pending)
-        return CM_SW_CONDITIONS;     /* an open channel stays as it is */
+        sw = CM_SW_OK;
     if (sw != CM_SW_OK) {
         if (pending)
             mc_chan_close(card);
         return sw;
-    }
-    if ((c->p1 & card->chan_min) != card->chan_min) {
-        mc_chan_close(card);
-        return CM_SW_SECURITY_STATUS;
     }
     hdr[0] = c->cla;
     hdr[1] = c->ins;
@@ -127,13 +128,17 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
     ok = cm_scp03_check_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal,
                                    card->card_chal, c->data) == CM_OK;
     if (ok)
-        ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data) == CM_OK;
+        ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data, c->ext) == CM_OK;
     if (!ok) {
         mc_chan_close(card);
+        /* The initiation was on the selected application (any other
+         * command in between ended it). */
+        st = MC_OK;
         if (MC_SEL_IS_AP(card->sel))
-            st = mc_log_event(card, MC_EV_AUTH_FAIL, s.aid, s.aid_len);
-        else
-            st = mc_log_event(card, MC_EV_AUTH_FAIL, NULL, 0);
+            st = mc_slot_read(card, card->sel, s, &used);
+        if (st == MC_OK)
+            st = MC_SEL_IS_AP(card->sel) ? mc_log_event(card, MC_EV_AUTH_FAIL, s->aid, s->aid_len)
+                                         : mc_log_event(card, MC_EV_AUTH_FAIL, NULL, 0);
         return st == MC_OK ? CM_SW_VERIFY_FAIL : mc_sw_of(st);
     }
     card->chan = MC_CH_OPEN;

@@ -40,9 +40,15 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
     mc_chan_close(card);
     if (c->p2 != 0x00 && c->p2 != 0x0C)
         return CM_SW_WRONG_P1P2;
-    if (c->too_long || len < 1 || len > 16)
+    if (c->too_long || len > 16)
         return CM_SW_WRONG_LENGTH;
     memcpy(aid, c->data, len);
+    /* No AID: the default application, the AM (§2, GlobalPlatform
+     * discovery), answered as a SELECT of the AM by AID. */
+    if (len == 0) {
+        len = MC_AM_AID_LEN;
+        memcpy(aid, mc_am_aid, len);
+    }
     st = mc_area_read(card, &a);
     if (st == MC_ERR_NVM)
         return MC_SW_MUTE;
@@ -252,8 +258,9 @@ uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c)
 
     if (c->has_data || c->too_long)
         return CM_SW_WRONG_LENGTH;
+    /* DF20 is open, but the AM's: it needs the AM selected (§4). */
     if (tag == 0xDF20)
-        return area_info(card, c);
+        return card->sel == MC_SEL_AM ? area_info(card, c) : CM_SW_NO_CURRENT_EF;
     /* Any other tag is the AM's: area state, selection and channel come
      * before the tag's own check (PROTOCOL.md §9). */
     sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);

@@ -81,10 +81,12 @@ int cm_scp03_diversify(const cm_aes *aes, const uint8_t *master, size_t key_len,
     return cm_scp03_kdf(aes, master, key_len, constant, div_data, div_len, out, key_len * 8);
 }
 
-/* Lc of the MACed command: data plus the 8 MAC bytes, shortest form. */
-static size_t put_lc(uint8_t *p, size_t lc)
+/* Lc of the MACed command: data plus the 8 MAC bytes, coded as the APDU
+ * that carries the MAC codes it (PROTOCOL.md §3): 1 byte in a short APDU,
+ * 00 Lc1 Lc2 in an extended one (ext_lc), which any Lc above 255 needs. */
+static size_t put_lc(uint8_t *p, size_t lc, int ext_lc)
 {
-    if (lc <= 255) {
+    if (!ext_lc && lc <= 255) {
         p[0] = (uint8_t)lc;
         return 1;
     }
@@ -94,7 +96,8 @@ static size_t put_lc(uint8_t *p, size_t lc)
     return 3;
 }
 
-int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len)
+int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len,
+                        int ext_lc)
 {
     uint8_t lc[3];
     size_t lc_len;
@@ -102,7 +105,7 @@ int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4
 
     if (s == NULL || ctx == NULL || hdr == NULL || data_len > 65535 - 8)
         return CM_E_PARAM;
-    lc_len = put_lc(lc, data_len + CM_SCP03_MAC_LEN);
+    lc_len = put_lc(lc, data_len + CM_SCP03_MAC_LEN, ext_lc);
     rc = cm_cmac_init(ctx, &s->aes, s->s_mac, s->key_len);
     if (rc == CM_OK)
         rc = cm_cmac_update(ctx, s->mac_chain, 16);
@@ -145,10 +148,10 @@ int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8
 
 /* MAC of a whole command held in memory. */
 static int command_mac(const cm_scp03 *s, const uint8_t hdr[4], const uint8_t *data, size_t len,
-                       uint8_t chain_out[16], uint8_t mac[8])
+                       int ext_lc, uint8_t chain_out[16], uint8_t mac[8])
 {
     cm_cmac_ctx ctx;
-    int rc = cm_scp03_cmac_begin(s, &ctx, hdr, len);
+    int rc = cm_scp03_cmac_begin(s, &ctx, hdr, len, ext_lc);
 
     if (rc == CM_OK)
         rc = cm_cmac_update(&ctx, data, len);
@@ -170,7 +173,7 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
         return CM_E_PARAM;
     hdr[2] = level;
     memset(s->mac_chain, 0, 16);
-    rc = command_mac(s, hdr, host_cryptogram, 8, chain, out_data + 8);
+    rc = command_mac(s, hdr, host_cryptogram, 8, 0, chain, out_data + 8);
     if (rc != CM_OK)
         return rc;
     memcpy(out_data, host_cryptogram, 8);
@@ -180,7 +183,8 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
     return CM_OK;
 }
 
-int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16])
+int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16],
+                                  int ext_lc)
 {
     uint8_t chain[16], mac[8];
     int rc, ok;
@@ -189,7 +193,7 @@ int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8
         return CM_E_PARAM;
     /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds. */
     memset(s->mac_chain, 0, 16);
-    rc = command_mac(s, hdr, data, 8, chain, mac);
+    rc = command_mac(s, hdr, data, 8, ext_lc, chain, mac);
     if (rc != CM_OK)
         return rc;
     ok = cm_ct_equal(mac, data + 8, 8);
@@ -327,7 +331,7 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
                 return rc;
         }
     }
-    rc = command_mac(s, hdr, out + pos, body_len, chain, out + pos + body_len);
+    rc = command_mac(s, hdr, out + pos, body_len, extended, chain, out + pos + body_len);
     if (rc != CM_OK)
         return rc;
     memcpy(s->mac_chain, chain, 16);
@@ -346,7 +350,7 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
 }
 
 int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
-                            size_t *plain_len)
+                            int ext_lc, size_t *plain_len)
 {
     cm_cmac_ctx ctx;
     uint8_t icv[16];
@@ -358,7 +362,7 @@ int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, si
     if (len < CM_SCP03_MAC_LEN)
         return CM_E_FORMAT;
     body_len = len - CM_SCP03_MAC_LEN;
-    rc = cm_scp03_cmac_begin(s, &ctx, hdr, body_len);
+    rc = cm_scp03_cmac_begin(s, &ctx, hdr, body_len, ext_lc);
     if (rc == CM_OK)
         rc = cm_cmac_update(&ctx, data, body_len);
     if (rc == CM_OK)

@@ -84,11 +84,16 @@ int cm_scp03_diversify(const cm_aes *aes, const uint8_t *master, size_t key_len,
 
 /* --- C-MAC -----------------------------------------------------------------
  * The C-MAC input is  mac_chain || CLA INS P1 P2 || Lc || data,  where CLA has
- * bit 04 set, Lc counts the data plus the 8 MAC bytes and is coded in the
- * shortest form (1 byte up to 255, else 00 hi lo), and data is the command
- * data as sent (already encrypted when C-DECRYPTION is on).  The streaming
- * form serves a card that MACs data it staged in NVM. */
-int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len);
+ * bit 04 set, Lc counts the data plus the 8 MAC bytes, and data is the
+ * command data as sent (already encrypted when C-DECRYPTION is on).  Lc is
+ * coded as the APDU that carries the MAC codes it (PROTOCOL.md §3): with
+ * ext_lc 0 (a short APDU, or a chained command, which has no single coding
+ * on the wire) in the shortest form, 1 byte up to 255, else 00 hi lo; with
+ * ext_lc 1 (an extended APDU: extended Lc or extended Le, ISO 7816-4) always
+ * 00 hi lo.  The streaming form serves a card that MACs data it staged in
+ * NVM. */
+int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len,
+                        int ext_lc);
 /* Finishes: the new 16-byte chain value goes to chain_out (the caller decides
  * whether to adopt it), the 8-byte C-MAC to mac. */
 int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8]);
@@ -105,28 +110,34 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
                            uint8_t out_data[16]);
 
 /* Card side: checks the C-MAC of EXTERNAL AUTHENTICATE.  hdr is the received
- * 84 82 P1 P2.  The MAC chain starts again from zero either way; on success
- * it holds this C-MAC's chain value and the level and counter are set, on
- * failure (CM_E_MAC) it stays zero: the caller closes the channel. */
-int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16]);
+ * 84 82 P1 P2; ext_lc as for cm_scp03_cmac_begin (the APDU was extended).
+ * The MAC chain starts again from zero either way; on success it holds this
+ * C-MAC's chain value and the level and counter are set, on failure
+ * (CM_E_MAC) it stays zero: the caller closes the channel. */
+int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16],
+                                  int ext_lc);
 
 /* Host side: wraps a plain command APDU (cases 1 to 4, short or extended).
  * Sets CLA bit 04, encrypts the data when the level has C-DECRYPTION (no data,
  * no encryption), appends the C-MAC and keeps Le.  Advances counter and chain.
- * Extended Le is kept extended; the Lc form follows the wrapped length.
- * apdu and out must not overlap. */
+ * The wrapped APDU is extended when the plain one is (in Lc or Le, even when
+ * a short one could carry it) or when the wrapped Lc exceeds 255, and the
+ * C-MAC codes Lc as the wrapped APDU does (3 bytes when extended).  A caller
+ * that cuts the result into chained segments must pass a plain APDU in its
+ * shortest form (PROTOCOL.md §3).  apdu and out must not overlap. */
 int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
                           uint8_t *out, size_t cap, size_t *out_len);
 
 /* Card side: verifies and unwraps a command's data field in place.
  * hdr: the 4 header bytes as received (CLA with bit 04).  data/len: the data
- * field as received, ending with the 8-byte C-MAC.  On success *plain_len is
+ * field as received, ending with the 8-byte C-MAC.  ext_lc: the command came
+ * in an extended APDU (cm_scp03_cmac_begin).  On success *plain_len is
  * the length of the decrypted, unpadded data at data, the chain and the
  * counter have advanced.  Returns CM_E_MAC (bad MAC; s unchanged), CM_E_PADDING
  * (MAC good, chain and counter advanced, but the encrypted data is not a block
  * multiple or its padding is bad) or CM_E_FORMAT (len < 8; s unchanged). */
 int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
-                            size_t *plain_len);
+                            int ext_lc, size_t *plain_len);
 
 /* The same check when the data was already MACed in a stream: adopts the
  * chain value, advances the counter. */

@@ -189,6 +189,7 @@ mnap_err mnap_ap_read_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, uint8_t
 {
     mnap_ef_info info;
     size_t done = 0, n, rlen, want;
+    uint8_t piece[256];
     mnap_apdu a;
     mnap_err rc;
 
@@ -207,10 +208,23 @@ mnap_err mnap_ap_read_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, uint8_t
         size_t off = offset + done;
         if (off > 0x7FFF)
             return MNAP_E_OFFSET; /* 15-bit offsets only (P1 bit 8 means SFI) */
-        n = want - done < ctx->max_rsp ? want - done : ctx->max_rsp;
+        n = want - done < mnap__rsp_room(ctx) ? want - done : mnap__rsp_room(ctx);
         mnap__apdu_init(&a, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off);
         a.ne = n;
-        rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen);
+        if (n < sizeof(piece) && mnap__t0(ctx)) {
+            /* Over T=0 a wrapped READ BINARY is case 4 and travels without
+             * its Le (PROTOCOL.md §10): the card answers up to 256 bytes
+             * whatever was asked.  Keep the part that was. */
+            rc = mnap__send_ok(ctx, &a, piece, sizeof(piece), &rlen);
+            if (rc == MNAP_OK) {
+                if (rlen > n)
+                    rlen = n;
+                memcpy(buf + done, piece, rlen);
+            }
+            cm_wipe(piece, sizeof(piece));
+        } else {
+            rc = mnap__send_ok(ctx, &a, buf + done, n, &rlen);
+        }
         if (rc != MNAP_OK) {
             cm_wipe(buf, done);
             return rc;
@@ -239,7 +253,7 @@ mnap_err mnap_ap_update_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, const
         size_t off = offset + done;
         if (off > 0x7FFF)
             return MNAP_E_OFFSET;
-        n = len - done < ctx->max_cmd ? len - done : ctx->max_cmd;
+        n = len - done < mnap__cmd_room(ctx) ? len - done : mnap__cmd_room(ctx);
         mnap__apdu_init(&a, 0x00, 0xD6, (uint8_t)(off >> 8), (uint8_t)off);
         a.data = data + done;
         a.lc = n;
@@ -254,6 +268,7 @@ mnap_err mnap_ap_update_binary(mnap_ctx *ctx, uint16_t fid, size_t offset, const
 mnap_err mnap_ap_read_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, uint8_t *buf, size_t cap,
                              size_t *len)
 {
+    uint8_t piece[256];
     mnap_apdu a;
     mnap_err rc;
 
@@ -264,7 +279,19 @@ mnap_err mnap_ap_read_record(mnap_ctx *ctx, uint16_t fid, uint8_t rec, uint8_t *
     if (rc != MNAP_OK)
         return rc;
     mnap__apdu_init(&a, 0x00, 0xB2, rec, 0x04);   /* P2 04: current EF, record rec */
-    a.ne = cap < ctx->max_rsp ? cap : ctx->max_rsp;
+    a.ne = cap < mnap__rsp_room(ctx) ? cap : mnap__rsp_room(ctx);
+    if (cap < sizeof(piece) && mnap__t0(ctx)) {
+        /* Over T=0 the card cannot see this Le (case 4): it answers the
+         * whole record, cut here to cap as Ne would over T=1. */
+        rc = mnap__send_ok(ctx, &a, piece, sizeof(piece), len);
+        if (rc == MNAP_OK) {
+            if (*len > cap)
+                *len = cap;
+            memcpy(buf, piece, *len);
+        }
+        cm_wipe(piece, sizeof(piece));
+        return rc;
+    }
     return mnap__send_ok(ctx, &a, buf, cap, len);
 }
 

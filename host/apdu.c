@@ -76,6 +76,10 @@ int mnap__apdu_parse(const uint8_t *b, size_t len, mnap_apdu *a)
             a->ne = b[5 + lc] ? b[5 + lc] : 256;
         return 0;
     }
+    /* Extended: Le alone is 3 bytes (00 Le1 Le2), Lc 3 bytes: a body of 2
+     * (00 xx) is neither, and has no byte 6 to read. */
+    if (len < 7)
+        return -1;
     a->extended = 1;
     if (len == 7) {
         a->ne = ((size_t)b[5] << 8) | b[6];

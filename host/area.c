@@ -376,5 +376,10 @@ mnap_err mnap_area_unlock(mnap_ctx *ctx)
 
 mnap_err mnap_area_terminate(mnap_ctx *ctx)
 {
-    return area_state(ctx, MNAP_AREA_TERMINATED);
+    mnap_err rc = area_state(ctx, MNAP_AREA_TERMINATED);
+
+    /* The card ends the channel once it has answered (PROTOCOL.md §4). */
+    if (rc == MNAP_OK)
+        mnap__session_drop(ctx);
+    return rc;
 }

@@ -35,6 +35,8 @@ const char *mnap_strerror(mnap_err err)
     case MNAP_E_KS_CORRUPT: return "the key store file is damaged, truncated or not a key store";
     case MNAP_E_KS_NOT_FOUND: return "no key set of that name in the key store";
     case MNAP_E_KS_FULL: return "the key store is full";
+    case MNAP_E_KS_TOKEN: return "PKCS#11: no module, no such token, or the token failed";
+    case MNAP_E_KS_MECHANISM: return "PKCS#11: the token lacks a mechanism mnap needs";
     case MNAP_E_CARD_STATUS: return "the card answered an undefined status word";
     case MNAP_E_PIN_WRONG: return "wrong PIN";
     case MNAP_E_MORE_DATA: return "more data available (6310)";
@@ -117,6 +119,7 @@ const char *mnap_err_name(mnap_err err)
     N(MNAP_E_PROTOCOL) N(MNAP_E_NOT_CONNECTED) N(MNAP_E_CARD_MUTE) N(MNAP_E_CARD_AUTH)
     N(MNAP_E_AUTH_FAILED) N(MNAP_E_LEVEL) N(MNAP_E_RMAC) N(MNAP_E_KEY_INFO) N(MNAP_E_KCV)
     N(MNAP_E_KS_PASSPHRASE) N(MNAP_E_KS_CORRUPT) N(MNAP_E_KS_NOT_FOUND) N(MNAP_E_KS_FULL)
+    N(MNAP_E_KS_TOKEN) N(MNAP_E_KS_MECHANISM)
     N(MNAP_E_CARD_STATUS) N(MNAP_E_PIN_WRONG) N(MNAP_E_MORE_DATA) N(MNAP_E_MEMORY)
     N(MNAP_E_WRONG_LENGTH) N(MNAP_E_LOGICAL_CHANNEL) N(MNAP_E_SM_NOT_SUPPORTED) N(MNAP_E_LAST_CMD)
     N(MNAP_E_CHAINING) N(MNAP_E_FILE_TYPE) N(MNAP_E_SECURITY) N(MNAP_E_PIN_BLOCKED)

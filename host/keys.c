@@ -36,6 +36,8 @@ mnap_err mnap_keyset_diversify(const mnap_keyset *master, const uint8_t div[MNAP
 
     if (master == NULL || div == NULL || out == NULL || !key_len_ok(master->key_len))
         return MNAP_E_PARAM;
+    if (master->src != NULL)
+        return mnap__keystore_diversify(master, div, out);
     mnap__aes_init(&aes);
     memset(&k, 0, sizeof(k));
     rc = cm_scp03_diversify(&aes, master->enc, master->key_len, CM_DC_DIV_ENC, div,
@@ -87,6 +89,16 @@ mnap_err mnap_keyset_kcv(const mnap_keyset *ks, uint8_t kcv_enc[3], uint8_t kcv_
     if (ks == NULL || kcv_enc == NULL || kcv_mac == NULL || kcv_dek == NULL ||
         !key_len_ok(ks->key_len))
         return MNAP_E_PARAM;
+    if (ks->src != NULL) {
+        uint8_t k[3][3];
+        mnap_err rc = mnap__keystore_kcv(ks, k);
+        if (rc == MNAP_OK) {
+            memcpy(kcv_enc, k[0], 3);
+            memcpy(kcv_mac, k[1], 3);
+            memcpy(kcv_dek, k[2], 3);
+        }
+        return rc;
+    }
     mnap__aes_init(&aes);
     if (cm_kcv(&aes, ks->enc, ks->key_len, kcv_enc) != CM_OK ||
         cm_kcv(&aes, ks->mac, ks->key_len, kcv_mac) != CM_OK ||

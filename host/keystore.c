@@ -49,7 +49,15 @@ struct mnap_keystore {
     uint8_t log2_n, r, p;
     void (*save_hook)(void *arg);   /* tests: runs between fsync and rename */
     void *save_hook_arg;
+    mnap_p11 *p11;                  /* a PKCS#11 token instead of the file (p11.c) */
 };
+
+#define P11_PREFIX "pkcs11:"
+
+static int is_uri(const char *path)
+{
+    return strncmp(path, P11_PREFIX, sizeof(P11_PREFIX) - 1) == 0;
+}
 
 void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg)
 {
@@ -110,6 +118,7 @@ void mnap_keystore_free(mnap_keystore *ks)
 {
     if (ks == NULL)
         return;
+    mnap__p11_close(ks->p11);
     cm_wipe(ks->e, MNAP_KS_MAX_ENTRIES * sizeof(ks_entry));
     free(ks->e);
     free(ks);
@@ -144,9 +153,11 @@ mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyse
 {
     ks_entry *e;
 
-    if (ks == NULL || !name_ok(name) || set == NULL ||
+    if (ks == NULL || !name_ok(name) || set == NULL || set->src != NULL ||
         (set->key_len != 16 && set->key_len != 24 && set->key_len != 32))
         return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return mnap__p11_put(ks->p11, name, set);
     e = find(ks, name);
     if (e == NULL) {
         if (ks->n >= MNAP_KS_MAX_ENTRIES)
@@ -155,6 +166,8 @@ mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyse
         strcpy(e->name, name);
     }
     e->set = *set;
+    e->set.src = NULL;
+    memset(e->set.obj, 0, sizeof(e->set.obj));
     return MNAP_OK;
 }
 
@@ -164,6 +177,12 @@ mnap_err mnap_keystore_get(const mnap_keystore *ks, const char *name, mnap_keyse
 
     if (ks == NULL || name == NULL || out == NULL)
         return MNAP_E_PARAM;
+    if (ks->p11 != NULL) {
+        mnap_err rc = mnap__p11_get(ks->p11, name, out);
+        if (rc == MNAP_OK && out->master)
+            out->src = (struct mnap_keystore *)ks;
+        return rc;
+    }
     e = find(ks, name);
     if (e == NULL)
         return MNAP_E_KS_NOT_FOUND;
@@ -178,6 +197,8 @@ mnap_err mnap_keystore_remove(mnap_keystore *ks, const char *name)
 
     if (ks == NULL || name == NULL)
         return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return mnap__p11_remove(ks->p11, name);
     e = find(ks, name);
     if (e == NULL)
         return MNAP_E_KS_NOT_FOUND;
@@ -190,12 +211,193 @@ mnap_err mnap_keystore_remove(mnap_keystore *ks, const char *name)
 
 size_t mnap_keystore_count(const mnap_keystore *ks)
 {
+    if (ks != NULL && ks->p11 != NULL)
+        return mnap__p11_count(ks->p11);
     return ks ? ks->n : 0;
 }
 
 const char *mnap_keystore_name(const mnap_keystore *ks, size_t i)
 {
+    if (ks != NULL && ks->p11 != NULL)
+        return mnap__p11_name(ks->p11, i);
     return (ks != NULL && i < ks->n) ? ks->e[i].name : NULL;
+}
+
+/* --- the key source interface beyond get and put ------------------------ */
+int mnap_keystore_is_token(const mnap_keystore *ks)
+{
+    return ks != NULL && ks->p11 != NULL;
+}
+
+const char *mnap_keystore_method(const mnap_keystore *ks)
+{
+    if (ks != NULL && ks->p11 != NULL)
+        return mnap__p11_method(ks->p11);
+    return "host memory (file key store)";
+}
+
+mnap_err mnap_keystore_generate(mnap_keystore *ks, const char *name, uint8_t kvn, size_t key_len,
+                                int master)
+{
+    mnap_keyset set;
+    mnap_err rc;
+
+    if (ks == NULL || !name_ok(name) || (key_len != 16 && key_len != 24 && key_len != 32))
+        return MNAP_E_PARAM;
+    if (ks->p11 != NULL && master)
+        return mnap__p11_generate(ks->p11, name, kvn, key_len);
+    /* Card keys must be readable by the host anyway: made here, in a token
+     * stored as extractable objects. */
+    rc = mnap_keyset_random(&set, kvn, key_len);
+    if (rc == MNAP_OK) {
+        set.master = master ? 1 : 0;
+        rc = mnap_keystore_put(ks, name, &set);
+    }
+    mnap_keyset_wipe(&set);
+    return rc;
+}
+
+static mnap_p11 *token_of(const mnap_keyset *ks)
+{
+    return (ks != NULL && ks->src != NULL) ? ks->src->p11 : NULL;
+}
+
+mnap_p11 *mnap__keyset_token(const mnap_keyset *ks)
+{
+    return token_of(ks);
+}
+
+mnap_err mnap_keyset_diversify_kcv(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                                   uint8_t kcv_enc[3], uint8_t kcv_mac[3], uint8_t kcv_dek[3])
+{
+    mnap_p11 *t = token_of(master);
+    mnap_keyset card;
+    mnap_err rc;
+
+    if (master == NULL || div == NULL || kcv_enc == NULL || kcv_mac == NULL || kcv_dek == NULL ||
+        !master->master)
+        return MNAP_E_PARAM;
+    if (t != NULL && mnap__p11_has_kdf(t)) {
+        uint8_t k[3][3];
+        rc = mnap__p11_kdf_check(t, master, div, k, NULL, 0, NULL);
+        if (rc == MNAP_OK) {
+            memcpy(kcv_enc, k[0], 3);
+            memcpy(kcv_mac, k[1], 3);
+            memcpy(kcv_dek, k[2], 3);
+        }
+        return rc;
+    }
+    rc = mnap_keyset_diversify(master, div, &card);
+    if (rc == MNAP_OK)
+        rc = mnap_keyset_kcv(&card, kcv_enc, kcv_mac, kcv_dek);
+    mnap_keyset_wipe(&card);
+    return rc;
+}
+
+mnap_err mnap__keystore_diversify(const mnap_keyset *master, const uint8_t *div, mnap_keyset *out)
+{
+    mnap_p11 *t = token_of(master);
+
+    if (t == NULL || !master->master)
+        return MNAP_E_PARAM;
+    return mnap__p11_diversify(t, master, div, out);
+}
+
+mnap_err mnap__keystore_kcv(const mnap_keyset *ks, uint8_t kcv[3][3])
+{
+    mnap_p11 *t = token_of(ks);
+
+    if (t == NULL)
+        return MNAP_E_PARAM;
+    return mnap__p11_kcv(t, ks, kcv);
+}
+
+struct mnap_ceremony {
+    mnap_keystore *ks;
+    mnap_p11_cer *tok;                  /* token store */
+    uint8_t acc[3][MNAP_KEY_MAX];       /* file store: the running XOR */
+    size_t key_len;
+    unsigned parts;
+};
+
+mnap_err mnap_ceremony_begin(mnap_keystore *ks, size_t key_len, mnap_ceremony **out)
+{
+    mnap_ceremony *c;
+    mnap_err rc;
+
+    if (ks == NULL || out == NULL || (key_len != 16 && key_len != 24 && key_len != 32))
+        return MNAP_E_PARAM;
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return MNAP_E_NOMEM;
+    c->ks = ks;
+    c->key_len = key_len;
+    if (ks->p11 != NULL) {
+        rc = mnap__p11_cer_begin(ks->p11, key_len, &c->tok);
+        if (rc != MNAP_OK) {
+            free(c);
+            return rc;
+        }
+    }
+    *out = c;
+    return MNAP_OK;
+}
+
+int mnap_ceremony_in_token(const mnap_ceremony *c)
+{
+    return c != NULL && c->tok != NULL && mnap__p11_cer_in_token(c->tok);
+}
+
+mnap_err mnap_ceremony_add(mnap_ceremony *c, const mnap_keyset *part)
+{
+    const uint8_t *src[3];
+    mnap_err rc;
+    size_t i, j;
+
+    if (c == NULL || part == NULL || part->src != NULL || part->key_len != c->key_len ||
+        c->parts >= 3)
+        return MNAP_E_PARAM;
+    if (c->tok != NULL) {
+        rc = mnap__p11_cer_add(c->tok, part);
+        if (rc != MNAP_OK)
+            return rc;
+    } else {
+        src[0] = part->enc;
+        src[1] = part->mac;
+        src[2] = part->dek;
+        for (i = 0; i < 3; i++)
+            for (j = 0; j < c->key_len; j++)
+                c->acc[i][j] ^= src[i][j];
+    }
+    c->parts++;
+    return MNAP_OK;
+}
+
+mnap_err mnap_ceremony_finish(mnap_ceremony *c, const char *name, uint8_t kvn)
+{
+    mnap_keyset set;
+    mnap_err rc;
+
+    if (c == NULL || !name_ok(name) || c->parts < 2)
+        return MNAP_E_PARAM;
+    if (c->tok != NULL)
+        return mnap__p11_cer_finish(c->tok, name, kvn);
+    rc = mnap_keyset_set(&set, kvn, c->acc[0], c->acc[1], c->acc[2], c->key_len, 1);
+    cm_wipe(c->acc, sizeof(c->acc));
+    if (rc == MNAP_OK)
+        rc = mnap_keystore_put(c->ks, name, &set);
+    mnap_keyset_wipe(&set);
+    return rc;
+}
+
+void mnap_ceremony_free(mnap_ceremony *c)
+{
+    if (c == NULL)
+        return;
+    mnap__p11_cer_free(c->tok);
+    cm_wipe(c, sizeof(*c));
+    free(c);
 }
 
 /* --- crypto helpers ---------------------------------------------------- */
@@ -345,6 +547,18 @@ mnap_err mnap_keystore_load(mnap_keystore **out, const char *path, const char *p
     if (out == NULL || path == NULL || (pass == NULL && pass_len))
         return MNAP_E_PARAM;
     *out = NULL;
+    if (is_uri(path)) {
+        rc = mnap_keystore_new(&ks);
+        if (rc != MNAP_OK)
+            return rc;
+        rc = mnap__p11_open(&ks->p11, path, pass, pass_len);
+        if (rc != MNAP_OK) {
+            mnap_keystore_free(ks);
+            return rc;
+        }
+        *out = ks;
+        return MNAP_OK;
+    }
     rc = read_file(path, &file, &flen);
     if (rc != MNAP_OK)
         return rc;
@@ -456,6 +670,8 @@ mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pas
 
     if (ks == NULL || path == NULL || (pass == NULL && pass_len))
         return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return MNAP_OK;   /* a token applies every change at once */
     for (i = 0; i < ks->n; i++)
         plen += 1 + strlen(ks->e[i].name) + 3 + 3u * ks->e[i].set.key_len;
     plain = malloc(plen);

@@ -136,10 +136,13 @@ mnap_err mnap_area_load_ap(mnap_ctx *ctx, const uint8_t *image, size_t image_len
         mnap__apdu_init(&a, 0x80, 0xE8, last ? 0x80 : 0x00, (uint8_t)i);
         a.data = src + off;
         a.lc = n;
-        if (n <= ctx->max_cmd)
+        /* Over T=0 a block whose wrapped form needs more than 255 bytes of
+         * Lc goes chained in short segments (PROTOCOL.md §10). */
+        if (n <= mnap__cmd_room(ctx))
             rc = mnap__send(ctx, &a, r, sizeof(r), &rlen, &sw);
         else
-            rc = mnap__send_chained(ctx, &a, ctx->max_cmd, r, sizeof(r), &rlen, &sw);
+            rc = mnap__send_chained(ctx, &a, mnap__t0(ctx) ? 255 : ctx->max_cmd, r, sizeof(r),
+                                    &rlen, &sw);
         if (rc == MNAP_OK)
             rc = mnap_err_from_sw(sw);
         if (rc != MNAP_OK) {

@@ -75,6 +75,17 @@ int mnap__apdu_parse(const uint8_t *buf, size_t len, mnap_apdu *a);
  * Le, the other cases go whole.  0 for an extended or malformed APDU. */
 size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len);
 
+/* --- transport limits (xchg.c) ---------------------------------------- */
+/* The transport is T=0 now (PROTOCOL.md §10): short APDUs only. */
+bool mnap__t0(const mnap_ctx *ctx);
+/* The most plain command data one APDU carries now: the card's 88, and
+ * over T=0 what keeps the (wrapped) Lc within 255: 255 without a session,
+ * 247 with C-MAC, 239 with C-DECRYPTION (padding to 16, MAC 8). */
+size_t mnap__cmd_room(const mnap_ctx *ctx);
+/* The most response data to ask for in one read: the card's 87, and at most
+ * 256 over T=0. */
+size_t mnap__rsp_room(const mnap_ctx *ctx);
+
 /* --- exchanges (xchg.c) ------------------------------------------------ */
 /* One command through the transport with GET RESPONSE / 6Cxx handling; the
  * response data goes to out (cap), *sw the final SW.  Traced, redacted by
@@ -83,7 +94,10 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
                         size_t *out_len, uint16_t *sw);
 /* A command through the session when open (wrap, send, verify R-MAC,
  * decrypt), otherwise plain.  Returns transport/SM errors; the status word
- * goes to *sw whatever it is, data to out. */
+ * goes to *sw whatever it is, data to out.  Over T=0, Ne above 256 is sent
+ * as Le 00 (objects longer than that come by 61xx all the same), and a
+ * command whose Lc would need the extended form is MNAP_E_PARAM, before
+ * anything is sent or the MAC chain moves. */
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                     size_t *out_len, uint16_t *sw);
 /* mnap__send for a command longer than one APDU: wrapped whole, then cut
@@ -135,5 +149,42 @@ mnap_err mnap__replace_keys(mnap_ctx *ctx, int am, uint8_t old_kvn, const mnap_k
 /* Tests only: fn runs after the temp file is written and synced and before
  * it is renamed over the target (to simulate a crash at that point). */
 void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg);
+
+
+/* --- PKCS#11 key source (p11.c) --------------------------------------- */
+typedef struct mnap_p11 mnap_p11;
+typedef struct mnap_p11_cer mnap_p11_cer;
+/* Loads the module, finds the token the URI names, logs in with the PIN. */
+mnap_err mnap__p11_open(mnap_p11 **out, const char *uri, const char *pin, size_t pin_len);
+void mnap__p11_close(mnap_p11 *t);
+size_t mnap__p11_count(const mnap_p11 *t);
+const char *mnap__p11_name(const mnap_p11 *t, size_t i);
+const char *mnap__p11_method(const mnap_p11 *t);
+/* Master sets come back with obj[] set (the caller sets src). */
+mnap_err mnap__p11_get(mnap_p11 *t, const char *name, mnap_keyset *out);
+mnap_err mnap__p11_put(mnap_p11 *t, const char *name, const mnap_keyset *set);
+mnap_err mnap__p11_generate(mnap_p11 *t, const char *name, uint8_t kvn, size_t key_len);
+mnap_err mnap__p11_remove(mnap_p11 *t, const char *name);
+mnap_err mnap__p11_kcv(mnap_p11 *t, const mnap_keyset *ks, uint8_t kcv[3][3]);
+mnap_err mnap__p11_diversify(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             mnap_keyset *out);
+int mnap__p11_xor_in_token(const mnap_p11 *t);
+/* 1 when the token derives with CKM_SP800_108_COUNTER_KDF (KCVs in the token). */
+int mnap__p11_has_kdf(const mnap_p11 *t);
+/* KCVs of a card's keys derived by the KDF mechanism inside the token, and
+ * (mac != NULL, tests) a CMAC of msg under each; nothing leaves the token. */
+mnap_err mnap__p11_kdf_check(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
+                             uint8_t kcv[3][3], const uint8_t *msg, size_t msg_len,
+                             uint8_t mac[3][16]);
+/* The token of a key set got from a token store, or NULL. */
+mnap_p11 *mnap__keyset_token(const mnap_keyset *ks);
+mnap_err mnap__p11_cer_begin(mnap_p11 *t, size_t key_len, mnap_p11_cer **out);
+int mnap__p11_cer_in_token(const mnap_p11_cer *c);
+mnap_err mnap__p11_cer_add(mnap_p11_cer *c, const mnap_keyset *part);
+mnap_err mnap__p11_cer_finish(mnap_p11_cer *c, const char *name, uint8_t kvn);
+void mnap__p11_cer_free(mnap_p11_cer *c);
+/* The token operations behind a master set got from a token store (keys.c). */
+mnap_err mnap__keystore_diversify(const mnap_keyset *master, const uint8_t *div, mnap_keyset *out);
+mnap_err mnap__keystore_kcv(const mnap_keyset *ks, uint8_t kcv[3][3]);
 
 #endif

@@ -422,13 +422,23 @@ static mnap_err pcsc_atr(void *self, uint8_t *out, size_t cap, size_t *len)
     return MNAP_OK;
 }
 
+static int pcsc_protocol(void *self)
+{
+    mnap_pcsc *p = self;
+
+    return p != NULL && p->connected && p->proto == SCARD_PROTOCOL_T0 ? MNAP_PROTO_T0
+                                                                       : MNAP_PROTO_T1;
+}
+
 mnap_transport mnap_pcsc_transport(mnap_pcsc *p)
 {
     mnap_transport t;
 
+    memset(&t, 0, sizeof(t));
     t.self = p;
     t.transmit = pcsc_transmit;
     t.reconnect = pcsc_reconnect;
     t.atr = pcsc_atr;
+    t.protocol = pcsc_protocol;
     return t;
 }

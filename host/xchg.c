@@ -258,16 +258,59 @@ static mnap_err deliver_response(mnap_ctx *ctx, size_t rlen, uint16_t sw, unsign
     return MNAP_OK;
 }
 
+bool mnap__t0(const mnap_ctx *ctx)
+{
+    return ctx->tr.protocol != NULL && ctx->tr.protocol(ctx->tr.self) == MNAP_PROTO_T0;
+}
+
+/* The Lc a command with n plain data bytes has on the wire now. */
+static size_t wire_lc(const mnap_ctx *ctx, size_t n)
+{
+    if (!ctx->open)
+        return n;
+    if ((ctx->level & CM_SL_CDEC) && n != 0)
+        n = (n / 16 + 1) * 16;        /* ISO padding, always at least one byte */
+    return n + 8;                     /* C-MAC */
+}
+
+size_t mnap__cmd_room(const mnap_ctx *ctx)
+{
+    size_t room = ctx->max_cmd;
+
+    if (mnap__t0(ctx)) {
+        size_t t0 = !ctx->open ? 255 : (ctx->level & CM_SL_CDEC) ? 239 : 247;
+        if (t0 < room)
+            room = t0;
+    }
+    return room;
+}
+
+size_t mnap__rsp_room(const mnap_ctx *ctx)
+{
+    return mnap__t0(ctx) && ctx->max_rsp > 256 ? 256 : ctx->max_rsp;
+}
+
 mnap_err mnap__send(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                     size_t *out_len, uint16_t *sw)
 {
     size_t n, wn, rlen;
     unsigned red;
     mnap_err rc;
+    mnap_apdu t0a;
     int crc;
 
     if (ctx == NULL || a == NULL || out_len == NULL || sw == NULL || (out == NULL && cap))
         return MNAP_E_PARAM;
+    if (mnap__t0(ctx)) {
+        /* T=0 carries short APDUs only (PROTOCOL.md §10). */
+        if (wire_lc(ctx, a->lc) > 255)
+            return MNAP_E_PARAM;
+        t0a = *a;
+        t0a.extended = 0;
+        if (t0a.ne > 256)
+            t0a.ne = 256;
+        a = &t0a;
+    }
     red = redact_for_ins(a->ins);
     if (!ctx->open) {
         n = mnap__apdu_encode(a, ctx->cmd, MNAP_CMD_CAP);
@@ -342,8 +385,16 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
     if (ctx == NULL || a == NULL || seg == 0 || out_len == NULL || sw == NULL ||
         (out == NULL && cap))
         return MNAP_E_PARAM;
+    /* Over T=0 every segment must be a short APDU. */
+    if (mnap__t0(ctx) && (seg > 255 || a->ne > 256))
+        return MNAP_E_PARAM;
     red = redact_for_ins(a->ins);
-    n = mnap__apdu_encode(a, ctx->tmp, MNAP_CMD_CAP);
+    /* A chained command has no single coding on the wire: its C-MAC codes
+     * the whole command's Lc in the shortest form (PROTOCOL.md §3), whatever
+     * coding the caller asked for. */
+    whole = *a;
+    whole.extended = 0;
+    n = mnap__apdu_encode(&whole, ctx->tmp, MNAP_CMD_CAP);
     if (n == 0)
         return MNAP_E_PARAM;
     /* Security first, over the whole command; then cut (PROTOCOL.md §3). */
@@ -381,7 +432,7 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
             part.cla |= 0x10;
         } else {
             part.ne = whole.ne;
-            part.extended = whole.extended && whole.ne > 0;
+            part.extended = whole.extended && whole.ne > 0 && !mnap__t0(ctx);
         }
         {
             size_t sl = mnap__apdu_encode(&part, segbuf, seg + 16);

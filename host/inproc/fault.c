@@ -67,13 +67,22 @@ static mnap_err fault_atr(void *self, uint8_t *out, size_t cap, size_t *len)
     return f->inner.atr ? f->inner.atr(f->inner.self, out, cap, len) : MNAP_E_STATE;
 }
 
+static int fault_protocol(void *self)
+{
+    mnap_fault *f = self;
+
+    return f->inner.protocol ? f->inner.protocol(f->inner.self) : MNAP_PROTO_T1;
+}
+
 mnap_transport mnap_fault_transport(mnap_fault *f)
 {
     mnap_transport t;
 
+    memset(&t, 0, sizeof(t));
     t.self = f;
     t.transmit = fault_transmit;
     t.reconnect = fault_reconnect;
     t.atr = fault_atr;
+    t.protocol = fault_protocol;
     return t;
 }

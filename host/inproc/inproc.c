@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "inproc/mnap_inproc.h"
+#include "mnap_int.h"
 #include "mc.h"
 #include "mc_sim.h"
 
@@ -17,6 +18,7 @@ struct mnap_inproc {
     mc_card card;
     bool present;        /* in the reader and powered */
     bool reset_pending;  /* report MNAP_E_CARD_RESET on the next transmit */
+    uint8_t transport;   /* MNAP_INPROC_* = MC_TRANSPORT_* */
     uint64_t apdus;
     uint8_t rsp[MC_RSP_BUF_SIZE];
 };
@@ -88,8 +90,19 @@ mnap_err mnap_inproc_insert(mnap_inproc *ip)
     /* A card with corrupt NVM still answers (6581): it is present. */
     if (st != MC_OK && st != MC_ERR_CORRUPT)
         return MNAP_E_TRANSPORT;
+    mc_set_transport(&ip->card, ip->transport);
     ip->present = true;
     ip->reset_pending = true;
+    return MNAP_OK;
+}
+
+mnap_err mnap_inproc_set_transport(mnap_inproc *ip, unsigned transport)
+{
+    if (ip == NULL || transport > MNAP_INPROC_CL)
+        return MNAP_E_PARAM;
+    ip->transport = (uint8_t)transport;
+    if (ip->present)
+        mc_set_transport(&ip->card, ip->transport);
     return MNAP_OK;
 }
 
@@ -122,6 +135,12 @@ static mnap_err ip_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint
     if (ip->reset_pending) {
         ip->reset_pending = false;
         return MNAP_E_CARD_RESET;
+    }
+    if (ip->transport == MNAP_INPROC_T0) {
+        /* What a T=0 reader puts on the wire (as pcsc.c does). */
+        cmd_len = mnap__apdu_t0_len(cmd, cmd_len);
+        if (cmd_len == 0)
+            return MNAP_E_PARAM;
     }
     ip->apdus++;
     n = mc_process(&ip->card, cmd, cmd_len, ip->rsp, sizeof(ip->rsp));
@@ -168,13 +187,22 @@ static mnap_err ip_atr(void *self, uint8_t *out, size_t cap, size_t *len)
     return MNAP_OK;
 }
 
+static int ip_protocol(void *self)
+{
+    mnap_inproc *ip = self;
+
+    return ip != NULL && ip->transport == MNAP_INPROC_T0 ? MNAP_PROTO_T0 : MNAP_PROTO_T1;
+}
+
 mnap_transport mnap_inproc_transport(mnap_inproc *ip)
 {
     mnap_transport t;
 
+    memset(&t, 0, sizeof(t));
     t.self = ip;
     t.transmit = ip_transmit;
     t.reconnect = ip_reconnect;
     t.atr = ip_atr;
+    t.protocol = ip_protocol;
     return t;
 }

@@ -31,6 +31,18 @@ mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t
 void mnap_inproc_free(mnap_inproc *ip);
 mnap_transport mnap_inproc_transport(mnap_inproc *ip);
 
+/* The transport the card is reached by (PROTOCOL.md §10; the values of
+ * card/mc.h's MC_TRANSPORT_*): the card runtime is told (now and at every
+ * insertion), the transport's protocol() reports MNAP_PROTO_T0 for T=0 and
+ * MNAP_PROTO_T1 for the two others, and over T=0 transmit does what a PC/SC
+ * T=0 reader does: a case-4 command goes without its Le, an extended APDU
+ * is refused (MNAP_E_PARAM).  A new card is T=1.  MNAP_E_PARAM for another
+ * value.  The ATR stays the T=1 one. */
+#define MNAP_INPROC_T1 0
+#define MNAP_INPROC_T0 1
+#define MNAP_INPROC_CL 2
+mnap_err mnap_inproc_set_transport(mnap_inproc *ip, unsigned transport);
+
 /* Removes the card (transmit gives MNAP_E_CARD_REMOVED) or inserts it again
  * (power-on with start-up recovery; the next transmit gives MNAP_E_CARD_RESET
  * once, as PC/SC would). */

@@ -91,6 +91,7 @@ static void test_malformed_extended(void **state)
     ASSERT_SW(ch_rawx(c, "80CADF20 00 0002 4F00 00", NULL), 0x6700); /* 1-byte Le */
     ASSERT_SW(ch_rawx(c, "80CADF20 05 4F00", NULL), 0x6700);       /* short of data */
     ASSERT_SW(ch_rawx(c, "80CADF20 0000", NULL), 0x6700);          /* 6 bytes */
+    ASSERT_SW(ch_select_am(c), 0x9000);                             /* DF20 is the AM's */
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", NULL), 0x9000);        /* extended Le 65536 */
 }
 

@@ -116,7 +116,14 @@ static void hammer_wrapped(ch_card *c, open_fn open, const void *arg, unsigned n
         do {
             len = make_apdu(apdu, 2100);
         } while (len < 4 || (apdu[4] == 0 && len > 4 && len < 7));
-        apdu[0] = (rnd() & 1) ? 0x80 : 0x00;
+        /* The instruction's own class mostly (PROTOCOL.md §2: elsewhere
+         * 6D00), the other one now and then. */
+        apdu[0] = (apdu[1] == 0xA4 || apdu[1] == 0x20 || apdu[1] == 0x24 || apdu[1] == 0xB0 ||
+                   apdu[1] == 0xD6 || apdu[1] == 0xB2 || apdu[1] == 0xDC || apdu[1] == 0xE2)
+                      ? 0x00
+                      : 0x80;
+        if (rnd() % 8 == 0)
+            apdu[0] ^= 0x80;
         if (rnd() & 1)
             plausible_p1p2(apdu);
         if (apdu[1] == 0xA4 && apdu[2] == 0x04)

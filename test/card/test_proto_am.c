@@ -252,8 +252,13 @@ static void test_get_status_entries_and_paging(void **state)
 static void test_get_status_wrong_p1p2(void **state)
 {
     ch_card *c = *state;
-    ASSERT_SW(ch_cmdx(c, "80F28002 02 4F00 00", NULL), 0x6A86);
     ASSERT_SW(ch_cmdx(c, "80F24000 02 4F00 00", NULL), 0x6A86);
+    /* P1 80, 20, 10 take P2 02 only, P2 03 goes with P1 40 only (§4) */
+    ASSERT_SW(ch_cmdx(c, "80F28003 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F22003 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F21000 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F26002 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F20002 02 4F00 00", NULL), 0x6A86);
 }
 
 static void test_delete(void **state)

@@ -169,8 +169,9 @@ static void test_chain_refused_after_sm(void **state)
     big_ap(&ap, 1);
     an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, 0x00, img, build(c, &ap), -1);
     ASSERT_SW(ch_open_ap(c, &ap2, 0x33), 0x9000);
-    ASSERT_SW(ch_cmd_chained(c, apdu, an, 1000, NULL), 0x6982);
-    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    /* the AM is not selected (§4); DF20 too is the AM's */
+    ASSERT_SW(ch_cmd_chained(c, apdu, an, 1000, NULL), 0x6986);
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x6986);
     ASSERT_SW(chained_flipped(c, apdu, an, 1000, 10), 0x6988);
     assert_int_equal(cm_scp03_wrap_command(&c->scp, probe, pn, w, sizeof(w), &wn), 0);
     ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6982);

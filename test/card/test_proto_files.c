@@ -161,8 +161,8 @@ static void test_linear_records(void **state)
     ASSERT_SW(ch_cmdx(c, "00A4020C 02 0201", NULL), 0x9000);
     ASSERT_SW(ch_cmdx(c, "00B20104 00", &r), 0x9000);
     ASSERT_DATA(&r, "01010101010101010101010101010101");
-    /* record 0 does not exist */
-    ASSERT_SW(ch_cmdx(c, "00B20004 00", NULL), 0x6A83);
+    /* record 00 is a P1 error (§5) */
+    ASSERT_SW(ch_cmdx(c, "00B20004 00", NULL), 0x6A86);
 }
 
 static void test_cyclic_records(void **state)

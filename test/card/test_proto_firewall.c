@@ -140,19 +140,20 @@ static void test_select_ends_channel(void **state)
     ch_forget(c);
 }
 
-/* AM commands from an AP channel are refused for want of the AM channel. */
+/* AM commands from an AP channel are refused: they need the AM selected
+ * (PROTOCOL.md §4, 6986). */
 static void test_ap_channel_no_am_commands(void **state)
 {
     ch_card *c = *state;
     ASSERT_SW(ch_open_ap(c, &apA, 0x33), 0x9000);
-    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D392100002", NULL), 0x6982);
-    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D392100002 DF0204 31313131", -1), 0x6982);
-    ASSERT_SW(ch_cmdx(c, "80F04083 07 4F05D392100002", NULL), 0x6982);
+    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D392100002", NULL), 0x6986);
+    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D392100002 DF0204 31313131", -1), 0x6986);
+    ASSERT_SW(ch_cmdx(c, "80F04083 07 4F05D392100002", NULL), 0x6986);
     /* F5: an unknown AID gets the same answers as B's */
-    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D3921000EE", NULL), 0x6982);
-    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D3921000EE DF0204 31313131", -1), 0x6982);
-    ASSERT_SW(ch_cmdx(c, "80F04083 07 4F05D3921000EE", NULL), 0x6982);
-    ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", NULL), 0x6982);
+    ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D3921000EE", NULL), 0x6986);
+    ASSERT_SW(ch_cmdl(c, NULL, "802C0081", "4F05D3921000EE DF0204 31313131", -1), 0x6986);
+    ASSERT_SW(ch_cmdx(c, "80F04083 07 4F05D3921000EE", NULL), 0x6986);
+    ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", NULL), 0x6986);
     ASSERT_SW(ch_open_ap(c, &apB, 0x33), 0x9000);
     ASSERT_SW(ch_verify(c, "2468"), 0x9000);
 }

@@ -312,7 +312,8 @@ static void test_log_needs_am_channel(void **state)
     ASSERT_SW(ch_select_am(c), 0x9000);
     ASSERT_SW(ch_rawx(c, "80CADF21 00", NULL), 0x6982);
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
-    ASSERT_SW(ch_cmdx(c, "80CADF21 00", NULL), 0x6982);
+    /* from an AP channel: the AM is not selected (§4) */
+    ASSERT_SW(ch_cmdx(c, "80CADF21 00", NULL), 0x6986);
 }
 
 int main(void)

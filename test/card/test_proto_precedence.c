@@ -47,7 +47,7 @@ static void test_refused_wrapped_advances_chain(void **state)
     ch_card *c = *state;
     ch_rsp r;
     ASSERT_SW(ch_cmdx(c, "80120000", NULL), 0x6D00);
-    ASSERT_SW(ch_cmdx(c, "80F28002 02 4F00 00", NULL), 0x6A86);
+    ASSERT_SW(ch_cmdx(c, "80F28003 02 4F00 00", NULL), 0x6A86);
     ASSERT_SW(ch_cmdx(c, "80E40000 07 4F05D3921000FF", NULL), 0x6A88);
     ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
     assert_true(r.len > 0);

@@ -20,7 +20,7 @@ typedef struct refusal {
 static const refusal in_am_channel[] = {
     {"80120000", 0x6D00, "unknown INS"},
     {"80CADF20 02 AAAA 00", 0x6700, "GET DATA with data"},
-    {"80F28002 02 4F00 00", 0x6A86, "GET STATUS P1 80"},
+    {"80F28003 02 4F00 00", 0x6A86, "GET STATUS P1 80 P2 03"},
     {"80E40000 07 4F05D3921000FF", 0x6A88, "DELETE unknown AID"},
     {"80F04083 07 4F05D3921000FF", 0x6A88, "SET STATUS unknown AID"},
     {"80F04005 07 4F05D392100001", 0x6A86, "SET STATUS AP state 05"},
@@ -51,9 +51,10 @@ static const refusal in_ap_channel[] = {
     {"00DC012C 08 0000000000000000", 0x6981, "UPDATE RECORD of a cyclic EF"},
     {"00200081 02 3132", 0x6A80, "VERIFY against the policy"},
     {"00240081 08 04 31323334 313233", 0x6A80, "CHANGE to a PIN against the policy"},
-    {"80F24002 02 4F00 00", 0x6982, "GET STATUS from an AP channel"},
-    {"80E40000 07 4F05D392100001", 0x6982, "DELETE from an AP channel"},
-    {"80CADF21 00", 0x6982, "log from an AP channel"},
+    {"80F24002 02 4F00 00", 0x6986, "GET STATUS from an AP channel"},
+    {"80E40000 07 4F05D392100001", 0x6986, "DELETE from an AP channel"},
+    {"80CADF21 00", 0x6986, "log from an AP channel"},
+    {"80CADF20 00", 0x6986, "area information from an AP channel"},
 };
 
 static const refusal ap_selected_no_channel[] = {
@@ -64,7 +65,8 @@ static const refusal ap_selected_no_channel[] = {
     {"04B08100 08 0102030405060708", 0x6982, "SM without channel"},
     {"84820100 10 00000000000000000000000000000000", 0x6985, "EXTERNAL AUTHENTICATE, none pending"},
     {"84500000 08 0102030405060708 00", 0x6882, "INITIALIZE UPDATE with SM"},
-    {"84C00000 00", 0x6882, "GET RESPONSE with SM"},
+    {"04C00000 00", 0x6882, "GET RESPONSE with SM"},
+    {"84C00000 00", 0x6982, "C0 in the GP class is no GET RESPONSE: SM, no channel"},
     {"01B08100 01", 0x6881, "logical channel"},
     {"A0B08100 01", 0x6E00, "class A0"},
     {"10B08100 01", 0x6884, "chaining outside LOAD AP"},

@@ -208,7 +208,7 @@ static void test_level_bits(void **state)
  * counter's ICV, then the C-MAC through the streaming API. */
 static uint16_t manual_verify(ch_card *c, const uint8_t block[16])
 {
-    uint8_t hdr[4] = {0x84, 0x20, 0x00, 0x81};
+    uint8_t hdr[4] = {0x04, 0x20, 0x00, 0x81};
     uint8_t data[16 + 8], icv[16], chain[16], apdu[64];
     cm_cmac_ctx m;
 
@@ -216,7 +216,7 @@ static uint16_t manual_verify(ch_card *c, const uint8_t block[16])
     c->scp.counter++;
     if (cm_scp03_icv(&c->scp, 0, icv) != 0 ||
         cm_cbc_encrypt(&c->aes, c->scp.s_enc, c->scp.key_len, icv, data, data, 16) != 0 ||
-        cm_scp03_cmac_begin(&c->scp, &m, hdr, 16) != 0 || cm_cmac_update(&m, data, 16) != 0 ||
+        cm_scp03_cmac_begin(&c->scp, &m, hdr, 16, 0) != 0 || cm_cmac_update(&m, data, 16) != 0 ||
         cm_scp03_cmac_end(&m, chain, data + 16) != 0)
         return CH_SW_HARNESS;
     memcpy(c->scp.mac_chain, chain, 16);
@@ -285,7 +285,9 @@ static void test_get_response_with_sm(void **state)
 {
     ch_card *c = *state;
     ASSERT_SW(ch_select_am(c), 0x9000);
-    ASSERT_SW(ch_rawx(c, "84C00000 00", NULL), 0x6882);
+    ASSERT_SW(ch_rawx(c, "04C00000 00", NULL), 0x6882);
+    /* C0 in the GP class is not GET RESPONSE (§2): SM without a channel */
+    ASSERT_SW(ch_rawx(c, "84C00000 00", NULL), 0x6982);
 }
 
 /* INITIALIZE UPDATE inside a channel ends it and starts a new initiation. */

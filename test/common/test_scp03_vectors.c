@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cm_cmac.h"
 #include "cm_err.h"
 #include "cm_scp03.h"
 #include "mnap_json.h"
@@ -40,7 +41,7 @@ static void need_hex(mj_doc *d, int obj, const char *key, hexbuf *out)
 }
 
 /* Splits a wrapped C-APDU into header and data field (Lc short or extended). */
-static void split_command(const hexbuf *c, uint8_t hdr[4], const uint8_t **data, size_t *len)
+static int split_command(const hexbuf *c, uint8_t hdr[4], const uint8_t **data, size_t *len)
 {
     assert_true(c->n >= 5);
     memcpy(hdr, c->b, 4);
@@ -48,11 +49,12 @@ static void split_command(const hexbuf *c, uint8_t hdr[4], const uint8_t **data,
         *len = ((size_t)c->b[5] << 8) | c->b[6];
         *data = c->b + 7;
         assert_true(7 + *len <= c->n);
-    } else {
-        *len = c->b[4];
-        *data = c->b + 5;
-        assert_true(5 + *len <= c->n);
+        return 1;
     }
+    *len = c->b[4];
+    *data = c->b + 5;
+    assert_true(5 + *len <= c->n);
+    return 0;
 }
 
 static int sessions_checked, steps_checked, discrepancies_used;
@@ -141,7 +143,7 @@ static void replay(mj_doc *d, int v)
 
     /* Card side: same keys and challenges, verify what the host sent. */
     assert_int_equal(cm_scp03_init(&card, &aes, kenc.b, kmac.b, kenc.n, hc.b, card_ch), 0);
-    assert_int_equal(cm_scp03_verify_external_auth(&card, eac.b, eac.b + 5), 0);
+    assert_int_equal(cm_scp03_verify_external_auth(&card, eac.b, eac.b + 5, 0), 0);
     assert_memory_equal(card.mac_chain, host.mac_chain, 16);
     {
         /* A wrong C-MAC is refused and leaves the card state alone. */
@@ -150,7 +152,7 @@ static void replay(mj_doc *d, int v)
         assert_int_equal(cm_scp03_init(&probe, &aes, kenc.b, kmac.b, kenc.n, hc.b, card_ch), 0);
         memcpy(bad, eac.b + 5, 16);
         bad[15] ^= 0x01;
-        assert_int_equal(cm_scp03_verify_external_auth(&probe, eac.b, bad), CM_E_MAC);
+        assert_int_equal(cm_scp03_verify_external_auth(&probe, eac.b, bad, 0), CM_E_MAC);
         assert_int_equal(probe.level, 0);
         cm_scp03_close(&probe);
     }
@@ -164,6 +166,7 @@ static void replay(mj_doc *d, int v)
         const uint8_t *wdata;
         size_t wdl, plain_len;
         long long ctr;
+        int ext;
 
         need_hex(d, st, "plain_command", &pc);
         need_hex(d, st, "wrapped_command", &wc);
@@ -177,9 +180,9 @@ static void replay(mj_doc *d, int v)
             assert_int_equal(host.counter, (uint32_t)ctr);
 
         /* card: unwrap the same bytes back to the plain data field */
-        split_command(&wc, hdr, &wdata, &wdl);
+        ext = split_command(&wc, hdr, &wdata, &wdl);
         memcpy(data, wdata, wdl);
-        assert_int_equal(cm_scp03_unwrap_command(&card, hdr, data, wdl, &plain_len), 0);
+        assert_int_equal(cm_scp03_unwrap_command(&card, hdr, data, wdl, ext, &plain_len), 0);
         assert_memory_equal(card.mac_chain, host.mac_chain, 16);
         assert_int_equal(card.counter, host.counter);
         if (pc.n > 5) {      /* cases 3 and 4: the card recovers the plain data */
@@ -248,6 +251,126 @@ static void test_pysim_transcripts(void **state)
     replay_file("vectors/scp03_pysim.json", 9);
 }
 
+/* vectors/scp03_extended_lc.json: the C-MAC codes Lc as the APDU that
+ * carries it (PROTOCOL.md §3).  Host: each plain command, coded short or
+ * extended as the step says, wraps into exactly wrapped_apdu; card: each
+ * wrapped_apdu unwraps (C-MAC with the Lc of its own coding) in order; the
+ * stated C-MAC input MACs to the stated chaining value. */
+static size_t plain_apdu(mj_doc *d, int st, uint8_t *out, size_t cap, int *ext)
+{
+    int pl = mj_get(d, st, "plain");
+    hexbuf b, data;
+    long long ne = 0;
+    bool e = false;
+    size_t n = 0, i;
+    const char *f[4] = { "cla", "ins", "p1", "p2" };
+
+    assert_true(pl >= 0);
+    for (i = 0; i < 4; i++) {
+        need_hex(d, pl, f[i], &b);
+        assert_int_equal(b.n, 1);
+        out[n++] = b.b[0];
+    }
+    need_hex(d, pl, "data", &data);
+    if (mj_kind(d, mj_get(d, pl, "ne")) == MJ_PRIMITIVE && mj_int(d, mj_get(d, pl, "ne"), &ne) != 0)
+        ne = 0;
+    assert_int_equal(mj_bool(d, mj_get(d, st, "extended"), &e), 0);
+    assert_true(n + 3 + data.n + 3 <= cap);
+    if (data.n) {
+        if (e) {
+            out[n++] = 0;
+            out[n++] = (uint8_t)(data.n >> 8);
+        }
+        out[n++] = (uint8_t)data.n;
+        memcpy(out + n, data.b, data.n);
+        n += data.n;
+    }
+    if (ne) {
+        if (e) {
+            if (!data.n)
+                out[n++] = 0;
+            out[n++] = (uint8_t)((ne >> 8) & 0xFF);
+        }
+        out[n++] = (uint8_t)(ne & 0xFF);
+    }
+    *ext = e;
+    return n;
+}
+
+static void test_extended_lc(void **state)
+{
+    mj_doc d;
+    cm_aes aes = test_aes();
+    cm_scp03 host, card;
+    hexbuf key, hc, cc, v, chain0;
+    int steps, i, n, ext;
+    (void)state;
+
+    assert_int_equal(mj_load_file(&d, "vectors/scp03_extended_lc.json"), 0);
+    need_hex(&d, 0, "static_key_enc_mac_dek", &key);
+    need_hex(&d, 0, "host_challenge", &hc);
+    need_hex(&d, 0, "card_challenge", &cc);
+    need_hex(&d, 0, "chaining_value_before_first_step", &chain0);
+    assert_int_equal(cm_scp03_init(&host, &aes, key.b, key.b, key.n, hc.b, cc.b), 0);
+    need_hex(&d, 0, "s_enc", &v);
+    assert_memory_equal(host.s_enc, v.b, 16);
+    need_hex(&d, 0, "s_mac", &v);
+    assert_memory_equal(host.s_mac, v.b, 16);
+    need_hex(&d, 0, "s_rmac", &v);
+    assert_memory_equal(host.s_rmac, v.b, 16);
+    need_hex(&d, 0, "security_level", &v);
+    host.level = v.b[0];
+    memcpy(host.mac_chain, chain0.b, 16);
+    card = host;
+    steps = mj_get(&d, 0, "steps");
+    n = mj_size(&d, steps);
+    assert_int_equal(n, 6);
+    for (i = 0; i < n; i++) {
+        int st = mj_array_at(&d, steps, i);
+        hexbuf want, in, after;
+        uint8_t apdu[BUF], wrapped[BUF], hdr[4], data[BUF], tag[16];
+        const uint8_t *wd;
+        size_t al, wl, wdl, pl;
+        long long ctr;
+        cm_cmac_ctx m;
+
+        need_hex(&d, st, "wrapped_apdu", &want);
+        need_hex(&d, st, "cmac_input", &in);
+        need_hex(&d, st, "chaining_value_after", &after);
+        /* the vector itself: the stated input MACs to the stated chain */
+        assert_int_equal(cm_cmac_init(&m, &aes, host.s_mac, 16), 0);
+        assert_int_equal(cm_cmac_update(&m, in.b, in.n), 0);
+        assert_int_equal(cm_cmac_final(&m, tag), 0);
+        assert_memory_equal(tag, after.b, 16);
+        /* host */
+        al = plain_apdu(&d, st, apdu, sizeof apdu, &ext);
+        assert_int_equal(cm_scp03_wrap_command(&host, apdu, al, wrapped, sizeof wrapped, &wl), 0);
+        assert_int_equal(wl, want.n);
+        assert_memory_equal(wrapped, want.b, wl);
+        assert_memory_equal(host.mac_chain, after.b, 16);
+        if (mj_int(&d, mj_get(&d, st, "encryption_counter_used"), &ctr) == 0)
+            assert_int_equal(host.counter, (uint32_t)ctr);
+        /* card */
+        assert_int_equal(split_command(&want, hdr, &wd, &wdl), ext);
+        memcpy(data, wd, wdl);
+        assert_int_equal(cm_scp03_unwrap_command(&card, hdr, data, wdl, ext, &pl), 0);
+        assert_memory_equal(card.mac_chain, after.b, 16);
+        assert_int_equal(card.counter, host.counter);
+        /* the same bytes checked over the shortest Lc (the old rule) fail
+         * for every extended step with a short Lc */
+        if (ext && wdl <= 255) {
+            cm_scp03 probe = card;
+            memcpy(probe.mac_chain, in.b, 16);
+            probe.counter--;
+            memcpy(data, wd, wdl);
+            assert_int_equal(cm_scp03_unwrap_command(&probe, hdr, data, wdl, 0, &pl), CM_E_MAC);
+        }
+    }
+    cm_scp03_close(&host);
+    cm_scp03_close(&card);
+    mj_free(&d);
+}
+
 static void test_summary(void **state)
 {
     (void)state;
@@ -263,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kaoh_transcripts),
         cmocka_unit_test(test_pysim_transcripts),
+        cmocka_unit_test(test_extended_lc),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests_name("common: SCP03 transcripts", tests, NULL, NULL);

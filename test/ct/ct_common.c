@@ -98,14 +98,14 @@ static void check_cryptogram_and_macs(void)
     /* EXTERNAL AUTHENTICATE C-MAC: the received MAC is secret */
     memcpy(data, ea, 16);
     SECRET(data + 8, 8);
-    rc = cm_scp03_verify_external_auth(&card, hdr, data);
+    rc = cm_scp03_verify_external_auth(&card, hdr, data, 0);
     expect(rc == CM_OK, "EXTERNAL AUTHENTICATE C-MAC accepted");
 
     /* C-MAC of a wrapped command */
     cm_scp03_wrap_command(&host, apdu, sizeof apdu, wr, sizeof wr, &wl);
     memcpy(data, wr + 5, wr[4]);
     SECRET(data + wr[4] - 8, 8);
-    rc = cm_scp03_unwrap_command(&card, wr, data, wr[4], &pl);
+    rc = cm_scp03_unwrap_command(&card, wr, data, wr[4], 0, &pl);
     expect(rc == CM_OK, "C-MAC accepted");
 
     /* R-MAC on the host side */
@@ -120,7 +120,7 @@ static void check_cryptogram_and_macs(void)
     memcpy(data, wr + 5, wr[4]);
     data[wr[4] - 1] ^= 1;
     SECRET(data + wr[4] - 8, 8);
-    rc = cm_scp03_unwrap_command(&card, wr, data, wr[4], &pl);
+    rc = cm_scp03_unwrap_command(&card, wr, data, wr[4], 0, &pl);
     expect(rc == CM_E_MAC, "bad C-MAC refused");
     cm_scp03_close(&host);
     cm_scp03_close(&card);

@@ -111,7 +111,9 @@ static void ap_aid(unsigned idx, uint8_t aid[AP_AID_LEN])
 #define EF_BIG 0x0101      /* transparent 128, SM/SM, content pattern */
 #define EF_SECRET 0x0102   /* transparent 32, PIN/PIN */
 #define EF_VISITS 0x0201   /* linear fixed 16 x 4, SM/SM */
+#define EF_LARGE 0x0103    /* AP 2 only: transparent 3000, SM/SM, content pattern */
 #define BIG_SIZE 128
+#define LARGE_SIZE 3000
 #define SECRET_SIZE 32
 #define VISIT_LEN 16
 
@@ -119,6 +121,15 @@ static void big_content(unsigned idx, uint8_t out[BIG_SIZE])
 {
     for (size_t i = 0; i < BIG_SIZE; i++) {
         out[i] = (uint8_t)(i * 3 + idx);
+    }
+}
+
+/* More than one LOAD AP block of the card's 2048 bytes, and more than one
+ * read: chaining and 256-byte pieces over T=0, extended lengths otherwise. */
+static void large_content(uint8_t out[LARGE_SIZE])
+{
+    for (size_t i = 0; i < LARGE_SIZE; i++) {
+        out[i] = (uint8_t)(i * 7 + (i >> 8));
     }
 }
 
@@ -130,7 +141,7 @@ static void secret_content(unsigned idx, uint8_t out[SECRET_SIZE])
 
 /* A small BER-TLV writer: tags of 1-2 bytes, lengths up to 0xFFFF. */
 typedef struct tlvbuf {
-    uint8_t b[2048];
+    uint8_t b[8192];
     size_t n;
     int overflow;
 } tlvbuf;
@@ -212,7 +223,8 @@ static void put_ef(tlvbuf *out, uint16_t fid, uint8_t sfi, uint8_t type, uint16_
  * set, wrapped with the session's Key-DEK. */
 static size_t build_image(unsigned idx, uint8_t *out, size_t cap)
 {
-    tlvbuf img, pol;
+    static tlvbuf img, pol;
+    static uint8_t large[LARGE_SIZE];
     uint8_t aid[AP_AID_LEN], big[BIG_SIZE], secret[SECRET_SIZE];
 
     memset(&img, 0, sizeof img);
@@ -229,6 +241,10 @@ static size_t build_image(unsigned idx, uint8_t *out, size_t cap)
     put_ef(&img, EF_BIG, 1, 0x01, BIG_SIZE, 0, 0, 0x00, 0x00, big, sizeof big);
     put_ef(&img, EF_SECRET, 2, 0x01, SECRET_SIZE, 0, 0, 0x01, 0x01, secret, sizeof secret);
     put_ef(&img, EF_VISITS, 4, 0x02, 0, VISIT_LEN, 4, 0x00, 0x00, NULL, 0);
+    if (idx == 2) {
+        large_content(large);
+        put_ef(&img, EF_LARGE, 5, 0x01, LARGE_SIZE, 0, 0, 0x00, 0x00, large, sizeof large);
+    }
     if (img.overflow || img.n > cap) {
         return 0;
     }
@@ -370,7 +386,7 @@ static int step_setup(conn *c, const char *serial_hex)
 
 static mnap_err load(conn *c, unsigned idx, size_t block, mnap_progress_fn fn, void *user)
 {
-    uint8_t img[2048];
+    static uint8_t img[8192];
     mnap_keyset ks;
     mnap_load_opts opts;
     size_t n = build_image(idx, img, sizeof img);
@@ -425,6 +441,16 @@ static int read_and_check_files(conn *c, unsigned idx)
     secret_content(idx, want);
     REQUIRE(mnap_ap_read_binary(c->ctx, EF_SECRET, 0, got, SECRET_SIZE, &n), MNAP_OK);
     CHECK(n == SECRET_SIZE && memcmp(got, want, SECRET_SIZE) == 0, "EF 0102 content (%zu bytes)", n);
+    if (idx == 2) {
+        static uint8_t lwant[LARGE_SIZE], lgot[LARGE_SIZE + 16];
+        large_content(lwant);
+        REQUIRE(mnap_ap_read_binary(c->ctx, EF_LARGE, 0, lgot, sizeof lgot, &n), MNAP_OK);
+        CHECK(n == LARGE_SIZE && memcmp(lgot, lwant, LARGE_SIZE) == 0,
+              "EF 0103 content (%zu bytes)", n);
+        /* A piece across the 256-byte boundaries, from an odd offset. */
+        REQUIRE(mnap_ap_read_binary(c->ctx, EF_LARGE, 1001, lgot, 700, &n), MNAP_OK);
+        CHECK(n == 700 && memcmp(lgot, lwant + 1001, 700) == 0, "EF 0103 at 1001 (%zu bytes)", n);
+    }
     return 0;
 }
 
@@ -598,6 +624,28 @@ static int step_lock(conn *c, unsigned live_idx)
     return 0;
 }
 
+/* The security log, newest first: one line per entry, "SEQ EVENT AID REPEAT"
+ * (AID "-" for the area's own events). */
+static int step_log(conn *c)
+{
+    mnap_log_entry log[40];
+    size_t count = 0;
+    REQUIRE(am_open(c), MNAP_OK);
+    REQUIRE(mnap_area_read_log(c->ctx, log, 40, &count), MNAP_OK);
+    for (size_t i = 0; i < count && i < 40; i++) {
+        printf("%u %s ", (unsigned)log[i].seq, mnap_log_event_name(log[i].event));
+        if (log[i].aid_len == 0) {
+            printf("-");
+        }
+        for (size_t k = 0; k < log[i].aid_len; k++) {
+            printf("%02X", log[i].aid[k]);
+        }
+        printf(" %u\n", log[i].repeat);
+    }
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    return 0;
+}
+
 /* After an interrupted load: the AP is absent, or present and complete. */
 static int step_check_ap(conn *c, unsigned idx)
 {
@@ -732,7 +780,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: e2e_host READER STEP [ARGS]\n"
-            "steps: setup [SERIALHEX] | load IDX [BLOCK] | list | kiosk IDX | lockout IDX |\n"
+            "steps: setup [SERIALHEX] | load IDX [BLOCK] | list | log | kiosk IDX | lockout IDX |\n"
             "       suspend IDX | delete IDX | lock LIVE_IDX | check-ap IDX |\n"
             "       load-killed IDX BLOCK DIR | load-dies IDX BLOCK |\n"
             "       session-removed DIR | session-nosvc DIR\n");
@@ -760,6 +808,8 @@ int main(int argc, char **argv)
         r = step_load(&c, parse_idx(argv[3]), argc > 4 ? strtoul(argv[4], NULL, 10) : 0);
     } else if (strcmp(step, "list") == 0) {
         r = step_list(&c);
+    } else if (strcmp(step, "log") == 0) {
+        r = step_log(&c);
     } else if (strcmp(step, "kiosk") == 0 && argc == 4) {
         r = step_kiosk(&c, parse_idx(argv[3]));
     } else if (strcmp(step, "lockout") == 0 && argc == 4) {

@@ -7,8 +7,12 @@
  *   e2e_pcsc wait READER present|absent MS exit 0 when the slot is in that
  *                                          state within MS milliseconds
  *   e2e_pcsc atr READER                    the card's ATR, "3B 88 .."
+ *   e2e_pcsc proto READER                  the protocol SCardConnect made
+ *                                          active (T=0 or T=1 offered): "T=0"
  *   e2e_pcsc apdu READER HEX...            sends each APDU in one connection
- *                                          (T=1), prints each response in hex;
+ *                                          (T=1 or T=0, as negotiated; the
+ *                                          bytes go as given), prints each
+ *                                          response in hex;
  *                                          the words RESET and UNPOWER instead
  *                                          of an APDU reset or power-cycle the
  *                                          card (SCardReconnect)
@@ -108,10 +112,24 @@ static int cmd_wait(SCARDCONTEXT ctx, const char *reader, const char *want, long
 
 static int connect_card(SCARDCONTEXT ctx, const char *reader, SCARDHANDLE *h, DWORD *proto)
 {
-    LONG rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, h, proto);
+    LONG rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                           h, proto);
     if (rv != SCARD_S_SUCCESS) {
         return pcsc_fail("SCardConnect", rv);
     }
+    return 0;
+}
+
+static int cmd_proto(SCARDCONTEXT ctx, const char *reader)
+{
+    SCARDHANDLE h;
+    DWORD proto;
+    int r = connect_card(ctx, reader, &h, &proto);
+    if (r != 0) {
+        return r;
+    }
+    SCardDisconnect(h, SCARD_LEAVE_CARD);
+    printf("%s\n", proto == SCARD_PROTOCOL_T0 ? "T=0" : proto == SCARD_PROTOCOL_T1 ? "T=1" : "?");
     return 0;
 }
 
@@ -195,7 +213,8 @@ static int cmd_apdu(SCARDCONTEXT ctx, const char *reader, int n, char **hex)
         if (strcmp(hex[i], "RESET") == 0 || strcmp(hex[i], "UNPOWER") == 0) {
             /* warm reset, or power off and on, through the reader */
             DWORD how = hex[i][0] == 'R' ? SCARD_RESET_CARD : SCARD_UNPOWER_CARD;
-            LONG rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, how, &proto);
+            LONG rv = SCardReconnect(h, SCARD_SHARE_SHARED,
+                                     SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, how, &proto);
             if (rv != SCARD_S_SUCCESS) {
                 SCardDisconnect(h, SCARD_LEAVE_CARD);
                 return pcsc_fail("SCardReconnect", rv);
@@ -208,7 +227,8 @@ static int cmd_apdu(SCARDCONTEXT ctx, const char *reader, int n, char **hex)
             SCardDisconnect(h, SCARD_LEAVE_CARD);
             return EXIT_USAGE;
         }
-        LONG rv = SCardTransmit(h, SCARD_PCI_T1, cmd, (DWORD)len, NULL, rsp, &rlen);
+        LONG rv = SCardTransmit(h, proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1, cmd,
+                                (DWORD)len, NULL, rsp, &rlen);
         if (rv != SCARD_S_SUCCESS) {
             SCardDisconnect(h, SCARD_LEAVE_CARD);
             return pcsc_fail("SCardTransmit", rv);
@@ -225,6 +245,7 @@ static int usage(void)
             "usage: e2e_pcsc list\n"
             "       e2e_pcsc wait READER present|absent TIMEOUT_MS\n"
             "       e2e_pcsc atr READER\n"
+            "       e2e_pcsc proto READER\n"
             "       e2e_pcsc apdu READER HEX|RESET|UNPOWER...\n");
     return EXIT_USAGE;
 }
@@ -245,6 +266,8 @@ int main(int argc, char **argv)
         r = cmd_list(ctx);
     } else if (strcmp(argv[1], "wait") == 0 && argc == 5) {
         r = cmd_wait(ctx, argv[2], argv[3], strtol(argv[4], NULL, 10));
+    } else if (strcmp(argv[1], "proto") == 0 && argc == 3) {
+        r = cmd_proto(ctx, argv[2]);
     } else if (strcmp(argv[1], "atr") == 0 && argc == 3) {
         r = cmd_atr(ctx, argv[2]);
     } else if (strcmp(argv[1], "apdu") == 0 && argc >= 4) {

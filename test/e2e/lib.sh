@@ -169,12 +169,18 @@ stop_pcscd() {
 # --- mnap-vcard ---------------------------------------------------------------
 
 # start_vcard SLOT IMAGE [ARGS...]: starts mnap-vcard on slot 0 or 1; with
-# --new in ARGS it fabricates the image.  Sets VCARD_PID or VCARD1_PID.
+# --new in ARGS it fabricates the image.  Sets VCARD_PID or VCARD1_PID.  The
+# card is served over E2E_TRANSPORT (t1, t0 or contactless: the suite's
+# transport, run.sh) unless ARGS name one.
+E2E_TRANSPORT=t1
 start_vcard() {
-    local slot=$1 image=$2 pid
+    local slot=$1 image=$2 pid tr
     shift 2
-    echo "=== mnap-vcard start $(date +%T.%N): $*" >> "$E2E_TMP/vcard$slot.log"
-    "$VCARD" --image "$image" --connect "127.0.0.1:$((E2E_PORT + slot))" -vv "$@" \
+    tr="--transport $E2E_TRANSPORT"
+    case " $* " in *" --transport "*) tr= ;; esac
+    echo "=== mnap-vcard start $(date +%T.%N): $tr $*" >> "$E2E_TMP/vcard$slot.log"
+    # shellcheck disable=SC2086  # $tr is empty or two words
+    "$VCARD" --image "$image" --connect "127.0.0.1:$((E2E_PORT + slot))" -vv $tr "$@" \
         >> "$E2E_TMP/vcard$slot.log" 2>&1 &
     pid=$!
     track_pid "$pid"

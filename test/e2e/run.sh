@@ -1,7 +1,7 @@
 #!/bin/bash
 # test/e2e/run.sh: the end-to-end suites of mnap through real PC/SC.
 #
-#   BUILD=build test/e2e/run.sh [SUITE...]     (make test-e2e runs it)
+#   BUILD=build test/e2e/run.sh [SUITE[:TRANSPORT]...]   (make test-e2e runs it)
 #
 # Starts a private pcscd (pcscd --foreground -c <its own reader.conf.d>) with
 # one vsmartcard vpcd reader of two slots on a non-default port (MNAP_E2E_PORT,
@@ -14,6 +14,12 @@
 #   resilience   vcard killed mid AP load, card pulled mid session, pcscd
 #                restarted between sessions (needs the host library)
 #   lifecycle    the host library's whole life cycle (needs the host library)
+#
+# TRANSPORT is how mnap-vcard serves the card (--transport: t1, t0 or
+# contactless, PROTOCOL.md §10); without one a suite runs over
+# MNAP_E2E_TRANSPORT (default t1).  The default list runs the lifecycle suite
+# over all three (lifecycle:t0, lifecycle:contactless); the other suites use
+# the default transport (t_vcard_transports covers the modes themselves).
 #
 # Must run as root (pcscd's socket is /run/pcscd/pcscd.comm) with no other
 # pcscd running: it refuses to start otherwise.  Every process it starts is
@@ -34,10 +40,13 @@ E2E_VPCD=$BDIR/test/e2e/e2e_vpcd
 
 . "$HERE/lib.sh"
 
-ALL_SUITES="thirdparty vcard resilience lifecycle"
+ALL_SUITES="thirdparty vcard resilience lifecycle lifecycle:t0 lifecycle:contactless"
+DEFAULT_TRANSPORT=${MNAP_E2E_TRANSPORT:-t1}
 SUITES=${*:-$ALL_SUITES}
 for s in $SUITES; do
-    [ -r "$HERE/suite_$s.sh" ] || die "unknown suite '$s' (have: $ALL_SUITES)"
+    [ -r "$HERE/suite_${s%%:*}.sh" ] || die "unknown suite '${s%%:*}' (have: thirdparty vcard resilience lifecycle)"
+    case $s in *:*) t=${s#*:} ;; *) t=$DEFAULT_TRANSPORT ;; esac
+    case $t in t1|t0|contactless) ;; *) die "suite '$s': unknown transport '$t' (t1, t0, contactless)" ;; esac
 done
 
 e2e_preflight
@@ -73,9 +82,11 @@ PASSED=0
 NFAILED=0
 SKIPPED=0
 for s in $SUITES; do
+    case $s in *:*) E2E_TRANSPORT=${s#*:} ;; *) E2E_TRANSPORT=$DEFAULT_TRANSPORT ;; esac
+    s=${s%%:*}
     SUITE_TESTS=
     . "$HERE/suite_$s.sh"
-    log "== e2e suite $s"
+    log "== e2e suite $s (transport $E2E_TRANSPORT)"
     for t in $SUITE_TESTS; do
         : > "$E2E_TMP/client.log"
         start=$(date +%s.%N)

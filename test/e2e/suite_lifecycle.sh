@@ -1,11 +1,14 @@
 # test/e2e/suite_lifecycle.sh: the whole life of an area through the host
 # library and real PC/SC: area setup with the transport keys, two APs loaded,
 # listed, the kiosk flow on each, PIN lockout and unblock, suspend and resume,
-# delete, lock; then the card image served again by a new process.  The tests
-# run in order on one card: each one starts where the previous one left it.
-# Sourced by run.sh.
+# delete, lock, the security log; then the card image served again by a new
+# process.  The tests run in order on one card: each one starts where the
+# previous one left it.  Sourced by run.sh, once per transport (t1, t0,
+# contactless: lifecycle:MODE): AP 2's image (over 3000 bytes) goes in blocks
+# of the card's 2048 bytes, chained in 255-byte segments over T=0, and its
+# 3000-byte file is read whole (256-byte pieces over T=0).
 
-SUITE_TESTS="t_lc_area_setup t_lc_load_two_aps t_lc_list t_lc_kiosk_each_ap t_lc_empty_verify_by_scriptor t_lc_pin_lockout_and_unblock t_lc_suspend_and_resume t_lc_delete t_lc_lock_area t_lc_state_survives_restart"
+SUITE_TESTS="t_lc_area_setup t_lc_load_two_aps t_lc_list t_lc_kiosk_each_ap t_lc_empty_verify_by_scriptor t_lc_pin_lockout_and_unblock t_lc_suspend_and_resume t_lc_delete t_lc_lock_area t_lc_security_log t_lc_wire_matches_transport t_lc_state_survives_restart"
 
 t_lc_area_setup() {
     need_host || return 77
@@ -71,6 +74,42 @@ t_lc_delete() {
 t_lc_lock_area() {
     need_host || return 77
     step lock 2 || return 1
+}
+
+# Every event above, newest first, the same over every transport.
+t_lc_security_log() {
+    need_host || return 77
+    local out
+    out=$(host log) || fail "log failed: $out" || return 1
+    # Set-up (key change, area ACTIVE), two loads, the lockout (two wrong
+    # PINs merged, the blocking try, the reset, the old PIN refused),
+    # suspend and resume, delete, lock.
+    expect_eq "security log" "$(printf '%s' "$out" | tr '\n' '|')" \
+"12 AREA_STATE - 1|11 AP_DELETED D39210E201 1|10 AP_STATE D39210E202 1|9 AP_STATE D39210E202 1|\
+8 PIN_FAIL D39210E201 1|7 PIN_RESET D39210E201 1|6 PIN_BLOCKED D39210E201 1|5 PIN_FAIL D39210E201 2|\
+4 AP_LOADED D39210E202 1|3 AP_LOADED D39210E201 1|2 AREA_STATE - 1|1 KEY_CHANGED - 1" || return 1
+}
+
+# What went on the wire, from the card's APDU log (-vv: header and length of
+# every command): over T=0 no command longer than a short case 4 (5 + 255 +
+# 1 bytes) and LOAD AP segments with the chaining bit (CLA 90/94); over T=1
+# and contactless, LOAD AP blocks as single extended commands.
+t_lc_wire_matches_transport() {
+    need_host || return 77
+    local log="$E2E_TMP/vcard0-this-card.log" longest chained
+    # This suite's card only: the log after the last start of a vcard.
+    awk '/^=== mnap-vcard start/ { n = 0; delete l } { l[++n] = $0 }
+         END { for (i = 1; i <= n; i++) print l[i] }' "$E2E_TMP/vcard0.log" > "$log"
+    longest=$(sed -n 's/.*: APDU .. .. .. .. (\([0-9]*\) bytes).*/\1/p' "$log" | sort -n | tail -1)
+    chained=$(grep -c ': APDU 9[0-9A-F] E8 ' "$log")
+    case $E2E_TRANSPORT in
+    t0)
+        [ "${longest:-0}" -le 261 ] || fail "T=0: a command of $longest bytes on the wire" || return 1
+        [ "$chained" -gt 0 ] || fail "T=0: no chained LOAD AP segment" || return 1 ;;
+    *)
+        [ "${longest:-0}" -gt 2048 ] || fail "$E2E_TRANSPORT: longest command $longest bytes" || return 1
+        expect_eq "$E2E_TRANSPORT: chained segments" "$chained" 0 || return 1 ;;
+    esac
 }
 
 # Everything above is in the image: a new mnap-vcard process serves the same

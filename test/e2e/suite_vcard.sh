@@ -3,7 +3,7 @@
 # corrupt images, and the harness's own refusal to share pcscd.  Sourced by
 # run.sh; raw APDUs go through test/e2e/e2e_pcsc (plain PC/SC).
 
-SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_starts_removed_and_is_inserted_by_sigusr2 t_two_slots_serve_two_cards t_vcard_help_documents_every_option t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
+SUITE_TESTS="t_vcard_speaks_the_vpcd_protocol t_vcard_reset_and_power_cycle_clear_ram_state t_vcard_exits_cleanly_on_term_and_int t_vcard_starts_removed_and_is_inserted_by_sigusr2 t_two_slots_serve_two_cards t_vcard_help_documents_every_option t_vcard_transports t_vcard_refuses_bad_image t_corrupt_image_answers_6581 t_harness_refuses_a_second_pcscd"
 
 AM="00A4040C07F04D4E4150414D"
 IU="8050FF0008010203040506070800"
@@ -115,10 +115,13 @@ t_two_slots_serve_two_cards() {
     fi
     # Both answer at once; slot 1 stays set up after slot 0 is replaced.
     fresh_card 0 || return 1
-    expect_match "slot 0 DF20 (blank again)" "$("$E2E_PCSC" apdu "$READER0" 80CADF2000)" \
+    # DF20 is the AM's: SELECT it first (PROTOCOL.md §4).
+    expect_match "slot 0 DF20 (blank again)" \
+        "$("$E2E_PCSC" apdu "$READER0" 00A4040C07F04D4E4150414D 80CADF2000 | sed -n 2p)" \
         "^DF 20 12 80 01 01 " || return 1
     if [ -x "$E2E_HOST" ]; then
-        expect_match "slot 1 DF20 (active)" "$("$E2E_PCSC" apdu "$READER1" 80CADF2000)" \
+        expect_match "slot 1 DF20 (active)" \
+            "$("$E2E_PCSC" apdu "$READER1" 00A4040C07F04D4E4150414D 80CADF2000 | sed -n 2p)" \
             "^DF 20 12 80 01 0F " || return 1
     fi
     stop_vcard 1
@@ -129,13 +132,41 @@ t_vcard_help_documents_every_option() {
     help=$("$VCARD" --help); rc=$?
     expect_eq "--help exit status" "$rc" 0 || return 1
     for opt in --image --new --serial --nvm-size --force --connect --removed --print-atr \
-               --verbose --die-at --cut-at --help SIGUSR1 SIGUSR2 SIGTERM; do
+               --verbose --die-at --cut-at --help --transport t1 t0 contactless \
+               SIGUSR1 SIGUSR2 SIGTERM; do
         printf '%s\n' "$help" | grep -q -- "$opt" || fail "--help does not mention $opt" || return 1
     done
     "$VCARD" --bogus > /dev/null 2>&1; rc=$?
     expect_eq "unknown option exit status" "$rc" 2 || return 1
     "$VCARD" --image x --serial 0102 > /dev/null 2>&1; rc=$?
     expect_eq "--serial without --new exit status" "$rc" 2 || return 1
+    "$VCARD" --image x --transport t2 > /dev/null 2>&1; rc=$?
+    expect_eq "--transport t2 exit status" "$rc" 2 || return 1
+}
+
+# --transport (PROTOCOL.md §10): each mode's ATR (printed, and as pcscd
+# shows it), the protocol pcscd and vpcd agree on when T=0 and T=1 are both
+# acceptable to the client, and the APDU rules: a case-4 SELECT answered at
+# once in T=1 and contactless, 61 11 in T=0; an extended GET DATA answered
+# in T=1 and contactless, 6700 in T=0.
+t_vcard_transports() {
+    local mode want_atr want_proto want_sw got
+    for mode in t1 t0 contactless; do
+        case $mode in
+        t1) want_atr="3B 86 01 4D 4E 41 50 01 00 94"; want_proto="T=1"; want_sw="90 00|90 00|" ;;
+        t0) want_atr="3B 06 4D 4E 41 50 01 00"; want_proto="T=0"; want_sw="61 11|67 00|" ;;
+        contactless) want_atr="3B 88 80 01 00 00 00 00 B3 81 81 00 BA"; want_proto="T=1"
+                     want_sw="90 00|90 00|" ;;
+        esac
+        expect_eq "--transport $mode --print-atr" "$("$VCARD" --transport "$mode" --print-atr)" \
+            "$want_atr" || return 1
+        fresh_card 0 --transport "$mode" || return 1
+        expect_eq "$mode: ATR through pcscd" "$("$E2E_PCSC" atr "$READER0" 2>&1)" "$want_atr" || return 1
+        expect_eq "$mode: active protocol" "$("$E2E_PCSC" proto "$READER0" 2>&1)" "$want_proto" || return 1
+        apdus got "00A4040007F04D4E4150414D00" "80CADF20000000"
+        expect_eq "$mode: case-4 SELECT, extended GET DATA" "$got" "$want_sw" || return 1
+    done
+    expect_eq "default --print-atr" "$("$VCARD" --print-atr)" "3B 86 01 4D 4E 41 50 01 00 94" || return 1
 }
 
 t_vcard_refuses_bad_image() {

@@ -5,7 +5,8 @@
  *
  * Input: two selector bytes, then response records.  Selector bit i runs
  * group i of the script in fuzz_hostscript.c: 0 area info and a raw GET
- * DATA (mnap_transmit, mnap_command), 1 AM open, 2 list, 3 read log, 4 load,
+ * DATA (mnap_transmit, mnap_command; an answer that is not DF20 goes back as
+ * a raw command through mnap_transmit), 1 AM open, 2 list, 3 read log, 4 load,
  * 5 unblock / suspend / delete / lock / unlock / resume, 6 AP open, 7 PIN
  * status, 8 verify, 9 read binary, 10 read record, 11 select EF and the
  * three writes, 12 change PIN, key rotations, AREA SETUP; close always.

@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mnap/mnap.h"
 #include "mnap_int.h"
@@ -58,7 +60,7 @@ static void add(script *sc, const uint8_t *cmd, size_t cl, const uint8_t *rsp, s
 
 static mnap_ctx *ctx_on(script *sc)
 {
-    mnap_transport t = { sc, script_tx, NULL, NULL };
+    mnap_transport t = { sc, script_tx, NULL, NULL, NULL };
     mnap_ctx *ctx;
     assert_int_equal(mnap_ctx_new(&ctx, &t), MNAP_OK);
     return ctx;
@@ -143,6 +145,65 @@ static void test_t0_length(void **state)
     assert_int_equal(mnap__apdu_t0_len(case4x, sizeof(case4x)), 0);
     assert_int_equal(mnap__apdu_t0_len(bad_lc, sizeof(bad_lc)), 0);
     assert_int_equal(mnap__apdu_t0_len(case1, 3), 0);
+}
+
+/* n bytes placed right before an unreadable page: a read past them faults
+ * (SIGSEGV) in any build, not only under ASan.  *map / *maplen to munmap. */
+static uint8_t *at_page_end(const uint8_t *b, size_t n, void **map, size_t *maplen)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mprotect(m + pg, pg, PROT_NONE), 0);
+    memcpy(m + pg - n, b, n);
+    *map = m;
+    *maplen = 2 * pg;
+    return m + pg - n;
+}
+
+static void trace_sink(void *user, const char *line)
+{
+    (*(unsigned *)user)++;
+    (void)line;
+}
+
+/* Issue #14 item 3: a 6-byte command whose byte 4 is 00 is malformed (an
+ * extended Lc needs 3 bytes, an extended Le with no data 3 bytes too): the
+ * parser must refuse it without reading a 7th byte.  Reached from
+ * mnap_transmit with the trace on (xchg.c -> trace.c), and by the 6Cxx
+ * re-send; the command still goes out as it is (mnap_transmit sends raw). */
+static void test_parse_six_bytes_no_overread(void **state)
+{
+    static const uint8_t six[6] = { 0x00, 0xB0, 0x00, 0x00, 0x00, 0x01 };
+    script sc = { .n = 0 };
+    uint8_t out[16];
+    mnap_apdu a;
+    void *map;
+    size_t maplen, n, off, dlen;
+    uint16_t sw = 0;
+    unsigned lines = 0;
+    const uint8_t *cmd;
+    mnap_ctx *ctx;
+    (void)state;
+
+    cmd = at_page_end(six, sizeof(six), &map, &maplen);
+    assert_int_equal(mnap__apdu_parse(cmd, 6, &a), -1);
+    assert_int_equal(mnap__apdu_t0_len(cmd, 6), 0);
+    mnap__cmd_data_span(cmd, 6, &off, &dlen);
+    assert_int_equal(off, 4);                       /* unparseable: all after the header */
+    assert_int_equal(dlen, 2);
+    /* The same shape one byte shorter and longer is fine. */
+    assert_int_equal(mnap__apdu_parse(cmd + 1, 5, &a), 0);   /* B0 00 00 00 01: Le 1 */
+
+    add(&sc, six, 6, (const uint8_t *)"\x6C\x04", 2, MNAP_OK);
+    ctx = ctx_on(&sc);
+    mnap_trace_set(ctx, MNAP_TRACE_ON, trace_sink, &lines);
+    /* A 6Cxx answer cannot be re-sent for a command that does not parse. */
+    assert_int_equal(mnap_transmit(ctx, cmd, 6, out, sizeof(out), &n, &sw), MNAP_E_PARAM);
+    assert_int_equal(sc.at, 1);
+    assert_int_equal(lines, 2);                     /* the command and the 6C04 answer */
+    mnap_ctx_free(ctx);
+    munmap(map, maplen);
 }
 
 /* --- exchange ------------------------------------------------------------ */
@@ -290,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_cases),
         cmocka_unit_test(test_t0_length),
+        cmocka_unit_test(test_parse_six_bytes_no_overread),
         cmocka_unit_test(test_get_response_chain),
         cmocka_unit_test(test_buffer_bound),
         cmocka_unit_test(test_wrong_le_resend),

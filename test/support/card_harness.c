@@ -235,8 +235,9 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
     }
     /* A successful SELECT by AID changes what is selected; a failed one leaves
      * the previous application selected (PROTOCOL.md §2).  Lc short or
-     * extended. */
-    if (len > 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000) {
+     * extended.  Over T=0 success may be 61xx (the FCI by GET RESPONSE). */
+    if (len > 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 &&
+        (sw == 0x9000 || (sw & 0xFF00) == 0x6100)) {
         size_t lc = apdu[4], off = 5;
         if (lc == 0 && len >= 7) {
             lc = (size_t)apdu[5] << 8 | apdu[6];
@@ -246,6 +247,11 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
             memcpy(c->selected_aid, apdu + off, lc);
             c->selected_aid_len = lc;
         }
+    }
+    /* SELECT with no AID selects the default application, the AM (§2). */
+    if ((len == 4 || len == 5) && apdu[1] == 0xA4 && apdu[2] == 0x04 && sw == 0x9000) {
+        memcpy(c->selected_aid, ch_am_aid, CH_AM_AID_LEN);
+        c->selected_aid_len = CH_AM_AID_LEN;
     }
     return sw;
 }
@@ -467,12 +473,18 @@ uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg,
 
 uint16_t ch_select(ch_card *c, const uint8_t *aid, size_t aid_len, ch_rsp *rsp)
 {
+    static ch_rsp local;
     uint8_t apdu[32];
     size_t n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xA4, 0x04, 0x00, aid, aid_len, 256);
+    uint16_t sw;
 
     if (n == 0)
         return CH_SW_HARNESS;
-    return ch_raw(c, apdu, n, rsp);
+    if (!rsp)
+        rsp = &local;
+    sw = ch_raw(c, apdu, n, rsp);
+    /* Over T=0 a case-4 answer comes by GET RESPONSE (§10). */
+    return (sw & 0xFF00) == 0x6100 ? get_responses(c, rsp) : sw;
 }
 
 uint16_t ch_select_am(ch_card *c)
@@ -496,6 +508,8 @@ uint16_t ch_initialize_update(ch_card *c, uint8_t kvn, const cm_keyset *keys, ch
     memcpy(apdu + 5, c->host_challenge, 8);
     apdu[13] = 0x00;
     sw = ch_raw(c, apdu, sizeof(apdu), rsp);
+    if ((sw & 0xFF00) == 0x6100)
+        sw = get_responses(c, rsp);   /* T=0 (§10) */
     if (sw != 0x9000)
         return sw;
     if (rsp->len != 32)

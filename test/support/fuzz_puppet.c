@@ -125,7 +125,7 @@ static mnap_err honest(fz_puppet *p, const uint8_t *cmd, size_t len, size_t doff
         return honest_iu(p, cmd, len, b, bl, rsp, cap, rsp_len);
     if (cmd[0] == 0x84 && cmd[1] == 0x82) {
         bool ok = p->iu_pending && dlen == 16 &&
-                  cm_scp03_verify_external_auth(&p->scp, cmd, cmd + doff) == CM_OK;
+                  cm_scp03_verify_external_auth(&p->scp, cmd, cmd + doff, doff == 7) == CM_OK;
         p->iu_pending = false;
         p->open = ok;
         return put_rsp(NULL, 0, ok ? 0x9000 : 0x6300, rsp, cap, rsp_len);
@@ -167,8 +167,17 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
     bool wrapped, segment, unwrapped_ok = false;
 
     p->transmits++;
-    if (cmd == NULL || rsp == NULL || rsp_len == NULL || parse_apdu(cmd, len, &doff, &dlen) != 0)
+    if (cmd == NULL || rsp == NULL || rsp_len == NULL)
         fz_puppet_violation("the library sent a malformed command APDU", cmd, len);
+    if (parse_apdu(cmd, len, &doff, &dlen) != 0) {
+        /* The caller's raw bytes go out as they are (mnap_transmit): the
+         * card answers a malformed command; nothing else may be one. */
+        if (!p->raw_cmd)
+            fz_puppet_violation("the library sent a malformed command APDU", cmd, len);
+        doff = len;
+        dlen = 0;
+    }
+    p->raw_cmd = false;
     if (p->pos + 2 <= p->n) {
         kind = p->in[p->pos++];
         bl = p->in[p->pos++];
@@ -214,7 +223,10 @@ static mnap_err transmit(void *self, const uint8_t *cmd, size_t len, uint8_t *rs
         if (whole <= sizeof(data)) {
             memcpy(data, chain, p->chain_len);
             memcpy(data + p->chain_len, cmd + doff, dlen);
-            unwrapped_ok = cm_scp03_unwrap_command(&p->scp, cmd, data, whole, &plain) == CM_OK;
+            /* A chained command MACs the shortest Lc, a lone one its own (§3). */
+            unwrapped_ok = cm_scp03_unwrap_command(&p->scp, cmd, data, whole,
+                                                   p->chain_len == 0 && doff == 7,
+                                                   &plain) == CM_OK;
         }
         if (!unwrapped_ok)
             p->open = false;
@@ -274,6 +286,6 @@ static mnap_err atr(void *self, uint8_t *out, size_t cap, size_t *len)
 
 mnap_transport fz_puppet_transport(fz_puppet *p)
 {
-    mnap_transport t = {p, transmit, reconnect, atr};
+    mnap_transport t = {p, transmit, reconnect, atr, NULL};
     return t;
 }

@@ -19,7 +19,7 @@
  * whole is unwrapped with the last one, as the card does; an honest answer
  * to an earlier segment is 9000 with no data.
  * The puppet checks every command it receives is a well-formed ISO 7816
- * APDU, and records what the library should have refused: a raw answer to
+ * APDU (except the caller's own bytes given to mnap_transmit, raw_cmd), and records what the library should have refused: a raw answer to
  * INITIALIZE UPDATE, or a raw 9000/62xx/63xx answer to a wrapped command in
  * a session with R-MAC (the fuzzer cannot compute a MAC). */
 #ifndef FUZZ_PUPPET_H
@@ -49,6 +49,8 @@ typedef struct fz_puppet {
     bool iu_raw;                 /* the last INITIALIZE UPDATE got a raw answer */
     unsigned forged;             /* raw answers that needed an R-MAC (see above) */
     unsigned transmits;
+    bool raw_cmd;                /* the script passes raw bytes to mnap_transmit: the
+                                    first command may be malformed (not the library's) */
     /* Corpus generation (test/fuzz/gen_corpus.c): when the input runs out,
      * auto_answer writes an honest record body for the command (returns its
      * length), and every record used is appended to rec (when rec_cap). */

@@ -18,6 +18,7 @@
 
 /* The module under test and the helper it uses, compiled in. */
 #include "tools/mnap/audit.c"
+#include "tools/mnap/lock.c"
 #include "tools/mnap/util.c"
 
 static char dir[64];
@@ -271,6 +272,54 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(r.why, "No such file"));
 }
 
+/* A log held by another command (another open file description: flock
+ * conflicts even inside one process) is not waited for without end: with
+ * MNAP_LOCK_TIMEOUT=0 audit_open gives up at once and says why; the holder's
+ * log is untouched.  Issue #21 item 4. */
+static void test_lock_held_times_out(void **state)
+{
+    audit_log holder, second;
+    char err[300];
+    (void)state;
+
+    assert_int_equal(audit_open(&holder, path, err, sizeof err), 0);
+    setenv("MNAP_LOCK_TIMEOUT", "0", 1);
+    assert_int_equal(audit_open(&second, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is held by another mnap command: gave up after 0 s"));
+    assert_non_null(strstr(err, path));
+    assert_int_equal(second.fd, -1);
+    /* The holder still appends and the chain is whole. */
+    assert_int_equal(audit_append(&holder, 1, "op", "ap load", NULL, NULL, "ok", err, sizeof err), 0);
+    audit_close(&holder);
+    assert_int_equal(audit_open(&second, path, err, sizeof err), 0);
+    audit_close(&second);
+    unsetenv("MNAP_LOCK_TIMEOUT");
+    assert_int_equal(lock_timeout(), LOCK_TIMEOUT_DEFAULT);
+    setenv("MNAP_LOCK_TIMEOUT", "x", 1);
+    assert_int_equal(lock_timeout(), LOCK_TIMEOUT_DEFAULT);
+    setenv("MNAP_LOCK_TIMEOUT", "7", 1);
+    assert_int_equal(lock_timeout(), 7);
+    unsetenv("MNAP_LOCK_TIMEOUT");
+}
+
+/* audit_format makes exactly the line audit_append then writes. */
+static void test_format_matches_append(void **state)
+{
+    audit_log a;
+    char err[300], line[AUDIT_LINE_MAX], hash[AUDIT_HASH_HEX + 1];
+    size_t n = 0;
+    (void)state;
+
+    assert_int_equal(audit_open(&a, path, err, sizeof err), 0);
+    assert_int_equal(audit_format(&a, 1765000000, "op", "ap load", "0102030405060708", "D392F0000101",
+                                  "interrupted (SIGINT)", line, &n, hash, err, sizeof err), 0);
+    assert_int_equal(audit_append(&a, 1765000000, "op", "ap load", "0102030405060708", "D392F0000101",
+                                  "interrupted (SIGINT)", err, sizeof err), 0);
+    audit_close(&a);
+    assert_int_equal(strlen(slurp()), n);
+    assert_memory_equal(slurp(), line, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +332,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_tail_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_held_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_matches_append, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

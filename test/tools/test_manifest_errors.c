@@ -419,6 +419,36 @@ static void test_json_syntax(void **state)
     expect_one("", 1, 1, "JSON syntax");
 }
 
+/* jsmn, even in its strict mode, accepts trailing commas and two values with
+ * no comma between them; mnap_json checks every separator itself, so each of
+ * these is a JSON syntax error at the offending character, never a missing or
+ * misplaced field (issue #21, item 5). */
+static void test_json_separators(void **state)
+{
+    (void)state;
+    /* A trailing comma in an object (line 7 of the base ends with '}' then
+     * a ',' before the array's ']'), and in an array. */
+    expect_one(compose(NULL, NULL, NULL, NULL, L7_PLUS(",")), 7, 117, "JSON syntax: trailing comma");
+    expect_one("{\n  \"files\": [ 1, 2, ]\n}\n", 2, 18, "JSON syntax: trailing comma");
+    expect_one("{ \"a\": 1, }", 1, 9, "JSON syntax: trailing comma");
+    /* A missing comma between two members. */
+    expect_one(compose(NULL, NULL, "  \"key_set\": \"t\" \"min_level\": \"03\",", NULL, NULL), 4, 18,
+               "JSON syntax: expected ',' or '}'");
+    expect_one("[ \"a\" \"b\" ]", 1, 7, "JSON syntax: expected ',' or ']'");
+    expect_one("[ 1 2 ]", 1, 5, "JSON syntax");
+    /* A missing colon, a doubled comma, a comma before the first member. */
+    expect_one("{ \"a\" 1 }", 1, 7, "JSON syntax");
+    expect_one("{ \"a\": 1,, \"b\": 2 }", 1, 10, "JSON syntax");
+    expect_one("[ , 1 ]", 1, 3, "JSON syntax");
+    /* A key with no value, a value used as a key, a non-string key. */
+    expect_one("{ \"a\" }", 1, 7, "JSON syntax");
+    expect_one("{ \"a\": \"b\": \"c\" }", 1, 11, "JSON syntax");
+    expect_one("{ 1: 2 }", 1, 3, "JSON syntax");
+    expect_one("[ \"a\": 1 ]", 1, 6, "JSON syntax: expected ',' or ']'");
+    /* Primitives other than numbers, true, false and null (strict mode). */
+    expect_one("{ \"aid\": D392F0000101 }", 1, 10, "JSON syntax");
+}
+
 /* Several problems in one run, each at its place, sorted by position. */
 static void test_many_problems_at_once(void **state)
 {
@@ -588,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_pin_rules),
         cmocka_unit_test(test_key_set_name),
         cmocka_unit_test(test_json_syntax),
+        cmocka_unit_test(test_json_separators),
         cmocka_unit_test(test_many_problems_at_once),
         cmocka_unit_test(test_image_size_limit),
         cmocka_unit_test(test_ef_count_limit),

@@ -10,6 +10,10 @@
 
 #define JSMN_STATIC
 #define JSMN_PARENT_LINKS
+/* Strict: primitives are numbers, true, false and null only, and strings
+ * take only JSON's escapes.  jsmn's strict mode still accepts trailing
+ * commas, missing commas and missing colons: check_separators does that. */
+#define JSMN_STRICT
 #include <jsmn.h>
 
 #include "cm_ct.h"
@@ -37,6 +41,125 @@ static void offset_pos(const char *text, size_t off, int *line, int *col)
     }
     *line = l;
     *col = c;
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Offsets of a token's text: jsmn's string tokens exclude their quotes. */
+static int text_start(const jsmntok_t *t)
+{
+    return t->type == JSMN_STRING ? t->start - 1 : t->start;
+}
+
+static int text_end(const jsmntok_t *t)
+{
+    return t->type == JSMN_STRING ? t->end + 1 : t->end;
+}
+
+/* The bytes in [from, to) must be whitespace around exactly one sep (or
+ * whitespace alone when sep is 0).  Returns -1, or the offset of the first
+ * byte that breaks the rule (to itself when the separator is missing). */
+static int bad_gap(const char *text, int from, int to, char sep)
+{
+    int i;
+    bool seen = sep == 0;
+
+    for (i = from; i < to; i++) {
+        if (is_ws(text[i]))
+            continue;
+        if (!seen && text[i] == sep) {
+            seen = true;
+            continue;
+        }
+        return i;
+    }
+    return seen ? -1 : to;
+}
+
+static int skip_ws(const char *text, int off)
+{
+    while (is_ws(text[off]))
+        off++;
+    return off;
+}
+
+/* Checks what jsmn does not: the separators between tokens.  In an object,
+ * each member is a string key, ':' and one value, members apart by one ','
+ * with none after the last; in an array, values apart by one ','.  jsmn
+ * (with parent links) makes a value the child of its key.  Tokens come in
+ * document order, so one pass that keeps, per container (and per key), the
+ * end of the last child seen does.  Returns 0, or -1 with *at (the offending
+ * byte) and *what set. */
+static int check_separators(const char *text, const jsmntok_t *t, int n, int *last, int *at,
+                            const char **what)
+{
+    int i, p, g;
+
+    for (i = 0; i < n; i++)
+        last[i] = -1;
+    for (i = 1; i < n; i++) {
+        p = t[i].parent;
+        if (p < 0 || p >= i) {
+            *at = text_start(&t[i]);
+            *what = "text after the JSON value";
+            return -1;
+        }
+        if (t[p].type == JSMN_STRING && (t[p].parent < 0 || t[t[p].parent].type != JSMN_OBJECT)) {
+            *at = skip_ws(text, text_end(&t[p]));   /* a key in an array */
+            *what = "expected ',' or ']'";
+            return -1;
+        }
+        if (t[p].type == JSMN_STRING) {
+            /* A member's value: after its key and a ':', and only one. */
+            g = last[p] >= 0 ? text_start(&t[i]) : bad_gap(text, text_end(&t[p]), text_start(&t[i]), ':');
+            if (g >= 0) {
+                *at = g;
+                *what = last[p] >= 0 ? "expected ',' or '}'" : "expected ':'";
+                return -1;
+            }
+            if (t[i].type == JSMN_STRING && t[i].size != 0) {
+                *at = skip_ws(text, text_end(&t[i]));   /* a value used as a key */
+                *what = "expected ',' or '}'";
+                return -1;
+            }
+            last[p] = last[t[p].parent] = t[i].type == JSMN_STRING ? text_end(&t[i]) : t[i].end;
+            continue;
+        }
+        if (t[p].type == JSMN_OBJECT && t[i].type != JSMN_STRING) {
+            *at = text_start(&t[i]);
+            *what = "expected a string key";
+            return -1;
+        }
+        if (t[p].type == JSMN_OBJECT && t[i].size == 0) {
+            *at = skip_ws(text, text_end(&t[i]));
+            *what = "expected ':'";
+            return -1;
+        }
+        g = last[p] < 0 ? bad_gap(text, t[p].start + 1, text_start(&t[i]), 0)
+                        : bad_gap(text, last[p], text_start(&t[i]), ',');
+        if (g >= 0) {
+            *at = g;
+            *what = t[p].type == JSMN_OBJECT ? "expected ',' or '}'" : "expected ',' or ']'";
+            return -1;
+        }
+        last[p] = t[i].type == JSMN_STRING ? text_end(&t[i]) : t[i].end;
+    }
+    /* Nothing but whitespace between the last member and the closing bracket. */
+    for (i = 0; i < n; i++) {
+        if (t[i].type != JSMN_OBJECT && t[i].type != JSMN_ARRAY)
+            continue;
+        g = bad_gap(text, last[i] < 0 ? t[i].start + 1 : last[i], t[i].end - 1, 0);
+        if (g >= 0) {
+            *at = g;
+            *what = text[g] == ',' ? "trailing comma" :
+                    t[i].type == JSMN_OBJECT ? "expected ',' or '}'" : "expected ',' or ']'";
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int mj_parse(mj_doc *doc, const char *text, size_t len)
@@ -99,6 +222,24 @@ int mj_parse(mj_doc *doc, const char *text, size_t len)
                 return -1;
             }
         }
+    }
+    {
+        int *last = malloc((size_t)n * sizeof(int)), at = 0;
+        const char *what = NULL;
+        if (last == NULL) {
+            snprintf(doc->err, sizeof(doc->err), "out of memory");
+            mj_free(doc);
+            return -1;
+        }
+        if (check_separators(doc->text, toks(doc), n, last, &at, &what) != 0) {
+            int line, col;
+            free(last);
+            offset_pos(doc->text, (size_t)at, &line, &col);
+            snprintf(doc->err, sizeof(doc->err), "line %d, column %d: %s", line, col, what);
+            mj_free(doc);
+            return -1;
+        }
+        free(last);
     }
     doc->ntok = n;
     return 0;

@@ -44,15 +44,18 @@ typedef struct options {
     unsigned die_write;
     bool cut_only;
     int verbosity;
+    uint8_t transport;        /* MC_TRANSPORT_* */
+    bool print_atr;
 } options;
 
 static void usage(FILE *out)
 {
     fprintf(out,
 "Usage: mnap-vcard --image PATH [--new [--serial HEX] [--nvm-size BYTES] [--force]]\n"
-"                  [--connect IPv4:PORT] [--removed] [-v...]\n"
+"                  [--connect IPv4:PORT] [--transport t1|t0|contactless]\n"
+"                  [--removed] [-v...]\n"
 "                  [--die-at INS:N[:W] | --cut-at INS:N:W]\n"
-"       mnap-vcard --print-atr | --help\n"
+"       mnap-vcard [--transport t1|t0|contactless] --print-atr | --help\n"
 "\n"
 "Serves the mnap card runtime as a virtual smart card through the vsmartcard\n"
 "vpcd driver of pcscd.  One process serves one reader slot.\n"
@@ -70,8 +73,18 @@ static void usage(FILE *out)
 "  -c, --connect ADDR     vpcd slot to connect to, numeric IPv4:PORT\n"
 "                         (default " DEFAULT_CONNECT ", Debian's first vpcd slot;\n"
 "                         the second slot of a reader is PORT+1)\n"
+"  -t, --transport MODE   how the reader reaches the card (PROTOCOL.md §10):\n"
+"                         t1 (default) contact T=1, ATR 3B 86 01 'MNAP' ..;\n"
+"                         t0 contact T=0, ATR offering T=0 only with the same\n"
+"                         historical bytes (3B 06 'MNAP' ..): short APDUs\n"
+"                         only (an extended one is 6700), a case-4 command\n"
+"                         answered 61xx and its data by GET RESPONSE;\n"
+"                         contactless: ISO/IEC 14443-4 Type B, the ATR a\n"
+"                         PC/SC reader synthesises (3B 88 80 01, ATQB\n"
+"                         application data and protocol info, MBLI/CID,\n"
+"                         TCK), APDUs as in T=1\n"
 "      --removed          start with the card out of the reader\n"
-"      --print-atr        print the card's ATR in hex and exit\n"
+"      --print-atr        print the card's ATR (for --transport) in hex and exit\n"
 "  -v, --verbose          more log on stderr; repeat: -v connections and power,\n"
 "                         -vv one line per APDU (header and status word only),\n"
 "                         -vvv every vpcd control message including ATR polls\n"
@@ -149,10 +162,10 @@ static int parse_die_at(const char *arg, bool need_w, options *o)
 }
 
 /* The ATR as pcsc_scan prints it ("3B 88 .."), for tests to compare. */
-static void print_atr(void)
+static void print_atr(uint8_t transport)
 {
     uint8_t atr[VC_ATR_MAX];
-    size_t n = mc_atr(atr, sizeof atr);
+    size_t n = vc_atr(transport, atr, sizeof atr);
     for (size_t i = 0; i < n; i++) {
         printf(i == 0 ? "%02X" : " %02X", atr[i]);
     }
@@ -175,6 +188,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "die-at", required_argument, NULL, OPT_DIE_AT },
         { "cut-at", required_argument, NULL, OPT_CUT_AT },
         { "print-atr", no_argument, NULL, OPT_PRINT_ATR },
+        { "transport", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -185,7 +199,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->connect = DEFAULT_CONNECT;
     o->nvm_size = MC_SIM_DEFAULT_NVM_SIZE;
     o->die_ins = -1;
-    while ((c = getopt_long(argc, argv, "i:ns:fc:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:ns:fc:t:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             o->image = optarg;
@@ -235,9 +249,22 @@ static int parse_options(int argc, char **argv, options *o)
             }
             o->cut_only = true;
             break;
+        case 't':
+            if (strcmp(optarg, "t1") == 0) {
+                o->transport = MC_TRANSPORT_T1;
+            } else if (strcmp(optarg, "t0") == 0) {
+                o->transport = MC_TRANSPORT_T0;
+            } else if (strcmp(optarg, "contactless") == 0) {
+                o->transport = MC_TRANSPORT_CL;
+            } else {
+                fprintf(stderr, "mnap-vcard: --transport %s: expected t1, t0 or contactless\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case OPT_PRINT_ATR:
-            print_atr();
-            exit(0);
+            o->print_atr = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -249,6 +276,10 @@ static int parse_options(int argc, char **argv, options *o)
     if (optind != argc) {
         fprintf(stderr, "mnap-vcard: unexpected argument '%s' (see --help)\n", argv[optind]);
         return -1;
+    }
+    if (o->print_atr) {
+        print_atr(o->transport);
+        exit(0);
     }
     if (o->image == NULL) {
         fprintf(stderr, "mnap-vcard: --image PATH is required (see --help)\n");
@@ -500,6 +531,14 @@ int main(int argc, char **argv)
         vc_log(VC_INFO, "serving image %s%s", o.image,
                vc.corrupt ? " (corrupt: the card answers 6581)" : "");
     }
+    if (vc_card_set_transport(&vc, o.transport) != 0) {
+        vc_log(VC_ERR, "unknown transport %u", (unsigned)o.transport);
+        vc_card_close(&vc);
+        return EXIT_USAGE;
+    }
+    vc_log(VC_INFO, "transport %s", o.transport == MC_TRANSPORT_T0 ? "T=0" :
+                                    o.transport == MC_TRANSPORT_CL ? "contactless (Type B)" :
+                                                                     "T=1");
     vc.die_ins = o.die_ins;
     vc.die_count = o.die_count;
     vc.die_write = o.die_write;

@@ -25,9 +25,76 @@ static int lock_image(vc_card *vc, const char *path, char *err, size_t err_cap)
     return mc_sim_lock(&vc->sim, path, err, err_cap);
 }
 
+/* The simulated Type B card's ATQB fields (ISO/IEC 14443-3 7.9.4) and its
+ * answer to ATTRIB, as a PC/SC reader puts them in the ATR (PROTOCOL.md
+ * §10): application data AFI 00, CRC_B(AID) 00 00, 00 applications;
+ * protocol info: bit rates 106/212/424 kbit/s both ways (B3), frames up to
+ * 256 bytes and ISO/IEC 14443-4 (81), FWI 8, CID supported (81); MBLI 0 and
+ * CID 0 from ATTRIB. */
+static const uint8_t atqb_app_data[4] = { 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t atqb_proto_info[3] = { 0xB3, 0x81, 0x81 };
+#define ATTRIB_MBLI_CID 0x00
+
+size_t vc_atr(uint8_t transport, uint8_t *out, size_t cap)
+{
+    uint8_t t1[VC_ATR_MAX];
+    size_t n, k, i;
+    uint8_t tck = 0;
+
+    switch (transport) {
+    case MC_TRANSPORT_T1:
+        return mc_atr(out, cap);
+    case MC_TRANSPORT_T0:
+        /* T=1's ATR is TS T0 TD1 historical TCK: keep TS and the historical
+         * bytes; T0 without TD1 (so T=0 only) and no TCK (ISO/IEC 7816-3
+         * 8.2.5: absent when only T=0 is indicated). */
+        n = mc_atr(t1, sizeof t1);
+        if (n < 4 || (t1[1] & 0xF0) != 0x80 || t1[2] != 0x01)
+            return 0;
+        k = t1[1] & 0x0F;
+        if (n != 3 + k + 1 || cap < 2 + k)
+            return 0;
+        out[0] = t1[0];
+        out[1] = (uint8_t)k;
+        memcpy(out + 2, t1 + 3, k);
+        return 2 + k;
+    case MC_TRANSPORT_CL:
+        if (cap < 13)
+            return 0;
+        out[0] = 0x3B;
+        out[1] = 0x88;   /* TD1 follows, 8 historical bytes */
+        out[2] = 0x80;   /* TD2 follows, T=0 */
+        out[3] = 0x01;   /* T=1 */
+        memcpy(out + 4, atqb_app_data, 4);
+        memcpy(out + 8, atqb_proto_info, 3);
+        out[11] = ATTRIB_MBLI_CID;
+        for (i = 1; i < 12; i++)
+            tck ^= out[i];
+        out[12] = tck;
+        return 13;
+    default:
+        return 0;
+    }
+}
+
+int vc_card_set_transport(vc_card *vc, uint8_t transport)
+{
+    uint8_t atr[VC_ATR_MAX];
+    size_t n = vc_atr(transport, atr, sizeof atr);
+
+    if (n == 0)
+        return -1;
+    vc->transport = transport;
+    memcpy(vc->atr, atr, n);
+    vc->atr_len = n;
+    if (vc->powered)
+        mc_set_transport(&vc->card, transport);
+    return 0;
+}
+
 static void compute_atr(vc_card *vc)
 {
-    vc->atr_len = mc_atr(vc->atr, sizeof vc->atr);
+    vc->atr_len = vc_atr(vc->transport, vc->atr, sizeof vc->atr);
 }
 
 int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
@@ -128,6 +195,8 @@ void vc_card_power_on(vc_card *vc)
     }
     mc_status st = mc_power_on(&vc->card, &vc->sim);
     vc->powered = true;
+    /* Power-on leaves what power-off left, T=1: the reader's transport. */
+    mc_set_transport(&vc->card, vc->transport);
     vc->corrupt = st == MC_ERR_CORRUPT;
     if (st == MC_ERR_CORRUPT) {
         vc_log(VC_WARN, "card NVM failed its checks: serving a card that answers 6581");

@@ -23,6 +23,7 @@ typedef struct vc_card {
     bool open;
     bool powered;
     bool corrupt;              /* the last power-on found corrupt NVM */
+    uint8_t transport;         /* MC_TRANSPORT_* (mc.h): the ATR and the card's APDU rules */
     uint8_t atr[VC_ATR_MAX];   /* computed once: get-ATR is polled constantly */
     size_t atr_len;
     /* test hooks (--die-at, --cut-at): the Nth APDU with this INS ends the
@@ -48,6 +49,17 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
  * card on once to run start-up recovery, then off. */
 int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap);
 void vc_card_close(vc_card *vc);
+
+/* The ATR a reader shows for the card over transport (MC_TRANSPORT_*):
+ * T=1 mc_atr; T=0 the same historical bytes with T=0 only (3B 06 ...);
+ * contactless the ATR a PC/SC reader synthesises for an ISO/IEC 14443-4
+ * Type B card (PC/SC Part 3): 3B 88 80 01, the application data (4) and
+ * protocol info (3) of the card's ATQB, MBLI/CID, TCK.  Returns the length,
+ * 0 for an unknown transport or too small a buffer. */
+size_t vc_atr(uint8_t transport, uint8_t *out, size_t cap);
+/* Serves the card over transport (MC_TRANSPORT_*): its ATR, and the card
+ * runtime told at every power-on (mc_set_transport).  -1 when unknown. */
+int vc_card_set_transport(vc_card *vc, uint8_t transport);
 
 /* Reader events.  Each clears all RAM security state of the card. */
 void vc_card_power_on(vc_card *vc);

@@ -2,6 +2,7 @@
  * (format in audit.h and docs/cli.md). */
 #include "audit.h"
 #include "cli.h"
+#include "lock.h"
 #include "mnap_json.h"
 
 #include <errno.h>
@@ -150,10 +151,13 @@ int audit_open(audit_log *a, const char *path, char *err, size_t err_cap)
         snprintf(err, err_cap, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(a->fd, LOCK_EX) != 0) {
-        snprintf(err, err_cap, "%s: cannot lock: %s", path, strerror(errno));
-        audit_close(a);
-        return -1;
+    {
+        char what[64 + 4096];
+        snprintf(what, sizeof what, "the audit log %s", path);
+        if (lock_wait(a->fd, LOCK_EX, what, err, err_cap) != 0) {
+            audit_close(a);
+            return -1;
+        }
     }
     if (read_tail(a, err, err_cap) != 0) {
         audit_close(a);
@@ -177,14 +181,11 @@ static size_t put_field(char *out, size_t cap, const char *s)
     return n;
 }
 
-int audit_append(audit_log *a, time_t when, const char *operator_id, const char *command,
-                 const char *serial, const char *aid, const char *result, char *err,
-                 size_t err_cap)
+int audit_format(const audit_log *a, time_t when, const char *operator_id, const char *command,
+                 const char *serial, const char *aid, const char *result, char line[AUDIT_LINE_MAX],
+                 size_t *line_len, char hash[AUDIT_HASH_HEX + 1], char *err, size_t err_cap)
 {
-    char line[AUDIT_LINE_MAX];
-    char hash[AUDIT_HASH_HEX + 1];
     struct tm tm;
-    struct stat st;
     size_t n;
     const char *fields[5] = { operator_id, command, serial, aid, result };
 
@@ -196,12 +197,12 @@ int audit_append(audit_log *a, time_t when, const char *operator_id, const char 
         snprintf(err, err_cap, "bad time");
         return -1;
     }
-    int k = snprintf(line, sizeof line, "%" PRIu64 "\t", a->next_seq);
+    int k = snprintf(line, AUDIT_LINE_MAX, "%" PRIu64 "\t", a->next_seq);
     n = (size_t)k;
-    n += strftime(line + n, sizeof line - n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n += strftime(line + n, AUDIT_LINE_MAX - n, "%Y-%m-%dT%H:%M:%SZ", &tm);
     for (size_t i = 0; i < 5; i++) {
         line[n++] = '\t';
-        n += put_field(line + n, sizeof line - n, fields[i]);
+        n += put_field(line + n, AUDIT_LINE_MAX - n, fields[i]);
     }
     if (audit_hash(a->prev_hash, line, n, hash) != 0) {
         snprintf(err, err_cap, "SHA-256 failed");
@@ -212,6 +213,23 @@ int audit_append(audit_log *a, time_t when, const char *operator_id, const char 
     memcpy(line + n, hash, AUDIT_HASH_HEX);
     n += AUDIT_HASH_HEX;
     line[n++] = '\n';
+    *line_len = n;
+    return 0;
+}
+
+int audit_append(audit_log *a, time_t when, const char *operator_id, const char *command,
+                 const char *serial, const char *aid, const char *result, char *err,
+                 size_t err_cap)
+{
+    char line[AUDIT_LINE_MAX];
+    char hash[AUDIT_HASH_HEX + 1];
+    struct stat st;
+    size_t n;
+
+    if (audit_format(a, when, operator_id, command, serial, aid, result, line, &n, hash, err,
+                     err_cap) != 0) {
+        return -1;
+    }
     if (fstat(a->fd, &st) != 0) {
         snprintf(err, err_cap, "cannot stat the audit file: %s", strerror(errno));
         return -1;
@@ -262,10 +280,13 @@ int audit_verify(const char *path, const char *expect_last, audit_report *r)
         return -1;
     }
     /* A shared lock: never read a line another mnap is writing. */
-    if (flock(fileno(f), LOCK_SH) != 0) {
-        snprintf(r->why, sizeof r->why, "%s: cannot lock: %s", path, strerror(errno));
-        fclose(f);
-        return -1;
+    {
+        char what[64 + 4096];
+        snprintf(what, sizeof what, "the audit log %s", path);
+        if (lock_wait(fileno(f), LOCK_SH, what, r->why, sizeof r->why) != 0) {
+            fclose(f);
+            return -1;
+        }
     }
     while ((len = getline(&line, &cap, f)) > 0) {
         uint64_t seq;

@@ -15,7 +15,9 @@
  *
  * audit_open takes an exclusive lock on the file for as long as it stays
  * open, so two mnap processes on one terminal never fork the chain, and it
- * refuses a file whose last line is damaged before any card is touched. */
+ * refuses a file whose last line is damaged before any card is touched.  A
+ * lock held by another command is waited for with a message and a timeout
+ * (lock.h). */
 #ifndef MNAP_AUDIT_H
 #define MNAP_AUDIT_H
 
@@ -42,6 +44,12 @@ int audit_open(audit_log *a, const char *path, char *err, size_t err_cap);
 int audit_append(audit_log *a, time_t when, const char *operator_id, const char *command,
                  const char *serial, const char *aid, const char *result, char *err,
                  size_t err_cap);
+/* Formats the line audit_append would write next (newline included), and
+ * its hash, without writing it: an interrupted command's line is made ready
+ * before the signal that writes it can come (op.c).  0, or -1 with err. */
+int audit_format(const audit_log *a, time_t when, const char *operator_id, const char *command,
+                 const char *serial, const char *aid, const char *result, char line[AUDIT_LINE_MAX],
+                 size_t *line_len, char hash[AUDIT_HASH_HEX + 1], char *err, size_t err_cap);
 void audit_close(audit_log *a);
 
 typedef struct audit_report {

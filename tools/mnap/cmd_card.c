@@ -187,7 +187,6 @@ int cmd_info(cli *c, int argc, char **argv)
         rc = ks_open(c, &ks);
         if (rc == EX_OK) {
             rc = ks_get(ks, name, &set);
-            mnap_keystore_free(ks);
         }
         if (rc == EX_OK) {
             e = mnap_am_open(k.ctx, &set, MNAP_LEVEL_FULL);
@@ -199,6 +198,7 @@ int cmd_info(cli *c, int argc, char **argv)
                 rc = cli_fail(k.ctx, e, "area manager session");
             }
         }
+        mnap_keystore_free(ks);
         if (rc != EX_OK) {
             conn_close(&k);
             return rc;

@@ -155,9 +155,9 @@ static void check_inside(diag *d, cli_conn *k, const char *keys, uint8_t area_st
         skip_rest(d, rest + 1, 2, "no AM session");
         return;
     }
-    mnap_keystore_free(ks);
     mnap_err e = mnap_am_open(k->ctx, &set, MNAP_LEVEL_FULL);
     mnap_keyset_wipe(&set);
+    mnap_keystore_free(ks);
     if (e == MNAP_OK) {
         e = mnap_area_info_get(k->ctx, &in);
     }

@@ -1,6 +1,7 @@
 /* cmd_keys.c: `mnap keys`: the encrypted key store of the terminal.  Key
  * values go in (from a file or stdin, never the command line, where `ps`
  * would show them) and never come out: only key check values are printed. */
+#include "audit.h"
 #include "cli.h"
 #include "conn.h"
 #include "secret.h"
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct keys_opts {
@@ -21,6 +23,8 @@ typedef struct keys_opts {
     const char *file;
     const char *div;
     const char *as;
+    const char *officer[4];
+    int officers;
 } keys_opts;
 
 static int on_opt(void *user, int opt, const char *arg)
@@ -71,6 +75,17 @@ static int on_opt(void *user, int opt, const char *arg)
     case 'a':
         o->as = arg;
         return 0;
+    case 'o':
+        if (o->officers == 3) {
+            cli_error("--officer: two or three officers");
+            return -1;
+        }
+        if (*arg == '\0' || strlen(arg) > 64) {
+            cli_error("--officer: an officer ID of 1 to 64 characters");
+            return -1;
+        }
+        o->officer[o->officers++] = arg;
+        return 0;
     default:
         return -1;
     }
@@ -85,6 +100,7 @@ static const struct option opts[] = {
     { "file", required_argument, NULL, 'F' },
     { "div", required_argument, NULL, 'd' },
     { "as", required_argument, NULL, 'a' },
+    { "officer", required_argument, NULL, 'o' },
     { NULL, 0, NULL, 0 }
 };
 
@@ -100,7 +116,9 @@ static const char u_init[] =
     "keys init [--kdf-cost LOG2N] [--force]\n"
     "  Creates an empty key store (--keystore PATH).  The passphrase comes from\n"
     "  MNAP_PASSPHRASE or is asked twice without echo.  --kdf-cost sets scrypt's\n"
-    "  N = 2^LOG2N (10..19, default 15).  An existing store is kept unless --force.\n";
+    "  N = 2^LOG2N (10..19, default 15).  An existing store is kept unless --force.\n"
+    "  With --keystore 'pkcs11:token=LABEL' it checks the token and its PIN\n"
+    "  (the token itself is initialised with its own tools: docs/cli.md).\n";
 static const char u_import[] =
     "keys import NAME --kvn KVN [--master] [--file PATH] [--force]\n"
     "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"
@@ -110,7 +128,17 @@ static const char u_import[] =
     "  (library, certificate in tools/examples).\n";
 static const char u_generate[] =
     "keys generate NAME --kvn KVN [--length 16|24|32] [--master] [--force]\n"
-    "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n";
+    "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n"
+    "  In a PKCS#11 token, master keys are generated inside it and never leave it.\n";
+static const char u_ceremony[] =
+    "keys ceremony NAME --kvn KVN --officer ID --officer ID [--officer ID]\n"
+    "                   [--length 16|24|32] [--force]\n"
+    "  Creates master key set NAME from two or three key components, one per\n"
+    "  officer, each three keys ENC, MAC, DEK (hex), typed without echo on the\n"
+    "  terminal or given as three lines per officer on stdin.  Prints each\n"
+    "  component's KCVs for its officer to check, then the master keys' KCVs;\n"
+    "  the master keys are the XOR of the components, combined in the token\n"
+    "  where it can (docs/host.md).  The audit log gets a line per officer.\n";
 static const char u_derive[] =
     "keys derive NAME --div HEX [--as NEWNAME] [--force]\n"
     "  Diversifies the master key set NAME for one card (10 bytes of diversification\n"
@@ -156,29 +184,36 @@ static int save(const cli *c, store *s)
     return EX_OK;
 }
 
-static void print_kcv(const cli *c, const char *name, const mnap_keyset *ks, bool first)
+static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t key_len, bool master,
+                          const uint8_t ke[3], const uint8_t km[3], const uint8_t kd[3], bool first)
 {
-    uint8_t ke[3], km[3], kd[3];
     char he[7], hm[7], hd[7];
 
-    if (mnap_keyset_kcv(ks, ke, km, kd) != MNAP_OK) {
-        memset(ke, 0, 3);
-        memset(km, 0, 3);
-        memset(kd, 0, 3);
-    }
     cli_hex(ke, 3, he);
     cli_hex(km, 3, hm);
     cli_hex(kd, 3, hd);
     if (c->json) {
         printf("%s{\"name\":", first ? "" : ",");
         cli_json_str(stdout, name);
-        printf(",\"kvn\":\"%02X\",\"key_length\":%u,\"master\":%s,"
+        printf(",\"kvn\":\"%02X\",\"key_length\":%zu,\"master\":%s,"
                "\"kcv\":{\"enc\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}}",
-               ks->kvn, ks->key_len, ks->master ? "true" : "false", he, hm, hd);
+               kvn, key_len, master ? "true" : "false", he, hm, hd);
     } else {
-        printf("%-24s KVN %02X  AES-%u  %-6s  KCV ENC %s MAC %s DEK %s\n", name, ks->kvn,
-               ks->key_len * 8u, ks->master ? "master" : "card", he, hm, hd);
+        printf("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n", name, kvn,
+               key_len * 8u, master ? "master" : "card", he, hm, hd);
     }
+}
+
+static void print_kcv(const cli *c, const char *name, const mnap_keyset *ks, bool first)
+{
+    uint8_t ke[3], km[3], kd[3];
+
+    if (mnap_keyset_kcv(ks, ke, km, kd) != MNAP_OK) {
+        memset(ke, 0, 3);
+        memset(km, 0, 3);
+        memset(kd, 0, 3);
+    }
+    print_kcv_raw(c, name, ks->kvn, ks->key_len, ks->master != 0, ke, km, kd, first);
 }
 
 static int keys_init(cli *c, int argc, char **argv)
@@ -193,6 +228,18 @@ static int keys_init(cli *c, int argc, char **argv)
 
     if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_init) != 0) {
         return EX_USAGE;
+    }
+    if (strncmp(c->keystore, "pkcs11:", 7) == 0) {
+        /* A token is initialised by its own tools; here: is it reachable,
+         * is the PIN right. */
+        store tok;
+        int rc = store_open(c, &tok);
+        if (rc == EX_OK) {
+            printf("token %s ready: %zu key set(s); diversification by %s\n", c->keystore,
+                   mnap_keystore_count(tok.ks), mnap_keystore_method(tok.ks));
+        }
+        store_close(&tok);
+        return rc;
     }
     if (stat(c->keystore, &st) == 0 && !o.force) {
         cli_error("key store %s exists (--force replaces it)", c->keystore);
@@ -356,6 +403,37 @@ static int keys_import(cli *c, int argc, char **argv)
     return rc;
 }
 
+/* Master keys generated inside the token: the host never sees them. */
+static int token_generate(const cli *c, store *st, const char *name, const keys_opts *o)
+{
+    mnap_keyset set;
+    mnap_err e;
+
+    if (strlen(name) == 0 || strlen(name) > MNAP_KS_NAME_MAX) {
+        cli_error("a key set name has 1 to %d characters", MNAP_KS_NAME_MAX);
+        return EX_USAGE;
+    }
+    if (!o->force && mnap_keystore_get(st->ks, name, &set) == MNAP_OK) {
+        mnap_keyset_wipe(&set);
+        cli_error("key set '%s' exists (--force replaces it)", name);
+        return EX_KEYSTORE;
+    }
+    e = mnap_keystore_generate(st->ks, name, (uint8_t)o->kvn, o->length, 1);
+    if (e == MNAP_OK) {
+        e = mnap_keystore_get(st->ks, name, &set);
+    }
+    if (e != MNAP_OK) {
+        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        return EX_KEYSTORE;
+    }
+    print_kcv(c, name, &set, true);
+    if (c->json) {
+        putchar('\n');
+    }
+    mnap_keyset_wipe(&set);
+    return EX_OK;
+}
+
 static int keys_generate(cli *c, int argc, char **argv)
 {
     keys_opts o;
@@ -373,6 +451,11 @@ static int keys_generate(cli *c, int argc, char **argv)
     }
     rc = store_open(c, &st);
     if (rc != EX_OK) {
+        return rc;
+    }
+    if (mnap_keystore_is_token(st.ks) && o.master) {
+        rc = token_generate(c, &st, argv[first], &o);
+        store_close(&st);
         return rc;
     }
     mnap_err e = mnap_keyset_random(&set, (uint8_t)o.kvn, o.length);
@@ -415,22 +498,200 @@ static int keys_derive(cli *c, int argc, char **argv)
         rc = EX_KEYSTORE;
     }
     if (rc == EX_OK) {
-        mnap_err e = mnap_keyset_diversify(&master, div, &card);
+        mnap_err e;
+        if (o.as == NULL) {
+            /* KCVs only: in a token with the KDF mechanism the card keys
+             * are derived and checked there, never reaching this process. */
+            uint8_t ke[3], km[3], kd[3];
+            e = mnap_keyset_diversify_kcv(&master, div, ke, km, kd);
+            if (e == MNAP_OK) {
+                print_kcv_raw(c, argv[first], master.kvn, master.key_len, false, ke, km, kd, true);
+                if (c->json) {
+                    putchar('\n');
+                }
+            }
+        } else {
+            e = mnap_keyset_diversify(&master, div, &card);
+            if (e == MNAP_OK) {
+                rc = store_set(c, &st, o.as, &card, o.force);
+            }
+            mnap_keyset_wipe(&card);
+        }
         if (e != MNAP_OK) {
             cli_error("diversification: %s", mnap_strerror(e));
-            rc = EX_LOCAL;
-        } else if (o.as != NULL) {
-            rc = store_set(c, &st, o.as, &card, o.force);
-        } else {
-            print_kcv(c, argv[first], &card, true);
-            if (c->json) {
-                putchar('\n');
-            }
+            rc = cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_LOCAL;
         }
-        mnap_keyset_wipe(&card);
     }
     mnap_keyset_wipe(&master);
     store_close(&st);
+    return rc;
+}
+
+
+/* One officer's component: three lines of hex from stdin, or three
+ * prompts without echo on the terminal. */
+static int read_component(const char *officer, bool tty, size_t key_len, mnap_keyset *out)
+{
+    static const char *const role[3] = { "ENC", "MAC", "DEK" };
+    uint8_t k[3][MNAP_KEY_MAX];
+    char line[SECRET_MAX], prompt[128];
+    size_t len = 0, n = 0;
+    int i, rc = -1;
+
+    for (i = 0; i < 3; i++) {
+        if (tty) {
+            (void)snprintf(prompt, sizeof prompt, "officer %s, component %s (hex)", officer, role[i]);
+            if (secret_prompt(prompt, line, sizeof line, &len) != 0) {
+                goto out;
+            }
+        } else if (secret_stdin(line, sizeof line, &len) != 0) {
+            cli_error("keys ceremony: officer %s: expected three lines of hex (ENC, MAC, DEK)", officer);
+            goto out;
+        }
+        line[len] = '\0';
+        if (cli_hex_parse(line, k[i], key_len, key_len, &n) != 0 || n != key_len) {
+            cli_error("keys ceremony: officer %s: component %s is not %zu bytes of hex", officer,
+                      role[i], key_len);
+            goto out;
+        }
+    }
+    rc = mnap_keyset_set(out, 0, k[0], k[1], k[2], key_len, 0) == MNAP_OK ? 0 : -1;
+out:
+    cm_wipe(k, sizeof k);
+    cm_wipe(line, sizeof line);
+    return rc;
+}
+
+static void kcv_text(const mnap_keyset *set, char *out, size_t cap)
+{
+    uint8_t ke[3], km[3], kd[3];
+    char he[7], hm[7], hd[7];
+
+    if (mnap_keyset_kcv(set, ke, km, kd) != MNAP_OK) {
+        (void)snprintf(out, cap, "KCV unavailable");
+        return;
+    }
+    cli_hex(ke, 3, he);
+    cli_hex(km, 3, hm);
+    cli_hex(kd, 3, hd);
+    (void)snprintf(out, cap, "KCV ENC %s MAC %s DEK %s", he, hm, hd);
+}
+
+static int keys_ceremony(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first, i, rc;
+    store st;
+    audit_log au;
+    mnap_ceremony *cer = NULL;
+    mnap_keyset part, set;
+    char err[300], what[160], kcv[64], result[256];
+    bool tty = isatty(STDIN_FILENO) != 0, started = false, closed = false;
+    mnap_err e;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_ceremony) != 0) {
+        return EX_USAGE;
+    }
+    if (o.kvn < 0 || o.kvn == 0xFF) {
+        cli_error("keys ceremony: --kvn 01 to 7F is required");
+        return EX_USAGE;
+    }
+    if (o.officers < 2) {
+        cli_error("keys ceremony: two or three officers (--officer ID each)");
+        return EX_USAGE;
+    }
+    for (i = 0; i < o.officers; i++) {
+        for (int j = 0; j < i; j++) {
+            if (strcmp(o.officer[i], o.officer[j]) == 0) {
+                cli_error("keys ceremony: officer %s is named twice: each component needs its own officer",
+                          o.officer[i]);
+                return EX_USAGE;
+            }
+        }
+    }
+    const char *name = argv[first];
+    if (strlen(name) == 0 || strlen(name) > MNAP_KS_NAME_MAX) {
+        cli_error("a key set name has 1 to %d characters", MNAP_KS_NAME_MAX);
+        return EX_USAGE;
+    }
+    /* First the audit log: a ceremony that cannot be recorded is not run. */
+    if (audit_open(&au, c->audit, err, sizeof err) != 0) {
+        cli_error("audit log: %s", err);
+        return EX_LOCAL;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        audit_close(&au);
+        return rc;
+    }
+    if (!o.force && mnap_keystore_get(st.ks, name, &set) == MNAP_OK) {
+        mnap_keyset_wipe(&set);
+        cli_error("key set '%s' exists (--force replaces it)", name);
+        rc = EX_KEYSTORE;
+        goto out;
+    }
+    e = mnap_ceremony_begin(st.ks, o.length, &cer);
+    if (e != MNAP_OK) {
+        cli_error("key ceremony: %s", mnap_strerror(e));
+        rc = EX_KEYSTORE;
+        goto out;
+    }
+    (void)snprintf(what, sizeof what, "keys ceremony %s", name);
+    started = true;
+    for (i = 0; i < o.officers; i++) {
+        if (read_component(o.officer[i], tty, o.length, &part) != 0) {
+            rc = EX_USAGE;
+            goto out;
+        }
+        kcv_text(&part, kcv, sizeof kcv);
+        e = mnap_ceremony_add(cer, &part);
+        mnap_keyset_wipe(&part);
+        if (e != MNAP_OK) {
+            cli_error("key ceremony: officer %s: %s", o.officer[i], mnap_strerror(e));
+            rc = EX_KEYSTORE;
+            goto out;
+        }
+        printf("officer %s: component %d of %d %s\n", o.officer[i], i + 1, o.officers, kcv);
+        fflush(stdout);
+        (void)snprintf(result, sizeof result, "component %d/%d entered, %s", i + 1, o.officers, kcv);
+        if (audit_append(&au, time(NULL), o.officer[i], what, NULL, NULL, result, err, sizeof err) != 0) {
+            cli_error("audit log: %s", err);
+            rc = EX_LOCAL;
+            goto out;
+        }
+    }
+    e = mnap_ceremony_finish(cer, name, (uint8_t)o.kvn);
+    if (e == MNAP_OK) {
+        rc = save(c, &st);
+    } else {
+        cli_error("key ceremony: %s", mnap_strerror(e));
+        rc = EX_KEYSTORE;
+    }
+    if (rc == EX_OK && mnap_keystore_get(st.ks, name, &set) == MNAP_OK) {
+        kcv_text(&set, kcv, sizeof kcv);
+        mnap_keyset_wipe(&set);
+        printf("master key set '%s' KVN %02X AES-%zu %s; components combined %s\n", name, o.kvn,
+               o.length * 8, kcv,
+               mnap_ceremony_in_token(cer) ? "in the token (CKM_XOR_BASE_AND_DATA)" : "in host memory");
+        (void)snprintf(result, sizeof result, "ok: master key set KVN %02X AES-%zu %s, combined %s",
+                       o.kvn, o.length * 8, kcv, mnap_ceremony_in_token(cer) ? "in the token" : "in host memory");
+    } else {
+        (void)snprintf(result, sizeof result, "error: exit %d", rc);
+    }
+    closed = true;
+    if (audit_append(&au, time(NULL), c->operator_id, what, NULL, NULL, result, err, sizeof err) != 0) {
+        cli_error("audit log: %s", err);
+        rc = rc == EX_OK ? EX_LOCAL : rc;
+    }
+out:
+    if (started && !closed) {
+        /* A ceremony broken off is recorded too; no key set was made. */
+        (void)snprintf(result, sizeof result, "error: exit %d, no key set made", rc);
+        (void)audit_append(&au, time(NULL), c->operator_id, what, NULL, NULL, result, err, sizeof err);
+    }
+    mnap_ceremony_free(cer);
+    store_close(&st);
+    audit_close(&au);
     return rc;
 }
 
@@ -505,6 +766,7 @@ static const cli_sub subs[] = {
     { "init", keys_init, u_init },
     { "import", keys_import, u_import },
     { "generate", keys_generate, u_generate },
+    { "ceremony", keys_ceremony, u_ceremony },
     { "derive", keys_derive, u_derive },
     { "list", keys_list, u_list },
     { "remove", keys_remove, u_remove },

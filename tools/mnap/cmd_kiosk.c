@@ -126,18 +126,22 @@ static int kiosk_begin(flow *f, const cli *c, const char *command, const uint8_t
     rc = ks_open(c, &ks);
     if (rc == EX_OK) {
         rc = ks_get(ks, keyname, &set);
-        mnap_keystore_free(ks);
     }
     if (rc != EX_OK) {
+        mnap_keystore_free(ks);
         return op_fail_msg(&f->op, rc, "AP key set not available");
     }
     rc = conn_open(c, &f->conn);
     if (rc != EX_OK) {
         mnap_keyset_wipe(&set);
+        mnap_keystore_free(ks);
         return op_fail_msg(&f->op, rc, "no card");
     }
+    /* The store stays open until the channel is: master keys in a token
+     * are diversified there while the channel opens. */
     mnap_err e = mnap_ap_open(f->conn.ctx, aid, aid_len, &set, MNAP_LEVEL_FULL);
     mnap_keyset_wipe(&set);
+    mnap_keystore_free(ks);
     if (mnap_card_div_data(f->conn.ctx, div) == MNAP_OK) {
         op_serial(&f->op, div); /* the serial is the first 8 bytes */
     }

@@ -4,8 +4,10 @@
 #include "secret.h"
 #include "cm_ct.h"
 
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int ks_open(const cli *c, mnap_keystore **out)
 {
@@ -22,7 +24,7 @@ int ks_open_pass(const cli *c, mnap_keystore **out, char *pass, size_t cap, size
     mnap_err e;
 
     *out = NULL;
-    if (secret_passphrase(false, pass, cap, pass_len) != 0) {
+    if (secret_passphrase_for(c->keystore, false, pass, cap, pass_len) != 0) {
         cm_wipe(pass, cap);
         return EX_KEYSTORE;
     }
@@ -49,6 +51,89 @@ int ks_get(const mnap_keystore *ks, const char *name, mnap_keyset *out)
     return EX_OK;
 }
 
+/* Ctrl-C (SIGINT) or SIGTERM in the middle of a card-changing command still
+ * leaves its audit line, with the outcome "interrupted (SIGINT)".  A signal
+ * handler may call only async-signal-safe functions, so the two possible
+ * lines are formatted beforehand, each time what they would say changes
+ * (op_begin, op_serial), and the handler does write(2), fsync(2), _exit(2).
+ * op_end blocks both signals while it writes the real line, so the chain
+ * never gets two lines with one sequence number. */
+static struct {
+    int fd;
+    char line[2][AUDIT_LINE_MAX];     /* [0] SIGINT, [1] SIGTERM */
+    size_t len[2];
+    volatile sig_atomic_t armed;
+    bool installed;
+    struct sigaction old_int, old_term;
+} g_int = { .fd = -1 };
+
+static void on_interrupt(int sig)
+{
+    static const char msg[] = "mnap: interrupted: the audit log records it\n";
+    int k = sig == SIGINT ? 0 : 1;
+
+    if (g_int.armed && g_int.fd >= 0 && g_int.len[k] > 0) {
+        (void)!write(g_int.fd, g_int.line[k], g_int.len[k]);
+        (void)fsync(g_int.fd);
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+    }
+    _exit(128 + sig);
+}
+
+static void block_interrupts(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    (void)sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* Makes the interrupted lines of op ready and the handler live. */
+static void arm_interrupt(const cli_op *op)
+{
+    static const char *const why[2] = { "interrupted (SIGINT)", "interrupted (SIGTERM)" };
+    char hash[AUDIT_HASH_HEX + 1], err[300];
+    sigset_t old;
+    time_t now = time(NULL);
+    int k;
+
+    block_interrupts(&old);
+    g_int.fd = op->audit.fd;
+    for (k = 0; k < 2; k++) {
+        if (audit_format(&op->audit, now, op->c->operator_id, op->command, op->serial, op->aid,
+                         why[k], g_int.line[k], &g_int.len[k], hash, err, sizeof err) != 0) {
+            g_int.len[k] = 0;
+        }
+    }
+    g_int.armed = 1;
+    if (!g_int.installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, SIGINT);
+        sigaddset(&sa.sa_mask, SIGTERM);
+        (void)sigaction(SIGINT, &sa, &g_int.old_int);
+        (void)sigaction(SIGTERM, &sa, &g_int.old_term);
+        g_int.installed = true;
+    }
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Called with both signals blocked. */
+static void disarm_interrupt(void)
+{
+    g_int.armed = 0;
+    g_int.fd = -1;
+    if (g_int.installed) {
+        (void)sigaction(SIGINT, &g_int.old_int, NULL);
+        (void)sigaction(SIGTERM, &g_int.old_term, NULL);
+        g_int.installed = false;
+    }
+}
+
 int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, size_t aid_len)
 {
     char err[400];
@@ -64,12 +149,16 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
         cli_error("audit log: %s", err);
         return EX_LOCAL;
     }
+    arm_interrupt(op);
     return EX_OK;
 }
 
 void op_serial(cli_op *op, const uint8_t serial[8])
 {
     cli_hex(serial, 8, op->serial);
+    if (op->audit.fd >= 0) {
+        arm_interrupt(op);
+    }
 }
 
 int op_fail(cli_op *op, mnap_ctx *ctx, mnap_err e, const char *what)
@@ -93,16 +182,22 @@ int op_end(cli_op *op, int rc)
     char err[300];
     const char *op_id = op->c->operator_id;
 
+    sigset_t old;
+
     if (op->result[0] == '\0') {
         (void)snprintf(op->result, sizeof op->result, rc == EX_OK ? "ok" : "error: exit %d", rc);
     }
+    /* The outcome is known: a signal from here on takes its usual course
+     * once the real line is written. */
+    block_interrupts(&old);
+    disarm_interrupt();
     if (audit_append(&op->audit, time(NULL), op_id, op->command, op->serial, op->aid, op->result,
                      err, sizeof err) != 0) {
         cli_error("audit log: %s", err);
-        audit_close(&op->audit);
-        return EX_LOCAL;
+        rc = EX_LOCAL;
     }
     audit_close(&op->audit);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

@@ -51,21 +51,29 @@ static int read_line_fd(int fd, char *out, size_t cap, size_t *len)
     return 0;
 }
 
-/* The terminal to restore if Ctrl-C arrives while echo is off. */
+/* The terminal to restore if Ctrl-C arrives while echo is off, and the
+ * handlers that were there before (an audited command's, op.c). */
 static int g_tty_fd = -1;
 static struct termios g_tty_saved;
+static struct sigaction old_int, old_term;
 
+/* Restores the terminal, then hands the signal on to the handler that was
+ * there before: it is raised again and delivered as this handler returns. */
 static void restore_and_exit(int sig)
 {
     (void)tcsetattr(g_tty_fd, TCSAFLUSH, &g_tty_saved);
-    (void)write(g_tty_fd, "\n", 1);
-    _exit(128 + sig);
+    (void)!write(g_tty_fd, "\n", 1);
+    (void)sigaction(sig, sig == SIGINT ? &old_int : &old_term, NULL);
+    if (sig == SIGINT ? old_int.sa_handler == SIG_IGN : old_term.sa_handler == SIG_IGN) {
+        _exit(128 + sig);
+    }
+    (void)raise(sig);
 }
 
 int secret_prompt(const char *prompt, char *out, size_t cap, size_t *len)
 {
     struct termios old, quiet;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa;
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     int rc;
 
@@ -144,7 +152,15 @@ static int twice(const char *what, bool from_stdin, char *out, size_t cap, size_
 
 int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
 {
+    return secret_passphrase_for(NULL, confirm, out, cap, len);
+}
+
+int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t cap, size_t *len)
+{
     const char *env = getenv("MNAP_PASSPHRASE");
+    /* A PKCS#11 token's user PIN takes the passphrase's place. */
+    const char *what = (keystore != NULL && strncmp(keystore, "pkcs11:", 7) == 0)
+                           ? "token PIN" : "key store passphrase";
 
     if (env != NULL) {
         size_t n = strlen(env);
@@ -156,14 +172,14 @@ int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
         *len = n;
         return 0;
     }
-    if (secret_prompt("key store passphrase", out, cap, len) != 0) {
+    if (secret_prompt(what, out, cap, len) != 0) {
         return -1;
     }
     if (*len == 0) {
-        cli_error("empty passphrase");
+        cli_error("empty %s", what);
         return -1;
     }
-    return confirm ? twice("key store passphrase", false, out, cap, len) : 0;
+    return confirm ? twice(what, false, out, cap, len) : 0;
 }
 
 int secret_pin(const char *what, bool from_stdin, bool confirm, char *out, size_t cap, size_t *len)

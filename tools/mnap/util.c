@@ -43,6 +43,8 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_KS_CORRUPT:
     case MNAP_E_KS_NOT_FOUND:
     case MNAP_E_KS_FULL:
+    case MNAP_E_KS_TOKEN:
+    case MNAP_E_KS_MECHANISM:
         return EX_KEYSTORE;
     case MNAP_E_PARAM:
         return EX_USAGE;

@@ -87,7 +87,12 @@ typedef struct mnap_apdu {
     size_t lc;          /* 0: no command data */
     size_t ne;          /* expected response bytes: 0 none, 1..65536 (256 and
                            65536 are coded as Le 00 and 0000) */
-    int extended;       /* force extended length coding */
+    int extended;       /* 1: code the APDU in the extended form even when a
+                           short one could carry it (it is extended anyway for
+                           Lc > 255 or Ne > 256).  Kept through the session: the
+                           wrapped APDU stays extended and its C-MAC covers a
+                           3-byte Lc (PROTOCOL.md §3).  Ignored for chained
+                           LOAD AP blocks, whose C-MAC takes the shortest form. */
 } mnap_apdu;
 
 /* Sends one raw APDU (already coded) without secure messaging and collects
@@ -233,7 +238,9 @@ const char *mnap_log_event_name(uint8_t event);
 
 mnap_err mnap_area_lock(mnap_ctx *ctx);
 mnap_err mnap_area_unlock(mnap_ctx *ctx);
-/* Final: wipes every AP and key set; the card answers little afterwards. */
+/* Final: wipes every AP and key set; the card answers little afterwards.
+ * The card ends the AM session once it has answered, and so does the
+ * library (PROTOCOL.md §4). */
 mnap_err mnap_area_terminate(mnap_ctx *ctx);
 
 /* --- AP API (AP session) ------------------------------------------------ */

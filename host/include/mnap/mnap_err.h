@@ -55,6 +55,8 @@ typedef enum mnap_err {
     MNAP_E_KS_CORRUPT = -61,      /* the key store file is damaged or truncated */
     MNAP_E_KS_NOT_FOUND = -62,    /* no key set of that name */
     MNAP_E_KS_FULL = -63,         /* the key store holds its maximum of key sets */
+    MNAP_E_KS_TOKEN = -64,        /* PKCS#11: no module, token not found, or the token failed */
+    MNAP_E_KS_MECHANISM = -65,    /* PKCS#11: the token lacks a mechanism mnap needs */
 
     /* --- status words of PROTOCOL.md ------------------------------------- */
     MNAP_E_CARD_STATUS = -80,     /* a status word PROTOCOL.md does not define */

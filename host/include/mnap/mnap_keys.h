@@ -15,6 +15,20 @@
  * (e.g. "library"); any name of 1 to 64 printable ASCII characters other
  * than the space is accepted.
  *
+ * A key store is a key source with two implementations, chosen by the path
+ * given to mnap_keystore_load: a file path opens the file key store, a
+ * PKCS#11 URI (RFC 7512, "pkcs11:token=LABEL", optionally
+ * "?module-path=/path/to/module.so") opens a token through p11-kit, the
+ * passphrase being the token's user PIN.  Both give the same key sets for
+ * the same names and the same card keys for the same master keys and card.
+ * In a token a key set NAME is three AES secret-key objects labelled
+ * NAME/enc, NAME/mac and NAME/dek with CKA_ID = KVN || kind (01 master,
+ * 00 card keys); master keys are sensitive and not extractable, and every
+ * operation on them (diversification, key check values, the ceremony's
+ * XOR) runs in the token.  docs/host.md gives the set-up, the environment
+ * (MNAP_PKCS11_MODULE, MNAP_PKCS11_INIT_ARGS) and which values reach host
+ * memory.
+ *
  * Threads: a key store object is not locked; use one per thread or lock it. */
 #ifndef MNAP_KEYS_H
 #define MNAP_KEYS_H
@@ -37,6 +51,12 @@ typedef struct mnap_keyset {
     uint8_t key_len;   /* 16, 24 or 32 */
     uint8_t kvn;       /* 01..7F, FF (transport); 00 = "the card's current key set" */
     uint8_t master;    /* 1: master keys, diversified per card at channel opening */
+    /* Master keys held in a PKCS#11 token (mnap_keystore_get of a token
+     * store): enc/mac/dek stay zero, obj are the token's object handles and
+     * diversification and KCVs run in the token through src.  Valid while
+     * that store is open; NULL for keys held in memory. */
+    struct mnap_keystore *src;
+    unsigned long obj[3];
 } mnap_keyset;
 
 /* Fills ks from three keys of key_len bytes.  MNAP_E_PARAM on a bad length. */
@@ -47,6 +67,13 @@ mnap_err mnap_keyset_set(mnap_keyset *ks, uint8_t kvn, const uint8_t *enc, const
  * the master set. */
 mnap_err mnap_keyset_diversify(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
                                mnap_keyset *out);
+/* The KCVs of the card keys mnap_keyset_diversify would give.  Master keys
+ * in a token with CKM_SP800_108_COUNTER_KDF (the NSS softoken) are
+ * diversified by that mechanism into non-extractable session objects whose
+ * KCVs the token computes: the card keys never leave it.  Otherwise the card
+ * keys are derived, their KCVs computed, and wiped. */
+mnap_err mnap_keyset_diversify_kcv(const mnap_keyset *master, const uint8_t div[MNAP_DIV_DATA_LEN],
+                                   uint8_t kcv_enc[3], uint8_t kcv_mac[3], uint8_t kcv_dek[3]);
 /* Fresh random keys (RAND_bytes). */
 mnap_err mnap_keyset_random(mnap_keyset *ks, uint8_t kvn, size_t key_len);
 /* Key check value of each key: first 3 bytes of AES(key, 16 x 01). */
@@ -83,8 +110,41 @@ mnap_err mnap_keystore_remove(mnap_keystore *ks, const char *name);
 size_t mnap_keystore_count(const mnap_keystore *ks);
 /* The name of entry i (0 <= i < count), or NULL. */
 const char *mnap_keystore_name(const mnap_keystore *ks, size_t i);
-/* Wipes every key and frees the store. */
+/* Wipes every key and frees the store (a token store: closes its session;
+ * key sets got from it may no longer be used). */
 void mnap_keystore_free(mnap_keystore *ks);
+
+/* 1 when ks is a PKCS#11 token, 0 for the file store. */
+int mnap_keystore_is_token(const mnap_keystore *ks);
+/* How a token store diversifies: "C_Sign CKM_AES_CMAC" (card keys that
+ * reach host memory), with "; KCVs by CKM_SP800_108_COUNTER_KDF" when the
+ * token has that mechanism (mnap_keyset_diversify_kcv; MNAP_PKCS11_KDF=sign
+ * turns it off); "host memory (file key store)" for a file. */
+const char *mnap_keystore_method(const mnap_keystore *ks);
+/* Adds or replaces the key set name with fresh random keys: in a token,
+ * master keys are generated inside it (C_GenerateKey, never in host
+ * memory); otherwise RAND_bytes.  A file store still needs its save. */
+mnap_err mnap_keystore_generate(mnap_keystore *ks, const char *name, uint8_t kvn, size_t key_len,
+                                int master);
+
+/* --- key ceremony ------------------------------------------------------- */
+/* A master key set made of 2 or 3 components, one per officer, each a key set
+ * (ENC, MAC, DEK) of one length: the master keys are the XOR of the
+ * components.  In a token with CKM_XOR_BASE_AND_DATA (the NSS softoken) the
+ * first component is imported as a sensitive session key and each further
+ * one XORed into it by C_DeriveKey, so the combined keys exist only in the
+ * token; a token without it (SoftHSMv2) and the file store combine in host
+ * memory, wiped at the end (mnap_ceremony_in_token says which).  Wipe each
+ * component after mnap_ceremony_add. */
+typedef struct mnap_ceremony mnap_ceremony;
+mnap_err mnap_ceremony_begin(mnap_keystore *ks, size_t key_len, mnap_ceremony **out);
+mnap_err mnap_ceremony_add(mnap_ceremony *c, const mnap_keyset *component);
+/* 1 when the components are combined inside a token. */
+int mnap_ceremony_in_token(const mnap_ceremony *c);
+/* Stores the result as master key set name (replacing one of that name); a
+ * file store still needs its save.  MNAP_E_PARAM before two components. */
+mnap_err mnap_ceremony_finish(mnap_ceremony *c, const char *name, uint8_t kvn);
+void mnap_ceremony_free(mnap_ceremony *c);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,11 @@
 extern "C" {
 #endif
 
+/* What a transport's protocol() reports (PROTOCOL.md §10). */
+#define MNAP_PROTO_T0 0   /* contact T=0: short APDUs only */
+#define MNAP_PROTO_T1 1   /* contact T=1, or contactless: short and extended APDUs */
+
+/* Zero the struct before filling it (members added later stay NULL). */
 typedef struct mnap_transport {
     void *self;
     /* Sends cmd (cmd_len bytes) and writes the response, status word last, to
@@ -34,6 +39,13 @@ typedef struct mnap_transport {
     mnap_err (*reconnect)(void *self);
     /* Copies the ATR to out and sets *len.  May be NULL. */
     mnap_err (*atr)(void *self, uint8_t *out, size_t cap, size_t *len);
+    /* The protocol in use now: MNAP_PROTO_T0 or MNAP_PROTO_T1 (asked before
+     * every command, so a reconnect may change it).  Over T=0 the library
+     * sends short APDUs only: reads of at most 256 bytes, GET RESPONSE for
+     * long answers, ISO chaining for LOAD AP blocks; and the transport
+     * itself leaves the Le of a case-4 command out (ISO/IEC 7816-3 12.2).
+     * May be NULL: T=1. */
+    int (*protocol)(void *self);
 } mnap_transport;
 
 #ifdef __cplusplus
