@@ -243,6 +243,7 @@ typedef struct card_ctx {
     const mnap_reg_actor *a;
     const char *serial, *resident, *aid, *service;
     mnap_reg_card_state to;
+    const char *reason;
     mnap_reg_ap_op op;
     bool done, on_card;
     mnap_reg_ap_status now_status;
@@ -269,6 +270,22 @@ static mnap_reg_err lock_card(mnap_reg *r, const mnap_reg_actor *a, const char *
     e = mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), state) == MNAP_REG_OK ? MNAP_REG_OK : MNAP_REG_E_DB;
     reg_rows_free(&rows);
     return e;
+}
+
+/* Records one state change of a card (inside the caller's transaction, the
+ * card row locked). */
+static mnap_reg_err card_event(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                               mnap_reg_card_state from, mnap_reg_card_state to, const char *reason,
+                               const char *now)
+{
+    const char *params[7] = { a->municipality, serial, mnap_reg_card_state_name(from),
+                              mnap_reg_card_state_name(to), reason, a->operator_id, now };
+
+    return reg_exec(r,
+                    "INSERT INTO card_events (municipality, serial, seq, from_state, to_state, reason, actor, at) "
+                    "SELECT $1, $2, COALESCE(max(seq), 0) + 1, $3, $4, $5, $6, CAST($7 AS BIGINT) "
+                    "FROM card_events WHERE serial = $2",
+                    7, params, NULL);
 }
 
 static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
@@ -309,10 +326,14 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
     }
     now_text(r, now);
     params[3] = now;
-    return reg_exec(r,
-                    "INSERT INTO cards (serial, municipality, resident, state, registered_at, registered_by, "
-                    "state_changed_at) VALUES ($3, $1, $2, 'ACTIVE', CAST($4 AS BIGINT), $5, CAST($4 AS BIGINT))",
-                    5, params, NULL);
+    e = reg_exec(r,
+                 "INSERT INTO cards (serial, municipality, resident, state, registered_at, registered_by, "
+                 "state_changed_at) VALUES ($3, $1, $2, 'ACTIVE', CAST($4 AS BIGINT), $5, CAST($4 AS BIGINT))",
+                 5, params, NULL);
+    if (e == MNAP_REG_OK) {
+        e = card_event(r, c->a, c->serial, MNAP_CARD_NONE, MNAP_CARD_ACTIVE, "registered", now);
+    }
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_register(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
@@ -391,29 +412,107 @@ static mnap_reg_err card_state_tx(mnap_reg *r, void *p)
         return e;
     }
     now_text(r, now);
-    return reg_exec(r,
-                    "UPDATE cards SET state = $3, state_changed_at = CAST($4 AS BIGINT) "
-                    "WHERE municipality = $1 AND serial = $2",
-                    4, params, NULL);
+    e = reg_exec(r,
+                 "UPDATE cards SET state = $3, state_changed_at = CAST($4 AS BIGINT) "
+                 "WHERE municipality = $1 AND serial = $2",
+                 4, params, NULL);
+    if (e == MNAP_REG_OK) {
+        e = card_event(r, c->a, c->serial, from, c->to, c->reason, now);
+    }
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_set_state(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
-                                     mnap_reg_card_state to)
+                                     mnap_reg_card_state to, const char *reason)
 {
     mnap_reg_err e = reg_check(a, MNAP_PERM_CARD_STOP);
+    mnap_reg_card_state target = MNAP_CARD_NONE;
     card_ctx c;
 
     if (e != MNAP_REG_OK) {
         return e;
     }
-    if (!reg_valid_hex(serial, 16, 16) || to <= MNAP_CARD_NONE || to >= MNAP_CARD__COUNT) {
+    if (!reg_valid_hex(serial, 16, 16) || to <= MNAP_CARD_NONE || to >= MNAP_CARD__COUNT ||
+        mnap_reg_card_reason_target(reason, &target) != MNAP_REG_OK || target != to ||
+        strcmp(reason, "registered") == 0) {
         return MNAP_REG_E_PARAM;
     }
     memset(&c, 0, sizeof c);
     c.a = a;
     c.serial = serial;
     c.to = to;
+    c.reason = reason;
     return reg_tx(r, card_state_tx, &c);
+}
+
+mnap_reg_err mnap_reg_card_events(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                  mnap_reg_card_event *out, size_t max, size_t *count)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_CARD_READ);
+    const char *params[2] = { NULL, serial };
+    reg_rows rows;
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_hex(serial, 16, 16) || count == NULL || (out == NULL && max != 0)) {
+        return MNAP_REG_E_PARAM;
+    }
+    *count = 0;
+    params[0] = a->municipality;
+    e = reg_exec(r,
+                 "SELECT from_state, to_state, reason, actor, at FROM card_events "
+                 "WHERE municipality = $1 AND serial = $2 ORDER BY seq",
+                 2, params, &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < rows.nrows && *count < max; i++) {
+        mnap_reg_card_event *ev = &out[*count];
+        memset(ev, 0, sizeof *ev);
+        if (strcmp(reg_cell(&rows, i, 0), "NONE") != 0) {
+            (void)mnap_reg_card_state_parse(reg_cell(&rows, i, 0), &ev->from);
+        }
+        (void)mnap_reg_card_state_parse(reg_cell(&rows, i, 1), &ev->to);
+        reg_copy(ev->reason, sizeof ev->reason, reg_cell(&rows, i, 2));
+        reg_copy(ev->actor, sizeof ev->actor, reg_cell(&rows, i, 3));
+        ev->at = reg_i64(reg_cell(&rows, i, 4));
+        (*count)++;
+    }
+    reg_rows_free(&rows);
+    return MNAP_REG_OK;
+}
+
+mnap_reg_err mnap_reg_card_servable(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                    mnap_reg_card_state *state)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_KIOSK_FLOW);
+    const char *params[2] = { NULL, serial };
+    reg_rows rows;
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_hex(serial, 16, 16)) {
+        return MNAP_REG_E_PARAM;
+    }
+    params[0] = a->municipality;
+    e = reg_exec(r, "SELECT state FROM stop_list WHERE municipality = $1 AND serial = $2", 2, params, &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (rows.nrows != 0) {
+        mnap_reg_card_state s = MNAP_CARD_STOPPED;
+        (void)mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), &s);
+        if (state != NULL) {
+            *state = s;
+        }
+        e = MNAP_REG_E_STATE;
+    } else if (state != NULL) {
+        *state = MNAP_CARD_ACTIVE;
+    }
+    reg_rows_free(&rows);
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_require_active(mnap_reg *r, const mnap_reg_actor *a,

@@ -152,12 +152,43 @@ static const char v1_pg[] =
     "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
+/* Version 2 (stop measures): every state change of a card, with who, when
+ * and why.  Rows are only added: terminals may INSERT and SELECT, never
+ * UPDATE or DELETE (PostgreSQL: privileges; SQLite: triggers). */
+static const char v2_common[] =
+    "CREATE TABLE card_events (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  serial TEXT NOT NULL REFERENCES cards(serial),\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  from_state TEXT NOT NULL CHECK (from_state IN ('NONE','ACTIVE','SUSPENDED','STOPPED','TERMINATED')),\n"
+    "  to_state TEXT NOT NULL CHECK (to_state IN ('ACTIVE','SUSPENDED','STOPPED','TERMINATED')),\n"
+    "  reason TEXT NOT NULL CHECK (reason IN ('registered','missing','found','lost','stolen','returned','expired')),\n"
+    "  actor TEXT NOT NULL,\n"
+    "  at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (serial, seq));\n";
+static const char v2_sqlite[] =
+    "CREATE TRIGGER card_events_no_update BEFORE UPDATE ON card_events\n"
+    "  BEGIN SELECT RAISE(ABORT, 'card_events rows are never changed'); END;\n"
+    "CREATE TRIGGER card_events_no_delete BEFORE DELETE ON card_events\n"
+    "  BEGIN SELECT RAISE(ABORT, 'card_events rows are never deleted'); END;\n";
+static const char v2_pg[] =
+    "ALTER TABLE card_events OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON card_events FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT ON card_events TO mnap_app;\n"
+    "ALTER TABLE card_events ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE card_events FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON card_events\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
 static const struct {
     int version;
     const char *common;
+    const char *sqlite;
     const char *pg;
 } migrations[] = {
-    { 1, v1_common, v1_pg },
+    { 1, v1_common, NULL, v1_pg },
+    { 2, v2_common, v2_sqlite, v2_pg },
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -232,8 +263,9 @@ mnap_reg_err reg_schema_check(mnap_reg *r, bool migrate)
         }
         if (e == MNAP_REG_OK && v < migrations[i].version) {
             e = r->eng->script(r, migrations[i].common);
-            if (e == MNAP_REG_OK && r->eng->pg) {
-                e = r->eng->script(r, migrations[i].pg);
+            const char *own = r->eng->pg ? migrations[i].pg : migrations[i].sqlite;
+            if (e == MNAP_REG_OK && own != NULL) {
+                e = r->eng->script(r, own);
             }
             snprintf(ver, sizeof ver, "%d", migrations[i].version);
             if (e == MNAP_REG_OK) {

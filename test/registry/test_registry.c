@@ -527,9 +527,9 @@ static void test_cards_states(void **state)
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "01020304050607", "7"), MNAP_REG_E_PARAM);
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "010203040506070g", "7"), MNAP_REG_E_PARAM);
     /* A clerk does not stop cards; a supervisor does, through the table. */
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->clerk_a, "0102030405060708", MNAP_CARD_SUSPENDED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->clerk_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"),
                      MNAP_REG_E_DENIED);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"), MNAP_REG_OK);
     /* Nothing is loaded, deleted or unblocked on a card not ACTIVE. */
     assert_int_equal(mnap_reg_ap_begin(f->ra, &f->clerk_a, "0102030405060708", MNAP_REG_AP_LOAD, "D276000101",
                                        "library"),
@@ -537,22 +537,82 @@ static void test_cards_states(void **state)
     assert_int_equal(mnap_reg_card_require_active(f->ra, &f->clerk_a, "0102030405060708"), MNAP_REG_E_STATE);
     /* Still SUSPENDED: the resident may not get a second card yet. */
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "1111111111111111", "7"), MNAP_REG_E_HAS_CARD);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "found"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "lost"), MNAP_REG_OK);
     /* Final. */
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE), MNAP_REG_E_STATE);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "found"), MNAP_REG_E_STATE);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED, "returned"),
                      MNAP_REG_E_STATE);
     /* Now a new card. */
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "1111111111111111", "7"), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "1111111111111111", MNAP_CARD_TERMINATED), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "9999999999999999", MNAP_CARD_TERMINATED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "1111111111111111", MNAP_CARD_TERMINATED, "returned"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "9999999999999999", MNAP_CARD_TERMINATED, "returned"),
                      MNAP_REG_E_NOT_FOUND);
     /* The stop list: a kiosk reads it, and nothing else. */
     assert_int_equal(mnap_reg_stop_list(f->ra, &f->kiosk_a, stop_cb, stops), MNAP_REG_OK);
     assert_string_equal(stops, "0102030405060708:STOPPED 1111111111111111:TERMINATED ");
     assert_int_equal(mnap_reg_card_get(f->ra, &f->kiosk_a, "0102030405060708", &c), MNAP_REG_E_DENIED);
     assert_int_equal(mnap_reg_stop_list(f->ra, &f->auditor_a, stop_cb, stops), MNAP_REG_E_DENIED);
+}
+
+/* Stop measures: each change is recorded with who, when and why; a reason
+ * leads to one state; a kiosk asks "may this card be served?". */
+static void test_card_stop_measures(void **state)
+{
+    fx *f = *state;
+    mnap_reg_card_event ev[8];
+    mnap_reg_card_state st = MNAP_CARD_NONE;
+    size_t n = 0;
+
+    add_resident_card(f, "7", "0102030405060708");
+    add_resident_card(f, "8", "0202030405060708");
+    /* The reason must lead to the state asked for; "registered" is not a move. */
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "lost"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "registered"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "broken"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_OK);
+    assert_int_equal(st, MNAP_CARD_ACTIVE);
+    mnap_reg_set_clock(f->ra, 1800000000);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"),
+                     MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_E_STATE);
+    assert_int_equal(st, MNAP_CARD_SUSPENDED);
+    mnap_reg_set_clock(f->ra, 1800000100);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "stolen"),
+                     MNAP_REG_OK);
+    mnap_reg_set_clock(f->ra, 0);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_E_STATE);
+    assert_int_equal(st, MNAP_CARD_STOPPED);
+    /* The other card is served; the question is the kiosk's, not a clerk's. */
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0202030405060708", NULL), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->clerk_a, "0102030405060708", NULL), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "01020304", NULL), MNAP_REG_E_PARAM);
+    /* Who, when, why. */
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_a, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ev[0].from, MNAP_CARD_NONE);
+    assert_int_equal(ev[0].to, MNAP_CARD_ACTIVE);
+    assert_string_equal(ev[0].reason, "registered");
+    assert_string_equal(ev[0].actor, "clerk1");
+    assert_int_equal(ev[1].from, MNAP_CARD_ACTIVE);
+    assert_int_equal(ev[1].to, MNAP_CARD_SUSPENDED);
+    assert_string_equal(ev[1].reason, "missing");
+    assert_string_equal(ev[1].actor, f->sup_a.operator_id);
+    assert_int_equal(ev[1].at, 1800000000);
+    assert_int_equal(ev[2].to, MNAP_CARD_STOPPED);
+    assert_string_equal(ev[2].reason, "stolen");
+    assert_int_equal(ev[2].at, 1800000100);
+    /* A refused move records nothing. */
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED, "expired"),
+                     MNAP_REG_E_STATE);
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_a, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 3);
+    /* Another municipality's operator sees no history of this card. */
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_b, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 0);
 }
 
 static void test_ap_protocol(void **state)
@@ -634,7 +694,7 @@ static void test_isolation(void **state)
     mnap_reg_resident list[4];
 
     add_resident_card(f, "7", "0102030405060708");
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"), MNAP_REG_OK);
     /* B's clerk: A's resident, card and stop list are not there. */
     assert_int_equal(mnap_reg_resident_get(f->rb, &f->clerk_b, "7", &got), MNAP_REG_E_NOT_FOUND);
     assert_int_equal(mnap_reg_resident_find(f->rb, &f->clerk_b, "ジュウミン", list, 4, &n), MNAP_REG_OK);
@@ -656,7 +716,7 @@ static void test_isolation(void **state)
         mnap_reg_actor forged = f->sup_a;
         assert_int_equal(mnap_reg_resident_get(f->rb, &forged, "7", &got), MNAP_REG_E_NOT_FOUND);
         assert_int_equal(mnap_reg_card_get(f->rb, &forged, "0102030405060708", &c), MNAP_REG_E_NOT_FOUND);
-        assert_int_equal(mnap_reg_card_set_state(f->rb, &forged, "0102030405060708", MNAP_CARD_STOPPED),
+        assert_int_equal(mnap_reg_card_set_state(f->rb, &forged, "0102030405060708", MNAP_CARD_STOPPED, "lost"),
                          MNAP_REG_E_NOT_FOUND);
         resident(&r, "99", "偽", "ニセ");
         assert_int_equal(mnap_reg_resident_add(f->rb, &forged, &r), MNAP_REG_E_DENIED);
@@ -774,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_permission_table),
         cmocka_unit_test(test_state_table),
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_stop_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_lockout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_admin, setup, teardown),

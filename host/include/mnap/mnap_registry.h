@@ -112,6 +112,12 @@ mnap_reg_err mnap_reg_card_transition(mnap_reg_card_state from, mnap_reg_card_st
 bool mnap_reg_card_transition_at(size_t i, mnap_reg_card_state *from, mnap_reg_card_state *to,
                                  const char **reason);
 
+/* Why a card changes state, and the state each reason leads to:
+ * registered -> ACTIVE, missing -> SUSPENDED, found -> ACTIVE, lost and
+ * stolen -> STOPPED, returned and expired -> TERMINATED.  MNAP_REG_E_PARAM
+ * for any other word. */
+mnap_reg_err mnap_reg_card_reason_target(const char *reason, mnap_reg_card_state *to);
+
 /* --- opening ------------------------------------------------------------- */
 typedef struct mnap_reg mnap_reg;
 
@@ -263,9 +269,26 @@ mnap_reg_err mnap_reg_card_register(mnap_reg *r, const mnap_reg_actor *a, const 
                                     const char *resident);
 mnap_reg_err mnap_reg_card_get(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
                                mnap_reg_card *out);
-/* Moves the card through the transition table (supervisor). */
+/* Moves the card through the transition table (supervisor) for reason
+ * (mnap_reg_card_reason_target must lead to `to`, else MNAP_REG_E_PARAM),
+ * and records who, when and why in card_events, in one transaction. */
 mnap_reg_err mnap_reg_card_set_state(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
-                                     mnap_reg_card_state to);
+                                     mnap_reg_card_state to, const char *reason);
+/* The card's state changes, oldest first (registration included). */
+typedef struct mnap_reg_card_event {
+    mnap_reg_card_state from, to;
+    char reason[16];
+    char actor[MNAP_REG_ID_MAX + 1];
+    int64_t at;
+} mnap_reg_card_event;
+mnap_reg_err mnap_reg_card_events(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                  mnap_reg_card_event *out, size_t max, size_t *count);
+/* "May this card be served?" for a kiosk or business system (kiosk-flow):
+ * MNAP_REG_OK when the card is not on the actor's municipality's stop list;
+ * MNAP_REG_E_STATE (and *state, when not NULL) when it is.  Reads only the
+ * stop list (on PostgreSQL a kiosk role sees nothing else). */
+mnap_reg_err mnap_reg_card_servable(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                    mnap_reg_card_state *state);
 /* The card's AP records, newest first (at most max). */
 mnap_reg_err mnap_reg_card_aps(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
                                mnap_reg_ap *out, size_t max, size_t *count);
