@@ -69,7 +69,7 @@ S=0102030405060708
 # --- the registry ---------------------------------------------------------------------
 run no-registry "$M" resident show 1; rc 6
 err "mnap: no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'"
-run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 1"
+run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 2"
 run init-again "$M" --registry "$ADMIN_REG" registry upgrade; rc 0
 run_in addm "admin password\n" "$M" --registry "$ADMIN_REG" registry add-municipality 131016 \
     --name 千代田区 --admin admin --password-stdin; rc 0
@@ -83,7 +83,7 @@ if [ "$ENGINE" = postgresql ]; then
 fi
 export MNAP_REGISTRY="$TERM_REG"
 run status "$M" registry status --json; rc 0
-out "{\"engine\":\"$ENGINE\",\"schema\":1,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
+out "{\"engine\":\"$ENGINE\",\"schema\":2,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
 
 # From now on every command needs a session.
 run gated "$M" ap list; rc 6; err "mnap: ap: not logged in (run 'mnap login OPERATOR')"
@@ -196,9 +196,20 @@ for a in $(sql "SELECT aid FROM issued_aps WHERE status = 'LOADED'"); do
     grep -q "\"aid\":\"$a\"" "$T/card.json" || fail "registry LOADED $a is not on the card"
 done
 
+# --- stop measures: a card reported missing ---------------------------------------------------------
+run stop-clerk "$M" card stop $S --reason missing; rc 6; has "$T/err" "needs card-stop"
+run_in login-sup2 "super password\n" "$M" login sup1 --password-stdin; rc 0
+run stop-noreason "$M" card stop $S; rc 2; err "mnap: card stop: --reason must be one of: missing, lost, stolen"
+run stop-badreason "$M" card stop $S --reason returned; rc 2
+run stop-unknown "$M" card stop 1111111111111111 --reason lost; rc 6
+err "mnap: card stop: card 1111111111111111 is not registered"
+run stop-missing "$M" card stop $S --reason missing; rc 0; out "card $S: ACTIVE -> SUSPENDED (missing) by sup1"
+tail -1 "$T/audit.log" | cut -f3-5 | grep -q "^sup1	card stop	$S" || fail "audit line: $(tail -1 "$T/audit.log")"
+run stop-again "$M" card stop $S --reason missing; rc 6
+err "mnap: card stop: card $S is SUSPENDED: it cannot become SUSPENDED (docs/registry.md, card states)"
+run stop-history "$M" card show $S; rc 0; has "$T/out" "ACTIVE -> SUSPENDED (missing) by sup1"
+has "$T/out" "NONE -> ACTIVE (registered) by clerk1"
 # --- a card that is not ACTIVE ---------------------------------------------------------------------
-# (the state commands come with the stop measures; the table is the library's)
-sql "UPDATE cards SET state = 'SUSPENDED' WHERE serial = '$S'" >/dev/null
 run not-active "$M" ap load "$EX/library.json"; rc 6
 err "mnap: ap load: card $S is SUSPENDED: APs are loaded, deleted and PINs unblocked only on ACTIVE cards"
 run not-active-pin "$M" pin unblock "$CERT" --pin-stdin; rc 2
@@ -208,6 +219,62 @@ run_in login-kiosk "kiosk password\n" "$M" login kiosk1 --password-stdin; rc 0
 run stoplist "$M" card stoplist --json; rc 0; has "$T/out" "{\"stop_list\":[{\"serial\":\"$S\",\"state\":\"SUSPENDED\""
 run kiosk-res "$M" resident show 100000000001; rc 6
 run kiosk-card "$M" ap list; rc 6
+run kiosk-stop "$M" card stop $S --reason lost; rc 6; has "$T/err" "needs card-stop"
+# Online: the kiosk flow ends with a named error before any PIN is asked.
+run_in kiosk-online "1234\n" "$M" kiosk certificate "$CERT" --pin-stdin; rc 1
+has "$T/err" "card $S is SUSPENDED in the registry (MNAP_E_CARD_STOPPED): it may not be served"
+grep -q "PIN" "$T/out" && fail "a PIN step ran: $(cat "$T/out")"
+tail -1 "$T/audit.log" | grep -q "kiosk certificate.*card stopped (MNAP_E_CARD_STOPPED)" || \
+    fail "audit line: $(tail -1 "$T/audit.log")"
+
+# --- the signed offline stop list --------------------------------------------------------------------
+run_in login-admin2 "admin password\n" "$M" login admin --password-stdin; rc 0
+run ks-stoplist "$M" keys generate stoplist --kvn 01 --length 32; rc 0
+run_in login-sup3 "super password\n" "$M" login sup1 --password-stdin; rc 0
+run sl-key "$M" card stoplist-key; rc 0
+PUB=$(cat "$T/out")
+[ ${#PUB} = 64 ] || fail "public key: $PUB"
+run sl-export "$M" card stoplist-export "$T/stop.lst"; rc 0
+out "stop list of 131016: 1 card, valid 24 h, written to $T/stop.lst"
+run sl-export-old env MNAP_TEST_NOW=1800000000 "$M" card stoplist-export "$T/old.lst" --valid-hours 1; rc 0
+run sl-export-reglb "$M" card stoplist-export "$T/x.lst" --keys region; rc 4
+has "$T/err" "the stop-list key needs 32"
+# Offline: no registry at all (a business system with the list and the key).
+OFF="env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7"
+run_in sl-offline "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/stop.lst" \
+    --stop-list-key "$PUB"; rc 1
+has "$T/err" "card $S is on the stop list (SUSPENDED, MNAP_E_CARD_STOPPED): it may not be served"
+run_in sl-expired "1234\n" env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7 MNAP_TEST_NOW=1800003600 "$M" kiosk \
+    certificate "$CERT" --pin-stdin --stop-list "$T/old.lst" --stop-list-key "$PUB"; rc 5
+has "$T/err" "(MNAP_E_STOPLIST_EXPIRED): the card is not served"
+run_in sl-early "1234\n" env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7 "$M" kiosk \
+    certificate "$CERT" --pin-stdin --stop-list "$T/old.lst" --stop-list-key "$PUB"; rc 5
+has "$T/err" "MNAP_E_STOPLIST_EXPIRED"
+# One byte edited (the card's state: SUSPENDED -> TERMINATED would pass nothing either).
+cp "$T/stop.lst" "$T/edited.lst"
+printf '\004' | dd of="$T/edited.lst" bs=1 seek=44 conv=notrunc 2>/dev/null
+run_in sl-edited "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/edited.lst" \
+    --stop-list-key "$PUB"; rc 5
+has "$T/err" "(MNAP_E_STOPLIST_SIGNATURE): the card is not served"
+run_in sl-wrongkey "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/stop.lst" \
+    --stop-list-key "$(printf '%064d' 7)"; rc 5
+has "$T/err" "MNAP_E_STOPLIST_SIGNATURE"
+run sl-nokey $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/stop.lst"; rc 2
+# Found again: resumed; the kiosk's check passes (the flow goes on to the PIN).
+run resume "$M" card resume $S; rc 0; out "card $S: SUSPENDED -> ACTIVE (found) by sup1"
+run sl-export2 "$M" card stoplist-export "$T/stop2.lst"; rc 0
+out "stop list of 131016: 0 cards, valid 24 h, written to $T/stop2.lst"
+run_in sl-offline-ok "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/stop2.lst" \
+    --stop-list-key "$PUB"
+grep -q "MNAP_E_CARD_STOPPED\|STOPLIST" "$T/err" && fail "refused after resume: $(cat "$T/err")"
+# Stolen: final.
+run stolen "$M" card stop $S --reason stolen; rc 0; out "card $S: ACTIVE -> STOPPED (stolen) by sup1"
+run resume-stopped "$M" card resume $S; rc 6
+err "mnap: card resume: card $S is STOPPED: it cannot become ACTIVE (docs/registry.md, card states)"
+run terminate-stopped "$M" card terminate $S --reason expired; rc 6
+run_in login-kiosk2 "kiosk password\n" "$M" login kiosk1 --password-stdin; rc 0
+run_in kiosk-stolen "1234\n" "$M" kiosk certificate "$CERT" --pin-stdin; rc 1
+has "$T/err" "is STOPPED in the registry (MNAP_E_CARD_STOPPED)"
 
 # --- the auditor, logout ------------------------------------------------------------------------
 run_in login-aud "audit password\n" "$M" login aud1 --password-stdin; rc 0

@@ -333,7 +333,8 @@ static int card_show(cli *c, int argc, char **argv)
     char serial[MNAP_REG_SERIAL_HEX + 1];
     mnap_reg_card card;
     mnap_reg_ap aps[64];
-    size_t n = 0;
+    mnap_reg_card_event ev[32];
+    size_t n = 0, nev = 0;
     mnap_reg_err e;
     char t1[32], t2[32];
 
@@ -350,6 +351,9 @@ static int card_show(cli *c, int argc, char **argv)
     }
     if (e == MNAP_REG_OK) {
         e = mnap_reg_card_aps(c->reg, &c->actor, serial, aps, sizeof aps / sizeof aps[0], &n);
+    }
+    if (e == MNAP_REG_OK) {
+        e = mnap_reg_card_events(c->reg, &c->actor, serial, ev, sizeof ev / sizeof ev[0], &nev);
     }
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "card show");
@@ -379,6 +383,18 @@ static int card_show(cli *c, int argc, char **argv)
             json_field("deleted_by", aps[i].deleted_by[0] != '\0' ? aps[i].deleted_by : "-", true);
             printf("}");
         }
+        printf("],\"history\":[");
+        for (size_t i = 0; i < nev; i++) {
+            char at[32];
+            iso_time(ev[i].at, at);
+            printf("%s{", i == 0 ? "" : ",");
+            json_field("at", at, false);
+            json_field("from", mnap_reg_card_state_name(ev[i].from), false);
+            json_field("to", mnap_reg_card_state_name(ev[i].to), false);
+            json_field("reason", ev[i].reason, false);
+            json_field("by", ev[i].actor, true);
+            printf("}");
+        }
         printf("]}\n");
         return EX_OK;
     }
@@ -398,6 +414,18 @@ static int card_show(cli *c, int argc, char **argv)
             printf(", deleted %s by %s", d, aps[i].deleted_by);
         }
         putchar('\n');
+    }
+    for (size_t i = 0; i < nev; i++) {
+        char at[32];
+        iso_time(ev[i].at, at);
+        printf("  %s %s -> %s (%s) by %s\n", at, mnap_reg_card_state_name(ev[i].from),
+               mnap_reg_card_state_name(ev[i].to), ev[i].reason, ev[i].actor);
+    }
+    for (size_t i = 0; i < nev; i++) {
+        char at[32];
+        iso_time(ev[i].at, at);
+        printf("  %s %s -> %s (%s) by %s\n", at, mnap_reg_card_state_name(ev[i].from),
+               mnap_reg_card_state_name(ev[i].to), ev[i].reason, ev[i].actor);
     }
     return EX_OK;
 }
@@ -449,6 +477,11 @@ static const cli_sub card_subs[] = {
     { "register", card_register, u_register },
     { "show", card_show, u_cshow },
     { "stoplist", card_stoplist, u_stop },
+    { "stop", card_stop, u_card_stop },
+    { "resume", card_resume, u_card_resume },
+    { "terminate", card_terminate, u_card_terminate },
+    { "stoplist-export", card_stoplist_export, u_card_export },
+    { "stoplist-key", card_stoplist_key, u_card_pubkey },
 };
 
 int cmd_regcard(cli *c, int argc, char **argv)

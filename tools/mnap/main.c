@@ -33,7 +33,7 @@ static const command commands[] = {
     { "whoami", cmd_whoami, "the logged-in operator" },
     { "operator", cmd_operator, "operators: add, lock, unlock, role, show" },
     { "resident", cmd_resident, "residents: add, show, find, service-id" },
-    { "card", cmd_regcard, "registered cards: register, show, stoplist" },
+    { "card", cmd_regcard, "registered cards: register, show, stop, resume, terminate, stoplist" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -163,6 +163,11 @@ static const gate_rule rules[] = {
     { "resident", NULL, MNAP_PERM_RESIDENT_READ },
     { "card", "register", MNAP_PERM_CARD_REGISTER },
     { "card", "stoplist", MNAP_PERM_STOPLIST_READ },
+    { "card", "stop", MNAP_PERM_CARD_STOP },
+    { "card", "resume", MNAP_PERM_CARD_STOP },
+    { "card", "terminate", MNAP_PERM_CARD_STOP },
+    { "card", "stoplist-export", MNAP_PERM_CARD_STOP },
+    { "card", "stoplist-key", MNAP_PERM_CARD_STOP },
     { "card", NULL, MNAP_PERM_CARD_READ },
 };
 
