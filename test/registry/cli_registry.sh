@@ -224,7 +224,7 @@ run kiosk-stop "$M" card stop $S --reason lost; rc 6; has "$T/err" "needs card-s
 run_in kiosk-online "1234\n" "$M" kiosk certificate "$CERT" --pin-stdin; rc 1
 has "$T/err" "card $S is SUSPENDED in the registry (MNAP_E_CARD_STOPPED): it may not be served"
 grep -q "PIN" "$T/out" && fail "a PIN step ran: $(cat "$T/out")"
-tail -1 "$T/audit.log" | grep -q "kiosk certificate.*card stopped (MNAP_E_CARD_STOPPED)" || \
+tail -1 "$T/audit.log" | grep -q "kiosk certificate.*card stopped (MNAP_E_CARD_STOPPED, registry)" || \
     fail "audit line: $(tail -1 "$T/audit.log")"
 
 # --- the signed offline stop list --------------------------------------------------------------------

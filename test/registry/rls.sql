@@ -8,7 +8,7 @@
 \pset format unaligned
 \pset tuples_only true
 BEGIN;
-SELECT plan(41);
+SELECT plan(45);
 -- pgTAP keeps its state in temporary tables; the roles below must write them.
 GRANT ALL ON ALL TABLES IN SCHEMA pg_temp TO PUBLIC;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA pg_temp TO PUBLIC;
@@ -30,12 +30,12 @@ SELECT is(
   (SELECT count(*)::int FROM pg_class c
     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'municipality')),
-  6, 'six tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids)');
+  7, 'seven tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids, card_events)');
 SELECT is(
   (SELECT string_agg(relname, ', ') FROM pg_class
     WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')
       AND relname IN ('mnap_schema','municipalities','operators','sessions','residents','cards',
-                      'issued_aps','service_ids','stop_list')
+                      'issued_aps','service_ids','stop_list','card_events')
       AND pg_get_userbyid(relowner) <> 'mnap_owner'),
   NULL, 'the tables and the view belong to mnap_owner');
 SELECT ok(NOT (SELECT rolbypassrls OR rolsuper OR rolcanlogin FROM pg_roles WHERE rolname = 'mnap_owner'),
@@ -62,6 +62,8 @@ INSERT INTO issued_aps VALUES
   ('131016', 'A000000000000001', 'D276000101', 1, 'library', 'LOADED', 0, 'clerk', 0, 'clerk', NULL, NULL),
   ('271004', 'B000000000000001', 'D276000101', 1, 'library', 'LOADED', 0, 'clerk', 0, 'clerk', NULL, NULL);
 INSERT INTO service_ids VALUES ('131016', '1', 'library', 'sa', 0), ('271004', '1', 'library', 'sb', 0);
+INSERT INTO card_events VALUES ('131016', 'A000000000000002', 1, 'ACTIVE', 'SUSPENDED', 'missing', 'sup', 0),
+  ('271004', 'B000000000000001', 1, 'ACTIVE', 'STOPPED', 'stolen', 'sup', 0);
 
 -- --- a terminal of A: nothing of B, whatever SQL it sends -----------------------------------
 SET ROLE tap_a;
@@ -92,6 +94,13 @@ SELECT ok(NOT pg_has_role(current_user, 'mnap_m_271004', 'MEMBER'), 'A''s role i
 SELECT ok(NOT pg_has_role(current_user, 'mnap_owner', 'MEMBER'), 'A''s role is not the owner''s');
 SELECT throws_ok($$INSERT INTO municipalities VALUES ('271004', 'x', 3, 'k', 0)$$, '42501', NULL,
   'A cannot add a municipality');
+-- Card history is insert-only: no terminal may rewrite who stopped a card, or why.
+SELECT is((SELECT string_agg(serial, ',') FROM card_events), 'A000000000000002', 'A sees only its own card history');
+SELECT throws_ok($$UPDATE card_events SET reason = 'found'$$, '42501', NULL, 'A cannot change a card''s history');
+SELECT throws_ok($$DELETE FROM card_events$$, '42501', NULL, 'A cannot delete a card''s history');
+RESET ROLE;
+SET ROLE tap_kiosk;
+SELECT throws_ok($$SELECT * FROM card_events$$, '42501', NULL, 'the kiosk cannot read card histories');
 RESET ROLE;
 SELECT is((SELECT address FROM residents WHERE municipality = '271004' AND number = '1'), 'B city',
   '... and changed no row of B (UPDATE)');

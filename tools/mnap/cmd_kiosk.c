@@ -170,10 +170,10 @@ static int kiosk_begin(flow *f, const cli *c, const char *command, const uint8_t
             cli_error("the card's serial cannot be read: its stop-list state is unknown, it is not served");
             return op_fail_msg(&f->op, EX_CARD, "serial unknown");
         }
-        rc = !have_serial ? EX_OK : stop_check(c, div, o->stop_list, o->stop_key);
+        char why[120] = "stop-list check failed";
+        rc = !have_serial ? EX_OK : stop_check(c, div, o->stop_list, o->stop_key, why, sizeof why);
         if (rc != EX_OK) {
-            return op_fail_msg(&f->op, rc, rc == EX_CARD ? "card stopped (MNAP_E_CARD_STOPPED)"
-                                                         : "stop list not usable");
+            return op_fail_msg(&f->op, rc, why);
         }
     }
     if (e == MNAP_E_NOT_FOUND) {

@@ -421,12 +421,6 @@ static int card_show(cli *c, int argc, char **argv)
         printf("  %s %s -> %s (%s) by %s\n", at, mnap_reg_card_state_name(ev[i].from),
                mnap_reg_card_state_name(ev[i].to), ev[i].reason, ev[i].actor);
     }
-    for (size_t i = 0; i < nev; i++) {
-        char at[32];
-        iso_time(ev[i].at, at);
-        printf("  %s %s -> %s (%s) by %s\n", at, mnap_reg_card_state_name(ev[i].from),
-               mnap_reg_card_state_name(ev[i].to), ev[i].reason, ev[i].actor);
-    }
     return EX_OK;
 }
 

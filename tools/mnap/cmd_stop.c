@@ -315,7 +315,8 @@ int card_stoplist_key(cli *c, int argc, char **argv)
 }
 
 /* --- the kiosk's check ----------------------------------------------------------- */
-int stop_check(const cli *c, const uint8_t serial[8], const char *list, const char *key)
+int stop_check(const cli *c, const uint8_t serial[8], const char *list, const char *key, char *why,
+               size_t why_cap)
 {
     char hex[MNAP_REG_SERIAL_HEX + 1];
 
@@ -327,17 +328,20 @@ int stop_check(const cli *c, const uint8_t serial[8], const char *list, const ch
         mnap_err e;
 
         if (list == NULL || key == NULL || cli_hex_parse(key, pub, sizeof pub, sizeof pub, &n) != 0) {
+            (void)snprintf(why, why_cap, "stop list: usage");
             cli_error("an offline stop list needs both --stop-list FILE and --stop-list-key HEX (64 hex digits)");
             return EX_USAGE;
         }
         e = mnap_stoplist_load(&l, list, pub, stop_now());
         if (e != MNAP_OK) {
             cli_error("stop list %s: %s (%s): the card is not served", list, mnap_strerror(e), mnap_err_name(e));
+            (void)snprintf(why, why_cap, "stop list refused (%s)", mnap_err_name(e));
             return EX_LOCAL;
         }
         e = mnap_stoplist_check(l, serial, &st);
         mnap_stoplist_free(l);
         if (e == MNAP_E_CARD_STOPPED) {
+            (void)snprintf(why, why_cap, "card stopped (MNAP_E_CARD_STOPPED, offline list)");
             cli_error("card %s is on the stop list (%s, MNAP_E_CARD_STOPPED): it may not be served; the resident "
                       "should go to the municipal counter (市区町村窓口)", hex,
                       mnap_reg_card_state_name((mnap_reg_card_state)st));
@@ -348,11 +352,13 @@ int stop_check(const cli *c, const uint8_t serial[8], const char *list, const ch
         mnap_reg_card_state st = MNAP_CARD_NONE;
         mnap_reg_err e = mnap_reg_card_servable(c->reg, &c->actor, hex, &st);
         if (e == MNAP_REG_E_STATE) {
+            (void)snprintf(why, why_cap, "card stopped (MNAP_E_CARD_STOPPED, registry)");
             cli_error("card %s is %s in the registry (MNAP_E_CARD_STOPPED): it may not be served; the resident "
                       "should go to the municipal counter (市区町村窓口)", hex, mnap_reg_card_state_name(st));
             return EX_CARD;
         }
         if (e != MNAP_REG_OK) {
+            (void)snprintf(why, why_cap, "stop-list check failed: %s", mnap_reg_strerror(e));
             return reg_fail(c->reg, e, "stop-list check");
         }
     }

@@ -69,7 +69,9 @@ int card_stoplist_key(cli *c, int argc, char **argv);
 int64_t stop_now(void);
 /* May the card be served?  Offline against list (signed file) with key (hex
  * public key) when either is given; online through the registry when the
- * operator logged in is a kiosk.  Prints the refusal.  Returns an exit code. */
-int stop_check(const cli *c, const uint8_t serial[8], const char *list, const char *key);
+ * operator logged in is a kiosk.  Prints the refusal and puts the audit
+ * result in why.  Returns an exit code. */
+int stop_check(const cli *c, const uint8_t serial[8], const char *list, const char *key, char *why,
+               size_t why_cap);
 
 #endif
