@@ -58,6 +58,97 @@ mnap_reg_err mnap_reg_resident_add(mnap_reg *r, const mnap_reg_actor *a,
     return reg_tx(r, resident_add_tx, &c);
 }
 
+typedef struct import_ctx {
+    const mnap_reg_actor *a;
+    const mnap_reg_resident *res;
+    size_t n;
+    bool skip_bad, check_only, checked;
+    mnap_reg_err *status;
+    size_t imported, bad;
+} import_ctx;
+
+static mnap_reg_err import_tx(mnap_reg *r, void *p)
+{
+    import_ctx *c = p;
+    char now[24];
+    reg_rows rows;
+
+    /* Again from the start on a retry: the statuses are of this attempt. */
+    c->imported = 0;
+    c->bad = 0;
+    now_text(r, now);
+    for (size_t i = 0; i < c->n; i++) {
+        const mnap_reg_resident *res = &c->res[i];
+        const char *params[8] = { c->a->municipality, res->number, res->name_kanji, res->name_kana,
+                                  res->birth_date, res->address, now, c->a->operator_id };
+        mnap_reg_err e;
+
+        if (!valid_resident(res)) {
+            c->status[i] = MNAP_REG_E_PARAM;
+            c->bad++;
+            continue;
+        }
+        e = reg_exec(r,
+                     "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, address, "
+                     "imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS BIGINT), $8) "
+                     "ON CONFLICT (municipality, number) DO NOTHING",
+                     8, params, &rows);
+        if (e != MNAP_REG_OK) {
+            return e;
+        }
+        c->status[i] = rows.changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
+        reg_rows_free(&rows);
+        if (c->status[i] == MNAP_REG_OK) {
+            c->imported++;
+        } else {
+            c->bad++;
+        }
+    }
+    /* A file with bad rows changes nothing unless they are to be skipped:
+     * the transaction is rolled back (reg_tx rolls back on any error); so is
+     * a check. */
+    if (c->check_only) {
+        c->checked = true;
+        return MNAP_REG_E_PARAM;
+    }
+    if (c->bad != 0 && !c->skip_bad) {
+        return MNAP_REG_E_PARAM;
+    }
+    return MNAP_REG_OK;
+}
+
+mnap_reg_err mnap_reg_resident_import(mnap_reg *r, const mnap_reg_actor *a, const mnap_reg_resident *res,
+                                      size_t n, unsigned flags, mnap_reg_err *status, size_t *imported)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_WRITE);
+    import_ctx c;
+
+    if (imported != NULL) {
+        *imported = 0;
+    }
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if ((res == NULL && n != 0) || (status == NULL && n != 0)) {
+        return MNAP_REG_E_PARAM;
+    }
+    memset(&c, 0, sizeof c);
+    c.a = a;
+    c.res = res;
+    c.n = n;
+    c.skip_bad = (flags & MNAP_REG_IMPORT_SKIP_BAD) != 0;
+    c.check_only = (flags & MNAP_REG_IMPORT_CHECK) != 0;
+    c.status = status;
+    e = reg_tx(r, import_tx, &c);
+    if (c.check_only && c.checked && e == MNAP_REG_E_PARAM) {
+        return c.bad != 0 ? MNAP_REG_E_PARAM : MNAP_REG_OK;
+    }
+    if (e == MNAP_REG_OK && imported != NULL) {
+        *imported = c.imported;
+    }
+    return e;
+}
+
 static void resident_row(const reg_rows *rows, size_t i, mnap_reg_resident *out)
 {
     memset(out, 0, sizeof *out);

@@ -137,6 +137,63 @@ run res-none "$M" resident show 2; rc 6; err "mnap: resident show: no resident 2
 run sid "$M" resident service-id 100000000001 library; rc 0
 [ "$(wc -c <"$T/out")" = 65 ] || fail "service ID: $(cat "$T/out")"
 
+# --- resident import (CSV, UTF-8 and Shift_JIS) --------------------------------------------------
+# Line 3's address spans two lines; line 5 has a bad date, line 7 a bad number.
+cat >"$T/good.csv" <<'CSV'
+住民番号,氏名,氏名カナ,生年月日,住所,備考
+200000000001,佐藤 花子,サトウ ハナコ,1990-02-28,"東京都千代田区麹町1-2, 3F",x
+200000000002,"鈴木 ""一"" 郎",スズキ イチロウ,1970-12-31,"東京都千代田区
+九段南1-2-1",
+CSV
+run imp-good "$M" resident import "$T/good.csv"; rc 0; out "imported 2 residents from $T/good.csv"
+run imp-good-show "$M" resident show 200000000002 --json; rc 0
+has "$T/out" '"name_kanji":"鈴木 \"一\" 郎"'
+has "$T/out" '"address":"東京都千代田区 九段南1-2-1"'
+run imp-again "$M" resident import "$T/good.csv"; rc 5
+err "mnap: resident import: line 2: resident 200000000001 is already registered (or twice in the file)
+mnap: resident import: line 3: resident 200000000002 is already registered (or twice in the file)
+mnap: resident import: 2 bad rows: nothing imported (fix them, or give --skip-bad)"
+cat >"$T/bad.csv" <<'CSV'
+number,name_kanji,name_kana,birth_date,address
+300000000001,高橋 一,タカハシ ハジメ,1980-01-01,"大阪府
+大阪市北区"
+300000000002,田中 二,タナカ ジ,1980-02-30,東京都
+300000000003,伊藤 三,イトウ サン,1980-03-03,東京都
+
+30000000000X,渡辺 四,ワタナベ シ,1980-04-04,東京都
+300000000005,山本 五,ヤマモト ゴ,1980-05-05
+200000000001,佐藤 花子,サトウ ハナコ,1990-02-28,東京都
+CSV
+BADERR="mnap: resident import: line 4: birth_date: not a date YYYY-MM-DD
+mnap: resident import: line 7: number: 1 to 15 digits
+mnap: resident import: line 8: the number of fields differs from the header's
+mnap: resident import: line 9: resident 200000000001 is already registered (or twice in the file)"
+run imp-bad "$M" resident import "$T/bad.csv"; rc 5
+err "$BADERR
+mnap: resident import: 4 bad rows: nothing imported (fix them, or give --skip-bad)"
+run imp-bad-nothing "$M" resident show 300000000001; rc 6
+iconv -f UTF-8 -t CP932 "$T/bad.csv" >"$T/bad-sjis.csv" || fail "iconv"
+run imp-bad-sjis "$M" resident import "$T/bad-sjis.csv"; rc 5
+err "$BADERR
+mnap: resident import: 4 bad rows: nothing imported (fix them, or give --skip-bad)"
+run imp-bad-sjis-nothing "$M" resident show 300000000003; rc 6
+run imp-skip-sjis "$M" resident import "$T/bad-sjis.csv" --encoding shift_jis --skip-bad; rc 0
+out "imported 2 residents from $T/bad-sjis.csv (4 bad rows skipped)"
+run imp-skip-show "$M" resident show 300000000001 --json; rc 0
+has "$T/out" '"name_kanji":"高橋 一","name_kana":"タカハシ ハジメ","birth_date":"1980-01-01","address":"大阪府 大阪市北区"'
+printf 'number,name_kanji,name_kana,birth_date,address\n400000000001,a,b,1980-01-01,"x\n400000000002,a,b,1980-01-01,y\n' >"$T/quote.csv"
+run imp-quote "$M" resident import "$T/quote.csv" --skip-bad; rc 5
+err "mnap: resident import: $T/quote.csv: line 2: a quoted field is not closed (broken quote): nothing imported"
+printf 'number,name_kanji,name_kana,birth_date,address\n400000000001,a"b,c,1980-01-01,y\n' >"$T/quote2.csv"
+run imp-quote2 "$M" resident import "$T/quote2.csv"; rc 5; has "$T/err" "line 2: a quote inside an unquoted field (broken quote)"
+printf 'number,name_kanji,name_kana,address\n' >"$T/nocol.csv"
+run imp-nocol "$M" resident import "$T/nocol.csv"; rc 5
+err "mnap: resident import: $T/nocol.csv: line 1: the header names no column birth_date (or 生年月日): nothing imported"
+printf 'number,name_kanji,name_kana,birth_date,address\n400000000001,\202\240,b,1980-01-01,y\n400000000002,\202,b,1980-01-01,y\n' >"$T/badsjis.csv"
+run imp-badsjis "$M" resident import "$T/badsjis.csv"; rc 5; has "$T/err" "line 3: not valid Shift_JIS"
+run imp-utf8-forced "$M" resident import "$T/bad-sjis.csv" --encoding utf-8; rc 5
+run imp-none "$M" resident show 400000000001; rc 6
+
 run load-unregistered "$M" ap load "$EX/library.json"; rc 6
 err "mnap: ap load: card $S is not registered (mnap card register $S --resident NUMBER)"
 run reg "$M" card register 01:02:03:04:05:06:07:08 --resident 100000000001; rc 0

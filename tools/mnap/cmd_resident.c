@@ -259,6 +259,7 @@ static const cli_sub resident_subs[] = {
     { "show", resident_show, u_show },
     { "find", resident_find, u_find },
     { "service-id", resident_sid, u_sid },
+    { "import", resident_import, u_resident_import },
 };
 
 int cmd_resident(cli *c, int argc, char **argv)

@@ -159,6 +159,7 @@ static const gate_rule rules[] = {
     { "operator", "role", MNAP_PERM_OPERATOR_ADMIN },
     { "operator", NULL, MNAP_PERM_OPERATOR_UNLOCK },
     { "resident", "add", MNAP_PERM_RESIDENT_WRITE },
+    { "resident", "import", MNAP_PERM_RESIDENT_WRITE },
     { "resident", "service-id", MNAP_PERM_SERVICE_ID },
     { "resident", NULL, MNAP_PERM_RESIDENT_READ },
     { "card", "register", MNAP_PERM_CARD_REGISTER },

@@ -58,6 +58,10 @@ int regap_absent(cli *c, am_frame *f, const char *aid, int card_rc);
 /* For pin unblock: the card must be registered and ACTIVE. */
 int regap_require_active(cli *c, am_frame *f);
 
+/* --- resident import (cmd_import.c) ------------------------------------------------ */
+extern const char u_resident_import[];
+int resident_import(cli *c, int argc, char **argv);
+
 /* --- stop measures (cmd_stop.c) --------------------------------------------------- */
 extern const char u_card_stop[], u_card_resume[], u_card_terminate[], u_card_export[], u_card_pubkey[];
 int card_stop(cli *c, int argc, char **argv);

@@ -219,6 +219,17 @@ mnap_reg_err mnap_reg_resident_add(mnap_reg *r, const mnap_reg_actor *a,
                                    const mnap_reg_resident *res);
 mnap_reg_err mnap_reg_resident_get(mnap_reg *r, const mnap_reg_actor *a, const char *number,
                                    mnap_reg_resident *out);
+/* Imports n residents in one transaction (resident-write).  status[i] gets
+ * each row's outcome: OK (added), PARAM (a field is not valid) or EXISTS
+ * (the number is already registered, or earlier in the same import).  With
+ * a bad row and no SKIP_BAD nothing is changed and MNAP_REG_E_PARAM is
+ * returned; with SKIP_BAD the good rows are added.  CHECK: statuses only,
+ * nothing is changed (OK when every row would be added).  *imported: rows
+ * added. */
+#define MNAP_REG_IMPORT_SKIP_BAD 1u
+#define MNAP_REG_IMPORT_CHECK 2u
+mnap_reg_err mnap_reg_resident_import(mnap_reg *r, const mnap_reg_actor *a, const mnap_reg_resident *res,
+                                      size_t n, unsigned flags, mnap_reg_err *status, size_t *imported);
 /* Residents whose kana or kanji name contains text (at most max, by
  * number); *count gets how many were written to out. */
 mnap_reg_err mnap_reg_resident_find(mnap_reg *r, const mnap_reg_actor *a, const char *text,
