@@ -181,6 +181,72 @@ static const char v2_pg[] =
     "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
+/* Version 3: the operator audit, hash-chained per municipality, and its
+ * signed checkpoints.  Rows are never changed; a row younger than 366 days
+ * is never deleted (the triggers use the database's clock). */
+static const char v3_common[] =
+    "CREATE TABLE audit_log (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  seq BIGINT NOT NULL,\n"
+    "  at BIGINT NOT NULL,\n"
+    "  operator TEXT NOT NULL,\n"
+    "  command TEXT NOT NULL,\n"
+    "  serial TEXT NOT NULL,\n"
+    "  aid TEXT NOT NULL,\n"
+    "  result TEXT NOT NULL,\n"
+    "  ref BIGINT NOT NULL DEFAULT 0,\n"
+    "  prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),\n"
+    "  hash TEXT NOT NULL CHECK (length(hash) = 64),\n"
+    "  PRIMARY KEY (municipality, seq));\n"
+    "CREATE INDEX audit_log_at ON audit_log (municipality, at);\n"
+    "CREATE INDEX audit_log_ref ON audit_log (municipality, ref);\n"
+    "CREATE TABLE audit_checkpoints (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  seq BIGINT NOT NULL,\n"
+    "  head TEXT NOT NULL CHECK (length(head) = 64),\n"
+    "  at BIGINT NOT NULL,\n"
+    "  public_key TEXT NOT NULL,\n"
+    "  signature TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, at, seq));\n";
+static const char v3_sqlite[] =
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are never changed'); END;\n"
+    "CREATE TRIGGER audit_log_keep BEFORE DELETE ON audit_log\n"
+    "  WHEN OLD.at > CAST(strftime('%s', 'now') AS INTEGER) - 31622400\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are kept 366 days'); END;\n"
+    "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are never changed'); END;\n"
+    "CREATE TRIGGER audit_checkpoints_keep BEFORE DELETE ON audit_checkpoints\n"
+    "  WHEN OLD.at > CAST(strftime('%s', 'now') AS INTEGER) - 31622400\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are kept 366 days'); END;\n";
+static const char v3_pg[] =
+    "ALTER TABLE audit_log OWNER TO mnap_owner;\n"
+    "ALTER TABLE audit_checkpoints OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON audit_log, audit_checkpoints FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT, DELETE ON audit_log, audit_checkpoints TO mnap_app;\n"
+    "CREATE FUNCTION mnap_audit_guard() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'UPDATE' THEN RAISE EXCEPTION 'audit rows are never changed' USING ERRCODE = '42501'; END IF;\n"
+    "  IF OLD.at > extract(epoch FROM now())::bigint - 31622400 THEN\n"
+    "    RAISE EXCEPTION 'audit rows are kept 366 days' USING ERRCODE = '42501'; END IF;\n"
+    "  RETURN OLD;\n"
+    "END $f$;\n"
+    "ALTER FUNCTION mnap_audit_guard() OWNER TO mnap_owner;\n"
+    "CREATE TRIGGER audit_log_guard BEFORE UPDATE OR DELETE ON audit_log\n"
+    "  FOR EACH ROW EXECUTE FUNCTION mnap_audit_guard();\n"
+    "CREATE TRIGGER audit_checkpoints_guard BEFORE UPDATE OR DELETE ON audit_checkpoints\n"
+    "  FOR EACH ROW EXECUTE FUNCTION mnap_audit_guard();\n"
+    "ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON audit_log\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n"
+    "ALTER TABLE audit_checkpoints ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE audit_checkpoints FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON audit_checkpoints\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
 static const struct {
     int version;
     const char *common;
@@ -189,6 +255,7 @@ static const struct {
 } migrations[] = {
     { 1, v1_common, NULL, v1_pg },
     { 2, v2_common, v2_sqlite, v2_pg },
+    { 3, v3_common, v3_sqlite, v3_pg },
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -51,6 +51,8 @@ typedef enum mnap_reg_err {
     MNAP_REG_E_BUSY,         /* lock or serialization conflict persisted */
     MNAP_REG_E_CRYPTO,       /* random numbers or KDF failed */
     MNAP_REG_E_HAS_CARD,     /* the resident already has a card in use */
+    MNAP_REG_E_AUDIT,        /* the audit chain or a checkpoint does not verify */
+    MNAP_REG_E_RETENTION,    /* audit rows younger than 366 days are kept */
     MNAP_REG_E__COUNT
 } mnap_reg_err;
 
@@ -339,6 +341,72 @@ mnap_reg_err mnap_reg_ap_resolve(mnap_reg *r, const mnap_reg_actor *a, const cha
  * STATE otherwise. */
 mnap_reg_err mnap_reg_card_require_active(mnap_reg *r, const mnap_reg_actor *a,
                                           const char *serial);
+
+/* --- the operator audit (schema 3; docs/registry.md) ------------------------
+ * One row per operator action, hash-chained per municipality exactly as the
+ * audit file is (tools/mnap/audit.h: the hash is SHA-256 of the previous
+ * row's hash, a newline and "seq TAB time TAB operator TAB command TAB
+ * serial TAB aid TAB result"; fields are cut at 200 bytes, tabs and control
+ * characters become '_', an empty field is "-").  Rows are only added: no
+ * role may change one, and none younger than 366 days may be deleted
+ * (PostgreSQL: privileges and triggers; SQLite: triggers).  A signed
+ * checkpoint (Ed25519 over the chain head and a time) makes the deletion of
+ * the newest rows detectable too. */
+#define MNAP_REG_AUDIT_FIELD 200
+#define MNAP_REG_AUDIT_KEEP (366 * 86400)
+#define MNAP_REG_AUDIT_CHECKPOINT_AGE (24 * 3600)
+
+typedef struct mnap_reg_audit_row {
+    uint64_t seq;
+    int64_t at;
+    char operator_id[MNAP_REG_AUDIT_FIELD + 1];
+    char command[MNAP_REG_AUDIT_FIELD + 1];
+    char serial[MNAP_REG_AUDIT_FIELD + 1];
+    char aid[MNAP_REG_AUDIT_FIELD + 1];
+    char result[MNAP_REG_AUDIT_FIELD + 1];
+    char prev_hash[65];
+    char hash[65];
+} mnap_reg_audit_row;
+
+/* Appends a row for municipality (any operator's action, also a failed
+ * login: the library trusts the program, as for the actor).  *seq (when not
+ * NULL) gets its sequence number. */
+mnap_reg_err mnap_reg_audit_append(mnap_reg *r, const char *municipality, const char *operator_id,
+                                   const char *command, const char *serial, const char *aid,
+                                   const char *result, uint64_t *seq);
+/* The row seq of municipality has an outcome row already ("[row N] ..."):
+ * *settled.  For settling rows begun by an interrupted command. */
+mnap_reg_err mnap_reg_audit_settled(mnap_reg *r, const char *municipality, uint64_t seq, bool *settled);
+/* The actor's rows with from <= at < to, oldest first (auditor).  cb returns
+ * non-zero to stop. */
+mnap_reg_err mnap_reg_audit_rows(mnap_reg *r, const mnap_reg_actor *a, int64_t from, int64_t to,
+                                 int (*cb)(void *user, const mnap_reg_audit_row *row), void *user);
+
+typedef struct mnap_reg_audit_report {
+    uint64_t rows, first_seq, last_seq, checkpoints, unsettled;
+    int64_t last_checkpoint_at;   /* 0: none */
+    bool signatures_checked;
+    char last_hash[65];
+    char why[240];                /* the first problem */
+} mnap_reg_audit_report;
+/* Checks the actor's chain and checkpoints (auditor): every row's hash,
+ * consecutive sequence numbers, every checkpoint's head against the chain
+ * (a checkpoint past the last row: the newest rows were deleted) and, with
+ * pub (Ed25519, 32 bytes), its signature.  MNAP_REG_E_AUDIT with rep->why
+ * when broken. */
+mnap_reg_err mnap_reg_audit_verify(mnap_reg *r, const mnap_reg_actor *a, const uint8_t *pub,
+                                   mnap_reg_audit_report *rep);
+/* Signs the chain head of municipality at the registry's clock (seed: the
+ * Ed25519 private key) and stores the checkpoint. */
+mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, const uint8_t seed[32],
+                                       uint64_t *seq);
+/* *due: the last checkpoint is more than 24 h old (or there is none and
+ * there are rows). */
+mnap_reg_err mnap_reg_audit_checkpoint_due(mnap_reg *r, const char *municipality, bool *due);
+/* Deletes the actor's rows older than before (auditor); before must be at
+ * least 366 days in the past (MNAP_REG_E_RETENTION otherwise, nothing
+ * deleted).  The purge itself is a row. */
+mnap_reg_err mnap_reg_audit_purge(mnap_reg *r, const mnap_reg_actor *a, int64_t before, uint64_t *removed);
 
 #ifdef __cplusplus
 }
