@@ -14,6 +14,7 @@ set -u
 B=${BUILD:-build}
 M="$(pwd)/$B/bin/mnap"
 EX="$(pwd)/tools/examples"
+ROOT="$(pwd)"
 [ -x "$M" ] || { echo "cli_registry.sh: $M not built"; exit 1; }
 T=$(mktemp -d /tmp/mnap-clireg-XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -60,6 +61,7 @@ run_in ks-transport "404142434445464748494A4B4C4D4E4F\n" "$M" keys import transp
 run ks-region "$M" keys generate region --kvn 01 --master; rc 0
 run ks-library "$M" keys generate library --kvn 01 --master; rc 0
 run ks-cert "$M" keys generate certificate --kvn 02 --length 32; rc 0
+run ks-audit "$M" keys generate audit --kvn 01 --length 32; rc 0
 run sim "$M" simcard create card.img --serial 0102030405060708; rc 0
 run setup "$M" area setup; rc 0
 LIB=$(sed -n 's/^ *"aid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$EX/library.json" | head -1 | tr a-f A-F)
@@ -206,8 +208,10 @@ has "$T/out" "{\"aid\":\"$LIB\",\"service\":\"library\",\"status\":\"LOADED\""
 has "$T/out" "\"loaded_by\":\"clerk1\""
 run load-again "$M" ap load "$EX/library.json"; rc 6
 err "mnap: ap load: the registry already records AP $LIB as loaded on card $S"
-# The audit log names the logged-in operator, not --operator.
-tail -1 "$T/audit.log" | cut -f3,4 | grep -q "^clerk1	ap load$" || fail "audit line: $(tail -1 "$T/audit.log")"
+# With a registry the audit's home is the registry; its rows name the
+# logged-in operator, not --operator.
+LASTROW="SELECT operator || '|' || command || '|' || serial || '|' || result FROM audit_log ORDER BY seq DESC LIMIT 1"
+sql "$LASTROW" | grep -q "^clerk1|ap load|$S|\[row [0-9]*\] error: " || fail "audit row: $(sql "$LASTROW")"
 
 # --- a change interrupted at each step ------------------------------------------------------------
 # 1. the intent cannot be written: the card is not touched.
@@ -261,7 +265,8 @@ run stop-badreason "$M" card stop $S --reason returned; rc 2
 run stop-unknown "$M" card stop 1111111111111111 --reason lost; rc 6
 err "mnap: card stop: card 1111111111111111 is not registered"
 run stop-missing "$M" card stop $S --reason missing; rc 0; out "card $S: ACTIVE -> SUSPENDED (missing) by sup1"
-tail -1 "$T/audit.log" | cut -f3-5 | grep -q "^sup1	card stop	$S" || fail "audit line: $(tail -1 "$T/audit.log")"
+sql "$LASTROW" | grep -q "^sup1|card stop|$S|\[row [0-9]*\] ok: ACTIVE -> SUSPENDED (missing)$" || \
+    fail "audit row: $(sql "$LASTROW")"
 run stop-again "$M" card stop $S --reason missing; rc 6
 err "mnap: card stop: card $S is SUSPENDED: it cannot become SUSPENDED (docs/registry.md, card states)"
 run stop-history "$M" card show $S; rc 0; has "$T/out" "ACTIVE -> SUSPENDED (missing) by sup1"
@@ -281,8 +286,8 @@ run kiosk-stop "$M" card stop $S --reason lost; rc 6; has "$T/err" "needs card-s
 run_in kiosk-online "1234\n" "$M" kiosk certificate "$CERT" --pin-stdin; rc 1
 has "$T/err" "card $S is SUSPENDED in the registry (MNAP_E_CARD_STOPPED): it may not be served"
 grep -q "PIN" "$T/out" && fail "a PIN step ran: $(cat "$T/out")"
-tail -1 "$T/audit.log" | grep -q "kiosk certificate.*card stopped (MNAP_E_CARD_STOPPED, registry)" || \
-    fail "audit line: $(tail -1 "$T/audit.log")"
+sql "$LASTROW" | grep -q "^kiosk1|kiosk certificate|$S|.*card stopped (MNAP_E_CARD_STOPPED, registry)" || \
+    fail "audit row: $(sql "$LASTROW")"
 
 # --- the signed offline stop list --------------------------------------------------------------------
 run_in login-admin2 "admin password\n" "$M" login admin --password-stdin; rc 0
@@ -333,9 +338,51 @@ run_in login-kiosk2 "kiosk password\n" "$M" login kiosk1 --password-stdin; rc 0
 run_in kiosk-stolen "1234\n" "$M" kiosk certificate "$CERT" --pin-stdin; rc 1
 has "$T/err" "is STOPPED in the registry (MNAP_E_CARD_STOPPED)"
 
+# --- the registry as the audit's home: an interrupted command ----------------------------------
+# Ctrl-C at the passphrase prompt: the begun row is in the registry, the
+# signal handler writes the spool beside the audit file (write/fsync only),
+# the next audit command settles it as "[row N] interrupted (SIGINT)".
+run_in login-clerk3 "clerk password\n" "$M" login clerk1 --password-stdin; rc 0
+LABEL=ctrl-c-registry; N=$((N + 1))
+env -u MNAP_PASSPHRASE /usr/bin/python3 "$ROOT/test/tools/pty_run.py" "key store passphrase:" '\x03' -- \
+    "$M" ap delete "$CERT" >"$T/out" 2>&1 </dev/null; RC=$?
+rc 130; has "$T/out" "mnap: interrupted: the audit log records it"
+has "$T/audit.log.interrupted" "clerk1	ap delete	-	$CERT	interrupted (SIGINT)"
+run clerk-audit "$M" audit verify; rc 6; has "$T/err" "needs audit-read"
+
 # --- the auditor, logout ------------------------------------------------------------------------
 run_in login-aud "audit password\n" "$M" login aud1 --password-stdin; rc 0
 run aud-verify "$M" audit verify; rc 0
+has "$T/err" "(ap delete by clerk1) recorded as interrupted (SIGINT)"
+has "$T/out" "registry audit of 131016: "
+has "$T/out" ", chain intact, "
+has "$T/out" "(signatures checked)"
+[ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'ap delete' AND result LIKE '[row %] interrupted (SIGINT)'")" = 1 ] || \
+    fail "no settled interrupted row: $(sql "SELECT seq, command, result FROM audit_log ORDER BY seq DESC LIMIT 3")"
+run aud-verify-again "$M" audit verify; rc 0; noerr
+run aud-key "$M" audit key; rc 0
+AKEY=$(cat "$T/out")
+run aud-export "$M" audit export --from 2000-01-01 --to 2100-01-01 "$T/audit.exp"; rc 0; has "$T/out" "signed, written to"
+grep -q "	login	-	-	ok	" "$T/audit.exp" || fail "export lacks a login row"
+run aud-vexport "$M" audit verify-export "$T/audit.exp" --key "$AKEY"; rc 0; has "$T/out" "signature and chain intact"
+sed 's/	login	/	LOGIN	/' "$T/audit.exp" >"$T/audit-edited.exp"
+run aud-vexport-edited "$M" audit verify-export "$T/audit-edited.exp" --key "$AKEY"; rc 5
+has "$T/err" "the signature does not verify"
+run aud-export-bad "$M" audit export --from 2000-01-01 "$T/x.exp"; rc 2
+run aud-purge-young "$M" audit purge --before "$(date -u -d '-30 days' +%F)"; rc 6
+has "$T/err" "rows are kept 366 days"
+run aud-purge-old "$M" audit purge --before "$(date -u -d '-400 days' +%F)"; rc 0; out "audit purge: 0 rows older than $(date -u -d '-400 days' +%F) removed"
+run aud-checkpoint "$M" audit checkpoint; rc 0; has "$T/out" "signed"
+# The newest row deleted behind the registry's back (the DBA switches the
+# guard off): the signed checkpoint catches it.
+if [ "$ENGINE" = postgresql ]; then
+    sql "ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard" >/dev/null
+else
+    sql "DROP TRIGGER audit_log_keep" >/dev/null
+fi
+sql "DELETE FROM audit_log WHERE municipality = '131016' AND seq = (SELECT max(seq) FROM audit_log WHERE municipality = '131016')" >/dev/null
+run aud-deleted "$M" audit verify; rc 5
+has "$T/err" ": the newest rows were deleted"
 run aud-card "$M" info; rc 6; err "mnap: info: not allowed for aud1 (role auditor; needs card-read)"
 run logout "$M" logout; rc 0; out "logged out"
 run after-logout "$M" audit verify; rc 6; err "mnap: audit: not logged in (run 'mnap login OPERATOR')"

@@ -139,6 +139,11 @@ static int resident_add(cli *c, int argc, char **argv)
     snprintf(r.birth_date, sizeof r.birth_date, "%s", o.birth);
     snprintf(r.address, sizeof r.address, "%s", o.address);
     e = mnap_reg_resident_add(c->reg, &c->actor, &r);
+    char what[80];
+    snprintf(what, sizeof what, "resident %s added", r.number);
+    if (reg_audit_note(c, "resident add", NULL, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e == MNAP_REG_E_PARAM) {
         cli_error("resident add: invalid field (number: 1 to 15 digits; birth: a real YYYY-MM-DD date; "
                   "names and address: UTF-8 text without control characters)");
@@ -311,6 +316,11 @@ static int card_register(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     e = mnap_reg_card_register(c->reg, &c->actor, serial, o.resident);
+    char what[80];
+    snprintf(what, sizeof what, "registered for resident %s", o.resident);
+    if (reg_audit_note(c, "card register", serial, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e == MNAP_REG_E_NOT_FOUND) {
         cli_error("card register: no resident %s", o.resident);
         return EX_REGISTRY;

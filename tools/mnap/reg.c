@@ -390,3 +390,21 @@ int regap_require_active(cli *c, am_frame *f)
     e = mnap_reg_card_require_active(c->reg, &c->actor, f->op.serial);
     return e == MNAP_REG_OK ? EX_OK : card_refusal(c, f, e, f->op.command);
 }
+
+int reg_audit_note(const cli *c, const char *command, const char *serial, mnap_reg_err e, const char *what)
+{
+    char result[240];
+
+    if (!c->logged_in || c->reg == NULL) {
+        return EX_OK;
+    }
+    (void)snprintf(result, sizeof result, "%s: %s", e == MNAP_REG_OK ? "ok" : "error",
+                   e == MNAP_REG_OK ? what : mnap_reg_strerror(e));
+    mnap_reg_err ae = mnap_reg_audit_append(c->reg, c->actor.municipality, c->actor.operator_id, command, serial,
+                                            NULL, result, NULL);
+    if (ae != MNAP_REG_OK) {
+        cli_error("%s: the audit row: %s", command, mnap_reg_strerror(ae));
+        return EX_REGISTRY;
+    }
+    return EX_OK;
+}

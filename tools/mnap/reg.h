@@ -58,6 +58,11 @@ int regap_absent(cli *c, am_frame *f, const char *aid, int card_rc);
 /* For pin unblock: the card must be registered and ACTIVE. */
 int regap_require_active(cli *c, am_frame *f);
 
+/* One audit row for a registry-only action (operator add/lock/unlock/role,
+ * resident add, card register): e is the outcome, what says what was done.
+ * Returns an exit code (EX_REGISTRY when the row cannot be written). */
+int reg_audit_note(const cli *c, const char *command, const char *serial, mnap_reg_err e, const char *what);
+
 /* --- resident import (cmd_import.c) ------------------------------------------------ */
 extern const char u_resident_import[];
 int resident_import(cli *c, int argc, char **argv);
