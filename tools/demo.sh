@@ -122,12 +122,13 @@ done
 ok M info --public
 
 # --- the municipality's terminal ----------------------------------------------
-step "creating the key store: card vendor's transport key (KVN FF), region master keys (KVN 01), library AP master keys (KVN 01), the stop-list signing key (Ed25519, 32 bytes); only KCVs are shown"
+step "creating the key store: card vendor's transport key (KVN FF), region master keys (KVN 01), library AP master keys (KVN 01), the stop-list and audit-checkpoint signing keys (Ed25519, 32 bytes); only KCVs are shown"
 ok "$MNAP" keys init --kdf-cost 14
 ok "$MNAP" keys import transport --kvn FF --file <(echo 404142434445464748494A4B4C4D4E4F)
 ok "$MNAP" keys generate region --kvn 01 --master
 ok "$MNAP" keys generate library --kvn 01 --master
 ok "$MNAP" keys generate stoplist --kvn 01 --length 32
+ok "$MNAP" keys generate audit --kvn 01 --length 32
 
 step "mnap area setup: the transport key opens the blank area, the region keys (diversified for this card) replace it"
 ok M area setup
@@ -175,11 +176,12 @@ ok "$MNAP" --registry "$REG" registry init
 ok "$MNAP" --registry "$REG" registry add-municipality 131016 --name 千代田区 --admin admin --password-stdin \
     < <(printf 'demo admin password\n')
 
-step "the admin logs in (scrypt-hashed password; the session token is stored hashed) and adds a clerk, a supervisor and a kiosk"
+step "the admin logs in (scrypt-hashed password; the session token is stored hashed) and adds a clerk, a supervisor, a kiosk and an auditor"
 ok R login admin --password-stdin < <(printf 'demo admin password\n')
 ok R operator add clerk1 --name "窓口 一郎" --role clerk --password-stdin < <(printf 'demo clerk password\n')
 ok R operator add sup1 --name "監督 花子" --role supervisor --password-stdin < <(printf 'demo super password\n')
 ok R operator add kiosk1 --name "図書館 端末" --role kiosk --password-stdin < <(printf 'demo kiosk password\n')
+ok R operator add aud1 --name "監査 次郎" --role auditor --password-stdin < <(printf 'demo audit password\n')
 
 step "the clerk logs in; an admin command is refused by role before anything is touched"
 ok R login clerk1 --password-stdin < <(printf 'demo clerk password\n')
@@ -217,7 +219,15 @@ cp "$E2E_TMP/stop.lst" "$E2E_TMP/stop-edited.lst"
 printf '\001' | dd of="$E2E_TMP/stop-edited.lst" bs=1 seek=44 conv=notrunc 2>/dev/null
 refused 5 M kiosk library "$LIB" --pin-stdin --stop-list "$E2E_TMP/stop-edited.lst" --stop-list-key "$PUB" < <(printf '8642\n')
 
-step "mnap audit verify: the terminal's hash-chained operator audit log (hashes shortened here)"
+step "the registry audit (the audit's home with a registry): the auditor verifies the chain and its signed checkpoints, and exports a signed file"
+ok R login aud1 --password-stdin < <(printf 'demo audit password\n')
+ok R audit verify
+ok R audit export --from 2000-01-01 --to 2100-01-01 "$E2E_TMP/audit-export.txt"
+sed -n '2,$p' "$E2E_TMP/audit-export.txt" | grep -v '^#' | awk -F'\t' '{ printf "     | %3s %s %-8s %-15s %-16s %s\n", $1, $2, $3, $4, $5, $7 }'
+ok R audit verify-export "$E2E_TMP/audit-export.txt" --key "$(R audit key 2>/dev/null)"
+ok R logout
+
+step "mnap audit verify: the terminal's hash-chained operator audit file, kept for commands without a registry (hashes shortened here)"
 awk -F'\t' '{ printf "     | %3s %s %-10s %-14s %s %s %-28s %.16s...\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$MNAP_AUDIT"
 ok "$MNAP" audit verify
 cp "$MNAP_AUDIT" "$E2E_TMP/audit-edited.log"
