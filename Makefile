@@ -248,7 +248,7 @@ test: deps-check
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
 # (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
-bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
+bench: $(BENCHES) $(BUILD)/bin/mnap $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
 	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
 # CI's check of the benchmarks: each runs once with tiny counts (nothing timed).
 bench-smoke:
