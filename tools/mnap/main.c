@@ -25,14 +25,14 @@ static const command commands[] = {
     { "diagnose", cmd_diagnose, "card fault isolation: one check per line and a conclusion" },
     { "kiosk", cmd_kiosk, "business flows: kiosk library AID, kiosk certificate AID" },
     { "manifest", cmd_manifest, "manifest check FILE, manifest build FILE -o IMAGE" },
-    { "audit", cmd_audit, "audit verify: check the operator audit log's hash chain" },
+    { "audit", cmd_audit, "audit: verify (file or registry), checkpoint, key, export, verify-export, purge" },
     { "simcard", cmd_simcard, "simcard create PATH: a blank card image for --card-image" },
     { "registry", cmd_registry, "the registry: init, upgrade, add-municipality, status" },
     { "login", cmd_login, "login OPERATOR: open a session (registry mode)" },
     { "logout", cmd_logout, "end the session" },
     { "whoami", cmd_whoami, "the logged-in operator" },
     { "operator", cmd_operator, "operators: add, lock, unlock, role, show" },
-    { "resident", cmd_resident, "residents: add, show, find, service-id" },
+    { "resident", cmd_resident, "residents: add, import, show, find, service-id" },
     { "card", cmd_regcard, "registered cards: register, show, stop, resume, terminate, stoplist" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
