@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_apdu.h"
 #include "cm_ct.h"
 #include "cm_err.h"
 #include "cm_tlv.h"
@@ -164,37 +165,20 @@ size_t ch_hex(const char *hex, uint8_t *out, size_t cap)
 size_t ch_apdu(uint8_t *out, size_t cap, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                const uint8_t *data, size_t data_len, long le)
 {
-    bool ext = data_len > 255 || le > 256;
-    size_t n = 0;
+    cm_apdu a;
 
     if (cap < 4 + 3 + data_len + 3 || data_len > 65535 || le > 65536)
         return 0;
-    out[n++] = cla;
-    out[n++] = ins;
-    out[n++] = p1;
-    out[n++] = p2;
-    if (data_len > 0) {
-        if (ext) {
-            out[n++] = 0;
-            out[n++] = (uint8_t)(data_len >> 8);
-            out[n++] = (uint8_t)data_len;
-        } else {
-            out[n++] = (uint8_t)data_len;
-        }
-        memcpy(out + n, data, data_len);
-        n += data_len;
-    }
-    if (le >= 0) {
-        if (ext) {
-            if (data_len == 0)
-                out[n++] = 0;
-            out[n++] = (uint8_t)((le == 65536 ? 0 : le) >> 8);
-            out[n++] = (uint8_t)(le == 65536 ? 0 : le);
-        } else {
-            out[n++] = (uint8_t)(le == 256 ? 0 : le);
-        }
-    }
-    return n;
+    memset(&a, 0, sizeof(a));
+    a.cla = cla;
+    a.ins = ins;
+    a.p1 = p1;
+    a.p2 = p2;
+    a.data = data;
+    a.nc = data_len;
+    /* le < 0: no Le field; 0: Le 00 (or 00 00 when extended), the maximum. */
+    a.ne = le < 0 ? 0 : le > 0 ? (size_t)le : data_len > 255 ? 65536 : 256;
+    return cm_apdu_encode(&a, out, cap);
 }
 
 /* What the card does to its channel on this command, mirrored on the host:
@@ -238,14 +222,10 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
      * extended.  Over T=0 success may be 61xx (the FCI by GET RESPONSE). */
     if (len > 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 &&
         (sw == 0x9000 || (sw & 0xFF00) == 0x6100)) {
-        size_t lc = apdu[4], off = 5;
-        if (lc == 0 && len >= 7) {
-            lc = (size_t)apdu[5] << 8 | apdu[6];
-            off = 7;
-        }
-        if (lc >= 5 && lc <= 16 && len >= off + lc) {
-            memcpy(c->selected_aid, apdu + off, lc);
-            c->selected_aid_len = lc;
+        cm_apdu a;
+        if (cm_apdu_parse(apdu, len, &a) == CM_OK && a.nc >= 5 && a.nc <= 16) {
+            memcpy(c->selected_aid, a.data, a.nc);
+            c->selected_aid_len = a.nc;
         }
     }
     /* SELECT with no AID selects the default application, the AM (§2). */
@@ -403,8 +383,9 @@ uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg,
     static uint8_t sbuf[CH_IMAGE_MAX + 4096];
     static ch_rsp local;
     const uint8_t *w;
-    size_t wlen, dlen, doff, tail, off;
+    size_t wlen, dlen, doff, off;
     long le = -1;
+    cm_apdu v;
     bool was_open = c->chan_open;
 
     if (!rsp)
@@ -419,29 +400,13 @@ uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg,
         w = apdu;
         wlen = len;
     }
-    /* Parse the (wrapped) APDU: Lc short or extended, then an optional Le. */
-    if (wlen <= 5)
+    /* Parse the (wrapped) APDU: it must carry data to chain. */
+    if (cm_apdu_parse(w, wlen, &v) != CM_OK || v.nc == 0)
         return CH_SW_HARNESS;
-    if (w[4] == 0 && wlen >= 7) {
-        dlen = (size_t)w[5] << 8 | w[6];
-        doff = 7;
-        tail = wlen - doff - dlen;
-        if (doff + dlen > wlen || (tail != 0 && tail != 2))
-            return CH_SW_HARNESS;
-        if (tail == 2)
-            le = (long)(w[wlen - 2] << 8 | w[wlen - 1]) ? (long)(w[wlen - 2] << 8 | w[wlen - 1])
-                                                        : 65536;
-    } else {
-        dlen = w[4];
-        doff = 5;
-        if (doff + dlen > wlen)
-            return CH_SW_HARNESS;
-        tail = wlen - doff - dlen;
-        if (tail > 1)
-            return CH_SW_HARNESS;
-        if (tail == 1)
-            le = w[wlen - 1] ? w[wlen - 1] : 256;
-    }
+    dlen = v.nc;
+    doff = cm_apdu_head_len(&v);
+    if (v.ne)
+        le = (long)v.ne;
     for (off = 0;;) {
         size_t n = dlen - off < seg ? dlen - off : seg;
         bool last = off + n == dlen;
