@@ -3,14 +3,24 @@
 
 #include "cm_apdu.h"
 
-static size_t get16(const uint8_t *b)
+/* A length field of w bytes (1 short, 2 extended after the 00 marker). */
+static size_t field(const uint8_t *p, size_t w)
 {
-    return ((size_t)b[0] << 8) | b[1];
+    return w == 2 ? ((size_t)p[0] << 8 | p[1]) : p[0];
+}
+
+/* An Le field: 00 is 256, 00 00 is 65536. */
+static size_t le_field(const uint8_t *p, size_t w)
+{
+    size_t f = field(p, w);
+
+    return f ? f : (size_t)256 << (8 * (w - 1));
 }
 
 int cm_apdu_parse(const uint8_t *b, size_t len, cm_apdu *a)
 {
-    size_t nc;
+    const uint8_t *p = b + 4;
+    size_t body, w = 1, nc = 0, ne = 0;
 
     if (b == NULL || a == NULL)
         return CM_E_PARAM;
@@ -21,55 +31,33 @@ int cm_apdu_parse(const uint8_t *b, size_t len, cm_apdu *a)
     a->ins = b[1];
     a->p1 = b[2];
     a->p2 = b[3];
-    a->kase = 1;
-    if (len == 4)
-        return CM_OK;
-    if (len == 5) {                                     /* case 2 short */
-        a->kase = 2;
-        a->ne = b[4] ? b[4] : 256;
-        return CM_OK;
+    body = len - 4;
+    if (body > 1 && b[4] == 0) {
+        /* Extended: 00 then Le1 Le2 alone, or Lc1 Lc2 data [Le1 Le2].  A
+         * body of 2 (00 xx) is neither.  (A short Lc is never 00.) */
+        if (body < 3)
+            return CM_E_FORMAT;
+        a->extended = 1;
+        w = 2;
+        p++;
+        body--;
     }
-    if (b[4] != 0) {                                    /* case 3 or 4 short */
-        nc = b[4];
-        if (len != 5 + nc && len != 6 + nc)
-            goto bad;
-        a->data = b + 5;
-        a->nc = nc;
-        a->kase = 3;
-        if (len == 6 + nc) {
-            a->kase = 4;
-            a->ne = b[5 + nc] ? b[5 + nc] : 256;
-        }
-        return CM_OK;
+    if (body == w) {                                   /* case 2 */
+        ne = le_field(p, w);
+    } else if (body != 0) {                            /* case 3 or 4 */
+        nc = field(p, w);
+        if (nc == 0)
+            return CM_E_FORMAT;                        /* Lc 00 00 */
+        if (body == w + nc + w)
+            ne = le_field(p + w + nc, w);
+        else if (body != w + nc)
+            return CM_E_FORMAT;                        /* lengths do not add up */
+        a->data = p + w;
     }
-    /* Extended: 00 then Le1 Le2 alone, or Lc1 Lc2 data [Le1 Le2].  A body
-     * of 2 (00 xx) is neither. */
-    if (len < 7)
-        goto bad;
-    a->extended = 1;
-    if (len == 7) {                                     /* case 2E */
-        a->kase = 2;
-        a->ne = get16(b + 5) ? get16(b + 5) : 65536;
-        return CM_OK;
-    }
-    nc = get16(b + 5);
-    if (nc == 0 || (len != 7 + nc && len != 9 + nc))
-        goto bad;
-    a->data = b + 7;
     a->nc = nc;
-    a->kase = 3;
-    if (len == 9 + nc) {
-        a->kase = 4;
-        a->ne = get16(b + 7 + nc) ? get16(b + 7 + nc) : 65536;
-    }
+    a->ne = ne;
+    a->kase = (uint8_t)((nc ? 3 : 1) + (ne ? 1 : 0));
     return CM_OK;
-bad:
-    a->data = NULL;
-    a->nc = 0;
-    a->ne = 0;
-    a->kase = 0;
-    a->extended = 0;
-    return CM_E_FORMAT;
 }
 
 int cm_apdu_is_extended(const cm_apdu *a)

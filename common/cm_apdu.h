@@ -38,8 +38,8 @@ typedef struct cm_apdu {
                            Ne > 256) */
 } cm_apdu;
 
-/* Parses len bytes at buf.  CM_OK, or CM_E_FORMAT (with *a zeroed but for
- * the header when at least 4 bytes came), or CM_E_PARAM for NULL. */
+/* Parses len bytes at buf.  CM_OK, or CM_E_FORMAT (then Nc, Ne and data are
+ * 0 and only the header may be read), or CM_E_PARAM for NULL. */
 int cm_apdu_parse(const uint8_t *buf, size_t len, cm_apdu *a);
 
 /* Whether a is coded in the extended form (never case 1). */
