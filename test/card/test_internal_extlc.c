@@ -17,7 +17,7 @@
 #include "card_test.h"
 #include "cm_cmac.h"
 #include "cm_err.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 
 typedef struct hexbuf {
     uint8_t b[1024];

@@ -17,7 +17,7 @@
 #include <openssl/rand.h>
 
 #include "cm_ct.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "vc_card.h"
 #include "vc_link.h"
 #include "vc_log.h"
@@ -112,7 +112,7 @@ static int parse_serial(const char *s, uint8_t out[MC_SERIAL_LEN])
 {
     size_t n = strlen(s);
 
-    return n == 2 * MC_SERIAL_LEN && mnap_hex_decode(s, n, out, MC_SERIAL_LEN, NULL) == 0 ? 0 : -1;
+    return n == 2 * MC_SERIAL_LEN && mt_hex_decode(s, n, out, MC_SERIAL_LEN, NULL) == 0 ? 0 : -1;
 }
 
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)

@@ -107,7 +107,7 @@ static int ap_load(cli *c, int argc, char **argv)
     ap_opts o;
     int first;
     am_frame f;
-    mnap_manifest *m = NULL;
+    mt_manifest *m = NULL;
     size_t problems;
     uint8_t *img = NULL;
     size_t img_len = 0;
@@ -124,7 +124,7 @@ static int ap_load(cli *c, int argc, char **argv)
         }
         return rc;
     }
-    img = malloc(MNAP_MANIFEST_MAX_IMAGE);
+    img = malloc(MT_MANIFEST_MAX_IMAGE);
     if (img == NULL) {
         image_free(m);
         cli_error("out of memory");
@@ -140,7 +140,7 @@ static int ap_load(cli *c, int argc, char **argv)
             rc = EX_CARD;
         }
         if (rc == EX_OK) {
-            rc = image_build(argv[first], m, f.ks, &region, div, img, MNAP_MANIFEST_MAX_IMAGE, &img_len);
+            rc = image_build(argv[first], m, f.ks, &region, div, img, MT_MANIFEST_MAX_IMAGE, &img_len);
         }
         mnap_keyset_wipe(&region);
         if (rc != EX_OK) {
@@ -163,7 +163,7 @@ static int ap_load(cli *c, int argc, char **argv)
         }
     }
     rc = am_end(&f, rc);
-    cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);
+    cm_wipe(img, MT_MANIFEST_MAX_IMAGE);
     free(img);
     image_free(m);
     return rc;
@@ -242,7 +242,7 @@ static int ap_list(cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < count; i++) {
             char hex[2 * MNAP_AID_MAX + 1];
-            cli_hex(list[i].aid, list[i].aid_len, hex);
+            mt_hex_encode(list[i].aid, list[i].aid_len, hex, MT_HEX_UPPER);
             if (c->json) {
                 printf("%s{\"aid\":\"%s\",\"state\":\"%s\",\"state_code\":\"%02X\",\"nvm_used\":%lu,"
                        "\"pin_tries\":%u,\"blocked\":%s}",
