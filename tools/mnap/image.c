@@ -2,7 +2,6 @@
 #include "image.h"
 #include "cli.h"
 #include "cm_ct.h"
-#include "mc_sim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +97,8 @@ int image_build(const char *path, const mt_manifest *m, const mnap_keystore *ks,
     mt_manifest_problem items[MAX_PROBLEMS];
     mt_manifest_report r;
     key_lookup l = { ks, div, "" };
-    /* The simulator port's OpenSSL block function: the one the host library
-     * and the tests use too. */
-    cm_aes aes = { mc_sim_openssl_aes, NULL };
+    /* libmnap's AES block (OpenSSL), through its public API. */
+    cm_aes aes = { mnap_aes_block, NULL };
     mnap_keyset card;
     const mnap_keyset *dek_set = region;
     int rc;
