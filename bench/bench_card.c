@@ -109,7 +109,7 @@ static int bt_new(bt **out, mnap_ctx **ctx, uint32_t nvm)
 {
     static const uint8_t serial[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, family[2] = { 0, 1 };
     uint8_t k[16];
-    mc_simcard_make mk = { serial, family, k, k, k, sizeof(k) };
+    mc_simcard_make mk = { serial, family, k, k, k, sizeof(k), NULL };
     mnap_transport t;
     bt *b = calloc(1, sizeof(*b));
 

@@ -66,25 +66,33 @@ int ch_init(ch_card *c, uint32_t nvm_size)
     static const uint8_t seed[16] = {'m', 'n', 'a', 'p', '-', 't', 'e', 's', 't'};
     cm_keyset tk;
 
+    mc_simcard_make mk;
+    int rc;
+
     memset(c, 0, sizeof(*c));
     c->aes.fn = mc_sim_openssl_aes;
     c->aes.ctx = NULL;
-    if (mc_sim_init_mem(&c->sim, nvm_size ? nvm_size : MC_SIM_DEFAULT_NVM_SIZE) != 0)
-        return -1;
-    mc_sim_set_deterministic_random(&c->sim, seed);
     ch_transport_keys(&tk);
-    if (mc_fabricate(&c->card, &c->sim, ch_serial, ch_family, tk.enc, tk.mac, tk.dek,
-                     tk.key_len) != MC_OK) {
-        mc_sim_close(&c->sim);
-        return -1;
-    }
-    return 0;
+    memset(&mk, 0, sizeof(mk));
+    mk.serial = ch_serial;
+    mk.family = ch_family;
+    mk.enc = tk.enc;
+    mk.mac = tk.mac;
+    mk.dek = tk.dek;
+    mk.key_len = tk.key_len;
+    mk.det_seed = seed;
+    rc = mc_simcard_new_mem(&c->sc, nvm_size, &mk, NULL);
+    cm_wipe(&tk, sizeof(tk));
+    return rc == 0 ? 0 : -1;
 }
 
 void ch_free(ch_card *c)
 {
-    mc_power_off(&c->card);
-    mc_sim_close(&c->sim);
+    /* Tests power the card on and off directly too: off, whatever the
+     * holder last saw. */
+    mc_power_off(&c->sc.card);
+    c->sc.powered = false;
+    mc_simcard_close(&c->sc);
     cm_scp03_close(&c->scp);
     memset(c, 0, sizeof(*c));
 }
@@ -97,11 +105,11 @@ void ch_forget(ch_card *c)
 
 mc_status ch_power_cycle(ch_card *c)
 {
-    mc_power_off(&c->card);
-    mc_sim_power_restore(&c->sim);
+    mc_power_off(&c->sc.card);
+    mc_sim_power_restore(&c->sc.sim);
     ch_forget(c);
     c->selected_aid_len = 0;
-    return mc_power_on(&c->card, &c->sim);
+    return mc_power_on(&c->sc.card, &c->sc.sim);
 }
 
 mc_status ch_clone(ch_card *dst, const ch_card *src)
@@ -109,18 +117,13 @@ mc_status ch_clone(ch_card *dst, const ch_card *src)
     memset(dst, 0, sizeof(*dst));
     dst->aes.fn = mc_sim_openssl_aes;
     dst->aes.ctx = NULL;
-    if (mc_sim_init_mem(&dst->sim, src->sim.nvm_size) != 0)
-        return MC_ERR_PARAM;
-    memcpy(dst->sim.nvm, src->sim.nvm, src->sim.nvm_size);
-    if (src->sim.det_random)
-        mc_sim_set_deterministic_random(&dst->sim, src->sim.det_seed);
     dst->challenge_counter = src->challenge_counter + 0x10000;
-    return mc_power_on(&dst->card, &dst->sim);
+    return mc_simcard_clone_mem(&dst->sc, &src->sc);
 }
 
 void ch_reset(ch_card *c)
 {
-    mc_reset(&c->card);
+    mc_reset(&c->sc.card);
     ch_forget(c);
     c->selected_aid_len = 0;
 }
@@ -200,7 +203,7 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
     uint16_t sw;
 
     host_track(c, apdu, len);
-    n = mc_process(&c->card, apdu, len, buf, sizeof(buf));
+    n = mc_process(&c->sc.card, apdu, len, buf, sizeof(buf));
     if (rsp) {
         rsp->len = 0;
         rsp->raw_len = 0;
@@ -589,16 +592,16 @@ const uint8_t *ch_tlv_find(const uint8_t *buf, size_t len, uint16_t tag, size_t 
 
 uint8_t *ch_nvm_copy(const ch_card *c)
 {
-    uint8_t *p = malloc(c->sim.nvm_size);
+    uint8_t *p = malloc(c->sc.sim.nvm_size);
 
     if (p)
-        memcpy(p, c->sim.nvm, c->sim.nvm_size);
+        memcpy(p, c->sc.sim.nvm, c->sc.sim.nvm_size);
     return p;
 }
 
 bool ch_nvm_equal(const ch_card *c, const uint8_t *copy)
 {
-    return memcmp(c->sim.nvm, copy, c->sim.nvm_size) == 0;
+    return memcmp(c->sc.sim.nvm, copy, c->sc.sim.nvm_size) == 0;
 }
 
 bool ch_have_debug_dump(void)
@@ -613,15 +616,15 @@ bool ch_have_debug_dump(void)
 uint8_t *ch_dump(ch_card *c, size_t *len)
 {
 #ifdef CH_HAVE_DEBUG_DUMP
-    size_t cap = (size_t)c->sim.nvm_size * 2 + 65536;
+    size_t cap = (size_t)c->sc.sim.nvm_size * 2 + 65536;
     uint8_t *p = malloc(cap);
 
     if (!p)
         return NULL;
-    *len = mc_debug_dump(&c->card, p, cap);
+    *len = mc_debug_dump(&c->sc.card, p, cap);
     return p;
 #else
-    *len = c->sim.nvm_size;
+    *len = c->sc.sim.nvm_size;
     return ch_nvm_copy(c);
 #endif
 }

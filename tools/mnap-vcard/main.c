@@ -411,7 +411,7 @@ static int handle_message(slot *s, const uint8_t *msg, size_t len)
          * power comes back, and the card is inserted again. */
         vc_log(VC_ERR, "card went mute (an NVM write failed): power-cycling it");
         drop_connection(s, "card mute");
-        mc_sim_power_restore(&s->vc->sim);
+        mc_sim_power_restore(&s->vc->sc.sim);
         s->inserted = false;
         s->reinsert_at_ms = now_ms() + MUTE_OUT_MS;
         return 0;

@@ -18,6 +18,8 @@ static mc_status fabricate(mc_simcard *sc, const mc_simcard_make *mk)
     size_t key_len = mk->enc ? mk->key_len : sizeof(mc_sim_test_key);
     mc_status st;
 
+    if (mk->det_seed != NULL)
+        mc_sim_set_deterministic_random(&sc->sim, mk->det_seed);
     st = mc_fabricate(&sc->card, &sc->sim, mk->serial,
                       mk->family ? mk->family : mc_sim_test_family, enc,
                       mk->mac ? mk->mac : enc, mk->dek ? mk->dek : enc, key_len);
@@ -44,6 +46,19 @@ int mc_simcard_new_mem(mc_simcard *sc, uint32_t nvm_size, const mc_simcard_make 
         return MC_SIMCARD_E_FABRICATE;
     }
     return 0;
+}
+
+mc_status mc_simcard_clone_mem(mc_simcard *dst, const mc_simcard *src)
+{
+    mc_simcard_init(dst);
+    if (mc_sim_init_mem(&dst->sim, src->sim.nvm_size) != 0)
+        return MC_ERR_PARAM;
+    dst->open = true;
+    memcpy(dst->sim.nvm, src->sim.nvm, src->sim.nvm_size);
+    if (src->sim.det_random)
+        mc_sim_set_deterministic_random(&dst->sim, src->sim.det_seed);
+    dst->transport = src->transport;
+    return mc_simcard_power_on(dst);
 }
 
 int mc_simcard_create_file(mc_simcard *sc, const char *path, uint32_t nvm_size, bool truncate,

@@ -45,6 +45,9 @@ typedef struct mc_simcard_make {
     const uint8_t *family;          /* 2 bytes, or NULL */
     const uint8_t *enc, *mac, *dek; /* key_len bytes each, or NULL */
     size_t key_len;
+    const uint8_t *det_seed;        /* 16 bytes: deterministic random from this seed
+                                       (transcripts, tests), set before fabrication;
+                                       NULL: OpenSSL's */
 } mc_simcard_make;
 
 /* A fresh holder (no image). */
@@ -55,6 +58,11 @@ void mc_simcard_init(mc_simcard *sc);
  * MC_SIMCARD_E_FABRICATE with *status (status may be NULL). */
 int mc_simcard_new_mem(mc_simcard *sc, uint32_t nvm_size, const mc_simcard_make *mk,
                        mc_status *status);
+
+/* dst becomes a second card with a memory copy of src's NVM (and src's
+ * deterministic-random seed, if any), powered on: the mc_power_on status,
+ * or MC_ERR_PARAM when there is no memory. */
+mc_status mc_simcard_clone_mem(mc_simcard *dst, const mc_simcard *src);
 
 /* A new file image at path (truncate: overwrite an existing file), locked,
  * fabricated and left powered off and open.  On a failure after the file
