@@ -101,7 +101,7 @@ TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -198,6 +198,12 @@ $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
 
+# The independent interop peer (issue #14): test/interop/ in Python (pyscard,
+# python3-cryptography, its own SCP03 host) against mnap-vcard through a
+# private pcscd, in the T=1, T=0 and contactless modes.
+test-interop: $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/interop/run.sh
+
 # Stress test: test/stress/*.c make one program, mnap-stress, built with
 # ASan+LSan in $(STRESS_BUILD) and run by test/stress/run.sh for
 # STRESS_SECONDS against its own pcscd (docs/security.md).
@@ -213,7 +219,7 @@ stress:
 
 test: deps-check
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
@@ -272,7 +278,7 @@ fuzz:
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
-            vsmartcard-vpicc python3-pycryptodome \
+            vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
