@@ -101,7 +101,7 @@ TEST_SUITES := common card host tools
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -217,7 +217,13 @@ stress:
 	  $(STRESS_BUILD)/test/stress/mnap-stress $(STRESS_BUILD)/bin/mnap-vcard $(STRESS_BUILD)/test/e2e/e2e_pcsc
 	@BUILD=$(STRESS_BUILD) STRESS_SECONDS=$(STRESS_SECONDS) test/stress/run.sh
 
+# ARCHITECTURE.md's dependency rules: which folder may include which
+# headers (test/depcheck.py; under a second).
+test-deps:
+	@/usr/bin/python3 test/depcheck.py
+
 test: deps-check
+	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
 	@echo "make test: all suites passed"
