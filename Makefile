@@ -58,7 +58,20 @@ PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcscl
 P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
-INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
+# Include paths per folder: each gets only the headers ARCHITECTURE.md's
+# dependency rules allow it (test/depcheck.py checks the same rules line by
+# line in make test).  Tests, fuzz targets and the ctcheck programs see
+# everything (INC's default).
+INC      = -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
+INC_COMMON := -Icommon
+INC_CARD   := -Icard -Icommon
+INC_SIM    := -Icard/port/sim -Icard -Icommon
+INC_HOST   := -Ihost -Ihost/include -Icommon
+INC_INPROC := -Ihost -Ihost/include -Icommon -Icard -Icard/port/sim
+INC_TLIB   := -Itools/lib -Icommon -Ihost/include
+INC_TOOL   := -Itools/lib -Icommon -Ihost/include -Ihost/inproc
+INC_VCARD  := -Itools/lib -Icommon -Icard -Icard/port/sim
+INC_BENCH  := -Ibench -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost/inproc
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
@@ -113,6 +126,16 @@ tools: $(TOOLS)
 tests: $(TEST_BINS)
 
 # ---- objects -------------------------------------------------------------
+# (GNU make picks the pattern with the shortest stem: card/port/sim/ before card/.)
+$(BUILD)/obj/common/%.o:           INC = $(INC_COMMON)
+$(BUILD)/obj/card/%.o:             INC = $(INC_CARD)
+$(BUILD)/obj/card/port/sim/%.o:    INC = $(INC_SIM)
+$(BUILD)/obj/host/%.o:             INC = $(INC_HOST)
+$(BUILD)/obj/host/inproc/%.o:      INC = $(INC_INPROC)
+$(BUILD)/obj/tools/%.o:            INC = $(INC_TOOL)
+$(BUILD)/obj/tools/lib/%.o:        INC = $(INC_TLIB)
+$(BUILD)/obj/tools/mnap-vcard/%.o: INC = $(INC_VCARD)
+$(BUILD)/obj/bench/%.o:            INC = $(INC_BENCH)
 $(BUILD)/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
@@ -150,12 +173,18 @@ $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
 	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LDLIBS)
 
 # ---- programs ------------------------------------------------------------
-# Every tool links the host library, the in-process transport and the card
-# runtime; the linker keeps only what a tool uses.
+# Each program links what it needs: a tool the host library and the
+# in-process transport (which brings the card runtime and its simulator
+# port: the CLI's --card-image); the virtual card only the card runtime, its
+# simulator port (OpenSSL) and libmnaptools, no libmnap and no PC/SC client.
+PROG_LIBS   = $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+PROG_LDLIBS = $(LDLIBS)
+$(BUILD)/bin/mnap-vcard: PROG_LIBS   = $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+$(BUILD)/bin/mnap-vcard: PROG_LDLIBS = -lssl -lcrypto
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $$(PROG_LIBS)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_CARD) $(LIB_SIM) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(call group,$(PROG_LIBS)) $(PROG_LDLIBS)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)

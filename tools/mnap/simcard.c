@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "inproc/mnap_inproc.h"
+#include "mnap_inproc.h"
 
 struct simcard {
     mnap_inproc *ip;
