@@ -132,15 +132,19 @@ static mnap_err wrong_le_command(const uint8_t *cmd, size_t len, uint16_t sw, ui
 static mnap_err get_responses(mnap_ctx *ctx, unsigned red, uint8_t *out, size_t cap,
                               size_t *total, uint16_t *sw, size_t *raw_used, unsigned *parts)
 {
-    uint8_t gr[5] = { 0x00, INS_GET_RESPONSE, 0x00, 0x00, 0x00 };
-    size_t dlen;
+    uint8_t gr[5];
+    mnap_apdu a;
+    size_t dlen, n;
     mnap_err rc;
 
     while ((*sw & 0xFF00) == CM_SW_BYTES_REMAINING) {
         if (++*parts > MAX_PARTS)
             return MNAP_E_PROTOCOL;
-        gr[4] = (uint8_t)(*sw & 0xFF);
-        rc = transmit_one(ctx, gr, sizeof(gr), red, &dlen, sw, raw_used);
+        /* 00 C0 00 00 xx: Le = SW2, 00 for 256. */
+        mnap__apdu_init(&a, 0x00, INS_GET_RESPONSE, 0x00, 0x00);
+        a.ne = (*sw & 0xFF) ? (*sw & 0xFF) : 256;
+        n = mnap__apdu_encode(&a, gr, sizeof(gr));
+        rc = transmit_one(ctx, gr, n, red, &dlen, sw, raw_used);
         if (rc != MNAP_OK)
             return rc;
         if (dlen > cap - *total)
