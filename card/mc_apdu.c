@@ -43,42 +43,6 @@ static uint16_t check_class(uint8_t cla, uint8_t ins)
     return CM_SW_OK;
 }
 
-/* Class and framing, before anything else (§2, §9, §10): the command is
- * framed by the codec (common/cm_apdu.c) into c (header, Ne, whether an Le
- * came, whether it is extended with data, which MACs a 3-byte Lc, §3), and
- * c->data, c->lc give its data as received (until secure messaging puts the
- * plain data in card->buf; nothing writes through c->data before).  T=0 carries short APDUs only: an
- * extended one cannot come over it and is refused as it arrives, as a
- * framing error (before secure messaging: a wrapped one does not move the
- * MAC chain).  Over T=0 a command with data may be case 4 sent without its
- * Le (ISO 7816-3 12.2): Ne is then 256, and any response data goes by 61xx.
- * A refusal here still ends a pending initiation (§3).  Out of line, so
- * that the view is not on the stack below the handlers. */
-MC_NOINLINE static uint16_t admit(mc_card *card, const uint8_t *cmd, size_t len, mc_cmd *c)
-{
-    cm_apdu a;
-    uint16_t sw = check_class(cmd[0], cmd[1]);
-    bool t0 = card->transport == MC_TRANSPORT_T0;
-
-    if (sw == CM_SW_OK && (cm_apdu_parse(cmd, len, &a) != CM_OK || (t0 && a.extended)))
-        sw = CM_SW_WRONG_LENGTH;
-    if (sw != CM_SW_OK) {
-        if (card->chan == MC_CH_PENDING)
-            mc_chan_close(card);
-        return sw;
-    }
-    c->cla = a.cla;
-    c->ins = a.ins;
-    c->p1 = a.p1;
-    c->p2 = a.p2;
-    c->has_le = a.ne != 0 || (t0 && a.nc != 0);
-    c->ne = a.ne ? (uint32_t)a.ne : c->has_le ? 256u : 0u;
-    c->ext = a.extended && a.nc != 0;
-    c->data = (uint8_t *)(uintptr_t)a.data;
-    c->lc = a.nc;
-    return CM_SW_OK;
-}
-
 /* Verifies the C-MAC of a wrapped command too long for the buffer by streaming
  * it from the caller's APDU; it is refused afterwards (6700) but the chain
  * advances as §9 says. */
@@ -343,6 +307,7 @@ void mc_set_transport(mc_card *card, uint8_t transport)
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
+    cm_apdu a;
     size_t lc, n, dirty;
     uint16_t sw;
     bool done, wrap, gr, t0_data;
@@ -353,11 +318,35 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (cmd_len < 4)
         return emit(rsp, 0, CM_SW_WRONG_LENGTH);
     memset(&c, 0, sizeof(c));
-    sw = admit(card, cmd, cmd_len, &c);
-    if (sw != CM_SW_OK)
-        return emit(rsp, 0, sw);
-    lc = c.lc;
+    c.cla = cmd[0];
+    c.ins = cmd[1];
+    c.p1 = cmd[2];
+    c.p2 = cmd[3];
+    sw = check_class(c.cla, c.ins);
+    /* Framing by the codec (common/cm_apdu.h, inline: its view stays in
+     * registers).  T=0 (§10) carries short APDUs only: an extended one
+     * cannot come over it, and is refused as it arrives, as a framing error
+     * (before secure messaging: a wrapped one does not move the MAC chain). */
+    if (sw != CM_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
+        (card->transport == MC_TRANSPORT_T0 && a.extended)) {
+        /* Refused for its class or framing: it still ends a pending
+         * initiation (§3). */
+        if (card->chan == MC_CH_PENDING)
+            mc_chan_close(card);
+        return emit(rsp, 0, sw != CM_SW_OK ? sw : CM_SW_WRONG_LENGTH);
+    }
+    lc = a.nc;
+    c.has_le = a.ne != 0;
+    c.ne = (uint32_t)a.ne;
+    /* An extended APDU with data MACs a 3-byte Lc (§3). */
+    c.ext = a.extended && lc != 0;
+    /* Over T=0 a command with data may be case 4 sent without its Le (ISO
+     * 7816-3 12.2): Ne is then 256, and any response data goes by 61xx. */
     t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
+    if (t0_data && !c.has_le) {
+        c.has_le = true;
+        c.ne = 256;
+    }
     gr = c.ins == 0xC0 && !(c.cla & 0x80);
     if (!interrupt_state(card, &c, gr))
         return 0;
@@ -367,7 +356,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
         return emit(rsp, n, sw);
     }
-    sw = secure_messaging(card, &c, c.data, lc, &done);
+    sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A chain refused by secure messaging is over, and its load with it. */
     if (sw != CM_SW_OK && !card->muted && card->chain_active)
         mc_load_drop(card);

@@ -3,63 +3,6 @@
 
 #include "cm_apdu.h"
 
-/* A length field of w bytes (1 short, 2 extended after the 00 marker). */
-static size_t field(const uint8_t *p, size_t w)
-{
-    return w == 2 ? ((size_t)p[0] << 8 | p[1]) : p[0];
-}
-
-/* An Le field: 00 is 256, 00 00 is 65536. */
-static size_t le_field(const uint8_t *p, size_t w)
-{
-    size_t f = field(p, w);
-
-    return f ? f : (size_t)256 << (8 * (w - 1));
-}
-
-int cm_apdu_parse(const uint8_t *b, size_t len, cm_apdu *a)
-{
-    const uint8_t *p = b + 4;
-    size_t body, w = 1, nc = 0, ne = 0;
-
-    if (b == NULL || a == NULL)
-        return CM_E_PARAM;
-    memset(a, 0, sizeof(*a));
-    if (len < 4)
-        return CM_E_FORMAT;
-    a->cla = b[0];
-    a->ins = b[1];
-    a->p1 = b[2];
-    a->p2 = b[3];
-    body = len - 4;
-    if (body > 1 && b[4] == 0) {
-        /* Extended: 00 then Le1 Le2 alone, or Lc1 Lc2 data [Le1 Le2].  A
-         * body of 2 (00 xx) is neither.  (A short Lc is never 00.) */
-        if (body < 3)
-            return CM_E_FORMAT;
-        a->extended = 1;
-        w = 2;
-        p++;
-        body--;
-    }
-    if (body == w) {                                   /* case 2 */
-        ne = le_field(p, w);
-    } else if (body != 0) {                            /* case 3 or 4 */
-        nc = field(p, w);
-        if (nc == 0)
-            return CM_E_FORMAT;                        /* Lc 00 00 */
-        if (body == w + nc + w)
-            ne = le_field(p + w + nc, w);
-        else if (body != w + nc)
-            return CM_E_FORMAT;                        /* lengths do not add up */
-        a->data = p + w;
-    }
-    a->nc = nc;
-    a->ne = ne;
-    a->kase = (uint8_t)((nc ? 3 : 1) + (ne ? 1 : 0));
-    return CM_OK;
-}
-
 int cm_apdu_is_extended(const cm_apdu *a)
 {
     /* Case 1 has no length field to be extended. */

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "cm_err.h"
 
 #define CM_APDU_MAX_NC 65535u
@@ -39,8 +40,10 @@ typedef struct cm_apdu {
 } cm_apdu;
 
 /* Parses len bytes at buf.  CM_OK, or CM_E_FORMAT (then Nc, Ne and data are
- * 0 and only the header may be read), or CM_E_PARAM for NULL. */
-int cm_apdu_parse(const uint8_t *buf, size_t len, cm_apdu *a);
+ * 0 and only the header may be read), or CM_E_PARAM for NULL.  Inline: on
+ * the card's path of every command its view stays in registers (no frame
+ * of its own, nothing on the stack below the handlers). */
+static inline int cm_apdu_parse(const uint8_t *buf, size_t len, cm_apdu *a);
 
 /* Whether a is coded in the extended form (never case 1). */
 int cm_apdu_is_extended(const cm_apdu *a);
@@ -58,5 +61,74 @@ size_t cm_apdu_encoded_len(const cm_apdu *a);
  * out + cm_apdu_head_len(a) are left for the caller to fill in (SCP03
  * wrapping encrypts and MACs them in place). */
 size_t cm_apdu_encode(const cm_apdu *a, uint8_t *out, size_t cap);
+
+/* --- the parser (inline) ------------------------------------------------ */
+
+static inline size_t cm_apdu__get16(const uint8_t *p)
+{
+    return ((size_t)p[0] << 8) | p[1];
+}
+
+static inline int cm_apdu_parse(const uint8_t *b, size_t len, cm_apdu *a)
+{
+    size_t nc = 0, ne = 0, at = 5;
+    uint8_t ext = 0;
+
+    if (b == NULL || a == NULL)
+        return CM_E_PARAM;
+    if (len < 4) {
+        memset(a, 0, sizeof(*a));
+        return CM_E_FORMAT;
+    }
+    a->cla = b[0];
+    a->ins = b[1];
+    a->p1 = b[2];
+    a->p2 = b[3];
+    if (len == 5) {                                     /* case 2 short */
+        ne = b[4] ? b[4] : 256;
+    } else if (len > 5 && b[4] != 0) {                  /* case 3 or 4 short */
+        nc = b[4];
+        if (len == 6 + nc)
+            ne = b[5 + nc] ? b[5 + nc] : 256;
+        else if (len != 5 + nc)
+            goto bad;                                   /* lengths do not add up */
+    } else if (len > 5) {
+        /* Extended: 00 then Le1 Le2 alone, or Lc1 Lc2 data [Le1 Le2].  A
+         * body of 2 (00 xx) is neither; nor is Lc 00 00. */
+        if (len < 7)
+            goto bad;
+        ext = 1;
+        if (len == 7) {                                 /* case 2E */
+            ne = cm_apdu__get16(b + 5);
+            if (ne == 0)
+                ne = 65536;
+        } else {
+            nc = cm_apdu__get16(b + 5);
+            at = 7;
+            if (nc == 0)
+                goto bad;
+            if (len == 9 + nc) {
+                ne = cm_apdu__get16(b + 7 + nc);
+                if (ne == 0)
+                    ne = 65536;
+            } else if (len != 7 + nc) {
+                goto bad;
+            }
+        }
+    }
+    a->data = nc ? b + at : NULL;
+    a->nc = nc;
+    a->ne = ne;
+    a->extended = ext;
+    a->kase = (uint8_t)((nc ? 3 : 1) + (ne ? 1 : 0));
+    return CM_OK;
+bad:
+    a->data = NULL;
+    a->nc = 0;
+    a->ne = 0;
+    a->extended = 0;
+    a->kase = 0;
+    return CM_E_FORMAT;
+}
 
 #endif
