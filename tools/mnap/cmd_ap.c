@@ -108,7 +108,7 @@ static int ap_load(cli *c, int argc, char **argv)
     ap_opts o;
     int first;
     am_frame f;
-    mnap_manifest *m = NULL;
+    mt_manifest *m = NULL;
     size_t problems;
     uint8_t *img = NULL;
     size_t img_len = 0;
@@ -125,7 +125,7 @@ static int ap_load(cli *c, int argc, char **argv)
         }
         return rc;
     }
-    img = malloc(MNAP_MANIFEST_MAX_IMAGE);
+    img = malloc(MT_MANIFEST_MAX_IMAGE);
     if (img == NULL) {
         image_free(m);
         cli_error("out of memory");
@@ -149,7 +149,7 @@ static int ap_load(cli *c, int argc, char **argv)
             rc = EX_CARD;
         }
         if (rc == EX_OK) {
-            rc = image_build(argv[first], m, f.ks, &region, div, img, MNAP_MANIFEST_MAX_IMAGE, &img_len);
+            rc = image_build(argv[first], m, f.ks, &region, div, img, MT_MANIFEST_MAX_IMAGE, &img_len);
         }
         mnap_keyset_wipe(&region);
         if (rc != EX_OK) {
@@ -179,7 +179,7 @@ static int ap_load(cli *c, int argc, char **argv)
         rc = regap_end(c, &f, f.op.aid, EX_CARD) == EX_CARD ? rc : EX_REGISTRY;
     }
     rc = am_end(&f, rc);
-    cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);
+    cm_wipe(img, MT_MANIFEST_MAX_IMAGE);
     free(img);
     image_free(m);
     return rc;
@@ -269,7 +269,7 @@ static int ap_list(cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < count; i++) {
             char hex[2 * MNAP_AID_MAX + 1];
-            cli_hex(list[i].aid, list[i].aid_len, hex);
+            mt_hex_encode(list[i].aid, list[i].aid_len, hex, MT_HEX_UPPER);
             if (c->json) {
                 printf("%s{\"aid\":\"%s\",\"state\":\"%s\",\"state_code\":\"%02X\",\"nvm_used\":%lu,"
                        "\"pin_tries\":%u,\"blocked\":%s}",

@@ -202,7 +202,7 @@ static int audit_key_cmd(cli *c, int argc, char **argv)
     }
     mnap_keystore_free(ks);
     if (rc == EX_OK) {
-        cli_hex(pub, 32, hex);
+        mt_hex_encode(pub, 32, hex, MT_HEX_UPPER);
         printf("%s\n", hex);
     }
     return rc;
@@ -316,7 +316,7 @@ static int ed_sign(const uint8_t seed[32], const char *msg, size_t len, char sig
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(k);
     if (ok) {
-        cli_hex(sig, 64, sig_hex);
+        mt_hex_encode(sig, 64, sig_hex, MT_HEX_UPPER);
     }
     return ok ? 0 : -1;
 }

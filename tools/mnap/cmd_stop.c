@@ -116,7 +116,7 @@ static int change(cli *c, const char *command, const char *serial_in, const char
         cli_error("%s: '%s' is not a card serial (8 bytes of hex)", command, serial_in);
         return EX_USAGE;
     }
-    cli_hex(b, 8, serial);
+    mt_hex_encode(b, 8, serial, MT_HEX_UPPER);
     (void)mnap_reg_card_reason_target(reason, &to);
     rc = op_begin(&op, c, command, NULL, 0);
     if (rc != EX_OK) {
@@ -309,7 +309,7 @@ int card_stoplist_key(cli *c, int argc, char **argv)
     if (e != MNAP_OK) {
         return cli_fail(NULL, e, "stop-list key");
     }
-    cli_hex(pub, sizeof pub, hex);
+    mt_hex_encode(pub, sizeof pub, hex, MT_HEX_UPPER);
     printf("%s\n", hex);
     return EX_OK;
 }
@@ -320,7 +320,7 @@ int stop_check(const cli *c, const uint8_t serial[8], const char *list, const ch
 {
     char hex[MNAP_REG_SERIAL_HEX + 1];
 
-    cli_hex(serial, 8, hex);
+    mt_hex_encode(serial, 8, hex, MT_HEX_UPPER);
     if (list != NULL || key != NULL) {
         uint8_t pub[MNAP_STOPLIST_PUB_LEN], st = 0;
         size_t n = 0;

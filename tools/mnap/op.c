@@ -165,7 +165,7 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
     op->audit.fd = -1;
     (void)snprintf(op->command, sizeof op->command, "%s", command);
     if (aid != NULL) {
-        cli_hex(aid, aid_len, op->aid);
+        mt_hex_encode(aid, aid_len, op->aid, MT_HEX_UPPER);
     }
     op->spool_fd = -1;
     if (c->logged_in && c->reg != NULL) {
@@ -205,7 +205,7 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
 
 void op_serial(cli_op *op, const uint8_t serial[8])
 {
-    cli_hex(serial, 8, op->serial);
+    mt_hex_encode(serial, 8, op->serial, MT_HEX_UPPER);
     if (op->audit.fd >= 0 || op->reg) {
         arm_interrupt(op);
     }
