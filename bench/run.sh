@@ -124,9 +124,9 @@ say "stop list: $SL_N entries"
 "$BIN/bench_stoplist" "$SL_N" > "$RAW/stoplist.md" ||
     printf '## Offline stop list\n\nnot measured: bench_stoplist failed\n' > "$RAW/stoplist.md"
 if [ -x "$BUILD/bin/mnap" ]; then
-    if [ -n "${BENCH_QUICK:-}" ]; then IMP_N=200; else IMP_N=${BENCH_IMPORT_N:-100000}; fi
-    say "resident import: $IMP_N rows on SQLite"
-    BUILD=$BUILD N=$IMP_N sh bench/import.sh > "$RAW/import.md" 2>"$RAW/import.err" ||
+    if [ -n "${BENCH_QUICK:-}" ]; then IMP_N=200 EXP_S=1000; else IMP_N=${BENCH_IMPORT_N:-100000} EXP_S=${BENCH_STOPLIST_N:-1000000}; fi
+    say "resident import: $IMP_N rows on SQLite; stop-list export of $EXP_S cards"
+    BUILD=$BUILD N=$IMP_N S=$EXP_S sh bench/import.sh > "$RAW/import.md" 2>"$RAW/import.err" ||
         printf '## Resident import\n\nnot measured: bench/import.sh failed\n' > "$RAW/import.md"
 fi
 
