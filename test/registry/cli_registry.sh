@@ -348,15 +348,35 @@ env -u MNAP_PASSPHRASE /usr/bin/python3 "$ROOT/test/tools/pty_run.py" "key store
     "$M" ap delete "$CERT" >"$T/out" 2>&1 </dev/null; RC=$?
 rc 130; has "$T/out" "mnap: interrupted: the audit log records it"
 has "$T/audit.log.interrupted" "clerk1	ap delete	-	$CERT	interrupted (SIGINT)"
+# SIGTERM while the import waits for its file (a FIFO nobody writes): the
+# begun row is there, the handler spools the rest.
+LABEL=sigterm-registry; N=$((N + 1))
+mkfifo "$T/imp.fifo"
+BEGUN0=$(sql "SELECT count(*) FROM audit_log WHERE command = 'resident import' AND result = 'begun'")
+"$M" resident import "$T/imp.fifo" >"$T/out" 2>"$T/err" &
+BGPID=$!
+i=0
+while [ $i -lt 200 ] && [ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'resident import' AND result = 'begun'")" = "$BEGUN0" ]; do
+    sleep 0.05; i=$((i + 1))
+done
+sleep 0.2
+kill -TERM $BGPID; wait $BGPID; RC=$?
+rc 143
+# This next audited command settled the Ctrl-C above before it began.
+has "$T/err" "mnap: audit: row "
+has "$T/err" "(ap delete by clerk1) recorded as interrupted (SIGINT)"
+has "$T/audit.log.interrupted" "clerk1	resident import	-	-	interrupted (SIGTERM)"
 run clerk-audit "$M" audit verify; rc 6; has "$T/err" "needs audit-read"
 
 # --- the auditor, logout ------------------------------------------------------------------------
 run_in login-aud "audit password\n" "$M" login aud1 --password-stdin; rc 0
 run aud-verify "$M" audit verify; rc 0
-has "$T/err" "(ap delete by clerk1) recorded as interrupted (SIGINT)"
+has "$T/err" "(resident import by clerk1) recorded as interrupted (SIGTERM)"
 has "$T/out" "registry audit of 131016: "
 has "$T/out" ", chain intact, "
 has "$T/out" "(signatures checked)"
+[ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'resident import' AND result LIKE '[row %] interrupted (SIGTERM)'")" = 1 ] || \
+    fail "no settled SIGTERM row: $(sql "SELECT seq, command, result FROM audit_log ORDER BY seq DESC LIMIT 3")"
 [ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'ap delete' AND result LIKE '[row %] interrupted (SIGINT)'")" = 1 ] || \
     fail "no settled interrupted row: $(sql "SELECT seq, command, result FROM audit_log ORDER BY seq DESC LIMIT 3")"
 run aud-verify-again "$M" audit verify; rc 0; noerr
