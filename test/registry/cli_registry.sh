@@ -298,7 +298,11 @@ PUB=$(cat "$T/out")
 [ ${#PUB} = 64 ] || fail "public key: $PUB"
 run sl-export "$M" card stoplist-export "$T/stop.lst"; rc 0
 out "stop list of 131016: 1 card, valid 24 h, written to $T/stop.lst"
-run sl-export-old env MNAP_TEST_NOW=1800000000 "$M" card stoplist-export "$T/old.lst" --valid-hours 1; rc 0
+# Issued two hours ago for one hour (expired), and issued tomorrow (not yet
+# valid): the export's clock is injected, the kiosk's is the real one.
+NOW=$(date +%s)
+run sl-export-old env MNAP_TEST_NOW=$((NOW - 7200)) "$M" card stoplist-export "$T/old.lst" --valid-hours 1; rc 0
+run sl-export-new env MNAP_TEST_NOW=$((NOW + 86400)) "$M" card stoplist-export "$T/new.lst"; rc 0
 run sl-export-reglb "$M" card stoplist-export "$T/x.lst" --keys region; rc 4
 has "$T/err" "the stop-list key needs 32"
 # Offline: no registry at all (a business system with the list and the key).
@@ -306,11 +310,14 @@ OFF="env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7"
 run_in sl-offline "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/stop.lst" \
     --stop-list-key "$PUB"; rc 1
 has "$T/err" "card $S is on the stop list (SUSPENDED, MNAP_E_CARD_STOPPED): it may not be served"
-run_in sl-expired "1234\n" env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7 MNAP_TEST_NOW=1800003600 "$M" kiosk \
-    certificate "$CERT" --pin-stdin --stop-list "$T/old.lst" --stop-list-key "$PUB"; rc 5
-has "$T/err" "(MNAP_E_STOPLIST_EXPIRED): the card is not served"
-run_in sl-early "1234\n" env -u MNAP_REGISTRY MNAP_OPERATOR=kiosk-7 "$M" kiosk \
-    certificate "$CERT" --pin-stdin --stop-list "$T/old.lst" --stop-list-key "$PUB"; rc 5
+run_in sl-expired "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/old.lst" \
+    --stop-list-key "$PUB"; rc 5
+err "mnap: stop list $T/old.lst: the stop list is expired (or not yet valid): get a new one (MNAP_E_STOPLIST_EXPIRED): the card is not served"
+run_in sl-early "1234\n" $OFF "$M" kiosk certificate "$CERT" --pin-stdin --stop-list "$T/new.lst" \
+    --stop-list-key "$PUB"; rc 5
+has "$T/err" "MNAP_E_STOPLIST_EXPIRED"
+run_in sl-now-ignored "1234\n" env MNAP_TEST_NOW=$((NOW - 3600)) $OFF "$M" kiosk certificate "$CERT" --pin-stdin \
+    --stop-list "$T/old.lst" --stop-list-key "$PUB"; rc 5
 has "$T/err" "MNAP_E_STOPLIST_EXPIRED"
 # One byte edited (the card's state: SUSPENDED -> TERMINATED would pass nothing either).
 cp "$T/stop.lst" "$T/edited.lst"

@@ -74,7 +74,7 @@ int card_resume(cli *c, int argc, char **argv);
 int card_terminate(cli *c, int argc, char **argv);
 int card_stoplist_export(cli *c, int argc, char **argv);
 int card_stoplist_key(cli *c, int argc, char **argv);
-/* The clock of the stop list (time(), or the test hook MNAP_TEST_NOW). */
+/* The clock of the stop-list export (time(), or the test hook MNAP_TEST_NOW). */
 int64_t stop_now(void);
 /* May the card be served?  Offline against list (signed file) with key (hex
  * public key) when either is given; online through the registry when the
