@@ -37,8 +37,8 @@ t1=$(date +%s.%N)
 grep -q "^imported $N residents" "$T/out" || { cat "$T/out" >&2; exit 1; }
 # S stopped cards (spread over the residents), straight into the database.
 "$M" keys init --kdf-cost 10 >/dev/null
-"$M" keys generate stoplist --kvn 01 --length 32 >/dev/null
-"$M" keys generate audit --kvn 01 --length 32 >/dev/null
+"$M" keys ed25519 stoplist >/dev/null
+"$M" keys ed25519 audit >/dev/null
 sqlite3 "$R" "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $S)
   INSERT INTO cards (serial, municipality, resident, state, registered_at, registered_by, state_changed_at)
   SELECT printf('%016X', i * 2654435761), '131016', printf('1%011d', 1 + i % $N),

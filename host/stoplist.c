@@ -1,6 +1,8 @@
 /* stoplist.c: the offline stop list (mnap/mnap_stoplist.h): Ed25519 through
  * OpenSSL, sorted entries, binary search. */
 #include "mnap/mnap_stoplist.h"
+#include "mnap/mnap_keys.h"
+#include "mnap_int.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -210,21 +212,33 @@ mnap_err mnap_stoplist_public_key(const uint8_t seed[MNAP_STOPLIST_SEED_LEN],
     return e;
 }
 
-mnap_err mnap_stoplist_build(const mnap_stoplist_entry *entries, size_t n, int64_t issued_at,
-                             int64_t expires_at, const char *municipality,
-                             const uint8_t seed[MNAP_STOPLIST_SEED_LEN], uint8_t **out,
-                             size_t *out_len)
+mnap_err mnap__ed25519_sign(const uint8_t seed[32], const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t siglen = 64;
+    mnap_err e = MNAP_E_CRYPTO;
+
+    if (k != NULL && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
+        EVP_DigestSign(md, sig, &siglen, msg, len) == 1 && siglen == 64) {
+        e = MNAP_OK;
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(k); /* frees (and cleanses) OpenSSL's copy of the key */
+    return e;
+}
+
+typedef mnap_err (*signer)(const void *user, const uint8_t *msg, size_t len, uint8_t sig[64]);
+
+static mnap_err build(const mnap_stoplist_entry *entries, size_t n, int64_t issued_at, int64_t expires_at,
+                      const char *municipality, signer sign, const void *user, uint8_t **out, size_t *out_len)
 {
     size_t body, len;
     uint8_t *buf;
-    EVP_PKEY *k;
-    EVP_MD_CTX *md;
-    size_t siglen = MNAP_STOPLIST_SIG_LEN;
-    mnap_err e = MNAP_E_CRYPTO;
+    mnap_err e;
 
-    if (out == NULL || out_len == NULL || seed == NULL || municipality == NULL ||
-        strlen(municipality) != 6 || (entries == NULL && n != 0) || n > 0xFFFFFFFFu ||
-        expires_at <= issued_at || issued_at < 0) {
+    if (out == NULL || out_len == NULL || municipality == NULL || strlen(municipality) != 6 ||
+        (entries == NULL && n != 0) || n > 0xFFFFFFFFu || expires_at <= issued_at || issued_at < 0) {
         return MNAP_E_PARAM;
     }
     *out = NULL;
@@ -255,14 +269,7 @@ mnap_err mnap_stoplist_build(const mnap_stoplist_entry *entries, size_t n, int64
             return MNAP_E_PARAM;
         }
     }
-    k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, MNAP_STOPLIST_SEED_LEN);
-    md = EVP_MD_CTX_new();
-    if (k != NULL && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
-        EVP_DigestSign(md, buf + body, &siglen, buf, body) == 1 && siglen == MNAP_STOPLIST_SIG_LEN) {
-        e = MNAP_OK;
-    }
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k); /* frees (and cleanses) OpenSSL's copy of the key */
+    e = sign(user, buf, body, buf + body);
     if (e != MNAP_OK) {
         free(buf);
         return e;
@@ -270,4 +277,43 @@ mnap_err mnap_stoplist_build(const mnap_stoplist_entry *entries, size_t n, int64
     *out = buf;
     *out_len = len;
     return MNAP_OK;
+}
+
+static mnap_err sign_seed(const void *user, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    return mnap__ed25519_sign(user, msg, len, sig);
+}
+
+mnap_err mnap_stoplist_build(const mnap_stoplist_entry *entries, size_t n, int64_t issued_at,
+                             int64_t expires_at, const char *municipality,
+                             const uint8_t seed[MNAP_STOPLIST_SEED_LEN], uint8_t **out,
+                             size_t *out_len)
+{
+    if (seed == NULL) {
+        return MNAP_E_PARAM;
+    }
+    return build(entries, n, issued_at, expires_at, municipality, sign_seed, seed, out, out_len);
+}
+
+typedef struct ks_signer {
+    const mnap_keystore *ks;
+    const char *name;
+} ks_signer;
+
+static mnap_err sign_ks(const void *user, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    const ks_signer *k = user;
+    return mnap_keystore_ed25519_sign(k->ks, k->name, msg, len, sig);
+}
+
+mnap_err mnap_stoplist_build_ks(const mnap_stoplist_entry *entries, size_t n, int64_t issued_at,
+                                int64_t expires_at, const char *municipality, const mnap_keystore *ks,
+                                const char *name, uint8_t **out, size_t *out_len)
+{
+    ks_signer k = { ks, name };
+
+    if (ks == NULL || name == NULL) {
+        return MNAP_E_PARAM;
+    }
+    return build(entries, n, issued_at, expires_at, municipality, sign_ks, &k, out, out_len);
 }

@@ -127,8 +127,8 @@ ok "$MNAP" keys init --kdf-cost 14
 ok "$MNAP" keys import transport --kvn FF --file <(echo 404142434445464748494A4B4C4D4E4F)
 ok "$MNAP" keys generate region --kvn 01 --master
 ok "$MNAP" keys generate library --kvn 01 --master
-ok "$MNAP" keys generate stoplist --kvn 01 --length 32
-ok "$MNAP" keys generate audit --kvn 01 --length 32
+ok "$MNAP" keys ed25519 stoplist
+ok "$MNAP" keys ed25519 audit
 
 step "mnap area setup: the transport key opens the blank area, the region keys (diversified for this card) replace it"
 ok M area setup

@@ -413,7 +413,9 @@ mnap_reg_err mnap_reg_audit_verify(mnap_reg *r, const mnap_reg_actor *a, const u
 
 typedef struct cp_ctx {
     const char *municipality;
-    const uint8_t *seed;
+    const uint8_t *pub;
+    mnap_reg_signer sign;
+    void *user;
     uint64_t seq;
 } cp_ctx;
 
@@ -421,8 +423,7 @@ static mnap_reg_err checkpoint_tx(mnap_reg *r, void *p)
 {
     cp_ctx *c = p;
     char hash[65], seq[24], at[24], text[256], sig_hex[129], pub_hex[65];
-    uint8_t sig[64], pub[32];
-    size_t siglen = sizeof sig, publen = sizeof pub;
+    uint8_t sig[64];
     mnap_reg_err e = lock_chain(r, c->municipality);
 
     if (e == MNAP_REG_OK) {
@@ -434,18 +435,12 @@ static mnap_reg_err checkpoint_tx(mnap_reg *r, void *p)
     snprintf(seq, sizeof seq, "%" PRIu64, c->seq);
     snprintf(at, sizeof at, "%lld", (long long)reg_now(r));
     int n = checkpoint_text(text, sizeof text, c->municipality, seq, hash, at);
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, c->seed, 32);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool ok = k != NULL && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
-              EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text, (size_t)n) == 1 &&
-              EVP_PKEY_get_raw_public_key(k, pub, &publen) == 1;
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
-    if (!ok) {
+    if (c->sign(c->user, (const uint8_t *)text, (size_t)n, sig) != 0) {
+        reg_msg(r, "the checkpoint could not be signed");
         return MNAP_REG_E_CRYPTO;
     }
     to_hex(sig, sizeof sig, sig_hex);
-    to_hex(pub, sizeof pub, pub_hex);
+    to_hex(c->pub, 32, pub_hex);
     const char *p6[6] = { c->municipality, seq, hash, at, pub_hex, sig_hex };
     return reg_exec(r,
                     "INSERT INTO audit_checkpoints (municipality, seq, head, at, public_key, signature) "
@@ -453,13 +448,13 @@ static mnap_reg_err checkpoint_tx(mnap_reg *r, void *p)
                     6, p6, NULL);
 }
 
-mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, const uint8_t seed[32],
-                                       uint64_t *seq)
+mnap_reg_err mnap_reg_audit_checkpoint_signed(mnap_reg *r, const char *municipality, const uint8_t pub[32],
+                                              mnap_reg_signer sign, void *user, uint64_t *seq)
 {
-    cp_ctx c = { municipality, seed, 0 };
+    cp_ctx c = { municipality, pub, sign, user, 0 };
     mnap_reg_err e;
 
-    if (r == NULL || !reg_valid_code(municipality) || seed == NULL) {
+    if (r == NULL || !reg_valid_code(municipality) || pub == NULL || sign == NULL) {
         return MNAP_REG_E_PARAM;
     }
     e = reg_tx(r, checkpoint_tx, &c);
@@ -467,6 +462,38 @@ mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, co
         *seq = c.seq;
     }
     return e;
+}
+
+static int seed_sign(void *user, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, user, 32);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t siglen = 64;
+    bool ok = k != NULL && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
+              EVP_DigestSign(md, sig, &siglen, msg, len) == 1 && siglen == 64;
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, const uint8_t seed[32],
+                                       uint64_t *seq)
+{
+    uint8_t pub[32];
+    size_t publen = sizeof pub;
+    EVP_PKEY *k;
+    bool ok;
+
+    if (seed == NULL) {
+        return MNAP_REG_E_PARAM;
+    }
+    k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    ok = k != NULL && EVP_PKEY_get_raw_public_key(k, pub, &publen) == 1;
+    EVP_PKEY_free(k);
+    if (!ok) {
+        return MNAP_REG_E_CRYPTO;
+    }
+    return mnap_reg_audit_checkpoint_signed(r, municipality, pub, seed_sign, (void *)seed, seq);
 }
 
 mnap_reg_err mnap_reg_audit_checkpoint_due(mnap_reg *r, const char *municipality, bool *due)

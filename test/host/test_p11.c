@@ -20,7 +20,9 @@
 
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
+#include <openssl/evp.h>
 
+#include "mnap/mnap.h"
 #include "mnap/mnap_keys.h"
 #include "mnap_int.h"
 #include "cm_cmac.h"
@@ -482,6 +484,65 @@ static void test_objects_nss(void **state)
     objects_case(&toks[1]);
 }
 
+/* --- Ed25519 signing keys (the stop list, audit checkpoints) ---------------- */
+/* A key pair made in the token signs a stop list that libmnap checks with
+ * the public key alone; a token without CKM_EDDSA says so by name. */
+static void ed25519_case(const token *t)
+{
+    mnap_keystore *ks;
+    uint8_t pub[32], sig[64], *buf = NULL;
+    size_t len = 0;
+    mnap_stoplist *l = NULL;
+    mnap_stoplist_entry ent = { { 1, 2, 3, 4, 5, 6, 7, 8 }, 3 };
+    const uint8_t msg[] = "mnap audit checkpoint 1";
+    mnap_err e;
+
+    use(t, NULL);
+    ks = open_tok(t);
+    e = mnap_keystore_ed25519_generate(ks, "stoplist");
+    if (e == MNAP_E_KS_MECHANISM) {
+        /* No CKM_EC_EDWARDS_KEY_PAIR_GEN / CKM_EDDSA here: nothing made. */
+        assert_int_equal(mnap_keystore_ed25519_public(ks, "stoplist", pub), MNAP_E_KS_NOT_FOUND);
+        print_message("  %s: no CKM_EDDSA (MNAP_E_KS_MECHANISM)\n", t->name);
+        mnap_keystore_free(ks);
+        return;
+    }
+    assert_int_equal(e, MNAP_OK);
+    /* One key pair per name. */
+    assert_int_equal(mnap_keystore_ed25519_generate(ks, "stoplist"), MNAP_E_PARAM);
+    assert_int_equal(mnap_keystore_ed25519_public(ks, "stoplist", pub), MNAP_OK);
+    assert_int_equal(mnap_keystore_ed25519_sign(ks, "stoplist", msg, sizeof msg - 1, sig), MNAP_OK);
+    {
+        EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        assert_int_equal(EVP_DigestVerifyInit(md, NULL, NULL, NULL, k), 1);
+        assert_int_equal(EVP_DigestVerify(md, sig, 64, msg, sizeof msg - 1), 1);
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(k);
+    }
+    assert_int_equal(mnap_stoplist_build_ks(&ent, 1, 1800000000, 1800086400, "131016", ks, "stoplist", &buf, &len),
+                     MNAP_OK);
+    assert_int_equal(mnap_stoplist_open(&l, buf, len, pub, 1800000001), MNAP_OK);
+    assert_int_equal(mnap_stoplist_check(l, ent.serial, NULL), MNAP_E_CARD_STOPPED);
+    mnap_stoplist_free(l);
+    free(buf);
+    assert_int_equal(mnap_keystore_ed25519_sign(ks, "nokey", msg, sizeof msg - 1, sig), MNAP_E_KS_NOT_FOUND);
+    print_message("  %s: Ed25519 in the token (CKM_EDDSA)\n", t->name);
+    mnap_keystore_free(ks);
+}
+
+static void test_ed25519_softhsm(void **state)
+{
+    (void)state;
+    ed25519_case(&toks[0]);
+}
+
+static void test_ed25519_nss(void **state)
+{
+    (void)state;
+    ed25519_case(&toks[1]);
+}
+
 /* --- ceremony ------------------------------------------------------------- */
 static void ceremony_case(const token *t, unsigned parts, size_t len)
 {
@@ -594,6 +655,8 @@ int main(void)
         cmocka_unit_test(test_derive_nss_sign),
         cmocka_unit_test(test_objects_softhsm),
         cmocka_unit_test(test_objects_nss),
+        cmocka_unit_test(test_ed25519_softhsm),
+        cmocka_unit_test(test_ed25519_nss),
         cmocka_unit_test(test_ceremony_softhsm),
         cmocka_unit_test(test_ceremony_nss),
         cmocka_unit_test(test_ceremony_file),

@@ -118,6 +118,37 @@ static void test_build_refuses(void **state)
     assert_string_equal(mnap_err_name(MNAP_E_CARD_STOPPED), "MNAP_E_CARD_STOPPED");
 }
 
+/* The file key store as the key source: key set NAME's ENC key signs. */
+static void test_keystore_file(void **state)
+{
+    mnap_keystore *ks = NULL;
+    mnap_stoplist *l = NULL;
+    mnap_stoplist_entry e = { { 9, 9, 9, 9, 9, 9, 9, 9 }, 2 };
+    mnap_keyset set;
+    uint8_t pub[32], pub2[32], *buf = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(mnap_keystore_new(&ks), MNAP_OK);
+    assert_int_equal(mnap_keystore_ed25519_generate(ks, "stoplist"), MNAP_OK);
+    assert_int_equal(mnap_keystore_ed25519_public(ks, "stoplist", pub), MNAP_OK);
+    assert_int_equal(mnap_keystore_get(ks, "stoplist", &set), MNAP_OK);
+    assert_int_equal(set.key_len, 32);
+    assert_int_equal(mnap_stoplist_public_key(set.enc, pub2), MNAP_OK);
+    mnap_keyset_wipe(&set);
+    assert_memory_equal(pub, pub2, 32);
+    assert_int_equal(mnap_stoplist_build_ks(&e, 1, T0, T0 + 60, "131016", ks, "stoplist", &buf, &len), MNAP_OK);
+    assert_int_equal(mnap_stoplist_open(&l, buf, len, pub, T0), MNAP_OK);
+    assert_int_equal(mnap_stoplist_check(l, e.serial, NULL), MNAP_E_CARD_STOPPED);
+    mnap_stoplist_free(l);
+    free(buf);
+    /* A key set of 16-byte keys is no Ed25519 key; an absent one is named. */
+    assert_int_equal(mnap_keystore_generate(ks, "short", 1, 16, 0), MNAP_OK);
+    assert_int_equal(mnap_keystore_ed25519_public(ks, "short", pub), MNAP_E_PARAM);
+    assert_int_equal(mnap_stoplist_build_ks(&e, 1, T0, T0 + 60, "131016", ks, "none", &buf, &len), MNAP_E_KS_NOT_FOUND);
+    mnap_keystore_free(ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_build_refuses),
+        cmocka_unit_test(test_keystore_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

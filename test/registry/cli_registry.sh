@@ -291,7 +291,7 @@ sql "$LASTROW" | grep -q "^kiosk1|kiosk certificate|$S|.*card stopped (MNAP_E_CA
 
 # --- the signed offline stop list --------------------------------------------------------------------
 run_in login-admin2 "admin password\n" "$M" login admin --password-stdin; rc 0
-run ks-stoplist "$M" keys generate stoplist --kvn 01 --length 32; rc 0
+run ks-stoplist "$M" keys ed25519 stoplist; rc 0; has "$T/out" "Ed25519 key stoplist: public key "
 run_in login-sup3 "super password\n" "$M" login sup1 --password-stdin; rc 0
 run sl-key "$M" card stoplist-key; rc 0
 PUB=$(cat "$T/out")

@@ -19,7 +19,6 @@
 static int audit_pub(const cli *c, const char *hex, uint8_t pub[32])
 {
     mnap_keystore *ks = NULL;
-    mnap_keyset set;
     size_t n = 0;
     int ok = -1;
 
@@ -29,11 +28,8 @@ static int audit_pub(const cli *c, const char *hex, uint8_t pub[32])
     if (getenv("MNAP_PASSPHRASE") == NULL) {
         return -1;
     }
-    if (ks_open(c, &ks) == EX_OK && mnap_keystore_get(ks, "audit", &set) == MNAP_OK) {
-        if (set.src == NULL && set.key_len == 32 && mnap_stoplist_public_key(set.enc, pub) == MNAP_OK) {
-            ok = 0;
-        }
-        mnap_keyset_wipe(&set);
+    if (ks_open(c, &ks) == EX_OK && mnap_keystore_ed25519_public(ks, "audit", pub) == MNAP_OK) {
+        ok = 0;
     }
     mnap_keystore_free(ks);
     return ok;
@@ -89,7 +85,7 @@ static const char u_verify[] =
     "audit verify [--last HASH] [--key HEX]\n"
     "  With a registry: checks the municipality's audit rows there (auditor): the\n"
     "  chain, and every signed checkpoint (signatures with --key, the public key\n"
-    "  of 'mnap audit key', or key set 'audit' of the key store), so deleted\n"
+    "  of 'mnap audit key', or Ed25519 key 'audit' of the key source), so deleted\n"
     "  newest rows are caught too.  Without one, the audit file:\n"
     "  Checks every line of the audit log (--audit PATH): the format, the sequence\n"
     "  numbers and the SHA-256 chain.  An edited, inserted or removed line is\n"
@@ -153,8 +149,8 @@ static int parse_date(const char *s, int64_t *out)
 
 static const char u_checkpoint[] =
     "audit checkpoint\n"
-    "  Signs the registry audit's chain head now (key set 'audit' of the key store,\n"
-    "  Ed25519; make it once with 'mnap keys generate audit --kvn 1 --length 32').\n"
+    "  Signs the registry audit's chain head now (Ed25519 key 'audit' of the key\n"
+    "  store or PKCS#11 token; make it once with 'mnap keys ed25519 audit').\n"
     "  For a daily timer; any audit command also writes one when the last is more\n"
     "  than 24 h old.\n";
 
@@ -175,7 +171,7 @@ static int audit_checkpoint_cmd(cli *c, int argc, char **argv)
 
 static const char u_key[] =
     "audit key\n"
-    "  Prints the public key (64 hex digits) of key set 'audit': what verifies the\n"
+    "  Prints the public key (64 hex digits) of Ed25519 key 'audit': what verifies the\n"
     "  checkpoints and exports (audit verify --key, audit verify-export --key).\n";
 
 static int audit_key_cmd(cli *c, int argc, char **argv)
@@ -183,22 +179,19 @@ static int audit_key_cmd(cli *c, int argc, char **argv)
     uint8_t pub[32];
     char hex[65];
     int first;
+    mnap_keystore *ks = NULL;
 
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_key) != 0) {
         return EX_USAGE;
     }
-    mnap_keystore *ks = NULL;
-    mnap_keyset set;
     int rc = ks_open(c, &ks);
     if (rc == EX_OK) {
-        rc = ks_get(ks, "audit", &set);
-    }
-    if (rc == EX_OK) {
-        if (set.src != NULL || set.key_len != 32 || mnap_stoplist_public_key(set.enc, pub) != MNAP_OK) {
-            cli_error("audit key: key set 'audit' must be 32-byte keys in the key store file");
+        mnap_err e = mnap_keystore_ed25519_public(ks, "audit", pub);
+        if (e != MNAP_OK) {
+            cli_error("audit key: Ed25519 key 'audit': %s (make it once with 'mnap keys ed25519 audit')",
+                      mnap_strerror(e));
             rc = EX_KEYSTORE;
         }
-        mnap_keyset_wipe(&set);
     }
     mnap_keystore_free(ks);
     if (rc == EX_OK) {
@@ -251,7 +244,7 @@ static const char u_export[] =
     "  Writes the registry audit rows with from <= time < to (auditor) for off-line\n"
     "  keeping: a header line, the rows as audit-file lines (seq, time, operator,\n"
     "  command, serial, AID, result, hash; the first row chains to the header's\n"
-    "  hash), and a signature line (Ed25519, key set 'audit').  'mnap audit\n"
+    "  hash), and a signature line (Ed25519, key 'audit').  'mnap audit\n"
     "  verify-export FILE --key HEX' checks one.\n";
 
 typedef struct exp_buf {
@@ -305,22 +298,6 @@ static int on_row(void *user, const mnap_reg_audit_row *row)
     return 0;
 }
 
-static int ed_sign(const uint8_t seed[32], const char *msg, size_t len, char sig_hex[129])
-{
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t sig[64];
-    size_t siglen = sizeof sig;
-    int ok = k != NULL && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
-             EVP_DigestSign(md, sig, &siglen, (const unsigned char *)msg, len) == 1 && siglen == 64;
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
-    if (ok) {
-        mt_hex_encode(sig, 64, sig_hex, MT_HEX_UPPER);
-    }
-    return ok ? 0 : -1;
-}
-
 static int audit_export_cmd(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -348,24 +325,20 @@ static int audit_export_cmd(cli *c, int argc, char **argv)
     (void)audit_checkpoint_if_due(c, false);
     /* The signing key first: an export that cannot be signed is not written. */
     mnap_keystore *ks = NULL;
-    mnap_keyset set;
+    uint8_t pub[32];
     rc = ks_open(c, &ks);
-    if (rc == EX_OK) {
-        rc = ks_get(ks, "audit", &set);
-    }
-    mnap_keystore_free(ks);
     if (rc != EX_OK) {
         return rc;
     }
-    if (set.src != NULL || set.key_len != 32) {
-        mnap_keyset_wipe(&set);
-        cli_error("audit export: key set 'audit' must be 32-byte keys in the key store file");
+    if (mnap_keystore_ed25519_public(ks, "audit", pub) != MNAP_OK) {
+        mnap_keystore_free(ks);
+        cli_error("audit export: no Ed25519 key 'audit' (make it once with 'mnap keys ed25519 audit')");
         return EX_KEYSTORE;
     }
     memset(&b, 0, sizeof b);
     mnap_reg_err e = mnap_reg_audit_rows(c->reg, &c->actor, from, to, on_row, &b);
     if (e != MNAP_REG_OK || b.nomem) {
-        mnap_keyset_wipe(&set);
+        mnap_keystore_free(ks);
         free(b.p);
         cli_error("audit export: %s", e != MNAP_REG_OK ? mnap_reg_strerror(e) : "out of memory");
         return EX_REGISTRY;
@@ -384,13 +357,15 @@ static int audit_export_cmd(cli *c, int argc, char **argv)
         buf_add(&all, b.p, b.len);
     }
     free(b.p);
-    if (all.nomem || ed_sign(set.enc, all.p, all.len, sig) != 0) {
-        mnap_keyset_wipe(&set);
+    uint8_t sigb[64];
+    mnap_err se = all.nomem ? MNAP_E_NOMEM : mnap_keystore_ed25519_sign(ks, "audit", (const uint8_t *)all.p, all.len, sigb);
+    mnap_keystore_free(ks);
+    if (se != MNAP_OK) {
         free(all.p);
-        cli_error("audit export: cannot sign");
-        return EX_LOCAL;
+        cli_error("audit export: cannot sign: %s", mnap_strerror(se));
+        return EX_KEYSTORE;
     }
-    mnap_keyset_wipe(&set);
+    mt_hex_encode(sigb, 64, sig, MT_HEX_UPPER);
     int sn = snprintf(sig_line, sizeof sig_line, "# ed25519 %s\n", sig);
     buf_add(&all, sig_line, (size_t)sn);
     if (all.nomem || cli_write_atomic(argv[first], (const uint8_t *)all.p, all.len, 0600) != 0) {

@@ -1,8 +1,9 @@
 /* cmd_stop.c: stop measures (停止措置, issue #19): `mnap card stop|resume|
  * terminate` move a card through the registry's one transition table and
  * record who, when and why; `mnap card stoplist-export` writes the signed
- * offline stop list (mnap/mnap_stoplist.h) with the key store's key set
- * (default 'stoplist': its 32-byte ENC key is the Ed25519 private key);
+ * offline stop list (mnap/mnap_stoplist.h) signed by Ed25519 key 'stoplist'
+ * of the key source (mnap_keystore_ed25519_*: the file store or a PKCS#11
+ * token);
  * `mnap card stoplist-key` prints the public key the kiosks are given.  The
  * kiosk flows check a card with stop_check (online through the registry
  * for the kiosk role, offline with a list and its public key) before any
@@ -180,42 +181,26 @@ const char u_card_export[] =
     "card stoplist-export FILE [--keys NAME] [--valid-hours H]\n"
     "  Writes the municipality's stop list (every card not ACTIVE) as a signed\n"
     "  file for kiosks and business systems that check offline: Ed25519 with key\n"
-    "  set NAME of the key store (default 'stoplist'; make it once with 'mnap keys\n"
-    "  generate stoplist --kvn 1 --length 32'), issued now, valid H hours\n"
+    "  NAME of the key store or PKCS#11 token (default 'stoplist'; make it once\n"
+    "  with 'mnap keys ed25519 stoplist'), issued now, valid H hours\n"
     "  (default 24; 1..744).  Supervisor.\n";
 const char u_card_pubkey[] =
     "card stoplist-key [--keys NAME]\n"
     "  Prints the public key (64 hex digits) that checks the lists signed with\n"
     "  key set NAME (default 'stoplist'): give it to the kiosks.\n";
 
-/* The Ed25519 private key: the 32-byte ENC key of the key set.  A key set in
- * a PKCS#11 token is refused (the token's keys never leave it, and mnap signs
- * the list in OpenSSL). */
-static int sign_seed(const cli *c, const char *name, uint8_t seed[MNAP_STOPLIST_SEED_LEN])
+/* One line for a key source error on Ed25519 key name. */
+static int ed_fail(const char *name, mnap_err e)
 {
-    mnap_keystore *ks = NULL;
-    mnap_keyset set;
-    int rc = ks_open(c, &ks);
-
-    if (rc == EX_OK) {
-        rc = ks_get(ks, name, &set);
+    if (e == MNAP_E_KS_NOT_FOUND) {
+        cli_error("no Ed25519 key '%s' in the key store (make it once with 'mnap keys ed25519 %s')", name, name);
+    } else if (e == MNAP_E_PARAM) {
+        cli_error("key set %s is not an Ed25519 key: the stop-list key needs 32-byte keys (mnap keys ed25519 %s)",
+                  name, name);
+    } else {
+        cli_error("Ed25519 key %s: %s", name, mnap_strerror(e));
     }
-    if (rc == EX_OK) {
-        if (set.src != NULL) {
-            cli_error("key set %s is in a PKCS#11 token: the stop list is signed with a key set of the key "
-                      "store file (docs/registry.md, stop measures)", name);
-            rc = EX_KEYSTORE;
-        } else if (set.key_len != MNAP_STOPLIST_SEED_LEN) {
-            cli_error("key set %s has %u-byte keys: the stop-list key needs 32 (mnap keys generate %s --kvn 1 "
-                      "--length 32)", name, set.key_len, name);
-            rc = EX_KEYSTORE;
-        } else {
-            memcpy(seed, set.enc, MNAP_STOPLIST_SEED_LEN);
-        }
-        mnap_keyset_wipe(&set);
-    }
-    mnap_keystore_free(ks);
-    return rc;
+    return EX_KEYSTORE;
 }
 
 typedef struct collect {
@@ -253,29 +238,37 @@ int card_stoplist_export(cli *c, int argc, char **argv)
 {
     stop_opts o;
     int first, rc = parse(c, argc, argv, &o, u_card_export, 1, 1, &first);
-    uint8_t seed[MNAP_STOPLIST_SEED_LEN], *buf = NULL;
+    const char *name;
+    uint8_t *buf = NULL;
     size_t len = 0;
     collect k = { 0 };
+    mnap_keystore *ks = NULL;
     mnap_reg_err re;
     mnap_err e;
 
     if (rc != EX_OK) {
         return rc;
     }
-    rc = sign_seed(c, o.keys != NULL ? o.keys : "stoplist", seed);
+    name = o.keys != NULL ? o.keys : "stoplist";
+    rc = ks_open(c, &ks);
     if (rc != EX_OK) {
         return rc;
     }
     re = mnap_reg_stop_list(c->reg, &c->actor, on_stop, &k);
     if (re != MNAP_REG_OK || k.nomem) {
-        cm_wipe(seed, sizeof seed);
+        mnap_keystore_free(ks);
         free(k.e);
         return re != MNAP_REG_OK ? reg_fail(c->reg, re, "card stoplist-export") : cli_fail(NULL, MNAP_E_NOMEM, "stop list");
     }
     int64_t now = stop_now();
-    e = mnap_stoplist_build(k.e, k.n, now, now + (int64_t)o.hours * 3600, c->actor.municipality, seed, &buf, &len);
-    cm_wipe(seed, sizeof seed);
+    e = mnap_stoplist_build_ks(k.e, k.n, now, now + (int64_t)o.hours * 3600, c->actor.municipality, ks, name, &buf,
+                               &len);
+    mnap_keystore_free(ks);
     free(k.e);
+    if (e == MNAP_E_KS_NOT_FOUND || e == MNAP_E_KS_MECHANISM || e == MNAP_E_KS_TOKEN ||
+        e == MNAP_E_PARAM) {
+        return ed_fail(name, e);
+    }
     if (e != MNAP_OK) {
         return cli_fail(NULL, e, "signing the stop list");
     }
@@ -294,21 +287,24 @@ int card_stoplist_key(cli *c, int argc, char **argv)
 {
     stop_opts o;
     int first, rc = parse(c, argc, argv, &o, u_card_pubkey, 0, 0, &first);
-    uint8_t seed[MNAP_STOPLIST_SEED_LEN], pub[MNAP_STOPLIST_PUB_LEN];
+    uint8_t pub[MNAP_STOPLIST_PUB_LEN];
     char hex[2 * MNAP_STOPLIST_PUB_LEN + 1];
+    const char *name;
+    mnap_keystore *ks = NULL;
     mnap_err e;
 
     if (rc != EX_OK) {
         return rc;
     }
-    rc = sign_seed(c, o.keys != NULL ? o.keys : "stoplist", seed);
+    name = o.keys != NULL ? o.keys : "stoplist";
+    rc = ks_open(c, &ks);
     if (rc != EX_OK) {
         return rc;
     }
-    e = mnap_stoplist_public_key(seed, pub);
-    cm_wipe(seed, sizeof seed);
+    e = mnap_keystore_ed25519_public(ks, name, pub);
+    mnap_keystore_free(ks);
     if (e != MNAP_OK) {
-        return cli_fail(NULL, e, "stop-list key");
+        return ed_fail(name, e);
     }
     mt_hex_encode(pub, sizeof pub, hex, MT_HEX_UPPER);
     printf("%s\n", hex);

@@ -423,11 +423,21 @@ int audit_spool_settle(const cli *c)
     return rc;
 }
 
+typedef struct ks_sign {
+    const mnap_keystore *ks;
+} ks_sign;
+
+static int sign_with_ks(void *user, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    const ks_sign *k = user;
+    return mnap_keystore_ed25519_sign(k->ks, "audit", msg, len, sig) == MNAP_OK ? 0 : -1;
+}
+
 int audit_checkpoint_if_due(const cli *c, bool force)
 {
     bool due = force;
     mnap_keystore *ks = NULL;
-    mnap_keyset set;
+    uint8_t pub[32];
     uint64_t seq = 0;
     int rc;
 
@@ -443,23 +453,24 @@ int audit_checkpoint_if_due(const cli *c, bool force)
     }
     rc = ks_open(c, &ks);
     if (rc == EX_OK) {
-        rc = ks_get(ks, "audit", &set);
-    }
-    if (rc == EX_OK) {
-        if (set.src != NULL || set.key_len != 32) {
-            cli_error("audit checkpoint: key set 'audit' must be 32-byte keys in the key store file "
-                      "(mnap keys generate audit --kvn 1 --length 32)");
+        /* Key "audit" of the key source: a file store's key set, or a key
+         * pair in a PKCS#11 token that signs there (CKM_EDDSA). */
+        mnap_err e = mnap_keystore_ed25519_public(ks, "audit", pub);
+        if (e != MNAP_OK) {
+            cli_error("audit checkpoint: Ed25519 key 'audit': %s (make it once with 'mnap keys ed25519 audit')",
+                      mnap_strerror(e));
             rc = EX_KEYSTORE;
         } else {
-            mnap_reg_err e = mnap_reg_audit_checkpoint(c->reg, c->actor.municipality, set.enc, &seq);
-            if (e != MNAP_REG_OK) {
-                cli_error("audit checkpoint: %s", mnap_reg_strerror(e));
+            ks_sign k = { ks };
+            mnap_reg_err re = mnap_reg_audit_checkpoint_signed(c->reg, c->actor.municipality, pub, sign_with_ks, &k,
+                                                               &seq);
+            if (re != MNAP_REG_OK) {
+                cli_error("audit checkpoint: %s", mnap_reg_strerror(re));
                 rc = EX_REGISTRY;
             } else if (force) {
                 printf("audit checkpoint of %s: row %" PRIu64 " signed\n", c->actor.municipality, seq);
             }
         }
-        mnap_keyset_wipe(&set);
     }
     mnap_keystore_free(ks);
     if (rc != EX_OK && !force) {

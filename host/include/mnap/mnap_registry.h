@@ -400,6 +400,12 @@ mnap_reg_err mnap_reg_audit_verify(mnap_reg *r, const mnap_reg_actor *a, const u
  * Ed25519 private key) and stores the checkpoint. */
 mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, const uint8_t seed[32],
                                        uint64_t *seq);
+/* The same with the signature made elsewhere (a key in a PKCS#11 token):
+ * sign returns 0 with the 64-byte Ed25519 signature of msg; pub is the
+ * public key stored beside it. */
+typedef int (*mnap_reg_signer)(void *user, const uint8_t *msg, size_t len, uint8_t sig[64]);
+mnap_reg_err mnap_reg_audit_checkpoint_signed(mnap_reg *r, const char *municipality, const uint8_t pub[32],
+                                              mnap_reg_signer sign, void *user, uint64_t *seq);
 /* *due: the last checkpoint is more than 24 h old (or there is none and
  * there are rows). */
 mnap_reg_err mnap_reg_audit_checkpoint_due(mnap_reg *r, const char *municipality, bool *due);

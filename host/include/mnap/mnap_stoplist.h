@@ -69,6 +69,12 @@ mnap_err mnap_stoplist_build(const mnap_stoplist_entry *entries, size_t n, int64
                              int64_t expires_at, const char *municipality,
                              const uint8_t seed[MNAP_STOPLIST_SEED_LEN], uint8_t **out,
                              size_t *out_len);
+/* The same, signed by Ed25519 key NAME of the key source (file store or
+ * PKCS#11 token: mnap_keystore_ed25519_sign, mnap_keys.h). */
+struct mnap_keystore;
+mnap_err mnap_stoplist_build_ks(const mnap_stoplist_entry *entries, size_t n, int64_t issued_at,
+                                int64_t expires_at, const char *municipality, const struct mnap_keystore *ks,
+                                const char *name, uint8_t **out, size_t *out_len);
 /* The public key of a seed. */
 mnap_err mnap_stoplist_public_key(const uint8_t seed[MNAP_STOPLIST_SEED_LEN],
                                   uint8_t pub[MNAP_STOPLIST_PUB_LEN]);
