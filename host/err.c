@@ -25,6 +25,7 @@ const char *mnap_strerror(mnap_err err)
     case MNAP_E_PROTOCOL: return "malformed response from the card";
     case MNAP_E_NOT_CONNECTED: return "no card connected";
     case MNAP_E_CARD_MUTE: return "the card stopped answering in the middle of a command";
+    case MNAP_E_CARD_BUSY: return "the card is in use by another program (gave up waiting)";
     case MNAP_E_CARD_AUTH: return "the card cryptogram did not verify: wrong key set, or not a genuine card";
     case MNAP_E_AUTH_FAILED: return "the card refused the host authentication (6300)";
     case MNAP_E_LEVEL: return "the security level is below the application's minimum (6982)";
@@ -37,6 +38,8 @@ const char *mnap_strerror(mnap_err err)
     case MNAP_E_KS_FULL: return "the key store is full";
     case MNAP_E_KS_TOKEN: return "PKCS#11: no module, no such token, or the token failed";
     case MNAP_E_KS_MECHANISM: return "PKCS#11: the token lacks a mechanism mnap needs";
+    case MNAP_E_KS_BUSY: return "the key store is locked by another program (gave up waiting)";
+    case MNAP_E_KS_STALE: return "the key store file was changed by another program since it was loaded: nothing saved; load it again";
     case MNAP_E_CARD_STATUS: return "the card answered an undefined status word";
     case MNAP_E_PIN_WRONG: return "wrong PIN";
     case MNAP_E_MORE_DATA: return "more data available (6310)";
@@ -116,10 +119,10 @@ const char *mnap_err_name(mnap_err err)
     N(MNAP_OK) N(MNAP_E_PARAM) N(MNAP_E_NOMEM) N(MNAP_E_BUFFER) N(MNAP_E_CRYPTO) N(MNAP_E_IO)
     N(MNAP_E_STATE) N(MNAP_E_IMAGE) N(MNAP_E_TRANSPORT) N(MNAP_E_NO_SERVICE) N(MNAP_E_NO_READER)
     N(MNAP_E_NO_CARD) N(MNAP_E_TIMEOUT) N(MNAP_E_CARD_RESET) N(MNAP_E_CARD_REMOVED)
-    N(MNAP_E_PROTOCOL) N(MNAP_E_NOT_CONNECTED) N(MNAP_E_CARD_MUTE) N(MNAP_E_CARD_AUTH)
+    N(MNAP_E_PROTOCOL) N(MNAP_E_NOT_CONNECTED) N(MNAP_E_CARD_MUTE) N(MNAP_E_CARD_BUSY) N(MNAP_E_CARD_AUTH)
     N(MNAP_E_AUTH_FAILED) N(MNAP_E_LEVEL) N(MNAP_E_RMAC) N(MNAP_E_KEY_INFO) N(MNAP_E_KCV)
     N(MNAP_E_KS_PASSPHRASE) N(MNAP_E_KS_CORRUPT) N(MNAP_E_KS_NOT_FOUND) N(MNAP_E_KS_FULL)
-    N(MNAP_E_KS_TOKEN) N(MNAP_E_KS_MECHANISM)
+    N(MNAP_E_KS_TOKEN) N(MNAP_E_KS_MECHANISM) N(MNAP_E_KS_BUSY) N(MNAP_E_KS_STALE)
     N(MNAP_E_CARD_STATUS) N(MNAP_E_PIN_WRONG) N(MNAP_E_MORE_DATA) N(MNAP_E_MEMORY)
     N(MNAP_E_WRONG_LENGTH) N(MNAP_E_LOGICAL_CHANNEL) N(MNAP_E_SM_NOT_SUPPORTED) N(MNAP_E_LAST_CMD)
     N(MNAP_E_CHAINING) N(MNAP_E_FILE_TYPE) N(MNAP_E_SECURITY) N(MNAP_E_PIN_BLOCKED)

@@ -154,20 +154,31 @@ static const char u_remove[] =
 /* An opened store and the passphrase it was opened with, for the save. */
 typedef struct store {
     mnap_keystore *ks;
+    mnap_kslock *lock;   /* held from the load to the save (read-modify-write) */
     char pass[SECRET_MAX];
     size_t pass_len;
 } store;
 
-static int store_open(const cli *c, store *s)
+/* For a read-modify-write, locked: two terminals changing one store take
+ * turns, and neither loses the other's change. */
+static int store_open_for(const cli *c, store *s, bool locked)
 {
     s->pass_len = 0;
-    return ks_open_pass(c, &s->ks, s->pass, sizeof s->pass, &s->pass_len);
+    s->lock = NULL;
+    return ks_open_pass(c, &s->ks, locked ? &s->lock : NULL, s->pass, sizeof s->pass, &s->pass_len);
+}
+
+static int store_open(const cli *c, store *s)
+{
+    return store_open_for(c, s, true);
 }
 
 static void store_close(store *s)
 {
     mnap_keystore_free(s->ks);
     s->ks = NULL;
+    mnap_keystore_unlock(s->lock);
+    s->lock = NULL;
     cm_wipe(s->pass, sizeof s->pass);
 }
 
@@ -178,10 +189,49 @@ static int save(const cli *c, store *s)
     mnap_err e = mnap_keystore_save(s->ks, c->keystore, s->pass, s->pass_len);
 
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
     return EX_OK;
+}
+
+/* The officers took their time with the store unlocked: now take the lock,
+ * load the store again (other terminals may have changed it meanwhile) and
+ * put there the key set name of st (a token holds it already). */
+static int commit_fresh(const cli *c, store *st, const char *name, bool force)
+{
+    mnap_keystore *fresh = NULL;
+    mnap_kslock *lock = NULL;
+    mnap_keyset set;
+    mnap_err e;
+    int rc;
+
+    if (mnap_keystore_is_token(st->ks)) {
+        return EX_OK;
+    }
+    rc = ks_lock(c, &lock);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    e = mnap_keystore_load(&fresh, c->keystore, st->pass, st->pass_len);
+    if (e == MNAP_OK && !force && mnap_keystore_get(fresh, name, &set) == MNAP_OK) {
+        mnap_keyset_wipe(&set);
+        cli_error("key set '%s' was created by another command meanwhile (--force replaces it)", name);
+        rc = EX_KEYSTORE;
+    } else if (e == MNAP_OK && (e = mnap_keystore_get(st->ks, name, &set)) == MNAP_OK) {
+        e = mnap_keystore_put(fresh, name, &set);
+        mnap_keyset_wipe(&set);
+        if (e == MNAP_OK) {
+            e = mnap_keystore_save(fresh, c->keystore, st->pass, st->pass_len);
+        }
+    }
+    if (rc == EX_OK && e != MNAP_OK) {
+        cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
+        rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+    }
+    mnap_keystore_free(fresh);
+    mnap_keystore_unlock(lock);
+    return rc;
 }
 
 static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t key_len, bool master,
@@ -233,7 +283,7 @@ static int keys_init(cli *c, int argc, char **argv)
         /* A token is initialised by its own tools; here: is it reachable,
          * is the PIN right. */
         store tok;
-        int rc = store_open(c, &tok);
+        int rc = store_open_for(c, &tok, false);
         if (rc == EX_OK) {
             printf("token %s ready: %zu key set(s); diversification by %s\n", c->keystore,
                    mnap_keystore_count(tok.ks), mnap_keystore_method(tok.ks));
@@ -252,6 +302,19 @@ static int keys_init(cli *c, int argc, char **argv)
     if (secret_passphrase(true, pass, sizeof pass, &len) != 0) {
         return EX_KEYSTORE;
     }
+    /* Under the lock, look again: another terminal may have created it. */
+    mnap_kslock *lock = NULL;
+    int lrc = ks_lock(c, &lock);
+    if (lrc != EX_OK) {
+        cm_wipe(pass, sizeof pass);
+        return lrc;
+    }
+    if (stat(c->keystore, &st) == 0 && !o.force) {
+        mnap_keystore_unlock(lock);
+        cm_wipe(pass, sizeof pass);
+        cli_error("key store %s exists (--force replaces it)", c->keystore);
+        return EX_KEYSTORE;
+    }
     e = mnap_keystore_new(&ks);
     if (e == MNAP_OK && o.kdf_cost != 0) {
         e = mnap_keystore_set_kdf(ks, o.kdf_cost, 8, 1);
@@ -261,6 +324,7 @@ static int keys_init(cli *c, int argc, char **argv)
     }
     cm_wipe(pass, sizeof pass);
     mnap_keystore_free(ks);
+    mnap_keystore_unlock(lock);
     if (e != MNAP_OK) {
         cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
@@ -488,7 +552,7 @@ static int keys_derive(cli *c, int argc, char **argv)
         cli_error("keys derive: --div takes the card's 10 bytes of diversification data in hex");
         return EX_USAGE;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, o.as != NULL);
     if (rc != EX_OK) {
         return rc;
     }
@@ -619,7 +683,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
         cli_error("audit log: %s", err);
         return EX_LOCAL;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, false);
     if (rc != EX_OK) {
         audit_close(&au);
         return rc;
@@ -662,7 +726,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     }
     e = mnap_ceremony_finish(cer, name, (uint8_t)o.kvn);
     if (e == MNAP_OK) {
-        rc = save(c, &st);
+        rc = commit_fresh(c, &st, name, o.force);
     } else {
         cli_error("key ceremony: %s", mnap_strerror(e));
         rc = EX_KEYSTORE;
@@ -705,7 +769,7 @@ static int keys_list(cli *c, int argc, char **argv)
     if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_list) != 0) {
         return EX_USAGE;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, false);
     if (rc != EX_OK) {
         return rc;
     }

@@ -1,10 +1,12 @@
 /* op.c: the key store as commands use it, and the audit frame around every
  * card-changing command (conn.h). */
 #include "conn.h"
+#include "lock.h"
 #include "secret.h"
 #include "cm_ct.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,28 +15,70 @@ int ks_open(const cli *c, mnap_keystore **out)
 {
     char pass[SECRET_MAX];
     size_t pass_len = 0;
-    int rc = ks_open_pass(c, out, pass, sizeof pass, &pass_len);
+    int rc = ks_open_pass(c, out, NULL, pass, sizeof pass, &pass_len);
 
     cm_wipe(pass, sizeof pass);
     return rc;
 }
 
-int ks_open_pass(const cli *c, mnap_keystore **out, char *pass, size_t cap, size_t *pass_len)
+static void on_ks_wait(void *arg, const char *lock_path, unsigned timeout_s)
+{
+    (void)lock_path;
+    fprintf(stderr, "mnap: waiting for the key store %s: another mnap command holds it (up to %u s)\n",
+            (const char *)arg, timeout_s);
+}
+
+int ks_lock(const cli *c, mnap_kslock **lock)
+{
+    unsigned t = (unsigned)lock_timeout();
+    mnap_err e = mnap_keystore_lock(c->keystore, t, on_ks_wait, (void *)c->keystore, lock);
+
+    if (e == MNAP_E_KS_BUSY) {
+        cli_error("the key store %s is held by another mnap command: gave up after %u s "
+                  "(MNAP_LOCK_TIMEOUT) [MNAP_E_KS_BUSY]", c->keystore, t);
+        return EX_KEYSTORE;
+    }
+    if (e != MNAP_OK) {
+        cli_error("the key store %s: cannot lock %s.lock: %s", c->keystore, c->keystore,
+                  mnap_strerror(e));
+        return EX_LOCAL;
+    }
+    return EX_OK;
+}
+
+int ks_open_pass(const cli *c, mnap_keystore **out, mnap_kslock **lock, char *pass,
+                 size_t cap, size_t *pass_len)
 {
     mnap_err e;
 
     *out = NULL;
+    if (lock != NULL) {
+        *lock = NULL;
+    }
     if (secret_passphrase_for(c->keystore, false, pass, cap, pass_len) != 0) {
         cm_wipe(pass, cap);
         return EX_KEYSTORE;
     }
-    e = mnap_keystore_load(out, c->keystore, pass, *pass_len);
-    if (e == MNAP_E_IO) {
-        cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
-        return EX_KEYSTORE;
+    /* The lock after the prompt: a terminal waiting for its operator's
+     * passphrase holds nothing. */
+    if (lock != NULL) {
+        int rc = ks_lock(c, lock);
+        if (rc != EX_OK) {
+            cm_wipe(pass, cap);
+            return rc;
+        }
     }
+    e = mnap_keystore_load(out, c->keystore, pass, *pass_len);
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        if (e == MNAP_E_IO) {
+            cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
+        } else {
+            cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        }
+        if (lock != NULL) {
+            mnap_keystore_unlock(*lock);
+            *lock = NULL;
+        }
         return EX_KEYSTORE;
     }
     return EX_OK;

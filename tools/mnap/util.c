@@ -36,6 +36,7 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_CARD_RESET:
     case MNAP_E_CARD_REMOVED:
     case MNAP_E_CARD_MUTE:
+    case MNAP_E_CARD_BUSY:
     case MNAP_E_NOT_CONNECTED:
     case MNAP_E_TRANSPORT:
         return EX_NOCARD;
@@ -45,6 +46,8 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_KS_FULL:
     case MNAP_E_KS_TOKEN:
     case MNAP_E_KS_MECHANISM:
+    case MNAP_E_KS_BUSY:
+    case MNAP_E_KS_STALE:
         return EX_KEYSTORE;
     case MNAP_E_PARAM:
         return EX_USAGE;
