@@ -77,6 +77,13 @@ static void trace_cmd(mnap_ctx *ctx, const char *tag, const uint8_t *cmd, size_t
     mnap__trace_apdu(ctx, '>', tag, cmd, len, off, dlen, redact_cmd(ctx, red));
 }
 
+/* Reset, removal, a mute card or a lost pcscd: no channel, no selection. */
+static bool lost_card(mnap_err rc)
+{
+    return rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED || rc == MNAP_E_CARD_MUTE ||
+           rc == MNAP_E_NO_SERVICE;
+}
+
 mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
                         size_t *out_len, uint16_t *sw_out)
 {
@@ -96,6 +103,9 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         return MNAP_E_NOT_CONNECTED;
     red = redact_for_ins(cmd[1]);
     *out_len = 0;
+    rc = mnap__hold(ctx);
+    if (rc != MNAP_OK)
+        return rc;
     for (;;) {
         if (++parts > MAX_PARTS) {
             rc = MNAP_E_PROTOCOL;
@@ -105,8 +115,7 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         rc = ctx->tr.transmit(ctx->tr.self, cur, cur_len, ctx->rsp, MNAP_RSP_CAP, &rlen);
         if (rc != MNAP_OK) {
             mnap__trace_text(ctx, mnap_strerror(rc));
-            if (rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED ||
-                rc == MNAP_E_CARD_MUTE || rc == MNAP_E_NO_SERVICE) {
+            if (lost_card(rc)) {
                 /* A reset or new power-up selects nothing and ends any channel. */
                 mnap__session_drop(ctx);
                 mnap__forget_selection(ctx);
@@ -173,7 +182,71 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
     }
     if (rc != MNAP_OK)
         cm_wipe(out, total);
+    mnap__release_idle(ctx);
     return rc;
+}
+
+mnap_err mnap__hold(mnap_ctx *ctx)
+{
+    mnap_err rc;
+
+    if (ctx->held || ctx->tr.begin == NULL)
+        return MNAP_OK;
+    rc = ctx->tr.begin(ctx->tr.self);
+    if (rc != MNAP_OK) {
+        mnap__trace_text(ctx, mnap_strerror(rc));
+        /* The card was reset (or taken) since this context last used it:
+         * whatever it thought was open or selected is gone. */
+        mnap__session_drop(ctx);
+        mnap__forget_selection(ctx);
+        return rc;
+    }
+    ctx->held = true;
+    return MNAP_OK;
+}
+
+void mnap__release_idle(mnap_ctx *ctx)
+{
+    if (!ctx->held || ctx->open || ctx->op_depth > 0)
+        return;
+    if (ctx->tr.end != NULL)
+        ctx->tr.end(ctx->tr.self);
+    ctx->held = false;
+    mnap__forget_selection(ctx);
+}
+
+void mnap__op_begin(mnap_ctx *ctx)
+{
+    ctx->op_depth++;
+}
+
+void mnap__op_end(mnap_ctx *ctx)
+{
+    if (ctx->op_depth > 0)
+        ctx->op_depth--;
+    mnap__release_idle(ctx);
+}
+
+mnap_err mnap_hold_card(mnap_ctx *ctx)
+{
+    mnap_err rc;
+
+    if (ctx == NULL)
+        return MNAP_E_PARAM;
+    rc = mnap__hold(ctx);
+    if (rc == MNAP_OK)
+        mnap__op_begin(ctx);
+    return rc;
+}
+
+mnap_err mnap_release_card(mnap_ctx *ctx)
+{
+    if (ctx == NULL)
+        return MNAP_E_PARAM;
+    if (ctx->op_depth == 0)
+        return MNAP_E_STATE;
+    mnap__op_end(ctx);
+    return MNAP_OK;
 }
 
 void mnap__forget_selection(mnap_ctx *ctx)
