@@ -15,6 +15,7 @@
 #   card/port/sim/*.c       -> libmnapsim.a      (the host port: OpenSSL, file NVM, tearing)
 #   host/*.c                -> libmnap.a / libmnap.so (the host library, PC/SC)
 #   host/inproc/*.c         -> libmnapinproc.a   (in-process transport: links the card)
+#   host/registry/*.c       -> libmnapreg.a      (the registry: SQLite, PostgreSQL)
 #   tools/lib/*.c           -> libmnaptools.a    (JSON, hex: tools and tests only)
 #   tools/<name>/*.c        -> <name>            (one program per directory)
 #   test/support/*.c        -> libmnaptest.a
@@ -63,7 +64,11 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CF
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
 CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
-LDLIBS   := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
+LIBMNAP_LIBS := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
+# The registry (host/registry/, libmnapreg.a): SQLite and PostgreSQL clients.
+REG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+REG_LIBS := -lsqlite3 -lpq
+LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS)
 TESTLIBS := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -71,6 +76,7 @@ CARD_SRC   := $(wildcard card/*.c)
 SIM_SRC    := $(wildcard card/port/sim/*.c)
 HOST_SRC   := $(wildcard host/*.c)
 INPROC_SRC := $(wildcard host/inproc/*.c)
+REG_SRC    := $(wildcard host/registry/*.c)
 TLIB_SRC   := $(wildcard tools/lib/*.c)
 TSUP_SRC   := $(wildcard test/support/*.c)
 TOOL_DIRS  := $(filter-out tools/lib tools/examples,$(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
@@ -86,6 +92,7 @@ LIB_SIM    := $(BUILD)/lib/libmnapsim.a
 LIB_HOST   := $(BUILD)/lib/libmnap.a
 SO_HOST    := $(BUILD)/lib/libmnap.so
 LIB_INPROC := $(BUILD)/lib/libmnapinproc.a
+LIB_REG    := $(BUILD)/lib/libmnapreg.a
 LIB_TOOLS  := $(BUILD)/lib/libmnaptools.a
 LIB_TEST   := $(BUILD)/lib/libmnaptest.a
 
@@ -93,11 +100,12 @@ LIB_TEST   := $(BUILD)/lib/libmnaptest.a
 LINK_COMMON := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 LINK_CARD   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 LINK_HOST   := $(LIB_TEST) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+LINK_REG    := $(LIB_REG) $(LINK_HOST)
 # The card runtime calls its port (mc_port_*) and the sim port reaches back
 # into the card struct, so libraries are linked as one group.
 group = -Wl,--start-group $(1) -Wl,--end-group
 
-TEST_SUITES := common card host tools
+TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
@@ -108,7 +116,7 @@ TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$
 .SECONDARY:
 
 all: libs tools tests $(BENCHES)
-libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS)
+libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS) $(LIB_REG)
 tools: $(TOOLS)
 tests: $(TEST_BINS)
 
@@ -125,6 +133,12 @@ $(BUILD)/obj/card/%.o: card/%.c
 $(BUILD)/obj/host/%.o: host/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
+$(BUILD)/obj/host/registry/%.o: host/registry/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(REG_CFLAGS) -c $< -o $@
+$(BUILD)/obj/test/registry/%.o: test/registry/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(REG_CFLAGS) -c $< -o $@
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(PCSC_CFLAGS) $(P11_CFLAGS) -c $< -o $@
@@ -142,20 +156,21 @@ $(eval $(call mklib,$(LIB_SIM),$(call obj,$(SIM_SRC))))
 # libmnap.a carries common/ too, so an installed static library is complete.
 $(eval $(call mklib,$(LIB_HOST),$(call obj,$(HOST_SRC) $(COMMON_SRC))))
 $(eval $(call mklib,$(LIB_INPROC),$(call obj,$(INPROC_SRC))))
+$(eval $(call mklib,$(LIB_REG),$(call obj,$(REG_SRC))))
 $(eval $(call mklib,$(LIB_TOOLS),$(call obj,$(TLIB_SRC))))
 $(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
 
 $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LIBMNAP_LIBS)
 
 # ---- programs ------------------------------------------------------------
 # Every tool links the host library, the in-process transport and the card
 # runtime; the linker keeps only what a tool uses.
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_INPROC) $(LIB_HOST) $(LIB_CARD) $(LIB_SIM) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_CARD) $(LIB_SIM) $(LIB_COMMON) $(LDLIBS)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)
@@ -169,6 +184,9 @@ $(BUILD)/test/host/%: $(BUILD)/obj/test/host/%.o $(LINK_HOST)
 $(BUILD)/test/tools/%: $(BUILD)/obj/test/tools/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(TESTLIBS) $(LDLIBS)
+$(BUILD)/test/registry/%: $(BUILD)/obj/test/registry/%.o $(LINK_REG)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_REG)) $(TESTLIBS) $(LDLIBS)
 $(BUILD)/test/ct/%: $(BUILD)/obj/test/ct/%.o $(LINK_HOST)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
@@ -224,7 +242,7 @@ test: deps-check
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
 # (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
-bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc
+bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
 	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
 # CI's check of the benchmarks: each runs once with tiny counts (nothing timed).
 bench-smoke:
@@ -279,7 +297,8 @@ DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmock
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
-            p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11
+            p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
+            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
@@ -302,12 +321,13 @@ size:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mnap $(DESTDIR)$(PREFIX)/bin \
 	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(LIB_HOST) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIB_HOST) $(LIB_REG) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SO_HOST) $(DESTDIR)$(PREFIX)/lib/libmnap.so.1
 	ln -sf libmnap.so.1 $(DESTDIR)$(PREFIX)/lib/libmnap.so
 	install -m 644 host/include/mnap/*.h $(DESTDIR)$(PREFIX)/include/mnap/
 	for t in $(TOOLS); do install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnapreg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnapreg.pc
 
 clean:
 	rm -rf build build-check build-* 

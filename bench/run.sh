@@ -110,6 +110,14 @@ say "throughput through pcscd + vpcd ($PCSC_RUNS rounds of $PCSC_S s)"
 BUILD=$BUILD SECONDS_PER_RUN=$PCSC_S RUNS=$PCSC_RUNS sh bench/run_pcsc.sh > "$RAW/pcsc.txt" || true
 grep '^pcsc-skip' "$RAW/pcsc.txt" >&2 || true
 
+# 5b. the registry (bench/registry.sh): SQLite and PostgreSQL rates, 16 terminals
+if [ -n "${BENCH_QUICK:-}" ]; then REG_S=0.5 REG_LONG_S=1; else REG_S=${BENCH_REG_S:-5} REG_LONG_S=${BENCH_REG_LONG_S:-60}; fi
+say "registry: one terminal on SQLite and PostgreSQL for $REG_S s, 16 terminals for $REG_LONG_S s"
+BUILD=$BUILD REG_S=$REG_S REG_LONG_S=$REG_LONG_S sh bench/registry.sh > "$RAW/registry.md" ||
+    echo "## 7. Registry
+
+not measured: bench/registry.sh failed (see above)" > "$RAW/registry.md"
+
 # 6. the table
 T1=$(date +%s)
 {
@@ -119,5 +127,6 @@ T1=$(date +%s)
 } >> "$RAW/machine.txt"
 mkdir -p "$(dirname "$OUT")"
 python3 bench/report.py "$RAW" > "$OUT.tmp"
+{ echo; cat "$RAW/registry.md"; } >> "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 say "wrote $OUT in $((T1 - T0)) s"

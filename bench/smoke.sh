@@ -49,6 +49,8 @@ fi
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     expect "footprint" '^\| text \(\+ rodata\), linked \| [0-9,]+ bytes'
 fi
+expect "registry, SQLite" '^\| AP load or delete with its registry record, SQLite, 1 terminal \| [0-9,.]+ /s'
+expect "registry, 16 terminals" '^\| 16 terminals, one PostgreSQL, .* \| [0-9,.]+ /s in all'
 if grep -q 'pcscd + vpcd + mnap-vcard | not measured' "$OUT"; then
     echo "bench smoke: note: PC/SC throughput not measured here ($(grep -o 'not measured ([^)]*)' "$OUT" | head -1))"
 else

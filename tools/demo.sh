@@ -9,8 +9,10 @@
 # creates a key store, sets up the area, loads the library AP
 # (tools/examples/library.json), runs the library kiosk flow with a PIN,
 # blocks the PIN with three wrong ones, unblocks it at the counter, lists and
-# deletes the AP, reads the card's security log, runs the fault isolation and
-# verifies the operator audit log.  Each step is narrated in one line.  It
+# deletes the AP, reads the card's security log, runs the fault isolation,
+# then with the registry (SQLite): logs in, shows a clerk refused an admin
+# command, registers a resident and the card, loads the AP with its record,
+# and verifies the operator audit log.  Each step is narrated in one line.  It
 # runs without questions: the passphrase and PINs go through MNAP_PASSPHRASE
 # and --pin-stdin.  Every process it starts is stopped by PID on exit.
 #
@@ -161,6 +163,34 @@ ok M ap list
 
 step "mnap log: the card's own security log, newest first"
 ok M log
+
+# --- the registry (SQLite): operators, residents, cards, issued APs ----------------
+REG=$E2E_TMP/registry.db
+R() { M --registry "$REG" "$@"; }
+step "the registry (SQLite, $REG): schema, municipality 131016 and its first admin (password from stdin, never argv)"
+ok "$MNAP" --registry "$REG" registry init
+ok "$MNAP" --registry "$REG" registry add-municipality 131016 --name 千代田区 --admin admin --password-stdin \
+    < <(printf 'demo admin password\n')
+
+step "the admin logs in (scrypt-hashed password; the session token is stored hashed) and adds a clerk"
+ok R login admin --password-stdin < <(printf 'demo admin password\n')
+ok R operator add clerk1 --name "窓口 一郎" --role clerk --password-stdin < <(printf 'demo clerk password\n')
+
+step "the clerk logs in; an admin command is refused by role before anything is touched"
+ok R login clerk1 --password-stdin < <(printf 'demo clerk password\n')
+ok R whoami
+refused 6 R operator add clerk2 --name "x" --role admin --password-stdin < <(printf 'another password\n')
+refused 6 R keys list
+
+step "a resident, and this card registered to them: ACTIVE"
+ok R resident add 100000000001 --kanji "山田 太郎" --kana "ヤマダ タロウ" --birth 1985-04-01 --address "東京都千代田区千代田1-1"
+ok R resident find ヤマダ
+ok R card register 0102030405060708 --resident 100000000001
+
+step "mnap ap load with the registry: the card change and its record in one step (intent, card, settlement)"
+ok R ap load "$MANIFEST"
+ok R card show 0102030405060708
+ok R logout
 
 step "mnap audit verify: the terminal's hash-chained operator audit log (hashes shortened here)"
 awk -F'\t' '{ printf "     | %3s %s %-10s %-14s %s %s %-28s %.16s...\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$MNAP_AUDIT"

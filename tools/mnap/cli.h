@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "mnap/mnap.h"
+#include "mnap/mnap_registry.h"
 
 /* Exit codes (docs/cli.md). */
 enum {
@@ -23,7 +24,8 @@ enum {
     EX_USAGE = 2,     /* bad command line */
     EX_NOCARD = 3,    /* no PC/SC service, no reader, no card, card removed */
     EX_KEYSTORE = 4,  /* key store: wrong passphrase, damaged, missing key set */
-    EX_LOCAL = 5      /* local file problem: manifest invalid, I/O, audit chain broken */
+    EX_LOCAL = 5,     /* local file problem: manifest invalid, I/O, audit chain broken */
+    EX_REGISTRY = 6   /* registry: not logged in, role refused, card not ACTIVE, database */
 };
 
 /* Global options, valid before or after the subcommand. */
@@ -36,6 +38,15 @@ typedef struct cli {
     const char *operator_id; /* --operator ID / MNAP_OPERATOR */
     char keystore_buf[4096];
     char audit_buf[4096];
+    /* The registry (reg.h): --registry CONN / MNAP_REGISTRY, else the
+     * default file when it exists; NULL: no registry, no login. */
+    const char *registry;
+    const char *session;     /* --session PATH / MNAP_SESSION */
+    char registry_buf[4096];
+    char session_buf[4096];
+    mnap_reg *reg;           /* open while a command runs, when logged in */
+    mnap_reg_actor actor;    /* the logged-in operator */
+    bool logged_in;
 } cli;
 
 /* Command groups (cmd_*.c). */
@@ -51,6 +62,13 @@ int cmd_kiosk(cli *c, int argc, char **argv);
 int cmd_manifest(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_simcard(cli *c, int argc, char **argv);
+int cmd_registry(cli *c, int argc, char **argv);
+int cmd_login(cli *c, int argc, char **argv);
+int cmd_logout(cli *c, int argc, char **argv);
+int cmd_whoami(cli *c, int argc, char **argv);
+int cmd_operator(cli *c, int argc, char **argv);
+int cmd_resident(cli *c, int argc, char **argv);
+int cmd_regcard(cli *c, int argc, char **argv);
 
 /* A subcommand of a group ("keys init"). */
 typedef struct cli_sub {

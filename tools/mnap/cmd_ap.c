@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "image.h"
 #include "names.h"
+#include "reg.h"
 #include "secret.h"
 #include "cm_ct.h"
 
@@ -131,6 +132,14 @@ static int ap_load(cli *c, int argc, char **argv)
         return EX_LOCAL;
     }
     rc = am_begin(&f, c, true, "ap load", m->aid, m->aid_len, region_name(&o));
+    /* With a registry: repair, then the intent; the card is changed only
+     * when the registry allows it (card registered and ACTIVE). */
+    if (rc == EX_OK) {
+        rc = regap_begin(c, &f, MNAP_REG_AP_LOAD, f.op.aid, m->key_set[0] != '\0' ? m->key_set : "-");
+        if (rc == EX_OK && c->reg != NULL) {
+            f.reg_intent = true;
+        }
+    }
     if (rc == EX_OK) {
         mnap_keyset region;
         uint8_t div[MNAP_DIV_DATA_LEN];
@@ -158,9 +167,16 @@ static int ap_load(cli *c, int argc, char **argv)
                 }
                 rc = op_fail(&f.op, f.conn.ctx, e, "LOAD AP");
             } else {
-                printf("AP %s loaded (%zu bytes)\n", f.op.aid, img_len);
+                printf("AP %s loaded (%zu bytes)%s\n", f.op.aid, img_len,
+                       c->reg != NULL ? ", recorded in the registry" : "");
             }
+            rc = regap_end(c, &f, f.op.aid, rc);
+            f.reg_intent = false;
         }
+    }
+    if (f.reg_intent) {
+        /* The image was not built: the card was not touched. */
+        rc = regap_end(c, &f, f.op.aid, EX_CARD) == EX_CARD ? rc : EX_REGISTRY;
     }
     rc = am_end(&f, rc);
     cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);
@@ -171,7 +187,7 @@ static int ap_load(cli *c, int argc, char **argv)
 
 /* delete, suspend and resume: one AID, one call. */
 static int ap_one(cli *c, int argc, char **argv, const char *usage, const char *command,
-                  mnap_err (*call)(mnap_ctx *, const uint8_t *, size_t), const char *done)
+                  mnap_err (*call)(mnap_ctx *, const uint8_t *, size_t), const char *done, bool recorded)
 {
     ap_opts o;
     int first;
@@ -184,6 +200,9 @@ static int ap_one(cli *c, int argc, char **argv, const char *usage, const char *
         return EX_USAGE;
     }
     rc = am_begin(&f, c, true, command, aid, aid_len, region_name(&o));
+    if (rc == EX_OK && recorded) {
+        rc = regap_begin(c, &f, MNAP_REG_AP_DELETE, f.op.aid, NULL);
+    }
     if (rc == EX_OK) {
         mnap_err e = call(f.conn.ctx, aid, aid_len);
         if (e == MNAP_E_REF_NOT_FOUND) {
@@ -192,7 +211,12 @@ static int ap_one(cli *c, int argc, char **argv, const char *usage, const char *
         } else if (e != MNAP_OK) {
             rc = op_fail(&f.op, f.conn.ctx, e, command);
         } else {
-            printf("AP %s %s\n", f.op.aid, done);
+            printf("AP %s %s%s\n", f.op.aid, done, recorded && c->reg != NULL ? ", recorded in the registry" : "");
+        }
+        if (recorded && e == MNAP_E_REF_NOT_FOUND) {
+            rc = regap_absent(c, &f, f.op.aid, rc); /* the card says: not there */
+        } else if (recorded) {
+            rc = regap_end(c, &f, f.op.aid, rc);
         }
     }
     return am_end(&f, rc);
@@ -200,17 +224,17 @@ static int ap_one(cli *c, int argc, char **argv, const char *usage, const char *
 
 static int ap_delete(cli *c, int argc, char **argv)
 {
-    return ap_one(c, argc, argv, u_delete, "ap delete", mnap_area_delete_ap, "deleted");
+    return ap_one(c, argc, argv, u_delete, "ap delete", mnap_area_delete_ap, "deleted", true);
 }
 
 static int ap_suspend(cli *c, int argc, char **argv)
 {
-    return ap_one(c, argc, argv, u_suspend, "ap suspend", mnap_area_suspend_ap, "SUSPENDED");
+    return ap_one(c, argc, argv, u_suspend, "ap suspend", mnap_area_suspend_ap, "SUSPENDED", false);
 }
 
 static int ap_resume(cli *c, int argc, char **argv)
 {
-    return ap_one(c, argc, argv, u_resume, "ap resume", mnap_area_resume_ap, "ACTIVE");
+    return ap_one(c, argc, argv, u_resume, "ap resume", mnap_area_resume_ap, "ACTIVE", false);
 }
 
 static int ap_list(cli *c, int argc, char **argv)
@@ -226,6 +250,9 @@ static int ap_list(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     rc = am_begin(&f, c, false, "ap list", NULL, 0, region_name(&o));
+    if (rc == EX_OK && c->reg != NULL && f.op.serial[0] != '\0') {
+        rc = regap_repair(c, &f);
+    }
     if (rc == EX_OK) {
         mnap_err e = mnap_area_list_aps(f.conn.ctx, list, sizeof list / sizeof list[0], &count);
         if (e != MNAP_OK) {
@@ -307,6 +334,9 @@ static int pin_unblock(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     rc = am_begin(&f, c, true, "pin unblock", aid, aid_len, region_name(&o));
+    if (rc == EX_OK) {
+        rc = regap_require_active(c, &f);
+    }
     if (rc == EX_OK) {
         mnap_err e = mnap_area_unblock_pin(f.conn.ctx, aid, aid_len, pin, pin_len);
         if (e == MNAP_E_PIN_POLICY) {

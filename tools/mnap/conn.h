@@ -85,6 +85,7 @@ typedef struct am_frame {
     bool audit_open;
     cli_conn conn;
     mnap_keystore *ks;
+    bool reg_intent;          /* a registry intent is open (reg.h) */
 } am_frame;
 
 int am_begin(am_frame *f, const cli *c, bool audited, const char *command, const uint8_t *aid,

@@ -3,6 +3,7 @@
  * table and the top-level help; each command group lives in cmd_*.c and
  * docs/cli.md is the reference. */
 #include "cli.h"
+#include "reg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,13 @@ static const command commands[] = {
     { "manifest", cmd_manifest, "manifest check FILE, manifest build FILE -o IMAGE" },
     { "audit", cmd_audit, "audit verify: check the operator audit log's hash chain" },
     { "simcard", cmd_simcard, "simcard create PATH: a blank card image for --card-image" },
+    { "registry", cmd_registry, "the registry: init, upgrade, add-municipality, status" },
+    { "login", cmd_login, "login OPERATOR: open a session (registry mode)" },
+    { "logout", cmd_logout, "end the session" },
+    { "whoami", cmd_whoami, "the logged-in operator" },
+    { "operator", cmd_operator, "operators: add, lock, unlock, role, show" },
+    { "resident", cmd_resident, "residents: add, show, find, service-id" },
+    { "card", cmd_regcard, "registered cards: register, show, stoplist" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -54,12 +62,19 @@ static void usage(FILE *out)
           "                       $XDG_DATA_HOME/mnap/audit.log)\n"
           "  --operator ID        operator named in the audit log (MNAP_OPERATOR;\n"
           "                       default the login name)\n"
+          "  --registry CONN      the registry: a SQLite file or a PostgreSQL conninfo\n"
+          "                       (MNAP_REGISTRY; default $XDG_DATA_HOME/mnap/registry.db\n"
+          "                       when it exists); with a registry every command needs\n"
+          "                       'mnap login' and a role that allows it\n"
+          "  --session PATH       session file (MNAP_SESSION; default\n"
+          "                       $XDG_DATA_HOME/mnap/session)\n"
           "  -h, --help           help; 'mnap COMMAND --help' for each command\n"
           "\n"
           "Environment: MNAP_PASSPHRASE (key store passphrase, else prompted without\n"
           "echo), MNAP_TRACE=1 (APDU trace on stderr, secrets redacted).\n"
           "Exit codes: 0 ok, 1 card refused, 2 usage, 3 no reader or card, 4 key store,\n"
-          "5 local file (manifest, I/O, audit chain).\n",
+          "5 local file (manifest, I/O, audit chain), 6 registry (not logged in, role\n"
+          "refused, card not ACTIVE, database).\n",
           out);
 }
 
@@ -99,9 +114,9 @@ static const char *env_or(const char *name, const char *dflt)
 static int parse_globals(cli *c, int argc, char **argv, char **rest, int *nrest)
 {
     static const char *const opts[] = { "--reader", "--card-image", "--keystore", "--audit",
-                                        "--operator" };
+                                        "--operator", "--registry", "--session" };
     const char **slots[] = { &c->reader, &c->card_image, &c->keystore, &c->audit,
-                             &c->operator_id };
+                             &c->operator_id, &c->registry, &c->session };
     bool dashdash = false;
 
     *nrest = 0;
@@ -156,7 +171,7 @@ static int defaults(cli *c)
     if (c->operator_id == NULL) {
         c->operator_id = env_or("MNAP_OPERATOR", env_or("LOGNAME", env_or("USER", "unknown")));
     }
-    return 0;
+    return reg_defaults(c);
 }
 
 int main(int argc, char **argv)
@@ -191,7 +206,13 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(rest[0], commands[i].name) == 0) {
-            rc = commands[i].run(&c, nrest, rest);
+            /* With a registry: the session and the role, before the command
+             * touches the card or the registry. */
+            rc = reg_gate(&c, nrest, rest);
+            if (rc == EX_OK) {
+                rc = commands[i].run(&c, nrest, rest);
+            }
+            reg_end(&c);
             free(rest);
             /* A failed write of stdout (full disk, closed pipe) is an error. */
             if (fflush(stdout) != 0 || ferror(stdout)) {
