@@ -5,6 +5,11 @@
 #include "mnap_int.h"
 #include "cm_ct.h"
 
+const char *mnap_version(void)
+{
+    return MNAP_VERSION_STRING;
+}
+
 const uint8_t mnap_am_aid[MNAP_AM_AID_LEN] = { 0xF0, 0x4D, 0x4E, 0x41, 0x50, 0x41, 0x4D };
 
 mnap_err mnap_ctx_new(mnap_ctx **out, const mnap_transport *t)

@@ -59,6 +59,10 @@ int cmd_pin(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_diagnose(cli *c, int argc, char **argv);
 int cmd_kiosk(cli *c, int argc, char **argv);
+int cmd_ef(cli *c, int argc, char **argv);
+/* `ap rotate-keys` (cmd_ef.c: an AP session like ef's). */
+int ap_rotate_keys(cli *c, int argc, char **argv);
+extern const char ap_rotate_usage[];
 int cmd_manifest(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_simcard(cli *c, int argc, char **argv);

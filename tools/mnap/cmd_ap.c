@@ -296,6 +296,7 @@ static int ap_list(cli *c, int argc, char **argv)
 
 static const cli_sub ap_subs[] = {
     { "load", ap_load, u_load },
+    { "rotate-keys", ap_rotate_keys, ap_rotate_usage },
     { "delete", ap_delete, u_delete },
     { "list", ap_list, u_list },
     { "suspend", ap_suspend, u_suspend },

@@ -826,6 +826,59 @@ static int keys_remove(cli *c, int argc, char **argv)
     return rc;
 }
 
+static const char u_passwd[] =
+    "keys passwd\n"
+    "  Changes the key store's passphrase: asks for the current one (or\n"
+    "  MNAP_PASSPHRASE), then the new one twice (or MNAP_NEW_PASSPHRASE), and\n"
+    "  rewrites the store atomically under it (fresh salt, same scrypt cost).\n";
+
+static int keys_passwd(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first, rc;
+    store st;
+    char np[SECRET_MAX];
+    size_t nlen = 0;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_passwd) != 0) {
+        return EX_USAGE;
+    }
+    if (strncmp(c->keystore, "pkcs11:", 7) == 0) {
+        cli_error("a token's PIN is changed with the token's own tools (softhsm2-util, modutil "
+                  "--changepw), not with keys passwd");
+        return EX_USAGE;
+    }
+    /* The current passphrase first: a wrong one costs no new-passphrase typing. */
+    rc = store_open_for(c, &st, false);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    mnap_keystore_free(st.ks);
+    st.ks = NULL;
+    if (secret_new_passphrase(np, sizeof np, &nlen) != 0) {
+        cm_wipe(np, sizeof np);
+        store_close(&st);
+        return EX_KEYSTORE;
+    }
+    /* Load again under the lock: what another terminal saved meanwhile stays. */
+    rc = ks_lock(c, &st.lock);
+    if (rc == EX_OK) {
+        mnap_err e = mnap_keystore_load(&st.ks, c->keystore, st.pass, st.pass_len);
+        if (e == MNAP_OK) {
+            e = mnap_keystore_save(st.ks, c->keystore, np, nlen);
+        }
+        if (e != MNAP_OK) {
+            cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
+            rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+        } else {
+            printf("key store %s: passphrase changed\n", c->keystore);
+        }
+    }
+    cm_wipe(np, sizeof np);
+    store_close(&st);
+    return rc;
+}
+
 static const cli_sub subs[] = {
     { "init", keys_init, u_init },
     { "import", keys_import, u_import },
@@ -834,6 +887,7 @@ static const cli_sub subs[] = {
     { "derive", keys_derive, u_derive },
     { "list", keys_list, u_list },
     { "remove", keys_remove, u_remove },
+    { "passwd", keys_passwd, u_passwd },
 };
 
 int cmd_keys(cli *c, int argc, char **argv)

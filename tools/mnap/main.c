@@ -17,13 +17,14 @@ typedef struct command {
 static const command commands[] = {
     { "readers", cmd_readers, "list the PC/SC readers" },
     { "info", cmd_info, "ATR, serial, area state, free NVM, number of APs" },
-    { "keys", cmd_keys, "the encrypted key store: init, import, generate, derive, list" },
-    { "area", cmd_area, "area setup, lock, unlock, terminate" },
-    { "ap", cmd_ap, "applications: load, delete, list, suspend, resume" },
+    { "keys", cmd_keys, "the encrypted key store: init, import, generate, derive, list, passwd" },
+    { "area", cmd_area, "area setup, rotate-keys, lock, unlock, terminate" },
+    { "ap", cmd_ap, "applications: load, delete, list, suspend, resume, rotate-keys" },
     { "pin", cmd_pin, "pin unblock AID (at the municipal counter)" },
     { "log", cmd_log, "the card's security log, decoded" },
     { "diagnose", cmd_diagnose, "card fault isolation: one check per line and a conclusion" },
     { "kiosk", cmd_kiosk, "business flows: kiosk library AID, kiosk certificate AID" },
+    { "ef", cmd_ef, "any AP's files: ef read|update|append AID FID" },
     { "manifest", cmd_manifest, "manifest check FILE, manifest build FILE -o IMAGE" },
     { "audit", cmd_audit, "audit verify: check the operator audit log's hash chain" },
     { "simcard", cmd_simcard, "simcard create PATH: a blank card image for --card-image" },
@@ -51,7 +52,7 @@ static void usage(FILE *out)
     fputs("\n"
           "Global options (before or after the command):\n"
           "  --reader NAME|INDEX  PC/SC reader by name or by number in 'mnap readers'\n"
-          "                       (default: the first reader with a card)\n"
+          "                       (MNAP_READER; default: the first reader with a card)\n"
           "  --json               machine-readable output of read commands\n"
           "  --card-image PATH    use the in-process card over a simulator image file\n"
           "                       instead of PC/SC (also MNAP_CARD_IMAGE)\n"
@@ -69,6 +70,7 @@ static void usage(FILE *out)
           "  --session PATH       session file (MNAP_SESSION; default\n"
           "                       $XDG_DATA_HOME/mnap/session)\n"
           "  -h, --help           help; 'mnap COMMAND --help' for each command\n"
+          "  --version            the versions of mnap and libmnap\n"
           "\n"
           "Environment: MNAP_PASSPHRASE (key store passphrase, else prompted without\n"
           "echo), MNAP_TRACE=1 (APDU trace on stderr, secrets redacted).\n"
@@ -145,6 +147,9 @@ static int parse_globals(cli *c, int argc, char **argv, char **rest, int *nrest)
 
 static int defaults(cli *c)
 {
+    if (c->reader == NULL) {
+        c->reader = env_or("MNAP_READER", NULL);
+    }
     if (c->card_image == NULL) {
         c->card_image = env_or("MNAP_CARD_IMAGE", NULL);
     }
@@ -197,6 +202,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "help") == 0) {
         usage(stdout);
+        free(rest);
+        return EX_OK;
+    }
+    if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
+        printf("mnap %s (libmnap %s)\n", MNAP_VERSION_STRING, mnap_version());
         free(rest);
         return EX_OK;
     }

@@ -37,6 +37,12 @@ extern "C" {
 
 #define MNAP_VERSION_MAJOR 1
 #define MNAP_VERSION_MINOR 0
+#define MNAP_VERSION_PATCH 0
+#define MNAP_VERSION_STRING "1.0.0"
+
+/* The version of the library in use (which may be newer than the header a
+ * program was built with): "MAJOR.MINOR.PATCH", a constant string. */
+const char *mnap_version(void);
 
 /* The area manager's AID (PROTOCOL.md §2). */
 #define MNAP_AM_AID_LEN 7
