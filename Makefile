@@ -109,7 +109,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -235,9 +235,14 @@ stress:
 	  $(STRESS_BUILD)/test/stress/mnap-stress $(STRESS_BUILD)/bin/mnap-vcard $(STRESS_BUILD)/test/e2e/e2e_pcsc
 	@BUILD=$(STRESS_BUILD) STRESS_SECONDS=$(STRESS_SECONDS) test/stress/run.sh
 
+# The Python binding (python/mnap, ctypes over libmnap.so) through a private
+# pcscd: a Python suite, run once by `make test` (not under `make check`).
+test-python: libs $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/python/run.sh
+
 test: deps-check
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
@@ -318,6 +323,10 @@ size:
 	@BUILD=$(BUILD) sh tools/size.sh
 
 # ---- install -------------------------------------------------------------
+# The Python binding goes where Debian's python3 looks for packages of this
+# prefix: /usr/local/lib/python3.X/dist-packages, /usr/lib/python3/dist-packages.
+PYTHON_VER := $(shell /usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null || echo python3)
+PYTHON_DIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/$(PYTHON_VER)/dist-packages)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mnap $(DESTDIR)$(PREFIX)/bin \
 	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -327,6 +336,8 @@ install: all
 	install -m 644 host/include/mnap/*.h $(DESTDIR)$(PREFIX)/include/mnap/
 	for t in $(TOOLS); do install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc
+	install -d $(DESTDIR)$(PYTHON_DIR)/mnap
+	install -m 644 python/mnap/__init__.py $(DESTDIR)$(PYTHON_DIR)/mnap/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnapreg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnapreg.pc
 
 clean:
