@@ -197,11 +197,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_HOST)
 # ---- tests ---------------------------------------------------------------
 # Each suite runs its binaries from the project root (they read vectors/),
 # then its shell checks (test/<suite>/*.sh), and stops at the first failure.
+# Scripts that start a database server (ONCE_SCRIPTS) run once, in make test:
+# make check repeats the C suites under the sanitizers, not the PostgreSQL ones.
+ONCE_SCRIPTS := test/registry/pg.sh
 define suite
 test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter tools,$(1)),$(TOOLS))
 	@set -e; for t in $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)); do \
 	  echo "== $$$$t"; $$$$t; done; \
-	for s in $$(wildcard test/$(1)/*.sh); do echo "== $$$$s"; BUILD=$(BUILD) CC=$(CC) sh $$$$s; done
+	for s in $$(if $(SAN),$$(filter-out $(ONCE_SCRIPTS),$$(wildcard test/$(1)/*.sh)),$$(wildcard test/$(1)/*.sh)); do \
+	  echo "== $$$$s"; BUILD=$(BUILD) CC=$(CC) sh $$$$s; done; \
+	$$(if $(SAN),for s in $$(filter $(ONCE_SCRIPTS),$$(wildcard test/$(1)/*.sh)); do \
+	  echo "== $$$$s: runs once, in make test (not repeated under the sanitizers)"; done)
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 
