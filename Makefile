@@ -69,7 +69,9 @@ LIBMNAP_LIBS := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
 # The registry (host/registry/, libmnapreg.a): SQLite and PostgreSQL clients.
 REG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 REG_LIBS := -lsqlite3 -lpq
-LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS)
+# The tools' JSON output (strings escaped by jansson, errors as JSON objects).
+JSON_LIBS := -ljansson
+LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS) $(JSON_LIBS)
 TESTLIBS := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -311,7 +313,8 @@ DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmock
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
-            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap
+            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap \
+            libjansson-dev gettext locales groff-base
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \

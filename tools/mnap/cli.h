@@ -110,6 +110,15 @@ int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *l
 void cli_hex(const uint8_t *in, size_t len, char *out);
 /* Writes s as a JSON string (quotes and escapes included). */
 void cli_json_str(FILE *f, const char *s);
+/* --json: holds back stdout until cli_json_end(rc): on success it is
+ * printed, on failure one JSON object instead:
+ * {"error":{"exit":N,"kind":"keystore","message":FIRST,"messages":[...],
+ *  "name":"MNAP_E_...","code":-60}} (name and code when a library error was
+ * reported).  Returns rc. */
+void cli_json_begin(void);
+int cli_json_end(int rc);
+/* Records the library error behind the failure (for --json). */
+void cli_note_err(mnap_err e);
 /* True when argv holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 /* The per-user data directory $XDG_DATA_HOME/mnap (or ~/.local/share/mnap)

@@ -103,6 +103,29 @@ static void progress(void *user, size_t done, size_t total)
     fflush(stderr);
 }
 
+/* An AP already on the card: say so, before LOAD AP (a card that checks
+ * its room before the AID refuses a large AP loaded twice as "not enough
+ * memory space", 6A84; others answer 6A89).  Look first. */
+static int already_loaded(am_frame *f, const uint8_t *aid, size_t aid_len)
+{
+    mnap_ap_entry list[32];
+    size_t count = 0;
+    char hex[2 * MNAP_AID_MAX + 1];
+
+    if (mnap_area_list_aps(f->conn.ctx, list, sizeof list / sizeof list[0], &count) != MNAP_OK) {
+        return EX_OK;   /* LOAD AP will tell */
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (list[i].aid_len == aid_len && memcmp(list[i].aid, aid, aid_len) == 0) {
+            cli_hex(aid, aid_len, hex);
+            cli_error("this AP is already on the card (%s, %s): delete it first (mnap ap delete %s) "
+                      "to load it again", hex, ap_state_name(list[i].state), hex);
+            return EX_CARD;
+        }
+    }
+    return EX_OK;
+}
+
 static int ap_load(cli *c, int argc, char **argv)
 {
     ap_opts o;
@@ -149,11 +172,24 @@ static int ap_load(cli *c, int argc, char **argv)
             rc = EX_CARD;
         }
         if (rc == EX_OK) {
+            rc = already_loaded(&f, m->aid, m->aid_len);
+        }
+        if (rc == EX_OK) {
             rc = image_build(argv[first], m, f.ks, &region, div, img, MNAP_MANIFEST_MAX_IMAGE, &img_len);
+            if (rc == EX_OK && o.block_size != 0 && (img_len + o.block_size - 1) / o.block_size > 256) {
+                size_t least = (img_len + 255) / 256;
+                cli_error("--block-size %zu cuts this AP image (%zu bytes) into %zu blocks: a load has "
+                          "at most 256 blocks, so give at least --block-size %zu (or leave it out)",
+                          o.block_size, img_len, (img_len + o.block_size - 1) / o.block_size,
+                          least < 16 ? 16 : least);
+                rc = EX_USAGE;
+            }
         }
         mnap_keyset_wipe(&region);
         if (rc != EX_OK) {
             rc = op_fail_msg(&f.op, rc, rc == EX_KEYSTORE ? "AP image not built: key set not in the key store"
+                                        : rc == EX_CARD ? "AP already on the card"
+                                        : rc == EX_USAGE ? "block size: more than 256 blocks"
                                                           : "AP image not built");
         } else {
             mnap_load_opts lo = { o.block_size, NULL, NULL };

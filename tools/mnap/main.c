@@ -195,24 +195,27 @@ int main(int argc, char **argv)
         free(rest);
         return EX_USAGE;
     }
+    if (c.json) {
+        cli_json_begin();
+    }
     if (nrest == 0) {
         usage(stderr);
         free(rest);
-        return EX_USAGE;
+        return cli_json_end(EX_USAGE);
     }
     if (strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "help") == 0) {
         usage(stdout);
         free(rest);
-        return EX_OK;
+        return cli_json_end(EX_OK);
     }
     if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
         printf("mnap %s (libmnap %s)\n", MNAP_VERSION_STRING, mnap_version());
         free(rest);
-        return EX_OK;
+        return cli_json_end(EX_OK);
     }
     if (defaults(&c) != 0) {
         free(rest);
-        return EX_USAGE;
+        return cli_json_end(EX_USAGE);
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(rest[0], commands[i].name) == 0) {
@@ -227,12 +230,12 @@ int main(int argc, char **argv)
             /* A failed write of stdout (full disk, closed pipe) is an error. */
             if (fflush(stdout) != 0 || ferror(stdout)) {
                 cli_error("cannot write the output");
-                return rc != EX_OK ? rc : EX_LOCAL;
+                return cli_json_end(rc != EX_OK ? rc : EX_LOCAL);
             }
-            return rc;
+            return cli_json_end(rc);
         }
     }
     cli_error("unknown command '%s' (see 'mnap --help')", rest[0]);
     free(rest);
-    return EX_USAGE;
+    return cli_json_end(EX_USAGE);
 }

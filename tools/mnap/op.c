@@ -6,6 +6,7 @@
 #include "cm_ct.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +71,7 @@ int ks_open_pass(const cli *c, mnap_keystore **out, mnap_kslock **lock, char *pa
     }
     e = mnap_keystore_load(out, c->keystore, pass, *pass_len);
     if (e != MNAP_OK) {
+        cli_note_err(e);
         if (e == MNAP_E_IO) {
             cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
         } else {
@@ -258,6 +260,27 @@ int op_am_session(cli_op *op, cli_conn *k, const mnap_keystore *ks, const char *
     e = mnap_am_open(k->ctx, &set, MNAP_LEVEL_FULL);
     mnap_keyset_wipe(&set);
     if (e != MNAP_OK) {
+        /* The card's refusal in the operator's terms: the area's state
+         * (GET DATA needs no session) usually says why. */
+        mnap_area_info ai;
+        bool setup = strcmp(op->command, "area setup") == 0;
+        if ((e == MNAP_E_REF_NOT_FOUND || e == MNAP_E_CONDITIONS || e == MNAP_E_AUTH_FAILED ||
+             e == MNAP_E_CARD_AUTH) && mnap_area_info_get(k->ctx, &ai) == MNAP_OK) {
+            cli_note_err(e);
+            if (setup && ai.state != MNAP_AREA_BLANK && ai.state != MNAP_AREA_TERMINATED) {
+                cli_error("the area is already set up (%s): area setup is done once per card",
+                          ai.state == MNAP_AREA_LOCKED ? "LOCKED" : "ACTIVE");
+                return op_fail_msg(op, EX_CARD, "area already set up");
+            }
+            if (!setup && ai.state == MNAP_AREA_BLANK) {
+                cli_error("the area is BLANK: run area setup first");
+                return op_fail_msg(op, EX_CARD, "area BLANK");
+            }
+            if (ai.state == MNAP_AREA_TERMINATED) {
+                cli_error("the area is TERMINATED: it can no longer be used");
+                return op_fail_msg(op, EX_CARD, "area TERMINATED");
+            }
+        }
         return op_fail(op, k->ctx, e, "opening the area manager session");
     }
     e = mnap_area_info_get(k->ctx, &info);
