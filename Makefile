@@ -211,7 +211,7 @@ test-$(1): $$(filter $(BUILD)/test/$(1)/%,$$(TEST_BINS)) $$(if $$(filter tools,$
 	for s in $$(if $(SAN),$$(filter-out $(ONCE_SCRIPTS),$$(wildcard test/$(1)/*.sh)),$$(wildcard test/$(1)/*.sh)); do \
 	  echo "== $$$$s"; BUILD=$(BUILD) CC=$(CC) sh $$$$s; done; \
 	$$(if $(SAN),for s in $$(filter $(ONCE_SCRIPTS),$$(wildcard test/$(1)/*.sh)); do \
-	  echo "== $$$$s: runs once, in make test (not repeated under the sanitizers)"; done)
+	  echo "== $$$$s: runs once in make test and is not repeated under the sanitizers"; done)
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call suite,$(s))))
 
