@@ -60,7 +60,9 @@ int cli_json_end(int rc)
     fflush(g_js.mem);
     stdout = g_js.real;
     g_js.on = false;
-    if (rc == EX_OK) {
+    if (rc == EX_OK || (json_array_size(g_js.messages) == 0 && g_js.len > 0)) {
+        /* Success, or a failure the command's own JSON tells (manifest
+         * check: {"valid":false,...}) without an error line. */
         if (g_js.len > 0) {
             fwrite(g_js.buf, 1, g_js.len, stdout);
         }
