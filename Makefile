@@ -61,7 +61,8 @@ P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/
 P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
 INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS) \
+             -DMNAP_LOCALEDIR='"$(PREFIX)/share/locale"'
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
 CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
@@ -84,6 +85,8 @@ TLIB_SRC   := $(wildcard tools/lib/*.c)
 TSUP_SRC   := $(wildcard test/support/*.c)
 TOOL_DIRS  := $(filter-out tools/lib tools/examples,$(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 TOOLS      := $(patsubst tools/%,$(BUILD)/bin/%,$(TOOL_DIRS))
+PO_FILES   := $(wildcard po/*.po)
+MO_FILES   := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/mnap.mo,$(PO_FILES))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -120,7 +123,7 @@ TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$
 
 all: libs tools tests $(BENCHES)
 libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS) $(LIB_REG)
-tools: $(TOOLS)
+tools: $(TOOLS) $(MO_FILES)
 tests: $(TEST_BINS)
 
 # ---- objects -------------------------------------------------------------
@@ -167,6 +170,14 @@ $(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
 $(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON) host/libmnap.map
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 -Wl,--version-script=host/libmnap.map $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LIBMNAP_LIBS)
+
+# ---- message catalogues ----------------------------------------------------
+# po/LANG.po -> $(BUILD)/locale/LANG/LC_MESSAGES/mnap.mo: BUILD/bin/mnap finds
+# them there (../locale from its directory); make install puts them under
+# $(PREFIX)/share/locale, which the program also knows (MNAP_LOCALEDIR).
+$(BUILD)/locale/%/LC_MESSAGES/mnap.mo: po/%.po
+	@mkdir -p $(@D)
+	$(call say,MSGFMT,$<)msgfmt -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
 # Every tool links the host library, the in-process transport and the card
@@ -357,6 +368,9 @@ install: libs tools
 	install -m 644 docs/man/mnap.1 docs/man/mnap-vcard.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 docs/man/libmnap.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 tools/completion/mnap $(DESTDIR)$(BASHCOMPDIR)/mnap
+	for m in $(MO_FILES); do l=$${m#$(BUILD)/locale/}; l=$${l%%/*}; \
+	  install -d $(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES; \
+	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES/mnap.mo; done
 
 # Removes exactly what install put there (and the directories it made, when
 # they are left empty).
@@ -368,7 +382,8 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnapreg.pc \
 	      $(DESTDIR)$(PYTHON_DIR)/mnap/__init__.py \
 	      $(DESTDIR)$(MANDIR)/man1/mnap.1 $(DESTDIR)$(MANDIR)/man1/mnap-vcard.1 \
-	      $(DESTDIR)$(MANDIR)/man3/libmnap.3 $(DESTDIR)$(BASHCOMPDIR)/mnap
+	      $(DESTDIR)$(MANDIR)/man3/libmnap.3 $(DESTDIR)$(BASHCOMPDIR)/mnap \
+	      $(patsubst po/%.po,$(DESTDIR)$(PREFIX)/share/locale/%/LC_MESSAGES/mnap.mo,$(PO_FILES))
 	rm -rf $(DESTDIR)$(PYTHON_DIR)/mnap/__pycache__
 	-rmdir $(DESTDIR)$(PYTHON_DIR)/mnap $(DESTDIR)$(PREFIX)/include/mnap 2>/dev/null
 

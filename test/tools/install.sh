@@ -30,7 +30,8 @@ mk install DESTDIR="$D" PREFIX=/usr/local >"$T/install.log" 2>&1 || { cat "$T/in
 P=$D/usr/local
 for f in lib/libmnap.a lib/libmnap.so.1 lib/libmnap.so include/mnap/mnap.h lib/pkgconfig/mnap.pc \
          bin/mnap bin/mnap-vcard share/man/man1/mnap.1 share/man/man1/mnap-vcard.1 \
-         share/man/man3/libmnap.3 share/bash-completion/completions/mnap; do
+         share/man/man3/libmnap.3 share/bash-completion/completions/mnap \
+         share/locale/ja/LC_MESSAGES/mnap.mo; do
     [ -e "$P/$f" ] || fail "not installed: $f"
 done
 ls "$P"/lib/python3*/dist-packages/mnap/__init__.py >/dev/null 2>&1 || fail "Python package not installed"

@@ -103,6 +103,8 @@ int cli_exit_for(mnap_err e);
 int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what);
 /* The text of that line, without "mnap: " (for the audit log too). */
 void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap);
+/* The same in English, for the audit log. */
+void cli_fail_text_en(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap);
 /* Parses hex (spaces allowed) into out; -1 on bad digits or length not in
  * [min, max]. */
 int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len);
@@ -119,6 +121,8 @@ void cli_json_begin(void);
 int cli_json_end(int rc);
 /* Records the library error behind the failure (for --json). */
 void cli_note_err(mnap_err e);
+/* mnap_strerror(e) in the user's language (gettext). */
+const char *cli_strerror(mnap_err e);
 /* True when argv holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 /* The per-user data directory $XDG_DATA_HOME/mnap (or ~/.local/share/mnap)

@@ -2,6 +2,7 @@
  * the municipality's management of the area's applications, each change
  * recorded in the audit log. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "image.h"
 #include "names.h"
@@ -203,7 +204,7 @@ static int ap_load(cli *c, int argc, char **argv)
                 }
                 rc = op_fail(&f.op, f.conn.ctx, e, "LOAD AP");
             } else {
-                printf("AP %s loaded (%zu bytes)%s\n", f.op.aid, img_len,
+                printf(_("AP %s loaded (%zu bytes)%s\n"), f.op.aid, img_len,
                        c->reg != NULL ? ", recorded in the registry" : "");
             }
             rc = regap_end(c, &f, f.op.aid, rc);
@@ -385,7 +386,7 @@ static int pin_unblock(cli *c, int argc, char **argv)
         } else if (e != MNAP_OK) {
             rc = op_fail(&f.op, f.conn.ctx, e, "RESET RETRY COUNTER");
         } else {
-            printf("PIN of AP %s set and unblocked\n", f.op.aid);
+            printf(_("PIN of AP %s set and unblocked\n"), f.op.aid);
         }
     }
     cm_wipe(pin, sizeof pin);

@@ -1,6 +1,7 @@
 /* cmd_area.c: `mnap area setup|lock|unlock|terminate`: the area's life cycle,
  * from an area manager session, each recorded in the audit log. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 
 #include <string.h>
@@ -104,7 +105,7 @@ static int area_setup(cli *c, int argc, char **argv)
             if (e != MNAP_OK) {
                 rc = op_fail(&f.op, f.conn.ctx, e, "AREA SETUP");
             } else {
-                printf("area set up: region key set '%s' installed, area ACTIVE\n", name);
+                printf(_("area set up: region key set '%s' installed, area ACTIVE\n"), name);
             }
         }
     }
@@ -143,7 +144,7 @@ static int area_rotate(cli *c, int argc, char **argv)
                 if (e != MNAP_OK) {
                     rc = op_fail(&f.op, f.conn.ctx, e, "PUT KEY");
                 } else {
-                    printf("area key set replaced, KVN %02X -> %02X: the area opens with '%s' from now on\n",
+                    printf(_("area key set replaced, KVN %02X -> %02X: the area opens with '%s' from now on\n"),
                            cur.kvn, next.kvn, o.new_keys);
                 }
             }

@@ -1,6 +1,7 @@
 /* cmd_card.c: `mnap readers` and `mnap info`: what is connected and what the
  * card says about its area. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "names.h"
 
@@ -51,7 +52,7 @@ int cmd_readers(cli *c, int argc, char **argv)
             cli_json_str(stdout, c->card_image);
             printf(",\"card_image\":true}]}\n");
         } else {
-            printf("0: card image %s\n", c->card_image);
+            printf(_("0: card image %s\n"), c->card_image);
         }
         return EX_OK;
     }
@@ -127,19 +128,19 @@ static void print_info(const cli *c, const char *reader, const uint8_t *atr, siz
         printf("}\n");
         return;
     }
-    printf("reader:          %s\n", reader);
-    printf("ATR:             %s\n", atr_hex);
-    printf("area state:      %s (%02X)\n", area_state_name(in->state), in->state);
-    printf("runtime version: %u.%u\n", in->version_major, in->version_minor);
-    printf("limits:          %u APs, %u bytes per command, %u per response\n", in->max_aps,
+    printf(_("reader:          %s\n"), reader);
+    printf(_("ATR:             %s\n"), atr_hex);
+    printf(_("area state:      %s (%02X)\n"), area_state_name(in->state), in->state);
+    printf(_("runtime version: %u.%u\n"), in->version_major, in->version_minor);
+    printf(_("limits:          %u APs, %u bytes per command, %u per response\n"), in->max_aps,
            in->max_command, in->max_response);
     if (in->have_am_fields) {
-        printf("serial:          %s\n", serial);
-        printf("div. data:       %s\n", div);
-        printf("free NVM:        %lu bytes\n", (unsigned long)in->free_nvm);
-        printf("APs:             %u\n", in->ap_count);
+        printf(_("serial:          %s\n"), serial);
+        printf(_("div. data:       %s\n"), div);
+        printf(_("free NVM:        %lu bytes\n"), (unsigned long)in->free_nvm);
+        printf(_("APs:             %u\n"), in->ap_count);
     } else {
-        printf("serial, free NVM, APs: need an area manager session (without --public)\n");
+        printf(_("serial, free NVM, APs: need an area manager session (without --public)\n"));
     }
 }
 

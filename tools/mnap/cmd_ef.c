@@ -3,6 +3,7 @@
  * `mnap ap rotate-keys AID`: both in an AP session opened with the AP's key
  * set, each recorded in the audit log. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -463,11 +464,11 @@ static int ef_write(cli *c, int argc, char **argv, bool append)
             if (e != MNAP_OK) {
                 rc = op_fail(&f.op, f.conn.ctx, e, what);
             } else if (info.type == 0x01) {
-                printf("EF %04X: %zu bytes written at offset %ld\n", fid, len, o.offset < 0 ? 0L : o.offset);
+                printf(_("EF %04X: %zu bytes written at offset %ld\n"), fid, len, o.offset < 0 ? 0L : o.offset);
             } else if (append) {
-                printf("EF %04X: record of %zu bytes appended\n", fid, len);
+                printf(_("EF %04X: record of %zu bytes appended\n"), fid, len);
             } else {
-                printf("EF %04X: record %d replaced (%zu bytes)\n", fid, o.record, len);
+                printf(_("EF %04X: record %d replaced (%zu bytes)\n"), fid, o.record, len);
             }
         }
     }
@@ -519,7 +520,7 @@ int ap_rotate_keys(cli *c, int argc, char **argv)
                 if (e != MNAP_OK) {
                     rc = op_fail(&f.op, f.conn.ctx, e, "PUT KEY");
                 } else {
-                    printf("AP %s: key set replaced, KVN %02X -> %02X: it opens with '%s' from now on\n",
+                    printf(_("AP %s: key set replaced, KVN %02X -> %02X: it opens with '%s' from now on\n"),
                            f.op.aid, cur.kvn, next.kvn, o.new_keys);
                 }
             }

@@ -3,6 +3,7 @@
  * would show them) and never come out: only key check values are printed. */
 #include "audit.h"
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -189,7 +190,7 @@ static int save(const cli *c, store *s)
     mnap_err e = mnap_keystore_save(s->ks, c->keystore, s->pass, s->pass_len);
 
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
+        cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
     return EX_OK;
@@ -226,7 +227,7 @@ static int commit_fresh(const cli *c, store *st, const char *name, bool force)
         }
     }
     if (rc == EX_OK && e != MNAP_OK) {
-        cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
+        cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
         rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
     mnap_keystore_free(fresh);
@@ -249,7 +250,7 @@ static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t ke
                "\"kcv\":{\"enc\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}}",
                kvn, key_len, master ? "true" : "false", he, hm, hd);
     } else {
-        printf("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n", name, kvn,
+        printf(_("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n"), name, kvn,
                key_len * 8u, master ? "master" : "card", he, hm, hd);
     }
 }
@@ -285,7 +286,7 @@ static int keys_init(cli *c, int argc, char **argv)
         store tok;
         int rc = store_open_for(c, &tok, false);
         if (rc == EX_OK) {
-            printf("token %s ready: %zu key set(s); diversification by %s\n", c->keystore,
+            printf(_("token %s ready: %zu key set(s); diversification by %s\n"), c->keystore,
                    mnap_keystore_count(tok.ks), mnap_keystore_method(tok.ks));
         }
         store_close(&tok);
@@ -326,10 +327,10 @@ static int keys_init(cli *c, int argc, char **argv)
     mnap_keystore_free(ks);
     mnap_keystore_unlock(lock);
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        cli_error("key store %s: %s", c->keystore, cli_strerror(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
-    printf("key store %s created\n", c->keystore);
+    printf(_("key store %s created\n"), c->keystore);
     return EX_OK;
 }
 
@@ -393,7 +394,7 @@ static int store_set(const cli *c, store *st, const char *name, const mnap_keyse
     mnap_keyset_wipe(&old);
     e = mnap_keystore_put(ks, name, set);
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_USAGE;
     }
     int rc = save(c, st);
@@ -458,7 +459,7 @@ static int keys_import(cli *c, int argc, char **argv)
     cm_wipe(k, sizeof k);
     if (e != MNAP_OK) {
         store_close(&st);
-        cli_error("key set: %s", mnap_strerror(e));
+        cli_error("key set: %s", cli_strerror(e));
         return EX_USAGE;
     }
     rc = store_set(c, &st, argv[first], &set, o.force);
@@ -487,7 +488,7 @@ static int token_generate(const cli *c, store *st, const char *name, const keys_
         e = mnap_keystore_get(st->ks, name, &set);
     }
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return EX_KEYSTORE;
     }
     print_kcv(c, name, &set, true);
@@ -525,7 +526,7 @@ static int keys_generate(cli *c, int argc, char **argv)
     mnap_err e = mnap_keyset_random(&set, (uint8_t)o.kvn, o.length);
     if (e != MNAP_OK) {
         store_close(&st);
-        cli_error("random keys: %s", mnap_strerror(e));
+        cli_error("random keys: %s", cli_strerror(e));
         return EX_LOCAL;
     }
     set.master = o.master ? 1 : 0;
@@ -582,7 +583,7 @@ static int keys_derive(cli *c, int argc, char **argv)
             mnap_keyset_wipe(&card);
         }
         if (e != MNAP_OK) {
-            cli_error("diversification: %s", mnap_strerror(e));
+            cli_error("diversification: %s", cli_strerror(e));
             rc = cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_LOCAL;
         }
     }
@@ -696,7 +697,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     }
     e = mnap_ceremony_begin(st.ks, o.length, &cer);
     if (e != MNAP_OK) {
-        cli_error("key ceremony: %s", mnap_strerror(e));
+        cli_error("key ceremony: %s", cli_strerror(e));
         rc = EX_KEYSTORE;
         goto out;
     }
@@ -711,11 +712,11 @@ static int keys_ceremony(cli *c, int argc, char **argv)
         e = mnap_ceremony_add(cer, &part);
         mnap_keyset_wipe(&part);
         if (e != MNAP_OK) {
-            cli_error("key ceremony: officer %s: %s", o.officer[i], mnap_strerror(e));
+            cli_error("key ceremony: officer %s: %s", o.officer[i], cli_strerror(e));
             rc = EX_KEYSTORE;
             goto out;
         }
-        printf("officer %s: component %d of %d %s\n", o.officer[i], i + 1, o.officers, kcv);
+        printf(_("officer %s: component %d of %d %s\n"), o.officer[i], i + 1, o.officers, kcv);
         fflush(stdout);
         (void)snprintf(result, sizeof result, "component %d/%d entered, %s", i + 1, o.officers, kcv);
         if (audit_append(&au, time(NULL), o.officer[i], what, NULL, NULL, result, err, sizeof err) != 0) {
@@ -728,13 +729,13 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     if (e == MNAP_OK) {
         rc = commit_fresh(c, &st, name, o.force);
     } else {
-        cli_error("key ceremony: %s", mnap_strerror(e));
+        cli_error("key ceremony: %s", cli_strerror(e));
         rc = EX_KEYSTORE;
     }
     if (rc == EX_OK && mnap_keystore_get(st.ks, name, &set) == MNAP_OK) {
         kcv_text(&set, kcv, sizeof kcv);
         mnap_keyset_wipe(&set);
-        printf("master key set '%s' KVN %02X AES-%zu %s; components combined %s\n", name, o.kvn,
+        printf(_("master key set '%s' KVN %02X AES-%zu %s; components combined %s\n"), name, o.kvn,
                o.length * 8, kcv,
                mnap_ceremony_in_token(cer) ? "in the token (CKM_XOR_BASE_AND_DATA)" : "in host memory");
         (void)snprintf(result, sizeof result, "ok: master key set KVN %02X AES-%zu %s, combined %s",
@@ -792,7 +793,7 @@ static int keys_list(cli *c, int argc, char **argv)
     if (c->json) {
         printf("]}\n");
     } else if (n == 0) {
-        printf("(no key sets)\n");
+        printf(_("(no key sets)\n"));
     }
     store_close(&st);
     return rc;
@@ -814,12 +815,12 @@ static int keys_remove(cli *c, int argc, char **argv)
     }
     mnap_err e = mnap_keystore_remove(st.ks, argv[first]);
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", argv[first], mnap_strerror(e));
+        cli_error("key set '%s': %s", argv[first], cli_strerror(e));
         rc = EX_KEYSTORE;
     } else {
         rc = save(c, &st);
         if (rc == EX_OK) {
-            printf("key set '%s' removed\n", argv[first]);
+            printf(_("key set '%s' removed\n"), argv[first]);
         }
     }
     store_close(&st);
@@ -868,10 +869,10 @@ static int keys_passwd(cli *c, int argc, char **argv)
             e = mnap_keystore_save(st.ks, c->keystore, np, nlen);
         }
         if (e != MNAP_OK) {
-            cli_error("key store %s: %s [%s]", c->keystore, mnap_strerror(e), mnap_err_name(e));
+            cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
             rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
         } else {
-            printf("key store %s: passphrase changed\n", c->keystore);
+            printf(_("key store %s: passphrase changed\n"), c->keystore);
         }
     }
     cm_wipe(np, sizeof np);

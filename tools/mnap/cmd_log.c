@@ -1,6 +1,7 @@
 /* cmd_log.c: `mnap log`: the card's security log (PROTOCOL.md §8), newest
  * first, decoded. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 
 #include <string.h>
@@ -54,7 +55,7 @@ int cmd_log(cli *c, int argc, char **argv)
         if (c->json) {
             printf("{\"log\":[");
         } else if (count == 0) {
-            printf("(the security log is empty)\n");
+            printf(_("(the security log is empty)\n"));
         } else {
             printf("%6s  %-14s %-32s %s\n", "SEQ", "EVENT", "AID", "REPEAT");
         }

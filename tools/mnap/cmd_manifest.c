@@ -1,6 +1,7 @@
 /* cmd_manifest.c: `mnap manifest check|build`: thin wrappers over the
  * manifest compiler (tools/lib/manifest.h, docs/manifest.md). */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "image.h"
 #include "cm_ct.h"
@@ -46,7 +47,7 @@ static int manifest_check(cli *c, int argc, char **argv)
     } else if (rc == EX_OK) {
         char aid[2 * MNAP_AID_MAX + 1];
         cli_hex(m->aid, m->aid_len, aid);
-        printf("%s: OK (AP %s, key set '%s', %zu EF%s)\n", argv[first], aid, m->key_set, m->ef_count,
+        printf(_("%s: OK (AP %s, key set '%s', %zu EF%s)\n"), argv[first], aid, m->key_set, m->ef_count,
                m->ef_count == 1 ? "" : "s");
     } else if (problems > 0) {
         cli_error("%s: %zu problem%s", argv[first], problems, problems == 1 ? "" : "s");
@@ -138,7 +139,7 @@ static int manifest_build(cli *c, int argc, char **argv)
             cli_error("%s: %s", o.out, strerror(errno));
             rc = EX_LOCAL;
         } else {
-            printf("%s: %zu bytes\n", o.out, img_len);
+            printf(_("%s: %zu bytes\n"), o.out, img_len);
         }
     }
     cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);

@@ -2,6 +2,7 @@
  * `mnap login`, `mnap logout`, `mnap whoami` and `mnap operator
  * add|lock|unlock|role|show` (docs/cli.md, docs/registry.md). */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -155,7 +156,7 @@ static int registry_migrate(cli *c, int argc, char **argv, const char *usage)
         return rc;
     }
     if (mnap_reg_schema_version(r, &have, &want) == MNAP_REG_OK) {
-        printf("registry (%s): schema version %d\n", mnap_reg_engine(r), have);
+        printf(_("registry (%s): schema version %d\n"), mnap_reg_engine(r), have);
     }
     mnap_reg_close(r);
     return EX_OK;
@@ -196,7 +197,7 @@ static int registry_addm(cli *c, int argc, char **argv)
         if (e != MNAP_REG_OK) {
             rc = reg_fail(r, e, "registry add-municipality");
         } else {
-            printf("municipality %s (%s) registered\n", argv[first], o.name);
+            printf(_("municipality %s (%s) registered\n"), argv[first], o.name);
         }
         if (rc == EX_OK && o.admin != NULL) {
             e = mnap_reg_bootstrap_admin(r, argv[first], o.admin, o.admin_name != NULL ? o.admin_name : o.admin, pw,
@@ -204,7 +205,7 @@ static int registry_addm(cli *c, int argc, char **argv)
             if (e != MNAP_REG_OK) {
                 rc = reg_fail(r, e, "registry add-municipality: first admin");
             } else {
-                printf("operator %s (admin) added\n", o.admin);
+                printf(_("operator %s (admin) added\n"), o.admin);
             }
         }
         mnap_reg_close(r);
@@ -251,7 +252,7 @@ static int registry_status(cli *c, int argc, char **argv)
     if (c->json) {
         printf("{\"engine\":\"%s\",\"schema\":%d,\"municipalities\":[", mnap_reg_engine(r), have);
     } else {
-        printf("engine %s, schema version %d\nmunicipalities:\n", mnap_reg_engine(r), have);
+        printf(_("engine %s, schema version %d\nmunicipalities:\n"), mnap_reg_engine(r), have);
     }
     mnap_reg_err e = mnap_reg_municipalities(r, print_muni, &p);
     if (c->json) {
@@ -356,7 +357,7 @@ int cmd_login(cli *c, int argc, char **argv)
                 char when[32];
                 gmtime_r(&until, &tm);
                 strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                printf("logged in: %s (%s) of %s until %s\n", a.operator_id, mnap_reg_role_name(a.role),
+                printf(_("logged in: %s (%s) of %s until %s\n"), a.operator_id, mnap_reg_role_name(a.role),
                        a.municipality, when);
             } else {
                 (void)mnap_reg_logout(r, token);
@@ -403,7 +404,7 @@ int cmd_logout(cli *c, int argc, char **argv)
     cm_wipe(token, sizeof token);
     if (rc == EX_OK) {
         (void)unlink(c->session);
-        printf("logged out\n");
+        printf(_("logged out\n"));
     }
     return rc;
 }
@@ -488,7 +489,7 @@ static int op_add(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator add");
     }
-    printf("operator %s (%s) added\n", argv[first], o.role);
+    printf(_("operator %s (%s) added\n"), argv[first], o.role);
     return EX_OK;
 }
 
@@ -507,7 +508,7 @@ static int op_lock_common(cli *c, int argc, char **argv, const char *usage, bool
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, lock ? "operator lock" : "operator unlock");
     }
-    printf("operator %s %s\n", argv[first], lock ? "locked" : "unlocked");
+    printf(_("operator %s %s\n"), argv[first], lock ? "locked" : "unlocked");
     return EX_OK;
 }
 
@@ -541,7 +542,7 @@ static int op_role(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator role");
     }
-    printf("operator %s is now %s\n", argv[first], argv[first + 1]);
+    printf(_("operator %s is now %s\n"), argv[first], argv[first + 1]);
     return EX_OK;
 }
 
@@ -569,7 +570,7 @@ static int op_show(cli *c, int argc, char **argv)
         printf(",\"role\":\"%s\",\"failed_logins\":%u,\"locked\":%s}\n", mnap_reg_role_name(op.role),
                op.failed_logins, op.locked ? "true" : "false");
     } else {
-        printf("%s  %s  role %s  failed logins %u%s\n", op.id, op.display_name, mnap_reg_role_name(op.role),
+        printf(_("%s  %s  role %s  failed logins %u%s\n"), op.id, op.display_name, mnap_reg_role_name(op.role),
                op.failed_logins, op.locked ? "  LOCKED" : "");
     }
     return EX_OK;

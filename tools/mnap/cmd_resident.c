@@ -2,6 +2,7 @@
  * register|show|stoplist`: the registry's residents and cards (docs/cli.md,
  * docs/registry.md).  These commands need a registry and a session. */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 
 #include <stdlib.h>
@@ -147,7 +148,7 @@ static int resident_add(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "resident add");
     }
-    printf("resident %s added\n", r.number);
+    printf(_("resident %s added\n"), r.number);
     return EX_OK;
 }
 
@@ -162,7 +163,7 @@ static void print_resident(const cli *c, const mnap_reg_resident *r, bool first)
         json_field("address", r->address, true);
         printf("}");
     } else {
-        printf("%-15s %s (%s) born %s, %s\n", r->number, r->name_kanji, r->name_kana, r->birth_date, r->address);
+        printf(_("%-15s %s (%s) born %s, %s\n"), r->number, r->name_kanji, r->name_kana, r->birth_date, r->address);
     }
 }
 
@@ -217,7 +218,7 @@ static int resident_find(cli *c, int argc, char **argv)
     if (c->json) {
         printf("{\"residents\":[");
     } else if (n == 0) {
-        printf("(no resident)\n");
+        printf(_("(no resident)\n"));
     }
     for (size_t i = 0; i < n; i++) {
         print_resident(c, &list[i], i == 0);
@@ -321,7 +322,7 @@ static int card_register(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "card register");
     }
-    printf("card %s registered for resident %s: ACTIVE\n", serial, o.resident);
+    printf(_("card %s registered for resident %s: ACTIVE\n"), serial, o.resident);
     return EX_OK;
 }
 
@@ -382,16 +383,16 @@ static int card_show(cli *c, int argc, char **argv)
         printf("]}\n");
         return EX_OK;
     }
-    printf("card %s: %s since %s, resident %s, registered %s by %s\n", card.serial,
+    printf(_("card %s: %s since %s, resident %s, registered %s by %s\n"), card.serial,
            mnap_reg_card_state_name(card.state), t2, card.resident, t1, card.registered_by);
     if (n == 0) {
-        printf("  (no AP recorded)\n");
+        printf(_("  (no AP recorded)\n"));
     }
     for (size_t i = 0; i < n; i++) {
         char l[32], d[32];
         iso_time(aps[i].loaded_at, l);
         iso_time(aps[i].deleted_at, d);
-        printf("  AP %-32s %-9s %-12s loaded %s by %s", aps[i].aid, mnap_reg_ap_status_name(aps[i].status),
+        printf(_("  AP %-32s %-9s %-12s loaded %s by %s"), aps[i].aid, mnap_reg_ap_status_name(aps[i].status),
                aps[i].service[0] != '\0' ? aps[i].service : "-", l,
                aps[i].loaded_by[0] != '\0' ? aps[i].loaded_by : "-");
         if (aps[i].deleted_at != 0) {
@@ -417,7 +418,7 @@ static void print_stop(void *user, const char *serial, mnap_reg_card_state st, i
         printf("%s{\"serial\":\"%s\",\"state\":\"%s\",\"since\":\"%s\"}", p->n == 0 ? "" : ",", serial,
                mnap_reg_card_state_name(st), t);
     } else {
-        printf("%s %-10s since %s\n", serial, mnap_reg_card_state_name(st), t);
+        printf(_("%s %-10s since %s\n"), serial, mnap_reg_card_state_name(st), t);
     }
     p->n++;
 }
@@ -440,7 +441,7 @@ static int card_stoplist(cli *c, int argc, char **argv)
     if (c->json) {
         printf("]}\n");
     } else if (e == MNAP_REG_OK && p.n == 0) {
-        printf("(no card stopped)\n");
+        printf(_("(no card stopped)\n"));
     }
     return e == MNAP_REG_OK ? EX_OK : reg_fail(c->reg, e, "card stoplist");
 }

@@ -1,6 +1,7 @@
 /* cmd_simcard.c: `mnap simcard create PATH`: a blank card image for
  * --card-image (tests, training, the demo without a reader). */
 #include "cli.h"
+#include "i18n.h"
 #include "simcard.h"
 
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static int simcard_create_cmd(cli *c, int argc, char **argv)
         return EX_LOCAL;
     }
     cli_hex(serial, 8, hex);
-    printf("blank card %s created in %s\n", hex, argv[first]);
+    printf(_("blank card %s created in %s\n"), hex, argv[first]);
     return EX_OK;
 }
 

@@ -3,6 +3,7 @@
  * table and the top-level help; each command group lives in cmd_*.c and
  * docs/cli.md is the reference. */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 
 #include <stdlib.h>
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
         return EX_LOCAL;
     }
     memset(&c, 0, sizeof c);
+    i18n_init();
     if (parse_globals(&c, argc, argv, rest, &nrest) != 0) {
         free(rest);
         return EX_USAGE;
@@ -209,7 +211,7 @@ int main(int argc, char **argv)
         return cli_json_end(EX_OK);
     }
     if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
-        printf("mnap %s (libmnap %s)\n", MNAP_VERSION_STRING, mnap_version());
+        printf(_("mnap %s (libmnap %s)\n"), MNAP_VERSION_STRING, mnap_version());
         free(rest);
         return cli_json_end(EX_OK);
     }

@@ -1,6 +1,7 @@
 /* op.c: the key store as commands use it, and the audit frame around every
  * card-changing command (conn.h). */
 #include "conn.h"
+#include "i18n.h"
 #include "lock.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -25,7 +26,7 @@ int ks_open(const cli *c, mnap_keystore **out)
 static void on_ks_wait(void *arg, const char *lock_path, unsigned timeout_s)
 {
     (void)lock_path;
-    fprintf(stderr, "mnap: waiting for the key store %s: another mnap command holds it (up to %u s)\n",
+    fprintf(stderr, _("mnap: waiting for the key store %s: another mnap command holds it (up to %u s)\n"),
             (const char *)arg, timeout_s);
 }
 
@@ -41,7 +42,7 @@ int ks_lock(const cli *c, mnap_kslock **lock)
     }
     if (e != MNAP_OK) {
         cli_error("the key store %s: cannot lock %s.lock: %s", c->keystore, c->keystore,
-                  mnap_strerror(e));
+                  cli_strerror(e));
         return EX_LOCAL;
     }
     return EX_OK;
@@ -75,7 +76,7 @@ int ks_open_pass(const cli *c, mnap_keystore **out, mnap_kslock **lock, char *pa
         if (e == MNAP_E_IO) {
             cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
         } else {
-            cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+            cli_error("key store %s: %s", c->keystore, cli_strerror(e));
         }
         if (lock != NULL) {
             mnap_keystore_unlock(*lock);
@@ -91,7 +92,7 @@ int ks_get(const mnap_keystore *ks, const char *name, mnap_keyset *out)
     mnap_err e = mnap_keystore_get(ks, name, out);
 
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return EX_KEYSTORE;
     }
     return EX_OK;
@@ -213,6 +214,8 @@ int op_fail(cli_op *op, mnap_ctx *ctx, mnap_err e, const char *what)
 
     cli_fail_text(ctx, e, what, line, sizeof line);
     cli_error("%s", line);
+    /* The audit log stays in English, whatever the screen's language. */
+    cli_fail_text_en(ctx, e, what, line, sizeof line);
     (void)snprintf(op->result, sizeof op->result, "error: %s", line);
     return cli_exit_for(e);
 }

@@ -1,12 +1,14 @@
 /* util.c: the helpers every `mnap` command uses: error lines and exit codes,
  * hex, JSON strings, the per-user data directory and atomic file writes. */
 #include "cli.h"
+#include "i18n.h"
 #include "mnap_json.h"
 #include "cm_ct.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <locale.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -136,7 +138,7 @@ void cli_error(const char *fmt, ...)
     char line[1024];
 
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(line, sizeof line, gettext(fmt), ap);   /* the format, translated */
     va_end(ap);
     fprintf(stderr, "mnap: %s\n", line);
     if (g_js.on) {
@@ -145,6 +147,46 @@ void cli_error(const char *fmt, ...)
             json_array_append_new(g_js.messages, j);
         }
     }
+}
+
+const char *cli_strerror(mnap_err e)
+{
+    return gettext(mnap_strerror(e));
+}
+
+/* LOCALEDIR: where make install puts the catalogues. */
+#ifndef MNAP_LOCALEDIR
+#define MNAP_LOCALEDIR "/usr/local/share/locale"
+#endif
+
+void i18n_init(void)
+{
+    const char *dir = getenv("MNAP_LOCALEDIR");
+    static char exe_dir[PATH_MAX + 16];
+    char exe[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+
+    (void)setlocale(LC_ALL, "");
+    if (dir == NULL || dir[0] == '\0') {
+        dir = MNAP_LOCALEDIR;
+        /* The build tree: BUILD/bin/mnap finds BUILD/locale. */
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n > 0) {
+            exe[n] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+                (void)snprintf(exe_dir, sizeof exe_dir, "%s/../locale", exe);
+                if (stat(exe_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                    dir = exe_dir;
+                }
+            }
+        }
+    }
+    (void)bindtextdomain("mnap", dir);
+    (void)bind_textdomain_codeset("mnap", "UTF-8");
+    (void)textdomain("mnap");
 }
 
 void cli_note_err(mnap_err e)
@@ -188,20 +230,37 @@ int cli_exit_for(mnap_err e)
     }
 }
 
-void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+/* The line for e after what; localized: in the user's language (the
+ * screen), else English (the audit log). */
+static void fail_text(mnap_ctx *ctx, mnap_err e, const char *what, bool localized, char *out,
+                      size_t cap)
 {
     uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
+    const char *why = localized ? cli_strerror(e) : mnap_strerror(e);
     char hex[8];
 
-    cli_note_err(e);
+    if (localized) {
+        what = gettext(what);
+    }
     /* The status word helps the counter staff and the card vendor; it is
      * shown only when the error came from the card's answer, and once. */
     (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
     if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
-        (void)snprintf(out, cap, "%s: %s (SW %s)", what, mnap_strerror(e), hex);
+        (void)snprintf(out, cap, "%s: %s (SW %s)", what, why, hex);
     } else {
-        (void)snprintf(out, cap, "%s: %s", what, mnap_strerror(e));
+        (void)snprintf(out, cap, "%s: %s", what, why);
     }
+}
+
+void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+{
+    cli_note_err(e);
+    fail_text(ctx, e, what, true, out, cap);
+}
+
+void cli_fail_text_en(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+{
+    fail_text(ctx, e, what, false, out, cap);
 }
 
 int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
