@@ -60,7 +60,21 @@ PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcscl
 P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
-INC      := -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
+# Include paths per folder: each gets only the headers ARCHITECTURE.md's
+# dependency rules allow it (test/depcheck.py checks the same rules line by
+# line in make test).  Tests, fuzz targets and the ctcheck programs see
+# everything (INC's default).
+INC      = -I. -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost -Itools/lib -Itest/support
+INC_COMMON := -Icommon
+INC_CARD   := -Icard -Icommon
+INC_SIM    := -Icard/port/sim -Icard -Icommon
+INC_HOST   := -Ihost -Ihost/include -Icommon
+INC_INPROC := -Ihost -Ihost/include -Icommon -Icard -Icard/port/sim
+INC_REG    := -Ihost/registry -Ihost -Ihost/include -Icommon
+INC_TLIB   := -Itools/lib -Icommon -Ihost/include
+INC_TOOL   := -Itools/lib -Icommon -Ihost/include -Ihost/inproc
+INC_VCARD  := -Itools/lib -Icommon -Icard -Icard/port/sim
+INC_BENCH  := -Ibench -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost/inproc
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS) \
              -DMNAP_LOCALEDIR='"$(PREFIX)/share/locale"'
 # The card runtime and common/ are compiled as freestanding code even on the host:
@@ -115,7 +129,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install uninstall size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -127,6 +141,17 @@ tools: $(TOOLS) $(MO_FILES)
 tests: $(TEST_BINS)
 
 # ---- objects -------------------------------------------------------------
+# (GNU make picks the pattern with the shortest stem: card/port/sim/ before card/.)
+$(BUILD)/obj/common/%.o:           INC = $(INC_COMMON)
+$(BUILD)/obj/card/%.o:             INC = $(INC_CARD)
+$(BUILD)/obj/card/port/sim/%.o:    INC = $(INC_SIM)
+$(BUILD)/obj/host/%.o:             INC = $(INC_HOST)
+$(BUILD)/obj/host/inproc/%.o:      INC = $(INC_INPROC)
+$(BUILD)/obj/host/registry/%.o:    INC = $(INC_REG)
+$(BUILD)/obj/tools/%.o:            INC = $(INC_TOOL)
+$(BUILD)/obj/tools/lib/%.o:        INC = $(INC_TLIB)
+$(BUILD)/obj/tools/mnap-vcard/%.o: INC = $(INC_VCARD)
+$(BUILD)/obj/bench/%.o:            INC = $(INC_BENCH)
 $(BUILD)/obj/common/%.o: common/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS_FREE) -c $< -o $@
@@ -180,12 +205,18 @@ $(BUILD)/locale/%/LC_MESSAGES/mnap.mo: po/%.po
 	$(call say,MSGFMT,$<)msgfmt -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
-# Every tool links the host library, the in-process transport and the card
-# runtime; the linker keeps only what a tool uses.
+# Each program links what it needs: a tool the host library, the registry
+# library and the in-process transport (which brings the card runtime and its simulator
+# port: the CLI's --card-image); the virtual card only the card runtime, its
+# simulator port (OpenSSL) and libmnaptools, no libmnap and no PC/SC client.
+PROG_LIBS   = $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+PROG_LDLIBS = $(LDLIBS)
+$(BUILD)/bin/mnap-vcard: PROG_LIBS   = $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+$(BUILD)/bin/mnap-vcard: PROG_LDLIBS = -lssl -lcrypto
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
+$(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $$(PROG_LIBS)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_CARD) $(LIB_SIM) $(LIB_COMMON) $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(call obj,$(wildcard tools/$*/*.c)) $(call group,$(PROG_LIBS)) $(PROG_LDLIBS)
 
 $(BUILD)/test/common/%: $(BUILD)/obj/test/common/%.o $(LINK_COMMON)
 	@mkdir -p $(@D)
@@ -261,7 +292,13 @@ stress:
 test-python: libs $(TOOLS) $(E2E_BINS)
 	@BUILD=$(BUILD) test/python/run.sh
 
+# ARCHITECTURE.md's dependency rules: which folder may include which
+# headers (test/depcheck.py; under a second).
+test-deps:
+	@/usr/bin/python3 test/depcheck.py
+
 test: deps-check
+	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python
 	@echo "make test: all suites passed"
@@ -301,6 +338,9 @@ ctcheck:
 # scratch corpus seeded from the committed one (test/fuzz/corpus/<name>/
 # stays untouched).  docs/fuzzing.md describes the targets.
 FUZZ_TIME ?= 60
+# The APDU codec's target (two length fields, no state) runs ten million
+# inputs in 20 s: a few seconds cover it, and keep CI's time.
+FUZZ_TIME_APDU ?= 3
 FUZZ_BUILD ?= build-fuzz
 FUZZ_BINS := $(patsubst test/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
 $(FUZZ_BUILD)/fuzz/fuzz_%: $(FUZZ_BUILD)/obj/test/fuzz/fuzz_%.o $(subst $(BUILD)/,$(FUZZ_BUILD)/,$(LINK_HOST))
@@ -313,8 +353,9 @@ fuzz:
 	  if [ -d test/fuzz/repro/$$n ]; then \
 	    echo "== fuzz $$n: replaying the regression inputs of test/fuzz/repro/$$n"; \
 	    $$f test/fuzz/repro/$$n/* > $(FUZZ_BUILD)/repro-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/repro-$$n.log; exit 1; }; fi; \
-	  echo "== fuzz $$n for $(FUZZ_TIME) s"; \
-	  $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n \
+	  t=$(FUZZ_TIME); if [ $$n = apdu ] && [ $$t -gt $(FUZZ_TIME_APDU) ]; then t=$(FUZZ_TIME_APDU); fi; \
+	  echo "== fuzz $$n for $$t s"; \
+	  $$f -max_total_time=$$t -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$n test/fuzz/corpus/$$n \
 	    > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/fuzz-$$n.log | tail -2; done
 

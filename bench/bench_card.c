@@ -28,12 +28,11 @@
 
 #include "bench.h"
 #include "mc.h"
-#include "mc_sim.h"
+#include "sim_card.h"
 #include "mnap/mnap.h"
 
 typedef struct bt {
-    mc_sim sim;
-    mc_card card;
+    mc_simcard sc;       /* the card and its simulator port (card/port/sim/sim_card.h) */
     uint8_t rsp[MC_RSP_BUF_SIZE];
     int record;          /* print (and dump) each APDU */
     const char *label;
@@ -70,14 +69,14 @@ static mnap_err bt_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint
                             size_t rsp_cap, size_t *rsp_len)
 {
     bt *b = self;
-    uint64_t w0 = b->sim.writes, by0 = b->sim.bytes_written;
+    uint64_t w0 = b->sc.sim.writes, by0 = b->sc.sim.bytes_written;
     size_t n;
 
     if (b->record) {
         CALLGRIND_ZERO_STATS;
         CALLGRIND_TOGGLE_COLLECT;
     }
-    n = mc_process(&b->card, cmd, cmd_len, b->rsp, sizeof(b->rsp));
+    n = mc_process(&b->sc.card, cmd, cmd_len, b->rsp, sizeof(b->rsp));
     if (b->record) {
         CALLGRIND_TOGGLE_COLLECT;
         char name[32];
@@ -85,8 +84,8 @@ static mnap_err bt_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint
         snprintf(name, sizeof(name), "a%lu", g_seq);
         CALLGRIND_DUMP_STATS_AT(name);
         printf("apdu %lu %s %u %s %zu %zu %llu %llu\n", g_seq, b->label, b->iter,
-               ins_name(cmd, cmd_len), cmd_len, n, (unsigned long long)(b->sim.writes - w0),
-               (unsigned long long)(b->sim.bytes_written - by0));
+               ins_name(cmd, cmd_len), cmd_len, n, (unsigned long long)(b->sc.sim.writes - w0),
+               (unsigned long long)(b->sc.sim.bytes_written - by0));
     }
     if (n == 0)
         return MNAP_E_CARD_REMOVED;
@@ -100,7 +99,7 @@ static mnap_err bt_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint
 static mnap_err bt_reconnect(void *self)
 {
     bt *b = self;
-    mc_reset(&b->card);
+    mc_reset(&b->sc.card);
     return MNAP_OK;
 }
 
@@ -110,18 +109,18 @@ static int bt_new(bt **out, mnap_ctx **ctx, uint32_t nvm)
 {
     static const uint8_t serial[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, family[2] = { 0, 1 };
     uint8_t k[16];
+    mc_simcard_make mk = { serial, family, k, k, k, sizeof(k), NULL };
     mnap_transport t;
     bt *b = calloc(1, sizeof(*b));
 
     for (unsigned i = 0; i < 16; i++)
         k[i] = (uint8_t)(0x40 + i);
-    if (b == NULL || mc_sim_init_mem(&b->sim, nvm ? nvm : MC_SIM_DEFAULT_NVM_SIZE) != 0) {
+    if (b == NULL || mc_simcard_new_mem(&b->sc, nvm, &mk, NULL) != 0) {
         free(b);
         return -1;
     }
-    if (mc_fabricate(&b->card, &b->sim, serial, family, k, k, k, 16) != MC_OK)
-        return -1;
     b->label = "setup";
+    memset(&t, 0, sizeof(t));   /* every hook this program does not set is NULL */
     t.self = b;
     t.transmit = bt_transmit;
     t.reconnect = bt_reconnect;
@@ -135,8 +134,7 @@ static int bt_new(bt **out, mnap_ctx **ctx, uint32_t nvm)
 static void bt_free(bt *b, mnap_ctx *ctx)
 {
     mnap_ctx_free(ctx);
-    mc_power_off(&b->card);
-    mc_sim_close(&b->sim);
+    mc_simcard_close(&b->sc);
     free(b);
 }
 
@@ -344,12 +342,12 @@ static int cmd_scale(unsigned runs)
         check(bench_prepare(ctx, 0), "prepare");
         for (unsigned r = 1; r <= runs; r++) {
             double us;
-            uint64_t w0 = b->sim.writes, by0 = b->sim.bytes_written;
+            uint64_t w0 = b->sc.sim.writes, by0 = b->sc.sim.bytes_written;
             load_once(b, ctx, kib[k] * 1024, "load", &us);
             /* The NVM counts cover the load and its DELETE. */
             printf("scale load %zu %u %.3f %llu %llu\n", kib[k] * 1024, r, us,
-                   (unsigned long long)(b->sim.writes - w0),
-                   (unsigned long long)(b->sim.bytes_written - by0));
+                   (unsigned long long)(b->sc.sim.writes - w0),
+                   (unsigned long long)(b->sc.sim.bytes_written - by0));
         }
         bt_free(b, ctx);
     }

@@ -7,6 +7,7 @@
 #include "mc_int.h"
 #include "cm_ct.h"
 #include "cm_scp03.h"
+#include "cm_apdu.h"
 
 void mc_chan_close(mc_card *card)
 {
@@ -22,54 +23,6 @@ void mc_chan_close(mc_card *card)
 bool mc_chan_on(const mc_card *card, uint8_t sel)
 {
     return card->chan == MC_CH_OPEN && card->chan_sel == sel;
-}
-
-/* Frames the body after the header.  Returns false when malformed. */
-static bool frame(const uint8_t *cmd, size_t len, size_t *lc, size_t *data_at, bool *has_le,
-                  uint32_t *ne)
-{
-    *lc = 0;
-    *data_at = 0;
-    *has_le = false;
-    *ne = 0;
-    if (len == 4)
-        return true;
-    if (len == 5) {
-        *has_le = true;
-        *ne = cmd[4] ? cmd[4] : 256;
-        return true;
-    }
-    if (cmd[4] == 0) {
-        if (len < 7)
-            return false;
-        if (len == 7) {
-            *has_le = true;
-            *ne = mc_get16(cmd + 5) ? mc_get16(cmd + 5) : 65536u;
-            return true;
-        }
-        *lc = mc_get16(cmd + 5);
-        *data_at = 7;
-        if (*lc == 0)
-            return false;
-        if (len == 7 + *lc)
-            return true;
-        if (len == 9 + *lc) {
-            *has_le = true;
-            *ne = mc_get16(cmd + 7 + *lc) ? mc_get16(cmd + 7 + *lc) : 65536u;
-            return true;
-        }
-        return false;
-    }
-    *lc = cmd[4];
-    *data_at = 5;
-    if (len == 5 + *lc)
-        return true;
-    if (len == 6 + *lc) {
-        *has_le = true;
-        *ne = cmd[5 + *lc] ? cmd[5 + *lc] : 256;
-        return true;
-    }
-    return false;
 }
 
 /* Class byte (§2, §9): 6E00 › 6881 › 6884. */
@@ -208,8 +161,8 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
 
 /* Secure messaging of the command (§3, §9).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *cmd,
-                                             size_t lc, size_t data_at, bool *done)
+MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in,
+                                             size_t lc, bool *done)
 {
     uint8_t hdr[4];
     size_t plain = 0;
@@ -248,7 +201,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         c->lc = lc <= MC_BUF_SIZE ? lc : 0;
         c->too_long = lc > MC_BUF_SIZE;
         if (lc && !c->too_long)
-            memcpy(card->buf, cmd + data_at, lc);
+            memcpy(card->buf, in, lc);
         return CM_SW_OK;
     }
     /* A chain with SM but no channel is joined first and refused at its
@@ -268,7 +221,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
             card->chain_len = 0;
             memcpy(card->chain_hdr, hdr, 4);
         }
-        sw = mc_load_stage_segment(card, cmd + data_at, lc);
+        sw = mc_load_stage_segment(card, in, lc);
         if (sw != CM_SW_OK)
             return sw;
         if (c->cla & 0x10) {
@@ -293,7 +246,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         c->too_long = lc > MC_MAX_COMMAND_DATA;
         c->lc = c->too_long ? 0 : lc;
         if (c->lc)
-            memcpy(card->buf, cmd + data_at, lc);
+            memcpy(card->buf, in, lc);
         return CM_SW_OK;
     }
     if (lc < 8) {
@@ -301,14 +254,14 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         return CM_SW_SM_DATA_INCORRECT;
     }
     if (lc > MC_BUF_SIZE) {
-        sw = mac_only(card, hdr, cmd + data_at, lc);
+        sw = mac_only(card, hdr, in, lc);
         if (sw != CM_SW_OK)
             mc_chan_close(card);
         c->too_long = true;
         c->lc = 0;
         return sw;
     }
-    memcpy(card->buf, cmd + data_at, lc);
+    memcpy(card->buf, in, lc);
     rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
     if (rc != CM_OK) {
         mc_chan_close(card);
@@ -354,7 +307,8 @@ void mc_set_transport(mc_card *card, uint8_t transport)
 size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap)
 {
     mc_cmd c;
-    size_t lc, data_at, n, dirty;
+    cm_apdu a;
+    size_t lc, n, dirty;
     uint16_t sw;
     bool done, wrap, gr, t0_data;
 
@@ -369,27 +323,26 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     c.p1 = cmd[2];
     c.p2 = cmd[3];
     sw = check_class(c.cla, c.ins);
-    if (sw != CM_SW_OK || !frame(cmd, cmd_len, &lc, &data_at, &c.has_le, &c.ne)) {
+    /* Framing by the codec (common/cm_apdu.h, inline: its view stays in
+     * registers).  T=0 (§10) carries short APDUs only: an extended one
+     * cannot come over it, and is refused as it arrives, as a framing error
+     * (before secure messaging: a wrapped one does not move the MAC chain). */
+    if (sw != CM_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
+        (card->transport == MC_TRANSPORT_T0 && a.extended)) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
         if (card->chan == MC_CH_PENDING)
             mc_chan_close(card);
         return emit(rsp, 0, sw != CM_SW_OK ? sw : CM_SW_WRONG_LENGTH);
     }
-    /* An extended APDU (in Lc or Le) MACs a 3-byte Lc (§3). */
-    c.ext = data_at == 7;
-    /* T=0 (§10) carries short APDUs only: an extended one cannot come over
-     * it, and is refused as it arrives, as a framing error (before secure
-     * messaging: a wrapped one does not move the MAC chain; like any
-     * framing error it ends a pending initiation).  A command with data may
-     * be case 4 sent without its Le (ISO 7816-3 12.2): Ne is then 256, and
-     * any response data goes by 61xx. */
+    lc = a.nc;
+    c.has_le = a.ne != 0;
+    c.ne = (uint32_t)a.ne;
+    /* An extended APDU with data MACs a 3-byte Lc (§3). */
+    c.ext = a.extended && lc != 0;
+    /* Over T=0 a command with data may be case 4 sent without its Le (ISO
+     * 7816-3 12.2): Ne is then 256, and any response data goes by 61xx. */
     t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
-    if (card->transport == MC_TRANSPORT_T0 && cmd_len > 5 && cmd[4] == 0) {
-        if (card->chan == MC_CH_PENDING)
-            mc_chan_close(card);
-        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
-    }
     if (t0_data && !c.has_le) {
         c.has_le = true;
         c.ne = 256;
@@ -403,7 +356,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
         return emit(rsp, n, sw);
     }
-    sw = secure_messaging(card, &c, cmd, lc, data_at, &done);
+    sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A chain refused by secure messaging is over, and its load with it. */
     if (sw != CM_SW_OK && !card->muted && card->chain_active)
         mc_load_drop(card);

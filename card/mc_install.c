@@ -11,8 +11,6 @@
 #include "cm_ct.h"
 #include "cm_tlv.h"
 
-uint16_t mc_install(mc_card *card);
-
 /* Scratch inside card->buf (the block data is already in NVM). */
 #define EFS(card)  ((mc_ef_rec *)(void *)(card)->buf)
 #define AUX(card)  ((card)->buf + MC_MAX_EFS * sizeof(mc_ef_rec))   /* 6 bytes per EF */

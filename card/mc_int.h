@@ -308,6 +308,10 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
  * decryption in place); *plain_len is the block's plain length, staged at
  * load_off + load_len.  Returns 0x9000 or the SM status word. */
 uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
+/* The last LOAD AP block is in (mc_install.c): checks the staged AP image
+ * and installs it (PROTOCOL.md §6).  0x9000, the image's refusal (6A80,
+ * 6A89, 6A84), 6581 or MC_SW_MUTE when the NVM failed. */
+uint16_t mc_install(mc_card *card);
 
 /* Key set data (§3), shared by PUT KEY and AP images: parses and unwraps with
  * the channel's Key-DEK, checks the KCVs.  0x9000 or 6A80. */

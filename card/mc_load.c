@@ -14,8 +14,6 @@
 #include "cm_cbc.h"
 #include "cm_scp03.h"
 
-uint16_t mc_install(mc_card *card);
-
 static uint16_t set_mark(mc_card *card, uint32_t off, uint32_t len)
 {
     mc_status st = mc_store_begin(card);

@@ -2,6 +2,7 @@
  * the channel.  See cm_scp03.h for the contract of each function. */
 #include <string.h>
 #include "cm_scp03.h"
+#include "cm_apdu.h"
 #include "cm_cbc.h"
 #include "cm_ct.h"
 #include "cm_err.h"
@@ -226,126 +227,60 @@ int cm_scp03_icv(const cm_scp03 *s, int response, uint8_t icv[16])
     return CM_OK;
 }
 
-/* A parsed plain command APDU. */
-typedef struct apdu_view {
-    const uint8_t *data;
-    size_t lc;
-    size_t le;          /* 0 = absent; 1..65536 */
-    int extended;
-} apdu_view;
-
-static int parse_apdu(const uint8_t *a, size_t len, apdu_view *v)
-{
-    memset(v, 0, sizeof(*v));
-    if (len < 4)
-        return CM_E_FORMAT;
-    if (len == 4)
-        return CM_OK;                                  /* case 1 */
-    if (len == 5) {                                    /* case 2 short */
-        v->le = a[4] ? a[4] : 256;
-        return CM_OK;
-    }
-    if (a[4] == 0 && len >= 7) {                       /* extended */
-        v->extended = 1;
-        if (len == 7) {                                /* case 2E */
-            size_t le = ((size_t)a[5] << 8) | a[6];
-            v->le = le ? le : 65536;
-            return CM_OK;
-        }
-        v->lc = ((size_t)a[5] << 8) | a[6];
-        if (v->lc == 0)
-            return CM_E_FORMAT;
-        v->data = a + 7;
-        if (len == 7 + v->lc)
-            return CM_OK;                              /* case 3E */
-        if (len == 7 + v->lc + 2) {                    /* case 4E */
-            size_t le = ((size_t)a[7 + v->lc] << 8) | a[8 + v->lc];
-            v->le = le ? le : 65536;
-            return CM_OK;
-        }
-        return CM_E_FORMAT;
-    }
-    v->lc = a[4];
-    if (v->lc == 0)
-        return CM_E_FORMAT;
-    v->data = a + 5;
-    if (len == 5 + v->lc)
-        return CM_OK;                                  /* case 3 */
-    if (len == 5 + v->lc + 1) {                        /* case 4 */
-        v->le = a[5 + v->lc] ? a[5 + v->lc] : 256;
-        return CM_OK;
-    }
-    return CM_E_FORMAT;
-}
-
 int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
                           uint8_t *out, size_t cap, size_t *out_len)
 {
-    apdu_view v;
+    cm_apdu v, w;
     uint8_t hdr[4], icv[16], chain[16];
-    size_t body_len, lc_new, pos, need;
-    int extended, rc;
+    size_t body_len, lc_new, pos, n;
+    int rc;
 
     if (s == NULL || apdu == NULL || out == NULL || out_len == NULL)
         return CM_E_PARAM;
-    rc = parse_apdu(apdu, len, &v);
+    rc = cm_apdu_parse(apdu, len, &v);
     if (rc != CM_OK)
         return rc;
-    body_len = v.lc;
-    if ((s->level & CM_SL_CDEC) && v.lc > 0)
-        body_len = cm_pad_m2_len(v.lc);
+    body_len = v.nc;
+    if ((s->level & CM_SL_CDEC) && v.nc > 0)
+        body_len = cm_pad_m2_len(v.nc);
     lc_new = body_len + CM_SCP03_MAC_LEN;
-    if (lc_new > 65535)
+    if (lc_new > CM_APDU_MAX_NC)
         return CM_E_PARAM;
-    extended = v.extended || lc_new > 255;
-    need = 4 + (extended ? 3 : 1) + lc_new + (v.le ? (extended ? 2 : 1) : 0);
-    if (need > cap)
-        return CM_E_SPACE;
 
-    hdr[0] = (uint8_t)(apdu[0] | 0x04);
-    hdr[1] = apdu[1];
-    hdr[2] = apdu[2];
-    hdr[3] = apdu[3];
-    memcpy(out, hdr, 4);
-    pos = 4;
-    if (extended) {
-        out[pos++] = 0;
-        out[pos++] = (uint8_t)(lc_new >> 8);
-        out[pos++] = (uint8_t)lc_new;
-    } else {
-        out[pos++] = (uint8_t)lc_new;
-    }
+    /* The wrapped APDU: CLA with the SM bit, the same Le, and a body of the
+     * (encrypted) data and the MAC, filled in below.  It stays extended
+     * when the plain one was. */
+    w = v;
+    w.cla = (uint8_t)(v.cla | 0x04);
+    w.data = NULL;
+    w.nc = lc_new;
+    n = cm_apdu_encode(&w, out, cap);
+    if (n == 0)
+        return CM_E_SPACE;
+    memcpy(hdr, out, 4);
+    pos = cm_apdu_head_len(&w);
     /* The counter advances for every command, with or without data. */
     s->counter++;
-    if (v.lc > 0) {
-        memcpy(out + pos, v.data, v.lc);   /* apdu and out never overlap */
+    if (v.nc > 0) {
+        memcpy(out + pos, v.data, v.nc);   /* apdu and out never overlap */
         if (s->level & CM_SL_CDEC) {
-            size_t n = cm_pad_m2(out + pos, v.lc, cap - pos);
-            if (n != body_len)
+            size_t p = cm_pad_m2(out + pos, v.nc, body_len);
+            if (p != body_len)
                 return CM_E_SPACE;
             rc = cm_scp03_icv(s, 0, icv);
             if (rc == CM_OK)
-                rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, out + pos, out + pos, n);
+                rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, out + pos, out + pos, p);
             cm_wipe(icv, sizeof(icv));
             if (rc != CM_OK)
                 return rc;
         }
     }
-    rc = command_mac(s, hdr, out + pos, body_len, extended, chain, out + pos + body_len);
+    rc = command_mac(s, hdr, out + pos, body_len, cm_apdu_is_extended(&w), chain,
+                     out + pos + body_len);
     if (rc != CM_OK)
         return rc;
     memcpy(s->mac_chain, chain, 16);
-    pos += lc_new;
-    if (v.le) {
-        if (extended) {
-            size_t le = v.le == 65536 ? 0 : v.le;
-            out[pos++] = (uint8_t)(le >> 8);
-            out[pos++] = (uint8_t)le;
-        } else {
-            out[pos++] = (uint8_t)(v.le == 256 ? 0 : v.le);
-        }
-    }
-    *out_len = pos;
+    *out_len = n;
     return CM_OK;
 }
 

@@ -1,7 +1,9 @@
-/* apdu.c: coding and parsing of command APDUs (ISO/IEC 7816-3/-4 cases 1
- * to 4, short and extended length). */
+/* apdu.c: libmnap's public mnap_apdu over the one codec of common/cm_apdu.c
+ * (ISO/IEC 7816-3/-4 cases 1 to 4, short and extended length), and what
+ * T=0 sends of a coded APDU. */
 #include <string.h>
 
+#include "cm_apdu.h"
 #include "mnap_int.h"
 
 void mnap__apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
@@ -15,99 +17,48 @@ void mnap__apdu_init(mnap_apdu *a, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t
 
 size_t mnap__apdu_encode(const mnap_apdu *a, uint8_t *out, size_t cap)
 {
-    size_t n = 4, need;
-    bool ext;
+    cm_apdu v;
 
-    if (a == NULL || out == NULL || a->lc > 65535 || a->ne > 65536 || (a->lc && !a->data))
+    if (a == NULL || (a->lc && !a->data))
         return 0;
-    ext = a->extended || a->lc > 255 || a->ne > 256;
-    need = 4 + (a->lc ? (ext ? 3 : 1) + a->lc : 0) + (a->ne ? (ext ? (a->lc ? 2 : 3) : 1) : 0);
-    if (need > cap)
-        return 0;
-    out[0] = a->cla;
-    out[1] = a->ins;
-    out[2] = a->p1;
-    out[3] = a->p2;
-    if (a->lc) {
-        if (ext) {
-            out[n++] = 0;
-            out[n++] = (uint8_t)(a->lc >> 8);
-        }
-        out[n++] = (uint8_t)a->lc;
-        memcpy(out + n, a->data, a->lc);
-        n += a->lc;
-    }
-    if (a->ne) {
-        /* 256 and 65536 are coded as 00 and 00 00. */
-        if (ext) {
-            if (!a->lc)
-                out[n++] = 0;
-            out[n++] = (uint8_t)((a->ne >> 8) & 0xFF);
-        }
-        out[n++] = (uint8_t)(a->ne & 0xFF);
-    }
-    return n;
+    memset(&v, 0, sizeof(v));
+    v.cla = a->cla;
+    v.ins = a->ins;
+    v.p1 = a->p1;
+    v.p2 = a->p2;
+    v.data = a->data;
+    v.nc = a->lc;
+    v.ne = a->ne;
+    v.extended = a->extended != 0;
+    return cm_apdu_encode(&v, out, cap);
 }
 
 int mnap__apdu_parse(const uint8_t *b, size_t len, mnap_apdu *a)
 {
-    size_t lc;
+    cm_apdu v;
 
-    if (b == NULL || a == NULL || len < 4)
+    if (a == NULL || cm_apdu_parse(b, len, &v) != CM_OK)
         return -1;
     memset(a, 0, sizeof(*a));
-    a->cla = b[0];
-    a->ins = b[1];
-    a->p1 = b[2];
-    a->p2 = b[3];
-    if (len == 4)
-        return 0;
-    if (len == 5) {
-        a->ne = b[4] ? b[4] : 256;
-        return 0;
-    }
-    if (b[4] != 0) {
-        lc = b[4];
-        if (len != 5 + lc && len != 6 + lc)
-            return -1;
-        a->data = b + 5;
-        a->lc = lc;
-        if (len == 6 + lc)
-            a->ne = b[5 + lc] ? b[5 + lc] : 256;
-        return 0;
-    }
-    /* Extended: Le alone is 3 bytes (00 Le1 Le2), Lc 3 bytes: a body of 2
-     * (00 xx) is neither, and has no byte 6 to read. */
-    if (len < 7)
-        return -1;
-    a->extended = 1;
-    if (len == 7) {
-        a->ne = ((size_t)b[5] << 8) | b[6];
-        if (a->ne == 0)
-            a->ne = 65536;
-        return 0;
-    }
-    lc = ((size_t)b[5] << 8) | b[6];
-    if (lc == 0 || (len != 7 + lc && len != 9 + lc))
-        return -1;
-    a->data = b + 7;
-    a->lc = lc;
-    if (len == 9 + lc) {
-        a->ne = ((size_t)b[7 + lc] << 8) | b[8 + lc];
-        if (a->ne == 0)
-            a->ne = 65536;
-    }
+    a->cla = v.cla;
+    a->ins = v.ins;
+    a->p1 = v.p1;
+    a->p2 = v.p2;
+    a->data = v.data;
+    a->lc = v.nc;
+    a->ne = v.ne;
+    a->extended = v.extended;
     return 0;
 }
 
 size_t mnap__apdu_t0_len(const uint8_t *buf, size_t len)
 {
-    mnap_apdu a;
+    cm_apdu a;
 
     /* T=0 (ISO/IEC 7816-3 12.2) carries short APDUs only and has no case 4:
      * the header and the data go out, and the card announces its answer
      * with 61xx, which mnap__exchange fetches with GET RESPONSE. */
-    if (mnap__apdu_parse(buf, len, &a) != 0 || a.extended)
+    if (cm_apdu_parse(buf, len, &a) != CM_OK || a.extended)
         return 0;
-    return (a.lc && a.ne) ? 5 + a.lc : len;
+    return a.kase == 4 ? cm_apdu_head_len(&a) + a.nc : len;
 }

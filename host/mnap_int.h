@@ -63,8 +63,6 @@ struct mnap_ctx {
 };
 
 /* --- OpenSSL block cipher and randomness (ossl.c) ---------------------- */
-int mnap__ossl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
-                   const uint8_t in[16], uint8_t out[16]);
 void mnap__aes_init(cm_aes *aes);
 mnap_err mnap__random(uint8_t *out, size_t len);
 

@@ -7,7 +7,7 @@
 #include "mnap_int.h"
 #include "cm_err.h"
 
-int mnap__ossl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
+int mnap_aes_block(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
                    const uint8_t in[16], uint8_t out[16])
 {
     const EVP_CIPHER *c;
@@ -34,7 +34,7 @@ int mnap__ossl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
 
 void mnap__aes_init(cm_aes *aes)
 {
-    aes->fn = mnap__ossl_aes;
+    aes->fn = mnap_aes_block;
     aes->ctx = NULL;
 }
 

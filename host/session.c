@@ -51,6 +51,8 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
 {
     uint8_t cmd[14], r[IU_RSP_LEN + 8], hc[8], crypt[8], chal[8], ea[16];
     const uint8_t *div, *info, *cc, *ccrypt, *seq;
+    mnap_apdu a;
+    size_t n;
     mnap_keyset sk;
     size_t rlen;
     uint16_t sw = 0;
@@ -60,15 +62,15 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
     rc = mnap__random(hc, sizeof(hc));
     if (rc != MNAP_OK)
         return rc;
-    /* INITIALIZE UPDATE, always plain. */
-    cmd[0] = 0x80;
-    cmd[1] = 0x50;
-    cmd[2] = ks->kvn;
-    cmd[3] = 0x00;
-    cmd[4] = 0x08;
-    memcpy(cmd + 5, hc, 8);
-    cmd[13] = 0x00;   /* Le */
-    rc = mnap__exchange(ctx, cmd, sizeof(cmd), r, sizeof(r), &rlen, &sw);
+    /* INITIALIZE UPDATE, always plain: host challenge, Le 00. */
+    mnap__apdu_init(&a, 0x80, 0x50, ks->kvn, 0x00);
+    a.data = hc;
+    a.lc = sizeof(hc);
+    a.ne = 256;
+    n = mnap__apdu_encode(&a, cmd, sizeof(cmd));
+    if (n != sizeof(cmd))
+        return MNAP_E_PARAM;
+    rc = mnap__exchange(ctx, cmd, n, r, sizeof(r), &rlen, &sw);
     if (rc != MNAP_OK)
         return rc;
     if (sw != CM_SW_OK)
@@ -113,16 +115,16 @@ static mnap_err open_channel(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level
         rc = MNAP_E_PARAM;
         goto out;
     }
-    cmd[0] = 0x84;
-    cmd[1] = 0x82;
-    cmd[2] = level;
-    cmd[3] = 0x00;
+    /* EXTERNAL AUTHENTICATE: host cryptogram and its C-MAC (ea), no Le. */
     {
         uint8_t ext[4 + 1 + 16];
-        memcpy(ext, cmd, 4);
-        ext[4] = 16;
-        memcpy(ext + 5, ea, 16);
-        rc = mnap__exchange(ctx, ext, sizeof(ext), r, sizeof(r), &rlen, &sw);
+
+        mnap__apdu_init(&a, 0x84, 0x82, level, 0x00);
+        a.data = ea;
+        a.lc = sizeof(ea);
+        n = mnap__apdu_encode(&a, ext, sizeof(ext));
+        rc = n == sizeof(ext) ? mnap__exchange(ctx, ext, n, r, sizeof(r), &rlen, &sw)
+                              : MNAP_E_PARAM;
     }
     if (rc != MNAP_OK)
         goto out;

@@ -77,24 +77,94 @@ static void trace_cmd(mnap_ctx *ctx, const char *tag, const uint8_t *cmd, size_t
     mnap__trace_apdu(ctx, '>', tag, cmd, len, off, dlen, redact_cmd(ctx, red));
 }
 
-/* Reset, removal, a mute card or a lost pcscd: no channel, no selection. */
-static bool lost_card(mnap_err rc)
+/* A short re-sent command: header, Lc, 255 data bytes, Le. */
+#define RESEND_SHORT_CAP (4u + 1u + 255u + 1u)
+
+/* One command and its answer through the transport, traced: the status word
+ * in *sw, its data (ctx->rsp) *dlen bytes.  A reset or new power-up selects
+ * nothing and ends any channel. */
+static mnap_err transmit_one(mnap_ctx *ctx, const uint8_t *cmd, size_t len, unsigned red,
+                             size_t *dlen, uint16_t *sw, size_t *raw_used)
 {
-    return rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED || rc == MNAP_E_CARD_MUTE ||
-           rc == MNAP_E_NO_SERVICE;
+    size_t rlen;
+    mnap_err rc;
+
+    trace_cmd(ctx, NULL, cmd, len, red);
+    rc = ctx->tr.transmit(ctx->tr.self, cmd, len, ctx->rsp, MNAP_RSP_CAP, &rlen);
+    if (rc != MNAP_OK) {
+        mnap__trace_text(ctx, mnap_strerror(rc));
+        if (rc == MNAP_E_CARD_RESET || rc == MNAP_E_CARD_REMOVED ||
+            rc == MNAP_E_CARD_MUTE || rc == MNAP_E_NO_SERVICE) {
+            mnap__session_drop(ctx);
+            mnap__forget_selection(ctx);
+        }
+        return rc;
+    }
+    if (rlen > *raw_used)
+        *raw_used = rlen < MNAP_RSP_CAP ? rlen : MNAP_RSP_CAP;
+    if (rlen < 2 || rlen > MNAP_RSP_CAP)
+        return MNAP_E_PROTOCOL;
+    *dlen = rlen - 2;
+    *sw = (uint16_t)((ctx->rsp[*dlen] << 8) | ctx->rsp[*dlen + 1]);
+    ctx->last_sw = *sw;
+    mnap__trace_apdu(ctx, '<', NULL, ctx->rsp, rlen, 0, *dlen, redact_rsp(ctx, red));
+    return MNAP_OK;
 }
 
-mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
-                        size_t *out_len, uint16_t *sw_out)
+/* 6Cxx, wrong Le: the same command again with the card's Le (xx, 00 for
+ * 256), coded by the codec into buf (cap bytes).  *n is its length. */
+static mnap_err wrong_le_command(const uint8_t *cmd, size_t len, uint16_t sw, uint8_t *buf,
+                                 size_t cap, size_t *n)
 {
-    uint8_t gr[5] = { 0x00, INS_GET_RESPONSE, 0x00, 0x00, 0x00 };
-    uint8_t *resend = NULL;
-    const uint8_t *cur = cmd;
-    size_t cur_len = len, total = 0, rlen, dlen, raw_used = 0;
-    bool resent = false;
-    unsigned parts = 0, red;
-    uint16_t sw;
-    mnap_err rc = MNAP_OK;
+    mnap_apdu a;
+
+    if (mnap__apdu_parse(cmd, len, &a) != 0)
+        return MNAP_E_PARAM;
+    a.ne = (sw & 0xFF) ? (sw & 0xFF) : 256;
+    a.extended = 0;
+    *n = mnap__apdu_encode(&a, buf, cap);
+    return *n ? MNAP_OK : MNAP_E_PARAM;
+}
+
+/* 61xx: GET RESPONSE with Le xx (00 for 256) until the card has given
+ * everything, appending to out after *total bytes (the data of the answer
+ * that said 61xx already there).  *sw is the last status word. */
+static mnap_err get_responses(mnap_ctx *ctx, unsigned red, uint8_t *out, size_t cap,
+                              size_t *total, uint16_t *sw, size_t *raw_used, unsigned *parts)
+{
+    uint8_t gr[5];
+    mnap_apdu a;
+    size_t dlen, n;
+    mnap_err rc;
+
+    while ((*sw & 0xFF00) == CM_SW_BYTES_REMAINING) {
+        if (++*parts > MAX_PARTS)
+            return MNAP_E_PROTOCOL;
+        /* 00 C0 00 00 xx: Le = SW2, 00 for 256. */
+        mnap__apdu_init(&a, 0x00, INS_GET_RESPONSE, 0x00, 0x00);
+        a.ne = (*sw & 0xFF) ? (*sw & 0xFF) : 256;
+        n = mnap__apdu_encode(&a, gr, sizeof(gr));
+        rc = transmit_one(ctx, gr, n, red, &dlen, sw, raw_used);
+        if (rc != MNAP_OK)
+            return rc;
+        if (dlen > cap - *total)
+            return MNAP_E_BUFFER;
+        memcpy(out + *total, ctx->rsp, dlen);
+        *total += dlen;
+    }
+    return MNAP_OK;
+}
+
+/* mnap__exchange with the buffer for an extended 6Cxx re-send named by the
+ * caller (big, disjoint from cmd and out; a short one goes on the stack). */
+static mnap_err exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
+                         size_t *out_len, uint16_t *sw_out, uint8_t *spare, size_t spare_cap)
+{
+    uint8_t resend[RESEND_SHORT_CAP];
+    size_t total = 0, dlen = 0, raw_used = 0, n = 0;
+    unsigned parts = 1, red;
+    uint16_t sw = 0;
+    mnap_err rc;
 
     if (ctx == NULL || cmd == NULL || len < 4 || out_len == NULL || sw_out == NULL ||
         (out == NULL && cap))
@@ -106,84 +176,58 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
     rc = mnap__hold(ctx);
     if (rc != MNAP_OK)
         return rc;
-    for (;;) {
-        if (++parts > MAX_PARTS) {
-            rc = MNAP_E_PROTOCOL;
-            break;
+    rc = transmit_one(ctx, cmd, len, red, &dlen, &sw, &raw_used);
+    if (rc == MNAP_OK && (sw & 0xFF00) == 0x6C00 && !(cmd[0] & 0x04)) {
+        /* Wrong Le: the command again, once, with the card's Le.  Not inside
+         * secure messaging, where the MAC covers Le.  Re-coded on the stack
+         * when short; a command whose data needs the extended form goes in
+         * the caller's spare buffer. */
+        uint8_t *buf = resend;
+        size_t bcap = sizeof(resend);
+
+        if (len > RESEND_SHORT_CAP) {
+            buf = spare;
+            bcap = spare_cap;
         }
-        trace_cmd(ctx, NULL, cur, cur_len, red);
-        rc = ctx->tr.transmit(ctx->tr.self, cur, cur_len, ctx->rsp, MNAP_RSP_CAP, &rlen);
-        if (rc != MNAP_OK) {
-            mnap__trace_text(ctx, mnap_strerror(rc));
-            if (lost_card(rc)) {
-                /* A reset or new power-up selects nothing and ends any channel. */
-                mnap__session_drop(ctx);
-                mnap__forget_selection(ctx);
-            }
-            break;
+        rc = wrong_le_command(cmd, len, sw, buf, bcap, &n);
+        if (rc == MNAP_OK) {
+            parts++;
+            rc = transmit_one(ctx, buf, n, red, &dlen, &sw, &raw_used);
+            /* the command again: a PIN outside a session */
+            cm_wipe(buf, n);
         }
-        if (rlen > raw_used)
-            raw_used = rlen < MNAP_RSP_CAP ? rlen : MNAP_RSP_CAP;
-        if (rlen < 2 || rlen > MNAP_RSP_CAP) {
-            rc = MNAP_E_PROTOCOL;
-            break;
-        }
-        dlen = rlen - 2;
-        sw = (uint16_t)((ctx->rsp[dlen] << 8) | ctx->rsp[dlen + 1]);
-        ctx->last_sw = sw;
-        mnap__trace_apdu(ctx, '<', NULL, ctx->rsp, rlen, 0, dlen, redact_rsp(ctx, red));
-        if ((sw & 0xFF00) == 0x6C00 && !resent && !(cmd[0] & 0x04) && total == 0) {
-            /* Wrong Le: send the same command again with the card's Le.  Not
-             * inside secure messaging, where the MAC covers Le. */
-            mnap_apdu a;
-            size_t n;
-            if (mnap__apdu_parse(cmd, len, &a) != 0) {
-                rc = MNAP_E_PARAM;
-                break;
-            }
-            a.ne = (sw & 0xFF) ? (sw & 0xFF) : 256;
-            a.extended = 0;
-            resend = malloc(len + 4);
-            if (resend == NULL) {
-                rc = MNAP_E_NOMEM;
-                break;
-            }
-            n = mnap__apdu_encode(&a, resend, len + 4);
-            if (n == 0) {
-                rc = MNAP_E_PARAM;
-                break;
-            }
-            cur = resend;
-            cur_len = n;
-            resent = true;
-            continue;
-        }
-        if (dlen > cap - total) {
-            rc = MNAP_E_BUFFER;
-            break;
-        }
-        memcpy(out + total, ctx->rsp, dlen);
-        total += dlen;
-        if ((sw & 0xFF00) == CM_SW_BYTES_REMAINING) {
-            gr[4] = (uint8_t)(sw & 0xFF);
-            cur = gr;
-            cur_len = sizeof(gr);
-            continue;
-        }
+    }
+    if (rc == MNAP_OK && dlen > cap)
+        rc = MNAP_E_BUFFER;
+    if (rc == MNAP_OK) {
+        if (dlen)
+            memcpy(out, ctx->rsp, dlen);
+        total = dlen;
+        rc = get_responses(ctx, red, out, cap, &total, &sw, &raw_used, &parts);
+    }
+    if (rc == MNAP_OK) {
         *sw_out = sw;
         *out_len = total;
-        break;
     }
     /* The raw buffer held response data that may be secret. */
     cm_wipe(ctx->rsp, raw_used);
-    if (resend != NULL) {
-        cm_wipe(resend, len + 4);   /* the command again: a PIN outside a session */
-        free(resend);
-    }
     if (rc != MNAP_OK)
         cm_wipe(out, total);
     mnap__release_idle(ctx);
     return rc;
+}
+
+mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *out, size_t cap,
+                        size_t *out_len, uint16_t *sw)
+{
+    /* The working buffer that holds neither the command nor the answer:
+     * commands are coded in ctx->cmd, and ctx->tmp takes protected answers. */
+    uint8_t *spare;
+
+    if (ctx == NULL)
+        return MNAP_E_PARAM;
+    spare = cmd == ctx->cmd || out == ctx->cmd ? ctx->tmp : ctx->cmd;
+    return exchange(ctx, cmd, len, out, cap, out_len, sw, spare, MNAP_CMD_CAP);
 }
 
 mnap_err mnap__hold(mnap_ctx *ctx)
@@ -486,7 +530,8 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
         rc = MNAP_E_PARAM;
         goto out;
     }
-    segbuf = malloc(seg + 16);
+    /* A segment, and room for it again should the card ask for another Le. */
+    segbuf = malloc(2 * (seg + 16));
     if (segbuf == NULL) {
         rc = MNAP_E_NOMEM;
         goto out;
@@ -513,7 +558,8 @@ mnap_err mnap__send_chained(mnap_ctx *ctx, const mnap_apdu *a, size_t seg, uint8
                 rc = MNAP_E_PARAM;
                 break;
             }
-            rc = mnap__exchange(ctx, segbuf, sl, ctx->tmp, MNAP_RSP_CAP, &rlen, sw);
+            rc = exchange(ctx, segbuf, sl, ctx->tmp, MNAP_RSP_CAP, &rlen, sw, segbuf + seg + 16,
+                          seg + 16);
             cm_wipe(segbuf, sl);
         }
         if (rc != MNAP_OK)

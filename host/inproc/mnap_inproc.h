@@ -2,7 +2,9 @@
  * runtime and its simulator port) running inside the calling process.
  *
  * For tests and tools only; it lives in libmnapinproc.a, not in libmnap.
- * Each mnap_inproc owns one card with memory NVM.  It also offers what tests
+ * Each mnap_inproc owns one card (the simulated-card holder of
+ * card/port/sim/sim_card.h), with memory NVM or in an image file (the mnap
+ * CLI's --card-image: this header is all the CLI sees of the card).  It also offers what tests
  * need around a card: power cycles, power-cut injection, removal.
  *
  * mnap_fault wraps any transport and injects faults into its responses, for
@@ -28,6 +30,19 @@ typedef struct mnap_inproc mnap_inproc;
  * The card is powered on. */
 mnap_err mnap_inproc_new(mnap_inproc **out, const uint8_t *serial, const uint8_t *transport_key,
                          size_t key_len, uint32_t nvm_size);
+/* A new image file at path (the format mnap-vcard serves, refused when the
+ * file exists) holding a fabricated blank card: transport key set KVN FF =
+ * the simulator's test key 40 41 .. 4F (ENC = MAC = DEK), serial (8 bytes),
+ * key-set family 00 01, nvm_size bytes of NVM (0 = 64 KiB).  The image is
+ * locked while it is made and closed afterwards; no half-made file stays.
+ * MNAP_OK, or an error with a message in err. */
+mnap_err mnap_inproc_create_image(const char *path, const uint8_t serial[8], uint32_t nvm_size,
+                                  char *err, size_t err_cap);
+/* The card of an image file, locked against a second process for as long as
+ * the mnap_inproc lives, and powered on (start-up recovery; a corrupt image
+ * gives a card that answers 6581).  MNAP_OK, or an error with a message. */
+mnap_err mnap_inproc_open_image(mnap_inproc **out, const char *path, char *err, size_t err_cap);
+/* Powers the card off and frees it (an image file is closed and unlocked). */
 void mnap_inproc_free(mnap_inproc *ip);
 mnap_transport mnap_inproc_transport(mnap_inproc *ip);
 
@@ -48,6 +63,9 @@ mnap_err mnap_inproc_set_transport(mnap_inproc *ip, unsigned transport);
  * once, as PC/SC would). */
 void mnap_inproc_remove(mnap_inproc *ip);
 mnap_err mnap_inproc_insert(mnap_inproc *ip);
+/* 1 while the card is in the reader and powered: not removed, and not gone
+ * mute in a power cut. */
+int mnap_inproc_present(const mnap_inproc *ip);
 /* Cuts the power during the nth NVM write from now, after k bytes of it: the
  * card goes mute, transmit gives MNAP_E_CARD_REMOVED until insert. */
 void mnap_inproc_arm_power_cut(mnap_inproc *ip, uint64_t nth_write, size_t k_bytes);

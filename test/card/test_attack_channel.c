@@ -196,7 +196,7 @@ static void test_seq_counter_exhausted(void **state)
 
     ch_region_keys(&rk);
     ch_ap_default(&ap, 1);
-    assert_int_equal(mc_store_counter_set(&c->card, 0, 0xFFFFFE), MC_OK);
+    assert_int_equal(mc_store_counter_set(&c->sc.card, 0, 0xFFFFFE), MC_OK);
     /* The last value is still usable. */
     ASSERT_SW(ch_select_am(c), 0x9000);
     ASSERT_SW(ch_initialize_update(c, 0, &rk, NULL), 0x9000);

@@ -34,15 +34,15 @@ static void test_small_response_buffer(void **state)
     uint8_t gr[] = { 0x00, 0xC0, 0x00, 0x00, 0x05 };
     size_t n;
 
-    n = mc_process(&c->card, sel, sizeof(sel), rsp, sizeof(rsp));
+    n = mc_process(&c->sc.card, sel, sizeof(sel), rsp, sizeof(rsp));
     assert_int_equal(n, 2);
     assert_int_equal(rsp[0], 0x61);
     assert_int_equal(rsp[1], 0x11);
-    n = mc_process(&c->card, gr, sizeof(gr), rsp, sizeof(rsp));
+    n = mc_process(&c->sc.card, gr, sizeof(gr), rsp, sizeof(rsp));
     assert_int_equal(n, 7);
     assert_memory_equal(rsp, "\x6F\x0F\x84\x07\xF0\x61\x0C", 7);
     gr[4] = 0x00;
-    n = mc_process(&c->card, gr, sizeof(gr), rsp, sizeof(rsp));
+    n = mc_process(&c->sc.card, gr, sizeof(gr), rsp, sizeof(rsp));
     assert_int_equal(n, 8);
     assert_int_equal(rsp[6], 0x61);
     assert_int_equal(rsp[7], 0x06);
@@ -200,8 +200,8 @@ static void test_chained_aes256(void **state)
 static bool in_buffer(ch_card *c, const char *bytes)
 {
     size_t n = strlen(bytes), i;
-    for (i = 0; i + n <= sizeof(c->card.buf); i++)
-        if (memcmp(c->card.buf + i, bytes, n) == 0)
+    for (i = 0; i + n <= sizeof(c->sc.card.buf); i++)
+        if (memcmp(c->sc.card.buf + i, bytes, n) == 0)
             return true;
     return false;
 }

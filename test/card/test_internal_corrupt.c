@@ -17,9 +17,9 @@
 static void flip(ch_card *c, uint32_t off)
 {
     uint8_t b;
-    assert_int_equal(mc_store_read(&c->card, off, &b, 1), MC_OK);
+    assert_int_equal(mc_store_read(&c->sc.card, off, &b, 1), MC_OK);
     b ^= 0x5A;
-    assert_int_equal(mc_store_write_direct(&c->card, off, &b, 1), MC_OK);
+    assert_int_equal(mc_store_write_direct(&c->sc.card, off, &b, 1), MC_OK);
 }
 
 /* The newest log entry, read around the card's own checks. */
@@ -30,7 +30,7 @@ static void newest(ch_card *c, mc_log_rec *out)
     unsigned i;
 
     for (i = 0; i < MC_LOG_ENTRIES; i++) {
-        assert_int_equal(mc_store_read(&c->card, MC_OFF_LOG + i * (uint32_t)sizeof(e), &e,
+        assert_int_equal(mc_store_read(&c->sc.card, MC_OFF_LOG + i * (uint32_t)sizeof(e), &e,
                                        sizeof(e)),
                          MC_OK);
         assert_true(mc_check(&e, sizeof(e), MC_MAGIC_LOG));
@@ -52,7 +52,7 @@ static void test_corrupt_slot(void **state)
     ch_ap_default(&ap, 1);
     flip(c, MC_OFF_SLOTS + 3);
     assert_int_equal(ch_power_cycle(c), MC_ERR_CORRUPT);
-    assert_true(mc_debug_corrupt(&c->card));
+    assert_true(mc_debug_corrupt(&c->sc.card));
     newest(c, &e);
     assert_int_equal(e.event, MC_EV_NVM_CORRUPT);
     assert_int_equal(e.repeat, 1);
@@ -81,7 +81,7 @@ static void test_corrupt_ef_record(void **state)
     unsigned slot;
 
     ch_ap_default(&ap, 1);
-    assert_int_equal(mc_find_aid(&c->card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
     assert_true(slot < MC_MAX_APS);
     /* the second EF record of the AP */
     flip(c, mc_get32(s.region_off) + sizeof(mc_ef_rec) + 1);

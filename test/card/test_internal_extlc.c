@@ -17,7 +17,7 @@
 #include "card_test.h"
 #include "cm_cmac.h"
 #include "cm_err.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 
 typedef struct hexbuf {
     uint8_t b[1024];
@@ -51,11 +51,11 @@ static void replay(ch_card *c, const uint16_t want[6], const size_t want_len[6])
     assert_int_equal(cm_scp03_init(&host, &c->aes, key.b, key.b, key.n, hc.b, cc.b), 0);
     host.level = 0x33;
     memcpy(host.mac_chain, chain0.b, 16);
-    c->card.scp = host;
-    c->card.chan = 2;                       /* MC_CH_OPEN */
-    c->card.chan_sel = c->card.sel;
-    c->card.chan_min = 0x33;
-    memcpy(c->card.chan_dek, key.b, key.n);
+    c->sc.card.scp = host;
+    c->sc.card.chan = 2;                       /* MC_CH_OPEN */
+    c->sc.card.chan_sel = c->sc.card.sel;
+    c->sc.card.chan_min = 0x33;
+    memcpy(c->sc.card.chan_dek, key.b, key.n);
     steps = mj_get(&d, 0, "steps");
     assert_int_equal(mj_size(&d, steps), 6);
     for (i = 0; i < 6; i++) {
@@ -66,17 +66,17 @@ static void replay(ch_card *c, const uint16_t want[6], const size_t want_len[6])
 
         need_hex(&d, st, "wrapped_apdu", &w);
         need_hex(&d, st, "chaining_value_after", &after);
-        n = mc_process(&c->card, w.b, w.n, rsp, sizeof rsp);
+        n = mc_process(&c->sc.card, w.b, w.n, rsp, sizeof rsp);
         assert_true(n >= 2);
         sw = (uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]);
         if (sw != want[i])
             fail_msg("step %d: SW %04X, want %04X", i, sw, want[i]);
         /* the card's chain is the vectors' (the channel is still open) */
-        assert_int_equal(c->card.chan, 2);
-        assert_memory_equal(c->card.scp.mac_chain, after.b, 16);
+        assert_int_equal(c->sc.card.chan, 2);
+        assert_memory_equal(c->sc.card.scp.mac_chain, after.b, 16);
         /* the response verifies under the vectors' session */
         memcpy(host.mac_chain, after.b, 16);
-        host.counter = c->card.scp.counter;
+        host.counter = c->sc.card.scp.counter;
         assert_int_equal(cm_scp03_unwrap_response(&host, rsp, n - 2, sw, &pl), CM_OK);
         assert_int_equal(pl, want_len[i]);
     }

@@ -68,7 +68,7 @@ static void hammer(ch_card *c, unsigned n)
 
     for (i = 0; i < n; i++) {
         len = make_apdu(apdu, sizeof(apdu));
-        out = mc_process(&c->card, apdu, len, rsp, sizeof(rsp));
+        out = mc_process(&c->sc.card, apdu, len, rsp, sizeof(rsp));
         assert_true(out >= 2);
         assert_true(out <= sizeof(rsp));
         /* SW1 is 6x or 9x */

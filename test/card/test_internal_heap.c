@@ -30,14 +30,14 @@ static uint32_t free_bytes(ch_card *c)
 
 static uint32_t heap_size(ch_card *c)
 {
-    return mc_store_data_size(&c->card) - MC_OFF_HEAP;
+    return mc_store_data_size(&c->sc.card) - MC_OFF_HEAP;
 }
 
 /* The slot record of the AP with this AID (white-box). */
 static void slot_of(ch_card *c, const ch_ap *ap, mc_slot_rec *s)
 {
     unsigned slot;
-    assert_int_equal(mc_find_aid(&c->card, ap->aid, ap->aid_len, &slot, s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s), MC_OK);
     assert_true(slot < MC_MAX_APS);
 }
 
@@ -78,7 +78,7 @@ static void test_accounting_and_hole_reuse(void **state)
     assert_int_equal(free_bytes(c), total - 2 * r);
     for (i = 0; i < r; i += sizeof(buf)) {
         uint32_t n = r - i < sizeof(buf) ? r - i : sizeof(buf), k;
-        assert_int_equal(mc_store_read(&c->card, mc_get32(s2.region_off) + i, buf, n), MC_OK);
+        assert_int_equal(mc_store_read(&c->sc.card, mc_get32(s2.region_off) + i, buf, n), MC_OK);
         for (k = 0; k < n; k++)
             assert_int_equal(buf[k], 0xFF);
     }

@@ -21,9 +21,9 @@ static uint64_t auth_fail(ch_card *c)
     ch_region_keys(&rk);
     ASSERT_SW(ch_select_am(c), 0x9000);
     ASSERT_SW(ch_initialize_update(c, 0, &rk, NULL), 0x9000);
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(ch_rawx(c, "84823300 10 00000000000000000000000000000000", NULL), 0x6300);
-    return c->sim.writes - w0;
+    return c->sc.sim.writes - w0;
 }
 
 static void test_saturated_entry_costs_nothing(void **state)

@@ -52,9 +52,9 @@ static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsig
     ASSERT_SW(ch_power_cycle(c), MC_OK);
     ASSERT_SW(prep(c), 0x9000);
     before = dump(c, &bn);
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(run(c), want);
-    writes = c->sim.writes - w0;
+    writes = c->sc.sim.writes - w0;
     assert_true(writes > 0);
     print_message("  %u NVM writes to tear\n", (unsigned)writes);
     ASSERT_SW(ch_power_cycle(c), MC_OK);
@@ -65,15 +65,15 @@ static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsig
         for (n = 0; n < writes; n++) {
             if (stride > 1 && n % stride != 0 && n >= 40 && n + 40 < writes)
                 continue;
-            memcpy(c->sim.nvm, pre, c->sim.nvm_size);
+            memcpy(c->sc.sim.nvm, pre, c->sc.sim.nvm_size);
             ASSERT_SW(ch_power_cycle(c), MC_OK);
             ASSERT_SW(prep(c), 0x9000);
             now = dump(c, &nn);
             assert_true(same(now, nn, before, bn));
             free(now);
-            mc_sim_arm_cut(&c->sim, n + 1, k);
+            mc_sim_arm_cut(&c->sc.sim, n + 1, k);
             (void)run(c);
-            mc_sim_disarm(&c->sim);
+            mc_sim_disarm(&c->sc.sim);
             ASSERT_SW(ch_power_cycle(c), MC_OK);
             now = dump(c, &nn);
             if (same(now, nn, before, bn)) {
@@ -91,7 +91,7 @@ static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsig
     /* both outcomes must occur: the commit point lies inside the command */
     assert_true(n_before > 0);
     assert_true(n_after > 0);
-    memcpy(c->sim.nvm, pre, c->sim.nvm_size);
+    memcpy(c->sc.sim.nvm, pre, c->sc.sim.nvm_size);
     ASSERT_SW(ch_power_cycle(c), MC_OK);
     free(pre);
     free(before);
@@ -301,8 +301,8 @@ static unsigned nvm_count(const ch_card *c, const uint8_t *s, size_t n)
 {
     size_t i;
     unsigned k = 0;
-    for (i = 0; i + n <= c->sim.nvm_size; i++)
-        if (memcmp(c->sim.nvm + i, s, n) == 0)
+    for (i = 0; i + n <= c->sc.sim.nvm_size; i++)
+        if (memcmp(c->sc.sim.nvm + i, s, n) == 0)
             k++;
     return k;
 }

@@ -64,7 +64,7 @@ static void test_transcript_replays(void **state)
             assert_true(have_cmd);
             wlen = ch_hex(line + 2, want, sizeof(want));
             assert_true(wlen != (size_t)-1 && wlen >= 2);
-            glen = mc_process(&c->card, apdu, alen, got, sizeof(got));
+            glen = mc_process(&c->sc.card, apdu, alen, got, sizeof(got));
             ASSERT_BYTES(got, glen, want, wlen);
             have_cmd = false;
             steps++;

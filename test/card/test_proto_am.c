@@ -284,8 +284,8 @@ static void test_delete(void **state)
 
 static int nvm_contains(const ch_card *c, const uint8_t *pat, size_t n)
 {
-    for (size_t i = 0; i + n <= c->sim.nvm_size; i++)
-        if (memcmp(c->sim.nvm + i, pat, n) == 0)
+    for (size_t i = 0; i + n <= c->sc.sim.nvm_size; i++)
+        if (memcmp(c->sc.sim.nvm + i, pat, n) == 0)
             return 1;
     return 0;
 }

@@ -236,18 +236,18 @@ static void cut_every_write(ch_card *c, const char *pin, int after_uncut)
     pre = ch_nvm_copy(c);
     assert_non_null(pre);
     ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(ch_verify(c, pin), after_uncut == 3 ? 0x9000 : 0x63C2);
-    writes = c->sim.writes - w0;
+    writes = c->sc.sim.writes - w0;
     assert_true(writes >= 1);
     for (uint64_t n = 0; n < writes; n++) {
         uint16_t sw;
         int tries;
-        memcpy(c->sim.nvm, pre, c->sim.nvm_size);
+        memcpy(c->sc.sim.nvm, pre, c->sc.sim.nvm_size);
         assert_int_equal(ch_power_cycle(c), MC_OK);
         ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
         /* writes 1..n complete, write n+1 gets no byte */
-        mc_sim_arm_cut(&c->sim, n + 1, 0);
+        mc_sim_arm_cut(&c->sc.sim, n + 1, 0);
         sw = ch_verify(c, pin);
         assert_int_equal(sw, CH_SW_MUTE);
         assert_int_equal(ch_power_cycle(c), MC_OK);
@@ -277,25 +277,25 @@ static void no_free_try(ch_card *c, const char *const cmds[2])
 {
     uint8_t *start_img, *img[2][64];
     uint64_t writes[2], w0, n, d;
-    uint32_t size = c->sim.nvm_size;
+    uint32_t size = c->sc.sim.nvm_size;
     uint16_t sw;
 
     ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
     start_img = ch_nvm_copy(c);
     assert_non_null(start_img);
     for (int p = 0; p < 2; p++) {
-        memcpy(c->sim.nvm, start_img, size);
+        memcpy(c->sc.sim.nvm, start_img, size);
         assert_int_equal(ch_power_cycle(c), MC_OK);
         ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
-        w0 = c->sim.writes;
+        w0 = c->sc.sim.writes;
         ASSERT_SW(ch_cmdx(c, cmds[p], NULL), p == 0 ? 0x9000 : 0x63C2);
-        writes[p] = c->sim.writes - w0;
+        writes[p] = c->sc.sim.writes - w0;
         assert_true(writes[p] >= 1 && writes[p] <= 64);
         for (n = 1; n <= writes[p]; n++) {
-            memcpy(c->sim.nvm, start_img, size);
+            memcpy(c->sc.sim.nvm, start_img, size);
             assert_int_equal(ch_power_cycle(c), MC_OK);
             ASSERT_SW(ch_open_ap(c, &ap1, 0x33), 0x9000);
-            mc_sim_arm_cut(&c->sim, n, (size_t)-1);
+            mc_sim_arm_cut(&c->sc.sim, n, (size_t)-1);
             ASSERT_SW(ch_cmdx(c, cmds[p], NULL), CH_SW_MUTE);
             img[p][n - 1] = ch_nvm_copy(c);   /* writes 1..n landed */
             assert_non_null(img[p][n - 1]);
@@ -314,7 +314,7 @@ static void no_free_try(ch_card *c, const char *const cmds[2])
          * before it is the starting one, where the try is not counted */
         fail_msg("the first NVM write already depends on the PIN");
     }
-    memcpy(c->sim.nvm, img[0][d - 2], size);
+    memcpy(c->sc.sim.nvm, img[0][d - 2], size);
     assert_int_equal(ch_power_cycle(c), MC_OK);
     ASSERT_SW(ch_select(c, ap1.aid, ap1.aid_len, NULL), 0x9000);
     sw = ch_rawx(c, "00200081", NULL);

@@ -147,9 +147,9 @@ static void test_corrupt_nvm(void **state)
     ch_card *c = *state;
     uint8_t *img;
     size_t detected = 0, tried = 0;
-    uint32_t size = c->sim.nvm_size;
+    uint32_t size = c->sc.sim.nvm_size;
 
-    mc_power_off(&c->card);
+    mc_power_off(&c->sc.card);
     img = ch_nvm_copy(c);
     assert_non_null(img);
     for (uint32_t i = 0; i < size; i++) {
@@ -157,8 +157,8 @@ static void test_corrupt_nvm(void **state)
         if (img[i] == 0xFF)
             continue;
         tried++;
-        memcpy(c->sim.nvm, img, size);
-        c->sim.nvm[i] ^= 0x01;
+        memcpy(c->sc.sim.nvm, img, size);
+        c->sc.sim.nvm[i] ^= 0x01;
         (void)ch_power_cycle(c);
         ASSERT_SW(ch_select_am(c), 0x9000);
         ASSERT_SW(ch_rawx(c, "80CADF20 00", NULL), 0x9000);
@@ -183,7 +183,7 @@ static void test_corrupt_nvm(void **state)
     print_message("corrupt NVM: %zu bytes flipped, %zu detected (6581)\n", tried, detected);
     assert_true(tried > 0);
     assert_true(detected > 0);
-    memcpy(c->sim.nvm, img, size);
+    memcpy(c->sc.sim.nvm, img, size);
     free(img);
     assert_int_equal(ch_power_cycle(c), MC_OK);
     ASSERT_SW(ch_open_am(c), 0x9000);
@@ -197,7 +197,7 @@ static void test_corrupt_on_read(void **state)
     ch_card *c = *state;
     static ch_rsp r0, r;
     uint8_t *img;
-    uint32_t size = c->sim.nvm_size;
+    uint32_t size = c->sc.sim.nvm_size;
     size_t tried = 0, detected = 0, same = 0;
 
     ASSERT_SW(ch_cmdx(c, "80F24002 02 4F00 00", &r0), 0x9000);
@@ -208,9 +208,9 @@ static void test_corrupt_on_read(void **state)
         if (img[i] == 0xFF)
             continue;
         tried++;
-        c->sim.nvm[i] ^= 0x01;
+        c->sc.sim.nvm[i] ^= 0x01;
         sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
-        c->sim.nvm[i] ^= 0x01;
+        c->sc.sim.nvm[i] ^= 0x01;
         if (sw == 0x6581) {
             detected++;
         } else if (sw == 0x9000 && r.len == r0.len && memcmp(r.data, r0.data, r.len) == 0) {
@@ -223,7 +223,7 @@ static void test_corrupt_on_read(void **state)
             fail();
         }
         /* back to the good image and a fresh channel */
-        memcpy(c->sim.nvm, img, size);
+        memcpy(c->sc.sim.nvm, img, size);
         assert_int_equal(ch_power_cycle(c), MC_OK);
         ASSERT_SW(ch_open_am(c), 0x9000);
         free(img);
@@ -244,7 +244,7 @@ static void test_df20_on_corrupt_read(void **state)
     ch_card *c = *state;
     static ch_rsp r0, r;
     uint8_t *img;
-    uint32_t size = c->sim.nvm_size;
+    uint32_t size = c->sc.sim.nvm_size;
     size_t tried = 0, detected = 0;
 
     ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r0), 0x9000);
@@ -256,9 +256,9 @@ static void test_df20_on_corrupt_read(void **state)
         if (img[i] == 0xFF)
             continue;
         tried++;
-        c->sim.nvm[i] ^= 0x01;
+        c->sc.sim.nvm[i] ^= 0x01;
         sw = ch_cmdx(c, "80CADF20 00", &r);
-        c->sim.nvm[i] ^= 0x01;
+        c->sc.sim.nvm[i] ^= 0x01;
         if (sw != 0x9000) {
             print_error("flip at NVM byte %u: DF20 %04X\n", (unsigned)i, sw);
             fail();
@@ -270,7 +270,7 @@ static void test_df20_on_corrupt_read(void **state)
         ASSERT_BYTES(r.data, 11, "\xDF\x20\x12\x80\x01\x00\x83\x01\x10\x84\x02", 11);
         ASSERT_BYTES(r.data + 13, 8, "\x87\x02\x08\x00\x88\x02\x08\x00", 8);
         detected++;
-        memcpy(c->sim.nvm, img, size);
+        memcpy(c->sc.sim.nvm, img, size);
         assert_int_equal(ch_power_cycle(c), MC_OK);
         ASSERT_SW(ch_open_am(c), 0x9000);
         free(img);

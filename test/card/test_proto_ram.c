@@ -24,7 +24,7 @@ static int contains(const void *hay, size_t hn, const void *needle, size_t nn)
 
 #define ASSERT_NOT_IN_RAM(c, p, n, what)                                                   \
     do {                                                                                   \
-        if (contains(&(c)->card, sizeof((c)->card), (p), (n))) {                           \
+        if (contains(&(c)->sc.card, sizeof((c)->sc.card), (p), (n))) {                           \
             print_error("%s:%d: %s still in the mc_card RAM\n", __FILE__, __LINE__, what); \
             fail();                                                                        \
         }                                                                                  \
@@ -76,8 +76,8 @@ static void test_power_off_wipes_ram(void **state)
     sess = c->scp;
     /* non-vacuity: while the channel is open the card does hold S-MAC (the
      * SCP03 state is part of mc_card in this runtime) */
-    assert_true(contains(&c->card, sizeof(c->card), sess.s_mac, 16));
-    mc_power_off(&c->card);
+    assert_true(contains(&c->sc.card, sizeof(c->sc.card), sess.s_mac, 16));
+    mc_power_off(&c->sc.card);
     ASSERT_NOT_IN_RAM(c, sess.s_enc, 16, "S-ENC");
     ASSERT_NOT_IN_RAM(c, sess.s_mac, 16, "S-MAC");
     ASSERT_NOT_IN_RAM(c, sess.s_rmac, 16, "S-RMAC");
@@ -88,7 +88,7 @@ static void test_power_off_wipes_ram(void **state)
     ASSERT_NOT_IN_RAM(c, pin, 8, "the PIN");
     /* and the card powers on again normally */
     ch_forget(c);
-    assert_int_equal(mc_power_on(&c->card, &c->sim), MC_OK);
+    assert_int_equal(mc_power_on(&c->sc.card, &c->sc.sim), MC_OK);
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
 }
 
@@ -102,7 +102,7 @@ static void test_session_keys_end_with_channel(void **state)
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
     ASSERT_SW(ch_cmdx(c, "00B08100 02", NULL), 0x9000);
     sess = c->scp;
-    assert_true(contains(&c->card, sizeof(c->card), sess.s_mac, 16));
+    assert_true(contains(&c->sc.card, sizeof(c->sc.card), sess.s_mac, 16));
     ASSERT_SW(ch_select_am(c), 0x9000);
     ASSERT_NOT_IN_RAM(c, sess.s_enc, 16, "S-ENC after SELECT");
     ASSERT_NOT_IN_RAM(c, sess.s_mac, 16, "S-MAC after SELECT");

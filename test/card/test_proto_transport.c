@@ -53,7 +53,7 @@ static void test_default_is_t1(void **state)
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &e), 0x9000);
     ASSERT_BYTES(e.data, e.len, r.data, r.len);
     /* Contactless is T=1 as far as APDUs go (§10). */
-    mc_set_transport(&c->card, MC_TRANSPORT_CL);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_CL);
     ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID " 00", &r), 0x9000);
     ASSERT_DATA(&r, AM_FCI);
     ASSERT_SW(ch_rawx(c, "00A40400 000007" AM_AID " 0000", &r), 0x9000);
@@ -73,7 +73,7 @@ static void test_t0_extended_is_6700(void **state)
     static ch_rsp r;
     cm_keyset tk;
 
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     assert_int_equal(r.len, 0);
     ASSERT_SW(ch_rawx(c, "00A40400 000007" AM_AID, &r), 0x6700);
@@ -104,7 +104,7 @@ static void test_t0_extended_is_6700(void **state)
     ASSERT_SW(ch_initialize_update(c, 0xFF, &tk, NULL), 0x9000);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     ASSERT_SW(ch_external_authenticate(c, 0x33), 0x6985);
-    mc_set_transport(&c->card, MC_TRANSPORT_T1);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T1);
     ASSERT_SW(ch_rawx(c, "84B00000 000008 0102030405060708 0000", &r), 0x6982);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x9000);
 }
@@ -120,7 +120,7 @@ static void test_t0_extended_in_channel(void **state)
     ch_ap ap;
 
     ch_ap_default(&ap, 1);
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
     ASSERT_SW(ch_cmdx(c, "00A4020C 02 0101", &r), 0x9000);
     /* Neither side moved its chain. */
@@ -148,7 +148,7 @@ static void test_t0_case4_is_61xx(void **state)
 
     ASSERT_SW(ch_rawx(c, "00A4040C 07" AM_AID, &r), 0x9000);
     ASSERT_SW(ch_rawx(c, "80CADF20 00", &e), 0x9000);
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID " 00", &r), 0x6111);
     assert_int_equal(r.len, 0);
     ASSERT_SW(ch_rawx(c, "00C00000 11", &r), 0x9000);
@@ -171,7 +171,7 @@ static void test_t0_case4_is_61xx(void **state)
     ASSERT_SW(ch_rawx(c, "80CADF20 00", &r), 0x9000);
     ASSERT_BYTES(r.data, r.len, e.data, e.len);
     /* T=1 answers the same case-4 command at once. */
-    mc_set_transport(&c->card, MC_TRANSPORT_T1);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T1);
     ASSERT_SW(ch_rawx(c, "00A40400 07" AM_AID " 00", &r), 0x9000);
     ASSERT_DATA(&r, AM_FCI);
 }
@@ -188,7 +188,7 @@ static void test_t0_channel(void **state)
     uint8_t iu[14] = {0x80, 0x50, 0x00, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8};
 
     ch_ap_default(&ap, 1);
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     /* INITIALIZE UPDATE, plain case 4: 61 20, then its 32 bytes. */
     ASSERT_SW(ch_select(c, ap.aid, ap.aid_len, NULL), 0x9000);
     ASSERT_SW(ch_raw(c, iu, sizeof(iu) - 1, &r), 0x6120);
@@ -217,12 +217,12 @@ static void test_t0_channel(void **state)
     ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
     ASSERT_DATA(&r, "CAFE0203");
     /* The same wrapped READ BINARY without Le is a wrong length in T=1. */
-    mc_set_transport(&c->card, MC_TRANSPORT_T1);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T1);
     ASSERT_SW(ch_cmdx(c, "00B00000", &r), 0x6700);
     ASSERT_SW(ch_cmdx(c, "00B00000 04", &r), 0x9000);
     ASSERT_DATA(&r, "CAFE0203");
     /* And the AM channel opens in T=0 too. */
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ch_region_keys(&rk);
     ASSERT_SW(ch_open(c, ch_am_aid, CH_AM_AID_LEN, 0x01, &rk, 0x33), 0x9000);
     ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
@@ -242,7 +242,7 @@ static void test_t0_large_file_and_chained_load(void **state)
     big_ap(&ap);
     n = build(c, &ap);
     assert_true(n > 6000);
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_open_am(c), 0x9000);
     /* One block: an extended Lc, refused. */
     ASSERT_SW(ch_load_image(c, img, n, 2048, 0), 0x6700);
@@ -284,7 +284,7 @@ static void test_t0_long_object(void **state)
     }
     ASSERT_SW(ch_cmdx(c, "80CADF21 000000", &t1), 0x9000);
     assert_true(t1.len > 256);
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ASSERT_SW(ch_open_am(c), 0x9000);
     /* Protected: the log, R-ENC padding to a multiple of 16, the R-MAC. */
     prot = (t1.len / 16 + 1) * 16 + 8;
@@ -306,11 +306,11 @@ static void test_transport_life(void **state)
     ch_card *c = *state;
     static ch_rsp r;
 
-    mc_set_transport(&c->card, MC_TRANSPORT_T0);
+    mc_set_transport(&c->sc.card, MC_TRANSPORT_T0);
     ch_reset(c);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
-    mc_set_transport(&c->card, 3);
-    mc_set_transport(&c->card, 0xFF);
+    mc_set_transport(&c->sc.card, 3);
+    mc_set_transport(&c->sc.card, 0xFF);
     ASSERT_SW(ch_rawx(c, "80CADF20 000000", &r), 0x6700);
     mc_set_transport(NULL, MC_TRANSPORT_T1);
     assert_int_equal(ch_power_cycle(c), MC_OK);

@@ -19,7 +19,7 @@
 
 static void busiest_byte(ch_card *c, const uint8_t *aid, size_t aid_len, const cm_keyset *keys)
 {
-    uint32_t size = c->sim.nvm_size;
+    uint32_t size = c->sc.sim.nvm_size;
     uint32_t *changes = calloc(size, sizeof(uint32_t));
     uint8_t *prev = ch_nvm_copy(c);
     uint32_t worst = 0, worst_at = 0, first_seq = 0;
@@ -33,9 +33,9 @@ static void busiest_byte(ch_card *c, const uint8_t *aid, size_t aid_len, const c
         if (i == 0)
             first_seq = ch_last_seq(c);
         for (uint32_t a = 0; a < size; a++)
-            if (c->sim.nvm[a] != prev[a]) {
+            if (c->sc.sim.nvm[a] != prev[a]) {
                 changes[a]++;
-                prev[a] = c->sim.nvm[a];
+                prev[a] = c->sc.sim.nvm[a];
             }
     }
     /* the counter really advanced once per initiation */

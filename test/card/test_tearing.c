@@ -206,7 +206,7 @@ static int group_setup(void **state)
         ch_cmdx(c, "00E20028 08 2222222222222222", NULL) != 0x9000 ||
         ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000)
         return -1;
-    mc_power_off(&c->card);
+    mc_power_off(&c->sc.card);
     base_active = ch_nvm_copy(c);
     ch_free(c);
     free(c);
@@ -227,7 +227,7 @@ static int group_teardown(void **state)
  * preparation. */
 static void start(ch_card *c, const scenario *s)
 {
-    memcpy(c->sim.nvm, *s->base, c->sim.nvm_size);
+    memcpy(c->sc.sim.nvm, *s->base, c->sc.sim.nvm_size);
     assert_int_equal(ch_power_cycle(c), MC_OK);
     ASSERT_SW(s->prepare(c), 0x9000);
 }
@@ -329,8 +329,8 @@ static void health(ch_card *c, const scenario *s)
 
 static int nvm_contains(const ch_card *c, const uint8_t *pat, size_t n)
 {
-    for (size_t i = 0; i + n <= c->sim.nvm_size; i++)
-        if (memcmp(c->sim.nvm + i, pat, n) == 0)
+    for (size_t i = 0; i + n <= c->sc.sim.nvm_size; i++)
+        if (memcmp(c->sc.sim.nvm + i, pat, n) == 0)
             return 1;
     return 0;
 }
@@ -364,9 +364,9 @@ static void run_scenario(const scenario *s)
         assert_true(partial_n > 0);
         pin_partial(obs_partial, partial_n);
     }
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(s->run(c), s->expect_sw);
-    writes = c->sim.writes - w0;
+    writes = c->sc.sim.writes - w0;
     after = ch_dump(c, &after_n);
     assert_true(writes > 0);
 
@@ -395,14 +395,14 @@ static void run_scenario(const scenario *s)
             if (!same(now, now_n, before, before_n))
                 fail_msg("%s: the starting state is not reproducible", s->name);
             free(now);
-            b0 = c->sim.bytes_written;
-            mc_sim_arm_cut(&c->sim, n, k);
+            b0 = c->sc.sim.bytes_written;
+            mc_sim_arm_cut(&c->sc.sim, n, k);
             sw = s->run(c);
-            if (!c->sim.power_cut)
+            if (!c->sc.sim.power_cut)
                 fail_msg("%s: write %llu never came (SW %04X)", s->name, (unsigned long long)n,
                          sw);
             if (variant == 0) {
-                len = (size_t)(c->sim.bytes_written - b0 - sum_prev);
+                len = (size_t)(c->sc.sim.bytes_written - b0 - sum_prev);
                 sum_prev += len;
             }
             ASSERT_SW(sw, CH_SW_MUTE);
@@ -485,18 +485,18 @@ static void test_tear_recovered_logged(void **state)
     assert_string_equal(s->name, "UPDATE BINARY");
     assert_int_equal(ch_init(c, 0), 0);
     start(c, s);
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(s->run(c), 0x9000);
-    writes = c->sim.writes - w0;
+    writes = c->sc.sim.writes - w0;
     /* no write reached NVM: nothing to recover, nothing logged */
     start(c, s);
-    mc_sim_arm_cut(&c->sim, 1, 0);
+    mc_sim_arm_cut(&c->sc.sim, 1, 0);
     ASSERT_SW(s->run(c), CH_SW_MUTE);
     assert_int_equal(ch_power_cycle(c), MC_OK);
     assert_int_not_equal(newest_event(c), 0x0A);
     for (uint64_t n = 1; n <= writes; n++) {
         start(c, s);
-        mc_sim_arm_cut(&c->sim, n, 1);
+        mc_sim_arm_cut(&c->sc.sim, n, 1);
         ASSERT_SW(s->run(c), CH_SW_MUTE);
         assert_int_equal(ch_power_cycle(c), MC_OK);
         if (newest_event(c) == 0x0A)
@@ -532,22 +532,22 @@ static void double_tear(const scenario *s)
         partial_n = observe(c, obs_partial, sizeof(obs_partial));
         pin_partial(obs_partial, partial_n);
     }
-    w0 = c->sim.writes;
+    w0 = c->sc.sim.writes;
     ASSERT_SW(s->run(c), s->expect_sw);
-    writes = c->sim.writes - w0;
+    writes = c->sc.sim.writes - w0;
     after = ch_dump(c, &after_n);
 
     for (uint64_t n = 1; n <= writes; n++) {
         uint64_t rec_writes;
         /* how many writes does recovery make after this cut? */
         start(c, s);
-        mc_sim_arm_cut(&c->sim, n, 1);
+        mc_sim_arm_cut(&c->sc.sim, n, 1);
         ASSERT_SW(s->run(c), CH_SW_MUTE);
-        mc_power_off(&c->card);
-        mc_sim_power_restore(&c->sim);
-        w0 = c->sim.writes;
-        assert_int_equal(mc_power_on(&c->card, &c->sim), MC_OK);
-        rec_writes = c->sim.writes - w0;
+        mc_power_off(&c->sc.card);
+        mc_sim_power_restore(&c->sc.sim);
+        w0 = c->sc.sim.writes;
+        assert_int_equal(mc_power_on(&c->sc.card, &c->sc.sim), MC_OK);
+        rec_writes = c->sc.sim.writes - w0;
         if (rec_writes > 0)
             with_recovery++;
         /* every recovery write when there are few; else 12 spread over them
@@ -558,12 +558,12 @@ static void double_tear(const scenario *s)
                                                       : rec_writes) {
             for (size_t k = 0; k <= 1; k++) {
                 start(c, s);
-                mc_sim_arm_cut(&c->sim, n, 1);
+                mc_sim_arm_cut(&c->sc.sim, n, 1);
                 ASSERT_SW(s->run(c), CH_SW_MUTE);
-                mc_power_off(&c->card);
-                mc_sim_power_restore(&c->sim);
-                mc_sim_arm_cut(&c->sim, m, k);
-                (void)mc_power_on(&c->card, &c->sim);   /* torn: may fail */
+                mc_power_off(&c->sc.card);
+                mc_sim_power_restore(&c->sc.sim);
+                mc_sim_arm_cut(&c->sc.sim, m, k);
+                (void)mc_power_on(&c->sc.card, &c->sc.sim);   /* torn: may fail */
                 assert_int_equal(ch_power_cycle(c), MC_OK);
                 runs++;
                 now = ch_dump(c, &now_n);

@@ -10,7 +10,7 @@
 #include "cm_cmac.h"
 #include "cm_err.h"
 #include "cm_kdf.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "test_aes.h"
 
 static size_t hex_field(mj_doc *d, int obj, const char *key, uint8_t *out, size_t cap)

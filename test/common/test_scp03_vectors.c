@@ -15,7 +15,7 @@
 #include "cm_cmac.h"
 #include "cm_err.h"
 #include "cm_scp03.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "test_aes.h"
 
 #define BUF 1024

@@ -6,7 +6,7 @@
  * cap kept, messages terminated, count >= kept, an invalid manifest reports
  * at least one problem); a manifest that passes the check builds (unless
  * its key set is the one name the callback does not know) into an image of
- * exactly mnap_manifest_image_size() bytes, at most 32 KiB, that is valid
+ * exactly mt_manifest_image_size() bytes, at most 32 KiB, that is valid
  * BER-TLV; and the card (the in-process runtime, restored to an active area
  * with an AM channel, see test/support/fuzz_card.h) accepts that image with
  * LOAD AP, or refuses it only for room (6A84) or an AID clash (6A89): the
@@ -42,14 +42,14 @@ static int keys(void *ctx, const char *name, cm_keyset *out)
     return 0;
 }
 
-static void check_report(const mnap_manifest_report *r, int rc)
+static void check_report(const mt_manifest_report *r, int rc)
 {
     size_t kept = r->count < r->cap ? r->count : r->cap;
 
-    if (rc == MNAP_MANIFEST_E_INVALID && r->count == 0)
+    if (rc == MT_MANIFEST_E_INVALID && r->count == 0)
         fail("an invalid manifest with no problem reported");
     for (size_t i = 0; i < kept; i++) {
-        const mnap_manifest_problem *p = &r->items[i];
+        const mt_manifest_problem *p = &r->items[i];
         if (memchr(p->message, '\0', sizeof(p->message)) == NULL || p->message[0] == '\0')
             fail("a problem without a terminated message");
         if (p->line < 0 || p->column < 0)
@@ -88,10 +88,10 @@ static void load_on_card(const uint8_t *img, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static mnap_manifest m;
-    static uint8_t img[MNAP_MANIFEST_MAX_IMAGE + 1024];
-    mnap_manifest_problem items[REPORT_CAP];
-    mnap_manifest_report r;
+    static mt_manifest m;
+    static uint8_t img[MT_MANIFEST_MAX_IMAGE + 1024];
+    mt_manifest_problem items[REPORT_CAP];
+    mt_manifest_report r;
     cm_keyset region;
     cm_aes aes = {mc_sim_openssl_aes, NULL};
     char *text = malloc(size ? size : 1);
@@ -101,32 +101,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (text == NULL)
         abort();
     memcpy(text, data, size);   /* exact size, not terminated: ASan sees overreads */
-    mnap_manifest_report_init(&r, items, REPORT_CAP);
-    rc = mnap_manifest_check(text, size, &m, &r);
+    mt_manifest_report_init(&r, items, REPORT_CAP);
+    rc = mt_manifest_check(text, size, &m, &r);
     check_report(&r, rc);
-    if (rc == MNAP_MANIFEST_OK) {
+    if (rc == MT_MANIFEST_OK) {
         if (r.count != 0)
             fail("a valid manifest with problems reported");
         ch_region_keys(&region);
-        mnap_manifest_report_init(&r, items, REPORT_CAP);
-        rc = mnap_manifest_build(&m, keys, NULL, &aes, region.dek, region.key_len, img,
+        mt_manifest_report_init(&r, items, REPORT_CAP);
+        rc = mt_manifest_build(&m, keys, NULL, &aes, region.dek, region.key_len, img,
                                  sizeof(img), &out_len, &r);
         check_report(&r, rc);
-        if (rc == MNAP_MANIFEST_OK) {
-            if (out_len != mnap_manifest_image_size(&m, 16))
-                fail("image size differs from mnap_manifest_image_size");
-            if (out_len > MNAP_MANIFEST_MAX_IMAGE)
+        if (rc == MT_MANIFEST_OK) {
+            if (out_len != mt_manifest_image_size(&m, 16))
+                fail("image size differs from mt_manifest_image_size");
+            if (out_len > MT_MANIFEST_MAX_IMAGE)
                 fail("image larger than 32 KiB");
             /* Depth 0: A1 is constructed by its tag but holds key set data. */
             if (cm_tlv_validate(img, out_len, 0) != CM_OK)
                 fail("image is not valid BER-TLV");
             load_on_card(img, out_len);
-        } else if (rc != MNAP_MANIFEST_E_KEY || strcmp(m.key_set, "missing") != 0) {
+        } else if (rc != MT_MANIFEST_E_KEY || strcmp(m.key_set, "missing") != 0) {
             fprintf(stderr, "build returned %d\n", rc);
             fail("a checked manifest did not build");
         }
-        mnap_manifest_wipe(&m);
-    } else if (rc != MNAP_MANIFEST_E_INVALID) {
+        mt_manifest_wipe(&m);
+    } else if (rc != MT_MANIFEST_E_INVALID) {
         fprintf(stderr, "check returned %d\n", rc);
         fail("check returned neither OK nor INVALID for text input");
     }

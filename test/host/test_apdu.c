@@ -274,6 +274,53 @@ static void test_wrong_le_resend(void **state)
     mnap_ctx_free(ctx);
 }
 
+/* The 6Cxx re-send without a heap block: a command whose data needs the
+ * extended form is coded again in a working buffer (through mnap_transmit
+ * and through mnap__send), and a re-send answered 61xx goes on with GET
+ * RESPONSE; a second 6Cxx is the final status word. */
+static void test_wrong_le_resend_extended_then_61xx(void **state)
+{
+    static uint8_t cmd[4 + 3 + 256 + 2], again[4 + 3 + 256 + 2];
+    script sc = { .n = 0 };
+    uint8_t out[64], r2[4] = { 0x22, 0x22, 0x61, 0x03 }, r3[5] = { 0x33, 0x33, 0x33, 0x90, 0x00 };
+    size_t n;
+    uint16_t sw;
+    mnap_ctx *ctx;
+    mnap_apdu a;
+    (void)state;
+
+    memcpy(cmd, "\x00\xD6\x00\x00\x00\x01\x00", 7);
+    memset(cmd + 7, 0x5A, 256);
+    cmd[263] = 0x00;
+    cmd[264] = 0x00;                                   /* Le 00 00 */
+    memcpy(again, cmd, sizeof(again));
+    again[264] = 0x05;                                 /* Le 00 05 */
+    add(&sc, cmd, sizeof(cmd), (const uint8_t *)"\x6C\x05", 2, MNAP_OK);
+    add(&sc, again, sizeof(again), r2, sizeof(r2), MNAP_OK);
+    add(&sc, (const uint8_t *)"\x00\xC0\x00\x00\x03", 5, r3, sizeof(r3), MNAP_OK);
+    ctx = ctx_on(&sc);
+    assert_int_equal(mnap_transmit(ctx, cmd, sizeof(cmd), out, sizeof(out), &n, &sw), MNAP_OK);
+    assert_int_equal(sw, 0x9000);
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, "\x22\x22\x33\x33\x33", 5);
+    assert_int_equal(sc.at, 3);
+
+    /* The same through the plain send path (the command coded in ctx->cmd). */
+    sc.n = 0;
+    sc.at = 0;
+    add(&sc, cmd, sizeof(cmd), (const uint8_t *)"\x6C\x05", 2, MNAP_OK);
+    add(&sc, again, sizeof(again), (const uint8_t *)"\x6C\x02", 2, MNAP_OK);
+    mnap__apdu_init(&a, 0x00, 0xD6, 0x00, 0x00);
+    a.data = cmd + 7;
+    a.lc = 256;
+    a.ne = 65536;
+    assert_int_equal(mnap__send(ctx, &a, out, sizeof(out), &n, &sw), MNAP_OK);
+    assert_int_equal(sw, 0x6C02);                     /* re-sent once only */
+    assert_int_equal(n, 0);
+    assert_int_equal(sc.at, 2);
+    mnap_ctx_free(ctx);
+}
+
 static void test_transport_errors(void **state)
 {
     script sc = { .n = 0 };
@@ -355,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_get_response_chain),
         cmocka_unit_test(test_buffer_bound),
         cmocka_unit_test(test_wrong_le_resend),
+        cmocka_unit_test(test_wrong_le_resend_extended_then_61xx),
         cmocka_unit_test(test_transport_errors),
         cmocka_unit_test(test_sw_map_and_strings),
     };

@@ -17,7 +17,7 @@
 
 #include "mnap/mnap.h"
 #include "mnap_int.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "cm_err.h"
 #include "cm_scp03.h"
 #include "test_aes.h"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_apdu.h"
 #include "cm_ct.h"
 #include "cm_err.h"
 #include "cm_tlv.h"
@@ -65,25 +66,33 @@ int ch_init(ch_card *c, uint32_t nvm_size)
     static const uint8_t seed[16] = {'m', 'n', 'a', 'p', '-', 't', 'e', 's', 't'};
     cm_keyset tk;
 
+    mc_simcard_make mk;
+    int rc;
+
     memset(c, 0, sizeof(*c));
     c->aes.fn = mc_sim_openssl_aes;
     c->aes.ctx = NULL;
-    if (mc_sim_init_mem(&c->sim, nvm_size ? nvm_size : MC_SIM_DEFAULT_NVM_SIZE) != 0)
-        return -1;
-    mc_sim_set_deterministic_random(&c->sim, seed);
     ch_transport_keys(&tk);
-    if (mc_fabricate(&c->card, &c->sim, ch_serial, ch_family, tk.enc, tk.mac, tk.dek,
-                     tk.key_len) != MC_OK) {
-        mc_sim_close(&c->sim);
-        return -1;
-    }
-    return 0;
+    memset(&mk, 0, sizeof(mk));
+    mk.serial = ch_serial;
+    mk.family = ch_family;
+    mk.enc = tk.enc;
+    mk.mac = tk.mac;
+    mk.dek = tk.dek;
+    mk.key_len = tk.key_len;
+    mk.det_seed = seed;
+    rc = mc_simcard_new_mem(&c->sc, nvm_size, &mk, NULL);
+    cm_wipe(&tk, sizeof(tk));
+    return rc == 0 ? 0 : -1;
 }
 
 void ch_free(ch_card *c)
 {
-    mc_power_off(&c->card);
-    mc_sim_close(&c->sim);
+    /* Tests power the card on and off directly too: off, whatever the
+     * holder last saw. */
+    mc_power_off(&c->sc.card);
+    c->sc.powered = false;
+    mc_simcard_close(&c->sc);
     cm_scp03_close(&c->scp);
     memset(c, 0, sizeof(*c));
 }
@@ -96,11 +105,11 @@ void ch_forget(ch_card *c)
 
 mc_status ch_power_cycle(ch_card *c)
 {
-    mc_power_off(&c->card);
-    mc_sim_power_restore(&c->sim);
+    mc_power_off(&c->sc.card);
+    mc_sim_power_restore(&c->sc.sim);
     ch_forget(c);
     c->selected_aid_len = 0;
-    return mc_power_on(&c->card, &c->sim);
+    return mc_power_on(&c->sc.card, &c->sc.sim);
 }
 
 mc_status ch_clone(ch_card *dst, const ch_card *src)
@@ -108,18 +117,13 @@ mc_status ch_clone(ch_card *dst, const ch_card *src)
     memset(dst, 0, sizeof(*dst));
     dst->aes.fn = mc_sim_openssl_aes;
     dst->aes.ctx = NULL;
-    if (mc_sim_init_mem(&dst->sim, src->sim.nvm_size) != 0)
-        return MC_ERR_PARAM;
-    memcpy(dst->sim.nvm, src->sim.nvm, src->sim.nvm_size);
-    if (src->sim.det_random)
-        mc_sim_set_deterministic_random(&dst->sim, src->sim.det_seed);
     dst->challenge_counter = src->challenge_counter + 0x10000;
-    return mc_power_on(&dst->card, &dst->sim);
+    return mc_simcard_clone_mem(&dst->sc, &src->sc);
 }
 
 void ch_reset(ch_card *c)
 {
-    mc_reset(&c->card);
+    mc_reset(&c->sc.card);
     ch_forget(c);
     c->selected_aid_len = 0;
 }
@@ -164,37 +168,20 @@ size_t ch_hex(const char *hex, uint8_t *out, size_t cap)
 size_t ch_apdu(uint8_t *out, size_t cap, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
                const uint8_t *data, size_t data_len, long le)
 {
-    bool ext = data_len > 255 || le > 256;
-    size_t n = 0;
+    cm_apdu a;
 
     if (cap < 4 + 3 + data_len + 3 || data_len > 65535 || le > 65536)
         return 0;
-    out[n++] = cla;
-    out[n++] = ins;
-    out[n++] = p1;
-    out[n++] = p2;
-    if (data_len > 0) {
-        if (ext) {
-            out[n++] = 0;
-            out[n++] = (uint8_t)(data_len >> 8);
-            out[n++] = (uint8_t)data_len;
-        } else {
-            out[n++] = (uint8_t)data_len;
-        }
-        memcpy(out + n, data, data_len);
-        n += data_len;
-    }
-    if (le >= 0) {
-        if (ext) {
-            if (data_len == 0)
-                out[n++] = 0;
-            out[n++] = (uint8_t)((le == 65536 ? 0 : le) >> 8);
-            out[n++] = (uint8_t)(le == 65536 ? 0 : le);
-        } else {
-            out[n++] = (uint8_t)(le == 256 ? 0 : le);
-        }
-    }
-    return n;
+    memset(&a, 0, sizeof(a));
+    a.cla = cla;
+    a.ins = ins;
+    a.p1 = p1;
+    a.p2 = p2;
+    a.data = data;
+    a.nc = data_len;
+    /* le < 0: no Le field; 0: Le 00 (or 00 00 when extended), the maximum. */
+    a.ne = le < 0 ? 0 : le > 0 ? (size_t)le : data_len > 255 ? 65536 : 256;
+    return cm_apdu_encode(&a, out, cap);
 }
 
 /* What the card does to its channel on this command, mirrored on the host:
@@ -216,7 +203,7 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
     uint16_t sw;
 
     host_track(c, apdu, len);
-    n = mc_process(&c->card, apdu, len, buf, sizeof(buf));
+    n = mc_process(&c->sc.card, apdu, len, buf, sizeof(buf));
     if (rsp) {
         rsp->len = 0;
         rsp->raw_len = 0;
@@ -238,14 +225,10 @@ uint16_t ch_raw(ch_card *c, const uint8_t *apdu, size_t len, ch_rsp *rsp)
      * extended.  Over T=0 success may be 61xx (the FCI by GET RESPONSE). */
     if (len > 5 && apdu[1] == 0xA4 && apdu[2] == 0x04 &&
         (sw == 0x9000 || (sw & 0xFF00) == 0x6100)) {
-        size_t lc = apdu[4], off = 5;
-        if (lc == 0 && len >= 7) {
-            lc = (size_t)apdu[5] << 8 | apdu[6];
-            off = 7;
-        }
-        if (lc >= 5 && lc <= 16 && len >= off + lc) {
-            memcpy(c->selected_aid, apdu + off, lc);
-            c->selected_aid_len = lc;
+        cm_apdu a;
+        if (cm_apdu_parse(apdu, len, &a) == CM_OK && a.nc >= 5 && a.nc <= 16) {
+            memcpy(c->selected_aid, a.data, a.nc);
+            c->selected_aid_len = a.nc;
         }
     }
     /* SELECT with no AID selects the default application, the AM (§2). */
@@ -403,8 +386,9 @@ uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg,
     static uint8_t sbuf[CH_IMAGE_MAX + 4096];
     static ch_rsp local;
     const uint8_t *w;
-    size_t wlen, dlen, doff, tail, off;
+    size_t wlen, dlen, doff, off;
     long le = -1;
+    cm_apdu v;
     bool was_open = c->chan_open;
 
     if (!rsp)
@@ -419,29 +403,13 @@ uint16_t ch_cmd_chained(ch_card *c, const uint8_t *apdu, size_t len, size_t seg,
         w = apdu;
         wlen = len;
     }
-    /* Parse the (wrapped) APDU: Lc short or extended, then an optional Le. */
-    if (wlen <= 5)
+    /* Parse the (wrapped) APDU: it must carry data to chain. */
+    if (cm_apdu_parse(w, wlen, &v) != CM_OK || v.nc == 0)
         return CH_SW_HARNESS;
-    if (w[4] == 0 && wlen >= 7) {
-        dlen = (size_t)w[5] << 8 | w[6];
-        doff = 7;
-        tail = wlen - doff - dlen;
-        if (doff + dlen > wlen || (tail != 0 && tail != 2))
-            return CH_SW_HARNESS;
-        if (tail == 2)
-            le = (long)(w[wlen - 2] << 8 | w[wlen - 1]) ? (long)(w[wlen - 2] << 8 | w[wlen - 1])
-                                                        : 65536;
-    } else {
-        dlen = w[4];
-        doff = 5;
-        if (doff + dlen > wlen)
-            return CH_SW_HARNESS;
-        tail = wlen - doff - dlen;
-        if (tail > 1)
-            return CH_SW_HARNESS;
-        if (tail == 1)
-            le = w[wlen - 1] ? w[wlen - 1] : 256;
-    }
+    dlen = v.nc;
+    doff = cm_apdu_head_len(&v);
+    if (v.ne)
+        le = (long)v.ne;
     for (off = 0;;) {
         size_t n = dlen - off < seg ? dlen - off : seg;
         bool last = off + n == dlen;
@@ -624,16 +592,16 @@ const uint8_t *ch_tlv_find(const uint8_t *buf, size_t len, uint16_t tag, size_t 
 
 uint8_t *ch_nvm_copy(const ch_card *c)
 {
-    uint8_t *p = malloc(c->sim.nvm_size);
+    uint8_t *p = malloc(c->sc.sim.nvm_size);
 
     if (p)
-        memcpy(p, c->sim.nvm, c->sim.nvm_size);
+        memcpy(p, c->sc.sim.nvm, c->sc.sim.nvm_size);
     return p;
 }
 
 bool ch_nvm_equal(const ch_card *c, const uint8_t *copy)
 {
-    return memcmp(c->sim.nvm, copy, c->sim.nvm_size) == 0;
+    return memcmp(c->sc.sim.nvm, copy, c->sc.sim.nvm_size) == 0;
 }
 
 bool ch_have_debug_dump(void)
@@ -648,15 +616,15 @@ bool ch_have_debug_dump(void)
 uint8_t *ch_dump(ch_card *c, size_t *len)
 {
 #ifdef CH_HAVE_DEBUG_DUMP
-    size_t cap = (size_t)c->sim.nvm_size * 2 + 65536;
+    size_t cap = (size_t)c->sc.sim.nvm_size * 2 + 65536;
     uint8_t *p = malloc(cap);
 
     if (!p)
         return NULL;
-    *len = mc_debug_dump(&c->card, p, cap);
+    *len = mc_debug_dump(&c->sc.card, p, cap);
     return p;
 #else
-    *len = c->sim.nvm_size;
+    *len = c->sc.sim.nvm_size;
     return ch_nvm_copy(c);
 #endif
 }

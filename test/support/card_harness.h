@@ -1,7 +1,8 @@
 /* card_harness.h: an in-process mnap card for tests, fuzzers and benchmarks,
  * with a test-side SCP03 host written on common/ only.
  *
- * The harness owns one simulated card (mc_sim with memory NVM + mc_card),
+ * The harness owns one simulated card (the holder mc_simcard of
+ * card/port/sim/sim_card.h: mc_sim with memory NVM + mc_card),
  * fabricated like a blank card from the vendor: transport key set KVN FF with
  * the test key 40..4F for ENC, MAC and DEK, serial 01..08, family 00 01.  It
  * sends APDUs given as bytes or hex, keeps the host half of one secure channel
@@ -29,7 +30,7 @@
 
 #include "cm_scp03.h"
 #include "mc.h"
-#include "mc_sim.h"
+#include "sim_card.h"
 
 #define CH_AM_AID_LEN 7
 extern const uint8_t ch_am_aid[CH_AM_AID_LEN];
@@ -55,8 +56,7 @@ typedef struct ch_rsp {
 } ch_rsp;
 
 typedef struct ch_card {
-    mc_sim sim;
-    mc_card card;
+    mc_simcard sc;                /* the card: sc.card on sc.sim (card/port/sim/sim_card.h) */
     cm_aes aes;
     /* host side of the secure channel */
     bool chan_open;

@@ -59,7 +59,7 @@ static void fail_setup(const char *msg)
 /* Dumps the live card into buffer i and parses it. */
 static void dump_into(int i, const char *what)
 {
-    size_t n = mc_debug_dump(&live.card, dump_buf[i], DUMP_CAP);
+    size_t n = mc_debug_dump(&live.sc.card, dump_buf[i], DUMP_CAP);
 
     if (n > DUMP_CAP)
         fz_violation(what, "state dump larger than three NVM images", NULL);
@@ -71,10 +71,10 @@ static void dump_into(int i, const char *what)
 static void take_snapshot(unsigned i)
 {
     snap[i].c = live;
-    snap[i].nvm = malloc(live.sim.nvm_size);
+    snap[i].nvm = malloc(live.sc.sim.nvm_size);
     if (snap[i].nvm == NULL)
         fail_setup("out of memory");
-    memcpy(snap[i].nvm, live.sim.nvm, live.sim.nvm_size);
+    memcpy(snap[i].nvm, live.sc.sim.nvm, live.sc.sim.nvm_size);
 }
 
 static void build_snapshots(void)
@@ -115,10 +115,10 @@ void fz_card_begin(unsigned start)
     /* The snapshot was taken from `live` itself, so the pointers inside it
      * (the card's port, the channel's cipher) point back into `live`; only
      * the NVM buffer is separate. */
-    nvm = live.sim.nvm;
+    nvm = live.sc.sim.nvm;
     live = snap[start].c;
-    live.sim.nvm = nvm;
-    memcpy(nvm, snap[start].nvm, live.sim.nvm_size);
+    live.sc.sim.nvm = nvm;
+    memcpy(nvm, snap[start].nvm, live.sc.sim.nvm_size);
     cur = 0;
     tear_nth = 0;
     dump_into(cur, "start state");
@@ -171,18 +171,18 @@ static void tear_check(const fz_step *s, int mode, size_t seg, const ch_card *be
                        const uint8_t *before_nvm)
 {
     int done = cur, prev = cur ^ 1, nxt;
-    uint8_t *nvm = live.sim.nvm;
+    uint8_t *nvm = live.sc.sim.nvm;
     static fz_state before_st;   /* the state before, parsed from a copy */
     bool cut;
     mc_status st;
 
     live = *before_card;
-    live.sim.nvm = nvm;
-    memcpy(nvm, before_nvm, live.sim.nvm_size);
-    mc_sim_arm_cut(&live.sim, tear_nth, tear_k);
+    live.sc.sim.nvm = nvm;
+    memcpy(nvm, before_nvm, live.sc.sim.nvm_size);
+    mc_sim_arm_cut(&live.sc.sim, tear_nth, tear_k);
     (void)send(mode, s->apdu, s->len, seg);
-    cut = live.sim.power_cut;
-    mc_sim_disarm(&live.sim);
+    cut = live.sc.sim.power_cut;
+    mc_sim_disarm(&live.sc.sim);
     if (verbose())
         fprintf(stderr, "tear at write %llu + %zu bytes: %s\n", (unsigned long long)tear_nth,
                 tear_k, cut ? "cut" : "not reached");
@@ -238,7 +238,7 @@ uint16_t fz_card_apdu(int mode, const uint8_t *apdu, size_t len, size_t seg)
     s.len = len;
     if (tear) {
         before_card = live;
-        memcpy(before_nvm, live.sim.nvm, live.sim.nvm_size);
+        memcpy(before_nvm, live.sc.sim.nvm, live.sc.sim.nvm_size);
     }
     sw = send(mode, apdu, len, seg);
     s.sw = sw;

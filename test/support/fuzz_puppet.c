@@ -27,7 +27,7 @@ void fz_puppet_init(fz_puppet *p, const uint8_t *in, size_t n, const cm_keyset *
     memset(p, 0, sizeof(*p));
     p->in = in;
     p->n = n;
-    p->aes.fn = mc_sim_openssl_aes;
+    p->aes.fn = mnap_aes_block;
     p->keys = *ks;
     memcpy(p->div, div, 10);
     p->seq = 0x000100;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mc_sim.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "test_aes.h"
 
 int test_aes_block(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
@@ -22,7 +22,7 @@ cm_aes test_aes(void)
 size_t test_unhex(const char *hex, uint8_t *out, size_t cap)
 {
     size_t n = 0;
-    if (mnap_hex_decode(hex, strlen(hex), out, cap, &n) != 0) {
+    if (mt_hex_decode(hex, strlen(hex), out, cap, &n) != 0) {
         fprintf(stderr, "test_unhex: bad hex '%s'\n", hex);
         abort();
     }

@@ -43,9 +43,9 @@ static void test_hex_out(void **state)
     const uint8_t aid[] = { 0xD3, 0x92, 0xF0, 0x00, 0x01 };
 
     (void)state;
-    cli_hex(aid, sizeof aid, out);
+    mt_hex_encode(aid, sizeof aid, out, MT_HEX_UPPER);
     assert_string_equal(out, "D392F00001");
-    cli_hex(aid, 0, out);
+    mt_hex_encode(aid, 0, out, MT_HEX_UPPER);
     assert_string_equal(out, "");
 }
 

@@ -149,9 +149,9 @@ static int test_keys(void *ctx, const char *name, cm_keyset *out)
 static const uint8_t REGION_DEK[16] = { 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47,
                                         0x48, 0x49, 0x4A, 0x4B, 0x4C, 0x4D, 0x4E, 0x4F };
 
-static mnap_manifest M;              /* 33 KiB: static rather than on the stack */
-static uint8_t IMG[MNAP_MANIFEST_MAX_IMAGE + 64];
-static uint8_t EXP[MNAP_MANIFEST_MAX_IMAGE + 64];
+static mt_manifest M;              /* 33 KiB: static rather than on the stack */
+static uint8_t IMG[MT_MANIFEST_MAX_IMAGE + 64];
+static uint8_t EXP[MT_MANIFEST_MAX_IMAGE + 64];
 
 static void print_hex(const char *label, const uint8_t *b, size_t n)
 {
@@ -170,7 +170,7 @@ static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *exp,
     }
 }
 
-static void print_report(const mnap_manifest_report *r)
+static void print_report(const mt_manifest_report *r)
 {
     for (size_t i = 0; i < r->count && i < r->cap; i++)
         fprintf(stderr, "  %d:%d: %s\n", r->items[i].line, r->items[i].column, r->items[i].message);
@@ -223,19 +223,19 @@ static const char SMALL[] =
 
 static void test_small_manifest_exact_image(void **state)
 {
-    mnap_manifest_problem items[8];
-    mnap_manifest_report r;
+    mt_manifest_problem items[8];
+    mt_manifest_report r;
     cm_keyset ks;
     uint8_t ksd[200];
     size_t ksd_len, n = 0, out_len = 0;
     (void)state;
 
-    mnap_manifest_report_init(&r, items, 8);
-    assert_int_equal(mnap_manifest_check(SMALL, strlen(SMALL), &M, &r), MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, items, 8);
+    assert_int_equal(mt_manifest_check(SMALL, strlen(SMALL), &M, &r), MT_MANIFEST_OK);
     assert_int_equal(r.count, 0);
     assert_int_equal(M.ef_count, 3);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_OK);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_OK);
     assert_int_equal(r.count, 0);
 
     fill_keys(&ks, 0x21, 16, 0x00);
@@ -251,8 +251,8 @@ static void test_small_manifest_exact_image(void **state)
     n = put_hex(EXP, n, "A3 16 83 02 01 02 88 01 02 82 01 06 84 01 08 85 01 04 86 01 01 87 01 FF");
     n = put_hex(EXP, n, "A3 13 83 02 01 10 82 01 02 84 01 FE 85 01 FE 86 01 FF 87 01 00");
     assert_bytes(IMG, out_len, EXP, n);
-    assert_int_equal(mnap_manifest_image_size(&M, 16), n);
-    mnap_manifest_wipe(&M);
+    assert_int_equal(mt_manifest_image_size(&M, 16), n);
+    mt_manifest_wipe(&M);
 }
 
 /* AES-192 keys (padded before wrapping), no A2, no initial PIN, and initial
@@ -261,8 +261,8 @@ static void test_long_forms_and_aes192(void **state)
 {
     static char text[4096];
     char hex300[601], hex200[401];
-    mnap_manifest_problem items[8];
-    mnap_manifest_report r;
+    mt_manifest_problem items[8];
+    mt_manifest_report r;
     cm_keyset ks;
     uint8_t ksd[200], c300[300], c200[200];
     size_t ksd_len, n = 0, out_len = 0;
@@ -284,10 +284,10 @@ static void test_long_forms_and_aes192(void **state)
              "{\"fid\":\"1001\",\"sfi\":30,\"type\":\"transparent\",\"size\":32767,\"read\":\"SM\",\"write\":\"SM\","
              "\"content_hex\":\"%s\"}]}\n",
              hex300, hex200);
-    mnap_manifest_report_init(&r, items, 8);
-    assert_int_equal(mnap_manifest_check(text, strlen(text), &M, &r), MNAP_MANIFEST_OK);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, items, 8);
+    assert_int_equal(mt_manifest_check(text, strlen(text), &M, &r), MT_MANIFEST_OK);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_OK);
 
     fill_keys(&ks, 0x12, 24, 0x20);
     ksd_len = evp_keyset_data(REGION_DEK, 16, &ks, ksd);
@@ -303,8 +303,8 @@ static void test_long_forms_and_aes192(void **state)
     n = put_hex(EXP, n, "A3 81 DF 83 02 10 01 88 01 1E 82 01 01 80 02 7F FF 86 01 00 87 01 00 53 81 C8");
     n = put_bytes(EXP, n, c200, 200);
     assert_bytes(IMG, out_len, EXP, n);
-    assert_int_equal(mnap_manifest_image_size(&M, 24), n);
-    mnap_manifest_wipe(&M);
+    assert_int_equal(mt_manifest_image_size(&M, 24), n);
+    mt_manifest_wipe(&M);
 }
 
 /* content_text: JSON escapes undone, UTF-8 kept as is; hex with spaces. */
@@ -316,20 +316,20 @@ static void test_text_escapes_and_spaced_hex(void **state)
         "\"content_text\":\"\xE5\x9B\xB3 a\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\\t\"},\n"
         "{\"fid\":\"0002\",\"type\":\"transparent\",\"size\":3,\"read\":\"SM\",\"write\":\"SM\",\n"
         "\"content_hex\":\"0a 0B  fF\"}]}";
-    mnap_manifest_problem items[8];
-    mnap_manifest_report r;
+    mt_manifest_problem items[8];
+    mt_manifest_report r;
     static const uint8_t want_text[] = { 0xE5, 0x9B, 0xB3, 0x20, 0x61, 0xC3, 0xA9, 0xF0, 0x9F, 0x98, 0x80,
                                          0x0A, 0x22, 0x5C, 0x2F, 0x09 };
     static const uint8_t want_hex[] = { 0x0A, 0x0B, 0xFF };
     (void)state;
 
-    mnap_manifest_report_init(&r, items, 8);
-    assert_int_equal(mnap_manifest_check(text, strlen(text), &M, &r), MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, items, 8);
+    assert_int_equal(mt_manifest_check(text, strlen(text), &M, &r), MT_MANIFEST_OK);
     assert_int_equal(M.ef_count, 2);
     assert_true(M.efs[0].has_content);
     assert_bytes(M.content + M.efs[0].content_off, M.efs[0].content_len, want_text, sizeof want_text);
     assert_bytes(M.content + M.efs[1].content_off, M.efs[1].content_len, want_hex, sizeof want_hex);
-    mnap_manifest_wipe(&M);
+    mt_manifest_wipe(&M);
 }
 
 /* ---- the shipped examples ------------------------------------------------- */
@@ -339,24 +339,24 @@ static void test_text_escapes_and_spaced_hex(void **state)
 static void check_example(const char *path, const char *aid_hex, uint8_t key_len, uint8_t kvn, uint8_t seed,
                           bool has_a2, size_t efs)
 {
-    mnap_manifest_problem items[16];
-    mnap_manifest_report r;
+    mt_manifest_problem items[16];
+    mt_manifest_report r;
     cm_keyset ks;
     uint8_t ksd[200], aid[16];
     size_t ksd_len, aid_len, out_len = 0, pos = 0, a3 = 0;
     cm_tlv t;
 
-    mnap_manifest_report_init(&r, items, 16);
-    if (mnap_manifest_check_file(path, &M, &r) != MNAP_MANIFEST_OK) {
+    mt_manifest_report_init(&r, items, 16);
+    if (mt_manifest_check_file(path, &M, &r) != MT_MANIFEST_OK) {
         print_report(&r);
         fail_msg("%s does not check", path);
     }
     assert_int_equal(M.ef_count, efs);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_OK);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_OK);
     assert_int_equal(r.count, 0);
-    assert_int_equal(out_len, mnap_manifest_image_size(&M, key_len));
-    assert_true(out_len <= MNAP_MANIFEST_MAX_IMAGE);
+    assert_int_equal(out_len, mt_manifest_image_size(&M, key_len));
+    assert_true(out_len <= MT_MANIFEST_MAX_IMAGE);
     /* Top level only: A1 is constructed by its tag but holds key set data,
      * not TLVs; the other templates are checked one by one below. */
     assert_int_equal(cm_tlv_validate(IMG, out_len, 0), CM_OK);
@@ -398,7 +398,7 @@ static void test_example_library(void **state)
     assert_int_equal(M.efs[1].record_length, 48);
     assert_int_equal(M.efs[1].record_count, 20);
     assert_bytes(M.content + M.efs[2].content_off, M.efs[2].content_len, (const uint8_t *)want, strlen(want));
-    mnap_manifest_wipe(&M);
+    mt_manifest_wipe(&M);
 }
 
 static void test_example_certificate(void **state)
@@ -409,7 +409,7 @@ static void test_example_certificate(void **state)
     assert_int_equal(M.efs[1].type, MNAP_EF_LINEAR_FIXED);
     assert_int_equal(M.efs[0].read_rule, MNAP_RULE_PIN);
     assert_bytes(M.content + M.efs[2].content_off, M.efs[2].content_len, want, sizeof want);
-    mnap_manifest_wipe(&M);
+    mt_manifest_wipe(&M);
 }
 
 /* The booking example, and the same AP written through the test harness's
@@ -420,17 +420,17 @@ static void test_example_booking_matches_harness(void **state)
     static ch_ap ap;
     static const uint8_t codes[] = { 0x00, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x10 };
     size_t out_len = 0, n;
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     (void)state;
 
     check_example("tools/examples/booking.json", "D392F00001424F4B", 32, 0x13, 0x30, true, 4);
     assert_int_equal(M.min_level, 0x13);
     assert_int_equal(M.initial_pin_len, 4);
     assert_int_equal(M.efs[3].sfi, 0);
-    mnap_manifest_report_init(&r, items, 4);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, items, 4);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_OK);
 
     memset(&ap, 0, sizeof ap);
     hc.aes = AES;
@@ -449,7 +449,7 @@ static void test_example_booking_matches_harness(void **state)
     n = ch_build_image(&hc, REGION_DEK, 16, &ap, EXP, sizeof EXP);
     assert_true(n > 0);
     assert_bytes(IMG, out_len, EXP, n);
-    mnap_manifest_wipe(&M);
+    mt_manifest_wipe(&M);
 }
 
 /* ---- build-time refusals -------------------------------------------------- */
@@ -463,13 +463,13 @@ static const char *const KEYSET_LINE_TEXT =
     "}\n";
 
 /* Builds the manifest above with key set name; returns the build's code. */
-static int build_with_key_set(const char *name, mnap_manifest_report *r, size_t cap, size_t *out_len)
+static int build_with_key_set(const char *name, mt_manifest_report *r, size_t cap, size_t *out_len)
 {
     char text[512];
     snprintf(text, sizeof text, KEYSET_LINE_TEXT, name);
-    assert_int_equal(mnap_manifest_check(text, strlen(text), &M, r), MNAP_MANIFEST_OK);
+    assert_int_equal(mt_manifest_check(text, strlen(text), &M, r), MT_MANIFEST_OK);
     memset(IMG, 0xAA, sizeof IMG);
-    return mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, cap, out_len, r);
+    return mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, cap, out_len, r);
 }
 
 static bool all_zero(const uint8_t *b, size_t n)
@@ -482,13 +482,13 @@ static bool all_zero(const uint8_t *b, size_t n)
 
 static void test_build_unknown_key_set(void **state)
 {
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     size_t out_len = 99;
     (void)state;
-    mnap_manifest_report_init(&r, items, 4);
+    mt_manifest_report_init(&r, items, 4);
     lookups = 0;
-    assert_int_equal(build_with_key_set("nosuch", &r, sizeof IMG, &out_len), MNAP_MANIFEST_E_KEY);
+    assert_int_equal(build_with_key_set("nosuch", &r, sizeof IMG, &out_len), MT_MANIFEST_E_KEY);
     assert_int_equal(lookups, 1);
     assert_int_equal(out_len, 0);
     assert_int_equal(r.count, 1);
@@ -500,18 +500,18 @@ static void test_build_unknown_key_set(void **state)
 
 static void test_build_bad_key_sets(void **state)
 {
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     size_t out_len = 99;
     (void)state;
-    mnap_manifest_report_init(&r, items, 4);
-    assert_int_equal(build_with_key_set("kvn80", &r, sizeof IMG, &out_len), MNAP_MANIFEST_E_KEY);
+    mt_manifest_report_init(&r, items, 4);
+    assert_int_equal(build_with_key_set("kvn80", &r, sizeof IMG, &out_len), MT_MANIFEST_E_KEY);
     assert_int_equal(r.count, 1);
     assert_non_null(strstr(items[0].message, "KVN 80"));
-    assert_int_equal(build_with_key_set("kvn00", &r, sizeof IMG, &out_len), MNAP_MANIFEST_E_KEY);
+    assert_int_equal(build_with_key_set("kvn00", &r, sizeof IMG, &out_len), MT_MANIFEST_E_KEY);
     assert_int_equal(r.count, 2);
     assert_non_null(strstr(items[1].message, "KVN 00"));
-    assert_int_equal(build_with_key_set("len20", &r, sizeof IMG, &out_len), MNAP_MANIFEST_E_KEY);
+    assert_int_equal(build_with_key_set("len20", &r, sizeof IMG, &out_len), MT_MANIFEST_E_KEY);
     assert_int_equal(r.count, 3);
     assert_non_null(strstr(items[2].message, "20-byte keys"));
     assert_int_equal(out_len, 0);
@@ -520,39 +520,39 @@ static void test_build_bad_key_sets(void **state)
 
 static void test_build_small_buffer_and_params(void **state)
 {
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     size_t out_len = 99, full = 0;
     (void)state;
-    mnap_manifest_report_init(&r, items, 4);
+    mt_manifest_report_init(&r, items, 4);
     /* 4F 08 + A0 0B + A1 46: 10 + 11 + 72 = 93 bytes. */
-    assert_int_equal(build_with_key_set("t", &r, sizeof IMG, &full), MNAP_MANIFEST_OK);
+    assert_int_equal(build_with_key_set("t", &r, sizeof IMG, &full), MT_MANIFEST_OK);
     assert_int_equal(full, 8 + 11 + 72);
-    assert_int_equal(build_with_key_set("t", &r, full - 1, &out_len), MNAP_MANIFEST_E_SPACE);
+    assert_int_equal(build_with_key_set("t", &r, full - 1, &out_len), MT_MANIFEST_E_SPACE);
     assert_int_equal(out_len, 0);
     assert_true(all_zero(IMG, full - 1));
     assert_int_equal(IMG[full - 1], 0xAA);          /* nothing past cap touched */
-    assert_int_equal(build_with_key_set("t", &r, full, &out_len), MNAP_MANIFEST_OK);
+    assert_int_equal(build_with_key_set("t", &r, full, &out_len), MT_MANIFEST_OK);
     assert_int_equal(out_len, full);
     assert_int_equal(r.count, 0);
     /* A region DEK must be an AES key. */
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 15, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_E_PARAM);
-    assert_int_equal(mnap_manifest_build(&M, NULL, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_E_PARAM);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, NULL, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_E_PARAM);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 15, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_E_PARAM);
+    assert_int_equal(mt_manifest_build(&M, NULL, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_E_PARAM);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, NULL, REGION_DEK, 16, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_E_PARAM);
     /* Only a manifest that passed its check is built. */
     {
         static const char bad[] = "{ \"aid\": \"F04D4E4150414D\" }";
-        assert_int_equal(mnap_manifest_check(bad, strlen(bad), &M, &r), MNAP_MANIFEST_E_INVALID);
-        assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
+        assert_int_equal(mt_manifest_check(bad, strlen(bad), &M, &r), MT_MANIFEST_E_INVALID);
+        assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
                                              &r),
-                         MNAP_MANIFEST_E_PARAM);
-        mnap_manifest_wipe(&M);
-        assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
+                         MT_MANIFEST_E_PARAM);
+        mt_manifest_wipe(&M);
+        assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, REGION_DEK, 16, IMG, sizeof IMG, &out_len,
                                              &r),
-                         MNAP_MANIFEST_E_PARAM);
+                         MT_MANIFEST_E_PARAM);
     }
 }
 
@@ -561,17 +561,17 @@ static void test_build_region_dek_256(void **state)
 {
     static const uint8_t dek32[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     cm_keyset ks;
     uint8_t ksd[200];
     size_t out_len = 0, ksd_len;
     cm_tlv t;
     (void)state;
-    mnap_manifest_report_init(&r, items, 4);
-    assert_int_equal(build_with_key_set("t", &r, sizeof IMG, &out_len), MNAP_MANIFEST_OK);
-    assert_int_equal(mnap_manifest_build(&M, test_keys, NULL, &AES, dek32, 32, IMG, sizeof IMG, &out_len, &r),
-                     MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, items, 4);
+    assert_int_equal(build_with_key_set("t", &r, sizeof IMG, &out_len), MT_MANIFEST_OK);
+    assert_int_equal(mt_manifest_build(&M, test_keys, NULL, &AES, dek32, 32, IMG, sizeof IMG, &out_len, &r),
+                     MT_MANIFEST_OK);
     fill_keys(&ks, 0x21, 16, 0x00);
     ksd_len = evp_keyset_data(dek32, 32, &ks, ksd);
     assert_int_equal(cm_tlv_find(IMG, out_len, 0xA1, &t), CM_OK);

@@ -40,7 +40,7 @@
 #define L6_PLUS(x) "    { \"fid\": \"0101\", \"sfi\": 1, \"type\": \"transparent\", \"size\": 16, \"read\": \"SM\", \"write\": \"SM\"" x " },"
 #define L7_PLUS(x) "    { \"fid\": \"0102\", \"sfi\": 2, \"type\": \"cyclic\", \"record_length\": 8, \"record_count\": 4, \"read\": \"PIN\", \"write\": \"SM\"" x " }"
 
-static mnap_manifest M;
+static mt_manifest M;
 static char TEXT[200000];
 
 /* The base manifest with the given lines replaced (NULL keeps the base). */
@@ -51,7 +51,7 @@ static const char *compose(const char *l2, const char *l3, const char *l4, const
     return TEXT;
 }
 
-static void print_report(const char *text, const mnap_manifest_report *r)
+static void print_report(const char *text, const mt_manifest_report *r)
 {
     fprintf(stderr, "--- manifest:\n%s--- %zu problem(s):\n", text, r->count);
     for (size_t i = 0; i < r->count && i < r->cap; i++)
@@ -62,28 +62,28 @@ static void print_report(const char *text, const mnap_manifest_report *r)
  * contains msg. */
 static void expect_one(const char *text, int line, int column, const char *msg)
 {
-    mnap_manifest_problem items[8];
-    mnap_manifest_report r;
+    mt_manifest_problem items[8];
+    mt_manifest_report r;
     int rc;
 
-    mnap_manifest_report_init(&r, items, 8);
-    rc = mnap_manifest_check(text, strlen(text), &M, &r);
-    if (rc != MNAP_MANIFEST_E_INVALID || r.count != 1 || items[0].line != line || items[0].column != column ||
+    mt_manifest_report_init(&r, items, 8);
+    rc = mt_manifest_check(text, strlen(text), &M, &r);
+    if (rc != MT_MANIFEST_E_INVALID || r.count != 1 || items[0].line != line || items[0].column != column ||
         strstr(items[0].message, msg) == NULL) {
         print_report(text, &r);
-        fail_msg("expected rc %d and one problem at %d:%d containing \"%s\" (got rc %d)", MNAP_MANIFEST_E_INVALID,
+        fail_msg("expected rc %d and one problem at %d:%d containing \"%s\" (got rc %d)", MT_MANIFEST_E_INVALID,
                  line, column, msg, rc);
     }
 }
 
 static void test_base_is_valid(void **state)
 {
-    mnap_manifest_problem items[4];
-    mnap_manifest_report r;
+    mt_manifest_problem items[4];
+    mt_manifest_report r;
     const char *text = compose(NULL, NULL, NULL, NULL, NULL);
     (void)state;
-    mnap_manifest_report_init(&r, items, 4);
-    if (mnap_manifest_check(text, strlen(text), &M, &r) != MNAP_MANIFEST_OK) {
+    mt_manifest_report_init(&r, items, 4);
+    if (mt_manifest_check(text, strlen(text), &M, &r) != MT_MANIFEST_OK) {
         print_report(text, &r);
         fail();
     }
@@ -282,11 +282,11 @@ static void test_content_rules(void **state)
                6, 112, "files[0].content_text: 18 bytes, more than the EF's size of 16 bytes");
     /* Exactly the size is fine. */
     {
-        mnap_manifest_report r;
+        mt_manifest_report r;
         const char *t = compose(NULL, NULL, NULL, L6_PLUS(", \"content_hex\": \"000102030405060708090A0B0C0D0E0F\""),
                                 NULL);
-        mnap_manifest_report_init(&r, NULL, 0);
-        assert_int_equal(mnap_manifest_check(t, strlen(t), &M, &r), MNAP_MANIFEST_OK);
+        mt_manifest_report_init(&r, NULL, 0);
+        assert_int_equal(mt_manifest_check(t, strlen(t), &M, &r), MT_MANIFEST_OK);
         assert_int_equal(M.efs[0].content_len, 16);
     }
     /* Bad hex at the character: quote at 111, so offset 2 is column 114. */
@@ -389,14 +389,14 @@ static void test_pin_rules(void **state)
                        NULL, NULL, NULL),
                3, 73, "pin.initial: expected a string");
     {
-        mnap_manifest_problem items[4];
-        mnap_manifest_report r;
+        mt_manifest_problem items[4];
+        mt_manifest_report r;
         const char *t = compose(NULL,
                                 "  \"pin\": { \"max_tries\": 3, \"min_length\": 4, \"max_length\": 8, \"initial\": "
                                 "\"98a76\" },",
                                 NULL, NULL, NULL);
-        mnap_manifest_report_init(&r, items, 4);
-        assert_int_equal(mnap_manifest_check(t, strlen(t), &M, &r), MNAP_MANIFEST_E_INVALID);
+        mt_manifest_report_init(&r, items, 4);
+        assert_int_equal(mt_manifest_check(t, strlen(t), &M, &r), MT_MANIFEST_E_INVALID);
         assert_null(strstr(items[0].message, "98"));
     }
 }
@@ -412,7 +412,7 @@ static void test_key_set_name(void **state)
 static void test_json_syntax(void **state)
 {
     (void)state;
-    /* mnap_json's own position: jsmn stops at the opening quote of a string
+    /* mt_json's own position: jsmn stops at the opening quote of a string
      * with a bad escape. */
     expect_one(compose("  \"aid\": \"D3\\q\",", NULL, NULL, NULL, NULL), 2, 10, "JSON syntax");
     expect_one("{\n  \"aid\": \"D392F0000101\",\n  \"pin\": { ]\n}\n", 3, 12, "JSON syntax");
@@ -420,7 +420,7 @@ static void test_json_syntax(void **state)
 }
 
 /* jsmn, even in its strict mode, accepts trailing commas and two values with
- * no comma between them; mnap_json checks every separator itself, so each of
+ * no comma between them; mt_json checks every separator itself, so each of
  * these is a JSON syntax error at the offending character, never a missing or
  * misplaced field (issue #21, item 5). */
 static void test_json_separators(void **state)
@@ -462,8 +462,8 @@ static void test_many_problems_at_once(void **state)
         { 7, 119, "files[1].content_hex: initial content is for transparent EFs only" },
     };
     const size_t n = sizeof want / sizeof want[0];
-    mnap_manifest_problem items[16];
-    mnap_manifest_report r;
+    mt_manifest_problem items[16];
+    mt_manifest_report r;
     const char *t = compose(
         "  \"aid\": \"F04D4E4150414D\",",
         "  \"pin\": { \"max_tries\": 9, \"min_length\": 4, \"max_length\": 8 },",
@@ -473,8 +473,8 @@ static void test_many_problems_at_once(void **state)
         "\"PIN\", \"write\": \"SM\", \"content_hex\": \"00\" }");
     (void)state;
 
-    mnap_manifest_report_init(&r, items, 16);
-    assert_int_equal(mnap_manifest_check(t, strlen(t), &M, &r), MNAP_MANIFEST_E_INVALID);
+    mt_manifest_report_init(&r, items, 16);
+    assert_int_equal(mt_manifest_check(t, strlen(t), &M, &r), MT_MANIFEST_E_INVALID);
     if (r.count != n)
         print_report(t, &r);
     assert_int_equal(r.count, n);
@@ -488,13 +488,13 @@ static void test_many_problems_at_once(void **state)
     /* A short list keeps the problems that come first in the file (not the
      * first found: the unknown field on line 4 is found before the AID) and
      * still counts them all. */
-    mnap_manifest_report_init(&r, items, 2);
-    assert_int_equal(mnap_manifest_check(t, strlen(t), &M, &r), MNAP_MANIFEST_E_INVALID);
+    mt_manifest_report_init(&r, items, 2);
+    assert_int_equal(mt_manifest_check(t, strlen(t), &M, &r), MT_MANIFEST_E_INVALID);
     assert_int_equal(r.count, n);
     assert_int_equal(items[0].line, 2);
     assert_int_equal(items[1].line, 3);
     /* No list at all: still refused. */
-    assert_int_equal(mnap_manifest_check(t, strlen(t), &M, NULL), MNAP_MANIFEST_E_INVALID);
+    assert_int_equal(mt_manifest_check(t, strlen(t), &M, NULL), MT_MANIFEST_E_INVALID);
     /* A refused manifest is wiped. */
     assert_int_equal(M.aid_len, 0);
     assert_int_equal(M.ef_count, 0);
@@ -517,13 +517,13 @@ static void build_big(size_t content)
 
 static void test_image_size_limit(void **state)
 {
-    mnap_manifest_report r;
+    mt_manifest_report r;
     (void)state;
     build_big(32603);
-    mnap_manifest_report_init(&r, NULL, 0);
-    assert_int_equal(mnap_manifest_check(TEXT, strlen(TEXT), &M, &r), MNAP_MANIFEST_OK);
-    assert_int_equal(mnap_manifest_image_size(&M, 32), 32768);
-    assert_int_equal(mnap_manifest_image_size(&M, 16), 32768 - 48);
+    mt_manifest_report_init(&r, NULL, 0);
+    assert_int_equal(mt_manifest_check(TEXT, strlen(TEXT), &M, &r), MT_MANIFEST_OK);
+    assert_int_equal(mt_manifest_image_size(&M, 32), 32768);
+    assert_int_equal(mt_manifest_image_size(&M, 16), 32768 - 48);
     build_big(32604);
     expect_one(TEXT, 2, 9, "the AP image would be 32769 bytes (with 32-byte keys), more than 32768");
 }
@@ -543,11 +543,11 @@ static void build_many(int count)
 
 static void test_ef_count_limit(void **state)
 {
-    mnap_manifest_report r;
+    mt_manifest_report r;
     (void)state;
     build_many(32);
-    mnap_manifest_report_init(&r, NULL, 0);
-    assert_int_equal(mnap_manifest_check(TEXT, strlen(TEXT), &M, &r), MNAP_MANIFEST_OK);
+    mt_manifest_report_init(&r, NULL, 0);
+    assert_int_equal(mt_manifest_check(TEXT, strlen(TEXT), &M, &r), MT_MANIFEST_OK);
     assert_int_equal(M.ef_count, 32);
     build_many(33);
     /* files[i] is on line 3 + i. */
@@ -572,12 +572,12 @@ static void test_file_with_many_problems(void **state)
         { 13, 3, "unknown field \"version\"" },
     };
     const size_t n = sizeof want / sizeof want[0];
-    mnap_manifest_problem items[32];
-    mnap_manifest_report r;
+    mt_manifest_problem items[32];
+    mt_manifest_report r;
     (void)state;
 
-    mnap_manifest_report_init(&r, items, 32);
-    assert_int_equal(mnap_manifest_check_file("test/tools/data/manifest_bad.json", &M, &r), MNAP_MANIFEST_E_INVALID);
+    mt_manifest_report_init(&r, items, 32);
+    assert_int_equal(mt_manifest_check_file("test/tools/data/manifest_bad.json", &M, &r), MT_MANIFEST_E_INVALID);
     if (r.count != n)
         print_report("(test/tools/data/manifest_bad.json)\n", &r);
     assert_int_equal(r.count, n);
@@ -592,11 +592,11 @@ static void test_file_with_many_problems(void **state)
 
 static void test_unreadable_file(void **state)
 {
-    mnap_manifest_problem items[2];
-    mnap_manifest_report r;
+    mt_manifest_problem items[2];
+    mt_manifest_report r;
     (void)state;
-    mnap_manifest_report_init(&r, items, 2);
-    assert_int_equal(mnap_manifest_check_file("test/tools/data/no-such-manifest.json", &M, &r), MNAP_MANIFEST_E_IO);
+    mt_manifest_report_init(&r, items, 2);
+    assert_int_equal(mt_manifest_check_file("test/tools/data/no-such-manifest.json", &M, &r), MT_MANIFEST_E_IO);
     assert_int_equal(r.count, 1);
     assert_int_equal(items[0].line, 0);
     assert_non_null(strstr(items[0].message, "cannot open"));

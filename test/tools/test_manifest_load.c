@@ -33,23 +33,23 @@ static int keys(void *ctx, const char *name, cm_keyset *out)
 }
 
 static ch_card C;
-static mnap_manifest M;
-static uint8_t IMG[MNAP_MANIFEST_MAX_IMAGE];
+static mt_manifest M;
+static uint8_t IMG[MT_MANIFEST_MAX_IMAGE];
 static ch_rsp R;
 
 /* Checks and builds path; the image is IMG[0..*len). */
 static void build(const char *path, size_t *len)
 {
-    mnap_manifest_problem items[8];
-    mnap_manifest_report rep;
+    mt_manifest_problem items[8];
+    mt_manifest_report rep;
     cm_keyset region;
 
     ch_region_keys(&region);
-    mnap_manifest_report_init(&rep, items, 8);
-    assert_int_equal(mnap_manifest_check_file(path, &M, &rep), MNAP_MANIFEST_OK);
-    assert_int_equal(mnap_manifest_build(&M, keys, NULL, &C.aes, region.dek, region.key_len, IMG, sizeof IMG, len,
+    mt_manifest_report_init(&rep, items, 8);
+    assert_int_equal(mt_manifest_check_file(path, &M, &rep), MT_MANIFEST_OK);
+    assert_int_equal(mt_manifest_build(&M, keys, NULL, &C.aes, region.dek, region.key_len, IMG, sizeof IMG, len,
                                          &rep),
-                     MNAP_MANIFEST_OK);
+                     MT_MANIFEST_OK);
 }
 
 static int setup(void **state)
@@ -65,7 +65,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mnap_manifest_wipe(&M);
+    mt_manifest_wipe(&M);
     ch_free(&C);
     return 0;
 }

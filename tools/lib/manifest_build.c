@@ -16,7 +16,7 @@
 #include "cm_tlv.h"
 #include "manifest_int.h"
 
-static void write_ef(cm_tlv_writer *w, const mnap_manifest *m, const mnap_manifest_ef *ef)
+static void write_ef(cm_tlv_writer *w, const mt_manifest *m, const mt_manifest_ef *ef)
 {
     size_t mark = cm_tlv_open(w, 0xA3);
     cm_tlv_put_u16(w, 0x83, ef->fid);
@@ -36,7 +36,7 @@ static void write_ef(cm_tlv_writer *w, const mnap_manifest *m, const mnap_manife
     cm_tlv_close(w, mark);
 }
 
-static void write_image(cm_tlv_writer *w, const mnap_manifest *m, const uint8_t *ksd, size_t ksd_len)
+static void write_image(cm_tlv_writer *w, const mt_manifest *m, const uint8_t *ksd, size_t ksd_len)
 {
     size_t mark;
 
@@ -58,9 +58,9 @@ static void write_image(cm_tlv_writer *w, const mnap_manifest *m, const uint8_t 
         write_ef(w, m, &m->efs[i]);
 }
 
-int mnap_manifest_build(const mnap_manifest *m, mnap_manifest_key_fn keys, void *keys_ctx,
+int mt_manifest_build(const mt_manifest *m, mt_manifest_key_fn keys, void *keys_ctx,
                         const cm_aes *aes, const uint8_t *region_dek, size_t dek_len,
-                        uint8_t *out, size_t cap, size_t *out_len, mnap_manifest_report *r)
+                        uint8_t *out, size_t cap, size_t *out_len, mt_manifest_report *r)
 {
     cm_keyset ks;
     uint8_t ksd[CM_KEYSET_DATA_MAX];
@@ -71,65 +71,65 @@ int mnap_manifest_build(const mnap_manifest *m, mnap_manifest_key_fn keys, void 
 
     if (m == NULL || !m->checked || keys == NULL || aes == NULL || region_dek == NULL || out == NULL || out_len == NULL ||
         !cm_aes_valid_key_len(dek_len))
-        return MNAP_MANIFEST_E_PARAM;
+        return MT_MANIFEST_E_PARAM;
     *out_len = 0;
     memset(&ks, 0, sizeof ks);
 
     if (keys(keys_ctx, m->key_set, &ks) != 0) {
         mf_problem_at(r, m->key_set_line, m->key_set_column, "key_set: no key set \"%s\" in the key store",
                       m->key_set);
-        rc = MNAP_MANIFEST_E_KEY;
+        rc = MT_MANIFEST_E_KEY;
         goto done;
     }
     if (!cm_aes_valid_key_len(ks.key_len)) {
         mf_problem_at(r, m->key_set_line, m->key_set_column,
                       "key_set: key set \"%s\" has %u-byte keys; AES keys are 16, 24 or 32 bytes", m->key_set,
                       (unsigned)ks.key_len);
-        rc = MNAP_MANIFEST_E_KEY;
+        rc = MT_MANIFEST_E_KEY;
         goto done;
     }
     if (ks.kvn < 0x01 || ks.kvn > 0x7F) {
         mf_problem_at(r, m->key_set_line, m->key_set_column,
                       "key_set: key set \"%s\" has KVN %02X; an AP key set has KVN 01 to 7F", m->key_set,
                       (unsigned)ks.kvn);
-        rc = MNAP_MANIFEST_E_KEY;
+        rc = MT_MANIFEST_E_KEY;
         goto done;
     }
     if (cm_scp03_keyset_data(aes, region_dek, dek_len, &ks, ksd, sizeof ksd, &ksd_len) != CM_OK ||
         ksd_len != mf_keyset_data_size(ks.key_len)) {
-        rc = MNAP_MANIFEST_E_CRYPTO;
+        rc = MT_MANIFEST_E_CRYPTO;
         goto done;
     }
-    expect = mnap_manifest_image_size(m, ks.key_len);
-    if (expect > MNAP_MANIFEST_MAX_IMAGE) {
+    expect = mt_manifest_image_size(m, ks.key_len);
+    if (expect > MT_MANIFEST_MAX_IMAGE) {
         /* Unreachable for a manifest that passed the check. */
-        mf_problem_at(r, 1, 1, "the AP image would be %zu bytes, more than %d", expect, MNAP_MANIFEST_MAX_IMAGE);
-        rc = MNAP_MANIFEST_E_INVALID;
+        mf_problem_at(r, 1, 1, "the AP image would be %zu bytes, more than %d", expect, MT_MANIFEST_MAX_IMAGE);
+        rc = MT_MANIFEST_E_INVALID;
         goto done;
     }
     if (cap < expect) {
-        rc = MNAP_MANIFEST_E_SPACE;
+        rc = MT_MANIFEST_E_SPACE;
         goto done;
     }
     cm_tlv_writer_init(&w, out, cap);
     write_image(&w, m, ksd, ksd_len);
     if (w.error != 0) {
-        rc = MNAP_MANIFEST_E_SPACE;
+        rc = MT_MANIFEST_E_SPACE;
         goto done;
     }
     if (w.pos != expect) {
         /* The writer and the size arithmetic must agree, or the size check
          * means nothing. */
-        rc = MNAP_MANIFEST_E_INTERNAL;
+        rc = MT_MANIFEST_E_INTERNAL;
         goto done;
     }
     *out_len = w.pos;
-    rc = MNAP_MANIFEST_OK;
+    rc = MT_MANIFEST_OK;
 
 done:
     cm_wipe(&ks, sizeof ks);
     cm_wipe(ksd, sizeof ksd);
-    if (rc != MNAP_MANIFEST_OK)
+    if (rc != MT_MANIFEST_OK)
         cm_wipe(out, cap);
     return rc;
 }

@@ -20,14 +20,14 @@ static const char *const pin_fields[P_COUNT] = { "max_tries", "min_length", "max
 static const char *const level_names[] = { "01", "03", "11", "13", "33" };
 static const uint8_t level_codes[] = { 0x01, 0x03, 0x11, 0x13, 0x33 };
 
-static void read_aid(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_manifest *m)
+static void read_aid(mt_manifest_report *r, const mj_doc *doc, int tok, mt_manifest *m)
 {
-    uint8_t aid[MNAP_MANIFEST_AID_MAX];
+    uint8_t aid[MT_MANIFEST_AID_MAX];
     size_t len;
     size_t common;
-    char hex[2 * MNAP_MANIFEST_AID_MAX + 1];
+    char hex[2 * MT_MANIFEST_AID_MAX + 1];
 
-    if (mf_read_hex(r, doc, tok, "aid", MNAP_MANIFEST_AID_MIN, MNAP_MANIFEST_AID_MAX, aid, &len) != 0)
+    if (mf_read_hex(r, doc, tok, "aid", MT_MANIFEST_AID_MIN, MT_MANIFEST_AID_MAX, aid, &len) != 0)
         return;
     for (size_t i = 0; i < len; i++)
         (void)snprintf(hex + 2 * i, 3, "%02X", aid[i]);
@@ -47,7 +47,7 @@ static void read_aid(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_m
     m->aid_len = (uint8_t)len;
 }
 
-static void read_pin(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_manifest *m)
+static void read_pin(mt_manifest_report *r, const mj_doc *doc, int tok, mt_manifest *m)
 {
     int v[MF_MAX_FIELDS];
     long long x;
@@ -58,15 +58,15 @@ static void read_pin(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_m
     (void)mf_require(r, doc, tok, "pin", "max_tries", v[P_TRIES]);
     (void)mf_require(r, doc, tok, "pin", "min_length", v[P_MIN]);
     (void)mf_require(r, doc, tok, "pin", "max_length", v[P_MAX]);
-    if (v[P_TRIES] >= 0 && mf_read_int(r, doc, v[P_TRIES], "pin.max_tries", 1, MNAP_MANIFEST_MAX_TRIES, &x) == 0)
+    if (v[P_TRIES] >= 0 && mf_read_int(r, doc, v[P_TRIES], "pin.max_tries", 1, MT_MANIFEST_MAX_TRIES, &x) == 0)
         m->max_tries = (uint8_t)x;
     if (v[P_MIN] >= 0 &&
-        mf_read_int(r, doc, v[P_MIN], "pin.min_length", MNAP_MANIFEST_PIN_MIN, MNAP_MANIFEST_PIN_MAX, &x) == 0) {
+        mf_read_int(r, doc, v[P_MIN], "pin.min_length", MT_MANIFEST_PIN_MIN, MT_MANIFEST_PIN_MAX, &x) == 0) {
         m->pin_min = (uint8_t)x;
         min_ok = true;
     }
     if (v[P_MAX] >= 0 &&
-        mf_read_int(r, doc, v[P_MAX], "pin.max_length", MNAP_MANIFEST_PIN_MIN, MNAP_MANIFEST_PIN_MAX, &x) == 0) {
+        mf_read_int(r, doc, v[P_MAX], "pin.max_length", MT_MANIFEST_PIN_MIN, MT_MANIFEST_PIN_MAX, &x) == 0) {
         m->pin_max = (uint8_t)x;
         max_ok = true;
     }
@@ -92,8 +92,8 @@ static void read_pin(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_m
                        (unsigned)m->pin_min, (unsigned)m->pin_max);
             return;
         }
-        if (n > MNAP_MANIFEST_PIN_MAX) {
-            mf_problem(r, doc, v[P_INITIAL], "pin.initial: %zu digits, at most %d", n, MNAP_MANIFEST_PIN_MAX);
+        if (n > MT_MANIFEST_PIN_MAX) {
+            mf_problem(r, doc, v[P_INITIAL], "pin.initial: %zu digits, at most %d", n, MT_MANIFEST_PIN_MAX);
             return;
         }
         memcpy(m->initial_pin, s, n);
@@ -101,15 +101,15 @@ static void read_pin(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_m
     }
 }
 
-static void read_key_set(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_manifest *m)
+static void read_key_set(mt_manifest_report *r, const mj_doc *doc, int tok, mt_manifest *m)
 {
     const char *s;
     size_t n;
 
     if (mf_read_string(r, doc, tok, "key_set", &s, &n) != 0)
         return;
-    if (n == 0 || n > MNAP_MANIFEST_KEY_NAME_MAX) {
-        mf_problem(r, doc, tok, "key_set: a key set name has 1 to %d characters", MNAP_MANIFEST_KEY_NAME_MAX);
+    if (n == 0 || n > MT_MANIFEST_KEY_NAME_MAX) {
+        mf_problem(r, doc, tok, "key_set: a key set name has 1 to %d characters", MT_MANIFEST_KEY_NAME_MAX);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -124,7 +124,7 @@ static void read_key_set(mnap_manifest_report *r, const mj_doc *doc, int tok, mn
     m->key_set[n] = '\0';
 }
 
-static void check_root(mnap_manifest_report *r, const mj_doc *doc, mnap_manifest *m)
+static void check_root(mt_manifest_report *r, const mj_doc *doc, mt_manifest *m)
 {
     int v[MF_MAX_FIELDS];
     size_t files_part = 0;
@@ -161,25 +161,25 @@ static void check_root(mnap_manifest_report *r, const mj_doc *doc, mnap_manifest
      * checked manifest over the limit when it is built. */
     {
         size_t total = mf_head_size(m, 32) + files_part;
-        if (total > MNAP_MANIFEST_MAX_IMAGE)
+        if (total > MT_MANIFEST_MAX_IMAGE)
             mf_problem(r, doc, v[T_FILES] >= 0 ? v[T_FILES] : 0,
                        "the AP image would be %zu bytes (with 32-byte keys), more than %d", total,
-                       MNAP_MANIFEST_MAX_IMAGE);
+                       MT_MANIFEST_MAX_IMAGE);
     }
 }
 
-int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_manifest_report *r)
+int mt_manifest_check(const char *text, size_t len, mt_manifest *m, mt_manifest_report *r)
 {
-    mnap_manifest_report none;
+    mt_manifest_report none;
     mj_doc doc;
     size_t before;
 
     if (r == NULL) {
-        mnap_manifest_report_init(&none, NULL, 0);
+        mt_manifest_report_init(&none, NULL, 0);
         r = &none;
     }
     if (text == NULL || m == NULL)
-        return MNAP_MANIFEST_E_PARAM;
+        return MT_MANIFEST_E_PARAM;
     memset(m, 0, sizeof *m);
     memset(&doc, 0, sizeof doc);
     before = r->count;
@@ -191,7 +191,7 @@ int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_man
         else
             mf_problem_at(r, 0, 0, "JSON syntax: %s", doc.err);
         mj_free(&doc);   /* wipes the text (the initial PIN) */
-        return MNAP_MANIFEST_E_INVALID;
+        return MT_MANIFEST_E_INVALID;
     }
     if (doc.ntok < 1) {
         mf_problem_at(r, 1, 1, "empty document: expected a manifest object");
@@ -204,14 +204,14 @@ int mnap_manifest_check(const char *text, size_t len, mnap_manifest *m, mnap_man
     mj_free(&doc);   /* wipes the text (the initial PIN) */
     mf_report_sort(r);
     if (r->count != before) {
-        mnap_manifest_wipe(m);
-        return MNAP_MANIFEST_E_INVALID;
+        mt_manifest_wipe(m);
+        return MT_MANIFEST_E_INVALID;
     }
     m->checked = true;
-    return MNAP_MANIFEST_OK;
+    return MT_MANIFEST_OK;
 }
 
-int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_report *r)
+int mt_manifest_check_file(const char *path, mt_manifest *m, mt_manifest_report *r)
 {
     /* Generous: a full 32 KiB EF as spaced hex is about 96 KiB of JSON. */
     enum { MAX_FILE = 4 * 1024 * 1024 };
@@ -221,18 +221,18 @@ int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_r
     int rc;
 
     if (path == NULL || m == NULL)
-        return MNAP_MANIFEST_E_PARAM;
+        return MT_MANIFEST_E_PARAM;
     memset(m, 0, sizeof *m);
     f = fopen(path, "rb");
     if (f == NULL) {
         mf_problem_at(r, 0, 0, "%s: cannot open", path);
-        return MNAP_MANIFEST_E_IO;
+        return MT_MANIFEST_E_IO;
     }
     buf = malloc(MAX_FILE + 1);
     if (buf == NULL) {
         fclose(f);
         mf_problem_at(r, 0, 0, "%s: out of memory", path);
-        return MNAP_MANIFEST_E_IO;
+        return MT_MANIFEST_E_IO;
     }
     /* The text holds the initial PIN: no stdio buffer keeps a copy, and
      * every way out wipes what was read. */
@@ -243,16 +243,16 @@ int mnap_manifest_check_file(const char *path, mnap_manifest *m, mnap_manifest_r
         cm_wipe(buf, n);
         free(buf);
         mf_problem_at(r, 0, 0, "%s: %s", path, n > MAX_FILE ? "larger than 4 MiB" : "read error");
-        return MNAP_MANIFEST_E_IO;
+        return MT_MANIFEST_E_IO;
     }
     fclose(f);
-    rc = mnap_manifest_check(buf, n, m, r);
+    rc = mt_manifest_check(buf, n, m, r);
     cm_wipe(buf, n);
     free(buf);
     return rc;
 }
 
-void mnap_manifest_wipe(mnap_manifest *m)
+void mt_manifest_wipe(mt_manifest *m)
 {
     if (m != NULL)
         cm_wipe(m, sizeof *m);

@@ -10,7 +10,7 @@
 /* "path: " before a message, or nothing at the top level. */
 #define PFX(path) (path)[0] != '\0' ? (path) : "", (path)[0] != '\0' ? ": " : ""
 
-int mf_read_int(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
+int mf_read_int(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                 long long lo, long long hi, long long *v)
 {
     if (mj_kind(doc, tok) != MJ_PRIMITIVE || mj_int(doc, tok, v) != 0) {
@@ -24,7 +24,7 @@ int mf_read_int(mnap_manifest_report *r, const mj_doc *doc, int tok, const char 
     return 0;
 }
 
-int mf_read_string(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
+int mf_read_string(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                    const char **s, size_t *n)
 {
     if (mj_kind(doc, tok) != MJ_STRING) {
@@ -35,7 +35,7 @@ int mf_read_string(mnap_manifest_report *r, const mj_doc *doc, int tok, const ch
     return 0;
 }
 
-int mf_read_choice(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
+int mf_read_choice(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                    const char *const *names, size_t count, size_t *index)
 {
     const char *s;
@@ -61,7 +61,7 @@ int mf_read_choice(mnap_manifest_report *r, const mj_doc *doc, int tok, const ch
     return -1;
 }
 
-void mf_text_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path, bool hex, int rc,
+void mf_text_problem(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path, bool hex, int rc,
                      size_t bad)
 {
     size_t n;
@@ -88,7 +88,7 @@ void mf_text_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const 
     }
 }
 
-int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
+int mf_read_hex(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path,
                 size_t min, size_t max, uint8_t *out, size_t *len)
 {
     const char *s;
@@ -117,7 +117,7 @@ int mf_read_hex(mnap_manifest_report *r, const mj_doc *doc, int tok, const char 
     return 0;
 }
 
-int mf_fields(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *path,
+int mf_fields(mt_manifest_report *r, const mj_doc *doc, int tok, const char *path,
               const char *const *names, size_t count, int values[MF_MAX_FIELDS])
 {
     int pairs;
@@ -157,7 +157,7 @@ int mf_fields(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *p
     return 0;
 }
 
-int mf_require(mnap_manifest_report *r, const mj_doc *doc, int obj, const char *path,
+int mf_require(mt_manifest_report *r, const mj_doc *doc, int obj, const char *path,
                const char *name, int value)
 {
     if (value >= 0)

@@ -38,8 +38,8 @@ static void path_of(char *buf, size_t cap, size_t i, const char *field)
 /* Decodes the initial content (hex or text) of one EF into the manifest's
  * content pool, or only measures it when the pool is full (the image size
  * check then reports the manifest). */
-static int read_content(mnap_manifest_report *r, const mj_doc *doc, int tok, bool hex, size_t i,
-                        mnap_manifest *m, size_t *len)
+static int read_content(mt_manifest_report *r, const mj_doc *doc, int tok, bool hex, size_t i,
+                        mt_manifest *m, size_t *len)
 {
     char path[48];
     const char *s;
@@ -61,8 +61,8 @@ static int read_content(mnap_manifest_report *r, const mj_doc *doc, int tok, boo
 }
 
 /* Reads files[i] into *ef.  Returns 0 when the entry is valid. */
-static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i, mnap_manifest *m,
-                   mnap_manifest_ef *ef, ef_seen *seen, int v[MF_MAX_FIELDS])
+static int read_ef(mt_manifest_report *r, const mj_doc *doc, int obj, size_t i, mt_manifest *m,
+                   mt_manifest_ef *ef, ef_seen *seen, int v[MF_MAX_FIELDS])
 {
     char path[48];
     char fpath[64];
@@ -157,7 +157,7 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
                        "%s: only transparent EFs have a size; record EFs take record_length and record_count",
                        fpath);
             bad = -1;
-        } else if (mf_read_int(r, doc, v[F_SIZE], fpath, 1, MNAP_MANIFEST_MAX_TRANSPARENT, &x) != 0) {
+        } else if (mf_read_int(r, doc, v[F_SIZE], fpath, 1, MT_MANIFEST_MAX_TRANSPARENT, &x) != 0) {
             bad = -1;
         } else {
             ef->size = (uint16_t)x;
@@ -169,7 +169,7 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
             mf_problem(r, doc, v[F_RECLEN] - 1, "%s: only record EFs (linear-fixed, cyclic) have records",
                        fpath);
             bad = -1;
-        } else if (mf_read_int(r, doc, v[F_RECLEN], fpath, 1, MNAP_MANIFEST_MAX_RECORD_LEN, &x) != 0) {
+        } else if (mf_read_int(r, doc, v[F_RECLEN], fpath, 1, MT_MANIFEST_MAX_RECORD_LEN, &x) != 0) {
             bad = -1;
         } else {
             ef->record_length = (uint8_t)x;
@@ -181,7 +181,7 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
             mf_problem(r, doc, v[F_RECCOUNT] - 1, "%s: only record EFs (linear-fixed, cyclic) have records",
                        fpath);
             bad = -1;
-        } else if (mf_read_int(r, doc, v[F_RECCOUNT], fpath, 1, MNAP_MANIFEST_MAX_RECORDS, &x) != 0) {
+        } else if (mf_read_int(r, doc, v[F_RECCOUNT], fpath, 1, MT_MANIFEST_MAX_RECORDS, &x) != 0) {
             bad = -1;
         } else {
             ef->record_count = (uint8_t)x;
@@ -208,10 +208,10 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
             mf_problem(r, doc, tok, "%s: %zu bytes, more than the EF's size of %u bytes", fpath, len,
                        (unsigned)ef->size);
             bad = -1;
-        } else if (len > MNAP_MANIFEST_MAX_TRANSPARENT) {
+        } else if (len > MT_MANIFEST_MAX_TRANSPARENT) {
             /* No valid size to compare with: hold it to the largest EF. */
             mf_problem(r, doc, tok, "%s: %zu bytes, more than the largest EF (%d bytes)", fpath, len,
-                       MNAP_MANIFEST_MAX_TRANSPARENT);
+                       MT_MANIFEST_MAX_TRANSPARENT);
             bad = -1;
         } else if (len > 0) {
             ef->has_content = true;
@@ -229,10 +229,10 @@ static int read_ef(mnap_manifest_report *r, const mj_doc *doc, int obj, size_t i
     return bad != 0 ? -1 : 0;
 }
 
-void mf_read_files(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_manifest *m,
+void mf_read_files(mt_manifest_report *r, const mj_doc *doc, int tok, mt_manifest *m,
                    size_t *image_part)
 {
-    ef_seen seen[MNAP_MANIFEST_MAX_EFS];
+    ef_seen seen[MT_MANIFEST_MAX_EFS];
     int n;
 
     *image_part = 0;
@@ -247,21 +247,21 @@ void mf_read_files(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_man
     for (int i = 0; i < n; i++) {
         int obj = mj_array_at(doc, tok, i);
         int v[MF_MAX_FIELDS];
-        mnap_manifest_ef ef;
+        mt_manifest_ef ef;
         ef_seen s;
         int rc;
         size_t keep = (size_t)i;
 
         if (obj < 0)
             continue;
-        if (i == MNAP_MANIFEST_MAX_EFS)
-            mf_problem(r, doc, obj, "files[%d]: more than %d EFs in one AP", i, MNAP_MANIFEST_MAX_EFS);
+        if (i == MT_MANIFEST_MAX_EFS)
+            mf_problem(r, doc, obj, "files[%d]: more than %d EFs in one AP", i, MT_MANIFEST_MAX_EFS);
         rc = read_ef(r, doc, obj, (size_t)i, m, &ef, &s, v);
         *image_part += mf_ef_tlv_size(&ef);
         if (mj_kind(doc, obj) != MJ_OBJECT)
             continue;
         /* FIDs and SFIs are unique within the AP: report the later one. */
-        for (size_t j = 0; j < keep && j < MNAP_MANIFEST_MAX_EFS; j++) {
+        for (size_t j = 0; j < keep && j < MT_MANIFEST_MAX_EFS; j++) {
             if (s.fid_ok && seen[j].fid_ok && seen[j].fid == s.fid) {
                 mf_problem(r, doc, v[F_FID], "files[%d].fid: FID %04X is already used by files[%zu]", i,
                            s.fid, j);
@@ -269,7 +269,7 @@ void mf_read_files(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_man
                 break;
             }
         }
-        for (size_t j = 0; j < keep && j < MNAP_MANIFEST_MAX_EFS; j++) {
+        for (size_t j = 0; j < keep && j < MT_MANIFEST_MAX_EFS; j++) {
             if (s.sfi_ok && seen[j].sfi_ok && seen[j].sfi == s.sfi) {
                 mf_problem(r, doc, v[F_SFI], "files[%d].sfi: SFI %u is already used by files[%zu]", i,
                            (unsigned)s.sfi, j);
@@ -277,7 +277,7 @@ void mf_read_files(mnap_manifest_report *r, const mj_doc *doc, int tok, mnap_man
                 break;
             }
         }
-        if (keep < MNAP_MANIFEST_MAX_EFS) {
+        if (keep < MT_MANIFEST_MAX_EFS) {
             seen[keep] = s;
             if (rc == 0 && m->ef_count == keep)
                 m->efs[m->ef_count++] = ef;

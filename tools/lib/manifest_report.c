@@ -6,7 +6,7 @@
 
 #include "manifest_int.h"
 
-void mnap_manifest_report_init(mnap_manifest_report *r, mnap_manifest_problem *items, size_t cap)
+void mt_manifest_report_init(mt_manifest_report *r, mt_manifest_problem *items, size_t cap)
 {
     r->items = items;
     r->cap = items != NULL ? cap : 0;
@@ -18,10 +18,10 @@ static bool before(int l1, int c1, int l2, int c2)
     return l1 < l2 || (l1 == l2 && c1 < c2);
 }
 
-static void add(mnap_manifest_report *r, int line, int column, const char *fmt, va_list ap) MF_PRINTF(4, 0);
-static void add(mnap_manifest_report *r, int line, int column, const char *fmt, va_list ap)
+static void add(mt_manifest_report *r, int line, int column, const char *fmt, va_list ap) MF_PRINTF(4, 0);
+static void add(mt_manifest_report *r, int line, int column, const char *fmt, va_list ap)
 {
-    mnap_manifest_problem *p = NULL;
+    mt_manifest_problem *p = NULL;
 
     if (r == NULL)
         return;
@@ -47,7 +47,7 @@ static void add(mnap_manifest_report *r, int line, int column, const char *fmt, 
     r->count++;
 }
 
-void mf_problem_at(mnap_manifest_report *r, int line, int column, const char *fmt, ...)
+void mf_problem_at(mt_manifest_report *r, int line, int column, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,7 +55,7 @@ void mf_problem_at(mnap_manifest_report *r, int line, int column, const char *fm
     va_end(ap);
 }
 
-void mf_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char *fmt, ...)
+void mf_problem(mt_manifest_report *r, const mj_doc *doc, int tok, const char *fmt, ...)
 {
     int line, column;
     va_list ap;
@@ -65,7 +65,7 @@ void mf_problem(mnap_manifest_report *r, const mj_doc *doc, int tok, const char 
     va_end(ap);
 }
 
-void mf_problem_in(mnap_manifest_report *r, const mj_doc *doc, int tok, size_t off, const char *fmt, ...)
+void mf_problem_in(mt_manifest_report *r, const mj_doc *doc, int tok, size_t off, const char *fmt, ...)
 {
     int line, column;
     size_t n;
@@ -83,12 +83,12 @@ void mf_problem_in(mnap_manifest_report *r, const mj_doc *doc, int tok, size_t o
     va_end(ap);
 }
 
-void mf_report_sort(mnap_manifest_report *r)
+void mf_report_sort(mt_manifest_report *r)
 {
     size_t stored = r->count < r->cap ? r->count : r->cap;
     /* Insertion sort: stable, and the list is short and nearly sorted. */
     for (size_t i = 1; i < stored; i++) {
-        mnap_manifest_problem cur = r->items[i];
+        mt_manifest_problem cur = r->items[i];
         size_t j = i;
         while (j > 0 && before(cur.line, cur.column, r->items[j - 1].line, r->items[j - 1].column)) {
             r->items[j] = r->items[j - 1];

@@ -10,7 +10,7 @@ size_t mf_tlv_size(size_t len)
     return cm_tlv_header_len(0x4F, len) + len;
 }
 
-size_t mf_ef_tlv_size(const mnap_manifest_ef *ef)
+size_t mf_ef_tlv_size(const mt_manifest_ef *ef)
 {
     size_t v = mf_tlv_size(2) + mf_tlv_size(1);            /* 83 FID, 82 type */
     if (ef->sfi != 0)
@@ -33,7 +33,7 @@ size_t mf_keyset_data_size(size_t key_len)
     return 1 + 3 * (1 + 1 + 1 + wrapped + 1 + 3);
 }
 
-size_t mf_head_size(const mnap_manifest *m, size_t key_len)
+size_t mf_head_size(const mt_manifest *m, size_t key_len)
 {
     size_t pin = 3 * mf_tlv_size(1);
     size_t v = mf_tlv_size(m->aid_len);
@@ -46,7 +46,7 @@ size_t mf_head_size(const mnap_manifest *m, size_t key_len)
     return v;
 }
 
-size_t mnap_manifest_image_size(const mnap_manifest *m, size_t key_len)
+size_t mt_manifest_image_size(const mt_manifest *m, size_t key_len)
 {
     size_t v = mf_head_size(m, key_len);
     for (size_t i = 0; i < m->ef_count; i++)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "manifest_int.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 
 static void put(uint8_t *out, size_t cap, size_t *len, uint8_t b)
 {
@@ -33,7 +33,7 @@ int mf_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out
             *out_len = len;
             return MF_TXT_ODD;
         }
-        v = mnap_hex_digit(s[i]);
+        v = mt_hex_digit(s[i]);
         if (v < 0) {
             *bad = i;
             *out_len = len;
@@ -81,7 +81,7 @@ static long u_escape(const char *s, size_t n, size_t i)
     if (i + 4 > n)
         return -1;
     for (size_t k = 0; k < 4; k++) {
-        int d = mnap_hex_digit(s[i + k]);
+        int d = mt_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = (v << 4) | d;

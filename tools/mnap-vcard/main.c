@@ -17,7 +17,7 @@
 #include <openssl/rand.h>
 
 #include "cm_ct.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "vc_card.h"
 #include "vc_link.h"
 #include "vc_log.h"
@@ -112,7 +112,7 @@ static int parse_serial(const char *s, uint8_t out[MC_SERIAL_LEN])
 {
     size_t n = strlen(s);
 
-    return n == 2 * MC_SERIAL_LEN && mnap_hex_decode(s, n, out, MC_SERIAL_LEN, NULL) == 0 ? 0 : -1;
+    return n == 2 * MC_SERIAL_LEN && mt_hex_decode(s, n, out, MC_SERIAL_LEN, NULL) == 0 ? 0 : -1;
 }
 
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)
@@ -411,7 +411,7 @@ static int handle_message(slot *s, const uint8_t *msg, size_t len)
          * power comes back, and the card is inserted again. */
         vc_log(VC_ERR, "card went mute (an NVM write failed): power-cycling it");
         drop_connection(s, "card mute");
-        mc_sim_power_restore(&s->vc->sim);
+        mc_sim_power_restore(&s->vc->sc.sim);
         s->inserted = false;
         s->reinsert_at_ms = now_ms() + MUTE_OUT_MS;
         return 0;

@@ -14,15 +14,8 @@
 static void init_fields(vc_card *vc)
 {
     memset(vc, 0, sizeof *vc);
-    vc->sim.fd = -1;
+    mc_simcard_init(&vc->sc);
     vc->die_ins = -1;
-}
-
-/* One process per image: two virtual cards writing one file would corrupt
- * it, and the second one could not tell. */
-static int lock_image(vc_card *vc, const char *path, char *err, size_t err_cap)
-{
-    return mc_sim_lock(&vc->sim, path, err, err_cap);
 }
 
 /* The simulated Type B card's ATQB fields (ISO/IEC 14443-3 7.9.4) and its
@@ -84,17 +77,15 @@ int vc_card_set_transport(vc_card *vc, uint8_t transport)
 
     if (n == 0)
         return -1;
-    vc->transport = transport;
+    mc_simcard_set_transport(&vc->sc, transport);
     memcpy(vc->atr, atr, n);
     vc->atr_len = n;
-    if (vc->powered)
-        mc_set_transport(&vc->card, transport);
     return 0;
 }
 
 static void compute_atr(vc_card *vc)
 {
-    vc->atr_len = vc_atr(vc->transport, vc->atr, sizeof vc->atr);
+    vc->atr_len = vc_atr(vc->sc.transport, vc->atr, sizeof vc->atr);
 }
 
 int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
@@ -120,30 +111,25 @@ int vc_card_create(vc_card *vc, const char *path, uint32_t nvm_size,
             }
         }
     }
-    errno = 0; /* the simulator sets it only on an I/O failure */
-    if (mc_sim_create_file(&vc->sim, path, nvm_size, overwrite) != 0) {
+    /* One process per image (the holder locks it): two virtual cards
+     * writing one file would corrupt it, and the second one could not tell.
+     * The card is left powered off: the reader powers it on itself. */
+    mc_simcard_make mk = { serial, NULL, NULL, NULL, NULL, 0, NULL };
+    mc_status st_fab = MC_OK;
+    int rc = mc_simcard_create_file(&vc->sc, path, nvm_size, overwrite, &mk, &st_fab, err,
+                                    err_cap);
+    if (rc == MC_SIMCARD_E_CREATE) {
         snprintf(err, err_cap, "%s: cannot create an image of %u bytes (%s)", path,
                  (unsigned)nvm_size, errno != 0 ? strerror(errno) : "simulator refused");
         return -1;
     }
-    vc->open = true;
-    if (lock_image(vc, path, err, err_cap) != 0) {
-        /* Another process locked it: not ours alone to remove. */
-        vc_card_close(vc);
-        return -1;
-    }
-    mc_status st_fab = mc_fabricate(&vc->card, &vc->sim, serial, mc_sim_test_family,
-                                    mc_sim_test_key, mc_sim_test_key, mc_sim_test_key,
-                                    sizeof mc_sim_test_key);
-    if (st_fab != MC_OK) {
+    if (rc == MC_SIMCARD_E_FABRICATE) {
         snprintf(err, err_cap, "%s: fabrication failed (mc_status %d)", path, (int)st_fab);
-        vc_card_close(vc);
-        unlink(path); /* no half-made card image stays behind */
         return -1;
     }
-    /* mc_fabricate leaves the card powered: the reader powers it on itself. */
-    mc_power_off(&vc->card);
-    vc->powered = false;
+    if (rc != 0) {
+        return -1;   /* locked by another process: err says so */
+    }
     compute_atr(vc);
     return 0;
 }
@@ -159,14 +145,14 @@ int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap)
                  strerror(errno));
         return -1;
     }
-    if (mc_sim_open_file(&vc->sim, path, why, sizeof why) != 0) {
+    int rc = mc_simcard_open_file(&vc->sc, path, why, sizeof why);
+    if (rc == MC_SIMCARD_E_OPEN) {
         /* the simulator's message already names the file */
         snprintf(err, err_cap, "image refused: %s", why[0] != '\0' ? why : path);
         return -1;
     }
-    vc->open = true;
-    if (lock_image(vc, path, err, err_cap) != 0) {
-        vc_card_close(vc);
+    if (rc != 0) {
+        snprintf(err, err_cap, "%s", why);
         return -1;
     }
     compute_atr(vc);
@@ -179,24 +165,16 @@ int vc_card_open(vc_card *vc, const char *path, char *err, size_t err_cap)
 
 void vc_card_close(vc_card *vc)
 {
-    if (vc->powered) {
+    if (vc->sc.powered) {
         vc_card_power_off(vc);
     }
-    if (vc->open) {
-        mc_sim_close(&vc->sim); /* closing the fd also drops the lock */
-        vc->open = false;
-    }
+    mc_simcard_close(&vc->sc); /* closing the fd also drops the lock */
 }
 
 void vc_card_power_on(vc_card *vc)
 {
-    if (vc->powered) {
-        mc_power_off(&vc->card);
-    }
-    mc_status st = mc_power_on(&vc->card, &vc->sim);
-    vc->powered = true;
-    /* Power-on leaves what power-off left, T=1: the reader's transport. */
-    mc_set_transport(&vc->card, vc->transport);
+    mc_status st = mc_simcard_power_on(&vc->sc);
+
     vc->corrupt = st == MC_ERR_CORRUPT;
     if (st == MC_ERR_CORRUPT) {
         vc_log(VC_WARN, "card NVM failed its checks: serving a card that answers 6581");
@@ -209,20 +187,19 @@ void vc_card_power_on(vc_card *vc)
 
 void vc_card_power_off(vc_card *vc)
 {
-    if (vc->powered) {
-        mc_power_off(&vc->card);
-        vc->powered = false;
+    if (vc->sc.powered) {
+        mc_simcard_power_off(&vc->sc);
         vc_log(VC_INFO, "card powered off");
     }
 }
 
 void vc_card_reset(vc_card *vc)
 {
-    if (!vc->powered) {
+    if (!vc->sc.powered) {
         vc_card_power_on(vc);
         return;
     }
-    mc_reset(&vc->card);
+    mc_simcard_reset(&vc->sc);
     vc_log(VC_INFO, "card reset");
 }
 
@@ -232,7 +209,7 @@ vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
     bool armed = false;
 
     *rsp_len = 0;
-    if (!vc->powered) {
+    if (!vc->sc.powered) {
         /* pcscd always powers a card before its first APDU; a reader that
          * does not is served as if it had. */
         vc_log(VC_WARN, "APDU to an unpowered card: powering it on first");
@@ -248,15 +225,15 @@ vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
             }
             /* Tear the Wth NVM write of this command after one byte: the
              * image on disk is left exactly as a power cut would leave it. */
-            mc_sim_arm_cut(&vc->sim, vc->die_write, 1);
+            mc_simcard_arm_cut(&vc->sc, vc->die_write, 1);
             armed = true;
         }
     }
-    uint64_t writes_before = vc->sim.writes;
-    size_t n = mc_process(&vc->card, cmd, cmd_len, rsp, rsp_cap);
-    vc->last_writes = vc->sim.writes - writes_before;
+    uint64_t writes_before = vc->sc.sim.writes;
+    size_t n = mc_simcard_process(&vc->sc, cmd, cmd_len, rsp, rsp_cap);
+    vc->last_writes = vc->sc.sim.writes - writes_before;
     if (armed) {
-        if (n == 0 && vc->sim.power_cut) {
+        if (n == 0 && vc->sc.sim.power_cut) {
             if (vc->cut_only) {
                 vc_log(VC_WARN, "--cut-at: power cut at NVM write %u of APDU %u with INS %02X",
                        vc->die_write, vc->ins_seen, (unsigned)vc->die_ins);
@@ -266,7 +243,7 @@ vc_apdu_result vc_card_apdu(vc_card *vc, const uint8_t *cmd, size_t cmd_len,
                    vc->die_write, vc->ins_seen, (unsigned)vc->die_ins);
             return VC_APDU_DIE;
         }
-        mc_sim_disarm(&vc->sim);
+        mc_sim_disarm(&vc->sc.sim);
         vc_log(VC_WARN, "--%s: the command made fewer than %u NVM writes; answered normally",
                vc->cut_only ? "cut-at" : "die-at", vc->die_write);
     }

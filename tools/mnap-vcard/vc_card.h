@@ -13,17 +13,15 @@
 #include <stdint.h>
 
 #include "mc.h"
-#include "mc_sim.h"
+#include "sim_card.h"
 
 #define VC_ATR_MAX 33
 
 typedef struct vc_card {
-    mc_sim sim;
-    mc_card card;
-    bool open;
-    bool powered;
+    mc_simcard sc;             /* the card, its image and power (card/port/sim/sim_card.h);
+                                  sc.transport (MC_TRANSPORT_*): the ATR and the card's
+                                  APDU rules */
     bool corrupt;              /* the last power-on found corrupt NVM */
-    uint8_t transport;         /* MC_TRANSPORT_* (mc.h): the ATR and the card's APDU rules */
     uint8_t atr[VC_ATR_MAX];   /* computed once: get-ATR is polled constantly */
     size_t atr_len;
     /* test hooks (--die-at, --cut-at): the Nth APDU with this INS ends the

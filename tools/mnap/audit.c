@@ -3,7 +3,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "lock.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +39,7 @@ int audit_hash(const char *prev, const char *body, size_t body_len, char out[AUD
     if (!ok) {
         return -1;
     }
-    mnap_hex_encode(md, sizeof md, out); /* lower case */
+    mt_hex_encode(md, sizeof md, out, MT_HEX_LOWER);
     return 0;
 }
 

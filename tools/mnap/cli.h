@@ -16,6 +16,7 @@
 
 #include "mnap/mnap.h"
 #include "mnap/mnap_registry.h"
+#include "mt_json.h"
 
 /* Exit codes (docs/cli.md). */
 enum {
@@ -108,8 +109,7 @@ void cli_fail_text_en(mnap_ctx *ctx, mnap_err e, const char *what, char *out, si
 /* Parses hex (spaces allowed) into out; -1 on bad digits or length not in
  * [min, max]. */
 int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len);
-/* Upper-case hex of len bytes into out (2*len+1 bytes). */
-void cli_hex(const uint8_t *in, size_t len, char *out);
+/* Hex output: mt_hex_encode(in, len, out, MT_HEX_UPPER) (tools/lib/mt_json.h). */
 /* Writes s as a JSON string (quotes and escapes included). */
 void cli_json_str(FILE *f, const char *s);
 /* --json: holds back stdout until cli_json_end(rc): on success it is

@@ -118,7 +118,7 @@ static int already_loaded(am_frame *f, const uint8_t *aid, size_t aid_len)
     }
     for (size_t i = 0; i < count; i++) {
         if (list[i].aid_len == aid_len && memcmp(list[i].aid, aid, aid_len) == 0) {
-            cli_hex(aid, aid_len, hex);
+            mt_hex_encode(aid, aid_len, hex, MT_HEX_UPPER);
             cli_error("this AP is already on the card (%s, %s): delete it first (mnap ap delete %s) "
                       "to load it again", hex, ap_state_name(list[i].state), hex);
             return EX_CARD;
@@ -132,7 +132,7 @@ static int ap_load(cli *c, int argc, char **argv)
     ap_opts o;
     int first;
     am_frame f;
-    mnap_manifest *m = NULL;
+    mt_manifest *m = NULL;
     size_t problems;
     uint8_t *img = NULL;
     size_t img_len = 0;
@@ -149,7 +149,7 @@ static int ap_load(cli *c, int argc, char **argv)
         }
         return rc;
     }
-    img = malloc(MNAP_MANIFEST_MAX_IMAGE);
+    img = malloc(MT_MANIFEST_MAX_IMAGE);
     if (img == NULL) {
         image_free(m);
         cli_error("out of memory");
@@ -176,7 +176,7 @@ static int ap_load(cli *c, int argc, char **argv)
             rc = already_loaded(&f, m->aid, m->aid_len);
         }
         if (rc == EX_OK) {
-            rc = image_build(argv[first], m, f.ks, &region, div, img, MNAP_MANIFEST_MAX_IMAGE, &img_len);
+            rc = image_build(argv[first], m, f.ks, &region, div, img, MT_MANIFEST_MAX_IMAGE, &img_len);
             if (rc == EX_OK && o.block_size != 0 && (img_len + o.block_size - 1) / o.block_size > 256) {
                 size_t least = (img_len + 255) / 256;
                 cli_error("--block-size %zu cuts this AP image (%zu bytes) into %zu blocks: a load has "
@@ -216,7 +216,7 @@ static int ap_load(cli *c, int argc, char **argv)
         rc = regap_end(c, &f, f.op.aid, EX_CARD) == EX_CARD ? rc : EX_REGISTRY;
     }
     rc = am_end(&f, rc);
-    cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);
+    cm_wipe(img, MT_MANIFEST_MAX_IMAGE);
     free(img);
     image_free(m);
     return rc;
@@ -306,7 +306,7 @@ static int ap_list(cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < count; i++) {
             char hex[2 * MNAP_AID_MAX + 1];
-            cli_hex(list[i].aid, list[i].aid_len, hex);
+            mt_hex_encode(list[i].aid, list[i].aid_len, hex, MT_HEX_UPPER);
             if (c->json) {
                 printf("%s{\"aid\":\"%s\",\"state\":\"%s\",\"state_code\":\"%02X\",\"nvm_used\":%lu,"
                        "\"pin_tries\":%u,\"blocked\":%s}",

@@ -111,9 +111,9 @@ static void print_info(const cli *c, const char *reader, const uint8_t *atr, siz
     char atr_hex[2 * 64 + 1] = "";
     char serial[17], div[2 * MNAP_DIV_DATA_LEN + 1];
 
-    cli_hex(atr, atr_len, atr_hex);
-    cli_hex(in->serial, 8, serial);
-    cli_hex(in->div_data, MNAP_DIV_DATA_LEN, div);
+    mt_hex_encode(atr, atr_len, atr_hex, MT_HEX_UPPER);
+    mt_hex_encode(in->serial, 8, serial, MT_HEX_UPPER);
+    mt_hex_encode(in->div_data, MNAP_DIV_DATA_LEN, div, MT_HEX_UPPER);
     if (c->json) {
         printf("{\"reader\":");
         cli_json_str(stdout, reader);

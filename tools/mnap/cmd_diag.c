@@ -193,7 +193,7 @@ static void check_inside(diag *d, cli_conn *k, const char *keys, uint8_t area_st
         } else {
             for (size_t i = 0; i < count && i < sizeof list / sizeof list[0]; i++) {
                 char hex[2 * MNAP_AID_MAX + 1], label[48];
-                cli_hex(list[i].aid, list[i].aid_len, hex);
+                mt_hex_encode(list[i].aid, list[i].aid_len, hex, MT_HEX_UPPER);
                 snprintf(label, sizeof label, "AP %s", hex);
                 if (list[i].state == MNAP_AP_SUSPENDED) {
                     check(d, label, D_FAIL, EX_CARD, "AP suspended by the municipality: resume it at the counter",
@@ -306,7 +306,7 @@ int cmd_diagnose(cli *c, int argc, char **argv)
             skip_rest(&d, after_reader + 1, 5, "no ATR");
             goto done;
         }
-        cli_hex(atr, atr_len, hex);
+        mt_hex_encode(atr, atr_len, hex, MT_HEX_UPPER);
         bool mnap = false;
         for (size_t i = 0; i + 4 <= atr_len; i++) {
             mnap |= memcmp(atr + i, "MNAP", 4) == 0;

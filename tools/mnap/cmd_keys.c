@@ -240,9 +240,9 @@ static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t ke
 {
     char he[7], hm[7], hd[7];
 
-    cli_hex(ke, 3, he);
-    cli_hex(km, 3, hm);
-    cli_hex(kd, 3, hd);
+    mt_hex_encode(ke, 3, he, MT_HEX_UPPER);
+    mt_hex_encode(km, 3, hm, MT_HEX_UPPER);
+    mt_hex_encode(kd, 3, hd, MT_HEX_UPPER);
     if (c->json) {
         printf("%s{\"name\":", first ? "" : ",");
         cli_json_str(stdout, name);
@@ -636,9 +636,9 @@ static void kcv_text(const mnap_keyset *set, char *out, size_t cap)
         (void)snprintf(out, cap, "KCV unavailable");
         return;
     }
-    cli_hex(ke, 3, he);
-    cli_hex(km, 3, hm);
-    cli_hex(kd, 3, hd);
+    mt_hex_encode(ke, 3, he, MT_HEX_UPPER);
+    mt_hex_encode(km, 3, hm, MT_HEX_UPPER);
+    mt_hex_encode(kd, 3, hd, MT_HEX_UPPER);
     (void)snprintf(out, cap, "KCV ENC %s MAC %s DEK %s", he, hm, hd);
 }
 

@@ -92,7 +92,7 @@ static void show(const char *label, const uint8_t *b, size_t n)
     if (text) {
         printf("  %-18s %.*s\n", label, (int)n, (const char *)b);
     } else {
-        cli_hex(b, n > 256 ? 256 : n, hex);
+        mt_hex_encode(b, n > 256 ? 256 : n, hex, MT_HEX_UPPER);
         printf("  %-18s %s\n", label, hex);
     }
 }

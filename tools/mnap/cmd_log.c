@@ -61,7 +61,7 @@ int cmd_log(cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < count; i++) {
             char hex[2 * MNAP_AID_MAX + 1];
-            cli_hex(log[i].aid, log[i].aid_len, hex);
+            mt_hex_encode(log[i].aid, log[i].aid_len, hex, MT_HEX_UPPER);
             if (c->json) {
                 printf("%s{\"seq\":%lu,\"event\":\"%s\",\"event_code\":\"%02X\",\"aid\":%s%s%s,\"repeat\":%u}",
                        i == 0 ? "" : ",", (unsigned long)log[i].seq, mnap_log_event_name(log[i].event),

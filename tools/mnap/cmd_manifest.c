@@ -23,7 +23,7 @@ static const char u_build[] =
 
 static int manifest_check(cli *c, int argc, char **argv)
 {
-    mnap_manifest *m = NULL;
+    mt_manifest *m = NULL;
     size_t problems = 0;
     int first;
 
@@ -38,7 +38,7 @@ static int manifest_check(cli *c, int argc, char **argv)
         printf(",\"valid\":%s,\"problems\":%zu", rc == EX_OK ? "true" : "false", problems);
         if (rc == EX_OK) {
             char aid[2 * MNAP_AID_MAX + 1];
-            cli_hex(m->aid, m->aid_len, aid);
+            mt_hex_encode(m->aid, m->aid_len, aid, MT_HEX_UPPER);
             printf(",\"aid\":\"%s\",\"key_set\":", aid);
             cli_json_str(stdout, m->key_set);
             printf(",\"files\":%zu", m->ef_count);
@@ -46,7 +46,7 @@ static int manifest_check(cli *c, int argc, char **argv)
         printf("}\n");
     } else if (rc == EX_OK) {
         char aid[2 * MNAP_AID_MAX + 1];
-        cli_hex(m->aid, m->aid_len, aid);
+        mt_hex_encode(m->aid, m->aid_len, aid, MT_HEX_UPPER);
         printf(_("%s: OK (AP %s, key set '%s', %zu EF%s)\n"), argv[first], aid, m->key_set, m->ef_count,
                m->ef_count == 1 ? "" : "s");
     } else if (problems > 0) {
@@ -92,7 +92,7 @@ static int manifest_build(cli *c, int argc, char **argv)
     build_opts o = { NULL, "region", NULL };
     uint8_t div[MNAP_DIV_DATA_LEN];
     size_t div_len = 0;
-    mnap_manifest *m = NULL;
+    mt_manifest *m = NULL;
     mnap_keystore *ks = NULL;
     mnap_keyset region;
     size_t problems;
@@ -117,7 +117,7 @@ static int manifest_build(cli *c, int argc, char **argv)
     if (rc != EX_OK) {
         return rc;
     }
-    img = malloc(MNAP_MANIFEST_MAX_IMAGE);
+    img = malloc(MT_MANIFEST_MAX_IMAGE);
     if (img == NULL) {
         image_free(m);
         cli_error("out of memory");
@@ -128,7 +128,7 @@ static int manifest_build(cli *c, int argc, char **argv)
         rc = ks_get(ks, o.region, &region);
         if (rc == EX_OK) {
             rc = image_build(argv[first], m, ks, &region, o.div != NULL ? div : NULL, img,
-                             MNAP_MANIFEST_MAX_IMAGE, &img_len);
+                             MT_MANIFEST_MAX_IMAGE, &img_len);
             mnap_keyset_wipe(&region);
         }
         mnap_keystore_free(ks);
@@ -142,7 +142,7 @@ static int manifest_build(cli *c, int argc, char **argv)
             printf(_("%s: %zu bytes\n"), o.out, img_len);
         }
     }
-    cm_wipe(img, MNAP_MANIFEST_MAX_IMAGE);
+    cm_wipe(img, MT_MANIFEST_MAX_IMAGE);
     free(img);
     image_free(m);
     return rc;

@@ -288,7 +288,7 @@ static int upper_serial(const char *in, char out[MNAP_REG_SERIAL_HEX + 1])
         cli_error("'%s' is not a card serial (8 bytes of hex)", in);
         return -1;
     }
-    cli_hex(b, 8, out);
+    mt_hex_encode(b, 8, out, MT_HEX_UPPER);
     return 0;
 }
 

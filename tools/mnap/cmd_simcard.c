@@ -74,7 +74,7 @@ static int simcard_create_cmd(cli *c, int argc, char **argv)
         cli_error("%s", err);
         return EX_LOCAL;
     }
-    cli_hex(serial, 8, hex);
+    mt_hex_encode(serial, 8, hex, MT_HEX_UPPER);
     printf(_("blank card %s created in %s\n"), hex, argv[first]);
     return EX_OK;
 }

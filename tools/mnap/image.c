@@ -3,12 +3,11 @@
 #include "cli.h"
 #include "i18n.h"
 #include "cm_ct.h"
-#include "mc_sim.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void print_report(const char *path, const mnap_manifest_report *r)
+static void print_report(const char *path, const mt_manifest_report *r)
 {
     size_t shown = r->count < r->cap ? r->count : r->cap;
 
@@ -27,10 +26,10 @@ static void print_report(const char *path, const mnap_manifest_report *r)
 
 #define MAX_PROBLEMS 64
 
-int image_check(const char *path, mnap_manifest **m, size_t *problems)
+int image_check(const char *path, mt_manifest **m, size_t *problems)
 {
-    mnap_manifest_problem items[MAX_PROBLEMS];
-    mnap_manifest_report r;
+    mt_manifest_problem items[MAX_PROBLEMS];
+    mt_manifest_report r;
 
     *problems = 0;
     *m = calloc(1, sizeof **m);
@@ -38,9 +37,9 @@ int image_check(const char *path, mnap_manifest **m, size_t *problems)
         cli_error("out of memory");
         return EX_LOCAL;
     }
-    mnap_manifest_report_init(&r, items, MAX_PROBLEMS);
-    int rc = mnap_manifest_check_file(path, *m, &r);
-    if (rc == MNAP_MANIFEST_OK) {
+    mt_manifest_report_init(&r, items, MAX_PROBLEMS);
+    int rc = mt_manifest_check_file(path, *m, &r);
+    if (rc == MT_MANIFEST_OK) {
         return EX_OK;
     }
     print_report(path, &r);
@@ -50,7 +49,7 @@ int image_check(const char *path, mnap_manifest **m, size_t *problems)
     }
     image_free(*m);
     *m = NULL;
-    return rc == MNAP_MANIFEST_E_PARAM ? EX_USAGE : EX_LOCAL;
+    return rc == MT_MANIFEST_E_PARAM ? EX_USAGE : EX_LOCAL;
 }
 
 typedef struct key_lookup {
@@ -92,16 +91,15 @@ static int lookup(void *ctx, const char *name, cm_keyset *out)
     return rc;
 }
 
-int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *ks,
+int image_build(const char *path, const mt_manifest *m, const mnap_keystore *ks,
                 const mnap_keyset *region, const uint8_t *div, uint8_t *out, size_t cap,
                 size_t *out_len)
 {
-    mnap_manifest_problem items[MAX_PROBLEMS];
-    mnap_manifest_report r;
+    mt_manifest_problem items[MAX_PROBLEMS];
+    mt_manifest_report r;
     key_lookup l = { ks, div, "" };
-    /* The simulator port's OpenSSL block function: the one the host library
-     * and the tests use too. */
-    cm_aes aes = { mc_sim_openssl_aes, NULL };
+    /* libmnap's AES block (OpenSSL), through its public API. */
+    cm_aes aes = { mnap_aes_block, NULL };
     mnap_keyset card;
     const mnap_keyset *dek_set = region;
     int rc;
@@ -114,20 +112,20 @@ int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *k
         }
         dek_set = &card;
     }
-    mnap_manifest_report_init(&r, items, MAX_PROBLEMS);
-    rc = mnap_manifest_build(m, lookup, &l, &aes, dek_set->dek, dek_set->key_len, out, cap, out_len, &r);
+    mt_manifest_report_init(&r, items, MAX_PROBLEMS);
+    rc = mt_manifest_build(m, lookup, &l, &aes, dek_set->dek, dek_set->key_len, out, cap, out_len, &r);
     mnap_keyset_wipe(&card);
-    if (rc == MNAP_MANIFEST_OK) {
+    if (rc == MT_MANIFEST_OK) {
         return EX_OK;
     }
-    if (rc == MNAP_MANIFEST_E_KEY && l.why[0] != '\0' && r.count > 0 && items[0].line > 0) {
+    if (rc == MT_MANIFEST_E_KEY && l.why[0] != '\0' && r.count > 0 && items[0].line > 0) {
         /* The lookup knows why better than the compiler's "no key set":
          * one line, at the manifest's key_set. */
         fprintf(stderr, _("%s:%d:%d: key_set: %s\n"), path, items[0].line, items[0].column, l.why);
         return EX_KEYSTORE;
     }
     print_report(path, &r);
-    if (rc == MNAP_MANIFEST_E_KEY) {
+    if (rc == MT_MANIFEST_E_KEY) {
         return EX_KEYSTORE;
     }
     if (r.count == 0) {
@@ -136,10 +134,10 @@ int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *k
     return EX_LOCAL;
 }
 
-void image_free(mnap_manifest *m)
+void image_free(mt_manifest *m)
 {
     if (m != NULL) {
-        mnap_manifest_wipe(m);
+        mt_manifest_wipe(m);
         free(m);
     }
 }

@@ -14,14 +14,14 @@
 
 /* Checks path into *m (heap: the struct is large).  Prints the problems.
  * Returns EX_OK, EX_LOCAL (invalid or unreadable), or another exit code. */
-int image_check(const char *path, mnap_manifest **m, size_t *problems);
+int image_check(const char *path, mt_manifest **m, size_t *problems);
 /* Builds the image of m.  region: the region key set; div: the card's
  * diversification data, needed when a key set holds master keys (NULL
  * otherwise: a master set then gives an error).  out gets at most
- * MNAP_MANIFEST_MAX_IMAGE bytes.  Returns an exit code (errors printed). */
-int image_build(const char *path, const mnap_manifest *m, const mnap_keystore *ks,
+ * MT_MANIFEST_MAX_IMAGE bytes.  Returns an exit code (errors printed). */
+int image_build(const char *path, const mt_manifest *m, const mnap_keystore *ks,
                 const mnap_keyset *region, const uint8_t *div, uint8_t *out, size_t cap,
                 size_t *out_len);
-void image_free(mnap_manifest *m);
+void image_free(mt_manifest *m);
 
 #endif

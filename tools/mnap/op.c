@@ -190,7 +190,7 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
     op->audit.fd = -1;
     (void)snprintf(op->command, sizeof op->command, "%s", command);
     if (aid != NULL) {
-        cli_hex(aid, aid_len, op->aid);
+        mt_hex_encode(aid, aid_len, op->aid, MT_HEX_UPPER);
     }
     if (audit_open(&op->audit, c->audit, err, sizeof err) != 0) {
         cli_error("audit log: %s", err);
@@ -202,7 +202,7 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
 
 void op_serial(cli_op *op, const uint8_t serial[8])
 {
-    cli_hex(serial, 8, op->serial);
+    mt_hex_encode(serial, 8, op->serial, MT_HEX_UPPER);
     if (op->audit.fd >= 0) {
         arm_interrupt(op);
     }

@@ -89,7 +89,7 @@ int reg_session_write(const cli *c, const uint8_t token[MNAP_REG_TOKEN_LEN])
         return EX_USAGE;
     }
     memcpy(text, "mnap-session 1\n", 15);
-    cli_hex(token, MNAP_REG_TOKEN_LEN, text + 15);
+    mt_hex_encode(token, MNAP_REG_TOKEN_LEN, text + 15, MT_HEX_UPPER);
     text[15 + 2 * MNAP_REG_TOKEN_LEN] = '\n';
     if (cli_mkdirs_for(c->session) != 0) {
         cli_error("session file %s: %s", c->session, strerror(errno));
@@ -264,7 +264,7 @@ int regap_repair(cli *c, am_frame *f)
         mnap_reg_ap_status now = MNAP_AP_FAILED;
         for (size_t k = 0; k < count && k < sizeof list / sizeof list[0]; k++) {
             char hex[2 * MNAP_AID_MAX + 1];
-            cli_hex(list[k].aid, list[k].aid_len, hex);
+            mt_hex_encode(list[k].aid, list[k].aid_len, hex, MT_HEX_UPPER);
             on_card = on_card || strcmp(hex, pend[i].aid) == 0;
         }
         e = mnap_reg_ap_resolve(c->reg, &c->actor, f->op.serial, pend[i].aid, on_card, &now);

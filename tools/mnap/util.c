@@ -2,7 +2,7 @@
  * hex, JSON strings, the per-user data directory and atomic file writes. */
 #include "cli.h"
 #include "i18n.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 #include "cm_ct.h"
 
 #include <errno.h>
@@ -291,20 +291,9 @@ int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *l
         digits[n++] = *s;
     }
     /* The digits may be a key (keys import): wiped on every way out. */
-    rc = n / 2 < min || n / 2 > max || mnap_hex_decode(digits, n, out, max, len) != 0 ? -1 : 0;
+    rc = n / 2 < min || n / 2 > max || mt_hex_decode(digits, n, out, max, len) != 0 ? -1 : 0;
     cm_wipe(digits, sizeof digits);
     return rc;
-}
-
-void cli_hex(const uint8_t *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789ABCDEF";
-
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
 }
 
 /* Escaped by jansson, and always valid UTF-8: a path or name with bytes

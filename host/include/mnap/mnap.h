@@ -119,6 +119,15 @@ mnap_err mnap_transmit(mnap_ctx *ctx, const uint8_t *apdu, size_t len, uint8_t *
 mnap_err mnap_command(mnap_ctx *ctx, const mnap_apdu *a, uint8_t *out, size_t cap,
                       size_t *out_len);
 
+/* --- AES block ------------------------------------------------------------ */
+/* One AES block, ECB without padding, key_len 16, 24 or 32, from OpenSSL: the
+ * block cipher libmnap itself runs SCP03 over, in the shape of a cm_aes_fn
+ * (common/cm_aes.h; ctx is not used).  0 on success, negative on a bad key
+ * length or an OpenSSL failure.  For programs beside libmnap that need the
+ * same block: the AP manifest compiler, tests. */
+int mnap_aes_block(void *ctx, int decrypt, const uint8_t *key, size_t key_len,
+                   const uint8_t in[16], uint8_t out[16]);
+
 /* --- card information (GET DATA DF20) --------------------------------- */
 typedef struct mnap_area_info {
     uint8_t state;             /* 01 BLANK, 0F ACTIVE, 7F LOCKED, FF TERMINATED */

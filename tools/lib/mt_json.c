@@ -1,4 +1,4 @@
-/* mnap_json.c: JSON documents on top of jsmn (see mnap_json.h).
+/* mt_json.c: JSON documents on top of jsmn (see mt_json.h).
  *
  * jsmn tokenizes in place and reports offsets only; this wrapper owns the text
  * and the token array, grows the array as jsmn asks, and turns offsets into
@@ -17,7 +17,7 @@
 #include <jsmn.h>
 
 #include "cm_ct.h"
-#include "mnap_json.h"
+#include "mt_json.h"
 
 #define MJ_MAX_TEXT (16u * 1024u * 1024u)
 
@@ -483,7 +483,7 @@ int mj_hex(const mj_doc *doc, int tok, uint8_t *out, size_t cap, size_t *out_len
     if (mj_kind(doc, tok) != MJ_STRING)
         return -1;
     p = mj_str(doc, tok, &len);
-    return mnap_hex_decode(p, len, out, cap, out_len);
+    return mt_hex_decode(p, len, out, cap, out_len);
 }
 
 void mj_pos(const mj_doc *doc, int tok, int *line, int *col)
@@ -499,7 +499,7 @@ void mj_pos(const mj_doc *doc, int tok, int *line, int *col)
         (*col)--;
 }
 
-int mnap_hex_digit(char c)
+int mt_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -510,14 +510,14 @@ int mnap_hex_digit(char c)
     return -1;
 }
 
-int mnap_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, size_t *out_len)
+int mt_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, size_t *out_len)
 {
     size_t i;
 
     if (hex == NULL || hex_len % 2 != 0 || hex_len / 2 > cap)
         return -1;
     for (i = 0; i < hex_len; i += 2) {
-        int hi = mnap_hex_digit(hex[i]), lo = mnap_hex_digit(hex[i + 1]);
+        int hi = mt_hex_digit(hex[i]), lo = mt_hex_digit(hex[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i / 2] = (uint8_t)((hi << 4) | lo);
@@ -527,9 +527,9 @@ int mnap_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, s
     return 0;
 }
 
-void mnap_hex_encode(const uint8_t *in, size_t len, char *out)
+void mt_hex_encode(const uint8_t *in, size_t len, char *out, int hex_case)
 {
-    static const char digits[] = "0123456789abcdef";
+    const char *digits = hex_case == MT_HEX_UPPER ? "0123456789ABCDEF" : "0123456789abcdef";
     size_t i;
 
     for (i = 0; i < len; i++) {

@@ -1,10 +1,10 @@
-/* mnap_json.h: a small JSON document reader on top of jsmn, for the tools
+/* mt_json.h: a small JSON document reader on top of jsmn, for the tools
  * (manifest compiler) and the tests (vector files).  Not for the card.
  *
  * A document owns its text and its token array; lookups return token indexes
  * (-1 when absent).  Every token knows its line and column for error reports. */
-#ifndef MNAP_JSON_H
-#define MNAP_JSON_H
+#ifndef MT_JSON_H
+#define MT_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -54,10 +54,15 @@ int mj_hex(const mj_doc *doc, int tok, uint8_t *out, size_t cap, size_t *out_len
 /* 1-based line and column of the token's first character. */
 void mj_pos(const mj_doc *doc, int tok, int *line, int *col);
 
-/* Hex helpers for tests and tools.  mnap_hex_digit: 0..15 for a hex digit
+/* Hex helpers for tests and tools.  mt_hex_digit: 0..15 for a hex digit
  * (either case), -1 for anything else. */
-int mnap_hex_digit(char c);
-int mnap_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, size_t *out_len);
-void mnap_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+int mt_hex_digit(char c);
+int mt_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap, size_t *out_len);
+/* The one hex writer of the tools: 2*len digits and a NUL into out, in
+ * lower case (MT_HEX_LOWER: digests, JSON) or upper case (MT_HEX_UPPER: what
+ * the mnap CLI shows: AIDs, serials, ATRs, KCVs). */
+#define MT_HEX_LOWER 0
+#define MT_HEX_UPPER 1
+void mt_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */, int hex_case);
 
 #endif
