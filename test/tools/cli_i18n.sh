@@ -90,6 +90,11 @@ grep -q "	ef update	0102030405060708	D392F000014C4942	error: EF 0103: security s
     fail "audit line not in English: $(grep 'ef update' "$T/audit.log")"
 N=$((N + 1))
 grep -q "	area lock	-	-	error: area BLANK	" "$T/audit.log" || fail "audit line: $(grep 'area lock' "$T/audit.log" | head -1)"
+# help texts: translated, their synopsis line unchanged
+check $JA 0 "ef append AID FID --keys NAME (--data HEX | --file PATH) [--pin|--pin-stdin]
+  リニア型またはサイクリック型の EF にレコード (ちょうど EF のレコード長) を追加します。" "" "$M" ef append --help
+N=$((N + 1))
+[ "$(LANG=$JA "$M" --help | head -n 1)" = "使い方: mnap [GLOBAL OPTIONS] COMMAND [ARGS]" ] || fail "mnap --help in Japanese"
 # --json: the keys stay, the message is Japanese.
 N=$((N + 1))
 LANG=$JA "$M" --json area setup >"$T/j" 2>/dev/null

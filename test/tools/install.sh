@@ -59,7 +59,7 @@ comp() {
 [ "$(comp mnap --json area r)" = "rotate-keys" ] || fail "completion of 'mnap --json area r': '$(comp mnap --json area r)'"
 [ "$(comp mnap ef read D392F000014C4942 0101 --rec)" = "--record" ] || fail "completion of ef --rec"
 all=$(comp mnap "")
-for c in $("$P/bin/mnap" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
+for c in $(LC_ALL=C "$P/bin/mnap" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
     case " $all " in *" $c "*) ;; *) fail "the completion lacks the command '$c'" ;; esac
     grep -q "^\.B.* $c\|^\.B $c\|\\\\fB$c" "$P/share/man/man1/mnap.1" || fail "mnap(1) lacks the command '$c'"
 done

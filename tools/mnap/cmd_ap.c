@@ -68,26 +68,26 @@ static const char *region_name(const ap_opts *o)
     return o->keys != NULL ? o->keys : "region";
 }
 
-static const char u_load[] =
+static const char u_load[] = N_(
     "ap load MANIFEST [--keys NAME] [--block-size BYTES]\n"
     "  Checks the manifest, builds the AP image (the AP's key set, named by the\n"
     "  manifest's key_set, comes from the key store, diversified for the card when\n"
     "  it holds master keys, and is wrapped under the region Key-DEK), and loads it\n"
     "  in an area manager session with key set NAME (default 'region').  A\n"
     "  progress bar is drawn on stderr when it is a terminal.  All or nothing: a\n"
-    "  failed load leaves no AP.\n";
-static const char u_delete[] =
+    "  failed load leaves no AP.\n");
+static const char u_delete[] = N_(
     "ap delete AID [--keys NAME]\n"
-    "  Deletes the AP and wipes all its data and keys.\n";
-static const char u_list[] =
+    "  Deletes the AP and wipes all its data and keys.\n");
+static const char u_list[] = N_(
     "ap list [--keys NAME]\n"
-    "  Lists the APs: AID, state, NVM used, PIN tries left (BLOCKED at 0).\n";
-static const char u_suspend[] =
+    "  Lists the APs: AID, state, NVM used, PIN tries left (BLOCKED at 0).\n");
+static const char u_suspend[] = N_(
     "ap suspend AID [--keys NAME]\n"
-    "  Suspends the AP (停止): it refuses every command until resumed.\n";
-static const char u_resume[] =
+    "  Suspends the AP (停止): it refuses every command until resumed.\n");
+static const char u_resume[] = N_(
     "ap resume AID [--keys NAME]\n"
-    "  Resumes a suspended AP (再開).\n";
+    "  Resumes a suspended AP (再開).\n");
 
 /* --- progress bar ---------------------------------------------------------- */
 static void progress(void *user, size_t done, size_t total)
@@ -346,11 +346,11 @@ int cmd_ap(cli *c, int argc, char **argv)
 }
 
 /* --- pin unblock ---------------------------------------------------------- */
-static const char u_unblock[] =
+static const char u_unblock[] = N_(
     "pin unblock AID [--pin-stdin] [--keys NAME]\n"
     "  At the municipal counter: sets the AP's new PIN and resets its try counter\n"
     "  (RESET RETRY COUNTER), which unblocks it.  The new PIN is asked twice\n"
-    "  without echo, or read as two lines from stdin with --pin-stdin.\n";
+    "  without echo, or read as two lines from stdin with --pin-stdin.\n");
 
 static int pin_unblock(cli *c, int argc, char **argv)
 {

@@ -48,28 +48,28 @@ static const struct option opts[] = {
     { NULL, 0, NULL, 0 }
 };
 
-static const char u_setup[] =
+static const char u_setup[] = N_(
     "area setup [--transport NAME] [--region NAME]\n"
     "  AREA SETUP of a blank card: opens a session with the transport key set\n"
     "  (default 'transport', KVN FF) and installs the region key set (default\n"
     "  'region'; master keys are diversified for the card).  The area becomes\n"
-    "  ACTIVE.\n";
-static const char u_rotate[] =
+    "  ACTIVE.\n");
+static const char u_rotate[] = N_(
     "area rotate-keys --new NEWNAME [--keys NAME]\n"
     "  Replaces the area's region key set: opens an area manager session with key\n"
     "  set NAME (default 'region') and installs key set NEWNAME (PUT KEY; master\n"
     "  keys are diversified for the card; its KVN must differ).  From then on the\n"
-    "  area opens with NEWNAME only.\n";
-static const char u_lock[] =
+    "  area opens with NEWNAME only.\n");
+static const char u_lock[] = N_(
     "area lock [--keys NAME]\n"
     "  Locks the area (every AP refuses its commands) with key set NAME\n"
-    "  (default 'region').\n";
-static const char u_unlock[] =
+    "  (default 'region').\n");
+static const char u_unlock[] = N_(
     "area unlock [--keys NAME]\n"
-    "  Unlocks a locked area.\n";
-static const char u_terminate[] =
+    "  Unlocks a locked area.\n");
+static const char u_terminate[] = N_(
     "area terminate --yes [--keys NAME]\n"
-    "  Terminates the area: every AP and key set is wiped, for good.  Needs --yes.\n";
+    "  Terminates the area: every AP and key set is wiped, for good.  Needs --yes.\n");
 
 static int parse(int argc, char **argv, area_opts *o, const char *usage)
 {

@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-static const char u_readers[] =
+static const char u_readers[] = N_(
     "readers\n"
-    "  Lists the PC/SC readers with their numbers (for --reader INDEX).\n";
+    "  Lists the PC/SC readers with their numbers (for --reader INDEX).\n");
 
 typedef struct reader_print {
     const cli *c;
@@ -38,7 +38,7 @@ int cmd_readers(cli *c, int argc, char **argv)
     mnap_err e;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_readers, stdout);
+        fputs(gettext(u_readers), stdout);
         return EX_OK;
     }
     if (argc != 1) {
@@ -78,13 +78,13 @@ int cmd_readers(cli *c, int argc, char **argv)
     return EX_OK;
 }
 
-static const char u_info[] =
+static const char u_info[] = N_(
     "info [--keys NAME] [--public]\n"
     "  Shows the ATR, the area state, the runtime version and limits, and, in an\n"
     "  area manager session, the serial, free NVM and number of APs.  The session\n"
     "  uses key set NAME (default: 'transport' on a blank card, else 'region')\n"
     "  and needs the key store; --public skips it and shows only what any reader\n"
-    "  may see.\n";
+    "  may see.\n");
 
 typedef struct info_opts {
     const char *keys;
@@ -160,7 +160,7 @@ int cmd_info(cli *c, int argc, char **argv)
     int rc;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_info, stdout);
+        fputs(gettext(u_info), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_info, &o, &first) != 0 ||

@@ -62,7 +62,7 @@ static void skip_rest(diag *d, const char *const *names, size_t n, const char *w
     }
 }
 
-static const char u_diag[] =
+static const char u_diag[] = N_(
     "diagnose [--keys NAME]\n"
     "  Card fault isolation: checks in order the reader, the card's presence and\n"
     "  ATR, the area manager's answer, the area state, free memory, each AP's\n"
@@ -70,7 +70,7 @@ static const char u_diag[] =
     "  Free memory, APs and NVM health need an area manager session with key set\n"
     "  NAME (default 'transport' on a blank card, else 'region') from the key\n"
     "  store; without it they are skipped.  Exit 0 when no fault is found, else\n"
-    "  the exit code of the first failed check.\n";
+    "  the exit code of the first failed check.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {
@@ -255,7 +255,7 @@ int cmd_diagnose(cli *c, int argc, char **argv)
     bool connected = false;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_diag, stdout);
+        fputs(gettext(u_diag), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_opt, &keys, &first) != 0 ||

@@ -96,27 +96,27 @@ static const struct option opts[] = {
     { NULL, 0, NULL, 0 }
 };
 
-static const char u_read[] =
+static const char u_read[] = N_(
     "ef read AID FID --keys NAME [--offset N] [--length N] [--record N] [--pin|--pin-stdin]\n"
     "  Reads an EF of AP AID in a session opened with the AP's key set NAME: a\n"
     "  transparent EF from --offset (default 0), --length bytes (default: to its\n"
     "  end); a record EF record N, or every record.  Prints hex (one line per\n"
     "  record).  --pin asks for the PIN (no echo), --pin-stdin reads it from stdin,\n"
-    "  for files that need it.\n";
-static const char u_update[] =
+    "  for files that need it.\n");
+static const char u_update[] = N_(
     "ef update AID FID --keys NAME (--data HEX | --file PATH) [--offset N | --record N]\n"
     "          [--pin|--pin-stdin]\n"
     "  Writes a transparent EF at --offset (default 0), or replaces record N of a\n"
     "  record EF.  A record is written at exactly its length: the data must have\n"
-    "  the EF's record length.\n";
-static const char u_append[] =
+    "  the EF's record length.\n");
+static const char u_append[] = N_(
     "ef append AID FID --keys NAME (--data HEX | --file PATH) [--pin|--pin-stdin]\n"
-    "  Appends a record (of exactly the EF's record length) to a linear or cyclic EF.\n";
-const char ap_rotate_usage[] =
+    "  Appends a record (of exactly the EF's record length) to a linear or cyclic EF.\n");
+const char ap_rotate_usage[] = N_(
     "ap rotate-keys AID --keys NAME --new NEWNAME\n"
     "  Replaces the AP's key set: opens a session with key set NAME (the AP's\n"
     "  current keys) and installs key set NEWNAME (PUT KEY; master keys are\n"
-    "  diversified for the card).  From then on the AP opens with NEWNAME only.\n";
+    "  diversified for the card).  From then on the AP opens with NEWNAME only.\n");
 
 static int parse(int argc, char **argv, ef_opts *o, const char *usage, int nargs, int *first)
 {

@@ -113,25 +113,25 @@ static int parse(int argc, char **argv, keys_opts *o, int *first)
     return cli_getopt(argc, argv, opts, on_opt, o, first) == 0 ? 0 : -1;
 }
 
-static const char u_init[] =
+static const char u_init[] = N_(
     "keys init [--kdf-cost LOG2N] [--force]\n"
     "  Creates an empty key store (--keystore PATH).  The passphrase comes from\n"
     "  MNAP_PASSPHRASE or is asked twice without echo.  --kdf-cost sets scrypt's\n"
     "  N = 2^LOG2N (10..19, default 15).  An existing store is kept unless --force.\n"
     "  With --keystore 'pkcs11:token=LABEL' it checks the token and its PIN\n"
-    "  (the token itself is initialised with its own tools: docs/cli.md).\n";
-static const char u_import[] =
+    "  (the token itself is initialised with its own tools: docs/cli.md).\n");
+static const char u_import[] = N_(
     "keys import NAME --kvn KVN [--master] [--file PATH] [--force]\n"
     "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"
     "  ENC, MAC and DEK) or three lines (ENC, MAC, DEK), 16/24/32 bytes each.\n"
     "  --master marks master keys, diversified per card.  Prints the KCVs.\n"
     "  Names mnap uses: transport, region, and each AP manifest's key_set\n"
-    "  (library, certificate in tools/examples).\n";
-static const char u_generate[] =
+    "  (library, certificate in tools/examples).\n");
+static const char u_generate[] = N_(
     "keys generate NAME --kvn KVN [--length 16|24|32] [--master] [--force]\n"
     "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n"
-    "  In a PKCS#11 token, master keys are generated inside it and never leave it.\n";
-static const char u_ceremony[] =
+    "  In a PKCS#11 token, master keys are generated inside it and never leave it.\n");
+static const char u_ceremony[] = N_(
     "keys ceremony NAME --kvn KVN --officer ID --officer ID [--officer ID]\n"
     "                   [--length 16|24|32] [--force]\n"
     "  Creates master key set NAME from two or three key components, one per\n"
@@ -139,18 +139,18 @@ static const char u_ceremony[] =
     "  terminal or given as three lines per officer on stdin.  Prints each\n"
     "  component's KCVs for its officer to check, then the master keys' KCVs;\n"
     "  the master keys are the XOR of the components, combined in the token\n"
-    "  where it can (docs/host.md).  The audit log gets a line per officer.\n";
-static const char u_derive[] =
+    "  where it can (docs/host.md).  The audit log gets a line per officer.\n");
+static const char u_derive[] = N_(
     "keys derive NAME --div HEX [--as NEWNAME] [--force]\n"
     "  Diversifies the master key set NAME for one card (10 bytes of diversification\n"
     "  data, PROTOCOL.md section 7), prints the card keys' KCVs, and with --as\n"
-    "  stores them as a card key set.\n";
-static const char u_list[] =
+    "  stores them as a card key set.\n");
+static const char u_list[] = N_(
     "keys list\n"
-    "  Lists the key sets: name, KVN, key length, master or card keys, KCVs.\n";
-static const char u_remove[] =
+    "  Lists the key sets: name, KVN, key length, master or card keys, KCVs.\n");
+static const char u_remove[] = N_(
     "keys remove NAME\n"
-    "  Removes a key set (the store is rewritten atomically).\n";
+    "  Removes a key set (the store is rewritten atomically).\n");
 
 /* An opened store and the passphrase it was opened with, for the save. */
 typedef struct store {
@@ -827,11 +827,11 @@ static int keys_remove(cli *c, int argc, char **argv)
     return rc;
 }
 
-static const char u_passwd[] =
+static const char u_passwd[] = N_(
     "keys passwd\n"
     "  Changes the key store's passphrase: asks for the current one (or\n"
     "  MNAP_PASSPHRASE), then the new one twice (or MNAP_NEW_PASSPHRASE), and\n"
-    "  rewrites the store atomically under it (fresh salt, same scrypt cost).\n";
+    "  rewrites the store atomically under it (fresh salt, same scrypt cost).\n");
 
 static int keys_passwd(cli *c, int argc, char **argv)
 {

@@ -6,11 +6,11 @@
 
 #include <string.h>
 
-static const char u_log[] =
+static const char u_log[] = N_(
     "log [--keys NAME]\n"
     "  Reads the card's security log in an area manager session (key set NAME,\n"
     "  default 'region') and prints it newest first: sequence, event, AID, and\n"
-    "  how many times the event repeated.\n";
+    "  how many times the event repeated.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {
@@ -37,7 +37,7 @@ int cmd_log(cli *c, int argc, char **argv)
     int rc;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_log, stdout);
+        fputs(gettext(u_log), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_opt, &keys, &first) != 0 ||

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char u_check[] =
+static const char u_check[] = N_(
     "manifest check FILE\n"
     "  Checks an AP manifest and reports every problem as FILE:LINE:COLUMN: message\n"
-    "  on stderr (exit 5 when there is any).  With --json, a summary on stdout.\n";
-static const char u_build[] =
+    "  on stderr (exit 5 when there is any).  With --json, a summary on stdout.\n");
+static const char u_build[] = N_(
     "manifest build FILE -o IMAGE [--region NAME] [--div HEX]\n"
     "  Compiles a manifest into an AP image file (written atomically).  The AP's\n"
     "  key set (the manifest's key_set) comes from the key store and is wrapped\n"
     "  under the Key-DEK of the region key set NAME (default 'region').  Master\n"
-    "  keys need the target card's 10 bytes of diversification data (--div).\n";
+    "  keys need the target card's 10 bytes of diversification data (--div).\n");
 
 static int manifest_check(cli *c, int argc, char **argv)
 {

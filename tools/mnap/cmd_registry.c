@@ -111,25 +111,25 @@ static int new_password(const char *what, bool from_stdin, char *pw, size_t cap,
 }
 
 /* --- registry ---------------------------------------------------------------- */
-static const char u_init[] =
+static const char u_init[] = N_(
     "registry init\n"
     "  Creates the registry's schema, or upgrades it to this program's version\n"
     "  (the same as 'registry upgrade').  Without --registry, the SQLite file\n"
     "  $XDG_DATA_HOME/mnap/registry.db beside the key store; on PostgreSQL, run it\n"
-    "  as the database's owner (docs/registry.md).\n";
-static const char u_upgrade[] =
+    "  as the database's owner (docs/registry.md).\n");
+static const char u_upgrade[] = N_(
     "registry upgrade\n"
-    "  Applies the schema migrations the registry lacks.\n";
-static const char u_addm[] =
+    "  Applies the schema migrations the registry lacks.\n");
+static const char u_addm[] = N_(
     "registry add-municipality CODE --name NAME [--max-failed N] [--admin ID\n"
     "                         [--admin-name NAME] [--password-stdin]]\n"
     "  Registers a municipality (6-digit local government code); failed logins\n"
     "  that lock an operator: N (default 3).  With --admin, also its first\n"
     "  operator, role admin (password asked twice, or one line on stdin).  On\n"
-    "  PostgreSQL it creates the roles mnap_m_CODE and mnap_k_CODE.\n";
-static const char u_status[] =
+    "  PostgreSQL it creates the roles mnap_m_CODE and mnap_k_CODE.\n");
+static const char u_status[] = N_(
     "registry status [--json]\n"
-    "  The engine, the schema version and the municipalities this connection sees.\n";
+    "  The engine, the schema version and the municipalities this connection sees.\n");
 
 static int registry_migrate(cli *c, int argc, char **argv, const char *usage)
 {
@@ -278,7 +278,7 @@ int cmd_registry(cli *c, int argc, char **argv)
 }
 
 /* --- login, logout, whoami ------------------------------------------------------ */
-static const char u_login[] =
+static const char u_login[] = N_(
     "login OPERATOR [--municipality CODE] [--password-stdin] [--ttl SECONDS]\n"
     "  Opens a session: the password is asked without echo (or read as one line\n"
     "  from stdin), never taken from the command line.  The session (a random\n"
@@ -286,7 +286,7 @@ static const char u_login[] =
     "  lasts SECONDS (default 28800, 8 hours) or until 'mnap logout'.  Failed\n"
     "  logins in a row (3 unless the municipality set another number) lock the\n"
     "  operator until a supervisor unlocks it.  The municipality: --municipality,\n"
-    "  MNAP_MUNICIPALITY, or the only one the registry shows.\n";
+    "  MNAP_MUNICIPALITY, or the only one the registry shows.\n");
 
 static void one_muni(void *user, const char *code, const char *name)
 {
@@ -312,7 +312,7 @@ int cmd_login(cli *c, int argc, char **argv)
     mnap_reg_actor a;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_login, stdout);
+        fputs(gettext(u_login), stdout);
         return EX_OK;
     }
     if (parse(argc, argv, &o, u_login, 1, 1, &first) != 0) {
@@ -372,9 +372,9 @@ int cmd_login(cli *c, int argc, char **argv)
     return rc;
 }
 
-static const char u_logout[] =
+static const char u_logout[] = N_(
     "logout\n"
-    "  Ends the session in the registry and removes the session file.\n";
+    "  Ends the session in the registry and removes the session file.\n");
 
 int cmd_logout(cli *c, int argc, char **argv)
 {
@@ -383,7 +383,7 @@ int cmd_logout(cli *c, int argc, char **argv)
     uint8_t token[MNAP_REG_TOKEN_LEN];
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_logout, stdout);
+        fputs(gettext(u_logout), stdout);
         return EX_OK;
     }
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_logout) != 0) {
@@ -409,16 +409,16 @@ int cmd_logout(cli *c, int argc, char **argv)
     return rc;
 }
 
-static const char u_whoami[] =
+static const char u_whoami[] = N_(
     "whoami [--json]\n"
-    "  The logged-in operator: ID, role, municipality.\n";
+    "  The logged-in operator: ID, role, municipality.\n");
 
 int cmd_whoami(cli *c, int argc, char **argv)
 {
     int first;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_whoami, stdout);
+        fputs(gettext(u_whoami), stdout);
         return EX_OK;
     }
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_whoami) != 0) {
@@ -439,23 +439,23 @@ int cmd_whoami(cli *c, int argc, char **argv)
 }
 
 /* --- operators ------------------------------------------------------------------------ */
-static const char u_opadd[] =
+static const char u_opadd[] = N_(
     "operator add ID --name NAME --role ROLE [--password-stdin]\n"
     "  Adds an operator of the logged-in admin's municipality.  ROLE: clerk,\n"
     "  supervisor, auditor, admin or kiosk.  The password (8 characters or more)\n"
-    "  is asked twice without echo, or read as one line from stdin.\n";
-static const char u_oplock[] =
+    "  is asked twice without echo, or read as one line from stdin.\n");
+static const char u_oplock[] = N_(
     "operator lock ID\n"
-    "  Locks an operator (supervisor or admin): no login, open sessions end.\n";
-static const char u_opunlock[] =
+    "  Locks an operator (supervisor or admin): no login, open sessions end.\n");
+static const char u_opunlock[] = N_(
     "operator unlock ID\n"
-    "  Unlocks an operator and resets its failed-login count (supervisor or admin).\n";
-static const char u_oprole[] =
+    "  Unlocks an operator and resets its failed-login count (supervisor or admin).\n");
+static const char u_oprole[] = N_(
     "operator role ID ROLE\n"
-    "  Gives an operator another role (admin).\n";
-static const char u_opshow[] =
+    "  Gives an operator another role (admin).\n");
+static const char u_opshow[] = N_(
     "operator show ID [--json]\n"
-    "  An operator's name, role, failed logins and lock.\n";
+    "  An operator's name, role, failed logins and lock.\n");
 
 static int op_add(cli *c, int argc, char **argv)
 {

@@ -97,20 +97,20 @@ static void json_field(const char *name, const char *value, bool last)
 }
 
 /* --- residents -------------------------------------------------------------- */
-static const char u_add[] =
+static const char u_add[] = N_(
     "resident add NUMBER --kanji NAME --kana NAME --birth YYYY-MM-DD --address TEXT\n"
     "  Registers a resident of the logged-in operator's municipality under the\n"
-    "  municipality's own resident number (1 to 15 digits), as imported.\n";
-static const char u_show[] =
+    "  municipality's own resident number (1 to 15 digits), as imported.\n");
+static const char u_show[] = N_(
     "resident show NUMBER [--json]\n"
-    "  The resident's record and cards.\n";
-static const char u_find[] =
+    "  The resident's record and cards.\n");
+static const char u_find[] = N_(
     "resident find TEXT [--limit N] [--json]\n"
-    "  Residents whose kana or kanji name contains TEXT (at most N, default 20).\n";
-static const char u_sid[] =
+    "  Residents whose kana or kanji name contains TEXT (at most N, default 20).\n");
+static const char u_sid[] = N_(
     "resident service-id NUMBER SYSTEM [--json]\n"
     "  The resident's pseudonymous ID for a business system (library,\n"
-    "  certificate, ...): the same for the same system, unrelated between two.\n";
+    "  certificate, ...): the same for the same system, unrelated between two.\n");
 
 static int resident_add(cli *c, int argc, char **argv)
 {
@@ -268,16 +268,16 @@ int cmd_resident(cli *c, int argc, char **argv)
 }
 
 /* --- cards ----------------------------------------------------------------------- */
-static const char u_register[] =
+static const char u_register[] = N_(
     "card register SERIAL --resident NUMBER\n"
     "  Registers a card (its 8-byte serial, 16 hex digits, as 'mnap info' shows\n"
-    "  it) for a resident: state ACTIVE.  A resident has one card in use at most.\n";
-static const char u_cshow[] =
+    "  it) for a resident: state ACTIVE.  A resident has one card in use at most.\n");
+static const char u_cshow[] = N_(
     "card show SERIAL [--json]\n"
-    "  The card's state, resident and the APs the registry records on it.\n";
-static const char u_stop[] =
+    "  The card's state, resident and the APs the registry records on it.\n");
+static const char u_stop[] = N_(
     "card stoplist [--json]\n"
-    "  The cards of the municipality that are not ACTIVE (kiosks read this).\n";
+    "  The cards of the municipality that are not ACTIVE (kiosks read this).\n");
 
 static int upper_serial(const char *in, char out[MNAP_REG_SERIAL_HEX + 1])
 {

@@ -9,13 +9,13 @@
 
 #include <openssl/rand.h>
 
-static const char u_create[] =
+static const char u_create[] = N_(
     "simcard create PATH [--serial HEX] [--nvm-size BYTES]\n"
     "  Fabricates a blank simulated card into a new image file (refused when PATH\n"
     "  exists): blank area, transport key set KVN FF = 40 41 .. 4F, serial HEX\n"
     "  (8 bytes, default random), diversification data serial || 00 01.  Use it\n"
     "  with --card-image PATH (or MNAP_CARD_IMAGE); mnap-vcard serves the same\n"
-    "  image format.\n";
+    "  image format.\n");
 
 typedef struct sim_opts {
     const char *serial;

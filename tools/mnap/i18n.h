@@ -10,7 +10,7 @@
 #include <libintl.h>
 
 #define _(s) gettext(s)
-#define N_(s) (s)
+#define N_(s) s
 
 void i18n_init(void);
 

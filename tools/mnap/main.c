@@ -16,41 +16,41 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    { "readers", cmd_readers, "list the PC/SC readers" },
-    { "info", cmd_info, "ATR, serial, area state, free NVM, number of APs" },
-    { "keys", cmd_keys, "the encrypted key store: init, import, generate, derive, list, passwd" },
-    { "area", cmd_area, "area setup, rotate-keys, lock, unlock, terminate" },
-    { "ap", cmd_ap, "applications: load, delete, list, suspend, resume, rotate-keys" },
-    { "pin", cmd_pin, "pin unblock AID (at the municipal counter)" },
-    { "log", cmd_log, "the card's security log, decoded" },
-    { "diagnose", cmd_diagnose, "card fault isolation: one check per line and a conclusion" },
-    { "kiosk", cmd_kiosk, "business flows: kiosk library AID, kiosk certificate AID" },
-    { "ef", cmd_ef, "any AP's files: ef read|update|append AID FID" },
-    { "manifest", cmd_manifest, "manifest check FILE, manifest build FILE -o IMAGE" },
-    { "audit", cmd_audit, "audit verify: check the operator audit log's hash chain" },
-    { "simcard", cmd_simcard, "simcard create PATH: a blank card image for --card-image" },
-    { "registry", cmd_registry, "the registry: init, upgrade, add-municipality, status" },
-    { "login", cmd_login, "login OPERATOR: open a session (registry mode)" },
-    { "logout", cmd_logout, "end the session" },
-    { "whoami", cmd_whoami, "the logged-in operator" },
-    { "operator", cmd_operator, "operators: add, lock, unlock, role, show" },
-    { "resident", cmd_resident, "residents: add, show, find, service-id" },
-    { "card", cmd_regcard, "registered cards: register, show, stoplist" },
+    { "readers", cmd_readers, N_("list the PC/SC readers") },
+    { "info", cmd_info, N_("ATR, serial, area state, free NVM, number of APs") },
+    { "keys", cmd_keys, N_("the encrypted key store: init, import, generate, derive, list, passwd") },
+    { "area", cmd_area, N_("area setup, rotate-keys, lock, unlock, terminate") },
+    { "ap", cmd_ap, N_("applications: load, delete, list, suspend, resume, rotate-keys") },
+    { "pin", cmd_pin, N_("pin unblock AID (at the municipal counter)") },
+    { "log", cmd_log, N_("the card's security log, decoded") },
+    { "diagnose", cmd_diagnose, N_("card fault isolation: one check per line and a conclusion") },
+    { "kiosk", cmd_kiosk, N_("business flows: kiosk library AID, kiosk certificate AID") },
+    { "ef", cmd_ef, N_("any AP's files: ef read|update|append AID FID") },
+    { "manifest", cmd_manifest, N_("manifest check FILE, manifest build FILE -o IMAGE") },
+    { "audit", cmd_audit, N_("audit verify: check the operator audit log's hash chain") },
+    { "simcard", cmd_simcard, N_("simcard create PATH: a blank card image for --card-image") },
+    { "registry", cmd_registry, N_("the registry: init, upgrade, add-municipality, status") },
+    { "login", cmd_login, N_("login OPERATOR: open a session (registry mode)") },
+    { "logout", cmd_logout, N_("end the session") },
+    { "whoami", cmd_whoami, N_("the logged-in operator") },
+    { "operator", cmd_operator, N_("operators: add, lock, unlock, role, show") },
+    { "resident", cmd_resident, N_("residents: add, show, find, service-id") },
+    { "card", cmd_regcard, N_("registered cards: register, show, stoplist") },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fputs("Usage: mnap [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+    fputs(_("Usage: mnap [GLOBAL OPTIONS] COMMAND [ARGS]\n"
           "\n"
           "The loading terminal and kiosk tool of the My Number card's local-resident area.\n"
           "\n"
-          "Commands:\n",
+          "Commands:\n"),
           out);
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, gettext(commands[i].summary));
     }
-    fputs("\n"
+    fputs(_("\n"
           "Global options (before or after the command):\n"
           "  --reader NAME|INDEX  PC/SC reader by name or by number in 'mnap readers'\n"
           "                       (MNAP_READER; default: the first reader with a card)\n"
@@ -77,7 +77,7 @@ static void usage(FILE *out)
           "echo), MNAP_TRACE=1 (APDU trace on stderr, secrets redacted).\n"
           "Exit codes: 0 ok, 1 card refused, 2 usage, 3 no reader or card, 4 key store,\n"
           "5 local file (manifest, I/O, audit chain), 6 registry (not logged in, role\n"
-          "refused, card not ACTIVE, database).\n",
+          "refused, card not ACTIVE, database).\n"),
           out);
 }
 
