@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "cm_ct.h"
+#include "i18n.h"
 #include "mnap/mnap_stoplist.h"
 
 #include <openssl/evp.h>
@@ -81,17 +82,13 @@ static int reg_verify(cli *c, const char *key)
     return EX_OK;
 }
 
-static const char u_verify[] =
-    "audit verify [--last HASH] [--key HEX]\n"
-    "  With a registry: checks the municipality's audit rows there (auditor): the\n"
-    "  chain, and every signed checkpoint (signatures with --key, the public key\n"
-    "  of 'mnap audit key', or Ed25519 key 'audit' of the key source), so deleted\n"
-    "  newest rows are caught too.  Without one, the audit file:\n"
+static const char u_verify[] = N_(
+    "audit verify [--last HASH]\n"
     "  Checks every line of the audit log (--audit PATH): the format, the sequence\n"
     "  numbers and the SHA-256 chain.  An edited, inserted or removed line is\n"
     "  reported with its line number (exit 5).  --last also checks the last hash\n"
     "  against one written down earlier, which catches lines removed at the end.\n"
-    "  Prints the number of lines and the last hash.\n";
+    "  Prints the number of lines and the last hash.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {
