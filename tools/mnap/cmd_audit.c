@@ -83,12 +83,14 @@ static int reg_verify(cli *c, const char *key)
 }
 
 static const char u_verify[] = N_(
-    "audit verify [--last HASH]\n"
+    "audit verify [--last HASH] [--key HEX]\n"
     "  Checks every line of the audit log (--audit PATH): the format, the sequence\n"
     "  numbers and the SHA-256 chain.  An edited, inserted or removed line is\n"
     "  reported with its line number (exit 5).  --last also checks the last hash\n"
     "  against one written down earlier, which catches lines removed at the end.\n"
-    "  Prints the number of lines and the last hash.\n");
+    "  Prints the number of lines and the last hash.  With a registry, checks the\n"
+    "  municipality's audit rows and their signed checkpoints instead; --key HEX\n"
+    "  (the public key of 'mnap audit key') checks the checkpoint signatures.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {

@@ -67,18 +67,24 @@ static const struct option opts[] = {
 
 static const char u_library[] = N_(
     "kiosk library AID [--keys NAME] [--item ID] [--pin-stdin]\n"
+    "              [--stop-list FILE --stop-list-key HEX]\n"
     "  The library counter: opens a session on the library AP with key set NAME\n"
     "  (default 'library'), asks for the PIN (no echo; one line of stdin with\n"
     "  --pin-stdin), shows the patron ID (EF 0101), the issuing library (EF 0103)\n"
     "  and the loan history (EF 0102, newest first), then records a loan of item\n"
-    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n");
+    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n"
+    "  With --stop-list, a card on the signed stop list (mnap card stoplist-export;\n"
+    "  HEX is its public key) is refused before any PIN is asked, and so is an\n"
+    "  expired or altered list.\n");
 static const char u_certificate[] = N_(
     "kiosk certificate AID [--keys NAME] [--kind KIND] [--kiosk-id ID] [--pin-stdin]\n"
+    "              [--stop-list FILE --stop-list-key HEX]\n"
     "  The convenience-store kiosk: opens a session on the certificate AP with key\n"
     "  set NAME (default 'certificate'), asks for the PIN, reads the resident\n"
     "  reference (EF 0201) and the data format (EF 0203), and records the\n"
     "  issuance of one certificate of KIND (default juminhyo) by kiosk ID\n"
-    "  (default KIOSK-01) in the issuance log (EF 0202).\n");
+    "  (default KIOSK-01) in the issuance log (EF 0202).  --stop-list as for\n"
+    "  kiosk library.\n");
 
 /* Prints bytes as text when they are printable (UTF-8 included), else hex;
  * trailing NUL, space and FF padding is not shown. */
