@@ -226,7 +226,9 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 
 /* --- gate (mc_gate.c): the checks of §9 between a command's own length
  * check and its own checks: 6581 › area state 6985 › selection 6986 ›
- * channel 6982 › AP state 6A81. */
+ * channel 6982 › AP state 6A81.  Each command's flags are in its row of the
+ * command table (mc_apdu.c), handed over as c->gate; a handler adds or drops
+ * only what depends on P1/P2 or Lc. */
 #define MC_G_AM      0x01   /* an AM instruction (area-state rules, AM selected) */
 #define MC_G_AP      0x02   /* an AP instruction (an AP selected) */
 #define MC_G_CHAN    0x04   /* needs the channel of the selected application */
@@ -266,6 +268,9 @@ typedef struct mc_cmd {
     bool too_long;         /* data longer than the card takes (6700 at the length step) */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
+    uint8_t row;           /* its row in the command table (mc_apdu.c) */
+    uint8_t pol;           /* the row's secure-messaging policy (MC_SM_*) */
+    uint8_t gate;          /* the row's MC_G_* flags for mc_gate */
     /* response being built in card->buf */
     size_t rlen;
 } mc_cmd;

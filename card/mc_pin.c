@@ -85,7 +85,7 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
     if (c->too_long)
         return CM_SW_WRONG_LENGTH;
     /* The empty form asks for the state and needs no channel. */
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | (c->lc ? MC_G_CHAN : 0), NULL, &s);
+    sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     if (s.pin_len == 0)
@@ -114,7 +114,7 @@ uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | MC_G_CHAN, NULL, &s);
+    sw = mc_gate(card, c->gate, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     old_len = d[0];
