@@ -25,7 +25,10 @@ struct mc_card;
  * simulator models exactly this).  Writes of other addresses are never
  * disturbed.  The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
- * point. */
+ * point.
+ * Tests tear a port through the tear interface of card/port_tear.h (count
+ * the writes, cut during write N after K bytes, restart), which a port
+ * provides in its test build; the runtime never calls it. */
 uint32_t mc_port_nvm_size(struct mc_card *card);
 int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t len);
 int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len);

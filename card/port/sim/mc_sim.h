@@ -31,6 +31,7 @@ typedef struct mc_sim {
     uint64_t cut_at_write;       /* 1-based index of the write to tear; 0 = off */
     size_t cut_after_bytes;      /* bytes of that write that reach NVM */
     bool power_cut;              /* a cut happened: writes fail until restore */
+    size_t cut_len;              /* length of the write the cut tore (0: none yet) */
     /* deterministic random (for transcripts and tests): when set, random
      * bytes come from a counter-mode stream over this seed instead of OpenSSL */
     bool det_random;
@@ -51,6 +52,8 @@ void mc_sim_close(mc_sim *sim);
  * k bytes. */
 void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes);
 void mc_sim_disarm(mc_sim *sim);
+/* The same through card/port_tear.h (mc_port_tear_*), which the tear runner
+ * uses: any port can offer it. */
 /* Power is back: writes work again (call before mc_power_on). */
 void mc_sim_power_restore(mc_sim *sim);
 void mc_sim_reset_counters(mc_sim *sim);
