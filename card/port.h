@@ -20,10 +20,15 @@ struct mc_card;
 /* --- NVM ------------------------------------------------------------------
  * The runtime addresses NVM as bytes 0 .. mc_port_nvm_size()-1.  The erased
  * value is 0xFF, but the runtime never relies on erase: it only reads and
- * writes.  A write may be torn by a power cut at any byte: afterwards any
- * prefix of it may have reached NVM, the rest holds the old bytes (the
- * simulator models exactly this).  Writes of other addresses are never
- * disturbed.  The runtime keeps single writes small (at most one page of
+ * writes.  A write may be torn by a power cut at any byte k: afterwards its
+ * first k bytes hold the new values, byte k (the one being programmed at the
+ * cut) holds ANY value, and the bytes after it hold their old values
+ * (PROTOCOL.md §11).  On a part that programs in pages, read "page" for
+ * "byte" at the cut: the page being programmed may hold anything, pages
+ * before it are new, pages after it old.  Writes of other addresses are never
+ * disturbed.  The runtime survives such a cut at every write: no byte is a
+ * commit point on its own (docs/nvm.md); the simulator models every case
+ * (old, new, 00, FF, the valid codes of the byte, random values).  The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
  * point.
  * Tests tear a port through the tear interface of card/port_tear.h (count

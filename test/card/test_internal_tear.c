@@ -19,6 +19,7 @@
 
 #include "card_test.h"
 #include "mc_debug.h"
+#include "tear_models.h"
 
 typedef uint16_t (*prep_fn)(ch_card *c);
 typedef uint16_t (*run_fn)(ch_card *c);
@@ -132,8 +133,12 @@ static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsig
     tc.k_count = 2;
     tc.stride = stride;
     tc.keep_ends = 40;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(&tc);
     TEAR_RUN(&tc, &st);
-    print_message("  %u NVM writes torn, %lu cut points\n", (unsigned)st.writes, st.cuts);
+    print_message("  %u NVM writes torn, %lu cut points (%lu with the interrupted byte not old, "
+                  "%lu sampled out)\n",
+                  (unsigned)st.writes, st.cuts, st.valued, st.skipped);
     /* both outcomes must occur: the commit point lies inside the command */
     assert_true(st.before > 0);
     assert_true(st.after > 0);

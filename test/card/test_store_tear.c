@@ -24,6 +24,7 @@
 #include "mc_sim.h"
 #include "store.h"
 #include "store_int.h"
+#include "tear_models.h"
 #include "tear_runner.h"
 
 /* TEAR_RUN without card_test.h (this test has no card harness). */
@@ -213,34 +214,53 @@ static void tc_measured(void *p, const tr_cut *cut)
     assert_int_equal(sim.writes, cut->n);
     assert_true(cut->len > 0);
     if (cut->n == t->commit_idx)
-        assert_int_equal(cut->len, ST_DESC_LEN + 1);
+        assert_int_equal(cut->len, ST_DESC_LEN);         /* the COMMITTED slot */
     if (cut->n == t->total)
-        assert_int_equal(cut->len, 1);                   /* the clear */
+        assert_int_equal(cut->len, ST_DESC_LEN);         /* the CLEAR slot */
 }
 
+/* prepare() committed once: the active slot is CLEAR 2, and the
+ * transaction's records and open mark carry 3.  After a cut the state is
+ * "before" up to the commit write, "after" from the first home copy on, and
+ * either when the commit write is cut in its last byte (which may hold its
+ * new value: then the slot is whole).  The journal is CLEAR again; its
+ * number is 4 after (COMMITTED 3, CLEAR 4), 3 after a discard, 2 when
+ * recovery found nothing (the open mark never landed). */
 static int tc_check(void *p, const tr_cut *cut)
 {
     tear_ctx *t = p;
     const scenario *sc = t->sc;
-    bool want_after = cut->n > t->commit_idx;
-    bool want_rec = !(cut->n == 1 && cut->k == 0);
+    uint32_t seq;
+    uint8_t state;
+    bool is_after = false, torn_last = cut->k != (size_t)-1 && cut->k + 1 == cut->len;
 
     assert_int_equal(cut->rc, MC_ERR_NVM);
-    if (t->rec != want_rec)
-        fail_msg("%s: cut at write %llu after %zu bytes: recovered=%d, want %d", sc->name,
-                 (unsigned long long)cut->n, cut->k, t->rec, want_rec);
     read_space(seen);
-    if (memcmp(seen, want_after ? after : before, dsize) != 0)
-        fail_msg("%s: cut at write %llu after %zu bytes: data space is not the %s image",
-                 sc->name, (unsigned long long)cut->n, cut->k, want_after ? "after" : "before");
-    assert_int_equal(sim.nvm[ST_STATE_OFF], ST_STATE_CLEAR);
-    /* prepare() committed once: the sequence number follows the outcome,
-     * except that a commit write torn only in its state byte has already
-     * written its descriptor (numbers may skip, never go back) */
-    assert_int_equal(card.store.tx_seq,
-                     want_after || (cut->n == t->commit_idx && cut->k == cut->len - 1) ? 2 : 1);
+    if (memcmp(seen, after, dsize) == 0)
+        is_after = true;
+    else if (memcmp(seen, before, dsize) == 0)
+        is_after = false;
+    else
+        fail_msg("%s: cut at write %llu after %zu bytes (byte model %d/%02X): data space is "
+                 "neither the before nor the after image",
+                 sc->name, (unsigned long long)cut->n, cut->k, cut->how, cut->value);
+    if (cut->n < t->commit_idx || (cut->n == t->commit_idx && !torn_last))
+        assert_false(is_after);
+    if (cut->n > t->commit_idx)
+        assert_true(is_after);
+    if (!t->rec && !is_after && !(cut->n == 1 && cut->k == 0))
+        fail_msg("%s: cut at write %llu after %zu bytes: recovered=0", sc->name,
+                 (unsigned long long)cut->n, cut->k);
+    if (cut->n == 1 && cut->k == 0)
+        assert_int_equal(t->rec, sim.nvm[ST_MARK_OFF] == ST_MARK(3));
+    if (!t->rec && is_after)   /* only the CLEAR slot, landed whole in its last byte */
+        assert_true(cut->n == t->total && torn_last);
+    assert_true(mc_st_journal_active(&card, &seq, &state) >= 0);
+    assert_int_equal(state, ST_STATE_CLEAR);
+    assert_int_equal(card.store.tx_seq, is_after ? 4 : t->rec ? 3 : 2);
+    assert_int_equal(seq, card.store.tx_seq);
     check_follow_up();
-    return want_after ? TR_AFTER : TR_BEFORE;
+    return is_after ? TR_AFTER : TR_BEFORE;
 }
 
 static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
@@ -268,6 +288,8 @@ static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
     tc->check = tc_check;
     tc->dry = tc_dry;
     tc->measured = tc_measured;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(tc);
 }
 
 /* Every write N of the transaction cut after K bytes, K in {0, len/2,
@@ -282,9 +304,10 @@ static void tear_scenario(const scenario *sc, bool every_byte)
     tc.kset = every_byte ? TR_K_EVERY : TR_K_ZERO | TR_K_HALF | TR_K_LAST;
     TEAR_RUN(&tc, &st);
     assert_int_equal(st.writes, t.total);
-    printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points\n", sc->name,
-           every_byte ? ", every byte" : "", (unsigned long long)t.total,
-           (unsigned long long)t.commit_idx, st.cuts);
+    printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points (%lu with "
+           "the interrupted byte not old, %lu sampled out)\n",
+           sc->name, every_byte ? ", every byte" : "", (unsigned long long)t.total,
+           (unsigned long long)t.commit_idx, st.cuts, st.valued, st.skipped);
     total_cuts += st.cuts;
     release();
 }
@@ -334,9 +357,9 @@ static int tc_check_recovery(void *p, const tr_cut *cut)
         assert_true(t->rec);
     } else {
         assert_int_not_equal(cut->restart_rc, MC_OK);
-        /* a cut "after 3 bytes" of the 1-byte clear lets it land: then the
-         * journal is already clear */
-        assert_true(t->rec == (cut->m != t->total - t->commit_idx));
+        /* even a cut in the CLEAR slot (16 bytes, cut after 3) leaves the
+         * COMMITTED one active: replayed again */
+        assert_true(t->rec);
     }
     read_space(seen);
     assert_memory_equal(seen, after, dsize);
@@ -367,8 +390,12 @@ static void test_tear_during_recovery(void **state)
     TEAR_RUN(&tc, &st);
     /* the replay writes the home copies and the clear: total - commit_idx */
     assert_int_equal(st.restart_writes_max, t.total - t.commit_idx);
-    assert_int_equal(st.restart_cuts, t.total - t.commit_idx);
-    printf("  recovery torn at each of its %lu writes\n", st.restart_cuts);
+    /* each of them with the interrupted byte old (never sampled out), and
+     * with the other models */
+    assert_true(st.restart_cuts >= t.total - t.commit_idx);
+    printf("  recovery torn at each of its %llu writes: %lu cut points (%lu with the interrupted "
+           "byte not old)\n",
+           (unsigned long long)st.restart_writes_max, st.restart_cuts, st.valued);
     total_cuts += st.restart_cuts;
     release();
 }
@@ -445,7 +472,7 @@ static int ctr_check(void *p, const tr_cut *cut)
             free(snap2);
             break;
         }
-        mc_port_tear_arm(&card, 1, k2);
+        mc_port_tear_arm(&card, 1, k2, MC_TEAR_OLD, 0);
         assert_int_equal(mc_store_counter_set(&card, idx, t2), MC_ERR_NVM);
         mc_port_tear_restart(&card);
         reboot_counters();
@@ -497,6 +524,7 @@ static void tear_counter_set(unsigned idx, uint32_t target)
     tc.k_list = ks;
     tc.k_count = ST_SLOT;
     tc.last_n = 1;
+    ct_tear_models(&tc);
     TEAR_RUN(&tc, &st);
     /* leave the counter at target, cleanly */
     memcpy(sim.nvm, snap, sim.nvm_size);

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "card_test.h"
+#include "tear_models.h"
 
 /* --- the starting card ------------------------------------------------- */
 
@@ -480,10 +481,13 @@ static void run_scenario(const scenario *s)
 
     tc_init(&t, &tc, s);
     tc.kset = TR_K_WHOLE | TR_K_ZERO | TR_K_HALF | TR_K_LAST;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(&tc);
     TEAR_RUN(&tc, &st);
-    print_message("%-28s %3llu writes, %4lu cut points: %lu before, %lu after, %lu partial\n",
+    print_message("%-28s %3llu writes, %4lu cut points: %lu before, %lu after, %lu partial "
+                  "(%lu with the interrupted byte not old, %lu sampled out)\n",
                   s->name, (unsigned long long)st.writes, st.cuts, st.before, st.after,
-                  st.partial);
+                  st.partial, st.valued, st.skipped);
     /* the last cut point is all of the last write: the command had run (a
      * right VERIFY ends where it started) */
     assert_true(st.after > 0 || same(t.before, t.before_n, t.after, t.after_n));
@@ -575,6 +579,7 @@ static void double_tear(const scenario *s)
     tc.restart_k = k2;
     tc.restart_k_count = 2;
     tc.restart_samples = 12;
+    ct_tear_models(&tc);
     TEAR_RUN(&tc, &st);
     print_message("%-28s double tear: %lu runs, %lu first cuts needing recovery writes\n",
                   s->name, st.restart_cuts, st.with_restart_writes);

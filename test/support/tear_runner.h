@@ -21,7 +21,17 @@
  *      may fail), restart again (it must not), check.
  * K sets need the length of write n: the first run at each n lets it land
  * whole (TR_K_WHOLE, checked like any other cut when in the set, else an
- * unchecked probe) and the port reports its length. */
+ * unchecked probe) and the port reports its length and address.
+ *
+ * The interrupted byte.  card/port.h lets the byte being written at the cut
+ * hold any value.  Each cut (n, K < len) is tried with the interrupted byte
+ * set by each model of `values` (TR_V_*): old (a clean prefix), new, 00, FF,
+ * every valid code of the byte it lands on (the case's codes callback, given
+ * its NVM address), and `randoms` values from a PRNG seeded with `seed`.
+ * With sample > 1 only about one in `sample` of the cuts beyond the old
+ * model runs (chosen by the same PRNG: the same ones on every run); the old
+ * model always runs.  make test samples, make test-long runs them all
+ * (docs/porting.md). */
 #ifndef TR_TEAR_RUNNER_H
 #define TR_TEAR_RUNNER_H
 
@@ -48,11 +58,23 @@
 #define TR_K_LIST  0x20u   /* the values of k_list (whatever len is; k >= len
                             * lands whole) */
 
+/* Models of the interrupted byte. */
+#define TR_V_OLD    0x01u   /* its old value: a clean prefix */
+#define TR_V_NEW    0x02u   /* the new value */
+#define TR_V_00     0x04u
+#define TR_V_FF     0x08u
+#define TR_V_CODES  0x10u   /* each valid code of the byte (codes callback) */
+#define TR_V_RANDOM 0x20u   /* `randoms` seeded random values */
+#define TR_V_ALL    0x3Fu
+
 /* One cut point. */
 typedef struct tr_cut {
     uint64_t n;        /* the write of the operation that was cut (1-based) */
     size_t k;          /* bytes of it that landed (SIZE_MAX: all) */
     size_t len;        /* its length (0 when not measured) */
+    uint32_t addr;     /* its NVM address */
+    int how;           /* the interrupted byte: MC_TEAR_* */
+    uint8_t value;     /* its value for MC_TEAR_VALUE */
     uint64_t m;        /* the restart's write that was cut too, or 0 */
     size_t k2;         /* bytes of that one that landed */
     int rc;            /* what run returned when cut */
@@ -90,6 +112,13 @@ typedef struct tr_case {
     const size_t *restart_k;              /* cut the restart too after these k2 */
     unsigned restart_k_count;             /* (0: no restart cuts) */
     unsigned restart_samples;             /* at most this many m per first cut (0: all) */
+    unsigned values;                      /* TR_V_* (0: TR_V_OLD only) */
+    unsigned randoms;                     /* random values per cut (TR_V_RANDOM) */
+    uint32_t seed;                        /* of the PRNG (0: a fixed default) */
+    unsigned sample;                      /* run ~1 in sample of the non-old cuts (0, 1: all) */
+    /* the valid codes of the NVM byte at addr of the card (TR_V_CODES), as
+     * it is before the cut: at most cap into out, returns how many */
+    unsigned (*codes)(struct mc_card *card, uint32_t addr, uint8_t *out, unsigned cap);
 } tr_case;
 
 typedef struct tr_stats {
@@ -97,6 +126,8 @@ typedef struct tr_stats {
     unsigned long cuts;                   /* cut points run and checked */
     unsigned long before, after, partial, seen;
     unsigned long restart_cuts;           /* of which the restart was cut too */
+    unsigned long valued;                 /* of which the interrupted byte was not old */
+    unsigned long skipped;                /* cuts left out by sampling */
     unsigned long with_restart_writes;    /* first cuts whose restart wrote */
     uint64_t restart_writes_max;          /* most writes one restart made */
     tr_cut at;                            /* the failing cut (on -1) */

@@ -32,6 +32,9 @@ typedef struct mc_sim {
     size_t cut_after_bytes;      /* bytes of that write that reach NVM */
     bool power_cut;              /* a cut happened: writes fail until restore */
     size_t cut_len;              /* length of the write the cut tore (0: none yet) */
+    uint32_t cut_addr;           /* and its address */
+    int cut_how;                 /* the interrupted byte: MC_TEAR_* of card/port_tear.h */
+    uint8_t cut_value;           /* its value for MC_TEAR_VALUE */
     /* deterministic random (for transcripts and tests): when set, random
      * bytes come from a counter-mode stream over this seed instead of OpenSSL */
     bool det_random;
@@ -49,7 +52,8 @@ int mc_sim_open_file(mc_sim *sim, const char *path, char *err, size_t err_cap);
 void mc_sim_close(mc_sim *sim);
 
 /* Power-cut injection: tear the nth write from now (1 = the next write) after
- * k bytes. */
+ * k bytes, the rest (the interrupted byte included) old.  mc_port_tear_arm
+ * (card/port_tear.h) also sets what the interrupted byte holds. */
 void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes);
 void mc_sim_disarm(mc_sim *sim);
 /* The same through card/port_tear.h (mc_port_tear_*), which the tear runner

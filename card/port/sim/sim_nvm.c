@@ -195,6 +195,8 @@ void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes)
     sim->cut_at_write = sim->writes + nth_write_from_now;
     sim->cut_after_bytes = k_bytes;
     sim->cut_len = 0;
+    sim->cut_how = 0;
+    sim->cut_value = 0;
 }
 
 void mc_sim_disarm(mc_sim *sim)
@@ -277,8 +279,16 @@ int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, s
     if (sim->fd >= 0 && landed > 0 &&
         write_all(sim->fd, buf, landed, (off_t)SIM_HDR_LEN + addr) != 0)
         return -1;
+    if (cut && landed < len && sim->cut_how != MC_TEAR_OLD) {
+        /* the interrupted byte: any value (card/port.h) */
+        uint8_t v = sim->cut_how == MC_TEAR_NEW ? buf[landed] : sim->cut_value;
+        sim->nvm[addr + landed] = v;
+        if (sim->fd >= 0 && write_all(sim->fd, &v, 1, (off_t)SIM_HDR_LEN + addr + landed) != 0)
+            return -1;
+    }
     if (cut) {
         sim->cut_len = len;
+        sim->cut_addr = addr;
         sim->power_cut = true;
         sim->cut_at_write = 0;
         return -1;
@@ -306,17 +316,24 @@ uint64_t mc_port_tear_count(struct mc_card *card)
     return sim != NULL ? sim->writes : 0;
 }
 
-void mc_port_tear_arm(struct mc_card *card, uint64_t nth, size_t k)
+void mc_port_tear_arm(struct mc_card *card, uint64_t nth, size_t k, int how, uint8_t value)
 {
     mc_sim *sim = sim_of(card);
-    if (sim != NULL)
-        mc_sim_arm_cut(sim, nth, k);
+    if (sim == NULL)
+        return;
+    mc_sim_arm_cut(sim, nth, k);
+    sim->cut_how = how;
+    sim->cut_value = value;
 }
 
-size_t mc_port_tear_cut_len(struct mc_card *card)
+size_t mc_port_tear_cut(struct mc_card *card, uint32_t *addr)
 {
     mc_sim *sim = sim_of(card);
-    return sim != NULL && sim->power_cut ? sim->cut_len : 0;
+    if (sim == NULL || !sim->power_cut)
+        return 0;
+    if (addr != NULL)
+        *addr = sim->cut_addr;
+    return sim->cut_len;
 }
 
 void mc_port_tear_restart(struct mc_card *card)
