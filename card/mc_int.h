@@ -125,7 +125,9 @@ typedef struct mc_slot_rec {
     uint8_t pin_max;
     uint8_t pin_len;         /* 0: PIN never set */
     uint8_t pin[12];
-    uint8_t pin_tries;       /* 0: BLOCKED */
+    uint8_t pin_tries;       /* 0: BLOCKED.  In NVM: the PIN counter's value
+                              * mod 4 when no try was spent (mc_layout.c);
+                              * mc_slot_read/write convert. */
     uint8_t ef_count;
     uint8_t load_seq[4];     /* load order */
     uint8_t region_off[4];   /* EF table then EF data */

@@ -26,6 +26,11 @@
 #define ST_CTR_OFF   64u
 #define ST_CTR_LEN   (MC_STORE_COUNTERS * ST_RING * ST_SLOT)
 #define ST_CTR_MAX   0xFFFFFFu        /* 24-bit SCP03 sequence counters */
+/* The PIN try counters: MC_STORE_PIN_COUNTERS rings of ST_PIN_RING slots
+ * (same slot format) right after the sequence counters. */
+#define ST_PIN_RING  24u
+#define ST_PIN_OFF   (ST_CTR_OFF + ST_CTR_LEN)
+#define ST_PIN_LEN   (MC_STORE_PIN_COUNTERS * ST_PIN_RING * ST_SLOT)
 
 /* ---- journal ------------------------------------------------------------
  * Control slot A [16] at ST_JNL_OFF, control slot B [16] in the header's
@@ -33,13 +38,12 @@
  * 14-byte header and its data.  The capacity counts one record header.
  * No single byte is a commit point: the journal's state is the valid
  * control slot with the greater sequence number (docs/nvm.md). */
-#define ST_JNL_OFF    (ST_CTR_OFF + ST_CTR_LEN)
+#define ST_JNL_OFF    (ST_PIN_OFF + ST_PIN_LEN)
 #define ST_CTL_A_OFF  ST_JNL_OFF
 #define ST_CTL_B_OFF  40u
 #define ST_DESC_LEN   16u             /* one control slot */
 #define ST_DESC_MAGIC 0x324Au         /* "J2" */
 #define ST_MARK_OFF   (ST_JNL_OFF + ST_DESC_LEN)
-#define ST_STATE_OFF  ST_MARK_OFF     /* the version 1 state byte's place */
 #define ST_REC_OFF    (ST_MARK_OFF + 1u)
 #define ST_REC_HDR    14u
 #define ST_TX_CAP     3072u

@@ -313,7 +313,7 @@ static void tear_scenario(const scenario *sc, bool every_byte)
 }
 
 static const wr w_small[] = {{100, 4, 0x01}};
-static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {55839, 1, 0x04}, {30000, 2048, 0x05}};
+static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {52767, 1, 0x04}, {30000, 2048, 0x05}};
 /* 2048 + 1010 + 2 headers fill the record area exactly */
 static const wr w_full[] = {{1000, 2048, 0x06}, {20000, 1010, 0x07}};
 static const wr w_overlap[] = {{100, 200, 0x08}, {200, 200, 0x09}, {250, 10, 0x0A},
