@@ -23,12 +23,15 @@ struct mc_card;
  * writes.  A write may be torn by a power cut at any byte k: afterwards its
  * first k bytes hold the new values, byte k (the one being programmed at the
  * cut) holds ANY value, and the bytes after it hold their old values
- * (PROTOCOL.md §11).  On a part that programs in pages, read "page" for
- * "byte" at the cut: the page being programmed may hold anything, pages
- * before it are new, pages after it old.  Writes of other addresses are never
- * disturbed.  The runtime survives such a cut at every write: no byte is a
- * commit point on its own (docs/nvm.md); the simulator models every case
- * (old, new, 00, FF, the valid codes of the byte, random values).  The runtime keeps single writes small (at most one page of
+ * (PROTOCOL.md §11).  Writes of other addresses are never disturbed.  The
+ * runtime survives such a cut at every write: no byte is a commit point on
+ * its own (docs/nvm.md); the simulator models every case (old, new, 00, FF,
+ * the valid codes of the byte, random values).  The store's layout assumes
+ * byte-writable EEPROM: on a part that programs whole pages, where a cut may
+ * spoil the whole page being programmed, neighbouring structures share pages
+ * (the journal's control slot A and its open mark, counter slots) and a cut
+ * in one may spoil the other; such a port needs a page-aligned layout, which
+ * this runtime does not provide yet (docs/porting.md).  The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
  * point.
  * Tests tear a port through the tear interface of card/port_tear.h (count
