@@ -1,0 +1,80 @@
+# test/arm/arm.mk: the card runtime on ARM cores under QEMU (issue #17),
+# included by the Makefile.
+#
+#   make arm        builds the firmware images of both machines into $(ARM_BUILD)/<machine>/
+#   make test-arm   runs the card suites on both machines (test/arm/run.sh)
+#
+# Machines (qemu-system-arm): mps2 = -M mps2-an385, Cortex-M3, NVM in RAM;
+# microbit = -M microbit, Cortex-M0 (ARMv6-M), 16 KiB RAM, NVM in a host file
+# through semihosting.  The port is card/port/qemu/; AES is BearSSL's aes_ct
+# from Debian's bearssl source package (card/port/qemu/bearssl.sh); the test
+# suites of test/card/ are compiled unchanged against the CMocka shim of
+# test/arm/ (cmocka.h), one ELF per suite, with newlib + librdimon for
+# semihosting stdio and exit status.
+ARM_BUILD   ?= build-arm
+ARM_CC      ?= arm-none-eabi-gcc
+ARM_BEARSSL  = $(firstword $(wildcard $(ARM_BUILD)/deps/bearssl-*/))
+ARM_BSSL_SRC = src/symcipher/aes_ct.c src/symcipher/aes_ct_enc.c src/symcipher/aes_ct_dec.c \
+               src/symcipher/aes_ct_cbcenc.c src/symcipher/aes_ct_cbcdec.c src/codec/dec32le.c \
+               src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c
+ARM_CPU_mps2      := -mcpu=cortex-m3 -mthumb
+ARM_CPU_microbit  := -mcpu=cortex-m0 -mthumb -DMQ_NVM_HOST
+ARM_LD_mps2       := card/port/qemu/mps2-an385.ld
+ARM_LD_microbit   := card/port/qemu/microbit.ld
+ARM_CFLAGS  = -std=c11 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra -Wno-unused-parameter \
+              --specs=rdimon.specs -Itest/arm -I. -Icommon -Icard -Icard/port/qemu -Icard/port/sim \
+              -Itools/lib -Itest/support -I$(ARM_BEARSSL)inc -I$(ARM_BEARSSL)src -I$(ARM_BUILD)/deps/inc
+# The runtime and everything the suites link besides the suite itself.
+# The suites' port is the simulator's (mc_sim) rebuilt for the target
+# (test/arm/arm_sim*.c) over the QEMU port's start-up and AES.
+ARM_LIB_SRC = $(COMMON_SRC) $(CARD_SRC) card/port/qemu/mq_start.c card/port/qemu/mq_aes.c \
+              $(wildcard test/arm/arm_*.c) card/port/sim/sim_card.c \
+              test/support/card_harness.c test/support/card_setup.c test/support/test_aes.c \
+              tools/lib/mt_json.c
+# Suites of test/card/ that run on the target; test/arm/run.sh says why the
+# others do not (ARM_SKIP).
+ARM_SKIP    := test_sim test_proto_scp03_ref test_store
+ARM_SUITES  := $(filter-out $(ARM_SKIP),$(patsubst test/card/%.c,%,$(wildcard test/card/test_*.c)))
+ARM_MACHINES := mps2 microbit
+
+arm_obj = $(patsubst %.c,$(ARM_BUILD)/$(2)/obj/%.o,$(1))
+
+define ARM_MACHINE
+$(ARM_BUILD)/$(1)/obj/%.o: %.c | $(ARM_BUILD)/deps/.ok
+	@mkdir -p $$(@D)
+	$$(call say,CC-$(1),$$@)$$(ARM_CC) $$(ARM_CPU_$(1)) $$(ARM_CFLAGS) -MMD -MP -c -o $$@ $$<
+$(ARM_BUILD)/$(1)/obj/bearssl/%.o: $(ARM_BUILD)/deps/.ok
+	@mkdir -p $$(@D)
+	$$(call say,CC-$(1),$$@)$$(ARM_CC) $$(ARM_CPU_$(1)) $$(ARM_CFLAGS) -c -o $$@ $$(ARM_BEARSSL)$$*.c
+$(ARM_BUILD)/$(1)/libarm.a: $(call arm_obj,$(ARM_LIB_SRC),$(1)) \
+                            $(patsubst %.c,$(ARM_BUILD)/$(1)/obj/bearssl/%.o,$(ARM_BSSL_SRC))
+	@rm -f $$@
+	$$(call say,AR-$(1),$$@)arm-none-eabi-ar rcs $$@ $$^
+$(ARM_BUILD)/$(1)/%.elf: $(ARM_BUILD)/$(1)/obj/test/card/%.o $(ARM_BUILD)/$(1)/libarm.a $(ARM_LD_$(1))
+	$$(call say,LD-$(1),$$@)$$(ARM_CC) $$(ARM_CPU_$(1)) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_$(1)) -Wl,--gc-sections -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< \
+	  -Wl,--start-group $(ARM_BUILD)/$(1)/libarm.a -lc -lrdimon -lgcc -Wl,--end-group
+endef
+$(foreach m,$(ARM_MACHINES),$(eval $(call ARM_MACHINE,$(m))))
+
+$(ARM_BUILD)/deps/.ok: card/port/qemu/bearssl.sh
+	@sh card/port/qemu/bearssl.sh $(ARM_BUILD)/deps
+	@# jsmn (tools/lib/mt_json.c's JSON tokenizer) is one header-only file: the
+	@# target takes Debian's libjsmn-dev header alone, not the host's /usr/include
+	@mkdir -p $(ARM_BUILD)/deps/inc && cp /usr/include/jsmn.h $(ARM_BUILD)/deps/inc/ && touch $@
+
+-include $(wildcard $(ARM_BUILD)/*/obj/*/*.d $(ARM_BUILD)/*/obj/*/*/*.d $(ARM_BUILD)/*/obj/*/*/*/*.d)
+
+# The microbit's 16 KiB hold none of the CMocka suites (the harness alone
+# keeps ~300 KiB of static buffers): it runs ARM_MB_SUITES (none yet).
+ARM_MB_SUITES ?=
+ARM_ELFS = $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
+           $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
+.PHONY: arm arm-elfs test-arm
+# In two steps: the BearSSL directory must exist before its path is known.
+arm:
+	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
+	@$(MAKE) --no-print-directory arm-elfs
+arm-elfs: $(ARM_ELFS)
+test-arm: arm
+	@ARM_BUILD=$(ARM_BUILD) ARM_MICROBIT='$(ARM_MB_SUITES)' sh test/arm/run.sh $(ARM_SUITES)
