@@ -281,6 +281,7 @@ test: deps-check
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
+	@$(MAKE) --no-print-directory test-arm
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md

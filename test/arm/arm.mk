@@ -4,9 +4,9 @@
 #   make arm        builds the firmware images of both machines into $(ARM_BUILD)/<machine>/
 #   make test-arm   runs the card suites on both machines (test/arm/run.sh)
 #
-# Machines (qemu-system-arm): mps2 = -M mps2-an385, Cortex-M3, NVM in RAM;
-# microbit = -M microbit, Cortex-M0 (ARMv6-M), 16 KiB RAM, NVM in a host file
-# through semihosting.  The port is card/port/qemu/; AES is BearSSL's aes_ct
+# Machines (qemu-system-arm): mps2 = -M mps2-an385, Cortex-M3, NVM in RAM,
+# runs the suites; microbit = -M microbit, Cortex-M0 (ARMv6-M), 16 KiB RAM,
+# NVM in a host file through semihosting, runs mb_replay (test/arm/run.sh).  The port is card/port/qemu/; AES is BearSSL's aes_ct
 # from Debian's bearssl source package (card/port/qemu/bearssl.sh); the test
 # suites of test/card/ are compiled unchanged against the CMocka shim of
 # test/arm/ (cmocka.h), one ELF per suite, with newlib + librdimon for
@@ -68,7 +68,32 @@ $(ARM_BUILD)/deps/.ok: card/port/qemu/bearssl.sh
 # The microbit's 16 KiB hold none of the CMocka suites (the harness alone
 # keeps ~300 KiB of static buffers): it runs ARM_MB_SUITES (none yet).
 ARM_MB_SUITES ?=
-ARM_ELFS = $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
+# The microbit's firmware: the runtime on the QEMU port proper
+# (card/port/qemu/, its own mq_port context), replaying test/arm/record.c's
+# script; mc_debug.c is test-only and stays out.
+ARM_FW_SRC = $(COMMON_SRC) $(filter-out card/mc_debug.c,$(CARD_SRC)) $(wildcard card/port/qemu/*.c) \
+             test/arm/mb_replay.c
+$(ARM_BUILD)/microbit/mb_replay.elf: $(call arm_obj,$(ARM_FW_SRC),microbit) \
+    $(patsubst %.c,$(ARM_BUILD)/microbit/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_microbit)
+	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_microbit) -Wl,--gc-sections -Wl,-Map=$(@:.elf=.map) -o $@ \
+	  $(filter %.o,$^) -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+	@sh test/arm/rammap.sh $@
+$(ARM_BUILD)/microbit/mb_unaligned.elf: $(call arm_obj,card/port/qemu/mq_start.c test/arm/mb_unaligned.c,microbit) \
+    $(ARM_LD_microbit)
+	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_microbit) -Wl,--gc-sections -o $@ $(filter %.o,$^) \
+	  -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+# The host recorder of its script (libmnap + the simulator card).
+$(BUILD)/obj/test/arm/%.o: INC = $(INC_BENCH)
+$(BUILD)/test/arm/record: $(BUILD)/obj/test/arm/record.o $(LINK_HOST)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(call group,$(LINK_HOST)) $(LDLIBS)
+$(ARM_BUILD)/microbit/mb-script.bin: $(BUILD)/test/arm/record
+	@mkdir -p $(@D)
+	@$(BUILD)/test/arm/record $@
+
+ARM_ELFS = $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
            $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
 .PHONY: arm arm-elfs test-arm
 # In two steps: the BearSSL directory must exist before its path is known.
@@ -77,4 +102,4 @@ arm:
 	@$(MAKE) --no-print-directory arm-elfs
 arm-elfs: $(ARM_ELFS)
 test-arm: arm
-	@ARM_BUILD=$(ARM_BUILD) ARM_MICROBIT='$(ARM_MB_SUITES)' sh test/arm/run.sh $(ARM_SUITES)
+	@ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES)

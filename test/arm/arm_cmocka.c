@@ -66,6 +66,7 @@ int arm_cm_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
     void *group_state = NULL;
     volatile size_t failed = 0, skipped = 0, passed = 0;
 
+    setvbuf(stdout, NULL, _IOLBF, 256); /* every line reaches the host before an exit */
     printf("[==========] %s: Running %u test(s).\n", name, (unsigned)n);
     if (group_setup != NULL && group_setup(&group_state) != 0) {
         printf("[  ERROR   ] %s: group setup failed\n", name);

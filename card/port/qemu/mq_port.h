@@ -53,6 +53,10 @@ int mq_aes_block(int decrypt, const uint8_t *key, size_t key_len, const uint8_t 
 /* Ends the program: QEMU exits with status 0 when status is 0, 1 otherwise
  * (semihosting SYS_EXIT). */
 void mq_exit(int status) __attribute__((noreturn));
+/* Text to the host's console (semihosting SYS_WRITE0), without stdio. */
+void mq_puts(const char *s);
+void mq_puthex(uint32_t v);
+void mq_putdec(uint32_t v);
 /* Raw semihosting call (r0 = op, r1 = arg). */
 int mq_semihost(int op, void *arg);
 #define MQ_SYS_OPEN 0x01

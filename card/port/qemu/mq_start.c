@@ -5,12 +5,13 @@
  * semihosting with its status.  A HardFault (on the Cortex-M0 an unaligned
  * access is one) prints the faulting PC and exits with status 1. */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include "mq_port.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
-extern void initialise_monitor_handles(void);
+/* librdimon's stdio set-up: weak, so a firmware without stdio (the microbit
+ * replay) does not pull newlib's stdio into its 16 KiB. */
+extern void initialise_monitor_handles(void) __attribute__((weak));
 extern int main(void);
 
 #define SYS_EXIT 0x18
@@ -25,9 +26,34 @@ int mq_semihost(int op, void *arg)
     return r0;
 }
 
+void mq_puts(const char *s)
+{
+    (void)mq_semihost(0x04 /* SYS_WRITE0 */, (void *)s);
+}
+
+void mq_puthex(uint32_t v)
+{
+    char b[9];
+    for (int i = 7; i >= 0; i--, v >>= 4)
+        b[i] = "0123456789abcdef"[v & 15];
+    b[8] = 0;
+    mq_puts(b);
+}
+
+void mq_putdec(uint32_t v)
+{
+    char b[11];
+    int i = 10;
+    b[i] = 0;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    mq_puts(b + i);
+}
+
 void mq_exit(int status)
 {
-    fflush(stdout);
     for (;;)
         (void)mq_semihost(SYS_EXIT, (void *)(uintptr_t)(status == 0 ? ADP_Stopped_ApplicationExit
                                                                      : ADP_Stopped_RunTimeErrorUnknown));
@@ -42,7 +68,8 @@ void mq_reset(void)
             *d++ = *s++;
     for (d = &_sbss; d < &_ebss; d++)
         *d = 0;
-    initialise_monitor_handles();
+    if (initialise_monitor_handles)
+        initialise_monitor_handles();
     mq_exit(main());
 }
 
@@ -51,9 +78,15 @@ void mq_fault_report(uint32_t *frame, uint32_t exc_return) __attribute__((noretu
 void mq_fault_report(uint32_t *frame, uint32_t exc_return)
 {
     (void)exc_return;
-    printf("\nmq: HardFault at pc=%08lx lr=%08lx (r0=%08lx r1=%08lx r2=%08lx r3=%08lx)\n",
-           (unsigned long)frame[6], (unsigned long)frame[5], (unsigned long)frame[0],
-           (unsigned long)frame[1], (unsigned long)frame[2], (unsigned long)frame[3]);
+    mq_puts("\nmq: HardFault at pc=");
+    mq_puthex(frame[6]);
+    mq_puts(" lr=");
+    mq_puthex(frame[5]);
+    mq_puts(" r0=");
+    mq_puthex(frame[0]);
+    mq_puts(" r1=");
+    mq_puthex(frame[1]);
+    mq_puts("\n");
     mq_exit(1);
 }
 
@@ -75,7 +108,7 @@ void mq_hardfault(void)
 
 static void mq_other(void)
 {
-    printf("\nmq: unexpected exception\n");
+    mq_puts("\nmq: unexpected exception\n");
     mq_exit(1);
 }
 
