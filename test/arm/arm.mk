@@ -95,6 +95,15 @@ $(ARM_BUILD)/microbit/mb-script.bin: $(BUILD)/test/arm/record
 
 ARM_ELFS = $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
            $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
+# Instructions per command on the Cortex-M0 (docs/PERFORMANCE.md §1a):
+# about a minute, not part of make test.
+.PHONY: bench-arm
+bench-arm: arm
+	@$(BUILD)/test/arm/record $(ARM_BUILD)/microbit/mb-measure.bin measure
+	@/usr/bin/python3 test/arm/icount.py $(ARM_BUILD)/microbit/mb_replay.elf \
+	  $(ARM_BUILD)/microbit/mb-measure.bin > bench/arm_m0.md.tmp && mv bench/arm_m0.md.tmp bench/arm_m0.md
+	@cat bench/arm_m0.md
+
 .PHONY: arm arm-elfs test-arm
 # In two steps: the BearSSL directory must exist before its path is known.
 arm:

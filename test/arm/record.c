@@ -1,10 +1,13 @@
 /* record.c: writes the replay script of the microbit (test/arm/mb_replay.c).
  *
- *   record OUT    the script: fabrication, bench_prepare (area setup, LOAD AP
+ *   record OUT [measure]
+ *                 the script: fabrication, bench_prepare (area setup, LOAD AP
  *                 of one AP), the kiosk flow of bench/bench.h twice, then
  *                 power cuts inside the kiosk flow (each of its NVM writes
  *                 in turn, torn after 0, 1 or 9 bytes), each followed by a
- *                 power-up and a whole kiosk flow.
+ *                 power-up and a whole kiosk flow.  With "measure": setup
+ *                 and the two kiosk flows only (test/arm/icount.py counts
+ *                 the instructions of each APDU).
  *
  * It runs on the host against the simulator card (card/port/sim/) through
  * libmnap, and records every APDU with the exact response the host card gave
@@ -98,8 +101,8 @@ int main(int argc, char **argv)
     rec *r = calloc(1, sizeof(*r));
     uint64_t w0, flow_writes;
 
-    if (argc != 2 || r == NULL)
-        return die("usage: record OUT");
+    if ((argc != 2 && !(argc == 3 && strcmp(argv[2], "measure") == 0)) || r == NULL)
+        return die("usage: record OUT [measure]");
     r->out = fopen(argv[1], "wb");
     if (r->out == NULL)
         return die("cannot write the script");
@@ -129,6 +132,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         if (bench_kiosk(ctx, 1, &ak, MNAP_LEVEL_FULL, step, r) != MNAP_OK)
             return die("kiosk flow failed");
+    if (argc == 3) {
+        fputc('E', r->out);
+        mnap_ctx_free(ctx);
+        mc_simcard_close(&r->sc);
+        free(r);
+        return 0;
+    }
     /* how many NVM writes one flow makes */
     r->label = "flow";
     w0 = r->sc.sim.writes;
