@@ -17,8 +17,15 @@ ARM_BEARSSL  = $(firstword $(wildcard $(ARM_BUILD)/deps/bearssl-*/))
 ARM_BSSL_SRC = src/symcipher/aes_ct.c src/symcipher/aes_ct_enc.c src/symcipher/aes_ct_dec.c \
                src/symcipher/aes_ct_cbcenc.c src/symcipher/aes_ct_cbcdec.c src/codec/dec32le.c \
                src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c
-ARM_CPU_mps2      := -mcpu=cortex-m3 -mthumb
-ARM_CPU_microbit  := -mcpu=cortex-m0 -mthumb -DMQ_NVM_HOST
+# MC_STACK_SCRUB (card/mc_apdu.c): BearSSL's aes_ct keeps the expanded key
+# schedule in its own frames, up to 1,040 bytes below mc_port_aes on the
+# Cortex-M0 (-fstack-usage: mq_aes_block 304, br_aes_ct_cbcdec_run 608,
+# br_aes_ct_bitslice_decrypt 88, invSbox 40), under the runtime's deepest
+# path of 848 bytes below mc_process: the scrub after each command must
+# reach 1,888 bytes, 2,048 with a margin (docs/porting.md).
+ARM_SCRUB         := -DMC_STACK_SCRUB=2048
+ARM_CPU_mps2      := -mcpu=cortex-m3 -mthumb $(ARM_SCRUB)
+ARM_CPU_microbit  := -mcpu=cortex-m0 -mthumb -DMQ_NVM_HOST $(ARM_SCRUB)
 ARM_LD_mps2       := card/port/qemu/mps2-an385.ld
 ARM_LD_microbit   := card/port/qemu/microbit.ld
 ARM_CFLAGS  = -std=c11 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra -Wno-unused-parameter \
