@@ -91,6 +91,12 @@ $(ARM_BUILD)/microbit/mb_unaligned.elf: $(call arm_obj,card/port/qemu/mq_start.c
 	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
 	  -T $(ARM_LD_microbit) -Wl,--gc-sections -o $@ $(filter %.o,$^) \
 	  -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+# The mps2 card behind UART0 for the PC/SC tests (test/arm/vcard_arm.py).
+$(ARM_BUILD)/mps2/uart_card.elf: $(call arm_obj,$(filter-out test/arm/mb_replay.c,$(ARM_FW_SRC)) test/arm/uart_card.c,mps2) \
+    $(patsubst %.c,$(ARM_BUILD)/mps2/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_mps2)
+	$(call say,LD-mps2,$@)$(ARM_CC) $(ARM_CPU_mps2) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_mps2) -Wl,--gc-sections -o $@ $(filter %.o,$^) \
+	  -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
 # The host recorder of its script (libmnap + the simulator card).
 $(BUILD)/obj/test/arm/%.o: INC = $(INC_BENCH)
 $(BUILD)/test/arm/record: $(BUILD)/obj/test/arm/record.o $(LINK_HOST)
@@ -100,7 +106,7 @@ $(ARM_BUILD)/microbit/mb-script.bin: $(BUILD)/test/arm/record
 	@mkdir -p $(@D)
 	@$(BUILD)/test/arm/record $@
 
-ARM_ELFS = $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
+ARM_ELFS = $(ARM_BUILD)/mps2/uart_card.elf $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
            $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
 # Instructions per command on the Cortex-M0 (docs/PERFORMANCE.md §1a):
 # about a minute, not part of make test.
@@ -117,5 +123,30 @@ arm:
 	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
 	@$(MAKE) --no-print-directory arm-elfs
 arm-elfs: $(ARM_ELFS)
-test-arm: arm
+test-arm: arm $(TOOLS) $(E2E_BINS)
 	@ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES)
+	@$(MAKE) --no-print-directory test-arm-pcsc ARM_PCSC_E2E=lifecycle ARM_PCSC_INTEROP=
+
+# The PC/SC end-to-end tests through the ARM card: pcscd + vpcd + the
+# Cortex-M3 card behind QEMU's UART (test/arm/vcard_arm.py in mnap-vcard's
+# place, MNAP_VCARD).  make test-arm runs the e2e lifecycle suite over T=1
+# (area setup, LOAD AP, the kiosk flow on each AP, PIN, restart: ~20 s);
+# make test-long runs it over all three transports and the independent
+# interop peer (test/interop/) on each.  Start pcscd-based runs inside
+# /work/isolate.sh when other pcscd users share the machine.
+ARM_PCSC_E2E ?= lifecycle lifecycle:t0 lifecycle:contactless
+ARM_PCSC_INTEROP ?= t1 t0 contactless
+.PHONY: test-arm-pcsc test-long
+test-arm-pcsc: arm $(TOOLS) $(E2E_BINS)
+	@rm -f $(ARM_BUILD)/pcsc-cards.log
+	@test -z "$(ARM_PCSC_E2E)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
+	  BUILD=$(BUILD) sh test/e2e/run.sh $(ARM_PCSC_E2E) > $(ARM_BUILD)/pcsc-e2e.log 2>&1 || \
+	  { cat $(ARM_BUILD)/pcsc-e2e.log; exit 1; }
+	@test -z "$(ARM_PCSC_E2E)" || { sed -n 's/^/  arm mps2 pcsc /p' $(ARM_BUILD)/pcsc-e2e.log | grep -E 'PASS|e2e:'; \
+	  if grep -q 'SKIP' $(ARM_BUILD)/pcsc-e2e.log; then echo "test-arm-pcsc: skipped tests"; exit 1; fi; }
+	@test -z "$(ARM_PCSC_INTEROP)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
+	  BUILD=$(BUILD) test/interop/run.sh $(ARM_PCSC_INTEROP)
+	@n=$$(cat $(ARM_BUILD)/pcsc-cards.log 2>/dev/null | wc -l); \
+	  if [ "$$n" -eq 0 ]; then echo "test-arm-pcsc: no ARM card was started"; exit 1; fi; \
+	  echo "  arm mps2 pcsc: $$n ARM card starts (QEMU, Cortex-M3) served the tests above"
+test-long: test-arm-pcsc
