@@ -26,6 +26,8 @@ if [ -n "$added" ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
 fi
 if [ $rc != 0 ] || ! ls -d "$dir"/bearssl-*/src/symcipher >/dev/null 2>&1; then
-  echo "bearssl.sh: apt-get source bearssl failed (rc $rc)" >&2; exit 1
+  echo "bearssl.sh: apt-get source bearssl failed (rc $rc); it needs network access to" \
+       "deb.debian.org (run make deps once outside /work/isolate.sh or any network namespace)" >&2
+  exit 1
 fi
 echo "bearssl.sh: $(ls -d "$dir"/bearssl-*/) from Debian's source package"
