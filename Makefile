@@ -301,6 +301,7 @@ test: deps-check
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python
+	@$(MAKE) --no-print-directory test-arm
 	@echo "make test: all suites passed"
 
 # The tearing suites at every cut point under every model of the interrupted
@@ -368,10 +369,13 @@ fuzz:
 	    > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/fuzz-$$n.log | tail -2; done
 
+# ---- ARM cores under QEMU (issue #17) -------------------------------------
+include test/arm/arm.mk
+
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
-            gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
+            gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev python3 \
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
             libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap \
@@ -383,6 +387,8 @@ deps:
 	echo "deps: installing $$missing"; \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+	@# BearSSL's source for the ARM port's AES (test/arm/arm.mk), from Debian's source package
+	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
 deps-check: deps
 
 # ---- demo ----------------------------------------------------------------
