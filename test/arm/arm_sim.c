@@ -84,38 +84,6 @@ void mc_sim_close(mc_sim *sim)
     sim_clear(sim);
 }
 
-void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes)
-{
-    if (nth_write_from_now == 0) {
-        mc_sim_disarm(sim);
-        return;
-    }
-    sim->cut_at_write = sim->writes + nth_write_from_now;
-    sim->cut_after_bytes = k_bytes;
-}
-
-void mc_sim_disarm(mc_sim *sim)
-{
-    sim->cut_at_write = 0;
-    sim->cut_after_bytes = 0;
-}
-
-void mc_sim_power_restore(mc_sim *sim)
-{
-    sim->power_cut = false;
-    mc_sim_disarm(sim);
-}
-
-void mc_sim_reset_counters(mc_sim *sim)
-{
-    if (sim->cut_at_write != 0)
-        sim->cut_at_write -= sim->writes;
-    sim->writes = 0;
-    sim->bytes_written = 0;
-    sim->reads = 0;
-    sim->flushes = 0;
-}
-
 /* The simulator's OpenSSL AES by its name (the harness and tests call it):
  * the QEMU port's BearSSL aes_ct here. */
 int mc_sim_openssl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_len,

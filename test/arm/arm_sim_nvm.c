@@ -12,9 +12,10 @@
  * 16 KiB of RAM cannot hold a 64 KiB NVM).
  *
  * Tear model (port.h): writes are byte-granular on both; the power-cut
- * injector of the test API lets the Nth write land only its first K bytes
- * (in address order), then fails it and every later write until
- * mc_sim_power_restore.  Reads keep working after a cut, as on the
+ * injector and the tear interface are the simulator's own
+ * (card/port/sim/sim_tear.c, compiled here too): the Nth write lands only its
+ * first K bytes (in address order), the interrupted byte takes the model's
+ * value, and it and every later write fail until mc_sim_power_restore.  Reads keep working after a cut, as on the
  * simulator.  A real flash part would tear at its program granularity and
  * must split a write page by page in address order (docs/porting.md). */
 #include <stdbool.h>
@@ -121,8 +122,9 @@ int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t l
 int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len)
 {
     mc_sim *sim = sim_of(card);
-    size_t landed = len;
-    bool cut = false;
+    size_t landed;
+    bool cut, torn;
+    uint8_t v = 0;
 
     if (sim == NULL || (buf == NULL && len > 0) || !in_range(sim, addr, len))
         return -1;
@@ -132,25 +134,22 @@ int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, s
         return -1; /* the power is off: this write never happens */
     if (len == 0)
         return 0;
-    sim->writes++;
-    if (sim->cut_at_write != 0 && sim->writes == sim->cut_at_write) {
-        cut = true;
-        if (sim->cut_after_bytes < len)
-            landed = sim->cut_after_bytes;
-    }
+    /* How much lands, and the interrupted byte: card/port/sim/sim_tear.c. */
+    cut = mc_sim_tear_plan(sim, buf, len, &landed, &torn, &v);
     if (landed > 0) {
         if (sim->nvm != NULL)
             memcpy(sim->nvm + addr, buf, landed);
         else if (host_write(sim->fd, addr, buf, landed) != 0)
             return -1;
     }
-    sim->bytes_written += landed;
-    if (cut) {
-        sim->power_cut = true;
-        sim->cut_at_write = 0;
-        return -1;
+    if (torn) {
+        if (sim->nvm != NULL)
+            sim->nvm[addr + landed] = v;
+        else if (host_write(sim->fd, addr + (uint32_t)landed, &v, 1) != 0)
+            return -1;
     }
-    return 0;
+    mc_sim_tear_done(sim, addr, len, landed, cut);
+    return cut ? -1 : 0;
 }
 
 int mc_port_nvm_flush(struct mc_card *card)
