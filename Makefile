@@ -56,6 +56,7 @@ endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
 PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
 # PKCS#11 key source (host/p11.c): p11-kit's module loading and URI parsing.
+MHD_LIBS    := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
@@ -198,6 +199,10 @@ PROG_LIBS   = $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB
 PROG_LDLIBS = $(LDLIBS)
 $(BUILD)/bin/mnap-vcard: PROG_LIBS   = $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 $(BUILD)/bin/mnap-vcard: PROG_LDLIBS = -lssl -lcrypto
+# The operator console (docs/console.md): libmicrohttpd for HTTPS; no libmnap
+# link of its own beyond the registry (card work runs the mnap CLI).
+$(BUILD)/bin/mnap-console: PROG_LIBS   = $(LIB_TOOLS) $(LIB_REG) $(LIB_COMMON)
+$(BUILD)/bin/mnap-console: PROG_LDLIBS = $(LDLIBS) $(MHD_LIBS)
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $$(PROG_LIBS)
 	@mkdir -p $(@D)
@@ -345,7 +350,8 @@ DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmock
             gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
-            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap
+            libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap \
+            libmicrohttpd-dev chromium chromium-driver python3-selenium fonts-noto-cjk
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
