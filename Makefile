@@ -124,7 +124,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-console test-deps fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -258,6 +258,12 @@ $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
 
+# The operator console in headless Chromium (issue #22, docs/console.md):
+# its own registry, CA, private pcscd and virtual card; screenshots in
+# $(BUILD)/test/console.
+test-console: $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/console/run.sh
+
 # The independent interop peer (issue #14): test/interop/ in Python (pyscard,
 # python3-cryptography, its own SCP03 host) against mnap-vcard through a
 # private pcscd, in the T=1, T=0 and contactless modes.
@@ -285,7 +291,7 @@ test-deps:
 test: deps-check
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-console
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
