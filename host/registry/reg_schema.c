@@ -152,12 +152,33 @@ static const char v1_pg[] =
     "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
+/* Version 2 (the operator console, issue #22): its tuning per
+ * municipality, set by an admin (docs/console.md). */
+static const char v2_common[] =
+    "CREATE TABLE tuning (\n"
+    "  municipality TEXT NOT NULL REFERENCES municipalities(code),\n"
+    "  key TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  changed_at BIGINT NOT NULL,\n"
+    "  changed_by TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, key));\n";
+static const char v2_pg[] =
+    "ALTER TABLE tuning OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON tuning FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON tuning TO mnap_app;\n"
+    "ALTER TABLE tuning ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE tuning FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON tuning\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
 static const struct {
     int version;
     const char *common;
     const char *pg;
 } migrations[] = {
     { 1, v1_common, v1_pg },
+    { 2, v2_common, v2_pg },
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -69,7 +69,7 @@ S=0102030405060708
 # --- the registry ---------------------------------------------------------------------
 run no-registry "$M" resident show 1; rc 6
 err "mnap: no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'"
-run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 1"
+run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 2"
 run init-again "$M" --registry "$ADMIN_REG" registry upgrade; rc 0
 run_in addm "admin password\n" "$M" --registry "$ADMIN_REG" registry add-municipality 131016 \
     --name 千代田区 --admin admin --password-stdin; rc 0
@@ -83,7 +83,7 @@ if [ "$ENGINE" = postgresql ]; then
 fi
 export MNAP_REGISTRY="$TERM_REG"
 run status "$M" registry status --json; rc 0
-out "{\"engine\":\"$ENGINE\",\"schema\":1,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
+out "{\"engine\":\"$ENGINE\",\"schema\":2,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
 
 # From now on every command needs a session.
 run gated "$M" ap list; rc 6; err "mnap: ap: not logged in (run 'mnap login OPERATOR')"

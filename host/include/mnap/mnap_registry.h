@@ -306,6 +306,23 @@ mnap_reg_err mnap_reg_ap_resolve(mnap_reg *r, const mnap_reg_actor *a, const cha
 mnap_reg_err mnap_reg_card_require_active(mnap_reg *r, const mnap_reg_actor *a,
                                           const char *serial);
 
+/* --- the operator console's tuning (docs/console.md) --------------------------
+ * Key/value texts per municipality: titles, guidance, button labels, the
+ * background colour, extra resident fields.  Keys are [a-z0-9_]{1,32};
+ * values UTF-8 without control characters, 1..255 bytes. */
+#define MNAP_REG_TUNING_KEY_MAX 32
+#define MNAP_REG_TUNING_VALUE_MAX 255
+
+/* Every tuning value of a municipality (no actor: the login screen shows
+ * them; on PostgreSQL only a municipality of the connected role). */
+mnap_reg_err mnap_reg_tuning_list(mnap_reg *r, const char *municipality,
+                                  void (*cb)(void *user, const char *key, const char *value),
+                                  void *user);
+/* Sets a value of the actor's municipality (MNAP_PERM_SETTINGS: admin); an
+ * empty or NULL value removes it (the default shows again). */
+mnap_reg_err mnap_reg_tuning_set(mnap_reg *r, const mnap_reg_actor *a, const char *key,
+                                 const char *value);
+
 #ifdef __cplusplus
 }
 #endif
