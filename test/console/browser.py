@@ -181,6 +181,18 @@ def t_tuning_shows_on_next_page():
     login("admin", "admin password")
     press("m-tuning")
     shot("tuning")
+    # A bad colour: refused, and the label typed with it is not stored.
+    f = d.find_element(By.ID, "t-label_load")
+    f.clear()
+    f.send_keys("ここは保存されない")
+    f = d.find_element(By.ID, "t-bg_color")
+    f.clear()
+    f.send_keys("red; background:url(x)")
+    press("save-tuning")
+    check("何も変更していません" in text(), "bad colour: " + text())
+    d.get(URL + "/tuning")
+    check(d.find_element(By.ID, "t-label_load").get_attribute("value") != "ここは保存されない",
+          "a refused tuning form stored its label")
     f = d.find_element(By.ID, "t-label_list")
     f.clear()
     f.send_keys("カードの中身を見る / Show the card")

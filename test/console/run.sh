@@ -135,6 +135,13 @@ LIB=$(sed -n 's/^ *"aid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$ROOT/tools/examples/libr
 /usr/bin/python3 "$HERE/browser.py" --url "https://127.0.0.1:$PORT" --out "$OUT" --ca "$T/ca.pem" \
     --home "$HOME" --aid "$LIB" --audit "$T/console-state/console-audit.log" --vcard-pid "$VCARD_PID"
 RC=$?
+# The tuning lives in the registry (schema v2), not on the terminal.
+if [ "$(sqlite3 "$REG" "SELECT value FROM tuning WHERE municipality = '131016' AND key = 'bg_color'")" = "#ffeecc" ]; then
+    echo "ok t_tuning_in_registry"
+else
+    echo "FAIL t_tuning_in_registry: $(sqlite3 "$REG" 'SELECT * FROM tuning')"
+    RC=1
+fi
 # The card test stopped the vcard itself: forget it.
 untrack_pid "$VCARD_PID"
 [ "$RC" = 0 ] && FAILED=0

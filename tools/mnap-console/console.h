@@ -32,7 +32,6 @@ typedef struct console_cfg {
     char reader[256];       /* PC/SC reader name (empty: the first) */
     char manifests[1024];   /* folder of AP manifests offered for loading */
     char state_dir[900];   /* session files of card work (0700) */
-    char tuning[1024];      /* tuning file (titles, labels, colour, fields) */
     unsigned ttl;           /* session lifetime, seconds (1800) */
 } console_cfg;
 
@@ -51,15 +50,16 @@ void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void sb_esc(sbuf *b, const char *s);
 void sb_free(sbuf *b);
 
-/* Tuning (tune.c). */
+/* Tuning: the municipality's texts and colour, kept in the registry
+ * (mnap_reg_tuning_*), read for every page, so a change shows on the next
+ * page load. */
 #define TUNE_MAX 32
 typedef struct tuning {
     size_t n;
     char key[TUNE_MAX][48];
     char val[TUNE_MAX][256];
 } tuning;
-void tune_load(const console_cfg *c, tuning *t);
-int tune_save(const console_cfg *c, const tuning *t);
+void tune_load(mnap_reg *r, const char *municipality, tuning *t);
 /* The tuned text for key, else def. */
 const char *tune_get(const tuning *t, const char *key, const char *def);
 int tune_set(tuning *t, const char *key, const char *val);

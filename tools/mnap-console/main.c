@@ -442,7 +442,7 @@ static void home(ctx *c, page *p) {
                      "<li><a id=\"m-data\" href=\"/data\">データ管理<br><small>Data</small></a></li>"
                      "<li><a id=\"m-operators\" href=\"/operators\">オペレータ管理<br><small>Operators</small></a></li>"
                      "<li><a id=\"m-settings\" href=\"/settings\">システム設定<br><small>System settings</small></a></li>");
-    if (c->a.role == MNAP_ROLE_ADMIN)
+    if (mnap_reg_allowed(c->a.role, MNAP_PERM_SETTINGS))
         sb_add(&p->html, "<li><a id=\"m-tuning\" href=\"/tuning\">チューニング<br><small>Tuning</small></a></li>");
     sb_add(&p->html, "</ul>");
     layout_close(p, c->cookie);
@@ -731,26 +731,37 @@ static bool colour_ok(const char *s) {
 }
 
 static void do_tuning(ctx *c, page *p) {
-    tuning t = c->t;
     bool ok = true;
+    /* Every field is checked before anything is written. */
     for (size_t i = 0; tune_keys[i][0]; i++) {
         const char *v = field(c->r, tune_keys[i][0]);
         if (!text_ok(v, 200, false) || (strcmp(tune_keys[i][0], "bg_color") == 0 && *v && !colour_ok(v))) {
             ok = false;
             break;
         }
-        if (*v) tune_set(&t, tune_keys[i][0], v);
+    }
+    mnap_reg_err e = MNAP_REG_OK;
+    for (size_t i = 0; ok && e == MNAP_REG_OK && tune_keys[i][0]; i++) {
+        const char *v = field(c->r, tune_keys[i][0]);
+        /* The default again, or emptied: nothing stored (the default shows). */
+        if (strcmp(v, tune_keys[i][1]) == 0) v = "";
+        if (strcmp(v, tune_get(&c->t, tune_keys[i][0], "")) != 0)
+            e = mnap_reg_tuning_set(reg, &c->a, tune_keys[i][0], v);
     }
     page tmp = { 0 };
-    if (ok && tune_save(&cfg, &t) == 0) {
-        c->t = t;
+    if (ok && e == MNAP_REG_OK) {
+        tune_load(reg, cfg.municipality, &c->t);
         audit_line(c->a.operator_id, "tuning", "ok");
         outcome(&tmp, true, "保存しました。次の画面から反映されます。", "Saved; shown from the next page.", NULL);
     } else {
         p->status = 400;
-        audit_line(c->a.operator_id, "tuning", "refused: bad input");
-        outcome(&tmp, false, "入力内容に誤りがあります（色は #RRGGBB）。何も変更していません。",
-                "The input is not valid (a colour is #RRGGBB). Nothing was changed.", NULL);
+        audit_line(c->a.operator_id, "tuning", ok ? mnap_reg_strerror(e) : "refused: bad input");
+        if (ok)
+            outcome(&tmp, false, "登録簿に保存できませんでした。", "The registry could not store it.",
+                    mnap_reg_strerror(e));
+        else
+            outcome(&tmp, false, "入力内容に誤りがあります（色は #RRGGBB）。何も変更していません。",
+                    "The input is not valid (a colour is #RRGGBB). Nothing was changed.", NULL);
     }
     tuning_page(c, p, tmp.html.p);
     sb_free(&tmp.html);
@@ -786,7 +797,7 @@ static const char JS[] =
 static void route(ctx *c, page *p) {
     bool post = strcmp(c->method, "POST") == 0;
     const char *u = c->url;
-    tune_load(&cfg, &c->t);
+    tune_load(reg, cfg.municipality, &c->t);
     p->status = 200;
 
     if (!post && strcmp(c->method, "GET") != 0) {
@@ -893,11 +904,7 @@ static void route(ctx *c, page *p) {
         }
     }
     if (strcmp(u, "/tuning") == 0) {
-        if (c->a.role != MNAP_ROLE_ADMIN) {
-            refuse(c, p, 403, "この操作を行う権限がありません。", "Your role does not allow this operation.",
-                   "refused: tuning needs role admin");
-            return;
-        }
+        if (!need_perm(c, p, MNAP_PERM_SETTINGS)) return;
         if (post) do_tuning(c, p);
         else tuning_page(c, p, NULL);
         return;

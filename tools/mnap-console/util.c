@@ -49,7 +49,6 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
             { "console_audit", c->console_audit, sizeof c->console_audit }, { "reader", c->reader, sizeof c->reader },
             { "manifests", c->manifests, sizeof c->manifests },
             { "state_dir", c->state_dir, sizeof c->state_dir },
-            { "tuning", c->tuning, sizeof c->tuning },
         };
         bool done = false;
         for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
@@ -91,7 +90,6 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
     }
     if (!c->console_audit[0])
         snprintf(c->console_audit, sizeof c->console_audit, "%s/console-audit.log", c->state_dir);
-    if (!c->tuning[0]) snprintf(c->tuning, sizeof c->tuning, "%s/tuning.conf", c->state_dir);
     return 0;
 }
 
@@ -198,27 +196,12 @@ int tune_set(tuning *t, const char *key, const char *val) {
     return 0;
 }
 
-void tune_load(const console_cfg *c, tuning *t) {
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(c->tuning, "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *tab = strchr(line, '\t');
-        if (!tab) continue;
-        *tab = 0;
-        if (text_ok(tab + 1, 255, false)) tune_set(t, line, tab + 1);
-    }
-    fclose(f);
+static void tune_cb(void *user, const char *key, const char *value) {
+    tuning *t = user;
+    if (text_ok(value, 255, false)) tune_set(t, key, value);
 }
 
-int tune_save(const console_cfg *c, const tuning *t) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", c->tuning);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    for (size_t i = 0; i < t->n; i++) fprintf(f, "%s\t%s\n", t->key[i], t->val[i]);
-    if (fflush(f) != 0 || fclose(f) != 0) return -1;
-    return rename(tmp, c->tuning);
+void tune_load(mnap_reg *r, const char *municipality, tuning *t) {
+    memset(t, 0, sizeof *t);
+    mnap_reg_tuning_list(r, municipality, tune_cb, t);
 }
