@@ -233,6 +233,29 @@ def t_three_wrong_passwords_lock():
     shot("locked")
 
 
+def t_admin_operators():
+    # The admin adds a clerk and unlocks the one the lockout test locked.
+    login("admin", "admin password")
+    press("m-operators")
+    form = "form[action='/operators/add'] "
+    d.find_element(By.CSS_SELECTOR, form + "input[name=id]").send_keys("clerk3")
+    d.find_element(By.CSS_SELECTOR, form + "input[name=name]").send_keys("窓口 三郎")
+    d.find_element(By.CSS_SELECTOR, form + "input[name=password]").send_keys("clerk3 password")
+    d.find_element(By.CSS_SELECTOR, form + "button").click()
+    WebDriverWait(d, 30).until(lambda x: x.find_elements(By.ID, "outcome"))
+    check("完了しました" in text(), "operator add: " + text())
+    shot("operators")
+    d.find_element(By.CSS_SELECTOR, "form[action='/operators/unlock'] input[name=id]").send_keys("clerk2")
+    d.find_element(By.CSS_SELECTOR, "form[action='/operators/unlock'] button").click()
+    WebDriverWait(d, 30).until(lambda x: "clerk2" in text())
+    check("完了しました" in text(), "unlock: " + text())
+    logout()
+    for user, pw in (("clerk3", "clerk3 password"), ("clerk2", "clerk password")):
+        login(user, pw)
+        check(d.find_elements(By.ID, "m-card"), user + " cannot log in: " + text())
+        logout()
+
+
 def post(path, body, cookie):
     ctx = ssl.create_default_context(cafile=A.ca)
     rq = urllib.request.Request(URL + path, data=body.encode(), method="POST", headers={
@@ -274,7 +297,7 @@ def t_card_removed():
 try:
     for t in (t_https_headers, t_clerk_card_flow, t_bad_input_changes_nothing,
               t_tuning_shows_on_next_page, t_clerk_refused_admin_screens,
-              t_three_wrong_passwords_lock, t_forged_post_refused, t_card_removed):
+              t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused, t_card_removed):
         test(t)
     d.get(URL + "/login")
     shot("login")

@@ -653,46 +653,64 @@ static void data_page(ctx *c, page *p) {
     layout_close(p, c->cookie);
 }
 
+static void op_form(page *p, ctx *c, const char *action, const char *title, const char *fields,
+                    const char *button) {
+    sb_printf(&p->html, "<section class=\"card\"><h3>%s</h3><form method=\"post\" action=\"%s\">", title,
+              action);
+    csrf_field(p, c->cookie);
+    sb_add(&p->html, fields);
+    sb_printf(&p->html, "<button type=\"submit\">%s</button></form></section>", button);
+}
+
+#define ROLE_SELECT                                                                                \
+    "<label>役割 / Role<select name=\"role\"><option>clerk</option><option>supervisor</option>" \
+    "<option>auditor</option><option>admin</option><option>kiosk</option></select></label>"
+#define ID_FIELD "<label>ID<input name=\"id\" maxlength=\"32\" required></label>"
+
 static void operators_page(ctx *c, page *p, const char *pre) {
     layout_open(p, &c->t, &c->a, "オペレータ管理 / Operators");
     if (pre) sb_add(&p->html, pre);
-    sb_add(&p->html, "<section class=\"card\"><h3>オペレータの追加 / Add an operator</h3>"
-                     "<form method=\"post\" action=\"/operators/add\">");
-    csrf_field(p, c->cookie);
-    sb_add(&p->html, "<label>ID<input name=\"id\" maxlength=\"32\" required></label>"
-                     "<label>氏名 / Name<input name=\"name\" maxlength=\"64\" required></label>"
-                     "<label>役割 / Role<select name=\"role\"><option>clerk</option><option>supervisor</option>"
-                     "<option>auditor</option><option>admin</option></select></label>"
-                     "<label>パスワード / Password<input type=\"password\" name=\"password\" maxlength=\"128\" required></label>"
-                     "<button type=\"submit\">追加 / Add</button></form></section>"
-                     "<section class=\"card\"><h3>ロックの解除 / Unlock</h3>"
-                     "<form method=\"post\" action=\"/operators/unlock\">");
-    csrf_field(p, c->cookie);
-    sb_add(&p->html, "<label>ID<input name=\"id\" maxlength=\"32\" required></label>"
-                     "<button type=\"submit\">解除 / Unlock</button></form></section>");
+    if (mnap_reg_allowed(c->a.role, MNAP_PERM_OPERATOR_ADMIN)) {
+        op_form(p, c, "/operators/add", "オペレータの追加 / Add an operator",
+                ID_FIELD "<label>氏名 / Name<input name=\"name\" maxlength=\"64\" required></label>" ROLE_SELECT
+                         "<label>パスワード / Password<input type=\"password\" name=\"password\" "
+                         "maxlength=\"128\" required></label>",
+                "追加 / Add");
+        op_form(p, c, "/operators/role", "役割の変更 / Change the role", ID_FIELD ROLE_SELECT,
+                "変更 / Change");
+    }
+    op_form(p, c, "/operators/lock", "ロック / Lock", ID_FIELD, "ロック / Lock");
+    op_form(p, c, "/operators/unlock", "ロックの解除 / Unlock", ID_FIELD, "解除 / Unlock");
     layout_close(p, c->cookie);
 }
 
-static void do_operator(ctx *c, page *p, bool add) {
+enum op_kind { OP_ADD, OP_ROLE, OP_LOCK, OP_UNLOCK };
+
+static void do_operator(ctx *c, page *p, enum op_kind k) {
+    static const char *const what[] = { "operator add", "operator role", "operator lock", "operator unlock" };
     const char *id = field(c->r, "id");
-    sbuf pre = { 0 };
     page tmp = { 0 };
     mnap_reg_err e;
+    mnap_reg_role role;
     if (!*id || !text_ok(id, MNAP_REG_ID_MAX, false)) e = MNAP_REG_E_PARAM;
-    else if (add) {
+    else if (k == OP_ADD) {
         const char *name = field(c->r, "name"), *pw = field(c->r, "password");
-        mnap_reg_role role;
-        if (!text_ok(name, 128, false) || mnap_reg_role_parse(field(c->r, "role"), &role) != MNAP_REG_OK ||
-            strlen(pw) < 8 || strlen(pw) > 128)
+        if (!*name || !text_ok(name, 128, false) ||
+            mnap_reg_role_parse(field(c->r, "role"), &role) != MNAP_REG_OK || strlen(pw) < 8 ||
+            strlen(pw) > 128)
             e = MNAP_REG_E_PARAM;
         else e = mnap_reg_operator_add(reg, &c->a, id, name, role, pw, strlen(pw));
-    } else e = mnap_reg_operator_lock(reg, &c->a, id, false);
-    audit_line(c->a.operator_id, add ? "operator add" : "operator unlock",
-               e == MNAP_REG_OK ? "ok" : mnap_reg_strerror(e));
-    tmp.html = pre;
+    } else if (k == OP_ROLE) {
+        if (mnap_reg_role_parse(field(c->r, "role"), &role) != MNAP_REG_OK) e = MNAP_REG_E_PARAM;
+        else e = mnap_reg_operator_set_role(reg, &c->a, id, role);
+    } else e = mnap_reg_operator_lock(reg, &c->a, id, k == OP_LOCK);
+    audit_line(c->a.operator_id, what[k], e == MNAP_REG_OK ? "ok" : mnap_reg_strerror(e));
     if (e == MNAP_REG_OK) outcome(&tmp, true, "完了しました。", "Done.", id);
-    else outcome(&tmp, false, "処理できませんでした。何も変更していません。",
-                 "It could not be done. Nothing was changed.", mnap_reg_strerror(e));
+    else {
+        p->status = e == MNAP_REG_E_PARAM ? 400 : e == MNAP_REG_E_DENIED ? 403 : 200;
+        outcome(&tmp, false, "処理できませんでした。何も変更していません。",
+                "It could not be done. Nothing was changed.", mnap_reg_strerror(e));
+    }
     operators_page(c, p, tmp.html.p);
     sb_free(&tmp.html);
 }
@@ -873,14 +891,14 @@ static void route(ctx *c, page *p) {
         return;
     }
     if (strcmp(u, "/operators") == 0 || strncmp(u, "/operators/", 11) == 0) {
-        if (strcmp(u, "/operators/unlock") == 0) {
-            if (post && need_perm(c, p, MNAP_PERM_OPERATOR_UNLOCK)) do_operator(c, p, false);
-            else if (!post) refuse(c, p, 405, "その方法では要求できません。", "Method not allowed.", "GET");
-            return;
-        }
-        if (!need_perm(c, p, MNAP_PERM_OPERATOR_ADMIN)) return;
+        /* Supervisors lock and unlock; adding and roles need operator-admin. */
+        if (!need_perm(c, p, MNAP_PERM_OPERATOR_UNLOCK)) return;
         if (!post && strcmp(u, "/operators") == 0) { operators_page(c, p, NULL); return; }
-        if (post && strcmp(u, "/operators/add") == 0) { do_operator(c, p, true); return; }
+        if (post && strcmp(u, "/operators/lock") == 0) { do_operator(c, p, OP_LOCK); return; }
+        if (post && strcmp(u, "/operators/unlock") == 0) { do_operator(c, p, OP_UNLOCK); return; }
+        if (!need_perm(c, p, MNAP_PERM_OPERATOR_ADMIN)) return;
+        if (post && strcmp(u, "/operators/add") == 0) { do_operator(c, p, OP_ADD); return; }
+        if (post && strcmp(u, "/operators/role") == 0) { do_operator(c, p, OP_ROLE); return; }
     }
     if (strcmp(u, "/settings") == 0 || strncmp(u, "/settings/", 10) == 0) {
         if (!need_perm(c, p, MNAP_PERM_KEYS)) return;
