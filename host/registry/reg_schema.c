@@ -153,7 +153,8 @@ static const char v1_pg[] =
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
 /* Version 2 (the operator console, issue #22): its tuning per
- * municipality, set by an admin (docs/console.md). */
+ * municipality, set by an admin, and the extra resident fields a
+ * municipality records (docs/console.md). */
 static const char v2_common[] =
     "CREATE TABLE tuning (\n"
     "  municipality TEXT NOT NULL REFERENCES municipalities(code),\n"
@@ -161,11 +162,26 @@ static const char v2_common[] =
     "  value TEXT NOT NULL,\n"
     "  changed_at BIGINT NOT NULL,\n"
     "  changed_by TEXT NOT NULL,\n"
-    "  PRIMARY KEY (municipality, key));\n";
+    "  PRIMARY KEY (municipality, key));\n"
+    "CREATE TABLE resident_extra (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  resident TEXT NOT NULL,\n"
+    "  field TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  changed_at BIGINT NOT NULL,\n"
+    "  changed_by TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, resident, field),\n"
+    "  FOREIGN KEY (municipality, resident) REFERENCES residents(municipality, number));\n";
 static const char v2_pg[] =
     "ALTER TABLE tuning OWNER TO mnap_owner;\n"
-    "REVOKE ALL ON tuning FROM PUBLIC;\n"
-    "GRANT SELECT, INSERT, UPDATE, DELETE ON tuning TO mnap_app;\n"
+    "ALTER TABLE resident_extra OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON tuning, resident_extra FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON tuning, resident_extra TO mnap_app;\n"
+    "ALTER TABLE resident_extra ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE resident_extra FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON resident_extra\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n"
     "ALTER TABLE tuning ENABLE ROW LEVEL SECURITY;\n"
     "ALTER TABLE tuning FORCE ROW LEVEL SECURITY;\n"
     "CREATE POLICY tenant ON tuning\n"

@@ -1,5 +1,6 @@
-/* reg_tuning.c: the operator console's tuning per municipality (schema
- * version 2, table tuning): titles, guidance texts, button labels, the
+/* reg_tuning.c: the operator console's tuning per municipality and the
+ * extra resident fields it records (schema version 2, tables tuning and
+ * resident_extra).  Tuning: titles, guidance texts, button labels, the
  * background colour and extra resident fields, as key/value text.  An admin
  * (MNAP_PERM_SETTINGS) sets them; any terminal of the municipality reads
  * them (the login screen shows them before anyone is logged in, so reading
@@ -84,4 +85,85 @@ mnap_reg_err mnap_reg_tuning_set(mnap_reg *r, const mnap_reg_actor *a, const cha
         return MNAP_REG_E_PARAM;
     }
     return reg_tx(r, tuning_set_tx, &t);
+}
+
+/* --- extra resident fields ------------------------------------------------------ */
+typedef struct extra_ctx {
+    const mnap_reg_actor *a;
+    const char *number, *field, *value;
+} extra_ctx;
+
+static mnap_reg_err extra_set_tx(mnap_reg *r, void *p)
+{
+    extra_ctx *x = p;
+    char now[24];
+    const char *params[6] = { x->a->municipality, x->number, x->field, x->value, now,
+                              x->a->operator_id };
+    reg_rows rows;
+    mnap_reg_err e;
+
+    snprintf(now, sizeof now, "%lld", (long long)reg_now(r));
+    e = reg_exec(r, "SELECT 1 FROM residents WHERE municipality = $1 AND number = $2", 2, params,
+                 &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    bool found = rows.nrows == 1;
+    reg_rows_free(&rows);
+    if (!found) {
+        return MNAP_REG_E_NOT_FOUND;
+    }
+    e = reg_exec(r, "DELETE FROM resident_extra WHERE municipality = $1 AND resident = $2 AND field = $3",
+                 3, params, NULL);
+    if (e == MNAP_REG_OK && x->value[0] != '\0') {
+        e = reg_exec(r,
+                     "INSERT INTO resident_extra (municipality, resident, field, value, changed_at, "
+                     "changed_by) VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6)",
+                     6, params, NULL);
+    }
+    return e;
+}
+
+mnap_reg_err mnap_reg_resident_extra_set(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                         const char *field, const char *value)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_WRITE);
+    extra_ctx x = { a, number, field, value != NULL ? value : "" };
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_digits(number, 1, 15) || !reg_valid_text(field, 64) ||
+        (x.value[0] != '\0' && !reg_valid_text(x.value, MNAP_REG_TUNING_VALUE_MAX))) {
+        return MNAP_REG_E_PARAM;
+    }
+    return reg_tx(r, extra_set_tx, &x);
+}
+
+mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                      void (*cb)(void *user, const char *field, const char *value),
+                                      void *user)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_READ);
+    const char *params[2] = { a != NULL ? a->municipality : "", number };
+    reg_rows rows;
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_digits(number, 1, 15) || cb == NULL) {
+        return MNAP_REG_E_PARAM;
+    }
+    e = reg_exec(r,
+                 "SELECT field, value FROM resident_extra WHERE municipality = $1 AND resident = $2 "
+                 "ORDER BY field",
+                 2, params, &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < rows.nrows; i++) {
+        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
+    }
+    reg_rows_free(&rows);
+    return MNAP_REG_OK;
 }

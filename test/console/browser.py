@@ -143,6 +143,8 @@ def t_clerk_card_flow():
     d.find_element(By.ID, "kana").send_keys("ヤマダ タロウ")
     d.find_element(By.ID, "birth").send_keys("1985-04-01")
     d.find_element(By.ID, "address").send_keys("東京都千代田区千代田1-1")
+    # The extra field the admin added in the tuning test.
+    d.find_element(By.ID, "extra0").send_keys("03-1234-5678")
     press("do-register")
     check("ok" in outcome().get_attribute("class"), "register: " + text())
     check("登録しました" in text(), "register outcome: " + text())
@@ -199,6 +201,9 @@ def t_tuning_shows_on_next_page():
     f = d.find_element(By.ID, "t-bg_color")
     f.clear()
     f.send_keys("#ffeecc")
+    f = d.find_element(By.ID, "t-extra_fields")
+    f.clear()
+    f.send_keys("電話番号 / Phone")
     press("save-tuning")
     check("保存しました" in text(), "tuning save: " + text())
     logout()
@@ -295,8 +300,8 @@ def t_card_removed():
 
 
 try:
-    for t in (t_https_headers, t_clerk_card_flow, t_bad_input_changes_nothing,
-              t_tuning_shows_on_next_page, t_clerk_refused_admin_screens,
+    for t in (t_https_headers, t_tuning_shows_on_next_page, t_clerk_card_flow,
+              t_bad_input_changes_nothing, t_clerk_refused_admin_screens,
               t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused, t_card_removed):
         test(t)
     d.get(URL + "/login")

@@ -142,6 +142,13 @@ else
     echo "FAIL t_tuning_in_registry: $(sqlite3 "$REG" 'SELECT * FROM tuning')"
     RC=1
 fi
+# The extra field the clerk filled in is recorded with the resident.
+if [ "$(sqlite3 "$REG" "SELECT field || '=' || value FROM resident_extra WHERE resident = '100000000001'")" = "電話番号 / Phone=03-1234-5678" ]; then
+    echo "ok t_extra_field_in_registry"
+else
+    echo "FAIL t_extra_field_in_registry: $(sqlite3 "$REG" 'SELECT * FROM resident_extra')"
+    RC=1
+fi
 # The card test stopped the vcard itself: forget it.
 untrack_pid "$VCARD_PID"
 [ "$RC" = 0 ] && FAILED=0

@@ -810,6 +810,30 @@ static void test_tuning(void **state)
     assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
     assert_int_equal(a.n, 0);
     assert_int_equal(mnap_reg_tuning_list(f->ra, "12", tune_cb, &a), MNAP_REG_E_PARAM);
+
+    /* Extra resident fields. */
+    mnap_reg_resident res;
+    resident(&res, "9", "住民", "ジュウミン");
+    assert_int_equal(mnap_reg_resident_add(f->ra, &f->clerk_a, &res), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", "03-0000-0000"),
+                     MNAP_REG_OK);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "10", "電話番号", "x"),
+                     MNAP_REG_E_NOT_FOUND);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", "a\nb"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->kiosk_a, "9", "電話番号", "x"),
+                     MNAP_REG_E_DENIED);
+    a.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->ra, &f->clerk_a, "9", tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.last, "電話番号=03-0000-0000");
+    b.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->rb, &f->clerk_b, "9", tune_cb, &b), MNAP_REG_OK);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", ""), MNAP_REG_OK);
+    a.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->ra, &f->clerk_a, "9", tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 0);
 }
 
 int main(void)

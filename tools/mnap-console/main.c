@@ -479,7 +479,7 @@ static void card_menu(ctx *c, page *p, const char *pre_html) {
         for (char *s = strtok(buf, ","); s; s = strtok(NULL, ","), i++) {
             sb_printf(&p->html, "<label>");
             sb_esc(&p->html, s);
-            sb_printf(&p->html, "<input name=\"extra%d\" maxlength=\"64\"></label>", i);
+            sb_printf(&p->html, "<input name=\"extra%d\" id=\"extra%d\" maxlength=\"255\"></label>", i, i);
         }
     }
     sb_add(&p->html, "<button type=\"submit\" id=\"do-register\">");
@@ -536,7 +536,8 @@ static void do_register(ctx *c, page *p) {
               text_ok(kanji, 192, false) && *kanji && text_ok(kana, 192, false) && *kana &&
               strlen(birth) == 10 && text_ok(addr, 384, false) && *addr;
     for (size_t i = 0; i < r->nf; i++)
-        if (strncmp(r->fk[i], "extra", 5) == 0 && !text_ok(r->fv[i], 192, false)) ok = false;
+        if (strncmp(r->fk[i], "extra", 5) == 0 && !text_ok(r->fv[i], MNAP_REG_TUNING_VALUE_MAX, false))
+            ok = false;
     result_page(c, p, "住民とカードの登録 / Register resident and card");
     if (!ok) {
         p->status = 400;
@@ -554,6 +555,17 @@ static void do_register(ctx *c, page *p) {
         layout_close(p, c->cookie);
         return;
     }
+    /* A card the registry already knows: refused before anything is written. */
+    mnap_reg_card known;
+    if (mnap_reg_card_get(reg, &c->a, serial, &known) == MNAP_REG_OK) {
+        char d[120];
+        snprintf(d, sizeof d, "card %s: %s (resident %s)", serial, mnap_reg_card_state_name(known.state),
+                 known.resident);
+        outcome(p, false, "このカードはすでに登録されています。何も変更していません。",
+                "This card is already registered. Nothing was changed.", d);
+        layout_close(p, c->cookie);
+        return;
+    }
     mnap_reg_resident have;
     if (mnap_reg_resident_get(reg, &c->a, number, &have) != MNAP_REG_OK) {
         const char *args[] = { "resident", "add", number, "--kanji", kanji, "--kana", kana,
@@ -561,6 +573,23 @@ static void do_register(ctx *c, page *p) {
         run_mnap(c->token, args, &o);
         if (o.rc != 0) {
             cli_outcome(p, &o, "", "");
+            layout_close(p, c->cookie);
+            return;
+        }
+    }
+    /* The extra fields the municipality records (tuning extra_fields). */
+    char names[256];
+    snprintf(names, sizeof names, "%s", tune_get(&c->t, "extra_fields", ""));
+    int i = 0;
+    char *save = NULL;
+    for (char *f = strtok_r(names, ",", &save); f; f = strtok_r(NULL, ",", &save), i++) {
+        char key[16];
+        snprintf(key, sizeof key, "extra%d", i);
+        mnap_reg_err e = mnap_reg_resident_extra_set(reg, &c->a, number, f, field(r, key));
+        if (e != MNAP_REG_OK) {
+            outcome(p, false, "追加項目を登録できませんでした。カードは登録していません。",
+                    "The extra fields could not be recorded. The card is not registered.",
+                    mnap_reg_strerror(e));
             layout_close(p, c->cookie);
             return;
         }
@@ -756,6 +785,14 @@ static void do_tuning(ctx *c, page *p) {
         if (!text_ok(v, 200, false) || (strcmp(tune_keys[i][0], "bg_color") == 0 && *v && !colour_ok(v))) {
             ok = false;
             break;
+        }
+        if (strcmp(tune_keys[i][0], "extra_fields") == 0) {
+            /* Comma-separated names of 1..64 bytes. */
+            for (const char *f = v; *v && ok; f += strcspn(f, ",") + (f[strcspn(f, ",")] != 0)) {
+                size_t n = strcspn(f, ",");
+                if (n == 0 || n > 64) ok = false;
+                if (!f[n]) break;
+            }
         }
     }
     mnap_reg_err e = MNAP_REG_OK;

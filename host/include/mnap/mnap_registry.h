@@ -323,6 +323,16 @@ mnap_reg_err mnap_reg_tuning_list(mnap_reg *r, const char *municipality,
 mnap_reg_err mnap_reg_tuning_set(mnap_reg *r, const mnap_reg_actor *a, const char *key,
                                  const char *value);
 
+/* The extra fields a municipality records for a resident (the tuning's
+ * extra_fields): field 1..64 bytes, value 0..255 bytes of UTF-8 without
+ * control characters (empty removes).  Set: resident-write; read:
+ * resident-read (cb per field, by name). */
+mnap_reg_err mnap_reg_resident_extra_set(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                         const char *field, const char *value);
+mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                      void (*cb)(void *user, const char *field, const char *value),
+                                      void *user);
+
 #ifdef __cplusplus
 }
 #endif
