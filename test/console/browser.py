@@ -211,6 +211,7 @@ def t_tuning_shows_on_next_page():
     d.get(URL + "/card")
     check(d.find_element(By.ID, "do-list").text == "カードの中身を見る / Show the card",
           "label: " + d.find_element(By.ID, "do-list").text)
+    check("電話番号 / Phone" in text(), "the extra field is not on the form")
     bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
     check(bg == "rgb(255, 238, 204)", "background " + bg)
     shot("card-tuned")

@@ -279,27 +279,59 @@ static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const 
             fclose(f);
         }
     }
+    /* Everything the child needs is made before fork: the console has
+     * libmicrohttpd's thread, so the child only calls async-signal-safe
+     * functions until exec.  Its environment is fixed, not inherited. */
+    static char e_reg[1100], e_sess[1200], e_ks[1100], e_audit[1100], e_pass[600];
+    const char *argv[32], *envp[16];
+    size_t n = 0, ne = 0;
+    argv[n++] = cfg.mnap;
+    if (cfg.reader[0]) { argv[n++] = "--reader"; argv[n++] = cfg.reader; }
+    for (size_t i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    snprintf(e_reg, sizeof e_reg, "MNAP_REGISTRY=%s", cfg.registry);
+    snprintf(e_sess, sizeof e_sess, "MNAP_SESSION=%s", sess);
+    envp[ne++] = e_reg;
+    envp[ne++] = e_sess;
+    envp[ne++] = "PATH=/usr/bin:/bin";
+    envp[ne++] = "LANG=C.UTF-8";
+    if (cfg.keystore[0]) {
+        snprintf(e_ks, sizeof e_ks, "MNAP_KEYSTORE=%s", cfg.keystore);
+        envp[ne++] = e_ks;
+    }
+    if (cfg.audit[0]) {
+        snprintf(e_audit, sizeof e_audit, "MNAP_AUDIT=%s", cfg.audit);
+        envp[ne++] = e_audit;
+    }
+    if (pass[0]) {
+        snprintf(e_pass, sizeof e_pass, "MNAP_PASSPHRASE=%s", pass);
+        envp[ne++] = e_pass;
+    }
+    const char *home = getenv("HOME");
+    static char e_home[1100];
+    if (home) {
+        snprintf(e_home, sizeof e_home, "HOME=%s", home);
+        envp[ne++] = e_home;
+    }
+    /* pcsc-lite's socket, when the terminal moved it. */
+    const char *sock = getenv("PCSCLITE_CSOCK_NAME");
+    static char e_sock[1100];
+    if (sock) {
+        snprintf(e_sock, sizeof e_sock, "PCSCLITE_CSOCK_NAME=%s", sock);
+        envp[ne++] = e_sock;
+    }
+    envp[ne] = NULL;
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t pid = fork();
     if (pid == 0) {
-        const char *argv[32];
-        size_t n = 0;
-        argv[n++] = cfg.mnap;
-        if (cfg.reader[0]) { argv[n++] = "--reader"; argv[n++] = cfg.reader; }
-        for (size_t i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-        argv[n] = NULL;
         dup2(ofd, 1);
         dup2(efd, 2);
-        int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) dup2(nul, 0);
-        setenv("MNAP_REGISTRY", cfg.registry, 1);
-        setenv("MNAP_SESSION", sess, 1);
-        if (cfg.keystore[0]) setenv("MNAP_KEYSTORE", cfg.keystore, 1);
-        if (cfg.audit[0]) setenv("MNAP_AUDIT", cfg.audit, 1);
-        if (pass[0]) setenv("MNAP_PASSPHRASE", pass, 1);
-        unsetenv("MNAP_CARD_IMAGE");
-        execv(cfg.mnap, (char *const *)argv);
+        execve(cfg.mnap, (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
+    if (nul >= 0) close(nul);
+    OPENSSL_cleanse(e_pass, sizeof e_pass);
     OPENSSL_cleanse(pass, sizeof pass);
     if (pid > 0) {
         int st;
