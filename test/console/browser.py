@@ -289,13 +289,30 @@ def t_forged_post_refused():
     logout()
 
 
+def t_card_pulled_mid_delete():
+    # The virtual card loses power in the middle of the DELETE's NVM write
+    # (mnap-vcard --cut-at E4:1:1), then comes back with start-up recovery.
+    login("clerk1", "clerk password")
+    d.get(URL + "/card")
+    d.find_element(By.ID, "aid").send_keys(A.aid)
+    press("do-delete")
+    check("ng" in outcome().get_attribute("class") and "途切れました" in text(),
+          "pulled mid-delete: " + text())
+    shot("pulled")
+    time.sleep(3)
+    d.get(URL + "/card")
+    press("do-list")
+    check(d.find_elements(By.ID, "aplist"), "after the pull: " + text())
+    logout()
+
+
 def t_card_removed():
     login("clerk1", "clerk password")
     os.kill(A.vcard_pid, signal.SIGTERM)
     time.sleep(1.5)
     d.get(URL + "/card")
     press("do-list")
-    check("カードが読めません" in text(), "no card: " + text())
+    check("カードが読めない" in text(), "no card: " + text())
     shot("nocard")
     logout()
 
@@ -303,7 +320,8 @@ def t_card_removed():
 try:
     for t in (t_https_headers, t_tuning_shows_on_next_page, t_clerk_card_flow,
               t_bad_input_changes_nothing, t_clerk_refused_admin_screens,
-              t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused, t_card_removed):
+              t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused,
+              t_card_pulled_mid_delete, t_card_removed):
         test(t)
     d.get(URL + "/login")
     shot("login")

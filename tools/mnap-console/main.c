@@ -350,8 +350,8 @@ static void cli_outcome(page *p, const run_out *o, const char *ok_ja, const char
     static const char *const ja[] = {
         [1] = "カードが処理を受け付けませんでした。",
         [2] = "入力内容に誤りがあります。",
-        [3] = "カードが読めません。カードがリーダに正しく置かれているか確認してください。"
-              "処理は行われていません。",
+        [3] = "カードが読めないか、操作の途中でカードとの通信が途切れました。カードをリーダに置き直して、"
+              "もう一度操作してください（途中の変更は次の操作でカードに合わせて確認・修復されます）。",
         [4] = "鍵の保管庫を開けません。システム管理者に連絡してください。",
         [5] = "端末のファイルに問題があります。システム管理者に連絡してください。",
         [6] = "登録簿が処理を認めませんでした。",
@@ -359,7 +359,9 @@ static void cli_outcome(page *p, const run_out *o, const char *ok_ja, const char
     static const char *const en[] = {
         [1] = "The card refused the operation.",
         [2] = "The input is not valid.",
-        [3] = "The card cannot be read. Check that it is placed on the reader. Nothing was done.",
+        [3] = "The card cannot be read, or it was removed during the operation. Put it back on the reader "
+              "and try again (an interrupted change is checked against the card and settled by the next "
+              "operation).",
         [4] = "The key store cannot be opened. Call the system administrator.",
         [5] = "A local file of the terminal has a problem. Call the system administrator.",
         [6] = "The registry did not allow the operation.",
