@@ -4,7 +4,8 @@
 #   make test       build and run every test suite
 #   make check      the same suites under AddressSanitizer + UBSan (own build dir)
 #   make demo       the README's main job
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (libraries, tools, man pages, completion, Python)
+#   make uninstall  removes what make install put there
 #   make deps       install the Debian packages (only the missing ones)
 #   make size       the card runtime's Cortex-M0+ footprint
 #   make clean
@@ -75,7 +76,8 @@ INC_TLIB   := -Itools/lib -Icommon -Ihost/include
 INC_TOOL   := -Itools/lib -Icommon -Ihost/include -Ihost/inproc
 INC_VCARD  := -Itools/lib -Icommon -Icard -Icard/port/sim
 INC_BENCH  := -Ibench -Icommon -Icard -Icard/port/sim -Ihost/include -Ihost/inproc
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CFLAGS) \
+             -DMNAP_LOCALEDIR='"$(PREFIX)/share/locale"'
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
 CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
@@ -83,7 +85,9 @@ LIBMNAP_LIBS := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
 # The registry (host/registry/, libmnapreg.a): SQLite and PostgreSQL clients.
 REG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 REG_LIBS := -lsqlite3 -lpq
-LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS)
+# The tools' JSON output (strings escaped by jansson, errors as JSON objects).
+JSON_LIBS := -ljansson
+LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS) $(JSON_LIBS)
 TESTLIBS := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -96,6 +100,8 @@ TLIB_SRC   := $(wildcard tools/lib/*.c)
 TSUP_SRC   := $(wildcard test/support/*.c)
 TOOL_DIRS  := $(filter-out tools/lib tools/examples,$(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 TOOLS      := $(patsubst tools/%,$(BUILD)/bin/%,$(TOOL_DIRS))
+PO_FILES   := $(wildcard po/*.po)
+MO_FILES   := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/mnap.mo,$(PO_FILES))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -123,8 +129,8 @@ group = -Wl,--start-group $(1) -Wl,--end-group
 TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
-.PHONY: all libs tools tests test check clean deps demo install size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-console test-deps fuzz ctcheck stress
+.PHONY: all libs tools tests test check clean deps demo install uninstall size bench bench-smoke fuzz-bins \
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python test-console fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -132,7 +138,7 @@ TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$
 
 all: libs tools tests $(BENCHES)
 libs: $(LIB_COMMON) $(LIB_CARD) $(LIB_SIM) $(LIB_HOST) $(SO_HOST) $(LIB_INPROC) $(LIB_TOOLS) $(LIB_REG)
-tools: $(TOOLS)
+tools: $(TOOLS) $(MO_FILES)
 tests: $(TEST_BINS)
 
 # ---- objects -------------------------------------------------------------
@@ -186,9 +192,18 @@ $(eval $(call mklib,$(LIB_REG),$(call obj,$(REG_SRC))))
 $(eval $(call mklib,$(LIB_TOOLS),$(call obj,$(TLIB_SRC))))
 $(eval $(call mklib,$(LIB_TEST),$(call obj,$(TSUP_SRC))))
 
-$(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON)
+# Only the public API (mnap_ and a letter) is exported: host/libmnap.map.
+$(SO_HOST): $(call obj,$(HOST_SRC)) $(LIB_COMMON) host/libmnap.map
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LIBMNAP_LIBS)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libmnap.so.1 -Wl,--version-script=host/libmnap.map $(SANFLAGS) -o $@ $(call obj,$(HOST_SRC)) $(LIB_COMMON) $(LIBMNAP_LIBS)
+
+# ---- message catalogues ----------------------------------------------------
+# po/LANG.po -> $(BUILD)/locale/LANG/LC_MESSAGES/mnap.mo: BUILD/bin/mnap finds
+# them there (../locale from its directory); make install puts them under
+# $(PREFIX)/share/locale, which the program also knows (MNAP_LOCALEDIR).
+$(BUILD)/locale/%/LC_MESSAGES/mnap.mo: po/%.po
+	@mkdir -p $(@D)
+	$(call say,MSGFMT,$<)msgfmt -c -o $@ $<
 
 # ---- programs ------------------------------------------------------------
 # Each program links what it needs: a tool the host library, the registry
@@ -283,6 +298,11 @@ stress:
 	  $(STRESS_BUILD)/test/stress/mnap-stress $(STRESS_BUILD)/bin/mnap-vcard $(STRESS_BUILD)/test/e2e/e2e_pcsc
 	@BUILD=$(STRESS_BUILD) STRESS_SECONDS=$(STRESS_SECONDS) test/stress/run.sh
 
+# The Python binding (python/mnap, ctypes over libmnap.so) through a private
+# pcscd: a Python suite, run once by `make test` (not under `make check`).
+test-python: libs $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/python/run.sh
+
 # ARCHITECTURE.md's dependency rules: which folder may include which
 # headers (test/depcheck.py; under a second).
 test-deps:
@@ -291,7 +311,7 @@ test-deps:
 test: deps-check
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-console
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python test-console
 	@echo "make test: all suites passed"
 
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
@@ -357,6 +377,7 @@ DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmock
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
             libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap \
+            libjansson-dev gettext locales groff-base \
             libmicrohttpd-dev chromium chromium-driver python3-selenium fonts-noto-cjk
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -377,9 +398,18 @@ size:
 	@BUILD=$(BUILD) sh tools/size.sh
 
 # ---- install -------------------------------------------------------------
-install: all
+# The Python binding goes where Debian's python3 looks for packages of this
+# prefix: /usr/local/lib/python3.X/dist-packages, /usr/lib/python3/dist-packages.
+PYTHON_VER := $(shell /usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null || echo python3)
+PYTHON_DIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/$(PYTHON_VER)/dist-packages)
+# install needs the libraries and the tools only, not the tests.
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALLED_HEADERS := $(notdir $(wildcard host/include/mnap/*.h))
+install: libs tools
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mnap $(DESTDIR)$(PREFIX)/bin \
-	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	           $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PYTHON_DIR)/mnap
 	install -m 644 $(LIB_HOST) $(LIB_REG) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SO_HOST) $(DESTDIR)$(PREFIX)/lib/libmnap.so.1
 	ln -sf libmnap.so.1 $(DESTDIR)$(PREFIX)/lib/libmnap.so
@@ -387,6 +417,28 @@ install: all
 	for t in $(TOOLS); do install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/mnapreg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnapreg.pc
+	install -m 644 python/mnap/__init__.py $(DESTDIR)$(PYTHON_DIR)/mnap/
+	install -m 644 docs/man/mnap.1 docs/man/mnap-vcard.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 docs/man/libmnap.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 tools/completion/mnap $(DESTDIR)$(BASHCOMPDIR)/mnap
+	for m in $(MO_FILES); do l=$${m#$(BUILD)/locale/}; l=$${l%%/*}; \
+	  install -d $(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES; \
+	  install -m 644 $$m $(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES/mnap.mo; done
+
+# Removes exactly what install put there (and the directories it made, when
+# they are left empty).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libmnap.a $(DESTDIR)$(PREFIX)/lib/libmnapreg.a \
+	      $(DESTDIR)$(PREFIX)/lib/libmnap.so.1 $(DESTDIR)$(PREFIX)/lib/libmnap.so \
+	      $(addprefix $(DESTDIR)$(PREFIX)/include/mnap/,$(INSTALLED_HEADERS)) \
+	      $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(PREFIX)/bin/%,$(TOOLS)) \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnap.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mnapreg.pc \
+	      $(DESTDIR)$(PYTHON_DIR)/mnap/__init__.py \
+	      $(DESTDIR)$(MANDIR)/man1/mnap.1 $(DESTDIR)$(MANDIR)/man1/mnap-vcard.1 \
+	      $(DESTDIR)$(MANDIR)/man3/libmnap.3 $(DESTDIR)$(BASHCOMPDIR)/mnap \
+	      $(patsubst po/%.po,$(DESTDIR)$(PREFIX)/share/locale/%/LC_MESSAGES/mnap.mo,$(PO_FILES))
+	rm -rf $(DESTDIR)$(PYTHON_DIR)/mnap/__pycache__
+	-rmdir $(DESTDIR)$(PYTHON_DIR)/mnap $(DESTDIR)$(PREFIX)/include/mnap 2>/dev/null
 
 clean:
 	rm -rf build build-check build-* 

@@ -93,12 +93,14 @@ mnap_err mnap_area_info_get(mnap_ctx *ctx, mnap_area_info *info)
         return MNAP_E_PARAM;
     if (ctx->open && !ctx->am_selected)
         return MNAP_E_STATE;
-    if (!ctx->open && !ctx->am_selected) {
+    mnap__op_begin(ctx);
+    rc = MNAP_OK;
+    if (!ctx->open && !ctx->am_selected)
         rc = mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
-        if (rc != MNAP_OK)
-            return rc;
-    }
-    return get_df20(ctx, info);
+    if (rc == MNAP_OK)
+        rc = get_df20(ctx, info);
+    mnap__op_end(ctx);
+    return rc;
 }
 
 mnap_err mnap_area_setup(mnap_ctx *ctx, const mnap_keyset *region)

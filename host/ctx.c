@@ -5,6 +5,11 @@
 #include "mnap_int.h"
 #include "cm_ct.h"
 
+const char *mnap_version(void)
+{
+    return MNAP_VERSION_STRING;
+}
+
 const uint8_t mnap_am_aid[MNAP_AM_AID_LEN] = { 0xF0, 0x4D, 0x4E, 0x41, 0x50, 0x41, 0x4D };
 
 mnap_err mnap_ctx_new(mnap_ctx **out, const mnap_transport *t)
@@ -45,6 +50,8 @@ void mnap_ctx_free(mnap_ctx *ctx)
     if (ctx == NULL)
         return;
     mnap__session_drop(ctx);
+    ctx->op_depth = 0;
+    mnap__release_idle(ctx);
     /* The buffers may still hold plain file data or key material. */
     cm_wipe(ctx->cmd, MNAP_CMD_CAP);
     cm_wipe(ctx->rsp, MNAP_RSP_CAP);
@@ -86,6 +93,13 @@ mnap_err mnap_reconnect(mnap_ctx *ctx)
         return MNAP_E_PARAM;
     mnap__session_drop(ctx);
     mnap__forget_selection(ctx);
+    if (ctx->held) {
+        /* A reset inside one's own transaction would keep it: end it. */
+        if (ctx->tr.end != NULL)
+            ctx->tr.end(ctx->tr.self);
+        ctx->held = false;
+        ctx->op_depth = 0;
+    }
     if (ctx->tr.reconnect == NULL)
         return MNAP_E_STATE;
     mnap__trace_text(ctx, "reconnect");

@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -50,6 +53,8 @@ struct mnap_keystore {
     void (*save_hook)(void *arg);   /* tests: runs between fsync and rename */
     void *save_hook_arg;
     mnap_p11 *p11;                  /* a PKCS#11 token instead of the file (p11.c) */
+    int has_base;                   /* loaded from a file: base is that version */
+    uint8_t base[32];               /* bytes 60..91 of the file read (its header hash) */
 };
 
 #define P11_PREFIX "pkcs11:"
@@ -604,6 +609,8 @@ mnap_err mnap_keystore_load(mnap_keystore **out, const char *path, const char *p
         ks = NULL;
         goto out;
     }
+    memcpy(ks->base, file + 60, 32);
+    ks->has_base = 1;
     *out = ks;
     rc = MNAP_OK;
 out:
@@ -618,6 +625,181 @@ out:
         free(file);
     }
     return rc;
+}
+
+/* --- the store's lock ---------------------------------------------------- */
+struct mnap_kslock {
+    int fd;                         /* -1: a token (nothing held) */
+    dev_t dev;
+    ino_t ino;
+    struct mnap_kslock *next;
+};
+
+/* The locks this process holds, so that a save inside a read-modify-write
+ * does not wait for its own lock (flock locks of two descriptors conflict
+ * even in one process). */
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static mnap_kslock *held;
+
+static char *lock_path_of(const char *path)
+{
+    size_t n = strlen(path);
+    char *lp = malloc(n + 6);
+
+    if (lp != NULL) {
+        memcpy(lp, path, n);
+        memcpy(lp + n, ".lock", 6);
+    }
+    return lp;
+}
+
+static unsigned env_timeout(void)
+{
+    const char *env = getenv("MNAP_LOCK_TIMEOUT");
+    char *end = NULL;
+    long v;
+
+    if (env == NULL || env[0] == '\0')
+        return 60;
+    errno = 0;
+    v = strtol(env, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > 3600)
+        return 60;
+    return (unsigned)v;
+}
+
+mnap_err mnap_keystore_lock(const char *path, unsigned timeout_s, mnap_lock_wait_fn waiting,
+                            void *arg, mnap_kslock **out)
+{
+    const struct timespec step = { 0, 50 * 1000 * 1000 };
+    unsigned long waited = 0, limit;
+    mnap_kslock *l;
+    struct stat st;
+    char *lp;
+    int fd;
+
+    if (out == NULL || path == NULL || path[0] == '\0' || timeout_s > 3600)
+        return MNAP_E_PARAM;
+    *out = NULL;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return MNAP_E_NOMEM;
+    l->fd = -1;
+    if (is_uri(path)) {
+        *out = l;
+        return MNAP_OK;
+    }
+    lp = lock_path_of(path);
+    if (lp == NULL) {
+        free(l);
+        return MNAP_E_NOMEM;
+    }
+    fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        free(lp);
+        free(l);
+        return MNAP_E_IO;
+    }
+    limit = (unsigned long)timeout_s * 20u;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK || waited >= limit) {
+            mnap_err e = errno == EWOULDBLOCK ? MNAP_E_KS_BUSY : MNAP_E_IO;
+            close(fd);
+            free(lp);
+            free(l);
+            return e;
+        }
+        if (waited == 20 && waiting != NULL)
+            waiting(arg, lp, timeout_s);
+        (void)nanosleep(&step, NULL);
+        waited++;
+    }
+    free(lp);
+    l->fd = fd;
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    pthread_mutex_lock(&held_mu);
+    l->next = held;
+    held = l;
+    pthread_mutex_unlock(&held_mu);
+    *out = l;
+    return MNAP_OK;
+}
+
+void mnap_keystore_unlock(mnap_kslock *lock)
+{
+    mnap_kslock **pp;
+
+    if (lock == NULL)
+        return;
+    if (lock->fd >= 0) {
+        pthread_mutex_lock(&held_mu);
+        for (pp = &held; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == lock) {
+                *pp = lock->next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&held_mu);
+        (void)flock(lock->fd, LOCK_UN);
+        close(lock->fd);
+    }
+    free(lock);
+}
+
+/* 1 when this process holds path's lock (its lock file is one we hold). */
+static int lock_held(const char *path)
+{
+    char *lp = lock_path_of(path);
+    struct stat st;
+    mnap_kslock *l;
+    int yes = 0;
+
+    if (lp == NULL)
+        return 0;
+    if (stat(lp, &st) == 0) {
+        pthread_mutex_lock(&held_mu);
+        for (l = held; l != NULL; l = l->next)
+            if (l->dev == st.st_dev && l->ino == st.st_ino)
+                yes = 1;
+        pthread_mutex_unlock(&held_mu);
+    }
+    free(lp);
+    return yes;
+}
+
+/* MNAP_OK when path is absent, or ks has no base, or path is the version ks
+ * was loaded from; MNAP_E_KS_STALE otherwise. */
+static mnap_err check_base(const mnap_keystore *ks, const char *path)
+{
+    uint8_t hdr[KS_HDR];
+    size_t n = 0;
+    ssize_t r;
+    int fd;
+
+    if (!ks->has_base)
+        return MNAP_OK;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? MNAP_OK : MNAP_E_IO;
+    while (n < KS_HDR) {
+        r = read(fd, hdr + n, KS_HDR - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n < KS_HDR || memcmp(hdr + 60, ks->base, 32) != 0)
+        return MNAP_E_KS_STALE;
+    return MNAP_OK;
 }
 
 /* --- save --------------------------------------------------------------- */
@@ -664,6 +846,7 @@ mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pas
 {
     uint8_t *plain = NULL, *file = NULL, k[64], v[32];
     size_t plen = 2, i, pos, flen = 0;
+    mnap_kslock *own = NULL;
     char *tmp = NULL;
     mnap_err rc;
     int fd = -1;
@@ -735,13 +918,31 @@ mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pas
     fd = -1;
     if (ks->save_hook != NULL)
         ks->save_hook(ks->save_hook_arg);
+    /* Check that path is still the version loaded, and rename, under the
+     * lock: no other save can slip in between. */
+    if (!lock_held(path)) {
+        rc = mnap_keystore_lock(path, env_timeout(), NULL, NULL, &own);
+        if (rc != MNAP_OK) {
+            unlink(tmp);
+            goto out;
+        }
+    }
+    rc = check_base(ks, path);
+    if (rc != MNAP_OK) {
+        unlink(tmp);
+        goto out;
+    }
+    rc = MNAP_E_IO;
     if (rename(tmp, path) != 0) {
         unlink(tmp);
         goto out;
     }
     fsync_dir(path);
+    memcpy(ks->base, file + 60, 32);
+    ks->has_base = 1;
     rc = MNAP_OK;
 out:
+    mnap_keystore_unlock(own);
     cm_wipe(k, sizeof(k));
     cm_wipe(v, sizeof(v));
     if (plain != NULL) {

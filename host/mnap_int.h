@@ -48,6 +48,10 @@ struct mnap_ctx {
     uint8_t div[MNAP_DIV_DATA_LEN];
     bool have_div;
     bool pin_verified;               /* a PIN was verified in this session */
+    /* holding the card (transport begin/end): from the first command until
+     * no session is open and no operation runs (xchg.c) */
+    bool held;
+    unsigned op_depth;               /* operations running (mnap__op_begin) */
     /* trace */
     unsigned trace_flags;
     mnap_trace_fn trace_fn;
@@ -61,6 +65,17 @@ struct mnap_ctx {
 /* --- OpenSSL block cipher and randomness (ossl.c) ---------------------- */
 void mnap__aes_init(cm_aes *aes);
 mnap_err mnap__random(uint8_t *out, size_t len);
+
+/* --- holding the card (xchg.c) ---------------------------------------- */
+/* Holds the card (transport begin) unless held already. */
+mnap_err mnap__hold(mnap_ctx *ctx);
+/* Releases it when no session is open and no operation runs; the selection
+ * is forgotten then (another program may change it). */
+void mnap__release_idle(mnap_ctx *ctx);
+/* An operation of several commands outside a session (opening one,
+ * GET DATA after a SELECT): the card stays held until its end. */
+void mnap__op_begin(mnap_ctx *ctx);
+void mnap__op_end(mnap_ctx *ctx);
 
 /* --- APDU coding (apdu.c) --------------------------------------------- */
 /* A command with this header and nothing else (no data, no Le). */

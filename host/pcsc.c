@@ -18,6 +18,8 @@ struct mnap_pcsc {
     SCARDHANDLE card;
     bool connected;
     DWORD proto;                 /* SCARD_PROTOCOL_T0 / T1 */
+    DWORD share;                 /* SCARD_SHARE_SHARED or _EXCLUSIVE */
+    bool in_tx;                  /* inside SCardBeginTransaction */
     char reader[256];
 };
 
@@ -39,6 +41,7 @@ static mnap_err map_pcsc(LONG r)
     case SCARD_E_INSUFFICIENT_BUFFER: return MNAP_E_BUFFER;
     case SCARD_E_NO_MEMORY: return MNAP_E_NOMEM;
     case SCARD_E_INVALID_HANDLE: return MNAP_E_NOT_CONNECTED;
+    case SCARD_E_SHARING_VIOLATION: return MNAP_E_CARD_BUSY;
     default: return MNAP_E_TRANSPORT;
     }
 }
@@ -54,6 +57,7 @@ mnap_err mnap_pcsc_new(mnap_pcsc **out)
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return MNAP_E_NOMEM;
+    p->share = SCARD_SHARE_SHARED;
     r = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p->sc);
     if (r != SCARD_S_SUCCESS) {
         free(p);
@@ -66,6 +70,9 @@ mnap_err mnap_pcsc_new(mnap_pcsc **out)
 void mnap_pcsc_disconnect(mnap_pcsc *p)
 {
     if (p != NULL && p->connected) {
+        if (p->in_tx)
+            (void)SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
+        p->in_tx = false;
         (void)SCardDisconnect(p->card, SCARD_LEAVE_CARD);
         p->connected = false;
     }
@@ -293,7 +300,7 @@ mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader)
     rc = pick_reader(p, reader, name, sizeof(name));
     if (rc != MNAP_OK)
         return rc;
-    r = SCardConnect(p->sc, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+    r = SCardConnect(p->sc, name, p->share, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
                      &p->card, &p->proto);
     if (r == SCARD_E_NO_SMARTCARD || r == SCARD_W_REMOVED_CARD)
         return MNAP_E_NO_CARD;   /* nothing to connect to (not a lost card) */
@@ -312,7 +319,10 @@ mnap_err mnap_pcsc_reconnect(mnap_pcsc *p)
         return MNAP_E_PARAM;
     if (!p->connected)
         return MNAP_E_NOT_CONNECTED;
-    r = SCardReconnect(p->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
+    if (p->in_tx)
+        (void)SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
+    p->in_tx = false;
+    r = SCardReconnect(p->card, p->share, SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0,
                        SCARD_RESET_CARD, &p->proto);
     if (r == SCARD_W_REMOVED_CARD || r == SCARD_E_NO_SMARTCARD || r == SCARD_E_INVALID_HANDLE) {
         /* The card came back after a removal: a fresh connection. */
@@ -320,6 +330,14 @@ mnap_err mnap_pcsc_reconnect(mnap_pcsc *p)
         return mnap_pcsc_connect(p, p->reader);
     }
     return map_pcsc(r);
+}
+
+mnap_err mnap_pcsc_set_exclusive(mnap_pcsc *p, int exclusive)
+{
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    p->share = exclusive ? SCARD_SHARE_EXCLUSIVE : SCARD_SHARE_SHARED;
+    return MNAP_OK;
 }
 
 int mnap_pcsc_protocol(const mnap_pcsc *p)
@@ -396,6 +414,37 @@ static mnap_err pcsc_transmit(void *self, const uint8_t *cmd, size_t cmd_len, ui
     return MNAP_OK;
 }
 
+/* Another program's transaction makes pcsc-lite's SCardBeginTransaction
+ * wait (it polls); SCARD_W_RESET_CARD says the card was reset since this
+ * handle last used it, and the handle stays connected to the reset card. */
+static mnap_err pcsc_begin(void *self)
+{
+    mnap_pcsc *p = self;
+    LONG r;
+
+    if (p == NULL)
+        return MNAP_E_PARAM;
+    if (!p->connected)
+        return MNAP_E_NOT_CONNECTED;
+    if (p->in_tx)
+        return MNAP_OK;
+    r = SCardBeginTransaction(p->card);
+    if (r != SCARD_S_SUCCESS)
+        return map_pcsc(r);
+    p->in_tx = true;
+    return MNAP_OK;
+}
+
+static void pcsc_end(void *self)
+{
+    mnap_pcsc *p = self;
+
+    if (p != NULL && p->connected && p->in_tx)
+        (void)SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
+    if (p != NULL)
+        p->in_tx = false;
+}
+
 static mnap_err pcsc_reconnect(void *self)
 {
     return mnap_pcsc_reconnect(self);
@@ -440,5 +489,7 @@ mnap_transport mnap_pcsc_transport(mnap_pcsc *p)
     t.reconnect = pcsc_reconnect;
     t.atr = pcsc_atr;
     t.protocol = pcsc_protocol;
+    t.begin = pcsc_begin;
+    t.end = pcsc_end;
     return t;
 }

@@ -147,39 +147,45 @@ out:
     return rc;
 }
 
+/* The card is held from the first SELECT to the end of the session
+ * (mnap_close, or any error that ends it): no other program's command can
+ * come between. */
 mnap_err mnap_am_open(mnap_ctx *ctx, const mnap_keyset *ks, uint8_t level)
 {
     mnap_err rc;
 
     if (ctx == NULL || ks == NULL)
         return MNAP_E_PARAM;
+    mnap__op_begin(ctx);
     rc = mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
     if (rc == MNAP_OK)
         rc = mnap__read_limits(ctx);
-    if (rc != MNAP_OK)
-        return rc;
-    return open_channel(ctx, ks, level);
+    if (rc == MNAP_OK)
+        rc = open_channel(ctx, ks, level);
+    mnap__op_end(ctx);
+    return rc;
 }
 
 mnap_err mnap_ap_open(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len, const mnap_keyset *ks,
                       uint8_t level)
 {
-    mnap_err rc;
+    mnap_err rc = MNAP_OK;
 
     if (ctx == NULL || ks == NULL || aid == NULL)
         return MNAP_E_PARAM;
+    mnap__op_begin(ctx);
     if (!ctx->have_limits) {
         /* The limits come from the AM's GET DATA DF20, once per context. */
         rc = mnap__select_aid(ctx, mnap_am_aid, MNAP_AM_AID_LEN);
         if (rc == MNAP_OK)
             rc = mnap__read_limits(ctx);
-        if (rc != MNAP_OK)
-            return rc;
     }
-    rc = mnap__select_aid(ctx, aid, aid_len);
-    if (rc != MNAP_OK)
-        return rc;
-    return open_channel(ctx, ks, level);
+    if (rc == MNAP_OK)
+        rc = mnap__select_aid(ctx, aid, aid_len);
+    if (rc == MNAP_OK)
+        rc = open_channel(ctx, ks, level);
+    mnap__op_end(ctx);
+    return rc;
 }
 
 mnap_err mnap_close(mnap_ctx *ctx)

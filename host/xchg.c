@@ -173,6 +173,9 @@ static mnap_err exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t 
         return MNAP_E_NOT_CONNECTED;
     red = redact_for_ins(cmd[1]);
     *out_len = 0;
+    rc = mnap__hold(ctx);
+    if (rc != MNAP_OK)
+        return rc;
     rc = transmit_one(ctx, cmd, len, red, &dlen, &sw, &raw_used);
     if (rc == MNAP_OK && (sw & 0xFF00) == 0x6C00 && !(cmd[0] & 0x04)) {
         /* Wrong Le: the command again, once, with the card's Le.  Not inside
@@ -210,6 +213,7 @@ static mnap_err exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t 
     cm_wipe(ctx->rsp, raw_used);
     if (rc != MNAP_OK)
         cm_wipe(out, total);
+    mnap__release_idle(ctx);
     return rc;
 }
 
@@ -224,6 +228,69 @@ mnap_err mnap__exchange(mnap_ctx *ctx, const uint8_t *cmd, size_t len, uint8_t *
         return MNAP_E_PARAM;
     spare = cmd == ctx->cmd || out == ctx->cmd ? ctx->tmp : ctx->cmd;
     return exchange(ctx, cmd, len, out, cap, out_len, sw, spare, MNAP_CMD_CAP);
+}
+
+mnap_err mnap__hold(mnap_ctx *ctx)
+{
+    mnap_err rc;
+
+    if (ctx->held || ctx->tr.begin == NULL)
+        return MNAP_OK;
+    rc = ctx->tr.begin(ctx->tr.self);
+    if (rc != MNAP_OK) {
+        mnap__trace_text(ctx, mnap_strerror(rc));
+        /* The card was reset (or taken) since this context last used it:
+         * whatever it thought was open or selected is gone. */
+        mnap__session_drop(ctx);
+        mnap__forget_selection(ctx);
+        return rc;
+    }
+    ctx->held = true;
+    return MNAP_OK;
+}
+
+void mnap__release_idle(mnap_ctx *ctx)
+{
+    if (!ctx->held || ctx->open || ctx->op_depth > 0)
+        return;
+    if (ctx->tr.end != NULL)
+        ctx->tr.end(ctx->tr.self);
+    ctx->held = false;
+    mnap__forget_selection(ctx);
+}
+
+void mnap__op_begin(mnap_ctx *ctx)
+{
+    ctx->op_depth++;
+}
+
+void mnap__op_end(mnap_ctx *ctx)
+{
+    if (ctx->op_depth > 0)
+        ctx->op_depth--;
+    mnap__release_idle(ctx);
+}
+
+mnap_err mnap_hold_card(mnap_ctx *ctx)
+{
+    mnap_err rc;
+
+    if (ctx == NULL)
+        return MNAP_E_PARAM;
+    rc = mnap__hold(ctx);
+    if (rc == MNAP_OK)
+        mnap__op_begin(ctx);
+    return rc;
+}
+
+mnap_err mnap_release_card(mnap_ctx *ctx)
+{
+    if (ctx == NULL)
+        return MNAP_E_PARAM;
+    if (ctx->op_depth == 0)
+        return MNAP_E_STATE;
+    mnap__op_end(ctx);
+    return MNAP_OK;
 }
 
 void mnap__forget_selection(mnap_ctx *ctx)

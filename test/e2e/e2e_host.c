@@ -14,6 +14,7 @@
  * The keys are fixed test keys: the transport key set of a fabricated card
  * (KVN FF, 40..4F), a region master key set (KVN 01) and one master key set
  * per AP, all diversified per card by the library. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -776,6 +777,188 @@ static int step_session_nosvc(conn *c, const char *reader, const char *dir)
     return 0;
 }
 
+/* --- another program on the same reader (issue #21, item 2) ---------------- */
+
+/* An AP session with a pause in the middle: the harness sends another
+ * program's commands (e2e_pcsc) to the card meanwhile.  The session holds the
+ * card (a PC/SC transaction), so they wait or are refused, and the session
+ * goes on as if alone. */
+static int step_interleave(conn *c, unsigned idx, const char *dir)
+{
+    uint8_t want[BIG_SIZE], got[BIG_SIZE], rec[VISIT_LEN];
+    size_t n = 0;
+
+    big_content(idx, want);
+    REQUIRE(ap_open(c, idx), MNAP_OK);
+    REQUIRE(mnap_ap_verify_pin(c->ctx, AP_PIN, strlen(AP_PIN), NULL), MNAP_OK);
+    REQUIRE(mnap_ap_read_binary(c->ctx, EF_BIG, 0, got, sizeof got, &n), MNAP_OK);
+    touch(dir, "ready");
+    if (wait_marker(dir, "go", 30) != 0) {
+        return EXIT_FAIL;
+    }
+    REQUIRE(mnap_ap_read_binary(c->ctx, EF_BIG, 0, got, sizeof got, &n), MNAP_OK);
+    CHECK(n == BIG_SIZE && memcmp(got, want, BIG_SIZE) == 0, "EF 0101 after the other program");
+    memset(rec, 0x5A, sizeof rec);
+    REQUIRE(mnap_ap_append_record(c->ctx, EF_VISITS, rec, sizeof rec), MNAP_OK);
+    REQUIRE(mnap_ap_read_binary(c->ctx, EF_SECRET, 0, got, SECRET_SIZE, &n), MNAP_OK);
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    printf("ok\n");
+    return 0;
+}
+
+/* A load in blocks with a pause after the first: the other program's
+ * commands come between two LOAD AP blocks. */
+static int step_load_interleave(conn *c, unsigned idx, size_t block, const char *dir)
+{
+    pause_ctx p = { dir, 0, 0 };
+    REQUIRE(am_open(c), MNAP_OK);
+    REQUIRE(load(c, idx, block, pause_after_first_block, &p), MNAP_OK);
+    CHECK(p.paused && !p.wait_failed, "the load never paused after a block (image too small?)");
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    printf("ok\n");
+    return 0;
+}
+
+/* Between two sessions the card is free: the harness resets it (another
+ * program's SCardReconnect).  The next session is told so by name
+ * (MNAP_E_CARD_RESET), never by a status word; after mnap_reconnect it works. */
+static int step_reset_between(conn *c, unsigned idx, const char *dir)
+{
+    REQUIRE(ap_open(c, idx), MNAP_OK);
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    touch(dir, "ready");
+    if (wait_marker(dir, "go", 30) != 0) {
+        return EXIT_FAIL;
+    }
+    REQUIRE(ap_open(c, idx), MNAP_E_CARD_RESET);
+    REQUIRE(mnap_reconnect(c->ctx), MNAP_OK);
+    REQUIRE(ap_open(c, idx), MNAP_OK);
+    REQUIRE(mnap_ap_verify_pin(c->ctx, AP_PIN, strlen(AP_PIN), NULL), MNAP_OK);
+    if (read_and_check_files(c, idx) != 0) {
+        return EXIT_FAIL;
+    }
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    printf("ok\n");
+    return 0;
+}
+
+/* Exclusive mode: while this program is connected, another one cannot
+ * connect at all (a second mnap_pcsc: MNAP_E_CARD_BUSY; the harness's
+ * e2e_pcsc: SCARD_E_SHARING_VIOLATION); sessions work as usual. */
+static int step_exclusive(conn *c, const char *reader, unsigned idx, const char *dir)
+{
+    mnap_pcsc *other = NULL;
+
+    conn_close(c);
+    memset(c, 0, sizeof *c);
+    REQUIRE(mnap_pcsc_new(&c->pcsc), MNAP_OK);
+    REQUIRE(mnap_pcsc_set_exclusive(c->pcsc, 1), MNAP_OK);
+    REQUIRE(mnap_pcsc_connect(c->pcsc, reader), MNAP_OK);
+    mnap_transport t = mnap_pcsc_transport(c->pcsc);
+    REQUIRE(mnap_ctx_new(&c->ctx, &t), MNAP_OK);
+    REQUIRE(mnap_pcsc_new(&other), MNAP_OK);
+    REQUIRE(mnap_pcsc_connect(other, reader), MNAP_E_CARD_BUSY);
+    mnap_pcsc_free(other);
+    touch(dir, "ready");
+    if (wait_marker(dir, "go", 30) != 0) {
+        return EXIT_FAIL;
+    }
+    REQUIRE(ap_open(c, idx), MNAP_OK);
+    REQUIRE(mnap_ap_verify_pin(c->ctx, AP_PIN, strlen(AP_PIN), NULL), MNAP_OK);
+    if (read_and_check_files(c, idx) != 0) {
+        return EXIT_FAIL;
+    }
+    REQUIRE(mnap_close(c->ctx), MNAP_OK);
+    printf("ok\n");
+    return 0;
+}
+
+/* Several threads, each with its own PC/SC context and mnap_ctx on the one
+ * reader, each running whole kiosk flows.  Every flow must succeed (the
+ * sessions take turns) or fail with a named card-sharing error; none may
+ * fail with a status word. */
+typedef struct tjob {
+    const char *reader;
+    unsigned idx, rounds;
+    unsigned ok, named, wrong;
+    mnap_err first_wrong;
+    pthread_t th;
+} tjob;
+
+static int flow_once(conn *c, unsigned idx, mnap_err *e)
+{
+    uint8_t want[BIG_SIZE], got[BIG_SIZE];
+    size_t n = 0;
+
+    big_content(idx, want);
+    if ((*e = ap_open(c, idx)) != MNAP_OK ||
+        (*e = mnap_ap_verify_pin(c->ctx, AP_PIN, strlen(AP_PIN), NULL)) != MNAP_OK ||
+        (*e = mnap_ap_read_binary(c->ctx, EF_BIG, 0, got, sizeof got, &n)) != MNAP_OK) {
+        return -1;
+    }
+    if (n != BIG_SIZE || memcmp(got, want, BIG_SIZE) != 0) {
+        *e = MNAP_E_PROTOCOL;
+        return -1;
+    }
+    *e = mnap_close(c->ctx);
+    return *e == MNAP_OK ? 0 : -1;
+}
+
+static void *thread_flows(void *arg)
+{
+    tjob *j = arg;
+    conn c;
+    mnap_err e = conn_open(&c, j->reader);
+
+    for (unsigned r = 0; r < j->rounds; r++) {
+        if (e == MNAP_OK && flow_once(&c, j->idx, &e) == 0) {
+            j->ok++;
+            continue;
+        }
+        if (e == MNAP_E_CARD_RESET || e == MNAP_E_CARD_BUSY) {
+            j->named++;
+            (void)mnap_reconnect(c.ctx);
+        } else {
+            if (j->wrong++ == 0) {
+                j->first_wrong = e;
+            }
+        }
+        e = MNAP_OK;
+        if (c.ctx == NULL) {
+            e = conn_open(&c, j->reader);
+        }
+    }
+    conn_close(&c);
+    return NULL;
+}
+
+static int step_threads(const char *reader, unsigned nthreads, unsigned rounds, unsigned idx)
+{
+    tjob jobs[8];
+    unsigned ok = 0, named = 0, wrong = 0;
+
+    CHECK(nthreads >= 1 && nthreads <= 8, "1 to 8 threads");
+    memset(jobs, 0, sizeof jobs);
+    for (unsigned i = 0; i < nthreads; i++) {
+        jobs[i].reader = reader;
+        jobs[i].idx = idx;
+        jobs[i].rounds = rounds;
+        CHECK(pthread_create(&jobs[i].th, NULL, thread_flows, &jobs[i]) == 0, "pthread_create");
+    }
+    for (unsigned i = 0; i < nthreads; i++) {
+        pthread_join(jobs[i].th, NULL);
+        ok += jobs[i].ok;
+        named += jobs[i].named;
+        wrong += jobs[i].wrong;
+        if (jobs[i].wrong) {
+            failf("thread %u: %u flow(s) failed, the first with %s (%d)", i, jobs[i].wrong,
+                  err_name(jobs[i].first_wrong), (int)jobs[i].first_wrong);
+        }
+    }
+    printf("%u ok, %u named, %u wrong\n", ok, named, wrong);
+    return wrong == 0 ? 0 : EXIT_FAIL;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -783,7 +966,9 @@ static int usage(void)
             "steps: setup [SERIALHEX] | load IDX [BLOCK] | list | log | kiosk IDX | lockout IDX |\n"
             "       suspend IDX | delete IDX | lock LIVE_IDX | check-ap IDX |\n"
             "       load-killed IDX BLOCK DIR | load-dies IDX BLOCK |\n"
-            "       session-removed DIR | session-nosvc DIR\n");
+            "       session-removed DIR | session-nosvc DIR |\n"
+            "       interleave IDX DIR | load-interleave IDX BLOCK DIR | reset-between IDX DIR |\n"
+            "       exclusive IDX DIR | threads N ROUNDS IDX\n");
     return EXIT_USAGE;
 }
 
@@ -830,6 +1015,17 @@ int main(int argc, char **argv)
         r = step_session_removed(&c, reader, argv[3]);
     } else if (strcmp(step, "session-nosvc") == 0 && argc == 4) {
         r = step_session_nosvc(&c, reader, argv[3]);
+    } else if (strcmp(step, "interleave") == 0 && argc == 5) {
+        r = step_interleave(&c, parse_idx(argv[3]), argv[4]);
+    } else if (strcmp(step, "load-interleave") == 0 && argc == 6) {
+        r = step_load_interleave(&c, parse_idx(argv[3]), strtoul(argv[4], NULL, 10), argv[5]);
+    } else if (strcmp(step, "reset-between") == 0 && argc == 5) {
+        r = step_reset_between(&c, parse_idx(argv[3]), argv[4]);
+    } else if (strcmp(step, "exclusive") == 0 && argc == 5) {
+        r = step_exclusive(&c, reader, parse_idx(argv[3]), argv[4]);
+    } else if (strcmp(step, "threads") == 0 && argc == 6) {
+        r = step_threads(reader, (unsigned)strtoul(argv[3], NULL, 10),
+                         (unsigned)strtoul(argv[4], NULL, 10), parse_idx(argv[5]));
     } else {
         r = usage();
     }

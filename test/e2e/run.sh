@@ -40,11 +40,11 @@ E2E_VPCD=$BDIR/test/e2e/e2e_vpcd
 
 . "$HERE/lib.sh"
 
-ALL_SUITES="thirdparty vcard resilience lifecycle lifecycle:t0 lifecycle:contactless"
+ALL_SUITES="thirdparty vcard resilience sharing lifecycle lifecycle:t0 lifecycle:contactless"
 DEFAULT_TRANSPORT=${MNAP_E2E_TRANSPORT:-t1}
 SUITES=${*:-$ALL_SUITES}
 for s in $SUITES; do
-    [ -r "$HERE/suite_${s%%:*}.sh" ] || die "unknown suite '${s%%:*}' (have: thirdparty vcard resilience lifecycle)"
+    [ -r "$HERE/suite_${s%%:*}.sh" ] || die "unknown suite '${s%%:*}' (have: thirdparty vcard resilience sharing lifecycle)"
     case $s in *:*) t=${s#*:} ;; *) t=$DEFAULT_TRANSPORT ;; esac
     case $t in t1|t0|contactless) ;; *) die "suite '$s': unknown transport '$t' (t1, t0, contactless)" ;; esac
 done

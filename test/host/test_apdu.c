@@ -60,7 +60,7 @@ static void add(script *sc, const uint8_t *cmd, size_t cl, const uint8_t *rsp, s
 
 static mnap_ctx *ctx_on(script *sc)
 {
-    mnap_transport t = { sc, script_tx, NULL, NULL, NULL };
+    mnap_transport t = { sc, script_tx, NULL, NULL, NULL, NULL, NULL };
     mnap_ctx *ctx;
     assert_int_equal(mnap_ctx_new(&ctx, &t), MNAP_OK);
     return ctx;

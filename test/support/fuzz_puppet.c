@@ -286,6 +286,6 @@ static mnap_err atr(void *self, uint8_t *out, size_t cap, size_t *len)
 
 mnap_transport fz_puppet_transport(fz_puppet *p)
 {
-    mnap_transport t = {p, transmit, reconnect, atr, NULL};
+    mnap_transport t = {p, transmit, reconnect, atr, NULL, NULL, NULL};
     return t;
 }

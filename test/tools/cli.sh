@@ -245,7 +245,7 @@ bad.json:6:79: files[0].write: "ALWAYS" is not one of "SM", "PIN", "NEVER"
 mnap: bad.json: 2 problems; nothing loaded'
 run load-lib "$M" ap load "$EX/library.json"; rc 0; out "AP $LIB loaded (210 bytes)"; noerr
 run load-lib-again "$M" ap load "$EX/library.json"; rc 1
-err "mnap: LOAD AP: the AID already exists or overlaps an existing AID (6A89)"
+err "mnap: this AP is already on the card ($LIB, ACTIVE): delete it first (mnap ap delete $LIB) to load it again"
 
 # The card pulled out in the middle of a load (16-byte blocks: 14 LOAD AP
 # commands; the 8th APDU is one of them): exit 3, and no AP appears.

@@ -56,9 +56,18 @@ static void test_json_string(void **state)
 
     (void)state;
     assert_non_null(f);
-    cli_json_str(f, "a\"b\\c\nd\te 図書館");
+    cli_json_str(f, "a\"b\\c\nd\te 図書館\x01");
     fclose(f);
-    assert_string_equal(buf, "\"a\\\"b\\\\c\\u000ad\\u0009e 図書館\"");
+    /* jansson's escapes; UTF-8 kept as it is */
+    assert_string_equal(buf, "\"a\\\"b\\\\c\\nd\\te 図書館\\u0001\"");
+    /* bytes that are not UTF-8 (a path with FF, a cut sequence, an overlong
+     * form) become U+FFFD: the output stays valid UTF-8 */
+    memset(buf, 0, sizeof buf);
+    f = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(f);
+    cli_json_str(f, "/tmp/a\xff\xe5\x9b/\xc0\xaf");
+    fclose(f);
+    assert_string_equal(buf, "\"/tmp/a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd\"");
 }
 
 static void test_exit_codes(void **state)

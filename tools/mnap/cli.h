@@ -60,6 +60,10 @@ int cmd_pin(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_diagnose(cli *c, int argc, char **argv);
 int cmd_kiosk(cli *c, int argc, char **argv);
+int cmd_ef(cli *c, int argc, char **argv);
+/* `ap rotate-keys` (cmd_ef.c: an AP session like ef's). */
+int ap_rotate_keys(cli *c, int argc, char **argv);
+extern const char ap_rotate_usage[];
 int cmd_manifest(cli *c, int argc, char **argv);
 int cmd_audit(cli *c, int argc, char **argv);
 int cmd_simcard(cli *c, int argc, char **argv);
@@ -100,12 +104,25 @@ int cli_exit_for(mnap_err e);
 int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what);
 /* The text of that line, without "mnap: " (for the audit log too). */
 void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap);
+/* The same in English, for the audit log. */
+void cli_fail_text_en(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap);
 /* Parses hex (spaces allowed) into out; -1 on bad digits or length not in
  * [min, max]. */
 int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *len);
 /* Hex output: mt_hex_encode(in, len, out, MT_HEX_UPPER) (tools/lib/mt_json.h). */
 /* Writes s as a JSON string (quotes and escapes included). */
 void cli_json_str(FILE *f, const char *s);
+/* --json: holds back stdout until cli_json_end(rc): on success it is
+ * printed, on failure one JSON object instead:
+ * {"error":{"exit":N,"kind":"keystore","message":FIRST,"messages":[...],
+ *  "name":"MNAP_E_...","code":-60}} (name and code when a library error was
+ * reported).  Returns rc. */
+void cli_json_begin(void);
+int cli_json_end(int rc);
+/* Records the library error behind the failure (for --json). */
+void cli_note_err(mnap_err e);
+/* mnap_strerror(e) in the user's language (gettext). */
+const char *cli_strerror(mnap_err e);
 /* True when argv holds -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 /* The per-user data directory $XDG_DATA_HOME/mnap (or ~/.local/share/mnap)

@@ -2,6 +2,7 @@
  * the municipality's management of the area's applications, each change
  * recorded in the audit log. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "image.h"
 #include "names.h"
@@ -67,26 +68,26 @@ static const char *region_name(const ap_opts *o)
     return o->keys != NULL ? o->keys : "region";
 }
 
-static const char u_load[] =
+static const char u_load[] = N_(
     "ap load MANIFEST [--keys NAME] [--block-size BYTES]\n"
     "  Checks the manifest, builds the AP image (the AP's key set, named by the\n"
     "  manifest's key_set, comes from the key store, diversified for the card when\n"
     "  it holds master keys, and is wrapped under the region Key-DEK), and loads it\n"
     "  in an area manager session with key set NAME (default 'region').  A\n"
     "  progress bar is drawn on stderr when it is a terminal.  All or nothing: a\n"
-    "  failed load leaves no AP.\n";
-static const char u_delete[] =
+    "  failed load leaves no AP.\n");
+static const char u_delete[] = N_(
     "ap delete AID [--keys NAME]\n"
-    "  Deletes the AP and wipes all its data and keys.\n";
-static const char u_list[] =
+    "  Deletes the AP and wipes all its data and keys.\n");
+static const char u_list[] = N_(
     "ap list [--keys NAME]\n"
-    "  Lists the APs: AID, state, NVM used, PIN tries left (BLOCKED at 0).\n";
-static const char u_suspend[] =
+    "  Lists the APs: AID, state, NVM used, PIN tries left (BLOCKED at 0).\n");
+static const char u_suspend[] = N_(
     "ap suspend AID [--keys NAME]\n"
-    "  Suspends the AP (停止): it refuses every command until resumed.\n";
-static const char u_resume[] =
+    "  Suspends the AP (停止): it refuses every command until resumed.\n");
+static const char u_resume[] = N_(
     "ap resume AID [--keys NAME]\n"
-    "  Resumes a suspended AP (再開).\n";
+    "  Resumes a suspended AP (再開).\n");
 
 /* --- progress bar ---------------------------------------------------------- */
 static void progress(void *user, size_t done, size_t total)
@@ -101,6 +102,29 @@ static void progress(void *user, size_t done, size_t total)
         fputc('\n', stderr);
     }
     fflush(stderr);
+}
+
+/* An AP already on the card: say so, before LOAD AP (a card that checks
+ * its room before the AID refuses a large AP loaded twice as "not enough
+ * memory space", 6A84; others answer 6A89).  Look first. */
+static int already_loaded(am_frame *f, const uint8_t *aid, size_t aid_len)
+{
+    mnap_ap_entry list[32];
+    size_t count = 0;
+    char hex[2 * MNAP_AID_MAX + 1];
+
+    if (mnap_area_list_aps(f->conn.ctx, list, sizeof list / sizeof list[0], &count) != MNAP_OK) {
+        return EX_OK;   /* LOAD AP will tell */
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (list[i].aid_len == aid_len && memcmp(list[i].aid, aid, aid_len) == 0) {
+            mt_hex_encode(aid, aid_len, hex, MT_HEX_UPPER);
+            cli_error("this AP is already on the card (%s, %s): delete it first (mnap ap delete %s) "
+                      "to load it again", hex, ap_state_name(list[i].state), hex);
+            return EX_CARD;
+        }
+    }
+    return EX_OK;
 }
 
 static int ap_load(cli *c, int argc, char **argv)
@@ -149,11 +173,24 @@ static int ap_load(cli *c, int argc, char **argv)
             rc = EX_CARD;
         }
         if (rc == EX_OK) {
+            rc = already_loaded(&f, m->aid, m->aid_len);
+        }
+        if (rc == EX_OK) {
             rc = image_build(argv[first], m, f.ks, &region, div, img, MT_MANIFEST_MAX_IMAGE, &img_len);
+            if (rc == EX_OK && o.block_size != 0 && (img_len + o.block_size - 1) / o.block_size > 256) {
+                size_t least = (img_len + 255) / 256;
+                cli_error("--block-size %zu cuts this AP image (%zu bytes) into %zu blocks: a load has "
+                          "at most 256 blocks, so give at least --block-size %zu (or leave it out)",
+                          o.block_size, img_len, (img_len + o.block_size - 1) / o.block_size,
+                          least < 16 ? 16 : least);
+                rc = EX_USAGE;
+            }
         }
         mnap_keyset_wipe(&region);
         if (rc != EX_OK) {
             rc = op_fail_msg(&f.op, rc, rc == EX_KEYSTORE ? "AP image not built: key set not in the key store"
+                                        : rc == EX_CARD ? "AP already on the card"
+                                        : rc == EX_USAGE ? "block size: more than 256 blocks"
                                                           : "AP image not built");
         } else {
             mnap_load_opts lo = { o.block_size, NULL, NULL };
@@ -167,7 +204,7 @@ static int ap_load(cli *c, int argc, char **argv)
                 }
                 rc = op_fail(&f.op, f.conn.ctx, e, "LOAD AP");
             } else {
-                printf("AP %s loaded (%zu bytes)%s\n", f.op.aid, img_len,
+                printf(_("AP %s loaded (%zu bytes)%s\n"), f.op.aid, img_len,
                        c->reg != NULL ? ", recorded in the registry" : "");
             }
             rc = regap_end(c, &f, f.op.aid, rc);
@@ -296,6 +333,7 @@ static int ap_list(cli *c, int argc, char **argv)
 
 static const cli_sub ap_subs[] = {
     { "load", ap_load, u_load },
+    { "rotate-keys", ap_rotate_keys, ap_rotate_usage },
     { "delete", ap_delete, u_delete },
     { "list", ap_list, u_list },
     { "suspend", ap_suspend, u_suspend },
@@ -308,11 +346,11 @@ int cmd_ap(cli *c, int argc, char **argv)
 }
 
 /* --- pin unblock ---------------------------------------------------------- */
-static const char u_unblock[] =
+static const char u_unblock[] = N_(
     "pin unblock AID [--pin-stdin] [--keys NAME]\n"
     "  At the municipal counter: sets the AP's new PIN and resets its try counter\n"
     "  (RESET RETRY COUNTER), which unblocks it.  The new PIN is asked twice\n"
-    "  without echo, or read as two lines from stdin with --pin-stdin.\n";
+    "  without echo, or read as two lines from stdin with --pin-stdin.\n");
 
 static int pin_unblock(cli *c, int argc, char **argv)
 {
@@ -348,7 +386,7 @@ static int pin_unblock(cli *c, int argc, char **argv)
         } else if (e != MNAP_OK) {
             rc = op_fail(&f.op, f.conn.ctx, e, "RESET RETRY COUNTER");
         } else {
-            printf("PIN of AP %s set and unblocked\n", f.op.aid);
+            printf(_("PIN of AP %s set and unblocked\n"), f.op.aid);
         }
     }
     cm_wipe(pin, sizeof pin);

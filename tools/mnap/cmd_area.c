@@ -1,6 +1,7 @@
 /* cmd_area.c: `mnap area setup|lock|unlock|terminate`: the area's life cycle,
  * from an area manager session, each recorded in the audit log. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 
 #include <string.h>
@@ -9,6 +10,7 @@ typedef struct area_opts {
     const char *keys;
     const char *transport;
     const char *region;
+    const char *new_keys;
     bool yes;
 } area_opts;
 
@@ -29,6 +31,9 @@ static int on_opt(void *user, int opt, const char *arg)
     case 'y':
         o->yes = true;
         return 0;
+    case 'n':
+        o->new_keys = arg;
+        return 0;
     default:
         return -1;
     }
@@ -39,25 +44,32 @@ static const struct option opts[] = {
     { "transport", required_argument, NULL, 't' },
     { "region", required_argument, NULL, 'r' },
     { "yes", no_argument, NULL, 'y' },
+    { "new", required_argument, NULL, 'n' },
     { NULL, 0, NULL, 0 }
 };
 
-static const char u_setup[] =
+static const char u_setup[] = N_(
     "area setup [--transport NAME] [--region NAME]\n"
     "  AREA SETUP of a blank card: opens a session with the transport key set\n"
     "  (default 'transport', KVN FF) and installs the region key set (default\n"
     "  'region'; master keys are diversified for the card).  The area becomes\n"
-    "  ACTIVE.\n";
-static const char u_lock[] =
+    "  ACTIVE.\n");
+static const char u_rotate[] = N_(
+    "area rotate-keys --new NEWNAME [--keys NAME]\n"
+    "  Replaces the area's region key set: opens an area manager session with key\n"
+    "  set NAME (default 'region') and installs key set NEWNAME (PUT KEY; master\n"
+    "  keys are diversified for the card; its KVN must differ).  From then on the\n"
+    "  area opens with NEWNAME only.\n");
+static const char u_lock[] = N_(
     "area lock [--keys NAME]\n"
     "  Locks the area (every AP refuses its commands) with key set NAME\n"
-    "  (default 'region').\n";
-static const char u_unlock[] =
+    "  (default 'region').\n");
+static const char u_unlock[] = N_(
     "area unlock [--keys NAME]\n"
-    "  Unlocks a locked area.\n";
-static const char u_terminate[] =
+    "  Unlocks a locked area.\n");
+static const char u_terminate[] = N_(
     "area terminate --yes [--keys NAME]\n"
-    "  Terminates the area: every AP and key set is wiped, for good.  Needs --yes.\n";
+    "  Terminates the area: every AP and key set is wiped, for good.  Needs --yes.\n");
 
 static int parse(int argc, char **argv, area_opts *o, const char *usage)
 {
@@ -93,9 +105,52 @@ static int area_setup(cli *c, int argc, char **argv)
             if (e != MNAP_OK) {
                 rc = op_fail(&f.op, f.conn.ctx, e, "AREA SETUP");
             } else {
-                printf("area set up: region key set '%s' installed, area ACTIVE\n", name);
+                printf(_("area set up: region key set '%s' installed, area ACTIVE\n"), name);
             }
         }
+    }
+    return am_end(&f, rc);
+}
+
+static int area_rotate(cli *c, int argc, char **argv)
+{
+    area_opts o;
+    am_frame f;
+    mnap_keyset cur, next;
+    const char *name;
+    int rc;
+
+    if (parse(argc, argv, &o, u_rotate) != 0) {
+        return EX_USAGE;
+    }
+    if (o.new_keys == NULL) {
+        cli_error("area rotate-keys: the new region key set: --new NAME");
+        return EX_USAGE;
+    }
+    name = o.keys != NULL ? o.keys : "region";
+    rc = am_begin(&f, c, true, "area rotate-keys", NULL, 0, name);
+    if (rc == EX_OK) {
+        rc = ks_get(f.ks, name, &cur);
+        if (rc == EX_OK) {
+            rc = ks_get(f.ks, o.new_keys, &next);
+            if (rc != EX_OK) {
+                rc = op_fail_msg(&f.op, rc, "new key set not in the key store");
+            } else if (next.kvn == cur.kvn) {
+                cli_error("key set '%s' has the KVN of the current keys (%02X): give the new keys "
+                          "another KVN", o.new_keys, cur.kvn);
+                rc = op_fail_msg(&f.op, EX_USAGE, "same KVN");
+            } else {
+                mnap_err e = mnap_area_rotate_keys(f.conn.ctx, cur.kvn, &next);
+                if (e != MNAP_OK) {
+                    rc = op_fail(&f.op, f.conn.ctx, e, "PUT KEY");
+                } else {
+                    printf(_("area key set replaced, KVN %02X -> %02X: the area opens with '%s' from now on\n"),
+                           cur.kvn, next.kvn, o.new_keys);
+                }
+            }
+            mnap_keyset_wipe(&next);
+        }
+        mnap_keyset_wipe(&cur);
     }
     return am_end(&f, rc);
 }
@@ -145,6 +200,7 @@ static int area_terminate(cli *c, int argc, char **argv)
 
 static const cli_sub subs[] = {
     { "setup", area_setup, u_setup },
+    { "rotate-keys", area_rotate, u_rotate },
     { "lock", area_lock, u_lock },
     { "unlock", area_unlock, u_unlock },
     { "terminate", area_terminate, u_terminate },

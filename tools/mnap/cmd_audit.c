@@ -2,17 +2,18 @@
  * chain (format in audit.h and docs/cli.md). */
 #include "audit.h"
 #include "cli.h"
+#include "i18n.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-static const char u_verify[] =
+static const char u_verify[] = N_(
     "audit verify [--last HASH]\n"
     "  Checks every line of the audit log (--audit PATH): the format, the sequence\n"
     "  numbers and the SHA-256 chain.  An edited, inserted or removed line is\n"
     "  reported with its line number (exit 5).  --last also checks the last hash\n"
     "  against one written down earlier, which catches lines removed at the end.\n"
-    "  Prints the number of lines and the last hash.\n";
+    "  Prints the number of lines and the last hash.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {

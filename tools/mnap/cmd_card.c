@@ -1,14 +1,15 @@
 /* cmd_card.c: `mnap readers` and `mnap info`: what is connected and what the
  * card says about its area. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "names.h"
 
 #include <string.h>
 
-static const char u_readers[] =
+static const char u_readers[] = N_(
     "readers\n"
-    "  Lists the PC/SC readers with their numbers (for --reader INDEX).\n";
+    "  Lists the PC/SC readers with their numbers (for --reader INDEX).\n");
 
 typedef struct reader_print {
     const cli *c;
@@ -37,7 +38,7 @@ int cmd_readers(cli *c, int argc, char **argv)
     mnap_err e;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_readers, stdout);
+        fputs(gettext(u_readers), stdout);
         return EX_OK;
     }
     if (argc != 1) {
@@ -51,7 +52,7 @@ int cmd_readers(cli *c, int argc, char **argv)
             cli_json_str(stdout, c->card_image);
             printf(",\"card_image\":true}]}\n");
         } else {
-            printf("0: card image %s\n", c->card_image);
+            printf(_("0: card image %s\n"), c->card_image);
         }
         return EX_OK;
     }
@@ -77,13 +78,13 @@ int cmd_readers(cli *c, int argc, char **argv)
     return EX_OK;
 }
 
-static const char u_info[] =
+static const char u_info[] = N_(
     "info [--keys NAME] [--public]\n"
     "  Shows the ATR, the area state, the runtime version and limits, and, in an\n"
     "  area manager session, the serial, free NVM and number of APs.  The session\n"
     "  uses key set NAME (default: 'transport' on a blank card, else 'region')\n"
     "  and needs the key store; --public skips it and shows only what any reader\n"
-    "  may see.\n";
+    "  may see.\n");
 
 typedef struct info_opts {
     const char *keys;
@@ -127,19 +128,19 @@ static void print_info(const cli *c, const char *reader, const uint8_t *atr, siz
         printf("}\n");
         return;
     }
-    printf("reader:          %s\n", reader);
-    printf("ATR:             %s\n", atr_hex);
-    printf("area state:      %s (%02X)\n", area_state_name(in->state), in->state);
-    printf("runtime version: %u.%u\n", in->version_major, in->version_minor);
-    printf("limits:          %u APs, %u bytes per command, %u per response\n", in->max_aps,
+    printf(_("reader:          %s\n"), reader);
+    printf(_("ATR:             %s\n"), atr_hex);
+    printf(_("area state:      %s (%02X)\n"), area_state_name(in->state), in->state);
+    printf(_("runtime version: %u.%u\n"), in->version_major, in->version_minor);
+    printf(_("limits:          %u APs, %u bytes per command, %u per response\n"), in->max_aps,
            in->max_command, in->max_response);
     if (in->have_am_fields) {
-        printf("serial:          %s\n", serial);
-        printf("div. data:       %s\n", div);
-        printf("free NVM:        %lu bytes\n", (unsigned long)in->free_nvm);
-        printf("APs:             %u\n", in->ap_count);
+        printf(_("serial:          %s\n"), serial);
+        printf(_("div. data:       %s\n"), div);
+        printf(_("free NVM:        %lu bytes\n"), (unsigned long)in->free_nvm);
+        printf(_("APs:             %u\n"), in->ap_count);
     } else {
-        printf("serial, free NVM, APs: need an area manager session (without --public)\n");
+        printf(_("serial, free NVM, APs: need an area manager session (without --public)\n"));
     }
 }
 
@@ -159,7 +160,7 @@ int cmd_info(cli *c, int argc, char **argv)
     int rc;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_info, stdout);
+        fputs(gettext(u_info), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_info, &o, &first) != 0 ||

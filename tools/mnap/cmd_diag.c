@@ -6,6 +6,7 @@
  * a check that cannot run after an earlier failure is skipped, and the first
  * failure gives the conclusion: which side is at fault and what to do. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "names.h"
 
@@ -61,7 +62,7 @@ static void skip_rest(diag *d, const char *const *names, size_t n, const char *w
     }
 }
 
-static const char u_diag[] =
+static const char u_diag[] = N_(
     "diagnose [--keys NAME]\n"
     "  Card fault isolation: checks in order the reader, the card's presence and\n"
     "  ATR, the area manager's answer, the area state, free memory, each AP's\n"
@@ -69,7 +70,7 @@ static const char u_diag[] =
     "  Free memory, APs and NVM health need an area manager session with key set\n"
     "  NAME (default 'transport' on a blank card, else 'region') from the key\n"
     "  store; without it they are skipped.  Exit 0 when no fault is found, else\n"
-    "  the exit code of the first failed check.\n";
+    "  the exit code of the first failed check.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {
@@ -111,7 +112,7 @@ static int check_reader(diag *d, const cli *c)
     if (e != MNAP_OK) {
         check(d, "reader", D_FAIL, EX_NOCARD,
               "terminal side: the PC/SC service does not answer; start pcscd, the card was not examined",
-              "%s", mnap_strerror(e));
+              "%s", cli_strerror(e));
         return -1;
     }
     if (count == 0) {
@@ -166,12 +167,12 @@ static void check_inside(diag *d, cli_conn *k, const char *keys, uint8_t area_st
     } else if (e == MNAP_E_CARD_AUTH) {
         check(d, "free memory", D_FAIL, EX_CARD,
               "key mismatch: the card did not prove the key set; wrong key store or not this municipality's card",
-              "AM session: %s", mnap_strerror(e));
+              "AM session: %s", cli_strerror(e));
         skip_rest(d, rest + 1, 2, "no AM session");
         return;
     } else if (e != MNAP_OK) {
         check(d, "free memory", D_FAIL, cli_exit_for(e), "card side: the area manager refused the session",
-              "AM session: %s", mnap_strerror(e));
+              "AM session: %s", cli_strerror(e));
         skip_rest(d, rest + 1, 2, "no AM session");
         return;
     }
@@ -186,7 +187,7 @@ static void check_inside(diag *d, cli_conn *k, const char *keys, uint8_t area_st
         if (e == MNAP_E_MEMORY) {
             corrupt = true;
         } else if (e != MNAP_OK) {
-            check(d, "APs", D_FAIL, cli_exit_for(e), "card side: GET STATUS failed", "%s", mnap_strerror(e));
+            check(d, "APs", D_FAIL, cli_exit_for(e), "card side: GET STATUS failed", "%s", cli_strerror(e));
         } else if (count == 0) {
             check(d, "APs", D_PASS, EX_OK, "", "no AP loaded");
         } else {
@@ -213,7 +214,7 @@ static void check_inside(diag *d, cli_conn *k, const char *keys, uint8_t area_st
             corrupt = true;
         } else if (e != MNAP_OK) {
             check(d, "NVM health", D_FAIL, cli_exit_for(e), "card side: the security log cannot be read",
-                  "security log: %s", mnap_strerror(e));
+                  "security log: %s", cli_strerror(e));
             return;
         }
     }
@@ -254,7 +255,7 @@ int cmd_diagnose(cli *c, int argc, char **argv)
     bool connected = false;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_diag, stdout);
+        fputs(gettext(u_diag), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_opt, &keys, &first) != 0 ||
@@ -294,7 +295,7 @@ int cmd_diagnose(cli *c, int argc, char **argv)
         if (rc != EX_OK) {
             check(&d, "card and ATR", D_FAIL, rc,
                   "no card, or a card that does not answer: reinsert it; if another card works in this reader, this card is faulty",
-                  "no card answers (%s)", mnap_strerror(k.err));
+                  "no card answers (%s)", cli_strerror(k.err));
             skip_rest(&d, after_reader + 1, 5, "no card");
             goto done;
         }
@@ -326,7 +327,7 @@ int cmd_diagnose(cli *c, int argc, char **argv)
         if (e != MNAP_OK) {
             check(&d, "area manager", D_FAIL, cli_exit_for(e),
                   "card fault: the card answers but its area manager does not; the card must be replaced",
-                  "%s", mnap_strerror(e));
+                  "%s", cli_strerror(e));
             skip_rest(&d, after_reader + 2, 4, "no area manager");
             goto done;
         }
@@ -356,7 +357,7 @@ done:
         cli_json_str(stdout, d.conclusion);
         printf("}\n");
     } else {
-        printf("conclusion: %s\n", d.conclusion);
+        printf(_("conclusion: %s\n"), d.conclusion);
     }
     return d.first_fail_code;
 }

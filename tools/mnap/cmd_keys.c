@@ -3,6 +3,7 @@
  * would show them) and never come out: only key check values are printed. */
 #include "audit.h"
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -112,25 +113,25 @@ static int parse(int argc, char **argv, keys_opts *o, int *first)
     return cli_getopt(argc, argv, opts, on_opt, o, first) == 0 ? 0 : -1;
 }
 
-static const char u_init[] =
+static const char u_init[] = N_(
     "keys init [--kdf-cost LOG2N] [--force]\n"
     "  Creates an empty key store (--keystore PATH).  The passphrase comes from\n"
     "  MNAP_PASSPHRASE or is asked twice without echo.  --kdf-cost sets scrypt's\n"
     "  N = 2^LOG2N (10..19, default 15).  An existing store is kept unless --force.\n"
     "  With --keystore 'pkcs11:token=LABEL' it checks the token and its PIN\n"
-    "  (the token itself is initialised with its own tools: docs/cli.md).\n";
-static const char u_import[] =
+    "  (the token itself is initialised with its own tools: docs/cli.md).\n");
+static const char u_import[] = N_(
     "keys import NAME --kvn KVN [--master] [--file PATH] [--force]\n"
     "  Adds a key set read from PATH or stdin: one line of hex (the same key for\n"
     "  ENC, MAC and DEK) or three lines (ENC, MAC, DEK), 16/24/32 bytes each.\n"
     "  --master marks master keys, diversified per card.  Prints the KCVs.\n"
     "  Names mnap uses: transport, region, and each AP manifest's key_set\n"
-    "  (library, certificate in tools/examples).\n";
-static const char u_generate[] =
+    "  (library, certificate in tools/examples).\n");
+static const char u_generate[] = N_(
     "keys generate NAME --kvn KVN [--length 16|24|32] [--master] [--force]\n"
     "  Adds a key set of fresh random keys (OpenSSL RAND_bytes).  Prints the KCVs.\n"
-    "  In a PKCS#11 token, master keys are generated inside it and never leave it.\n";
-static const char u_ceremony[] =
+    "  In a PKCS#11 token, master keys are generated inside it and never leave it.\n");
+static const char u_ceremony[] = N_(
     "keys ceremony NAME --kvn KVN --officer ID --officer ID [--officer ID]\n"
     "                   [--length 16|24|32] [--force]\n"
     "  Creates master key set NAME from two or three key components, one per\n"
@@ -138,36 +139,47 @@ static const char u_ceremony[] =
     "  terminal or given as three lines per officer on stdin.  Prints each\n"
     "  component's KCVs for its officer to check, then the master keys' KCVs;\n"
     "  the master keys are the XOR of the components, combined in the token\n"
-    "  where it can (docs/host.md).  The audit log gets a line per officer.\n";
-static const char u_derive[] =
+    "  where it can (docs/host.md).  The audit log gets a line per officer.\n");
+static const char u_derive[] = N_(
     "keys derive NAME --div HEX [--as NEWNAME] [--force]\n"
     "  Diversifies the master key set NAME for one card (10 bytes of diversification\n"
     "  data, PROTOCOL.md section 7), prints the card keys' KCVs, and with --as\n"
-    "  stores them as a card key set.\n";
-static const char u_list[] =
+    "  stores them as a card key set.\n");
+static const char u_list[] = N_(
     "keys list\n"
-    "  Lists the key sets: name, KVN, key length, master or card keys, KCVs.\n";
-static const char u_remove[] =
+    "  Lists the key sets: name, KVN, key length, master or card keys, KCVs.\n");
+static const char u_remove[] = N_(
     "keys remove NAME\n"
-    "  Removes a key set (the store is rewritten atomically).\n";
+    "  Removes a key set (the store is rewritten atomically).\n");
 
 /* An opened store and the passphrase it was opened with, for the save. */
 typedef struct store {
     mnap_keystore *ks;
+    mnap_kslock *lock;   /* held from the load to the save (read-modify-write) */
     char pass[SECRET_MAX];
     size_t pass_len;
 } store;
 
-static int store_open(const cli *c, store *s)
+/* For a read-modify-write, locked: two terminals changing one store take
+ * turns, and neither loses the other's change. */
+static int store_open_for(const cli *c, store *s, bool locked)
 {
     s->pass_len = 0;
-    return ks_open_pass(c, &s->ks, s->pass, sizeof s->pass, &s->pass_len);
+    s->lock = NULL;
+    return ks_open_pass(c, &s->ks, locked ? &s->lock : NULL, s->pass, sizeof s->pass, &s->pass_len);
+}
+
+static int store_open(const cli *c, store *s)
+{
+    return store_open_for(c, s, true);
 }
 
 static void store_close(store *s)
 {
     mnap_keystore_free(s->ks);
     s->ks = NULL;
+    mnap_keystore_unlock(s->lock);
+    s->lock = NULL;
     cm_wipe(s->pass, sizeof s->pass);
 }
 
@@ -178,10 +190,49 @@ static int save(const cli *c, store *s)
     mnap_err e = mnap_keystore_save(s->ks, c->keystore, s->pass, s->pass_len);
 
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
     return EX_OK;
+}
+
+/* The officers took their time with the store unlocked: now take the lock,
+ * load the store again (other terminals may have changed it meanwhile) and
+ * put there the key set name of st (a token holds it already). */
+static int commit_fresh(const cli *c, store *st, const char *name, bool force)
+{
+    mnap_keystore *fresh = NULL;
+    mnap_kslock *lock = NULL;
+    mnap_keyset set;
+    mnap_err e;
+    int rc;
+
+    if (mnap_keystore_is_token(st->ks)) {
+        return EX_OK;
+    }
+    rc = ks_lock(c, &lock);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    e = mnap_keystore_load(&fresh, c->keystore, st->pass, st->pass_len);
+    if (e == MNAP_OK && !force && mnap_keystore_get(fresh, name, &set) == MNAP_OK) {
+        mnap_keyset_wipe(&set);
+        cli_error("key set '%s' was created by another command meanwhile (--force replaces it)", name);
+        rc = EX_KEYSTORE;
+    } else if (e == MNAP_OK && (e = mnap_keystore_get(st->ks, name, &set)) == MNAP_OK) {
+        e = mnap_keystore_put(fresh, name, &set);
+        mnap_keyset_wipe(&set);
+        if (e == MNAP_OK) {
+            e = mnap_keystore_save(fresh, c->keystore, st->pass, st->pass_len);
+        }
+    }
+    if (rc == EX_OK && e != MNAP_OK) {
+        cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
+        rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+    }
+    mnap_keystore_free(fresh);
+    mnap_keystore_unlock(lock);
+    return rc;
 }
 
 static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t key_len, bool master,
@@ -199,7 +250,7 @@ static void print_kcv_raw(const cli *c, const char *name, uint8_t kvn, size_t ke
                "\"kcv\":{\"enc\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}}",
                kvn, key_len, master ? "true" : "false", he, hm, hd);
     } else {
-        printf("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n", name, kvn,
+        printf(_("%-24s KVN %02X  AES-%zu  %-6s  KCV ENC %s MAC %s DEK %s\n"), name, kvn,
                key_len * 8u, master ? "master" : "card", he, hm, hd);
     }
 }
@@ -233,9 +284,9 @@ static int keys_init(cli *c, int argc, char **argv)
         /* A token is initialised by its own tools; here: is it reachable,
          * is the PIN right. */
         store tok;
-        int rc = store_open(c, &tok);
+        int rc = store_open_for(c, &tok, false);
         if (rc == EX_OK) {
-            printf("token %s ready: %zu key set(s); diversification by %s\n", c->keystore,
+            printf(_("token %s ready: %zu key set(s); diversification by %s\n"), c->keystore,
                    mnap_keystore_count(tok.ks), mnap_keystore_method(tok.ks));
         }
         store_close(&tok);
@@ -252,6 +303,19 @@ static int keys_init(cli *c, int argc, char **argv)
     if (secret_passphrase(true, pass, sizeof pass, &len) != 0) {
         return EX_KEYSTORE;
     }
+    /* Under the lock, look again: another terminal may have created it. */
+    mnap_kslock *lock = NULL;
+    int lrc = ks_lock(c, &lock);
+    if (lrc != EX_OK) {
+        cm_wipe(pass, sizeof pass);
+        return lrc;
+    }
+    if (stat(c->keystore, &st) == 0 && !o.force) {
+        mnap_keystore_unlock(lock);
+        cm_wipe(pass, sizeof pass);
+        cli_error("key store %s exists (--force replaces it)", c->keystore);
+        return EX_KEYSTORE;
+    }
     e = mnap_keystore_new(&ks);
     if (e == MNAP_OK && o.kdf_cost != 0) {
         e = mnap_keystore_set_kdf(ks, o.kdf_cost, 8, 1);
@@ -261,11 +325,12 @@ static int keys_init(cli *c, int argc, char **argv)
     }
     cm_wipe(pass, sizeof pass);
     mnap_keystore_free(ks);
+    mnap_keystore_unlock(lock);
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        cli_error("key store %s: %s", c->keystore, cli_strerror(e));
         return e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
     }
-    printf("key store %s created\n", c->keystore);
+    printf(_("key store %s created\n"), c->keystore);
     return EX_OK;
 }
 
@@ -329,7 +394,7 @@ static int store_set(const cli *c, store *st, const char *name, const mnap_keyse
     mnap_keyset_wipe(&old);
     e = mnap_keystore_put(ks, name, set);
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_USAGE;
     }
     int rc = save(c, st);
@@ -394,7 +459,7 @@ static int keys_import(cli *c, int argc, char **argv)
     cm_wipe(k, sizeof k);
     if (e != MNAP_OK) {
         store_close(&st);
-        cli_error("key set: %s", mnap_strerror(e));
+        cli_error("key set: %s", cli_strerror(e));
         return EX_USAGE;
     }
     rc = store_set(c, &st, argv[first], &set, o.force);
@@ -423,7 +488,7 @@ static int token_generate(const cli *c, store *st, const char *name, const keys_
         e = mnap_keystore_get(st->ks, name, &set);
     }
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return EX_KEYSTORE;
     }
     print_kcv(c, name, &set, true);
@@ -461,7 +526,7 @@ static int keys_generate(cli *c, int argc, char **argv)
     mnap_err e = mnap_keyset_random(&set, (uint8_t)o.kvn, o.length);
     if (e != MNAP_OK) {
         store_close(&st);
-        cli_error("random keys: %s", mnap_strerror(e));
+        cli_error("random keys: %s", cli_strerror(e));
         return EX_LOCAL;
     }
     set.master = o.master ? 1 : 0;
@@ -488,7 +553,7 @@ static int keys_derive(cli *c, int argc, char **argv)
         cli_error("keys derive: --div takes the card's 10 bytes of diversification data in hex");
         return EX_USAGE;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, o.as != NULL);
     if (rc != EX_OK) {
         return rc;
     }
@@ -518,7 +583,7 @@ static int keys_derive(cli *c, int argc, char **argv)
             mnap_keyset_wipe(&card);
         }
         if (e != MNAP_OK) {
-            cli_error("diversification: %s", mnap_strerror(e));
+            cli_error("diversification: %s", cli_strerror(e));
             rc = cli_exit_for(e) == EX_KEYSTORE ? EX_KEYSTORE : EX_LOCAL;
         }
     }
@@ -619,7 +684,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
         cli_error("audit log: %s", err);
         return EX_LOCAL;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, false);
     if (rc != EX_OK) {
         audit_close(&au);
         return rc;
@@ -632,7 +697,7 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     }
     e = mnap_ceremony_begin(st.ks, o.length, &cer);
     if (e != MNAP_OK) {
-        cli_error("key ceremony: %s", mnap_strerror(e));
+        cli_error("key ceremony: %s", cli_strerror(e));
         rc = EX_KEYSTORE;
         goto out;
     }
@@ -647,11 +712,11 @@ static int keys_ceremony(cli *c, int argc, char **argv)
         e = mnap_ceremony_add(cer, &part);
         mnap_keyset_wipe(&part);
         if (e != MNAP_OK) {
-            cli_error("key ceremony: officer %s: %s", o.officer[i], mnap_strerror(e));
+            cli_error("key ceremony: officer %s: %s", o.officer[i], cli_strerror(e));
             rc = EX_KEYSTORE;
             goto out;
         }
-        printf("officer %s: component %d of %d %s\n", o.officer[i], i + 1, o.officers, kcv);
+        printf(_("officer %s: component %d of %d %s\n"), o.officer[i], i + 1, o.officers, kcv);
         fflush(stdout);
         (void)snprintf(result, sizeof result, "component %d/%d entered, %s", i + 1, o.officers, kcv);
         if (audit_append(&au, time(NULL), o.officer[i], what, NULL, NULL, result, err, sizeof err) != 0) {
@@ -662,15 +727,15 @@ static int keys_ceremony(cli *c, int argc, char **argv)
     }
     e = mnap_ceremony_finish(cer, name, (uint8_t)o.kvn);
     if (e == MNAP_OK) {
-        rc = save(c, &st);
+        rc = commit_fresh(c, &st, name, o.force);
     } else {
-        cli_error("key ceremony: %s", mnap_strerror(e));
+        cli_error("key ceremony: %s", cli_strerror(e));
         rc = EX_KEYSTORE;
     }
     if (rc == EX_OK && mnap_keystore_get(st.ks, name, &set) == MNAP_OK) {
         kcv_text(&set, kcv, sizeof kcv);
         mnap_keyset_wipe(&set);
-        printf("master key set '%s' KVN %02X AES-%zu %s; components combined %s\n", name, o.kvn,
+        printf(_("master key set '%s' KVN %02X AES-%zu %s; components combined %s\n"), name, o.kvn,
                o.length * 8, kcv,
                mnap_ceremony_in_token(cer) ? "in the token (CKM_XOR_BASE_AND_DATA)" : "in host memory");
         (void)snprintf(result, sizeof result, "ok: master key set KVN %02X AES-%zu %s, combined %s",
@@ -705,7 +770,7 @@ static int keys_list(cli *c, int argc, char **argv)
     if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_list) != 0) {
         return EX_USAGE;
     }
-    rc = store_open(c, &st);
+    rc = store_open_for(c, &st, false);
     if (rc != EX_OK) {
         return rc;
     }
@@ -728,7 +793,7 @@ static int keys_list(cli *c, int argc, char **argv)
     if (c->json) {
         printf("]}\n");
     } else if (n == 0) {
-        printf("(no key sets)\n");
+        printf(_("(no key sets)\n"));
     }
     store_close(&st);
     return rc;
@@ -750,14 +815,67 @@ static int keys_remove(cli *c, int argc, char **argv)
     }
     mnap_err e = mnap_keystore_remove(st.ks, argv[first]);
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", argv[first], mnap_strerror(e));
+        cli_error("key set '%s': %s", argv[first], cli_strerror(e));
         rc = EX_KEYSTORE;
     } else {
         rc = save(c, &st);
         if (rc == EX_OK) {
-            printf("key set '%s' removed\n", argv[first]);
+            printf(_("key set '%s' removed\n"), argv[first]);
         }
     }
+    store_close(&st);
+    return rc;
+}
+
+static const char u_passwd[] = N_(
+    "keys passwd\n"
+    "  Changes the key store's passphrase: asks for the current one (or\n"
+    "  MNAP_PASSPHRASE), then the new one twice (or MNAP_NEW_PASSPHRASE), and\n"
+    "  rewrites the store atomically under it (fresh salt, same scrypt cost).\n");
+
+static int keys_passwd(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first, rc;
+    store st;
+    char np[SECRET_MAX];
+    size_t nlen = 0;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 0, 0, u_passwd) != 0) {
+        return EX_USAGE;
+    }
+    if (strncmp(c->keystore, "pkcs11:", 7) == 0) {
+        cli_error("a token's PIN is changed with the token's own tools (softhsm2-util, modutil "
+                  "--changepw), not with keys passwd");
+        return EX_USAGE;
+    }
+    /* The current passphrase first: a wrong one costs no new-passphrase typing. */
+    rc = store_open_for(c, &st, false);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    mnap_keystore_free(st.ks);
+    st.ks = NULL;
+    if (secret_new_passphrase(np, sizeof np, &nlen) != 0) {
+        cm_wipe(np, sizeof np);
+        store_close(&st);
+        return EX_KEYSTORE;
+    }
+    /* Load again under the lock: what another terminal saved meanwhile stays. */
+    rc = ks_lock(c, &st.lock);
+    if (rc == EX_OK) {
+        mnap_err e = mnap_keystore_load(&st.ks, c->keystore, st.pass, st.pass_len);
+        if (e == MNAP_OK) {
+            e = mnap_keystore_save(st.ks, c->keystore, np, nlen);
+        }
+        if (e != MNAP_OK) {
+            cli_error("key store %s: %s [%s]", c->keystore, cli_strerror(e), mnap_err_name(e));
+            rc = e == MNAP_E_IO ? EX_LOCAL : EX_KEYSTORE;
+        } else {
+            printf(_("key store %s: passphrase changed\n"), c->keystore);
+        }
+    }
+    cm_wipe(np, sizeof np);
     store_close(&st);
     return rc;
 }
@@ -770,6 +888,7 @@ static const cli_sub subs[] = {
     { "derive", keys_derive, u_derive },
     { "list", keys_list, u_list },
     { "remove", keys_remove, u_remove },
+    { "passwd", keys_passwd, u_passwd },
 };
 
 int cmd_keys(cli *c, int argc, char **argv)

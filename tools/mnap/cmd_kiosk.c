@@ -5,6 +5,7 @@
  * appends one record, as a library counter or a convenience-store kiosk
  * would.  The files each flow uses are the examples' FIDs. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -54,20 +55,20 @@ static const struct option opts[] = {
     { NULL, 0, NULL, 0 }
 };
 
-static const char u_library[] =
+static const char u_library[] = N_(
     "kiosk library AID [--keys NAME] [--item ID] [--pin-stdin]\n"
     "  The library counter: opens a session on the library AP with key set NAME\n"
     "  (default 'library'), asks for the PIN (no echo; one line of stdin with\n"
     "  --pin-stdin), shows the patron ID (EF 0101), the issuing library (EF 0103)\n"
     "  and the loan history (EF 0102, newest first), then records a loan of item\n"
-    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n";
-static const char u_certificate[] =
+    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n");
+static const char u_certificate[] = N_(
     "kiosk certificate AID [--keys NAME] [--kind KIND] [--kiosk-id ID] [--pin-stdin]\n"
     "  The convenience-store kiosk: opens a session on the certificate AP with key\n"
     "  set NAME (default 'certificate'), asks for the PIN, reads the resident\n"
     "  reference (EF 0201) and the data format (EF 0203), and records the\n"
     "  issuance of one certificate of KIND (default juminhyo) by kiosk ID\n"
-    "  (default KIOSK-01) in the issuance log (EF 0202).\n";
+    "  (default KIOSK-01) in the issuance log (EF 0202).\n");
 
 /* Prints bytes as text when they are printable (UTF-8 included), else hex;
  * trailing NUL, space and FF padding is not shown. */
@@ -80,7 +81,7 @@ static void show(const char *label, const uint8_t *b, size_t n)
         n--;
     }
     if (n == 0) {
-        printf("  %-18s (empty)\n", label);
+        printf(_("  %-18s (empty)\n"), label);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -250,7 +251,7 @@ static int kiosk_library(cli *c, int argc, char **argv)
     rc = kiosk_begin(&f, c, "kiosk library", aid, aid_len, o.keys != NULL ? o.keys : "library",
                      o.pin_stdin);
     if (rc == EX_OK) {
-        printf("library AP %s: PIN verified\n", f.op.aid);
+        printf(_("library AP %s: PIN verified\n"), f.op.aid);
         rc = read_ef(&f, 0x0101, "patron ID:", 32);
     }
     if (rc == EX_OK) {
@@ -258,7 +259,7 @@ static int kiosk_library(cli *c, int argc, char **argv)
     }
     if (rc == EX_OK) {
         /* The loan history is cyclic: record 1 is the newest. */
-        printf("  loan history:\n");
+        printf(_("  loan history:\n"));
         unsigned shown = 0;
         for (uint8_t r = 1; r <= 20 && rc == EX_OK; r++) {
             uint8_t buf[64];
@@ -278,7 +279,7 @@ static int kiosk_library(cli *c, int argc, char **argv)
             shown++;
         }
         if (rc == EX_OK && shown == 0) {
-            printf("    (no loans yet)\n");
+            printf(_("    (no loans yet)\n"));
         }
     }
     if (rc == EX_OK) {
@@ -292,7 +293,7 @@ static int kiosk_library(cli *c, int argc, char **argv)
         if (e != MNAP_OK) {
             rc = op_fail(&f.op, f.conn.ctx, e, "APPEND RECORD 0102");
         } else {
-            printf("loan recorded: %s\n", text);
+            printf(_("loan recorded: %s\n"), text);
         }
     }
     return kiosk_end(&f, rc);
@@ -314,7 +315,7 @@ static int kiosk_certificate(cli *c, int argc, char **argv)
     rc = kiosk_begin(&f, c, "kiosk certificate", aid, aid_len,
                      o.keys != NULL ? o.keys : "certificate", o.pin_stdin);
     if (rc == EX_OK) {
-        printf("certificate AP %s: PIN verified\n", f.op.aid);
+        printf(_("certificate AP %s: PIN verified\n"), f.op.aid);
         rc = read_ef(&f, 0x0201, "resident ref.:", 20);
     }
     if (rc == EX_OK) {
@@ -334,7 +335,7 @@ static int kiosk_certificate(cli *c, int argc, char **argv)
         } else if (e != MNAP_OK) {
             rc = op_fail(&f.op, f.conn.ctx, e, "APPEND RECORD 0202");
         } else {
-            printf("issuance recorded: %s\n", text);
+            printf(_("issuance recorded: %s\n"), text);
         }
     }
     return kiosk_end(&f, rc);

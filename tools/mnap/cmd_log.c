@@ -1,15 +1,16 @@
 /* cmd_log.c: `mnap log`: the card's security log (PROTOCOL.md §8), newest
  * first, decoded. */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 
 #include <string.h>
 
-static const char u_log[] =
+static const char u_log[] = N_(
     "log [--keys NAME]\n"
     "  Reads the card's security log in an area manager session (key set NAME,\n"
     "  default 'region') and prints it newest first: sequence, event, AID, and\n"
-    "  how many times the event repeated.\n";
+    "  how many times the event repeated.\n");
 
 static int on_opt(void *user, int opt, const char *arg)
 {
@@ -36,7 +37,7 @@ int cmd_log(cli *c, int argc, char **argv)
     int rc;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_log, stdout);
+        fputs(gettext(u_log), stdout);
         return EX_OK;
     }
     if (cli_getopt(argc, argv, opts, on_opt, &keys, &first) != 0 ||
@@ -54,7 +55,7 @@ int cmd_log(cli *c, int argc, char **argv)
         if (c->json) {
             printf("{\"log\":[");
         } else if (count == 0) {
-            printf("(the security log is empty)\n");
+            printf(_("(the security log is empty)\n"));
         } else {
             printf("%6s  %-14s %-32s %s\n", "SEQ", "EVENT", "AID", "REPEAT");
         }

@@ -1,6 +1,7 @@
 /* cmd_manifest.c: `mnap manifest check|build`: thin wrappers over the
  * manifest compiler (tools/lib/manifest.h, docs/manifest.md). */
 #include "cli.h"
+#include "i18n.h"
 #include "conn.h"
 #include "image.h"
 #include "cm_ct.h"
@@ -9,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char u_check[] =
+static const char u_check[] = N_(
     "manifest check FILE\n"
     "  Checks an AP manifest and reports every problem as FILE:LINE:COLUMN: message\n"
-    "  on stderr (exit 5 when there is any).  With --json, a summary on stdout.\n";
-static const char u_build[] =
+    "  on stderr (exit 5 when there is any).  With --json, a summary on stdout.\n");
+static const char u_build[] = N_(
     "manifest build FILE -o IMAGE [--region NAME] [--div HEX]\n"
     "  Compiles a manifest into an AP image file (written atomically).  The AP's\n"
     "  key set (the manifest's key_set) comes from the key store and is wrapped\n"
     "  under the Key-DEK of the region key set NAME (default 'region').  Master\n"
-    "  keys need the target card's 10 bytes of diversification data (--div).\n";
+    "  keys need the target card's 10 bytes of diversification data (--div).\n");
 
 static int manifest_check(cli *c, int argc, char **argv)
 {
@@ -46,7 +47,7 @@ static int manifest_check(cli *c, int argc, char **argv)
     } else if (rc == EX_OK) {
         char aid[2 * MNAP_AID_MAX + 1];
         mt_hex_encode(m->aid, m->aid_len, aid, MT_HEX_UPPER);
-        printf("%s: OK (AP %s, key set '%s', %zu EF%s)\n", argv[first], aid, m->key_set, m->ef_count,
+        printf(_("%s: OK (AP %s, key set '%s', %zu EF%s)\n"), argv[first], aid, m->key_set, m->ef_count,
                m->ef_count == 1 ? "" : "s");
     } else if (problems > 0) {
         cli_error("%s: %zu problem%s", argv[first], problems, problems == 1 ? "" : "s");
@@ -138,7 +139,7 @@ static int manifest_build(cli *c, int argc, char **argv)
             cli_error("%s: %s", o.out, strerror(errno));
             rc = EX_LOCAL;
         } else {
-            printf("%s: %zu bytes\n", o.out, img_len);
+            printf(_("%s: %zu bytes\n"), o.out, img_len);
         }
     }
     cm_wipe(img, MT_MANIFEST_MAX_IMAGE);

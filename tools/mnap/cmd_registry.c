@@ -2,6 +2,7 @@
  * `mnap login`, `mnap logout`, `mnap whoami` and `mnap operator
  * add|lock|unlock|role|show` (docs/cli.md, docs/registry.md). */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 #include "secret.h"
 #include "cm_ct.h"
@@ -110,25 +111,25 @@ static int new_password(const char *what, bool from_stdin, char *pw, size_t cap,
 }
 
 /* --- registry ---------------------------------------------------------------- */
-static const char u_init[] =
+static const char u_init[] = N_(
     "registry init\n"
     "  Creates the registry's schema, or upgrades it to this program's version\n"
     "  (the same as 'registry upgrade').  Without --registry, the SQLite file\n"
     "  $XDG_DATA_HOME/mnap/registry.db beside the key store; on PostgreSQL, run it\n"
-    "  as the database's owner (docs/registry.md).\n";
-static const char u_upgrade[] =
+    "  as the database's owner (docs/registry.md).\n");
+static const char u_upgrade[] = N_(
     "registry upgrade\n"
-    "  Applies the schema migrations the registry lacks.\n";
-static const char u_addm[] =
+    "  Applies the schema migrations the registry lacks.\n");
+static const char u_addm[] = N_(
     "registry add-municipality CODE --name NAME [--max-failed N] [--admin ID\n"
     "                         [--admin-name NAME] [--password-stdin]]\n"
     "  Registers a municipality (6-digit local government code); failed logins\n"
     "  that lock an operator: N (default 3).  With --admin, also its first\n"
     "  operator, role admin (password asked twice, or one line on stdin).  On\n"
-    "  PostgreSQL it creates the roles mnap_m_CODE and mnap_k_CODE.\n";
-static const char u_status[] =
+    "  PostgreSQL it creates the roles mnap_m_CODE and mnap_k_CODE.\n");
+static const char u_status[] = N_(
     "registry status [--json]\n"
-    "  The engine, the schema version and the municipalities this connection sees.\n";
+    "  The engine, the schema version and the municipalities this connection sees.\n");
 
 static int registry_migrate(cli *c, int argc, char **argv, const char *usage)
 {
@@ -155,7 +156,7 @@ static int registry_migrate(cli *c, int argc, char **argv, const char *usage)
         return rc;
     }
     if (mnap_reg_schema_version(r, &have, &want) == MNAP_REG_OK) {
-        printf("registry (%s): schema version %d\n", mnap_reg_engine(r), have);
+        printf(_("registry (%s): schema version %d\n"), mnap_reg_engine(r), have);
     }
     mnap_reg_close(r);
     return EX_OK;
@@ -196,7 +197,7 @@ static int registry_addm(cli *c, int argc, char **argv)
         if (e != MNAP_REG_OK) {
             rc = reg_fail(r, e, "registry add-municipality");
         } else {
-            printf("municipality %s (%s) registered\n", argv[first], o.name);
+            printf(_("municipality %s (%s) registered\n"), argv[first], o.name);
         }
         if (rc == EX_OK && o.admin != NULL) {
             e = mnap_reg_bootstrap_admin(r, argv[first], o.admin, o.admin_name != NULL ? o.admin_name : o.admin, pw,
@@ -204,7 +205,7 @@ static int registry_addm(cli *c, int argc, char **argv)
             if (e != MNAP_REG_OK) {
                 rc = reg_fail(r, e, "registry add-municipality: first admin");
             } else {
-                printf("operator %s (admin) added\n", o.admin);
+                printf(_("operator %s (admin) added\n"), o.admin);
             }
         }
         mnap_reg_close(r);
@@ -251,7 +252,7 @@ static int registry_status(cli *c, int argc, char **argv)
     if (c->json) {
         printf("{\"engine\":\"%s\",\"schema\":%d,\"municipalities\":[", mnap_reg_engine(r), have);
     } else {
-        printf("engine %s, schema version %d\nmunicipalities:\n", mnap_reg_engine(r), have);
+        printf(_("engine %s, schema version %d\nmunicipalities:\n"), mnap_reg_engine(r), have);
     }
     mnap_reg_err e = mnap_reg_municipalities(r, print_muni, &p);
     if (c->json) {
@@ -277,7 +278,7 @@ int cmd_registry(cli *c, int argc, char **argv)
 }
 
 /* --- login, logout, whoami ------------------------------------------------------ */
-static const char u_login[] =
+static const char u_login[] = N_(
     "login OPERATOR [--municipality CODE] [--password-stdin] [--ttl SECONDS]\n"
     "  Opens a session: the password is asked without echo (or read as one line\n"
     "  from stdin), never taken from the command line.  The session (a random\n"
@@ -285,7 +286,7 @@ static const char u_login[] =
     "  lasts SECONDS (default 28800, 8 hours) or until 'mnap logout'.  Failed\n"
     "  logins in a row (3 unless the municipality set another number) lock the\n"
     "  operator until a supervisor unlocks it.  The municipality: --municipality,\n"
-    "  MNAP_MUNICIPALITY, or the only one the registry shows.\n";
+    "  MNAP_MUNICIPALITY, or the only one the registry shows.\n");
 
 static void one_muni(void *user, const char *code, const char *name)
 {
@@ -311,7 +312,7 @@ int cmd_login(cli *c, int argc, char **argv)
     mnap_reg_actor a;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_login, stdout);
+        fputs(gettext(u_login), stdout);
         return EX_OK;
     }
     if (parse(argc, argv, &o, u_login, 1, 1, &first) != 0) {
@@ -356,7 +357,7 @@ int cmd_login(cli *c, int argc, char **argv)
                 char when[32];
                 gmtime_r(&until, &tm);
                 strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                printf("logged in: %s (%s) of %s until %s\n", a.operator_id, mnap_reg_role_name(a.role),
+                printf(_("logged in: %s (%s) of %s until %s\n"), a.operator_id, mnap_reg_role_name(a.role),
                        a.municipality, when);
             } else {
                 (void)mnap_reg_logout(r, token);
@@ -371,9 +372,9 @@ int cmd_login(cli *c, int argc, char **argv)
     return rc;
 }
 
-static const char u_logout[] =
+static const char u_logout[] = N_(
     "logout\n"
-    "  Ends the session in the registry and removes the session file.\n";
+    "  Ends the session in the registry and removes the session file.\n");
 
 int cmd_logout(cli *c, int argc, char **argv)
 {
@@ -382,7 +383,7 @@ int cmd_logout(cli *c, int argc, char **argv)
     uint8_t token[MNAP_REG_TOKEN_LEN];
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_logout, stdout);
+        fputs(gettext(u_logout), stdout);
         return EX_OK;
     }
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_logout) != 0) {
@@ -403,21 +404,21 @@ int cmd_logout(cli *c, int argc, char **argv)
     cm_wipe(token, sizeof token);
     if (rc == EX_OK) {
         (void)unlink(c->session);
-        printf("logged out\n");
+        printf(_("logged out\n"));
     }
     return rc;
 }
 
-static const char u_whoami[] =
+static const char u_whoami[] = N_(
     "whoami [--json]\n"
-    "  The logged-in operator: ID, role, municipality.\n";
+    "  The logged-in operator: ID, role, municipality.\n");
 
 int cmd_whoami(cli *c, int argc, char **argv)
 {
     int first;
 
     if (cli_wants_help(argc, argv)) {
-        fputs(u_whoami, stdout);
+        fputs(gettext(u_whoami), stdout);
         return EX_OK;
     }
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_whoami) != 0) {
@@ -438,23 +439,23 @@ int cmd_whoami(cli *c, int argc, char **argv)
 }
 
 /* --- operators ------------------------------------------------------------------------ */
-static const char u_opadd[] =
+static const char u_opadd[] = N_(
     "operator add ID --name NAME --role ROLE [--password-stdin]\n"
     "  Adds an operator of the logged-in admin's municipality.  ROLE: clerk,\n"
     "  supervisor, auditor, admin or kiosk.  The password (8 characters or more)\n"
-    "  is asked twice without echo, or read as one line from stdin.\n";
-static const char u_oplock[] =
+    "  is asked twice without echo, or read as one line from stdin.\n");
+static const char u_oplock[] = N_(
     "operator lock ID\n"
-    "  Locks an operator (supervisor or admin): no login, open sessions end.\n";
-static const char u_opunlock[] =
+    "  Locks an operator (supervisor or admin): no login, open sessions end.\n");
+static const char u_opunlock[] = N_(
     "operator unlock ID\n"
-    "  Unlocks an operator and resets its failed-login count (supervisor or admin).\n";
-static const char u_oprole[] =
+    "  Unlocks an operator and resets its failed-login count (supervisor or admin).\n");
+static const char u_oprole[] = N_(
     "operator role ID ROLE\n"
-    "  Gives an operator another role (admin).\n";
-static const char u_opshow[] =
+    "  Gives an operator another role (admin).\n");
+static const char u_opshow[] = N_(
     "operator show ID [--json]\n"
-    "  An operator's name, role, failed logins and lock.\n";
+    "  An operator's name, role, failed logins and lock.\n");
 
 static int op_add(cli *c, int argc, char **argv)
 {
@@ -488,7 +489,7 @@ static int op_add(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator add");
     }
-    printf("operator %s (%s) added\n", argv[first], o.role);
+    printf(_("operator %s (%s) added\n"), argv[first], o.role);
     return EX_OK;
 }
 
@@ -507,7 +508,7 @@ static int op_lock_common(cli *c, int argc, char **argv, const char *usage, bool
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, lock ? "operator lock" : "operator unlock");
     }
-    printf("operator %s %s\n", argv[first], lock ? "locked" : "unlocked");
+    printf(_("operator %s %s\n"), argv[first], lock ? "locked" : "unlocked");
     return EX_OK;
 }
 
@@ -541,7 +542,7 @@ static int op_role(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator role");
     }
-    printf("operator %s is now %s\n", argv[first], argv[first + 1]);
+    printf(_("operator %s is now %s\n"), argv[first], argv[first + 1]);
     return EX_OK;
 }
 
@@ -569,7 +570,7 @@ static int op_show(cli *c, int argc, char **argv)
         printf(",\"role\":\"%s\",\"failed_logins\":%u,\"locked\":%s}\n", mnap_reg_role_name(op.role),
                op.failed_logins, op.locked ? "true" : "false");
     } else {
-        printf("%s  %s  role %s  failed logins %u%s\n", op.id, op.display_name, mnap_reg_role_name(op.role),
+        printf(_("%s  %s  role %s  failed logins %u%s\n"), op.id, op.display_name, mnap_reg_role_name(op.role),
                op.failed_logins, op.locked ? "  LOCKED" : "");
     }
     return EX_OK;

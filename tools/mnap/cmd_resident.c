@@ -2,6 +2,7 @@
  * register|show|stoplist`: the registry's residents and cards (docs/cli.md,
  * docs/registry.md).  These commands need a registry and a session. */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 
 #include <stdlib.h>
@@ -96,20 +97,20 @@ static void json_field(const char *name, const char *value, bool last)
 }
 
 /* --- residents -------------------------------------------------------------- */
-static const char u_add[] =
+static const char u_add[] = N_(
     "resident add NUMBER --kanji NAME --kana NAME --birth YYYY-MM-DD --address TEXT\n"
     "  Registers a resident of the logged-in operator's municipality under the\n"
-    "  municipality's own resident number (1 to 15 digits), as imported.\n";
-static const char u_show[] =
+    "  municipality's own resident number (1 to 15 digits), as imported.\n");
+static const char u_show[] = N_(
     "resident show NUMBER [--json]\n"
-    "  The resident's record and cards.\n";
-static const char u_find[] =
+    "  The resident's record and cards.\n");
+static const char u_find[] = N_(
     "resident find TEXT [--limit N] [--json]\n"
-    "  Residents whose kana or kanji name contains TEXT (at most N, default 20).\n";
-static const char u_sid[] =
+    "  Residents whose kana or kanji name contains TEXT (at most N, default 20).\n");
+static const char u_sid[] = N_(
     "resident service-id NUMBER SYSTEM [--json]\n"
     "  The resident's pseudonymous ID for a business system (library,\n"
-    "  certificate, ...): the same for the same system, unrelated between two.\n";
+    "  certificate, ...): the same for the same system, unrelated between two.\n");
 
 static int resident_add(cli *c, int argc, char **argv)
 {
@@ -147,7 +148,7 @@ static int resident_add(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "resident add");
     }
-    printf("resident %s added\n", r.number);
+    printf(_("resident %s added\n"), r.number);
     return EX_OK;
 }
 
@@ -162,7 +163,7 @@ static void print_resident(const cli *c, const mnap_reg_resident *r, bool first)
         json_field("address", r->address, true);
         printf("}");
     } else {
-        printf("%-15s %s (%s) born %s, %s\n", r->number, r->name_kanji, r->name_kana, r->birth_date, r->address);
+        printf(_("%-15s %s (%s) born %s, %s\n"), r->number, r->name_kanji, r->name_kana, r->birth_date, r->address);
     }
 }
 
@@ -217,7 +218,7 @@ static int resident_find(cli *c, int argc, char **argv)
     if (c->json) {
         printf("{\"residents\":[");
     } else if (n == 0) {
-        printf("(no resident)\n");
+        printf(_("(no resident)\n"));
     }
     for (size_t i = 0; i < n; i++) {
         print_resident(c, &list[i], i == 0);
@@ -267,16 +268,16 @@ int cmd_resident(cli *c, int argc, char **argv)
 }
 
 /* --- cards ----------------------------------------------------------------------- */
-static const char u_register[] =
+static const char u_register[] = N_(
     "card register SERIAL --resident NUMBER\n"
     "  Registers a card (its 8-byte serial, 16 hex digits, as 'mnap info' shows\n"
-    "  it) for a resident: state ACTIVE.  A resident has one card in use at most.\n";
-static const char u_cshow[] =
+    "  it) for a resident: state ACTIVE.  A resident has one card in use at most.\n");
+static const char u_cshow[] = N_(
     "card show SERIAL [--json]\n"
-    "  The card's state, resident and the APs the registry records on it.\n";
-static const char u_stop[] =
+    "  The card's state, resident and the APs the registry records on it.\n");
+static const char u_stop[] = N_(
     "card stoplist [--json]\n"
-    "  The cards of the municipality that are not ACTIVE (kiosks read this).\n";
+    "  The cards of the municipality that are not ACTIVE (kiosks read this).\n");
 
 static int upper_serial(const char *in, char out[MNAP_REG_SERIAL_HEX + 1])
 {
@@ -321,7 +322,7 @@ static int card_register(cli *c, int argc, char **argv)
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "card register");
     }
-    printf("card %s registered for resident %s: ACTIVE\n", serial, o.resident);
+    printf(_("card %s registered for resident %s: ACTIVE\n"), serial, o.resident);
     return EX_OK;
 }
 
@@ -382,16 +383,16 @@ static int card_show(cli *c, int argc, char **argv)
         printf("]}\n");
         return EX_OK;
     }
-    printf("card %s: %s since %s, resident %s, registered %s by %s\n", card.serial,
+    printf(_("card %s: %s since %s, resident %s, registered %s by %s\n"), card.serial,
            mnap_reg_card_state_name(card.state), t2, card.resident, t1, card.registered_by);
     if (n == 0) {
-        printf("  (no AP recorded)\n");
+        printf(_("  (no AP recorded)\n"));
     }
     for (size_t i = 0; i < n; i++) {
         char l[32], d[32];
         iso_time(aps[i].loaded_at, l);
         iso_time(aps[i].deleted_at, d);
-        printf("  AP %-32s %-9s %-12s loaded %s by %s", aps[i].aid, mnap_reg_ap_status_name(aps[i].status),
+        printf(_("  AP %-32s %-9s %-12s loaded %s by %s"), aps[i].aid, mnap_reg_ap_status_name(aps[i].status),
                aps[i].service[0] != '\0' ? aps[i].service : "-", l,
                aps[i].loaded_by[0] != '\0' ? aps[i].loaded_by : "-");
         if (aps[i].deleted_at != 0) {
@@ -417,7 +418,7 @@ static void print_stop(void *user, const char *serial, mnap_reg_card_state st, i
         printf("%s{\"serial\":\"%s\",\"state\":\"%s\",\"since\":\"%s\"}", p->n == 0 ? "" : ",", serial,
                mnap_reg_card_state_name(st), t);
     } else {
-        printf("%s %-10s since %s\n", serial, mnap_reg_card_state_name(st), t);
+        printf(_("%s %-10s since %s\n"), serial, mnap_reg_card_state_name(st), t);
     }
     p->n++;
 }
@@ -440,7 +441,7 @@ static int card_stoplist(cli *c, int argc, char **argv)
     if (c->json) {
         printf("]}\n");
     } else if (e == MNAP_REG_OK && p.n == 0) {
-        printf("(no card stopped)\n");
+        printf(_("(no card stopped)\n"));
     }
     return e == MNAP_REG_OK ? EX_OK : reg_fail(c->reg, e, "card stoplist");
 }

@@ -1,6 +1,7 @@
 /* cmd_simcard.c: `mnap simcard create PATH`: a blank card image for
  * --card-image (tests, training, the demo without a reader). */
 #include "cli.h"
+#include "i18n.h"
 #include "simcard.h"
 
 #include <stdlib.h>
@@ -8,13 +9,13 @@
 
 #include <openssl/rand.h>
 
-static const char u_create[] =
+static const char u_create[] = N_(
     "simcard create PATH [--serial HEX] [--nvm-size BYTES]\n"
     "  Fabricates a blank simulated card into a new image file (refused when PATH\n"
     "  exists): blank area, transport key set KVN FF = 40 41 .. 4F, serial HEX\n"
     "  (8 bytes, default random), diversification data serial || 00 01.  Use it\n"
     "  with --card-image PATH (or MNAP_CARD_IMAGE); mnap-vcard serves the same\n"
-    "  image format.\n";
+    "  image format.\n");
 
 typedef struct sim_opts {
     const char *serial;
@@ -74,7 +75,7 @@ static int simcard_create_cmd(cli *c, int argc, char **argv)
         return EX_LOCAL;
     }
     mt_hex_encode(serial, 8, hex, MT_HEX_UPPER);
-    printf("blank card %s created in %s\n", hex, argv[first]);
+    printf(_("blank card %s created in %s\n"), hex, argv[first]);
     return EX_OK;
 }
 

@@ -38,8 +38,15 @@ mnap_err conn_atr(cli_conn *k, uint8_t *out, size_t cap, size_t *len);
 
 /* Opens the key store at c->keystore with the passphrase. */
 int ks_open(const cli *c, mnap_keystore **out);
-/* The same, keeping the passphrase in pass for a later save (wipe it). */
-int ks_open_pass(const cli *c, mnap_keystore **out, char *pass, size_t cap, size_t *pass_len);
+/* The same, keeping the passphrase in pass for a later save (wipe it).  With
+ * lock not NULL, a read-modify-write: after the passphrase, takes the key
+ * store's lock (ks_lock) and keeps it in *lock (mnap_keystore_unlock it
+ * after the save); on failure nothing is held. */
+int ks_open_pass(const cli *c, mnap_keystore **out, mnap_kslock **lock, char *pass,
+                 size_t cap, size_t *pass_len);
+/* Takes the key store's lock: after a second of waiting, says so on stderr;
+ * after MNAP_LOCK_TIMEOUT seconds a named error (MNAP_E_KS_BUSY). */
+int ks_lock(const cli *c, mnap_kslock **lock);
 /* Copies key set name; wipe *out after use. */
 int ks_get(const mnap_keystore *ks, const char *name, mnap_keyset *out);
 

@@ -1,6 +1,7 @@
 /* image.c: manifest -> AP image with keys from the key store (image.h). */
 #include "image.h"
 #include "cli.h"
+#include "i18n.h"
 #include "cm_ct.h"
 
 #include <stdlib.h>
@@ -19,7 +20,7 @@ static void print_report(const char *path, const mt_manifest_report *r)
         }
     }
     if (r->count > shown) {
-        fprintf(stderr, "%s: %zu more problems not shown\n", path, r->count - shown);
+        fprintf(stderr, _("%s: %zu more problems not shown\n"), path, r->count - shown);
     }
 }
 
@@ -120,7 +121,7 @@ int image_build(const char *path, const mt_manifest *m, const mnap_keystore *ks,
     if (rc == MT_MANIFEST_E_KEY && l.why[0] != '\0' && r.count > 0 && items[0].line > 0) {
         /* The lookup knows why better than the compiler's "no key set":
          * one line, at the manifest's key_set. */
-        fprintf(stderr, "%s:%d:%d: key_set: %s\n", path, items[0].line, items[0].column, l.why);
+        fprintf(stderr, _("%s:%d:%d: key_set: %s\n"), path, items[0].line, items[0].column, l.why);
         return EX_KEYSTORE;
     }
     print_report(path, &r);

@@ -1,5 +1,6 @@
 /* lock.c: lock_wait (lock.h). */
 #include "lock.h"
+#include "i18n.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ int lock_wait(int fd, int how, const char *what, char *err, size_t err_cap)
             return -1;
         }
         if (waited == 10) {
-            fprintf(stderr, "mnap: waiting for %s: another mnap command holds it (up to %d s)\n",
+            fprintf(stderr, _("mnap: waiting for %s: another mnap command holds it (up to %d s)\n"),
                     what, limit / 10);
         }
         (void)nanosleep(&step, NULL);

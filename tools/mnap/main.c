@@ -3,6 +3,7 @@
  * table and the top-level help; each command group lives in cmd_*.c and
  * docs/cli.md is the reference. */
 #include "cli.h"
+#include "i18n.h"
 #include "reg.h"
 
 #include <stdlib.h>
@@ -15,43 +16,44 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    { "readers", cmd_readers, "list the PC/SC readers" },
-    { "info", cmd_info, "ATR, serial, area state, free NVM, number of APs" },
-    { "keys", cmd_keys, "the encrypted key store: init, import, generate, derive, list" },
-    { "area", cmd_area, "area setup, lock, unlock, terminate" },
-    { "ap", cmd_ap, "applications: load, delete, list, suspend, resume" },
-    { "pin", cmd_pin, "pin unblock AID (at the municipal counter)" },
-    { "log", cmd_log, "the card's security log, decoded" },
-    { "diagnose", cmd_diagnose, "card fault isolation: one check per line and a conclusion" },
-    { "kiosk", cmd_kiosk, "business flows: kiosk library AID, kiosk certificate AID" },
-    { "manifest", cmd_manifest, "manifest check FILE, manifest build FILE -o IMAGE" },
-    { "audit", cmd_audit, "audit verify: check the operator audit log's hash chain" },
-    { "simcard", cmd_simcard, "simcard create PATH: a blank card image for --card-image" },
-    { "registry", cmd_registry, "the registry: init, upgrade, add-municipality, status" },
-    { "login", cmd_login, "login OPERATOR: open a session (registry mode)" },
-    { "logout", cmd_logout, "end the session" },
-    { "whoami", cmd_whoami, "the logged-in operator" },
-    { "operator", cmd_operator, "operators: add, lock, unlock, role, show" },
-    { "resident", cmd_resident, "residents: add, show, find, service-id" },
-    { "card", cmd_regcard, "registered cards: register, show, stoplist" },
+    { "readers", cmd_readers, N_("list the PC/SC readers") },
+    { "info", cmd_info, N_("ATR, serial, area state, free NVM, number of APs") },
+    { "keys", cmd_keys, N_("the encrypted key store: init, import, generate, derive, list, passwd") },
+    { "area", cmd_area, N_("area setup, rotate-keys, lock, unlock, terminate") },
+    { "ap", cmd_ap, N_("applications: load, delete, list, suspend, resume, rotate-keys") },
+    { "pin", cmd_pin, N_("pin unblock AID (at the municipal counter)") },
+    { "log", cmd_log, N_("the card's security log, decoded") },
+    { "diagnose", cmd_diagnose, N_("card fault isolation: one check per line and a conclusion") },
+    { "kiosk", cmd_kiosk, N_("business flows: kiosk library AID, kiosk certificate AID") },
+    { "ef", cmd_ef, N_("any AP's files: ef read|update|append AID FID") },
+    { "manifest", cmd_manifest, N_("manifest check FILE, manifest build FILE -o IMAGE") },
+    { "audit", cmd_audit, N_("audit verify: check the operator audit log's hash chain") },
+    { "simcard", cmd_simcard, N_("simcard create PATH: a blank card image for --card-image") },
+    { "registry", cmd_registry, N_("the registry: init, upgrade, add-municipality, status") },
+    { "login", cmd_login, N_("login OPERATOR: open a session (registry mode)") },
+    { "logout", cmd_logout, N_("end the session") },
+    { "whoami", cmd_whoami, N_("the logged-in operator") },
+    { "operator", cmd_operator, N_("operators: add, lock, unlock, role, show") },
+    { "resident", cmd_resident, N_("residents: add, show, find, service-id") },
+    { "card", cmd_regcard, N_("registered cards: register, show, stoplist") },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fputs("Usage: mnap [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+    fputs(_("Usage: mnap [GLOBAL OPTIONS] COMMAND [ARGS]\n"
           "\n"
           "The loading terminal and kiosk tool of the My Number card's local-resident area.\n"
           "\n"
-          "Commands:\n",
+          "Commands:\n"),
           out);
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, gettext(commands[i].summary));
     }
-    fputs("\n"
+    fputs(_("\n"
           "Global options (before or after the command):\n"
           "  --reader NAME|INDEX  PC/SC reader by name or by number in 'mnap readers'\n"
-          "                       (default: the first reader with a card)\n"
+          "                       (MNAP_READER; default: the first reader with a card)\n"
           "  --json               machine-readable output of read commands\n"
           "  --card-image PATH    use the in-process card over a simulator image file\n"
           "                       instead of PC/SC (also MNAP_CARD_IMAGE)\n"
@@ -69,12 +71,13 @@ static void usage(FILE *out)
           "  --session PATH       session file (MNAP_SESSION; default\n"
           "                       $XDG_DATA_HOME/mnap/session)\n"
           "  -h, --help           help; 'mnap COMMAND --help' for each command\n"
+          "  --version            the versions of mnap and libmnap\n"
           "\n"
           "Environment: MNAP_PASSPHRASE (key store passphrase, else prompted without\n"
           "echo), MNAP_TRACE=1 (APDU trace on stderr, secrets redacted).\n"
           "Exit codes: 0 ok, 1 card refused, 2 usage, 3 no reader or card, 4 key store,\n"
           "5 local file (manifest, I/O, audit chain), 6 registry (not logged in, role\n"
-          "refused, card not ACTIVE, database).\n",
+          "refused, card not ACTIVE, database).\n"),
           out);
 }
 
@@ -145,6 +148,9 @@ static int parse_globals(cli *c, int argc, char **argv, char **rest, int *nrest)
 
 static int defaults(cli *c)
 {
+    if (c->reader == NULL) {
+        c->reader = env_or("MNAP_READER", NULL);
+    }
     if (c->card_image == NULL) {
         c->card_image = env_or("MNAP_CARD_IMAGE", NULL);
     }
@@ -186,23 +192,32 @@ int main(int argc, char **argv)
         return EX_LOCAL;
     }
     memset(&c, 0, sizeof c);
+    i18n_init();
     if (parse_globals(&c, argc, argv, rest, &nrest) != 0) {
         free(rest);
         return EX_USAGE;
     }
+    if (c.json) {
+        cli_json_begin();
+    }
     if (nrest == 0) {
         usage(stderr);
         free(rest);
-        return EX_USAGE;
+        return cli_json_end(EX_USAGE);
     }
     if (strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "help") == 0) {
         usage(stdout);
         free(rest);
-        return EX_OK;
+        return cli_json_end(EX_OK);
+    }
+    if (strcmp(rest[0], "--version") == 0 || strcmp(rest[0], "version") == 0) {
+        printf(_("mnap %s (libmnap %s)\n"), MNAP_VERSION_STRING, mnap_version());
+        free(rest);
+        return cli_json_end(EX_OK);
     }
     if (defaults(&c) != 0) {
         free(rest);
-        return EX_USAGE;
+        return cli_json_end(EX_USAGE);
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(rest[0], commands[i].name) == 0) {
@@ -217,12 +232,12 @@ int main(int argc, char **argv)
             /* A failed write of stdout (full disk, closed pipe) is an error. */
             if (fflush(stdout) != 0 || ferror(stdout)) {
                 cli_error("cannot write the output");
-                return rc != EX_OK ? rc : EX_LOCAL;
+                return cli_json_end(rc != EX_OK ? rc : EX_LOCAL);
             }
-            return rc;
+            return cli_json_end(rc);
         }
     }
     cli_error("unknown command '%s' (see 'mnap --help')", rest[0]);
     free(rest);
-    return EX_USAGE;
+    return cli_json_end(EX_USAGE);
 }

@@ -1,10 +1,14 @@
 /* op.c: the key store as commands use it, and the audit frame around every
  * card-changing command (conn.h). */
 #include "conn.h"
+#include "i18n.h"
+#include "lock.h"
 #include "secret.h"
 #include "cm_ct.h"
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,28 +17,71 @@ int ks_open(const cli *c, mnap_keystore **out)
 {
     char pass[SECRET_MAX];
     size_t pass_len = 0;
-    int rc = ks_open_pass(c, out, pass, sizeof pass, &pass_len);
+    int rc = ks_open_pass(c, out, NULL, pass, sizeof pass, &pass_len);
 
     cm_wipe(pass, sizeof pass);
     return rc;
 }
 
-int ks_open_pass(const cli *c, mnap_keystore **out, char *pass, size_t cap, size_t *pass_len)
+static void on_ks_wait(void *arg, const char *lock_path, unsigned timeout_s)
+{
+    (void)lock_path;
+    fprintf(stderr, _("mnap: waiting for the key store %s: another mnap command holds it (up to %u s)\n"),
+            (const char *)arg, timeout_s);
+}
+
+int ks_lock(const cli *c, mnap_kslock **lock)
+{
+    unsigned t = (unsigned)lock_timeout();
+    mnap_err e = mnap_keystore_lock(c->keystore, t, on_ks_wait, (void *)c->keystore, lock);
+
+    if (e == MNAP_E_KS_BUSY) {
+        cli_error("the key store %s is held by another mnap command: gave up after %u s "
+                  "(MNAP_LOCK_TIMEOUT) [MNAP_E_KS_BUSY]", c->keystore, t);
+        return EX_KEYSTORE;
+    }
+    if (e != MNAP_OK) {
+        cli_error("the key store %s: cannot lock %s.lock: %s", c->keystore, c->keystore,
+                  cli_strerror(e));
+        return EX_LOCAL;
+    }
+    return EX_OK;
+}
+
+int ks_open_pass(const cli *c, mnap_keystore **out, mnap_kslock **lock, char *pass,
+                 size_t cap, size_t *pass_len)
 {
     mnap_err e;
 
     *out = NULL;
+    if (lock != NULL) {
+        *lock = NULL;
+    }
     if (secret_passphrase_for(c->keystore, false, pass, cap, pass_len) != 0) {
         cm_wipe(pass, cap);
         return EX_KEYSTORE;
     }
-    e = mnap_keystore_load(out, c->keystore, pass, *pass_len);
-    if (e == MNAP_E_IO) {
-        cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
-        return EX_KEYSTORE;
+    /* The lock after the prompt: a terminal waiting for its operator's
+     * passphrase holds nothing. */
+    if (lock != NULL) {
+        int rc = ks_lock(c, lock);
+        if (rc != EX_OK) {
+            cm_wipe(pass, cap);
+            return rc;
+        }
     }
+    e = mnap_keystore_load(out, c->keystore, pass, *pass_len);
     if (e != MNAP_OK) {
-        cli_error("key store %s: %s", c->keystore, mnap_strerror(e));
+        cli_note_err(e);
+        if (e == MNAP_E_IO) {
+            cli_error("key store %s: cannot be read (create it with 'mnap keys init')", c->keystore);
+        } else {
+            cli_error("key store %s: %s", c->keystore, cli_strerror(e));
+        }
+        if (lock != NULL) {
+            mnap_keystore_unlock(*lock);
+            *lock = NULL;
+        }
         return EX_KEYSTORE;
     }
     return EX_OK;
@@ -45,7 +92,7 @@ int ks_get(const mnap_keystore *ks, const char *name, mnap_keyset *out)
     mnap_err e = mnap_keystore_get(ks, name, out);
 
     if (e != MNAP_OK) {
-        cli_error("key set '%s': %s", name, mnap_strerror(e));
+        cli_error("key set '%s': %s", name, cli_strerror(e));
         return EX_KEYSTORE;
     }
     return EX_OK;
@@ -167,6 +214,8 @@ int op_fail(cli_op *op, mnap_ctx *ctx, mnap_err e, const char *what)
 
     cli_fail_text(ctx, e, what, line, sizeof line);
     cli_error("%s", line);
+    /* The audit log stays in English, whatever the screen's language. */
+    cli_fail_text_en(ctx, e, what, line, sizeof line);
     (void)snprintf(op->result, sizeof op->result, "error: %s", line);
     return cli_exit_for(e);
 }
@@ -214,6 +263,27 @@ int op_am_session(cli_op *op, cli_conn *k, const mnap_keystore *ks, const char *
     e = mnap_am_open(k->ctx, &set, MNAP_LEVEL_FULL);
     mnap_keyset_wipe(&set);
     if (e != MNAP_OK) {
+        /* The card's refusal in the operator's terms: the area's state
+         * (GET DATA needs no session) usually says why. */
+        mnap_area_info ai;
+        bool setup = strcmp(op->command, "area setup") == 0;
+        if ((e == MNAP_E_REF_NOT_FOUND || e == MNAP_E_CONDITIONS || e == MNAP_E_AUTH_FAILED ||
+             e == MNAP_E_CARD_AUTH) && mnap_area_info_get(k->ctx, &ai) == MNAP_OK) {
+            cli_note_err(e);
+            if (setup && ai.state != MNAP_AREA_BLANK && ai.state != MNAP_AREA_TERMINATED) {
+                cli_error("the area is already set up (%s): area setup is done once per card",
+                          ai.state == MNAP_AREA_LOCKED ? "LOCKED" : "ACTIVE");
+                return op_fail_msg(op, EX_CARD, "area already set up");
+            }
+            if (!setup && ai.state == MNAP_AREA_BLANK) {
+                cli_error("the area is BLANK: run area setup first");
+                return op_fail_msg(op, EX_CARD, "area BLANK");
+            }
+            if (ai.state == MNAP_AREA_TERMINATED) {
+                cli_error("the area is TERMINATED: it can no longer be used");
+                return op_fail_msg(op, EX_CARD, "area TERMINATED");
+            }
+        }
         return op_fail(op, k->ctx, e, "opening the area manager session");
     }
     e = mnap_area_info_get(k->ctx, &info);

@@ -154,6 +154,7 @@ static const gate_rule rules[] = {
     { "ap", NULL, MNAP_PERM_CARD_OPS },
     { "pin", NULL, MNAP_PERM_CARD_OPS },
     { "kiosk", NULL, MNAP_PERM_KIOSK_FLOW },
+    { "ef", NULL, MNAP_PERM_CARD_OPS },
     { "audit", NULL, MNAP_PERM_AUDIT_READ },
     { "operator", "add", MNAP_PERM_OPERATOR_ADMIN },
     { "operator", "role", MNAP_PERM_OPERATOR_ADMIN },
@@ -186,7 +187,7 @@ int reg_gate(cli *c, int argc, char **argv)
     }
     /* A group without its subcommand only prints the group's help. */
     if (argc < 2) {
-        static const char *const groups[] = { "keys", "area", "ap", "pin", "kiosk", "manifest", "audit",
+        static const char *const groups[] = { "keys", "area", "ap", "pin", "kiosk", "ef", "manifest", "audit",
                                               "simcard", "operator", "resident", "card" };
         for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
             if (strcmp(argv[0], groups[i]) == 0) {

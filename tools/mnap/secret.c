@@ -150,6 +150,31 @@ static int twice(const char *what, bool from_stdin, char *out, size_t cap, size_
     return 0;
 }
 
+int secret_new_passphrase(char *out, size_t cap, size_t *len)
+{
+    const char *env = getenv("MNAP_NEW_PASSPHRASE");
+    static const char what[] = "new key store passphrase";
+
+    if (env != NULL) {
+        size_t n = strlen(env);
+        if (n == 0 || n >= cap) {
+            cli_error("MNAP_NEW_PASSPHRASE must hold 1 to %zu characters", cap - 1);
+            return -1;
+        }
+        memcpy(out, env, n + 1);
+        *len = n;
+        return 0;
+    }
+    if (secret_prompt(what, out, cap, len) != 0) {
+        return -1;
+    }
+    if (*len == 0) {
+        cli_error("empty %s", what);
+        return -1;
+    }
+    return twice(what, false, out, cap, len);
+}
+
 int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
 {
     return secret_passphrase_for(NULL, confirm, out, cap, len);

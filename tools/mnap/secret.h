@@ -20,6 +20,9 @@ int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len);
 /* The same for the key store at keystore: a "pkcs11:" URI is asked for as
  * the "token PIN" (MNAP_PASSPHRASE holds it too). */
 int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t cap, size_t *len);
+/* A new key store passphrase (keys passwd): MNAP_NEW_PASSPHRASE, else
+ * prompted twice.  0, or -1 with a message printed. */
+int secret_new_passphrase(char *out, size_t cap, size_t *len);
 /* A PIN: from stdin when from_stdin (twice when confirm: two lines that must
  * match), else prompted (twice when confirm).  0, or -1 with a message. */
 int secret_pin(const char *what, bool from_stdin, bool confirm, char *out, size_t cap, size_t *len);

@@ -112,6 +112,6 @@ static mnap_err sc_atr(void *self, uint8_t *out, size_t cap, size_t *len)
 
 mnap_transport simcard_transport(simcard *s)
 {
-    mnap_transport t = { s, sc_transmit, sc_reconnect, sc_atr, NULL };
+    mnap_transport t = { s, sc_transmit, sc_reconnect, sc_atr, NULL, NULL, NULL };
     return t;
 }

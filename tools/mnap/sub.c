@@ -1,6 +1,7 @@
 /* sub.c: subcommand dispatch and option parsing shared by the command groups
  * (every subcommand answers --help with its usage). */
 #include "cli.h"
+#include "i18n.h"
 
 #include <string.h>
 
@@ -12,7 +13,7 @@ int cli_dispatch(cli *c, const char *group, const cli_sub *subs, size_t n, int a
         for (size_t i = 0; i < n; i++) {
             if (strcmp(argv[1], subs[i].name) == 0) {
                 if (cli_wants_help(argc - 1, argv + 1)) {
-                    fputs(subs[i].usage, stdout);
+                    fputs(gettext(subs[i].usage), stdout);
                     return EX_OK;
                 }
                 return subs[i].run(c, argc - 1, argv + 1);
@@ -22,14 +23,14 @@ int cli_dispatch(cli *c, const char *group, const cli_sub *subs, size_t n, int a
         return EX_USAGE;
     }
     FILE *out = argc < 2 ? stderr : stdout;
-    fprintf(out, "Usage: mnap %s SUBCOMMAND ...\n\n", group);
+    fprintf(out, _("Usage: mnap %s SUBCOMMAND ...\n\n"), group);
     for (size_t i = 0; i < n; i++) {
         /* The first line of each usage text is its synopsis. */
         const char *nl = strchr(subs[i].usage, '\n');
         int len = nl != NULL ? (int)(nl - subs[i].usage) : (int)strlen(subs[i].usage);
         fprintf(out, "  %.*s\n", len, subs[i].usage);
     }
-    fprintf(out, "\n'mnap %s SUBCOMMAND --help' for details.\n", group);
+    fprintf(out, _("\n'mnap %s SUBCOMMAND --help' for details.\n"), group);
     return argc < 2 ? EX_USAGE : EX_OK;
 }
 

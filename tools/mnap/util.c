@@ -1,11 +1,14 @@
 /* util.c: the helpers every `mnap` command uses: error lines and exit codes,
  * hex, JSON strings, the per-user data directory and atomic file writes. */
 #include "cli.h"
+#include "i18n.h"
 #include "mt_json.h"
 #include "cm_ct.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <locale.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,15 +16,183 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* --json: what the command prints on stdout is held back (a memory stream
+ * takes stdout's place), so that a command that fails prints one JSON
+ * object, its error, instead of a document it broke off. */
+static struct {
+    bool on;
+    FILE *real;
+    FILE *mem;
+    char *buf;
+    size_t len;
+    json_t *messages;          /* every error line, in order */
+    mnap_err err;              /* the last library error reported (cli_fail) */
+    bool have_err;
+} g_js;
+
+void cli_json_begin(void)
+{
+    g_js.mem = open_memstream(&g_js.buf, &g_js.len);
+    g_js.messages = json_array();
+    if (g_js.mem == NULL || g_js.messages == NULL) {
+        return;   /* no capture: plain output */
+    }
+    g_js.real = stdout;
+    stdout = g_js.mem;
+    g_js.on = true;
+}
+
+static const char *exit_kind(int rc)
+{
+    switch (rc) {
+    case EX_CARD: return "card";
+    case EX_USAGE: return "usage";
+    case EX_NOCARD: return "no_card";
+    case EX_KEYSTORE: return "keystore";
+    case EX_LOCAL: return "local";
+    default: return "other";
+    }
+}
+
+int cli_json_end(int rc)
+{
+    if (!g_js.on) {
+        return rc;
+    }
+    fflush(g_js.mem);
+    stdout = g_js.real;
+    g_js.on = false;
+    if (rc == EX_OK || (json_array_size(g_js.messages) == 0 && g_js.len > 0)) {
+        /* Success, or a failure the command's own JSON tells (manifest
+         * check: {"valid":false,...}) without an error line. */
+        if (g_js.len > 0) {
+            fwrite(g_js.buf, 1, g_js.len, stdout);
+        }
+    } else {
+        json_t *msg = json_array_get(g_js.messages, 0);
+        json_t *o = json_pack("{s:{s:i,s:s,s:O,s:O}}", "error", "exit", rc, "kind", exit_kind(rc),
+                              "message", msg != NULL ? msg : json_string(""), "messages", g_js.messages);
+        if (o != NULL && g_js.have_err && mnap_err_name(g_js.err) != NULL) {
+            json_object_set_new(json_object_get(o, "error"), "name",
+                                json_string(mnap_err_name(g_js.err)));
+            json_object_set_new(json_object_get(o, "error"), "code", json_integer(g_js.err));
+        }
+        char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (text != NULL) {
+            puts(text);
+            free(text);
+        }
+        json_decref(o);
+    }
+    fclose(g_js.mem);
+    free(g_js.buf);
+    json_decref(g_js.messages);
+    fflush(stdout);
+    return rc;
+}
+
+/* s made valid UTF-8 (each byte of an invalid sequence becomes U+FFFD), as a
+ * jansson string; NULL when out of memory. */
+static json_t *json_text(const char *s)
+{
+    size_t n = strlen(s), i = 0, o = 0;
+    char *buf = malloc(3 * n + 1);
+    json_t *j;
+
+    if (buf == NULL) {
+        return NULL;
+    }
+    while (i < n) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+                   : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            ok = (p[k] & 0xC0) == 0x80;
+        }
+        /* overlong forms, surrogates and values above U+10FFFF */
+        if (ok && ((len == 2 && p[0] < 0xC2) || (len == 3 && p[0] == 0xE0 && p[1] < 0xA0) ||
+                   (len == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
+                   (len == 4 && p[0] == 0xF0 && p[1] < 0x90) || (len == 4 && p[0] > 0xF4) ||
+                   (len == 4 && p[0] == 0xF4 && p[1] >= 0x90))) {
+            ok = false;
+        }
+        if (ok) {
+            memcpy(buf + o, p, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    j = json_stringn(buf, o);
+    free(buf);
+    return j;
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
+    char line[1024];
 
-    fputs("mnap: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, gettext(fmt), ap);   /* the format, translated */
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "mnap: %s\n", line);
+    if (g_js.on) {
+        json_t *j = json_text(line);
+        if (j != NULL) {
+            json_array_append_new(g_js.messages, j);
+        }
+    }
+}
+
+const char *cli_strerror(mnap_err e)
+{
+    return gettext(mnap_strerror(e));
+}
+
+/* LOCALEDIR: where make install puts the catalogues. */
+#ifndef MNAP_LOCALEDIR
+#define MNAP_LOCALEDIR "/usr/local/share/locale"
+#endif
+
+void i18n_init(void)
+{
+    const char *dir = getenv("MNAP_LOCALEDIR");
+    static char exe_dir[PATH_MAX + 16];
+    char exe[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+
+    (void)setlocale(LC_ALL, "");
+    if (dir == NULL || dir[0] == '\0') {
+        dir = MNAP_LOCALEDIR;
+        /* The build tree: BUILD/bin/mnap finds BUILD/locale. */
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n > 0) {
+            exe[n] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash != NULL) {
+                *slash = '\0';
+                (void)snprintf(exe_dir, sizeof exe_dir, "%s/../locale", exe);
+                if (stat(exe_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                    dir = exe_dir;
+                }
+            }
+        }
+    }
+    (void)bindtextdomain("mnap", dir);
+    (void)bind_textdomain_codeset("mnap", "UTF-8");
+    (void)textdomain("mnap");
+}
+
+void cli_note_err(mnap_err e)
+{
+    g_js.err = e;
+    g_js.have_err = true;
 }
 
 int cli_exit_for(mnap_err e)
@@ -36,6 +207,7 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_CARD_RESET:
     case MNAP_E_CARD_REMOVED:
     case MNAP_E_CARD_MUTE:
+    case MNAP_E_CARD_BUSY:
     case MNAP_E_NOT_CONNECTED:
     case MNAP_E_TRANSPORT:
         return EX_NOCARD;
@@ -45,6 +217,8 @@ int cli_exit_for(mnap_err e)
     case MNAP_E_KS_FULL:
     case MNAP_E_KS_TOKEN:
     case MNAP_E_KS_MECHANISM:
+    case MNAP_E_KS_BUSY:
+    case MNAP_E_KS_STALE:
         return EX_KEYSTORE;
     case MNAP_E_PARAM:
         return EX_USAGE;
@@ -56,19 +230,37 @@ int cli_exit_for(mnap_err e)
     }
 }
 
-void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+/* The line for e after what; localized: in the user's language (the
+ * screen), else English (the audit log). */
+static void fail_text(mnap_ctx *ctx, mnap_err e, const char *what, bool localized, char *out,
+                      size_t cap)
 {
     uint16_t sw = ctx != NULL ? mnap_last_sw(ctx) : 0;
+    const char *why = localized ? cli_strerror(e) : mnap_strerror(e);
     char hex[8];
 
+    if (localized) {
+        what = gettext(what);
+    }
     /* The status word helps the counter staff and the card vendor; it is
      * shown only when the error came from the card's answer, and once. */
     (void)snprintf(hex, sizeof hex, "%04X", (unsigned)sw);
     if (cli_exit_for(e) == EX_CARD && sw != 0 && sw != 0x9000 && strstr(mnap_strerror(e), hex) == NULL) {
-        (void)snprintf(out, cap, "%s: %s (SW %s)", what, mnap_strerror(e), hex);
+        (void)snprintf(out, cap, "%s: %s (SW %s)", what, why, hex);
     } else {
-        (void)snprintf(out, cap, "%s: %s", what, mnap_strerror(e));
+        (void)snprintf(out, cap, "%s: %s", what, why);
     }
+}
+
+void cli_fail_text(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+{
+    cli_note_err(e);
+    fail_text(ctx, e, what, true, out, cap);
+}
+
+void cli_fail_text_en(mnap_ctx *ctx, mnap_err e, const char *what, char *out, size_t cap)
+{
+    fail_text(ctx, e, what, false, out, cap);
 }
 
 int cli_fail(mnap_ctx *ctx, mnap_err e, const char *what)
@@ -104,21 +296,16 @@ int cli_hex_parse(const char *s, uint8_t *out, size_t min, size_t max, size_t *l
     return rc;
 }
 
+/* Escaped by jansson, and always valid UTF-8: a path or name with bytes
+ * that are not UTF-8 (FF) shows them as U+FFFD. */
 void cli_json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', f);
-            fputc(ch, f);
-        } else if (ch < 0x20) {
-            fprintf(f, "\\u%04x", ch);
-        } else {
-            fputc(ch, f);
-        }
-    }
-    fputc('"', f);
+    json_t *j = json_text(s);
+    char *text = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+    fputs(text != NULL ? text : "\"\"", f);
+    free(text);
+    json_decref(j);
 }
 
 bool cli_wants_help(int argc, char **argv)

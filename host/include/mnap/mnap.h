@@ -37,6 +37,12 @@ extern "C" {
 
 #define MNAP_VERSION_MAJOR 1
 #define MNAP_VERSION_MINOR 0
+#define MNAP_VERSION_PATCH 0
+#define MNAP_VERSION_STRING "1.0.0"
+
+/* The version of the library in use (which may be newer than the header a
+ * program was built with): "MAJOR.MINOR.PATCH", a constant string. */
+const char *mnap_version(void);
 
 /* The area manager's AID (PROTOCOL.md §2). */
 #define MNAP_AM_AID_LEN 7
@@ -167,6 +173,20 @@ mnap_err mnap_ap_open(mnap_ctx *ctx, const uint8_t *aid, size_t aid_len, const m
  * with P2 0C, which ends the card's channel).  Always succeeds locally; the
  * return value tells whether the card answered. */
 mnap_err mnap_close(mnap_ctx *ctx);
+
+/* Holding the card.  A session holds the card for this program alone from
+ * its first SELECT to its end (over PC/SC: SCardBeginTransaction ..
+ * SCardEndTransaction), and so does each operation of several commands
+ * outside one: no other program's command comes between, and a concurrent
+ * program (or thread with its own context) waits its turn.  Between
+ * sessions the card is free; if another program reset it meanwhile, the
+ * next call fails with MNAP_E_CARD_RESET (then mnap_reconnect), never with
+ * a status word the reset caused.  mnap_hold_card keeps the card held across
+ * several calls (raw mnap_transmit commands, or a session and what follows
+ * it) until the matching mnap_release_card (MNAP_E_STATE without one).
+ * Calls nest. */
+mnap_err mnap_hold_card(mnap_ctx *ctx);
+mnap_err mnap_release_card(mnap_ctx *ctx);
 /* 1 when a session is open, with its level in *level (may be NULL). */
 int mnap_session_open(const mnap_ctx *ctx, uint8_t *level);
 /* The card's diversification data from the last INITIALIZE UPDATE. */

@@ -39,6 +39,8 @@ typedef enum mnap_err {
     MNAP_E_NOT_CONNECTED = -28,   /* the transport has no card connected */
     MNAP_E_CARD_MUTE = -29,       /* the card stopped answering in the middle of a command
                                      (the reader lost it: contact or power): reconnect */
+    MNAP_E_CARD_BUSY = -30,       /* another program holds the card (exclusive connection
+                                     or its transaction) and the wait timed out */
 
     /* --- secure channel ------------------------------------------------- */
     MNAP_E_CARD_AUTH = -40,       /* the card cryptogram did not verify: wrong key set
@@ -57,6 +59,11 @@ typedef enum mnap_err {
     MNAP_E_KS_FULL = -63,         /* the key store holds its maximum of key sets */
     MNAP_E_KS_TOKEN = -64,        /* PKCS#11: no module, token not found, or the token failed */
     MNAP_E_KS_MECHANISM = -65,    /* PKCS#11: the token lacks a mechanism mnap needs */
+    MNAP_E_KS_BUSY = -66,         /* the key store's lock is held by another program and
+                                     the wait timed out (mnap_keystore_lock) */
+    MNAP_E_KS_STALE = -67,        /* the save would overwrite a key store file that is not
+                                     the one this store was loaded from (another program
+                                     saved it since): nothing written; load it again */
 
     /* --- status words of PROTOCOL.md ------------------------------------- */
     MNAP_E_CARD_STATUS = -80,     /* a status word PROTOCOL.md does not define */

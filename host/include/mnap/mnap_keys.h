@@ -99,9 +99,35 @@ mnap_err mnap_keystore_set_kdf(mnap_keystore *ks, unsigned log2_n, unsigned r, u
 mnap_err mnap_keystore_load(mnap_keystore **out, const char *path, const char *pass,
                             size_t pass_len);
 /* Encrypts and writes the store atomically: path is either the old file or
- * the complete new one, whatever happens during the save. */
+ * the complete new one, whatever happens during the save.
+ *
+ * A save never loses another program's update: a store loaded from a file
+ * remembers which version of the file it read (each save gives the file a
+ * fresh salt, so versions never repeat), and saving it over a file that is
+ * now another version fails with MNAP_E_KS_STALE, writing nothing.  A store
+ * from mnap_keystore_new has no such version and replaces whatever is at
+ * path.  The check and the rename run under the store's lock
+ * (mnap_keystore_lock): taken here for the moment of the save unless this
+ * process already holds it, waiting at most MNAP_LOCK_TIMEOUT seconds
+ * (environment, 0..3600, default 60), then MNAP_E_KS_BUSY. */
 mnap_err mnap_keystore_save(mnap_keystore *ks, const char *path, const char *pass,
                             size_t pass_len);
+
+/* A read-modify-write of a key store file (load, put/remove, save) holds the
+ * store's lock from before the load to after the save, so that two programs
+ * changing one store take turns instead of failing with MNAP_E_KS_STALE.
+ * The lock is flock(2) on PATH.lock (created 0600 next to the store, left
+ * in place).  mnap_keystore_lock tries at once, calls waiting (if not NULL)
+ * once after a second of waiting so a program can tell its user what it
+ * waits for, and gives up after timeout_s seconds with MNAP_E_KS_BUSY.  A
+ * PKCS#11 URI needs no lock (the token applies each change by itself): the
+ * call succeeds with a lock that holds nothing.  The lock is released by
+ * mnap_keystore_unlock (or when the process ends). */
+typedef struct mnap_kslock mnap_kslock;
+typedef void (*mnap_lock_wait_fn)(void *arg, const char *lock_path, unsigned timeout_s);
+mnap_err mnap_keystore_lock(const char *path, unsigned timeout_s, mnap_lock_wait_fn waiting,
+                            void *arg, mnap_kslock **out);
+void mnap_keystore_unlock(mnap_kslock *lock);
 /* Adds or replaces the key set name. */
 mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyset *set);
 /* Copies the key set name to *out (wipe it after use).  MNAP_E_KS_NOT_FOUND. */

@@ -10,7 +10,10 @@
  * (SCARD_E_NO_SERVICE) are reported as MNAP_E_CARD_RESET,
  * MNAP_E_CARD_REMOVED and MNAP_E_NO_SERVICE; mnap_pcsc_reconnect() then
  * resets and reconnects.  After a reset the card has no secure channel:
- * open the session again.
+ * open the session again.  A session, and each operation of several
+ * commands, runs inside a PC/SC transaction (mnap_hold_card, mnap.h), so
+ * another program's commands and resets wait until it ends; another
+ * program's exclusive connection gives MNAP_E_CARD_BUSY.
  *
  * Threads: one mnap_pcsc per thread or per card; objects are independent
  * (each has its own SCARDCONTEXT). */
@@ -48,6 +51,13 @@ mnap_err mnap_pcsc_wait_card(mnap_pcsc *p, const char *reader, unsigned timeout_
  * PC/SC order, with a card; MNAP_E_NO_CARD when no reader has one).
  * Disconnects a previous card first. */
 mnap_err mnap_pcsc_connect(mnap_pcsc *p, const char *reader);
+/* Exclusive mode for the next connect / reconnect: no other program may
+ * even connect to the card while this one is connected (SCARD_SHARE_EXCLUSIVE;
+ * a kiosk that owns its reader).  Off by default: shared mode, with the card
+ * held only during sessions and operations (mnap_hold_card, mnap.h).  A
+ * connect while another program has the card exclusively fails with
+ * MNAP_E_CARD_BUSY. */
+mnap_err mnap_pcsc_set_exclusive(mnap_pcsc *p, int exclusive);
 /* Resets the card and reconnects (SCardReconnect, SCARD_RESET_CARD). */
 mnap_err mnap_pcsc_reconnect(mnap_pcsc *p);
 void mnap_pcsc_disconnect(mnap_pcsc *p);

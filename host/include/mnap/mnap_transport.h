@@ -46,6 +46,16 @@ typedef struct mnap_transport {
      * itself leaves the Le of a case-4 command out (ISO/IEC 7816-3 12.2).
      * May be NULL: T=1. */
     int (*protocol)(void *self);
+    /* Holds the card for this program alone until end (PC/SC:
+     * SCardBeginTransaction), so no other program's command comes between
+     * the commands of a session or of a multi-command operation.  Errors:
+     * MNAP_E_CARD_RESET (another program reset the card since the last
+     * command: any session is gone), MNAP_E_CARD_REMOVED, MNAP_E_CARD_BUSY,
+     * MNAP_E_NO_SERVICE.  May be NULL (a transport only this program uses). */
+    mnap_err (*begin)(void *self);
+    /* Releases what begin held (SCardEndTransaction, leaving the card as it
+     * is).  May be NULL when begin is. */
+    void (*end)(void *self);
 } mnap_transport;
 
 #ifdef __cplusplus
