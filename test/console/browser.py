@@ -313,6 +313,9 @@ def t_card_removed():
     d.get(URL + "/card")
     press("do-list")
     check("カードが読めない" in text(), "no card: " + text())
+    # The CLI's own line, from the Japanese catalogue (issue #21).
+    check("リーダーにカードがありません" in text() or "カードが抜かれた" in text(),
+          "the CLI's line is not in Japanese: " + text())
     shot("nocard")
     logout()
 

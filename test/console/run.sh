@@ -127,6 +127,14 @@ state_dir = $T/console-state
 session_ttl = 600
 CONF
 unset MNAP_PASSPHRASE MNAP_KEYSTORE MNAP_AUDIT
+# The CLI's lines under each outcome in Japanese (po/ja.po): the ja_JP.UTF-8
+# locale generated into a private LOCPATH, as test/tools/cli_i18n.sh does.
+mkdir -p "$T/locale"
+if localedef -i ja_JP -f UTF-8 "$T/locale/ja_JP.UTF-8" 2>"$T/localedef.err"; then
+    export LOCPATH=$T/locale
+else
+    die "localedef ja_JP.UTF-8 failed: $(cat "$T/localedef.err") (make deps: locales)"
+fi
 "$CONSOLE" "$T/console.conf" > "$T/console.log" 2>&1 &
 CONSOLE_PID=$!
 track_pid "$CONSOLE_PID"

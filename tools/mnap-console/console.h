@@ -32,6 +32,7 @@ typedef struct console_cfg {
     char reader[256];       /* PC/SC reader name (empty: the first) */
     char manifests[1024];   /* folder of AP manifests offered for loading */
     char state_dir[900];   /* session files of card work (0700) */
+    char cli_locale[64];    /* the mnap CLI's locale: its lines in Japanese (ja_JP.UTF-8) */
     unsigned ttl;           /* session lifetime, seconds (1800) */
 } console_cfg;
 

@@ -283,7 +283,7 @@ static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const 
      * libmicrohttpd's thread, so the child only calls async-signal-safe
      * functions until exec.  Its environment is fixed, not inherited. */
     static char e_reg[1100], e_sess[1200], e_ks[1100], e_audit[1100], e_pass[600];
-    const char *argv[32], *envp[16];
+    const char *argv[32], *envp[20];
     size_t n = 0, ne = 0;
     argv[n++] = cfg.mnap;
     if (cfg.reader[0]) { argv[n++] = "--reader"; argv[n++] = cfg.reader; }
@@ -294,7 +294,17 @@ static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const 
     envp[ne++] = e_reg;
     envp[ne++] = e_sess;
     envp[ne++] = "PATH=/usr/bin:/bin";
-    envp[ne++] = "LANG=C.UTF-8";
+    /* The CLI's own lines (the detail under the clerk's outcome) in the
+     * catalogue's Japanese (issue #21) when the locale exists; LOCPATH
+     * passes through for a terminal that keeps its locales elsewhere. */
+    static char e_lang[100], e_locpath[1100];
+    snprintf(e_lang, sizeof e_lang, "LANG=%s", cfg.cli_locale);
+    envp[ne++] = e_lang;
+    const char *locpath = getenv("LOCPATH");
+    if (locpath) {
+        snprintf(e_locpath, sizeof e_locpath, "LOCPATH=%s", locpath);
+        envp[ne++] = e_locpath;
+    }
     if (cfg.keystore[0]) {
         snprintf(e_ks, sizeof e_ks, "MNAP_KEYSTORE=%s", cfg.keystore);
         envp[ne++] = e_ks;

@@ -14,6 +14,7 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
     copy(c->listen, sizeof c->listen, "127.0.0.1");
     c->port = 8443;
     c->ttl = 1800;
+    copy(c->cli_locale, sizeof c->cli_locale, "ja_JP.UTF-8");
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(why, why_cap, "%s: %s", path, strerror(errno));
@@ -49,6 +50,7 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
             { "console_audit", c->console_audit, sizeof c->console_audit }, { "reader", c->reader, sizeof c->reader },
             { "manifests", c->manifests, sizeof c->manifests },
             { "state_dir", c->state_dir, sizeof c->state_dir },
+            { "cli_locale", c->cli_locale, sizeof c->cli_locale },
         };
         bool done = false;
         for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
