@@ -130,7 +130,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install uninstall size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python test-console fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python test-long test-console fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -314,9 +314,18 @@ test: deps-check
 	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python test-console
 	@echo "make test: all suites passed"
 
+# The tearing suites at every cut point under every model of the interrupted
+# byte (card/port.h: a torn write's interrupted byte may hold any value):
+# make test samples the models beyond "old" with a fixed seed
+# (test/support/tear_models.h); MNAP_TEAR_LONG=1 runs them all.  Not in CI.
+TEAR_BINS := $(addprefix $(BUILD)/test/card/,test_store_tear test_tearing test_internal_tear)
+test-long: $(TEAR_BINS)
+	@set -e; for t in $(TEAR_BINS); do echo "== $$t (every cut point, every model)"; \
+	  MNAP_TEAR_LONG=1 $$t; done
+
 # Benchmarks: bench/run.sh runs bench/*.c and writes docs/PERFORMANCE.md
 # (BENCH_QUICK=1: tiny counts, into $(BUILD)/bench/PERFORMANCE.md).
-bench: $(BENCHES) $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
+bench: $(BENCHES) $(BUILD)/bin/mnap $(BUILD)/bin/mnap-vcard $(BUILD)/test/e2e/e2e_pcsc $(BUILD)/test/registry/test_registry_stress
 	@BUILD=$(BUILD) CC=$(CC) sh bench/run.sh
 # CI's check of the benchmarks: each runs once with tiny counts (nothing timed).
 bench-smoke:

@@ -190,41 +190,77 @@ def section_cpu(out):
                " in bench/bench_card.c).\n")
 
 
+# Before issue #16 (store format version 1, make bench of commit b98136c):
+# port writes, bytes written; and the floor the issue asks for.
+NVM_BEFORE = {
+    "SELECT by AID (AP, P2 0C)": ("0", "0"),
+    "INITIALIZE UPDATE": ("1", "8"),
+    "EXTERNAL AUTHENTICATE (level 33)": ("0", "0"),
+    "VERIFY, right PIN": ("14", "678"),
+    "VERIFY, wrong PIN": ("11", "424"),
+    "VERIFY, right PIN after a wrong one": ("14", "678"),
+    "SELECT EF (FCP, level 33)": ("0", "0"),
+    "READ BINARY, 256 bytes (level 33)": ("0", "0"),
+    "APPEND RECORD, 16 bytes (cyclic EF)": ("6", "117"),
+    "LOAD AP, 4 KiB image (all blocks)": ("150", "12,707"),
+    "LOAD AP, 16 KiB image (all blocks)": ("540", "49,571"),
+    "Kiosk flow, whole (9 APDUs)": ("21", "803"),
+}
+NVM_FLOOR = {
+    "VERIFY, right PIN": "2 writes, ≤ 32 bytes",
+    "VERIFY, wrong PIN": "2 writes, ≤ 48 bytes",
+    "APPEND RECORD, 16 bytes (cyclic EF)": "1 write, ≤ 24 bytes",
+    "Kiosk flow, whole (9 APDUs)": "4 writes, ≤ 96 bytes",
+}
+AMP_BEFORE = {4096: "3.10", 16384: "3.03"}
+
+
 def section_nvm(out):
     out.append("## 2. NVM writes per command\n")
     if not APDUS:
         out.append("Not measured.\n")
         return
-    out.append("| command | port writes | bytes written | how measured |")
-    out.append("|---|---:|---:|---|")
+    out.append("| command | port writes | bytes written | before: writes | before: bytes | "
+               "floor (issue #16) | how measured |")
+    out.append("|---|---:|---:|---:|---:|---|---|")
     same = True
     for name, pred, _ in ROWS:
         g = select(pred)
         w = stat(per_iter(g, lambda l: sum(a.nvm_w for a in l)))
         b = stat(per_iter(g, lambda l: sum(a.nvm_b for a in l)))
         same = same and all(x is None or x[1] == x[2] for x in (w, b))
-        out.append(f"| {name} | {fmt_stat(w)} | {fmt_stat(b)} | "
+        bw, bb = NVM_BEFORE.get(name, ("—", "—"))
+        out.append(f"| {name} | {fmt_stat(w)} | {fmt_stat(b)} | {bw} | {bb} | "
+                   f"{NVM_FLOOR.get(name, '')} | "
                    "mc_sim `writes` / `bytes_written` before and after each mc_process |")
     out.append("")
+    out.append("*Before*: the same rows by `make bench` before issue #16 (store format "
+               "version 1, commit b98136c). Format version 2 (docs/nvm.md) keeps each PIN "
+               "try counter in a wear-levelled counter cell (a right VERIFY is two 8-byte "
+               "counter writes) and the journal's state in two 16-byte control slots "
+               "(commit and clear are 16-byte writes where version 1 wrote 17 and 1).\n")
     rows = []
     for label, size in (("load4k", 4096), ("load16k", 16384)):
         g = select(lambda a, label=label: a.label == label)
         b = stat(per_iter(g, lambda l: sum(a.nvm_b for a in l)))
         if b:
             rows.append(f"| LOAD AP, {size // 1024} KiB | {fmt_int(b[0])} | {size:,} | "
-                        f"**{b[0] / size:.2f}** | bytes written by all blocks ÷ image size "
-                        "on the card (tag A1 included) |")
+                        f"**{b[0] / size:.2f}** | {AMP_BEFORE[size]} | ≤ 1.10 | "
+                        "bytes written by all blocks ÷ image size on the card (tag A1 "
+                        "included) |")
     if rows:
         out.append("Write amplification of LOAD AP:\n")
-        out.append("| load | bytes written | image | amplification | how measured |")
-        out.append("|---|---:|---:|---:|---|")
+        out.append("| load | bytes written | image | amplification | before | "
+                   "floor (issue #16) | how measured |")
+        out.append("|---|---:|---:|---:|---:|---|---|")
         out.extend(rows)
         out.append("")
     out.append("The counts are the simulator port's (card/port/sim/mc_sim.h): one *write* is "
                "one `mc_port_nvm_write` call, whatever its length. The store's transaction "
                "scheme (docs/nvm.md) writes each changed byte twice (journal, then home) plus "
-               "descriptor, state byte and record headers; the PIN try counter is committed "
-               "before the comparison (PROTOCOL.md §8), so even a right VERIFY writes. "
+               "the open mark, the two control slots and record headers; the PIN try counter "
+               "is spent before the comparison (PROTOCOL.md §8), so even a right VERIFY "
+               "writes (the try spent, the try restored). "
                + ("In this run every count was the same in every repetition (min = max).\n"
                   if same else "Some counts differed between repetitions: see min – max.\n"))
 
@@ -330,18 +366,18 @@ def section_size(out):
         out.append("```\n" + "\n".join(lines[-15:]) + "\n```\n")
         return
     status = read("size.status")
-    out.append("| figure | value | how measured |")
-    out.append("|---|---:|---|")
-    out.append(f"| text (+ rodata), linked | {text:,} bytes | `make size`: card/ + common/ "
+    out.append("| figure | value | before (issue #16) | how measured |")
+    out.append("|---|---:|---:|---|")
+    out.append(f"| text (+ rodata), linked | {text:,} bytes | 24,189 bytes | `make size`: card/ + common/ "
                "with arm-none-eabi-gcc -Os, linked with --gc-sections behind a probe calling "
                "every mc.h entry point |")
-    out.append(f"| data | {data:,} bytes | same link |")
-    out.append(f"| bss | {bss:,} bytes | same link; this is the probe's one mc_card and its "
+    out.append(f"| data | {data:,} bytes | 0 bytes | same link |")
+    out.append(f"| bss | {bss:,} bytes | 4,643 bytes | same link; this is the probe's one mc_card and its "
                "I/O buffer: the runtime itself has no static data |")
     if card is not None:
-        out.append(f"| sizeof(mc_card) | {card:,} bytes | `make size` (caller-owned RAM per card) |")
+        out.append(f"| sizeof(mc_card) | {card:,} bytes | 2,564 bytes | `make size` (caller-owned RAM per card) |")
     if stack is not None:
-        out.append(f"| worst stack, mc_process | {stack:,} bytes | `make size`: GCC "
+        out.append(f"| worst stack, mc_process | {stack:,} bytes | 944 bytes | `make size`: GCC "
                    "-fstack-usage call graph (tools/stack_depth.py), port functions counted as 0 |")
     out.append("")
     out.append("These figures come from one build and one link: they are exact, so no "

@@ -118,6 +118,18 @@ BUILD=$BUILD REG_S=$REG_S REG_LONG_S=$REG_LONG_S sh bench/registry.sh > "$RAW/re
 
 not measured: bench/registry.sh failed (see above)" > "$RAW/registry.md"
 
+# 5c. stop measures (issue #19): the offline stop list at one million entries
+if [ -n "${BENCH_QUICK:-}" ]; then SL_N=1000; else SL_N=${BENCH_STOPLIST_N:-1000000}; fi
+say "stop list: $SL_N entries"
+"$BIN/bench_stoplist" "$SL_N" > "$RAW/stoplist.md" ||
+    printf '## Offline stop list\n\nnot measured: bench_stoplist failed\n' > "$RAW/stoplist.md"
+if [ -x "$BUILD/bin/mnap" ]; then
+    if [ -n "${BENCH_QUICK:-}" ]; then IMP_N=200 EXP_S=1000; else IMP_N=${BENCH_IMPORT_N:-100000} EXP_S=${BENCH_STOPLIST_N:-1000000}; fi
+    say "resident import: $IMP_N rows on SQLite; stop-list export of $EXP_S cards"
+    BUILD=$BUILD N=$IMP_N S=$EXP_S sh bench/import.sh > "$RAW/import.md" 2>"$RAW/import.err" ||
+        printf '## Resident import\n\nnot measured: bench/import.sh failed\n' > "$RAW/import.md"
+fi
+
 # 6. the table
 T1=$(date +%s)
 {
@@ -127,6 +139,6 @@ T1=$(date +%s)
 } >> "$RAW/machine.txt"
 mkdir -p "$(dirname "$OUT")"
 python3 bench/report.py "$RAW" > "$OUT.tmp"
-{ echo; cat "$RAW/registry.md"; } >> "$OUT.tmp"
+{ echo; cat "$RAW/registry.md"; echo; cat "$RAW/stoplist.md"; [ ! -r "$RAW/import.md" ] || { echo; cat "$RAW/import.md"; }; } >> "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 say "wrote $OUT in $((T1 - T0)) s"

@@ -36,6 +36,9 @@ expect() {
     fi
 }
 
+expect "stop-list lookup" '^\| stop-list lookup \(binary search\), mean of [0-9]+ \| [0-9.]+ µs'
+expect "resident import" '^\| import of [0-9]+ rows \(SQLite\) \| [0-9.]+ s'
+expect "stop-list export" '^\| stop-list export of [0-9]+ cards \(SQLite\) \| [0-9.]+ s'
 expect "run described" '^\| date \(UTC\) \| [0-9]{4}-'
 expect "NVM counts" '^\| VERIFY, wrong PIN \| [0-9]+ '
 expect "write amplification" '^\| LOAD AP, 4 KiB \| [0-9,]+ \| 4,096 \| \*\*[0-9.]+\*\*'

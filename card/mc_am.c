@@ -90,7 +90,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     /* The area record goes to the scratch (wiped after the command; an AM
      * instruction's gate does not use the scratch slot). */
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, area, NULL);
+    sw = mc_gate(card, c->gate, area, NULL);
     if (sw != CM_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
@@ -169,7 +169,7 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
+    sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
     if (parse_aid(c->data, c->lc) != c->lc)
@@ -267,7 +267,7 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
     } else {
         return CM_SW_WRONG_P1P2;
     }
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    sw = mc_gate(card, c->gate, &a, NULL);
     if (sw != CM_SW_OK)
         return sw;
     /* Terminating ends the channel once its answer is sent (§4). */
@@ -296,7 +296,7 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
+    sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != CM_SW_OK)
         return sw;
     n = parse_aid(c->data, c->lc);

@@ -25,8 +25,8 @@ bool mc_chan_on(const mc_card *card, uint8_t sel)
     return card->chan == MC_CH_OPEN && card->chan_sel == sel;
 }
 
-/* Class byte (§2, §9): 6E00 › 6881 › 6884. */
-static uint16_t check_class(uint8_t cla, uint8_t ins)
+/* Class byte (§2, §9): 6E00 › 6881; 6884 (chaining) is the table's. */
+static uint16_t check_class(uint8_t cla)
 {
     /* Further interindustry (channels 4-19), and the GlobalPlatform
      * proprietary classes C0-CF and E0-EF, which carry channel bits too. */
@@ -36,10 +36,6 @@ static uint16_t check_class(uint8_t cla, uint8_t ins)
         return CM_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
     if (cla & 0x03)
         return CM_SW_LOGICAL_CHANNEL;
-    /* Chaining is for LOAD AP only, which is 80 E8 (an E8 in the ISO class
-     * is no instruction at all). */
-    if ((cla & 0x10) && (ins != 0xE8 || !(cla & 0x80)))
-        return CM_SW_CHAINING_UNSUPPORTED;
     return CM_SW_OK;
 }
 
@@ -61,44 +57,80 @@ MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const 
     return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
 }
 
-/* The ISO instructions, known with CLA 00/04 only; every other one is
- * known with CLA 80/84 only (§2). */
-static bool iso_ins(uint8_t ins)
+/* The command table: every instruction the card knows, and everything the
+ * dispatch path needs to know about it.  PROTOCOL.md §9's order reads off
+ * its columns, in the order mc_process applies them:
+ *   class      6E00 › 6881 › 6884: `pol` MC_SM_GP says which class family
+ *              (80/84, else 00/04) knows the instruction (§2); MC_SM_CHAIN
+ *              is the one instruction that may chain (LOAD AP);
+ *   SM         6882 › 6982 › 6988: `pol` (see MC_SM_*), applied by
+ *              secure_messaging() before the instruction is interpreted;
+ *   6D00       no row for (class family, INS);
+ *   the rest   `run`, the handler: 6A86 › 6700 come first in it, then it
+ *              calls mc_gate() with `gate` (6581 › 6985 › 6986 › 6982 ›
+ *              6A81), adding only what depends on P1/P2 or Lc, then its own
+ *              checks.
+ * GET RESPONSE has a row for its class and policy; it is answered before
+ * secure messaging and has no handler. */
+#define MC_SM_GP       0x01  /* CLA 80/84 (GlobalPlatform class), else 00/04 */
+#define MC_SM_OWN_MAC  0x02  /* checks its own MAC (EXTERNAL AUTHENTICATE): must come
+                              * with CLA 84, handed over unverified, keeps a
+                              * pending initiation */
+#define MC_SM_CHAIN    0x04  /* may chain: blocks staged in NVM, keeps the load */
+#define MC_SM_OPENS    0x08  /* opens a channel (INITIALIZE UPDATE): ends any
+                              * channel whatever its outcome, SM not supported */
+#define MC_SM_KEEPS    0x10  /* plain by AID (P1 04) does not end the channel:
+                              * every other plain command does (SELECT, §2) */
+#define MC_SM_LISTS    0x20  /* P1 40 P2 03 continues a listing (GET STATUS, §4) */
+#define MC_SM_RESPONSE 0x40  /* GET RESPONSE (§3, §10) */
+
+typedef struct {
+    uint8_t ins;
+    uint8_t pol;    /* MC_SM_*: class family and secure-messaging policy */
+    uint8_t gate;   /* MC_G_*: the flags the handler hands mc_gate */
+    uint16_t (*run)(mc_card *card, mc_cmd *c);
+} mc_cmd_def;
+
+#define G_AMCH (MC_G_AM | MC_G_CHAN)
+static const mc_cmd_def mc_commands[] = {
+    { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, mc_cmd_select },
+    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_verify },
+    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_change_pin },
+    { 0xB0, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
+    { 0xD6, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
+    { 0xB2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
+    { 0xDC, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
+    { 0xE2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
+    { 0xC0, MC_SM_RESPONSE, 0, NULL },
+    { 0xCA, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_get_data },
+    { 0x50, MC_SM_GP | MC_SM_OPENS,
+      MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, mc_cmd_init_update },
+    { 0x82, MC_SM_GP | MC_SM_OWN_MAC, 0, mc_cmd_ext_auth },
+    { 0xD8, MC_SM_GP, MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_put_key },
+    { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, mc_cmd_get_status },
+    { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, mc_cmd_load },
+    { 0xE4, MC_SM_GP, G_AMCH, mc_cmd_delete },
+    { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_set_status },
+    { 0x2C, MC_SM_GP, G_AMCH, mc_cmd_reset_retry },
+};
+
+#define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
+
+/* Finds the row of (class family, INS): c->row, c->pol, c->gate.  No row
+ * (c->row = MC_N_COMMANDS, c->pol = 0): the instruction is unknown in that
+ * class, 6D00, but only after secure messaging. */
+static void lookup(mc_cmd *c)
 {
-    static const uint8_t iso[] = { 0xA4, 0x20, 0x24, 0xB0, 0xD6, 0xB2, 0xDC, 0xE2 };
+    uint8_t gp = (c->cla & 0x80) ? MC_SM_GP : 0;
     unsigned i;
 
-    for (i = 0; i < sizeof(iso); i++)
-        if (iso[i] == ins)
-            return true;
-    return false;
-}
-
-/* One switch knows every instruction: an unknown one, or one outside its
- * class, is 6D00, and only after secure messaging (PROTOCOL.md §9). */
-static uint16_t dispatch(mc_card *card, mc_cmd *c)
-{
-    if (iso_ins(c->ins) != !(c->cla & 0x80))
-        return CM_SW_INS_NOT_SUPPORTED;
-    switch (c->ins) {
-    case 0xA4: return mc_cmd_select(card, c);
-    case 0xCA: return mc_cmd_get_data(card, c);
-    case 0x50: return mc_cmd_init_update(card, c);
-    case 0x82: return mc_cmd_ext_auth(card, c);
-    case 0xD8: return mc_cmd_put_key(card, c);
-    case 0xF2: return mc_cmd_get_status(card, c);
-    case 0xE8: return mc_cmd_load(card, c);
-    case 0xE4: return mc_cmd_delete(card, c);
-    case 0xF0: return mc_cmd_set_status(card, c);
-    case 0x2C: return mc_cmd_reset_retry(card, c);
-    case 0x20: return mc_cmd_verify(card, c);
-    case 0x24: return mc_cmd_change_pin(card, c);
-    case 0xB0:
-    case 0xD6:
-    case 0xB2:
-    case 0xDC:
-    case 0xE2: return mc_cmd_file(card, c);
-    default:   return CM_SW_INS_NOT_SUPPORTED;
+    for (i = 0; i < MC_N_COMMANDS; i++)
+        if (mc_commands[i].ins == c->ins && (mc_commands[i].pol & MC_SM_GP) == gp)
+            break;
+    c->row = (uint8_t)i;
+    if (i < MC_N_COMMANDS) {
+        c->pol = mc_commands[i].pol;
+        c->gate = mc_commands[i].gate;
     }
 }
 
@@ -133,14 +165,26 @@ MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc
     return n;
 }
 
-/* Drops what the new command interrupts (§3, §4); gr: it is GET RESPONSE. */
-MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
+/* The handler of the command's row; an unknown instruction, or one outside
+ * its class, is 6D00, and only after secure messaging (§9).  The one
+ * indirect call of the runtime besides the port's AES: tools/stack_depth.py
+ * follows it to every handler named in mc_commands (make size). */
+MC_NOINLINE static uint16_t dispatch(mc_card *card, mc_cmd *c)
 {
-    bool gp = (c->cla & 0x80) != 0;
-    bool keep_load = (gp && c->ins == 0xE8) || gr;
+    if (c->row >= MC_N_COMMANDS)
+        return CM_SW_INS_NOT_SUPPORTED;
+    return mc_commands[c->row].run(card, c);
+}
+
+/* Drops what the new command interrupts (§3, §4), by its table policy. */
+MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
+{
+    uint8_t pol = c->pol;
+    bool gr = (pol & MC_SM_RESPONSE) != 0;
+    bool keep_load = (pol & (MC_SM_CHAIN | MC_SM_RESPONSE)) != 0;
 
     if (card->chain_active &&
-        (c->ins != 0xE8 || card->chain_hdr[0] != (c->cla & ~0x10) ||
+        (!(pol & MC_SM_CHAIN) || card->chain_hdr[0] != (c->cla & ~0x10) ||
          card->chain_hdr[2] != c->p1 || card->chain_hdr[3] != c->p2))
         keep_load = false;
     if (!keep_load && (card->load_active || card->load_marked || card->chain_active)) {
@@ -151,43 +195,44 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c, bool gr)
     if (!gr) {
         card->rsp_len = 0;
         /* Only GET STATUS P1 40 P2 03 continues a listing (§4). */
-        if (!gp || c->ins != 0xF2 || c->p1 != 0x40 || c->p2 != 0x03)
+        if (!(pol & MC_SM_LISTS) || c->p1 != 0x40 || c->p2 != 0x03)
             card->gs_next = 0xFF;
-        if (!(gp && c->ins == 0x82) && card->chan == MC_CH_PENDING)
+        if (!(pol & MC_SM_OWN_MAC) && card->chan == MC_CH_PENDING)
             mc_chan_close(card);
     }
     return true;
 }
 
-/* Secure messaging of the command (§3, §9).  On success c->data/lc hold the
+/* Secure messaging of the command (§3, §9), by the policy c->pol of its
+ * table row (0 for an unknown instruction).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
 MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in,
                                              size_t lc, bool *done)
 {
+    uint8_t pol = c->pol;
     uint8_t hdr[4];
     size_t plain = 0;
     uint16_t sw;
     int rc;
     /* Only a chain may carry more than the command data limit (§10). */
-    bool staged = (c->ins == 0xE8) && ((c->cla & 0x10) || card->chain_active);
+    bool staged = (pol & MC_SM_CHAIN) && ((c->cla & 0x10) || card->chain_active);
 
     hdr[0] = (uint8_t)(c->cla & ~0x10);
     hdr[1] = c->ins;
     hdr[2] = c->p1;
     hdr[3] = c->p2;
-    bool gp = (c->cla & 0x80) != 0;
 
     c->sm = (c->cla & 0x04) != 0;
     *done = false;
 
-    if (gp && c->ins == 0x50) {
+    if (pol & MC_SM_OPENS) {
         /* INITIALIZE UPDATE ends a channel whatever its outcome (§3). */
         if (card->chan != MC_CH_NONE)
             mc_chan_close(card);
         if (c->sm)
             return CM_SW_SM_NOT_SUPPORTED;
     }
-    if (gp && c->ins == 0x82) {
+    if (pol & MC_SM_OWN_MAC) {
         /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it.
          * With CLA 80 it is a command without SM (§3): 6982, and like any
          * such command it ends an open channel (a pending initiation ended
@@ -209,7 +254,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
      * length (§9). */
     if (c->sm && card->chan != MC_CH_OPEN && !staged)
         return CM_SW_SECURITY_STATUS;
-    if (!c->sm && card->chan == MC_CH_OPEN && !(!gp && c->ins == 0xA4 && c->p1 == 0x04)) {
+    if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
         mc_chan_close(card);
         return CM_SW_SECURITY_STATUS;
     }
@@ -275,7 +320,8 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
 /* Handlers keep key sets and PINs in records on the stack.  Rather than
  * wiping each copy on each path, the stack a command used below mc_process
  * is overwritten once the command is done: this many bytes cover the deepest
- * handler path that tools/size.sh measures on the Cortex-M0+ build (see
+ * handler path that tools/size.sh measures on the Cortex-M0+ build, below
+ * dispatch's two saved registers (which the scrub's own overwrite; see
  * docs/porting.md; a host build may have deeper frames). */
 #define MC_STACK_SCRUB 848
 
@@ -310,7 +356,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     cm_apdu a;
     size_t lc, n, dirty;
     uint16_t sw;
-    bool done, wrap, gr, t0_data;
+    bool done, wrap, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
@@ -322,7 +368,11 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     c.ins = cmd[1];
     c.p1 = cmd[2];
     c.p2 = cmd[3];
-    sw = check_class(c.cla, c.ins);
+    lookup(&c);
+    sw = check_class(c.cla);
+    /* Chaining is for LOAD AP only (§9: 6884). */
+    if (sw == CM_SW_OK && (c.cla & 0x10) && !(c.pol & MC_SM_CHAIN))
+        sw = CM_SW_CHAINING_UNSUPPORTED;
     /* Framing by the codec (common/cm_apdu.h, inline: its view stays in
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
@@ -347,10 +397,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         c.has_le = true;
         c.ne = 256;
     }
-    gr = c.ins == 0xC0 && !(c.cla & 0x80);
-    if (!interrupt_state(card, &c, gr))
+    if (!interrupt_state(card, &c))
         return 0;
-    if (gr) {
+    if (c.pol & MC_SM_RESPONSE) {
         if (c.cla & 0x04)
             return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
         n = get_response(card, &c, lc, rsp, rsp_cap, &sw);

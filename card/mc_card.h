@@ -32,7 +32,6 @@ struct mc_card;
 
 typedef struct mc_card {
     void *port;          /* the port's own context, handed back by the port functions */
-    mc_store store;      /* the transactional NVM store (card/store.c) */
 
     /* --- life ------------------------------------------------------------ */
     bool powered;        /* mc_power_on or mc_fabricate succeeded */
@@ -75,6 +74,10 @@ typedef struct mc_card {
     uint8_t chain_hdr[4];    /* CLA (chaining bit cleared) INS P1 P2 of the chain */
     uint32_t chain_len;      /* raw bytes staged after the plain image */
     bool chain_discard;      /* the chain cannot be a valid LOAD AP: count, do not stage */
+
+    mc_store store;      /* the transactional NVM store (card/store.c); after the
+                          * interpreter's fields, which Thumb reaches with
+                          * shorter offsets */
 
     /* One slot record's worth of scratch for the helpers that scan the AP
      * slots (kept here rather than on the stack: stack budget < 1 KiB). */

@@ -115,7 +115,7 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
         return CM_SW_WRONG_LENGTH;
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | (sfi ? 0 : MC_G_NOEF), NULL, s);
+    sw = mc_gate(card, sfi ? c->gate & ~MC_G_NOEF : c->gate, NULL, s);
     if (sw == CM_SW_OK)
         sw = resolve(card, s, sfi, &e);
     if (sw != CM_SW_OK)

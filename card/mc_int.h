@@ -125,7 +125,9 @@ typedef struct mc_slot_rec {
     uint8_t pin_max;
     uint8_t pin_len;         /* 0: PIN never set */
     uint8_t pin[12];
-    uint8_t pin_tries;       /* 0: BLOCKED */
+    uint8_t pin_tries;       /* 0: BLOCKED.  In NVM: the PIN counter's value
+                              * mod 4 when no try was spent (mc_layout.c);
+                              * mc_slot_read/write convert. */
     uint8_t ef_count;
     uint8_t load_seq[4];     /* load order */
     uint8_t region_off[4];   /* EF table then EF data */
@@ -226,7 +228,9 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 
 /* --- gate (mc_gate.c): the checks of §9 between a command's own length
  * check and its own checks: 6581 › area state 6985 › selection 6986 ›
- * channel 6982 › AP state 6A81. */
+ * channel 6982 › AP state 6A81.  Each command's flags are in its row of the
+ * command table (mc_apdu.c), handed over as c->gate; a handler adds or drops
+ * only what depends on P1/P2 or Lc. */
 #define MC_G_AM      0x01   /* an AM instruction (area-state rules, AM selected) */
 #define MC_G_AP      0x02   /* an AP instruction (an AP selected) */
 #define MC_G_CHAN    0x04   /* needs the channel of the selected application */
@@ -266,6 +270,9 @@ typedef struct mc_cmd {
     bool too_long;         /* data longer than the card takes (6700 at the length step) */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
+    uint8_t row;           /* its row in the command table (mc_apdu.c) */
+    uint8_t pol;           /* the row's secure-messaging policy (MC_SM_*) */
+    uint8_t gate;          /* the row's MC_G_* flags for mc_gate */
     /* response being built in card->buf */
     size_t rlen;
 } mc_cmd;

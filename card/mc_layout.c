@@ -126,20 +126,45 @@ mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e)
     return write_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG);
 }
 
+/* The PIN try counter of an AP slot is a wear-levelled counter of the store
+ * (counter MC_STORE_COUNTERS + slot, docs/nvm.md): each spent try adds 1, a
+ * restore raises it to the next value whose distance from the record's base
+ * is a multiple of 4.  The record keeps the base (the counter's value mod 4
+ * when no try was spent), so tries spent = (counter - base) mod 4 (max tries
+ * is at most 3, §6).  In RAM the record holds the tries left instead: read
+ * converts, write converts back, so a record written in a transaction (PUT
+ * KEY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) sets the tries left
+ * atomically with the rest of it. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
 {
     bool is_free = false;
+    uint32_t v;
+    unsigned spent;
     mc_status st = read_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(*s), s, sizeof(*s),
                             MC_MAGIC_SLOT, MC_MAGIC_FREE, &is_free);
 
     *used = st == MC_OK && !is_free;
+    if (!*used)
+        return st;
+    st = mc_store_counter_get(card, MC_STORE_COUNTERS + slot, &v);
+    spent = (v - s->pin_tries) & 3u;
+    s->pin_tries = (uint8_t)(spent < s->pin_max_tries ? s->pin_max_tries - spent : 0);
     return st;
 }
 
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
 {
-    return write_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(*s), s, sizeof(*s),
-                     MC_MAGIC_SLOT);
+    uint8_t tries = s->pin_tries;
+    uint32_t v;
+    mc_status st = mc_store_counter_get(card, MC_STORE_COUNTERS + slot, &v);
+
+    if (st != MC_OK)
+        return st;
+    s->pin_tries = (uint8_t)((v - (uint32_t)(s->pin_max_tries - tries)) & 3u);
+    st = write_rec(card, MC_OFF_SLOTS + slot * (uint32_t)sizeof(*s), s, sizeof(*s),
+                   MC_MAGIC_SLOT);
+    s->pin_tries = tries;
+    return st;
 }
 
 mc_status mc_slot_free(mc_card *card, unsigned slot)

@@ -213,7 +213,7 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
     else if (c->too_long || c->lc == 0)
         sw = CM_SW_WRONG_LENGTH;
     else
-        sw = mc_gate(card, MC_G_AM | MC_G_CHAN, NULL, NULL);
+        sw = mc_gate(card, c->gate, NULL, NULL);
     /* The block order is the command's own check, after area state and
      * channel (§4).  Block 00 starts a load only when none is running: a
      * repeated block is out of order like any other. */

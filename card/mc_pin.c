@@ -1,11 +1,12 @@
 /* mc_pin.c: VERIFY and CHANGE REFERENCE DATA (PROTOCOL.md §5, §8).
  *
- * The counted comparison: the try counter is decremented and committed in a
- * transaction of its own, then the PIN is compared in constant time, then a
- * match restores the counter (and, for CHANGE, sets the new PIN) in a second
- * transaction; a mismatch logs PIN_FAIL or, on the blocking try, PIN_BLOCKED.
- * A power cut at any point leaves at most the counter decremented: never a
- * free try. */
+ * The counted comparison: a try is spent in one write of the slot's PIN
+ * counter (a wear-levelled counter cell of the store, mc_layout.c), then the
+ * PIN is compared in constant time, then a match restores the tries: VERIFY
+ * in one more counter write, CHANGE in the transaction that sets the new PIN
+ * (the record's base moves with it); a mismatch logs PIN_FAIL or, on the
+ * blocking try, PIN_BLOCKED.  A power cut at any point leaves at most the
+ * try spent: never a free try. */
 #include "mc_int.h"
 #include "cm_ct.h"
 
@@ -48,13 +49,21 @@ bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pi
 static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size_t len,
                             const uint8_t *new_pin, size_t new_len)
 {
+    unsigned idx = MC_STORE_COUNTERS + card->sel;
+    uint32_t v, base;
     uint16_t sw;
+    mc_status st;
 
     card->pin_ok = false;
-    s->pin_tries--;
-    sw = commit_slot(card, s);
+    st = mc_store_counter_get(card, idx, &v);
+    /* the base: the counter's value, less the tries already spent, mod 4 */
+    base = (v - (uint32_t)(s->pin_max_tries - s->pin_tries)) & 3u;
+    if (st == MC_OK)
+        st = mc_store_counter_set(card, idx, v + 1u);
+    sw = mc_sw_of(st);
     if (sw != CM_SW_OK)
         return sw;
+    s->pin_tries--;
     if (!mc_pin_equal(s->pin, s->pin_len, pin, len)) {
         /* The record already holds the spent try: only the log changes. */
         sw = mc_sw_of(mc_log_event(card, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL,
@@ -68,8 +77,13 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
         memset(s->pin, 0, sizeof(s->pin));
         memcpy(s->pin, new_pin, new_len);
         s->pin_len = (uint8_t)new_len;
+        sw = commit_slot(card, s);
+    } else {
+        /* up to the next value whose distance from the base is a multiple
+         * of 4: no try spent */
+        v++;
+        sw = mc_sw_of(mc_store_counter_set(card, idx, v + ((base - v) & 3u)));
     }
-    sw = commit_slot(card, s);
     if (sw == CM_SW_OK)
         card->pin_ok = true;
     return sw;
@@ -85,7 +99,7 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
     if (c->too_long)
         return CM_SW_WRONG_LENGTH;
     /* The empty form asks for the state and needs no channel. */
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | (c->lc ? MC_G_CHAN : 0), NULL, &s);
+    sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     if (s.pin_len == 0)
@@ -114,7 +128,7 @@ uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc == 0)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AP | MC_G_APSTATE | MC_G_CHAN, NULL, &s);
+    sw = mc_gate(card, c->gate, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     old_len = d[0];

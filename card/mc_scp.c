@@ -49,7 +49,7 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc != 8)
         return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, &a, &s);
+    sw = mc_gate(card, c->gate, &a, &s);
     if (sw != CM_SW_OK)
         return sw;
     k = app_keys(card, &a, &s, &aid, &aid_len, &min_level, &ctr);
@@ -175,7 +175,7 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
     mc_slot_rec s;
     mc_keyrec nk;
     uint8_t kcv[9];
-    unsigned flags = MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE;
+    unsigned flags = c->gate;
     bool setup;
     uint32_t hwm;
     uint16_t sw;

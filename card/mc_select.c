@@ -98,7 +98,7 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_LENGTH;
     /* An AP command: the AP's channel is needed (§5), its state is not; as
      * a SELECT it is not refused for corruption found elsewhere (§8). */
-    sw = mc_gate(card, MC_G_AP | MC_G_CHAN | MC_G_SELECT, NULL, &s);
+    sw = mc_gate(card, c->gate, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
     for (i = 0; i < s.ef_count; i++) {
@@ -263,7 +263,7 @@ uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c)
         return card->sel == MC_SEL_AM ? area_info(card, c) : CM_SW_NO_CURRENT_EF;
     /* Any other tag is the AM's: area state, selection and channel come
      * before the tag's own check (PROTOCOL.md §9). */
-    sw = mc_gate(card, MC_G_AM | MC_G_CHAN | MC_G_LOCKED, &a, NULL);
+    sw = mc_gate(card, c->gate, &a, NULL);
     if (sw != CM_SW_OK)
         return sw;
     if (tag == 0xDF21)

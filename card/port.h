@@ -20,12 +20,23 @@ struct mc_card;
 /* --- NVM ------------------------------------------------------------------
  * The runtime addresses NVM as bytes 0 .. mc_port_nvm_size()-1.  The erased
  * value is 0xFF, but the runtime never relies on erase: it only reads and
- * writes.  A write may be torn by a power cut at any byte: afterwards any
- * prefix of it may have reached NVM, the rest holds the old bytes (the
- * simulator models exactly this).  Writes of other addresses are never
- * disturbed.  The runtime keeps single writes small (at most one page of
+ * writes.  A write may be torn by a power cut at any byte k: afterwards its
+ * first k bytes hold the new values, byte k (the one being programmed at the
+ * cut) holds ANY value, and the bytes after it hold their old values
+ * (PROTOCOL.md §11).  Writes of other addresses are never disturbed.  The
+ * runtime survives such a cut at every write: no byte is a commit point on
+ * its own (docs/nvm.md); the simulator models every case (old, new, 00, FF,
+ * the valid codes of the byte, random values).  The store's layout assumes
+ * byte-writable EEPROM: on a part that programs whole pages, where a cut may
+ * spoil the whole page being programmed, neighbouring structures share pages
+ * (the journal's control slot A and its open mark, counter slots) and a cut
+ * in one may spoil the other; such a port needs a page-aligned layout, which
+ * this runtime does not provide yet (docs/porting.md).  The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
- * point. */
+ * point.
+ * Tests tear a port through the tear interface of card/port_tear.h (count
+ * the writes, cut during write N after K bytes, restart), which a port
+ * provides in its test build; the runtime never calls it. */
 uint32_t mc_port_nvm_size(struct mc_card *card);
 int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t len);
 int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len);

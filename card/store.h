@@ -28,6 +28,10 @@
 struct mc_card;   /* so this header also stands alone (mc_card.h includes it) */
 
 #define MC_STORE_COUNTERS 17     /* counter 0: area manager; 1..16: AP slots */
+/* PIN try counters of the AP slots 0..15: counters MC_STORE_COUNTERS + slot
+ * (mc_store_counter_get/set), in rings of their own (docs/nvm.md). */
+#define MC_STORE_PIN_COUNTERS 16
+#define MC_STORE_ALL_COUNTERS (MC_STORE_COUNTERS + MC_STORE_PIN_COUNTERS)
 
 /* RAM state of the store, embedded in mc_card as card->store. */
 typedef struct mc_store {
@@ -36,8 +40,8 @@ typedef struct mc_store {
     uint16_t journal_records;        /* records written in the open transaction */
     uint32_t journal_used;           /* bytes of the journal area in use */
     uint32_t tx_seq;                 /* sequence number of the last commit */
-    uint32_t counter_cache[MC_STORE_COUNTERS];  /* current values (recovered at power-on) */
-    uint8_t counter_slot[MC_STORE_COUNTERS];    /* ring position of each counter's newest value */
+    uint32_t counter_cache[MC_STORE_ALL_COUNTERS];  /* current values (recovered at power-on) */
+    uint8_t counter_slot[MC_STORE_ALL_COUNTERS];    /* ring position of each counter's newest value */
 } mc_store;
 
 /* Fabrication: lays out a fresh store (empty journal, counters at 0) and

@@ -22,9 +22,18 @@
 
 enum slot_kind { SLOT_VALID, SLOT_ERASED, SLOT_BAD };
 
+/* Sequence counters have rings of ST_RING slots, PIN try counters rings of
+ * ST_PIN_RING right behind them. */
+static unsigned ring_len(unsigned idx)
+{
+    return idx < MC_STORE_COUNTERS ? ST_RING : ST_PIN_RING;
+}
+
 static uint32_t slot_addr(unsigned idx, unsigned pos)
 {
-    return ST_CTR_OFF + ((uint32_t)idx * ST_RING + pos) * ST_SLOT;
+    if (idx < MC_STORE_COUNTERS)
+        return ST_CTR_OFF + ((uint32_t)idx * ST_RING + pos) * ST_SLOT;
+    return ST_PIN_OFF + ((uint32_t)(idx - MC_STORE_COUNTERS) * ST_PIN_RING + pos) * ST_SLOT;
 }
 
 static uint16_t slot_crc(unsigned idx, unsigned pos, const uint8_t s[6])
@@ -67,16 +76,17 @@ mc_status mc_st_counters_format(struct mc_card *card)
     mc_store *st = &card->store;
 
     memset(chunk, 0xFF, sizeof(chunk));
-    while (done < ST_CTR_LEN) {
-        uint32_t n = ST_CTR_LEN - done < ST_CHUNK ? ST_CTR_LEN - done : ST_CHUNK;
+    while (done < ST_CTR_LEN + ST_PIN_LEN) {
+        uint32_t n = ST_CTR_LEN + ST_PIN_LEN - done < ST_CHUNK ? ST_CTR_LEN + ST_PIN_LEN - done
+                                                                : ST_CHUNK;
         mc_status rc = mc_st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
         if (rc != MC_OK)
             return rc;
         done += n;
     }
-    for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
+    for (unsigned i = 0; i < MC_STORE_ALL_COUNTERS; i++) {
         st->counter_cache[i] = 0;
-        st->counter_slot[i] = ST_RING - 1;   /* so the first set uses slot 0 */
+        st->counter_slot[i] = (uint8_t)(ring_len(i) - 1);   /* so the first set uses slot 0 */
     }
     return MC_OK;
 }
@@ -89,12 +99,12 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
 {
     mc_store *st = &card->store;
     uint8_t chunk[ST_CHUNK];
-    unsigned newest = ST_RING - 1, bad_pos = 0, bad = 0;
+    unsigned ring = ring_len(idx), newest = ring - 1, bad_pos = 0, bad = 0;
     uint32_t best = 0;
     bool any = false;
 
-    for (unsigned base = 0; base < ST_RING; base += ST_CHUNK / ST_SLOT) {
-        unsigned cnt = ST_RING - base < ST_CHUNK / ST_SLOT ? ST_RING - base : ST_CHUNK / ST_SLOT;
+    for (unsigned base = 0; base < ring; base += ST_CHUNK / ST_SLOT) {
+        unsigned cnt = ring - base < ST_CHUNK / ST_SLOT ? ring - base : ST_CHUNK / ST_SLOT;
         mc_status rc = mc_st_nvm_read(card, slot_addr(idx, base), chunk, cnt * ST_SLOT);
         if (rc != MC_OK)
             return rc;
@@ -117,7 +127,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
             }
         }
     }
-    if (bad > 1 || (bad == 1 && bad_pos != (newest + 1) % ST_RING))
+    if (bad > 1 || (bad == 1 && bad_pos != (newest + 1) % ring))
         return MC_ERR_CORRUPT;
     st->counter_cache[idx] = best;
     st->counter_slot[idx] = (uint8_t)newest;
@@ -126,7 +136,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
 
 mc_status mc_st_counters_load(struct mc_card *card)
 {
-    for (unsigned i = 0; i < MC_STORE_COUNTERS; i++) {
+    for (unsigned i = 0; i < MC_STORE_ALL_COUNTERS; i++) {
         mc_status rc = load_ring(card, i);
         if (rc != MC_OK)
             return rc;
@@ -140,7 +150,7 @@ mc_status mc_store_counter_get(struct mc_card *card, unsigned idx, uint32_t *val
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
-    if (idx >= MC_STORE_COUNTERS || value == NULL)
+    if (idx >= MC_STORE_ALL_COUNTERS || value == NULL)
         return MC_ERR_PARAM;
     *value = st->counter_cache[idx];
     return MC_OK;
@@ -155,11 +165,11 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
-    if (idx >= MC_STORE_COUNTERS || value > ST_CTR_MAX || value < st->counter_cache[idx])
+    if (idx >= MC_STORE_ALL_COUNTERS || value > ST_CTR_MAX || value < st->counter_cache[idx])
         return MC_ERR_PARAM;
     if (value == st->counter_cache[idx])
         return MC_OK;          /* already durable: no write */
-    pos = (st->counter_slot[idx] + 1u) % ST_RING;
+    pos = (st->counter_slot[idx] + 1u) % ring_len(idx);
     slot_encode(idx, pos, value, s);
     rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc == MC_OK)

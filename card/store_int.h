@@ -17,7 +17,7 @@
 #define ST_HDR_OFF   0u
 #define ST_HDR_LEN   36u
 #define ST_HDR_MAGIC 0x5453434Du      /* "MCST" */
-#define ST_VERSION   1u
+#define ST_VERSION   2u              /* 2: journal control in two slots (issue #16) */
 
 /* ---- counter rings ----------------------------------------------------
  * MC_STORE_COUNTERS rings of ST_RING slots of ST_SLOT bytes. */
@@ -26,25 +26,37 @@
 #define ST_CTR_OFF   64u
 #define ST_CTR_LEN   (MC_STORE_COUNTERS * ST_RING * ST_SLOT)
 #define ST_CTR_MAX   0xFFFFFFu        /* 24-bit SCP03 sequence counters */
+/* The PIN try counters: MC_STORE_PIN_COUNTERS rings of ST_PIN_RING slots
+ * (same slot format) right after the sequence counters. */
+#define ST_PIN_RING  24u
+#define ST_PIN_OFF   (ST_CTR_OFF + ST_CTR_LEN)
+#define ST_PIN_LEN   (MC_STORE_PIN_COUNTERS * ST_PIN_RING * ST_SLOT)
 
 /* ---- journal ------------------------------------------------------------
- * [descriptor 16][state 1][records ...]; a record is a 14-byte header and
- * its data.  The capacity counts one record header. */
-#define ST_JNL_OFF    (ST_CTR_OFF + ST_CTR_LEN)
-#define ST_DESC_LEN   16u
-#define ST_DESC_MAGIC 0x314A434Du     /* "MCJ1" */
-#define ST_STATE_OFF  (ST_JNL_OFF + ST_DESC_LEN)
-#define ST_REC_OFF    (ST_STATE_OFF + 1u)
+ * Control slot A [16] at ST_JNL_OFF, control slot B [16] in the header's
+ * reserved bytes, then [open mark 1][records ...] after slot A; a record is a
+ * 14-byte header and its data.  The capacity counts one record header.
+ * No single byte is a commit point: the journal's state is the valid
+ * control slot with the greater sequence number (docs/nvm.md). */
+#define ST_JNL_OFF    (ST_PIN_OFF + ST_PIN_LEN)
+#define ST_CTL_A_OFF  ST_JNL_OFF
+#define ST_CTL_B_OFF  40u
+#define ST_DESC_LEN   16u             /* one control slot */
+#define ST_DESC_MAGIC 0x324Au         /* "J2" */
+#define ST_MARK_OFF   (ST_JNL_OFF + ST_DESC_LEN)
+#define ST_REC_OFF    (ST_MARK_OFF + 1u)
 #define ST_REC_HDR    14u
 #define ST_TX_CAP     3072u
 #define ST_REC_AREA   (ST_TX_CAP + ST_REC_HDR)
 #define ST_JNL_END    (ST_REC_OFF + ST_REC_AREA)
 
-/* Journal states: one byte, so a write of it is never torn.  Erased (FF) and
- * any other value are invalid. */
+/* Journal states, in a control slot (covered by its CRC-32).  OPEN is no
+ * state of a slot: an open transaction is the open mark of the next
+ * sequence number in front of its first record. */
 #define ST_STATE_CLEAR     0x3Cu
-#define ST_STATE_OPEN      0x5Au
 #define ST_STATE_COMMITTED 0xA5u
+/* The open mark of a transaction whose records carry sequence seq. */
+#define ST_MARK(seq)       ((uint8_t)(seq))
 
 /* ---- data space ---------------------------------------------------------- */
 #define ST_DATA_OFF   ((ST_JNL_END + 15u) & ~15u)
@@ -87,6 +99,9 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 /* Journal (store_journal.c). */
 mc_status mc_st_journal_format(struct mc_card *card);
 mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered);
+/* The active control slot (tests, docs/nvm.md): 0 (A) or 1 (B), its
+ * sequence number and state; -1 when neither slot is valid. */
+int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);
 /* Overlays the open transaction's records on buf (data-space [off, off+len)). */
 mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 

@@ -1,34 +1,123 @@
 /* store_journal.c: transactions of the store (a redo journal).
  *
  * A transaction appends one record (header + data) per mc_store_write to the
- * journal; the data space is untouched until commit.  Commit writes the
- * descriptor and the COMMITTED state byte in one write (the state byte last,
- * so a torn commit leaves the state OPEN), copies each record home, and sets
- * the state byte back to CLEAR.  Recovery replays a COMMITTED journal after
- * verifying every checksum, and discards an OPEN one.  See docs/nvm.md. */
+ * journal, the first behind the open mark; the data space is untouched until
+ * commit.  The journal's state is held by two control slots, A and B, each
+ * with its own CRC-32; the valid one with the greater sequence number is the
+ * active one, and every change of state writes the other (slot = sequence
+ * number & 1).  A torn control write therefore leaves that slot invalid
+ * whatever its interrupted byte holds, and the active slot, untouched, says
+ * what it said before: no byte is a commit point on its own.  Commit writes
+ * COMMITTED (the commit point), copies each record home, and writes CLEAR.
+ * Recovery replays a COMMITTED journal after verifying every checksum, and
+ * discards an open one.  See docs/nvm.md. */
 #include <string.h>
 
 #include "crc.h"
 #include "store_int.h"
 
-/* Descriptor + state byte, as written by commit, abort and discard. */
-static mc_status write_desc_state(struct mc_card *card, uint32_t seq, uint16_t nrec,
-                                  uint16_t used, uint8_t state)
+static uint32_t ctl_off(uint32_t seq)
 {
-    uint8_t d[ST_DESC_LEN + 1];
+    return (seq & 1u) ? ST_CTL_B_OFF : ST_CTL_A_OFF;
+}
 
-    st_put32(d + 0, ST_DESC_MAGIC);
+/* A control slot, written by commit, clear, abort and discard into the slot
+ * of its sequence number (never the active one: seq is the active one's + 1),
+ * then flushed. */
+static void encode_ctl(uint8_t d[ST_DESC_LEN], uint32_t seq, uint8_t state, uint16_t nrec,
+                       uint16_t used)
+{
+    st_put16(d + 0, ST_DESC_MAGIC);
+    d[2] = state;
+    d[3] = 0;
     st_put32(d + 4, seq);
     st_put16(d + 8, nrec);
     st_put16(d + 10, used);
     st_put32(d + 12, mc_crc32(d, 12));
-    d[ST_DESC_LEN] = state;
-    return mc_st_nvm_write(card, ST_JNL_OFF, d, sizeof(d));
+}
+
+static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, uint16_t nrec,
+                           uint16_t used)
+{
+    uint8_t d[ST_DESC_LEN];
+    mc_status rc;
+
+    encode_ctl(d, seq, state, nrec, used);
+    rc = mc_st_nvm_write(card, ctl_off(seq), d, sizeof(d));
+    if (rc == MC_OK)
+        rc = mc_st_nvm_flush(card);
+    return rc;
+}
+
+/* Reads the control slot at off: true when it is valid (magic, CRC-32,
+ * state, lengths, and a sequence number of its slot's parity). */
+static bool read_ctl(struct mc_card *card, uint32_t off, uint32_t *seq, uint8_t *state,
+                     uint16_t *nrec, uint16_t *used, mc_status *rc)
+{
+    uint8_t d[ST_DESC_LEN];
+
+    *rc = mc_st_nvm_read(card, off, d, sizeof(d));
+    if (*rc != MC_OK)
+        return false;
+    *seq = st_get32(d + 4);
+    *state = d[2];
+    *nrec = st_get16(d + 8);
+    *used = st_get16(d + 10);
+    return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
+           ctl_off(*seq) == off &&
+           (*state == ST_STATE_CLEAR ? *nrec == 0 && *used == 0
+                                     : *state == ST_STATE_COMMITTED && *nrec != 0 &&
+                                           *used <= ST_REC_AREA &&
+                                           (uint32_t)*nrec * ST_REC_HDR <= *used);
+}
+
+/* The active control slot: the valid one with the greater sequence number
+ * (serial order).  -1: neither is valid (damage). */
+static int active_ctl(struct mc_card *card, uint32_t *seq, uint8_t *state, uint16_t *nrec,
+                      uint16_t *used, mc_status *rc)
+{
+    uint32_t sb;
+    uint8_t tb;
+    uint16_t nb, ub;
+    bool a = read_ctl(card, ST_CTL_A_OFF, seq, state, nrec, used, rc), b;
+
+    if (*rc != MC_OK)
+        return -1;
+    b = read_ctl(card, ST_CTL_B_OFF, &sb, &tb, &nb, &ub, rc);
+    if (*rc != MC_OK)
+        return -1;
+    if (b && (!a || (int32_t)(sb - *seq) > 0)) {
+        *seq = sb;
+        *state = tb;
+        *nrec = nb;
+        *used = ub;
+        return 1;
+    }
+    return a ? 0 : -1;
+}
+
+int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
+{
+    uint16_t nrec, used;
+    mc_status rc;
+    return active_ctl(card, seq, state, &nrec, &used, &rc);
 }
 
 mc_status mc_st_journal_format(struct mc_card *card)
 {
-    return write_desc_state(card, 0, 0, 0, ST_STATE_CLEAR);
+    uint8_t d[ST_DESC_LEN + 1];
+    mc_status rc;
+
+    /* Slot B erased (invalid), then slot A CLEAR with sequence 0 and, right
+     * behind it, an open mark that is no transaction's (recovery compares it
+     * with the next sequence number, 1): two writes. */
+    memset(d, 0xFF, sizeof(d));
+    rc = mc_st_nvm_write(card, ST_CTL_B_OFF, d, ST_DESC_LEN);
+    encode_ctl(d, 0, ST_STATE_CLEAR, 0, 0);
+    d[ST_DESC_LEN] = ST_MARK(0);
+    if (rc == MC_OK)
+        rc = mc_st_nvm_write(card, ST_CTL_A_OFF, d, sizeof(d));
+    return rc;
 }
 
 static void rec_header(uint8_t h[ST_REC_HDR], uint32_t seq, uint32_t off, uint16_t len,
@@ -76,11 +165,12 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
 
     addr = ST_REC_OFF + st->journal_used;
     if (st->journal_records == 0) {
-        /* The first write of a transaction starts with the OPEN state byte
-         * (which sits right before the first record), so a transaction has
-         * left a trace in NVM exactly when its first byte landed. */
-        b[n++] = ST_STATE_OPEN;
-        addr = ST_STATE_OFF;
+        /* The first write of a transaction starts with its open mark (right
+         * before the first record), so recovery sees that it began.  A torn
+         * mark is harmless: recovery discards (nothing to undo) or ignores
+         * it, and the state is "before" either way. */
+        b[n++] = ST_MARK(st->tx_seq + 1u);
+        addr = ST_MARK_OFF;
     }
     rec_header(b + n, st->tx_seq + 1u, off, (uint16_t)len, buf);
     n += ST_REC_HDR;
@@ -149,9 +239,7 @@ mc_status mc_store_commit(struct mc_card *card)
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_desc_state(card, st->tx_seq + 1u, nrec, used, ST_STATE_COMMITTED);
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, nrec, used);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
@@ -160,12 +248,10 @@ mc_status mc_store_commit(struct mc_card *card)
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
         rc = mc_st_nvm_flush(card);
-    if (rc == MC_OK) {
-        const uint8_t clear = ST_STATE_CLEAR;
-        rc = mc_st_nvm_write(card, ST_STATE_OFF, &clear, 1);
-    }
     if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_CLEAR, 0, 0);
+    if (rc == MC_OK)
+        st->tx_seq++;
     return rc;
 }
 
@@ -177,13 +263,13 @@ void mc_store_abort(struct mc_card *card)
     st->in_tx = false;
     st->journal_records = 0;
     st->journal_used = 0;
-    /* Records in NVM left the state OPEN: close it, so the next start-up does
-     * not report a torn transaction.  The descriptor is rewritten with the
-     * state byte (one write) to keep "CLEAR implies a valid descriptor" true
-     * whatever happened before.  A failure here is harmless: recovery
-     * discards an OPEN journal. */
-    if (wrote && !st->corrupt && write_desc_state(card, st->tx_seq, 0, 0, ST_STATE_CLEAR) == MC_OK)
-        (void)mc_st_nvm_flush(card);
+    /* Records in NVM left the open mark: a CLEAR slot of the next sequence
+     * number closes it, so the next start-up does not report a torn
+     * transaction.  A failure here is harmless: recovery discards an open
+     * journal. */
+    if (wrote && !st->corrupt &&
+        write_ctl(card, st->tx_seq + 1u, ST_STATE_CLEAR, 0, 0) == MC_OK)
+        st->tx_seq++;
 }
 
 mc_status mc_store_end(struct mc_card *card, mc_status st)
@@ -269,73 +355,47 @@ static mc_status verify_records(struct mc_card *card, uint32_t seq, uint16_t nre
 mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
-    uint8_t d[ST_DESC_LEN + 1];
     uint32_t seq;
+    uint8_t state, mark;
     uint16_t nrec, used;
-    bool desc_ok;
-    mc_status rc = mc_st_nvm_read(card, ST_JNL_OFF, d, sizeof(d));
+    mc_status rc;
 
-    if (rc != MC_OK)
-        return rc;
-    seq = st_get32(d + 4);
-    nrec = st_get16(d + 8);
-    used = st_get16(d + 10);
-    desc_ok = st_get32(d) == ST_DESC_MAGIC && st_get32(d + 12) == mc_crc32(d, 12) &&
-              used <= ST_REC_AREA && (uint32_t)nrec * ST_REC_HDR <= used;
-
-    switch (d[ST_DESC_LEN]) {
-    case ST_STATE_CLEAR:
-        /* Every write that sets CLEAR rewrites the descriptor with it, or
-         * follows a commit that did: a bad descriptor here is damage. */
-        if (!desc_ok)
-            return MC_ERR_CORRUPT;
-        st->tx_seq = seq;
-        return MC_OK;
-
-    case ST_STATE_OPEN:
-        /* Interrupted before its commit point: discard.  A torn commit write
-         * may have damaged the descriptor; its sequence number is then taken
-         * from the first record header, complete in that case (it was
-         * written before the commit began), minus one. */
-        if (!desc_ok) {
-            uint8_t h[4];
-            rc = mc_st_nvm_read(card, ST_REC_OFF, h, sizeof(h));
-            if (rc != MC_OK)
-                return rc;
-            seq = st_get32(h) - 1u;
-        }
-        st->tx_seq = seq;
-        rc = write_desc_state(card, seq, 0, 0, ST_STATE_CLEAR);
-        if (rc == MC_OK)
-            rc = mc_st_nvm_flush(card);
-        if (rc == MC_OK && recovered != NULL)
-            *recovered = true;
-        return rc;
-
-    case ST_STATE_COMMITTED:
-        /* Committed, perhaps not (fully) copied home: verify everything,
-         * then replay (copying again what already arrived is harmless). */
-        if (!desc_ok)
-            return MC_ERR_CORRUPT;
-        rc = verify_records(card, seq, nrec, used);
-        if (rc == MC_OK)
-            rc = apply_records(card, nrec);
-        if (rc == MC_OK)
-            rc = mc_st_nvm_flush(card);
-        if (rc == MC_OK) {
-            const uint8_t clear = ST_STATE_CLEAR;
-            rc = mc_st_nvm_write(card, ST_STATE_OFF, &clear, 1);
-        }
-        if (rc == MC_OK)
-            rc = mc_st_nvm_flush(card);
+    /* Neither control slot valid: no tear can do that (a torn control write
+     * spoils only the inactive slot), so it is damage. */
+    if (active_ctl(card, &seq, &state, &nrec, &used, &rc) < 0)
+        return rc != MC_OK ? rc : MC_ERR_CORRUPT;
+    if (state == ST_STATE_CLEAR) {
+        /* The open mark of the next sequence number: a transaction began and
+         * did not reach its commit point.  Nothing of it is home: discard
+         * (a CLEAR slot of that number).  Any other mark, torn or not, is
+         * no open transaction. */
+        rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
         if (rc != MC_OK)
             return rc;
         st->tx_seq = seq;
+        if (mark != ST_MARK(seq + 1u))
+            return MC_OK;
+        rc = write_ctl(card, seq + 1u, ST_STATE_CLEAR, 0, 0);
+        if (rc != MC_OK)
+            return rc;
+        st->tx_seq = seq + 1u;
         if (recovered != NULL)
             *recovered = true;
         return MC_OK;
-
-    default:
-        return MC_ERR_CORRUPT;
     }
+    /* Committed, perhaps not (fully) copied home: verify everything, then
+     * replay (copying again what already arrived is harmless), then CLEAR. */
+    rc = verify_records(card, seq, nrec, used);
+    if (rc == MC_OK)
+        rc = apply_records(card, nrec);
+    if (rc == MC_OK)
+        rc = mc_st_nvm_flush(card);
+    if (rc == MC_OK)
+        rc = write_ctl(card, seq + 1u, ST_STATE_CLEAR, 0, 0);
+    if (rc != MC_OK)
+        return rc;
+    st->tx_seq = seq + 1u;
+    if (recovered != NULL)
+        *recovered = true;
+    return MC_OK;
 }

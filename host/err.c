@@ -30,6 +30,10 @@ const char *mnap_strerror(mnap_err err)
     case MNAP_E_NOT_CONNECTED: return N_("no card connected");
     case MNAP_E_CARD_MUTE: return N_("the card stopped answering in the middle of a command");
     case MNAP_E_CARD_BUSY: return N_("the card is in use by another program (gave up waiting)");
+    case MNAP_E_STOPLIST_FORMAT: return N_("the stop-list file is malformed or truncated");
+    case MNAP_E_STOPLIST_SIGNATURE: return N_("the stop list's signature does not verify (edited, or signed by another key)");
+    case MNAP_E_STOPLIST_EXPIRED: return N_("the stop list is expired (or not yet valid): get a new one");
+    case MNAP_E_CARD_STOPPED: return N_("the card is on the stop list (reported missing, lost or stolen, or terminated)");
     case MNAP_E_CARD_AUTH: return N_("the card cryptogram did not verify: wrong key set, or not a genuine card");
     case MNAP_E_AUTH_FAILED: return N_("the card refused the host authentication (6300)");
     case MNAP_E_LEVEL: return N_("the security level is below the application's minimum (6982)");
@@ -127,6 +131,7 @@ const char *mnap_err_name(mnap_err err)
     N(MNAP_E_AUTH_FAILED) N(MNAP_E_LEVEL) N(MNAP_E_RMAC) N(MNAP_E_KEY_INFO) N(MNAP_E_KCV)
     N(MNAP_E_KS_PASSPHRASE) N(MNAP_E_KS_CORRUPT) N(MNAP_E_KS_NOT_FOUND) N(MNAP_E_KS_FULL)
     N(MNAP_E_KS_TOKEN) N(MNAP_E_KS_MECHANISM) N(MNAP_E_KS_BUSY) N(MNAP_E_KS_STALE)
+    N(MNAP_E_STOPLIST_FORMAT) N(MNAP_E_STOPLIST_SIGNATURE) N(MNAP_E_STOPLIST_EXPIRED) N(MNAP_E_CARD_STOPPED)
     N(MNAP_E_CARD_STATUS) N(MNAP_E_PIN_WRONG) N(MNAP_E_MORE_DATA) N(MNAP_E_MEMORY)
     N(MNAP_E_WRONG_LENGTH) N(MNAP_E_LOGICAL_CHANNEL) N(MNAP_E_SM_NOT_SUPPORTED) N(MNAP_E_LAST_CMD)
     N(MNAP_E_CHAINING) N(MNAP_E_FILE_TYPE) N(MNAP_E_SECURITY) N(MNAP_E_PIN_BLOCKED)

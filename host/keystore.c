@@ -953,3 +953,63 @@ out:
     free(tmp);
     return rc;
 }
+
+/* --- Ed25519 signing keys ------------------------------------------------------ */
+mnap_err mnap_keystore_ed25519_generate(mnap_keystore *ks, const char *name)
+{
+    if (ks == NULL || name == NULL)
+        return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return mnap__p11_ed_generate(ks->p11, name);
+    return mnap_keystore_generate(ks, name, 0x01, 32, 0);
+}
+
+/* The private key of a file store's key set (wipe it). */
+static mnap_err ed_seed(const mnap_keystore *ks, const char *name, uint8_t seed[32])
+{
+    mnap_keyset set;
+    mnap_err rc = mnap_keystore_get(ks, name, &set);
+
+    if (rc != MNAP_OK)
+        return rc;
+    if (set.key_len != 32 || set.master) {
+        mnap_keyset_wipe(&set);
+        return MNAP_E_PARAM;
+    }
+    memcpy(seed, set.enc, 32);
+    mnap_keyset_wipe(&set);
+    return MNAP_OK;
+}
+
+mnap_err mnap_keystore_ed25519_public(const mnap_keystore *ks, const char *name, uint8_t pub[32])
+{
+    uint8_t seed[32];
+    mnap_err rc;
+
+    if (ks == NULL || name == NULL || pub == NULL)
+        return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return mnap__p11_ed_public(ks->p11, name, pub);
+    rc = ed_seed(ks, name, seed);
+    if (rc == MNAP_OK)
+        rc = mnap_stoplist_public_key(seed, pub);
+    cm_wipe(seed, sizeof(seed));
+    return rc;
+}
+
+mnap_err mnap_keystore_ed25519_sign(const mnap_keystore *ks, const char *name, const uint8_t *msg, size_t len,
+                                    uint8_t sig[64])
+{
+    uint8_t seed[32];
+    mnap_err rc;
+
+    if (ks == NULL || name == NULL || (msg == NULL && len != 0) || sig == NULL)
+        return MNAP_E_PARAM;
+    if (ks->p11 != NULL)
+        return mnap__p11_ed_sign(ks->p11, name, msg, len, sig);
+    rc = ed_seed(ks, name, seed);
+    if (rc == MNAP_OK)
+        rc = mnap__ed25519_sign(seed, msg, len, sig);
+    cm_wipe(seed, sizeof(seed));
+    return rc;
+}

@@ -178,6 +178,13 @@ mnap_err mnap__p11_get(mnap_p11 *t, const char *name, mnap_keyset *out);
 mnap_err mnap__p11_put(mnap_p11 *t, const char *name, const mnap_keyset *set);
 mnap_err mnap__p11_generate(mnap_p11 *t, const char *name, uint8_t kvn, size_t key_len);
 mnap_err mnap__p11_remove(mnap_p11 *t, const char *name);
+/* Ed25519 in OpenSSL with a raw 32-byte private key (stoplist.c). */
+mnap_err mnap__ed25519_sign(const uint8_t seed[32], const uint8_t *msg, size_t len, uint8_t sig[64]);
+/* Ed25519 key pairs "NAME/ed25519" (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA). */
+int mnap__p11_has_eddsa(const mnap_p11 *t);
+mnap_err mnap__p11_ed_generate(mnap_p11 *t, const char *name);
+mnap_err mnap__p11_ed_public(mnap_p11 *t, const char *name, uint8_t pub[32]);
+mnap_err mnap__p11_ed_sign(mnap_p11 *t, const char *name, const uint8_t *msg, size_t len, uint8_t sig[64]);
 mnap_err mnap__p11_kcv(mnap_p11 *t, const mnap_keyset *ks, uint8_t kcv[3][3]);
 mnap_err mnap__p11_diversify(mnap_p11 *t, const mnap_keyset *master, const uint8_t *div,
                              mnap_keyset *out);

@@ -72,6 +72,7 @@ struct mnap_p11 {
     CK_FUNCTION_LIST *m;
     CK_SESSION_HANDLE s;
     int has_kdf, has_cmac, has_xor;
+    int has_eddsa;               /* CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA */
     int use_kdf;                 /* diversify with the KDF mechanism, else C_Sign */
     char (*names)[MNAP_KS_NAME_MAX + 1];
     size_t n;
@@ -391,6 +392,8 @@ mnap_err mnap__p11_open(mnap_p11 **out, const char *uri, const char *pin, size_t
     t->has_kdf = mech_flags(t, slots[i], P11_CKM_SP800_108_COUNTER_KDF, CKF_DERIVE);
     t->has_cmac = mech_flags(t, slots[i], CKM_AES_CMAC, CKF_SIGN);
     t->has_xor = mech_flags(t, slots[i], CKM_XOR_BASE_AND_DATA, CKF_DERIVE);
+    t->has_eddsa = mech_flags(t, slots[i], CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
+                   mech_flags(t, slots[i], CKM_EDDSA, CKF_SIGN);
     /* Card keys that must reach host memory (SCP03, key set data) come
      * from C_Sign: a key the KDF mechanism derives from a non-extractable
      * master is itself non-extractable (the NSS softoken enforces it).  The
@@ -1084,4 +1087,141 @@ void mnap__p11_cer_free(mnap_p11_cer *c)
         destroy(c->t, c->h, 3);
     cm_wipe(c, sizeof(*c));
     free(c);
+}
+
+/* --- Ed25519 signing keys (the stop list, audit checkpoints) ------------------------
+ * A key pair labelled "NAME/ed25519": the private key CKA_SENSITIVE, not
+ * CKA_EXTRACTABLE, usable only to sign (CKM_EDDSA); the public key readable
+ * (CKA_EC_POINT).  CKA_EC_PARAMS is the curve's OID 1.3.101.112. */
+static const uint8_t ed25519_oid[] = { 0x06, 0x03, 0x2B, 0x65, 0x70 };
+
+static mnap_err find_obj(mnap_p11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h)
+{
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[3] = {
+        { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_TOKEN, &yes, sizeof(yes) },
+        { CKA_LABEL, (void *)label, strlen(label) },
+    };
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG n = 0;
+    CK_RV rv = t->m->C_FindObjectsInit(t->s, tmpl, 3);
+
+    if (rv != CKR_OK)
+        return map_rv(rv);
+    rv = t->m->C_FindObjects(t->s, found, 2, &n);
+    (void)t->m->C_FindObjectsFinal(t->s);
+    if (rv != CKR_OK)
+        return map_rv(rv);
+    if (n == 0)
+        return MNAP_E_KS_NOT_FOUND;
+    if (n > 1)
+        return MNAP_E_KS_CORRUPT;
+    *h = found[0];
+    return MNAP_OK;
+}
+
+static void ed_label(char out[LABEL_MAX + 1], const char *name)
+{
+    strcpy(out, name);
+    strcat(out, "/ed25519");
+}
+
+int mnap__p11_has_eddsa(const mnap_p11 *t)
+{
+    return t != NULL && t->has_eddsa;
+}
+
+mnap_err mnap__p11_ed_generate(mnap_p11 *t, const char *name)
+{
+    char label[LABEL_MAX + 1];
+    CK_OBJECT_HANDLE h, pub, priv;
+    CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_EC_EDWARDS;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_MECHANISM mech = { CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
+    CK_RV rv;
+
+    if (!name_ok(name))
+        return MNAP_E_PARAM;
+    if (!t->has_eddsa)
+        return MNAP_E_KS_MECHANISM;
+    ed_label(label, name);
+    if (find_obj(t, CKO_PRIVATE_KEY, label, &h) != MNAP_E_KS_NOT_FOUND ||
+        find_obj(t, CKO_PUBLIC_KEY, label, &h) != MNAP_E_KS_NOT_FOUND)
+        return MNAP_E_PARAM; /* one key pair per name: remove the old one first */
+    CK_ATTRIBUTE pa[] = {
+        { CKA_CLASS, &pubc, sizeof(pubc) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_TOKEN, &yes, sizeof(yes) },
+        { CKA_VERIFY, &yes, sizeof(yes) },
+        { CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid) },
+        { CKA_LABEL, label, strlen(label) },
+    };
+    CK_ATTRIBUTE va[] = {
+        { CKA_CLASS, &privc, sizeof(privc) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_TOKEN, &yes, sizeof(yes) },
+        { CKA_PRIVATE, &yes, sizeof(yes) },
+        { CKA_SENSITIVE, &yes, sizeof(yes) },
+        { CKA_EXTRACTABLE, &no, sizeof(no) },
+        { CKA_SIGN, &yes, sizeof(yes) },
+        { CKA_DERIVE, &no, sizeof(no) },
+        { CKA_LABEL, label, strlen(label) },
+    };
+    rv = t->m->C_GenerateKeyPair(t->s, &mech, pa, sizeof pa / sizeof pa[0], va, sizeof va / sizeof va[0], &pub,
+                                 &priv);
+    return rv == CKR_OK ? MNAP_OK : map_rv(rv);
+}
+
+mnap_err mnap__p11_ed_public(mnap_p11 *t, const char *name, uint8_t pub[32])
+{
+    char label[LABEL_MAX + 1];
+    CK_OBJECT_HANDLE h;
+    uint8_t point[80];
+    CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
+    mnap_err rc;
+
+    if (!name_ok(name))
+        return MNAP_E_KS_NOT_FOUND;
+    ed_label(label, name);
+    rc = find_obj(t, CKO_PUBLIC_KEY, label, &h);
+    if (rc != MNAP_OK)
+        return rc;
+    if (t->m->C_GetAttributeValue(t->s, h, &a, 1) != CKR_OK)
+        return MNAP_E_KS_TOKEN;
+    /* The 32 bytes, bare or as a DER OCTET STRING (04 20 ...). */
+    if (a.ulValueLen == 32) {
+        memcpy(pub, point, 32);
+    } else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) {
+        memcpy(pub, point + 2, 32);
+    } else {
+        return MNAP_E_KS_CORRUPT;
+    }
+    return MNAP_OK;
+}
+
+mnap_err mnap__p11_ed_sign(mnap_p11 *t, const char *name, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    char label[LABEL_MAX + 1];
+    CK_OBJECT_HANDLE h;
+    CK_MECHANISM mech = { CKM_EDDSA, NULL, 0 };
+    CK_ULONG siglen = 64;
+    mnap_err rc;
+    CK_RV rv;
+
+    if (!name_ok(name))
+        return MNAP_E_KS_NOT_FOUND;
+    if (!t->has_eddsa)
+        return MNAP_E_KS_MECHANISM;
+    ed_label(label, name);
+    rc = find_obj(t, CKO_PRIVATE_KEY, label, &h);
+    if (rc != MNAP_OK)
+        return rc;
+    rv = t->m->C_SignInit(t->s, &mech, h);
+    if (rv == CKR_OK)
+        rv = t->m->C_Sign(t->s, (CK_BYTE_PTR)msg, (CK_ULONG)len, sig, &siglen);
+    if (rv != CKR_OK)
+        return map_rv(rv);
+    return siglen == 64 ? MNAP_OK : MNAP_E_KS_TOKEN;
 }

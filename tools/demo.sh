@@ -12,7 +12,9 @@
 # deletes the AP, reads the card's security log, runs the fault isolation,
 # then with the registry (SQLite): logs in, shows a clerk refused an admin
 # command, registers a resident and the card, loads the AP with its record,
-# and verifies the operator audit log.  Each step is narrated in one line.  It
+# reports the card lost (a supervisor stops it), shows the library kiosk
+# refusing it online and a business system refusing it offline with the
+# signed stop list, and verifies the operator audit log.  Each step is narrated in one line.  It
 # runs without questions: the passphrase and PINs go through MNAP_PASSPHRASE
 # and --pin-stdin.  Every process it starts is stopped by PID on exit.
 #
@@ -120,11 +122,13 @@ done
 ok M info --public
 
 # --- the municipality's terminal ----------------------------------------------
-step "creating the key store: card vendor's transport key (KVN FF), region master keys (KVN 01), library AP master keys (KVN 01); only KCVs are shown"
+step "creating the key store: card vendor's transport key (KVN FF), region master keys (KVN 01), library AP master keys (KVN 01), the stop-list and audit-checkpoint signing keys (Ed25519, 32 bytes); only KCVs are shown"
 ok "$MNAP" keys init --kdf-cost 14
 ok "$MNAP" keys import transport --kvn FF --file <(echo 404142434445464748494A4B4C4D4E4F)
 ok "$MNAP" keys generate region --kvn 01 --master
 ok "$MNAP" keys generate library --kvn 01 --master
+ok "$MNAP" keys ed25519 stoplist
+ok "$MNAP" keys ed25519 audit
 
 step "mnap area setup: the transport key opens the blank area, the region keys (diversified for this card) replace it"
 ok M area setup
@@ -172,9 +176,12 @@ ok "$MNAP" --registry "$REG" registry init
 ok "$MNAP" --registry "$REG" registry add-municipality 131016 --name 千代田区 --admin admin --password-stdin \
     < <(printf 'demo admin password\n')
 
-step "the admin logs in (scrypt-hashed password; the session token is stored hashed) and adds a clerk"
+step "the admin logs in (scrypt-hashed password; the session token is stored hashed) and adds a clerk, a supervisor, a kiosk and an auditor"
 ok R login admin --password-stdin < <(printf 'demo admin password\n')
 ok R operator add clerk1 --name "窓口 一郎" --role clerk --password-stdin < <(printf 'demo clerk password\n')
+ok R operator add sup1 --name "監督 花子" --role supervisor --password-stdin < <(printf 'demo super password\n')
+ok R operator add kiosk1 --name "図書館 端末" --role kiosk --password-stdin < <(printf 'demo kiosk password\n')
+ok R operator add aud1 --name "監査 次郎" --role auditor --password-stdin < <(printf 'demo audit password\n')
 
 step "the clerk logs in; an admin command is refused by role before anything is touched"
 ok R login clerk1 --password-stdin < <(printf 'demo clerk password\n')
@@ -192,7 +199,35 @@ ok R ap load "$MANIFEST"
 ok R card show 0102030405060708
 ok R logout
 
-step "mnap audit verify: the terminal's hash-chained operator audit log (hashes shortened here)"
+step "the resident reports the card lost: a supervisor stops it (STOPPED, final; who, when and why recorded) and exports the signed stop list"
+ok R login sup1 --password-stdin < <(printf 'demo super password\n')
+ok R card stop 0102030405060708 --reason lost
+ok R card show 0102030405060708
+ok R card stoplist-export "$E2E_TMP/stop.lst"
+PUB=$(R card stoplist-key 2>/dev/null) || die "card stoplist-key failed"
+echo "     the kiosks' public key: $PUB"
+ok R logout
+
+step "the library kiosk (kiosk role, online through the registry) refuses the card before any PIN is asked"
+ok R login kiosk1 --password-stdin < <(printf 'demo kiosk password\n')
+refused 1 R kiosk library "$LIB" --pin-stdin < <(printf '8642\n')
+ok R logout
+
+step "a business system offline: the signed stop list, checked with the public key alone, refuses the card; an edited copy is refused"
+refused 1 M kiosk library "$LIB" --pin-stdin --stop-list "$E2E_TMP/stop.lst" --stop-list-key "$PUB" < <(printf '8642\n')
+cp "$E2E_TMP/stop.lst" "$E2E_TMP/stop-edited.lst"
+printf '\001' | dd of="$E2E_TMP/stop-edited.lst" bs=1 seek=44 conv=notrunc 2>/dev/null
+refused 5 M kiosk library "$LIB" --pin-stdin --stop-list "$E2E_TMP/stop-edited.lst" --stop-list-key "$PUB" < <(printf '8642\n')
+
+step "the registry audit (the audit's home with a registry): the auditor verifies the chain and its signed checkpoints, and exports a signed file"
+ok R login aud1 --password-stdin < <(printf 'demo audit password\n')
+ok R audit verify
+ok R audit export --from 2000-01-01 --to 2100-01-01 "$E2E_TMP/audit-export.txt"
+sed -n '2,$p' "$E2E_TMP/audit-export.txt" | grep -v '^#' | awk -F'\t' '{ printf "     | %3s %s %-8s %-15s %-16s %s\n", $1, $2, $3, $4, $5, $7 }'
+ok R audit verify-export "$E2E_TMP/audit-export.txt" --key "$(R audit key 2>/dev/null)"
+ok R logout
+
+step "mnap audit verify: the terminal's hash-chained operator audit file, kept for commands without a registry (hashes shortened here)"
 awk -F'\t' '{ printf "     | %3s %s %-10s %-14s %s %s %-28s %.16s...\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$MNAP_AUDIT"
 ok "$MNAP" audit verify
 cp "$MNAP_AUDIT" "$E2E_TMP/audit-edited.log"

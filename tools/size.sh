@@ -100,7 +100,7 @@ echo "   sizeof(mc_card)                 $CARD bytes (caller-owned: one per card
 echo "   static data of the runtime      $STATIC bytes (.data + .bss of the objects)"
 echo "   probe I/O buffer (not counted)  $IO bytes"
 echo "-- stack (worst call path, tools/stack_depth.py):"
-python3 tools/stack_depth.py --indirect mc_port_aes "$OUT"/obj/*.ci > "$OUT/stack.txt"
+python3 tools/stack_depth.py --indirect mc_port_aes --table card/mc_apdu.c:mc_commands "$OUT"/obj/*.ci > "$OUT/stack.txt"
 cat "$OUT/stack.txt"
 STACK=$(awk '/^deepest path/{gsub(/[(),]/," "); for(i=1;i<=NF;i++) if($i=="bytes") print $(i-1)}' "$OUT/stack.txt")
 

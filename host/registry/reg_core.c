@@ -26,6 +26,8 @@ static const char *const err_text[MNAP_REG_E__COUNT] = {
     [MNAP_REG_E_BUSY] = "the registry is busy (another terminal holds the lock)",
     [MNAP_REG_E_CRYPTO] = "random number or key derivation failure",
     [MNAP_REG_E_HAS_CARD] = "the resident already has a card in use",
+    [MNAP_REG_E_AUDIT] = "the audit chain does not verify",
+    [MNAP_REG_E_RETENTION] = "audit rows are kept 366 days: younger rows cannot be purged",
 };
 
 const char *mnap_reg_strerror(mnap_reg_err e)

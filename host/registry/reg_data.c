@@ -58,6 +58,97 @@ mnap_reg_err mnap_reg_resident_add(mnap_reg *r, const mnap_reg_actor *a,
     return reg_tx(r, resident_add_tx, &c);
 }
 
+typedef struct import_ctx {
+    const mnap_reg_actor *a;
+    const mnap_reg_resident *res;
+    size_t n;
+    bool skip_bad, check_only, checked;
+    mnap_reg_err *status;
+    size_t imported, bad;
+} import_ctx;
+
+static mnap_reg_err import_tx(mnap_reg *r, void *p)
+{
+    import_ctx *c = p;
+    char now[24];
+    reg_rows rows;
+
+    /* Again from the start on a retry: the statuses are of this attempt. */
+    c->imported = 0;
+    c->bad = 0;
+    now_text(r, now);
+    for (size_t i = 0; i < c->n; i++) {
+        const mnap_reg_resident *res = &c->res[i];
+        const char *params[8] = { c->a->municipality, res->number, res->name_kanji, res->name_kana,
+                                  res->birth_date, res->address, now, c->a->operator_id };
+        mnap_reg_err e;
+
+        if (!valid_resident(res)) {
+            c->status[i] = MNAP_REG_E_PARAM;
+            c->bad++;
+            continue;
+        }
+        e = reg_exec(r,
+                     "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, address, "
+                     "imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS BIGINT), $8) "
+                     "ON CONFLICT (municipality, number) DO NOTHING",
+                     8, params, &rows);
+        if (e != MNAP_REG_OK) {
+            return e;
+        }
+        c->status[i] = rows.changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
+        reg_rows_free(&rows);
+        if (c->status[i] == MNAP_REG_OK) {
+            c->imported++;
+        } else {
+            c->bad++;
+        }
+    }
+    /* A file with bad rows changes nothing unless they are to be skipped:
+     * the transaction is rolled back (reg_tx rolls back on any error); so is
+     * a check. */
+    if (c->check_only) {
+        c->checked = true;
+        return MNAP_REG_E_PARAM;
+    }
+    if (c->bad != 0 && !c->skip_bad) {
+        return MNAP_REG_E_PARAM;
+    }
+    return MNAP_REG_OK;
+}
+
+mnap_reg_err mnap_reg_resident_import(mnap_reg *r, const mnap_reg_actor *a, const mnap_reg_resident *res,
+                                      size_t n, unsigned flags, mnap_reg_err *status, size_t *imported)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_WRITE);
+    import_ctx c;
+
+    if (imported != NULL) {
+        *imported = 0;
+    }
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if ((res == NULL && n != 0) || (status == NULL && n != 0)) {
+        return MNAP_REG_E_PARAM;
+    }
+    memset(&c, 0, sizeof c);
+    c.a = a;
+    c.res = res;
+    c.n = n;
+    c.skip_bad = (flags & MNAP_REG_IMPORT_SKIP_BAD) != 0;
+    c.check_only = (flags & MNAP_REG_IMPORT_CHECK) != 0;
+    c.status = status;
+    e = reg_tx(r, import_tx, &c);
+    if (c.check_only && c.checked && e == MNAP_REG_E_PARAM) {
+        return c.bad != 0 ? MNAP_REG_E_PARAM : MNAP_REG_OK;
+    }
+    if (e == MNAP_REG_OK && imported != NULL) {
+        *imported = c.imported;
+    }
+    return e;
+}
+
 static void resident_row(const reg_rows *rows, size_t i, mnap_reg_resident *out)
 {
     memset(out, 0, sizeof *out);
@@ -243,6 +334,7 @@ typedef struct card_ctx {
     const mnap_reg_actor *a;
     const char *serial, *resident, *aid, *service;
     mnap_reg_card_state to;
+    const char *reason;
     mnap_reg_ap_op op;
     bool done, on_card;
     mnap_reg_ap_status now_status;
@@ -269,6 +361,22 @@ static mnap_reg_err lock_card(mnap_reg *r, const mnap_reg_actor *a, const char *
     e = mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), state) == MNAP_REG_OK ? MNAP_REG_OK : MNAP_REG_E_DB;
     reg_rows_free(&rows);
     return e;
+}
+
+/* Records one state change of a card (inside the caller's transaction, the
+ * card row locked). */
+static mnap_reg_err card_event(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                               mnap_reg_card_state from, mnap_reg_card_state to, const char *reason,
+                               const char *now)
+{
+    const char *params[7] = { a->municipality, serial, mnap_reg_card_state_name(from),
+                              mnap_reg_card_state_name(to), reason, a->operator_id, now };
+
+    return reg_exec(r,
+                    "INSERT INTO card_events (municipality, serial, seq, from_state, to_state, reason, actor, at) "
+                    "SELECT $1, $2, COALESCE(max(seq), 0) + 1, $3, $4, $5, $6, CAST($7 AS BIGINT) "
+                    "FROM card_events WHERE serial = $2",
+                    7, params, NULL);
 }
 
 static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
@@ -309,10 +417,14 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
     }
     now_text(r, now);
     params[3] = now;
-    return reg_exec(r,
-                    "INSERT INTO cards (serial, municipality, resident, state, registered_at, registered_by, "
-                    "state_changed_at) VALUES ($3, $1, $2, 'ACTIVE', CAST($4 AS BIGINT), $5, CAST($4 AS BIGINT))",
-                    5, params, NULL);
+    e = reg_exec(r,
+                 "INSERT INTO cards (serial, municipality, resident, state, registered_at, registered_by, "
+                 "state_changed_at) VALUES ($3, $1, $2, 'ACTIVE', CAST($4 AS BIGINT), $5, CAST($4 AS BIGINT))",
+                 5, params, NULL);
+    if (e == MNAP_REG_OK) {
+        e = card_event(r, c->a, c->serial, MNAP_CARD_NONE, MNAP_CARD_ACTIVE, "registered", now);
+    }
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_register(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
@@ -391,29 +503,107 @@ static mnap_reg_err card_state_tx(mnap_reg *r, void *p)
         return e;
     }
     now_text(r, now);
-    return reg_exec(r,
-                    "UPDATE cards SET state = $3, state_changed_at = CAST($4 AS BIGINT) "
-                    "WHERE municipality = $1 AND serial = $2",
-                    4, params, NULL);
+    e = reg_exec(r,
+                 "UPDATE cards SET state = $3, state_changed_at = CAST($4 AS BIGINT) "
+                 "WHERE municipality = $1 AND serial = $2",
+                 4, params, NULL);
+    if (e == MNAP_REG_OK) {
+        e = card_event(r, c->a, c->serial, from, c->to, c->reason, now);
+    }
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_set_state(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
-                                     mnap_reg_card_state to)
+                                     mnap_reg_card_state to, const char *reason)
 {
     mnap_reg_err e = reg_check(a, MNAP_PERM_CARD_STOP);
+    mnap_reg_card_state target = MNAP_CARD_NONE;
     card_ctx c;
 
     if (e != MNAP_REG_OK) {
         return e;
     }
-    if (!reg_valid_hex(serial, 16, 16) || to <= MNAP_CARD_NONE || to >= MNAP_CARD__COUNT) {
+    if (!reg_valid_hex(serial, 16, 16) || to <= MNAP_CARD_NONE || to >= MNAP_CARD__COUNT ||
+        mnap_reg_card_reason_target(reason, &target) != MNAP_REG_OK || target != to ||
+        strcmp(reason, "registered") == 0) {
         return MNAP_REG_E_PARAM;
     }
     memset(&c, 0, sizeof c);
     c.a = a;
     c.serial = serial;
     c.to = to;
+    c.reason = reason;
     return reg_tx(r, card_state_tx, &c);
+}
+
+mnap_reg_err mnap_reg_card_events(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                  mnap_reg_card_event *out, size_t max, size_t *count)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_CARD_READ);
+    const char *params[2] = { NULL, serial };
+    reg_rows rows;
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_hex(serial, 16, 16) || count == NULL || (out == NULL && max != 0)) {
+        return MNAP_REG_E_PARAM;
+    }
+    *count = 0;
+    params[0] = a->municipality;
+    e = reg_exec(r,
+                 "SELECT from_state, to_state, reason, actor, at FROM card_events "
+                 "WHERE municipality = $1 AND serial = $2 ORDER BY seq",
+                 2, params, &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < rows.nrows && *count < max; i++) {
+        mnap_reg_card_event *ev = &out[*count];
+        memset(ev, 0, sizeof *ev);
+        if (strcmp(reg_cell(&rows, i, 0), "NONE") != 0) {
+            (void)mnap_reg_card_state_parse(reg_cell(&rows, i, 0), &ev->from);
+        }
+        (void)mnap_reg_card_state_parse(reg_cell(&rows, i, 1), &ev->to);
+        reg_copy(ev->reason, sizeof ev->reason, reg_cell(&rows, i, 2));
+        reg_copy(ev->actor, sizeof ev->actor, reg_cell(&rows, i, 3));
+        ev->at = reg_i64(reg_cell(&rows, i, 4));
+        (*count)++;
+    }
+    reg_rows_free(&rows);
+    return MNAP_REG_OK;
+}
+
+mnap_reg_err mnap_reg_card_servable(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                    mnap_reg_card_state *state)
+{
+    mnap_reg_err e = reg_check(a, MNAP_PERM_KIOSK_FLOW);
+    const char *params[2] = { NULL, serial };
+    reg_rows rows;
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (!reg_valid_hex(serial, 16, 16)) {
+        return MNAP_REG_E_PARAM;
+    }
+    params[0] = a->municipality;
+    e = reg_exec(r, "SELECT state FROM stop_list WHERE municipality = $1 AND serial = $2", 2, params, &rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (rows.nrows != 0) {
+        mnap_reg_card_state s = MNAP_CARD_STOPPED;
+        (void)mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), &s);
+        if (state != NULL) {
+            *state = s;
+        }
+        e = MNAP_REG_E_STATE;
+    } else if (state != NULL) {
+        *state = MNAP_CARD_ACTIVE;
+    }
+    reg_rows_free(&rows);
+    return e;
 }
 
 mnap_reg_err mnap_reg_card_require_active(mnap_reg *r, const mnap_reg_actor *a,

@@ -161,3 +161,30 @@ const char *mnap_reg_ap_status_name(mnap_reg_ap_status s)
 {
     return (unsigned)s < MNAP_AP__COUNT ? ap_status_names[s] : "UNKNOWN";
 }
+
+/* --- why a card changes state: each reason leads to one state ---------------- */
+static const struct {
+    const char *name;
+    mnap_reg_card_state to;
+} reasons[] = {
+    { "registered", MNAP_CARD_ACTIVE },   /* card register */
+    { "missing", MNAP_CARD_SUSPENDED },   /* card stop --reason missing */
+    { "found", MNAP_CARD_ACTIVE },        /* card resume */
+    { "lost", MNAP_CARD_STOPPED },        /* card stop --reason lost */
+    { "stolen", MNAP_CARD_STOPPED },      /* card stop --reason stolen */
+    { "returned", MNAP_CARD_TERMINATED }, /* card terminate --reason returned */
+    { "expired", MNAP_CARD_TERMINATED },  /* card terminate --reason expired */
+};
+
+mnap_reg_err mnap_reg_card_reason_target(const char *reason, mnap_reg_card_state *to)
+{
+    for (size_t i = 0; reason != NULL && i < sizeof reasons / sizeof reasons[0]; i++) {
+        if (strcmp(reason, reasons[i].name) == 0) {
+            if (to != NULL) {
+                *to = reasons[i].to;
+            }
+            return MNAP_REG_OK;
+        }
+    }
+    return MNAP_REG_E_PARAM;
+}

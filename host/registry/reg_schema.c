@@ -152,10 +152,105 @@ static const char v1_pg[] =
     "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
-/* Version 2 (the operator console, issue #22): its tuning per
+/* Version 2 (stop measures): every state change of a card, with who, when
+ * and why.  Rows are only added: terminals may INSERT and SELECT, never
+ * UPDATE or DELETE (PostgreSQL: privileges; SQLite: triggers). */
+static const char v2_common[] =
+    "CREATE TABLE card_events (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  serial TEXT NOT NULL REFERENCES cards(serial),\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  from_state TEXT NOT NULL CHECK (from_state IN ('NONE','ACTIVE','SUSPENDED','STOPPED','TERMINATED')),\n"
+    "  to_state TEXT NOT NULL CHECK (to_state IN ('ACTIVE','SUSPENDED','STOPPED','TERMINATED')),\n"
+    "  reason TEXT NOT NULL CHECK (reason IN ('registered','missing','found','lost','stolen','returned','expired')),\n"
+    "  actor TEXT NOT NULL,\n"
+    "  at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (serial, seq));\n";
+static const char v2_sqlite[] =
+    "CREATE TRIGGER card_events_no_update BEFORE UPDATE ON card_events\n"
+    "  BEGIN SELECT RAISE(ABORT, 'card_events rows are never changed'); END;\n"
+    "CREATE TRIGGER card_events_no_delete BEFORE DELETE ON card_events\n"
+    "  BEGIN SELECT RAISE(ABORT, 'card_events rows are never deleted'); END;\n";
+static const char v2_pg[] =
+    "ALTER TABLE card_events OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON card_events FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT ON card_events TO mnap_app;\n"
+    "ALTER TABLE card_events ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE card_events FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON card_events\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
+/* Version 3: the operator audit, hash-chained per municipality, and its
+ * signed checkpoints.  Rows are never changed; a row younger than 366 days
+ * is never deleted (the triggers use the database's clock). */
+static const char v3_common[] =
+    "CREATE TABLE audit_log (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  seq BIGINT NOT NULL,\n"
+    "  at BIGINT NOT NULL,\n"
+    "  operator TEXT NOT NULL,\n"
+    "  command TEXT NOT NULL,\n"
+    "  serial TEXT NOT NULL,\n"
+    "  aid TEXT NOT NULL,\n"
+    "  result TEXT NOT NULL,\n"
+    "  ref BIGINT NOT NULL DEFAULT 0,\n"
+    "  prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),\n"
+    "  hash TEXT NOT NULL CHECK (length(hash) = 64),\n"
+    "  PRIMARY KEY (municipality, seq));\n"
+    "CREATE INDEX audit_log_at ON audit_log (municipality, at);\n"
+    "CREATE INDEX audit_log_ref ON audit_log (municipality, ref);\n"
+    "CREATE TABLE audit_checkpoints (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  seq BIGINT NOT NULL,\n"
+    "  head TEXT NOT NULL CHECK (length(head) = 64),\n"
+    "  at BIGINT NOT NULL,\n"
+    "  public_key TEXT NOT NULL,\n"
+    "  signature TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, at, seq));\n";
+static const char v3_sqlite[] =
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are never changed'); END;\n"
+    "CREATE TRIGGER audit_log_keep BEFORE DELETE ON audit_log\n"
+    "  WHEN OLD.at > CAST(strftime('%s', 'now') AS INTEGER) - 31622400\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit rows are kept 366 days'); END;\n"
+    "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are never changed'); END;\n"
+    "CREATE TRIGGER audit_checkpoints_keep BEFORE DELETE ON audit_checkpoints\n"
+    "  WHEN OLD.at > CAST(strftime('%s', 'now') AS INTEGER) - 31622400\n"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are kept 366 days'); END;\n";
+static const char v3_pg[] =
+    "ALTER TABLE audit_log OWNER TO mnap_owner;\n"
+    "ALTER TABLE audit_checkpoints OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON audit_log, audit_checkpoints FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT, DELETE ON audit_log, audit_checkpoints TO mnap_app;\n"
+    "CREATE FUNCTION mnap_audit_guard() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'UPDATE' THEN RAISE EXCEPTION 'audit rows are never changed' USING ERRCODE = '42501'; END IF;\n"
+    "  IF OLD.at > extract(epoch FROM now())::bigint - 31622400 THEN\n"
+    "    RAISE EXCEPTION 'audit rows are kept 366 days' USING ERRCODE = '42501'; END IF;\n"
+    "  RETURN OLD;\n"
+    "END $f$;\n"
+    "ALTER FUNCTION mnap_audit_guard() OWNER TO mnap_owner;\n"
+    "CREATE TRIGGER audit_log_guard BEFORE UPDATE OR DELETE ON audit_log\n"
+    "  FOR EACH ROW EXECUTE FUNCTION mnap_audit_guard();\n"
+    "CREATE TRIGGER audit_checkpoints_guard BEFORE UPDATE OR DELETE ON audit_checkpoints\n"
+    "  FOR EACH ROW EXECUTE FUNCTION mnap_audit_guard();\n"
+    "ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON audit_log\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n"
+    "ALTER TABLE audit_checkpoints ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE audit_checkpoints FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON audit_checkpoints\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
+/* Version 4 (the operator console, issue #22): its tuning per
  * municipality, set by an admin, and the extra resident fields a
  * municipality records (docs/console.md). */
-static const char v2_common[] =
+static const char v4_common[] =
     "CREATE TABLE tuning (\n"
     "  municipality TEXT NOT NULL REFERENCES municipalities(code),\n"
     "  key TEXT NOT NULL,\n"
@@ -172,7 +267,7 @@ static const char v2_common[] =
     "  changed_by TEXT NOT NULL,\n"
     "  PRIMARY KEY (municipality, resident, field),\n"
     "  FOREIGN KEY (municipality, resident) REFERENCES residents(municipality, number));\n";
-static const char v2_pg[] =
+static const char v4_pg[] =
     "ALTER TABLE tuning OWNER TO mnap_owner;\n"
     "ALTER TABLE resident_extra OWNER TO mnap_owner;\n"
     "REVOKE ALL ON tuning, resident_extra FROM PUBLIC;\n"
@@ -191,10 +286,13 @@ static const char v2_pg[] =
 static const struct {
     int version;
     const char *common;
+    const char *sqlite;
     const char *pg;
 } migrations[] = {
-    { 1, v1_common, v1_pg },
-    { 2, v2_common, v2_pg },
+    { 1, v1_common, NULL, v1_pg },
+    { 2, v2_common, v2_sqlite, v2_pg },
+    { 3, v3_common, v3_sqlite, v3_pg },
+    { 4, v4_common, NULL, v4_pg },
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -269,8 +367,9 @@ mnap_reg_err reg_schema_check(mnap_reg *r, bool migrate)
         }
         if (e == MNAP_REG_OK && v < migrations[i].version) {
             e = r->eng->script(r, migrations[i].common);
-            if (e == MNAP_REG_OK && r->eng->pg) {
-                e = r->eng->script(r, migrations[i].pg);
+            const char *own = r->eng->pg ? migrations[i].pg : migrations[i].sqlite;
+            if (e == MNAP_REG_OK && own != NULL) {
+                e = r->eng->script(r, own);
             }
             snprintf(ver, sizeof ver, "%d", migrations[i].version);
             if (e == MNAP_REG_OK) {

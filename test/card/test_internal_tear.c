@@ -4,8 +4,9 @@
  * KEY on an AP, a ~31 KiB image installed over its staging copy, UPDATE BINARY, APPEND RECORD on a cyclic EF, SET STATUS
  * (lock, terminate with its wipe), RESET RETRY COUNTER.
  *
- * For every NVM write of the command (cut before its first byte, and after
- * three of its bytes), the card is rebuilt from the same NVM image, the same
+ * With the one tear runner (test/support/tear_runner.h): for every NVM
+ * write of the command (cut before its first byte, and after three of its
+ * bytes), the card is rebuilt from the same NVM image, the same
  * channel is opened, the write is torn, the card is power-cycled, and its
  * logical state (mc_debug_dump) must be exactly the state before or the state
  * after the uncut command.  It also checks that no plaintext of a dropped or
@@ -18,6 +19,7 @@
 
 #include "card_test.h"
 #include "mc_debug.h"
+#include "tear_models.h"
 
 typedef uint16_t (*prep_fn)(ch_card *c);
 typedef uint16_t (*run_fn)(ch_card *c);
@@ -36,71 +38,115 @@ static bool same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return an == bn && memcmp(a, b, an) == 0;
 }
 
-/* Tears the writes of run (after prep) and checks before-or-after: every
- * write, or with stride > 1 every stride-th one plus the first and last 40
- * (where the commit and the wipes are). */
-static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsigned stride)
+/* The command as a case of the one tear runner (tear_runner.h). */
+typedef struct tear_ctx {
+    ch_card *c;
+    prep_fn prep;
+    run_fn run;
+    uint16_t want;
+    uint8_t *pre, *before, *after;
+    size_t bn, an;
+} tear_ctx;
+
+/* Back to the NVM image before the command, power on, the same channel. */
+static void tc_start(void *p)
 {
-    uint8_t *pre = ch_nvm_copy(c), *before, *after, *now;
-    size_t bn, an, nn;
-    uint64_t w0, writes, n;
-    size_t k;
-    unsigned n_before = 0, n_after = 0;
+    tear_ctx *t = p;
+    uint8_t *now;
+    size_t nn;
 
-    assert_non_null(pre);
-    /* dry run */
-    ASSERT_SW(ch_power_cycle(c), MC_OK);
-    ASSERT_SW(prep(c), 0x9000);
-    before = dump(c, &bn);
-    w0 = c->sc.sim.writes;
-    ASSERT_SW(run(c), want);
-    writes = c->sc.sim.writes - w0;
-    assert_true(writes > 0);
-    print_message("  %u NVM writes to tear\n", (unsigned)writes);
-    ASSERT_SW(ch_power_cycle(c), MC_OK);
-    after = dump(c, &an);
-    assert_false(same(before, bn, after, an));
-
-    for (k = 0; k <= 3; k += 3) {
-        for (n = 0; n < writes; n++) {
-            if (stride > 1 && n % stride != 0 && n >= 40 && n + 40 < writes)
-                continue;
-            memcpy(c->sc.sim.nvm, pre, c->sc.sim.nvm_size);
-            ASSERT_SW(ch_power_cycle(c), MC_OK);
-            ASSERT_SW(prep(c), 0x9000);
-            now = dump(c, &nn);
-            assert_true(same(now, nn, before, bn));
-            free(now);
-            mc_sim_arm_cut(&c->sc.sim, n + 1, k);
-            (void)run(c);
-            mc_sim_disarm(&c->sc.sim);
-            ASSERT_SW(ch_power_cycle(c), MC_OK);
-            now = dump(c, &nn);
-            if (same(now, nn, before, bn)) {
-                n_before++;
-            } else if (same(now, nn, after, an)) {
-                n_after++;
-            } else {
-                print_error("cut at write %u of %u (after %zu bytes): state is neither before "
-                            "nor after\n", (unsigned)(n + 1), (unsigned)writes, k);
-                fail();
-            }
-            free(now);
-        }
-    }
-    /* both outcomes must occur: the commit point lies inside the command */
-    assert_true(n_before > 0);
-    assert_true(n_after > 0);
-    memcpy(c->sc.sim.nvm, pre, c->sc.sim.nvm_size);
-    ASSERT_SW(ch_power_cycle(c), MC_OK);
-    free(pre);
-    free(before);
-    free(after);
+    memcpy(t->c->sc.sim.nvm, t->pre, t->c->sc.sim.nvm_size);
+    ASSERT_SW(ch_power_cycle(t->c), MC_OK);
+    ASSERT_SW(t->prep(t->c), 0x9000);
+    if (t->before == NULL)
+        return;
+    now = dump(t->c, &nn);
+    assert_true(same(now, nn, t->before, t->bn));
+    free(now);
 }
 
-static void tear_all(ch_card *c, prep_fn prep, run_fn run, uint16_t want)
+static int tc_run(void *p)
 {
-    tear_some(c, prep, run, want, 1);
+    tear_ctx *t = p;
+    return t->run(t->c);
+}
+
+static int tc_restart(void *p)
+{
+    tear_ctx *t = p;
+    return (int)ch_restart(t->c);
+}
+
+static void tc_dry(void *p, int phase, int rc)
+{
+    tear_ctx *t = p;
+    if (phase == 0) {
+        t->before = dump(t->c, &t->bn);
+        return;
+    }
+    ASSERT_SW(rc, t->want);
+    ASSERT_SW(ch_power_cycle(t->c), MC_OK);
+    t->after = dump(t->c, &t->an);
+    assert_false(same(t->before, t->bn, t->after, t->an));
+}
+
+static int tc_check(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+    uint8_t *now;
+    size_t nn;
+    int outcome = TR_NEITHER;
+
+    (void)cut;
+    now = dump(t->c, &nn);
+    if (same(now, nn, t->before, t->bn))
+        outcome = TR_BEFORE;
+    else if (same(now, nn, t->after, t->an))
+        outcome = TR_AFTER;
+    free(now);
+    return outcome;
+}
+
+/* Tears the writes of run (after prep) and checks before-or-after: every
+ * write, or with stride > 1 every stride-th one plus the first and last 40
+ * (where the commit and the wipes are), cut before its first byte and after
+ * three of its bytes. */
+static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsigned stride)
+{
+    static const size_t ks[] = {0, 3};
+    tear_ctx t = {c, prep, run, want, NULL, NULL, NULL, 0, 0};
+    tr_case tc = {0};
+    tr_stats st;
+
+    t.pre = ch_nvm_copy(c);
+    assert_non_null(t.pre);
+    tc.name = "internal tear";
+    tc.card = &c->sc.card;
+    tc.ctx = &t;
+    tc.start = tc_start;
+    tc.run = tc_run;
+    tc.restart = tc_restart;
+    tc.check = tc_check;
+    tc.dry = tc_dry;
+    tc.kset = TR_K_LIST;
+    tc.k_list = ks;
+    tc.k_count = 2;
+    tc.stride = stride;
+    tc.keep_ends = 40;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(&tc);
+    TEAR_RUN(&tc, &st);
+    print_message("  %u NVM writes torn, %lu cut points (%lu with the interrupted byte not old, "
+                  "%lu sampled out)\n",
+                  (unsigned)st.writes, st.cuts, st.valued, st.skipped);
+    /* both outcomes must occur: the commit point lies inside the command */
+    assert_true(st.before > 0);
+    assert_true(st.after > 0);
+    memcpy(c->sc.sim.nvm, t.pre, c->sc.sim.nvm_size);
+    ASSERT_SW(ch_power_cycle(c), MC_OK);
+    free(t.pre);
+    free(t.before);
+    free(t.after);
 }
 
 /* --- preparations ---------------------------------------------------------- */
@@ -232,68 +278,52 @@ static int setup(void **state)
     return ct_setup_ap(state);
 }
 
-/* --- tests ----------------------------------------------------------------- */
-static void test_tear_area_setup(void **state)
+/* --- the scenarios ---------------------------------------------------------- */
+typedef struct scenario {
+    const char *name;
+    bool blank;          /* starts from a blank card (no area yet) */
+    prep_fn prep;
+    run_fn run;
+    unsigned stride;     /* 1: every write; else a sample (tear_some) */
+} scenario;
+
+static const scenario scenarios[] = {
+    {"test_tear_area_setup", true, prep_transport, run_area_setup, 1},
+    {"test_tear_load_one_block", false, prep_am, run_load_one, 1},
+    {"test_tear_load_blocks", false, prep_am, run_load_blocks, 1},
+    {"test_tear_load_chained", false, prep_am, run_load_chained, 1},
+    {"test_tear_load_large", false, prep_am, run_load_large, 5},
+    {"test_tear_delete", false, prep_am, run_delete, 1},
+    {"test_tear_put_key_ap", false, prep_ap1, run_put_key_ap, 1},
+    {"test_tear_update_binary", false, prep_ap1, run_update_binary, 1},
+    {"test_tear_append_cyclic", false, prep_ap1, run_append_cyclic, 1},
+    {"test_tear_lock", false, prep_am, run_lock, 1},
+    {"test_tear_terminate", false, prep_am, run_terminate, 5},
+    {"test_tear_rrc", false, prep_am, run_rrc, 1},
+};
+#define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* The scenario of the running test: its initial state, which the setup
+ * replaces by the fixture's card. */
+static const scenario *current;
+
+static int setup_scenario(void **state)
+{
+    current = *state;
+    return setup(state);
+}
+
+static void test_scenario(void **state)
 {
     ch_card *c = *state;
-    ch_free(c);
-    assert_int_equal(ch_init(c, 0), 0);
-    tear_all(c, prep_transport, run_area_setup, 0x9000);
-}
+    const scenario *s = current;
 
-static void test_tear_load_one_block(void **state)
-{
-    tear_all(*state, prep_am, run_load_one, 0x9000);
-}
-
-static void test_tear_load_blocks(void **state)
-{
-    tear_all(*state, prep_am, run_load_blocks, 0x9000);
-}
-
-static void test_tear_load_chained(void **state)
-{
-    tear_all(*state, prep_am, run_load_chained, 0x9000);
-}
-
-static void test_tear_load_large(void **state)
-{
-    tear_some(*state, prep_am, run_load_large, 0x9000, 5);
-}
-
-static void test_tear_delete(void **state)
-{
-    tear_all(*state, prep_am, run_delete, 0x9000);
-}
-
-static void test_tear_put_key_ap(void **state)
-{
-    tear_all(*state, prep_ap1, run_put_key_ap, 0x9000);
-}
-
-static void test_tear_update_binary(void **state)
-{
-    tear_all(*state, prep_ap1, run_update_binary, 0x9000);
-}
-
-static void test_tear_append_cyclic(void **state)
-{
-    tear_all(*state, prep_ap1, run_append_cyclic, 0x9000);
-}
-
-static void test_tear_lock(void **state)
-{
-    tear_all(*state, prep_am, run_lock, 0x9000);
-}
-
-static void test_tear_terminate(void **state)
-{
-    tear_some(*state, prep_am, run_terminate, 0x9000, 5);
-}
-
-static void test_tear_rrc(void **state)
-{
-    tear_all(*state, prep_am, run_rrc, 0x9000);
+    assert_non_null(s);
+    if (s->blank) {
+        ch_free(c);
+        assert_int_equal(ch_init(c, 0), 0);
+    }
+    tear_some(c, s->prep, s->run, 0x9000, s->stride);
 }
 
 /* How often NVM holds this byte string. */
@@ -358,22 +388,16 @@ static void test_staged_plaintext_wiped(void **state)
     assert_false(nvm_has(c, marker, sizeof(marker) - 1));
 }
 
+#define SCENARIO(i) \
+    {scenarios[i].name, test_scenario, setup_scenario, ct_teardown, (void *)&scenarios[i]}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tear_area_setup, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_load_one_block, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_load_blocks, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_load_chained, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_load_large, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_delete, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_put_key_ap, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_update_binary, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_append_cyclic, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_lock, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_terminate, setup, ct_teardown),
-        cmocka_unit_test_setup_teardown(test_tear_rrc, setup, ct_teardown),
+        SCENARIO(0), SCENARIO(1), SCENARIO(2), SCENARIO(3), SCENARIO(4),  SCENARIO(5),
+        SCENARIO(6), SCENARIO(7), SCENARIO(8), SCENARIO(9), SCENARIO(10), SCENARIO(11),
         cmocka_unit_test_setup_teardown(test_staged_plaintext_wiped, setup, ct_teardown),
     };
+    _Static_assert(N_SCENARIOS == 12, "one test per scenario");
     return cmocka_run_group_tests_name("internal_tear", tests, NULL, NULL);
 }

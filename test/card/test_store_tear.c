@@ -1,6 +1,7 @@
 /* test_store_tear.c: power cuts at every NVM write of store transactions
  * and counter sets.
  *
+ * Every loop is the one tear runner's (test/support/tear_runner.h).
  * For each scenario, every NVM write N of the operation is cut after K bytes,
  * K in {0, len/2, len-1} (len: that write's length, measured by a probe run
  * that lets write N land whole), then the power comes back and the store
@@ -23,6 +24,17 @@
 #include "mc_sim.h"
 #include "store.h"
 #include "store_int.h"
+#include "tear_models.h"
+#include "tear_runner.h"
+
+/* TEAR_RUN without card_test.h (this test has no card harness). */
+#define TEAR_RUN(tc, st)                                                                   \
+    do {                                                                                   \
+        if (tr_run((tc), (st)) != 0)                                                       \
+            fail_msg("%s: %s (cut at write %llu after %zu bytes, restart write %llu)",      \
+                     (tc)->name, (st)->why, (unsigned long long)(st)->at.n, (st)->at.k,    \
+                     (unsigned long long)(st)->at.m);                                      \
+    } while (0)
 
 typedef struct wr {
     uint32_t off;
@@ -154,11 +166,105 @@ static void check_follow_up(void)
     assert_memory_equal(out, v, sizeof(v));
 }
 
-/* every_byte: cut after every K in 0..len-1 instead of {0, len/2, len-1}. */
-static void tear_scenario(const scenario *sc, bool every_byte)
+/* The transaction as a case of the one tear runner (tear_runner.h). */
+typedef struct tear_ctx {
+    const scenario *sc;
+    uint64_t commit_idx, total;
+    bool rec;                   /* what the last recovery said */
+} tear_ctx;
+
+static void tc_start(void *p)
 {
-    uint64_t commit_idx, total, prev_bytes = 0;
-    unsigned long cuts = 0;
+    (void)p;
+    restart_pristine();
+}
+
+static int tc_run(void *p)
+{
+    tear_ctx *t = p;
+    return (int)run_tx(t->sc);
+}
+
+/* Power back (the runner), fresh RAM, recovery. */
+static int tc_restart(void *p)
+{
+    tear_ctx *t = p;
+    t->rec = false;
+    memset(&card.store, 0x5A, sizeof(card.store));
+    return (int)mc_store_recover(&card, &t->rec);
+}
+
+/* The uncut run: the write count is as documented, the result is "after". */
+static void tc_dry(void *p, int phase, int rc)
+{
+    tear_ctx *t = p;
+    if (phase == 0)
+        return;
+    assert_int_equal(rc, MC_OK);
+    assert_int_equal(sim.writes, t->total);
+    read_space(seen);
+    assert_memory_equal(seen, after, dsize);
+}
+
+/* The probe: write n lands whole, then the power goes: its length. */
+static void tc_measured(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    assert_int_equal(sim.writes, cut->n);
+    assert_true(cut->len > 0);
+    if (cut->n == t->commit_idx)
+        assert_int_equal(cut->len, ST_DESC_LEN);         /* the COMMITTED slot */
+    if (cut->n == t->total)
+        assert_int_equal(cut->len, ST_DESC_LEN);         /* the CLEAR slot */
+}
+
+/* prepare() committed once: the active slot is CLEAR 2, and the
+ * transaction's records and open mark carry 3.  After a cut the state is
+ * "before" up to the commit write, "after" from the first home copy on, and
+ * either when the commit write is cut in its last byte (which may hold its
+ * new value: then the slot is whole).  The journal is CLEAR again; its
+ * number is 4 after (COMMITTED 3, CLEAR 4), 3 after a discard, 2 when
+ * recovery found nothing (the open mark never landed). */
+static int tc_check(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+    const scenario *sc = t->sc;
+    uint32_t seq;
+    uint8_t state;
+    bool is_after = false, torn_last = cut->k != (size_t)-1 && cut->k + 1 == cut->len;
+
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    read_space(seen);
+    if (memcmp(seen, after, dsize) == 0)
+        is_after = true;
+    else if (memcmp(seen, before, dsize) == 0)
+        is_after = false;
+    else
+        fail_msg("%s: cut at write %llu after %zu bytes (byte model %d/%02X): data space is "
+                 "neither the before nor the after image",
+                 sc->name, (unsigned long long)cut->n, cut->k, cut->how, cut->value);
+    if (cut->n < t->commit_idx || (cut->n == t->commit_idx && !torn_last))
+        assert_false(is_after);
+    if (cut->n > t->commit_idx)
+        assert_true(is_after);
+    if (!t->rec && !is_after && !(cut->n == 1 && cut->k == 0))
+        fail_msg("%s: cut at write %llu after %zu bytes: recovered=0", sc->name,
+                 (unsigned long long)cut->n, cut->k);
+    if (cut->n == 1 && cut->k == 0)
+        assert_int_equal(t->rec, sim.nvm[ST_MARK_OFF] == ST_MARK(3));
+    if (!t->rec && is_after)   /* only the CLEAR slot, landed whole in its last byte */
+        assert_true(cut->n == t->total && torn_last);
+    assert_true(mc_st_journal_active(&card, &seq, &state) >= 0);
+    assert_int_equal(state, ST_STATE_CLEAR);
+    assert_int_equal(card.store.tx_seq, is_after ? 4 : t->rec ? 3 : 2);
+    assert_int_equal(seq, card.store.tx_seq);
+    check_follow_up();
+    return is_after ? TR_AFTER : TR_BEFORE;
+}
+
+static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
+{
     uint8_t *buf = malloc(ST_TX_CAP);
 
     prepare();
@@ -169,178 +275,128 @@ static void tear_scenario(const scenario *sc, bool every_byte)
         memcpy(after + sc->w[i].off, buf, sc->w[i].len);
     }
     free(buf);
-    expected_counts(sc, &commit_idx, &total);
+    memset(t, 0, sizeof(*t));
+    memset(tc, 0, sizeof(*tc));
+    t->sc = sc;
+    expected_counts(sc, &t->commit_idx, &t->total);
+    tc->name = sc->name;
+    tc->card = &card;
+    tc->ctx = t;
+    tc->start = tc_start;
+    tc->run = tc_run;
+    tc->restart = tc_restart;
+    tc->check = tc_check;
+    tc->dry = tc_dry;
+    tc->measured = tc_measured;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(tc);
+}
 
-    /* uncut run: the write count is as documented, the result is "after" */
-    restart_pristine();
-    assert_int_equal(run_tx(sc), MC_OK);
-    assert_int_equal(sim.writes, total);
-    read_space(seen);
-    assert_memory_equal(seen, after, dsize);
+/* Every write N of the transaction cut after K bytes, K in {0, len/2,
+ * len-1}, or (every_byte) every K in 0..len-1. */
+static void tear_scenario(const scenario *sc, bool every_byte)
+{
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
 
-    for (uint64_t n = 1; n <= total; n++) {
-        size_t ks[ST_TX_CAP + 32], nk = 0, len;
-        /* probe: write n lands whole, then the power goes: its length */
-        restart_pristine();
-        mc_sim_arm_cut(&sim, n, SIZE_MAX);
-        assert_int_equal(run_tx(sc), MC_ERR_NVM);
-        assert_int_equal(sim.writes, n);
-        len = (size_t)(sim.bytes_written - prev_bytes);
-        prev_bytes = sim.bytes_written;
-        assert_true(len > 0);
-        if (n == commit_idx)
-            assert_int_equal(len, ST_DESC_LEN + 1);
-        if (n == total)
-            assert_int_equal(len, 1);                   /* the clear */
-        assert_true(len <= sizeof(ks) / sizeof(ks[0]));
-        if (every_byte) {
-            for (size_t k = 0; k < len; k++)
-                ks[nk++] = k;
-        } else {
-            ks[nk++] = 0;
-            if (len / 2 != 0)
-                ks[nk++] = len / 2;
-            if (len - 1 != 0 && len - 1 != len / 2)
-                ks[nk++] = len - 1;
-        }
-        for (size_t j = 0; j < nk; j++) {
-            bool rec = false;
-            bool want_after = n > commit_idx;
-            bool want_rec = !(n == 1 && ks[j] == 0);
-            restart_pristine();
-            mc_sim_arm_cut(&sim, n, ks[j]);
-            assert_int_equal(run_tx(sc), MC_ERR_NVM);
-            assert_true(sim.power_cut);
-            /* power back, fresh RAM, recovery */
-            mc_sim_power_restore(&sim);
-            memset(&card.store, 0x5A, sizeof(card.store));
-            assert_int_equal(mc_store_recover(&card, &rec), MC_OK);
-            if (rec != want_rec)
-                fail_msg("%s: cut at write %llu after %zu bytes: recovered=%d, want %d", sc->name,
-                         (unsigned long long)n, ks[j], rec, want_rec);
-            read_space(seen);
-            if (memcmp(seen, want_after ? after : before, dsize) != 0)
-                fail_msg("%s: cut at write %llu after %zu bytes: data space is not the %s image",
-                         sc->name, (unsigned long long)n, ks[j], want_after ? "after" : "before");
-            assert_int_equal(sim.nvm[ST_STATE_OFF], ST_STATE_CLEAR);
-            /* prepare() committed once: the sequence number follows the outcome,
-             * except that a commit write torn only in its state byte has
-             * already written its descriptor (numbers may skip, never go back) */
-            assert_int_equal(card.store.tx_seq,
-                             want_after || (n == commit_idx && ks[j] == len - 1) ? 2 : 1);
-            check_follow_up();
-            cuts++;
-        }
-    }
-    printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points\n", sc->name,
-           every_byte ? ", every byte" : "", (unsigned long long)total,
-           (unsigned long long)commit_idx, cuts);
-    total_cuts += cuts;
+    tc_init(&t, &tc, sc);
+    tc.kset = every_byte ? TR_K_EVERY : TR_K_ZERO | TR_K_HALF | TR_K_LAST;
+    TEAR_RUN(&tc, &st);
+    assert_int_equal(st.writes, t.total);
+    printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points (%lu with "
+           "the interrupted byte not old, %lu sampled out)\n",
+           sc->name, every_byte ? ", every byte" : "", (unsigned long long)t.total,
+           (unsigned long long)t.commit_idx, st.cuts, st.valued, st.skipped);
+    total_cuts += st.cuts;
     release();
 }
 
 static const wr w_small[] = {{100, 4, 0x01}};
-static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {55839, 1, 0x04}, {30000, 2048, 0x05}};
+static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {52767, 1, 0x04}, {30000, 2048, 0x05}};
 /* 2048 + 1010 + 2 headers fill the record area exactly */
 static const wr w_full[] = {{1000, 2048, 0x06}, {20000, 1010, 0x07}};
 static const wr w_overlap[] = {{100, 200, 0x08}, {200, 200, 0x09}, {250, 10, 0x0A},
                                {100, 1, 0x0B}, {90, 400, 0x0C}, {395, 5, 0x0D}};
 
-static void test_tear_small(void **state)
-{
-    const scenario sc = {"small (1 x 4 bytes)", w_small, 1};
-    (void)state;
-    tear_scenario(&sc, false);
-}
+/* The transactions, each cut at K in {0, len/2, len-1} of every write, then
+ * cut after every byte of every write. */
+typedef struct tear_row {
+    scenario sc;
+    bool every_byte;
+} tear_row;
 
-static void test_tear_multi(void **state)
-{
-    const scenario sc = {"multi-record (4 records, 2289 bytes)", w_multi, 4};
-    (void)state;
-    tear_scenario(&sc, false);
-}
+static const tear_row rows[] = {
+    {{"small (1 x 4 bytes)", w_small, 1}, false},
+    {{"multi-record (4 records, 2289 bytes)", w_multi, 4}, false},
+    {{"at capacity (2048 + 1010 bytes)", w_full, 2}, false},
+    {{"overlapping (6 records)", w_overlap, 6}, false},
+    {{"small", w_small, 1}, true},
+    {{"multi-record", w_multi, 4}, true},
+    {{"at capacity", w_full, 2}, true},
+    {{"overlapping", w_overlap, 6}, true},
+};
 
-static void test_tear_full(void **state)
+static void test_tear_row(void **state)
 {
-    const scenario sc = {"at capacity (2048 + 1010 bytes)", w_full, 2};
-    (void)state;
-    assert_int_equal(2048 + 1010 + 2 * ST_REC_HDR, ST_REC_AREA);
-    tear_scenario(&sc, false);
-}
-
-static void test_tear_overlap(void **state)
-{
-    const scenario sc = {"overlapping (6 records)", w_overlap, 6};
-    (void)state;
-    tear_scenario(&sc, false);
-}
-
-/* The same four transactions, cut after every byte of every write. */
-static void test_tear_every_byte(void **state)
-{
-    const scenario scs[] = {{"small", w_small, 1},
-                            {"multi-record", w_multi, 4},
-                            {"at capacity", w_full, 2},
-                            {"overlapping", w_overlap, 6}};
-    (void)state;
-    for (size_t i = 0; i < sizeof(scs) / sizeof(scs[0]); i++)
-        tear_scenario(&scs[i], true);
+    const tear_row *r = *state;
+    if (r->sc.w == w_full)
+        assert_int_equal(2048 + 1010 + 2 * ST_REC_HDR, ST_REC_AREA);
+    tear_scenario(&r->sc, r->every_byte);
 }
 
 /* Cuts during recovery itself: a replay torn at any write is replayed again
  * at the next start-up, with the same result. */
+static int tc_check_recovery(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    if (cut->m == 0) {
+        /* the recovery ran uncut */
+        assert_true(t->rec);
+    } else {
+        assert_int_not_equal(cut->restart_rc, MC_OK);
+        /* even a cut in the CLEAR slot (16 bytes, cut after 3) leaves the
+         * COMMITTED one active: replayed again */
+        assert_true(t->rec);
+    }
+    read_space(seen);
+    assert_memory_equal(seen, after, dsize);
+    check_follow_up();
+    return TR_AFTER;
+}
+
 static void test_tear_during_recovery(void **state)
 {
+    static const size_t k0[] = {0}, k3[] = {3};
     const scenario sc = {"multi", w_multi, 4};
-    uint64_t commit_idx, total;
-    unsigned long cuts = 0;
-    uint8_t *buf = malloc(ST_TX_CAP);
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
     (void)state;
-    prepare();
-    assert_non_null(buf);
-    memcpy(after, before, dsize);
-    for (size_t i = 0; i < sc.n; i++) {
-        pattern(buf, sc.w[i].len, sc.w[i].seed);
-        memcpy(after + sc.w[i].off, buf, sc.w[i].len);
-    }
-    free(buf);
-    expected_counts(&sc, &commit_idx, &total);
-    for (uint64_t m = 1;; m++) {
-        bool rec = false, done;
-        /* the transaction dies right after its commit write */
-        restart_pristine();
-        mc_sim_arm_cut(&sim, commit_idx + 1, 0);
-        assert_int_equal(run_tx(&sc), MC_ERR_NVM);
-        mc_sim_power_restore(&sim);
-        /* the first recovery dies at its m-th write, half-way through it */
-        mc_sim_reset_counters(&sim);
-        mc_sim_arm_cut(&sim, m, 3);
-        memset(&card.store, 0x5A, sizeof(card.store));
-        done = mc_store_recover(&card, &rec) == MC_OK;
-        if (done) {
-            assert_true(rec);
-            assert_false(sim.power_cut);
-            mc_sim_disarm(&sim);
-        } else {
-            assert_true(sim.power_cut);
-            mc_sim_power_restore(&sim);
-            memset(&card.store, 0x5A, sizeof(card.store));
-            assert_int_equal(mc_store_recover(&card, &rec), MC_OK);
-            /* a cut "after 3 bytes" of the 1-byte clear lets it land: then
-             * the journal is already clear */
-            assert_true(rec == (m != total - commit_idx));
-            cuts++;
-        }
-        read_space(seen);
-        assert_memory_equal(seen, after, dsize);
-        check_follow_up();
-        if (done)
-            break;
-    }
+
+    tc_init(&t, &tc, &sc);
+    tc.check = tc_check_recovery;
+    tc.measured = NULL;
+    /* the transaction dies right after its commit write */
+    tc.kset = TR_K_LIST;
+    tc.k_list = k0;
+    tc.k_count = 1;
+    tc.first_n = tc.last_n = t.commit_idx + 1;
+    /* the first recovery dies at each of its writes, half-way through it */
+    tc.restart_k = k3;
+    tc.restart_k_count = 1;
+    TEAR_RUN(&tc, &st);
     /* the replay writes the home copies and the clear: total - commit_idx */
-    assert_int_equal(cuts, total - commit_idx);
-    printf("  recovery torn at each of its %lu writes\n", cuts);
-    total_cuts += cuts;
+    assert_int_equal(st.restart_writes_max, t.total - t.commit_idx);
+    /* each of them with the interrupted byte old (never sampled out), and
+     * with the other models */
+    assert_true(st.restart_cuts >= t.total - t.commit_idx);
+    printf("  recovery torn at each of its %llu writes: %lu cut points (%lu with the interrupted "
+           "byte not old)\n",
+           (unsigned long long)st.restart_writes_max, st.restart_cuts, st.valued);
+    total_cuts += st.restart_cuts;
     release();
 }
 
@@ -364,58 +420,112 @@ static uint32_t get(unsigned idx)
     return v;
 }
 
+/* A counter set as a case of the tear runner. */
+typedef struct ctr_ctx {
+    unsigned idx;
+    uint32_t old, target;
+    const uint8_t *snap;
+} ctr_ctx;
+
+static void ctr_start(void *p)
+{
+    ctr_ctx *t = p;
+    memcpy(sim.nvm, t->snap, sim.nvm_size);
+    reboot_counters();
+    assert_int_equal(get(t->idx), t->old);
+}
+
+static int ctr_run(void *p)
+{
+    ctr_ctx *t = p;
+    return (int)mc_store_counter_set(&card, t->idx, t->target);
+}
+
+static int ctr_restart(void *p)
+{
+    (void)p;
+    reboot_counters();
+    return 0;
+}
+
+static int ctr_check(void *p, const tr_cut *cut)
+{
+    ctr_ctx *t = p;
+    unsigned idx = t->idx;
+    uint32_t v, old = t->old, target = t->target;
+    size_t k = cut->k;
+
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    v = get(idx);
+    if (v != old && v != target)
+        fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, old, target,
+                 k, v);
+    if (k == 0)
+        assert_int_equal(v, old);
+    /* a second torn attempt at the same slot, then a clean one */
+    for (size_t k2 = 0; k2 < ST_SLOT; k2 += 3) {
+        uint8_t *snap2 = malloc(sim.nvm_size);
+        uint32_t v2, t2 = (v == target ? target : old) + 1;
+        assert_non_null(snap2);
+        memcpy(snap2, sim.nvm, sim.nvm_size);
+        if (t2 > ST_CTR_MAX) {
+            free(snap2);
+            break;
+        }
+        mc_port_tear_arm(&card, 1, k2, MC_TEAR_OLD, 0);
+        assert_int_equal(mc_store_counter_set(&card, idx, t2), MC_ERR_NVM);
+        mc_port_tear_restart(&card);
+        reboot_counters();
+        v2 = get(idx);
+        if (v2 != v && v2 != t2)
+            fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, v2);
+        assert_true(v2 >= v);
+        if (v2 < ST_CTR_MAX) {
+            assert_int_equal(mc_store_counter_set(&card, idx, v2 + 1), MC_OK);
+            reboot_counters();
+            assert_int_equal(get(idx), v2 + 1);
+        }
+        memcpy(sim.nvm, snap2, sim.nvm_size);
+        reboot_counters();
+        free(snap2);
+        counter_cuts++;
+    }
+    counter_cuts++;
+    return v == old ? TR_BEFORE : TR_AFTER;
+}
+
 /* From the current value old, a set to target is cut at every byte k of its
  * 8-byte slot write; after restart the value must be old or target (for
  * k = 0, old), and a next set must work. */
 static void tear_counter_set(unsigned idx, uint32_t target)
 {
-    uint32_t old = get(idx);
+    size_t ks[ST_SLOT];
+    ctr_ctx t;
+    tr_case tc = {0};
+    tr_stats st;
     uint8_t *snap = malloc(sim.nvm_size);
+
     assert_non_null(snap);
     memcpy(snap, sim.nvm, sim.nvm_size);
-    for (size_t k = 0; k < ST_SLOT; k++) {
-        uint32_t v;
-        memcpy(sim.nvm, snap, sim.nvm_size);
-        reboot_counters();
-        assert_int_equal(get(idx), old);
-        mc_sim_arm_cut(&sim, 1, k);
-        assert_int_equal(mc_store_counter_set(&card, idx, target), MC_ERR_NVM);
-        reboot_counters();
-        v = get(idx);
-        if (v != old && v != target)
-            fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, old,
-                     target, k, v);
-        if (k == 0)
-            assert_int_equal(v, old);
-        /* a second torn attempt at the same slot, then a clean one */
-        for (size_t k2 = 0; k2 < ST_SLOT; k2 += 3) {
-            uint8_t *snap2 = malloc(sim.nvm_size);
-            uint32_t v2, t2 = (v == target ? target : old) + 1;
-            assert_non_null(snap2);
-            memcpy(snap2, sim.nvm, sim.nvm_size);
-            if (t2 > ST_CTR_MAX) {
-                free(snap2);
-                break;
-            }
-            mc_sim_arm_cut(&sim, 1, k2);
-            assert_int_equal(mc_store_counter_set(&card, idx, t2), MC_ERR_NVM);
-            reboot_counters();
-            v2 = get(idx);
-            if (v2 != v && v2 != t2)
-                fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, v2);
-            assert_true(v2 >= v);
-            if (v2 < ST_CTR_MAX) {
-                assert_int_equal(mc_store_counter_set(&card, idx, v2 + 1), MC_OK);
-                reboot_counters();
-                assert_int_equal(get(idx), v2 + 1);
-            }
-            memcpy(sim.nvm, snap2, sim.nvm_size);
-            reboot_counters();
-            free(snap2);
-            counter_cuts++;
-        }
-        counter_cuts++;
-    }
+    for (size_t k = 0; k < ST_SLOT; k++)
+        ks[k] = k;
+    t.idx = idx;
+    t.old = get(idx);
+    t.target = target;
+    t.snap = snap;
+    tc.name = "counter set";
+    tc.card = &card;
+    tc.ctx = &t;
+    tc.start = ctr_start;
+    tc.run = ctr_run;
+    tc.restart = ctr_restart;
+    tc.check = ctr_check;
+    tc.kset = TR_K_LIST;
+    tc.k_list = ks;
+    tc.k_count = ST_SLOT;
+    tc.last_n = 1;
+    ct_tear_models(&tc);
+    TEAR_RUN(&tc, &st);
     /* leave the counter at target, cleanly */
     memcpy(sim.nvm, snap, sim.nvm_size);
     reboot_counters();
@@ -463,16 +573,15 @@ static int print_total(void **state)
     return 0;
 }
 
+#define ROW(i) {rows[i].sc.name, test_tear_row, NULL, NULL, (void *)&rows[i]}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tear_small),
-        cmocka_unit_test(test_tear_multi),
-        cmocka_unit_test(test_tear_full),
-        cmocka_unit_test(test_tear_overlap),
-        cmocka_unit_test(test_tear_every_byte),
+        ROW(0), ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7),
         cmocka_unit_test(test_tear_during_recovery),
         cmocka_unit_test(test_tear_counters),
     };
+    _Static_assert(sizeof(rows) / sizeof(rows[0]) == 8, "one test per row");
     return cmocka_run_group_tests(tests, NULL, print_total);
 }

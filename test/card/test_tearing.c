@@ -1,5 +1,7 @@
 /* test_tearing.c: PROTOCOL.md §8 atomicity under power loss, black-box.
  *
+ * Each scenario is a case of the one tear runner (test/support/tear_runner.h,
+ * which tears any port through card/port_tear.h).
  * For each scenario (area setup, multi-block AP load, AP delete, VERIFY
  * wrong and right, CHANGE REFERENCE DATA, PUT KEY, UPDATE BINARY, UPDATE
  * RECORD, APPEND RECORD on a full cyclic EF, INITIALIZE UPDATE, SET STATUS
@@ -8,7 +10,7 @@
  * records the state before and after it (mc_debug_dump, which leaves out
  * TEAR_RECOVERED entries).  Then for every write N and K = all, 0, half and
  * all-but-one bytes of it, the card is brought back to the same starting
- * point, the power is cut there (mc_sim_arm_cut), the card restarts, and:
+ * point, the power is cut there (mc_port_tear_arm), the card restarts, and:
  *   - its state equals the before or the after state, or, for VERIFY and
  *     CHANGE REFERENCE DATA, the before state with only the try counter
  *     decremented (checked through GET STATUS and the security log of a
@@ -24,6 +26,7 @@
 #include <cmocka.h>
 
 #include "card_test.h"
+#include "tear_models.h"
 
 /* --- the starting card ------------------------------------------------- */
 
@@ -342,114 +345,155 @@ static int same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 static unsigned long total_cuts;
 
+/* --- the scenario as a case of the tear runner (tear_runner.h) ---------- */
+
+typedef struct tear_ctx {
+    ch_card *c;
+    const scenario *s;
+    uint8_t *before, *after;            /* dumps of the dry run */
+    size_t before_n, after_n;
+    uint8_t obs_partial[CH_RSP_MAX];    /* the allowed partial state, observed */
+    size_t partial_n;
+    unsigned found;                     /* test_tear_recovered_logged */
+} tear_ctx;
+
+static void tc_start(void *p)
+{
+    tear_ctx *t = p;
+    uint8_t *now;
+    size_t now_n;
+
+    start(t->c, t->s);
+    if (t->before == NULL)
+        return;
+    now = ch_dump(t->c, &now_n);
+    if (!same(now, now_n, t->before, t->before_n))
+        fail_msg("%s: the starting state is not reproducible", t->s->name);
+    free(now);
+}
+
+static int tc_run(void *p)
+{
+    tear_ctx *t = p;
+    return t->s->run(t->c);
+}
+
+static int tc_restart(void *p)
+{
+    tear_ctx *t = p;
+    return (int)ch_restart(t->c);
+}
+
+static void tc_dry(void *p, int phase, int rc)
+{
+    tear_ctx *t = p;
+    const scenario *s = t->s;
+
+    if (phase == 0) {
+        t->before = ch_dump(t->c, &t->before_n);
+        if (s->run == run_delete || s->run == run_terminate)
+            assert_true(nvm_contains(t->c, ap2_secret, 16));   /* the wipe check is not vacuous */
+        if (s->partial == PARTIAL_PIN_TRY) {
+            t->partial_n = observe(t->c, t->obs_partial, sizeof(t->obs_partial));
+            assert_true(t->partial_n > 0);
+            pin_partial(t->obs_partial, t->partial_n);
+        }
+        return;
+    }
+    ASSERT_SW(rc, s->expect_sw);
+    t->after = ch_dump(t->c, &t->after_n);
+}
+
+/* Before, after, or (VERIFY, CHANGE REFERENCE DATA) the try spent; then the
+ * card still works. */
+static int tc_check(void *p, const tr_cut *cut)
+{
+    static uint8_t obs_now[CH_RSP_MAX];
+    tear_ctx *t = p;
+    const scenario *s = t->s;
+    uint8_t *now;
+    size_t now_n;
+    int outcome;
+
+    ASSERT_SW(cut->rc, CH_SW_MUTE);
+    now = ch_dump(t->c, &now_n);
+    if (same(now, now_n, t->before, t->before_n)) {
+        outcome = TR_BEFORE;
+    } else if (same(now, now_n, t->after, t->after_n)) {
+        outcome = TR_AFTER;
+        /* a delete that happened wiped the data, even when recovery had to
+         * finish the wipe (§4 DELETE) */
+        if ((s->run == run_delete || s->run == run_terminate) && cut->m == 0 &&
+            nvm_contains(t->c, ap2_secret, 16))
+            fail_msg("%s: cut at write %llu after %zu bytes: the deleted AP's data is still "
+                     "in NVM",
+                     s->name, (unsigned long long)cut->n, cut->k == (size_t)-1 ? cut->len : cut->k);
+    } else if (s->partial == PARTIAL_PIN_TRY &&
+               same(obs_now, observe(t->c, obs_now, sizeof(obs_now)), t->obs_partial,
+                    t->partial_n)) {
+        outcome = TR_PARTIAL;
+    } else {
+        print_error("%s: state is neither before nor after%s\n", s->name,
+                    s->partial ? " nor the allowed partial state" : "");
+        ct_print_hex("  before", t->before, t->before_n);
+        ct_print_hex("  after ", t->after, t->after_n);
+        ct_print_hex("  now   ", now, now_n);
+        free(now);
+        return TR_NEITHER;
+    }
+    free(now);
+    health(t->c, s);
+    return outcome;
+}
+
+static void tc_init(tear_ctx *t, tr_case *tc, const scenario *s)
+{
+    memset(t, 0, sizeof(*t));
+    memset(tc, 0, sizeof(*tc));
+    t->c = calloc(1, sizeof(*t->c));
+    assert_non_null(t->c);
+    assert_int_equal(ch_init(t->c, 0), 0);
+    t->s = s;
+    tc->name = s->name;
+    tc->card = &t->c->sc.card;
+    tc->ctx = t;
+    tc->start = tc_start;
+    tc->run = tc_run;
+    tc->restart = tc_restart;
+    tc->check = tc_check;
+    tc->dry = tc_dry;
+}
+
+static void tc_done(tear_ctx *t)
+{
+    free(t->before);
+    free(t->after);
+    ch_free(t->c);
+    free(t->c);
+}
+
+/* Every write N, K = all, 0, half and all-but-one of its bytes. */
 static void run_scenario(const scenario *s)
 {
-    static uint8_t obs_partial[CH_RSP_MAX], obs_now[CH_RSP_MAX];
-    ch_card *c = calloc(1, sizeof(*c));
-    uint8_t *before, *after, *now;
-    size_t before_n, after_n, now_n, partial_n = 0;
-    uint64_t w0, b0, writes, sum_prev = 0;
-    unsigned long cuts = 0, n_before = 0, n_after = 0, n_partial = 0;
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
 
-    assert_non_null(c);
-    assert_int_equal(ch_init(c, 0), 0);
-
-    /* dry run */
-    start(c, s);
-    before = ch_dump(c, &before_n);
-    if (s->run == run_delete || s->run == run_terminate)
-        assert_true(nvm_contains(c, ap2_secret, 16));   /* the wipe check is not vacuous */
-    if (s->partial == PARTIAL_PIN_TRY) {
-        partial_n = observe(c, obs_partial, sizeof(obs_partial));
-        assert_true(partial_n > 0);
-        pin_partial(obs_partial, partial_n);
-    }
-    w0 = c->sc.sim.writes;
-    ASSERT_SW(s->run(c), s->expect_sw);
-    writes = c->sc.sim.writes - w0;
-    after = ch_dump(c, &after_n);
-    assert_true(writes > 0);
-
-    for (uint64_t n = 1; n <= writes; n++) {
-        size_t len = 0, ks[4];
-        unsigned nk = 0;
-        for (unsigned variant = 0; variant < 4; variant++) {
-            size_t k;
-            uint16_t sw;
-            if (variant == 0) {
-                k = (size_t)-1;   /* all of write n lands, then the power goes */
-            } else {
-                k = variant == 1 ? 0 : variant == 2 ? len / 2 : len - 1;
-                if (len == 0 || k >= len)
-                    continue;
-                /* skip K values already tried for this write */
-                int dup = 0;
-                for (unsigned j = 0; j < nk; j++)
-                    dup |= ks[j] == k;
-                if (dup)
-                    continue;
-                ks[nk++] = k;
-            }
-            start(c, s);
-            now = ch_dump(c, &now_n);
-            if (!same(now, now_n, before, before_n))
-                fail_msg("%s: the starting state is not reproducible", s->name);
-            free(now);
-            b0 = c->sc.sim.bytes_written;
-            mc_sim_arm_cut(&c->sc.sim, n, k);
-            sw = s->run(c);
-            if (!c->sc.sim.power_cut)
-                fail_msg("%s: write %llu never came (SW %04X)", s->name, (unsigned long long)n,
-                         sw);
-            if (variant == 0) {
-                len = (size_t)(c->sc.sim.bytes_written - b0 - sum_prev);
-                sum_prev += len;
-            }
-            ASSERT_SW(sw, CH_SW_MUTE);
-            assert_int_equal(ch_power_cycle(c), MC_OK);
-            cuts++;
-            now = ch_dump(c, &now_n);
-            if (same(now, now_n, before, before_n)) {
-                n_before++;
-            } else if (same(now, now_n, after, after_n)) {
-                n_after++;
-                /* a delete that happened wiped the data, even when recovery
-                 * had to finish the wipe (§4 DELETE) */
-                if ((s->run == run_delete || s->run == run_terminate) &&
-                    nvm_contains(c, ap2_secret, 16))
-                    fail_msg("%s: cut at write %llu after %zu bytes: the deleted "
-                             "AP's data is still in NVM",
-                             s->name, (unsigned long long)n, k == (size_t)-1 ? len : k);
-            } else if (s->partial == PARTIAL_PIN_TRY &&
-                       same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
-                            partial_n)) {
-                n_partial++;
-            } else {
-                print_error("%s: cut at write %llu after %zu bytes: state is neither before "
-                            "nor after%s\n",
-                            s->name, (unsigned long long)n, k == (size_t)-1 ? len : k,
-                            s->partial ? " nor the allowed partial state" : "");
-                ct_print_hex("  before", before, before_n);
-                ct_print_hex("  after ", after, after_n);
-                ct_print_hex("  now   ", now, now_n);
-                free(now);
-                fail();
-            }
-            free(now);
-            health(c, s);
-        }
-    }
-    print_message("%-28s %3llu writes, %4lu cut points: %lu before, %lu after, %lu partial\n",
-                  s->name, (unsigned long long)writes, cuts, n_before, n_after, n_partial);
+    tc_init(&t, &tc, s);
+    tc.kset = TR_K_WHOLE | TR_K_ZERO | TR_K_HALF | TR_K_LAST;
+    /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
+    ct_tear_models(&tc);
+    TEAR_RUN(&tc, &st);
+    print_message("%-28s %3llu writes, %4lu cut points: %lu before, %lu after, %lu partial "
+                  "(%lu with the interrupted byte not old, %lu sampled out)\n",
+                  s->name, (unsigned long long)st.writes, st.cuts, st.before, st.after,
+                  st.partial, st.valued, st.skipped);
     /* the last cut point is all of the last write: the command had run (a
      * right VERIFY ends where it started) */
-    assert_true(n_after > 0 || same(before, before_n, after, after_n));
-    assert_true(n_before > 0 || s->partial != PARTIAL_NONE);
-    total_cuts += cuts;
-    free(before);
-    free(after);
-    ch_free(c);
-    free(c);
+    assert_true(st.after > 0 || same(t.before, t.before_n, t.after, t.after_n));
+    assert_true(st.before > 0 || s->partial != PARTIAL_NONE);
+    total_cuts += st.cuts;
+    tc_done(&t);
 }
 
 static void test_scenario(void **state)
@@ -473,40 +517,46 @@ static int newest_event(ch_card *c)
     return ev[0];
 }
 
+static int tc_check_logged(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+    ASSERT_SW(cut->rc, CH_SW_MUTE);
+    if (cut->k == 0) {
+        /* no write reached NVM: nothing to recover, nothing logged */
+        assert_int_not_equal(newest_event(t->c), 0x0A);
+    } else if (newest_event(t->c) == 0x0A) {
+        t->found++;
+    }
+    return TR_SEEN;
+}
+
 static void test_tear_recovered_logged(void **state)
 {
+    static const size_t k0[] = {0}, k1[] = {1};
     const scenario *s = &scenarios[8];   /* UPDATE BINARY */
-    ch_card *c = calloc(1, sizeof(*c));
-    uint64_t w0, writes;
-    unsigned found = 0;
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
     (void)state;
 
-    assert_non_null(c);
     assert_string_equal(s->name, "UPDATE BINARY");
-    assert_int_equal(ch_init(c, 0), 0);
-    start(c, s);
-    w0 = c->sc.sim.writes;
-    ASSERT_SW(s->run(c), 0x9000);
-    writes = c->sc.sim.writes - w0;
-    /* no write reached NVM: nothing to recover, nothing logged */
-    start(c, s);
-    mc_sim_arm_cut(&c->sc.sim, 1, 0);
-    ASSERT_SW(s->run(c), CH_SW_MUTE);
-    assert_int_equal(ch_power_cycle(c), MC_OK);
-    assert_int_not_equal(newest_event(c), 0x0A);
-    for (uint64_t n = 1; n <= writes; n++) {
-        start(c, s);
-        mc_sim_arm_cut(&c->sc.sim, n, 1);
-        ASSERT_SW(s->run(c), CH_SW_MUTE);
-        assert_int_equal(ch_power_cycle(c), MC_OK);
-        if (newest_event(c) == 0x0A)
-            found++;
-    }
-    print_message("TEAR_RECOVERED logged after %u of %llu cut points\n", found,
-                  (unsigned long long)writes);
-    assert_true(found > 0);
-    ch_free(c);
-    free(c);
+    tc_init(&t, &tc, s);
+    tc.dry = NULL;
+    tc.check = tc_check_logged;
+    tc.kset = TR_K_LIST;
+    /* the first write cut before its first byte */
+    tc.k_list = k0;
+    tc.k_count = 1;
+    tc.last_n = 1;
+    TEAR_RUN(&tc, &st);
+    /* every write cut after one byte */
+    tc.k_list = k1;
+    tc.last_n = 0;
+    TEAR_RUN(&tc, &st);
+    print_message("TEAR_RECOVERED logged after %u of %llu cut points\n", t.found,
+                  (unsigned long long)st.writes);
+    assert_true(t.found > 0);
+    tc_done(&t);
 }
 
 /* A second power cut during start-up recovery (§8: recovery finishes or
@@ -517,78 +567,24 @@ static void test_tear_recovered_logged(void **state)
  * state. */
 static void double_tear(const scenario *s)
 {
-    static uint8_t obs_partial[CH_RSP_MAX], obs_now[CH_RSP_MAX];
-    ch_card *c = calloc(1, sizeof(*c));
-    uint8_t *before, *after, *now;
-    size_t before_n, after_n, now_n, partial_n = 0;
-    uint64_t w0, writes;
-    unsigned long runs = 0, with_recovery = 0;
+    static const size_t k1[] = {1}, k2[] = {0, 1};
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
 
-    assert_non_null(c);
-    assert_int_equal(ch_init(c, 0), 0);
-    start(c, s);
-    before = ch_dump(c, &before_n);
-    if (s->partial == PARTIAL_PIN_TRY) {
-        partial_n = observe(c, obs_partial, sizeof(obs_partial));
-        pin_partial(obs_partial, partial_n);
-    }
-    w0 = c->sc.sim.writes;
-    ASSERT_SW(s->run(c), s->expect_sw);
-    writes = c->sc.sim.writes - w0;
-    after = ch_dump(c, &after_n);
-
-    for (uint64_t n = 1; n <= writes; n++) {
-        uint64_t rec_writes;
-        /* how many writes does recovery make after this cut? */
-        start(c, s);
-        mc_sim_arm_cut(&c->sc.sim, n, 1);
-        ASSERT_SW(s->run(c), CH_SW_MUTE);
-        mc_power_off(&c->sc.card);
-        mc_sim_power_restore(&c->sc.sim);
-        w0 = c->sc.sim.writes;
-        assert_int_equal(mc_power_on(&c->sc.card, &c->sc.sim), MC_OK);
-        rec_writes = c->sc.sim.writes - w0;
-        if (rec_writes > 0)
-            with_recovery++;
-        /* every recovery write when there are few; else 12 spread over them
-         * (first and last included), to keep the run short */
-        uint64_t step = rec_writes <= 12 ? 1 : (rec_writes + 10) / 11;
-        for (uint64_t m = 1; m <= rec_writes; m = (m == rec_writes || m + step <= rec_writes)
-                                                      ? m + step
-                                                      : rec_writes) {
-            for (size_t k = 0; k <= 1; k++) {
-                start(c, s);
-                mc_sim_arm_cut(&c->sc.sim, n, 1);
-                ASSERT_SW(s->run(c), CH_SW_MUTE);
-                mc_power_off(&c->sc.card);
-                mc_sim_power_restore(&c->sc.sim);
-                mc_sim_arm_cut(&c->sc.sim, m, k);
-                (void)mc_power_on(&c->sc.card, &c->sc.sim);   /* torn: may fail */
-                assert_int_equal(ch_power_cycle(c), MC_OK);
-                runs++;
-                now = ch_dump(c, &now_n);
-                if (!same(now, now_n, before, before_n) && !same(now, now_n, after, after_n) &&
-                    !(s->partial == PARTIAL_PIN_TRY &&
-                      same(obs_now, observe(c, obs_now, sizeof(obs_now)), obs_partial,
-                           partial_n))) {
-                    print_error("%s: command cut at write %llu, recovery cut at its write "
-                                "%llu after %zu bytes: state is neither before nor after\n",
-                                s->name, (unsigned long long)n, (unsigned long long)m, k);
-                    free(now);
-                    fail();
-                }
-                free(now);
-                health(c, s);
-            }
-        }
-    }
+    tc_init(&t, &tc, s);
+    tc.kset = TR_K_LIST;
+    tc.k_list = k1;
+    tc.k_count = 1;
+    tc.restart_k = k2;
+    tc.restart_k_count = 2;
+    tc.restart_samples = 12;
+    ct_tear_models(&tc);
+    TEAR_RUN(&tc, &st);
     print_message("%-28s double tear: %lu runs, %lu first cuts needing recovery writes\n",
-                  s->name, runs, with_recovery);
-    total_cuts += runs;
-    free(before);
-    free(after);
-    ch_free(c);
-    free(c);
+                  s->name, st.restart_cuts, st.with_restart_writes);
+    total_cuts += st.cuts;
+    tc_done(&t);
 }
 
 static void test_double_tear(void **state)

@@ -8,7 +8,7 @@
 \pset format unaligned
 \pset tuples_only true
 BEGIN;
-SELECT plan(41);
+SELECT plan(50);
 -- pgTAP keeps its state in temporary tables; the roles below must write them.
 GRANT ALL ON ALL TABLES IN SCHEMA pg_temp TO PUBLIC;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA pg_temp TO PUBLIC;
@@ -30,12 +30,13 @@ SELECT is(
   (SELECT count(*)::int FROM pg_class c
     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'municipality')),
-  8, 'eight tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids, tuning, resident_extra)');
+  11, 'eleven tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids, card_events, audit_log, audit_checkpoints, tuning, resident_extra)');
 SELECT is(
   (SELECT string_agg(relname, ', ') FROM pg_class
     WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')
       AND relname IN ('mnap_schema','municipalities','operators','sessions','residents','cards',
-                      'issued_aps','service_ids','stop_list','tuning','resident_extra')
+                      'issued_aps','service_ids','stop_list','card_events','audit_log','audit_checkpoints',
+                      'tuning','resident_extra')
       AND pg_get_userbyid(relowner) <> 'mnap_owner'),
   NULL, 'the tables and the view belong to mnap_owner');
 SELECT ok(NOT (SELECT rolbypassrls OR rolsuper OR rolcanlogin FROM pg_roles WHERE rolname = 'mnap_owner'),
@@ -62,6 +63,12 @@ INSERT INTO issued_aps VALUES
   ('131016', 'A000000000000001', 'D276000101', 1, 'library', 'LOADED', 0, 'clerk', 0, 'clerk', NULL, NULL),
   ('271004', 'B000000000000001', 'D276000101', 1, 'library', 'LOADED', 0, 'clerk', 0, 'clerk', NULL, NULL);
 INSERT INTO service_ids VALUES ('131016', '1', 'library', 'sa', 0), ('271004', '1', 'library', 'sb', 0);
+INSERT INTO audit_log VALUES
+  ('131016', 1, extract(epoch FROM now())::bigint, 'clerk', 'ap load', '-', '-', 'ok', 0, repeat('0', 64), repeat('a', 64)),
+  ('131016', 2, 0, 'clerk', 'login', '-', '-', 'ok', 0, repeat('a', 64), repeat('b', 64)),
+  ('271004', 1, 0, 'clerk', 'login', '-', '-', 'ok', 0, repeat('0', 64), repeat('c', 64));
+INSERT INTO card_events VALUES ('131016', 'A000000000000002', 1, 'ACTIVE', 'SUSPENDED', 'missing', 'sup', 0),
+  ('271004', 'B000000000000001', 1, 'ACTIVE', 'STOPPED', 'stolen', 'sup', 0);
 
 -- --- a terminal of A: nothing of B, whatever SQL it sends -----------------------------------
 SET ROLE tap_a;
@@ -92,6 +99,19 @@ SELECT ok(NOT pg_has_role(current_user, 'mnap_m_271004', 'MEMBER'), 'A''s role i
 SELECT ok(NOT pg_has_role(current_user, 'mnap_owner', 'MEMBER'), 'A''s role is not the owner''s');
 SELECT throws_ok($$INSERT INTO municipalities VALUES ('271004', 'x', 3, 'k', 0)$$, '42501', NULL,
   'A cannot add a municipality');
+-- Card history is insert-only: no terminal may rewrite who stopped a card, or why.
+SELECT is((SELECT string_agg(serial, ',') FROM card_events), 'A000000000000002', 'A sees only its own card history');
+SELECT throws_ok($$UPDATE card_events SET reason = 'found'$$, '42501', NULL, 'A cannot change a card''s history');
+SELECT throws_ok($$DELETE FROM card_events$$, '42501', NULL, 'A cannot delete a card''s history');
+-- The audit: A's rows only; no row changed; none younger than 366 days deleted.
+SELECT is((SELECT count(*)::int FROM audit_log), 2, 'A sees only its own audit rows');
+SELECT throws_ok($$UPDATE audit_log SET result = 'x' WHERE seq = 2$$, '42501', NULL, 'A cannot change an audit row');
+SELECT throws_ok($$DELETE FROM audit_log WHERE seq = 1$$, '42501', NULL, 'A cannot delete a young audit row');
+SELECT lives_ok($$DELETE FROM audit_log WHERE at = 0$$, 'A may purge its rows older than 366 days ...');
+SELECT is((SELECT count(*)::int FROM audit_log), 1, '... and only those');
+RESET ROLE;
+SET ROLE tap_kiosk;
+SELECT throws_ok($$SELECT * FROM card_events$$, '42501', NULL, 'the kiosk cannot read card histories');
 RESET ROLE;
 SELECT is((SELECT address FROM residents WHERE municipality = '271004' AND number = '1'), 'B city',
   '... and changed no row of B (UPDATE)');

@@ -13,12 +13,15 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "mnap/mnap.h"
 #include "mnap/mnap_registry.h"
 
 #define CODE_A "131016"
@@ -168,6 +171,26 @@ static int teardown(void **state)
     }
     free(f);
     return 0;
+}
+
+/* Raw SQL on the database, bypassing the library: as the DBA (admin: the
+ * superuser on PostgreSQL, the file itself on SQLite) or as city A's
+ * terminal role.  true when the statement succeeded. */
+static bool raw_sql(const fx *f, bool admin, const char *sql)
+{
+    if (f->pg) {
+        PGconn *c = PQconnectdb(admin ? f->admin_conn : f->a_conn);
+        PQsetNoticeProcessor(c, quiet, NULL);
+        PGresult *res = PQexec(c, sql);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        PQfinish(c);
+        return ok;
+    }
+    sqlite3 *db = NULL;
+    bool ok = sqlite3_open(f->path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
 }
 
 static void resident(mnap_reg_resident *r, const char *num, const char *kanji, const char *kana)
@@ -527,9 +550,9 @@ static void test_cards_states(void **state)
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "01020304050607", "7"), MNAP_REG_E_PARAM);
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "010203040506070g", "7"), MNAP_REG_E_PARAM);
     /* A clerk does not stop cards; a supervisor does, through the table. */
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->clerk_a, "0102030405060708", MNAP_CARD_SUSPENDED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->clerk_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"),
                      MNAP_REG_E_DENIED);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"), MNAP_REG_OK);
     /* Nothing is loaded, deleted or unblocked on a card not ACTIVE. */
     assert_int_equal(mnap_reg_ap_begin(f->ra, &f->clerk_a, "0102030405060708", MNAP_REG_AP_LOAD, "D276000101",
                                        "library"),
@@ -537,22 +560,171 @@ static void test_cards_states(void **state)
     assert_int_equal(mnap_reg_card_require_active(f->ra, &f->clerk_a, "0102030405060708"), MNAP_REG_E_STATE);
     /* Still SUSPENDED: the resident may not get a second card yet. */
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "1111111111111111", "7"), MNAP_REG_E_HAS_CARD);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "found"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "lost"), MNAP_REG_OK);
     /* Final. */
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE), MNAP_REG_E_STATE);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "found"), MNAP_REG_E_STATE);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED, "returned"),
                      MNAP_REG_E_STATE);
     /* Now a new card. */
     assert_int_equal(mnap_reg_card_register(f->ra, &f->clerk_a, "1111111111111111", "7"), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "1111111111111111", MNAP_CARD_TERMINATED), MNAP_REG_OK);
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "9999999999999999", MNAP_CARD_TERMINATED),
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "1111111111111111", MNAP_CARD_TERMINATED, "returned"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "9999999999999999", MNAP_CARD_TERMINATED, "returned"),
                      MNAP_REG_E_NOT_FOUND);
     /* The stop list: a kiosk reads it, and nothing else. */
     assert_int_equal(mnap_reg_stop_list(f->ra, &f->kiosk_a, stop_cb, stops), MNAP_REG_OK);
     assert_string_equal(stops, "0102030405060708:STOPPED 1111111111111111:TERMINATED ");
     assert_int_equal(mnap_reg_card_get(f->ra, &f->kiosk_a, "0102030405060708", &c), MNAP_REG_E_DENIED);
     assert_int_equal(mnap_reg_stop_list(f->ra, &f->auditor_a, stop_cb, stops), MNAP_REG_E_DENIED);
+}
+
+/* Stop measures: each change is recorded with who, when and why; a reason
+ * leads to one state; a kiosk asks "may this card be served?". */
+static void test_card_stop_measures(void **state)
+{
+    fx *f = *state;
+    mnap_reg_card_event ev[8];
+    mnap_reg_card_state st = MNAP_CARD_NONE;
+    size_t n = 0;
+
+    add_resident_card(f, "7", "0102030405060708");
+    add_resident_card(f, "8", "0202030405060708");
+    /* The reason must lead to the state asked for; "registered" is not a move. */
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "lost"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_ACTIVE, "registered"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "broken"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_OK);
+    assert_int_equal(st, MNAP_CARD_ACTIVE);
+    mnap_reg_set_clock(f->ra, 1800000000);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"),
+                     MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_E_STATE);
+    assert_int_equal(st, MNAP_CARD_SUSPENDED);
+    mnap_reg_set_clock(f->ra, 1800000100);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_STOPPED, "stolen"),
+                     MNAP_REG_OK);
+    mnap_reg_set_clock(f->ra, 0);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0102030405060708", &st), MNAP_REG_E_STATE);
+    assert_int_equal(st, MNAP_CARD_STOPPED);
+    /* The other card is served; the question is the kiosk's, not a clerk's. */
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "0202030405060708", NULL), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->clerk_a, "0102030405060708", NULL), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_card_servable(f->ra, &f->kiosk_a, "01020304", NULL), MNAP_REG_E_PARAM);
+    /* Who, when, why. */
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_a, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ev[0].from, MNAP_CARD_NONE);
+    assert_int_equal(ev[0].to, MNAP_CARD_ACTIVE);
+    assert_string_equal(ev[0].reason, "registered");
+    assert_string_equal(ev[0].actor, "clerk1");
+    assert_int_equal(ev[1].from, MNAP_CARD_ACTIVE);
+    assert_int_equal(ev[1].to, MNAP_CARD_SUSPENDED);
+    assert_string_equal(ev[1].reason, "missing");
+    assert_string_equal(ev[1].actor, f->sup_a.operator_id);
+    assert_int_equal(ev[1].at, 1800000000);
+    assert_int_equal(ev[2].to, MNAP_CARD_STOPPED);
+    assert_string_equal(ev[2].reason, "stolen");
+    assert_int_equal(ev[2].at, 1800000100);
+    /* A refused move records nothing. */
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_TERMINATED, "expired"),
+                     MNAP_REG_E_STATE);
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_a, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 3);
+    /* Another municipality's operator sees no history of this card. */
+    assert_int_equal(mnap_reg_card_events(f->ra, &f->clerk_b, "0102030405060708", ev, 8, &n), MNAP_REG_OK);
+    assert_int_equal(n, 0);
+}
+
+/* The operator audit in the registry: the chain, checkpoints, the newest
+ * rows deleted behind the library's back, retention by an injected clock. */
+static int count_row(void *user, const mnap_reg_audit_row *row)
+{
+    (*(size_t *)user)++;
+    (void)row;
+    return 0;
+}
+
+static void test_audit(void **state)
+{
+    fx *f = *state;
+    static const uint8_t seed[32] = { 7, 7, 7 }, other[32] = { 8 };
+    uint8_t pub[32], wrong[32];
+    mnap_reg_audit_report rep;
+    uint64_t seq = 0, removed = 0;
+    bool due = false;
+    size_t n = 0;
+    int64_t now = (int64_t)time(NULL);
+
+    assert_int_equal(mnap_stoplist_public_key(seed, pub), MNAP_OK);
+    assert_int_equal(mnap_stoplist_public_key(other, wrong), MNAP_OK);
+    /* A year and more ago (the clock is injected, never waited for). */
+    mnap_reg_set_clock(f->ra, now - 400 * 86400);
+    assert_int_equal(mnap_reg_audit_append(f->ra, CODE_A, "clerk1", "ap load", "0102030405060708", "D392F000014C4942",
+                                           "begun", &seq), MNAP_REG_OK);
+    assert_int_equal(seq, 1);
+    assert_int_equal(mnap_reg_audit_append(f->ra, CODE_A, "clerk1", "ap load", "0102030405060708", "D392F000014C4942",
+                                           "[row 1] ok", &seq), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_audit_checkpoint_due(f->ra, CODE_A, &due), MNAP_REG_OK);
+    assert_true(due);
+    assert_int_equal(mnap_reg_audit_checkpoint(f->ra, CODE_A, seed, &seq), MNAP_REG_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(mnap_reg_audit_checkpoint_due(f->ra, CODE_A, &due), MNAP_REG_OK);
+    assert_false(due);
+    /* Today. */
+    mnap_reg_set_clock(f->ra, 0);
+    assert_int_equal(mnap_reg_audit_checkpoint_due(f->ra, CODE_A, &due), MNAP_REG_OK);
+    assert_true(due); /* 400 days old */
+    assert_int_equal(mnap_reg_audit_append(f->ra, CODE_A, "sup1", "card stop", "0102030405060708", NULL,
+                                           "begun", &seq), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_audit_append(f->ra, CODE_A, "sup1", "login", NULL, NULL, "tab\there", &seq),
+                     MNAP_REG_OK);
+    assert_int_equal(mnap_reg_audit_append(f->rb, CODE_B, "clerk1", "login", NULL, NULL, "ok", &seq), MNAP_REG_OK);
+    assert_int_equal(seq, 1); /* B's chain is its own */
+    assert_int_equal(mnap_reg_audit_checkpoint(f->ra, CODE_A, seed, &seq), MNAP_REG_OK);
+    assert_int_equal(seq, 4);
+    /* Only the auditor reads, verifies and purges. */
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->sup_a, pub, &rep), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_audit_rows(f->ra, &f->clerk_a, 0, now + 10, count_row, &n), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, pub, &rep), MNAP_REG_OK);
+    assert_int_equal(rep.rows, 4);
+    assert_int_equal(rep.checkpoints, 2);
+    assert_int_equal(rep.unsettled, 1); /* the card stop begun and never settled */
+    assert_true(rep.signatures_checked);
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, wrong, &rep), MNAP_REG_E_AUDIT);
+    assert_non_null(strstr(rep.why, "signature does not verify"));
+    assert_int_equal(mnap_reg_audit_rows(f->ra, &f->auditor_a, now - 86400, now + 10, count_row, &n), MNAP_REG_OK);
+    assert_int_equal(n, 2);
+    /* No row is changed, none of this year deleted: not even by raw SQL of
+     * the terminal's role. */
+    assert_false(raw_sql(f, false, "UPDATE audit_log SET result = 'ok' WHERE seq = 3"));
+    assert_false(raw_sql(f, false, "DELETE FROM audit_log WHERE seq = 4"));
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, pub, &rep), MNAP_REG_OK);
+    /* Retention: rows younger than 366 days are kept. */
+    assert_int_equal(mnap_reg_audit_purge(f->ra, &f->auditor_a, now - 30 * 86400, &removed), MNAP_REG_E_RETENTION);
+    assert_int_equal(mnap_reg_audit_purge(f->ra, &f->clerk_a, now - 367 * 86400, &removed), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_audit_purge(f->ra, &f->auditor_a, now - 367 * 86400, &removed), MNAP_REG_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, pub, &rep), MNAP_REG_OK);
+    assert_int_equal(rep.first_seq, 3);
+    assert_int_equal(rep.last_seq, 5); /* the purge is a row */
+    /* The newest rows deleted behind the library's back (the DBA switches the
+     * guard off): the checkpoint of row 4 catches it. */
+    assert_true(raw_sql(f, true, f->pg ? "ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"
+                                       : "DROP TRIGGER audit_log_keep"));
+    assert_true(raw_sql(f, true, "DELETE FROM audit_log WHERE municipality = '131016' AND seq >= 4"));
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, NULL, &rep), MNAP_REG_E_AUDIT);
+    assert_string_equal(rep.why, "a checkpoint holds row 4 but the chain ends at row 3: the newest rows were deleted");
+    /* An edit is caught by the chain itself. */
+    assert_true(raw_sql(f, true, f->pg ? "UPDATE audit_log SET result = 'x' WHERE municipality = '131016' AND seq = 3"
+                                       : "DROP TRIGGER audit_log_no_update"));
+    if (!f->pg) {
+        assert_true(raw_sql(f, true, "UPDATE audit_log SET result = 'x' WHERE municipality = '131016' AND seq = 3"));
+    }
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, NULL, &rep), MNAP_REG_E_AUDIT);
+    assert_non_null(strstr(rep.why, "row 3: hash does not match"));
 }
 
 static void test_ap_protocol(void **state)
@@ -634,7 +806,7 @@ static void test_isolation(void **state)
     mnap_reg_resident list[4];
 
     add_resident_card(f, "7", "0102030405060708");
-    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_card_set_state(f->ra, &f->sup_a, "0102030405060708", MNAP_CARD_SUSPENDED, "missing"), MNAP_REG_OK);
     /* B's clerk: A's resident, card and stop list are not there. */
     assert_int_equal(mnap_reg_resident_get(f->rb, &f->clerk_b, "7", &got), MNAP_REG_E_NOT_FOUND);
     assert_int_equal(mnap_reg_resident_find(f->rb, &f->clerk_b, "ジュウミン", list, 4, &n), MNAP_REG_OK);
@@ -656,7 +828,7 @@ static void test_isolation(void **state)
         mnap_reg_actor forged = f->sup_a;
         assert_int_equal(mnap_reg_resident_get(f->rb, &forged, "7", &got), MNAP_REG_E_NOT_FOUND);
         assert_int_equal(mnap_reg_card_get(f->rb, &forged, "0102030405060708", &c), MNAP_REG_E_NOT_FOUND);
-        assert_int_equal(mnap_reg_card_set_state(f->rb, &forged, "0102030405060708", MNAP_CARD_STOPPED),
+        assert_int_equal(mnap_reg_card_set_state(f->rb, &forged, "0102030405060708", MNAP_CARD_STOPPED, "lost"),
                          MNAP_REG_E_NOT_FOUND);
         resident(&r, "99", "偽", "ニセ");
         assert_int_equal(mnap_reg_resident_add(f->rb, &forged, &r), MNAP_REG_E_DENIED);
@@ -842,6 +1014,8 @@ int main(void)
         cmocka_unit_test(test_permission_table),
         cmocka_unit_test(test_state_table),
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_stop_measures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_lockout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_admin, setup, teardown),

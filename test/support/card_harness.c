@@ -112,6 +112,14 @@ mc_status ch_power_cycle(ch_card *c)
     return mc_power_on(&c->sc.card, &c->sc.sim);
 }
 
+mc_status ch_restart(ch_card *c)
+{
+    mc_power_off(&c->sc.card);
+    ch_forget(c);
+    c->selected_aid_len = 0;
+    return mc_power_on(&c->sc.card, &c->sc.sim);
+}
+
 mc_status ch_clone(ch_card *dst, const ch_card *src)
 {
     memset(dst, 0, sizeof(*dst));

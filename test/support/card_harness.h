@@ -91,6 +91,10 @@ void ch_free(ch_card *c);
 /* Power off, restore power (clears a pending cut), power on: start-up
  * recovery runs.  The host forgets its channel.  Returns mc_power_on's status. */
 mc_status ch_power_cycle(ch_card *c);
+/* The runtime's restart alone (mc_power_off, mc_power_on; the host forgets
+ * its channel), leaving the port's power as it is: the tear runner's restart
+ * (test/support/tear_runner.h), which may cut it. */
+mc_status ch_restart(ch_card *c);
 /* A second card whose NVM is a copy of src's, powered on (start-up recovery
  * runs on the copy): for looking at a state without changing src.  Free it
  * with ch_free.  Returns mc_power_on's status, or MC_ERR_PARAM. */

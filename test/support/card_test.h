@@ -9,6 +9,19 @@
 #include <string.h>
 
 #include "card_harness.h"
+#include "tear_runner.h"
+
+/* Runs the tear runner on case tc into *st and fails the test, naming the
+ * cut point, when it finds one that does not check out. */
+#define TEAR_RUN(tc, st)                                                                   \
+    do {                                                                                   \
+        if (tr_run((tc), (st)) != 0)                                                       \
+            fail_msg("%s: %s (cut at write %llu after %zu of %zu bytes, restart cut at "   \
+                     "its write %llu after %zu bytes)",                                    \
+                     (tc)->name, (st)->why, (unsigned long long)(st)->at.n,                \
+                     (st)->at.k == (size_t)-1 ? (st)->at.len : (st)->at.k, (st)->at.len,   \
+                     (unsigned long long)(st)->at.m, (st)->at.k2);                         \
+    } while (0)
 
 /* The status word of expr must be want (both printed in hex). */
 #define ASSERT_SW(expr, want)                                                              \

@@ -199,11 +199,16 @@ for want in "[ 1] starting pcscd --foreground with the vpcd driver" \
             "mnap: wrong PIN: the PIN is now blocked: go to the municipal counter" \
             "PIN of AP D392F000014C4942 set and unblocked" \
             "conclusion: no fault found: the reader and the card work" \
-            "AP D392F000014C4942 deleted" "(no AP)" "12 lines, chain intact" \
+            "AP D392F000014C4942 deleted" "(no AP)" "13 lines, chain intact" \
+            "registry audit of 131016: " "signature and chain intact" \
             "mnap: operator add: not allowed for clerk1 (role clerk; needs operator-admin)" \
             "card 0102030405060708 registered for resident 100000000001: ACTIVE" \
             "AP D392F000014C4942 loaded (210 bytes), recorded in the registry" \
             "AP D392F000014C4942                 LOADED    library      loaded " \
+            "card 0102030405060708: ACTIVE -> STOPPED (lost) by sup1" \
+            "mnap: card 0102030405060708 is STOPPED in the registry (MNAP_E_CARD_STOPPED): it may not be served" \
+            "mnap: card 0102030405060708 is on the stop list (STOPPED, MNAP_E_CARD_STOPPED): it may not be served" \
+            "(MNAP_E_STOPLIST_SIGNATURE): the card is not served" \
             "line 5: hash does not match" "stopping mnap-vcard and pcscd (by PID)" "mnap demo: done in"; do
     has demo.out "$want"
 done

@@ -827,6 +827,64 @@ static int keys_remove(cli *c, int argc, char **argv)
     return rc;
 }
 
+static const char u_ed25519[] =
+    "keys ed25519 NAME [--force]\n"
+    "  Makes an Ed25519 signing key NAME (the stop list: 'stoplist'; the audit\n"
+    "  checkpoints and exports: 'audit') and prints its public key.  In the key\n"
+    "  store file: a key set of random 32-byte keys whose ENC key is the private\n"
+    "  key.  In a PKCS#11 token: a key pair generated inside it\n"
+    "  (CKM_EC_EDWARDS_KEY_PAIR_GEN; the private key never leaves it, signing is\n"
+    "  CKM_EDDSA in the token).\n";
+
+static int keys_ed25519(cli *c, int argc, char **argv)
+{
+    keys_opts o;
+    int first;
+    store st;
+    uint8_t pub[32];
+    char hex[65];
+    int rc;
+    mnap_err e;
+
+    if (parse(argc, argv, &o, &first) != 0 || cli_operands(argc, first, 1, 1, u_ed25519) != 0) {
+        return EX_USAGE;
+    }
+    rc = store_open(c, &st);
+    if (rc != EX_OK) {
+        return rc;
+    }
+    if (mnap_keystore_is_token(st.ks)) {
+        e = mnap_keystore_ed25519_generate(st.ks, argv[first]);
+        if (e != MNAP_OK) {
+            cli_error("keys ed25519: %s%s", mnap_strerror(e),
+                      e == MNAP_E_PARAM ? " (a key pair of that name exists: keys remove it first)" : "");
+            rc = EX_KEYSTORE;
+        }
+    } else {
+        mnap_keyset set;
+        e = mnap_keyset_random(&set, 0x01, 32);
+        if (e != MNAP_OK) {
+            cli_error("random keys: %s", mnap_strerror(e));
+            rc = EX_LOCAL;
+        } else {
+            rc = store_set(c, &st, argv[first], &set, o.force);
+        }
+        mnap_keyset_wipe(&set);
+    }
+    if (rc == EX_OK) {
+        e = mnap_keystore_ed25519_public(st.ks, argv[first], pub);
+        if (e != MNAP_OK) {
+            cli_error("keys ed25519: %s", mnap_strerror(e));
+            rc = EX_KEYSTORE;
+        } else {
+            mt_hex_encode(pub, 32, hex, MT_HEX_UPPER);
+            printf("Ed25519 key %s: public key %s\n", argv[first], hex);
+        }
+    }
+    store_close(&st);
+    return rc;
+}
+
 static const char u_passwd[] = N_(
     "keys passwd\n"
     "  Changes the key store's passphrase: asks for the current one (or\n"
@@ -882,6 +940,7 @@ static int keys_passwd(cli *c, int argc, char **argv)
 
 static const cli_sub subs[] = {
     { "init", keys_init, u_init },
+    { "ed25519", keys_ed25519, u_ed25519 },
     { "import", keys_import, u_import },
     { "generate", keys_generate, u_generate },
     { "ceremony", keys_ceremony, u_ceremony },

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "i18n.h"
 #include "conn.h"
+#include "reg.h"
 #include "secret.h"
 #include "cm_ct.h"
 
@@ -18,6 +19,7 @@ typedef struct kiosk_opts {
     const char *item;
     const char *kind;
     const char *kiosk_id;
+    const char *stop_list, *stop_key;
     bool pin_stdin;
 } kiosk_opts;
 
@@ -41,6 +43,12 @@ static int on_opt(void *user, int opt, const char *arg)
     case 'p':
         o->pin_stdin = true;
         return 0;
+    case 'S':
+        o->stop_list = arg;
+        return 0;
+    case 'P':
+        o->stop_key = arg;
+        return 0;
     default:
         return -1;
     }
@@ -52,23 +60,31 @@ static const struct option opts[] = {
     { "kind", required_argument, NULL, 't' },
     { "kiosk-id", required_argument, NULL, 'K' },
     { "pin-stdin", no_argument, NULL, 'p' },
+    { "stop-list", required_argument, NULL, 'S' },
+    { "stop-list-key", required_argument, NULL, 'P' },
     { NULL, 0, NULL, 0 }
 };
 
 static const char u_library[] = N_(
     "kiosk library AID [--keys NAME] [--item ID] [--pin-stdin]\n"
+    "              [--stop-list FILE --stop-list-key HEX]\n"
     "  The library counter: opens a session on the library AP with key set NAME\n"
     "  (default 'library'), asks for the PIN (no echo; one line of stdin with\n"
     "  --pin-stdin), shows the patron ID (EF 0101), the issuing library (EF 0103)\n"
     "  and the loan history (EF 0102, newest first), then records a loan of item\n"
-    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n");
+    "  ID (default DEMO-0001, due in 14 days) in the loan history.\n"
+    "  With --stop-list, a card on the signed stop list (mnap card stoplist-export;\n"
+    "  HEX is its public key) is refused before any PIN is asked, and so is an\n"
+    "  expired or altered list.\n");
 static const char u_certificate[] = N_(
     "kiosk certificate AID [--keys NAME] [--kind KIND] [--kiosk-id ID] [--pin-stdin]\n"
+    "              [--stop-list FILE --stop-list-key HEX]\n"
     "  The convenience-store kiosk: opens a session on the certificate AP with key\n"
     "  set NAME (default 'certificate'), asks for the PIN, reads the resident\n"
     "  reference (EF 0201) and the data format (EF 0203), and records the\n"
     "  issuance of one certificate of KIND (default juminhyo) by kiosk ID\n"
-    "  (default KIOSK-01) in the issuance log (EF 0202).\n");
+    "  (default KIOSK-01) in the issuance log (EF 0202).  --stop-list as for\n"
+    "  kiosk library.\n");
 
 /* Prints bytes as text when they are printable (UTF-8 included), else hex;
  * trailing NUL, space and FF padding is not shown. */
@@ -106,7 +122,7 @@ typedef struct flow {
 /* Audit, key store, connection, AP session, PIN.  Returns an exit code;
  * kiosk_end records and cleans up whatever happened. */
 static int kiosk_begin(flow *f, const cli *c, const char *command, const uint8_t *aid,
-                       size_t aid_len, const char *keyname, bool pin_stdin)
+                       size_t aid_len, const char *keyname, const kiosk_opts *o)
 {
     mnap_keystore *ks = NULL;
     mnap_keyset set;
@@ -143,8 +159,22 @@ static int kiosk_begin(flow *f, const cli *c, const char *command, const uint8_t
     mnap_err e = mnap_ap_open(f->conn.ctx, aid, aid_len, &set, MNAP_LEVEL_FULL);
     mnap_keyset_wipe(&set);
     mnap_keystore_free(ks);
-    if (mnap_card_div_data(f->conn.ctx, div) == MNAP_OK) {
+    bool have_serial = mnap_card_div_data(f->conn.ctx, div) == MNAP_OK;
+    if (have_serial) {
         op_serial(&f->op, div); /* the serial is the first 8 bytes */
+    }
+    /* Stop measures: a card on the stop list (online for a kiosk operator,
+     * offline with a signed list) is refused before any PIN is asked. */
+    if (o->stop_list != NULL || o->stop_key != NULL || (c->logged_in && c->actor.role == MNAP_ROLE_KIOSK)) {
+        if (!have_serial && e == MNAP_OK) {
+            cli_error("the card's serial cannot be read: its stop-list state is unknown, it is not served");
+            return op_fail_msg(&f->op, EX_CARD, "serial unknown");
+        }
+        char why[120] = "stop-list check failed";
+        rc = !have_serial ? EX_OK : stop_check(c, div, o->stop_list, o->stop_key, why, sizeof why);
+        if (rc != EX_OK) {
+            return op_fail_msg(&f->op, rc, why);
+        }
     }
     if (e == MNAP_E_NOT_FOUND) {
         cli_error("this card has no AP %s", f->op.aid);
@@ -168,7 +198,7 @@ static int kiosk_begin(flow *f, const cli *c, const char *command, const uint8_t
         cli_error("no PIN set for this AP yet: go to the municipal counter to set one");
         return op_fail_msg(&f->op, EX_CARD, "PIN not set");
     }
-    if (secret_pin("PIN", pin_stdin, false, pin, sizeof pin, &pin_len) != 0) {
+    if (secret_pin("PIN", o->pin_stdin, false, pin, sizeof pin, &pin_len) != 0) {
         cm_wipe(pin, sizeof pin);
         return op_fail_msg(&f->op, EX_USAGE, "no PIN entered");
     }
@@ -249,7 +279,7 @@ static int kiosk_library(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     rc = kiosk_begin(&f, c, "kiosk library", aid, aid_len, o.keys != NULL ? o.keys : "library",
-                     o.pin_stdin);
+                     &o);
     if (rc == EX_OK) {
         printf(_("library AP %s: PIN verified\n"), f.op.aid);
         rc = read_ef(&f, 0x0101, "patron ID:", 32);
@@ -313,7 +343,7 @@ static int kiosk_certificate(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     rc = kiosk_begin(&f, c, "kiosk certificate", aid, aid_len,
-                     o.keys != NULL ? o.keys : "certificate", o.pin_stdin);
+                     o.keys != NULL ? o.keys : "certificate", &o);
     if (rc == EX_OK) {
         printf(_("certificate AP %s: PIN verified\n"), f.op.aid);
         rc = read_ef(&f, 0x0201, "resident ref.:", 20);

@@ -365,6 +365,19 @@ int cmd_login(cli *c, int argc, char **argv)
         } else {
             rc = reg_fail(r, e, "login");
         }
+        /* Every login, and every failed one, is an audit row of the
+         * municipality (a login that cannot be recorded still fails closed:
+         * the session is ended). */
+        if (e == MNAP_REG_OK || e == MNAP_REG_E_AUTH || e == MNAP_REG_E_LOCKED) {
+            char result[120];
+            snprintf(result, sizeof result, e == MNAP_REG_OK ? "ok" : "error: %s", mnap_reg_strerror(e));
+            mnap_reg_err ae = mnap_reg_audit_append(r, o.municipality, argv[first], "login", NULL, NULL, result, NULL);
+            if (ae != MNAP_REG_OK && e == MNAP_REG_OK) {
+                (void)mnap_reg_logout(r, token);
+                (void)unlink(c->session);
+                rc = reg_fail(r, ae, "login: the audit row");
+            }
+        }
         cm_wipe(token, sizeof token);
     }
     cm_wipe(pw, sizeof pw);
@@ -486,6 +499,11 @@ static int op_add(cli *c, int argc, char **argv)
     }
     e = mnap_reg_operator_add(c->reg, &c->actor, argv[first], o.name, role, pw, pw_len);
     cm_wipe(pw, sizeof pw);
+    char what[120];
+    snprintf(what, sizeof what, "operator %s added, role %s", argv[first], o.role);
+    if (reg_audit_note(c, "operator add", NULL, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator add");
     }
@@ -505,6 +523,11 @@ static int op_lock_common(cli *c, int argc, char **argv, const char *usage, bool
         return EX_REGISTRY;
     }
     e = mnap_reg_operator_lock(c->reg, &c->actor, argv[first], lock);
+    char what[120];
+    snprintf(what, sizeof what, "operator %s %s", argv[first], lock ? "locked" : "unlocked");
+    if (reg_audit_note(c, lock ? "operator lock" : "operator unlock", NULL, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, lock ? "operator lock" : "operator unlock");
     }
@@ -539,6 +562,11 @@ static int op_role(cli *c, int argc, char **argv)
         return EX_REGISTRY;
     }
     e = mnap_reg_operator_set_role(c->reg, &c->actor, argv[first], role);
+    char what[120];
+    snprintf(what, sizeof what, "operator %s is now %s", argv[first], argv[first + 1]);
+    if (reg_audit_note(c, "operator role", NULL, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "operator role");
     }

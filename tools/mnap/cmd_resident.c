@@ -140,6 +140,11 @@ static int resident_add(cli *c, int argc, char **argv)
     snprintf(r.birth_date, sizeof r.birth_date, "%s", o.birth);
     snprintf(r.address, sizeof r.address, "%s", o.address);
     e = mnap_reg_resident_add(c->reg, &c->actor, &r);
+    char what[80];
+    snprintf(what, sizeof what, "resident %s added", r.number);
+    if (reg_audit_note(c, "resident add", NULL, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e == MNAP_REG_E_PARAM) {
         cli_error("resident add: invalid field (number: 1 to 15 digits; birth: a real YYYY-MM-DD date; "
                   "names and address: UTF-8 text without control characters)");
@@ -260,6 +265,7 @@ static const cli_sub resident_subs[] = {
     { "show", resident_show, u_show },
     { "find", resident_find, u_find },
     { "service-id", resident_sid, u_sid },
+    { "import", resident_import, u_resident_import },
 };
 
 int cmd_resident(cli *c, int argc, char **argv)
@@ -311,6 +317,11 @@ static int card_register(cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     e = mnap_reg_card_register(c->reg, &c->actor, serial, o.resident);
+    char what[80];
+    snprintf(what, sizeof what, "registered for resident %s", o.resident);
+    if (reg_audit_note(c, "card register", serial, e, what) != EX_OK) {
+        return EX_REGISTRY;
+    }
     if (e == MNAP_REG_E_NOT_FOUND) {
         cli_error("card register: no resident %s", o.resident);
         return EX_REGISTRY;
@@ -334,7 +345,8 @@ static int card_show(cli *c, int argc, char **argv)
     char serial[MNAP_REG_SERIAL_HEX + 1];
     mnap_reg_card card;
     mnap_reg_ap aps[64];
-    size_t n = 0;
+    mnap_reg_card_event ev[32];
+    size_t n = 0, nev = 0;
     mnap_reg_err e;
     char t1[32], t2[32];
 
@@ -351,6 +363,9 @@ static int card_show(cli *c, int argc, char **argv)
     }
     if (e == MNAP_REG_OK) {
         e = mnap_reg_card_aps(c->reg, &c->actor, serial, aps, sizeof aps / sizeof aps[0], &n);
+    }
+    if (e == MNAP_REG_OK) {
+        e = mnap_reg_card_events(c->reg, &c->actor, serial, ev, sizeof ev / sizeof ev[0], &nev);
     }
     if (e != MNAP_REG_OK) {
         return reg_fail(c->reg, e, "card show");
@@ -380,6 +395,18 @@ static int card_show(cli *c, int argc, char **argv)
             json_field("deleted_by", aps[i].deleted_by[0] != '\0' ? aps[i].deleted_by : "-", true);
             printf("}");
         }
+        printf("],\"history\":[");
+        for (size_t i = 0; i < nev; i++) {
+            char at[32];
+            iso_time(ev[i].at, at);
+            printf("%s{", i == 0 ? "" : ",");
+            json_field("at", at, false);
+            json_field("from", mnap_reg_card_state_name(ev[i].from), false);
+            json_field("to", mnap_reg_card_state_name(ev[i].to), false);
+            json_field("reason", ev[i].reason, false);
+            json_field("by", ev[i].actor, true);
+            printf("}");
+        }
         printf("]}\n");
         return EX_OK;
     }
@@ -399,6 +426,12 @@ static int card_show(cli *c, int argc, char **argv)
             printf(", deleted %s by %s", d, aps[i].deleted_by);
         }
         putchar('\n');
+    }
+    for (size_t i = 0; i < nev; i++) {
+        char at[32];
+        iso_time(ev[i].at, at);
+        printf("  %s %s -> %s (%s) by %s\n", at, mnap_reg_card_state_name(ev[i].from),
+               mnap_reg_card_state_name(ev[i].to), ev[i].reason, ev[i].actor);
     }
     return EX_OK;
 }
@@ -450,6 +483,11 @@ static const cli_sub card_subs[] = {
     { "register", card_register, u_register },
     { "show", card_show, u_cshow },
     { "stoplist", card_stoplist, u_stop },
+    { "stop", card_stop, u_card_stop },
+    { "resume", card_resume, u_card_resume },
+    { "terminate", card_terminate, u_card_terminate },
+    { "stoplist-export", card_stoplist_export, u_card_export },
+    { "stoplist-key", card_stoplist_key, u_card_pubkey },
 };
 
 int cmd_regcard(cli *c, int argc, char **argv)

@@ -53,11 +53,28 @@ int ks_get(const mnap_keystore *ks, const char *name, mnap_keyset *out);
 typedef struct cli_op {
     const cli *c;
     audit_log audit;
+    /* With a registry (logged in) the audit's home is the registry: a row
+     * "begun" (reg_seq) at op_begin, an outcome row "[row N] result" at
+     * op_end; an interruption is written by the signal handler to the
+     * spool file beside the audit file (spool_fd) and settled into the
+     * registry by the next command (audit_spool_settle). */
+    bool reg;
+    uint64_t reg_seq;
+    int spool_fd;
     char command[96];
     char aid[2 * MNAP_AID_MAX + 1];
     char serial[17];
     char result[200];
 } cli_op;
+
+/* Settles the interruptions the spool beside c->audit holds into the
+ * registry (rows "[row N] interrupted (SIGINT|SIGTERM)").  Prints what it
+ * does; returns an exit code. */
+int audit_spool_settle(const cli *c);
+/* Writes a signed checkpoint of the registry audit when the last one is more
+ * than 24 h old (force: always), with key set "audit" of the key store.
+ * Returns an exit code. */
+int audit_checkpoint_if_due(const cli *c, bool force);
 
 /* Opens the audit log for a command ("ap delete"); aid may be NULL. */
 int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, size_t aid_len);

@@ -6,10 +6,16 @@
 #include "secret.h"
 #include "cm_ct.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,11 +153,27 @@ static void arm_interrupt(const cli_op *op)
     int k;
 
     block_interrupts(&old);
-    g_int.fd = op->audit.fd;
-    for (k = 0; k < 2; k++) {
-        if (audit_format(&op->audit, now, op->c->operator_id, op->command, op->serial, op->aid,
-                         why[k], g_int.line[k], &g_int.len[k], hash, err, sizeof err) != 0) {
-            g_int.len[k] = 0;
+    if (op->reg) {
+        /* The spool line: municipality, the begun row, and what the
+         * settling row will say (written by the handler, settled by the
+         * next command). */
+        g_int.fd = op->spool_fd;
+        for (k = 0; k < 2; k++) {
+            int n = snprintf(g_int.line[k], sizeof g_int.line[k], "%s\t%" PRIu64 "\t%s\t%s\t%s\t%s\t%s\n",
+                             op->c->actor.municipality, op->reg_seq, op->c->operator_id, op->command,
+                             op->serial[0] != '\0' ? op->serial : "-", op->aid[0] != '\0' ? op->aid : "-", why[k]);
+            g_int.len[k] = n > 0 && (size_t)n < sizeof g_int.line[k] ? (size_t)n : 0;
+        }
+        (void)now;
+        (void)hash;
+        (void)err;
+    } else {
+        g_int.fd = op->audit.fd;
+        for (k = 0; k < 2; k++) {
+            if (audit_format(&op->audit, now, op->c->operator_id, op->command, op->serial, op->aid,
+                             why[k], g_int.line[k], &g_int.len[k], hash, err, sizeof err) != 0) {
+                g_int.len[k] = 0;
+            }
         }
     }
     g_int.armed = 1;
@@ -192,6 +214,34 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
     if (aid != NULL) {
         mt_hex_encode(aid, aid_len, op->aid, MT_HEX_UPPER);
     }
+    op->spool_fd = -1;
+    if (c->logged_in && c->reg != NULL) {
+        /* The registry is the audit's home: earlier interruptions first,
+         * then the row that says this command began (a command that cannot
+         * be recorded is not run). */
+        char spool[4200];
+        int rc = audit_spool_settle(c);
+        if (rc != EX_OK) {
+            return rc;
+        }
+        (void)snprintf(spool, sizeof spool, "%s.interrupted", c->audit);
+        if (cli_mkdirs_for(spool) != 0 ||
+            (op->spool_fd = open(spool, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+            cli_error("audit log: cannot open %s: %s", spool, strerror(errno));
+            return EX_LOCAL;
+        }
+        mnap_reg_err e = mnap_reg_audit_append(c->reg, c->actor.municipality, c->operator_id, command, NULL,
+                                               op->aid, "begun", &op->reg_seq);
+        if (e != MNAP_REG_OK) {
+            close(op->spool_fd);
+            op->spool_fd = -1;
+            cli_error("audit (registry): %s: %s", mnap_reg_strerror(e), mnap_reg_last_message(c->reg));
+            return EX_REGISTRY;
+        }
+        op->reg = true;
+        arm_interrupt(op);
+        return EX_OK;
+    }
     if (audit_open(&op->audit, c->audit, err, sizeof err) != 0) {
         cli_error("audit log: %s", err);
         return EX_LOCAL;
@@ -203,7 +253,7 @@ int op_begin(cli_op *op, const cli *c, const char *command, const uint8_t *aid, 
 void op_serial(cli_op *op, const uint8_t serial[8])
 {
     mt_hex_encode(serial, 8, op->serial, MT_HEX_UPPER);
-    if (op->audit.fd >= 0) {
+    if (op->audit.fd >= 0 || op->reg) {
         arm_interrupt(op);
     }
 }
@@ -240,6 +290,23 @@ int op_end(cli_op *op, int rc)
      * once the real line is written. */
     block_interrupts(&old);
     disarm_interrupt();
+    if (op->reg) {
+        char result[sizeof op->result + 32];
+        (void)snprintf(result, sizeof result, "[row %" PRIu64 "] %s", op->reg_seq, op->result);
+        mnap_reg_err e = mnap_reg_audit_append(op->c->reg, op->c->actor.municipality, op_id, op->command,
+                                               op->serial, op->aid, result, NULL);
+        if (e != MNAP_REG_OK) {
+            /* The begun row stays unsettled: audit verify counts it. */
+            cli_error("audit (registry): the outcome row: %s", mnap_reg_strerror(e));
+            rc = EX_REGISTRY;
+        }
+        close(op->spool_fd);
+        op->spool_fd = -1;
+        op->reg = false;
+        (void)sigprocmask(SIG_SETMASK, &old, NULL);
+        (void)audit_checkpoint_if_due(op->c, false);
+        return rc;
+    }
     if (audit_append(&op->audit, time(NULL), op_id, op->command, op->serial, op->aid, op->result,
                      err, sizeof err) != 0) {
         cli_error("audit log: %s", err);
@@ -335,6 +402,151 @@ int am_end(am_frame *f, int rc)
     if (f->ks != NULL) {
         mnap_keystore_free(f->ks);
         f->ks = NULL;
+    }
+    return rc;
+}
+
+/* --- the registry audit: spool of interruptions, checkpoints ------------------------ */
+int audit_spool_settle(const cli *c)
+{
+    char spool[4200], *buf = NULL;
+    struct stat st;
+    int fd, rc = EX_OK;
+    size_t left = 0;
+    bool all = true;
+
+    if (!c->logged_in || c->reg == NULL) {
+        return EX_OK;
+    }
+    (void)snprintf(spool, sizeof spool, "%s.interrupted", c->audit);
+    fd = open(spool, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return EX_OK; /* nothing was ever interrupted here */
+    }
+    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
+        close(fd);
+        return EX_OK;
+    }
+    if (st.st_size == 0 || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        close(fd);
+        return EX_OK;
+    }
+    ssize_t got = pread(fd, buf, (size_t)st.st_size, 0);
+    if (got != (ssize_t)st.st_size) {
+        free(buf);
+        close(fd);
+        return EX_OK;
+    }
+    buf[got] = '\0';
+    for (char *line = buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        char *f[7];
+        size_t n = 0;
+        *nl = '\0';
+        for (char *p = line; n < 7; n++) {
+            f[n] = p;
+            char *t = strchr(p, '\t');
+            if (t == NULL) {
+                n++;
+                break;
+            }
+            *t = '\0';
+            p = t + 1;
+        }
+        if (n != 7) {
+            continue; /* a torn line (the handler died mid-write): nothing to settle */
+        }
+        uint64_t seq = strtoull(f[1], NULL, 10);
+        bool settled = true;
+        if (strcmp(f[0], c->actor.municipality) != 0) {
+            all = false; /* another municipality's terminal role: left for it */
+            continue;
+        }
+        if (mnap_reg_audit_settled(c->reg, f[0], seq, &settled) != MNAP_REG_OK) {
+            all = false;
+            rc = EX_REGISTRY;
+            continue;
+        }
+        if (!settled) {
+            char result[300];
+            (void)snprintf(result, sizeof result, "[row %" PRIu64 "] %s", seq, f[6]);
+            if (mnap_reg_audit_append(c->reg, f[0], f[2], f[3], strcmp(f[4], "-") == 0 ? NULL : f[4],
+                                      strcmp(f[5], "-") == 0 ? NULL : f[5], result, NULL) != MNAP_REG_OK) {
+                all = false;
+                rc = EX_REGISTRY;
+                continue;
+            }
+            fprintf(stderr, "mnap: audit: row %" PRIu64 " (%s by %s) recorded as %s\n", seq, f[3], f[2], f[6]);
+        }
+        left++;
+    }
+    /* Everything settled and nothing appended meanwhile: start afresh. */
+    if (all && fstat(fd, &st) == 0 && st.st_size == got) {
+        (void)ftruncate(fd, 0);
+    }
+    (void)left;
+    free(buf);
+    close(fd);
+    if (rc != EX_OK) {
+        cli_error("audit (registry): an interrupted command could not be recorded: %s",
+                  mnap_reg_last_message(c->reg));
+    }
+    return rc;
+}
+
+typedef struct ks_sign {
+    const mnap_keystore *ks;
+} ks_sign;
+
+static int sign_with_ks(void *user, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    const ks_sign *k = user;
+    return mnap_keystore_ed25519_sign(k->ks, "audit", msg, len, sig) == MNAP_OK ? 0 : -1;
+}
+
+int audit_checkpoint_if_due(const cli *c, bool force)
+{
+    bool due = force;
+    mnap_keystore *ks = NULL;
+    uint8_t pub[32];
+    uint64_t seq = 0;
+    int rc;
+
+    if (!c->logged_in || c->reg == NULL) {
+        return EX_OK;
+    }
+    if (!force && (mnap_reg_audit_checkpoint_due(c->reg, c->actor.municipality, &due) != MNAP_REG_OK || !due)) {
+        return EX_OK;
+    }
+    if (!force && getenv("MNAP_PASSPHRASE") == NULL) {
+        cli_error("audit: no signed checkpoint in the last 24 h: run 'mnap audit checkpoint'");
+        return EX_OK;
+    }
+    rc = ks_open(c, &ks);
+    if (rc == EX_OK) {
+        /* Key "audit" of the key source: a file store's key set, or a key
+         * pair in a PKCS#11 token that signs there (CKM_EDDSA). */
+        mnap_err e = mnap_keystore_ed25519_public(ks, "audit", pub);
+        if (e != MNAP_OK) {
+            cli_error("audit checkpoint: Ed25519 key 'audit': %s (make it once with 'mnap keys ed25519 audit')",
+                      mnap_strerror(e));
+            rc = EX_KEYSTORE;
+        } else {
+            ks_sign k = { ks };
+            mnap_reg_err re = mnap_reg_audit_checkpoint_signed(c->reg, c->actor.municipality, pub, sign_with_ks, &k,
+                                                               &seq);
+            if (re != MNAP_REG_OK) {
+                cli_error("audit checkpoint: %s", mnap_reg_strerror(re));
+                rc = EX_REGISTRY;
+            } else if (force) {
+                printf("audit checkpoint of %s: row %" PRIu64 " signed\n", c->actor.municipality, seq);
+            }
+        }
+    }
+    mnap_keystore_free(ks);
+    if (rc != EX_OK && !force) {
+        cli_error("audit: no signed checkpoint in the last 24 h, and none could be written: run "
+                  "'mnap audit checkpoint'");
+        return EX_OK;
     }
     return rc;
 }

@@ -160,10 +160,16 @@ static const gate_rule rules[] = {
     { "operator", "role", MNAP_PERM_OPERATOR_ADMIN },
     { "operator", NULL, MNAP_PERM_OPERATOR_UNLOCK },
     { "resident", "add", MNAP_PERM_RESIDENT_WRITE },
+    { "resident", "import", MNAP_PERM_RESIDENT_WRITE },
     { "resident", "service-id", MNAP_PERM_SERVICE_ID },
     { "resident", NULL, MNAP_PERM_RESIDENT_READ },
     { "card", "register", MNAP_PERM_CARD_REGISTER },
     { "card", "stoplist", MNAP_PERM_STOPLIST_READ },
+    { "card", "stop", MNAP_PERM_CARD_STOP },
+    { "card", "resume", MNAP_PERM_CARD_STOP },
+    { "card", "terminate", MNAP_PERM_CARD_STOP },
+    { "card", "stoplist-export", MNAP_PERM_CARD_STOP },
+    { "card", "stoplist-key", MNAP_PERM_CARD_STOP },
     { "card", NULL, MNAP_PERM_CARD_READ },
 };
 
@@ -384,4 +390,22 @@ int regap_require_active(cli *c, am_frame *f)
     }
     e = mnap_reg_card_require_active(c->reg, &c->actor, f->op.serial);
     return e == MNAP_REG_OK ? EX_OK : card_refusal(c, f, e, f->op.command);
+}
+
+int reg_audit_note(const cli *c, const char *command, const char *serial, mnap_reg_err e, const char *what)
+{
+    char result[240];
+
+    if (!c->logged_in || c->reg == NULL) {
+        return EX_OK;
+    }
+    (void)snprintf(result, sizeof result, "%s: %s", e == MNAP_REG_OK ? "ok" : "error",
+                   e == MNAP_REG_OK ? what : mnap_reg_strerror(e));
+    mnap_reg_err ae = mnap_reg_audit_append(c->reg, c->actor.municipality, c->actor.operator_id, command, serial,
+                                            NULL, result, NULL);
+    if (ae != MNAP_REG_OK) {
+        cli_error("%s: the audit row: %s", command, mnap_reg_strerror(ae));
+        return EX_REGISTRY;
+    }
+    return EX_OK;
 }

@@ -58,4 +58,29 @@ int regap_absent(cli *c, am_frame *f, const char *aid, int card_rc);
 /* For pin unblock: the card must be registered and ACTIVE. */
 int regap_require_active(cli *c, am_frame *f);
 
+/* One audit row for a registry-only action (operator add/lock/unlock/role,
+ * resident add, card register): e is the outcome, what says what was done.
+ * Returns an exit code (EX_REGISTRY when the row cannot be written). */
+int reg_audit_note(const cli *c, const char *command, const char *serial, mnap_reg_err e, const char *what);
+
+/* --- resident import (cmd_import.c) ------------------------------------------------ */
+extern const char u_resident_import[];
+int resident_import(cli *c, int argc, char **argv);
+
+/* --- stop measures (cmd_stop.c) --------------------------------------------------- */
+extern const char u_card_stop[], u_card_resume[], u_card_terminate[], u_card_export[], u_card_pubkey[];
+int card_stop(cli *c, int argc, char **argv);
+int card_resume(cli *c, int argc, char **argv);
+int card_terminate(cli *c, int argc, char **argv);
+int card_stoplist_export(cli *c, int argc, char **argv);
+int card_stoplist_key(cli *c, int argc, char **argv);
+/* The clock of the stop-list export (time(), or the test hook MNAP_TEST_NOW). */
+int64_t stop_now(void);
+/* May the card be served?  Offline against list (signed file) with key (hex
+ * public key) when either is given; online through the registry when the
+ * operator logged in is a kiosk.  Prints the refusal and puts the audit
+ * result in why.  Returns an exit code. */
+int stop_check(const cli *c, const uint8_t serial[8], const char *list, const char *key, char *why,
+               size_t why_cap);
+
 #endif

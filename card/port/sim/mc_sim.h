@@ -31,6 +31,10 @@ typedef struct mc_sim {
     uint64_t cut_at_write;       /* 1-based index of the write to tear; 0 = off */
     size_t cut_after_bytes;      /* bytes of that write that reach NVM */
     bool power_cut;              /* a cut happened: writes fail until restore */
+    size_t cut_len;              /* length of the write the cut tore (0: none yet) */
+    uint32_t cut_addr;           /* and its address */
+    int cut_how;                 /* the interrupted byte: MC_TEAR_* of card/port_tear.h */
+    uint8_t cut_value;           /* its value for MC_TEAR_VALUE */
     /* deterministic random (for transcripts and tests): when set, random
      * bytes come from a counter-mode stream over this seed instead of OpenSSL */
     bool det_random;
@@ -48,9 +52,12 @@ int mc_sim_open_file(mc_sim *sim, const char *path, char *err, size_t err_cap);
 void mc_sim_close(mc_sim *sim);
 
 /* Power-cut injection: tear the nth write from now (1 = the next write) after
- * k bytes. */
+ * k bytes, the rest (the interrupted byte included) old.  mc_port_tear_arm
+ * (card/port_tear.h) also sets what the interrupted byte holds. */
 void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes);
 void mc_sim_disarm(mc_sim *sim);
+/* The same through card/port_tear.h (mc_port_tear_*), which the tear runner
+ * uses: any port can offer it. */
 /* Power is back: writes work again (call before mc_power_on). */
 void mc_sim_power_restore(mc_sim *sim);
 void mc_sim_reset_counters(mc_sim *sim);

@@ -30,6 +30,7 @@
 #include "mnap_err.h"
 #include "mnap_transport.h"
 #include "mnap_keys.h"
+#include "mnap_stoplist.h"
 
 #ifdef __cplusplus
 extern "C" {

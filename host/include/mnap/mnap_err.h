@@ -65,6 +65,14 @@ typedef enum mnap_err {
                                      the one this store was loaded from (another program
                                      saved it since): nothing written; load it again */
 
+    /* --- offline stop list (mnap_stoplist.h) ------------------------------ */
+    MNAP_E_STOPLIST_FORMAT = -70,    /* the stop-list file is malformed or truncated */
+    MNAP_E_STOPLIST_SIGNATURE = -71, /* its signature does not verify with the public key
+                                        given: edited, or signed by another key */
+    MNAP_E_STOPLIST_EXPIRED = -72,   /* its validity ended (or has not begun): get a new one */
+    MNAP_E_CARD_STOPPED = -73,       /* the card is on the stop list (stopped, suspended or
+                                        terminated): it may not be served */
+
     /* --- status words of PROTOCOL.md ------------------------------------- */
     MNAP_E_CARD_STATUS = -80,     /* a status word PROTOCOL.md does not define */
     MNAP_E_PIN_WRONG = -81,       /* 63Cx: wrong PIN, x tries left (x > 0) */

@@ -140,6 +140,21 @@ const char *mnap_keystore_name(const mnap_keystore *ks, size_t i);
  * key sets got from it may no longer be used). */
 void mnap_keystore_free(mnap_keystore *ks);
 
+/* Ed25519 signing keys held by the key source (the offline stop list, the
+ * audit checkpoints and exports):
+ *   file store:     key set NAME of 32-byte keys; its ENC key is the private
+ *                   key (encrypted and wiped like every key set);
+ *   PKCS#11 token:  a key pair labelled "NAME/ed25519" made in the token by
+ *                   mnap_keystore_ed25519_generate (CKM_EC_EDWARDS_KEY_PAIR_GEN;
+ *                   the private key sensitive and never extractable), signing
+ *                   with CKM_EDDSA in the token.  MNAP_E_KS_MECHANISM when the
+ *                   token lacks them.
+ * generate on a file store makes key set NAME (KVN 01, random 32-byte keys). */
+mnap_err mnap_keystore_ed25519_generate(mnap_keystore *ks, const char *name);
+mnap_err mnap_keystore_ed25519_public(const mnap_keystore *ks, const char *name, uint8_t pub[32]);
+mnap_err mnap_keystore_ed25519_sign(const mnap_keystore *ks, const char *name, const uint8_t *msg, size_t len,
+                                    uint8_t sig[64]);
+
 /* 1 when ks is a PKCS#11 token, 0 for the file store. */
 int mnap_keystore_is_token(const mnap_keystore *ks);
 /* How a token store diversifies: "C_Sign CKM_AES_CMAC" (card keys that

@@ -51,6 +51,8 @@ typedef enum mnap_reg_err {
     MNAP_REG_E_BUSY,         /* lock or serialization conflict persisted */
     MNAP_REG_E_CRYPTO,       /* random numbers or KDF failed */
     MNAP_REG_E_HAS_CARD,     /* the resident already has a card in use */
+    MNAP_REG_E_AUDIT,        /* the audit chain or a checkpoint does not verify */
+    MNAP_REG_E_RETENTION,    /* audit rows younger than 366 days are kept */
     MNAP_REG_E__COUNT
 } mnap_reg_err;
 
@@ -111,6 +113,12 @@ mnap_reg_err mnap_reg_card_transition(mnap_reg_card_state from, mnap_reg_card_st
  * past the end. */
 bool mnap_reg_card_transition_at(size_t i, mnap_reg_card_state *from, mnap_reg_card_state *to,
                                  const char **reason);
+
+/* Why a card changes state, and the state each reason leads to:
+ * registered -> ACTIVE, missing -> SUSPENDED, found -> ACTIVE, lost and
+ * stolen -> STOPPED, returned and expired -> TERMINATED.  MNAP_REG_E_PARAM
+ * for any other word. */
+mnap_reg_err mnap_reg_card_reason_target(const char *reason, mnap_reg_card_state *to);
 
 /* --- opening ------------------------------------------------------------- */
 typedef struct mnap_reg mnap_reg;
@@ -213,6 +221,17 @@ mnap_reg_err mnap_reg_resident_add(mnap_reg *r, const mnap_reg_actor *a,
                                    const mnap_reg_resident *res);
 mnap_reg_err mnap_reg_resident_get(mnap_reg *r, const mnap_reg_actor *a, const char *number,
                                    mnap_reg_resident *out);
+/* Imports n residents in one transaction (resident-write).  status[i] gets
+ * each row's outcome: OK (added), PARAM (a field is not valid) or EXISTS
+ * (the number is already registered, or earlier in the same import).  With
+ * a bad row and no SKIP_BAD nothing is changed and MNAP_REG_E_PARAM is
+ * returned; with SKIP_BAD the good rows are added.  CHECK: statuses only,
+ * nothing is changed (OK when every row would be added).  *imported: rows
+ * added. */
+#define MNAP_REG_IMPORT_SKIP_BAD 1u
+#define MNAP_REG_IMPORT_CHECK 2u
+mnap_reg_err mnap_reg_resident_import(mnap_reg *r, const mnap_reg_actor *a, const mnap_reg_resident *res,
+                                      size_t n, unsigned flags, mnap_reg_err *status, size_t *imported);
 /* Residents whose kana or kanji name contains text (at most max, by
  * number); *count gets how many were written to out. */
 mnap_reg_err mnap_reg_resident_find(mnap_reg *r, const mnap_reg_actor *a, const char *text,
@@ -263,9 +282,26 @@ mnap_reg_err mnap_reg_card_register(mnap_reg *r, const mnap_reg_actor *a, const 
                                     const char *resident);
 mnap_reg_err mnap_reg_card_get(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
                                mnap_reg_card *out);
-/* Moves the card through the transition table (supervisor). */
+/* Moves the card through the transition table (supervisor) for reason
+ * (mnap_reg_card_reason_target must lead to `to`, else MNAP_REG_E_PARAM),
+ * and records who, when and why in card_events, in one transaction. */
 mnap_reg_err mnap_reg_card_set_state(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
-                                     mnap_reg_card_state to);
+                                     mnap_reg_card_state to, const char *reason);
+/* The card's state changes, oldest first (registration included). */
+typedef struct mnap_reg_card_event {
+    mnap_reg_card_state from, to;
+    char reason[16];
+    char actor[MNAP_REG_ID_MAX + 1];
+    int64_t at;
+} mnap_reg_card_event;
+mnap_reg_err mnap_reg_card_events(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                  mnap_reg_card_event *out, size_t max, size_t *count);
+/* "May this card be served?" for a kiosk or business system (kiosk-flow):
+ * MNAP_REG_OK when the card is not on the actor's municipality's stop list;
+ * MNAP_REG_E_STATE (and *state, when not NULL) when it is.  Reads only the
+ * stop list (on PostgreSQL a kiosk role sees nothing else). */
+mnap_reg_err mnap_reg_card_servable(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
+                                    mnap_reg_card_state *state);
 /* The card's AP records, newest first (at most max). */
 mnap_reg_err mnap_reg_card_aps(mnap_reg *r, const mnap_reg_actor *a, const char *serial,
                                mnap_reg_ap *out, size_t max, size_t *count);
@@ -305,6 +341,78 @@ mnap_reg_err mnap_reg_ap_resolve(mnap_reg *r, const mnap_reg_actor *a, const cha
  * STATE otherwise. */
 mnap_reg_err mnap_reg_card_require_active(mnap_reg *r, const mnap_reg_actor *a,
                                           const char *serial);
+
+/* --- the operator audit (schema 3; docs/registry.md) ------------------------
+ * One row per operator action, hash-chained per municipality exactly as the
+ * audit file is (tools/mnap/audit.h: the hash is SHA-256 of the previous
+ * row's hash, a newline and "seq TAB time TAB operator TAB command TAB
+ * serial TAB aid TAB result"; fields are cut at 200 bytes, tabs and control
+ * characters become '_', an empty field is "-").  Rows are only added: no
+ * role may change one, and none younger than 366 days may be deleted
+ * (PostgreSQL: privileges and triggers; SQLite: triggers).  A signed
+ * checkpoint (Ed25519 over the chain head and a time) makes the deletion of
+ * the newest rows detectable too. */
+#define MNAP_REG_AUDIT_FIELD 200
+#define MNAP_REG_AUDIT_KEEP (366 * 86400)
+#define MNAP_REG_AUDIT_CHECKPOINT_AGE (24 * 3600)
+
+typedef struct mnap_reg_audit_row {
+    uint64_t seq;
+    int64_t at;
+    char operator_id[MNAP_REG_AUDIT_FIELD + 1];
+    char command[MNAP_REG_AUDIT_FIELD + 1];
+    char serial[MNAP_REG_AUDIT_FIELD + 1];
+    char aid[MNAP_REG_AUDIT_FIELD + 1];
+    char result[MNAP_REG_AUDIT_FIELD + 1];
+    char prev_hash[65];
+    char hash[65];
+} mnap_reg_audit_row;
+
+/* Appends a row for municipality (any operator's action, also a failed
+ * login: the library trusts the program, as for the actor).  *seq (when not
+ * NULL) gets its sequence number. */
+mnap_reg_err mnap_reg_audit_append(mnap_reg *r, const char *municipality, const char *operator_id,
+                                   const char *command, const char *serial, const char *aid,
+                                   const char *result, uint64_t *seq);
+/* The row seq of municipality has an outcome row already ("[row N] ..."):
+ * *settled.  For settling rows begun by an interrupted command. */
+mnap_reg_err mnap_reg_audit_settled(mnap_reg *r, const char *municipality, uint64_t seq, bool *settled);
+/* The actor's rows with from <= at < to, oldest first (auditor).  cb returns
+ * non-zero to stop. */
+mnap_reg_err mnap_reg_audit_rows(mnap_reg *r, const mnap_reg_actor *a, int64_t from, int64_t to,
+                                 int (*cb)(void *user, const mnap_reg_audit_row *row), void *user);
+
+typedef struct mnap_reg_audit_report {
+    uint64_t rows, first_seq, last_seq, checkpoints, unsettled;
+    int64_t last_checkpoint_at;   /* 0: none */
+    bool signatures_checked;
+    char last_hash[65];
+    char why[240];                /* the first problem */
+} mnap_reg_audit_report;
+/* Checks the actor's chain and checkpoints (auditor): every row's hash,
+ * consecutive sequence numbers, every checkpoint's head against the chain
+ * (a checkpoint past the last row: the newest rows were deleted) and, with
+ * pub (Ed25519, 32 bytes), its signature.  MNAP_REG_E_AUDIT with rep->why
+ * when broken. */
+mnap_reg_err mnap_reg_audit_verify(mnap_reg *r, const mnap_reg_actor *a, const uint8_t *pub,
+                                   mnap_reg_audit_report *rep);
+/* Signs the chain head of municipality at the registry's clock (seed: the
+ * Ed25519 private key) and stores the checkpoint. */
+mnap_reg_err mnap_reg_audit_checkpoint(mnap_reg *r, const char *municipality, const uint8_t seed[32],
+                                       uint64_t *seq);
+/* The same with the signature made elsewhere (a key in a PKCS#11 token):
+ * sign returns 0 with the 64-byte Ed25519 signature of msg; pub is the
+ * public key stored beside it. */
+typedef int (*mnap_reg_signer)(void *user, const uint8_t *msg, size_t len, uint8_t sig[64]);
+mnap_reg_err mnap_reg_audit_checkpoint_signed(mnap_reg *r, const char *municipality, const uint8_t pub[32],
+                                              mnap_reg_signer sign, void *user, uint64_t *seq);
+/* *due: the last checkpoint is more than 24 h old (or there is none and
+ * there are rows). */
+mnap_reg_err mnap_reg_audit_checkpoint_due(mnap_reg *r, const char *municipality, bool *due);
+/* Deletes the actor's rows older than before (auditor); before must be at
+ * least 366 days in the past (MNAP_REG_E_RETENTION otherwise, nothing
+ * deleted).  The purge itself is a row. */
+mnap_reg_err mnap_reg_audit_purge(mnap_reg *r, const mnap_reg_actor *a, int64_t before, uint64_t *removed);
 
 /* --- the operator console's tuning (docs/console.md) --------------------------
  * Key/value texts per municipality: titles, guidance, button labels, the
