@@ -57,6 +57,7 @@ endif
 PCSC_CFLAGS := $(shell pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
 PCSC_LIBS   := $(shell pkg-config --libs libpcsclite 2>/dev/null || echo -lpcsclite)
 # PKCS#11 key source (host/p11.c): p11-kit's module loading and URI parsing.
+MHD_LIBS    := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 P11_CFLAGS  := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_LIBS    := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 
@@ -129,7 +130,7 @@ TEST_SUITES := common card host tools registry
 TEST_BINS := $(foreach s,$(TEST_SUITES),$(patsubst test/$(s)/%.c,$(BUILD)/test/$(s)/%,$(wildcard test/$(s)/test_*.c)))
 
 .PHONY: all libs tools tests test check clean deps demo install uninstall size bench bench-smoke fuzz-bins \
-        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python test-long fuzz ctcheck stress
+        $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-deps test-python test-long test-console fuzz ctcheck stress
 .DEFAULT_GOAL := all
 # Keep object files that pattern chains would treat as intermediate:
 # incremental builds must not recompile them.
@@ -213,6 +214,10 @@ PROG_LIBS   = $(LIB_TOOLS) $(LIB_REG) $(LIB_INPROC) $(LIB_HOST) $(LIB_SIM) $(LIB
 PROG_LDLIBS = $(LDLIBS)
 $(BUILD)/bin/mnap-vcard: PROG_LIBS   = $(LIB_TOOLS) $(LIB_SIM) $(LIB_CARD) $(LIB_COMMON)
 $(BUILD)/bin/mnap-vcard: PROG_LDLIBS = -lssl -lcrypto
+# The operator console (docs/console.md): libmicrohttpd for HTTPS; no libmnap
+# link of its own beyond the registry (card work runs the mnap CLI).
+$(BUILD)/bin/mnap-console: PROG_LIBS   = $(LIB_TOOLS) $(LIB_REG) $(LIB_COMMON)
+$(BUILD)/bin/mnap-console: PROG_LDLIBS = $(LDLIBS) $(MHD_LIBS)
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard tools/%/*.c)) $$(PROG_LIBS)
 	@mkdir -p $(@D)
@@ -268,6 +273,12 @@ $(BUILD)/test/e2e/%: $(BUILD)/obj/test/e2e/%.o $(LINK_HOST)
 test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 	@if [ -x test/e2e/run.sh ]; then BUILD=$(BUILD) test/e2e/run.sh; else echo "test-e2e: no end-to-end suite yet"; fi
 
+# The operator console in headless Chromium (issue #22, docs/console.md):
+# its own registry, CA, private pcscd and virtual card; screenshots in
+# $(BUILD)/test/console.
+test-console: $(TOOLS) $(E2E_BINS)
+	@BUILD=$(BUILD) test/console/run.sh
+
 # The independent interop peer (issue #14): test/interop/ in Python (pyscard,
 # python3-cryptography, its own SCP03 host) against mnap-vcard through a
 # private pcscd, in the T=1, T=0 and contactless modes.
@@ -300,7 +311,8 @@ test-deps:
 test: deps-check
 	@$(MAKE) --no-print-directory test-deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python
+	@$(MAKE) --no-print-directory $(addprefix test-,$(TEST_SUITES)) test-e2e test-interop test-python test-console
+	@$(MAKE) --no-print-directory test-arm
 	@echo "make test: all suites passed"
 
 # The tearing suites at every cut point under every model of the interrupted
@@ -368,14 +380,18 @@ fuzz:
 	    > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$n.log; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/fuzz-$$n.log | tail -2; done
 
+# ---- ARM cores under QEMU (issue #17) -------------------------------------
+include test/arm/arm.mk
+
 # ---- dependencies --------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libpcsclite-dev pcscd libssl-dev libcmocka-dev libjsmn-dev \
             vsmartcard-vpcd pcsc-tools opensc clang libclang-rt-14-dev valgrind \
-            gcc-arm-none-eabi libnewlib-arm-none-eabi python3 \
+            gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dpkg-dev python3 \
             vsmartcard-vpicc python3-pycryptodome python3-pyscard python3-cryptography \
             p11-kit libp11-kit-dev softhsm2 libnss3 libnss3-tools opensc-pkcs11 \
             libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-15-pgtap \
-            libjansson-dev gettext locales groff-base
+            libjansson-dev gettext locales groff-base \
+            libmicrohttpd-dev chromium chromium-driver python3-selenium fonts-noto-cjk
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
@@ -383,6 +399,8 @@ deps:
 	echo "deps: installing $$missing"; \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+	@# BearSSL's source for the ARM port's AES (test/arm/arm.mk), from Debian's source package
+	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
 deps-check: deps
 
 # ---- demo ----------------------------------------------------------------

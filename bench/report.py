@@ -579,6 +579,11 @@ def main():
                "`mc_process` of a card on the simulator port with memory NVM (64 KiB), so each "
                "APDU can be measured on its own.\n")
     section_cpu(out)
+    # §1a: the Cortex-M0 counts of `make bench-arm` (test/arm/icount.py), kept
+    # in bench/arm_m0.md because they come from QEMU, not from this run.
+    arm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arm_m0.md")
+    if os.path.exists(arm):
+        out.append(open(arm).read().rstrip() + "\n")
     section_nvm(out)
     section_wire(out)
     section_size(out)

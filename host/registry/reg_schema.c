@@ -247,6 +247,42 @@ static const char v3_pg[] =
     "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
     "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
 
+/* Version 4 (the operator console, issue #22): its tuning per
+ * municipality, set by an admin, and the extra resident fields a
+ * municipality records (docs/console.md). */
+static const char v4_common[] =
+    "CREATE TABLE tuning (\n"
+    "  municipality TEXT NOT NULL REFERENCES municipalities(code),\n"
+    "  key TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  changed_at BIGINT NOT NULL,\n"
+    "  changed_by TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, key));\n"
+    "CREATE TABLE resident_extra (\n"
+    "  municipality TEXT NOT NULL,\n"
+    "  resident TEXT NOT NULL,\n"
+    "  field TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  changed_at BIGINT NOT NULL,\n"
+    "  changed_by TEXT NOT NULL,\n"
+    "  PRIMARY KEY (municipality, resident, field),\n"
+    "  FOREIGN KEY (municipality, resident) REFERENCES residents(municipality, number));\n";
+static const char v4_pg[] =
+    "ALTER TABLE tuning OWNER TO mnap_owner;\n"
+    "ALTER TABLE resident_extra OWNER TO mnap_owner;\n"
+    "REVOKE ALL ON tuning, resident_extra FROM PUBLIC;\n"
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON tuning, resident_extra TO mnap_app;\n"
+    "ALTER TABLE resident_extra ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE resident_extra FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON resident_extra\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n"
+    "ALTER TABLE tuning ENABLE ROW LEVEL SECURITY;\n"
+    "ALTER TABLE tuning FORCE ROW LEVEL SECURITY;\n"
+    "CREATE POLICY tenant ON tuning\n"
+    "  USING (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'))\n"
+    "  WITH CHECK (pg_has_role(current_user, 'mnap_m_' || municipality, 'MEMBER'));\n";
+
 static const struct {
     int version;
     const char *common;
@@ -256,6 +292,7 @@ static const struct {
     { 1, v1_common, NULL, v1_pg },
     { 2, v2_common, v2_sqlite, v2_pg },
     { 3, v3_common, v3_sqlite, v3_pg },
+    { 4, v4_common, NULL, v4_pg },
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -190,6 +190,10 @@ static void round_trip(mnap_keystore *ks)
 
     if (mnap_keystore_set_kdf(ks, 10, 1, 1) != MNAP_OK)
         fail("set_kdf(10, 1, 1) refused", 0);
+    /* A fresh target: a save refuses to overwrite a store file other than
+     * the version it was loaded from (MNAP_E_KS_STALE, issue #21), and path2
+     * still holds the previous input's store. */
+    (void)unlink(path2);
     rc = mnap_keystore_save(ks, path2, PASS, strlen(PASS));
     if (rc != MNAP_OK)
         fail("save of a loaded store failed", rc);

@@ -71,7 +71,7 @@ S=0102030405060708
 # --- the registry ---------------------------------------------------------------------
 run no-registry "$M" resident show 1; rc 6
 err "mnap: no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'"
-run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 3"
+run init "$M" --registry "$ADMIN_REG" registry init; rc 0; out "registry ($ENGINE): schema version 4"
 run init-again "$M" --registry "$ADMIN_REG" registry upgrade; rc 0
 run_in addm "admin password\n" "$M" --registry "$ADMIN_REG" registry add-municipality 131016 \
     --name 千代田区 --admin admin --password-stdin; rc 0
@@ -85,7 +85,7 @@ if [ "$ENGINE" = postgresql ]; then
 fi
 export MNAP_REGISTRY="$TERM_REG"
 run status "$M" registry status --json; rc 0
-out "{\"engine\":\"$ENGINE\",\"schema\":3,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
+out "{\"engine\":\"$ENGINE\",\"schema\":4,\"municipalities\":[{\"code\":\"131016\",\"name\":\"千代田区\"}]}"
 
 # From now on every command needs a session.
 run gated "$M" ap list; rc 6; err "mnap: ap: not logged in (run 'mnap login OPERATOR')"

@@ -30,12 +30,13 @@ SELECT is(
   (SELECT count(*)::int FROM pg_class c
     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'municipality')),
-  9, 'nine tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids, card_events, audit_log, audit_checkpoints)');
+  11, 'eleven tables carry a municipality column (operators, sessions, residents, cards, issued_aps, service_ids, card_events, audit_log, audit_checkpoints, tuning, resident_extra)');
 SELECT is(
   (SELECT string_agg(relname, ', ') FROM pg_class
     WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')
       AND relname IN ('mnap_schema','municipalities','operators','sessions','residents','cards',
-                      'issued_aps','service_ids','stop_list','card_events','audit_log','audit_checkpoints')
+                      'issued_aps','service_ids','stop_list','card_events','audit_log','audit_checkpoints',
+                      'tuning','resident_extra')
       AND pg_get_userbyid(relowner) <> 'mnap_owner'),
   NULL, 'the tables and the view belong to mnap_owner');
 SELECT ok(NOT (SELECT rolbypassrls OR rolsuper OR rolcanlogin FROM pg_roles WHERE rolname = 'mnap_owner'),

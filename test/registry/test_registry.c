@@ -940,6 +940,74 @@ static void test_two_terminals(void **state)
     assert_int_equal(op.failed_logins, 5);
 }
 
+/* The console's tuning (schema v2): an admin sets, a clerk may not; each
+ * municipality sees its own; an empty value removes; bad keys and values
+ * are refused with nothing written. */
+typedef struct tune_seen {
+    int n;
+    char last[300];
+} tune_seen;
+
+static void tune_cb(void *user, const char *key, const char *value)
+{
+    tune_seen *t = user;
+    t->n++;
+    snprintf(t->last, sizeof t->last, "%s=%s", key, value);
+}
+
+static void test_tuning(void **state)
+{
+    fx *f = *state;
+    tune_seen a = { 0 }, b = { 0 };
+    char big[300];
+
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "label_list", "カードの中身"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "label_list", "一覧"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->clerk_a, "label_list", "x"), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "Bad-Key", "x"), MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "title", "a\x01b"), MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "title", "\xff\xfe"), MNAP_REG_E_PARAM);
+    memset(big, 'x', 256);
+    big[256] = '\0';
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "title", big), MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.last, "label_list=一覧");
+    if (!f->pg) {
+        assert_int_equal(mnap_reg_tuning_list(f->rb, CODE_B, tune_cb, &b), MNAP_REG_OK);
+        assert_int_equal(b.n, 0);
+    }
+    assert_int_equal(mnap_reg_tuning_set(f->ra, &f->admin_a, "label_list", ""), MNAP_REG_OK);
+    a.n = 0;
+    assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(mnap_reg_tuning_list(f->ra, "12", tune_cb, &a), MNAP_REG_E_PARAM);
+
+    /* Extra resident fields. */
+    mnap_reg_resident res;
+    resident(&res, "9", "住民", "ジュウミン");
+    assert_int_equal(mnap_reg_resident_add(f->ra, &f->clerk_a, &res), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", "03-0000-0000"),
+                     MNAP_REG_OK);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "10", "電話番号", "x"),
+                     MNAP_REG_E_NOT_FOUND);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", "a\nb"),
+                     MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->kiosk_a, "9", "電話番号", "x"),
+                     MNAP_REG_E_DENIED);
+    a.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->ra, &f->clerk_a, "9", tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.last, "電話番号=03-0000-0000");
+    b.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->rb, &f->clerk_b, "9", tune_cb, &b), MNAP_REG_OK);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(mnap_reg_resident_extra_set(f->ra, &f->clerk_a, "9", "電話番号", ""), MNAP_REG_OK);
+    a.n = 0;
+    assert_int_equal(mnap_reg_resident_extras(f->ra, &f->clerk_a, "9", tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -957,6 +1025,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ap_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_terminals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tuning, setup, teardown),
     };
     const char *name = pg_base() != NULL ? "registry (postgresql)" : "registry (sqlite)";
 

@@ -233,7 +233,11 @@ run wrong-pass-card env MNAP_PASSPHRASE=nope "$M" ap list; rc 4
 err "mnap: key store $T/keys.mks: wrong key store passphrase"
 # A damaged key store is refused (exit 4), not read.
 cp keys.mks keys.good
-printf 'X' | dd of=keys.mks bs=1 seek=60 conv=notrunc 2>/dev/null
+# Flip every bit of byte 60 (writing a fixed byte would change nothing when
+# the byte already held it: 1 run in 256).
+b=$(od -An -tu1 -j60 -N1 keys.mks | tr -d ' ')
+printf "\\$(printf '%03o' $((b ^ 255)))" | dd of=keys.mks bs=1 seek=60 conv=notrunc 2>/dev/null
+cmp -s keys.mks keys.good && fail "byte 60 of the key store did not change"
 run ks-damaged "$M" keys list; rc 4
 has "$T/err" "mnap: key store $T/keys.mks: "
 cp keys.good keys.mks

@@ -61,6 +61,14 @@ void mc_sim_disarm(mc_sim *sim);
 /* Power is back: writes work again (call before mc_power_on). */
 void mc_sim_power_restore(mc_sim *sim);
 void mc_sim_reset_counters(mc_sim *sim);
+/* For an NVM write of len bytes (sim_tear.c; every build of the simulator's
+ * NVM calls these two around storing the bytes): counts the write and says
+ * how many of its bytes land (*landed) and whether the byte after them is
+ * torn to *torn_value (*torn); true when the power fails in this write.
+ * Then mc_sim_tear_done records what happened. */
+bool mc_sim_tear_plan(mc_sim *sim, const uint8_t *buf, size_t len, size_t *landed,
+                      bool *torn, uint8_t *torn_value);
+void mc_sim_tear_done(mc_sim *sim, uint32_t addr, size_t len, size_t landed, bool cut);
 void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16]);
 
 /* The simulator's transport key set (ENC = MAC = DEK = 40 41 .. 4F, KVN FF)

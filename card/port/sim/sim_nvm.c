@@ -186,44 +186,6 @@ void mc_sim_close(mc_sim *sim)
     sim_clear(sim);
 }
 
-void mc_sim_arm_cut(mc_sim *sim, uint64_t nth_write_from_now, size_t k_bytes)
-{
-    if (nth_write_from_now == 0) {
-        mc_sim_disarm(sim);
-        return;
-    }
-    sim->cut_at_write = sim->writes + nth_write_from_now;
-    sim->cut_after_bytes = k_bytes;
-    sim->cut_len = 0;
-    sim->cut_how = 0;
-    sim->cut_value = 0;
-}
-
-void mc_sim_disarm(mc_sim *sim)
-{
-    sim->cut_at_write = 0;
-    sim->cut_after_bytes = 0;
-}
-
-void mc_sim_power_restore(mc_sim *sim)
-{
-    sim->power_cut = false;
-    mc_sim_disarm(sim);
-    sim->cut_len = 0;
-}
-
-void mc_sim_reset_counters(mc_sim *sim)
-{
-    /* cut_at_write is absolute in the write count: keep an armed cut at the
-     * same distance from now. */
-    if (sim->cut_at_write != 0)
-        sim->cut_at_write -= sim->writes;
-    sim->writes = 0;
-    sim->bytes_written = 0;
-    sim->reads = 0;
-    sim->flushes = 0;
-}
-
 /* ---- port functions -------------------------------------------------- */
 
 static mc_sim *sim_of(struct mc_card *card)
@@ -259,8 +221,9 @@ int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t l
 int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len)
 {
     mc_sim *sim = sim_of(card);
-    size_t landed = len;
-    bool cut = false;
+    size_t landed;
+    bool cut, torn;
+    uint8_t v = 0;
 
     if (sim == NULL || sim->nvm == NULL || (buf == NULL && len > 0) || !in_range(sim, addr, len))
         return -1;
@@ -268,32 +231,18 @@ int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, s
         return -1;          /* the power is off: this write never happens */
     if (len == 0)
         return 0;
-    sim->writes++;
-    if (sim->cut_at_write != 0 && sim->writes == sim->cut_at_write) {
-        cut = true;
-        if (sim->cut_after_bytes < len)
-            landed = sim->cut_after_bytes;
-    }
+    cut = mc_sim_tear_plan(sim, buf, len, &landed, &torn, &v);
     memcpy(sim->nvm + addr, buf, landed);
-    sim->bytes_written += landed;
     if (sim->fd >= 0 && landed > 0 &&
         write_all(sim->fd, buf, landed, (off_t)SIM_HDR_LEN + addr) != 0)
         return -1;
-    if (cut && landed < len && sim->cut_how != MC_TEAR_OLD) {
-        /* the interrupted byte: any value (card/port.h) */
-        uint8_t v = sim->cut_how == MC_TEAR_NEW ? buf[landed] : sim->cut_value;
+    if (torn) {
         sim->nvm[addr + landed] = v;
         if (sim->fd >= 0 && write_all(sim->fd, &v, 1, (off_t)SIM_HDR_LEN + addr + landed) != 0)
             return -1;
     }
-    if (cut) {
-        sim->cut_len = len;
-        sim->cut_addr = addr;
-        sim->power_cut = true;
-        sim->cut_at_write = 0;
-        return -1;
-    }
-    return 0;
+    mc_sim_tear_done(sim, addr, len, landed, cut);
+    return cut ? -1 : 0;
 }
 
 int mc_port_nvm_flush(struct mc_card *card)
@@ -306,41 +255,6 @@ int mc_port_nvm_flush(struct mc_card *card)
     if (sim->fd >= 0 && fsync(sim->fd) != 0)
         return -1;
     return 0;
-}
-
-/* ---- the tear interface (card/port_tear.h) ---------------------------- */
-
-uint64_t mc_port_tear_count(struct mc_card *card)
-{
-    mc_sim *sim = sim_of(card);
-    return sim != NULL ? sim->writes : 0;
-}
-
-void mc_port_tear_arm(struct mc_card *card, uint64_t nth, size_t k, int how, uint8_t value)
-{
-    mc_sim *sim = sim_of(card);
-    if (sim == NULL)
-        return;
-    mc_sim_arm_cut(sim, nth, k);
-    sim->cut_how = how;
-    sim->cut_value = value;
-}
-
-size_t mc_port_tear_cut(struct mc_card *card, uint32_t *addr)
-{
-    mc_sim *sim = sim_of(card);
-    if (sim == NULL || !sim->power_cut)
-        return 0;
-    if (addr != NULL)
-        *addr = sim->cut_addr;
-    return sim->cut_len;
-}
-
-void mc_port_tear_restart(struct mc_card *card)
-{
-    mc_sim *sim = sim_of(card);
-    if (sim != NULL)
-        mc_sim_power_restore(sim);
 }
 
 void mc_port_power_off(struct mc_card *card)

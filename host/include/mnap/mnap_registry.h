@@ -414,6 +414,33 @@ mnap_reg_err mnap_reg_audit_checkpoint_due(mnap_reg *r, const char *municipality
  * deleted).  The purge itself is a row. */
 mnap_reg_err mnap_reg_audit_purge(mnap_reg *r, const mnap_reg_actor *a, int64_t before, uint64_t *removed);
 
+/* --- the operator console's tuning (docs/console.md) --------------------------
+ * Key/value texts per municipality: titles, guidance, button labels, the
+ * background colour, extra resident fields.  Keys are [a-z0-9_]{1,32};
+ * values UTF-8 without control characters, 1..255 bytes. */
+#define MNAP_REG_TUNING_KEY_MAX 32
+#define MNAP_REG_TUNING_VALUE_MAX 255
+
+/* Every tuning value of a municipality (no actor: the login screen shows
+ * them; on PostgreSQL only a municipality of the connected role). */
+mnap_reg_err mnap_reg_tuning_list(mnap_reg *r, const char *municipality,
+                                  void (*cb)(void *user, const char *key, const char *value),
+                                  void *user);
+/* Sets a value of the actor's municipality (MNAP_PERM_SETTINGS: admin); an
+ * empty or NULL value removes it (the default shows again). */
+mnap_reg_err mnap_reg_tuning_set(mnap_reg *r, const mnap_reg_actor *a, const char *key,
+                                 const char *value);
+
+/* The extra fields a municipality records for a resident (the tuning's
+ * extra_fields): field 1..64 bytes, value 0..255 bytes of UTF-8 without
+ * control characters (empty removes).  Set: resident-write; read:
+ * resident-read (cb per field, by name). */
+mnap_reg_err mnap_reg_resident_extra_set(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                         const char *field, const char *value);
+mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, const char *number,
+                                      void (*cb)(void *user, const char *field, const char *value),
+                                      void *user);
+
 #ifdef __cplusplus
 }
 #endif

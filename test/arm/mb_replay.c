@@ -1,0 +1,198 @@
+/* mb_replay.c: the microbit's firmware (Cortex-M0, 16 KiB RAM): the card
+ * runtime on the QEMU port (card/port/qemu/, NVM in a host file through
+ * semihosting) replays the script of test/arm/record.c and requires every
+ * response byte for byte, every mute, every mc_power_on status.
+ *
+ * It holds what a card holds: the runtime, the port, one mc_card, one I/O
+ * buffer (command and response share it, as docs/porting.md allows) and the
+ * stack; no heap, no stdio.  The script is read through semihosting in
+ * small pieces; expected responses are compared in 32-byte chunks.
+ *
+ *   qemu-system-arm -M microbit -semihosting-config enable=on,target=native
+ *     -kernel mb_replay.elf     (script: mb-script.bin, NVM: mb-nvm.img, in
+ *                                QEMU's working directory)
+ * Prints a summary; the exit status is 0 when every record matched. */
+#include <stdint.h>
+#include <string.h>
+#include "mc.h"
+#include "mq_port.h"
+
+#define IO_SIZE (MC_RSP_BUF_SIZE + 64)
+
+extern uint8_t end[], _estack[];
+
+/* Stack high-water mark: paint the free RAM between the end of .bss and a
+ * little below the current stack pointer, look for the first painted byte
+ * that was overwritten at the end. */
+static void paint_stack(void)
+{
+    uint8_t *sp = (uint8_t *)__builtin_frame_address(0) - 64;
+    for (uint8_t *p = end; p < sp; p++)
+        *(volatile uint8_t *)p = 0xA5;
+}
+
+static uint32_t stack_used(void)
+{
+    uint8_t *p = end;
+    while (p < _estack && *(volatile uint8_t *)p == 0xA5)
+        p++;
+    return (uint32_t)(_estack - p);
+}
+
+static mc_card card;
+static mq_port port;
+static uint8_t io[IO_SIZE];
+static int script = -1;
+static uint32_t pos;
+
+static int sread(void *buf, uint32_t len)
+{
+    uint32_t a[3] = { (uint32_t)script, (uint32_t)(uintptr_t)buf, len };
+    if (mq_semihost(MQ_SYS_READ, a) != 0)
+        return -1;
+    pos += len;
+    return 0;
+}
+
+static int u8(uint32_t *v)
+{
+    uint8_t b;
+    if (sread(&b, 1) != 0)
+        return -1;
+    *v = b;
+    return 0;
+}
+
+static int u16(uint32_t *v)
+{
+    uint8_t b[2];
+    if (sread(b, 2) != 0)
+        return -1;
+    *v = (uint32_t)b[0] << 8 | b[1];
+    return 0;
+}
+
+static int u32(uint32_t *v)
+{
+    uint8_t b[4];
+    if (sread(b, 4) != 0)
+        return -1;
+    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+static void fail(const char *what, uint32_t n)
+{
+    mq_puts("mb_replay: FAILED at record ");
+    mq_puthex(n);
+    mq_puts(" (script offset ");
+    mq_puthex(pos);
+    mq_puts("): ");
+    mq_puts(what);
+    mq_puts("\n");
+    mq_exit(1);
+}
+
+/* The one call site of mc_process: test/arm/icount.sh counts the
+ * instructions from its entry to the return here. */
+__attribute__((noinline)) static size_t process(size_t len)
+{
+    return mc_process(&card, io, len, io, MC_RSP_BUF_SIZE); /* the host card's cap */
+}
+
+int main(void)
+{
+    uint32_t a[3], n = 0, apdus = 0, cuts = 0, cycles = 0;
+    bool mute = false;
+    static const char path[] = "mb-script.bin";
+
+    paint_stack();
+    a[0] = (uint32_t)(uintptr_t)path;
+    a[1] = 1; /* "rb" */
+    a[2] = sizeof(path) - 1;
+    script = mq_semihost(MQ_SYS_OPEN, a);
+    if (script < 0)
+        fail("cannot open mb-script.bin", 0);
+    for (;; n++) {
+        uint32_t type, v, len, want;
+        if (u8(&type) != 0)
+            fail("script ends early", n);
+        if (type == 'E')
+            break;
+        switch (type) {
+        case 'F': {
+            uint8_t serial[8], family[2], key[32];
+            uint32_t size, key_len;
+            if (u32(&size) || sread(serial, 8) || sread(family, 2) || u8(&key_len) ||
+                key_len > sizeof(key) || sread(key, key_len))
+                fail("bad F record", n);
+            if (mq_port_init_host(&port, "mb-nvm.img", size, true) != 0)
+                fail("cannot create the NVM file mb-nvm.img", n);
+            if (mc_fabricate(&card, &port, serial, family, key, key, key, key_len) != MC_OK)
+                fail("mc_fabricate", n);
+            memset(key, 0, sizeof(key));
+            mute = false;
+            break;
+        }
+        case 'A':
+            if (u8(&len) || sread(io, len)) /* the label: not needed here */
+                fail("bad A record", n);
+            if (u16(&len) || len > sizeof(io) || sread(io, len) || u16(&want))
+                fail("bad A record", n);
+            v = mute ? 0 : (uint32_t)process(len);
+            apdus++;
+            if (v == 0)
+                mute = true;
+            if (v != want)
+                fail(want == 0 ? "the card answered where the host card went mute"
+                               : (v == 0 ? "the card went mute" : "response length differs"), n);
+            for (uint32_t off = 0; off < want; off += 32) {
+                uint8_t chunk[32];
+                uint32_t c = want - off < 32 ? want - off : 32;
+                if (sread(chunk, c) != 0)
+                    fail("bad A record", n);
+                if (memcmp(chunk, io + off, c) != 0)
+                    fail("response bytes differ", n);
+            }
+            break;
+        case 'R': /* as mc_simcard_reset: a mute card is still powered */
+            mc_reset(&card);
+            break;
+        case 'P':
+            if (u8(&want) != 0)
+                fail("bad P record", n);
+            mc_power_off(&card);
+            mq_port_power_restore(&port);
+            v = (uint32_t)mc_power_on(&card, &port);
+            mute = false;
+            cycles++;
+            if (v != want)
+                fail("mc_power_on status differs", n);
+            break;
+        case 'C': {
+            uint32_t nth, k;
+            if (u32(&nth) || u32(&k))
+                fail("bad C record", n);
+            mq_port_arm_cut(&port, nth, k);
+            cuts++;
+            break;
+        }
+        default:
+            fail("unknown record", n);
+        }
+    }
+    mc_power_off(&card);
+    mq_port_close(&port);
+    mq_puts("mb_replay: ");
+    mq_putdec(apdus);
+    mq_puts(" APDUs, ");
+    mq_putdec(cuts);
+    mq_puts(" power cuts, ");
+    mq_putdec(cycles);
+    mq_puts(" power-ups: every response as on the host; stack high-water ");
+    mq_putdec(stack_used());
+    mq_puts(" bytes of ");
+    mq_putdec((uint32_t)(_estack - end));
+    mq_puts(" free\n");
+    return 0;
+}

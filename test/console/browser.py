@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""test/console/browser.py: the operator console driven in headless Chromium
+(run by test/console/run.sh, which starts the console, the registry, pcscd and
+the virtual card).  One line per test, "ok NAME" or "FAIL NAME: why"; exit 1
+when any failed.  Screenshots of each main screen go to --out."""
+import argparse
+import os
+import signal
+import ssl
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--url", required=True)
+ap.add_argument("--out", required=True)
+ap.add_argument("--ca", required=True)
+ap.add_argument("--home", required=True)
+ap.add_argument("--aid", required=True)
+ap.add_argument("--audit", required=True)  # the console's own event log
+ap.add_argument("--vcard-pid", type=int, required=True)
+A = ap.parse_args()
+URL = A.url
+
+profile = tempfile.mkdtemp(prefix="profile-", dir=A.home)
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+          "--user-data-dir=" + profile, "--window-size=1100,900", "--lang=ja"):
+    opts.add_argument(a)
+env = dict(os.environ, HOME=A.home)
+service = Service(executable_path="/usr/bin/chromedriver", env=env)
+d = webdriver.Chrome(service=service, options=opts)
+d.set_page_load_timeout(60)
+d.set_script_timeout(30)
+
+FAILS = []
+
+
+def shot(name):
+    d.save_screenshot(os.path.join(A.out, name + ".png"))
+
+
+def text():
+    # A page still being replaced can drop the node between the two calls.
+    for _ in range(20):
+        try:
+            return d.find_element(By.TAG_NAME, "body").text
+        except Exception:  # noqa: BLE001
+            time.sleep(0.2)
+    return d.find_element(By.TAG_NAME, "body").text
+
+
+def check(cond, why):
+    if not cond:
+        raise AssertionError(why)
+
+
+def gone(el):
+    # Chromium 156 answers a node of an unloaded page with "does not belong
+    # to the document", which selenium 4.8 does not map to a stale element.
+    try:
+        el.is_enabled()
+        return False
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def press(el_id):
+    """Clicks a button that submits a form and waits for the next page."""
+    el = d.find_element(By.ID, el_id)
+    el.click()
+    WebDriverWait(d, 90).until(lambda x: gone(el))
+    WebDriverWait(d, 30).until(lambda x: x.execute_script("return document.readyState") == "complete")
+
+
+def login(user, password):
+    d.get(URL + "/login")
+    d.find_element(By.ID, "id").send_keys(user)
+    d.find_element(By.ID, "password").send_keys(password)
+    press("login")
+
+
+def logout():
+    press("logout")
+    check(d.current_url.endswith("/login") and d.find_elements(By.ID, "login"),
+          "not back at the login screen: %s %s" % (d.current_url, text()))
+
+
+def outcome():
+    return d.find_element(By.ID, "outcome")
+
+
+def test(fn):
+    try:
+        fn()
+        print("ok", fn.__name__, flush=True)
+    except Exception as e:  # noqa: BLE001 (one line per failed test)
+        FAILS.append(fn.__name__)
+        print("FAIL %s: %s" % (fn.__name__, e), flush=True)
+        traceback.print_exc(file=sys.stderr)
+        try:
+            shot("fail-" + fn.__name__)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def t_https_headers():
+    # The certificate verifies against the test CA; the security headers.
+    ctx = ssl.create_default_context(cafile=A.ca)
+    r = urllib.request.urlopen(URL + "/login", context=ctx, timeout=10)
+    csp = r.headers.get("Content-Security-Policy", "")
+    check("default-src 'none'" in csp and "script-src 'self'" in csp, "CSP: " + csp)
+    cookies = r.headers.get_all("Set-Cookie") or []
+    check(cookies and all("Secure" in c and "HttpOnly" in c and "SameSite=Strict" in c
+                          for c in cookies), "cookies: %r" % cookies)
+
+
+def t_clerk_card_flow():
+    login("clerk1", "clerk password")
+    check(d.find_elements(By.ID, "m-card"), "no home menu: " + text())
+    body = text()
+    for w in ("カード運用", "データ管理", "オペレータ管理", "システム設定", "clerk1", "千代田区"):
+        check(w in body, "home lacks " + w)
+    check("チューニング" not in body, "a clerk sees the tuning menu")
+    for c in d.get_cookies():
+        if c["name"] == "mnap_session":
+            check(c["secure"] and c["httpOnly"] and c.get("sameSite") == "Strict", "cookie %r" % c)
+    shot("home")
+    press("m-card")
+    shot("card")
+    d.find_element(By.ID, "number").send_keys("100000000001")
+    d.find_element(By.ID, "kanji").send_keys("山田 太郎")
+    d.find_element(By.ID, "kana").send_keys("ヤマダ タロウ")
+    d.find_element(By.ID, "birth").send_keys("1985-04-01")
+    d.find_element(By.ID, "address").send_keys("東京都千代田区千代田1-1")
+    # The extra field the admin added in the tuning test.
+    d.find_element(By.ID, "extra0").send_keys("03-1234-5678")
+    press("do-register")
+    check("ok" in outcome().get_attribute("class"), "register: " + text())
+    check("登録しました" in text(), "register outcome: " + text())
+    shot("registered")
+    d.get(URL + "/card")
+    press("do-load")
+    check("ok" in outcome().get_attribute("class"), "load: " + text())
+    check("搭載しました" in text(), "load outcome: " + text())
+    shot("loaded")
+    d.get(URL + "/card")
+    press("do-list")
+    check(A.aid in d.find_element(By.ID, "aplist").text, "AP list: " + text())
+    shot("aplist")
+    logout()
+
+
+def t_bad_input_changes_nothing():
+    login("clerk1", "clerk password")
+    d.get(URL + "/card")
+    d.execute_script("document.getElementById('kanji').removeAttribute('maxlength');"
+                     "document.getElementById('number').value='100000000002';"
+                     "document.getElementById('kana').value='ア';"
+                     "document.getElementById('birth').value='1990-01-01';"
+                     "document.getElementById('address').value='x';")
+    d.find_element(By.ID, "kanji").send_keys("長" * 200)
+    press("do-register")
+    check("ng" in outcome().get_attribute("class") and "何も変更していません" in text(),
+          "over-long field: " + text())
+    d.get(URL + "/data?q=100000000002")
+    check("100000000002" not in d.find_element(By.TAG_NAME, "main").text.replace("q=", ""),
+          "resident written after a refusal")
+    logout()
+
+
+def t_tuning_shows_on_next_page():
+    login("admin", "admin password")
+    press("m-tuning")
+    shot("tuning")
+    # A bad colour: refused, and the label typed with it is not stored.
+    f = d.find_element(By.ID, "t-label_load")
+    f.clear()
+    f.send_keys("ここは保存されない")
+    f = d.find_element(By.ID, "t-bg_color")
+    f.clear()
+    f.send_keys("red; background:url(x)")
+    press("save-tuning")
+    check("何も変更していません" in text(), "bad colour: " + text())
+    d.get(URL + "/tuning")
+    check(d.find_element(By.ID, "t-label_load").get_attribute("value") != "ここは保存されない",
+          "a refused tuning form stored its label")
+    f = d.find_element(By.ID, "t-label_list")
+    f.clear()
+    f.send_keys("カードの中身を見る / Show the card")
+    f = d.find_element(By.ID, "t-bg_color")
+    f.clear()
+    f.send_keys("#ffeecc")
+    f = d.find_element(By.ID, "t-extra_fields")
+    f.clear()
+    f.send_keys("電話番号 / Phone")
+    press("save-tuning")
+    check("保存しました" in text(), "tuning save: " + text())
+    logout()
+    login("clerk1", "clerk password")
+    d.get(URL + "/card")
+    check(d.find_element(By.ID, "do-list").text == "カードの中身を見る / Show the card",
+          "label: " + d.find_element(By.ID, "do-list").text)
+    check("電話番号 / Phone" in text(), "the extra field is not on the form")
+    bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    check(bg == "rgb(255, 238, 204)", "background " + bg)
+    shot("card-tuned")
+    logout()
+
+
+def t_clerk_refused_admin_screens():
+    login("clerk1", "clerk password")
+    for path in ("/tuning", "/operators", "/settings"):
+        d.get(URL + path)
+        check("権限がありません" in text(), path + ": " + text())
+    shot("refused")
+    logout()
+    with open(A.audit, encoding="utf-8") as f:
+        log = f.read()
+    check("clerk1\t/tuning\trefused" in log, "refusal not audited")
+
+
+def t_three_wrong_passwords_lock():
+    for i in range(3):
+        login("clerk2", "wrong password %d" % i)
+    check("ロックされています" in text(), "third wrong password: " + text())
+    login("clerk2", "clerk password")
+    check("ロックされています" in text(), "right password after lockout: " + text())
+    shot("locked")
+
+
+def t_admin_operators():
+    # The admin adds a clerk and unlocks the one the lockout test locked.
+    login("admin", "admin password")
+    press("m-operators")
+    form = "form[action='/operators/add'] "
+    d.find_element(By.CSS_SELECTOR, form + "input[name=id]").send_keys("clerk3")
+    d.find_element(By.CSS_SELECTOR, form + "input[name=name]").send_keys("窓口 三郎")
+    d.find_element(By.CSS_SELECTOR, form + "input[name=password]").send_keys("clerk3 password")
+    d.find_element(By.CSS_SELECTOR, form + "button").click()
+    WebDriverWait(d, 30).until(lambda x: x.find_elements(By.ID, "outcome"))
+    check("完了しました" in text(), "operator add: " + text())
+    shot("operators")
+    d.find_element(By.CSS_SELECTOR, "form[action='/operators/unlock'] input[name=id]").send_keys("clerk2")
+    d.find_element(By.CSS_SELECTOR, "form[action='/operators/unlock'] button").click()
+    WebDriverWait(d, 30).until(lambda x: "clerk2" in text())
+    check("完了しました" in text(), "unlock: " + text())
+    logout()
+    for user, pw in (("clerk3", "clerk3 password"), ("clerk2", "clerk password")):
+        login(user, pw)
+        check(d.find_elements(By.ID, "m-card"), user + " cannot log in: " + text())
+        logout()
+
+
+def post(path, body, cookie):
+    ctx = ssl.create_default_context(cafile=A.ca)
+    rq = urllib.request.Request(URL + path, data=body.encode(), method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    try:
+        return urllib.request.urlopen(rq, context=ctx, timeout=30).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def t_forged_post_refused():
+    login("clerk1", "clerk password")
+    sess = [c for c in d.get_cookies() if c["name"] == "mnap_session"][0]["value"]
+    cookie = "mnap_session=" + sess
+    # The operator's own session, but no form token, then a wrong one.
+    st = post("/ap/delete", "aid=" + A.aid, cookie)
+    check(st == 403, "forged POST without token: status %r" % st)
+    st = post("/ap/delete", "aid=%s&csrf=%s" % (A.aid, "0" * 64), cookie)
+    check(st == 403, "forged POST with a wrong token: status %r" % st)
+    d.get(URL + "/card")
+    press("do-list")
+    check(A.aid in d.find_element(By.ID, "aplist").text, "the forged POST deleted the AP")
+    d.get(URL + "/ap/list")
+    check("権限" in text() or "ありません" in text() or "できません" in text(), "GET of a POST action: " + text())
+    logout()
+
+
+def t_card_pulled_mid_delete():
+    # The virtual card loses power in the middle of the DELETE's NVM write
+    # (mnap-vcard --cut-at E4:1:1), then comes back with start-up recovery.
+    login("clerk1", "clerk password")
+    d.get(URL + "/card")
+    d.find_element(By.ID, "aid").send_keys(A.aid)
+    press("do-delete")
+    check("ng" in outcome().get_attribute("class") and "途切れました" in text(),
+          "pulled mid-delete: " + text())
+    shot("pulled")
+    time.sleep(3)
+    d.get(URL + "/card")
+    press("do-list")
+    check(d.find_elements(By.ID, "aplist"), "after the pull: " + text())
+    logout()
+
+
+def t_card_removed():
+    login("clerk1", "clerk password")
+    os.kill(A.vcard_pid, signal.SIGTERM)
+    time.sleep(1.5)
+    d.get(URL + "/card")
+    press("do-list")
+    check("カードが読めない" in text(), "no card: " + text())
+    # The CLI's own line, from the Japanese catalogue (issue #21).
+    check("リーダーにカードがありません" in text() or "カードが抜かれた" in text(),
+          "the CLI's line is not in Japanese: " + text())
+    shot("nocard")
+    logout()
+
+
+try:
+    for t in (t_https_headers, t_tuning_shows_on_next_page, t_clerk_card_flow,
+              t_bad_input_changes_nothing, t_clerk_refused_admin_screens,
+              t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused,
+              t_card_pulled_mid_delete, t_card_removed):
+        test(t)
+    d.get(URL + "/login")
+    shot("login")
+finally:
+    d.quit()
+print("console: %d failed" % len(FAILS) if FAILS else "console: all passed")
+sys.exit(1 if FAILS else 0)
