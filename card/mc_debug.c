@@ -60,7 +60,8 @@ static mc_status put_nvm(mc_card *card, dump *d, uint32_t off, uint32_t n)
 static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_rec *s)
 {
     mc_ef_rec e;
-    uint32_t v, base, r;
+    mc_rec_view rv;
+    uint32_t v, base, r, n;
     unsigned i;
     mc_status st = mc_seq_get(card, 1 + slot, &s->keys, &v);
 
@@ -95,13 +96,18 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
             st = put_nvm(card, d, base, mc_get16(e.size));
             continue;
         }
-        /* Records in logical order (record 1 first). */
-        put8(d, e.used);
-        for (r = 1; st == MC_OK && r <= e.used; r++) {
-            uint32_t slot_no = r - 1;
-            if (e.type == MC_EF_CYCLIC)
-                slot_no = (e.newest + e.rec_count - (r - 1)) % e.rec_count;
-            st = put_nvm(card, d, base + slot_no * e.rec_len, e.rec_len);
+        /* Records in logical order (record 1 first), as the file commands
+         * see them (mc_rec_scan). */
+        st = mc_rec_scan(card, &e, base, 0, &rv);
+        if (st != MC_OK)
+            break;
+        put8(d, rv.used);
+        for (r = 1, n = rv.used; st == MC_OK && r <= n; r++) {
+            st = mc_rec_scan(card, &e, base, r, &rv);
+            if (st == MC_OK && rv.found > e.rec_count)
+                st = MC_ERR_CORRUPT;
+            if (st == MC_OK)
+                st = put_nvm(card, d, base + rv.found * (e.rec_len + MC_REC_OVH), e.rec_len);
         }
     }
     return st;

@@ -4,6 +4,8 @@
  * the EF's read or write rule. */
 #include "mc_int.h"
 #include "cm_ct.h"
+#include "crc.h"
+#include "port.h"
 
 /* Which command, for the checks shared by all five. */
 #define F_READ   0x01
@@ -54,25 +56,98 @@ static uint16_t read_out(mc_card *card, mc_cmd *c, uint32_t off, uint32_t avail)
     return mc_sw_of(mc_store_read(card, off, card->buf, n));
 }
 
-/* Writes data (and the EF record when it changed) in one transaction. */
-static uint16_t write_tx(mc_card *card, const mc_slot_rec *s, uint32_t off, const uint8_t *d,
-                         size_t len, mc_ef_rec *e)
+/* UPDATE BINARY: one journaled transaction (it overwrites in place). */
+static uint16_t write_tx(mc_card *card, uint32_t off, const uint8_t *d, size_t len)
 {
     mc_status st = mc_store_begin(card);
 
     if (st == MC_OK)
         st = mc_store_write(card, off, d, len);
-    if (st == MC_OK && e != NULL)
-        st = mc_ef_write(card, s, card->ef, e, false);
     return mc_sw_of(mc_store_end(card, st));
 }
 
-/* Physical slot of record number rec (1-based; cyclic: 1 is the newest). */
-static uint32_t rec_slot(const mc_ef_rec *e, unsigned rec)
+/* Record EFs commit their records themselves (docs/nvm.md): rec_count + 1
+ * slots of data, sequence number (3), record number (1; linear fixed only,
+ * cyclic EFs order by sequence number), CRC-32 (4) over the rest; a slot is valid when its CRC-32 matches
+ * and its sequence number is not 0.  A write goes once into a slot that is
+ * not visible (the spare); a torn slot fails its check and is ignored. */
+#define REC_OVH MC_REC_OVH
+
+/* Slot i's sequence number (0: invalid) and record number.  The slot is read
+ * into card->buf behind the command data (a record is at most 254 bytes). */
+static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned i,
+                          uint32_t *seq, uint8_t *recno)
 {
-    if (e->type == MC_EF_CYCLIC)
-        return (e->newest + e->rec_count - (rec - 1)) % e->rec_count;
-    return rec - 1;
+    uint8_t *b = card->buf + 256;
+    uint32_t n = e->rec_len + 4u;
+    mc_status st = mc_store_read(card, base + i * (n + 4u), b, n + 4u);
+
+    *recno = b[n - 1];
+    *seq = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get24(b + n - 4) : 0;
+    return st;
+}
+
+/* Computes the visible state; want: a record number (0: none).  Two passes
+ * over the slots: the highest sequence number and the records present, then
+ * the wanted record and the spare. */
+static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
+                                                                 const mc_ef_rec *e,
+                                                                 uint32_t base, unsigned want,
+                                                                 mc_rec_view *v)
+{
+    unsigned n = e->rec_count + 1u, i, top_rec = 0, pass;
+    uint32_t seq, best = 0;
+    uint8_t r = 0;
+    bool cyc = e->type == MC_EF_CYCLIC;
+    mc_status st = MC_OK;
+
+    v->top = 0;
+    v->used = 0;
+    v->found = n;
+    v->spare = n;
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; st == MC_OK && i < n; i++) {
+            st = slot_get(card, e, base, i, &seq, &r);
+            if (seq == 0) {
+                if (pass && v->spare == n)
+                    v->spare = i;
+            } else if (!pass) {
+                if (seq > v->top) {
+                    v->top = seq;
+                    top_rec = r;
+                }
+                if (!cyc && r > v->used)
+                    v->used = r;
+            } else {
+                /* want 0 matches no slot: cyclic, top + 1; linear, record 0 */
+                if (cyc ? seq == v->top - (want - 1u) : r == want && seq > best) {
+                    v->found = i;
+                    best = seq;
+                }
+                /* Cyclic: the oldest, top - rec_count (not visible).
+                 * Linear: before an invalid slot, the stale version of the
+                 * record written last; taking it first keeps it the only
+                 * stale slot there can be (docs/nvm.md). */
+                if (cyc ? seq == v->top - e->rec_count : r == top_rec && seq != v->top)
+                    v->spare = i;
+            }
+        }
+    }
+    /* Cyclic: sequence numbers 1, 2, ... (a torn slot takes none), so
+     * top - rec_count is the one valid slot that is not visible. */
+    if (cyc)
+        v->used = v->top < e->rec_count ? v->top : e->rec_count;
+    /* A record present but not found, or no spare: damage. */
+    if (st == MC_OK && ((want - 1u < v->used && v->found == n) || v->spare == n))
+        st = MC_ERR_CORRUPT;
+    return st;
+}
+
+/* The same, for the debug dump (mc_debug.c). */
+mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned want,
+                      mc_rec_view *v)
+{
+    return rec_scan(card, e, base, want, v);
 }
 
 static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
@@ -133,29 +208,39 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
             return CM_SW_WRONG_OFFSET;
         if (kind & F_READ)
             return read_out(card, c, base + off, size - off);
-        return write_tx(card, s, base + off, c->data, c->lc, NULL);
+        return write_tx(card, base + off, c->data, c->lc);
     }
     if (!(kind & F_READ) && c->lc != e.rec_len)
         return CM_SW_WRONG_LENGTH;
-    if (c->ins == 0xE2) {
-        if (e.type == MC_EF_LINEAR) {
-            if (e.used >= e.rec_count)
+    {
+        mc_rec_view v;
+        mc_status st = rec_scan(card, &e, base, c->ins == 0xE2 ? 0 : rec, &v);
+        uint8_t *b = card->buf; /* holds the command data (mc_apdu.c), room for 8 more */
+
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (c->ins == 0xE2) {
+            if (e.type == MC_EF_LINEAR && v.used >= e.rec_count)
                 return CM_SW_NO_SPACE;
-            off = e.used;
+            rec = v.used + 1u; /* cyclic: kept, never read */
         } else {
-            off = e.used == 0 ? 0 : (e.newest + 1u) % e.rec_count;
-            e.newest = (uint8_t)off;
+            if (rec > v.used)
+                return CM_SW_RECORD_NOT_FOUND;
+            if (kind & F_READ)
+                return read_out(card, c, base + v.found * (e.rec_len + REC_OVH), e.rec_len);
         }
-        if (e.used < e.rec_count)
-            e.used++;
-        return write_tx(card, s, base + off * e.rec_len, c->data, c->lc, &e);
+        /* The new version, once, into the spare (no journal). */
+        if (v.top >= 0xFFFFFFu)
+            return CM_SW_NO_SPACE;
+        mc_put24(b + c->lc, v.top + 1u);
+        b[c->lc + 3] = (uint8_t)rec;
+        mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
+        st = mc_store_write_direct(card, base + v.spare * (e.rec_len + REC_OVH), b,
+                                   c->lc + REC_OVH);
+        if (st == MC_OK && mc_port_nvm_flush(card) != 0)
+            st = MC_ERR_NVM;
+        return mc_sw_of(st);
     }
-    if (rec > e.used)
-        return CM_SW_RECORD_NOT_FOUND;
-    off = base + rec_slot(&e, rec) * e.rec_len;
-    if (kind & F_READ)
-        return read_out(card, c, off, e.rec_len);
-    return write_tx(card, s, off, c->data, c->lc, NULL);
 }
 
 uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)

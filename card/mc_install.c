@@ -296,16 +296,25 @@ MC_NOINLINE static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *s
     return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
 }
 
+/* Bytes an EF occupies in its region: a record EF keeps rec_count + 1 slots
+ * of its records plus 8 (docs/nvm.md). */
+MC_NOINLINE static uint32_t mc_ef_span(const mc_ef_rec *e)
+{
+    return e->type == MC_EF_TRANSPARENT ? mc_get16(e->size)
+                                        : (e->rec_count + 1u) * (e->rec_len + MC_REC_OVH);
+}
+
 /* Lays out the region: EF table, then EF data in EF order; sets data_off. */
-static void layout_region(mc_card *card, unsigned n)
+static uint32_t layout_region(mc_card *card, unsigned n)
 {
     uint32_t off = n * (uint32_t)sizeof(mc_ef_rec);
     unsigned i;
 
     for (i = 0; i < n; i++) {
         mc_put32(EFS(card)[i].data_off, off);
-        off += mc_get16(EFS(card)[i].size);
+        off += mc_ef_span(&EFS(card)[i]);
     }
+    return off;
 }
 
 /* May the region at base overlap the staged image?  Only when every EF's
@@ -333,25 +342,25 @@ MC_NOINLINE static mc_status write_region(mc_card *card, const mc_slot_rec *s)
     mc_status st = MC_OK;
 
     for (i = s->ef_count; st == MC_OK && i-- > 0;) {
-        size = mc_get16(efs[i].size);
+        size = mc_ef_span(&efs[i]);
         clen = mc_get16(AUX(card) + 6 * i + 4);
         at = base + mc_get32(efs[i].data_off);
         if (clen)
             st = mc_copy_direct(card, at, mc_get32(AUX(card) + 6 * i), clen);
         /* Transparent EFs read 00 beyond their initial content; record EFs
-         * start empty. */
-        for (pos = clen; st == MC_OK && efs[i].type == MC_EF_TRANSPARENT && pos < size; pos += 256)
+         * start empty: every slot zero, invalid by its sequence number. */
+        for (pos = clen; st == MC_OK && pos < size; pos += 256)
             st = mc_store_fill_direct(card, at + pos, 0x00, size - pos < 256 ? size - pos : 256);
     }
     for (i = 0; st == MC_OK && i < s->ef_count; i++)
-        st = mc_ef_write(card, s, i, &efs[i], true);
+        st = mc_ef_write(card, s, i, &efs[i]);
     return st;
 }
 
 uint16_t mc_install(mc_card *card)
 {
     mc_slot_rec s;
-    unsigned slot = MC_MAX_APS, i;
+    unsigned slot = MC_MAX_APS;
     uint32_t seq = 0, hwm = 0, need, goff = 0, glen = 0, wipe_len;
     mc_status st = MC_OK;
     uint16_t sw;
@@ -364,10 +373,7 @@ uint16_t mc_install(mc_card *card)
     sw = check_aid(card, &s);
     if (sw == CM_SW_OK)
         sw = pick_slot(card, &slot, &seq);
-    need = s.ef_count * (uint32_t)sizeof(mc_ef_rec);
-    for (i = 0; i < s.ef_count; i++)
-        need += mc_get16(EFS(card)[i].size);
-    layout_region(card, s.ef_count);
+    need = layout_region(card, s.ef_count);
     wipe_len = card->load_len;
     if (sw == CM_SW_OK) {
         /* Free space beside the staged image first; failing that, the end of

@@ -148,8 +148,8 @@ typedef struct mc_ef_rec {
     uint8_t write_rule;
     uint8_t size[2];         /* transparent size, or rec_len * rec_count */
     uint8_t data_off[4];     /* from the start of the region */
-    uint8_t used;            /* records present */
-    uint8_t newest;          /* cyclic: slot of the newest record */
+    uint8_t used;            /* 0: records commit themselves (docs/nvm.md) */
+    uint8_t newest;          /* 0: likewise */
     uint8_t magic;
     uint8_t crc[2];
 } mc_ef_rec;
@@ -181,6 +181,21 @@ uint32_t mc_get16(const uint8_t *p);
 uint32_t mc_get24(const uint8_t *p);
 uint32_t mc_get32(const uint8_t *p);
 
+
+/* Record EFs (mc_file.c): the visible state of a record EF whose slots start
+ * at base; want: a record number (0: none).  found / spare are slot numbers,
+ * rec_count + 1 when there is none (spare: damage). */
+typedef struct mc_rec_view {
+    uint32_t top;       /* highest valid sequence number (0: none) */
+    unsigned used;      /* records present */
+    unsigned found;     /* slot of record want */
+    unsigned spare;     /* slot the next write goes to */
+} mc_rec_view;
+#define MC_REC_OVH 8u   /* sequence number 3, record number 1, CRC-32 4 */
+mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned want,
+                      mc_rec_view *v);
+
+
 /* The AES block function of the port as a cm_aes. */
 void mc_aes(mc_card *card, cm_aes *aes);
 
@@ -199,8 +214,8 @@ mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
-mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e,
-                      bool direct);
+/* Direct: only install writes EF records (record EFs commit themselves). */
+mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 

@@ -186,13 +186,10 @@ mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_re
     return read_rec(card, ef_off(s, idx), e, sizeof(*e), MC_MAGIC_EF, 0, NULL);
 }
 
-mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e,
-                      bool direct)
+mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e)
 {
     mc_seal(e, sizeof(*e), MC_MAGIC_EF);
-    if (direct)
-        return mc_store_write_direct(card, ef_off(s, idx), e, sizeof(*e));
-    return mc_store_write(card, ef_off(s, idx), e, sizeof(*e));
+    return mc_store_write_direct(card, ef_off(s, idx), e, sizeof(*e));
 }
 
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,

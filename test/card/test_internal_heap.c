@@ -66,8 +66,9 @@ static void test_accounting_and_hole_reuse(void **state)
     slot_of(c, &ap[1], &s2);
     slot_of(c, &ap[2], &s3);
     r = mc_get32(s1.region_len);
-    /* 6 EF records + 64 + 32 + 16 + 48 + 24 + 20 data bytes */
-    assert_int_equal(r, 6 * sizeof(mc_ef_rec) + 64 + 32 + 16 + 48 + 24 + 20);
+    /* 6 EF records + 64 + 32 + 16 data bytes, and the record EFs 16 x 3,
+     * 8 x 3 and 10 x 2 in rec_count + 1 slots of rec_len + 8 (docs/nvm.md) */
+    assert_int_equal(r, 6 * sizeof(mc_ef_rec) + 64 + 32 + 16 + 4 * 24 + 4 * 16 + 3 * 18);
     assert_int_equal(mc_get32(s2.region_len), r);
     assert_int_equal(free_bytes(c), total - 3 * r);
     /* regions do not overlap */
@@ -87,9 +88,11 @@ static void test_accounting_and_hole_reuse(void **state)
     ASSERT_SW(ch_open_am(c), 0x9000);
     ASSERT_SW(ch_load_ap(c, &ap[3]), 0x9000);
     slot_of(c, &ap[3], &s4);
-    assert_int_equal(mc_get32(s4.region_off), mc_get32(s2.region_off));
+    /* between AP 1 and AP 3: the hole, merged with the free gap the staged
+     * images left beside it, not the end of the heap */
+    assert_true(mc_get32(s4.region_off) >= mc_get32(s1.region_off) + r);
+    assert_true(mc_get32(s4.region_off) + r <= mc_get32(s3.region_off));
     assert_int_equal(free_bytes(c), total - 3 * r);
-    (void)s3;
 }
 
 /* An image of ~31 KiB whose EF content is nearly all of it: the region is

@@ -111,7 +111,8 @@ static int tc_check(void *p, const tr_cut *cut)
  * write, or with stride > 1 every stride-th one plus the first and last 40
  * (where the commit and the wipes are), cut before its first byte and after
  * three of its bytes. */
-static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsigned stride)
+static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsigned stride,
+                      unsigned kset)
 {
     static const size_t ks[] = {0, 3};
     tear_ctx t = {c, prep, run, want, NULL, NULL, NULL, 0, 0};
@@ -128,7 +129,7 @@ static void tear_some(ch_card *c, prep_fn prep, run_fn run, uint16_t want, unsig
     tc.restart = tc_restart;
     tc.check = tc_check;
     tc.dry = tc_dry;
-    tc.kset = TR_K_LIST;
+    tc.kset = TR_K_LIST | kset;
     tc.k_list = ks;
     tc.k_count = 2;
     tc.stride = stride;
@@ -285,21 +286,23 @@ typedef struct scenario {
     prep_fn prep;
     run_fn run;
     unsigned stride;     /* 1: every write; else a sample (tear_some) */
+    unsigned kset;       /* cuts beyond 0 and 3 bytes (TR_K_*) */
 } scenario;
 
 static const scenario scenarios[] = {
-    {"test_tear_area_setup", true, prep_transport, run_area_setup, 1},
-    {"test_tear_load_one_block", false, prep_am, run_load_one, 1},
-    {"test_tear_load_blocks", false, prep_am, run_load_blocks, 1},
-    {"test_tear_load_chained", false, prep_am, run_load_chained, 1},
-    {"test_tear_load_large", false, prep_am, run_load_large, 5},
-    {"test_tear_delete", false, prep_am, run_delete, 1},
-    {"test_tear_put_key_ap", false, prep_ap1, run_put_key_ap, 1},
-    {"test_tear_update_binary", false, prep_ap1, run_update_binary, 1},
-    {"test_tear_append_cyclic", false, prep_ap1, run_append_cyclic, 1},
-    {"test_tear_lock", false, prep_am, run_lock, 1},
-    {"test_tear_terminate", false, prep_am, run_terminate, 5},
-    {"test_tear_rrc", false, prep_am, run_rrc, 1},
+    {"test_tear_area_setup", true, prep_transport, run_area_setup, 1, 0},
+    {"test_tear_load_one_block", false, prep_am, run_load_one, 1, 0},
+    {"test_tear_load_blocks", false, prep_am, run_load_blocks, 1, 0},
+    {"test_tear_load_chained", false, prep_am, run_load_chained, 1, 0},
+    {"test_tear_load_large", false, prep_am, run_load_large, 5, 0},
+    {"test_tear_delete", false, prep_am, run_delete, 1, 0},
+    {"test_tear_put_key_ap", false, prep_ap1, run_put_key_ap, 1, 0},
+    {"test_tear_update_binary", false, prep_ap1, run_update_binary, 1, 0},
+    /* one write that commits itself: cut at every byte of it, and after it */
+    {"test_tear_append_cyclic", false, prep_ap1, run_append_cyclic, 1, TR_K_EVERY | TR_K_WHOLE},
+    {"test_tear_lock", false, prep_am, run_lock, 1, 0},
+    {"test_tear_terminate", false, prep_am, run_terminate, 5, 0},
+    {"test_tear_rrc", false, prep_am, run_rrc, 1, 0},
 };
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -323,7 +326,7 @@ static void test_scenario(void **state)
         ch_free(c);
         assert_int_equal(ch_init(c, 0), 0);
     }
-    tear_some(c, s->prep, s->run, 0x9000, s->stride);
+    tear_some(c, s->prep, s->run, 0x9000, s->stride, s->kset);
 }
 
 /* How often NVM holds this byte string. */

@@ -191,6 +191,66 @@ static void test_cyclic_records(void **state)
     ASSERT_SW(ch_cmdx(c, "00E20028 07 EEEEEEEEEEEEEE", NULL), 0x6700);
 }
 
+/* Records commit themselves into a spare slot (docs/nvm.md): after each of
+ * 200 mixed APPENDs and UPDATEs, power cycles among them, every record reads
+ * as a model of the EF says (linear 16 x 3, cyclic 8 x 3; the spare moves
+ * through every slot, stale versions included). */
+static void test_records_spare_slot_model(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    ch_rsp r;
+    uint8_t lin[3][16], cyc[3][8], d[16];
+    unsigned nlin = 0, ncyc = 0, i, k, x = 12345;
+
+    ch_ap_default(&ap, 1);
+    for (i = 0; i < 200; i++) {
+        x = x * 1103515245u + 12345u;
+        memset(d, (int)(i & 0xFF), sizeof(d));
+        d[0] = (uint8_t)(x >> 16);
+        if ((x >> 8) % 3 == 0) {                    /* APPEND cyclic */
+            ASSERT_SW(ch_cmdf(c, NULL, "00E20028 08 %02X%02X%02X%02X%02X%02X%02X%02X", d[0], d[1],
+                              d[2], d[3], d[4], d[5], d[6], d[7]), 0x9000);
+            memmove(cyc[1], cyc[0], 2 * 8);
+            memcpy(cyc[0], d, 8);
+            if (ncyc < 3)
+                ncyc++;
+        } else if (nlin < 3 && (x >> 12) % 2 == 0) { /* APPEND linear */
+            ASSERT_SW(ch_cmdf(c, NULL, "00E20020 10 %02X%02X%02X%02X%02X%02X%02X%02X"
+                                       "%02X%02X%02X%02X%02X%02X%02X%02X",
+                              d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10],
+                              d[11], d[12], d[13], d[14], d[15]), 0x9000);
+            memcpy(lin[nlin++], d, 16);
+        } else if (nlin > 0) {                      /* UPDATE linear */
+            k = 1 + (x >> 20) % nlin;
+            ASSERT_SW(ch_cmdf(c, NULL, "00DC%02X24 10 %02X%02X%02X%02X%02X%02X%02X%02X"
+                                       "%02X%02X%02X%02X%02X%02X%02X%02X",
+                              k, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10],
+                              d[11], d[12], d[13], d[14], d[15]), 0x9000);
+            memcpy(lin[k - 1], d, 16);
+        }
+        if (i % 37 == 36) {
+            ASSERT_SW(ch_power_cycle(c), MC_OK);
+            ASSERT_SW(ch_open_ap(c, &ap, 0x33), 0x9000);
+        }
+        for (k = 1; k <= 3; k++) {
+            if (k <= nlin) {
+                ASSERT_SW(ch_cmdf(c, &r, "00B2%02X24 00", k), 0x9000);
+                ASSERT_BYTES(r.data, r.len, lin[k - 1], 16);
+            } else {
+                ASSERT_SW(ch_cmdf(c, &r, "00B2%02X24 00", k), 0x6A83);
+            }
+            if (k <= ncyc) {
+                ASSERT_SW(ch_cmdf(c, &r, "00B2%02X2C 00", k), 0x9000);
+                ASSERT_BYTES(r.data, r.len, cyc[k - 1], 8);
+            } else {
+                ASSERT_SW(ch_cmdf(c, &r, "00B2%02X2C 00", k), 0x6A83);
+            }
+        }
+    }
+    ASSERT_SW(ch_cmdx(c, "00E20020 10 00000000000000000000000000000000", NULL), 0x6A84);
+}
+
 static void test_access_rules(void **state)
 {
     ch_card *c = *state;
@@ -264,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incompatible_structure, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_linear_records, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_cyclic_records, setup_ap_channel, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_records_spare_slot_model, setup_ap_channel,
+                                        ct_teardown),
         cmocka_unit_test_setup_teardown(test_access_rules, setup_ap_channel, ct_teardown),
         cmocka_unit_test_setup_teardown(test_file_commands_need_channel, ct_setup_ap, ct_teardown),
         cmocka_unit_test_setup_teardown(test_success_without_data, setup_ap_channel, ct_teardown),

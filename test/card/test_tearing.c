@@ -94,6 +94,24 @@ static uint16_t run_append_cyclic(ch_card *c)
 {
     return ch_cmdx(c, "00E20028 08 4444444444444444", NULL);
 }
+static uint16_t run_append_linear(ch_card *c)
+{
+    return ch_cmdx(c, "00E20020 10 03030303030303030303030303030303", NULL);
+}
+/* Record EFs commit their records themselves (docs/nvm.md): these start
+ * points put the spare where each rule of mc_rec_scan finds it. */
+static uint16_t prep_ap1_cyclic_all_slots(ch_card *c)
+{
+    /* a fourth record: every slot valid, the spare is the oldest */
+    uint16_t sw = prep_ap1(c);
+    return sw != 0x9000 ? sw : ch_cmdx(c, "00E20028 08 3434343434343434", NULL);
+}
+static uint16_t prep_ap1_stale(ch_card *c)
+{
+    /* record 2 updated: its old version is a stale slot, the spare */
+    uint16_t sw = prep_ap1(c);
+    return sw != 0x9000 ? sw : ch_cmdx(c, "00DC0224 10 66666666666666666666666666666666", NULL);
+}
 static uint16_t run_iu(ch_card *c) { return ch_initialize_update(c, 0, &ap1.keys, NULL); }
 static uint16_t run_set_status(ch_card *c)
 {
@@ -161,6 +179,14 @@ static const scenario scenarios[] = {
      PARTIAL_NONE},
     {"APPEND RECORD (full cyclic)", (const uint8_t *const *)&base_active, prep_ap1,
      run_append_cyclic, 0x9000, PARTIAL_NONE},
+    {"APPEND RECORD (cyclic, all slots)", (const uint8_t *const *)&base_active,
+     prep_ap1_cyclic_all_slots, run_append_cyclic, 0x9000, PARTIAL_NONE},
+    {"APPEND RECORD (linear)", (const uint8_t *const *)&base_active, prep_ap1, run_append_linear,
+     0x9000, PARTIAL_NONE},
+    {"APPEND RECORD (linear, stale)", (const uint8_t *const *)&base_active, prep_ap1_stale,
+     run_append_linear, 0x9000, PARTIAL_NONE},
+    {"UPDATE RECORD (stale)", (const uint8_t *const *)&base_active, prep_ap1_stale,
+     run_update_record, 0x9000, PARTIAL_NONE},
     {"INITIALIZE UPDATE", (const uint8_t *const *)&base_active, prep_select_ap1, run_iu, 0x9000,
      PARTIAL_NONE},
     {"SET STATUS (AP)", (const uint8_t *const *)&base_active, prep_am, run_set_status, 0x9000,
@@ -472,7 +498,8 @@ static void tc_done(tear_ctx *t)
     free(t->c);
 }
 
-/* Every write N, K = all, 0, half and all-but-one of its bytes. */
+/* Every write N, K = all, 0, half and all-but-one of its bytes (record
+ * writes: every byte). */
 static void run_scenario(const scenario *s)
 {
     tear_ctx t;
@@ -481,6 +508,9 @@ static void run_scenario(const scenario *s)
 
     tc_init(&t, &tc, s);
     tc.kset = TR_K_WHOLE | TR_K_ZERO | TR_K_HALF | TR_K_LAST;
+    /* a record write commits itself in its one write: every byte of it */
+    if (s->run == run_update_record || s->run == run_append_cyclic || s->run == run_append_linear)
+        tc.kset |= TR_K_EVERY;
     /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
     ct_tear_models(&tc);
     TEAR_RUN(&tc, &st);
@@ -614,11 +644,12 @@ int main(void)
         SCENARIO(0),  SCENARIO(1),  SCENARIO(2),  SCENARIO(3),  SCENARIO(4),
         SCENARIO(5),  SCENARIO(6),  SCENARIO(7),  SCENARIO(8),  SCENARIO(9),
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
-        SCENARIO(15), SCENARIO(16), SCENARIO(17),
+        SCENARIO(15), SCENARIO(16), SCENARIO(17), SCENARIO(18), SCENARIO(19),
+        SCENARIO(20), SCENARIO(21),
         cmocka_unit_test(test_tear_recovered_logged),
         cmocka_unit_test(test_double_tear),
         cmocka_unit_test(test_total),
     };
-    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 18, "one test per scenario");
+    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 22, "one test per scenario");
     return cmocka_run_group_tests_name("tearing", tests, group_setup, group_teardown);
 }
