@@ -72,6 +72,10 @@ static uint16_t write_tx(mc_card *card, uint32_t off, const uint8_t *d, size_t l
  * and its sequence number is not 0.  A write goes once into a slot that is
  * not visible (the spare); a torn slot fails its check and is ignored. */
 #define REC_OVH MC_REC_OVH
+/* slot_get reads a slot (a record of at most 254 bytes and its overhead)
+ * behind the first 256 bytes of card->buf, where the command's plain data
+ * (a record at most) stays. */
+_Static_assert(MC_BUF_SIZE >= 256 + 254 + MC_REC_OVH, "card->buf too small for a record slot");
 
 /* Slot i's sequence number (0: invalid) and record number.  The slot is read
  * into card->buf behind the command data (a record is at most 254 bytes). */
