@@ -35,7 +35,7 @@ ARM_CFLAGS  = -std=c11 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra 
 # The suites' port is the simulator's (mc_sim) rebuilt for the target
 # (test/arm/arm_sim*.c) over the QEMU port's start-up and AES.
 ARM_LIB_SRC = $(COMMON_SRC) $(CARD_SRC) card/port/qemu/mq_start.c card/port/qemu/mq_aes.c \
-              $(wildcard test/arm/arm_*.c) card/port/sim/sim_card.c card/port/sim/sim_tear.c \
+              $(wildcard test/arm/arm_*.c) card/port/sim/sim_card.c card/port/sim/sim_tear.c card/port/sim/sim_det.c \
               test/support/card_harness.c test/support/card_setup.c test/support/test_aes.c \
               test/support/tear_runner.c test/support/tear_models.c \
               tools/lib/mt_json.c

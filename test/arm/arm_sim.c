@@ -93,9 +93,3 @@ int mc_sim_openssl_aes(void *ctx, int decrypt, const uint8_t *key, size_t key_le
     return mq_aes_block(decrypt, key, key_len, in, out);
 }
 
-void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16])
-{
-    memcpy(sim->det_seed, seed, sizeof(sim->det_seed));
-    sim->det_counter = 0;
-    sim->det_random = true;
-}

@@ -15,32 +15,13 @@
 #include "mc_sim.h"
 #include "port.h"
 
-static int det_bytes(mc_sim *sim, uint8_t *buf, size_t len)
-{
-    uint8_t ctr[16], blk[16];
-    while (len > 0) {
-        size_t n = len < 16 ? len : 16;
-        uint64_t c = sim->det_counter++;
-        memset(ctr, 0, 8);
-        for (int i = 0; i < 8; i++)
-            ctr[15 - i] = (uint8_t)(c >> (8 * i));
-        if (mc_port_aes(NULL, 0, sim->det_seed, 16, ctr, blk) != 0)
-            return -1;
-        memcpy(buf, blk, n);
-        buf += n;
-        len -= n;
-    }
-    cm_wipe(blk, sizeof(blk));
-    return 0;
-}
-
 int mc_port_random(struct mc_card *card, uint8_t *buf, size_t len)
 {
     mc_sim *sim = card != NULL ? (mc_sim *)card->port : NULL;
     if (buf == NULL && len > 0)
         return -1;
     if (sim != NULL && sim->det_random)
-        return det_bytes(sim, buf, len);
+        return mc_sim_det_bytes(sim, buf, len); /* card/port/sim/sim_det.c */
     /* xorshift128+ test source, kept in the port context's det_counter and
      * det_seed (no static mutable data, like the runtime). */
     if (sim == NULL)

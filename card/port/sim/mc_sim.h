@@ -70,6 +70,8 @@ bool mc_sim_tear_plan(mc_sim *sim, const uint8_t *buf, size_t len, size_t *lande
                       bool *torn, uint8_t *torn_value);
 void mc_sim_tear_done(mc_sim *sim, uint32_t addr, size_t len, size_t landed, bool cut);
 void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16]);
+/* len bytes of that deterministic stream (sim_det.c).  0, or -1. */
+int mc_sim_det_bytes(mc_sim *sim, uint8_t *buf, size_t len);
 
 /* The simulator's transport key set (ENC = MAC = DEK = 40 41 .. 4F, KVN FF)
  * and key-set family (00 01).  TEST KEYS, published in PROTOCOL.md: for

@@ -51,35 +51,6 @@ int mc_port_aes(void *card, int decrypt, const uint8_t *key, size_t key_len,
     return mc_sim_openssl_aes(card, decrypt, key, key_len, in, out);
 }
 
-void mc_sim_set_deterministic_random(mc_sim *sim, const uint8_t seed[16])
-{
-    memcpy(sim->det_seed, seed, sizeof(sim->det_seed));
-    sim->det_counter = 0;
-    sim->det_random = true;
-}
-
-/* Counter mode over the seed: block i is AES-128(seed, 0^8 || BE64(i)).  A
- * partly used block is dropped, so each call starts on a fresh block. */
-static int det_bytes(mc_sim *sim, uint8_t *buf, size_t len)
-{
-    uint8_t ctr[16], blk[16];
-
-    while (len > 0) {
-        size_t n = len < 16 ? len : 16;
-        uint64_t c = sim->det_counter++;
-        memset(ctr, 0, 8);
-        for (int i = 0; i < 8; i++)
-            ctr[15 - i] = (uint8_t)(c >> (8 * i));
-        if (mc_sim_openssl_aes(NULL, 0, sim->det_seed, 16, ctr, blk) != 0)
-            return -1;
-        memcpy(buf, blk, n);
-        buf += n;
-        len -= n;
-    }
-    cm_wipe(blk, sizeof(blk));
-    return 0;
-}
-
 int mc_port_random(struct mc_card *card, uint8_t *buf, size_t len)
 {
     mc_sim *sim = card != NULL ? (mc_sim *)card->port : NULL;
@@ -89,7 +60,7 @@ int mc_port_random(struct mc_card *card, uint8_t *buf, size_t len)
     if (len == 0)
         return 0;
     if (sim != NULL && sim->det_random)
-        return det_bytes(sim, buf, len);
+        return mc_sim_det_bytes(sim, buf, len);
     if (len > (size_t)0x7FFFFFFF)
         return -1;
     return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
