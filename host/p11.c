@@ -189,11 +189,10 @@ static void label_of(char *out, const char *name, int i, const char *extra)
 
 #define LABEL_MAX (MNAP_KS_NAME_MAX + 16)
 
-/* The one secret-key object labelled label: MNAP_OK, MNAP_E_KS_NOT_FOUND
- * (none) or MNAP_E_KS_CORRUPT (several). */
-static mnap_err find_label(mnap_p11 *t, const char *label, CK_OBJECT_HANDLE *h)
+/* The one token object of class cls labelled label: MNAP_OK,
+ * MNAP_E_KS_NOT_FOUND (none) or MNAP_E_KS_CORRUPT (several). */
+static mnap_err find_obj(mnap_p11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h)
 {
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE tmpl[3] = {
         { CKA_CLASS, &cls, sizeof(cls) },
@@ -217,6 +216,12 @@ static mnap_err find_label(mnap_p11 *t, const char *label, CK_OBJECT_HANDLE *h)
         return MNAP_E_KS_CORRUPT;
     *h = found[0];
     return MNAP_OK;
+}
+
+/* The one secret-key object labelled label (find_obj). */
+static mnap_err find_label(mnap_p11 *t, const char *label, CK_OBJECT_HANDLE *h)
+{
+    return find_obj(t, CKO_SECRET_KEY, label, h);
 }
 
 static int has_name(const mnap_p11 *t, const char *name)
@@ -1094,32 +1099,6 @@ void mnap__p11_cer_free(mnap_p11_cer *c)
  * CKA_EXTRACTABLE, usable only to sign (CKM_EDDSA); the public key readable
  * (CKA_EC_POINT).  CKA_EC_PARAMS is the curve's OID 1.3.101.112. */
 static const uint8_t ed25519_oid[] = { 0x06, 0x03, 0x2B, 0x65, 0x70 };
-
-static mnap_err find_obj(mnap_p11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h)
-{
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE tmpl[3] = {
-        { CKA_CLASS, &cls, sizeof(cls) },
-        { CKA_TOKEN, &yes, sizeof(yes) },
-        { CKA_LABEL, (void *)label, strlen(label) },
-    };
-    CK_OBJECT_HANDLE found[2];
-    CK_ULONG n = 0;
-    CK_RV rv = t->m->C_FindObjectsInit(t->s, tmpl, 3);
-
-    if (rv != CKR_OK)
-        return map_rv(rv);
-    rv = t->m->C_FindObjects(t->s, found, 2, &n);
-    (void)t->m->C_FindObjectsFinal(t->s);
-    if (rv != CKR_OK)
-        return map_rv(rv);
-    if (n == 0)
-        return MNAP_E_KS_NOT_FOUND;
-    if (n > 1)
-        return MNAP_E_KS_CORRUPT;
-    *h = found[0];
-    return MNAP_OK;
-}
 
 static void ed_label(char out[LABEL_MAX + 1], const char *name)
 {
