@@ -441,6 +441,20 @@ mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, cons
                                       void (*cb)(void *user, const char *field, const char *value),
                                       void *user);
 
+/* --- what the operator console adds (reg_console.c, docs/console.md) ---------
+ * A tuning form in one transaction: every keys[i] set to values[i] (empty or
+ * NULL removes it), and, when audit_command is not NULL, the audit row
+ * (actor, audit_command, audit_result) in the same transaction: all of it
+ * or nothing (MNAP_PERM_SETTINGS).  Test hook: MNAP_REG_FAULT=tuning-save
+ * fails the database after the first field (nothing stays). */
+mnap_reg_err mnap_reg_tuning_save(mnap_reg *r, const mnap_reg_actor *a, size_t n, const char *const *keys,
+                                  const char *const *values, const char *audit_command,
+                                  const char *audit_result);
+/* Every resident of the actor's municipality, by number (resident-read); cb
+ * returns non-zero to stop. */
+mnap_reg_err mnap_reg_resident_each(mnap_reg *r, const mnap_reg_actor *a,
+                                    int (*cb)(void *user, const mnap_reg_resident *res), void *user);
+
 #ifdef __cplusplus
 }
 #endif
