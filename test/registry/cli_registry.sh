@@ -173,6 +173,13 @@ mnap: resident import: line 9: resident 200000000001 is already registered (or t
 run imp-bad "$M" resident import "$T/bad.csv"; rc 5
 err "$BADERR
 mnap: resident import: 4 bad rows: nothing imported (fix them, or give --skip-bad)"
+# --json: the rows added with their lines (what the operator console shows).
+cat >"$T/good2.csv" <<'CSV'
+number,name_kanji,name_kana,birth_date,address
+500000000001,中村 一,ナカムラ ハジメ,1985-05-05,"東京都千代田区1-1, 2F"
+CSV
+run imp-json "$M" --json resident import "$T/good2.csv"; rc 0
+out '{"imported":1,"skipped":0,"rows":[{"line":2,"number":"500000000001","name_kanji":"中村 一","name_kana":"ナカムラ ハジメ","birth_date":"1985-05-05","address":"東京都千代田区1-1, 2F"}]}'
 run imp-bad-nothing "$M" resident show 300000000001; rc 6
 iconv -f UTF-8 -t CP932 "$T/bad.csv" >"$T/bad-sjis.csv" || fail "iconv"
 run imp-bad-sjis "$M" resident import "$T/bad-sjis.csv"; rc 5

@@ -19,9 +19,11 @@
 #include "cli.h"
 #include "conn.h"
 #include "reg.h"
+#include "i18n.h"
 
 #include <errno.h>
 #include <iconv.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +69,7 @@ static int next_record(parser *ps, record *rec, char *msg, size_t cap)
     for (;;) {
         char *out = ps->p, *start = ps->p;
         if (rec->n == MAX_FIELDS) {
-            snprintf(msg, cap, "line %zu: more than %d fields", rec->line, MAX_FIELDS);
+            snprintf(msg, cap, _("line %zu: more than %d fields"), rec->line, MAX_FIELDS);
             return -1;
         }
         if (ps->p < ps->end && *ps->p == '"') {
@@ -75,7 +77,7 @@ static int next_record(parser *ps, record *rec, char *msg, size_t cap)
             ps->p++;
             for (;;) {
                 if (ps->p >= ps->end) {
-                    snprintf(msg, cap, "line %zu: a quoted field is not closed (broken quote)", qline);
+                    snprintf(msg, cap, _("line %zu: a quoted field is not closed (broken quote)"), qline);
                     return -1;
                 }
                 if (*ps->p == '"') {
@@ -99,13 +101,13 @@ static int next_record(parser *ps, record *rec, char *msg, size_t cap)
                 *out++ = *ps->p++;
             }
             if (ps->p < ps->end && *ps->p != ',' && *ps->p != '\n' && *ps->p != '\r') {
-                snprintf(msg, cap, "line %zu: text after a closing quote (broken quote)", ps->line);
+                snprintf(msg, cap, _("line %zu: text after a closing quote (broken quote)"), ps->line);
                 return -1;
             }
         } else {
             while (ps->p < ps->end && *ps->p != ',' && *ps->p != '\n' && *ps->p != '\r') {
                 if (*ps->p == '"') {
-                    snprintf(msg, cap, "line %zu: a quote inside an unquoted field (broken quote)", ps->line);
+                    snprintf(msg, cap, _("line %zu: a quote inside an unquoted field (broken quote)"), ps->line);
                     return -1;
                 }
                 ps->p++;
@@ -212,7 +214,7 @@ static int from_sjis(const char *in, size_t n, char **out, size_t *out_len, char
         for (const char *q = in; q < ip; q++) {
             line += *q == '\n';
         }
-        snprintf(msg, cap, "line %zu: not valid Shift_JIS (byte %02X): nothing imported", line,
+        snprintf(msg, cap, _("line %zu: not valid Shift_JIS (byte %02X): nothing imported"), line,
                  (unsigned)(unsigned char)*ip);
         free(buf);
         iconv_close(cd);
@@ -277,24 +279,24 @@ static bool is_text(const char *s, size_t max)
 static const char *row_problem(const record *rec, const int *col, size_t ncols, mnap_reg_resident *out)
 {
     if (rec->n != ncols) {
-        return "the number of fields differs from the header's";
+        return N_("the number of fields differs from the header's");
     }
     const char *num = rec->f[col[COL_NUMBER]], *kanji = rec->f[col[COL_KANJI]], *kana = rec->f[col[COL_KANA]],
                *birth = rec->f[col[COL_BIRTH]], *addr = rec->f[col[COL_ADDRESS]];
     if (!is_digits(num, 1, 15)) {
-        return "number: 1 to 15 digits";
+        return N_("number: 1 to 15 digits");
     }
     if (!is_text(kanji, 192)) {
-        return "name_kanji: empty, too long (192 bytes) or not text";
+        return N_("name_kanji: empty, too long (192 bytes) or not text");
     }
     if (!is_text(kana, 192)) {
-        return "name_kana: empty, too long (192 bytes) or not text";
+        return N_("name_kana: empty, too long (192 bytes) or not text");
     }
     if (!is_date(birth)) {
-        return "birth_date: not a date YYYY-MM-DD";
+        return N_("birth_date: not a date YYYY-MM-DD");
     }
     if (!is_text(addr, 384)) {
-        return "address: empty, too long (384 bytes) or not text";
+        return N_("address: empty, too long (384 bytes) or not text");
     }
     memset(out, 0, sizeof *out);
     memcpy(out->number, num, strlen(num) + 1);
@@ -412,7 +414,7 @@ int resident_import(cli *c, int argc, char **argv)
     }
     bool utf8 = valid_utf8((const unsigned char *)raw, raw_len);
     if (strcmp(o.encoding, "utf-8") == 0 && !utf8) {
-        snprintf(msg, sizeof msg, "the file is not valid UTF-8 (try --encoding shift_jis): nothing imported");
+        snprintf(msg, sizeof msg, "%s", _("the file is not valid UTF-8 (try --encoding shift_jis): nothing imported"));
     } else if (strcmp(o.encoding, "shift_jis") == 0 || !utf8) {
         if (from_sjis(raw, raw_len, &text, &text_len, msg, sizeof msg) != 0) {
             text = NULL;
@@ -452,13 +454,13 @@ int resident_import(cli *c, int argc, char **argv)
     }
     for (int k = 0; got == 1 && k < COL__COUNT; k++) {
         if (col[k] < 0) {
-            snprintf(msg, sizeof msg, "line %zu: the header names no column %s (or %s)", rec.line, col_names[k][0],
+            snprintf(msg, sizeof msg, _("line %zu: the header names no column %s (or %s)"), rec.line, col_names[k][0],
                      col_names[k][2] != NULL ? col_names[k][2] : col_names[k][1]);
             got = -1;
         }
     }
     if (got == 0) {
-        snprintf(msg, sizeof msg, "the file is empty (no header row)");
+        snprintf(msg, sizeof msg, "%s", _("the file is empty (no header row)"));
     }
     /* The rows. */
     while (got == 1 && (got = next_record(&ps, &rec, msg, sizeof msg)) == 1) {
@@ -479,7 +481,7 @@ int resident_import(cli *c, int argc, char **argv)
         }
         const char *why = row_problem(&rec, col, ncols, &rows[nrec]);
         if (why != NULL) {
-            cli_error("resident import: line %zu: %s", rec.line, why);
+            cli_error("resident import: line %zu: %s", rec.line, _(why));
             bad++;
             continue;
         }
@@ -526,11 +528,33 @@ int resident_import(cli *c, int argc, char **argv)
         rc = op_fail_msg(&op, EX_LOCAL, r);
         goto out;
     }
-    printf("imported %zu resident%s from %s", imported, imported == 1 ? "" : "s", argv[first]);
-    if (bad != 0) {
-        printf(" (%zu bad row%s skipped)", bad, bad == 1 ? "" : "s");
+    if (c->json) {
+        /* --json: the rows added, with the line each came from (the
+         * operator console shows them). */
+        json_t *list = json_array();
+        for (size_t i = 0; list != NULL && i < nrec; i++) {
+            if (status[i] == MNAP_REG_OK) {
+                json_array_append_new(list, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "line", (json_int_t)lines[i],
+                                                      "number", rows[i].number, "name_kanji", rows[i].name_kanji,
+                                                      "name_kana", rows[i].name_kana, "birth_date",
+                                                      rows[i].birth_date, "address", rows[i].address));
+            }
+        }
+        json_t *res = json_pack("{s:I,s:I,s:o*}", "imported", (json_int_t)imported, "skipped", (json_int_t)bad,
+                              "rows", list);
+        char *out = res != NULL ? json_dumps(res, JSON_COMPACT) : NULL;
+        if (out != NULL) {
+            puts(out);
+        }
+        free(out);
+        json_decref(res);
+    } else {
+        printf("imported %zu resident%s from %s", imported, imported == 1 ? "" : "s", argv[first]);
+        if (bad != 0) {
+            printf(" (%zu bad row%s skipped)", bad, bad == 1 ? "" : "s");
+        }
+        putchar('\n');
     }
-    putchar('\n');
     (void)snprintf(op.result, sizeof op.result, "ok: %zu imported, %zu bad rows skipped", imported, bad);
 out:
     free(status);
