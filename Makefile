@@ -276,7 +276,7 @@ test-e2e: $(TOOLS) $(TEST_BINS) $(E2E_BINS)
 # The operator console in headless Chromium (issue #22, docs/console.md):
 # its own registry, CA, private pcscd and virtual card; screenshots in
 # $(BUILD)/test/console.
-test-console: $(TOOLS) $(E2E_BINS)
+test-console: $(TOOLS) $(MO_FILES) $(E2E_BINS)
 	@BUILD=$(BUILD) test/console/run.sh
 
 # The independent interop peer (issue #14): test/interop/ in Python (pyscard,

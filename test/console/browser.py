@@ -6,12 +6,14 @@ when any failed.  Screenshots of each main screen go to --out."""
 import argparse
 import os
 import signal
+import sqlite3
 import ssl
 import sys
 import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -25,8 +27,11 @@ ap.add_argument("--out", required=True)
 ap.add_argument("--ca", required=True)
 ap.add_argument("--home", required=True)
 ap.add_argument("--aid", required=True)
-ap.add_argument("--audit", required=True)  # the console's own event log
+ap.add_argument("--registry", required=True)  # the registry (SQLite) the consoles share
 ap.add_argument("--vcard-pid", type=int, required=True)
+ap.add_argument("--fault-url", required=True)  # a console with MNAP_REG_FAULT=tuning-save
+ap.add_argument("--short-url", required=True)  # a console whose sessions end after --short-ttl s
+ap.add_argument("--short-ttl", type=float, required=True)
 A = ap.parse_args()
 URL = A.url
 
@@ -83,8 +88,16 @@ def press(el_id):
     WebDriverWait(d, 30).until(lambda x: x.execute_script("return document.readyState") == "complete")
 
 
-def login(user, password):
-    d.get(URL + "/login")
+def sql(query, *args):
+    db = sqlite3.connect("file:%s?mode=ro" % A.registry, uri=True, timeout=30)
+    try:
+        return db.execute(query, args).fetchall()
+    finally:
+        db.close()
+
+
+def login(user, password, url=None):
+    d.get((url or URL) + "/login")
     d.find_element(By.ID, "id").send_keys(user)
     d.find_element(By.ID, "password").send_keys(password)
     press("login")
@@ -225,9 +238,9 @@ def t_clerk_refused_admin_screens():
         check("権限がありません" in text(), path + ": " + text())
     shot("refused")
     logout()
-    with open(A.audit, encoding="utf-8") as f:
-        log = f.read()
-    check("clerk1\t/tuning\trefused" in log, "refusal not audited")
+    # The refusal is a row of the registry's audit chain.
+    rows = sql("SELECT result FROM audit_log WHERE operator = 'clerk1' AND command = 'console GET /tuning'")
+    check(rows and rows[-1][0].startswith("refused: role clerk"), "refusal not audited: %r" % rows)
 
 
 def t_three_wrong_passwords_lock():
@@ -262,14 +275,164 @@ def t_admin_operators():
         logout()
 
 
-def post(path, body, cookie):
+def post(path, body, cookie, ctype="application/x-www-form-urlencoded", want_body=False):
     ctx = ssl.create_default_context(cafile=A.ca)
-    rq = urllib.request.Request(URL + path, data=body.encode(), method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    rq = urllib.request.Request(URL + path, data=body if isinstance(body, bytes) else body.encode(),
+                                method="POST", headers={"Content-Type": ctype, "Cookie": cookie})
     try:
-        return urllib.request.urlopen(rq, context=ctx, timeout=30).status
+        r = urllib.request.urlopen(rq, context=ctx, timeout=60)
+        st, data, hdr = r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
-        return e.code
+        st, data, hdr = e.code, e.read(), e.headers
+    return (st, data, hdr) if want_body else st
+
+
+def session_cookie():
+    return "mnap_session=" + [c for c in d.get_cookies() if c["name"] == "mnap_session"][0]["value"]
+
+
+def multipart(fields, filename, content):
+    b = "----mnapconsoletest7d1f"
+    out = b""
+    for k, v in fields.items():
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (b, k, v)).encode()
+    out += ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+            "Content-Type: text/csv\r\n\r\n" % (b, filename)).encode() + content + b"\r\n"
+    out += ("--%s--\r\n" % b).encode()
+    return out, "multipart/form-data; boundary=" + b
+
+
+GOOD_CSV = ("住民番号,氏名,氏名カナ,生年月日,住所\n"
+            "200000000001,取込 一郎,トリコミ イチロウ,1970-01-01,東京都千代田区1-1\n"
+            "200000000002,取込 二郎,トリコミ ジロウ,1971-02-02,\"東京都千代田区丸の内1-1, 2階\"\n"
+            "200000000003,取込 三郎,トリコミ サブロウ,1972-03-03,東京都千代田区3-3\n")
+BAD_CSV = ("住民番号,氏名,氏名カナ,生年月日,住所\n"
+           "200000000011,失敗 一子,シッパイ イチコ,1980-01-01,東京都千代田区1-1\n"
+           "200000000012,失敗 二子,シッパイ ニコ,1980-02-30,東京都千代田区2-2\n"
+           "200000000013,失敗 三子,シッパイ サンコ,1980-03-03,東京都千代田区3-3\n")
+
+
+def upload(content, name):
+    path = os.path.join(A.home, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(content)
+    d.get(URL + "/data")
+    d.find_element(By.ID, "import-file").send_keys(path)
+    press("do-import")
+
+
+def t_import_good():
+    login("clerk1", "clerk password")
+    press("m-data")
+    upload(GOOD_CSV, "residents.csv")
+    check("ok" in outcome().get_attribute("class") and "取り込みました" in text(), "import: " + text())
+    table = d.find_element(By.ID, "imported").text
+    for row in ("2 200000000001 取込 一郎", "3 200000000002 取込 二郎", "丸の内1-1, 2階", "4 200000000003"):
+        check(row in table, "imported table lacks %r: %s" % (row, table))
+    shot("import")
+    n = sql("SELECT count(*) FROM residents WHERE number LIKE '20000000000_'")[0][0]
+    check(n == 3, "residents in the registry: %d" % n)
+    logout()
+
+
+def t_import_bad_changes_nothing():
+    login("clerk1", "clerk password")
+    upload(BAD_CSV, "bad.csv")
+    check("ng" in outcome().get_attribute("class") and "何も取り込んでいません" in text(), "bad import: " + text())
+    errs = d.find_element(By.ID, "import-errors").text
+    # The line and the field, in the clerk's words; the clerk's file name,
+    # not the console's temporary file.
+    check("3 行目" in errs and "生年月日" in errs, "import errors: " + errs)
+    check("upload-" not in errs and "--skip-bad" not in errs, "import errors: " + errs)
+    check(len(d.find_elements(By.CSS_SELECTOR, "#import-errors li")) == 1, "one bad line, not: " + errs)
+    shot("import-bad")
+    n = sql("SELECT count(*) FROM residents WHERE number LIKE '20000000001_'")[0][0]
+    check(n == 0, "a refused file added %d residents" % n)
+    d.get(URL + "/data?q=" + urllib.parse.quote("失敗"))
+    check("200000000011" not in d.find_element(By.TAG_NAME, "main").text, "the good line of a bad file was imported")
+    logout()
+
+
+def t_export():
+    login("clerk1", "clerk password")
+    d.get(URL + "/data")
+    tok = d.find_element(By.CSS_SELECTOR, "form[action='/data/export'] input[name=csrf]").get_attribute("value")
+    st, body, hdr = post("/data/export", "csrf=" + tok, session_cookie(), want_body=True)
+    check(st == 200 and hdr.get("Content-Type", "").startswith("text/csv"), "export: %r %r" % (st, body[:200]))
+    check("attachment" in hdr.get("Content-Disposition", ""), "disposition: %r" % hdr.get("Content-Disposition"))
+    csv = body.decode("utf-8")
+    check(csv.startswith("number,name_kanji,name_kana,birth_date,address\r\n"), "header: " + csv[:80])
+    check('200000000002,取込 二郎,トリコミ ジロウ,1971-02-02,"東京都千代田区丸の内1-1, 2階"\r\n' in csv, "rows: " + csv)
+    rows = sql("SELECT result FROM audit_log WHERE operator = 'clerk1' AND command = 'console resident export'")
+    check(rows and rows[-1][0].startswith("ok: "), "export not audited: %r" % rows)
+    # Without the form token: refused.
+    check(post("/data/export", "csrf=" + "0" * 64, session_cookie()) == 403, "export without a token")
+    logout()
+
+
+def t_data_refused_without_right():
+    # The auditor's role has neither resident-read nor resident-write.
+    login("audit1", "audit password")
+    d.get(URL + "/data")
+    check("権限がありません" in text(), "/data for an auditor: " + text())
+    tok = d.find_element(By.CSS_SELECTOR, "form[action='/logout'] input[name=csrf]").get_attribute("value")
+    body, ctype = multipart({"csrf": tok, "encoding": "auto"}, "r.csv",
+                            GOOD_CSV.replace("20000000000", "20000000002").encode())
+    st = post("/data/import", body, session_cookie(), ctype)
+    check(st == 403, "import by an auditor: status %r" % st)
+    check(post("/data/export", "csrf=" + tok, session_cookie()) == 403, "export by an auditor")
+    n = sql("SELECT count(*) FROM residents WHERE number LIKE '20000000002_'")[0][0]
+    check(n == 0, "an auditor's import added %d residents" % n)
+    rows = sql("SELECT result FROM audit_log WHERE operator = 'audit1' AND command = 'console POST /data/import'")
+    check(rows and rows[-1][0] == "refused: role auditor; needs resident-read", "refusal not audited: %r" % rows)
+    logout()
+
+
+def t_tuning_fault_changes_nothing():
+    # The registry fails after the first field of the form is written
+    # (MNAP_REG_FAULT=tuning-save): nothing of the form stays.
+    before = sql("SELECT key, value, changed_at FROM tuning ORDER BY key")
+    login("admin", "admin password", A.fault_url)
+    d.get(A.fault_url + "/tuning")
+    for k, v in (("t-guidance", "途中で失敗する案内"), ("t-label_list", "途中で失敗するラベル"), ("t-bg_color", "#123456")):
+        f = d.find_element(By.ID, k)
+        f.clear()
+        f.send_keys(v)
+    press("save-tuning")
+    check("ng" in outcome().get_attribute("class") and "何も変更していません" in text(), "faulty save: " + text())
+    after = sql("SELECT key, value, changed_at FROM tuning ORDER BY key")
+    check(before == after, "tuning changed: %r -> %r" % (before, after))
+    d.get(URL + "/tuning")
+    check(d.find_element(By.ID, "t-guidance").get_attribute("value") != "途中で失敗する案内", "guidance stored")
+    rows = sql("SELECT result FROM audit_log WHERE operator = 'admin' AND command = 'console tuning'")
+    check(rows and rows[-1][0].startswith("error: "), "failed save not audited: %r" % rows)
+    logout()
+
+
+def t_session_expiry():
+    # A console whose sessions last --short-ttl seconds.
+    S = A.short_url
+    login("clerk1", "clerk password", S)
+    d.get(S + "/card")
+    for k, v in (("number", "300000000001"), ("kanji", "期限 切子"), ("kana", "キゲン キリコ"),
+                 ("birth", "1990-01-01"), ("address", "東京都千代田区1-1")):
+        d.find_element(By.ID, k).send_keys(v)
+    time.sleep(A.short_ttl + 1.5)
+    # The old page's form, sent with the ended session: refused, nothing changed.
+    press("do-register")
+    check("セッションが終了しているため、何も変更していません" in text() and d.find_elements(By.ID, "relogin"),
+          "POST with an ended session: " + text())
+    check(not sql("SELECT number FROM residents WHERE number = '300000000001'"), "the resident was added")
+    rows = sql("SELECT operator, result FROM audit_log WHERE command = 'console POST /card/register'")
+    check(rows and rows[-1] == ("-", "refused: session ended"), "not audited: %r" % rows)
+    # The next request after expiry goes to the login screen, which says why.
+    login("clerk1", "clerk password", S)
+    check(d.find_elements(By.ID, "m-card"), "no home menu: " + text())
+    time.sleep(A.short_ttl + 1.5)
+    d.get(S + "/card")
+    check(d.current_url.endswith("/login?ended=1") and d.find_elements(By.ID, "login"), "after expiry: " + d.current_url)
+    check("セッションが終了しました" in text(), "no message after expiry: " + text())
+    shot("session-ended")
 
 
 def t_forged_post_refused():
@@ -321,8 +484,10 @@ def t_card_removed():
 
 
 try:
-    for t in (t_https_headers, t_tuning_shows_on_next_page, t_clerk_card_flow,
-              t_bad_input_changes_nothing, t_clerk_refused_admin_screens,
+    for t in (t_https_headers, t_tuning_shows_on_next_page, t_tuning_fault_changes_nothing,
+              t_clerk_card_flow, t_bad_input_changes_nothing, t_import_good,
+              t_import_bad_changes_nothing, t_export, t_data_refused_without_right,
+              t_clerk_refused_admin_screens, t_session_expiry,
               t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused,
               t_card_pulled_mid_delete, t_card_removed):
         test(t)

@@ -78,6 +78,10 @@ echo 404142434445464748494A4B4C4D4E4F > "$T/transport.hex"
 q "$MNAP" keys import transport --kvn FF --file "$T/transport.hex"
 q "$MNAP" keys generate region --kvn 01 --master
 q "$MNAP" keys generate library --kvn 01 --master
+# The audit's signing key: the CLI's commands sign a checkpoint of the
+# registry audit when the last is a day old (issue #19).
+q "$MNAP" keys ed25519 audit
+AUDIT_PUB=$("$MNAP" audit key) || die "audit key"
 q "$MNAP" --reader "$READER0" area setup
 
 # The registry: a municipality, its first admin, two clerks.
@@ -89,6 +93,7 @@ export MNAP_REGISTRY=$REG MNAP_SESSION=$T/admin.session
 printf 'admin password\n' | q "$MNAP" login admin --password-stdin
 printf 'clerk password\n' | q "$MNAP" operator add clerk1 --name "窓口 一郎" --role clerk --password-stdin
 printf 'clerk password\n' | q "$MNAP" operator add clerk2 --name "窓口 二郎" --role clerk --password-stdin
+printf 'audit password\n' | q "$MNAP" operator add audit1 --name "監査 一子" --role auditor --password-stdin
 q "$MNAP" logout
 unset MNAP_REGISTRY MNAP_SESSION
 
@@ -138,13 +143,60 @@ fi
 "$CONSOLE" "$T/console.conf" > "$T/console.log" 2>&1 &
 CONSOLE_PID=$!
 track_pid "$CONSOLE_PID"
-for i in $(seq 50); do port_in_use "$PORT" && break; sleep 0.1; done
-port_in_use "$PORT" || die "mnap-console did not listen on $PORT"
+# Two more consoles on the same registry: one whose registry fails in the
+# middle of a tuning save (MNAP_REG_FAULT=tuning-save), one whose sessions
+# end after SHORT_TTL seconds (the session expiry test).
+next_port() { local p=$(($1 + 1)); while port_in_use "$p"; do p=$((p + 1)); done; echo "$p"; }
+PORT_FAULT=$(next_port "$PORT")
+PORT_SHORT=$(next_port "$PORT_FAULT")
+SHORT_TTL=3
+sed -e "s/^port = .*/port = $PORT_FAULT/" -e "s|^state_dir = .*|state_dir = $T/console-fault|" \
+    "$T/console.conf" > "$T/console-fault.conf"
+sed -e "s/^port = .*/port = $PORT_SHORT/" -e "s|^state_dir = .*|state_dir = $T/console-short|" \
+    -e "s/^session_ttl = .*/session_ttl = $SHORT_TTL/" "$T/console.conf" > "$T/console-short.conf"
+MNAP_REG_FAULT=tuning-save "$CONSOLE" "$T/console-fault.conf" > "$T/console-fault.log" 2>&1 &
+FAULT_PID=$!
+track_pid "$FAULT_PID"
+"$CONSOLE" "$T/console-short.conf" > "$T/console-short.log" 2>&1 &
+SHORT_PID=$!
+track_pid "$SHORT_PID"
+for p in "$PORT" "$PORT_FAULT" "$PORT_SHORT"; do
+    for i in $(seq 50); do port_in_use "$p" && break; sleep 0.1; done
+    port_in_use "$p" || die "mnap-console did not listen on $p"
+done
 
 LIB=$(sed -n 's/^ *"aid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$ROOT/tools/examples/library.json" | head -1 | tr a-f A-F)
 /usr/bin/python3 "$HERE/browser.py" --url "https://127.0.0.1:$PORT" --out "$OUT" --ca "$T/ca.pem" \
-    --home "$HOME" --aid "$LIB" --audit "$T/console-state/console-audit.log" --vcard-pid "$VCARD_PID"
+    --home "$HOME" --aid "$LIB" --registry "$REG" --vcard-pid "$VCARD_PID" \
+    --fault-url "https://127.0.0.1:$PORT_FAULT" --short-url "https://127.0.0.1:$PORT_SHORT" --short-ttl "$SHORT_TTL"
 RC=$?
+stop_pid "$FAULT_PID"
+stop_pid "$SHORT_PID"
+# The console's own events are rows of the registry's hash-chained audit
+# (issue #19), beside the CLI's, and the CLI's audit verify (auditor) checks
+# the whole chain.
+sql() { sqlite3 "$REG" "$1"; }
+if [ ! -e "$T/console-state/console-audit.log" ] &&
+   [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'clerk1' AND command = 'console GET /tuning' AND result LIKE 'refused: role clerk; needs settings'")" -ge 1 ] &&
+   [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'admin' AND command = 'console tuning' AND result LIKE 'ok:%bg_color%'")" -ge 1 ] &&
+   [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'clerk2' AND command = 'login' AND result LIKE 'error: operator locked%'")" -ge 1 ] &&
+   [ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'resident import' AND result LIKE '[row %] ok: 3 imported%'")" -ge 1 ]; then
+    echo "ok t_console_events_in_registry_audit"
+else
+    echo "FAIL t_console_events_in_registry_audit: $(sql "SELECT seq, operator, command, result FROM audit_log" | tail -40)"
+    RC=1
+fi
+export MNAP_REGISTRY=$REG MNAP_SESSION=$T/audit.session
+printf 'audit password\n' | "$MNAP" login audit1 --password-stdin > "$T/verify.out" 2>&1
+if LC_ALL=C "$MNAP" audit verify --key "$AUDIT_PUB" >> "$T/verify.out" 2>&1 && grep -q "intact" "$T/verify.out" &&
+   [ "$(sql "SELECT count(*) FROM audit_checkpoints WHERE municipality = '131016'")" -ge 1 ]; then
+    echo "ok t_audit_chain_verifies"
+else
+    echo "FAIL t_audit_chain_verifies: $(cat "$T/verify.out")"
+    RC=1
+fi
+"$MNAP" logout > /dev/null 2>&1
+unset MNAP_REGISTRY MNAP_SESSION
 # The tuning lives in the registry (schema v2), not on the terminal.
 if [ "$(sqlite3 "$REG" "SELECT value FROM tuning WHERE municipality = '131016' AND key = 'bg_color'")" = "#ffeecc" ]; then
     echo "ok t_tuning_in_registry"

@@ -3,7 +3,8 @@
 # item 8).  The ja_JP.UTF-8 locale is generated here (localedef into a
 # private LOCPATH: nothing of the system is changed); the catalogue is the
 # build tree's ($BUILD/locale, found from $BUILD/bin/mnap).
-#   - po/ja.po is complete: every message of the sources (xgettext, as
+#   - po/ja.po is complete: every message of the sources, the operator
+#     console's screens included (xgettext, as
 #     po/update.sh extracts them) is there and translated, none fuzzy;
 #   - LANG=ja_JP.UTF-8: errors, results and library sentences in Japanese,
 #     exact lines and exit codes; the audit log stays in English;
@@ -23,7 +24,7 @@ echo "cli_i18n.sh: the ja catalogue and the language choice ($M)"
 # 1. The catalogue covers every message.
 N=$((N + 1))
 (cd "$ROOT" && LC_ALL=C.UTF-8 xgettext --from-code=UTF-8 -k_ -kN_ -kcli_error -kop_fail:4 -kcli_fail:3 \
-    -o "$T/mnap.pot" tools/mnap/*.c host/err.c) || fail "xgettext"
+    -o "$T/mnap.pot" tools/mnap/*.c tools/mnap-console/*.c host/err.c) || fail "xgettext"
 msgcmp "$ROOT/po/ja.po" "$T/mnap.pot" >"$T/cmp" 2>&1 ||
     fail "po/ja.po lacks messages of the sources (run po/update.sh and translate): $(head -5 "$T/cmp")"
 stats=$(LC_ALL=C msgfmt -c --statistics -o /dev/null "$ROOT/po/ja.po" 2>&1)

@@ -14,7 +14,7 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
     copy(c->listen, sizeof c->listen, "127.0.0.1");
     c->port = 8443;
     c->ttl = 1800;
-    copy(c->cli_locale, sizeof c->cli_locale, "ja_JP.UTF-8");
+    copy(c->locale, sizeof c->locale, "ja_JP.UTF-8");
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(why, why_cap, "%s: %s", path, strerror(errno));
@@ -47,10 +47,11 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
             { "mnap", c->mnap, sizeof c->mnap }, { "keystore", c->keystore, sizeof c->keystore },
             { "passphrase_file", c->passphrase_file, sizeof c->passphrase_file },
             { "audit", c->audit, sizeof c->audit },
-            { "console_audit", c->console_audit, sizeof c->console_audit }, { "reader", c->reader, sizeof c->reader },
+            { "reader", c->reader, sizeof c->reader },
             { "manifests", c->manifests, sizeof c->manifests },
             { "state_dir", c->state_dir, sizeof c->state_dir },
-            { "cli_locale", c->cli_locale, sizeof c->cli_locale },
+            { "locale", c->locale, sizeof c->locale },
+            { "cli_locale", c->locale, sizeof c->locale }, /* its old name */
         };
         bool done = false;
         for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
@@ -90,8 +91,6 @@ int cfg_load(console_cfg *c, const char *path, char *why, size_t why_cap) {
             return -1;
         }
     }
-    if (!c->console_audit[0])
-        snprintf(c->console_audit, sizeof c->console_audit, "%s/console-audit.log", c->state_dir);
     return 0;
 }
 
@@ -132,6 +131,15 @@ void sb_esc(sbuf *b, const char *s) {
         }
     }
 }
+void sb_tr(sbuf *b, const char *msgid) { sb_esc(b, _(msgid)); }
+void sb_bi(sbuf *b, const char *msgid, const char *sep) {
+    const char *t = _(msgid);
+    sb_esc(b, t);
+    if (strcmp(t, msgid) != 0) {
+        sb_add(b, sep);
+        sb_esc(b, msgid);
+    }
+}
 void sb_free(sbuf *b) { free(b->p); memset(b, 0, sizeof *b); }
 
 bool text_ok(const char *s, size_t max_bytes, bool multiline) {
@@ -165,21 +173,32 @@ bool text_ok(const char *s, size_t max_bytes, bool multiline) {
 
 /* --- tuning ------------------------------------------------------------------ */
 const char *const tune_keys[][2] = {
-    { "title", "マイナンバーカード 地域住民利用領域 窓口端末" },
-    { "guidance", "業務を選んでください。 / Choose a task." },
-    { "label_register", "住民・カードを登録 / Register resident and card" },
-    { "label_load", "APを搭載 / Load AP" },
-    { "label_list", "APの一覧 / List APs" },
+    { "title", N_("My Number Card local-resident area: counter terminal") },
+    { "guidance", N_("Choose a task.") },
+    { "label_register", N_("Register resident and card") },
+    { "label_load", N_("Load AP") },
+    { "label_list", N_("List APs") },
     { "bg_color", "#f4f7fb" },
     { "extra_fields", "" },
     { NULL, NULL },
 };
 
+const char *tune_default(size_t i) {
+    static char shown[8][600];
+    const char *k = tune_keys[i][0], *v = tune_keys[i][1];
+    if (!*v || v[0] == '#') return v;
+    /* The title in the catalogue's language alone; texts and labels with
+     * the English beside them. */
+    if (strcmp(k, "title") == 0 || strcmp(_(v), v) == 0) return _(v);
+    snprintf(shown[i], sizeof shown[i], "%s / %s", _(v), v);
+    return shown[i];
+}
+
 const char *tune_get(const tuning *t, const char *key, const char *def) {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->key[i], key) == 0) return t->val[i];
     for (size_t i = 0; tune_keys[i][0]; i++)
-        if (strcmp(tune_keys[i][0], key) == 0) return tune_keys[i][1];
+        if (strcmp(tune_keys[i][0], key) == 0) return tune_default(i);
     return def;
 }
 
