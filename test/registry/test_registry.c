@@ -1008,6 +1008,90 @@ static void test_tuning(void **state)
     assert_int_equal(a.n, 0);
 }
 
+/* What the operator console adds (reg_console.c): a tuning form in one
+ * transaction with its audit row, all of it or nothing (a bad value, a
+ * clerk, or the database failing after the first field:
+ * MNAP_REG_FAULT=tuning-save); every resident of the actor's municipality. */
+typedef struct rows_seen {
+    int n;
+    char last_cmd[MNAP_REG_AUDIT_FIELD + 1], last_result[MNAP_REG_AUDIT_FIELD + 1];
+} rows_seen;
+
+static int audit_seen(void *user, const mnap_reg_audit_row *row)
+{
+    rows_seen *s = user;
+    s->n++;
+    snprintf(s->last_cmd, sizeof s->last_cmd, "%s", row->command);
+    snprintf(s->last_result, sizeof s->last_result, "%s", row->result);
+    return 0;
+}
+
+static int each_seen(void *user, const mnap_reg_resident *res)
+{
+    tune_seen *t = user;
+    t->n++;
+    snprintf(t->last, sizeof t->last, "%s %s", res->number, res->name_kanji);
+    return 0;
+}
+
+static void test_console_calls(void **state)
+{
+    fx *f = *state;
+    tune_seen a = { 0 };
+    rows_seen r0 = { 0 }, r1 = { 0 };
+    mnap_reg_audit_report rep;
+    const char *keys[3] = { "title", "bg_color", "label_list" };
+    const char *vals[3] = { "題", "#ffeecc", "一覧" };
+    const char *bad[3] = { "題2", "#000000", "a\x01" };
+
+    assert_int_equal(mnap_reg_audit_rows(f->ra, &f->auditor_a, 0, INT64_MAX, audit_seen, &r0), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 3, keys, vals, "console tuning", "ok: 3"), MNAP_REG_OK);
+    assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(mnap_reg_audit_rows(f->ra, &f->auditor_a, 0, INT64_MAX, audit_seen, &r1), MNAP_REG_OK);
+    assert_int_equal(r1.n, r0.n + 1);
+    assert_string_equal(r1.last_cmd, "console tuning");
+    assert_string_equal(r1.last_result, "ok: 3");
+    /* Refused before anything is written. */
+    assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 3, keys, bad, "console tuning", "x"), MNAP_REG_E_PARAM);
+    assert_int_equal(mnap_reg_tuning_save(f->ra, &f->clerk_a, 3, keys, vals, "console tuning", "x"),
+                     MNAP_REG_E_DENIED);
+    /* The database fails after the first field: nothing stays, no row. */
+    bad[2] = "一覧2";
+    setenv("MNAP_REG_FAULT", "tuning-save", 1);
+    assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 3, keys, bad, "console tuning", "ok"), MNAP_REG_E_DB);
+    unsetenv("MNAP_REG_FAULT");
+    a.n = 0;
+    assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 3);
+    assert_string_equal(a.last, "title=題");
+    r1.n = 0;
+    assert_int_equal(mnap_reg_audit_rows(f->ra, &f->auditor_a, 0, INT64_MAX, audit_seen, &r1), MNAP_REG_OK);
+    assert_int_equal(r1.n, r0.n + 1);
+    assert_int_equal(mnap_reg_audit_verify(f->ra, &f->auditor_a, NULL, &rep), MNAP_REG_OK);
+    /* An empty value removes a key. */
+    vals[1] = "";
+    assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 2, keys, vals, NULL, NULL), MNAP_REG_OK);
+    a.n = 0;
+    assert_int_equal(mnap_reg_tuning_list(f->ra, CODE_A, tune_cb, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 2);
+
+    /* Every resident of the actor's municipality, by number. */
+    mnap_reg_resident res;
+    resident(&res, "20", "二十", "ニジュウ");
+    assert_int_equal(mnap_reg_resident_add(f->ra, &f->clerk_a, &res), MNAP_REG_OK);
+    resident(&res, "10", "十", "ジュウ");
+    assert_int_equal(mnap_reg_resident_add(f->ra, &f->clerk_a, &res), MNAP_REG_OK);
+    resident(&res, "30", "三十", "サンジュウ");
+    assert_int_equal(mnap_reg_resident_add(f->rb, &f->clerk_b, &res), MNAP_REG_OK);
+    a.n = 0;
+    assert_int_equal(mnap_reg_resident_each(f->ra, &f->clerk_a, each_seen, &a), MNAP_REG_OK);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.last, "20 二十");
+    assert_int_equal(mnap_reg_resident_each(f->ra, &f->kiosk_a, each_seen, &a), MNAP_REG_E_DENIED);
+    assert_int_equal(mnap_reg_resident_each(f->ra, &f->admin_a, each_seen, &a), MNAP_REG_E_DENIED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1026,6 +1110,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_terminals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tuning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console_calls, setup, teardown),
     };
     const char *name = pg_base() != NULL ? "registry (postgresql)" : "registry (sqlite)";
 

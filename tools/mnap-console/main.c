@@ -66,7 +66,7 @@ static void req_free(req *r) {
         free(r->fv[i]);
     }
     if (r->pp) MHD_destroy_post_processor(r->pp);
-    if (r->up_fd > 0) close(r->up_fd);
+    if (r->up_fd >= 0) close(r->up_fd);
     if (r->up_path[0]) unlink(r->up_path);
     if (r->body.p) OPENSSL_cleanse(r->body.p, r->body.len);
     sb_free(&r->body);
@@ -1236,6 +1236,15 @@ static void route(ctx *c, page *p) {
     tune_load(reg, cfg.municipality, &c->t);
     p->status = 200;
 
+    /* Session (first, so that a refusal's audit row names the operator). */
+    bool stale = false;
+    c->cookie = MHD_lookup_connection_value(c->conn, MHD_COOKIE_KIND, COOKIE);
+    if (c->cookie && unhex(c->cookie, c->token, sizeof c->token) == 0) {
+        if (mnap_reg_session_resume(reg, c->token, &c->a) == MNAP_REG_OK) c->logged_in = true;
+        else stale = true;   /* expired, logged out elsewhere, or the operator locked */
+    }
+    if (!c->logged_in) c->cookie = NULL;
+
     if (!post && strcmp(c->method, "GET") != 0) {
         refuse(c, p, 405, N_("Method not allowed."), "refused: bad method");
         return;
@@ -1245,14 +1254,6 @@ static void route(ctx *c, page *p) {
                "refused: bad input");
         return;
     }
-    /* Session. */
-    bool stale = false;
-    c->cookie = MHD_lookup_connection_value(c->conn, MHD_COOKIE_KIND, COOKIE);
-    if (c->cookie && unhex(c->cookie, c->token, sizeof c->token) == 0) {
-        if (mnap_reg_session_resume(reg, c->token, &c->a) == MNAP_REG_OK) c->logged_in = true;
-        else stale = true;   /* expired, logged out elsewhere, or the operator locked */
-    }
-    if (!c->logged_in) c->cookie = NULL;
 
     if (strcmp(u, "/login") == 0) {
         if (!post) {
