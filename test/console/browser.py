@@ -312,9 +312,9 @@ BAD_CSV = ("住民番号,氏名,氏名カナ,生年月日,住所\n"
            "200000000013,失敗 三子,シッパイ サンコ,1980-03-03,東京都千代田区3-3\n")
 
 
-def upload(content, name):
+def upload(content, name, encoding="utf-8"):
     path = os.path.join(A.home, name)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding=encoding, newline="") as f:
         f.write(content)
     d.get(URL + "/data")
     d.find_element(By.ID, "import-file").send_keys(path)
@@ -332,6 +332,12 @@ def t_import_good():
     shot("import")
     n = sql("SELECT count(*) FROM residents WHERE number LIKE '20000000000_'")[0][0]
     check(n == 3, "residents in the registry: %d" % n)
+    # The resident system's usual export: Shift_JIS (CP932), CRLF, chosen
+    # automatically.
+    upload("住民番号,氏名,氏名カナ,生年月日,住所\r\n200000000005,髙橋 五郎,タカハシ ゴロウ,1975-05-05,東京都千代田区5-5\r\n",
+           "sjis.csv", "cp932")
+    check("ok" in outcome().get_attribute("class"), "Shift_JIS import: " + text())
+    check("2 200000000005 髙橋 五郎" in d.find_element(By.ID, "imported").text, "Shift_JIS row: " + text())
     logout()
 
 

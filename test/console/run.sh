@@ -180,6 +180,7 @@ if [ ! -e "$T/console-state/console-audit.log" ] &&
    [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'clerk1' AND command = 'console GET /tuning' AND result LIKE 'refused: role clerk; needs settings'")" -ge 1 ] &&
    [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'admin' AND command = 'console tuning' AND result LIKE 'ok:%bg_color%'")" -ge 1 ] &&
    [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'clerk2' AND command = 'login' AND result LIKE 'error: operator locked%'")" -ge 1 ] &&
+   [ "$(sql "SELECT count(*) FROM audit_log WHERE operator = 'clerk1' AND command = 'console POST /ap/delete' AND result = 'refused: CSRF token'")" -ge 2 ] &&
    [ "$(sql "SELECT count(*) FROM audit_log WHERE command = 'resident import' AND result LIKE '[row %] ok: 3 imported%'")" -ge 1 ]; then
     echo "ok t_console_events_in_registry_audit"
 else

@@ -28,6 +28,7 @@
 #define BODY_MAX 16384
 #define FIELD_MAX 32
 #define UPLOAD_MAX (16u << 20) /* a resident file of about 100,000 rows */
+#define IMPORT_SHOWN 500       /* rows of a good import shown on the page */
 #define COOKIE "mnap_session"
 #define PRE_COOKIE "mnap_pre"
 
@@ -367,6 +368,8 @@ typedef struct run_out {
     int rc;
     char out[65536];
     char err[16384];
+    char *xout;     /* run_mnap_x: stdout goes here instead (xcap bytes) */
+    size_t xcap;
 } run_out;
 
 static void slurp(int fd, char *buf, size_t cap) {
@@ -379,9 +382,12 @@ static void slurp(int fd, char *buf, size_t cap) {
 }
 
 /* Runs `mnap ARGS...` with the session of cookie; stdout and stderr kept. */
-static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const *args, run_out *o) {
+static void run_mnap_x(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const *args, run_out *o, char *xout,
+                       size_t xcap) {
     char sess[1100], outp[1100], errp[1100], tokhex[65], pass[512] = "";
     memset(o, 0, sizeof *o);
+    o->xout = xout;
+    o->xcap = xcap;
     o->rc = -1;
     snprintf(sess, sizeof sess, "%s/session-XXXXXX", cfg.state_dir);
     snprintf(outp, sizeof outp, "%s/out-XXXXXX", cfg.state_dir);
@@ -482,10 +488,17 @@ static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const 
         o->rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
     }
 done:
-    if (ofd >= 0) slurp(ofd, o->out, sizeof o->out);
+    if (ofd >= 0) {
+        if (o->xout) slurp(ofd, o->xout, o->xcap);
+        else slurp(ofd, o->out, sizeof o->out);
+    }
     if (efd >= 0) slurp(efd, o->err, sizeof o->err);
     if (sfd >= 0) close(sfd);
     unlink(sess);
+}
+
+static void run_mnap(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *const *args, run_out *o) {
+    run_mnap_x(token, args, o, NULL, 0);
 }
 
 /* The outcome in the clerk's words by the CLI's exit code (docs/cli.md). */
@@ -938,13 +951,18 @@ static void do_import(ctx *c, page *p) {
         r->up_fd = -1;
         /* The CLI's import: the same checks, one transaction, its audit rows. */
         const char *args[] = { "--json", "resident", "import", r->up_path, "--encoding", enc, NULL };
+        /* The JSON of every row added (about the file's size again). */
+        size_t xcap = 2 * (size_t)UPLOAD_MAX + (1u << 20);
         run_out *o = malloc(sizeof *o);
-        if (!o) {
+        char *xout = malloc(xcap);
+        if (!o || !xout) {
+            free(o);
+            free(xout);
             p->status = 500;
             outcome(&tmp, false, N_("The operation did not complete."), NULL);
         } else {
-            run_mnap(c->token, args, o);
-            json_t *j = o->rc == 0 ? json_loads(o->out, 0, NULL) : NULL;
+            run_mnap_x(c->token, args, o, xout, xcap);
+            json_t *j = o->rc == 0 ? json_loads(o->xout, 0, NULL) : NULL;
             json_t *rows = json_object_get(j, "rows");
             if (o->rc == 0) {
                 char d[120];
@@ -952,7 +970,7 @@ static void do_import(ctx *c, page *p) {
                          (long long)json_integer_value(json_object_get(j, "imported")));
                 outcome(&tmp, true, N_("The residents are imported."), d);
                 resident_table_head(&tmp, "imported");
-                for (size_t i = 0; i < json_array_size(rows); i++) {
+                for (size_t i = 0; i < json_array_size(rows) && i < IMPORT_SHOWN; i++) {
                     json_t *x = json_array_get(rows, i);
                     char line[24];
                     snprintf(line, sizeof line, "%lld", (long long)json_integer_value(json_object_get(x, "line")));
@@ -963,6 +981,11 @@ static void do_import(ctx *c, page *p) {
                                  json_string_value(json_object_get(x, "address")));
                 }
                 sb_add(&tmp.html, "</table>");
+                if (json_array_size(rows) > IMPORT_SHOWN) {
+                    sb_printf(&tmp.html, "<p id=\"more\">… %zu ", json_array_size(rows) - IMPORT_SHOWN);
+                    sb_bi(&tmp.html, N_("more rows were imported (not shown)."), " / ");
+                    sb_add(&tmp.html, "</p>");
+                }
             } else if (o->rc == 5 || o->rc == 2) {
                 /* The file's lines are wrong (EX_LOCAL: bad rows, encoding,
                  * quotes): nothing was imported. */
@@ -972,10 +995,13 @@ static void do_import(ctx *c, page *p) {
                            "the whole file again."),
                         NULL);
                 import_errors(&tmp, o->err, r->up_path, r->up_name[0] ? r->up_name : "CSV");
+                if (strlen(o->err) == sizeof o->err - 1)
+                    el(&tmp, "<p id=\"more\">", N_("… and more lines with errors (not shown)."), "</p>");
             } else {
                 cli_outcome(&tmp, o, N_("Done."));
             }
             json_decref(j);
+            free(o->xout);
             free(o);
         }
     }
