@@ -333,9 +333,12 @@ bench-smoke:
 	@BUILD=$(BUILD) CC=$(CC) sh bench/smoke.sh
 
 # Sanitizer build in its own directory so it never mixes with the normal objects.
+# The operator console (a network-facing C server) is driven in the browser
+# once more, built with the sanitizers (about a minute).
 check:
 	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) all
 	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) $(addprefix test-,$(TEST_SUITES))
+	@$(MAKE) --no-print-directory BUILD=build-check SAN=1 CC=$(CC) test-console
 	@echo "make check: all suites passed under ASan+UBSan"
 
 # Constant-time check (ctgrind): test/ct/ct_*.c built with -DCM_CTGRIND (which

@@ -416,7 +416,7 @@ static void run_mnap_x(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *cons
      * libmicrohttpd's thread, so the child only calls async-signal-safe
      * functions until exec.  Its environment is fixed, not inherited. */
     static char e_reg[1100], e_sess[1200], e_ks[1100], e_audit[1100], e_pass[600];
-    const char *argv[32], *envp[24];
+    const char *argv[32], *envp[28];
     size_t n = 0, ne = 0;
     argv[n++] = cfg.mnap;
     if (cfg.reader[0]) { argv[n++] = "--reader"; argv[n++] = cfg.reader; }
@@ -468,6 +468,16 @@ static void run_mnap_x(const uint8_t token[MNAP_REG_TOKEN_LEN], const char *cons
     if (sock) {
         snprintf(e_sock, sizeof e_sock, "PCSCLITE_CSOCK_NAME=%s", sock);
         envp[ne++] = e_sock;
+    }
+    /* A sanitizer build's options (make check's), when set. */
+    static char e_san[3][1100];
+    static const char *const san[] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv(san[i]);
+        if (v) {
+            snprintf(e_san[i], sizeof e_san[i], "%s=%s", san[i], v);
+            envp[ne++] = e_san[i];
+        }
     }
     envp[ne] = NULL;
     int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
