@@ -144,6 +144,9 @@ fi
 # parsed (__argz_add_sep) for the life of the process (as cli_i18n.sh says).
 printf 'leak:__argz_add_sep\n' > "$T/lsan.supp"
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T/lsan.supp:print_suppressions=0"
+# A resident file a killed console left in its state_dir is removed at start.
+mkdir -m 700 "$T/console-state"
+echo "200000000099,left,behind" > "$T/console-state/upload-AbC123"
 "$CONSOLE" "$T/console.conf" > "$T/console.log" 2>&1 &
 CONSOLE_PID=$!
 track_pid "$CONSOLE_PID"
@@ -169,11 +172,20 @@ for p in "$PORT" "$PORT_FAULT" "$PORT_SHORT"; do
     port_in_use "$p" || die "mnap-console did not listen on $p"
 done
 
+if [ -e "$T/console-state/upload-AbC123" ]; then
+    echo "FAIL t_leftover_upload_removed: $(ls -l "$T/console-state")"
+    LEFTOVER_RC=1
+else
+    echo "ok t_leftover_upload_removed"
+    LEFTOVER_RC=0
+fi
+
 LIB=$(sed -n 's/^ *"aid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$ROOT/tools/examples/library.json" | head -1 | tr a-f A-F)
 /usr/bin/python3 "$HERE/browser.py" --url "https://127.0.0.1:$PORT" --out "$OUT" --ca "$T/ca.pem" \
     --home "$HOME" --aid "$LIB" --registry "$REG" --vcard-pid "$VCARD_PID" \
     --fault-url "https://127.0.0.1:$PORT_FAULT" --short-url "https://127.0.0.1:$PORT_SHORT" --short-ttl "$SHORT_TTL"
 RC=$?
+[ "$LEFTOVER_RC" = 0 ] || RC=1
 stop_pid "$FAULT_PID"
 stop_pid "$SHORT_PID"
 # The console's own events are rows of the registry's hash-chained audit

@@ -7,6 +7,7 @@
 #include "console.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1564,6 +1565,15 @@ int main(int argc, char **argv) {
         return 5;
     }
     chmod(cfg.state_dir, 0700);
+    /* What a console that was killed left behind: an uploaded resident
+     * file, a session file or the output of a card operation. */
+    DIR *sd = opendir(cfg.state_dir);
+    for (struct dirent *de; sd && (de = readdir(sd)) != NULL;) {
+        static const char *const left[] = { "upload-", "session-", "out-", "err-" };
+        for (size_t i = 0; i < 4; i++)
+            if (strncmp(de->d_name, left[i], strlen(left[i])) == 0) unlinkat(dirfd(sd), de->d_name, 0);
+    }
+    if (sd) closedir(sd);
     char *cert = read_file(cfg.cert), *key = read_file(cfg.key);
     if (!cert || !key) {
         fprintf(stderr, "mnap-console: cannot read the certificate %s or key %s\n", cfg.cert, cfg.key);
