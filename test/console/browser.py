@@ -32,6 +32,7 @@ ap.add_argument("--vcard-pid", type=int, required=True)
 ap.add_argument("--fault-url", required=True)  # a console with MNAP_REG_FAULT=tuning-save
 ap.add_argument("--short-url", required=True)  # a console whose sessions end after --short-ttl s
 ap.add_argument("--short-ttl", type=float, required=True)
+ap.add_argument("--state-dir", required=True)  # the main console's state_dir
 A = ap.parse_args()
 URL = A.url
 
@@ -376,6 +377,23 @@ def t_export():
     logout()
 
 
+def t_import_too_big():
+    # A file over the console's 16 MiB: refused, nothing imported, and the
+    # part already received is not left on the terminal.
+    login("clerk1", "clerk password")
+    d.get(URL + "/data")
+    tok = d.find_element(By.CSS_SELECTOR, "form[action='/data/import'] input[name=csrf]").get_attribute("value")
+    big = GOOD_CSV.replace("20000000000", "20000000003").encode() + b"x" * (17 << 20)
+    body, ctype = multipart({"csrf": tok, "encoding": "auto"}, "big.csv", big)
+    st, page, _ = post("/data/import", body, session_cookie(), ctype, want_body=True)
+    check(st == 400 and "何も変更していません" in page.decode("utf-8"), "too big: %r" % st)
+    n = sql("SELECT count(*) FROM residents WHERE number LIKE '20000000003_'")[0][0]
+    check(n == 0, "a refused file added %d residents" % n)
+    left = [f for f in os.listdir(A.state_dir) if f.startswith("upload-")]
+    check(not left, "uploads left in state_dir: %r" % left)
+    logout()
+
+
 def t_data_refused_without_right():
     # The auditor's role has neither resident-read nor resident-write.
     login("audit1", "audit password")
@@ -492,7 +510,7 @@ def t_card_removed():
 try:
     for t in (t_https_headers, t_tuning_shows_on_next_page, t_tuning_fault_changes_nothing,
               t_clerk_card_flow, t_bad_input_changes_nothing, t_import_good,
-              t_import_bad_changes_nothing, t_export, t_data_refused_without_right,
+              t_import_bad_changes_nothing, t_import_too_big, t_export, t_data_refused_without_right,
               t_clerk_refused_admin_screens, t_session_expiry,
               t_three_wrong_passwords_lock, t_admin_operators, t_forged_post_refused,
               t_card_pulled_mid_delete, t_card_removed):

@@ -183,7 +183,8 @@ fi
 LIB=$(sed -n 's/^ *"aid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$ROOT/tools/examples/library.json" | head -1 | tr a-f A-F)
 /usr/bin/python3 "$HERE/browser.py" --url "https://127.0.0.1:$PORT" --out "$OUT" --ca "$T/ca.pem" \
     --home "$HOME" --aid "$LIB" --registry "$REG" --vcard-pid "$VCARD_PID" \
-    --fault-url "https://127.0.0.1:$PORT_FAULT" --short-url "https://127.0.0.1:$PORT_SHORT" --short-ttl "$SHORT_TTL"
+    --fault-url "https://127.0.0.1:$PORT_FAULT" --short-url "https://127.0.0.1:$PORT_SHORT" --short-ttl "$SHORT_TTL" \
+    --state-dir "$T/console-state"
 RC=$?
 [ "$LEFTOVER_RC" = 0 ] || RC=1
 stop_pid "$FAULT_PID"

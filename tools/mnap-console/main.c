@@ -1472,6 +1472,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     page p = { 0 };
     route(&c, &p);
     OPENSSL_cleanse(c.token, sizeof c.token);
+    /* An uploaded file is gone before the answer leaves. */
+    if (r->up_fd >= 0) close(r->up_fd);
+    r->up_fd = -1;
+    if (r->up_path[0]) unlink(r->up_path);
+    r->up_path[0] = 0;
     if (p.html.oom) return MHD_NO;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         p.html.len, p.html.p ? p.html.p : (void *)"", MHD_RESPMEM_MUST_COPY);
