@@ -164,6 +164,38 @@ const char *reg_for_update(const mnap_reg *r)
     return r->eng->pg ? " FOR UPDATE" : "";
 }
 
+mnap_reg_err reg_get_one(mnap_reg *r, const char *sql, bool lock, size_t n, const char *const *params,
+                         mnap_reg_err missing, reg_rows *rows)
+{
+    char q[512];
+    reg_rows own;
+    mnap_reg_err e;
+
+    if (rows == NULL) {
+        rows = &own;
+    }
+    if (lock) {
+        int len = snprintf(q, sizeof q, "%s%s", sql, reg_for_update(r));
+        if (len < 0 || (size_t)len >= sizeof q) {
+            memset(rows, 0, sizeof *rows);
+            return MNAP_REG_E_PARAM; /* a statement of this library too long: never */
+        }
+        sql = q;
+    }
+    e = reg_exec(r, sql, n, params, rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (rows->nrows != 1) {
+        reg_rows_free(rows);
+        return missing;
+    }
+    if (rows == &own) {
+        reg_rows_free(rows);
+    }
+    return MNAP_REG_OK;
+}
+
 mnap_reg_err reg_begin(mnap_reg *r, bool write)
 {
     mnap_reg_err e = r->eng->script(r, write ? r->eng->begin_write : r->eng->begin_read);

@@ -174,20 +174,16 @@ mnap_reg_err mnap_reg_resident_get(mnap_reg *r, const mnap_reg_actor *a, const c
     }
     params[0] = a->municipality;
     params[1] = number;
-    e = reg_exec(r,
-                 "SELECT number, name_kanji, name_kana, birth_date, address FROM residents "
-                 "WHERE municipality = $1 AND number = $2",
-                 2, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT number, name_kanji, name_kana, birth_date, address FROM residents "
+                    "WHERE municipality = $1 AND number = $2",
+                    false, 2, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    if (rows.nrows != 1) {
-        e = MNAP_REG_E_NOT_FOUND;
-    } else {
-        resident_row(&rows, 0, out);
-    }
+    resident_row(&rows, 0, out);
     reg_rows_free(&rows);
-    return e;
+    return MNAP_REG_OK;
 }
 
 mnap_reg_err mnap_reg_resident_find(mnap_reg *r, const mnap_reg_actor *a, const char *text,
@@ -255,21 +251,18 @@ static mnap_reg_err service_id_tx(mnap_reg *r, void *p)
     uint8_t *msg;
     size_t ls = strlen(c->system), ln = strlen(c->number);
 
-    e = reg_exec(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", 2, params, &rows);
+    e = reg_get_one(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", false, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    bool have = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!have) {
-        return MNAP_REG_E_NOT_FOUND;
-    }
-    e = reg_exec(r, "SELECT service_key FROM municipalities WHERE code = $1", 1, params, &rows);
+    e = reg_get_one(r, "SELECT service_key FROM municipalities WHERE code = $1", false, 1, params, MNAP_REG_E_DB,
+                    &rows);
     if (e != MNAP_REG_OK) {
         return e;
     }
     k = reg_cell(&rows, 0, 0);
-    if (rows.nrows != 1 || k == NULL || strlen(k) != 64) {
+    if (k == NULL || strlen(k) != 64) {
         reg_rows_free(&rows);
         return MNAP_REG_E_DB;
     }
@@ -345,18 +338,12 @@ static mnap_reg_err lock_card(mnap_reg *r, const mnap_reg_actor *a, const char *
                               mnap_reg_card_state *state)
 {
     const char *params[2] = { a->municipality, serial };
-    char q[200];
     reg_rows rows;
-    mnap_reg_err e;
+    mnap_reg_err e = reg_get_one(r, "SELECT state FROM cards WHERE municipality = $1 AND serial = $2", true, 2,
+                                 params, MNAP_REG_E_NOT_FOUND, &rows);
 
-    snprintf(q, sizeof q, "SELECT state FROM cards WHERE municipality = $1 AND serial = $2%s", reg_for_update(r));
-    e = reg_exec(r, q, 2, params, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     e = mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), state) == MNAP_REG_OK ? MNAP_REG_OK : MNAP_REG_E_DB;
     reg_rows_free(&rows);
@@ -383,22 +370,16 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
 {
     card_ctx *c = p;
     const char *params[5] = { c->a->municipality, c->resident, c->serial, NULL, c->a->operator_id };
-    char q[200], now[24];
+    char now[24];
     reg_rows rows;
     mnap_reg_err e;
 
     /* The resident's row is locked first, so two terminals registering two
      * cards for one resident at once cannot both see "no card in use". */
-    snprintf(q, sizeof q, "SELECT number FROM residents WHERE municipality = $1 AND number = $2%s",
-             reg_for_update(r));
-    e = reg_exec(r, q, 2, params, &rows);
+    e = reg_get_one(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", true, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    bool have = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!have) {
-        return MNAP_REG_E_NOT_FOUND;
     }
     e = reg_exec(r,
                  "SELECT count(*) FROM cards WHERE municipality = $1 AND resident = $2 AND "
@@ -461,16 +442,12 @@ mnap_reg_err mnap_reg_card_get(mnap_reg *r, const mnap_reg_actor *a, const char 
     }
     params[0] = a->municipality;
     params[1] = serial;
-    e = reg_exec(r,
-                 "SELECT serial, resident, state, registered_at, registered_by, state_changed_at FROM cards "
-                 "WHERE municipality = $1 AND serial = $2",
-                 2, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT serial, resident, state, registered_at, registered_by, state_changed_at FROM cards "
+                    "WHERE municipality = $1 AND serial = $2",
+                    false, 2, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     memset(out, 0, sizeof *out);
     reg_copy(out->serial, sizeof out->serial, reg_cell(&rows, 0, 0));
@@ -832,7 +809,7 @@ mnap_reg_err mnap_reg_ap_begin(mnap_reg *r, const mnap_reg_actor *a, const char 
 static mnap_reg_err settle(mnap_reg *r, card_ctx *c, bool present)
 {
     const char *params[5] = { c->a->municipality, c->serial, c->aid, NULL, c->a->operator_id };
-    char q[200], now[24];
+    char now[24];
     reg_rows rows;
     mnap_reg_card_state st;
     mnap_reg_err e = lock_card(r, c->a, c->serial, &st);
@@ -840,17 +817,12 @@ static mnap_reg_err settle(mnap_reg *r, card_ctx *c, bool present)
     if (e != MNAP_REG_OK) {
         return e;
     }
-    snprintf(q, sizeof q,
-             "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
-             "status IN ('LOADING', 'DELETING')%s",
-             reg_for_update(r));
-    e = reg_exec(r, q, 3, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
+                    "status IN ('LOADING', 'DELETING')",
+                    true, 3, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     bool loading = strcmp(reg_cell(&rows, 0, 0), "LOADING") == 0;
     reg_rows_free(&rows);
@@ -893,16 +865,12 @@ static mnap_reg_err ap_finish_tx(mnap_reg *r, void *p)
     bool present;
 
     /* done: the card did what the intent said; not done: it did not. */
-    e = reg_exec(r,
-                 "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
-                 "status IN ('LOADING', 'DELETING')",
-                 3, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
+                    "status IN ('LOADING', 'DELETING')",
+                    false, 3, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     bool loading = strcmp(reg_cell(&rows, 0, 0), "LOADING") == 0;
     reg_rows_free(&rows);

@@ -99,19 +99,13 @@ static mnap_reg_err extra_set_tx(mnap_reg *r, void *p)
     char now[24];
     const char *params[6] = { x->a->municipality, x->number, x->field, x->value, now,
                               x->a->operator_id };
-    reg_rows rows;
     mnap_reg_err e;
 
     snprintf(now, sizeof now, "%lld", (long long)reg_now(r));
-    e = reg_exec(r, "SELECT 1 FROM residents WHERE municipality = $1 AND number = $2", 2, params,
-                 &rows);
+    e = reg_get_one(r, "SELECT 1 FROM residents WHERE municipality = $1 AND number = $2", false, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    bool found = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!found) {
-        return MNAP_REG_E_NOT_FOUND;
     }
     e = reg_exec(r, "DELETE FROM resident_extra WHERE municipality = $1 AND resident = $2 AND field = $3",
                  3, params, NULL);
