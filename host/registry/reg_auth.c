@@ -210,17 +210,7 @@ mnap_reg_err mnap_reg_municipalities(mnap_reg *r,
                                      void (*cb)(void *user, const char *code, const char *name),
                                      void *user)
 {
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, "SELECT code, name FROM municipalities ORDER BY code", 0, NULL, &rows);
-
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r, "SELECT code, name FROM municipalities ORDER BY code", 0, NULL, cb, user);
 }
 
 /* --- operators ------------------------------------------------------------------- */
@@ -240,18 +230,16 @@ static mnap_reg_err op_insert_tx(mnap_reg *r, void *p)
 
     snprintf(now, sizeof now, "%lld", (long long)reg_now(r));
     if (o->bootstrap) {
-        reg_rows rows;
+        int64_t n = 0;
         e = reg_get_one(r, "SELECT code FROM municipalities WHERE code = $1", true, 1, params, MNAP_REG_E_NOT_FOUND,
                         NULL);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        e = reg_exec(r, "SELECT count(*) FROM operators WHERE municipality = $1", 1, params, &rows);
+        e = reg_count(r, "SELECT count(*) FROM operators WHERE municipality = $1", 1, params, &n);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        int64_t n = reg_i64(reg_cell(&rows, 0, 0));
-        reg_rows_free(&rows);
         if (n != 0) {
             return MNAP_REG_E_EXISTS;
         }
@@ -319,19 +307,17 @@ static mnap_reg_err op_lock_tx(mnap_reg *r, void *p)
 {
     op_ctx *o = p;
     const char *params[2] = { o->municipality, o->id };
-    reg_rows rows;
+    uint64_t n = 0;
     mnap_reg_err e;
 
-    e = reg_exec(r,
-                 o->locked ? "UPDATE operators SET locked = 1 WHERE municipality = $1 AND id = $2"
-                           : "UPDATE operators SET locked = 0, failed_logins = 0 "
-                             "WHERE municipality = $1 AND id = $2",
-                 2, params, &rows);
+    e = reg_exec_changed(r,
+                         o->locked ? "UPDATE operators SET locked = 1 WHERE municipality = $1 AND id = $2"
+                                   : "UPDATE operators SET locked = 0, failed_logins = 0 "
+                                     "WHERE municipality = $1 AND id = $2",
+                         2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     if (n == 0) {
         return MNAP_REG_E_NOT_FOUND;
     }
@@ -365,15 +351,13 @@ static mnap_reg_err op_role_tx(mnap_reg *r, void *p)
 {
     op_ctx *o = p;
     const char *params[3] = { o->municipality, o->id, o->role };
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, "UPDATE operators SET role = $3 WHERE municipality = $1 AND id = $2", 3,
-                              params, &rows);
+    uint64_t n = 0;
+    mnap_reg_err e = reg_exec_changed(r, "UPDATE operators SET role = $3 WHERE municipality = $1 AND id = $2", 3,
+                                      params, &n);
 
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     return n == 0 ? MNAP_REG_E_NOT_FOUND : MNAP_REG_OK;
 }
 
@@ -616,7 +600,7 @@ mnap_reg_err mnap_reg_logout(mnap_reg *r, const uint8_t token[MNAP_REG_TOKEN_LEN
 {
     char th[65];
     const char *params[1] = { th };
-    reg_rows rows;
+    uint64_t n = 0;
     mnap_reg_err e;
 
     if (r == NULL || token == NULL) {
@@ -625,11 +609,9 @@ mnap_reg_err mnap_reg_logout(mnap_reg *r, const uint8_t token[MNAP_REG_TOKEN_LEN
     if (token_hash(token, th) != 0) {
         return MNAP_REG_E_CRYPTO;
     }
-    e = reg_exec(r, "DELETE FROM sessions WHERE token_hash = $1", 1, params, &rows);
+    e = reg_exec_changed(r, "DELETE FROM sessions WHERE token_hash = $1", 1, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     return n == 1 ? MNAP_REG_OK : MNAP_REG_E_SESSION;
 }

@@ -196,6 +196,47 @@ mnap_reg_err reg_get_one(mnap_reg *r, const char *sql, bool lock, size_t n, cons
     return MNAP_REG_OK;
 }
 
+mnap_reg_err reg_count(mnap_reg *r, const char *sql, size_t n, const char *const *params, int64_t *out)
+{
+    reg_rows rows;
+    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
+
+    if (e == MNAP_REG_OK) {
+        *out = reg_i64(reg_cell(&rows, 0, 0));
+        reg_rows_free(&rows);
+    }
+    return e;
+}
+
+mnap_reg_err reg_exec_changed(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                              uint64_t *changed)
+{
+    reg_rows rows;
+    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
+
+    if (e == MNAP_REG_OK) {
+        *changed = rows.changed;
+        reg_rows_free(&rows);
+    }
+    return e;
+}
+
+mnap_reg_err reg_each_pair(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                           void (*cb)(void *user, const char *a, const char *b), void *user)
+{
+    reg_rows rows;
+    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < rows.nrows; i++) {
+        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
+    }
+    reg_rows_free(&rows);
+    return MNAP_REG_OK;
+}
+
 mnap_reg_err reg_begin(mnap_reg *r, bool write)
 {
     mnap_reg_err e = r->eng->script(r, write ? r->eng->begin_write : r->eng->begin_read);

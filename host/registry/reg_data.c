@@ -71,7 +71,6 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
 {
     import_ctx *c = p;
     char now[24];
-    reg_rows rows;
 
     /* Again from the start on a retry: the statuses are of this attempt. */
     c->imported = 0;
@@ -81,6 +80,7 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
         const mnap_reg_resident *res = &c->res[i];
         const char *params[8] = { c->a->municipality, res->number, res->name_kanji, res->name_kana,
                                   res->birth_date, res->address, now, c->a->operator_id };
+        uint64_t changed = 0;
         mnap_reg_err e;
 
         if (!valid_resident(res)) {
@@ -88,16 +88,15 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
             c->bad++;
             continue;
         }
-        e = reg_exec(r,
-                     "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, address, "
-                     "imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS BIGINT), $8) "
-                     "ON CONFLICT (municipality, number) DO NOTHING",
-                     8, params, &rows);
+        e = reg_exec_changed(r,
+                             "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, "
+                             "address, imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, "
+                             "CAST($7 AS BIGINT), $8) ON CONFLICT (municipality, number) DO NOTHING",
+                             8, params, &changed);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        c->status[i] = rows.changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
-        reg_rows_free(&rows);
+        c->status[i] = changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
         if (c->status[i] == MNAP_REG_OK) {
             c->imported++;
         } else {
@@ -371,7 +370,7 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
     card_ctx *c = p;
     const char *params[5] = { c->a->municipality, c->resident, c->serial, NULL, c->a->operator_id };
     char now[24];
-    reg_rows rows;
+    int64_t n = 0;
     mnap_reg_err e;
 
     /* The resident's row is locked first, so two terminals registering two
@@ -381,15 +380,13 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
     if (e != MNAP_REG_OK) {
         return e;
     }
-    e = reg_exec(r,
-                 "SELECT count(*) FROM cards WHERE municipality = $1 AND resident = $2 AND "
-                 "state IN ('ACTIVE', 'SUSPENDED')",
-                 2, params, &rows);
+    e = reg_count(r,
+                  "SELECT count(*) FROM cards WHERE municipality = $1 AND resident = $2 AND "
+                  "state IN ('ACTIVE', 'SUSPENDED')",
+                  2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    int64_t n = reg_i64(reg_cell(&rows, 0, 0));
-    reg_rows_free(&rows);
     if (n != 0) {
         return MNAP_REG_E_HAS_CARD;
     }
@@ -698,18 +695,6 @@ mnap_reg_err mnap_reg_stop_list(mnap_reg *r, const mnap_reg_actor *a,
 }
 
 /* --- the AP change protocol ------------------------------------------------------ */
-static mnap_reg_err count_rows(mnap_reg *r, const char *sql, size_t n, const char *const *params,
-                               int64_t *out)
-{
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
-
-    if (e == MNAP_REG_OK) {
-        *out = reg_i64(reg_cell(&rows, 0, 0));
-        reg_rows_free(&rows);
-    }
-    return e;
-}
 
 static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
 {
@@ -727,10 +712,10 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
         reg_msg(r, "card %s is %s", c->serial, mnap_reg_card_state_name(st));
         return MNAP_REG_E_STATE;
     }
-    e = count_rows(r,
-                   "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND "
-                   "status IN ('LOADING', 'DELETING')",
-                   2, params, &n);
+    e = reg_count(r,
+                  "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND "
+                  "status IN ('LOADING', 'DELETING')",
+                  2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
@@ -739,10 +724,10 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
     }
     now_text(r, now);
     if (c->op == MNAP_REG_AP_LOAD) {
-        e = count_rows(r,
-                       "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 "
-                       "AND status = 'LOADED'",
-                       3, params, &n);
+        e = reg_count(r,
+                      "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 "
+                      "AND status = 'LOADED'",
+                      3, params, &n);
         if (e != MNAP_REG_OK) {
             return e;
         }
@@ -757,17 +742,15 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
     }
     /* A delete: the loaded record becomes DELETING; an AP the registry never
      * recorded (loaded before the registry) gets a record now. */
-    reg_rows rows;
-    e = reg_exec(r,
-                 "UPDATE issued_aps SET status = 'DELETING' WHERE municipality = $1 AND serial = $2 AND "
-                 "aid = $3 AND status = 'LOADED'",
-                 3, params, &rows);
+    uint64_t changed = 0;
+    e = reg_exec_changed(r,
+                         "UPDATE issued_aps SET status = 'DELETING' WHERE municipality = $1 AND serial = $2 AND "
+                         "aid = $3 AND status = 'LOADED'",
+                         3, params, &changed);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    n = (int64_t)rows.changed;
-    reg_rows_free(&rows);
-    if (n != 0) {
+    if (changed != 0) {
         return MNAP_REG_OK;
     }
     params[3] = "";

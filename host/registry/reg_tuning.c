@@ -29,23 +29,13 @@ mnap_reg_err mnap_reg_tuning_list(mnap_reg *r, const char *municipality,
                                   void (*cb)(void *user, const char *key, const char *value),
                                   void *user)
 {
-    reg_rows rows;
     const char *params[1] = { municipality };
-    mnap_reg_err e;
 
     if (!reg_valid_code(municipality) || cb == NULL) {
         return MNAP_REG_E_PARAM;
     }
-    e = reg_exec(r, "SELECT key, value FROM tuning WHERE municipality = $1 ORDER BY key", 1, params,
-                 &rows);
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r, "SELECT key, value FROM tuning WHERE municipality = $1 ORDER BY key", 1, params, cb,
+                         user);
 }
 
 typedef struct tune_ctx {
@@ -140,7 +130,6 @@ mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, cons
 {
     mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_READ);
     const char *params[2] = { a != NULL ? a->municipality : "", number };
-    reg_rows rows;
 
     if (e != MNAP_REG_OK) {
         return e;
@@ -148,16 +137,8 @@ mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, cons
     if (!reg_valid_digits(number, 1, 15) || cb == NULL) {
         return MNAP_REG_E_PARAM;
     }
-    e = reg_exec(r,
-                 "SELECT field, value FROM resident_extra WHERE municipality = $1 AND resident = $2 "
-                 "ORDER BY field",
-                 2, params, &rows);
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r,
+                         "SELECT field, value FROM resident_extra WHERE municipality = $1 AND resident = $2 "
+                         "ORDER BY field",
+                         2, params, cb, user);
 }
