@@ -196,29 +196,35 @@ mnap_reg_err reg_get_one(mnap_reg *r, const char *sql, bool lock, size_t n, cons
     return MNAP_REG_OK;
 }
 
-mnap_reg_err reg_count(mnap_reg *r, const char *sql, size_t n, const char *const *params, int64_t *out)
+/* Runs sql: the first cell as a number into *first, the rows it changed
+ * into *changed (either may be NULL); both untouched on an error. */
+static mnap_reg_err exec_numbers(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                                 int64_t *first, uint64_t *changed)
 {
     reg_rows rows;
     mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
 
     if (e == MNAP_REG_OK) {
-        *out = reg_i64(reg_cell(&rows, 0, 0));
+        if (first != NULL) {
+            *first = reg_i64(reg_cell(&rows, 0, 0));
+        }
+        if (changed != NULL) {
+            *changed = rows.changed;
+        }
         reg_rows_free(&rows);
     }
     return e;
 }
 
+mnap_reg_err reg_count(mnap_reg *r, const char *sql, size_t n, const char *const *params, int64_t *out)
+{
+    return exec_numbers(r, sql, n, params, out, NULL);
+}
+
 mnap_reg_err reg_exec_changed(mnap_reg *r, const char *sql, size_t n, const char *const *params,
                               uint64_t *changed)
 {
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
-
-    if (e == MNAP_REG_OK) {
-        *changed = rows.changed;
-        reg_rows_free(&rows);
-    }
-    return e;
+    return exec_numbers(r, sql, n, params, NULL, changed);
 }
 
 mnap_reg_err reg_each_pair(mnap_reg *r, const char *sql, size_t n, const char *const *params,
