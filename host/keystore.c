@@ -129,7 +129,7 @@ void mnap_keystore_free(mnap_keystore *ks)
     free(ks);
 }
 
-static int name_ok(const char *name)
+int mnap__ks_name_ok(const char *name)
 {
     size_t i, n;
 
@@ -158,7 +158,7 @@ mnap_err mnap_keystore_put(mnap_keystore *ks, const char *name, const mnap_keyse
 {
     ks_entry *e;
 
-    if (ks == NULL || !name_ok(name) || set == NULL || set->src != NULL ||
+    if (ks == NULL || !mnap__ks_name_ok(name) || set == NULL || set->src != NULL ||
         (set->key_len != 16 && set->key_len != 24 && set->key_len != 32))
         return MNAP_E_PARAM;
     if (ks->p11 != NULL)
@@ -247,7 +247,7 @@ mnap_err mnap_keystore_generate(mnap_keystore *ks, const char *name, uint8_t kvn
     mnap_keyset set;
     mnap_err rc;
 
-    if (ks == NULL || !name_ok(name) || (key_len != 16 && key_len != 24 && key_len != 32))
+    if (ks == NULL || !mnap__ks_name_ok(name) || (key_len != 16 && key_len != 24 && key_len != 32))
         return MNAP_E_PARAM;
     if (ks->p11 != NULL && master)
         return mnap__p11_generate(ks->p11, name, kvn, key_len);
@@ -384,7 +384,7 @@ mnap_err mnap_ceremony_finish(mnap_ceremony *c, const char *name, uint8_t kvn)
     mnap_keyset set;
     mnap_err rc;
 
-    if (c == NULL || !name_ok(name) || c->parts < 2)
+    if (c == NULL || !mnap__ks_name_ok(name) || c->parts < 2)
         return MNAP_E_PARAM;
     if (c->tok != NULL)
         return mnap__p11_cer_finish(c->tok, name, kvn);
@@ -487,7 +487,7 @@ static mnap_err parse_plain(mnap_keystore *ks, const uint8_t *p, size_t len)
         pos += nl;
         /* A NUL inside the name would silently shorten it; a repeated name
          * would make get and remove see only its first entry. */
-        if (!name_ok(e->name) || strlen(e->name) != nl || find(ks, e->name) != NULL)
+        if (!mnap__ks_name_ok(e->name) || strlen(e->name) != nl || find(ks, e->name) != NULL)
             return MNAP_E_KS_CORRUPT;
         e->set.master = p[pos++];
         e->set.kvn = p[pos++];

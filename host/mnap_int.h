@@ -159,6 +159,9 @@ mnap_err mnap__put_key(mnap_ctx *ctx, uint8_t old_kvn, const mnap_keyset *keys);
 mnap_err mnap__replace_keys(mnap_ctx *ctx, int am, uint8_t old_kvn, const mnap_keyset *keys);
 
 /* --- key store (keystore.c) ------------------------------------------ */
+/* 1 when name is a key set name: 1 to MNAP_KS_NAME_MAX printable ASCII
+ * bytes, no space (the file store and the PKCS#11 token alike). */
+int mnap__ks_name_ok(const char *name);
 /* Tests only: fn runs after the temp file is written and synced and before
  * it is renamed over the target (to simulate a crash at that point). */
 void mnap__keystore_set_save_hook(mnap_keystore *ks, void (*fn)(void *arg), void *arg);

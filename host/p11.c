@@ -164,21 +164,6 @@ static mnap_err map_rv(CK_RV rv)
     }
 }
 
-static int name_ok(const char *name)
-{
-    size_t i, n;
-
-    if (name == NULL)
-        return 0;
-    n = strlen(name);
-    if (n == 0 || n > MNAP_KS_NAME_MAX)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (name[i] < 0x21 || name[i] > 0x7E)
-            return 0;
-    return 1;
-}
-
 static void label_of(char *out, const char *name, int i, const char *extra)
 {
     strcpy(out, name);
@@ -290,7 +275,7 @@ static mnap_err list_names(mnap_p11 *t)
             if (l > 4 && l - 4 <= MNAP_KS_NAME_MAX && strcmp(label + l - 4, "/enc") == 0 &&
                 nenc < MAX_NAMES) {
                 label[l - 4] = '\0';
-                if (name_ok(label))
+                if (mnap__ks_name_ok(label))
                     strcpy(enc[nenc++], label);
             }
         }
@@ -464,7 +449,7 @@ mnap_err mnap__p11_get(mnap_p11 *t, const char *name, mnap_keyset *out)
     mnap_err rc;
     int i;
 
-    if (!name_ok(name))
+    if (!mnap__ks_name_ok(name))
         return MNAP_E_KS_NOT_FOUND;
     memset(&k, 0, sizeof(k));
     for (i = 0; i < 3; i++) {
@@ -607,7 +592,7 @@ mnap_err mnap__p11_put(mnap_p11 *t, const char *name, const mnap_keyset *set)
     mnap_err rc;
     int i;
 
-    if (!name_ok(name) || set == NULL || set->src != NULL ||
+    if (!mnap__ks_name_ok(name) || set == NULL || set->src != NULL ||
         (set->key_len != 16 && set->key_len != 24 && set->key_len != 32))
         return MNAP_E_PARAM;
     rc = clear_set(t, name);
@@ -639,7 +624,7 @@ mnap_err mnap__p11_generate(mnap_p11 *t, const char *name, uint8_t kvn, size_t k
     mnap_err rc;
     int i;
 
-    if (!name_ok(name) || (key_len != 16 && key_len != 24 && key_len != 32))
+    if (!mnap__ks_name_ok(name) || (key_len != 16 && key_len != 24 && key_len != 32))
         return MNAP_E_PARAM;
     rc = clear_set(t, name);
     if (rc != MNAP_OK)
@@ -664,7 +649,7 @@ mnap_err mnap__p11_remove(mnap_p11 *t, const char *name)
     mnap_err rc;
     int i;
 
-    if (!name_ok(name))
+    if (!mnap__ks_name_ok(name))
         return MNAP_E_KS_NOT_FOUND;
     for (i = 0; i < 3; i++) {
         label_of(label, name, i, NULL);
@@ -1057,7 +1042,7 @@ mnap_err mnap__p11_cer_finish(mnap_p11_cer *c, const char *name, uint8_t kvn)
     mnap_err rc;
     int i;
 
-    if (!name_ok(name) || c->parts < 2)
+    if (!mnap__ks_name_ok(name) || c->parts < 2)
         return MNAP_E_PARAM;
     if (!c->in_token) {
         rc = mnap_keyset_set(&k, kvn, c->acc[0], c->acc[1], c->acc[2], c->key_len, 1);
@@ -1121,7 +1106,7 @@ mnap_err mnap__p11_ed_generate(mnap_p11 *t, const char *name)
     CK_MECHANISM mech = { CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
     CK_RV rv;
 
-    if (!name_ok(name))
+    if (!mnap__ks_name_ok(name))
         return MNAP_E_PARAM;
     if (!t->has_eddsa)
         return MNAP_E_KS_MECHANISM;
@@ -1161,7 +1146,7 @@ mnap_err mnap__p11_ed_public(mnap_p11 *t, const char *name, uint8_t pub[32])
     CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
     mnap_err rc;
 
-    if (!name_ok(name))
+    if (!mnap__ks_name_ok(name))
         return MNAP_E_KS_NOT_FOUND;
     ed_label(label, name);
     rc = find_obj(t, CKO_PUBLIC_KEY, label, &h);
@@ -1189,7 +1174,7 @@ mnap_err mnap__p11_ed_sign(mnap_p11 *t, const char *name, const uint8_t *msg, si
     mnap_err rc;
     CK_RV rv;
 
-    if (!name_ok(name))
+    if (!mnap__ks_name_ok(name))
         return MNAP_E_KS_NOT_FOUND;
     if (!t->has_eddsa)
         return MNAP_E_KS_MECHANISM;

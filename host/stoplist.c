@@ -81,7 +81,9 @@ mnap_err mnap_stoplist_open(mnap_stoplist **out, const uint8_t *data, size_t len
         return e;
     }
     int64_t issued = (int64_t)get_be(data + 8, 8), expires = (int64_t)get_be(data + 16, 8);
-    if (now >= expires || now < issued - SKEW || expires <= issued) {
+    /* issued - SKEW <= now: for an issue time within SKEW of INT64_MIN that
+     * difference is below every now (and would overflow). */
+    if (now >= expires || (issued >= INT64_MIN + SKEW && now < issued - SKEW) || expires <= issued) {
         return MNAP_E_STOPLIST_EXPIRED;
     }
     const uint8_t *ent = data + MNAP_STOPLIST_HEAD_LEN;

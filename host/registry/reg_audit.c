@@ -203,18 +203,17 @@ mnap_reg_err mnap_reg_audit_settled(mnap_reg *r, const char *municipality, uint6
 {
     char s[24];
     const char *p[2] = { municipality, s };
-    reg_rows rows;
+    int64_t n = 0;
     mnap_reg_err e;
 
     if (r == NULL || !reg_valid_code(municipality) || settled == NULL) {
         return MNAP_REG_E_PARAM;
     }
     snprintf(s, sizeof s, "%" PRIu64, seq);
-    e = reg_exec(r, "SELECT count(*) FROM audit_log WHERE municipality = $1 AND ref = CAST($2 AS BIGINT)", 2, p,
-                 &rows);
+    e = reg_count(r, "SELECT count(*) FROM audit_log WHERE municipality = $1 AND ref = CAST($2 AS BIGINT)", 2, p,
+                  &n);
     if (e == MNAP_REG_OK) {
-        *settled = reg_i64(reg_cell(&rows, 0, 0)) > 0;
-        reg_rows_free(&rows);
+        *settled = n > 0;
     }
     return e;
 }
@@ -530,19 +529,17 @@ static mnap_reg_err purge_tx(mnap_reg *r, void *p)
     purge_ctx *c = p;
     char b[24], result[120];
     const char *params[2] = { c->a->municipality, b };
-    reg_rows rows;
     mnap_reg_err e = lock_chain(r, c->a->municipality);
 
     if (e != MNAP_REG_OK) {
         return e;
     }
     snprintf(b, sizeof b, "%lld", (long long)c->before);
-    e = reg_exec(r, "DELETE FROM audit_log WHERE municipality = $1 AND at < CAST($2 AS BIGINT)", 2, params, &rows);
+    e = reg_exec_changed(r, "DELETE FROM audit_log WHERE municipality = $1 AND at < CAST($2 AS BIGINT)", 2, params,
+                         &c->removed);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    c->removed = rows.changed;
-    reg_rows_free(&rows);
     e = reg_exec(r, "DELETE FROM audit_checkpoints WHERE municipality = $1 AND at < CAST($2 AS BIGINT)", 2, params,
                  NULL);
     if (e != MNAP_REG_OK) {

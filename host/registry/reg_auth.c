@@ -210,17 +210,7 @@ mnap_reg_err mnap_reg_municipalities(mnap_reg *r,
                                      void (*cb)(void *user, const char *code, const char *name),
                                      void *user)
 {
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, "SELECT code, name FROM municipalities ORDER BY code", 0, NULL, &rows);
-
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r, "SELECT code, name FROM municipalities ORDER BY code", 0, NULL, cb, user);
 }
 
 /* --- operators ------------------------------------------------------------------- */
@@ -240,24 +230,16 @@ static mnap_reg_err op_insert_tx(mnap_reg *r, void *p)
 
     snprintf(now, sizeof now, "%lld", (long long)reg_now(r));
     if (o->bootstrap) {
-        reg_rows rows;
-        char q[160];
-        snprintf(q, sizeof q, "SELECT code FROM municipalities WHERE code = $1%s", reg_for_update(r));
-        e = reg_exec(r, q, 1, params, &rows);
+        int64_t n = 0;
+        e = reg_get_one(r, "SELECT code FROM municipalities WHERE code = $1", true, 1, params, MNAP_REG_E_NOT_FOUND,
+                        NULL);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        bool have = rows.nrows == 1;
-        reg_rows_free(&rows);
-        if (!have) {
-            return MNAP_REG_E_NOT_FOUND;
-        }
-        e = reg_exec(r, "SELECT count(*) FROM operators WHERE municipality = $1", 1, params, &rows);
+        e = reg_count(r, "SELECT count(*) FROM operators WHERE municipality = $1", 1, params, &n);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        int64_t n = reg_i64(reg_cell(&rows, 0, 0));
-        reg_rows_free(&rows);
         if (n != 0) {
             return MNAP_REG_E_EXISTS;
         }
@@ -325,19 +307,17 @@ static mnap_reg_err op_lock_tx(mnap_reg *r, void *p)
 {
     op_ctx *o = p;
     const char *params[2] = { o->municipality, o->id };
-    reg_rows rows;
+    uint64_t n = 0;
     mnap_reg_err e;
 
-    e = reg_exec(r,
-                 o->locked ? "UPDATE operators SET locked = 1 WHERE municipality = $1 AND id = $2"
-                           : "UPDATE operators SET locked = 0, failed_logins = 0 "
-                             "WHERE municipality = $1 AND id = $2",
-                 2, params, &rows);
+    e = reg_exec_changed(r,
+                         o->locked ? "UPDATE operators SET locked = 1 WHERE municipality = $1 AND id = $2"
+                                   : "UPDATE operators SET locked = 0, failed_logins = 0 "
+                                     "WHERE municipality = $1 AND id = $2",
+                         2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     if (n == 0) {
         return MNAP_REG_E_NOT_FOUND;
     }
@@ -371,15 +351,13 @@ static mnap_reg_err op_role_tx(mnap_reg *r, void *p)
 {
     op_ctx *o = p;
     const char *params[3] = { o->municipality, o->id, o->role };
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, "UPDATE operators SET role = $3 WHERE municipality = $1 AND id = $2", 3,
-                              params, &rows);
+    uint64_t n = 0;
+    mnap_reg_err e = reg_exec_changed(r, "UPDATE operators SET role = $3 WHERE municipality = $1 AND id = $2", 3,
+                                      params, &n);
 
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     return n == 0 ? MNAP_REG_E_NOT_FOUND : MNAP_REG_OK;
 }
 
@@ -421,16 +399,12 @@ mnap_reg_err mnap_reg_operator_get(mnap_reg *r, const mnap_reg_actor *a, const c
     }
     params[0] = a->municipality;
     params[1] = id;
-    e = reg_exec(r,
-                 "SELECT id, display_name, role, failed_logins, locked FROM operators "
-                 "WHERE municipality = $1 AND id = $2",
-                 2, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT id, display_name, role, failed_logins, locked FROM operators "
+                    "WHERE municipality = $1 AND id = $2",
+                    false, 2, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     memset(out, 0, sizeof *out);
     reg_copy(out->id, sizeof out->id, reg_cell(&rows, 0, 0));
@@ -456,7 +430,6 @@ typedef struct login_ctx {
 static mnap_reg_err login_tx(mnap_reg *r, void *p)
 {
     login_ctx *l = p;
-    char q[200];
     const char *params[5];
     char now[24], exp[24];
     reg_rows rows;
@@ -464,15 +437,10 @@ static mnap_reg_err login_tx(mnap_reg *r, void *p)
 
     params[0] = l->municipality;
     params[1] = l->id;
-    snprintf(q, sizeof q, "SELECT locked FROM operators WHERE municipality = $1 AND id = $2%s",
-             reg_for_update(r));
-    e = reg_exec(r, q, 2, params, &rows);
+    e = reg_get_one(r, "SELECT locked FROM operators WHERE municipality = $1 AND id = $2", true, 2, params,
+                    MNAP_REG_E_AUTH, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_AUTH;
     }
     bool locked = reg_i64(reg_cell(&rows, 0, 0)) != 0;
     reg_rows_free(&rows);
@@ -535,12 +503,12 @@ mnap_reg_err mnap_reg_login(mnap_reg *r, const char *municipality, const char *i
         return MNAP_REG_E_PARAM;
     }
     memset(actor, 0, sizeof *actor);
-    e = reg_exec(r, "SELECT password_hash, role FROM operators WHERE municipality = $1 AND id = $2", 2,
-                 params, &rows);
-    if (e != MNAP_REG_OK) {
+    e = reg_get_one(r, "SELECT password_hash, role FROM operators WHERE municipality = $1 AND id = $2", false, 2,
+                    params, MNAP_REG_E_NOT_FOUND, &rows);
+    if (e != MNAP_REG_OK && e != MNAP_REG_E_NOT_FOUND) {
         return e;
     }
-    known = rows.nrows == 1;
+    known = e == MNAP_REG_OK;
     stored[0] = '\0';
     if (known) {
         reg_copy(stored, sizeof stored, reg_cell(&rows, 0, 0));
@@ -604,16 +572,16 @@ mnap_reg_err mnap_reg_session_resume(mnap_reg *r, const uint8_t token[MNAP_REG_T
     if (token_hash(token, th) != 0) {
         return MNAP_REG_E_CRYPTO;
     }
-    e = reg_exec(r,
-                 "SELECT s.token_hash, s.municipality, s.operator, s.expires_at, o.role, o.locked "
-                 "FROM sessions s JOIN operators o ON o.municipality = s.municipality AND o.id = s.operator "
-                 "WHERE s.token_hash = $1",
-                 1, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT s.token_hash, s.municipality, s.operator, s.expires_at, o.role, o.locked "
+                    "FROM sessions s JOIN operators o ON o.municipality = s.municipality AND o.id = s.operator "
+                    "WHERE s.token_hash = $1",
+                    false, 1, params, MNAP_REG_E_SESSION, &rows);
     if (e != MNAP_REG_OK) {
         return e;
     }
     e = MNAP_REG_E_SESSION;
-    if (rows.nrows == 1 && reg_cell(&rows, 0, 0) != NULL && strlen(reg_cell(&rows, 0, 0)) == 64 &&
+    if (reg_cell(&rows, 0, 0) != NULL && strlen(reg_cell(&rows, 0, 0)) == 64 &&
         CRYPTO_memcmp(reg_cell(&rows, 0, 0), th, 64) == 0 && reg_i64(reg_cell(&rows, 0, 3)) > reg_now(r) &&
         reg_i64(reg_cell(&rows, 0, 5)) == 0 &&
         mnap_reg_role_parse(reg_cell(&rows, 0, 4), &actor->role) == MNAP_REG_OK) {
@@ -632,7 +600,7 @@ mnap_reg_err mnap_reg_logout(mnap_reg *r, const uint8_t token[MNAP_REG_TOKEN_LEN
 {
     char th[65];
     const char *params[1] = { th };
-    reg_rows rows;
+    uint64_t n = 0;
     mnap_reg_err e;
 
     if (r == NULL || token == NULL) {
@@ -641,11 +609,9 @@ mnap_reg_err mnap_reg_logout(mnap_reg *r, const uint8_t token[MNAP_REG_TOKEN_LEN
     if (token_hash(token, th) != 0) {
         return MNAP_REG_E_CRYPTO;
     }
-    e = reg_exec(r, "DELETE FROM sessions WHERE token_hash = $1", 1, params, &rows);
+    e = reg_exec_changed(r, "DELETE FROM sessions WHERE token_hash = $1", 1, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    uint64_t n = rows.changed;
-    reg_rows_free(&rows);
     return n == 1 ? MNAP_REG_OK : MNAP_REG_E_SESSION;
 }

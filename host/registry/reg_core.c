@@ -164,6 +164,85 @@ const char *reg_for_update(const mnap_reg *r)
     return r->eng->pg ? " FOR UPDATE" : "";
 }
 
+mnap_reg_err reg_get_one(mnap_reg *r, const char *sql, bool lock, size_t n, const char *const *params,
+                         mnap_reg_err missing, reg_rows *rows)
+{
+    char q[512];
+    reg_rows own;
+    mnap_reg_err e;
+
+    if (rows == NULL) {
+        rows = &own;
+    }
+    if (lock) {
+        int len = snprintf(q, sizeof q, "%s%s", sql, reg_for_update(r));
+        if (len < 0 || (size_t)len >= sizeof q) {
+            memset(rows, 0, sizeof *rows);
+            return MNAP_REG_E_PARAM; /* a statement of this library too long: never */
+        }
+        sql = q;
+    }
+    e = reg_exec(r, sql, n, params, rows);
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    if (rows->nrows != 1) {
+        reg_rows_free(rows);
+        return missing;
+    }
+    if (rows == &own) {
+        reg_rows_free(rows);
+    }
+    return MNAP_REG_OK;
+}
+
+/* Runs sql: the first cell as a number into *first, the rows it changed
+ * into *changed (either may be NULL); both untouched on an error. */
+static mnap_reg_err exec_numbers(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                                 int64_t *first, uint64_t *changed)
+{
+    reg_rows rows;
+    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
+
+    if (e == MNAP_REG_OK) {
+        if (first != NULL) {
+            *first = reg_i64(reg_cell(&rows, 0, 0));
+        }
+        if (changed != NULL) {
+            *changed = rows.changed;
+        }
+        reg_rows_free(&rows);
+    }
+    return e;
+}
+
+mnap_reg_err reg_count(mnap_reg *r, const char *sql, size_t n, const char *const *params, int64_t *out)
+{
+    return exec_numbers(r, sql, n, params, out, NULL);
+}
+
+mnap_reg_err reg_exec_changed(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                              uint64_t *changed)
+{
+    return exec_numbers(r, sql, n, params, NULL, changed);
+}
+
+mnap_reg_err reg_each_pair(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                           void (*cb)(void *user, const char *a, const char *b), void *user)
+{
+    reg_rows rows;
+    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
+
+    if (e != MNAP_REG_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < rows.nrows; i++) {
+        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
+    }
+    reg_rows_free(&rows);
+    return MNAP_REG_OK;
+}
+
 mnap_reg_err reg_begin(mnap_reg *r, bool write)
 {
     mnap_reg_err e = r->eng->script(r, write ? r->eng->begin_write : r->eng->begin_read);

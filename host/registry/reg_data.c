@@ -71,7 +71,6 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
 {
     import_ctx *c = p;
     char now[24];
-    reg_rows rows;
 
     /* Again from the start on a retry: the statuses are of this attempt. */
     c->imported = 0;
@@ -81,6 +80,7 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
         const mnap_reg_resident *res = &c->res[i];
         const char *params[8] = { c->a->municipality, res->number, res->name_kanji, res->name_kana,
                                   res->birth_date, res->address, now, c->a->operator_id };
+        uint64_t changed = 0;
         mnap_reg_err e;
 
         if (!valid_resident(res)) {
@@ -88,16 +88,15 @@ static mnap_reg_err import_tx(mnap_reg *r, void *p)
             c->bad++;
             continue;
         }
-        e = reg_exec(r,
-                     "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, address, "
-                     "imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS BIGINT), $8) "
-                     "ON CONFLICT (municipality, number) DO NOTHING",
-                     8, params, &rows);
+        e = reg_exec_changed(r,
+                             "INSERT INTO residents (municipality, number, name_kanji, name_kana, birth_date, "
+                             "address, imported_at, imported_by) VALUES ($1, $2, $3, $4, $5, $6, "
+                             "CAST($7 AS BIGINT), $8) ON CONFLICT (municipality, number) DO NOTHING",
+                             8, params, &changed);
         if (e != MNAP_REG_OK) {
             return e;
         }
-        c->status[i] = rows.changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
-        reg_rows_free(&rows);
+        c->status[i] = changed == 1 ? MNAP_REG_OK : MNAP_REG_E_EXISTS;
         if (c->status[i] == MNAP_REG_OK) {
             c->imported++;
         } else {
@@ -174,20 +173,16 @@ mnap_reg_err mnap_reg_resident_get(mnap_reg *r, const mnap_reg_actor *a, const c
     }
     params[0] = a->municipality;
     params[1] = number;
-    e = reg_exec(r,
-                 "SELECT number, name_kanji, name_kana, birth_date, address FROM residents "
-                 "WHERE municipality = $1 AND number = $2",
-                 2, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT number, name_kanji, name_kana, birth_date, address FROM residents "
+                    "WHERE municipality = $1 AND number = $2",
+                    false, 2, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    if (rows.nrows != 1) {
-        e = MNAP_REG_E_NOT_FOUND;
-    } else {
-        resident_row(&rows, 0, out);
-    }
+    resident_row(&rows, 0, out);
     reg_rows_free(&rows);
-    return e;
+    return MNAP_REG_OK;
 }
 
 mnap_reg_err mnap_reg_resident_find(mnap_reg *r, const mnap_reg_actor *a, const char *text,
@@ -255,21 +250,18 @@ static mnap_reg_err service_id_tx(mnap_reg *r, void *p)
     uint8_t *msg;
     size_t ls = strlen(c->system), ln = strlen(c->number);
 
-    e = reg_exec(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", 2, params, &rows);
+    e = reg_get_one(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", false, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    bool have = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!have) {
-        return MNAP_REG_E_NOT_FOUND;
-    }
-    e = reg_exec(r, "SELECT service_key FROM municipalities WHERE code = $1", 1, params, &rows);
+    e = reg_get_one(r, "SELECT service_key FROM municipalities WHERE code = $1", false, 1, params, MNAP_REG_E_DB,
+                    &rows);
     if (e != MNAP_REG_OK) {
         return e;
     }
     k = reg_cell(&rows, 0, 0);
-    if (rows.nrows != 1 || k == NULL || strlen(k) != 64) {
+    if (k == NULL || strlen(k) != 64) {
         reg_rows_free(&rows);
         return MNAP_REG_E_DB;
     }
@@ -345,18 +337,12 @@ static mnap_reg_err lock_card(mnap_reg *r, const mnap_reg_actor *a, const char *
                               mnap_reg_card_state *state)
 {
     const char *params[2] = { a->municipality, serial };
-    char q[200];
     reg_rows rows;
-    mnap_reg_err e;
+    mnap_reg_err e = reg_get_one(r, "SELECT state FROM cards WHERE municipality = $1 AND serial = $2", true, 2,
+                                 params, MNAP_REG_E_NOT_FOUND, &rows);
 
-    snprintf(q, sizeof q, "SELECT state FROM cards WHERE municipality = $1 AND serial = $2%s", reg_for_update(r));
-    e = reg_exec(r, q, 2, params, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     e = mnap_reg_card_state_parse(reg_cell(&rows, 0, 0), state) == MNAP_REG_OK ? MNAP_REG_OK : MNAP_REG_E_DB;
     reg_rows_free(&rows);
@@ -383,32 +369,24 @@ static mnap_reg_err card_register_tx(mnap_reg *r, void *p)
 {
     card_ctx *c = p;
     const char *params[5] = { c->a->municipality, c->resident, c->serial, NULL, c->a->operator_id };
-    char q[200], now[24];
-    reg_rows rows;
+    char now[24];
+    int64_t n = 0;
     mnap_reg_err e;
 
     /* The resident's row is locked first, so two terminals registering two
      * cards for one resident at once cannot both see "no card in use". */
-    snprintf(q, sizeof q, "SELECT number FROM residents WHERE municipality = $1 AND number = $2%s",
-             reg_for_update(r));
-    e = reg_exec(r, q, 2, params, &rows);
+    e = reg_get_one(r, "SELECT number FROM residents WHERE municipality = $1 AND number = $2", true, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    bool have = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!have) {
-        return MNAP_REG_E_NOT_FOUND;
-    }
-    e = reg_exec(r,
-                 "SELECT count(*) FROM cards WHERE municipality = $1 AND resident = $2 AND "
-                 "state IN ('ACTIVE', 'SUSPENDED')",
-                 2, params, &rows);
+    e = reg_count(r,
+                  "SELECT count(*) FROM cards WHERE municipality = $1 AND resident = $2 AND "
+                  "state IN ('ACTIVE', 'SUSPENDED')",
+                  2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    int64_t n = reg_i64(reg_cell(&rows, 0, 0));
-    reg_rows_free(&rows);
     if (n != 0) {
         return MNAP_REG_E_HAS_CARD;
     }
@@ -461,16 +439,12 @@ mnap_reg_err mnap_reg_card_get(mnap_reg *r, const mnap_reg_actor *a, const char 
     }
     params[0] = a->municipality;
     params[1] = serial;
-    e = reg_exec(r,
-                 "SELECT serial, resident, state, registered_at, registered_by, state_changed_at FROM cards "
-                 "WHERE municipality = $1 AND serial = $2",
-                 2, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT serial, resident, state, registered_at, registered_by, state_changed_at FROM cards "
+                    "WHERE municipality = $1 AND serial = $2",
+                    false, 2, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     memset(out, 0, sizeof *out);
     reg_copy(out->serial, sizeof out->serial, reg_cell(&rows, 0, 0));
@@ -721,18 +695,6 @@ mnap_reg_err mnap_reg_stop_list(mnap_reg *r, const mnap_reg_actor *a,
 }
 
 /* --- the AP change protocol ------------------------------------------------------ */
-static mnap_reg_err count_rows(mnap_reg *r, const char *sql, size_t n, const char *const *params,
-                               int64_t *out)
-{
-    reg_rows rows;
-    mnap_reg_err e = reg_exec(r, sql, n, params, &rows);
-
-    if (e == MNAP_REG_OK) {
-        *out = reg_i64(reg_cell(&rows, 0, 0));
-        reg_rows_free(&rows);
-    }
-    return e;
-}
 
 static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
 {
@@ -750,10 +712,10 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
         reg_msg(r, "card %s is %s", c->serial, mnap_reg_card_state_name(st));
         return MNAP_REG_E_STATE;
     }
-    e = count_rows(r,
-                   "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND "
-                   "status IN ('LOADING', 'DELETING')",
-                   2, params, &n);
+    e = reg_count(r,
+                  "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND "
+                  "status IN ('LOADING', 'DELETING')",
+                  2, params, &n);
     if (e != MNAP_REG_OK) {
         return e;
     }
@@ -762,10 +724,10 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
     }
     now_text(r, now);
     if (c->op == MNAP_REG_AP_LOAD) {
-        e = count_rows(r,
-                       "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 "
-                       "AND status = 'LOADED'",
-                       3, params, &n);
+        e = reg_count(r,
+                      "SELECT count(*) FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 "
+                      "AND status = 'LOADED'",
+                      3, params, &n);
         if (e != MNAP_REG_OK) {
             return e;
         }
@@ -780,17 +742,15 @@ static mnap_reg_err ap_begin_tx(mnap_reg *r, void *p)
     }
     /* A delete: the loaded record becomes DELETING; an AP the registry never
      * recorded (loaded before the registry) gets a record now. */
-    reg_rows rows;
-    e = reg_exec(r,
-                 "UPDATE issued_aps SET status = 'DELETING' WHERE municipality = $1 AND serial = $2 AND "
-                 "aid = $3 AND status = 'LOADED'",
-                 3, params, &rows);
+    uint64_t changed = 0;
+    e = reg_exec_changed(r,
+                         "UPDATE issued_aps SET status = 'DELETING' WHERE municipality = $1 AND serial = $2 AND "
+                         "aid = $3 AND status = 'LOADED'",
+                         3, params, &changed);
     if (e != MNAP_REG_OK) {
         return e;
     }
-    n = (int64_t)rows.changed;
-    reg_rows_free(&rows);
-    if (n != 0) {
+    if (changed != 0) {
         return MNAP_REG_OK;
     }
     params[3] = "";
@@ -832,7 +792,7 @@ mnap_reg_err mnap_reg_ap_begin(mnap_reg *r, const mnap_reg_actor *a, const char 
 static mnap_reg_err settle(mnap_reg *r, card_ctx *c, bool present)
 {
     const char *params[5] = { c->a->municipality, c->serial, c->aid, NULL, c->a->operator_id };
-    char q[200], now[24];
+    char now[24];
     reg_rows rows;
     mnap_reg_card_state st;
     mnap_reg_err e = lock_card(r, c->a, c->serial, &st);
@@ -840,17 +800,12 @@ static mnap_reg_err settle(mnap_reg *r, card_ctx *c, bool present)
     if (e != MNAP_REG_OK) {
         return e;
     }
-    snprintf(q, sizeof q,
-             "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
-             "status IN ('LOADING', 'DELETING')%s",
-             reg_for_update(r));
-    e = reg_exec(r, q, 3, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
+                    "status IN ('LOADING', 'DELETING')",
+                    true, 3, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     bool loading = strcmp(reg_cell(&rows, 0, 0), "LOADING") == 0;
     reg_rows_free(&rows);
@@ -893,16 +848,12 @@ static mnap_reg_err ap_finish_tx(mnap_reg *r, void *p)
     bool present;
 
     /* done: the card did what the intent said; not done: it did not. */
-    e = reg_exec(r,
-                 "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
-                 "status IN ('LOADING', 'DELETING')",
-                 3, params, &rows);
+    e = reg_get_one(r,
+                    "SELECT status FROM issued_aps WHERE municipality = $1 AND serial = $2 AND aid = $3 AND "
+                    "status IN ('LOADING', 'DELETING')",
+                    false, 3, params, MNAP_REG_E_NOT_FOUND, &rows);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    if (rows.nrows != 1) {
-        reg_rows_free(&rows);
-        return MNAP_REG_E_NOT_FOUND;
     }
     bool loading = strcmp(reg_cell(&rows, 0, 0), "LOADING") == 0;
     reg_rows_free(&rows);

@@ -58,6 +58,23 @@ const char *reg_cell(const reg_rows *rows, size_t row, size_t col);
 /* " FOR UPDATE" on PostgreSQL, "" on SQLite (whose BEGIN IMMEDIATE already
  * holds the write lock). */
 const char *reg_for_update(const mnap_reg *r);
+/* The one row a key names: runs sql (with reg_for_update appended when lock)
+ * and returns MNAP_REG_OK with exactly that row in *rows (the caller frees
+ * it), `missing` when there is no such row (or more than one; *rows is then
+ * empty), or the engine's error.  rows may be NULL when only whether the row
+ * is there matters. */
+mnap_reg_err reg_get_one(mnap_reg *r, const char *sql, bool lock, size_t n, const char *const *params,
+                         mnap_reg_err missing, reg_rows *rows);
+/* A statement whose answer is one number (SELECT count(*) ...): *out the
+ * first cell (0 when there is none); untouched on an error. */
+mnap_reg_err reg_count(mnap_reg *r, const char *sql, size_t n, const char *const *params, int64_t *out);
+/* An INSERT, UPDATE or DELETE: *changed the rows it changed; untouched on an
+ * error. */
+mnap_reg_err reg_exec_changed(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                              uint64_t *changed);
+/* Hands the first two cells of every row to cb, in the statement's order. */
+mnap_reg_err reg_each_pair(mnap_reg *r, const char *sql, size_t n, const char *const *params,
+                           void (*cb)(void *user, const char *a, const char *b), void *user);
 
 /* Transactions.  reg_begin(write) ... reg_commit; reg_rollback on any error
  * (a no-op outside a transaction).  reg_retryable: the error is a

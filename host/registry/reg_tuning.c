@@ -29,23 +29,13 @@ mnap_reg_err mnap_reg_tuning_list(mnap_reg *r, const char *municipality,
                                   void (*cb)(void *user, const char *key, const char *value),
                                   void *user)
 {
-    reg_rows rows;
     const char *params[1] = { municipality };
-    mnap_reg_err e;
 
     if (!reg_valid_code(municipality) || cb == NULL) {
         return MNAP_REG_E_PARAM;
     }
-    e = reg_exec(r, "SELECT key, value FROM tuning WHERE municipality = $1 ORDER BY key", 1, params,
-                 &rows);
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r, "SELECT key, value FROM tuning WHERE municipality = $1 ORDER BY key", 1, params, cb,
+                         user);
 }
 
 typedef struct tune_ctx {
@@ -99,19 +89,13 @@ static mnap_reg_err extra_set_tx(mnap_reg *r, void *p)
     char now[24];
     const char *params[6] = { x->a->municipality, x->number, x->field, x->value, now,
                               x->a->operator_id };
-    reg_rows rows;
     mnap_reg_err e;
 
     snprintf(now, sizeof now, "%lld", (long long)reg_now(r));
-    e = reg_exec(r, "SELECT 1 FROM residents WHERE municipality = $1 AND number = $2", 2, params,
-                 &rows);
+    e = reg_get_one(r, "SELECT 1 FROM residents WHERE municipality = $1 AND number = $2", false, 2, params,
+                    MNAP_REG_E_NOT_FOUND, NULL);
     if (e != MNAP_REG_OK) {
         return e;
-    }
-    bool found = rows.nrows == 1;
-    reg_rows_free(&rows);
-    if (!found) {
-        return MNAP_REG_E_NOT_FOUND;
     }
     e = reg_exec(r, "DELETE FROM resident_extra WHERE municipality = $1 AND resident = $2 AND field = $3",
                  3, params, NULL);
@@ -146,7 +130,6 @@ mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, cons
 {
     mnap_reg_err e = reg_check(a, MNAP_PERM_RESIDENT_READ);
     const char *params[2] = { a != NULL ? a->municipality : "", number };
-    reg_rows rows;
 
     if (e != MNAP_REG_OK) {
         return e;
@@ -154,16 +137,8 @@ mnap_reg_err mnap_reg_resident_extras(mnap_reg *r, const mnap_reg_actor *a, cons
     if (!reg_valid_digits(number, 1, 15) || cb == NULL) {
         return MNAP_REG_E_PARAM;
     }
-    e = reg_exec(r,
-                 "SELECT field, value FROM resident_extra WHERE municipality = $1 AND resident = $2 "
-                 "ORDER BY field",
-                 2, params, &rows);
-    if (e != MNAP_REG_OK) {
-        return e;
-    }
-    for (size_t i = 0; i < rows.nrows; i++) {
-        cb(user, reg_cell(&rows, i, 0), reg_cell(&rows, i, 1));
-    }
-    reg_rows_free(&rows);
-    return MNAP_REG_OK;
+    return reg_each_pair(r,
+                         "SELECT field, value FROM resident_extra WHERE municipality = $1 AND resident = $2 "
+                         "ORDER BY field",
+                         2, params, cb, user);
 }

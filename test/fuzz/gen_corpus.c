@@ -1,5 +1,5 @@
-/* gen_corpus.c: writes the seed corpora of the host and key store fuzzers
- * (test/fuzz/corpus/host/, test/fuzz/corpus/keystore/).  Not a fuzz target
+/* gen_corpus.c: writes the seed corpora of the host, key store and stop
+ * list fuzzers (test/fuzz/corpus/host/, keystore/, stoplist/).  Not a fuzz target
  * (its name does not start with fuzz_); docs/fuzzing.md gives the command
  * that builds and runs it.  gen_corpus.py writes the card and manifest
  * seeds.
@@ -11,7 +11,14 @@
  * gave are written out as the seed's records.
  *
  * Key store seeds: real files saved by mnap_keystore_save (mode 0), plain
- * bodies (mode 1) and entry lists (mode 2) of fuzz_keystore.c. */
+ * bodies (mode 1) and entry lists (mode 2) of fuzz_keystore.c.
+ *
+ * Stop list seeds: lists built and signed by mnap_stoplist_build with
+ * fuzz_stoplist.c's seed, as whole files (mode 0), their signed parts
+ * (mode 1) and entry lists (mode 2).
+ *
+ * gen_corpus [DIR [TARGET]]: TARGET (host, keystore or stoplist) writes that
+ * corpus only (the key store files differ on every run: random salts). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +26,7 @@
 
 #include "fuzz_hostscript.h"
 #include "mnap/mnap_keys.h"
+#include "mnap/mnap_stoplist.h"
 
 static const char *out_dir = "test/fuzz/corpus";
 /* DF20 reports 64-byte limits (so that 1024-byte LOAD AP blocks are chained). */
@@ -206,12 +214,85 @@ static void keystore_seeds(void)
     write_seed("keystore", "api_two", b, n);
 }
 
+/* fuzz_stoplist.c's key. */
+static const uint8_t stoplist_seed[32] = "mnap fuzz stop list seed 32 byte";
+#define T0 1800000000u
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* Byte 0 the mode, bytes 1..8 the clock, then the payload. */
+static void stoplist_seed_file(const char *name, uint8_t mode, uint64_t now, const uint8_t *d, size_t n)
+{
+    static uint8_t b[1u << 16];
+
+    if (n + 9 > sizeof(b))
+        exit(1);
+    b[0] = mode;
+    be64(b + 1, now);
+    memcpy(b + 9, d, n);
+    write_seed("stoplist", name, b, n + 9);
+}
+
+static void stoplist_seeds(void)
+{
+    static mnap_stoplist_entry e[64];
+    static uint8_t api[16 + 64 * 9];
+    uint8_t *file = NULL;
+    size_t len = 0;
+
+    for (size_t i = 0; i < 64; i++) {
+        /* Not in order: the builder sorts. */
+        e[i].serial[0] = (uint8_t)(0x10 + (i * 37) % 64);
+        e[i].serial[7] = (uint8_t)i;
+        e[i].state = (uint8_t)(2 + i % 3);
+    }
+    static const struct {
+        const char *name;
+        size_t n;
+    } lists[] = { { "empty", 0 }, { "one", 1 }, { "three", 3 }, { "sixtyfour", 64 } };
+    for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+        char name[64];
+        if (mnap_stoplist_build(e, lists[k].n, T0, T0 + 86400, "131016", stoplist_seed, &file, &len) != MNAP_OK)
+            exit(1);
+        /* Mode 0: the file, opened inside its validity. */
+        snprintf(name, sizeof(name), "file_%s", lists[k].name);
+        stoplist_seed_file(name, 0x00, T0 + 10, file, len);
+        if (lists[k].n == 3) {
+            /* Through a file; at the edges of the validity; the signed part
+             * (mode 1). */
+            stoplist_seed_file("load_three", 0x40, T0 + 10, file, len);
+            stoplist_seed_file("file_three_skew", 0x00, T0 - 300, file, len);
+            stoplist_seed_file("file_three_expired", 0x00, T0 + 86400, file, len);
+            stoplist_seed_file("signed_three", 0x01, T0 + 10, file, len - MNAP_STOPLIST_SIG_LEN);
+        }
+        free(file);
+    }
+    /* Mode 2: issued_at, expires_at, entries. */
+    be64(api, T0);
+    be64(api + 8, T0 + 3600);
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(api + 16 + i * 9, e[i].serial, 8);
+        api[16 + i * 9 + 8] = e[i].state;
+    }
+    stoplist_seed_file("build_three", 0x02, 0, api, 16 + 3 * 9);
+}
+
 int main(int argc, char **argv)
 {
+    const char *only = argc > 2 ? argv[2] : NULL;
+
     if (argc > 1)
         out_dir = argv[1];
-    host_seeds();
-    keystore_seeds();
-    printf("gen_corpus: host and keystore seeds written under %s\n", out_dir);
+    if (only == NULL || strcmp(only, "host") == 0)
+        host_seeds();
+    if (only == NULL || strcmp(only, "keystore") == 0)
+        keystore_seeds();
+    if (only == NULL || strcmp(only, "stoplist") == 0)
+        stoplist_seeds();
+    printf("gen_corpus: %s seeds written under %s\n", only != NULL ? only : "host, keystore and stoplist", out_dir);
     return 0;
 }

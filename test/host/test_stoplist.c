@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "mnap/mnap.h"
 
 static const uint8_t seed_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -149,6 +151,57 @@ static void test_keystore_file(void **state)
     mnap_keystore_free(ks);
 }
 
+/* A list signed by the right key whose issue time is near the smallest
+ * 64-bit number (only a key holder can make one: the builder refuses
+ * issued_at < 0): the rule issued_at - 300 <= now < expires_at holds for any
+ * now before expires_at.  The check computed issued_at - 300 and overflowed
+ * (undefined behaviour; found with fuzz_stoplist, its reproducer in
+ * test/fuzz/repro/stoplist/). */
+static void resign(uint8_t *buf, size_t len, const uint8_t *seed)
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t n = 64;
+
+    assert_non_null(k);
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, k), 1);
+    assert_int_equal(EVP_DigestSign(md, buf + len - 64, &n, buf, len - 64), 1);
+    assert_int_equal(n, 64);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(k);
+}
+
+static void test_issued_near_int64_min(void **state)
+{
+    static const uint8_t issued[3][8] = {
+        { 0x80, 0, 0, 0, 0, 0, 0, 0 },          /* INT64_MIN */
+        { 0x80, 0, 0, 0, 0, 0, 0x01, 0x2B },    /* INT64_MIN + 299 */
+        { 0x80, 0, 0, 0, 0, 0, 0x01, 0x2C },    /* INT64_MIN + 300 */
+    };
+    uint8_t *buf, pub[32];
+    size_t len;
+    mnap_stoplist *l = NULL;
+
+    (void)state;
+    make(&buf, &len, seed_a);
+    assert_int_equal(mnap_stoplist_public_key(seed_a, pub), MNAP_OK);
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(buf + 8, issued[i], 8);
+        resign(buf, len, seed_a);
+        assert_int_equal(mnap_stoplist_open(&l, buf, len, pub, T0), MNAP_OK);
+        assert_int_equal(mnap_stoplist_count(l), 3);
+        mnap_stoplist_free(l);
+        l = NULL;
+        assert_int_equal(mnap_stoplist_open(&l, buf, len, pub, INT64_MIN), MNAP_OK);
+        mnap_stoplist_free(l);
+        l = NULL;
+        assert_int_equal(mnap_stoplist_open(&l, buf, len, pub, T0 + 86400), MNAP_E_STOPLIST_EXPIRED);
+        assert_null(l);
+    }
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_build_refuses),
         cmocka_unit_test(test_keystore_file),
+        cmocka_unit_test(test_issued_near_int64_min),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

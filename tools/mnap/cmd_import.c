@@ -400,9 +400,9 @@ int resident_import(cli *c, int argc, char **argv)
         cli_error("resident import: --encoding is auto, utf-8 or shift_jis");
         return EX_USAGE;
     }
-    if (!c->logged_in) {
-        cli_error("no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'");
-        return EX_REGISTRY;
+    rc = cli_registry_required(c);
+    if (rc != EX_OK) {
+        return rc;
     }
     rc = op_begin(&op, c, "resident import", NULL, 0);
     if (rc != EX_OK) {

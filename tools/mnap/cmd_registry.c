@@ -87,15 +87,6 @@ static int parse(int argc, char **argv, reg_opts *o, const char *usage, int min,
     return 0;
 }
 
-static int need_login(const cli *c)
-{
-    if (c->logged_in) {
-        return EX_OK;
-    }
-    cli_error("no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'");
-    return EX_REGISTRY;
-}
-
 /* A new password: prompted twice, or one line on stdin. */
 static int new_password(const char *what, bool from_stdin, char *pw, size_t cap, size_t *len)
 {
@@ -437,7 +428,7 @@ int cmd_whoami(cli *c, int argc, char **argv)
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 0, 0, u_whoami) != 0) {
         return EX_USAGE;
     }
-    if (need_login(c) != EX_OK) {
+    if (cli_registry_required(c) != EX_OK) {
         return EX_REGISTRY;
     }
     if (c->json) {
@@ -490,7 +481,7 @@ static int op_add(cli *c, int argc, char **argv)
         cli_error("operator add: unknown role '%s' (clerk, supervisor, auditor, admin, kiosk)", o.role);
         return EX_USAGE;
     }
-    if (need_login(c) != EX_OK) {
+    if (cli_registry_required(c) != EX_OK) {
         return EX_REGISTRY;
     }
     rc = new_password("password of the new operator", o.password_stdin, pw, sizeof pw, &pw_len);
@@ -519,7 +510,7 @@ static int op_lock_common(cli *c, int argc, char **argv, const char *usage, bool
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 1, 1, usage) != 0) {
         return EX_USAGE;
     }
-    if (need_login(c) != EX_OK) {
+    if (cli_registry_required(c) != EX_OK) {
         return EX_REGISTRY;
     }
     e = mnap_reg_operator_lock(c->reg, &c->actor, argv[first], lock);
@@ -558,7 +549,7 @@ static int op_role(cli *c, int argc, char **argv)
         cli_error("operator role: unknown role '%s' (clerk, supervisor, auditor, admin, kiosk)", argv[first + 1]);
         return EX_USAGE;
     }
-    if (need_login(c) != EX_OK) {
+    if (cli_registry_required(c) != EX_OK) {
         return EX_REGISTRY;
     }
     e = mnap_reg_operator_set_role(c->reg, &c->actor, argv[first], role);
@@ -583,7 +574,7 @@ static int op_show(cli *c, int argc, char **argv)
     if (cli_no_options(argc, argv, &first) != 0 || cli_operands(argc, first, 1, 1, u_opshow) != 0) {
         return EX_USAGE;
     }
-    if (need_login(c) != EX_OK) {
+    if (cli_registry_required(c) != EX_OK) {
         return EX_REGISTRY;
     }
     e = mnap_reg_operator_get(c->reg, &c->actor, argv[first], &op);

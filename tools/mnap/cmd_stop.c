@@ -72,11 +72,7 @@ static int parse(const cli *c, int argc, char **argv, stop_opts *o, const char *
     if (cli_getopt(argc, argv, opts, on_opt, o, first) != 0 || cli_operands(argc, *first, min, max, usage) != 0) {
         return EX_USAGE;
     }
-    if (!c->logged_in) {
-        cli_error("no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'");
-        return EX_REGISTRY;
-    }
-    return EX_OK;
+    return cli_registry_required(c);
 }
 
 const char u_card_stop[] =

@@ -48,6 +48,17 @@ int reg_fail(const mnap_reg *r, mnap_reg_err e, const char *what)
     return e == MNAP_REG_E_PARAM ? EX_USAGE : EX_REGISTRY;
 }
 
+static int no_registry(void)
+{
+    cli_error("no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'");
+    return EX_REGISTRY;
+}
+
+int cli_registry_required(const cli *c)
+{
+    return c->logged_in ? EX_OK : no_registry();
+}
+
 int reg_open(const cli *c, bool migrate, mnap_reg **out)
 {
     char why[600];
@@ -56,8 +67,7 @@ int reg_open(const cli *c, bool migrate, mnap_reg **out)
 
     *out = NULL;
     if (c->registry == NULL) {
-        cli_error("no registry: give --registry CONN (or MNAP_REGISTRY), or run 'mnap registry init'");
-        return EX_REGISTRY;
+        return no_registry();
     }
     e = mnap_reg_open(out, c->registry, migrate ? MNAP_REG_OPEN_MIGRATE : 0, why, sizeof why);
     if (e != MNAP_REG_OK) {

@@ -31,6 +31,10 @@ int reg_defaults(cli *c);
 int reg_gate(cli *c, int argc, char **argv);
 /* Closes what reg_gate opened. */
 void reg_end(cli *c);
+/* For the commands that work on the registry's records: EX_OK when logged
+ * in; else prints that there is no registry (how to name or make one) and
+ * returns EX_REGISTRY. */
+int cli_registry_required(const cli *c);
 /* Opens c->registry into *out (migrate: create or upgrade the schema).
  * Prints the error.  Returns an exit code. */
 int reg_open(const cli *c, bool migrate, mnap_reg **out);
