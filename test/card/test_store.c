@@ -460,6 +460,27 @@ static void test_corrupt_header(void **state)
     assert_false(f->card.store.corrupt);
 }
 
+/* Format version 3 (docs/nvm.md): an image of version 2 (the record slots of
+ * session 3 and the security log of 32 entries in place), with a header that
+ * is otherwise valid and correctly sealed, is refused like any other layout. */
+static void test_header_old_version(void **state)
+{
+    fx *f = *state;
+    uint8_t *h = f->sim.nvm + ST_HDR_OFF;
+    bool rec;
+    assert_int_equal(h[4], 3);
+    assert_int_equal(h[5], 0);
+    assert_int_equal(st_get32(h + 32), mc_crc32(h, 32));
+    h[4] = 2;
+    st_put32(h + 32, mc_crc32(h, 32));
+    expect_corrupt(f);
+    assert_int_equal(f->sim.writes, 0);
+    h[4] = 3;
+    st_put32(h + 32, mc_crc32(h, 32));
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(f->card.store.corrupt);
+}
+
 static void test_corrupt_clear_descriptor(void **state)
 {
     fx *f = *state;
@@ -616,6 +637,7 @@ int main(void)
         T(test_direct),
         T(test_counters),
         T(test_corrupt_header),
+        T(test_header_old_version),
         T(test_corrupt_clear_descriptor),
         T(test_corrupt_committed_journal),
         T(test_corrupt_counter_ring),
