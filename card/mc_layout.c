@@ -1,6 +1,6 @@
 /* mc_layout.c: the logical layout of the store's data space.
  *
- *   area record | wipe record | security log (32) | AP slots (16) | heap
+ *   area record | wipe record | security log (33 slots) | AP slots (16) | heap
  *
  * The heap holds one region per AP (its EF table, then its EF data) and,
  * while a LOAD AP runs, the staged image in free space.  Every metadata record
@@ -113,17 +113,6 @@ mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
     mc_put32(w.off, off);
     mc_put32(w.len, len);
     return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-}
-
-mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return read_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG,
-                    0, NULL);
-}
-
-mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return write_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG);
 }
 
 /* The PIN try counter of an AP slot is a wear-levelled counter of the store

@@ -508,8 +508,11 @@ static void run_scenario(const scenario *s)
 
     tc_init(&t, &tc, s);
     tc.kset = TR_K_WHOLE | TR_K_ZERO | TR_K_HALF | TR_K_LAST;
-    /* a record write commits itself in its one write: every byte of it */
-    if (s->run == run_update_record || s->run == run_append_cyclic || s->run == run_append_linear)
+    /* a record write, and a log entry written outside a transaction (wrong
+     * VERIFY, wrong EXTERNAL AUTHENTICATE), commit themselves in their one
+     * write: every byte of it */
+    if (s->run == run_update_record || s->run == run_append_cyclic ||
+        s->run == run_append_linear || s->run == run_verify_wrong || s->run == run_bad_ea)
         tc.kset |= TR_K_EVERY;
     /* the interrupted byte: old, new, 00, FF, the journal's codes, random */
     ct_tear_models(&tc);
