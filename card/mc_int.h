@@ -168,12 +168,17 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_NOINLINE
 #endif
 
-/* Data-space layout: fixed records first, then the heap of AP regions. */
-#define MC_OFF_AREA  0u
+/* Data-space layout: the security log's slots first, one per page of the
+ * store (ST_PAGE, docs/nvm.md: a log slot is written alone, outside any
+ * transaction, so a page-erasing part's torn page must hold nothing else),
+ * then the fixed records, then the heap of AP regions. */
+#define MC_LOG_STRIDE MC_STORE_PAGE
+#define MC_OFF_LOG   0u
+#define MC_OFF_AREA  (MC_OFF_LOG + MC_LOG_SLOTS * MC_LOG_STRIDE)
 #define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
-#define MC_OFF_LOG   (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
-#define MC_OFF_SLOTS (MC_OFF_LOG + MC_LOG_SLOTS * (uint32_t)sizeof(mc_log_rec))
+#define MC_OFF_SLOTS (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
 #define MC_OFF_HEAP  (MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec))
+_Static_assert(sizeof(mc_log_rec) <= MC_LOG_STRIDE, "log slot larger than its page");
 
 /* --- byte helpers --------------------------------------------------------- */
 void mc_put16(uint8_t *p, uint32_t v);

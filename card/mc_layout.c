@@ -1,6 +1,6 @@
 /* mc_layout.c: the logical layout of the store's data space.
  *
- *   area record | wipe record | security log (33 slots) | AP slots (16) | heap
+ *   security log (33 slots, one per page) | area record | wipe record | AP slots (16) | heap
  *
  * The heap holds one region per AP (its EF table, then its EF data) and,
  * while a LOAD AP runs, the staged image in free space.  Every metadata record

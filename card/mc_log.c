@@ -33,7 +33,7 @@ static mc_status scan(mc_card *card, unsigned n, mc_log_rec *e, uint32_t *top, u
     *top = 0;
     for (pass = 0; pass < 2; pass++)
         for (i = 0; i < MC_LOG_SLOTS; i++) {
-            st = mc_store_read(card, MC_OFF_LOG + i * (uint32_t)sizeof(t), &t, sizeof(t));
+            st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &t, sizeof(t));
             if (st != MC_OK)
                 return st;
             s = mc_get32(t.crc) == mc_crc32(&t, sizeof(t) - 4) ? mc_get32(t.seq) : 0;
@@ -99,7 +99,7 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
             memcpy(e.aid, aid, aid_len);
     }
     mc_put32(e.crc, mc_crc32(&e, sizeof(e) - 4));
-    off = MC_OFF_LOG + spare * (uint32_t)sizeof(e);
+    off = MC_OFF_LOG + spare * MC_LOG_STRIDE;
     if (!direct)
         return mc_store_write(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
