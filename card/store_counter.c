@@ -67,28 +67,6 @@ static uint32_t slot_value(unsigned idx, unsigned pos, const uint8_t s[ST_SLOT])
     return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
 }
 
-mc_status mc_st_counters_format(struct mc_card *card)
-{
-    uint8_t chunk[ST_CHUNK];
-    uint32_t done = 0;
-    mc_store *st = &card->store;
-
-    memset(chunk, 0xFF, sizeof(chunk));
-    while (done < ST_CTR_LEN + ST_PIN_LEN) {
-        uint32_t n = ST_CTR_LEN + ST_PIN_LEN - done < ST_CHUNK ? ST_CTR_LEN + ST_PIN_LEN - done
-                                                                : ST_CHUNK;
-        mc_status rc = mc_st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
-        if (rc != MC_OK)
-            return rc;
-        done += n;
-    }
-    for (unsigned i = 0; i < MC_STORE_ALL_COUNTERS; i++) {
-        st->counter_cache[i] = 0;
-        st->counter_slot[i] = (uint8_t)(ring_len(i) - 1);   /* so the first set uses slot 0 */
-    }
-    return MC_OK;
-}
-
 /* Loads one ring: its largest valid slot.  A slot that fails its checks
  * holds no value: a torn set (or, on a page-erasing part, the other slots of
  * the page it tore) and damage look alike, so neither is reported. */

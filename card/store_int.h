@@ -115,7 +115,6 @@ int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);
 mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 
 /* Counters (store_counter.c). */
-mc_status mc_st_counters_format(struct mc_card *card);
 mc_status mc_st_counters_load(struct mc_card *card);
 
 #endif

@@ -108,14 +108,11 @@ mc_status mc_st_journal_format(struct mc_card *card)
     uint8_t d[ST_DESC_LEN];
     mc_status rc;
 
-    /* Slot B erased (invalid), slot A CLEAR with sequence 0, and an open
-     * mark that is no transaction's (recovery compares it with the next
-     * sequence number, 1): three writes, each on its own page. */
-    memset(d, 0xFF, sizeof(d));
-    rc = mc_st_nvm_write(card, ST_CTL_B_OFF, d, sizeof(d));
+    /* Slot B is erased (invalid) by format's fill; an open mark that is no
+     * transaction's (recovery compares it with the next sequence number, 1),
+     * then slot A CLEAR with sequence 0. */
     d[0] = ST_MARK(0);
-    if (rc == MC_OK)
-        rc = mc_st_nvm_write(card, ST_MARK_OFF, d, 1);
+    rc = mc_st_nvm_write(card, ST_MARK_OFF, d, 1);
     encode_ctl(d, 0, ST_STATE_CLEAR, 0, 0);
     if (rc == MC_OK)
         rc = mc_st_nvm_write(card, ST_CTL_A_OFF, d, sizeof(d));
@@ -147,36 +144,11 @@ mc_status mc_store_begin(struct mc_card *card)
     return MC_OK;
 }
 
-/* Piece [p, p + k) of a record's pages, new bytes laid over the
- * transaction's view, into b; returns the piece's length: a partial page
- * through b, or (from_buf) every whole page of the write straight from the
- * caller's buffer. */
-static uint32_t piece(struct mc_card *card, uint32_t p, uint32_t hi, uint32_t off,
-                      const uint8_t *buf, size_t len, uint8_t *b, const uint8_t **from,
-                      mc_status *rc)
-{
-    uint32_t end = off + (uint32_t)len, full = end & ~(ST_PAGE - 1u), k, a, z;
-
-    *rc = MC_OK;
-    if (p >= off && p + ST_PAGE <= end) {
-        *from = buf + (p - off);
-        return full - p;
-    }
-    k = hi - p < ST_PAGE ? hi - p : ST_PAGE;
-    a = off > p ? off : p;
-    z = end < p + k ? end : p + k;
-    *rc = mc_store_read(card, p, b, k);
-    memcpy(b + (a - p), buf + (a - off), z - a);
-    *from = b;
-    return k;
-}
-
 mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
     mc_store *st = &card->store;
-    uint8_t b[1 + ST_REC_HDR + ST_PAGE];
-    const uint8_t *from;
-    uint32_t lo, hi, p, k, addr, crc, h;
+    uint8_t b[ST_PAGE > 1 + ST_REC_HDR ? ST_PAGE : 1 + ST_REC_HDR];
+    uint32_t lo, hi, p, a, z, addr, crc, end = off + (uint32_t)len, h;
     mc_status rc;
 
     if (st->corrupt)
@@ -188,44 +160,36 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     /* The record holds the whole pages the write touches (ST_PAGE) with
      * their new content: its home copy rewrites every byte of each page it
      * writes, so replay rewrites a page that a page-erasing part tore
-     * (docs/nvm.md). */
+     * (docs/nvm.md).  The data space's size is a multiple of ST_PAGE. */
     lo = off & ~(ST_PAGE - 1u);
-    hi = (off + (uint32_t)len + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
-    if (hi > mc_st_data_size(card))
-        hi = mc_st_data_size(card);
+    hi = (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
     if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
-
-    /* The first record starts with the open mark (right before the first
-     * record), so recovery sees that a transaction began.  A torn mark is
-     * harmless: recovery discards (nothing to undo) or ignores it, and the
-     * state is "before" either way. */
-    h = st->journal_records == 0 ? 1u : 0u;
-    addr = ST_REC_OFF + st->journal_used - h;
-    b[0] = ST_MARK(st->tx_seq + 1u);
-    rec_header(b + h, st->tx_seq + 1u, lo, hi - lo, 0);
-    crc = mc_crc32_update(MC_CRC32_INIT, b + h, 10);
-    if (hi - lo <= ST_PAGE) {
-        /* one page: mark, header and page in one write */
-        k = piece(card, lo, hi, off, buf, len, b + h + ST_REC_HDR, &from, &rc);
-        if (from != b + h + ST_REC_HDR)
-            memcpy(b + h + ST_REC_HDR, from, k);
-        crc = mc_crc32_update(crc, from, k);
-        rec_header(b + h, st->tx_seq + 1u, lo, k, mc_crc32_final(crc));
-        if (rc == MC_OK)
-            rc = mc_st_nvm_write(card, addr, b, h + ST_REC_HDR + k);
-    } else {
-        /* the pages first, then the header that seals them */
-        for (p = lo, rc = MC_OK; p < hi && rc == MC_OK; p += k) {
-            k = piece(card, p, hi, off, buf, len, b + 1 + ST_REC_HDR, &from, &rc);
-            crc = mc_crc32_update(crc, from, k);
-            if (rc == MC_OK)
-                rc = mc_st_nvm_write(card, addr + h + ST_REC_HDR + (p - lo), from, k);
-        }
-        rec_header(b + h, st->tx_seq + 1u, lo, hi - lo, mc_crc32_final(crc));
-        if (rc == MC_OK)
-            rc = mc_st_nvm_write(card, addr, b, h + ST_REC_HDR);
+    addr = ST_REC_OFF + st->journal_used;
+    rec_header(b, st->tx_seq + 1u, lo, hi - lo, 0);
+    crc = mc_crc32_update(MC_CRC32_INIT, b, 10);
+    /* The pages first, one write each (the transaction's view with the new
+     * bytes laid over it), then the header that seals them. */
+    for (p = lo; p < hi; p += ST_PAGE) {
+        a = off > p ? off : p;
+        z = end < p + ST_PAGE ? end : p + ST_PAGE;
+        rc = mc_store_read(card, p, b, ST_PAGE);
+        if (rc != MC_OK)
+            return rc;
+        memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
+        crc = mc_crc32_update(crc, b, ST_PAGE);
+        rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, ST_PAGE);
+        if (rc != MC_OK)
+            return rc;
     }
+    /* The first record's header goes with the open mark in front of it, so
+     * recovery sees that a transaction began.  A torn mark is harmless:
+     * recovery discards (nothing to undo) or ignores it, and the state is
+     * "before" either way. */
+    h = st->journal_records == 0 ? 1u : 0u;
+    b[0] = ST_MARK(st->tx_seq + 1u);
+    rec_header(b + h, st->tx_seq + 1u, lo, hi - lo, mc_crc32_final(crc));
+    rc = mc_st_nvm_write(card, addr - h, b, h + ST_REC_HDR);
     if (rc != MC_OK)
         return rc;
     st->journal_records++;

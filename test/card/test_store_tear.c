@@ -137,29 +137,19 @@ static mc_status run_tx(const scenario *sc)
 }
 
 /* Writes of the transaction per docs/nvm.md: a record holds the whole
- * pages (ST_PAGE) its write touches; one page: one write (open mark on the
- * first, header, page); more: a write per partial page, one for the run of
- * whole pages from the caller's buffer, then the header; commit 1, home
- * copies a page each, clear 1. */
+ * pages (ST_PAGE) its write touches, one write each, then its header (with
+ * the open mark on the first); commit 1, home copies a page each, clear 1. */
 static void expected_counts(const scenario *sc, uint64_t *commit_idx, uint64_t *total,
                             uint64_t *mark_idx)
 {
     uint64_t n = 0, home = 0;
     for (size_t i = 0; i < sc->n; i++) {
         uint32_t off = sc->w[i].off, end = off + (uint32_t)sc->w[i].len;
-        uint32_t lo = off & ~(ST_PAGE - 1u), hi = (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
-        if (hi - lo <= ST_PAGE) {
-            n++;
-        } else {
-            for (uint32_t p = lo; p < hi;) {
-                n++;
-                p = p >= off && p + ST_PAGE <= end ? (end & ~(ST_PAGE - 1u)) : p + ST_PAGE;
-            }
-            n++;
-        }
+        uint32_t pages = (((end + ST_PAGE - 1u) & ~(ST_PAGE - 1u)) - (off & ~(ST_PAGE - 1u))) / ST_PAGE;
+        n += pages + 1;
         if (i == 0)
             *mark_idx = n;   /* the open mark goes with the first record's header */
-        home += (hi - lo) / ST_PAGE;
+        home += pages;
     }
     *commit_idx = n + 1;
     *total = n + 1 + home + 1;
