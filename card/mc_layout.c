@@ -245,8 +245,9 @@ static mc_status get_ranges(mc_card *card, heap_ranges *r, uint32_t skip_off, ui
     return MC_OK;
 }
 
-/* Candidate starts are the heap start and every range end; the gap from a
- * candidate that lies in no range runs to the nearest range start above it. */
+/* Candidate starts are the heap start and every range end rounded up to a
+ * page (MC_STORE_PAGE); the gap from a candidate that lies in no range runs
+ * to the nearest range start above it. */
 mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
                       uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit)
 {
@@ -263,8 +264,8 @@ mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
     for (i = 0; i <= MC_MAX_APS + 1; i++) {
         if (i == MC_MAX_APS + 1)
             c = MC_OFF_HEAP;
-        else if (r.len[i] != 0)
-            c = r.off[i] + r.len[i];
+        else if (r.len[i] != 0)   /* the next page: regions share no page */
+            c = (r.off[i] + r.len[i] + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
         else
             continue;
         if (c >= end)
