@@ -176,7 +176,9 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_OFF_LOG   0u
 #define MC_OFF_AREA  (MC_OFF_LOG + MC_LOG_SLOTS * MC_LOG_STRIDE)
 #define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
-#define MC_OFF_SLOTS (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
+/* on a page of their own: TERMINATE wipes from here on, directly */
+#define MC_OFF_SLOTS ((MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
 /* The heap starts on a page, and every region (and a LOAD AP's staged
  * image) starts on one (mc_heap_gap): a torn page of one never spoils
  * another, nor the AP slots. */
