@@ -147,8 +147,9 @@ mc_status mc_store_begin(struct mc_card *card)
 mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
     mc_store *st = &card->store;
-    uint8_t b[ST_PAGE > 1 + ST_REC_HDR ? ST_PAGE : 1 + ST_REC_HDR];
-    uint32_t lo, hi, p, a, z, addr, crc, end = off + (uint32_t)len, h;
+    uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
+    uint32_t lo, hi, p, a, z, addr, crc, end = off + (uint32_t)len;
+    uint32_t h = st->journal_records == 0 ? 1u : 0u;
     mc_status rc;
 
     if (st->corrupt)
@@ -166,8 +167,13 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
     addr = ST_REC_OFF + st->journal_used;
-    rec_header(b, st->tx_seq + 1u, lo, hi - lo, 0);
-    crc = mc_crc32_update(MC_CRC32_INIT, b, 10);
+    /* The first record's header goes with the open mark in front of it, so
+     * recovery sees that a transaction began.  A torn mark is harmless:
+     * recovery discards (nothing to undo) or ignores it, and the state is
+     * "before" either way. */
+    hd[0] = ST_MARK(st->tx_seq + 1u);
+    rec_header(hd + h, st->tx_seq + 1u, lo, hi - lo, 0);
+    crc = mc_crc32_update(MC_CRC32_INIT, hd + h, 10);
     /* The pages first, one write each (the transaction's view with the new
      * bytes laid over it), then the header that seals them. */
     for (p = lo; p < hi; p += ST_PAGE) {
@@ -182,14 +188,8 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
         if (rc != MC_OK)
             return rc;
     }
-    /* The first record's header goes with the open mark in front of it, so
-     * recovery sees that a transaction began.  A torn mark is harmless:
-     * recovery discards (nothing to undo) or ignores it, and the state is
-     * "before" either way. */
-    h = st->journal_records == 0 ? 1u : 0u;
-    b[0] = ST_MARK(st->tx_seq + 1u);
-    rec_header(b + h, st->tx_seq + 1u, lo, hi - lo, mc_crc32_final(crc));
-    rc = mc_st_nvm_write(card, addr - h, b, h + ST_REC_HDR);
+    st_put32(hd + h + 10, mc_crc32_final(crc));
+    rc = mc_st_nvm_write(card, addr - h, hd, h + ST_REC_HDR);
     if (rc != MC_OK)
         return rc;
     st->journal_records++;
