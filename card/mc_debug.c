@@ -116,27 +116,16 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
 static mc_status dump_log(mc_card *card, dump *d)
 {
     mc_log_rec e;
-    uint32_t best = 0;
-    unsigned i, idx = 0, n;
+    unsigned n;
     mc_status st;
 
-    for (i = 0; i < MC_LOG_ENTRIES; i++) {
-        st = mc_log_read(card, i, &e);
-        if (st != MC_OK)
-            return st;
-        if (mc_get32(e.seq) > best) {
-            best = mc_get32(e.seq);
-            idx = i;
-        }
-    }
     put8(d, 'L');
-    for (n = 0; best != 0 && n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
+    for (n = 0; n < MC_LOG_ENTRIES; n++) {
+        st = mc_log_read(card, n, &e);
         if (st != MC_OK)
             return st;
-        if (mc_get32(e.seq) == 0 || mc_get32(e.seq) > best)
+        if (mc_get32(e.seq) == 0)
             break;
-        best = mc_get32(e.seq) - 1;
         if (e.event == MC_EV_TEAR_RECOVERED)
             continue;
         put8(d, e.event);

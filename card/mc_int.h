@@ -21,6 +21,7 @@
 #define MC_MAX_APS        16
 #define MC_MAX_EFS        32
 #define MC_LOG_ENTRIES    32
+#define MC_LOG_SLOTS      (MC_LOG_ENTRIES + 1)   /* one spare (mc_log.c) */
 #define MC_IMAGE_MAX      32768u
 #define MC_VERSION_MAJOR  1
 #define MC_VERSION_MINOR  0
@@ -68,7 +69,7 @@ extern const uint8_t mc_am_aid[MC_AM_AID_LEN];
  * the card answers 6581 and never uses it. */
 #define MC_MAGIC_AREA  0xA1
 #define MC_MAGIC_WIPE  0xA2
-#define MC_MAGIC_LOG   0xA3
+/* 0xA3: the log entries of format version 2 (now CRC-32 slots, mc_log.c) */
 #define MC_MAGIC_SLOT  0xA4   /* slot in use */
 #define MC_MAGIC_FREE  0xA5   /* slot free */
 #define MC_MAGIC_EF    0xA6
@@ -105,14 +106,15 @@ typedef struct mc_wipe_rec {
     uint8_t crc[2];
 } mc_wipe_rec;
 
+/* A slot of the security log (mc_log.c): no magic, a CRC-32; a slot whose
+ * check fails is empty. */
 typedef struct mc_log_rec {
-    uint8_t seq[4];          /* 0: empty entry */
+    uint8_t seq[4];          /* 1, 2, ...: given out consecutively */
     uint8_t event;
     uint8_t repeat;
     uint8_t aid_len;
     uint8_t aid[16];
-    uint8_t magic;
-    uint8_t crc[2];
+    uint8_t crc[4];          /* CRC-32 of the 23 bytes before it */
 } mc_log_rec;
 
 typedef struct mc_slot_rec {
@@ -166,12 +168,23 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_NOINLINE
 #endif
 
-/* Data-space layout: fixed records first, then the heap of AP regions. */
-#define MC_OFF_AREA  0u
+/* Data-space layout: the security log's slots first, one per page of the
+ * store (ST_PAGE, docs/nvm.md: a log slot is written alone, outside any
+ * transaction, so a page-erasing part's torn page must hold nothing else),
+ * then the fixed records, then the heap of AP regions. */
+#define MC_LOG_STRIDE MC_STORE_PAGE
+#define MC_OFF_LOG   0u
+#define MC_OFF_AREA  (MC_OFF_LOG + MC_LOG_SLOTS * MC_LOG_STRIDE)
 #define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
-#define MC_OFF_LOG   (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
-#define MC_OFF_SLOTS (MC_OFF_LOG + MC_LOG_ENTRIES * (uint32_t)sizeof(mc_log_rec))
-#define MC_OFF_HEAP  (MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec))
+/* on a page of their own: TERMINATE wipes from here on, directly */
+#define MC_OFF_SLOTS ((MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
+/* The heap starts on a page, and every region (and a LOAD AP's staged
+ * image) starts on one (mc_heap_gap): a torn page of one never spoils
+ * another, nor the AP slots. */
+#define MC_OFF_HEAP  ((MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
+_Static_assert(sizeof(mc_log_rec) <= MC_LOG_STRIDE, "log slot larger than its page");
 
 /* --- byte helpers --------------------------------------------------------- */
 void mc_put16(uint8_t *p, uint32_t v);
@@ -207,8 +220,6 @@ mc_status mc_area_read(mc_card *card, mc_area_rec *a);
 mc_status mc_area_write(mc_card *card, mc_area_rec *a);
 mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w);
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
-mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e);
-mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e);
 /* *used is false for a free slot. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
@@ -264,12 +275,15 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
 #define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)
 
 /* --- log (mc_log.c) ------------------------------------------------------- */
+/* The n-th newest visible entry (0: the newest), its seq 0 when the log has
+ * fewer; MC_ERR_CORRUPT (and the card marked) when a visible entry is
+ * missing or no spare slot is left: damage, which no torn write leaves.
+ * Every call checks the whole log. */
+mc_status mc_log_read(mc_card *card, unsigned n, mc_log_rec *e);
 /* Adds (or merges, §8) an event inside the open transaction. */
-/* Finds the newest entry (the highest sequence number): *idx and *e, or
- * *idx = MC_LOG_ENTRIES when the log is empty. */
-mc_status mc_log_newest(mc_card *card, unsigned *idx, mc_log_rec *e);
 mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
-/* Adds an event in a transaction of its own. */
+/* Adds (or merges) an event outside any transaction: one write of one slot,
+ * then a flush (a wrong VERIFY's second write). */
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
 
 /* --- command context ------------------------------------------------------ */

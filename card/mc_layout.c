@@ -1,6 +1,6 @@
 /* mc_layout.c: the logical layout of the store's data space.
  *
- *   area record | wipe record | security log (32) | AP slots (16) | heap
+ *   security log (33 slots, one per page) | area record | wipe record | AP slots (16) | heap
  *
  * The heap holds one region per AP (its EF table, then its EF data) and,
  * while a LOAD AP runs, the staged image in free space.  Every metadata record
@@ -113,17 +113,6 @@ mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
     mc_put32(w.off, off);
     mc_put32(w.len, len);
     return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-}
-
-mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return read_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG,
-                    0, NULL);
-}
-
-mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return write_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG);
 }
 
 /* The PIN try counter of an AP slot is a wear-levelled counter of the store
@@ -256,8 +245,9 @@ static mc_status get_ranges(mc_card *card, heap_ranges *r, uint32_t skip_off, ui
     return MC_OK;
 }
 
-/* Candidate starts are the heap start and every range end; the gap from a
- * candidate that lies in no range runs to the nearest range start above it. */
+/* Candidate starts are the heap start and every range end rounded up to a
+ * page (MC_STORE_PAGE); the gap from a candidate that lies in no range runs
+ * to the nearest range start above it. */
 mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
                       uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit)
 {
@@ -274,8 +264,8 @@ mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
     for (i = 0; i <= MC_MAX_APS + 1; i++) {
         if (i == MC_MAX_APS + 1)
             c = MC_OFF_HEAP;
-        else if (r.len[i] != 0)
-            c = r.off[i] + r.len[i];
+        else if (r.len[i] != 0)   /* the next page: regions share no page */
+            c = (r.off[i] + r.len[i] + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
         else
             continue;
         if (c >= end)

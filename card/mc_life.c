@@ -49,11 +49,7 @@ MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[M
     memset(card->buf, 0, sizeof(card->buf));
     if (st == MC_OK)
         st = mc_rec_direct(card, MC_OFF_WIPE, card->buf, sizeof(mc_wipe_rec), MC_MAGIC_WIPE);
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++) {
-        memset(card->buf, 0, sizeof(mc_log_rec));
-        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(mc_log_rec), card->buf,
-                           sizeof(mc_log_rec), MC_MAGIC_LOG);
-    }
+    /* The log's slots stay as format left them (FF): empty (mc_log.c). */
     for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
         memset(card->buf, 0, sizeof(mc_slot_rec));
         st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(mc_slot_rec), card->buf,
@@ -98,8 +94,9 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
     bool used;
     mc_status st = mc_area_read(card, a);
 
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
-        st = mc_log_read(card, i, &e);
+    /* one read checks the whole log */
+    if (st == MC_OK)
+        st = mc_log_read(card, 0, &e);
     *log_ok = st == MC_OK;
     /* TERMINATED: the slots were wiped and are never read again. */
     for (i = 0; st == MC_OK && a->state != MC_AREA_TERMINATED && i < MC_MAX_APS; i++) {

@@ -192,29 +192,23 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
     return CM_SW_OK;
 }
 
-/* DF21: newest entry first.  The ring is written in order, so walking back
- * from the newest entry gives descending sequence numbers. */
+/* DF21: newest entry first (mc_log_read: the n-th newest). */
 static uint16_t security_log(mc_card *card, mc_cmd *c)
 {
     mc_log_rec e;
-    unsigned idx, n;
-    uint32_t prev;
-    mc_status st = mc_log_newest(card, &idx, &e);
+    unsigned n;
+    mc_status st = MC_OK;
     cm_tlv_writer w;
     size_t m, m2;
 
-    if (st != MC_OK)
-        return mc_sw_of(st);
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0xDF21);
-    prev = idx < MC_LOG_ENTRIES ? mc_get32(e.seq) + 1 : 0;
-    for (n = 0; idx < MC_LOG_ENTRIES && n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
+    for (n = 0; n < MC_LOG_ENTRIES; n++) {
+        st = mc_log_read(card, n, &e);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (mc_get32(e.seq) == 0 || mc_get32(e.seq) >= prev)
+        if (mc_get32(e.seq) == 0)
             break;
-        prev = mc_get32(e.seq);
         m2 = cm_tlv_open(&w, 0xDF22);
         cm_tlv_put(&w, 0x80, e.seq, 4);
         cm_tlv_put_u8(&w, 0x81, e.event);

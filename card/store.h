@@ -27,6 +27,11 @@
 
 struct mc_card;   /* so this header also stands alone (mc_card.h includes it) */
 
+/* The page the store's layout is aligned to (docs/nvm.md): the data space
+ * starts on a page boundary, so data-space offsets that are multiples of it
+ * start a page of the part (a port's pages of at most this size). */
+#define MC_STORE_PAGE 64u
+
 #define MC_STORE_COUNTERS 17     /* counter 0: area manager; 1..16: AP slots */
 /* PIN try counters of the AP slots 0..15: counters MC_STORE_COUNTERS + slot
  * (mc_store_counter_get/set), in rings of their own (docs/nvm.md). */
