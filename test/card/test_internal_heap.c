@@ -1,8 +1,9 @@
 /* test_internal_heap.c: the interpreter's heap of AP regions (card/mc_layout.c,
  * card/mc_install.c): free-byte accounting (GET DATA DF20 tag 81, GET STATUS
- * DF30), first-fit reuse of a deleted AP's hole, wiping of freed regions, the
- * in-place install of a large image over its own staging copy, 6A84 when no
- * run of free heap is large enough, and the full 16-AP table. */
+ * DF30), a new AP written at the start of the largest free run, wiping of
+ * freed regions, a large image (one EF of nearly all of it) on a card whose
+ * heap could not hold two copies of it, 6A84 when no run of free heap is
+ * large enough, and the full 16-AP table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,21 +84,23 @@ static void test_accounting_and_hole_reuse(void **state)
         for (k = 0; k < n; k++)
             assert_int_equal(buf[k], 0xFF);
     }
-    /* the next AP of the same shape goes into the hole (first fit) */
+    /* the next AP of the same shape is written once, at the start of the
+     * largest free run (its size is known only at its last block): after
+     * AP 3, not into the smaller hole */
     ch_ap_default(&ap[3], 4);
     ASSERT_SW(ch_open_am(c), 0x9000);
     ASSERT_SW(ch_load_ap(c, &ap[3]), 0x9000);
     slot_of(c, &ap[3], &s4);
-    /* between AP 1 and AP 3: the hole, merged with the free gap the staged
-     * images left beside it, not the end of the heap */
-    assert_true(mc_get32(s4.region_off) >= mc_get32(s1.region_off) + r);
-    assert_true(mc_get32(s4.region_off) + r <= mc_get32(s3.region_off));
+    assert_int_equal(mc_get32(s2.region_off), mc_get32(s1.region_off) + r);
+    assert_int_equal(mc_get32(s3.region_off), mc_get32(s2.region_off) + r);
+    assert_int_equal(mc_get32(s4.region_off), mc_get32(s3.region_off) + r);
     assert_int_equal(free_bytes(c), total - 3 * r);
 }
 
-/* An image of ~31 KiB whose EF content is nearly all of it: the region is
- * built over the staging copy, so it loads on a card whose heap could not
- * hold both at once. */
+/* An image of ~31 KiB whose EF content is nearly all of it loads on a card
+ * whose heap could not hold two copies of it: in blocks (each written once,
+ * into the region), and as one chained block (staged raw above the region,
+ * never overwritten before it is read). */
 static void test_large_image_in_place(void **state)
 {
     ch_card *c = *state;
