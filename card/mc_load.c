@@ -46,11 +46,15 @@ static mc_status set_mark(mc_card *card, uint32_t off, uint32_t len)
  * run; so is a deleted AP's region once its slot is free. */
 static mc_status wipe_free(mc_card *card)
 {
-    mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
+    /* The area record in the scratch (card->buf may still hold the command
+     * that drops the load), only for its state. */
+    mc_area_rec *a = (mc_area_rec *)(void *)card->scratch;
     uint32_t off = MC_OFF_HEAP, gl = 1;
     mc_status st = mc_area_read(card, a);
+    bool term = st == MC_OK && a->state == MC_AREA_TERMINATED;
 
-    if (st == MC_OK && a->state == MC_AREA_TERMINATED)
+    cm_wipe(card->scratch, sizeof(card->scratch));
+    if (term)
         st = mc_fill_lazy(card, MC_OFF_SLOTS, 0xFF, mc_store_data_size(card) - MC_OFF_SLOTS);
     else
         while (st == MC_OK && gl != 0) {
@@ -59,7 +63,6 @@ static mc_status wipe_free(mc_card *card)
                 st = mc_fill_lazy(card, off, 0xFF, gl);
             off += gl;
         }
-    cm_wipe(a, sizeof(*a));
     return st == MC_OK ? set_mark(card, 0, 0) : st;
 }
 
