@@ -410,8 +410,9 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, n, sw);
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
-    /* A chain refused by secure messaging is over, and its load with it. */
-    if (sw != CM_SW_OK && !card->muted && card->chain_active)
+    /* A LOAD AP block (or chain) refused by secure messaging ends its load:
+     * the staged space is wiped now, not at the next command. */
+    if (sw != CM_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
         mc_load_drop(card);
     if (card->muted)
         return 0;

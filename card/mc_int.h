@@ -132,14 +132,14 @@ typedef struct mc_slot_rec {
                               * mc_slot_read/write convert. */
     uint8_t ef_count;
     uint8_t load_seq[4];     /* load order */
-    uint8_t region_off[4];   /* EF table then EF data */
+    uint8_t region_off[4];   /* EF data then EF table */
     uint8_t region_len[4];
     mc_keyrec keys;
     uint8_t magic;
     uint8_t crc[2];
 } mc_slot_rec;
 
-/* One EF of an AP, at region_off + index * sizeof(mc_ef_rec). */
+/* One EF of an AP; the EF table (ef_count of them) ends the region. */
 typedef struct mc_ef_rec {
     uint8_t fid[2];
     uint8_t sfi;             /* 0: none */
@@ -180,7 +180,7 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_OFF_SLOTS ((MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec) + MC_STORE_PAGE - 1u) & \
                       ~(MC_STORE_PAGE - 1u))
 /* The heap starts on a page, and every region (and a LOAD AP's staged
- * image) starts on one (mc_heap_gap): a torn page of one never spoils
+ * image) starts on one (mc_heap_run): a torn page of one never spoils
  * another, nor the AP slots. */
 #define MC_OFF_HEAP  ((MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec) + MC_STORE_PAGE - 1u) & \
                       ~(MC_STORE_PAGE - 1u))
@@ -218,23 +218,20 @@ void mc_aes(mc_card *card, cm_aes *aes);
  * inside the open transaction. */
 mc_status mc_area_read(mc_card *card, mc_area_rec *a);
 mc_status mc_area_write(mc_card *card, mc_area_rec *a);
-mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w);
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
 /* *used is false for a free slot. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
-/* Direct: only install writes EF records (record EFs commit themselves). */
-mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 
-/* Space: *free_bytes = heap bytes not in any AP region; best gap = the
- * largest run of free heap (avoiding [skip_off, skip_off+skip_len)). */
+/* Space: *free_bytes = heap bytes not in any AP region; the free run (of
+ * heap that no AP region holds) that starts lowest at or above from, as far
+ * as it goes (*run_len 0: none). */
 mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes);
-mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
-                      uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit);
+mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len);
 /* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
                       mc_slot_rec *s);
@@ -242,12 +239,10 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
  * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);
 mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value);
-/* Fills [off, off+len) directly with FF in small writes, then clears the wipe
- * mark in its own transaction. */
+/* Sets [off, off+len) to FF (mc_fill_lazy: only the 64-byte pieces that
+ * are not FF already are written), then clears the wipe mark in its own
+ * transaction. */
 mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len);
-/* Copies len bytes inside the data space with direct writes; the ranges may
- * overlap (like memmove). */
-mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len);
 
 /* Seals a record and writes it directly (fabrication). */
 mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic);
@@ -340,11 +335,20 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c);
 void mc_load_drop(mc_card *card);
 /* Stages one raw segment of a chained LOAD AP block (no checks yet). */
 uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
-/* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM,
- * decryption in place); *plain_len is the block's plain length, staged at
- * load_off + load_len.  Returns 0x9000 or the SM status word. */
+/* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM)
+ * and hands its plain bytes to the image parser; *plain_len is their number.
+ * Returns 0x9000 or the SM status word. */
 uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
-/* The last LOAD AP block is in (mc_install.c): checks the staged AP image
+/* Power-on: finishes a wipe that a cut interrupted (free space only). */
+mc_status mc_load_recover(mc_card *card, bool *recovered);
+/* Sets a range to value with direct writes of only the pieces that differ. */
+mc_status mc_fill_lazy(mc_card *card, uint32_t off, uint8_t value, uint32_t len);
+/* The image parser (mc_install.c), from a wiped card->ld: the image's next
+ * plain bytes (the EF contents go to the region, the rest to card->ld);
+ * where the region laid out so far ends (from load_off). */
+mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len);
+uint32_t mc_ld_end(mc_card *card);
+/* The last LOAD AP block is in (mc_install.c): checks the parsed AP image
  * and installs it (PROTOCOL.md §6).  0x9000, the image's refusal (6A80,
  * 6A89, 6A84), 6581 or MC_SW_MUTE when the NVM failed. */
 uint16_t mc_install(mc_card *card);

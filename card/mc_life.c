@@ -117,7 +117,6 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
 
 static mc_status power_on(mc_card *card, void *port)
 {
-    mc_wipe_rec w;
     bool recovered = false, log_ok = false;
     mc_status st;
 
@@ -129,14 +128,10 @@ static mc_status power_on(mc_card *card, void *port)
     card->corrupt = false;
     clear_ram(card);
     st = mc_store_recover(card, &recovered);
+    /* A wipe that a cut interrupted (DELETE, TERMINATE, a load's staging
+     * gap) is finished before anything else. */
     if (st == MC_OK)
-        st = mc_wipe_read(card, &w);
-    /* A wipe that a cut interrupted (DELETE, TERMINATE, an image's staging
-     * copy) is finished before anything else. */
-    if (st == MC_OK && mc_get32(w.len) != 0) {
-        st = mc_wipe_now(card, mc_get32(w.off), mc_get32(w.len));
-        recovered = true;
-    }
+        st = mc_load_recover(card, &recovered);
     if (st == MC_OK)
         st = check_all(card, &log_ok);
     if (st == MC_OK && recovered)

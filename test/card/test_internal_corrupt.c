@@ -74,8 +74,9 @@ static void test_corrupt_ef_record(void **state)
     ch_ap_default(&ap, 1);
     assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
     assert_true(slot < MC_MAX_APS);
-    /* the second EF record of the AP */
-    flip(c, mc_get32(s.region_off) + sizeof(mc_ef_rec) + 1);
+    /* the second EF record of the AP (the EF table ends the region) */
+    flip(c, mc_get32(s.region_off) + mc_get32(s.region_len) -
+                (s.ef_count - 1u) * sizeof(mc_ef_rec) + 1);
     assert_int_equal(ch_power_cycle(c), MC_ERR_CORRUPT);
     ASSERT_SW(ch_select(c, ap.aid, ap.aid_len, NULL), 0x9000);
     ASSERT_SW(ch_rawx(c, "00200081", NULL), 0x6581);
