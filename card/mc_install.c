@@ -360,17 +360,21 @@ uint16_t mc_install(mc_card *card)
     mc_put32(s->region_len, need);
     mc_put24(s->keys.seq_base, hwm);
     st = write_region(card, L, card->load_off, n);
-    /* The one journaled step: the slot record, its log entry, the mark. */
+    /* The one journaled step: the slot record and its log entry.  Then the
+     * mark is cleared by a direct write: from the commit on the region is
+     * visible, so a cut before the clear only makes recovery wipe free
+     * space, which no longer holds it (docs/nvm.md).  Journaling the clear
+     * would cost the wipe record's page twice (page-sized records). */
     if (st == MC_OK)
         st = mc_store_begin(card);
     if (st == MC_OK) {
         st = mc_slot_write(card, slot, s);
         if (st == MC_OK)
             st = mc_log_add(card, MC_EV_AP_LOADED, s->aid, s->aid_len);
-        if (st == MC_OK)
-            st = mc_wipe_write(card, 0, 0);
         st = mc_store_end(card, st);
     }
+    if (st == MC_OK)
+        st = mc_load_mark(card, 0, 0);
     if (st != MC_OK)
         return mc_sw_of(st);
     /* Installed: the region is no longer ours to wipe. */

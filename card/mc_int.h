@@ -175,7 +175,11 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_LOG_STRIDE MC_STORE_PAGE
 #define MC_OFF_LOG   0u
 #define MC_OFF_AREA  (MC_OFF_LOG + MC_LOG_SLOTS * MC_LOG_STRIDE)
-#define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
+/* The wipe record on a page of its own: LOAD AP writes it directly (its
+ * mark, mc_load.c), and a page-erasing part's torn page must spoil nothing
+ * else (the area record before it). */
+#define MC_OFF_WIPE  ((MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
 /* on a page of their own: TERMINATE wipes from here on, directly */
 #define MC_OFF_SLOTS ((MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec) + MC_STORE_PAGE - 1u) & \
                       ~(MC_STORE_PAGE - 1u))
@@ -339,6 +343,9 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
  * and hands its plain bytes to the image parser; *plain_len is their number.
  * Returns 0x9000 or the SM status word. */
 uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
+/* Writes the wipe record (the load's mark) directly and flushes: (0, 0)
+ * clears it. */
+mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
 /* Power-on: finishes a wipe that a cut interrupted (free space only). */
 mc_status mc_load_recover(mc_card *card, bool *recovered);
 /* Sets a range to value with direct writes of only the pieces that differ. */

@@ -24,8 +24,10 @@
 
 /* The wipe record, written directly: (off, len) to wipe after a cut.  A
  * torn write leaves it with any value; recovery then wipes free space only
- * (mc_load_recover), so no value can make it wipe anything visible. */
-static mc_status set_mark(mc_card *card, uint32_t off, uint32_t len)
+ * (mc_load_recover), so no value can make it wipe anything visible.  The
+ * record has a page of its own (MC_OFF_WIPE), so a page-erasing part's torn
+ * page spoils nothing else. */
+mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len)
 {
     mc_wipe_rec w;
     mc_status st;
@@ -63,7 +65,7 @@ static mc_status wipe_free(mc_card *card)
                 st = mc_fill_lazy(card, off, 0xFF, gl);
             off += gl;
         }
-    return st == MC_OK ? set_mark(card, 0, 0) : st;
+    return st == MC_OK ? mc_load_mark(card, 0, 0) : st;
 }
 
 void mc_load_drop(mc_card *card)
@@ -101,7 +103,7 @@ static uint16_t load_begin(mc_card *card)
         off += len;
     }
     if (st == MC_OK)
-        st = set_mark(card, card->load_off, card->load_cap);
+        st = mc_load_mark(card, card->load_off, card->load_cap);
     if (st != MC_OK)
         return mc_sw_of(st);
     card->load_next = 0;

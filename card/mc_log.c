@@ -100,8 +100,8 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
     }
     mc_put32(e.crc, mc_crc32(&e, sizeof(e) - 4));
     off = MC_OFF_LOG + spare * MC_LOG_STRIDE;
-    if (!direct)
-        return mc_store_write(card, off, &e, sizeof(e));
+    if (!direct)   /* the slot owns its page: its bytes alone are journaled */
+        return mc_store_write_own(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
     if (st == MC_OK && mc_port_nvm_flush(card) != 0)
         st = MC_ERR_NVM;

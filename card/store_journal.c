@@ -144,11 +144,12 @@ mc_status mc_store_begin(struct mc_card *card)
     return MC_OK;
 }
 
-mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, size_t len,
+                          bool own)
 {
     mc_store *st = &card->store;
     uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
-    uint32_t lo, hi, p, a, z, addr, crc, end = off + (uint32_t)len;
+    uint32_t lo, hi, p, a, z, n, addr, crc, end = off + (uint32_t)len;
     uint32_t h = st->journal_records == 0 ? 1u : 0u;
     mc_status rc;
 
@@ -161,9 +162,10 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     /* The record holds the whole pages the write touches (ST_PAGE) with
      * their new content: its home copy rewrites every byte of each page it
      * writes, so replay rewrites a page that a page-erasing part tore
-     * (docs/nvm.md).  The data space's size is a multiple of ST_PAGE. */
-    lo = off & ~(ST_PAGE - 1u);
-    hi = (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
+     * (docs/nvm.md).  The data space's size is a multiple of ST_PAGE.  A
+     * write that owns its pages (mc_store_write_own) holds only its bytes. */
+    lo = own ? off : off & ~(ST_PAGE - 1u);
+    hi = own ? end : (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
     if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
     addr = ST_REC_OFF + st->journal_used;
@@ -177,14 +179,15 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     /* The pages first, one write each (the transaction's view with the new
      * bytes laid over it), then the header that seals them. */
     for (p = lo; p < hi; p += ST_PAGE) {
+        n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
         a = off > p ? off : p;
-        z = end < p + ST_PAGE ? end : p + ST_PAGE;
-        rc = mc_store_read(card, p, b, ST_PAGE);
+        z = end < p + n ? end : p + n;
+        rc = mc_store_read(card, p, b, n);
         if (rc != MC_OK)
             return rc;
         memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
-        crc = mc_crc32_update(crc, b, ST_PAGE);
-        rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, ST_PAGE);
+        crc = mc_crc32_update(crc, b, n);
+        rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
         if (rc != MC_OK)
             return rc;
     }
@@ -195,6 +198,16 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
     st->journal_records++;
     st->journal_used += ST_REC_HDR + (hi - lo);
     return MC_OK;
+}
+
+mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    return tx_write(card, off, buf, len, false);
+}
+
+mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    return tx_write(card, off, buf, len, true);
 }
 
 /* Copies the nrec records of the journal to their home in the data space. */

@@ -192,6 +192,53 @@ static void test_commit_visible(void **state)
     assert_memory_equal(out, b, sizeof(b));
 }
 
+/* mc_store_write_own (a write that owns its pages: a security-log slot):
+ * its record holds its own bytes only, not the whole pages; the overlay, the
+ * commit and a replay after a cut right after the commit point treat it
+ * like any other record, and the rest of its page is not rewritten. */
+static void test_write_own(void **state)
+{
+    fx *f = *state;
+    uint8_t a[27], b[10], out[64], old[64];
+    uint64_t w0, by0;
+    bool rec = false;
+
+    fill_pattern(a, sizeof(a), 5);
+    fill_pattern(b, sizeof(b), 6);
+    fill_pattern(old, sizeof(old), 7);
+    assert_int_equal(mc_store_write_direct(&f->card, 640, old, sizeof(old)), MC_OK);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    w0 = f->sim.writes;
+    by0 = f->sim.bytes_written;
+    assert_int_equal(mc_store_write_own(&f->card, 640, a, sizeof(a)), MC_OK);
+    /* its 27 bytes and its header (with the open mark): 2 writes */
+    assert_int_equal(f->sim.writes - w0, 2);
+    assert_int_equal(f->sim.bytes_written - by0, sizeof(a) + 1 + ST_REC_HDR);
+    assert_int_equal(f->card.store.journal_used, ST_REC_HDR + sizeof(a));
+    /* a page record beside it, and an own write over part of it */
+    assert_int_equal(mc_store_write(&f->card, 5000, b, sizeof(b)), MC_OK);
+    assert_int_equal(mc_store_write_own(&f->card, 650, b, sizeof(b)), MC_OK);
+    assert_int_equal(f->card.store.journal_used, 3 * ST_REC_HDR + sizeof(a) + 64 + sizeof(b));
+    assert_int_equal(mc_store_read(&f->card, 640, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    assert_memory_equal(out + 10, b, sizeof(b));
+    assert_memory_equal(out + 20, a + 20, sizeof(a) - 20);
+    assert_memory_equal(out + sizeof(a), old + sizeof(a), sizeof(old) - sizeof(a));
+    /* cut right after the commit write: recovery replays all three */
+    mc_sim_arm_cut(&f->sim, 2, 0);          /* commit write lands, 1st home write lost */
+    assert_int_equal(mc_store_commit(&f->card), MC_ERR_NVM);
+    mc_sim_power_restore(&f->sim);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_true(rec);
+    assert_int_equal(mc_store_read(&f->card, 640, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    assert_memory_equal(out + 10, b, sizeof(b));
+    assert_memory_equal(out + 20, a + 20, sizeof(a) - 20);
+    assert_memory_equal(out + sizeof(a), old + sizeof(a), sizeof(old) - sizeof(a));
+    assert_int_equal(mc_store_read(&f->card, 5000, out, sizeof(b)), MC_OK);
+    assert_memory_equal(out, b, sizeof(b));
+}
+
 static void test_abort_invisible(void **state)
 {
     fx *f = *state;
@@ -671,6 +718,7 @@ int main(void)
         T(test_header_size_mismatch),
         T(test_commit_visible),
         T(test_abort_invisible),
+        T(test_write_own),
         T(test_read_your_writes_overlap),
         T(test_capacity),
         T(test_params),
