@@ -39,24 +39,6 @@ static uint16_t check_class(uint8_t cla)
     return CM_SW_OK;
 }
 
-/* Verifies the C-MAC of a wrapped command too long for the buffer by streaming
- * it from the caller's APDU; it is refused afterwards (6700) but the chain
- * advances as §9 says. */
-MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const uint8_t *data,
-                                     size_t len)
-{
-    cm_cmac_ctx ctx;
-    int rc;
-
-    rc = cm_scp03_cmac_begin(&card->scp, &ctx, hdr, len - 8, 1);
-    if (rc == CM_OK)
-        rc = cm_cmac_update(&ctx, data, len - 8);
-    if (rc == CM_OK)
-        rc = cm_scp03_cmac_verify(&card->scp, &ctx, data + len - 8);
-    cm_wipe(&ctx, sizeof(ctx));
-    return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
-}
-
 /* The command table: every instruction the card knows, and everything the
  * dispatch path needs to know about it.  PROTOCOL.md §9's order reads off
  * its columns, in the order mc_process applies them:
@@ -299,12 +281,15 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         return CM_SW_SM_DATA_INCORRECT;
     }
     if (lc > MC_BUF_SIZE) {
-        sw = mac_only(card, hdr, in, lc);
-        if (sw != CM_SW_OK)
-            mc_chan_close(card);
+        /* Too long for the buffer: its C-MAC is checked as it stands in the
+         * caller's APDU (an extended one, longer than 255 bytes) and it is
+         * refused afterwards (6700), but the chain advances as §9 says. */
         c->too_long = true;
         c->lc = 0;
-        return sw;
+        if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
+            return CM_SW_OK;
+        mc_chan_close(card);
+        return CM_SW_SM_DATA_INCORRECT;
     }
     memcpy(card->buf, in, lc);
     rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
