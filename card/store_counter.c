@@ -91,6 +91,13 @@ mc_status mc_st_counters_format(struct mc_card *card)
     return MC_OK;
 }
 
+/* The slot after pos in ring idx (pos < its length), without a division
+ * (Cortex-M0+ has none: `%` links the 280-byte libgcc divider). */
+static unsigned ring_next(unsigned idx, unsigned pos)
+{
+    return pos + 1u == ring_len(idx) ? 0u : pos + 1u;
+}
+
 /* Loads one ring: newest valid slot, and a damage check.  A legitimate ring
  * holds valid and erased slots plus at most one bad slot, right after the
  * newest (a torn set, retried there by the next set); a bad slot anywhere
@@ -127,7 +134,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
             }
         }
     }
-    if (bad > 1 || (bad == 1 && bad_pos != (newest + 1) % ring))
+    if (bad > 1 || (bad == 1 && bad_pos != ring_next(idx, newest)))
         return MC_ERR_CORRUPT;
     st->counter_cache[idx] = best;
     st->counter_slot[idx] = (uint8_t)newest;
@@ -169,7 +176,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
         return MC_ERR_PARAM;
     if (value == st->counter_cache[idx])
         return MC_OK;          /* already durable: no write */
-    pos = (st->counter_slot[idx] + 1u) % ring_len(idx);
+    pos = ring_next(idx, st->counter_slot[idx]);
     slot_encode(idx, pos, value, s);
     rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc == MC_OK)
