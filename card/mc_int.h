@@ -219,9 +219,8 @@ mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_r
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 
-/* Space: *free_bytes = heap bytes not in any AP region; best gap = the
- * largest run of free heap (avoiding [skip_off, skip_off+skip_len)). */
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes);
+/* Space: best gap = the largest run of free heap (avoiding [skip_off,
+ * skip_off+skip_len)), or with first_fit the lowest one of at least need. */
 mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
                       uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit);
 /* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */

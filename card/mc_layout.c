@@ -212,25 +212,6 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
     return MC_OK;
 }
 
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes)
-{
-    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    uint32_t total = mc_store_data_size(card) - MC_OFF_HEAP;
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return st;
-        if (used)
-            total -= mc_get32(s->region_len);
-    }
-    *free_bytes = total;
-    return MC_OK;
-}
-
 /* The ranges the heap holds: every AP region, plus one extra range. */
 typedef struct heap_ranges {
     uint32_t off[MC_MAX_APS + 1];

@@ -160,11 +160,15 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
         return MC_SW_MUTE;
     full = st == MC_OK && mc_chan_on(card, MC_SEL_AM);
     if (full && a.state != MC_AREA_TERMINATED) {
-        /* After TERMINATED the slots are wiped: nothing to count. */
-        st = mc_heap_free(card, &free_bytes);
+        /* After TERMINATED the slots are wiped: nothing to count.  One pass
+         * counts the APs and the heap their regions leave free. */
+        free_bytes = mc_store_data_size(card) - MC_OFF_HEAP;
         for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
             st = mc_slot_read(card, i, &s, &used);
-            count += used;
+            if (st == MC_OK && used) {
+                count++;
+                free_bytes -= mc_get32(s.region_len);
+            }
         }
         if (st == MC_ERR_NVM)
             return MC_SW_MUTE;
