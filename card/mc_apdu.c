@@ -116,35 +116,33 @@ static void lookup(mc_cmd *c)
     }
 }
 
-/* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response. */
-MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc, uint8_t *rsp,
-                                       size_t cap, uint16_t *sw)
+/* 61xx: n more bytes wait for GET RESPONSE (61 00: 256 or more). */
+static uint16_t sw_more(size_t n)
+{
+    return (uint16_t)(CM_SW_BYTES_REMAINING | (n >= 256 ? 0 : n));
+}
+
+/* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
+ * copied to rsp; its length goes to c->rlen. */
+MC_NOINLINE static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
+                                         size_t cap)
 {
     size_t n;
 
-    if (c->p1 != 0 || c->p2 != 0) {
-        *sw = CM_SW_WRONG_P1P2;
-        return 0;
-    }
-    if (lc != 0 || !c->has_le) {
-        *sw = CM_SW_WRONG_LENGTH;
-        return 0;
-    }
-    if (card->rsp_len == 0) {
-        *sw = CM_SW_CONDITIONS;
-        return 0;
-    }
+    if (c->p1 != 0 || c->p2 != 0)
+        return CM_SW_WRONG_P1P2;
+    if (lc != 0 || !c->has_le)
+        return CM_SW_WRONG_LENGTH;
+    if (card->rsp_len == 0)
+        return CM_SW_CONDITIONS;
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
     memcpy(rsp, card->buf + card->rsp_off, n);
+    c->rlen = n;
     card->rsp_off = (uint16_t)(card->rsp_off + n);
     card->rsp_len = (uint16_t)(card->rsp_len - n);
-    if (card->rsp_len == 0)
-        *sw = card->rsp_sw;
-    else
-        *sw = (uint16_t)(CM_SW_BYTES_REMAINING | (card->rsp_len >= 256 ? 0 : card->rsp_len));
-    return n;
+    return card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len);
 }
 
 /* The handler of the command's row; an unknown instruction, or one outside
@@ -391,8 +389,8 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (c.pol & MC_SM_RESPONSE) {
         if (c.cla & 0x04)
             return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
-        n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
-        return emit(rsp, n, sw);
+        sw = get_response(card, &c, lc, rsp, rsp_cap);
+        return emit(rsp, c.rlen, sw);
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A chain refused by secure messaging is over, and its load with it. */
@@ -440,7 +438,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->rsp_off = 0;
         card->rsp_len = (uint16_t)n;
         card->rsp_sw = sw;
-        return emit(rsp, 0, (uint16_t)(CM_SW_BYTES_REMAINING | (n >= 256 ? 0 : n)));
+        return emit(rsp, 0, sw_more(n));
     }
     memcpy(rsp, card->buf, n);
     return emit(rsp, n, sw);
