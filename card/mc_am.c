@@ -44,20 +44,6 @@ static uint16_t named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot
     return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_REF_NOT_FOUND;
 }
 
-/* One transaction: an AP's changed slot record and the log entry of the
- * change; the record (keys, PIN) is wiped whatever the outcome. */
-static uint16_t commit_slot(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
-{
-    mc_status st = mc_store_begin(card);
-
-    if (st == MC_OK)
-        st = mc_slot_write(card, slot, s);
-    if (st == MC_OK)
-        st = mc_log_add(card, event, s->aid, s->aid_len);
-    cm_wipe(s, sizeof(*s));
-    return finish(card, st);
-}
-
 /* The length step of a command that needs data (6700 without any, or with
  * more than the card takes), then the gate of its table row. */
 static uint16_t data_gate(mc_card *card, const mc_cmd *c, mc_area_rec *area)
@@ -250,7 +236,7 @@ static uint16_t set_ap_status(mc_card *card, mc_cmd *c)
     if (sw != CM_SW_OK)
         return sw;
     s.state = c->p2;
-    return commit_slot(card, slot, &s, MC_EV_AP_STATE);
+    return mc_slot_commit(card, slot, &s, MC_EV_AP_STATE);
 }
 
 static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
@@ -342,5 +328,5 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     memcpy(s.pin, pin, pin_len);
     s.pin_len = (uint8_t)pin_len;
     s.pin_tries = s.pin_max_tries;
-    return commit_slot(card, slot, &s, MC_EV_PIN_RESET);
+    return mc_slot_commit(card, slot, &s, MC_EV_PIN_RESET);
 }

@@ -95,11 +95,13 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
 uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
+    const uint8_t *aid = NULL;
+    size_t aid_len = 0;
     uint8_t hdr[4];
     bool pending = card->chan == MC_CH_PENDING, used;
     uint16_t sw;
     int ok;
-    mc_status st;
+    mc_status st = MC_OK;
 
     /* Its own order (§9): level 6A86 › length 6700 › no pending initiation
      * 6985 › level below the minimum 6982 › cryptogram or C-MAC 6300; no
@@ -133,12 +135,13 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
         mc_chan_close(card);
         /* The initiation was on the selected application (any other
          * command in between ended it). */
-        st = MC_OK;
-        if (MC_SEL_IS_AP(card->sel))
+        if (MC_SEL_IS_AP(card->sel)) {
             st = mc_slot_read(card, card->sel, s, &used);
+            aid = s->aid;
+            aid_len = s->aid_len;
+        }
         if (st == MC_OK)
-            st = MC_SEL_IS_AP(card->sel) ? mc_log_event(card, MC_EV_AUTH_FAIL, s->aid, s->aid_len)
-                                         : mc_log_event(card, MC_EV_AUTH_FAIL, NULL, 0);
+            st = mc_log_event(card, MC_EV_AUTH_FAIL, aid, aid_len);
         return st == MC_OK ? CM_SW_VERIFY_FAIL : mc_sw_of(st);
     }
     card->chan = MC_CH_OPEN;
@@ -201,32 +204,27 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
     if (st != MC_OK)
         return mc_sw_of(st);
     mc_put24(nk.seq_base, hwm);
-    st = mc_store_begin(card);
     if (card->sel == MC_SEL_AM) {
         a.am = nk;
         if (setup)
             a.state = MC_AREA_ACTIVE;
+        st = mc_store_begin(card);
         if (st == MC_OK)
             st = mc_area_write(card, &a);
         if (st == MC_OK)
             st = mc_log_add(card, MC_EV_KEY_CHANGED, NULL, 0);
         if (st == MC_OK && setup)
             st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
+        sw = mc_sw_of(mc_store_end(card, st));
+        cm_wipe(&a.am, sizeof(a.am));
     } else {
         s.keys = nk;
-        if (st == MC_OK)
-            st = mc_slot_write(card, card->sel, &s);
-        if (st == MC_OK)
-            st = mc_log_add(card, MC_EV_KEY_CHANGED, s.aid, s.aid_len);
+        sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
-    st = mc_store_end(card, st);
     card->buf[0] = nk.kvn;
     memcpy(card->buf + 1, kcv, 9);
     cm_wipe(&nk, sizeof(nk));
-    cm_wipe(&a.am, sizeof(a.am));
-    cm_wipe(&s.keys, sizeof(s.keys));
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    c->rlen = 10;
-    return CM_SW_OK;
+    if (sw == CM_SW_OK)
+        c->rlen = 10;
+    return sw;
 }
