@@ -31,6 +31,8 @@ MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[M
                                            const uint8_t *mac, const uint8_t *dek, size_t key_len)
 {
     mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
+    uint32_t off = MC_OFF_WIPE;
+    size_t size;
     unsigned i;
     mc_status st;
 
@@ -46,18 +48,16 @@ MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[M
     memcpy(a->am.mac, mac, key_len);
     memcpy(a->am.dek, dek, key_len);
     st = mc_rec_direct(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
-    memset(card->buf, 0, sizeof(card->buf));
-    if (st == MC_OK)
-        st = mc_rec_direct(card, MC_OFF_WIPE, card->buf, sizeof(mc_wipe_rec), MC_MAGIC_WIPE);
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++) {
-        memset(card->buf, 0, sizeof(mc_log_rec));
-        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(mc_log_rec), card->buf,
-                           sizeof(mc_log_rec), MC_MAGIC_LOG);
-    }
-    for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
-        memset(card->buf, 0, sizeof(mc_slot_rec));
-        st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(mc_slot_rec), card->buf,
-                           sizeof(mc_slot_rec), MC_MAGIC_FREE);
+    /* Then, one after the other, the wipe record, the log entries and the
+     * free AP slots: zeros but for their seals. */
+    for (i = 0; st == MC_OK && i < 1 + MC_LOG_ENTRIES + MC_MAX_APS; i++) {
+        size = i == 0 ? sizeof(mc_wipe_rec) : i <= MC_LOG_ENTRIES ? sizeof(mc_log_rec)
+                                                                  : sizeof(mc_slot_rec);
+        memset(card->buf, 0, size);
+        st = mc_rec_direct(card, off, card->buf, size,
+                           i == 0 ? MC_MAGIC_WIPE
+                                  : i <= MC_LOG_ENTRIES ? MC_MAGIC_LOG : MC_MAGIC_FREE);
+        off += (uint32_t)size;
     }
     return st;
 }
@@ -194,19 +194,17 @@ void mc_power_off(mc_card *card)
 
 /* TS 3B direct convention; T0 86: TD1 follows, 6 historical bytes; TD1 01:
  * T=1 only, nothing follows; historical bytes "MNAP" and the runtime version;
- * TCK (XOR of T0..last historical byte, required when T=1 is indicated). */
+ * TCK (XOR of T0..last historical byte, required when T=1 is indicated),
+ * computed by the compiler. */
+#define MC_ATR_BODY 0x86, 0x01, 'M', 'N', 'A', 'P', MC_VERSION_MAJOR, MC_VERSION_MINOR
+#define MC_ATR_TCK (0x86 ^ 0x01 ^ 'M' ^ 'N' ^ 'A' ^ 'P' ^ MC_VERSION_MAJOR ^ MC_VERSION_MINOR)
+
 size_t mc_atr(uint8_t *out, size_t cap)
 {
-    static const uint8_t atr[] = { 0x3B, 0x86, 0x01, 'M', 'N', 'A', 'P',
-                                   MC_VERSION_MAJOR, MC_VERSION_MINOR, 0x00 };
-    uint8_t tck = 0;
-    size_t i;
+    static const uint8_t atr[] = { 0x3B, MC_ATR_BODY, MC_ATR_TCK };
 
     if (out == NULL || cap < sizeof(atr))
         return 0;
     memcpy(out, atr, sizeof(atr));
-    for (i = 1; i + 1 < sizeof(atr); i++)
-        tck ^= atr[i];
-    out[sizeof(atr) - 1] = tck;
     return sizeof(atr);
 }
