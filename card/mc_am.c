@@ -37,7 +37,7 @@ static uint16_t finish(mc_card *card, mc_status st)
  * RESET RETRY COUNTER. */
 static uint16_t named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
 {
-    mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s);
+    mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
 
     if (st != MC_OK)
         return mc_sw_of(st);

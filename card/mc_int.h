@@ -227,9 +227,11 @@ bool mc_check(const void *rec, size_t size, uint8_t magic);
  * skip_off+skip_len)), or with first_fit the lowest one of at least need. */
 mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
                       uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit);
-/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */
+/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS.  With
+ * skip_corrupt (SELECT, which a corrupt card still answers, §8) a corrupt
+ * slot is passed over, never used; only an NVM failure stops the search. */
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s);
+                      mc_slot_rec *s, bool skip_corrupt);
 /* Global high-water mark of the sequence counters (counters and key-set
  * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);

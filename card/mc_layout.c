@@ -205,7 +205,7 @@ mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_r
 }
 
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s)
+                      mc_slot_rec *s, bool skip_corrupt)
 {
     unsigned i;
     bool used;
@@ -214,9 +214,9 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
     *slot = MC_MAX_APS;
     for (i = 0; i < MC_MAX_APS; i++) {
         st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
+        if (st == MC_ERR_NVM || (st != MC_OK && !skip_corrupt))
             return st;
-        if (used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
+        if (st == MC_OK && used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
             *slot = i;
             return MC_OK;
         }

@@ -81,7 +81,7 @@ static void test_corrupt_ef_record(void **state)
     unsigned slot;
 
     ch_ap_default(&ap, 1);
-    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s, false), MC_OK);
     assert_true(slot < MC_MAX_APS);
     /* the second EF record of the AP */
     flip(c, mc_get32(s.region_off) + sizeof(mc_ef_rec) + 1);

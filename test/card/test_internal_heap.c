@@ -37,7 +37,7 @@ static uint32_t heap_size(ch_card *c)
 static void slot_of(ch_card *c, const ch_ap *ap, mc_slot_rec *s)
 {
     unsigned slot;
-    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s, false), MC_OK);
     assert_true(slot < MC_MAX_APS);
 }
 
