@@ -215,7 +215,6 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
         st = mc_log_add(card, MC_EV_AP_DELETED, s.aid, s.aid_len);
     if (st == MC_OK)
         st = mc_wipe_write(card, off, len);
-    cm_wipe(&s, sizeof(s));
     sw = finish(card, st);
     if (sw != CM_SW_OK)
         return sw;
@@ -259,7 +258,6 @@ static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
      * again in that state, so the wipe may leave them unsealed. */
     if (st == MC_OK && state == MC_AREA_TERMINATED)
         st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
-    cm_wipe(&a->am, sizeof(a->am));
     sw = finish(card, st);
     if (sw != CM_SW_OK || state != MC_AREA_TERMINATED)
         return sw;
@@ -293,7 +291,8 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
         sw = set_ap_status(card, c);
     else
         sw = set_area_status(card, &a, c->p2);
-    cm_wipe(&a.am, sizeof(a.am));
+    /* The slot and area records (keys, PINs) of these commands go with the
+     * stack scrub after the command (mc_scrub_stack, mc_apdu.c). */
     return sw;
 }
 

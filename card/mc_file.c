@@ -154,8 +154,11 @@ mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned
     return rec_scan(card, e, base, want, v);
 }
 
-static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
+uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
 {
+    /* The slot record holds the AP's keys and PIN: it goes with the stack
+     * scrub after the command (mc_scrub_stack, mc_apdu.c). */
+    mc_slot_rec sr, *s = &sr;
     mc_ef_rec e;
     unsigned kind, sfi = 0, rec = 0;
     uint32_t off = 0, base;
@@ -245,14 +248,4 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
             st = MC_ERR_NVM;
         return mc_sw_of(st);
     }
-}
-
-uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
-{
-    mc_slot_rec s;
-    uint16_t sw = file_cmd(card, c, &s);
-
-    /* The slot record holds the AP's keys and PIN. */
-    cm_wipe(&s, sizeof(s));
-    return sw;
 }

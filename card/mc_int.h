@@ -214,8 +214,7 @@ mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
 /* One transaction: an AP's changed slot record and the log entry of the
- * change (SET STATUS, RESET RETRY COUNTER, PUT KEY); the record (keys, PIN)
- * is wiped whatever the outcome.  Returns the SW. */
+ * change (SET STATUS, RESET RETRY COUNTER, PUT KEY).  Returns the SW. */
 uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 /* Direct: only install writes EF records (record EFs commit themselves). */

@@ -175,7 +175,6 @@ uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t ev
         st = mc_slot_write(card, slot, s);
     if (st == MC_OK)
         st = mc_log_add(card, event, s->aid, s->aid_len);
-    cm_wipe(s, sizeof(*s));
     return mc_sw_of(mc_store_end(card, st));
 }
 

@@ -87,8 +87,8 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     memcpy(r + 13, card->card_chal, 8);
     memcpy(r + 29, seq3, 3);
     c->rlen = 32;
-    cm_wipe(&a.am, sizeof(a.am));
-    cm_wipe(&s.keys, sizeof(s.keys));
+    /* a.am and s.keys go with the stack scrub after the command
+     * (mc_scrub_stack, mc_apdu.c). */
     return CM_SW_OK;
 }
 
@@ -164,11 +164,10 @@ uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec 
     if (rc == CM_OK) {
         k->kvn = ks.kvn;
         k->key_len = ks.key_len;
-        memcpy(k->enc, ks.enc, ks.key_len);
-        memcpy(k->mac, ks.mac, ks.key_len);
-        memcpy(k->dek, ks.dek, ks.key_len);
+        /* enc, mac, dek: consecutive in both records, zeros past key_len. */
+        memcpy(k->enc, ks.enc, sizeof(k->enc) + sizeof(k->mac) + sizeof(k->dek));
     }
-    cm_wipe(&ks, sizeof(ks));
+    /* ks goes with the stack scrub after the command (mc_scrub_stack). */
     return rc == CM_OK ? CM_SW_OK : CM_SW_WRONG_DATA;
 }
 
@@ -216,14 +215,14 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
         if (st == MC_OK && setup)
             st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
         sw = mc_sw_of(mc_store_end(card, st));
-        cm_wipe(&a.am, sizeof(a.am));
     } else {
         s.keys = nk;
         sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
     card->buf[0] = nk.kvn;
     memcpy(card->buf + 1, kcv, 9);
-    cm_wipe(&nk, sizeof(nk));
+    /* nk, a.am and s go with the stack scrub after the command
+     * (mc_scrub_stack, mc_apdu.c). */
     if (sw == CM_SW_OK)
         c->rlen = 10;
     return sw;
