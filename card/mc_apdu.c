@@ -319,7 +319,8 @@ MC_NOINLINE void mc_scrub_stack(void)
     cm_wipe(area, sizeof(area));
 }
 
-static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
+/* Appends the SW; out of line: one copy for every exit of mc_process. */
+MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
 {
     rsp[n] = (uint8_t)(sw >> 8);
     rsp[n + 1] = (uint8_t)sw;

@@ -5,8 +5,9 @@
 #include "cm_ct.h"
 #include "port.h"
 
-/* Clears all RAM state of the runtime but the port binding and the store. */
-static void clear_ram(mc_card *card)
+/* Clears all RAM state of the runtime but the port binding and the store.
+ * Out of line: power-on and reset share one copy. */
+MC_NOINLINE static void clear_ram(mc_card *card)
 {
     mc_chan_close(card);
     card->sel = MC_SEL_NONE;
