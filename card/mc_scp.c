@@ -38,7 +38,7 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     const mc_keyrec *k;
     const uint8_t *aid;
     size_t aid_len;
-    uint8_t min_level, seq3[3], *r = card->buf;
+    uint8_t min_level, *r = card->buf;
     unsigned ctr;
     uint32_t seq;
     uint16_t sw;
@@ -64,10 +64,14 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     st = mc_store_counter_set(card, ctr, seq + 1);
     if (st != MC_OK)
         return mc_sw_of(st);
-    mc_put24(seq3, seq + 1);
+    /* The response (§3): diversification data 10, KVN, 03 (SCP03), 70 (i
+     * parameter), card challenge 8, card cryptogram 8, sequence counter 3,
+     * built in place: the counter first, where the challenge's KDF reads it;
+     * the command data (the host challenge, at r) is copied out before. */
     memcpy(card->host_chal, c->data, 8);
+    mc_put24(r + 29, seq + 1);
     mc_aes(card, &aes);
-    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, seq3, aid, aid_len, card->card_chal) !=
+    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, aid, aid_len, card->card_chal) !=
             CM_OK ||
         cm_scp03_init(&card->scp, &aes, k->enc, k->mac, k->key_len, card->host_chal,
                       card->card_chal) != CM_OK ||
@@ -85,7 +89,6 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     r[11] = 0x03;
     r[12] = 0x70;
     memcpy(r + 13, card->card_chal, 8);
-    memcpy(r + 29, seq3, 3);
     c->rlen = 32;
     /* a.am and s.keys go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
