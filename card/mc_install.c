@@ -28,36 +28,20 @@ typedef struct ntlv {
 static int ntlv_next(mc_card *card, uint32_t *pos, uint32_t end, ntlv *t, mc_status *st)
 {
     uint8_t h[5];
-    uint32_t avail = end - *pos, n = avail < 5 ? avail : 5, i = 1;
+    uint32_t avail = end - *pos, n = avail < 5 ? avail : 5;
+    size_t len, i;
 
     if (*pos >= end)
         return 1;
     *st = mc_store_read(card, *pos, h, n);
     if (*st != MC_OK)
         return -1;
-    t->tag = h[0];
-    if ((h[0] & 0x1F) == 0x1F) {
-        if (n < 2 || (h[1] & 0x80))
-            return 2;
-        t->tag = (uint16_t)((h[0] << 8) | h[1]);
-        i = 2;
-    }
-    if (i >= n)
+    /* The header by the one BER-TLV codec (common/cm_tlv.h), the value
+     * checked against the container here. */
+    if (cm_tlv_header(h, n, &t->tag, &len, &i) != CM_OK || len > avail - i)
         return 2;
-    if (h[i] < 0x80) {
-        t->len = h[i++];
-    } else if (h[i] == 0x81 && i + 1 < n) {
-        t->len = h[i + 1];
-        i += 2;
-    } else if (h[i] == 0x82 && i + 2 < n) {
-        t->len = mc_get16(h + i + 1);
-        i += 3;
-    } else {
-        return 2;
-    }
-    if (t->len > avail - i)
-        return 2;
-    t->val = *pos + i;
+    t->len = (uint32_t)len;
+    t->val = *pos + (uint32_t)i;
     *pos = t->val + t->len;
     return 0;
 }

@@ -5,49 +5,51 @@
 
 #define CM_TLV_MAX_DEPTH 8
 
+int cm_tlv_header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len, size_t *header_len)
+{
+    size_t p = 1;
+
+    if (n < 1)
+        return CM_E_FORMAT;
+    *tag = buf[0];
+    if ((buf[0] & 0x1F) == 0x1F) {
+        /* A second byte with bit 8 set would announce a third tag byte. */
+        if (n < 2 || (buf[1] & 0x80))
+            return CM_E_FORMAT;
+        *tag = (uint16_t)((buf[0] << 8) | buf[1]);
+        p = 2;
+    }
+    if (p >= n)
+        return CM_E_FORMAT;
+    if (buf[p] < 0x80) {
+        *len = buf[p++];
+    } else if (buf[p] == 0x81 && n - p >= 2) {
+        *len = buf[p + 1];
+        p += 2;
+    } else if (buf[p] == 0x82 && n - p >= 3) {
+        *len = ((size_t)buf[p + 1] << 8) | buf[p + 2];
+        p += 3;
+    } else {
+        return CM_E_FORMAT;   /* indefinite (80), longer than 3 length bytes, or cut */
+    }
+    *header_len = p;
+    return CM_OK;
+}
+
 /* Parses one TLV at buf[pos] with end as the container's end. */
 static int parse_at(const uint8_t *buf, size_t end, size_t pos, cm_tlv *out)
 {
-    size_t p = pos, len;
+    size_t len, hl;
     uint16_t tag;
-    uint8_t first;
 
-    if (p >= end)
-        return CM_E_FORMAT;
-    first = buf[p++];
-    tag = first;
-    if ((first & 0x1F) == 0x1F) {
-        if (p >= end)
-            return CM_E_FORMAT;
-        /* A second byte with bit 8 set would announce a third tag byte. */
-        if (buf[p] & 0x80)
-            return CM_E_FORMAT;
-        tag = (uint16_t)((first << 8) | buf[p++]);
-    }
-    if (p >= end)
-        return CM_E_FORMAT;
-    if (buf[p] < 0x80) {
-        len = buf[p++];
-    } else if (buf[p] == 0x81) {
-        if (end - p < 2)
-            return CM_E_FORMAT;
-        len = buf[p + 1];
-        p += 2;
-    } else if (buf[p] == 0x82) {
-        if (end - p < 3)
-            return CM_E_FORMAT;
-        len = ((size_t)buf[p + 1] << 8) | buf[p + 2];
-        p += 3;
-    } else {
-        return CM_E_FORMAT;   /* indefinite (80) or longer than 3 length bytes */
-    }
-    if (len > end - p)
+    if (pos >= end || cm_tlv_header(buf + pos, end - pos, &tag, &len, &hl) != CM_OK ||
+        len > end - pos - hl)
         return CM_E_FORMAT;
     out->tag = tag;
     out->len = len;
-    out->value = buf + p;
-    out->header_len = p - pos;
-    out->constructed = (first & 0x20) != 0;
+    out->value = buf + pos + hl;
+    out->header_len = hl;
+    out->constructed = (buf[pos] & 0x20) != 0;
     return CM_OK;
 }
 
