@@ -9,12 +9,15 @@
 #include "cm_scp03.h"
 #include "cm_apdu.h"
 
+/* The channel's challenges and Key-DEK sit together (one wipe). */
+_Static_assert(offsetof(mc_card, card_chal) == offsetof(mc_card, host_chal) + 8 &&
+                   offsetof(mc_card, chan_dek) == offsetof(mc_card, card_chal) + 8,
+               "host_chal, card_chal, chan_dek not consecutive");
+
 void mc_chan_close(mc_card *card)
 {
     cm_scp03_close(&card->scp);
-    cm_wipe(card->chan_dek, sizeof(card->chan_dek));
-    cm_wipe(card->host_chal, sizeof(card->host_chal));
-    cm_wipe(card->card_chal, sizeof(card->card_chal));
+    cm_wipe(card->host_chal, 8 + 8 + sizeof(card->chan_dek));
     card->chan = MC_CH_NONE;
     card->chan_sel = MC_SEL_NONE;
     card->pin_ok = false;
