@@ -127,8 +127,8 @@ static uint16_t sw_more(size_t n)
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
  * copied to rsp; its length goes to c->rlen. */
-MC_NOINLINE static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
-                                         size_t cap)
+static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
+                             size_t cap)
 {
     size_t n;
 
