@@ -27,9 +27,9 @@ MC_NOINLINE static void clear_ram(mc_card *card)
 /* Fabrication is not tear-safe (a torn card is rejected at the factory):
  * every record is written directly, built in card->buf (free until the card
  * answers its first command). */
-MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN],
-                                           const uint8_t family[2], const uint8_t *enc,
-                                           const uint8_t *mac, const uint8_t *dek, size_t key_len)
+static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN],
+                               const uint8_t family[2], const uint8_t *enc, const uint8_t *mac,
+                               const uint8_t *dek, size_t key_len)
 {
     mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
     uint32_t off = MC_OFF_WIPE;
