@@ -189,8 +189,8 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
 /* Secure messaging of the command (§3, §9), by the policy c->pol of its
  * table row (0 for an unknown instruction).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in,
-                                             size_t lc, bool *done)
+static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
+                                 bool *done)
 {
     uint8_t pol = c->pol;
     uint8_t hdr[4];
@@ -312,7 +312,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
  * frames under the runtime hold secrets (a software AES's key schedule) sets
  * it higher on the compiler's command line (card/port/qemu/: 2048). */
 #ifndef MC_STACK_SCRUB
-#define MC_STACK_SCRUB 848
+#define MC_STACK_SCRUB 856
 #endif
 
 MC_NOINLINE void mc_scrub_stack(void)
