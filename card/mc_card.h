@@ -60,6 +60,11 @@ typedef struct mc_ld {
 typedef struct mc_card {
     void *port;          /* the port's own context, handed back by the port functions */
 
+    /* The scalars first, the arrays after them: Thumb loads and stores a
+     * byte field only within 31 bytes of the pointer (a halfword 62, a word
+     * 124) in one instruction; a field further out costs two more at every
+     * use (make size). */
+
     /* --- life ------------------------------------------------------------ */
     bool powered;        /* mc_power_on or mc_fabricate succeeded */
     bool corrupt;        /* corrupt metadata seen: 6581 to all but SELECT, GET DATA DF20 */
@@ -71,19 +76,10 @@ typedef struct mc_card {
     uint8_t ef;          /* index of the current EF in the selected AP, 0xFF none */
     bool pin_ok;         /* PIN verified in the current channel */
 
-    /* --- secure channel --------------------------------------------------- */
+    /* --- secure channel (its keys and challenges below) -------------------- */
     uint8_t chan;        /* MC_CH_NONE / MC_CH_PENDING / MC_CH_OPEN (mc_int.h) */
     uint8_t chan_sel;    /* application the channel (or initiation) is bound to (F2) */
     uint8_t chan_min;    /* that application's minimum level */
-    uint8_t host_chal[8];
-    uint8_t card_chal[8];
-    uint8_t chan_dek[32];   /* static Key-DEK of the channel's key set (PUT KEY, images) */
-    cm_scp03 scp;
-
-    /* --- response waiting for GET RESPONSE (in buf) ------------------------ */
-    uint16_t rsp_off;
-    uint16_t rsp_len;    /* 0: nothing pending */
-    uint16_t rsp_sw;     /* status word that ends the last part */
 
     /* --- GET STATUS continuation ------------------------------------------ */
     uint8_t gs_next;     /* rank (load order) of the next AP to report, 0xFF none */
@@ -94,20 +90,32 @@ typedef struct mc_card {
      * of the image (AID, PIN policy, keys, EF templates) is kept here, never
      * in NVM, until the commit (docs/nvm.md, "LOAD AP written once"). */
     bool load_active;
-    uint16_t load_next;      /* expected block number */
-    uint32_t load_off;       /* the staging gap (the region's place) in the data space */
-    uint32_t load_len;       /* plain image bytes received so far */
-    uint32_t load_cap;       /* room of the staging gap */
     bool load_marked;        /* the staging gap is marked for wiping in NVM */
 
     /* --- ISO chaining of a LOAD AP block (raw segments staged in NVM) ----- */
     bool chain_active;
-    uint8_t chain_hdr[4];    /* CLA (chaining bit cleared) INS P1 P2 of the chain */
-    uint32_t chain_at;       /* where its raw segments are staged, from load_off */
-    uint32_t chain_len;      /* raw bytes staged */
-    uint32_t chain_rd;       /* while it is parsed: its unread bytes [chain_rd, chain_end) */
-    uint32_t chain_end;
     bool chain_discard;      /* the chain cannot be a valid LOAD AP: count, do not stage */
+    uint8_t chain_hdr[4];    /* CLA (chaining bit cleared) INS P1 P2 of the chain */
+
+    /* --- response waiting for GET RESPONSE (in buf) ------------------------ */
+    uint16_t rsp_off;
+    uint16_t rsp_len;    /* 0: nothing pending */
+    uint16_t rsp_sw;     /* status word that ends the last part */
+
+    uint16_t load_next;      /* LOAD AP: expected block number */
+    uint32_t load_off;       /* LOAD AP: the staging gap (the region's place) in the data space */
+    uint32_t load_len;       /* LOAD AP: plain image bytes received so far */
+    uint32_t load_cap;       /* LOAD AP: room of the staging gap */
+    uint32_t chain_at;       /* chaining: where its raw segments are staged, from load_off */
+    uint32_t chain_len;      /* chaining: raw bytes staged */
+    uint32_t chain_rd;       /* chaining, while it is parsed: its unread bytes [chain_rd, chain_end) */
+    uint32_t chain_end;
+
+    /* --- secure channel: challenges and keys ------------------------------- */
+    uint8_t host_chal[8];
+    uint8_t card_chal[8];
+    uint8_t chan_dek[32];   /* static Key-DEK of the channel's key set (PUT KEY, images) */
+    cm_scp03 scp;
 
     mc_store store;      /* the transactional NVM store (card/store.c); after the
                           * interpreter's fields, which Thumb reaches with

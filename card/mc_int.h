@@ -227,18 +227,21 @@ mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
+/* One transaction: an AP's changed slot record and the log entry of the
+ * change (SET STATUS, RESET RETRY COUNTER, PUT KEY).  Returns the SW. */
+uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 
-/* Space: *free_bytes = heap bytes not in any AP region; the free run (of
- * heap that no AP region holds) that starts lowest at or above from, as far
- * as it goes (*run_len 0: none). */
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes);
+/* Space: the free run (of heap that no AP region holds) that starts lowest
+ * at or above from, as far as it goes (*run_len 0: none). */
 mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len);
-/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */
+/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS.  With
+ * skip_corrupt (SELECT, which a corrupt card still answers, §8) a corrupt
+ * slot is passed over, never used; only an NVM failure stops the search. */
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s);
+                      mc_slot_rec *s, bool skip_corrupt);
 /* Global high-water mark of the sequence counters (counters and key-set
  * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);

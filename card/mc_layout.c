@@ -152,6 +152,17 @@ mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
     return st;
 }
 
+uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
+{
+    mc_status st = mc_store_begin(card);
+
+    if (st == MC_OK)
+        st = mc_slot_write(card, slot, s);
+    if (st == MC_OK)
+        st = mc_log_add(card, event, s->aid, s->aid_len);
+    return mc_sw_of(mc_store_end(card, st));
+}
+
 mc_status mc_slot_free(mc_card *card, unsigned slot)
 {
     mc_slot_rec s;
@@ -174,7 +185,7 @@ mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_re
 }
 
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s)
+                      mc_slot_rec *s, bool skip_corrupt)
 {
     unsigned i;
     bool used;
@@ -183,32 +194,13 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
     *slot = MC_MAX_APS;
     for (i = 0; i < MC_MAX_APS; i++) {
         st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
+        if (st == MC_ERR_NVM || (st != MC_OK && !skip_corrupt))
             return st;
-        if (used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
+        if (st == MC_OK && used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
             *slot = i;
             return MC_OK;
         }
     }
-    return MC_OK;
-}
-
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes)
-{
-    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    uint32_t total = mc_store_data_size(card) - MC_OFF_HEAP;
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return st;
-        if (used)
-            total -= mc_get32(s->region_len);
-    }
-    *free_bytes = total;
     return MC_OK;
 }
 

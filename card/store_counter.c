@@ -29,15 +29,28 @@ static unsigned ring_len(unsigned idx)
 
 /* Ring position pos lies in page pos mod (pages of the ring): consecutive
  * positions are in different pages, so a torn page never holds the newest
- * slot while the next one is written (docs/nvm.md). */
+ * slot while the next one is written (docs/nvm.md).  The quotient and
+ * remainder by subtraction (at most 16 steps): Cortex-M0+ has no divider,
+ * and `%` or `/` by the ring's 3 or 6 pages links libgcc's (280 bytes). */
 static uint32_t slot_addr(unsigned idx, unsigned pos)
 {
-    unsigned pages = ring_len(idx) * ST_SLOT / ST_PAGE;
+    unsigned pages = ring_len(idx) * ST_SLOT / ST_PAGE, q = 0;
     uint32_t base = idx < MC_STORE_COUNTERS
                         ? ST_CTR_OFF + (uint32_t)idx * ST_RING * ST_SLOT
                         : ST_PIN_OFF + (uint32_t)(idx - MC_STORE_COUNTERS) * ST_PIN_RING * ST_SLOT;
 
-    return base + (pos % pages) * ST_PAGE + (pos / pages) * ST_SLOT;
+    while (pos >= pages) {
+        pos -= pages;
+        q++;
+    }
+    return base + pos * ST_PAGE + q * ST_SLOT;
+}
+
+/* The slot after pos in ring idx (pos < its length), without a division
+ * (Cortex-M0+ has none: `%` links the 280-byte libgcc divider). */
+static unsigned ring_next(unsigned idx, unsigned pos)
+{
+    return pos + 1u == ring_len(idx) ? 0u : pos + 1u;
 }
 
 static uint16_t slot_crc(unsigned idx, unsigned pos, const uint8_t s[6])
@@ -127,7 +140,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
         return MC_ERR_PARAM;
     if (value == st->counter_cache[idx])
         return MC_OK;          /* already durable: no write */
-    pos = (st->counter_slot[idx] + 1u) % ring_len(idx);
+    pos = ring_next(idx, st->counter_slot[idx]);
     slot_encode(idx, pos, value, s);
     rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc == MC_OK)

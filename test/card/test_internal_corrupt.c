@@ -72,7 +72,7 @@ static void test_corrupt_ef_record(void **state)
     unsigned slot;
 
     ch_ap_default(&ap, 1);
-    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s, false), MC_OK);
     assert_true(slot < MC_MAX_APS);
     /* the second EF record of the AP (the EF table ends the region) */
     flip(c, mc_get32(s.region_off) + mc_get32(s.region_len) -

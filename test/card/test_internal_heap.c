@@ -87,7 +87,7 @@ static uint32_t heap_size(ch_card *c)
 static void slot_of(ch_card *c, const ch_ap *ap, mc_slot_rec *s)
 {
     unsigned slot;
-    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s, false), MC_OK);
     assert_true(slot < MC_MAX_APS);
 }
 
@@ -396,7 +396,7 @@ static void test_load_written_once(void **state)
     assert_int_equal(c->sc.sim.writes - w0, 1);
     assert_int_equal(c->sc.sim.bytes_written - b0, 11);
     ASSERT_SW(send_block(c, 0x80, 0x01, 100, n - 100), 0x9000);
-    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s, false), MC_OK);
     region = mc_get32(s.region_len);
     print_message("LOAD AP of %zu bytes: %llu writes, %llu bytes (region %u)\n", n,
                   (unsigned long long)(c->sc.sim.writes - w0),
