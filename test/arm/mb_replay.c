@@ -16,6 +16,7 @@
 #include <string.h>
 #include "mc.h"
 #include "mq_port.h"
+#include "port_tear.h"
 
 #define IO_SIZE (MC_RSP_BUF_SIZE + 64)
 
@@ -162,7 +163,7 @@ int main(void)
             if (u8(&want) != 0)
                 fail("bad P record", n);
             mc_power_off(&card);
-            mq_port_power_restore(&port);
+            mc_port_tear_restart(&card); /* card/port_tear.h */
             v = (uint32_t)mc_power_on(&card, &port);
             mute = false;
             cycles++;
@@ -173,7 +174,7 @@ int main(void)
             uint32_t nth, k;
             if (u32(&nth) || u32(&k))
                 fail("bad C record", n);
-            mq_port_arm_cut(&port, nth, k);
+            mc_port_tear_arm(&card, nth, k, MC_TEAR_OLD, 0);
             cuts++;
             break;
         }
