@@ -92,6 +92,18 @@ $(ARM_BUILD)/microbit/mb_unaligned.elf: $(call arm_obj,card/port/qemu/mq_start.c
 	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
 	  -T $(ARM_LD_microbit) -Wl,--gc-sections -o $@ $(filter %.o,$^) \
 	  -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+# The microbit's tear runner: the runtime on the QEMU port proper torn
+# through its card/port_tear.h by the one tear runner, with the test-only
+# state dump (mc_debug.c) and the tear models of test/support/; the cases
+# come from test/arm/record.c's tear script.
+ARM_TEAR_SRC = $(COMMON_SRC) $(CARD_SRC) $(wildcard card/port/qemu/*.c) test/arm/mb_tear.c \
+               test/support/tear_runner.c test/support/tear_models.c
+$(ARM_BUILD)/microbit/mb_tear.elf: $(call arm_obj,$(ARM_TEAR_SRC),microbit) \
+    $(patsubst %.c,$(ARM_BUILD)/microbit/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_microbit)
+	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_microbit) -Wl,--gc-sections -Wl,-Map=$(@:.elf=.map) -o $@ \
+	  $(filter %.o,$^) -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+	@sh test/arm/rammap.sh $@
 # The mps2 card behind UART0 for the PC/SC tests (test/arm/vcard_arm.py).
 $(ARM_BUILD)/mps2/uart_card.elf: $(call arm_obj,$(filter-out test/arm/mb_replay.c,$(ARM_FW_SRC)) test/arm/uart_card.c,mps2) \
     $(patsubst %.c,$(ARM_BUILD)/mps2/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_mps2)
@@ -106,8 +118,12 @@ $(BUILD)/test/arm/record: $(BUILD)/obj/test/arm/record.o $(LINK_HOST)
 $(ARM_BUILD)/microbit/mb-script.bin: $(BUILD)/test/arm/record
 	@mkdir -p $(@D)
 	@$(BUILD)/test/arm/record $@
+$(ARM_BUILD)/microbit/mb-tear.bin $(ARM_BUILD)/microbit/mb-tear-long.bin: $(ARM_BUILD)/microbit/mb-%.bin: $(BUILD)/test/arm/record
+	@mkdir -p $(@D)
+	@$(BUILD)/test/arm/record $@ $*
 
-ARM_ELFS = $(ARM_BUILD)/mps2/uart_card.elf $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
+ARM_ELFS = $(ARM_BUILD)/mps2/uart_card.elf $(ARM_BUILD)/microbit/mb_replay.elf \
+           $(ARM_BUILD)/microbit/mb_tear.elf $(ARM_BUILD)/microbit/mb-tear.bin $(ARM_BUILD)/microbit/mb-tear-long.bin $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
            $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
 # Instructions per command on the Cortex-M0 (docs/PERFORMANCE.md §1a):
 # about a minute, not part of make test.
@@ -117,6 +133,15 @@ bench-arm: arm
 	@/usr/bin/python3 test/arm/icount.py $(ARM_BUILD)/microbit/mb_replay.elf \
 	  $(ARM_BUILD)/microbit/mb-measure.bin > bench/arm_m0.md.tmp && mv bench/arm_m0.md.tmp bench/arm_m0.md
 	@cat bench/arm_m0.md
+
+# What the linker says of the CMocka suites on the microbit's 16 KiB (none
+# fits: docs/porting.md); never fails.
+.PHONY: arm-microbit-suites
+arm-microbit-suites: arm
+	@for s in $(ARM_SUITES); do printf '%s: ' $$s; \
+	  if $(MAKE) --no-print-directory -s $(ARM_BUILD)/microbit/$$s.elf > $(ARM_BUILD)/microbit/$$s.link.log 2>&1; \
+	  then echo links; else grep -m1 -o "region .RAM. overflowed by [0-9]* bytes\|no room for the stack" \
+	  $(ARM_BUILD)/microbit/$$s.link.log || tail -1 $(ARM_BUILD)/microbit/$$s.link.log; fi; done
 
 .PHONY: arm arm-elfs test-arm
 # In two steps: the BearSSL directory must exist before its path is known.
