@@ -16,7 +16,11 @@ ARM_CC      ?= arm-none-eabi-gcc
 ARM_BEARSSL  = $(firstword $(wildcard $(ARM_BUILD)/deps/bearssl-*/))
 ARM_BSSL_SRC = src/symcipher/aes_ct.c src/symcipher/aes_ct_enc.c src/symcipher/aes_ct_dec.c \
                src/symcipher/aes_ct_cbcenc.c src/symcipher/aes_ct_cbcdec.c src/codec/dec32le.c \
-               src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c
+               src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c \
+               src/symcipher/aes_big_cbcdec.c src/symcipher/aes_big_cbcenc.c \
+               src/symcipher/aes_big_dec.c src/symcipher/aes_big_enc.c src/symcipher/aes_common.c
+# (aes_big*: the suites' host-side AES, test/arm/arm_sim.c; no firmware
+# links it.)
 # MC_STACK_SCRUB (card/mc_apdu.c): BearSSL's aes_ct keeps the expanded key
 # schedule in its own frames, up to 1,040 bytes below mc_port_aes on the
 # Cortex-M0 (-fstack-usage: mq_aes_block 304, br_aes_ct_cbcdec_run 608,
@@ -149,20 +153,31 @@ arm:
 	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
 	@$(MAKE) --no-print-directory arm-elfs
 arm-elfs: $(ARM_ELFS)
+# The card suites on both machines (test/arm/run.sh) and, at the same time
+# (QEMU is one host thread per machine; the PC/SC half waits on pcscd and
+# the bridge much of the time), the PC/SC half: the e2e lifecycle suite and
+# the interop peer through the ARM card, over T=1.
 test-arm: arm $(TOOLS) $(E2E_BINS)
-	@ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES)
-	@$(MAKE) --no-print-directory test-arm-pcsc ARM_PCSC_E2E=lifecycle ARM_PCSC_INTEROP=
+	@$(MAKE) --no-print-directory test-arm-pcsc ARM_PCSC_E2E=lifecycle ARM_PCSC_INTEROP=t1 \
+	  > $(ARM_BUILD)/pcsc.log 2>&1 & pcsc=$$!; \
+	  ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES); rc=$$?; \
+	  wait $$pcsc; prc=$$?; cat $(ARM_BUILD)/pcsc.log; \
+	  if [ $$prc != 0 ]; then echo "make test-arm: the PC/SC tests through the ARM card failed"; fi; \
+	  [ $$rc = 0 ] && [ $$prc = 0 ]
 
 # The PC/SC end-to-end tests through the ARM card: pcscd + vpcd + the
 # Cortex-M3 card behind QEMU's UART (test/arm/vcard_arm.py in mnap-vcard's
-# place, MNAP_VCARD).  make test-arm runs the e2e lifecycle suite over T=1
-# (area setup, LOAD AP, the kiosk flow on each AP, PIN, restart: ~20 s);
-# make test-long runs it over all three transports and the independent
-# interop peer (test/interop/) on each.  Start pcscd-based runs inside
-# /work/isolate.sh when other pcscd users share the machine.
-ARM_PCSC_E2E ?= lifecycle lifecycle:t0 lifecycle:contactless
+# place, MNAP_VCARD).  make test-arm runs the e2e lifecycle suite (area
+# setup, LOAD AP of two APs, the kiosk flow on each AP, PIN, restart) and
+# the independent interop peer (test/interop/) over T=1; make test-long
+# runs the lifecycle suite over all three transports, the sharing suite
+# (another program on the reader) and the interop peer in all three modes.
+# Start pcscd-based runs inside /work/isolate.sh when other pcscd users
+# share the machine.  The e2e suites and the peer start their own pcscd in
+# turn, never two at once.
+ARM_PCSC_E2E ?= lifecycle lifecycle:t0 lifecycle:contactless sharing
 ARM_PCSC_INTEROP ?= t1 t0 contactless
-.PHONY: test-arm-pcsc test-long
+.PHONY: test-arm-pcsc test-long test-arm-tear-long
 test-arm-pcsc: arm $(TOOLS) $(E2E_BINS)
 	@rm -f $(ARM_BUILD)/pcsc-cards.log
 	@test -z "$(ARM_PCSC_E2E)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
@@ -171,8 +186,15 @@ test-arm-pcsc: arm $(TOOLS) $(E2E_BINS)
 	@test -z "$(ARM_PCSC_E2E)" || { sed -n 's/^/  arm mps2 pcsc /p' $(ARM_BUILD)/pcsc-e2e.log | grep -E 'PASS|e2e:'; \
 	  if grep -q 'SKIP' $(ARM_BUILD)/pcsc-e2e.log; then echo "test-arm-pcsc: skipped tests"; exit 1; fi; }
 	@test -z "$(ARM_PCSC_INTEROP)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
-	  BUILD=$(BUILD) test/interop/run.sh $(ARM_PCSC_INTEROP)
+	  BUILD=$(BUILD) test/interop/run.sh $(ARM_PCSC_INTEROP) > $(ARM_BUILD)/pcsc-interop.log 2>&1 || \
+	  { cat $(ARM_BUILD)/pcsc-interop.log; exit 1; }
+	@test -z "$(ARM_PCSC_INTEROP)" || sed -n 's/^ *\(interop [a-z0-9]*: .*passed.*\)/  arm mps2 pcsc \1/p' $(ARM_BUILD)/pcsc-interop.log | sort -u
 	@n=$$(cat $(ARM_BUILD)/pcsc-cards.log 2>/dev/null | wc -l); \
 	  if [ "$$n" -eq 0 ]; then echo "test-arm-pcsc: no ARM card was started"; exit 1; fi; \
 	  echo "  arm mps2 pcsc: $$n ARM card starts (QEMU, Cortex-M3) served the tests above"
+# The microbit's tear runner on every write with every model (record.c's
+# tear-long script; minutes).
+test-arm-tear-long: arm
+	@MB_TEAR=long ARM_MACHINES=microbit ARM_TIMEOUT=3600 ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh
+test-long: test-arm-tear-long
 test-long: test-arm-pcsc

@@ -31,7 +31,7 @@
 set -u
 ARM_BUILD=${ARM_BUILD:-build-arm}
 QEMU=${QEMU:-qemu-system-arm}
-ARM_TIMEOUT=${ARM_TIMEOUT:-300}
+ARM_TIMEOUT=${ARM_TIMEOUT:-600}
 ARM_MACHINES=${ARM_MACHINES:-mps2 microbit}
 root=$(pwd)
 fails=0
