@@ -22,8 +22,9 @@
  * first and last 3, unless tear-long), each cut whole, after 0 bytes, half
  * and all but one; the interrupted byte by every model of tear_models.h
  * (old, new, 00, FF, the store's valid codes, seeded random values; beyond
- * "old" sampled 1 in 8 with its fixed seed, all of them in tear-long); the
- * kiosk flow's restart torn too (4 of its writes, after 0 and 1 byte).
+ * "old" sampled 1 in 8 with its fixed seed, all of them in tear-long); each
+ * restart that writes torn too, after 0 and 1 byte at a few of its writes
+ * (record.c says how many).
  * Prints each case's counts; exit status 0 when every cut checked out.
  *
  *   qemu-system-arm -M microbit -semihosting-config enable=on,target=native

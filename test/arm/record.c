@@ -219,10 +219,11 @@ static void case_end(rec *r)
 
 static int die(const char *what);
 
-/* The tear script's cases (see the top): area setup, LOAD AP (every 4th
- * write and the first and last 3, unless every), the kiosk flow, a wrong
- * then a right VERIFY; each restart that writes is torn too, at 4 of its
- * writes (every: up to 255) after 0 and after 1 byte. */
+/* The tear script's cases (see the top): area setup, LOAD AP (every 12th
+ * write and the first and last 2, unless every), the kiosk flow, a wrong
+ * then a right VERIFY; each restart that writes is torn too, after 0 and
+ * after 1 byte at 3 or 4 of its writes (every: 12, LOAD AP 3, as the host's
+ * double tear of test_tearing.c spreads 12 over them). */
 static int tear_cases(rec *r, mnap_ctx *ctx, bool every)
 {
     static uint8_t img[BENCH_IMAGE_MAX];
@@ -234,19 +235,19 @@ static int tear_cases(rec *r, mnap_ctx *ctx, bool every)
     bench_region_keys(&rk);
     bench_ap_keys(&ak);
     r->label = "setup";
-    case_begin(r, "area setup", 1, 0, every ? 1 : 0, every ? 255 : 3);
+    case_begin(r, "area setup", 1, 0, every ? 1 : 0, every ? 12 : 3);
     if (mnap_am_open(ctx, &tk, MNAP_LEVEL_FULL) != MNAP_OK || mnap_area_setup(ctx, &rk) != MNAP_OK ||
         mnap_close(ctx) != MNAP_OK)
         return die("area setup failed");
     case_end(r);
     r->label = "load";
     n = bench_image(img, sizeof(img), 1, 2500); /* a chained LOAD of a few segments */
-    case_begin(r, "LOAD AP", every ? 1 : 12, every ? 0 : 2, every ? 1 : 0, every ? 255 : 2);
+    case_begin(r, "LOAD AP", every ? 1 : 12, every ? 0 : 2, every ? 1 : 0, every ? 3 : 2);
     if (n == 0 || mnap_am_open(ctx, &rk, MNAP_LEVEL_FULL) != MNAP_OK ||
         mnap_area_load_ap(ctx, img, n, &ak, NULL) != MNAP_OK || mnap_close(ctx) != MNAP_OK)
         return die("LOAD AP failed");
     case_end(r);
-    case_begin(r, "kiosk flow", 1, 0, every ? 1 : 0, every ? 255 : 4);
+    case_begin(r, "kiosk flow", 1, 0, every ? 1 : 0, every ? 12 : 4);
     if (bench_kiosk(ctx, 1, &ak, MNAP_LEVEL_FULL, step, r) != MNAP_OK)
         return die("kiosk flow failed");
     case_end(r);
@@ -254,7 +255,7 @@ static int tear_cases(rec *r, mnap_ctx *ctx, bool every)
         uint8_t aid[BENCH_AID_LEN];
         bench_aid(aid, 1);
         r->label = "open";
-        case_begin(r, "VERIFY wrong, then right", 1, 0, every ? 1 : 0, every ? 255 : 3);
+        case_begin(r, "VERIFY wrong, then right", 1, 0, every ? 1 : 0, every ? 12 : 3);
         if (mnap_ap_open(ctx, aid, sizeof(aid), &ak, MNAP_LEVEL_FULL) != MNAP_OK)
             return die("AP open failed");
         r->label = "verify.wrong";
