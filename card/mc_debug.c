@@ -7,12 +7,20 @@ typedef struct dump {
     uint8_t *out;
     size_t cap;
     size_t len;
+    mc_debug_sink sink;   /* instead of out, when not NULL */
+    void *ctx;
 } dump;
 
 static void put(dump *d, const void *p, size_t n)
 {
     size_t i;
 
+    if (d->sink != NULL) {
+        if (n > 0)
+            d->sink(d->ctx, p, n);
+        d->len += n;
+        return;
+    }
     for (i = 0; i < n; i++, d->len++)
         if (d->len < d->cap)
             d->out[d->len] = ((const uint8_t *)p)[i];
@@ -136,9 +144,9 @@ static mc_status dump_log(mc_card *card, dump *d)
     return MC_OK;
 }
 
-size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
+static size_t dump_all(mc_card *card, dump *dd)
 {
-    dump d = { out, out != NULL ? cap : 0, 0 };
+    dump d = *dd;
     mc_area_rec a;
     mc_slot_rec s;
     uint32_t v, seqs[MC_MAX_APS], last = 0, best;
@@ -186,6 +194,20 @@ size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
     if (st != MC_OK)
         put(&d, "CORRUPT", 7);
     return d.len;
+}
+
+size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
+{
+    dump d = { out, out != NULL ? cap : 0, 0, NULL, NULL };
+
+    return dump_all(card, &d);
+}
+
+size_t mc_debug_dump_to(mc_card *card, mc_debug_sink sink, void *ctx)
+{
+    dump d = { NULL, 0, 0, sink, ctx };
+
+    return sink != NULL ? dump_all(card, &d) : 0;
 }
 
 int mc_debug_selected(const mc_card *card)
