@@ -400,7 +400,7 @@ static void test_load_written_once(void **state)
     region = mc_get32(s.region_len);
     print_message("LOAD AP of %zu bytes: %llu writes, %llu bytes (region %u)\n", n,
                   (unsigned long long)(c->sc.sim.writes - w0),
-                  (unsigned long long)(c->sc.sim.bytes_written - b0), region);
+                  (unsigned long long)(c->sc.sim.bytes_written - b0), (unsigned)region);
     assert_int_equal(region, 440);
     assert_int_equal(c->sc.sim.writes - w0, 1 + 3 + 1 + 1 + 12 + 1);
     assert_int_equal(c->sc.sim.bytes_written - b0, 11 + 80 + 32 + 114 + 499 + 11);

@@ -524,8 +524,8 @@ static int ctr_check(void *p, const tr_cut *cut)
     assert_int_equal(cut->rc, MC_ERR_NVM);
     v = get(idx);
     if (v != old && v != target)
-        fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, old, target,
-                 k, v);
+        fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, (unsigned)old,
+                 (unsigned)target, k, (unsigned)v);
     if (k == 0)
         assert_int_equal(v, old);
     /* a second torn attempt at the same slot, then a clean one */
@@ -544,7 +544,7 @@ static int ctr_check(void *p, const tr_cut *cut)
         reboot_counters();
         v2 = get(idx);
         if (v2 != v && v2 != t2)
-            fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, v2);
+            fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, (unsigned)v2);
         assert_true(v2 >= v);
         if (v2 < ST_CTR_MAX) {
             assert_int_equal(mc_store_counter_set(&card, idx, v2 + 1), MC_OK);
