@@ -2,6 +2,7 @@
  * like the rest of card/, but never part of a firmware's footprint. */
 #include "mc_debug.h"
 #include "mc_int.h"
+#include "crc.h"
 
 typedef struct dump {
     uint8_t *out;
@@ -121,25 +122,41 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
     return st;
 }
 
+/* The log newest first, as mc_log_read gives it, from one read and one
+ * check of each slot (the tear tests dump the state twice at every cut),
+ * with mc_log_read's damage rule: every visible sequence number present. */
 static mc_status dump_log(mc_card *card, dump *d)
 {
-    mc_log_rec e;
-    unsigned n;
+    static mc_log_rec slots[MC_LOG_SLOTS];
+    uint32_t top = 0, s;
+    unsigned n, i, best;
     mc_status st;
 
-    put8(d, 'L');
-    for (n = 0; n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, n, &e);
+    for (i = 0; i < MC_LOG_SLOTS; i++) {
+        st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &slots[i], sizeof(slots[i]));
         if (st != MC_OK)
             return st;
-        if (mc_get32(e.seq) == 0)
-            break;
-        if (e.event == MC_EV_TEAR_RECOVERED)
+        if (mc_get32(slots[i].crc) != mc_crc32(&slots[i], sizeof(slots[i]) - 4))
+            memset(&slots[i], 0, sizeof(slots[i]));
+        if (mc_get32(slots[i].seq) > top)
+            top = mc_get32(slots[i].seq);
+    }
+    put8(d, 'L');
+    for (n = 0; n < MC_LOG_ENTRIES && n < top; n++) {
+        best = MC_LOG_SLOTS;
+        for (i = 0; i < MC_LOG_SLOTS; i++) {
+            s = mc_get32(slots[i].seq);
+            if (s == top - n && (best == MC_LOG_SLOTS || slots[i].repeat > slots[best].repeat))
+                best = i;
+        }
+        if (best == MC_LOG_SLOTS)
+            return MC_ERR_CORRUPT;   /* a visible entry missing: damage */
+        if (slots[best].event == MC_EV_TEAR_RECOVERED)
             continue;
-        put8(d, e.event);
-        put8(d, e.repeat);
-        put8(d, e.aid_len);
-        put(d, e.aid, e.aid_len);
+        put8(d, slots[best].event);
+        put8(d, slots[best].repeat);
+        put8(d, slots[best].aid_len);
+        put(d, slots[best].aid, slots[best].aid_len);
     }
     return MC_OK;
 }

@@ -277,11 +277,12 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
 #define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)
 
 /* --- log (mc_log.c) ------------------------------------------------------- */
-/* The n-th newest visible entry (0: the newest), its seq 0 when the log has
- * fewer; MC_ERR_CORRUPT (and the card marked) when a visible entry is
- * missing or no spare slot is left: damage, which no torn write leaves.
- * Every call checks the whole log. */
-mc_status mc_log_read(mc_card *card, unsigned n, mc_log_rec *e);
+/* seq 0: the newest entry (its seq 0: an empty log), checking the whole log:
+ * MC_ERR_CORRUPT (and the card marked) when a visible entry is missing or
+ * no spare slot is left, damage that no torn write leaves.  seq != 0: the
+ * entry with that sequence number (its seq 0: none), without that check.
+ * Readers list the log as seq 0, then top - 1, top - 2, ... (at most 32). */
+mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e);
 /* Adds (or merges, §8) an event inside the open transaction. */
 mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
 /* Adds (or merges) an event outside any transaction: one write of one slot,

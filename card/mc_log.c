@@ -16,12 +16,14 @@
 #include "mc_int.h"
 #include "crc.h"
 
-/* Two passes over the slots: the newest sequence number (top) and its
- * highest repeat count; then the spare (*spare), which visible sequence
- * numbers have a slot, and in *e the best version of top - n (seq 0: none).
+/* want 0: two passes over the slots: the newest sequence number (top) and
+ * its highest repeat count; then the spare (*spare), which visible sequence
+ * numbers have a slot, and in *e the newest entry (seq 0: an empty log).
  * No spare, or a visible entry missing, is damage: a torn write leaves
- * neither. */
-static mc_status scan(mc_card *card, unsigned n, mc_log_rec *e, uint32_t *top, unsigned *spare)
+ * neither.  want != 0: one pass, the best version of entry want into *e
+ * (checking only the slots that hold that sequence number). */
+static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top,
+                      unsigned *spare)
 {
     mc_log_rec t;
     uint32_t s, seen = 0;
@@ -30,13 +32,16 @@ static mc_status scan(mc_card *card, unsigned n, mc_log_rec *e, uint32_t *top, u
     mc_status st;
 
     memset(e, 0, sizeof(*e));
-    *top = 0;
-    for (pass = 0; pass < 2; pass++)
+    *top = want;   /* want != 0: pass 1 alone, its entry as if it were the newest */
+    for (pass = want != 0; pass < 2; pass++)
         for (i = 0; i < MC_LOG_SLOTS; i++) {
             st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &t, sizeof(t));
             if (st != MC_OK)
                 return st;
-            s = mc_get32(t.crc) == mc_crc32(&t, sizeof(t) - 4) ? mc_get32(t.seq) : 0;
+            /* (looking for want: no check of the other slots) */
+            s = mc_get32(t.seq);
+            if ((want != 0 && s != want) || mc_get32(t.crc) != mc_crc32(&t, sizeof(t) - 4))
+                s = 0;
             if (pass == 0) {
                 if (s > *top || (s == *top && t.repeat > rep)) {
                     *top = s;
@@ -53,10 +58,12 @@ static mc_status scan(mc_card *card, unsigned n, mc_log_rec *e, uint32_t *top, u
             }
             if (r == 4) {
                 seen |= (uint32_t)1 << (*top - s);
-                if (s + n == *top && t.repeat >= e->repeat)
+                if (s == *top && t.repeat >= e->repeat)
                     *e = t;
             }
         }
+    if (want != 0)
+        return MC_OK;
     if (rank == 4 || seen != (*top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << *top) - 1u)) {
         card->corrupt = true;
         return MC_ERR_CORRUPT;
@@ -64,12 +71,12 @@ static mc_status scan(mc_card *card, unsigned n, mc_log_rec *e, uint32_t *top, u
     return MC_OK;
 }
 
-mc_status mc_log_read(mc_card *card, unsigned n, mc_log_rec *e)
+mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e)
 {
     uint32_t top;
     unsigned spare;
 
-    return scan(card, n, e, &top, &spare);
+    return scan(card, seq, e, &top, &spare);
 }
 
 static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len, bool direct)

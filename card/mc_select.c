@@ -174,10 +174,12 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
     return CM_SW_OK;
 }
 
-/* DF21: newest entry first (mc_log_read: the n-th newest). */
+/* DF21: newest entry first (mc_log_read: the newest, then by sequence
+ * number). */
 static uint16_t security_log(mc_card *card, mc_cmd *c)
 {
     mc_log_rec e;
+    uint32_t top = 0;
     unsigned n;
     mc_status st = MC_OK;
     cm_tlv_writer w;
@@ -185,12 +187,13 @@ static uint16_t security_log(mc_card *card, mc_cmd *c)
 
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0xDF21);
-    for (n = 0; n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, n, &e);
+    for (n = 0; n < MC_LOG_ENTRIES && (n == 0 || n < top); n++) {
+        st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
         if (st != MC_OK)
             return mc_sw_of(st);
         if (mc_get32(e.seq) == 0)
             break;
+        top = mc_get32(e.seq) + n;
         m2 = cm_tlv_open(&w, 0xDF22);
         cm_tlv_put(&w, 0x80, e.seq, 4);
         cm_tlv_put_u8(&w, 0x81, e.event);

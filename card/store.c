@@ -42,16 +42,14 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
  * with another layout is refused instead of misread. */
 static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
 {
-    st_put32(h + 0, ST_HDR_MAGIC);
-    st_put16(h + 4, ST_VERSION);
-    st_put16(h + 6, MC_STORE_COUNTERS);
-    st_put16(h + 8, ST_RING);
-    st_put16(h + 10, ST_SLOT);
-    st_put32(h + 12, nvm_size);
-    st_put32(h + 16, ST_CTR_OFF);
-    st_put32(h + 20, ST_JNL_OFF);
-    st_put32(h + 24, ST_REC_AREA);
-    st_put32(h + 28, ST_DATA_OFF);
+    /* magic; version, counters; ring, slot size (16 bits each); NVM size;
+     * counter rings; journal; record area; data space (docs/nvm.md) */
+    static const uint32_t f[8] = {ST_HDR_MAGIC, ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16,
+                                  ST_RING | ST_SLOT << 16, 0, ST_CTR_OFF, ST_JNL_OFF,
+                                  ST_REC_AREA, ST_DATA_OFF};
+
+    for (unsigned i = 0; i < 8; i++)
+        st_put32(h + 4 * i, i == 3 ? nvm_size : f[i]);
     st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
 }
 

@@ -495,8 +495,12 @@ static void tc_start(void *p)
     if (t->before == NULL)
         return;
     now = ch_dump(t->c, &now_n);
-    if (!same(now, now_n, t->before, t->before_n))
+    assert_non_null(now);
+    if (!same(now, now_n, t->before, t->before_n)) {
+        ct_print_hex("  before", t->before, t->before_n);
+        ct_print_hex("  now   ", now, now_n);
         fail_msg("%s: the starting state is not reproducible", t->s->name);
+    }
     free(now);
 }
 
@@ -518,13 +522,13 @@ static void tc_dry(void *p, int phase, int rc)
     const scenario *s = t->s;
 
     if (phase == 0) {
-        /* a second run of the same case (page tearing) dries again: its
-         * dumps replace the first run's (ch_dump's buffers are 192 KiB each,
-         * and the Cortex-M3 target has 4 MiB of RAM) */
+        /* a second run of the case (the page cases) measures again: each
+         * dump is 192 KiB of heap, which the ARM targets run short of */
         free(t->before);
         free(t->after);
         t->after = NULL;
         t->before = ch_dump(t->c, &t->before_n);
+        assert_non_null(t->before);
         if (s->run == run_delete || s->run == run_terminate)
             assert_true(nvm_contains(t->c, ap2_secret, 16));   /* the wipe check is not vacuous */
         if (s->partial == PARTIAL_PIN_TRY) {
@@ -536,6 +540,7 @@ static void tc_dry(void *p, int phase, int rc)
     }
     ASSERT_SW(rc, s->expect_sw);
     t->after = ch_dump(t->c, &t->after_n);
+    assert_non_null(t->after);
     if (is_load(s) && s->run != run_load)
         assert_no_ap3(t->c, s, "uncut");
 }

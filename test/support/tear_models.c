@@ -59,5 +59,6 @@ void ct_tear_page_models(tr_case *tc)
     if (tc->sample > 1) {
         tc->stride = CT_TEAR_PAGE_STRIDE;
         tc->keep_ends = 2;
+        tc->randoms = 2;
     }
 }
