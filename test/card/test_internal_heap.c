@@ -257,11 +257,13 @@ static size_t stage_all_but_last(ch_card *c, const ch_ap *ap, size_t *n)
     return i;
 }
 
-enum { DROP_SELECT, DROP_IU, DROP_ORDER, DROP_RESET, DROP_POWER, DROP_BAD_MAC, DROP_N };
+enum { DROP_SELECT, DROP_IU, DROP_ORDER, DROP_RESET, DROP_POWER, DROP_BAD_MAC, DROP_CHAINED,
+       DROP_N };
 
 /* A load dropped by another SELECT, a new session (INITIALIZE UPDATE), a
  * block out of order, a warm reset, a power-off, a last block whose C-MAC
- * fails (6988): the staged EF content is wiped, no byte of the image's PIN
+ * fails (6988), another SELECT after a chained block: the staged EF content
+ * (and the chained block's raw copy) is wiped, no byte of the image's PIN
  * or keys is anywhere in NVM, and the heap is byte for byte what it was
  * (wiped and free: DF20 and GET STATUS as before). */
 static void test_load_dropped_wiped(void **state)
@@ -282,6 +284,17 @@ static void test_load_dropped_wiped(void **state)
     memcpy(heap0, h, hn);
     for (int how = 0; how < DROP_N; how++) {
         ASSERT_SW(ch_open_am(c), 0x9000);
+        if (how == DROP_CHAINED) {
+            /* block 00 as one chained command of all but the last 100 bytes
+             * (staged raw above the region, decrypted into the parser), in
+             * segments of 64; then another SELECT */
+            n = build(c, &ap);
+            an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x00, 0x00, img, n - 100, -1);
+            ASSERT_SW(ch_cmd_chained(c, apdu, an, 64, NULL), 0x9000);
+            assert_int_equal(leftovers(c, &ap), 1);
+            ASSERT_SW(ch_select_am(c), 0x9000);
+            goto check;
+        }
         last = stage_all_but_last(c, &ap, &n);
         switch (how) {
         case DROP_SELECT:
@@ -308,6 +321,7 @@ static void test_load_dropped_wiped(void **state)
             ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6988);
             break;
         }
+    check:
         if (leftovers(c, &ap) != 0)
             fail_msg("drop %d: staged secrets left in NVM (%u)", how, leftovers(c, &ap));
         h = heap_of(c, &hn);
