@@ -8,7 +8,14 @@
 
 bool mc_level_valid(uint8_t level)
 {
-    return level == 0x01 || level == 0x03 || level == 0x11 || level == 0x13 || level == 0x33;
+    /* C-MAC, with C-DECRYPTION, R-MAC or both, or all four (§3). */
+    static const uint8_t levels[] = { 0x01, 0x03, 0x11, 0x13, 0x33 };
+    unsigned i;
+
+    for (i = 0; i < sizeof(levels); i++)
+        if (level == levels[i])
+            return true;
+    return false;
 }
 
 /* The key set, AID, minimum level and counter index of the selected

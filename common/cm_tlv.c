@@ -138,7 +138,11 @@ size_t cm_tlv_header_len(uint16_t tag, size_t len)
     return tag_len(tag) + len_len(len);
 }
 
-/* The length in the short form or 81 xx / 82 xx xx; returns its bytes. */
+/* The length in the short form or 81 xx / 82 xx xx; returns its bytes.
+ * Kept out of line (GCC would copy it into put_header and close). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
 static size_t put_len(uint8_t *p, size_t len)
 {
     if (len < 0x80) {
