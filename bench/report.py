@@ -247,9 +247,9 @@ def section_nvm(out):
                "never time). "
                "LOAD AP writes its image once (docs/nvm.md, \"LOAD AP written once\"): the "
                "EF contents go straight to the new AP's region as the blocks stream in, the "
-               "rest of the image stays in RAM, and one journaled step (slot record, log "
-               "entry, wipe mark) makes it visible; bench_card fails when a 4 or 16 KiB "
-               "load writes more than 1.10 times its image.\n")
+               "rest of the image stays in RAM, one journaled step (slot record, log "
+               "entry) makes it visible, then the wipe mark is cleared directly; bench_card "
+               "fails when a 4 or 16 KiB load writes more than 1.10 times its image.\n")
     rows = []
     for label, size in (("load4k", 4096), ("load16k", 16384)):
         g = select(lambda a, label=label: a.label == label)
