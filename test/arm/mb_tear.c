@@ -18,10 +18,9 @@
  *   check    the digest of the card's logical state must be the state
  *            before the cut command, after it, or (a VERIFY) the state
  *            before with one PIN try less (PROTOCOL.md §8).
- * Cut points: every write of each case (LOAD AP: every 16th plus the
- * first and last 3, unless tear-long), each cut whole, after 0 bytes, half
- * and all but one; the interrupted byte by every model of tear_models.h
- * (old, new, 00, FF, the store's valid codes, seeded random values; beyond
+ * Cut points: every write of each case (record.c), each cut whole, after
+ * 0 bytes, half and all but one; the interrupted byte by every model of
+ * tear_models.h (old, new, 00, FF, the store's valid codes, seeded random values; beyond
  * "old" sampled 1 in 8 with its fixed seed, all of them in tear-long); each
  * restart that writes torn too, after 0 and 1 byte at a few of its writes
  * (record.c says how many).
