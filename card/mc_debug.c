@@ -136,7 +136,8 @@ static mc_status dump_log(mc_card *card, dump *d)
         st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &slots[i], sizeof(slots[i]));
         if (st != MC_OK)
             return st;
-        if (mc_get32(slots[i].crc) != mc_crc32(&slots[i], sizeof(slots[i]) - 4))
+        if (slots[i].aid_len > 16 ||
+            mc_get32(slots[i].crc) != mc_crc32(&slots[i], sizeof(slots[i]) - 4))
             memset(&slots[i], 0, sizeof(slots[i]));
         if (mc_get32(slots[i].seq) > top)
             top = mc_get32(slots[i].seq);

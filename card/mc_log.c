@@ -38,9 +38,11 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
             st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &t, sizeof(t));
             if (st != MC_OK)
                 return st;
-            /* (looking for want: no check of the other slots) */
+            /* (looking for want: no check of the other slots; an erased
+             * slot fails on its AID length before its CRC) */
             s = mc_get32(t.seq);
-            if ((want != 0 && s != want) || mc_get32(t.crc) != mc_crc32(&t, sizeof(t) - 4))
+            if ((want != 0 && s != want) || t.aid_len > 16 ||
+                mc_get32(t.crc) != mc_crc32(&t, sizeof(t) - 4))
                 s = 0;
             if (pass == 0) {
                 if (s > *top || (s == *top && t.repeat > rep)) {
