@@ -238,7 +238,18 @@ def section_nvm(out):
                "version 1, commit b98136c). Format version 2 (docs/nvm.md) keeps each PIN "
                "try counter in a wear-levelled counter cell (a right VERIFY is two 8-byte "
                "counter writes) and the journal's state in two 16-byte control slots "
-               "(commit and clear are 16-byte writes where version 1 wrote 17 and 1).\n")
+               "(commit and clear are 16-byte writes where version 1 wrote 17 and 1). "
+               "Format version 3 writes a wrong VERIFY's PIN_FAIL entry once into the spare "
+               "of the security log's 33 self-checking slots (no journal: the try spent and "
+               "the entry, 2 writes), aligns the store to 64-byte pages for parts that tear "
+               "whole pages, and journals the whole pages a transaction writes. bench_card "
+               "asserts the floors of the VERIFY and APPEND RECORD rows (writes and bytes, "
+               "never time). "
+               "LOAD AP writes its image once (docs/nvm.md, \"LOAD AP written once\"): the "
+               "EF contents go straight to the new AP's region as the blocks stream in, the "
+               "rest of the image stays in RAM, one journaled step (slot record, log "
+               "entry) makes it visible, then the wipe mark is cleared directly; bench_card "
+               "fails when a 4 or 16 KiB load writes more than 1.10 times its image.\n")
     rows = []
     for label, size in (("load4k", 4096), ("load16k", 16384)):
         g = select(lambda a, label=label: a.label == label)

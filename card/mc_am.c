@@ -32,6 +32,46 @@ static uint16_t finish(mc_card *card, mc_status st)
     return mc_sw_of(mc_store_end(card, st));
 }
 
+/* The AP that the command data's leading `4F len AID` names: 9000 and its
+ * slot, 6A88 when no AP has that AID, 6581 or mute.  DELETE, SET STATUS and
+ * RESET RETRY COUNTER. */
+static uint16_t named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
+{
+    mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
+
+    if (st != MC_OK)
+        return mc_sw_of(st);
+    return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_REF_NOT_FOUND;
+}
+
+/* The length step of a command that needs data (6700 without any, or with
+ * more than the card takes), then the gate of its table row. */
+static uint16_t data_gate(mc_card *card, const mc_cmd *c, mc_area_rec *area)
+{
+    if (c->too_long || c->lc == 0)
+        return CM_SW_WRONG_LENGTH;
+    return mc_gate(card, c->gate, area, NULL);
+}
+
+/* One GET STATUS entry: E3 { 4F AID, 9F70 state, then for the AM (s NULL)
+ * its privileges C5, for an AP its region size DF30 and tries left DF31 }. */
+static void status_entry(cm_tlv_writer *w, const uint8_t *aid, size_t aid_len, uint8_t state,
+                         const mc_slot_rec *s)
+{
+    size_t m = cm_tlv_open(w, 0xE3);
+
+    cm_tlv_put(w, 0x4F, aid, aid_len);
+    cm_tlv_put_u8(w, 0x9F70, state);
+    if (s == NULL) {
+        /* security domain, card lock, card terminate, default selected */
+        cm_tlv_put(w, 0xC5, (const uint8_t *)"\x9C\x00\x00", 3);
+    } else {
+        cm_tlv_put_u32(w, 0xDF30, mc_get32(s->region_len));
+        cm_tlv_put_u8(w, 0xDF31, s->pin_tries);
+    }
+    cm_tlv_close(w, m);
+}
+
 /* --- GET STATUS ----------------------------------------------------------- */
 
 /* Slots of the APs in load order; returns their number. */
@@ -76,7 +116,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
     uint8_t d[2 + 16];
     unsigned n, r;
     bool used;
-    size_t limit, m, start;
+    size_t limit, start;
     uint16_t sw;
     mc_status st;
     cm_tlv_writer w;
@@ -86,11 +126,9 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
     if ((c->p1 != 0x40 && c->p1 != 0x80 && c->p1 != 0x20 && c->p1 != 0x10) ||
         (c->p2 != 0x02 && (c->p2 != 0x03 || c->p1 != 0x40)))
         return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
     /* The area record goes to the scratch (wiped after the command; an AM
      * instruction's gate does not use the scratch slot). */
-    sw = mc_gate(card, c->gate, area, NULL);
+    sw = data_gate(card, c, area);
     if (sw != CM_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
@@ -104,11 +142,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
          * lock, card terminate, default selected. */
         if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
             return CM_SW_REF_NOT_FOUND;
-        m = cm_tlv_open(&w, 0xE3);
-        cm_tlv_put(&w, 0x4F, mc_am_aid, MC_AM_AID_LEN);
-        cm_tlv_put_u8(&w, 0x9F70, area->state);
-        cm_tlv_put(&w, 0xC5, (const uint8_t *)"\x9C\x00\x00", 3);
-        cm_tlv_close(&w, m);
+        status_entry(&w, mc_am_aid, MC_AM_AID_LEN, area->state, NULL);
         c->rlen = w.pos;
         return CM_SW_OK;
     }
@@ -132,12 +166,7 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         if (!aid_matches(d, s.aid, s.aid_len))
             continue;
         start = w.pos;
-        m = cm_tlv_open(&w, 0xE3);
-        cm_tlv_put(&w, 0x4F, s.aid, s.aid_len);
-        cm_tlv_put_u8(&w, 0x9F70, s.state);
-        cm_tlv_put_u32(&w, 0xDF30, mc_get32(s.region_len));
-        cm_tlv_put_u8(&w, 0xDF31, s.pin_tries);
-        cm_tlv_close(&w, m);
+        status_entry(&w, s.aid, s.aid_len, s.state, &s);
         /* Whole entries only; a first entry longer than Ne still goes out
          * (then through 61xx). */
         if (w.pos > limit && start > 0) {
@@ -167,18 +196,14 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
 
     if (c->p1 != 0x00 || c->p2 != 0x00)
         return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, c->gate, NULL, NULL);
+    sw = data_gate(card, c, NULL);
     if (sw != CM_SW_OK)
         return sw;
     if (parse_aid(c->data, c->lc) != c->lc)
         return CM_SW_WRONG_DATA;
-    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    if (slot >= MC_MAX_APS)
-        return CM_SW_REF_NOT_FOUND;
+    sw = named_ap(card, c, &slot, &s);
+    if (sw != CM_SW_OK)
+        return sw;
     off = mc_get32(s.region_off);
     len = mc_get32(s.region_len);
     /* The removal and the wipe mark commit together; the wipe follows, and
@@ -190,7 +215,6 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
         st = mc_log_add(card, MC_EV_AP_DELETED, s.aid, s.aid_len);
     if (st == MC_OK)
         st = mc_wipe_write(card, off, len);
-    cm_wipe(&s, sizeof(s));
     sw = finish(card, st);
     if (sw != CM_SW_OK)
         return sw;
@@ -203,23 +227,15 @@ static uint16_t set_ap_status(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     unsigned slot;
-    mc_status st;
+    uint16_t sw;
 
     if (parse_aid(c->data, c->lc) != c->lc)
         return CM_SW_WRONG_DATA;
-    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    if (slot >= MC_MAX_APS)
-        return CM_SW_REF_NOT_FOUND;
+    sw = named_ap(card, c, &slot, &s);
+    if (sw != CM_SW_OK)
+        return sw;
     s.state = c->p2;
-    st = mc_store_begin(card);
-    if (st == MC_OK)
-        st = mc_slot_write(card, slot, &s);
-    if (st == MC_OK)
-        st = mc_log_add(card, MC_EV_AP_STATE, s.aid, s.aid_len);
-    cm_wipe(&s, sizeof(s));
-    return finish(card, st);
+    return mc_slot_commit(card, slot, &s, MC_EV_AP_STATE);
 }
 
 static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
@@ -242,7 +258,6 @@ static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
      * again in that state, so the wipe may leave them unsealed. */
     if (st == MC_OK && state == MC_AREA_TERMINATED)
         st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
-    cm_wipe(&a->am, sizeof(a->am));
     sw = finish(card, st);
     if (sw != CM_SW_OK || state != MC_AREA_TERMINATED)
         return sw;
@@ -276,7 +291,8 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
         sw = set_ap_status(card, c);
     else
         sw = set_area_status(card, &a, c->p2);
-    cm_wipe(&a.am, sizeof(a.am));
+    /* The slot and area records (keys, PINs) of these commands go with the
+     * stack scrub after the command (mc_scrub_stack, mc_apdu.c). */
     return sw;
 }
 
@@ -290,13 +306,10 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     const uint8_t *pin;
     size_t pin_len;
     uint16_t sw;
-    mc_status st;
 
     if (c->p1 != 0x00 || c->p2 != 0x81)
         return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, c->gate, NULL, NULL);
+    sw = data_gate(card, c, NULL);
     if (sw != CM_SW_OK)
         return sw;
     n = parse_aid(c->data, c->lc);
@@ -305,22 +318,14 @@ uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return CM_SW_WRONG_DATA;
     pin = c->data + n + 3;
     pin_len = c->data[n + 2];
-    st = mc_find_aid(card, c->data + 2, c->data[1], &slot, &s);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    if (slot >= MC_MAX_APS)
-        return CM_SW_REF_NOT_FOUND;
+    sw = named_ap(card, c, &slot, &s);
+    if (sw != CM_SW_OK)
+        return sw;
     if (!mc_pin_fits(&s, pin, pin_len))
         return CM_SW_WRONG_DATA;
     memset(s.pin, 0, sizeof(s.pin));
     memcpy(s.pin, pin, pin_len);
     s.pin_len = (uint8_t)pin_len;
     s.pin_tries = s.pin_max_tries;
-    st = mc_store_begin(card);
-    if (st == MC_OK)
-        st = mc_slot_write(card, slot, &s);
-    if (st == MC_OK)
-        st = mc_log_add(card, MC_EV_PIN_RESET, s.aid, s.aid_len);
-    cm_wipe(&s, sizeof(s));
-    return finish(card, st);
+    return mc_slot_commit(card, slot, &s, MC_EV_PIN_RESET);
 }

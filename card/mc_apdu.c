@@ -9,12 +9,15 @@
 #include "cm_scp03.h"
 #include "cm_apdu.h"
 
+/* The channel's challenges and Key-DEK sit together (one wipe). */
+_Static_assert(offsetof(mc_card, card_chal) == offsetof(mc_card, host_chal) + 8 &&
+                   offsetof(mc_card, chan_dek) == offsetof(mc_card, card_chal) + 8,
+               "host_chal, card_chal, chan_dek not consecutive");
+
 void mc_chan_close(mc_card *card)
 {
     cm_scp03_close(&card->scp);
-    cm_wipe(card->chan_dek, sizeof(card->chan_dek));
-    cm_wipe(card->host_chal, sizeof(card->host_chal));
-    cm_wipe(card->card_chal, sizeof(card->card_chal));
+    cm_wipe(card->host_chal, 8 + 8 + sizeof(card->chan_dek));
     card->chan = MC_CH_NONE;
     card->chan_sel = MC_SEL_NONE;
     card->pin_ok = false;
@@ -37,24 +40,6 @@ static uint16_t check_class(uint8_t cla)
     if (cla & 0x03)
         return CM_SW_LOGICAL_CHANNEL;
     return CM_SW_OK;
-}
-
-/* Verifies the C-MAC of a wrapped command too long for the buffer by streaming
- * it from the caller's APDU; it is refused afterwards (6700) but the chain
- * advances as §9 says. */
-MC_NOINLINE static uint16_t mac_only(mc_card *card, const uint8_t hdr[4], const uint8_t *data,
-                                     size_t len)
-{
-    cm_cmac_ctx ctx;
-    int rc;
-
-    rc = cm_scp03_cmac_begin(&card->scp, &ctx, hdr, len - 8, 1);
-    if (rc == CM_OK)
-        rc = cm_cmac_update(&ctx, data, len - 8);
-    if (rc == CM_OK)
-        rc = cm_scp03_cmac_verify(&card->scp, &ctx, data + len - 8);
-    cm_wipe(&ctx, sizeof(ctx));
-    return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
 }
 
 /* The command table: every instruction the card knows, and everything the
@@ -134,35 +119,33 @@ static void lookup(mc_cmd *c)
     }
 }
 
-/* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response. */
-MC_NOINLINE static size_t get_response(mc_card *card, const mc_cmd *c, size_t lc, uint8_t *rsp,
-                                       size_t cap, uint16_t *sw)
+/* 61xx: n more bytes wait for GET RESPONSE (61 00: 256 or more). */
+static uint16_t sw_more(size_t n)
+{
+    return (uint16_t)(CM_SW_BYTES_REMAINING | (n >= 256 ? 0 : n));
+}
+
+/* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
+ * copied to rsp; its length goes to c->rlen. */
+static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
+                             size_t cap)
 {
     size_t n;
 
-    if (c->p1 != 0 || c->p2 != 0) {
-        *sw = CM_SW_WRONG_P1P2;
-        return 0;
-    }
-    if (lc != 0 || !c->has_le) {
-        *sw = CM_SW_WRONG_LENGTH;
-        return 0;
-    }
-    if (card->rsp_len == 0) {
-        *sw = CM_SW_CONDITIONS;
-        return 0;
-    }
+    if (c->p1 != 0 || c->p2 != 0)
+        return CM_SW_WRONG_P1P2;
+    if (lc != 0 || !c->has_le)
+        return CM_SW_WRONG_LENGTH;
+    if (card->rsp_len == 0)
+        return CM_SW_CONDITIONS;
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
     memcpy(rsp, card->buf + card->rsp_off, n);
+    c->rlen = n;
     card->rsp_off = (uint16_t)(card->rsp_off + n);
     card->rsp_len = (uint16_t)(card->rsp_len - n);
-    if (card->rsp_len == 0)
-        *sw = card->rsp_sw;
-    else
-        *sw = (uint16_t)(CM_SW_BYTES_REMAINING | (card->rsp_len >= 256 ? 0 : card->rsp_len));
-    return n;
+    return card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len);
 }
 
 /* The handler of the command's row; an unknown instruction, or one outside
@@ -206,8 +189,8 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
 /* Secure messaging of the command (§3, §9), by the policy c->pol of its
  * table row (0 for an unknown instruction).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in,
-                                             size_t lc, bool *done)
+static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
+                                 bool *done)
 {
     uint8_t pol = c->pol;
     uint8_t hdr[4];
@@ -299,12 +282,15 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
         return CM_SW_SM_DATA_INCORRECT;
     }
     if (lc > MC_BUF_SIZE) {
-        sw = mac_only(card, hdr, in, lc);
-        if (sw != CM_SW_OK)
-            mc_chan_close(card);
+        /* Too long for the buffer: its C-MAC is checked as it stands in the
+         * caller's APDU (an extended one, longer than 255 bytes) and it is
+         * refused afterwards (6700), but the chain advances as §9 says. */
         c->too_long = true;
         c->lc = 0;
-        return sw;
+        if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
+            return CM_SW_OK;
+        mc_chan_close(card);
+        return CM_SW_SM_DATA_INCORRECT;
     }
     memcpy(card->buf, in, lc);
     rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
@@ -326,7 +312,7 @@ MC_NOINLINE static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uin
  * frames under the runtime hold secrets (a software AES's key schedule) sets
  * it higher on the compiler's command line (card/port/qemu/: 2048). */
 #ifndef MC_STACK_SCRUB
-#define MC_STACK_SCRUB 848
+#define MC_STACK_SCRUB 856
 #endif
 
 MC_NOINLINE void mc_scrub_stack(void)
@@ -336,7 +322,8 @@ MC_NOINLINE void mc_scrub_stack(void)
     cm_wipe(area, sizeof(area));
 }
 
-static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
+/* Appends the SW; out of line: one copy for every exit of mc_process. */
+MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
 {
     rsp[n] = (uint8_t)(sw >> 8);
     rsp[n + 1] = (uint8_t)sw;
@@ -406,12 +393,13 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (c.pol & MC_SM_RESPONSE) {
         if (c.cla & 0x04)
             return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
-        n = get_response(card, &c, lc, rsp, rsp_cap, &sw);
-        return emit(rsp, n, sw);
+        sw = get_response(card, &c, lc, rsp, rsp_cap);
+        return emit(rsp, c.rlen, sw);
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
-    /* A chain refused by secure messaging is over, and its load with it. */
-    if (sw != CM_SW_OK && !card->muted && card->chain_active)
+    /* A LOAD AP block (or chain) refused by secure messaging ends its load:
+     * the staged space is wiped now, not at the next command. */
+    if (sw != CM_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
         mc_load_drop(card);
     if (card->muted)
         return 0;
@@ -455,7 +443,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->rsp_off = 0;
         card->rsp_len = (uint16_t)n;
         card->rsp_sw = sw;
-        return emit(rsp, 0, (uint16_t)(CM_SW_BYTES_REMAINING | (n >= 256 ? 0 : n)));
+        return emit(rsp, 0, sw_more(n));
     }
     memcpy(rsp, card->buf, n);
     return emit(rsp, n, sw);

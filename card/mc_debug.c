@@ -2,17 +2,26 @@
  * like the rest of card/, but never part of a firmware's footprint. */
 #include "mc_debug.h"
 #include "mc_int.h"
+#include "crc.h"
 
 typedef struct dump {
     uint8_t *out;
     size_t cap;
     size_t len;
+    mc_debug_sink sink;   /* instead of out, when not NULL */
+    void *ctx;
 } dump;
 
 static void put(dump *d, const void *p, size_t n)
 {
     size_t i;
 
+    if (d->sink != NULL) {
+        if (n > 0)
+            d->sink(d->ctx, p, n);
+        d->len += n;
+        return;
+    }
     for (i = 0; i < n; i++, d->len++)
         if (d->len < d->cap)
             d->out[d->len] = ((const uint8_t *)p)[i];
@@ -113,43 +122,49 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
     return st;
 }
 
+/* The log newest first, as mc_log_read gives it, from one read and one
+ * check of each slot (the tear tests dump the state twice at every cut),
+ * with mc_log_read's damage rule: every visible sequence number present. */
 static mc_status dump_log(mc_card *card, dump *d)
 {
-    mc_log_rec e;
-    uint32_t best = 0;
-    unsigned i, idx = 0, n;
+    static mc_log_rec slots[MC_LOG_SLOTS];
+    uint32_t top = 0, s;
+    unsigned n, i, best;
     mc_status st;
 
-    for (i = 0; i < MC_LOG_ENTRIES; i++) {
-        st = mc_log_read(card, i, &e);
+    for (i = 0; i < MC_LOG_SLOTS; i++) {
+        st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &slots[i], sizeof(slots[i]));
         if (st != MC_OK)
             return st;
-        if (mc_get32(e.seq) > best) {
-            best = mc_get32(e.seq);
-            idx = i;
-        }
+        if (slots[i].aid_len > 16 ||
+            mc_get32(slots[i].crc) != mc_crc32(&slots[i], sizeof(slots[i]) - 4))
+            memset(&slots[i], 0, sizeof(slots[i]));
+        if (mc_get32(slots[i].seq) > top)
+            top = mc_get32(slots[i].seq);
     }
     put8(d, 'L');
-    for (n = 0; best != 0 && n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
-        if (st != MC_OK)
-            return st;
-        if (mc_get32(e.seq) == 0 || mc_get32(e.seq) > best)
-            break;
-        best = mc_get32(e.seq) - 1;
-        if (e.event == MC_EV_TEAR_RECOVERED)
+    for (n = 0; n < MC_LOG_ENTRIES && n < top; n++) {
+        best = MC_LOG_SLOTS;
+        for (i = 0; i < MC_LOG_SLOTS; i++) {
+            s = mc_get32(slots[i].seq);
+            if (s == top - n && (best == MC_LOG_SLOTS || slots[i].repeat > slots[best].repeat))
+                best = i;
+        }
+        if (best == MC_LOG_SLOTS)
+            return MC_ERR_CORRUPT;   /* a visible entry missing: damage */
+        if (slots[best].event == MC_EV_TEAR_RECOVERED)
             continue;
-        put8(d, e.event);
-        put8(d, e.repeat);
-        put8(d, e.aid_len);
-        put(d, e.aid, e.aid_len);
+        put8(d, slots[best].event);
+        put8(d, slots[best].repeat);
+        put8(d, slots[best].aid_len);
+        put(d, slots[best].aid, slots[best].aid_len);
     }
     return MC_OK;
 }
 
-size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
+static size_t dump_all(mc_card *card, dump *dd)
 {
-    dump d = { out, out != NULL ? cap : 0, 0 };
+    dump d = *dd;
     mc_area_rec a;
     mc_slot_rec s;
     uint32_t v, seqs[MC_MAX_APS], last = 0, best;
@@ -197,6 +212,20 @@ size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
     if (st != MC_OK)
         put(&d, "CORRUPT", 7);
     return d.len;
+}
+
+size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap)
+{
+    dump d = { out, out != NULL ? cap : 0, 0, NULL, NULL };
+
+    return dump_all(card, &d);
+}
+
+size_t mc_debug_dump_to(mc_card *card, mc_debug_sink sink, void *ctx)
+{
+    dump d = { NULL, 0, 0, sink, ctx };
+
+    return sink != NULL ? dump_all(card, &d) : 0;
 }
 
 int mc_debug_selected(const mc_card *card)

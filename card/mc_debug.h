@@ -22,6 +22,12 @@
  * record is dumped as the marker bytes "CORRUPT" and ends the dump. */
 size_t mc_debug_dump(mc_card *card, uint8_t *out, size_t cap);
 
+/* The same bytes handed to sink piece by piece, in order, as they are made
+ * (a part with little RAM digests or compares them without holding the
+ * whole dump: test/arm/mb_tear.c); returns the full length. */
+typedef void (*mc_debug_sink)(void *ctx, const uint8_t *p, size_t n);
+size_t mc_debug_dump_to(mc_card *card, mc_debug_sink sink, void *ctx);
+
 /* The selected application: -1 nothing, -2 the area manager, else the AP slot. */
 int mc_debug_selected(const mc_card *card);
 /* 0 no channel, 1 initiation pending, 2 channel open. */

@@ -154,8 +154,11 @@ mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned
     return rec_scan(card, e, base, want, v);
 }
 
-static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
+uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
 {
+    /* The slot record holds the AP's keys and PIN: it goes with the stack
+     * scrub after the command (mc_scrub_stack, mc_apdu.c). */
+    mc_slot_rec sr, *s = &sr;
     mc_ef_rec e;
     unsigned kind, sfi = 0, rec = 0;
     uint32_t off = 0, base;
@@ -174,20 +177,15 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
             off = ((uint32_t)c->p1 << 8) | c->p2;
         }
         break;
-    case 0xB2:
-    case 0xDC:
+    default: /* 0xB2, 0xDC by record number (P2 xxxxx100); 0xE2 APPEND (P1 00, P2 xxxxx000) */
         kind = F_RECORD | (c->ins == 0xB2 ? F_READ : 0);
-        /* Record 00 (ISO: the current record) is never one of ours (§5). */
-        if ((c->p2 & 0x07) != 0x04 || (c->p2 >> 3) == 0x1F || c->p1 == 0)
+        /* Record 00 (ISO: the current record) is never one of ours (§5);
+         * SFI 1F is RFU. */
+        if ((c->p2 & 0x07) != (c->ins == 0xE2 ? 0x00 : 0x04) || (c->p2 >> 3) == 0x1F ||
+            (c->p1 == 0) != (c->ins == 0xE2))
             return CM_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
-        break;
-    default: /* 0xE2 APPEND RECORD */
-        kind = F_RECORD;
-        if (c->p1 != 0 || (c->p2 & 0x07) != 0 || (c->p2 >> 3) == 0x1F)
-            return CM_SW_WRONG_P1P2;
-        sfi = c->p2 >> 3;
         break;
     }
     if (c->too_long)
@@ -218,7 +216,7 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
         return CM_SW_WRONG_LENGTH;
     {
         mc_rec_view v;
-        mc_status st = rec_scan(card, &e, base, c->ins == 0xE2 ? 0 : rec, &v);
+        mc_status st = rec_scan(card, &e, base, rec, &v);   /* APPEND: rec 0, none */
         uint8_t *b = card->buf; /* holds the command data (mc_apdu.c), room for 8 more */
 
         if (st != MC_OK)
@@ -245,14 +243,4 @@ static uint16_t file_cmd(mc_card *card, mc_cmd *c, mc_slot_rec *s)
             st = MC_ERR_NVM;
         return mc_sw_of(st);
     }
-}
-
-uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
-{
-    mc_slot_rec s;
-    uint16_t sw = file_cmd(card, c, &s);
-
-    /* The slot record holds the AP's keys and PIN. */
-    cm_wipe(&s, sizeof(s));
-    return sw;
 }

@@ -7,8 +7,13 @@
 
 #include "cm_ct.h"
 
-static uint16_t gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot)
+uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec *slot)
 {
+    /* The area record holds the AM key set: a local copy goes with the
+     * stack scrub after the command (mc_scrub_stack, mc_apdu.c), like every
+     * key record a handler keeps on the stack. */
+    mc_area_rec local;
+    mc_area_rec *area = area_out != NULL ? area_out : &local;
     mc_slot_rec *s = slot != NULL ? slot : MC_SCRATCH_SLOT(card);
     bool am, ap, used = false;
     uint8_t sel = card->sel;
@@ -60,15 +65,4 @@ static uint16_t gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_r
         (s->state != MC_AP_ACTIVE || area->state != MC_AREA_ACTIVE))
         return CM_SW_FUNC_NOT_SUPPORTED;
     return CM_SW_OK;
-}
-
-uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec *slot)
-{
-    mc_area_rec local;
-    uint16_t sw = gate(card, flags, area_out != NULL ? area_out : &local, slot);
-
-    /* The area record holds the AM key set: none of it stays on the stack. */
-    if (area_out == NULL)
-        cm_wipe(&local, sizeof(local));
-    return sw;
 }

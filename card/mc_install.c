@@ -1,300 +1,30 @@
-/* mc_install.c: checks a staged AP image and installs it (PROTOCOL.md §6).
+/* mc_install.c: parses an AP image as it streams in and installs it
+ * (PROTOCOL.md §6), writing every byte of the new AP once.
  *
- * The image is read back from the staging area with a small BER-TLV header
- * reader over NVM, so an image of 32 KiB needs no more RAM than its EF table.
- * Checks, in order: the image itself (6A80), the AID against the AM and every
- * AP (6A89), then room (6A84).  The AP's region (EF table, then EF data with
- * initial contents) is written directly into free space that nothing refers
- * to; a single transaction then commits the slot record, the AP_LOADED log
- * entry and the wipe mark of the staging copy, which is wiped afterwards. */
+ * mc_ld_feed takes the image's plain bytes block by block, in pieces of any
+ * size (a TLV header or value may straddle two blocks).  EF contents (tag
+ * 53) go straight to their place in the AP's region at the start of the
+ * staging gap (mc_load.c); everything else is kept in card->ld (RAM): the
+ * slot record being built (AID, PIN policy, key set), the EF table, and the
+ * one small value being read.  The region is EF data in EF order, then the
+ * EF table; the EF table, the zero tails of transparent EFs and the erased
+ * slots of record EFs are written at the last block.  Checks, in order: the
+ * image itself (6A80), the AID against the AM and every AP (6A89), then room
+ * (6A84).  One transaction then commits the slot record, the AP_LOADED log
+ * entry and the cleared wipe mark: that is the only journaled write. */
 #include "mc_int.h"
 #include "cm_ct.h"
 #include "cm_tlv.h"
 
-/* Scratch inside card->buf (the block data is already in NVM). */
-#define EFS(card)  ((mc_ef_rec *)(void *)(card)->buf)
-#define AUX(card)  ((card)->buf + MC_MAX_EFS * sizeof(mc_ef_rec))   /* 6 bytes per EF */
-#define TMP(card)  ((card)->buf + 1024)
-#define TMP_CAP    (MC_BUF_SIZE - 1024)
+_Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLOT &&
+               MC_LD_EFS == MC_MAX_EFS, "mc_card.ld sizes");
 
-typedef struct ntlv {
-    uint16_t tag;
-    uint32_t len;
-    uint32_t val;     /* offset of the value in the data space */
-} ntlv;
+#define LD_BAD  1    /* 6A80: the image is refused, parsing stops */
+#define LD_ROOM 2    /* 6A84 unless the image is bad: nothing more is written */
+#define EF_IN   0x200u   /* ef_seen: inside an EF template */
 
-/* Next TLV in [*pos, end) of the data space: 0 ok, 1 end, 2 malformed, or
- * -1 when the store failed (*st). */
-static int ntlv_next(mc_card *card, uint32_t *pos, uint32_t end, ntlv *t, mc_status *st)
-{
-    uint8_t h[5];
-    uint32_t avail = end - *pos, n = avail < 5 ? avail : 5, i = 1;
-
-    if (*pos >= end)
-        return 1;
-    *st = mc_store_read(card, *pos, h, n);
-    if (*st != MC_OK)
-        return -1;
-    t->tag = h[0];
-    if ((h[0] & 0x1F) == 0x1F) {
-        if (n < 2 || (h[1] & 0x80))
-            return 2;
-        t->tag = (uint16_t)((h[0] << 8) | h[1]);
-        i = 2;
-    }
-    if (i >= n)
-        return 2;
-    if (h[i] < 0x80) {
-        t->len = h[i++];
-    } else if (h[i] == 0x81 && i + 1 < n) {
-        t->len = h[i + 1];
-        i += 2;
-    } else if (h[i] == 0x82 && i + 2 < n) {
-        t->len = mc_get16(h + i + 1);
-        i += 3;
-    } else {
-        return 2;
-    }
-    if (t->len > avail - i)
-        return 2;
-    t->val = *pos + i;
-    *pos = t->val + t->len;
-    return 0;
-}
-
-/* A small value read into v (len 1..cap). */
-static int small(mc_card *card, const ntlv *t, uint8_t *v, size_t min, size_t cap,
-                 mc_status *st)
-{
-    if (t->len < min || t->len > cap)
-        return 2;
-    *st = mc_store_read(card, t->val, v, t->len);
-    return *st == MC_OK ? 0 : -1;
-}
-
-static bool rule_valid(uint8_t r)
-{
-    return r == MC_RULE_SM || r == MC_RULE_PIN || r == MC_RULE_NEVER;
-}
-
-/* One A3 EF template into EFS[n] (AUX[n]: content offset and length). */
-MC_NOINLINE static int parse_ef(mc_card *card, const ntlv *ef, unsigned n, mc_status *st)
-{
-    mc_ef_rec *e = &EFS(card)[n];
-    uint8_t *aux = AUX(card) + 6 * n, v[2];
-    uint32_t pos = ef->val, end = ef->val + ef->len, size = 0;
-    unsigned seen = 0, bit;
-    ntlv t;
-    int rc;
-
-    memset(e, 0, sizeof(*e));
-    memset(aux, 0, 6);
-    while ((rc = ntlv_next(card, &pos, end, &t, st)) == 0) {
-        switch (t.tag) {
-        case 0x83: bit = 0x001; break;
-        case 0x88: bit = 0x002; break;
-        case 0x82: bit = 0x004; break;
-        case 0x80: bit = 0x008; break;
-        case 0x84: bit = 0x010; break;
-        case 0x85: bit = 0x020; break;
-        case 0x86: bit = 0x040; break;
-        case 0x87: bit = 0x080; break;
-        case 0x53: bit = 0x100; break;
-        default: return 2;
-        }
-        if (seen & bit)
-            return 2;
-        seen |= bit;
-        if (t.tag == 0x53) {
-            mc_put32(aux, t.val);
-            mc_put16(aux + 4, t.len);
-            continue;
-        }
-        rc = small(card, &t, v, t.tag == 0x83 ? 2 : 1, t.tag == 0x83 || t.tag == 0x80 ? 2 : 1,
-                   st);
-        if (rc != 0)
-            return rc;
-        if (t.tag == 0x83) {
-            if (t.len != 2)
-                return 2;
-            memcpy(e->fid, v, 2);
-        } else if (t.tag == 0x88) {
-            e->sfi = v[0];
-        } else if (t.tag == 0x82) {
-            e->type = v[0];
-        } else if (t.tag == 0x80) {
-            size = t.len == 2 ? mc_get16(v) : v[0];
-        } else if (t.tag == 0x84) {
-            e->rec_len = v[0];
-        } else if (t.tag == 0x85) {
-            e->rec_count = v[0];
-        } else if (t.tag == 0x86) {
-            e->read_rule = v[0];
-        } else {
-            e->write_rule = v[0];
-        }
-    }
-    if (rc != 1)
-        return rc;
-    if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
-        return 2;
-    if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
-        return 2;
-    if (mc_get16(e->fid) == 0x3F00 || mc_get16(e->fid) == 0x3FFF || mc_get16(e->fid) == 0xFFFF)
-        return 2;
-    if (e->type == MC_EF_TRANSPARENT) {
-        if ((seen & 0x038) != 0x008 || size < 1 || size > 32767 || mc_get16(aux + 4) > size)
-            return 2;
-    } else if (e->type == MC_EF_LINEAR || e->type == MC_EF_CYCLIC) {
-        if ((seen & 0x138) != 0x030 || e->rec_len < 1 || e->rec_len > 254 || e->rec_count < 1 ||
-            e->rec_count > 254)
-            return 2;
-        size = (uint32_t)e->rec_len * e->rec_count;
-    } else {
-        return 2;
-    }
-    mc_put16(e->size, size);
-    return 0;
-}
-
-static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    return memcmp(a, b, al < bl ? al : bl) == 0;
-}
-
-/* Parses the whole image: slot fields, key set, EF table.  0, 2 (6A80), or
- * -1 (store failure in *st). */
-MC_NOINLINE static int parse_image(mc_card *card, mc_slot_rec *s, mc_status *st)
-{
-    uint32_t pos = card->load_off, end = card->load_off + card->load_len;
-    uint8_t *tmp = TMP(card), kcv[9];
-    unsigned seen = 0, bit, i, j;
-    ntlv t;
-    cm_tlv v;
-    size_t p;
-    int rc;
-    mc_ef_rec *efs = EFS(card);
-
-    memset(s, 0, sizeof(*s));
-    s->min_level = 0x33;
-    while ((rc = ntlv_next(card, &pos, end, &t, st)) == 0) {
-        bit = t.tag == 0x4F ? 1 : t.tag == 0xA0 ? 2 : t.tag == 0xA1 ? 4 : t.tag == 0xA2 ? 8 :
-              t.tag == 0xA3 ? 16 : 0;
-        if (bit == 0 || (bit != 16 && (seen & bit)))
-            return 2;
-        seen |= bit;
-        if (t.tag == 0xA3) {
-            if (s->ef_count >= MC_MAX_EFS)
-                return 2;
-            rc = parse_ef(card, &t, s->ef_count, st);
-            if (rc != 0)
-                return rc;
-            s->ef_count++;
-            continue;
-        }
-        rc = small(card, &t, tmp, 1, t.tag == 0x4F ? 16 : 255, st);
-        if (rc != 0)
-            return rc;
-        if (t.tag == 0x4F) {
-            if (t.len < 5)
-                return 2;
-            s->aid_len = (uint8_t)t.len;
-            memcpy(s->aid, tmp, t.len);
-        } else if (t.tag == 0xA1) {
-            if (mc_parse_keyset(card, tmp, t.len, &s->keys, kcv) != CM_SW_OK)
-                return 2;
-            cm_wipe(tmp, t.len);
-        } else if (t.tag == 0xA2) {
-            p = 0;
-            rc = cm_tlv_next(tmp, t.len, &p, &v);
-            if (rc != CM_OK || v.tag != 0x80 || v.len != 1 || p != t.len ||
-                !mc_level_valid(v.value[0]))
-                return 2;
-            s->min_level = v.value[0];
-        } else {
-            /* A0: PIN policy. */
-            unsigned pseen = 0;
-            p = 0;
-            while ((rc = cm_tlv_next(tmp, t.len, &p, &v)) == CM_OK) {
-                if (v.tag < 0x80 || v.tag > 0x83 || (pseen & (1u << (v.tag - 0x80))))
-                    return 2;
-                pseen |= 1u << (v.tag - 0x80);
-                if (v.tag == 0x83) {
-                    if (v.len < 1 || v.len > 12)
-                        return 2;
-                    memcpy(s->pin, v.value, v.len);
-                    s->pin_len = (uint8_t)v.len;
-                    continue;
-                }
-                if (v.len != 1)
-                    return 2;
-                if (v.tag == 0x80)
-                    s->pin_max_tries = v.value[0];
-                else if (v.tag == 0x81)
-                    s->pin_min = v.value[0];
-                else
-                    s->pin_max = v.value[0];
-            }
-            cm_wipe(tmp, t.len);
-            if (rc != 1 || (pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
-                s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
-                (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
-                return 2;
-            s->pin_tries = s->pin_max_tries;
-        }
-    }
-    if (rc != 1)
-        return rc;
-    if ((seen & 7) != 7)
-        return 2;
-    for (i = 0; i < s->ef_count; i++)
-        for (j = 0; j < i; j++)
-            if (memcmp(efs[i].fid, efs[j].fid, 2) == 0 || (efs[i].sfi && efs[i].sfi == efs[j].sfi))
-                return 2;
-    return 0;
-}
-
-/* AID rules (§2, §4): not the AM AID, no prefix relation with any AID. */
-MC_NOINLINE static uint16_t check_aid(mc_card *card, const mc_slot_rec *n)
-{
-    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
-        return CM_SW_ALREADY_EXISTS;
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return mc_sw_of(st);
-        if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
-            return CM_SW_ALREADY_EXISTS;
-    }
-    return CM_SW_OK;
-}
-
-/* A free slot and the next load sequence number. */
-MC_NOINLINE static uint16_t pick_slot(mc_card *card, unsigned *slot, uint32_t *seq)
-{
-    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    *slot = MC_MAX_APS;
-    *seq = 1;
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return mc_sw_of(st);
-        if (!used && *slot == MC_MAX_APS)
-            *slot = i;
-        if (used && mc_get32(s->load_seq) >= *seq)
-            *seq = mc_get32(s->load_seq) + 1;
-    }
-    return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
-}
+#define EFS(L)  ((mc_ef_rec *)(void *)(L)->efs)
+#define SLOT(L) ((mc_slot_rec *)(void *)(L)->slot)
 
 /* Bytes an EF occupies in its region: a record EF keeps rec_count + 1 slots
  * of its records plus 8 (docs/nvm.md). */
@@ -304,122 +34,352 @@ MC_NOINLINE static uint32_t mc_ef_span(const mc_ef_rec *e)
                                         : (e->rec_count + 1u) * (e->rec_len + MC_REC_OVH);
 }
 
-/* Lays out the region: EF table, then EF data in EF order; sets data_off. */
-static uint32_t layout_region(mc_card *card, unsigned n)
+uint32_t mc_ld_end(mc_card *card)
 {
-    uint32_t off = n * (uint32_t)sizeof(mc_ef_rec);
-    unsigned i;
-
-    for (i = 0; i < n; i++) {
-        mc_put32(EFS(card)[i].data_off, off);
-        off += mc_ef_span(&EFS(card)[i]);
-    }
-    return off;
+    mc_ld *L = &card->ld;
+    return L->data + L->clen[L->ef_n];
 }
 
-/* May the region at base overlap the staged image?  Only when every EF's
- * data lands at or above its initial content in the image, so that copying
- * the EFs from the last to the first never overwrites content not yet
- * copied. */
-static bool overlap_ok(mc_card *card, unsigned n, uint32_t base)
+/* EF content into the region at offset at: within the gap, and never over
+ * the unread part of a staged chained block (mc_load.c). */
+MC_NOINLINE static mc_status put(mc_card *card, mc_ld *L, uint32_t at, const uint8_t *d, uint32_t n)
 {
-    unsigned i;
+    if (L->err)
+        return MC_OK;
+    if (at + n > card->load_cap ||
+        (at < card->chain_end && at + n > card->chain_rd)) {
+        L->err = LD_ROOM;
+        return MC_OK;
+    }
+    return mc_store_write_direct(card, card->load_off + at, d, n);
+}
 
-    for (i = 0; i < n; i++)
-        if (mc_get16(AUX(card) + 6 * i + 4) != 0 &&
-            base + mc_get32(EFS(card)[i].data_off) < mc_get32(AUX(card) + 6 * i))
+static bool rule_valid(uint8_t r)
+{
+    return r == MC_RULE_SM || r == MC_RULE_PIN || r == MC_RULE_NEVER;
+}
+
+/* The EF template that just ended: checked, laid out. */
+MC_NOINLINE static bool close_ef(mc_ld *L)
+{
+    mc_ef_rec *e = &EFS(L)[L->ef_n], *f;
+    unsigned seen = L->ef_seen;
+    uint32_t size = mc_get16(e->size);
+
+    L->ef_seen = 0;
+    if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
+        return false;
+    if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
+        return false;
+    if (mc_get16(e->fid) == 0x3F00 || mc_get16(e->fid) == 0x3FFF || mc_get16(e->fid) == 0xFFFF)
+        return false;
+    if (e->type == MC_EF_TRANSPARENT) {
+        if ((seen & 0x038) != 0x008 || size < 1 || size > 32767 ||
+            L->clen[L->ef_n] > size)
             return false;
+    } else if (e->type == MC_EF_LINEAR || e->type == MC_EF_CYCLIC) {
+        if ((seen & 0x138) != 0x030 || e->rec_len < 1 || e->rec_len > 254 || e->rec_count < 1 ||
+            e->rec_count > 254)
+            return false;
+        mc_put16(e->size, (uint32_t)e->rec_len * e->rec_count);
+    } else {
+        return false;
+    }
+    /* FIDs and SFIs unique inside the AP */
+    for (f = EFS(L); f < e; f++)
+        if (memcmp(f->fid, e->fid, 2) == 0 || (e->sfi && e->sfi == f->sfi))
+            return false;
+    mc_put32(e->data_off, L->data);
+    L->data += mc_ef_span(e);
+    L->ef_n++;
     return true;
 }
 
-/* Writes the EF data of the region from the last EF to the first, then the
- * EF table (direct writes: nothing refers to this space yet). */
-MC_NOINLINE static mc_status write_region(mc_card *card, const mc_slot_rec *s)
+/* A0: the PIN policy. */
+MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t len)
 {
-    mc_ef_rec *efs = EFS(card);
-    uint32_t base = mc_get32(s->region_off), at, size, clen, pos;
+    unsigned pseen = 0;
+    size_t p = 0;
+    cm_tlv v;
+    int rc;
+
+    while ((rc = cm_tlv_next(val, len, &p, &v)) == CM_OK) {
+        if (v.tag < 0x80 || v.tag > 0x83 || (pseen & (1u << (v.tag - 0x80))))
+            return false;
+        pseen |= 1u << (v.tag - 0x80);
+        if (v.tag == 0x83) {
+            if (v.len < 1 || v.len > 12)
+                return false;
+            memcpy(s->pin, v.value, v.len);
+            s->pin_len = (uint8_t)v.len;
+            continue;
+        }
+        if (v.len != 1)
+            return false;
+        if (v.tag == 0x80)
+            s->pin_max_tries = v.value[0];
+        else if (v.tag == 0x81)
+            s->pin_min = v.value[0];
+        else
+            s->pin_max = v.value[0];
+    }
+    if (rc != 1 || (pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
+        s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
+        (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
+        return false;
+    s->pin_tries = s->pin_max_tries;
+    return true;
+}
+
+/* Where each EF field ends in mc_ef_rec, less 2, in begin_tlv's tag order
+ * (a value of n bytes ends 2 - n bytes further: 83 fid, 80 size). */
+static const uint8_t ef_field[8] = { 0, 1, 2, 8, 3, 4, 5, 6 };
+_Static_assert(offsetof(mc_ef_rec, sfi) == 2 && offsetof(mc_ef_rec, type) == 3 &&
+               offsetof(mc_ef_rec, size) == 8 && offsetof(mc_ef_rec, rec_len) == 4 &&
+               offsetof(mc_ef_rec, write_rule) == 7, "ef_field");
+
+/* A small value is complete in ld.val. */
+MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
+{
+    mc_slot_rec *s = SLOT(L);
+    mc_ef_rec *e = &EFS(L)[L->ef_n];
+    uint8_t *v = L->val, kcv[9];
+    size_t n = L->vn;
+    bool ok = true;
+
+    switch (L->tag) {
+    case 0x4F:
+        ok = n >= 5;
+        s->aid_len = (uint8_t)n;
+        memcpy(s->aid, v, n);
+        break;
+    case 0xA1:
+        ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == CM_SW_OK;
+        break;
+    case 0xA2:
+        /* { 80 01 level } */
+        ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
+        s->min_level = v[2];
+        break;
+    case 0xA0:
+        ok = pin_policy(s, v, n);
+        break;
+    default:
+        /* an EF field (begin_tlv checked its length) into its place in the
+         * EF record, a 1-byte size right-aligned; 53: the content is in NVM */
+        if (L->tag != 0x53)
+            memcpy((uint8_t *)e + ef_field[L->fi] + 2 - n, v, n);
+        break;
+    }
+    cm_wipe(v, MC_LD_VAL);
+    L->vn = 0;
+    return ok;
+}
+
+/* A TLV header is complete: tag and value length. */
+MC_NOINLINE static bool begin_tlv(mc_ld *L, uint8_t tag, uint32_t len)
+{
+    /* the EF template's tags (ef_seen bits 0-8), then the image's (seen) */
+    static const uint8_t tags[14] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86,
+                                      0x87, 0x53, 0x4F, 0xA0, 0xA1, 0xA2, 0xA3 };
+    unsigned in = L->ef_seen & EF_IN, i = in ? 0 : 9, base = i, bit = 0;
+
+    for (; i < base + (in ? 9u : 5u); i++)
+        if (tags[i] == tag) {
+            bit = 1u << (i - base);
+            L->fi = (uint8_t)i;
+        }
+    L->tag = tag;
+    L->left = len;
+    if (!in) {
+        if (bit == 0 || (bit != 16 && (L->seen & bit)))
+            return false;
+        L->seen |= bit;
+        if (bit == 16) {
+            if (L->ef_n >= MC_MAX_EFS)
+                return false;
+            L->ef_seen = EF_IN;
+            L->tleft = len;
+            L->tag = 0;
+            return true;
+        }
+        return len >= 1 && len <= (tag == 0x4F ? 16u : MC_LD_VAL);
+    }
+    if (bit == 0 || (L->ef_seen & bit) || len > L->tleft)
+        return false;
+    L->ef_seen |= bit;
+    /* 53: any length; 83: 2 bytes; 80: 1 or 2; the others 1 */
+    return tag == 0x53 ||
+           (len >= (tag == 0x83 ? 2u : 1u) && len <= (tag == 0x83 || tag == 0x80 ? 2u : 1u));
+}
+
+/* A header byte is in hdr: header incomplete, complete (begin_tlv), or bad. */
+static bool header_byte(mc_ld *L)
+{
+    const uint8_t *h = L->hdr;
+    unsigned n = L->hn;
+
+    if ((h[0] & 0x1F) == 0x1F)
+        return false;
+    if (n < 2 || (h[1] == 0x81 && n < 3) || (h[1] == 0x82 && n < 4))
+        return (L->ef_seen & EF_IN) == 0 || L->tleft > 0;
+    if (h[1] > 0x82 || h[1] == 0x80)
+        return false;
+    L->hn = 0;
+    return begin_tlv(L, h[0], h[1] < 0x80 ? h[1] : h[1] == 0x81 ? h[2] : mc_get16(h + 2));
+}
+
+MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, size_t len)
+{
+    mc_status st = MC_OK;
+    uint32_t n;
+    bool ok = true;
+
+    while (len > 0 && st == MC_OK && L->err != LD_BAD) {
+        if (L->tag == 0) {
+            L->hdr[L->hn++] = *d++;
+            len--;
+            L->tleft--;   /* meaningful inside an EF template only */
+            ok = header_byte(L);
+        } else {
+            n = L->left < len ? L->left : (uint32_t)len;
+            if (L->tag == 0x53) {
+                st = put(card, L, L->data + L->clen[L->ef_n], d, n);
+                L->clen[L->ef_n] += (uint16_t)n;
+            } else {
+                memcpy(L->val + L->vn, d, n);
+                L->vn += (uint8_t)n;
+            }
+            L->left -= n;
+            L->tleft -= n;
+            d += n;
+            len -= n;
+        }
+        /* A value complete (or empty); an EF template ended. */
+        if (ok && L->tag != 0 && L->left == 0) {
+            ok = value_done(card, L);
+            L->tag = 0;
+        }
+        if (ok && (L->ef_seen & EF_IN) && L->tleft == 0 && L->tag == 0 &&
+            L->hn == 0)
+            ok = close_ef(L);
+        if (!ok)
+            L->err = LD_BAD;
+    }
+    return st;
+}
+
+mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
+{
+    return feed(card, &card->ld, d, len);
+}
+
+static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    return memcmp(a, b, al < bl ? al : bl) == 0;
+}
+
+/* AID rules (§2, §4): not the AM AID, no prefix relation with any AID
+ * (6A89); then a free slot (6A84) and the next load sequence number. */
+MC_NOINLINE static uint16_t pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
+                                      uint32_t *seq)
+{
+    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
+    unsigned i;
+    bool used;
+    mc_status st;
+
+    if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
+        return CM_SW_ALREADY_EXISTS;
+    *slot = MC_MAX_APS;
+    *seq = 1;
+    for (i = 0; i < MC_MAX_APS; i++) {
+        st = mc_slot_read(card, i, s, &used);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+        if (!used && *slot == MC_MAX_APS)
+            *slot = i;
+        if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
+            return CM_SW_ALREADY_EXISTS;
+        if (used && mc_get32(s->load_seq) >= *seq)
+            *seq = mc_get32(s->load_seq) + 1;
+    }
+    return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
+}
+
+/* The table of the EFs and the parts of their data that no content wrote:
+ * zeros after a transparent EF's initial content, erased slots of a record
+ * EF (all FF: a CRC-32 that never matches, docs/nvm.md), written only where
+ * the free space does not hold them already. */
+MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base, unsigned n)
+{
+    mc_ef_rec *e = EFS(L);
+    uint32_t at, clen;
     unsigned i;
     mc_status st = MC_OK;
 
-    for (i = s->ef_count; st == MC_OK && i-- > 0;) {
-        size = mc_ef_span(&efs[i]);
-        clen = mc_get16(AUX(card) + 6 * i + 4);
-        at = base + mc_get32(efs[i].data_off);
-        if (clen)
-            st = mc_copy_direct(card, at, mc_get32(AUX(card) + 6 * i), clen);
-        /* Transparent EFs read 00 beyond their initial content; record EFs
-         * start empty: every slot zero, invalid by its sequence number. */
-        for (pos = clen; st == MC_OK && pos < size; pos += 256)
-            st = mc_store_fill_direct(card, at + pos, 0x00, size - pos < 256 ? size - pos : 256);
+    for (i = 0; st == MC_OK && i < n; i++, e++) {
+        at = base + mc_get32(e->data_off);
+        clen = e->type == MC_EF_TRANSPARENT ? L->clen[i] : 0;
+        st = mc_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
+                          mc_ef_span(e) - clen);
+        mc_seal(e, sizeof(*e), MC_MAGIC_EF);
     }
-    for (i = 0; st == MC_OK && i < s->ef_count; i++)
-        st = mc_ef_write(card, s, i, &efs[i]);
+    if (st == MC_OK && n)
+        st = mc_store_write_direct(card, base + L->data, EFS(L), n * sizeof(*e));
     return st;
 }
 
 uint16_t mc_install(mc_card *card)
 {
-    mc_slot_rec s;
-    unsigned slot = MC_MAX_APS;
-    uint32_t seq = 0, hwm = 0, need, goff = 0, glen = 0, wipe_len;
+    mc_ld *L = &card->ld;
+    mc_slot_rec *s = SLOT(L);
+    unsigned slot = MC_MAX_APS, n = L->ef_n;
+    uint32_t seq = 0, hwm = 0, need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
     mc_status st = MC_OK;
     uint16_t sw;
-    int rc = parse_image(card, &s, &st);
 
-    if (rc != 0) {
-        cm_wipe(&s, sizeof(s));
-        return rc < 0 ? mc_sw_of(st) : CM_SW_WRONG_DATA;
-    }
-    sw = check_aid(card, &s);
-    if (sw == CM_SW_OK)
-        sw = pick_slot(card, &slot, &seq);
-    need = layout_region(card, s.ef_count);
-    wipe_len = card->load_len;
-    if (sw == CM_SW_OK) {
-        /* Free space beside the staged image first; failing that, the end of
-         * the staging gap itself, over the image (a 32 KiB image then needs
-         * little more than its own size). */
-        st = mc_heap_gap(card, card->load_off, card->load_len, &goff, &glen, need, true);
-        if (st == MC_OK && glen < need && need <= card->load_cap &&
-            overlap_ok(card, s.ef_count, card->load_off + card->load_cap - need)) {
-            goff = card->load_off + card->load_cap - need;
-            glen = need;
-            if (goff - card->load_off < wipe_len)
-                wipe_len = goff - card->load_off;
-        }
-        sw = st != MC_OK ? mc_sw_of(st) : glen < need ? CM_SW_NO_SPACE : CM_SW_OK;
-    }
+    /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
+    if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)
+        L->err = LD_BAD;
+    if (L->err == LD_BAD)
+        return CM_SW_WRONG_DATA;
+    sw = pick_slot(card, s, &slot, &seq);
+    if (sw == CM_SW_OK && (L->err || need > card->load_cap))
+        sw = CM_SW_NO_SPACE;
     if (sw == CM_SW_OK)
         st = mc_seq_hwm(card, &hwm);
-    if (sw != CM_SW_OK || st != MC_OK) {
-        cm_wipe(&s, sizeof(s));
+    if (sw != CM_SW_OK || st != MC_OK)
         return sw != CM_SW_OK ? sw : mc_sw_of(st);
-    }
-    s.state = MC_AP_ACTIVE;
-    mc_put32(s.load_seq, seq);
-    mc_put32(s.region_off, need ? goff : 0);
-    mc_put32(s.region_len, need);
-    mc_put24(s.keys.seq_base, hwm);
-    st = write_region(card, &s);
+    s->state = MC_AP_ACTIVE;
+    s->ef_count = (uint8_t)n;
+    if (!(L->seen & 8))
+        s->min_level = 0x33;   /* no A2: the default */
+    mc_put32(s->load_seq, seq);
+    mc_put32(s->region_off, need ? card->load_off : 0);
+    mc_put32(s->region_len, need);
+    mc_put24(s->keys.seq_base, hwm);
+    st = write_region(card, L, card->load_off, n);
+    /* The one journaled step: the slot record and its log entry.  Then the
+     * mark is cleared by a direct write: from the commit on the region is
+     * visible, so a cut before the clear only makes recovery wipe free
+     * space, which no longer holds it (docs/nvm.md).  Journaling the clear
+     * would cost the wipe record's page twice (page-sized records). */
     if (st == MC_OK)
         st = mc_store_begin(card);
     if (st == MC_OK) {
-        st = mc_slot_write(card, slot, &s);
+        st = mc_slot_write(card, slot, s);
         if (st == MC_OK)
-            st = mc_log_add(card, MC_EV_AP_LOADED, s.aid, s.aid_len);
-        if (st == MC_OK)
-            st = mc_wipe_write(card, card->load_off, wipe_len);
+            st = mc_log_add(card, MC_EV_AP_LOADED, s->aid, s->aid_len);
         st = mc_store_end(card, st);
     }
-    cm_wipe(&s, sizeof(s));
+    if (st == MC_OK)
+        st = mc_load_mark(card, 0, 0);
     if (st != MC_OK)
         return mc_sw_of(st);
-    /* Installed: the staging copy is no longer ours to drop. */
+    /* Installed: the region is no longer ours to wipe. */
     card->load_active = false;
     card->load_marked = false;
-    st = mc_wipe_now(card, card->load_off, wipe_len);
-    card->load_len = 0;
-    if (st == MC_ERR_NVM)
-        card->muted = true;
-    return mc_sw_of(st);
+    cm_wipe(L, sizeof(*L));
+    return CM_SW_OK;
 }

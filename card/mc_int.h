@@ -21,6 +21,7 @@
 #define MC_MAX_APS        16
 #define MC_MAX_EFS        32
 #define MC_LOG_ENTRIES    32
+#define MC_LOG_SLOTS      (MC_LOG_ENTRIES + 1)   /* one spare (mc_log.c) */
 #define MC_IMAGE_MAX      32768u
 #define MC_VERSION_MAJOR  1
 #define MC_VERSION_MINOR  0
@@ -68,7 +69,7 @@ extern const uint8_t mc_am_aid[MC_AM_AID_LEN];
  * the card answers 6581 and never uses it. */
 #define MC_MAGIC_AREA  0xA1
 #define MC_MAGIC_WIPE  0xA2
-#define MC_MAGIC_LOG   0xA3
+/* 0xA3: the log entries of format version 2 (now CRC-32 slots, mc_log.c) */
 #define MC_MAGIC_SLOT  0xA4   /* slot in use */
 #define MC_MAGIC_FREE  0xA5   /* slot free */
 #define MC_MAGIC_EF    0xA6
@@ -105,14 +106,15 @@ typedef struct mc_wipe_rec {
     uint8_t crc[2];
 } mc_wipe_rec;
 
+/* A slot of the security log (mc_log.c): no magic, a CRC-32; a slot whose
+ * check fails is empty. */
 typedef struct mc_log_rec {
-    uint8_t seq[4];          /* 0: empty entry */
+    uint8_t seq[4];          /* 1, 2, ...: given out consecutively */
     uint8_t event;
     uint8_t repeat;
     uint8_t aid_len;
     uint8_t aid[16];
-    uint8_t magic;
-    uint8_t crc[2];
+    uint8_t crc[4];          /* CRC-32 of the 23 bytes before it */
 } mc_log_rec;
 
 typedef struct mc_slot_rec {
@@ -130,14 +132,14 @@ typedef struct mc_slot_rec {
                               * mc_slot_read/write convert. */
     uint8_t ef_count;
     uint8_t load_seq[4];     /* load order */
-    uint8_t region_off[4];   /* EF table then EF data */
+    uint8_t region_off[4];   /* EF data then EF table */
     uint8_t region_len[4];
     mc_keyrec keys;
     uint8_t magic;
     uint8_t crc[2];
 } mc_slot_rec;
 
-/* One EF of an AP, at region_off + index * sizeof(mc_ef_rec). */
+/* One EF of an AP; the EF table (ef_count of them) ends the region. */
 typedef struct mc_ef_rec {
     uint8_t fid[2];
     uint8_t sfi;             /* 0: none */
@@ -166,12 +168,27 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #define MC_NOINLINE
 #endif
 
-/* Data-space layout: fixed records first, then the heap of AP regions. */
-#define MC_OFF_AREA  0u
-#define MC_OFF_WIPE  (MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec))
-#define MC_OFF_LOG   (MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec))
-#define MC_OFF_SLOTS (MC_OFF_LOG + MC_LOG_ENTRIES * (uint32_t)sizeof(mc_log_rec))
-#define MC_OFF_HEAP  (MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec))
+/* Data-space layout: the security log's slots first, one per page of the
+ * store (ST_PAGE, docs/nvm.md: a log slot is written alone, outside any
+ * transaction, so a page-erasing part's torn page must hold nothing else),
+ * then the fixed records, then the heap of AP regions. */
+#define MC_LOG_STRIDE MC_STORE_PAGE
+#define MC_OFF_LOG   0u
+#define MC_OFF_AREA  (MC_OFF_LOG + MC_LOG_SLOTS * MC_LOG_STRIDE)
+/* The wipe record on a page of its own: LOAD AP writes it directly (its
+ * mark, mc_load.c), and a page-erasing part's torn page must spoil nothing
+ * else (the area record before it). */
+#define MC_OFF_WIPE  ((MC_OFF_AREA + (uint32_t)sizeof(mc_area_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
+/* on a page of their own: TERMINATE wipes from here on, directly */
+#define MC_OFF_SLOTS ((MC_OFF_WIPE + (uint32_t)sizeof(mc_wipe_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
+/* The heap starts on a page, and every region (and a LOAD AP's staged
+ * image) starts on one (mc_heap_run): a torn page of one never spoils
+ * another, nor the AP slots. */
+#define MC_OFF_HEAP  ((MC_OFF_SLOTS + MC_MAX_APS * (uint32_t)sizeof(mc_slot_rec) + MC_STORE_PAGE - 1u) & \
+                      ~(MC_STORE_PAGE - 1u))
+_Static_assert(sizeof(mc_log_rec) <= MC_LOG_STRIDE, "log slot larger than its page");
 
 /* --- byte helpers --------------------------------------------------------- */
 void mc_put16(uint8_t *p, uint32_t v);
@@ -205,38 +222,34 @@ void mc_aes(mc_card *card, cm_aes *aes);
  * inside the open transaction. */
 mc_status mc_area_read(mc_card *card, mc_area_rec *a);
 mc_status mc_area_write(mc_card *card, mc_area_rec *a);
-mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w);
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
-mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e);
-mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e);
 /* *used is false for a free slot. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
+/* One transaction: an AP's changed slot record and the log entry of the
+ * change (SET STATUS, RESET RETRY COUNTER, PUT KEY).  Returns the SW. */
+uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
-/* Direct: only install writes EF records (record EFs commit themselves). */
-mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 
-/* Space: *free_bytes = heap bytes not in any AP region; best gap = the
- * largest run of free heap (avoiding [skip_off, skip_off+skip_len)). */
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes);
-mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
-                      uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit);
-/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS. */
+/* Space: the free run (of heap that no AP region holds) that starts lowest
+ * at or above from, as far as it goes (*run_len 0: none). */
+mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len);
+/* Finds the slot holding aid (exact match): *slot or MC_MAX_APS.  With
+ * skip_corrupt (SELECT, which a corrupt card still answers, §8) a corrupt
+ * slot is passed over, never used; only an NVM failure stops the search. */
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s);
+                      mc_slot_rec *s, bool skip_corrupt);
 /* Global high-water mark of the sequence counters (counters and key-set
  * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);
 mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value);
-/* Fills [off, off+len) directly with FF in small writes, then clears the wipe
- * mark in its own transaction. */
+/* Sets [off, off+len) to FF (mc_fill_lazy: only the 64-byte pieces that
+ * are not FF already are written), then clears the wipe mark in its own
+ * transaction. */
 mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len);
-/* Copies len bytes inside the data space with direct writes; the ranges may
- * overlap (like memmove). */
-mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len);
 
 /* Seals a record and writes it directly (fabrication). */
 mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uint8_t magic);
@@ -264,12 +277,16 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *
 #define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)
 
 /* --- log (mc_log.c) ------------------------------------------------------- */
+/* seq 0: the newest entry (its seq 0: an empty log), checking the whole log:
+ * MC_ERR_CORRUPT (and the card marked) when a visible entry is missing or
+ * no spare slot is left, damage that no torn write leaves.  seq != 0: the
+ * entry with that sequence number (its seq 0: none), without that check.
+ * Readers list the log as seq 0, then top - 1, top - 2, ... (at most 32). */
+mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e);
 /* Adds (or merges, §8) an event inside the open transaction. */
-/* Finds the newest entry (the highest sequence number): *idx and *e, or
- * *idx = MC_LOG_ENTRIES when the log is empty. */
-mc_status mc_log_newest(mc_card *card, unsigned *idx, mc_log_rec *e);
 mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
-/* Adds an event in a transaction of its own. */
+/* Adds (or merges) an event outside any transaction: one write of one slot,
+ * then a flush (a wrong VERIFY's second write). */
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
 
 /* --- command context ------------------------------------------------------ */
@@ -326,11 +343,23 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c);
 void mc_load_drop(mc_card *card);
 /* Stages one raw segment of a chained LOAD AP block (no checks yet). */
 uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
-/* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM,
- * decryption in place); *plain_len is the block's plain length, staged at
- * load_off + load_len.  Returns 0x9000 or the SM status word. */
+/* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM)
+ * and hands its plain bytes to the image parser; *plain_len is their number.
+ * Returns 0x9000 or the SM status word. */
 uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
-/* The last LOAD AP block is in (mc_install.c): checks the staged AP image
+/* Writes the wipe record (the load's mark) directly and flushes: (0, 0)
+ * clears it. */
+mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
+/* Power-on: finishes a wipe that a cut interrupted (free space only). */
+mc_status mc_load_recover(mc_card *card, bool *recovered);
+/* Sets a range to value with direct writes of only the pieces that differ. */
+mc_status mc_fill_lazy(mc_card *card, uint32_t off, uint8_t value, uint32_t len);
+/* The image parser (mc_install.c), from a wiped card->ld: the image's next
+ * plain bytes (the EF contents go to the region, the rest to card->ld);
+ * where the region laid out so far ends (from load_off). */
+mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len);
+uint32_t mc_ld_end(mc_card *card);
+/* The last LOAD AP block is in (mc_install.c): checks the parsed AP image
  * and installs it (PROTOCOL.md §6).  0x9000, the image's refusal (6A80,
  * 6A89, 6A84), 6581 or MC_SW_MUTE when the NVM failed. */
 uint16_t mc_install(mc_card *card);

@@ -1,11 +1,12 @@
 /* mc_layout.c: the logical layout of the store's data space.
  *
- *   area record | wipe record | security log (32) | AP slots (16) | heap
+ *   security log (33 slots, one per page) | area record | wipe record | AP slots (16) | heap
  *
- * The heap holds one region per AP (its EF table, then its EF data) and,
- * while a LOAD AP runs, the staged image in free space.  Every metadata record
+ * The heap holds one region per AP (its EF data, then its EF table) and,
+ * while a LOAD AP runs, the region being written in free space.  Every metadata record
  * is sealed with a magic byte and a CRC-16 and checked on every read; data
- * (EF contents) is not.  Space is allocated first-fit between the regions. */
+ * (EF contents) is not.  A new AP's region goes to the start of the largest
+ * free run of the heap, on a page of its own (mc_heap_run). */
 #include "mc_int.h"
 #include "cm_ct.h"
 #include "crc.h"
@@ -100,11 +101,6 @@ mc_status mc_area_write(mc_card *card, mc_area_rec *a)
     return write_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
 }
 
-mc_status mc_wipe_read(mc_card *card, mc_wipe_rec *w)
-{
-    return read_rec(card, MC_OFF_WIPE, w, sizeof(*w), MC_MAGIC_WIPE, 0, NULL);
-}
-
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
 {
     mc_wipe_rec w;
@@ -113,17 +109,6 @@ mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
     mc_put32(w.off, off);
     mc_put32(w.len, len);
     return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-}
-
-mc_status mc_log_read(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return read_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG,
-                    0, NULL);
-}
-
-mc_status mc_log_write(mc_card *card, unsigned idx, mc_log_rec *e)
-{
-    return write_rec(card, MC_OFF_LOG + idx * (uint32_t)sizeof(*e), e, sizeof(*e), MC_MAGIC_LOG);
 }
 
 /* The PIN try counter of an AP slot is a wear-levelled counter of the store
@@ -167,6 +152,17 @@ mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
     return st;
 }
 
+uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
+{
+    mc_status st = mc_store_begin(card);
+
+    if (st == MC_OK)
+        st = mc_slot_write(card, slot, s);
+    if (st == MC_OK)
+        st = mc_log_add(card, event, s->aid, s->aid_len);
+    return mc_sw_of(mc_store_end(card, st));
+}
+
 mc_status mc_slot_free(mc_card *card, unsigned slot)
 {
     mc_slot_rec s;
@@ -176,9 +172,11 @@ mc_status mc_slot_free(mc_card *card, unsigned slot)
                      MC_MAGIC_FREE);
 }
 
+/* The EF table closes the region (mc_install.c writes the data first). */
 static uint32_t ef_off(const mc_slot_rec *s, unsigned idx)
 {
-    return mc_get32(s->region_off) + idx * (uint32_t)sizeof(mc_ef_rec);
+    return mc_get32(s->region_off) + mc_get32(s->region_len) -
+           (s->ef_count - idx) * (uint32_t)sizeof(mc_ef_rec);
 }
 
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e)
@@ -186,14 +184,8 @@ mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_re
     return read_rec(card, ef_off(s, idx), e, sizeof(*e), MC_MAGIC_EF, 0, NULL);
 }
 
-mc_status mc_ef_write(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e)
-{
-    mc_seal(e, sizeof(*e), MC_MAGIC_EF);
-    return mc_store_write_direct(card, ef_off(s, idx), e, sizeof(*e));
-}
-
 mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigned *slot,
-                      mc_slot_rec *s)
+                      mc_slot_rec *s, bool skip_corrupt)
 {
     unsigned i;
     bool used;
@@ -202,9 +194,9 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
     *slot = MC_MAX_APS;
     for (i = 0; i < MC_MAX_APS; i++) {
         st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
+        if (st == MC_ERR_NVM || (st != MC_OK && !skip_corrupt))
             return st;
-        if (used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
+        if (st == MC_OK && used && s->aid_len == aid_len && memcmp(s->aid, aid, aid_len) == 0) {
             *slot = i;
             return MC_OK;
         }
@@ -212,97 +204,48 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
     return MC_OK;
 }
 
-mc_status mc_heap_free(mc_card *card, uint32_t *free_bytes)
+/* Candidate starts are from and every region end at or above it, rounded
+ * up to a page (MC_STORE_PAGE: regions share no page, so a torn page of one
+ * region, or of a load's staged space, never spoils another); the run from
+ * a candidate that lies in no region goes to the nearest region start above
+ * it; the lowest such candidate wins.  Every region starts on a page: at
+ * MC_OFF_HEAP or at such a candidate (load_begin, mc_load.c). */
+mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    uint32_t total = mc_store_data_size(card) - MC_OFF_HEAP;
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return st;
-        if (used)
-            total -= mc_get32(s->region_len);
-    }
-    *free_bytes = total;
-    return MC_OK;
-}
-
-/* The ranges the heap holds: every AP region, plus one extra range. */
-typedef struct heap_ranges {
-    uint32_t off[MC_MAX_APS + 1];
-    uint32_t len[MC_MAX_APS + 1];
-} heap_ranges;
-
-static mc_status get_ranges(mc_card *card, heap_ranges *r, uint32_t skip_off, uint32_t skip_len)
-{
-    mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st != MC_OK)
-            return st;
-        r->off[i] = used ? mc_get32(s->region_off) : 0;
-        r->len[i] = used ? mc_get32(s->region_len) : 0;
-    }
-    r->off[MC_MAX_APS] = skip_off;
-    r->len[MC_MAX_APS] = skip_len;
-    return MC_OK;
-}
-
-/* Candidate starts are the heap start and every range end; the gap from a
- * candidate that lies in no range runs to the nearest range start above it. */
-mc_status mc_heap_gap(mc_card *card, uint32_t skip_off, uint32_t skip_len,
-                      uint32_t *gap_off, uint32_t *gap_len, uint32_t need, bool first_fit)
-{
-    heap_ranges r;
-    uint32_t end = mc_store_data_size(card), c, lim;
+    uint32_t off[MC_MAX_APS], len[MC_MAX_APS], end = mc_store_data_size(card), c, lim;
     unsigned i, j;
-    bool inside;
-    mc_status st = get_ranges(card, &r, skip_off, skip_len);
+    bool used;
+    mc_status st = MC_OK;
 
-    if (st != MC_OK)
-        return st;
-    *gap_off = 0;
-    *gap_len = 0;
-    for (i = 0; i <= MC_MAX_APS + 1; i++) {
-        if (i == MC_MAX_APS + 1)
-            c = MC_OFF_HEAP;
-        else if (r.len[i] != 0)
-            c = r.off[i] + r.len[i];
-        else
-            continue;
-        if (c >= end)
+    *run_off = 0;
+    *run_len = 0;
+    for (i = 0; i < MC_MAX_APS && st == MC_OK; i++) {
+        st = mc_slot_read(card, i, s, &used);
+        off[i] = mc_get32(s->region_off);
+        len[i] = used ? mc_get32(s->region_len) : 0;
+    }
+    for (i = 0; i <= MC_MAX_APS && st == MC_OK; i++) {
+        c = i == MC_MAX_APS ? from
+                            : (off[i] + len[i] + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
+        if ((i < MC_MAX_APS && len[i] == 0) || c < from || c >= end ||
+            (*run_len != 0 && c >= *run_off))
             continue;
         lim = end;
-        inside = false;
-        for (j = 0; j <= MC_MAX_APS; j++) {
-            if (r.len[j] == 0)
+        for (j = 0; j < MC_MAX_APS; j++) {
+            if (len[j] == 0)
                 continue;
-            if (r.off[j] <= c && c < r.off[j] + r.len[j])
-                inside = true;
-            if (r.off[j] > c && r.off[j] < lim)
-                lim = r.off[j];
+            if (off[j] <= c && c < off[j] + len[j])
+                break;
+            if (off[j] > c && off[j] < lim)
+                lim = off[j];
         }
-        if (inside)
-            continue;
-        if (first_fit) {
-            if (lim - c >= need && (*gap_len == 0 || c < *gap_off)) {
-                *gap_off = c;
-                *gap_len = lim - c;
-            }
-        } else if (lim - c > *gap_len) {
-            *gap_off = c;
-            *gap_len = lim - c;
+        if (j == MC_MAX_APS) {
+            *run_off = c;
+            *run_len = lim - c;
         }
     }
-    return MC_OK;
+    return st;
 }
 
 mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value)
@@ -350,49 +293,40 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     return MC_OK;
 }
 
-/* Small pieces: a port writes at most one page of metadata or one command's
- * data at a time (port.h). */
-#define MC_WIPE_CHUNK 256u
-
-mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
+/* Sets [off, off+len) of the data space to value, writing only the 64-byte
+ * pieces that do not hold it already (free space is kept erased: a wipe of
+ * space that nothing was staged in writes nothing). */
+mc_status mc_fill_lazy(mc_card *card, uint32_t off, uint8_t value, uint32_t len)
 {
+    uint8_t tmp[64];
+    uint32_t n, i;
     mc_status st = MC_OK;
-    uint32_t n;
 
     while (len > 0 && st == MC_OK) {
-        n = len < MC_WIPE_CHUNK ? len : MC_WIPE_CHUNK;
-        st = mc_store_fill_direct(card, off, 0xFF, n);
+        n = len < 64u ? len : 64u;
+        st = mc_store_read(card, off, tmp, n);
+        for (i = 0; st == MC_OK && i < n; i++)
+            if (tmp[i] != value) {
+                st = mc_store_fill_direct(card, off, value, n);
+                break;
+            }
         off += n;
         len -= n;
     }
+    cm_wipe(tmp, sizeof(tmp));
+    return st;
+}
+
+mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
+{
+    mc_status st = mc_fill_lazy(card, off, 0xFF, len);
+
     if (st != MC_OK)
         return st;
     st = mc_store_begin(card);
     if (st == MC_OK)
         st = mc_wipe_write(card, 0, 0);
     return mc_store_end(card, st);
-}
-
-mc_status mc_copy_direct(mc_card *card, uint32_t dst, uint32_t src, uint32_t len)
-{
-    uint8_t tmp[64];
-    uint32_t n, done = 0;
-    bool down = dst > src;    /* overlapping move upward: copy from the end */
-    mc_status st = MC_OK;
-
-    while (done < len && st == MC_OK) {
-        n = len - done < sizeof(tmp) ? len - done : (uint32_t)sizeof(tmp);
-        done += n;
-        /* piece [p, p+n) of the range: from the front, or from the back */
-        {
-            uint32_t p = down ? len - done : done - n;
-            st = mc_store_read(card, src + p, tmp, n);
-            if (st == MC_OK)
-                st = mc_store_write_direct(card, dst + p, tmp, n);
-        }
-    }
-    cm_wipe(tmp, sizeof(tmp));
-    return st;
 }
 
 uint16_t mc_sw_of(mc_status st)

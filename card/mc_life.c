@@ -5,8 +5,9 @@
 #include "cm_ct.h"
 #include "port.h"
 
-/* Clears all RAM state of the runtime but the port binding and the store. */
-static void clear_ram(mc_card *card)
+/* Clears all RAM state of the runtime but the port binding and the store.
+ * Out of line: power-on and reset share one copy. */
+MC_NOINLINE static void clear_ram(mc_card *card)
 {
     mc_chan_close(card);
     card->sel = MC_SEL_NONE;
@@ -26,11 +27,13 @@ static void clear_ram(mc_card *card)
 /* Fabrication is not tear-safe (a torn card is rejected at the factory):
  * every record is written directly, built in card->buf (free until the card
  * answers its first command). */
-MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN],
-                                           const uint8_t family[2], const uint8_t *enc,
-                                           const uint8_t *mac, const uint8_t *dek, size_t key_len)
+static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN],
+                               const uint8_t family[2], const uint8_t *enc, const uint8_t *mac,
+                               const uint8_t *dek, size_t key_len)
 {
     mc_area_rec *a = (mc_area_rec *)(void *)card->buf;
+    uint32_t off = MC_OFF_WIPE;
+    size_t size;
     unsigned i;
     mc_status st;
 
@@ -46,18 +49,14 @@ MC_NOINLINE static mc_status format_layout(mc_card *card, const uint8_t serial[M
     memcpy(a->am.mac, mac, key_len);
     memcpy(a->am.dek, dek, key_len);
     st = mc_rec_direct(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
-    memset(card->buf, 0, sizeof(card->buf));
-    if (st == MC_OK)
-        st = mc_rec_direct(card, MC_OFF_WIPE, card->buf, sizeof(mc_wipe_rec), MC_MAGIC_WIPE);
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++) {
-        memset(card->buf, 0, sizeof(mc_log_rec));
-        st = mc_rec_direct(card, MC_OFF_LOG + i * (uint32_t)sizeof(mc_log_rec), card->buf,
-                           sizeof(mc_log_rec), MC_MAGIC_LOG);
-    }
-    for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
-        memset(card->buf, 0, sizeof(mc_slot_rec));
-        st = mc_rec_direct(card, MC_OFF_SLOTS + i * (uint32_t)sizeof(mc_slot_rec), card->buf,
-                           sizeof(mc_slot_rec), MC_MAGIC_FREE);
+    /* Then the wipe record (on a page of its own) and the free AP slots, one
+     * after the other: zeros but for their seals.  The log's slots stay as
+     * format left them (FF): empty (mc_log.c). */
+    for (i = 0; st == MC_OK && i < 1 + MC_MAX_APS; i++) {
+        size = i == 0 ? sizeof(mc_wipe_rec) : sizeof(mc_slot_rec);
+        memset(card->buf, 0, size);
+        st = mc_rec_direct(card, off, card->buf, size, i == 0 ? MC_MAGIC_WIPE : MC_MAGIC_FREE);
+        off = i == 0 ? MC_OFF_SLOTS : off + (uint32_t)size;
     }
     return st;
 }
@@ -98,8 +97,9 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
     bool used;
     mc_status st = mc_area_read(card, a);
 
-    for (i = 0; st == MC_OK && i < MC_LOG_ENTRIES; i++)
-        st = mc_log_read(card, i, &e);
+    /* one read checks the whole log */
+    if (st == MC_OK)
+        st = mc_log_read(card, 0, &e);
     *log_ok = st == MC_OK;
     /* TERMINATED: the slots were wiped and are never read again. */
     for (i = 0; st == MC_OK && a->state != MC_AREA_TERMINATED && i < MC_MAX_APS; i++) {
@@ -120,7 +120,6 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
 
 static mc_status power_on(mc_card *card, void *port)
 {
-    mc_wipe_rec w;
     bool recovered = false, log_ok = false;
     mc_status st;
 
@@ -132,14 +131,10 @@ static mc_status power_on(mc_card *card, void *port)
     card->corrupt = false;
     clear_ram(card);
     st = mc_store_recover(card, &recovered);
+    /* A wipe that a cut interrupted (DELETE, TERMINATE, a load's staging
+     * gap) is finished before anything else. */
     if (st == MC_OK)
-        st = mc_wipe_read(card, &w);
-    /* A wipe that a cut interrupted (DELETE, TERMINATE, an image's staging
-     * copy) is finished before anything else. */
-    if (st == MC_OK && mc_get32(w.len) != 0) {
-        st = mc_wipe_now(card, mc_get32(w.off), mc_get32(w.len));
-        recovered = true;
-    }
+        st = mc_load_recover(card, &recovered);
     if (st == MC_OK)
         st = check_all(card, &log_ok);
     if (st == MC_OK && recovered)
@@ -194,19 +189,17 @@ void mc_power_off(mc_card *card)
 
 /* TS 3B direct convention; T0 86: TD1 follows, 6 historical bytes; TD1 01:
  * T=1 only, nothing follows; historical bytes "MNAP" and the runtime version;
- * TCK (XOR of T0..last historical byte, required when T=1 is indicated). */
+ * TCK (XOR of T0..last historical byte, required when T=1 is indicated),
+ * computed by the compiler. */
+#define MC_ATR_BODY 0x86, 0x01, 'M', 'N', 'A', 'P', MC_VERSION_MAJOR, MC_VERSION_MINOR
+#define MC_ATR_TCK (0x86 ^ 0x01 ^ 'M' ^ 'N' ^ 'A' ^ 'P' ^ MC_VERSION_MAJOR ^ MC_VERSION_MINOR)
+
 size_t mc_atr(uint8_t *out, size_t cap)
 {
-    static const uint8_t atr[] = { 0x3B, 0x86, 0x01, 'M', 'N', 'A', 'P',
-                                   MC_VERSION_MAJOR, MC_VERSION_MINOR, 0x00 };
-    uint8_t tck = 0;
-    size_t i;
+    static const uint8_t atr[] = { 0x3B, MC_ATR_BODY, MC_ATR_TCK };
 
     if (out == NULL || cap < sizeof(atr))
         return 0;
     memcpy(out, atr, sizeof(atr));
-    for (i = 1; i + 1 < sizeof(atr); i++)
-        tck ^= atr[i];
-    out[sizeof(atr) - 1] = tck;
     return sizeof(atr);
 }

@@ -1,65 +1,114 @@
-/* mc_load.c: LOAD AP blocks (PROTOCOL.md §4), streamed into NVM.
+/* mc_load.c: LOAD AP blocks (PROTOCOL.md §4), written once into NVM.
  *
- * An AP image (up to 32 KiB) never fits in RAM: each block's plain data is
- * written directly into free heap space (the staging area, at the start of
- * the largest gap), where nothing committed refers to it.  A chained block
- * (the only way past the 2048-byte command data limit) is staged raw, then
- * its C-MAC is checked by streaming it back from NVM and it is decrypted in
- * place block by block.  The staging gap is marked for wiping in NVM while a
- * load runs, so that after a power cut recovery wipes whatever plaintext was
- * staged; a dropped load wipes it at once.  The last block hands the staged
- * image to mc_install.c. */
+ * An AP image (up to 32 KiB) never fits in RAM, and is never staged whole
+ * in NVM either: each block's plain data goes through the image parser of
+ * mc_install.c, which writes the EF contents straight to their place in the
+ * new AP's region, at the start of the largest free gap (the staging gap),
+ * and keeps the rest (AID, PIN policy, key set, EF templates) in RAM.  The
+ * last block makes the region visible by one small transaction (the slot
+ * record and its log entry).  The staging gap is marked for wiping in NVM
+ * before the first byte is staged, by one direct write of the wipe record,
+ * so that after a power cut recovery wipes whatever was staged; a dropped
+ * or refused load wipes it at once (docs/nvm.md, "LOAD AP written once").
+ *
+ * A chained block (the only way past the 2048-byte command data limit) is
+ * staged raw in the gap above the region, its C-MAC checked by streaming it
+ * back from NVM, then it is decrypted 64 bytes at a time into the parser;
+ * the raw copy is wiped after. */
 #include "mc_int.h"
 #include "cm_ct.h"
 #include "cm_cbc.h"
 #include "cm_scp03.h"
 
-static uint16_t set_mark(mc_card *card, uint32_t off, uint32_t len)
-{
-    mc_status st = mc_store_begin(card);
+#define CHUNK 64u
 
-    if (st == MC_OK)
-        st = mc_wipe_write(card, off, len);
-    return mc_sw_of(mc_store_end(card, st));
+/* The wipe record, written directly: (off, len) to wipe after a cut.  A
+ * torn write leaves it with any value; recovery then wipes free space only
+ * (mc_load_recover), so no value can make it wipe anything visible.  The
+ * record has a page of its own (MC_OFF_WIPE), so a page-erasing part's torn
+ * page spoils nothing else. */
+mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len)
+{
+    mc_wipe_rec w;
+    mc_status st;
+
+    memset(&w, 0, sizeof(w));
+    mc_put32(w.off, off);
+    mc_put32(w.len, len);
+    st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
+    if (st == MC_OK && mc_port_nvm_flush(card) != 0)
+        st = MC_ERR_NVM;
+    return st;
+}
+
+/* Wipes every byte that no visible state holds: the free runs of the heap
+ * (all of the data space past the slots once the area is TERMINATED),
+ * writing only the 64-byte pieces that are not FF yet; then clears the wipe
+ * record directly.  Whatever a load staged, before its commit, is in a free
+ * run; so is a deleted AP's region once its slot is free. */
+static mc_status wipe_free(mc_card *card)
+{
+    /* The area record in the scratch (card->buf may still hold the command
+     * that drops the load), only for its state. */
+    mc_area_rec *a = (mc_area_rec *)(void *)card->scratch;
+    uint32_t off = MC_OFF_HEAP, gl = 1;
+    mc_status st = mc_area_read(card, a);
+    bool term = st == MC_OK && a->state == MC_AREA_TERMINATED;
+
+    cm_wipe(card->scratch, sizeof(card->scratch));
+    if (term)
+        st = mc_fill_lazy(card, MC_OFF_SLOTS, 0xFF, mc_store_data_size(card) - MC_OFF_SLOTS);
+    else
+        while (st == MC_OK && gl != 0) {
+            st = mc_heap_run(card, off, &off, &gl);
+            if (st == MC_OK)
+                st = mc_fill_lazy(card, off, 0xFF, gl);
+            off += gl;
+        }
+    return st == MC_OK ? mc_load_mark(card, 0, 0) : st;
 }
 
 void mc_load_drop(mc_card *card)
 {
-    uint32_t len = card->load_len + card->chain_len;
     bool marked = card->load_marked;
 
-    if (len > card->load_cap)
-        len = card->load_cap;
     card->load_active = false;
     card->load_marked = false;
     card->chain_active = false;
     card->chain_len = 0;
     card->load_len = 0;
-    if (marked && mc_wipe_now(card, card->load_off, len) == MC_ERR_NVM)
+    cm_wipe(&card->ld, sizeof(card->ld));
+    if (marked && wipe_free(card) == MC_ERR_NVM)
         card->muted = true;
 }
 
 /* A new load: the largest gap becomes the staging area, marked for wiping. */
 static uint16_t load_begin(mc_card *card)
 {
-    uint32_t off, len;
-    mc_status st;
-    uint16_t sw;
+    uint32_t off = MC_OFF_HEAP, len = 1;
+    mc_status st = MC_OK;
 
     mc_load_drop(card);
     if (card->muted)
         return MC_SW_MUTE;
-    st = mc_heap_gap(card, 0, 0, &off, &len, 0, false);
+    /* The largest free run. */
+    card->load_off = 0;
+    card->load_cap = 0;
+    while (st == MC_OK && len != 0) {
+        st = mc_heap_run(card, off, &off, &len);
+        if (len > card->load_cap) {
+            card->load_off = off;
+            card->load_cap = len;
+        }
+        off += len;
+    }
+    if (st == MC_OK)
+        st = mc_load_mark(card, card->load_off, card->load_cap);
     if (st != MC_OK)
         return mc_sw_of(st);
-    card->load_off = off;
-    card->load_cap = len;
-    card->load_len = 0;
     card->load_next = 0;
-    sw = set_mark(card, off, len);
-    if (sw == CM_SW_OK)
-        card->load_marked = true;
-    return sw;
+    card->load_marked = true;   /* card->ld: wiped by mc_load_drop */
+    return CM_SW_OK;
 }
 
 /* Is this chain staged?  Every chain that comes in an open channel is (it
@@ -76,7 +125,7 @@ static bool may_stage(mc_card *card)
 
 uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
 {
-    uint32_t pos;
+    uint32_t pos, top;
     uint16_t sw;
     mc_status st;
 
@@ -91,6 +140,12 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
                 return sw;
             }
         }
+        /* Above what the region may reach: the gap's top less the most the
+         * rest of the image can take, or the region's end so far. */
+        top = MC_IMAGE_MAX + 64 - card->load_len;
+        card->chain_at = mc_ld_end(card);
+        if (card->load_cap > top && card->load_cap - top > card->chain_at)
+            card->chain_at = card->load_cap - top;
     }
     if (card->chain_discard) {
         /* Counted, not staged: the command still has its length when the
@@ -98,8 +153,8 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
         card->chain_len += (uint32_t)len;
         return CM_SW_OK;
     }
-    pos = card->load_len + card->chain_len;
-    if (pos + len > card->load_cap || pos + len > MC_IMAGE_MAX + 64) {
+    pos = card->chain_at + card->chain_len;
+    if (pos + len > card->load_cap || card->load_len + card->chain_len + len > MC_IMAGE_MAX + 64) {
         mc_load_drop(card);
         return card->muted ? MC_SW_MUTE : CM_SW_NO_SPACE;
     }
@@ -113,74 +168,67 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
     return CM_SW_OK;
 }
 
-#define CHUNK 64u
-
-/* C-MAC over the staged raw block, streamed from NVM. */
-static uint16_t stream_mac(mc_card *card, uint32_t base, uint32_t body)
+/* The staged raw block, read back 64 bytes at a time: mode 0 checks its
+ * C-MAC (the MAC's 8 bytes follow the body); mode 1 hands it to the parser,
+ * C-DECRYPTED on the way when dec (each piece CBC-decrypted with the previous
+ * piece's last ciphertext block as its IV, kept in RAM; the padding is in
+ * the last block).  The parser is told which staged bytes are still unread,
+ * so that it never writes over them. */
+static uint16_t stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bool dec,
+                       size_t *plain)
 {
     cm_cmac_ctx ctx;
-    uint8_t tmp[CHUNK];
-    uint32_t i, n;
-    int rc;
+    uint8_t iv[16], next[16], blk[CHUNK];
+    uint32_t i, n, k;
+    size_t last = 16;
     mc_status st = MC_OK;
+    int rc;
 
     /* A chained command MACs its Lc in the shortest form (§3). */
-    rc = cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body, 0);
+    rc = mode ? (dec && body % 16 ? CM_E_FORMAT : dec ? cm_scp03_icv(&card->scp, 0, iv) : CM_OK)
+              : cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body, 0);
+    card->chain_end = at + body;
     for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
         n = body - i < CHUNK ? body - i : CHUNK;
-        st = mc_store_read(card, base + i, tmp, n);
-        if (st == MC_OK)
-            rc = cm_cmac_update(&ctx, tmp, n);
+        st = mc_store_read(card, card->load_off + at + i, blk, n);
+        k = n;
+        if (st != MC_OK)
+            break;
+        if (mode == 0) {
+            rc = cm_cmac_update(&ctx, blk, n);
+            continue;
+        }
+        if (dec) {
+            memcpy(next, blk + n - 16, 16);
+            rc = cm_cbc_decrypt(&card->scp.aes, card->scp.s_enc, card->scp.key_len, iv, blk, blk,
+                                n);
+            memcpy(iv, next, 16);
+            if (rc == CM_OK && i + n == body) {
+                rc = cm_unpad_m2(blk + n - 16, 16, &last);
+                k = n - 16 + (uint32_t)last;
+            }
+        }
+        card->chain_rd = at + i + n;
+        if (rc == CM_OK)
+            st = mc_ld_feed(card, blk, k);
+        *plain += k;
     }
-    if (st == MC_OK)
-        st = mc_store_read(card, base + body, tmp, 8);
-    if (rc == CM_OK && st == MC_OK)
-        rc = cm_scp03_cmac_verify(&card->scp, &ctx, tmp);
+    card->chain_end = 0;
+    if (mode == 0 && rc == CM_OK && st == MC_OK) {
+        st = mc_store_read(card, card->load_off + at + body, blk, 8);
+        if (st == MC_OK)
+            rc = cm_scp03_cmac_verify(&card->scp, &ctx, blk);
+    }
     cm_wipe(&ctx, sizeof(ctx));
+    cm_wipe(blk, sizeof(blk));
     if (st != MC_OK)
         return mc_sw_of(st);
     return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
 }
 
-/* C-DECRYPTION in place, 64 bytes at a time: each piece is CBC-decrypted
- * with the previous piece's last ciphertext block as its IV (kept in RAM);
- * the padding is in the last block. */
-static uint16_t decrypt_in_place(mc_card *card, uint32_t base, uint32_t body, size_t *plain)
-{
-    uint8_t iv[16], next[16], blk[CHUNK];
-    uint32_t i, n;
-    size_t last = 0;
-    mc_status st = MC_OK;
-    int rc;
-
-    if (body % 16 != 0)
-        return CM_SW_SM_DATA_INCORRECT;
-    rc = cm_scp03_icv(&card->scp, 0, iv);
-    for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
-        n = body - i < CHUNK ? body - i : CHUNK;
-        st = mc_store_read(card, base + i, blk, n);
-        if (st != MC_OK)
-            break;
-        memcpy(next, blk + n - 16, 16);
-        rc = cm_cbc_decrypt(&card->scp.aes, card->scp.s_enc, card->scp.key_len, iv, blk, blk, n);
-        memcpy(iv, next, 16);
-        if (rc == CM_OK && i + n == body)
-            rc = cm_unpad_m2(blk + n - 16, 16, &last);
-        if (rc == CM_OK)
-            st = mc_store_write_direct(card, base + i, blk, n);
-    }
-    cm_wipe(blk, sizeof(blk));
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    if (rc != CM_OK)
-        return CM_SW_SM_DATA_INCORRECT;
-    *plain = body - 16 + last;
-    return CM_SW_OK;
-}
-
 uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
 {
-    uint32_t base = card->load_off + card->load_len, n = card->chain_len;
+    uint32_t at = card->chain_at, n = card->chain_len, end;
     uint16_t sw;
 
     *plain_len = 0;
@@ -189,18 +237,23 @@ uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
         return (card->chain_hdr[0] & 0x04) && card->chan != MC_CH_OPEN ? CM_SW_SECURITY_STATUS
                                                                          : CM_SW_OK;
     }
-    if (!(card->chain_hdr[0] & 0x04)) {
-        *plain_len = n;
-        return CM_SW_OK;
-    }
+    /* Staged only in an open channel, where a command without SM is refused
+     * at its first segment (mc_apdu.c): the chain is wrapped. */
     if (n < 8)
         return CM_SW_SM_DATA_INCORRECT;
-    sw = stream_mac(card, base, n - 8);
-    if (sw != CM_SW_OK || !(card->scp.level & CM_SL_CDEC) || n == 8) {
-        *plain_len = n - 8;
-        return sw;
+    sw = stream(card, at, n - 8, 0, false, plain_len);
+    if (sw == CM_SW_OK)
+        sw = stream(card, at, n - 8, 1, (card->scp.level & CM_SL_CDEC) && n > 8, plain_len);
+    /* The raw copy above what the region has laid out so far is wiped. */
+    end = mc_ld_end(card);
+    if (end < at)
+        end = at;
+    if (sw != MC_SW_MUTE && end < at + n) {
+        mc_status st = mc_fill_lazy(card, card->load_off + end, 0xFF, at + n - end);
+        if (st != MC_OK)
+            sw = mc_sw_of(st);
     }
-    return decrypt_in_place(card, base, n - 8, plain_len);
+    return sw;
 }
 
 uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
@@ -229,15 +282,6 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
             return sw;
     }
     card->load_active = true;
-    if (!c->staged) {
-        if (card->load_len + c->lc > card->load_cap) {
-            mc_load_drop(card);
-            return card->muted ? MC_SW_MUTE : CM_SW_NO_SPACE;
-        }
-        st = mc_store_write_direct(card, card->load_off + card->load_len, c->data, c->lc);
-        if (st != MC_OK)
-            return mc_sw_of(st);
-    }
     card->load_len += (uint32_t)c->lc;
     card->chain_len = 0;
     card->load_next++;
@@ -245,10 +289,30 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
         mc_load_drop(card);
         return card->muted ? MC_SW_MUTE : CM_SW_WRONG_DATA;
     }
+    if (!c->staged) {
+        st = mc_ld_feed(card, c->data, c->lc);
+        if (st != MC_OK)
+            return mc_sw_of(st);
+    }
     if (c->p1 == 0x00)
         return CM_SW_OK;
     sw = mc_install(card);
     if (card->load_marked || card->load_active)
         mc_load_drop(card);
     return card->muted ? MC_SW_MUTE : sw;
+}
+
+/* Power-on: a wipe that a cut interrupted (DELETE, TERMINATE, a load's
+ * staging gap) is finished.  wipe_free wipes free space only, so the wipe
+ * record may hold any value: whatever it holds but a clear record (one that
+ * fails its check: a torn direct write) means "wipe". */
+mc_status mc_load_recover(mc_card *card, bool *recovered)
+{
+    mc_wipe_rec w;
+    mc_status st = mc_store_read(card, MC_OFF_WIPE, &w, sizeof(w));
+
+    if (st != MC_OK || (mc_check(&w, sizeof(w), MC_MAGIC_WIPE) && mc_get32(w.len) == 0))
+        return st;
+    *recovered = true;
+    return wipe_free(card);
 }

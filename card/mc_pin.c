@@ -89,19 +89,28 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
     return sw;
 }
 
-uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
+/* VERIFY (change false) and CHANGE REFERENCE DATA (data: old PIN length,
+ * old PIN, new PIN), one path for both. */
+static uint16_t pin_cmd(mc_card *card, mc_cmd *c, bool change)
 {
     mc_slot_rec s;
+    const uint8_t *d = c->data, *np = NULL;
+    size_t old_len = c->lc, new_len = 0;
     uint16_t sw;
 
     if (c->p1 != 0x00 || c->p2 != 0x81)
         return CM_SW_WRONG_P1P2;
-    if (c->too_long)
+    if (c->too_long || (change && c->lc == 0))
         return CM_SW_WRONG_LENGTH;
-    /* The empty form asks for the state and needs no channel. */
+    /* The empty VERIFY asks for the state and needs no channel. */
     sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
     if (sw != CM_SW_OK)
         return sw;
+    if (change) {
+        old_len = *d++;
+        new_len = old_len + 1 <= c->lc ? c->lc - 1 - old_len : 0;
+        np = d + old_len;
+    }
     if (s.pin_len == 0)
         sw = CM_SW_REF_DATA_NOT_USABLE;
     else if (s.pin_tries == 0)
@@ -109,39 +118,21 @@ uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
     else if (c->lc == 0)
         sw = card->pin_ok && mc_chan_on(card, card->sel) ? CM_SW_OK
                                                           : (uint16_t)CM_SW_PIN_TRIES(s.pin_tries);
-    else if (!mc_pin_fits(&s, c->data, c->lc))
+    else if (old_len + (change ? 1u : 0u) > c->lc || !mc_pin_fits(&s, d, old_len) ||
+             (change && !mc_pin_fits(&s, np, new_len)))
         sw = CM_SW_WRONG_DATA;
     else
-        sw = counted_try(card, &s, c->data, c->lc, NULL, 0);
+        sw = counted_try(card, &s, d, old_len, np, new_len);
     cm_wipe(&s, sizeof(s));
     return sw;
 }
 
+uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
+{
+    return pin_cmd(card, c, false);
+}
+
 uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
 {
-    mc_slot_rec s;
-    size_t old_len, new_len;
-    const uint8_t *d = c->data;
-    uint16_t sw;
-
-    if (c->p1 != 0x00 || c->p2 != 0x81)
-        return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
-    sw = mc_gate(card, c->gate, NULL, &s);
-    if (sw != CM_SW_OK)
-        return sw;
-    old_len = d[0];
-    new_len = old_len + 1 <= c->lc ? c->lc - 1 - old_len : 0;
-    if (s.pin_len == 0)
-        sw = CM_SW_REF_DATA_NOT_USABLE;
-    else if (s.pin_tries == 0)
-        sw = CM_SW_AUTH_BLOCKED;
-    else if (old_len + 1 > c->lc || !mc_pin_fits(&s, d + 1, old_len) ||
-             !mc_pin_fits(&s, d + 1 + old_len, new_len))
-        sw = CM_SW_WRONG_DATA;
-    else
-        sw = counted_try(card, &s, d + 1, old_len, d + 1 + old_len, new_len);
-    cm_wipe(&s, sizeof(s));
-    return sw;
+    return pin_cmd(card, c, true);
 }

@@ -8,7 +8,14 @@
 
 bool mc_level_valid(uint8_t level)
 {
-    return level == 0x01 || level == 0x03 || level == 0x11 || level == 0x13 || level == 0x33;
+    /* C-MAC, with C-DECRYPTION, R-MAC or both, or all four (§3). */
+    static const uint8_t levels[] = { 0x01, 0x03, 0x11, 0x13, 0x33 };
+    unsigned i;
+
+    for (i = 0; i < sizeof(levels); i++)
+        if (level == levels[i])
+            return true;
+    return false;
 }
 
 /* The key set, AID, minimum level and counter index of the selected
@@ -38,7 +45,7 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     const mc_keyrec *k;
     const uint8_t *aid;
     size_t aid_len;
-    uint8_t min_level, seq3[3], *r = card->buf;
+    uint8_t min_level, *r = card->buf;
     unsigned ctr;
     uint32_t seq;
     uint16_t sw;
@@ -64,10 +71,14 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     st = mc_store_counter_set(card, ctr, seq + 1);
     if (st != MC_OK)
         return mc_sw_of(st);
-    mc_put24(seq3, seq + 1);
+    /* The response (§3): diversification data 10, KVN, 03 (SCP03), 70 (i
+     * parameter), card challenge 8, card cryptogram 8, sequence counter 3,
+     * built in place: the counter first, where the challenge's KDF reads it;
+     * the command data (the host challenge, at r) is copied out before. */
     memcpy(card->host_chal, c->data, 8);
+    mc_put24(r + 29, seq + 1);
     mc_aes(card, &aes);
-    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, seq3, aid, aid_len, card->card_chal) !=
+    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, aid, aid_len, card->card_chal) !=
             CM_OK ||
         cm_scp03_init(&card->scp, &aes, k->enc, k->mac, k->key_len, card->host_chal,
                       card->card_chal) != CM_OK ||
@@ -85,21 +96,22 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     r[11] = 0x03;
     r[12] = 0x70;
     memcpy(r + 13, card->card_chal, 8);
-    memcpy(r + 29, seq3, 3);
     c->rlen = 32;
-    cm_wipe(&a.am, sizeof(a.am));
-    cm_wipe(&s.keys, sizeof(s.keys));
+    /* a.am and s.keys go with the stack scrub after the command
+     * (mc_scrub_stack, mc_apdu.c). */
     return CM_SW_OK;
 }
 
 uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
+    const uint8_t *aid = NULL;
+    size_t aid_len = 0;
     uint8_t hdr[4];
     bool pending = card->chan == MC_CH_PENDING, used;
     uint16_t sw;
     int ok;
-    mc_status st;
+    mc_status st = MC_OK;
 
     /* Its own order (§9): level 6A86 › length 6700 › no pending initiation
      * 6985 › level below the minimum 6982 › cryptogram or C-MAC 6300; no
@@ -133,12 +145,13 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
         mc_chan_close(card);
         /* The initiation was on the selected application (any other
          * command in between ended it). */
-        st = MC_OK;
-        if (MC_SEL_IS_AP(card->sel))
+        if (MC_SEL_IS_AP(card->sel)) {
             st = mc_slot_read(card, card->sel, s, &used);
+            aid = s->aid;
+            aid_len = s->aid_len;
+        }
         if (st == MC_OK)
-            st = MC_SEL_IS_AP(card->sel) ? mc_log_event(card, MC_EV_AUTH_FAIL, s->aid, s->aid_len)
-                                         : mc_log_event(card, MC_EV_AUTH_FAIL, NULL, 0);
+            st = mc_log_event(card, MC_EV_AUTH_FAIL, aid, aid_len);
         return st == MC_OK ? CM_SW_VERIFY_FAIL : mc_sw_of(st);
     }
     card->chan = MC_CH_OPEN;
@@ -161,11 +174,10 @@ uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec 
     if (rc == CM_OK) {
         k->kvn = ks.kvn;
         k->key_len = ks.key_len;
-        memcpy(k->enc, ks.enc, ks.key_len);
-        memcpy(k->mac, ks.mac, ks.key_len);
-        memcpy(k->dek, ks.dek, ks.key_len);
+        /* enc, mac, dek: consecutive in both records, zeros past key_len. */
+        memcpy(k->enc, ks.enc, sizeof(k->enc) + sizeof(k->mac) + sizeof(k->dek));
     }
-    cm_wipe(&ks, sizeof(ks));
+    /* ks goes with the stack scrub after the command (mc_scrub_stack). */
     return rc == CM_OK ? CM_SW_OK : CM_SW_WRONG_DATA;
 }
 
@@ -201,32 +213,27 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
     if (st != MC_OK)
         return mc_sw_of(st);
     mc_put24(nk.seq_base, hwm);
-    st = mc_store_begin(card);
     if (card->sel == MC_SEL_AM) {
         a.am = nk;
         if (setup)
             a.state = MC_AREA_ACTIVE;
+        st = mc_store_begin(card);
         if (st == MC_OK)
             st = mc_area_write(card, &a);
         if (st == MC_OK)
             st = mc_log_add(card, MC_EV_KEY_CHANGED, NULL, 0);
         if (st == MC_OK && setup)
             st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
+        sw = mc_sw_of(mc_store_end(card, st));
     } else {
         s.keys = nk;
-        if (st == MC_OK)
-            st = mc_slot_write(card, card->sel, &s);
-        if (st == MC_OK)
-            st = mc_log_add(card, MC_EV_KEY_CHANGED, s.aid, s.aid_len);
+        sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
-    st = mc_store_end(card, st);
     card->buf[0] = nk.kvn;
     memcpy(card->buf + 1, kcv, 9);
-    cm_wipe(&nk, sizeof(nk));
-    cm_wipe(&a.am, sizeof(a.am));
-    cm_wipe(&s.keys, sizeof(s.keys));
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    c->rlen = 10;
-    return CM_SW_OK;
+    /* nk, a.am and s go with the stack scrub after the command
+     * (mc_scrub_stack, mc_apdu.c). */
+    if (sw == CM_SW_OK)
+        c->rlen = 10;
+    return sw;
 }

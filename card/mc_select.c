@@ -3,28 +3,6 @@
 #include "mc_int.h"
 #include "cm_tlv.h"
 
-/* Looks up an AP by AID without ever using a corrupt slot (SELECT still
- * answers on a corrupt card, §8). */
-static unsigned find_ap(mc_card *card, const uint8_t *aid, size_t len, mc_slot_rec *s,
-                        mc_status *err)
-{
-    unsigned i;
-    bool used;
-    mc_status st;
-
-    *err = MC_OK;
-    for (i = 0; i < MC_MAX_APS; i++) {
-        st = mc_slot_read(card, i, s, &used);
-        if (st == MC_ERR_NVM) {
-            *err = st;
-            return MC_MAX_APS;
-        }
-        if (st == MC_OK && used && s->aid_len == len && memcmp(s->aid, aid, len) == 0)
-            return i;
-    }
-    return MC_MAX_APS;
-}
-
 static uint16_t select_aid(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
@@ -36,10 +14,6 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
     cm_tlv_writer w;
     size_t m1, m2;
 
-    /* F1: the channel and the PIN state end first, whatever the outcome. */
-    mc_chan_close(card);
-    if (c->p2 != 0x00 && c->p2 != 0x0C)
-        return CM_SW_WRONG_P1P2;
     if (c->too_long || len > 16)
         return CM_SW_WRONG_LENGTH;
     memcpy(aid, c->data, len);
@@ -58,8 +32,10 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
          * then reads 00 (never a value taken from corrupt data). */
         state = st == MC_OK ? a.state : 0x00;
     } else {
+        /* Never using a corrupt slot (SELECT still answers on a corrupt
+         * card, §8). */
         if (st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
-            slot = find_ap(card, aid, len, &s, &st);
+            st = mc_find_aid(card, aid, len, &slot, &s, true);
         if (st == MC_ERR_NVM)
             return MC_SW_MUTE;
         if (slot >= MC_MAX_APS)
@@ -92,8 +68,6 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
     size_t m;
     uint8_t d[5];
 
-    if (c->p2 != 0x00 && c->p2 != 0x0C)
-        return CM_SW_WRONG_P1P2;
     if (c->too_long || c->lc != 2)
         return CM_SW_WRONG_LENGTH;
     /* An AP command: the AP's channel is needed (§5), its state is not; as
@@ -137,11 +111,15 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
 
 uint16_t mc_cmd_select(mc_card *card, mc_cmd *c)
 {
+    /* F1: by AID, the channel and the PIN state end first, whatever the
+     * outcome. */
     if (c->p1 == 0x04)
-        return select_aid(card, c);
-    if (c->p1 == 0x02)
-        return select_ef(card, c);
-    return CM_SW_WRONG_P1P2;
+        mc_chan_close(card);
+    else if (c->p1 != 0x02)
+        return CM_SW_WRONG_P1P2;
+    if (c->p2 != 0x00 && c->p2 != 0x0C)
+        return CM_SW_WRONG_P1P2;
+    return c->p1 == 0x04 ? select_aid(card, c) : select_ef(card, c);
 }
 
 /* DF20: the open part always; the rest in an AM channel only (F5). */
@@ -160,11 +138,15 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
         return MC_SW_MUTE;
     full = st == MC_OK && mc_chan_on(card, MC_SEL_AM);
     if (full && a.state != MC_AREA_TERMINATED) {
-        /* After TERMINATED the slots are wiped: nothing to count. */
-        st = mc_heap_free(card, &free_bytes);
+        /* After TERMINATED the slots are wiped: nothing to count.  One pass
+         * counts the APs and the heap their regions leave free. */
+        free_bytes = mc_store_data_size(card) - MC_OFF_HEAP;
         for (i = 0; st == MC_OK && i < MC_MAX_APS; i++) {
             st = mc_slot_read(card, i, &s, &used);
-            count += used;
+            if (st == MC_OK && used) {
+                count++;
+                free_bytes -= mc_get32(s.region_len);
+            }
         }
         if (st == MC_ERR_NVM)
             return MC_SW_MUTE;
@@ -192,29 +174,26 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
     return CM_SW_OK;
 }
 
-/* DF21: newest entry first.  The ring is written in order, so walking back
- * from the newest entry gives descending sequence numbers. */
+/* DF21: newest entry first (mc_log_read: the newest, then by sequence
+ * number). */
 static uint16_t security_log(mc_card *card, mc_cmd *c)
 {
     mc_log_rec e;
-    unsigned idx, n;
-    uint32_t prev;
-    mc_status st = mc_log_newest(card, &idx, &e);
+    uint32_t top = 0;
+    unsigned n;
+    mc_status st = MC_OK;
     cm_tlv_writer w;
     size_t m, m2;
 
-    if (st != MC_OK)
-        return mc_sw_of(st);
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0xDF21);
-    prev = idx < MC_LOG_ENTRIES ? mc_get32(e.seq) + 1 : 0;
-    for (n = 0; idx < MC_LOG_ENTRIES && n < MC_LOG_ENTRIES; n++) {
-        st = mc_log_read(card, (idx + MC_LOG_ENTRIES - n) % MC_LOG_ENTRIES, &e);
+    for (n = 0; n < MC_LOG_ENTRIES && (n == 0 || n < top); n++) {
+        st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (mc_get32(e.seq) == 0 || mc_get32(e.seq) >= prev)
+        if (mc_get32(e.seq) == 0)
             break;
-        prev = mc_get32(e.seq);
+        top = mc_get32(e.seq) + n;
         m2 = cm_tlv_open(&w, 0xDF22);
         cm_tlv_put(&w, 0x80, e.seq, 4);
         cm_tlv_put_u8(&w, 0x81, e.event);

@@ -26,12 +26,23 @@ struct mc_card;
  * (PROTOCOL.md §11).  Writes of other addresses are never disturbed.  The
  * runtime survives such a cut at every write: no byte is a commit point on
  * its own (docs/nvm.md); the simulator models every case (old, new, 00, FF,
- * the valid codes of the byte, random values).  The store's layout assumes
- * byte-writable EEPROM: on a part that programs whole pages, where a cut may
- * spoil the whole page being programmed, neighbouring structures share pages
- * (the journal's control slot A and its open mark, counter slots) and a cut
- * in one may spoil the other; such a port needs a page-aligned layout, which
- * this runtime does not provide yet (docs/porting.md).  The runtime keeps single writes small (at most one page of
+ * the valid codes of the byte, random values).
+ *
+ * A page-erasing port (flash, or an EEPROM that erases and programs whole
+ * pages): a cut may spoil the WHOLE aligned page being programmed, bytes of
+ * it outside the write included (any content: old, erased, 00, random);
+ * the pages of the write before it hold the new bytes, the later ones their
+ * old bytes (a port programs a multi-page write in ascending address order,
+ * each page completely before the next).  The store is laid out for pages of
+ * up to MC_STORE_PAGE (64) bytes, a power of two: the header, each journal
+ * control slot, the journal's records, each security-log slot, the heap and
+ * each AP region start on pages of their own, a counter ring's consecutive
+ * slots are in different pages, and a transaction journals the whole pages
+ * it writes, so that such a cut spoils nothing that recovery cannot rebuild
+ * (docs/nvm.md, "Pages").  Not yet for the slots of linear-fixed and cyclic
+ * EFs: they are packed, so a torn page may spoil a neighbouring record; a
+ * page-erasing port must not hold record EFs until they are page-aligned.
+ * The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
  * point.
  * Tests tear a port through the tear interface of card/port_tear.h (count

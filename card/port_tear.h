@@ -27,6 +27,8 @@ uint64_t mc_port_tear_count(struct mc_card *card);
 #define MC_TEAR_OLD   0   /* its old value: a clean prefix of k new bytes */
 #define MC_TEAR_NEW   1   /* the value being written (k + 1 new bytes) */
 #define MC_TEAR_VALUE 2   /* the value given to mc_port_tear_arm */
+#define MC_TEAR_RANDOM 3  /* page tearing: bytes of a generator seeded with
+                           * value (byte tearing: like MC_TEAR_VALUE) */
 
 /* Arms a power cut during the nth NVM write from now (1 = the next one),
  * after k of its bytes reached NVM; byte k then holds what `how` says
@@ -42,6 +44,19 @@ void mc_port_tear_arm(struct mc_card *card, uint64_t nth, size_t k, int how, uin
  * bytes that landed), and in *addr (when not NULL) its NVM address; 0 while
  * no cut happened since the last arm or restart. */
 size_t mc_port_tear_cut(struct mc_card *card, uint32_t *addr);
+
+/* Page-granular tearing, for a port whose part erases and programs whole
+ * pages (flash, or EEPROM with page buffers): with page_size P (a power of
+ * two; 0: byte tearing, the default), a cut during a write spoils the
+ * whole aligned page of P bytes that holds the interrupted byte (byte k),
+ * bytes of that page outside the write included: MC_TEAR_OLD leaves the
+ * page as it was, MC_TEAR_VALUE fills it with value, MC_TEAR_RANDOM with
+ * bytes seeded by value.  The pages of the write before it hold the new
+ * bytes, the pages after it their old ones (card/port.h states what a
+ * page-erasing port may leave).  The tear runner cuts at the first byte of
+ * each page of a write in this mode (tr_case.page).  Optional: a port
+ * without it tears bytes only, and the runner refuses page cases. */
+void mc_port_tear_page(struct mc_card *card, uint32_t page_size);
 
 /* The power is back: any armed cut is dropped and NVM writes work again.
  * The caller then starts the runtime again (mc_power_off, mc_power_on). */

@@ -25,9 +25,10 @@ mc_status mc_st_nvm_flush(struct mc_card *card)
     return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
+/* Whole pages only, so that a journal record's pages never pass its end. */
 uint32_t mc_st_data_size(struct mc_card *card)
 {
-    uint32_t n = mc_port_nvm_size(card);
+    uint32_t n = mc_port_nvm_size(card) & ~(ST_PAGE - 1u);
     return n >= ST_DATA_OFF + ST_DATA_MIN ? n - ST_DATA_OFF : 0;
 }
 
@@ -41,17 +42,31 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
  * with another layout is refused instead of misread. */
 static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
 {
-    st_put32(h + 0, ST_HDR_MAGIC);
-    st_put16(h + 4, ST_VERSION);
-    st_put16(h + 6, MC_STORE_COUNTERS);
-    st_put16(h + 8, ST_RING);
-    st_put16(h + 10, ST_SLOT);
-    st_put32(h + 12, nvm_size);
-    st_put32(h + 16, ST_CTR_OFF);
-    st_put32(h + 20, ST_JNL_OFF);
-    st_put32(h + 24, ST_REC_AREA);
-    st_put32(h + 28, ST_DATA_OFF);
+    /* magic; version, counters; ring, slot size (16 bits each); NVM size;
+     * counter rings; journal; record area; data space (docs/nvm.md) */
+    static const uint32_t f[8] = {ST_HDR_MAGIC, ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16,
+                                  ST_RING | ST_SLOT << 16, 0, ST_CTR_OFF, ST_JNL_OFF,
+                                  ST_REC_AREA, ST_DATA_OFF};
+
+    for (unsigned i = 0; i < 8; i++)
+        st_put32(h + 4 * i, i == 3 ? nvm_size : f[i]);
     st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
+}
+
+/* Fills NVM [addr, addr + len) with value in ST_CHUNK pieces. */
+static mc_status fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len)
+{
+    uint8_t chunk[ST_CHUNK];
+    mc_status rc = MC_OK;
+
+    memset(chunk, value, sizeof(chunk));
+    while (len > 0 && rc == MC_OK) {
+        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
+        rc = mc_st_nvm_write(card, addr, chunk, n);
+        addr += (uint32_t)n;
+        len -= n;
+    }
+    return rc;
 }
 
 mc_status mc_store_format(struct mc_card *card)
@@ -64,14 +79,11 @@ mc_status mc_store_format(struct mc_card *card)
     memset(st, 0, sizeof(*st));
     if (mc_st_data_size(card) == 0)
         return MC_ERR_PARAM;
-    /* The header goes last: a format torn anywhere leaves no valid header,
-     * so the half-made store is reported corrupt, never used. */
-    memset(h, 0xFF, sizeof(h));
-    rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
-    if (rc == MC_OK)
-        rc = mc_store_fill_direct(card, 0, 0xFF, mc_st_data_size(card));
-    if (rc == MC_OK)
-        rc = mc_st_counters_format(card);
+    /* Everything erased from the header on (its first write invalidates the
+     * header: a format torn anywhere leaves no valid header, so the
+     * half-made store is reported corrupt, never used; every counter reads
+     * 0, journal slot B is invalid), then the journal, then the header. */
+    rc = fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card));
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
     if (rc == MC_OK)
@@ -146,20 +158,9 @@ mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *
 
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)
 {
-    uint8_t chunk[ST_CHUNK];
-
     if (card->store.corrupt)
         return MC_ERR_CORRUPT;
     if (!mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
-    memset(chunk, value, sizeof(chunk));
-    while (len > 0) {
-        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
-        mc_status rc = mc_st_nvm_write(card, ST_DATA_OFF + off, chunk, n);
-        if (rc != MC_OK)
-            return rc;
-        off += (uint32_t)n;
-        len -= n;
-    }
-    return MC_OK;
+    return fill(card, ST_DATA_OFF + off, value, len);
 }

@@ -27,6 +27,11 @@
 
 struct mc_card;   /* so this header also stands alone (mc_card.h includes it) */
 
+/* The page the store's layout is aligned to (docs/nvm.md): the data space
+ * starts on a page boundary, so data-space offsets that are multiples of it
+ * start a page of the part (a port's pages of at most this size). */
+#define MC_STORE_PAGE 64u
+
 #define MC_STORE_COUNTERS 17     /* counter 0: area manager; 1..16: AP slots */
 /* PIN try counters of the AP slots 0..15: counters MC_STORE_COUNTERS + slot
  * (mc_store_counter_get/set), in rings of their own (docs/nvm.md). */
@@ -60,6 +65,11 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
 
 mc_status mc_store_begin(struct mc_card *card);
 mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len);
+/* The same for a write that owns the pages it touches (nothing else on them
+ * is ever read: a security-log slot): its record holds only its own bytes,
+ * not the whole pages, since a torn home page then spoils nothing that
+ * replay must restore (docs/nvm.md, "Pages"). */
+mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf, size_t len);
 mc_status mc_store_commit(struct mc_card *card);
 /* Drops the open transaction: nothing of it reaches the data space. */
 void mc_store_abort(struct mc_card *card);

@@ -20,8 +20,6 @@
 #include "crc.h"
 #include "store_int.h"
 
-enum slot_kind { SLOT_VALID, SLOT_ERASED, SLOT_BAD };
-
 /* Sequence counters have rings of ST_RING slots, PIN try counters rings of
  * ST_PIN_RING right behind them. */
 static unsigned ring_len(unsigned idx)
@@ -29,11 +27,30 @@ static unsigned ring_len(unsigned idx)
     return idx < MC_STORE_COUNTERS ? ST_RING : ST_PIN_RING;
 }
 
+/* Ring position pos lies in page pos mod (pages of the ring): consecutive
+ * positions are in different pages, so a torn page never holds the newest
+ * slot while the next one is written (docs/nvm.md).  The quotient and
+ * remainder by subtraction (at most 16 steps): Cortex-M0+ has no divider,
+ * and `%` or `/` by the ring's 3 or 6 pages links libgcc's (280 bytes). */
 static uint32_t slot_addr(unsigned idx, unsigned pos)
 {
-    if (idx < MC_STORE_COUNTERS)
-        return ST_CTR_OFF + ((uint32_t)idx * ST_RING + pos) * ST_SLOT;
-    return ST_PIN_OFF + ((uint32_t)(idx - MC_STORE_COUNTERS) * ST_PIN_RING + pos) * ST_SLOT;
+    unsigned pages = ring_len(idx) * ST_SLOT / ST_PAGE, q = 0;
+    uint32_t base = idx < MC_STORE_COUNTERS
+                        ? ST_CTR_OFF + (uint32_t)idx * ST_RING * ST_SLOT
+                        : ST_PIN_OFF + (uint32_t)(idx - MC_STORE_COUNTERS) * ST_PIN_RING * ST_SLOT;
+
+    while (pos >= pages) {
+        pos -= pages;
+        q++;
+    }
+    return base + pos * ST_PAGE + q * ST_SLOT;
+}
+
+/* The slot after pos in ring idx (pos < its length), without a division
+ * (Cortex-M0+ has none: `%` links the 280-byte libgcc divider). */
+static unsigned ring_next(unsigned idx, unsigned pos)
+{
+    return pos + 1u == ring_len(idx) ? 0u : pos + 1u;
 }
 
 static uint16_t slot_crc(unsigned idx, unsigned pos, const uint8_t s[6])
@@ -51,86 +68,40 @@ static void slot_encode(unsigned idx, unsigned pos, uint32_t value, uint8_t s[ST
     st_put16(s + 6, slot_crc(idx, pos, s));
 }
 
-static enum slot_kind slot_decode(unsigned idx, unsigned pos, const uint8_t s[ST_SLOT],
-                                  uint32_t *value)
+/* The slot's value, or 0 when it is erased, torn or damaged (a set never
+ * writes 0). */
+static uint32_t slot_value(unsigned idx, unsigned pos, const uint8_t s[ST_SLOT])
 {
-    bool erased = true;
-
-    for (unsigned i = 0; i < ST_SLOT; i++)
-        erased = erased && s[i] == 0xFF;
-    if (erased)
-        return SLOT_ERASED;
     for (int i = 0; i < 3; i++)
         if ((uint8_t)(s[i] ^ s[3 + i]) != 0xFFu)
-            return SLOT_BAD;
+            return 0;
     if (st_get16(s + 6) != slot_crc(idx, pos, s))
-        return SLOT_BAD;
-    *value = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
-    return SLOT_VALID;
+        return 0;
+    return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
 }
 
-mc_status mc_st_counters_format(struct mc_card *card)
-{
-    uint8_t chunk[ST_CHUNK];
-    uint32_t done = 0;
-    mc_store *st = &card->store;
-
-    memset(chunk, 0xFF, sizeof(chunk));
-    while (done < ST_CTR_LEN + ST_PIN_LEN) {
-        uint32_t n = ST_CTR_LEN + ST_PIN_LEN - done < ST_CHUNK ? ST_CTR_LEN + ST_PIN_LEN - done
-                                                                : ST_CHUNK;
-        mc_status rc = mc_st_nvm_write(card, ST_CTR_OFF + done, chunk, n);
-        if (rc != MC_OK)
-            return rc;
-        done += n;
-    }
-    for (unsigned i = 0; i < MC_STORE_ALL_COUNTERS; i++) {
-        st->counter_cache[i] = 0;
-        st->counter_slot[i] = (uint8_t)(ring_len(i) - 1);   /* so the first set uses slot 0 */
-    }
-    return MC_OK;
-}
-
-/* Loads one ring: newest valid slot, and a damage check.  A legitimate ring
- * holds valid and erased slots plus at most one bad slot, right after the
- * newest (a torn set, retried there by the next set); a bad slot anywhere
- * else is damage. */
+/* Loads one ring: its largest valid slot.  A slot that fails its checks
+ * holds no value: a torn set (or, on a page-erasing part, the other slots of
+ * the page it tore) and damage look alike, so neither is reported. */
 static mc_status load_ring(struct mc_card *card, unsigned idx)
 {
     mc_store *st = &card->store;
-    uint8_t chunk[ST_CHUNK];
-    unsigned ring = ring_len(idx), newest = ring - 1, bad_pos = 0, bad = 0;
-    uint32_t best = 0;
-    bool any = false;
+    uint8_t s[ST_SLOT];
+    unsigned ring = ring_len(idx), pos;
+    uint32_t v;
 
-    for (unsigned base = 0; base < ring; base += ST_CHUNK / ST_SLOT) {
-        unsigned cnt = ring - base < ST_CHUNK / ST_SLOT ? ring - base : ST_CHUNK / ST_SLOT;
-        mc_status rc = mc_st_nvm_read(card, slot_addr(idx, base), chunk, cnt * ST_SLOT);
+    st->counter_cache[idx] = 0;
+    st->counter_slot[idx] = (uint8_t)(ring - 1);   /* so the first set uses slot 0 */
+    for (pos = 0; pos < ring; pos++) {
+        mc_status rc = mc_st_nvm_read(card, slot_addr(idx, pos), s, sizeof(s));
         if (rc != MC_OK)
             return rc;
-        for (unsigned j = 0; j < cnt; j++) {
-            uint32_t v = 0;
-            switch (slot_decode(idx, base + j, chunk + j * ST_SLOT, &v)) {
-            case SLOT_VALID:
-                if (!any || v > best) {
-                    best = v;
-                    newest = base + j;
-                    any = true;
-                }
-                break;
-            case SLOT_BAD:
-                bad_pos = base + j;
-                bad++;
-                break;
-            case SLOT_ERASED:
-                break;
-            }
+        v = slot_value(idx, pos, s);
+        if (v > st->counter_cache[idx]) {
+            st->counter_cache[idx] = v;
+            st->counter_slot[idx] = (uint8_t)pos;
         }
     }
-    if (bad > 1 || (bad == 1 && bad_pos != (newest + 1) % ring))
-        return MC_ERR_CORRUPT;
-    st->counter_cache[idx] = best;
-    st->counter_slot[idx] = (uint8_t)newest;
     return MC_OK;
 }
 
@@ -169,7 +140,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
         return MC_ERR_PARAM;
     if (value == st->counter_cache[idx])
         return MC_OK;          /* already durable: no write */
-    pos = (st->counter_slot[idx] + 1u) % ring_len(idx);
+    pos = ring_next(idx, st->counter_slot[idx]);
     slot_encode(idx, pos, value, s);
     rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc == MC_OK)

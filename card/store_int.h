@@ -12,12 +12,18 @@
 
 /* Copies and fills move through a stack buffer of this many bytes. */
 #define ST_CHUNK 64u
+/* The page the layout is aligned to: every commit-point structure (the
+ * header, each journal control slot, the record area, each counter ring)
+ * starts on a page of its own, so that a port whose torn write spoils the
+ * whole page being programmed (card/port.h) spoils nothing else; a counter
+ * ring's consecutive slots lie in different pages (docs/nvm.md). */
+#define ST_PAGE  MC_STORE_PAGE
 
 /* ---- store header (NVM offset 0) ------------------------------------- */
 #define ST_HDR_OFF   0u
 #define ST_HDR_LEN   36u
 #define ST_HDR_MAGIC 0x5453434Du      /* "MCST" */
-#define ST_VERSION   2u              /* 2: journal control in two slots (issue #16) */
+#define ST_VERSION   3u              /* 2: journal control in two slots; 3: record slots, log slots (issue #16) */
 
 /* ---- counter rings ----------------------------------------------------
  * MC_STORE_COUNTERS rings of ST_RING slots of ST_SLOT bytes. */
@@ -31,19 +37,22 @@
 #define ST_PIN_RING  24u
 #define ST_PIN_OFF   (ST_CTR_OFF + ST_CTR_LEN)
 #define ST_PIN_LEN   (MC_STORE_PIN_COUNTERS * ST_PIN_RING * ST_SLOT)
+_Static_assert(ST_CTR_OFF % ST_PAGE == 0 && ST_RING * ST_SLOT % ST_PAGE == 0 &&
+                   ST_PIN_RING * ST_SLOT % ST_PAGE == 0,
+               "counter rings must fill whole pages");
 
 /* ---- journal ------------------------------------------------------------
- * Control slot A [16] at ST_JNL_OFF, control slot B [16] in the header's
- * reserved bytes, then [open mark 1][records ...] after slot A; a record is a
+ * Control slot A [16] at ST_JNL_OFF, control slot B [16] on the next page,
+ * then [open mark 1][records ...] from the page after; a record is a
  * 14-byte header and its data.  The capacity counts one record header.
  * No single byte is a commit point: the journal's state is the valid
  * control slot with the greater sequence number (docs/nvm.md). */
 #define ST_JNL_OFF    (ST_PIN_OFF + ST_PIN_LEN)
 #define ST_CTL_A_OFF  ST_JNL_OFF
-#define ST_CTL_B_OFF  40u
+#define ST_CTL_B_OFF  (ST_JNL_OFF + ST_PAGE)
 #define ST_DESC_LEN   16u             /* one control slot */
 #define ST_DESC_MAGIC 0x324Au         /* "J2" */
-#define ST_MARK_OFF   (ST_JNL_OFF + ST_DESC_LEN)
+#define ST_MARK_OFF   (ST_JNL_OFF + 2u * ST_PAGE)
 #define ST_REC_OFF    (ST_MARK_OFF + 1u)
 #define ST_REC_HDR    14u
 #define ST_TX_CAP     3072u
@@ -59,7 +68,7 @@
 #define ST_MARK(seq)       ((uint8_t)(seq))
 
 /* ---- data space ---------------------------------------------------------- */
-#define ST_DATA_OFF   ((ST_JNL_END + 15u) & ~15u)
+#define ST_DATA_OFF   ((ST_JNL_END + ST_PAGE - 1u) & ~(ST_PAGE - 1u))
 /* Smallest data space format accepts. */
 #define ST_DATA_MIN   1024u
 
@@ -106,7 +115,6 @@ int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);
 mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 
 /* Counters (store_counter.c). */
-mc_status mc_st_counters_format(struct mc_card *card);
 mc_status mc_st_counters_load(struct mc_card *card);
 
 #endif

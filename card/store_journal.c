@@ -105,29 +105,27 @@ int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
 
 mc_status mc_st_journal_format(struct mc_card *card)
 {
-    uint8_t d[ST_DESC_LEN + 1];
+    uint8_t d[ST_DESC_LEN];
     mc_status rc;
 
-    /* Slot B erased (invalid), then slot A CLEAR with sequence 0 and, right
-     * behind it, an open mark that is no transaction's (recovery compares it
-     * with the next sequence number, 1): two writes. */
-    memset(d, 0xFF, sizeof(d));
-    rc = mc_st_nvm_write(card, ST_CTL_B_OFF, d, ST_DESC_LEN);
+    /* Slot B is erased (invalid) by format's fill; an open mark that is no
+     * transaction's (recovery compares it with the next sequence number, 1),
+     * then slot A CLEAR with sequence 0. */
+    d[0] = ST_MARK(0);
+    rc = mc_st_nvm_write(card, ST_MARK_OFF, d, 1);
     encode_ctl(d, 0, ST_STATE_CLEAR, 0, 0);
-    d[ST_DESC_LEN] = ST_MARK(0);
     if (rc == MC_OK)
         rc = mc_st_nvm_write(card, ST_CTL_A_OFF, d, sizeof(d));
     return rc;
 }
 
-static void rec_header(uint8_t h[ST_REC_HDR], uint32_t seq, uint32_t off, uint16_t len,
-                       const void *data)
+static void rec_header(uint8_t h[ST_REC_HDR], uint32_t seq, uint32_t off, uint32_t len,
+                       uint32_t crc)
 {
     st_put32(h + 0, seq);
     st_put32(h + 4, off);
-    st_put16(h + 8, len);
-    st_put32(h + 10, mc_crc32_final(mc_crc32_update(mc_crc32_update(MC_CRC32_INIT, h, 10),
-                                                    data, len)));
+    st_put16(h + 8, (uint16_t)len);
+    st_put32(h + 10, crc);
 }
 
 mc_status mc_store_begin(struct mc_card *card)
@@ -146,12 +144,13 @@ mc_status mc_store_begin(struct mc_card *card)
     return MC_OK;
 }
 
-mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, size_t len,
+                          bool own)
 {
     mc_store *st = &card->store;
-    uint8_t b[ST_CHUNK];
-    size_t n = 0;
-    uint32_t addr;
+    uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
+    uint32_t lo, hi, p, a, z, n, addr, crc, end = off + (uint32_t)len;
+    uint32_t h = st->journal_records == 0 ? 1u : 0u;
     mc_status rc;
 
     if (st->corrupt)
@@ -160,34 +159,55 @@ mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, si
         return MC_ERR_PARAM;
     if (len == 0)
         return MC_OK;
-    if (len > ST_TX_CAP || st->journal_used + ST_REC_HDR + len > ST_REC_AREA)
+    /* The record holds the whole pages the write touches (ST_PAGE) with
+     * their new content: its home copy rewrites every byte of each page it
+     * writes, so replay rewrites a page that a page-erasing part tore
+     * (docs/nvm.md).  The data space's size is a multiple of ST_PAGE.  A
+     * write that owns its pages (mc_store_write_own) holds only its bytes. */
+    lo = own ? off : off & ~(ST_PAGE - 1u);
+    hi = own ? end : (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
+    if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
-
     addr = ST_REC_OFF + st->journal_used;
-    if (st->journal_records == 0) {
-        /* The first write of a transaction starts with its open mark (right
-         * before the first record), so recovery sees that it began.  A torn
-         * mark is harmless: recovery discards (nothing to undo) or ignores
-         * it, and the state is "before" either way. */
-        b[n++] = ST_MARK(st->tx_seq + 1u);
-        addr = ST_MARK_OFF;
+    /* The first record's header goes with the open mark in front of it, so
+     * recovery sees that a transaction began.  A torn mark is harmless:
+     * recovery discards (nothing to undo) or ignores it, and the state is
+     * "before" either way. */
+    hd[0] = ST_MARK(st->tx_seq + 1u);
+    rec_header(hd + h, st->tx_seq + 1u, lo, hi - lo, 0);
+    crc = mc_crc32_update(MC_CRC32_INIT, hd + h, 10);
+    /* The pages first, one write each (the transaction's view with the new
+     * bytes laid over it), then the header that seals them. */
+    for (p = lo; p < hi; p += ST_PAGE) {
+        n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
+        a = off > p ? off : p;
+        z = end < p + n ? end : p + n;
+        rc = mc_store_read(card, p, b, n);
+        if (rc != MC_OK)
+            return rc;
+        memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
+        crc = mc_crc32_update(crc, b, n);
+        rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
+        if (rc != MC_OK)
+            return rc;
     }
-    rec_header(b + n, st->tx_seq + 1u, off, (uint16_t)len, buf);
-    n += ST_REC_HDR;
-    if (n + len <= sizeof(b)) {
-        /* Small record: header and data in one port write. */
-        memcpy(b + n, buf, len);
-        rc = mc_st_nvm_write(card, addr, b, n + len);
-    } else {
-        rc = mc_st_nvm_write(card, addr, b, n);
-        if (rc == MC_OK)
-            rc = mc_st_nvm_write(card, addr + (uint32_t)n, buf, len);
-    }
+    st_put32(hd + h + 10, mc_crc32_final(crc));
+    rc = mc_st_nvm_write(card, addr - h, hd, h + ST_REC_HDR);
     if (rc != MC_OK)
         return rc;
     st->journal_records++;
-    st->journal_used += ST_REC_HDR + (uint32_t)len;
+    st->journal_used += ST_REC_HDR + (hi - lo);
     return MC_OK;
+}
+
+mc_status mc_store_write(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    return tx_write(card, off, buf, len, false);
+}
+
+mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    return tx_write(card, off, buf, len, true);
 }
 
 /* Copies the nrec records of the journal to their home in the data space. */

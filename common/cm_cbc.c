@@ -13,10 +13,12 @@ static int check(const cm_aes *aes, const uint8_t *key, size_t key_len, size_t l
     return CM_OK;
 }
 
-int cm_cbc_encrypt(const cm_aes *aes, const uint8_t *key, size_t key_len,
-                   const uint8_t iv[CM_AES_BLOCK], const uint8_t *in, uint8_t *out, size_t len)
+/* The one CBC core of both directions.  Each input block is copied first, so
+ * out may alias in. */
+static int cbc(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t *iv,
+               const uint8_t *in, uint8_t *out, size_t len, int decrypt)
 {
-    uint8_t chain[16];
+    uint8_t chain[16], cur[16];
     size_t off;
     int i, rc = check(aes, key, key_len, len);
 
@@ -27,45 +29,37 @@ int cm_cbc_encrypt(const cm_aes *aes, const uint8_t *key, size_t key_len,
     else
         memset(chain, 0, 16);
     for (off = 0; off < len; off += 16) {
-        for (i = 0; i < 16; i++)
-            chain[i] ^= in[off + (size_t)i];
-        if (aes->fn(aes->ctx, 0, key, key_len, chain, chain) != 0) {
-            cm_wipe(chain, sizeof(chain));
-            return CM_E_CIPHER;
+        memcpy(cur, in + off, 16);
+        if (!decrypt)
+            for (i = 0; i < 16; i++)
+                cur[i] ^= chain[i];
+        if (aes->fn(aes->ctx, decrypt, key, key_len, cur, out + off) != 0) {
+            rc = CM_E_CIPHER;
+            break;
         }
-        memcpy(out + off, chain, 16);
+        if (decrypt) {
+            for (i = 0; i < 16; i++)
+                out[off + (size_t)i] ^= chain[i];
+            memcpy(chain, cur, 16);            /* the ciphertext block chains */
+        } else {
+            memcpy(chain, out + off, 16);
+        }
     }
     cm_wipe(chain, sizeof(chain));
-    return CM_OK;
+    cm_wipe(cur, sizeof(cur));
+    return rc;
+}
+
+int cm_cbc_encrypt(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                   const uint8_t iv[CM_AES_BLOCK], const uint8_t *in, uint8_t *out, size_t len)
+{
+    return cbc(aes, key, key_len, iv, in, out, len, 0);
 }
 
 int cm_cbc_decrypt(const cm_aes *aes, const uint8_t *key, size_t key_len,
                    const uint8_t iv[CM_AES_BLOCK], const uint8_t *in, uint8_t *out, size_t len)
 {
-    uint8_t prev[16], cur[16];
-    size_t off;
-    int i, rc = check(aes, key, key_len, len);
-
-    if (rc != CM_OK)
-        return rc;
-    if (iv != NULL)
-        memcpy(prev, iv, 16);
-    else
-        memset(prev, 0, 16);
-    for (off = 0; off < len; off += 16) {
-        /* Keep the ciphertext block: out may alias in. */
-        memcpy(cur, in + off, 16);
-        if (aes->fn(aes->ctx, 1, key, key_len, cur, out + off) != 0) {
-            rc = CM_E_CIPHER;
-            break;
-        }
-        for (i = 0; i < 16; i++)
-            out[off + (size_t)i] ^= prev[i];
-        memcpy(prev, cur, 16);
-    }
-    cm_wipe(prev, sizeof(prev));
-    cm_wipe(cur, sizeof(cur));
-    return rc;
+    return cbc(aes, key, key_len, iv, in, out, len, 1);
 }
 
 size_t cm_pad_m2_len(size_t len)

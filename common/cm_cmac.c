@@ -8,16 +8,17 @@
 #include "cm_ct.h"
 #include "cm_err.h"
 
-/* Doubling in GF(2^128) with the CMAC polynomial (Rb = 0x87). */
-static void gf_double(const uint8_t in[16], uint8_t out[16])
+/* Doubling in GF(2^128) with the CMAC polynomial (Rb = 0x87), in place
+ * (each byte reads its successor before the successor changes). */
+static void gf_double(uint8_t b[16])
 {
-    uint8_t carry = (uint8_t)(in[0] >> 7);
+    uint8_t carry = (uint8_t)(b[0] >> 7);
     int i;
 
     for (i = 0; i < 15; i++)
-        out[i] = (uint8_t)((in[i] << 1) | (in[i + 1] >> 7));
+        b[i] = (uint8_t)((b[i] << 1) | (b[i + 1] >> 7));
     /* Constant time: mask instead of a branch on the top bit. */
-    out[15] = (uint8_t)((in[15] << 1) ^ (0x87 & (uint8_t)(0u - carry)));
+    b[15] = (uint8_t)((b[15] << 1) ^ (0x87 & (uint8_t)(0u - carry)));
 }
 
 static void xor_block(uint8_t *dst, const uint8_t *src)
@@ -73,20 +74,19 @@ int cm_cmac_update(cm_cmac_ctx *ctx, const uint8_t *data, size_t len)
 
 int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
 {
-    uint8_t l[16], k[16];
+    uint8_t k[16];
     int rc = CM_OK;
 
     if (ctx == NULL || tag == NULL)
         return CM_E_PARAM;
-    memset(l, 0, sizeof(l));
-    if (ctx->error || encrypt_block(ctx, l) != CM_OK) {
+    memset(k, 0, sizeof(k));
+    if (ctx->error || encrypt_block(ctx, k) != CM_OK) {   /* L = E(0) */
         rc = CM_E_CIPHER;
         goto out;
     }
-    gf_double(l, k);                 /* K1 */
+    gf_double(k);                    /* K1 */
     if (ctx->buf_len < 16) {
-        gf_double(k, l);             /* K2, for an incomplete (or empty) last block */
-        memcpy(k, l, 16);
+        gf_double(k);                /* K2, for an incomplete (or empty) last block */
         ctx->buf[ctx->buf_len] = 0x80;
         memset(ctx->buf + ctx->buf_len + 1, 0, 16 - ctx->buf_len - 1);
     }
@@ -98,7 +98,6 @@ int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
     }
     memcpy(tag, ctx->x, 16);
 out:
-    cm_wipe(l, sizeof(l));
     cm_wipe(k, sizeof(k));
     cm_wipe(ctx, sizeof(*ctx));
     return rc;

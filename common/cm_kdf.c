@@ -23,17 +23,15 @@ int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
         uint8_t ctr = (uint8_t)i;
         size_t take;
 
+        /* cm_cmac_update fails only with what init already refused, and a
+         * cipher fault is sticky: final reports both. */
         rc = cm_cmac_init(&ctx, aes, key, key_len);
-        if (rc == CM_OK)
-            rc = cm_cmac_update(&ctx, before, before_len);
-        if (rc == CM_OK)
-            rc = cm_cmac_update(&ctx, &ctr, 1);
-        if (rc == CM_OK)
-            rc = cm_cmac_update(&ctx, after, after_len);
-        if (rc == CM_OK)
-            rc = cm_cmac_final(&ctx, block);
-        else
-            cm_wipe(&ctx, sizeof(ctx));
+        if (rc != CM_OK)
+            break;
+        cm_cmac_update(&ctx, before, before_len);
+        cm_cmac_update(&ctx, &ctr, 1);
+        cm_cmac_update(&ctx, after, after_len);
+        rc = cm_cmac_final(&ctx, block);
         if (rc != CM_OK)
             break;
         take = out_len - done;

@@ -8,11 +8,24 @@
 #include "cm_err.h"
 #include "cm_kdf.h"
 
+/* The session keys sit one after the other (cm_scp03_init derives them in a
+ * loop). */
+_Static_assert(offsetof(cm_scp03, s_mac) == offsetof(cm_scp03, s_enc) + CM_SCP03_MAX_KEY &&
+                   offsetof(cm_scp03, s_rmac) == offsetof(cm_scp03, s_mac) + CM_SCP03_MAX_KEY,
+               "S-ENC, S-MAC, S-RMAC not consecutive");
+/* Likewise the keys of a key set (cm_scp03_keyset_parse). */
+_Static_assert(offsetof(cm_keyset, mac) == offsetof(cm_keyset, enc) + CM_SCP03_MAX_KEY &&
+                   offsetof(cm_keyset, dek) == offsetof(cm_keyset, mac) + CM_SCP03_MAX_KEY,
+               "key set keys not consecutive");
+
 int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const uint8_t *k_mac,
                   size_t key_len, const uint8_t host_challenge[8], const uint8_t card_challenge[8])
 {
+    /* S-ENC from K-ENC, S-MAC and S-RMAC from K-MAC (Amendment D §6.2.1). */
+    static const uint8_t constants[3] = { CM_DC_S_ENC, CM_DC_S_MAC, CM_DC_S_RMAC };
     uint8_t context[16];
-    int rc;
+    unsigned i;
+    int rc = CM_OK;
 
     if (s == NULL || aes == NULL || k_enc == NULL || k_mac == NULL || !cm_aes_valid_key_len(key_len) ||
         host_challenge == NULL || card_challenge == NULL)
@@ -22,11 +35,9 @@ int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const ui
     s->key_len = (uint8_t)key_len;
     memcpy(context, host_challenge, 8);
     memcpy(context + 8, card_challenge, 8);
-    rc = cm_scp03_kdf(aes, k_enc, key_len, CM_DC_S_ENC, context, 16, s->s_enc, key_len * 8);
-    if (rc == CM_OK)
-        rc = cm_scp03_kdf(aes, k_mac, key_len, CM_DC_S_MAC, context, 16, s->s_mac, key_len * 8);
-    if (rc == CM_OK)
-        rc = cm_scp03_kdf(aes, k_mac, key_len, CM_DC_S_RMAC, context, 16, s->s_rmac, key_len * 8);
+    for (i = 0; rc == CM_OK && i < 3; i++)
+        rc = cm_scp03_kdf(aes, i ? k_mac : k_enc, key_len, constants[i], context, 16,
+                          s->s_enc + i * CM_SCP03_MAX_KEY, key_len * 8);
     if (rc != CM_OK)
         cm_scp03_close(s);
     return rc;
@@ -44,21 +55,30 @@ int cm_scp03_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_
     return cm_scp03_kdf(&s->aes, s->s_mac, s->key_len, constant, context, 16, out, 64);
 }
 
+/* The verdict of a constant-time comparison of a computed value with a
+ * received one, the one thing made public; the computed copy is wiped.  One
+ * copy for every cryptogram, MAC and KCV check. */
+static int ct_verdict(uint8_t *computed, const uint8_t *received, size_t n, int err)
+{
+    int ok = cm_ct_equal(computed, received, n);
+
+    CM_CT_DECLASSIFY(&ok, sizeof ok);
+    cm_wipe(computed, n);
+    return ok ? CM_OK : err;
+}
+
 int cm_scp03_check_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_challenge[8],
                               const uint8_t card_challenge[8], const uint8_t received[8])
 {
     uint8_t expect[8];
-    int rc, ok;
+    int rc;
 
     if (received == NULL)
         return CM_E_PARAM;
     rc = cm_scp03_cryptogram(s, constant, host_challenge, card_challenge, expect);
     if (rc != CM_OK)
         return rc;
-    ok = cm_ct_equal(expect, received, 8);
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    cm_wipe(expect, sizeof(expect));
-    return ok ? CM_OK : CM_E_MAC;
+    return ct_verdict(expect, received, 8, CM_E_MAC);
 }
 
 int cm_scp03_card_challenge(const cm_aes *aes, const uint8_t *k_enc, size_t key_len,
@@ -97,6 +117,17 @@ static size_t put_lc(uint8_t *p, size_t lc, int ext_lc)
     return 3;
 }
 
+/* A CMAC under key (S-MAC or S-RMAC) that starts with the MAC chain: the
+ * start of both the C-MAC and the R-MAC. */
+static int chain_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t *key)
+{
+    int rc = cm_cmac_init(ctx, &s->aes, key, s->key_len);
+
+    if (rc == CM_OK)
+        rc = cm_cmac_update(ctx, s->mac_chain, 16);
+    return rc;
+}
+
 int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4], size_t data_len,
                         int ext_lc)
 {
@@ -107,9 +138,7 @@ int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4
     if (s == NULL || ctx == NULL || hdr == NULL || data_len > 65535 - 8)
         return CM_E_PARAM;
     lc_len = put_lc(lc, data_len + CM_SCP03_MAC_LEN, ext_lc);
-    rc = cm_cmac_init(ctx, &s->aes, s->s_mac, s->key_len);
-    if (rc == CM_OK)
-        rc = cm_cmac_update(ctx, s->mac_chain, 16);
+    rc = chain_begin(s, ctx, s->s_mac);
     if (rc == CM_OK)
         rc = cm_cmac_update(ctx, hdr, 4);
     if (rc == CM_OK)
@@ -134,17 +163,31 @@ int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8
 {
     uint8_t chain[16], mac[8];
     int rc = cm_scp03_cmac_end(ctx, chain, mac);
-    int ok = rc == CM_OK && cm_ct_equal(mac, received, CM_SCP03_MAC_LEN);
 
-    /* The verdict decides the answer: the one thing made public. */
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    cm_wipe(mac, sizeof(mac));
-    if (ok)
+    if (rc == CM_OK)
+        rc = ct_verdict(mac, received, CM_SCP03_MAC_LEN, CM_E_MAC);
+    if (rc == CM_OK)
         cm_scp03_accept_command(s, chain);
     cm_wipe(chain, sizeof(chain));
-    if (rc != CM_OK)
-        return rc;
-    return ok ? CM_OK : CM_E_MAC;
+    return rc;
+}
+
+int cm_scp03_verify_command(cm_scp03 *s, const uint8_t hdr[4], const uint8_t *data, size_t len,
+                            int ext_lc)
+{
+    cm_cmac_ctx ctx;
+    int rc;
+
+    if (len < CM_SCP03_MAC_LEN)
+        return CM_E_FORMAT;
+    len -= CM_SCP03_MAC_LEN;
+    rc = cm_scp03_cmac_begin(s, &ctx, hdr, len, ext_lc);
+    if (rc == CM_OK)
+        rc = cm_cmac_update(&ctx, data, len);
+    if (rc == CM_OK)
+        rc = cm_scp03_cmac_verify(s, &ctx, data + len);
+    cm_wipe(&ctx, sizeof(ctx));
+    return rc;
 }
 
 /* MAC of a whole command held in memory. */
@@ -187,22 +230,16 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
 int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8_t data[16],
                                   int ext_lc)
 {
-    uint8_t chain[16], mac[8];
-    int rc, ok;
+    int rc;
 
     if (s == NULL || hdr == NULL || data == NULL)
         return CM_E_PARAM;
-    /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds. */
+    /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds;
+     * the check of any command adopts the new chain value on a match only. */
     memset(s->mac_chain, 0, 16);
-    rc = command_mac(s, hdr, data, 8, ext_lc, chain, mac);
+    rc = cm_scp03_verify_command(s, hdr, data, 16, ext_lc);
     if (rc != CM_OK)
         return rc;
-    ok = cm_ct_equal(mac, data + 8, 8);
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    cm_wipe(mac, sizeof(mac));
-    if (!ok)
-        return CM_E_MAC;
-    memcpy(s->mac_chain, chain, 16);
     s->level = hdr[2];
     s->counter = 0;
     return CM_OK;
@@ -227,11 +264,32 @@ int cm_scp03_icv(const cm_scp03 *s, int response, uint8_t icv[16])
     return CM_OK;
 }
 
+/* C-DECRYPTION (response 0) or R-ENCRYPTION (response 1) of buf[0..len) in
+ * place, under S-ENC with the counter's ICV: encrypts when plain_len is
+ * NULL, else decrypts and strips the padding (len a multiple of 16, else
+ * CM_E_PADDING).  The one CBC path of both directions of the channel. */
+static int session_cbc(const cm_scp03 *s, int response, uint8_t *buf, size_t len,
+                       size_t *plain_len)
+{
+    uint8_t icv[16];
+    int rc;
+
+    if (plain_len != NULL && len % 16 != 0)
+        return CM_E_PADDING;
+    rc = cm_scp03_icv(s, response, icv);
+    if (rc == CM_OK)
+        rc = plain_len == NULL
+                 ? cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, buf, buf, len)
+                 : cm_cbc_decrypt_unpad(&s->aes, s->s_enc, s->key_len, icv, buf, len, plain_len);
+    cm_wipe(icv, sizeof(icv));
+    return rc;
+}
+
 int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
                           uint8_t *out, size_t cap, size_t *out_len)
 {
     cm_apdu v, w;
-    uint8_t hdr[4], icv[16], chain[16];
+    uint8_t hdr[4], chain[16];
     size_t body_len, lc_new, pos, n;
     int rc;
 
@@ -267,10 +325,7 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
             size_t p = cm_pad_m2(out + pos, v.nc, body_len);
             if (p != body_len)
                 return CM_E_SPACE;
-            rc = cm_scp03_icv(s, 0, icv);
-            if (rc == CM_OK)
-                rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, out + pos, out + pos, p);
-            cm_wipe(icv, sizeof(icv));
+            rc = session_cbc(s, 0, out + pos, p, NULL);
             if (rc != CM_OK)
                 return rc;
         }
@@ -287,34 +342,18 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
 int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, size_t len,
                             int ext_lc, size_t *plain_len)
 {
-    cm_cmac_ctx ctx;
-    uint8_t icv[16];
     size_t body_len;
     int rc;
 
     if (s == NULL || hdr == NULL || (data == NULL && len) || plain_len == NULL)
         return CM_E_PARAM;
-    if (len < CM_SCP03_MAC_LEN)
-        return CM_E_FORMAT;
-    body_len = len - CM_SCP03_MAC_LEN;
-    rc = cm_scp03_cmac_begin(s, &ctx, hdr, body_len, ext_lc);
-    if (rc == CM_OK)
-        rc = cm_cmac_update(&ctx, data, body_len);
-    if (rc == CM_OK)
-        rc = cm_scp03_cmac_verify(s, &ctx, data + body_len);
-    cm_wipe(&ctx, sizeof(ctx));
+    rc = cm_scp03_verify_command(s, hdr, data, len, ext_lc);
     if (rc != CM_OK)
         return rc;
+    body_len = len - CM_SCP03_MAC_LEN;
     *plain_len = body_len;
-    if ((s->level & CM_SL_CDEC) && body_len > 0) {
-        if (body_len % 16 != 0)
-            return CM_E_PADDING;
-        rc = cm_scp03_icv(s, 0, icv);
-        if (rc == CM_OK)
-            rc = cm_cbc_decrypt_unpad(&s->aes, s->s_enc, s->key_len, icv, data, body_len, plain_len);
-        cm_wipe(icv, sizeof(icv));
-        return rc;
-    }
+    if ((s->level & CM_SL_CDEC) && body_len > 0)
+        return session_cbc(s, 0, data, body_len, plain_len);
     return CM_OK;
 }
 
@@ -338,19 +377,15 @@ static int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len, uint
 
     swb[0] = (uint8_t)(sw >> 8);
     swb[1] = (uint8_t)sw;
-    rc = cm_cmac_init(&ctx, &s->aes, s->s_rmac, s->key_len);
-    if (rc == CM_OK)
-        rc = cm_cmac_update(&ctx, s->mac_chain, 16);
+    rc = chain_begin(s, &ctx, s->s_rmac);
     if (rc == CM_OK)
         rc = cm_cmac_update(&ctx, data, len);
     if (rc == CM_OK)
         rc = cm_cmac_update(&ctx, swb, 2);
     if (rc == CM_OK)
-        rc = cm_cmac_final(&ctx, tag);
+        rc = cm_scp03_cmac_end(&ctx, tag, mac);
     else
         cm_wipe(&ctx, sizeof(ctx));
-    if (rc == CM_OK)
-        memcpy(mac, tag, 8);
     cm_wipe(tag, sizeof(tag));
     return rc;
 }
@@ -358,7 +393,6 @@ static int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len, uint
 int cm_scp03_wrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, size_t cap, uint16_t sw,
                            size_t *out_len)
 {
-    uint8_t icv[16];
     size_t n = len;
     int rc;
 
@@ -368,10 +402,7 @@ int cm_scp03_wrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, size_t c
         n = cm_pad_m2(buf, len, cap);
         if (n == 0)
             return CM_E_SPACE;
-        rc = cm_scp03_icv(s, 1, icv);
-        if (rc == CM_OK)
-            rc = cm_cbc_encrypt(&s->aes, s->s_enc, s->key_len, icv, buf, buf, n);
-        cm_wipe(icv, sizeof(icv));
+        rc = session_cbc(s, 1, buf, n, NULL);
         if (rc != CM_OK)
             return rc;
     }
@@ -390,9 +421,9 @@ int cm_scp03_wrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, size_t c
 int cm_scp03_unwrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, uint16_t sw,
                              size_t *plain_len)
 {
-    uint8_t mac[8], icv[16];
+    uint8_t mac[8];
     size_t n = len;
-    int rc, ok;
+    int rc;
 
     if (s == NULL || (buf == NULL && len) || plain_len == NULL)
         return CM_E_PARAM;
@@ -401,24 +432,14 @@ int cm_scp03_unwrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, uint16
             return CM_E_MAC;
         n = len - CM_SCP03_MAC_LEN;
         rc = response_mac(s, buf, n, sw, mac);
+        if (rc == CM_OK)
+            rc = ct_verdict(mac, buf + n, CM_SCP03_MAC_LEN, CM_E_MAC);
         if (rc != CM_OK)
             return rc;
-        ok = cm_ct_equal(mac, buf + n, CM_SCP03_MAC_LEN);
-        CM_CT_DECLASSIFY(&ok, sizeof ok);
-        cm_wipe(mac, sizeof(mac));
-        if (!ok)
-            return CM_E_MAC;
     }
     *plain_len = n;
-    if ((s->level & CM_SL_RENC) && n > 0) {
-        if (n % 16 != 0)
-            return CM_E_PADDING;
-        rc = cm_scp03_icv(s, 1, icv);
-        if (rc == CM_OK)
-            rc = cm_cbc_decrypt_unpad(&s->aes, s->s_enc, s->key_len, icv, buf, n, plain_len);
-        cm_wipe(icv, sizeof(icv));
-        return rc;
-    }
+    if ((s->level & CM_SL_RENC) && n > 0)
+        return session_cbc(s, 1, buf, n, plain_len);
     return CM_OK;
 }
 
@@ -453,7 +474,7 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 
     if (in == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
-    expect = key_len % 16 ? cm_pad_m2_len(key_len) : key_len;
+    expect = (key_len + 15) & ~(size_t)15;   /* padded to a block multiple */
     if (in_len != expect)
         return CM_E_FORMAT;
     rc = cm_cbc_decrypt(aes, dek, dek_len, NULL, in, block, in_len);
@@ -488,17 +509,14 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
 int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
 {
     uint8_t kcv[3];
-    int rc, ok;
+    int rc;
 
     if (expected == NULL)
         return CM_E_PARAM;
     rc = cm_kcv(aes, key, key_len, kcv);
     if (rc != CM_OK)
         return rc;
-    ok = cm_ct_equal(kcv, expected, 3);
-    CM_CT_DECLASSIFY(&ok, sizeof ok);
-    cm_wipe(kcv, sizeof(kcv));
-    return ok ? CM_OK : CM_E_KCV;
+    return ct_verdict(kcv, expected, 3, CM_E_KCV);
 }
 
 int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
@@ -540,7 +558,6 @@ int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
                           const uint8_t *data, size_t len, cm_keyset *out, uint8_t kcv_out[9])
 {
-    uint8_t *keys[3];
     size_t pos = 1, klen = 0, elen, i;
     int rc = CM_OK, kcv_bad = 0;
 
@@ -549,37 +566,35 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     memset(out, 0, sizeof(*out));
     if (len < 1 || data[0] < 0x01 || data[0] > 0x7F)
         return CM_E_FORMAT;
-    keys[0] = out->enc;
-    keys[1] = out->mac;
-    keys[2] = out->dek;
     for (i = 0; i < 3; i++) {
-        if (len - pos < 3 || data[pos] != 0x88) {
+        /* 88 Ll Lk E(key) 03 KCV, every key of the first one's length. */
+        const uint8_t *p = data + pos;
+        uint8_t *key = out->enc + i * CM_SCP03_MAX_KEY;   /* enc, mac, dek */
+
+        if (len - pos < 3 || p[0] != 0x88) {
             rc = CM_E_FORMAT;
             break;
         }
         if (i == 0)
-            klen = data[pos + 2];
-        if (data[pos + 2] != klen || !cm_aes_valid_key_len(klen)) {
+            klen = p[2];
+        elen = (klen + 15) & ~(size_t)15;      /* E(key): padded to a block multiple */
+        if (p[2] != klen || !cm_aes_valid_key_len(klen) || p[1] != elen + 1 ||
+            len - pos < 3 + elen + 4 || p[3 + elen] != 0x03) {
             rc = CM_E_FORMAT;
             break;
         }
-        elen = klen % 16 ? cm_pad_m2_len(klen) : klen;
-        if (data[pos + 1] != elen + 1 || len - pos < 3 + elen + 4 || data[pos + 3 + elen] != 0x03) {
-            rc = CM_E_FORMAT;
-            break;
-        }
-        rc = cm_scp03_unwrap_key(aes, dek, dek_len, data + pos + 3, elen, klen, keys[i]);
+        rc = cm_scp03_unwrap_key(aes, dek, dek_len, p + 3, elen, klen, key);
         if (rc != CM_OK)
             break;
         /* Check every KCV (no early exit), report once at the end. */
-        rc = cm_kcv_check(aes, keys[i], klen, data + pos + 4 + elen);
+        rc = cm_kcv_check(aes, key, klen, p + 4 + elen);
         if (rc == CM_E_KCV)
             kcv_bad = 1;
         else if (rc != CM_OK)
             break;
         rc = CM_OK;
         if (kcv_out != NULL)
-            memcpy(kcv_out + 3 * i, data + pos + 4 + elen, 3);
+            memcpy(kcv_out + 3 * i, p + 4 + elen, 3);
         pos += 3 + elen + 4;
     }
     if (rc == CM_OK && pos != len)

@@ -103,6 +103,12 @@ int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8]);
  * check behind every command the card verifies, whole or streamed. */
 int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8]);
 
+/* Card side: checks the C-MAC of a command held in memory: data[0..len)
+ * ends with the 8 MAC bytes (len < 8: CM_E_FORMAT).  On a match the chain
+ * advances (cm_scp03_cmac_verify); the data is not decrypted. */
+int cm_scp03_verify_command(cm_scp03 *s, const uint8_t hdr[4], const uint8_t *data, size_t len,
+                            int ext_lc);
+
 /* Host side: EXTERNAL AUTHENTICATE data (host cryptogram || C-MAC) for level;
  * starts the MAC chain.  After it the channel is at level and the counter is 0
  * (the next command uses counter 1). */

@@ -5,49 +5,51 @@
 
 #define CM_TLV_MAX_DEPTH 8
 
+int cm_tlv_header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len, size_t *header_len)
+{
+    size_t p = 1;
+
+    if (n < 1)
+        return CM_E_FORMAT;
+    *tag = buf[0];
+    if ((buf[0] & 0x1F) == 0x1F) {
+        /* A second byte with bit 8 set would announce a third tag byte. */
+        if (n < 2 || (buf[1] & 0x80))
+            return CM_E_FORMAT;
+        *tag = (uint16_t)((buf[0] << 8) | buf[1]);
+        p = 2;
+    }
+    if (p >= n)
+        return CM_E_FORMAT;
+    if (buf[p] < 0x80) {
+        *len = buf[p++];
+    } else if (buf[p] == 0x81 && n - p >= 2) {
+        *len = buf[p + 1];
+        p += 2;
+    } else if (buf[p] == 0x82 && n - p >= 3) {
+        *len = ((size_t)buf[p + 1] << 8) | buf[p + 2];
+        p += 3;
+    } else {
+        return CM_E_FORMAT;   /* indefinite (80), longer than 3 length bytes, or cut */
+    }
+    *header_len = p;
+    return CM_OK;
+}
+
 /* Parses one TLV at buf[pos] with end as the container's end. */
 static int parse_at(const uint8_t *buf, size_t end, size_t pos, cm_tlv *out)
 {
-    size_t p = pos, len;
+    size_t len, hl;
     uint16_t tag;
-    uint8_t first;
 
-    if (p >= end)
-        return CM_E_FORMAT;
-    first = buf[p++];
-    tag = first;
-    if ((first & 0x1F) == 0x1F) {
-        if (p >= end)
-            return CM_E_FORMAT;
-        /* A second byte with bit 8 set would announce a third tag byte. */
-        if (buf[p] & 0x80)
-            return CM_E_FORMAT;
-        tag = (uint16_t)((first << 8) | buf[p++]);
-    }
-    if (p >= end)
-        return CM_E_FORMAT;
-    if (buf[p] < 0x80) {
-        len = buf[p++];
-    } else if (buf[p] == 0x81) {
-        if (end - p < 2)
-            return CM_E_FORMAT;
-        len = buf[p + 1];
-        p += 2;
-    } else if (buf[p] == 0x82) {
-        if (end - p < 3)
-            return CM_E_FORMAT;
-        len = ((size_t)buf[p + 1] << 8) | buf[p + 2];
-        p += 3;
-    } else {
-        return CM_E_FORMAT;   /* indefinite (80) or longer than 3 length bytes */
-    }
-    if (len > end - p)
+    if (pos >= end || cm_tlv_header(buf + pos, end - pos, &tag, &len, &hl) != CM_OK ||
+        len > end - pos - hl)
         return CM_E_FORMAT;
     out->tag = tag;
     out->len = len;
-    out->value = buf + p;
-    out->header_len = p - pos;
-    out->constructed = (first & 0x20) != 0;
+    out->value = buf + pos + hl;
+    out->header_len = hl;
+    out->constructed = (buf[pos] & 0x20) != 0;
     return CM_OK;
 }
 
@@ -136,6 +138,28 @@ size_t cm_tlv_header_len(uint16_t tag, size_t len)
     return tag_len(tag) + len_len(len);
 }
 
+/* The length in the short form or 81 xx / 82 xx xx; returns its bytes.
+ * Kept out of line (GCC would copy it into put_header and close). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static size_t put_len(uint8_t *p, size_t len)
+{
+    if (len < 0x80) {
+        p[0] = (uint8_t)len;
+        return 1;
+    }
+    if (len <= 0xFF) {
+        p[0] = 0x81;
+        p[1] = (uint8_t)len;
+        return 2;
+    }
+    p[0] = 0x82;
+    p[1] = (uint8_t)(len >> 8);
+    p[2] = (uint8_t)len;
+    return 3;
+}
+
 static size_t put_header(uint8_t *p, uint16_t tag, size_t len)
 {
     size_t n = 0;
@@ -143,34 +167,31 @@ static size_t put_header(uint8_t *p, uint16_t tag, size_t len)
     if (tag > 0xFF)
         p[n++] = (uint8_t)(tag >> 8);
     p[n++] = (uint8_t)tag;
-    if (len < 0x80) {
-        p[n++] = (uint8_t)len;
-    } else if (len <= 0xFF) {
-        p[n++] = 0x81;
-        p[n++] = (uint8_t)len;
-    } else {
-        p[n++] = 0x82;
-        p[n++] = (uint8_t)(len >> 8);
-        p[n++] = (uint8_t)len;
+    return n + put_len(p + n, len);
+}
+
+/* Whether n more bytes fit; an error (sticky) leaves the writer as it is. */
+static int room(cm_tlv_writer *w, size_t n)
+{
+    if (w->error != CM_OK)
+        return 0;
+    if (w->cap - w->pos < n) {
+        w->error = CM_E_SPACE;
+        return 0;
     }
-    return n;
+    return 1;
 }
 
 void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len)
 {
-    size_t hl;
-
     if (w->error != CM_OK)
         return;
     if (len > 0xFFFF || (value == NULL && len > 0)) {
         w->error = CM_E_PARAM;
         return;
     }
-    hl = cm_tlv_header_len(tag, len);
-    if (w->cap - w->pos < hl + len) {
-        w->error = CM_E_SPACE;
+    if (!room(w, cm_tlv_header_len(tag, len) + len))
         return;
-    }
     w->pos += put_header(w->buf + w->pos, tag, len);
     if (len > 0)
         memcpy(w->buf + w->pos, value, len);   /* value is never inside buf (cm_tlv.h) */
@@ -196,25 +217,16 @@ void cm_tlv_put_u32(cm_tlv_writer *w, uint16_t tag, uint32_t v)
 
 size_t cm_tlv_open(cm_tlv_writer *w, uint16_t tag)
 {
-    size_t tl = tag_len(tag);
-
-    if (w->error != CM_OK)
+    if (!room(w, tag_len(tag) + 1))
         return 0;
-    if (w->cap - w->pos < tl + 1) {
-        w->error = CM_E_SPACE;
-        return 0;
-    }
-    if (tag > 0xFF)
-        w->buf[w->pos++] = (uint8_t)(tag >> 8);
-    w->buf[w->pos++] = (uint8_t)tag;
-    /* One length byte reserved; close() widens it when the value is long. */
-    w->buf[w->pos] = 0;
-    return w->pos++;
+    /* One length byte reserved (00); close() widens it when the value is long. */
+    w->pos += put_header(w->buf + w->pos, tag, 0);
+    return w->pos - 1;
 }
 
 void cm_tlv_close(cm_tlv_writer *w, size_t mark)
 {
-    size_t value_start = mark + 1, len, extra;
+    size_t value_start = mark + 1, len, extra, i;
 
     if (w->error != CM_OK)
         return;
@@ -225,25 +237,13 @@ void cm_tlv_close(cm_tlv_writer *w, size_t mark)
     }
     extra = len_len(len) - 1;
     if (extra > 0) {
-        if (w->cap - w->pos < extra) {
-            w->error = CM_E_SPACE;
+        if (!room(w, extra))
             return;
-        }
         /* Shift the value right by extra bytes, from its end, since the
          * ranges overlap (and common/ links no memmove). */
-        size_t i;
         for (i = len; i > 0; i--)
             w->buf[value_start + extra + i - 1] = w->buf[value_start + i - 1];
         w->pos += extra;
     }
-    if (len < 0x80) {
-        w->buf[mark] = (uint8_t)len;
-    } else if (len <= 0xFF) {
-        w->buf[mark] = 0x81;
-        w->buf[mark + 1] = (uint8_t)len;
-    } else {
-        w->buf[mark] = 0x82;
-        w->buf[mark + 1] = (uint8_t)(len >> 8);
-        w->buf[mark + 2] = (uint8_t)len;
-    }
+    put_len(w->buf + mark, len);
 }

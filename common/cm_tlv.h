@@ -20,6 +20,12 @@ typedef struct cm_tlv {
     int constructed;         /* bit 6 of the first tag byte */
 } cm_tlv;
 
+/* Parses the header (tag and length) of the TLV that starts buf[0..n):
+ * CM_OK with *tag, *len and *header_len (its bytes), or CM_E_FORMAT.  The
+ * value is not checked against n: the card's image reader parses headers it
+ * read from NVM (card/mc_install.c) with it, and checks the value itself. */
+int cm_tlv_header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len, size_t *header_len);
+
 /* Parses the TLV at buf[*pos] within len bytes and advances *pos past it.
  * Returns CM_OK, or CM_E_FORMAT (with *pos unchanged), or 1 at the end of the
  * input (*pos == len). */

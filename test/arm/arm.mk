@@ -16,7 +16,11 @@ ARM_CC      ?= arm-none-eabi-gcc
 ARM_BEARSSL  = $(firstword $(wildcard $(ARM_BUILD)/deps/bearssl-*/))
 ARM_BSSL_SRC = src/symcipher/aes_ct.c src/symcipher/aes_ct_enc.c src/symcipher/aes_ct_dec.c \
                src/symcipher/aes_ct_cbcenc.c src/symcipher/aes_ct_cbcdec.c src/codec/dec32le.c \
-               src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c
+               src/codec/enc32le.c src/codec/dec32be.c src/codec/enc32be.c \
+               src/symcipher/aes_big_cbcdec.c src/symcipher/aes_big_cbcenc.c \
+               src/symcipher/aes_big_dec.c src/symcipher/aes_big_enc.c src/symcipher/aes_common.c
+# (aes_big*: the suites' host-side AES, test/arm/arm_sim.c; no firmware
+# links it.)
 # MC_STACK_SCRUB (card/mc_apdu.c): BearSSL's aes_ct keeps the expanded key
 # schedule in its own frames, up to 1,040 bytes below mc_port_aes on the
 # Cortex-M0 (-fstack-usage: mq_aes_block 304, br_aes_ct_cbcdec_run 608,
@@ -73,8 +77,9 @@ $(ARM_BUILD)/deps/.ok: card/port/qemu/bearssl.sh
 
 -include $(wildcard $(ARM_BUILD)/*/obj/*/*.d $(ARM_BUILD)/*/obj/*/*/*.d $(ARM_BUILD)/*/obj/*/*/*/*.d)
 
-# The microbit's 16 KiB hold none of the CMocka suites (the harness alone
-# keeps ~300 KiB of static buffers): it runs ARM_MB_SUITES (none yet).
+# The microbit's 16 KiB run none of the CMocka suites (the harness alone
+# keeps ~300 KiB of static buffers; the two that link need 64 KiB NVM
+# copies on the heap): it runs ARM_MB_SUITES (none).
 ARM_MB_SUITES ?=
 # The microbit's firmware: the runtime on the QEMU port proper
 # (card/port/qemu/, its own mq_port context), replaying test/arm/record.c's
@@ -92,6 +97,18 @@ $(ARM_BUILD)/microbit/mb_unaligned.elf: $(call arm_obj,card/port/qemu/mq_start.c
 	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
 	  -T $(ARM_LD_microbit) -Wl,--gc-sections -o $@ $(filter %.o,$^) \
 	  -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+# The microbit's tear runner: the runtime on the QEMU port proper torn
+# through its card/port_tear.h by the one tear runner, with the test-only
+# state dump (mc_debug.c) and the tear models of test/support/; the cases
+# come from test/arm/record.c's tear script.
+ARM_TEAR_SRC = $(COMMON_SRC) $(CARD_SRC) $(wildcard card/port/qemu/*.c) test/arm/mb_tear.c \
+               test/support/tear_runner.c test/support/tear_models.c
+$(ARM_BUILD)/microbit/mb_tear.elf: $(call arm_obj,$(ARM_TEAR_SRC),microbit) \
+    $(patsubst %.c,$(ARM_BUILD)/microbit/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_microbit)
+	$(call say,LD-microbit,$@)$(ARM_CC) $(ARM_CPU_microbit) --specs=rdimon.specs -nostartfiles \
+	  -T $(ARM_LD_microbit) -Wl,--gc-sections -Wl,-Map=$(@:.elf=.map) -o $@ \
+	  $(filter %.o,$^) -Wl,--start-group -lc -lrdimon -lgcc -Wl,--end-group
+	@sh test/arm/rammap.sh $@
 # The mps2 card behind UART0 for the PC/SC tests (test/arm/vcard_arm.py).
 $(ARM_BUILD)/mps2/uart_card.elf: $(call arm_obj,$(filter-out test/arm/mb_replay.c,$(ARM_FW_SRC)) test/arm/uart_card.c,mps2) \
     $(patsubst %.c,$(ARM_BUILD)/mps2/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_mps2)
@@ -106,8 +123,12 @@ $(BUILD)/test/arm/record: $(BUILD)/obj/test/arm/record.o $(LINK_HOST)
 $(ARM_BUILD)/microbit/mb-script.bin: $(BUILD)/test/arm/record
 	@mkdir -p $(@D)
 	@$(BUILD)/test/arm/record $@
+$(ARM_BUILD)/microbit/mb-tear.bin $(ARM_BUILD)/microbit/mb-tear-long.bin: $(ARM_BUILD)/microbit/mb-%.bin: $(BUILD)/test/arm/record
+	@mkdir -p $(@D)
+	@$(BUILD)/test/arm/record $@ $*
 
-ARM_ELFS = $(ARM_BUILD)/mps2/uart_card.elf $(ARM_BUILD)/microbit/mb_replay.elf $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
+ARM_ELFS = $(ARM_BUILD)/mps2/uart_card.elf $(ARM_BUILD)/microbit/mb_replay.elf \
+           $(ARM_BUILD)/microbit/mb_tear.elf $(ARM_BUILD)/microbit/mb-tear.bin $(ARM_BUILD)/microbit/mb-tear-long.bin $(ARM_BUILD)/microbit/mb_unaligned.elf $(ARM_BUILD)/microbit/mb-script.bin $(patsubst %,$(ARM_BUILD)/mps2/%.elf,$(ARM_SUITES)) \
            $(patsubst %,$(ARM_BUILD)/microbit/%.elf,$(ARM_MB_SUITES))
 # Instructions per command on the Cortex-M0 (docs/PERFORMANCE.md §1a):
 # about a minute, not part of make test.
@@ -118,26 +139,46 @@ bench-arm: arm
 	  $(ARM_BUILD)/microbit/mb-measure.bin > bench/arm_m0.md.tmp && mv bench/arm_m0.md.tmp bench/arm_m0.md
 	@cat bench/arm_m0.md
 
+# What the linker says of the CMocka suites on the microbit's 16 KiB (28
+# overflow the RAM; docs/porting.md); never fails.
+.PHONY: arm-microbit-suites
+arm-microbit-suites: arm
+	@for s in $(ARM_SUITES); do printf '%s: ' $$s; \
+	  if $(MAKE) --no-print-directory -s $(ARM_BUILD)/microbit/$$s.elf > $(ARM_BUILD)/microbit/$$s.link.log 2>&1; \
+	  then echo links; else grep -m1 -o "region .RAM. overflowed by [0-9]* bytes\|no room for the stack" \
+	  $(ARM_BUILD)/microbit/$$s.link.log || tail -1 $(ARM_BUILD)/microbit/$$s.link.log; fi; done
+
 .PHONY: arm arm-elfs test-arm
 # In two steps: the BearSSL directory must exist before its path is known.
 arm:
 	@$(MAKE) --no-print-directory $(ARM_BUILD)/deps/.ok
 	@$(MAKE) --no-print-directory arm-elfs
 arm-elfs: $(ARM_ELFS)
+# The card suites on both machines (test/arm/run.sh) and, at the same time
+# (QEMU is one host thread per machine; the PC/SC half waits on pcscd and
+# the bridge much of the time), the PC/SC half: the e2e lifecycle suite and
+# the interop peer through the ARM card, over T=1.
 test-arm: arm $(TOOLS) $(E2E_BINS)
-	@ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES)
-	@$(MAKE) --no-print-directory test-arm-pcsc ARM_PCSC_E2E=lifecycle ARM_PCSC_INTEROP=
+	@$(MAKE) --no-print-directory test-arm-pcsc ARM_PCSC_E2E=lifecycle ARM_PCSC_INTEROP=t1 \
+	  > $(ARM_BUILD)/pcsc.log 2>&1 & pcsc=$$!; \
+	  ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh $(ARM_SUITES); rc=$$?; \
+	  wait $$pcsc; prc=$$?; cat $(ARM_BUILD)/pcsc.log; \
+	  if [ $$prc != 0 ]; then echo "make test-arm: the PC/SC tests through the ARM card failed"; fi; \
+	  [ $$rc = 0 ] && [ $$prc = 0 ]
 
 # The PC/SC end-to-end tests through the ARM card: pcscd + vpcd + the
 # Cortex-M3 card behind QEMU's UART (test/arm/vcard_arm.py in mnap-vcard's
-# place, MNAP_VCARD).  make test-arm runs the e2e lifecycle suite over T=1
-# (area setup, LOAD AP, the kiosk flow on each AP, PIN, restart: ~20 s);
-# make test-long runs it over all three transports and the independent
-# interop peer (test/interop/) on each.  Start pcscd-based runs inside
-# /work/isolate.sh when other pcscd users share the machine.
-ARM_PCSC_E2E ?= lifecycle lifecycle:t0 lifecycle:contactless
+# place, MNAP_VCARD).  make test-arm runs the e2e lifecycle suite (area
+# setup, LOAD AP of two APs, the kiosk flow on each AP, PIN, restart) and
+# the independent interop peer (test/interop/) over T=1; make test-long
+# runs the lifecycle suite over all three transports, the sharing suite
+# (another program on the reader) and the interop peer in all three modes.
+# Start pcscd-based runs inside /work/isolate.sh when other pcscd users
+# share the machine.  The e2e suites and the peer start their own pcscd in
+# turn, never two at once.
+ARM_PCSC_E2E ?= lifecycle lifecycle:t0 lifecycle:contactless sharing
 ARM_PCSC_INTEROP ?= t1 t0 contactless
-.PHONY: test-arm-pcsc test-long
+.PHONY: test-arm-pcsc test-long test-arm-tear-long
 test-arm-pcsc: arm $(TOOLS) $(E2E_BINS)
 	@rm -f $(ARM_BUILD)/pcsc-cards.log
 	@test -z "$(ARM_PCSC_E2E)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
@@ -146,8 +187,15 @@ test-arm-pcsc: arm $(TOOLS) $(E2E_BINS)
 	@test -z "$(ARM_PCSC_E2E)" || { sed -n 's/^/  arm mps2 pcsc /p' $(ARM_BUILD)/pcsc-e2e.log | grep -E 'PASS|e2e:'; \
 	  if grep -q 'SKIP' $(ARM_BUILD)/pcsc-e2e.log; then echo "test-arm-pcsc: skipped tests"; exit 1; fi; }
 	@test -z "$(ARM_PCSC_INTEROP)" || MNAP_VCARD=$(CURDIR)/test/arm/vcard_arm.py MNAP_ARM_MARK=$(CURDIR)/$(ARM_BUILD)/pcsc-cards.log ARM_BUILD=$(ARM_BUILD) \
-	  BUILD=$(BUILD) test/interop/run.sh $(ARM_PCSC_INTEROP)
+	  BUILD=$(BUILD) test/interop/run.sh $(ARM_PCSC_INTEROP) > $(ARM_BUILD)/pcsc-interop.log 2>&1 || \
+	  { cat $(ARM_BUILD)/pcsc-interop.log; exit 1; }
+	@test -z "$(ARM_PCSC_INTEROP)" || sed -n 's/^ *\(interop [a-z0-9]*: .*passed.*\)/  arm mps2 pcsc \1/p' $(ARM_BUILD)/pcsc-interop.log | sort -u
 	@n=$$(cat $(ARM_BUILD)/pcsc-cards.log 2>/dev/null | wc -l); \
 	  if [ "$$n" -eq 0 ]; then echo "test-arm-pcsc: no ARM card was started"; exit 1; fi; \
 	  echo "  arm mps2 pcsc: $$n ARM card starts (QEMU, Cortex-M3) served the tests above"
+# The microbit's tear runner on every write with every model (record.c's
+# tear-long script; minutes).
+test-arm-tear-long: arm
+	@MB_TEAR=long ARM_MACHINES=microbit ARM_TIMEOUT=3600 ARM_BUILD=$(ARM_BUILD) sh test/arm/run.sh
+test-long: test-arm-tear-long
 test-long: test-arm-pcsc

@@ -7,7 +7,9 @@
  *                 in turn, torn after 0, 1 or 9 bytes), each followed by a
  *                 power-up and a whole kiosk flow.  With "measure": setup
  *                 and the two kiosk flows only (test/arm/icount.py counts
- *                 the instructions of each APDU).
+ *                 the instructions of each APDU).  With "tear": the tear
+ *                 script (below), its LOAD AP sampled; "tear-long": every
+ *                 write of every case, every interrupted-byte model.
  *
  * It runs on the host against the simulator card (card/port/sim/) through
  * libmnap, and records every APDU with the exact response the host card gave
@@ -22,11 +24,33 @@
  *   'R'                                                 warm reset
  *   'P' status:1                                        power off, power on
  *   'C' nth:4 k:4                                       arm a cut (port.h tear)
- *   'E'                                                 end */
+ *   'E'                                                 end
+ *
+ * The tear script adds cases for the one tear runner (mb_tear.c): after
+ * fabrication, each case is an operation of one or more APDUs that the
+ * target tears at its NVM writes, starting from the state the previous
+ * case left:
+ *   'T' name_len:1 name stride:2 keep_ends:2 sample:1 restart_samples:1
+ *                                          a case (sample 0: the default of
+ *                                          test/support/tear_models.h;
+ *                                          restart_samples 0: no cuts of
+ *                                          the restart)
+ *   'D' digest:8 partial:1 [digest:8]      the logical state (mb_digest.h of
+ *                                          mc_debug_dump) before the case,
+ *                                          then after each of its 'A' and 'R'
+ *                                          records, with the allowed partial
+ *                                          state of a cut inside it (a
+ *                                          VERIFY: the state before with one
+ *                                          PIN try less)
+ *   'Z'                                    end of the case
+ * The digests are the host card's: the target must reach the same logical
+ * states (before, after, each step's) as the x86 build. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bench.h"
+#include "mb_digest.h"
+#include "mc_debug.h"
 #include "mc.h"
 #include "sim_card.h"
 #include "mnap/mnap.h"
@@ -54,10 +78,70 @@ typedef struct rec {
     FILE *out;
     const char *label;
     uint8_t rsp[MC_RSP_BUF_SIZE];
+    bool in_case;            /* tear script: digests after each step */
+    uint8_t prev[65536];     /* the dump before the step */
+    size_t prev_len;
+    uint8_t now[65536];
 } rec;
 
 static void put16(FILE *f, unsigned v) { fputc((int)(v >> 8) & 0xFF, f); fputc((int)v & 0xFF, f); }
 static void put32(FILE *f, uint32_t v) { put16(f, v >> 16); put16(f, v & 0xFFFF); }
+
+static void put64(FILE *f, uint64_t v) { put32(f, (uint32_t)(v >> 32)); put32(f, (uint32_t)v); }
+
+static uint64_t digest_of(const uint8_t *p, size_t n)
+{
+    mb_digest d;
+    mb_digest_init(&d);
+    mb_digest_put(&d, p, n);
+    return mb_digest_final(&d);
+}
+
+/* The host card's logical state into r->now; dies if it does not fit. */
+static size_t dump_now(rec *r)
+{
+    size_t n = mc_debug_dump(&r->sc.card, r->now, sizeof(r->now));
+    if (n > sizeof(r->now)) {
+        fprintf(stderr, "record: the state dump does not fit\n");
+        exit(1);
+    }
+    return n;
+}
+
+/* The 'D' record after a step (or at a case's start: partial false). */
+static void put_digest(rec *r, bool verify)
+{
+    size_t n = dump_now(r);
+    fputc('D', r->out);
+    put64(r->out, digest_of(r->now, n));
+    if (verify) {
+        /* a cut inside a VERIFY may leave the try spent (§8, the decrement is
+         * committed before the comparison): the state before with the PIN
+         * try counter of bench AP 1 one lower.  In the dump, AP sections are
+         * 'P' aid_len aid state min_level max_tries pin_min pin_max pin_len
+         * pin tries ... (card/mc_debug.c). */
+        uint8_t aid[BENCH_AID_LEN];
+        size_t i, t = 0;
+        bench_aid(aid, 1);
+        for (i = 0; i + 2 + BENCH_AID_LEN + 6 < r->prev_len; i++)
+            if (r->prev[i] == 'P' && r->prev[i + 1] == BENCH_AID_LEN &&
+                memcmp(r->prev + i + 2, aid, BENCH_AID_LEN) == 0) {
+                t = i + 2 + BENCH_AID_LEN + 6 + r->prev[i + 2 + BENCH_AID_LEN + 5];
+                break;
+            }
+        if (t == 0 || t >= r->prev_len || r->prev[t] == 0) {
+            fprintf(stderr, "record: no PIN try counter of AP 1 in the dump\n");
+            exit(1);
+        }
+        r->prev[t]--;
+        fputc(1, r->out);
+        put64(r->out, digest_of(r->prev, r->prev_len));
+    } else {
+        fputc(0, r->out);
+    }
+    memcpy(r->prev, r->now, n);
+    r->prev_len = n;
+}
 
 static mnap_err r_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
                            size_t rsp_cap, size_t *rsp_len)
@@ -72,6 +156,8 @@ static mnap_err r_transmit(void *self, const uint8_t *cmd, size_t cmd_len, uint8
     fwrite(cmd, 1, cmd_len, r->out);
     put16(r->out, (unsigned)n);
     fwrite(r->rsp, 1, n, r->out);
+    if (r->in_case)
+        put_digest(r, strstr(r->label, "verify") != NULL);
     if (n == 0)
         return MNAP_E_CARD_REMOVED;
     if (n > rsp_cap)
@@ -86,6 +172,8 @@ static mnap_err r_reconnect(void *self)
     rec *r = self;
     fputc('R', r->out);
     mc_simcard_reset(&r->sc);
+    if (r->in_case)
+        put_digest(r, false);
     return MNAP_OK;
 }
 
@@ -99,6 +187,93 @@ static void r_power_cycle(rec *r)
 static void step(void *user, const char *name)
 {
     ((rec *)user)->label = name;
+}
+
+static void case_begin(rec *r, const char *name, unsigned stride, unsigned keep_ends,
+                       unsigned sample, unsigned restart_samples)
+{
+    size_t n = strlen(name);
+    /* the target power-cycles its card at each case's start: so does the
+     * host card, so that both start from NVM alone */
+    if (mc_simcard_power_on(&r->sc) != MC_OK) {
+        fprintf(stderr, "record: power-on before the case failed\n");
+        exit(1);
+    }
+    fputc('T', r->out);
+    fputc((int)n, r->out);
+    fwrite(name, 1, n, r->out);
+    put16(r->out, stride);
+    put16(r->out, keep_ends);
+    fputc((int)sample, r->out);
+    fputc((int)restart_samples, r->out);
+    r->prev_len = 0;
+    put_digest(r, false);
+    r->in_case = true;
+}
+
+static void case_end(rec *r)
+{
+    r->in_case = false;
+    fputc('Z', r->out);
+}
+
+static int die(const char *what);
+
+/* The tear script's cases (see the top): area setup, LOAD AP, the kiosk
+ * flow, a wrong then a right VERIFY, every write of each (LOAD AP writes
+ * its image once: 20 writes, where it made 125 and was cut at every 12th);
+ * each restart that writes is torn too, after 0 and after 1 byte at 3 or 4
+ * of its writes (every: 12, LOAD AP 3, as the host's double tear of
+ * test_tearing.c spreads 12 over them). */
+static int tear_cases(rec *r, mnap_ctx *ctx, bool every)
+{
+    static uint8_t img[BENCH_IMAGE_MAX];
+    mnap_keyset tk, rk, ak;
+    size_t n;
+    uint8_t left = 0;
+
+    bench_transport_keys(&tk);
+    bench_region_keys(&rk);
+    bench_ap_keys(&ak);
+    r->label = "setup";
+    case_begin(r, "area setup", 1, 0, every ? 1 : 0, every ? 12 : 3);
+    if (mnap_am_open(ctx, &tk, MNAP_LEVEL_FULL) != MNAP_OK || mnap_area_setup(ctx, &rk) != MNAP_OK ||
+        mnap_close(ctx) != MNAP_OK)
+        return die("area setup failed");
+    case_end(r);
+    r->label = "load";
+    n = bench_image(img, sizeof(img), 1, 2500); /* a chained LOAD of a few segments */
+    case_begin(r, "LOAD AP", 1, 0, every ? 1 : 0, every ? 3 : 2);
+    if (n == 0 || mnap_am_open(ctx, &rk, MNAP_LEVEL_FULL) != MNAP_OK ||
+        mnap_area_load_ap(ctx, img, n, &ak, NULL) != MNAP_OK || mnap_close(ctx) != MNAP_OK)
+        return die("LOAD AP failed");
+    case_end(r);
+    case_begin(r, "kiosk flow", 1, 0, every ? 1 : 0, every ? 12 : 4);
+    if (bench_kiosk(ctx, 1, &ak, MNAP_LEVEL_FULL, step, r) != MNAP_OK)
+        return die("kiosk flow failed");
+    case_end(r);
+    {
+        uint8_t aid[BENCH_AID_LEN];
+        bench_aid(aid, 1);
+        r->label = "open";
+        case_begin(r, "VERIFY wrong, then right", 1, 0, every ? 1 : 0, every ? 12 : 3);
+        if (mnap_ap_open(ctx, aid, sizeof(aid), &ak, MNAP_LEVEL_FULL) != MNAP_OK)
+            return die("AP open failed");
+        r->label = "verify.wrong";
+        if (mnap_ap_verify_pin(ctx, "9999", 4, &left) == MNAP_OK)
+            return die("a wrong PIN verified");
+        r->label = "verify.right";
+        if (mnap_ap_verify_pin(ctx, BENCH_PIN, strlen(BENCH_PIN), NULL) != MNAP_OK)
+            return die("the right PIN failed");
+        r->label = "close";
+        if (mnap_close(ctx) != MNAP_OK)
+            return die("close failed");
+        case_end(r);
+    }
+    mnap_keyset_wipe(&tk);
+    mnap_keyset_wipe(&rk);
+    mnap_keyset_wipe(&ak);
+    return 0;
 }
 
 static int die(const char *what)
@@ -119,8 +294,10 @@ int main(int argc, char **argv)
     rec *r = calloc(1, sizeof(*r));
     uint64_t w0, flow_writes;
 
-    if ((argc != 2 && !(argc == 3 && strcmp(argv[2], "measure") == 0)) || r == NULL)
-        return die("usage: record OUT [measure]");
+    const char *mode = argc == 3 ? argv[2] : "";
+    if ((argc != 2 && !(argc == 3 && (strcmp(mode, "measure") == 0 || strcmp(mode, "tear") == 0 ||
+                                      strcmp(mode, "tear-long") == 0))) || r == NULL)
+        return die("usage: record OUT [measure|tear|tear-long]");
     r->out = fopen(argv[1], "wb");
     if (r->out == NULL)
         return die("cannot write the script");
@@ -141,6 +318,17 @@ int main(int argc, char **argv)
     t.reconnect = r_reconnect;
     if (mnap_ctx_new(&ctx, &t) != MNAP_OK)
         return die("mnap_ctx_new failed");
+    if (strncmp(mode, "tear", 4) == 0) {
+        if (tear_cases(r, ctx, strcmp(mode, "tear-long") == 0) != 0)
+            return 1;
+        fputc('E', r->out);
+        mnap_ctx_free(ctx);
+        mc_simcard_close(&r->sc);
+        if (fclose(r->out) != 0)
+            return die("cannot write the script");
+        free(r);
+        return 0;
+    }
     bench_ap_keys(&ak);
     r->label = "setup";
     if (bench_prepare(ctx, 1) != MNAP_OK)
@@ -150,7 +338,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         if (bench_kiosk(ctx, 1, &ak, MNAP_LEVEL_FULL, step, r) != MNAP_OK)
             return die("kiosk flow failed");
-    if (argc == 3) {
+    if (argc == 3) { /* measure */
         fputc('E', r->out);
         mnap_ctx_free(ctx);
         mc_simcard_close(&r->sc);

@@ -134,7 +134,6 @@ int main(void)
             }
             if (powered)
                 mc_power_off(&card);
-            mq_port_power_restore(&port);
             (void)mc_power_on(&card, &port); /* MC_ERR_CORRUPT still answers */
             if (io[0] != MC_TRANSPORT_T1)
                 mc_set_transport(&card, io[0]);

@@ -1,8 +1,9 @@
 /* test_internal_heap.c: the interpreter's heap of AP regions (card/mc_layout.c,
  * card/mc_install.c): free-byte accounting (GET DATA DF20 tag 81, GET STATUS
- * DF30), first-fit reuse of a deleted AP's hole, wiping of freed regions, the
- * in-place install of a large image over its own staging copy, 6A84 when no
- * run of free heap is large enough, and the full 16-AP table. */
+ * DF30), a new AP written at the start of the largest free run, wiping of
+ * freed regions, a large image (one EF of nearly all of it) on a card whose
+ * heap could not hold two copies of it, 6A84 when no run of free heap is
+ * large enough, and the full 16-AP table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,55 @@
 
 #include "card_test.h"
 #include "mc_int.h"
+
+static uint8_t img[CH_IMAGE_MAX];
+
+/* What an AM channel sees of the area: GET STATUS and DF20. */
+typedef struct view {
+    uint16_t status_sw;
+    uint8_t status[CH_RSP_MAX];
+    size_t status_len;
+    uint8_t df20[256];
+    size_t df20_len;
+} view;
+
+static void take_view(ch_card *c, view *v)
+{
+    static ch_rsp r;
+    v->status_sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
+    memcpy(v->status, r.data, r.len);
+    v->status_len = r.len;
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    assert_true(r.len <= sizeof(v->df20));
+    memcpy(v->df20, r.data, r.len);
+    v->df20_len = r.len;
+}
+
+static void assert_same_view(ch_card *c, const view *before)
+{
+    static view now;
+    take_view(c, &now);
+    ASSERT_SW(now.status_sw, before->status_sw);
+    ASSERT_BYTES(now.status, now.status_len, before->status, before->status_len);
+    ASSERT_BYTES(now.df20, now.df20_len, before->df20, before->df20_len);
+}
+
+static size_t build(ch_card *c, const ch_ap *ap)
+{
+    cm_keyset rk;
+    size_t n;
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, ap, img, sizeof(img));
+    assert_true(n > 0);
+    return n;
+}
+
+static uint16_t send_block(ch_card *c, uint8_t p1, uint8_t p2, size_t off, size_t n)
+{
+    uint8_t apdu[2100];
+    size_t an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, p1, p2, img + off, n, -1);
+    return ch_cmd(c, apdu, an, NULL);
+}
 
 static uint32_t free_bytes(ch_card *c)
 {
@@ -37,7 +87,7 @@ static uint32_t heap_size(ch_card *c)
 static void slot_of(ch_card *c, const ch_ap *ap, mc_slot_rec *s)
 {
     unsigned slot;
-    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s), MC_OK);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap->aid, ap->aid_len, &slot, s, false), MC_OK);
     assert_true(slot < MC_MAX_APS);
 }
 
@@ -53,7 +103,7 @@ static void test_accounting_and_hole_reuse(void **state)
     ch_card *c = *state;
     ch_ap ap[4];
     mc_slot_rec s1, s2, s3, s4;
-    uint32_t total = heap_size(c), r, i;
+    uint32_t total = heap_size(c), r, rp, i;
     uint8_t buf[64];
 
     assert_int_equal(free_bytes(c), total);
@@ -83,25 +133,31 @@ static void test_accounting_and_hole_reuse(void **state)
         for (k = 0; k < n; k++)
             assert_int_equal(buf[k], 0xFF);
     }
-    /* the next AP of the same shape goes into the hole (first fit) */
+    /* the next AP of the same shape is written once, at the start of the
+     * largest free run (its size is known only at its last block): after
+     * AP 3, not into the smaller hole */
     ch_ap_default(&ap[3], 4);
     ASSERT_SW(ch_open_am(c), 0x9000);
     ASSERT_SW(ch_load_ap(c, &ap[3]), 0x9000);
     slot_of(c, &ap[3], &s4);
-    /* between AP 1 and AP 3: the hole, merged with the free gap the staged
-     * images left beside it, not the end of the heap */
-    assert_true(mc_get32(s4.region_off) >= mc_get32(s1.region_off) + r);
-    assert_true(mc_get32(s4.region_off) + r <= mc_get32(s3.region_off));
+    /* each region starts on a page of its own (MC_STORE_PAGE, docs/nvm.md
+     * "Pages"): the next one at the page after the previous one's end */
+    rp = (r + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
+    assert_int_equal(mc_get32(s1.region_off) % MC_STORE_PAGE, 0);
+    assert_int_equal(mc_get32(s2.region_off), mc_get32(s1.region_off) + rp);
+    assert_int_equal(mc_get32(s3.region_off), mc_get32(s2.region_off) + rp);
+    assert_int_equal(mc_get32(s4.region_off), mc_get32(s3.region_off) + rp);
     assert_int_equal(free_bytes(c), total - 3 * r);
 }
 
-/* An image of ~31 KiB whose EF content is nearly all of it: the region is
- * built over the staging copy, so it loads on a card whose heap could not
- * hold both at once. */
+/* An image of ~31 KiB whose EF content is nearly all of it loads on a card
+ * whose heap could not hold two copies of it: in blocks (each written once,
+ * into the region), and as one chained block (staged raw above the region,
+ * never overwritten before it is read). */
 static void test_large_image_in_place(void **state)
 {
     ch_card *c = *state;
-    static uint8_t content[30000], img[CH_IMAGE_MAX];
+    static uint8_t content[30000];
     ch_ap ap;
     cm_keyset rk;
     size_t n, i;
@@ -139,12 +195,236 @@ static void test_large_image_in_place(void **state)
     assert_int_equal(free_bytes(c), total - (sizeof(mc_ef_rec) + sizeof(content)));
 }
 
+/* --- LOAD AP written once (docs/nvm.md): the staged space is wiped ------ */
+
+/* EF 0101's initial content, the PIN and the keys of this AP appear nowhere
+ * else on the card: none of them may stay in NVM after a load that did not
+ * happen. */
+static const uint8_t staged_secret[32] = "LOADONCE staged EF content #3 !";
+#define STAGED_PIN "86420975"
+
+static void secret_ap(ch_ap *ap)
+{
+    ch_ap_default(ap, 3);
+    ap->initial_pin = STAGED_PIN;
+    /* keys that are no byte run of anything else on the card */
+    for (unsigned i = 0; i < sizeof(ap->keys.enc); i++) {
+        ap->keys.enc[i] = (uint8_t)(0xC5 ^ (i * 37));
+        ap->keys.mac[i] = (uint8_t)(0x9B ^ (i * 53));
+        ap->keys.dek[i] = (uint8_t)(0x71 ^ (i * 91));
+    }
+    ap->efs[0].content = staged_secret;
+    ap->efs[0].content_len = sizeof(staged_secret);
+}
+
+static int nvm_has(const ch_card *c, const void *pat, size_t n)
+{
+    for (size_t i = 0; i + n <= c->sc.sim.nvm_size; i++)
+        if (memcmp(c->sc.sim.nvm + i, pat, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Which of the image's secrets NVM holds: 1 EF content, 2 PIN, 4 Key-ENC,
+ * 8 Key-MAC, 16 Key-DEK. */
+static unsigned leftovers(const ch_card *c, const ch_ap *ap)
+{
+    size_t kl = ap->keys.key_len;
+    return (nvm_has(c, staged_secret, sizeof(staged_secret)) ? 1u : 0u) |
+           (nvm_has(c, STAGED_PIN, strlen(STAGED_PIN)) ? 2u : 0u) |
+           (nvm_has(c, ap->keys.enc, kl) ? 4u : 0u) | (nvm_has(c, ap->keys.mac, kl) ? 8u : 0u) |
+           (nvm_has(c, ap->keys.dek, kl) ? 16u : 0u);
+}
+
+/* The heap (AP regions and free space) of the data space, which ends NVM. */
+static const uint8_t *heap_of(const ch_card *c, size_t *n)
+{
+    size_t data = mc_store_data_size((mc_card *)&c->sc.card);
+    *n = data - MC_OFF_HEAP;
+    return c->sc.sim.nvm + c->sc.sim.nvm_size - data + MC_OFF_HEAP;
+}
+
+/* Every block of the image but the last, in blocks of 100 bytes: the EF
+ * content is staged in NVM now (the check is not vacuous). */
+static size_t stage_all_but_last(ch_card *c, const ch_ap *ap, size_t *n)
+{
+    size_t i;
+
+    *n = build(c, ap);
+    for (i = 0; (i + 1) * 100 < *n; i++)
+        ASSERT_SW(send_block(c, 0x00, (uint8_t)i, i * 100, 100), 0x9000);
+    assert_int_equal(leftovers(c, ap), 1);
+    return i;
+}
+
+enum { DROP_SELECT, DROP_IU, DROP_ORDER, DROP_RESET, DROP_POWER, DROP_BAD_MAC, DROP_CHAINED,
+       DROP_N };
+
+/* A load dropped by another SELECT, a new session (INITIALIZE UPDATE), a
+ * block out of order, a warm reset, a power-off, a last block whose C-MAC
+ * fails (6988), another SELECT after a chained block: the staged EF content
+ * (and the chained block's raw copy) is wiped, no byte of the image's PIN
+ * or keys is anywhere in NVM, and the heap is byte for byte what it was
+ * (wiped and free: DF20 and GET STATUS as before). */
+static void test_load_dropped_wiped(void **state)
+{
+    ch_card *c = *state;
+    static view before;
+    static uint8_t heap0[65536];
+    static uint8_t w[2200];
+    const uint8_t *h;
+    size_t hn, n, last, wn, an;
+    ch_ap ap;
+    uint8_t apdu[2100];
+
+    secret_ap(&ap);
+    take_view(c, &before);
+    h = heap_of(c, &hn);
+    assert_true(hn <= sizeof(heap0));
+    memcpy(heap0, h, hn);
+    for (int how = 0; how < DROP_N; how++) {
+        ASSERT_SW(ch_open_am(c), 0x9000);
+        if (how == DROP_CHAINED) {
+            /* block 00 as one chained command of all but the last 100 bytes
+             * (staged raw above the region, decrypted into the parser), in
+             * segments of 64; then another SELECT */
+            n = build(c, &ap);
+            an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x00, 0x00, img, n - 100, -1);
+            ASSERT_SW(ch_cmd_chained(c, apdu, an, 64, NULL), 0x9000);
+            assert_int_equal(leftovers(c, &ap), 1);
+            ASSERT_SW(ch_select_am(c), 0x9000);
+            goto check;
+        }
+        last = stage_all_but_last(c, &ap, &n);
+        switch (how) {
+        case DROP_SELECT:
+            ASSERT_SW(ch_select_am(c), 0x9000);
+            break;
+        case DROP_IU:
+            ASSERT_SW(ch_open_am(c), 0x9000);
+            break;
+        case DROP_ORDER:
+            ASSERT_SW(send_block(c, 0x80, (uint8_t)(last + 1), last * 100, n - last * 100),
+                      0x6A86);
+            break;
+        case DROP_RESET:
+            ch_reset(c);
+            break;
+        case DROP_POWER:
+            assert_int_equal(ch_power_cycle(c), MC_OK);
+            break;
+        default:
+            an = ch_apdu(apdu, sizeof(apdu), 0x80, 0xE8, 0x80, (uint8_t)last, img + last * 100,
+                         n - last * 100, -1);
+            assert_int_equal(cm_scp03_wrap_command(&c->scp, apdu, an, w, sizeof(w), &wn), 0);
+            w[wn - 1] ^= 0x01;   /* the C-MAC's last byte */
+            ASSERT_SW(ch_raw(c, w, wn, NULL), 0x6988);
+            break;
+        }
+    check:
+        if (leftovers(c, &ap) != 0)
+            fail_msg("drop %d: staged secrets left in NVM (%u)", how, leftovers(c, &ap));
+        h = heap_of(c, &hn);
+        if (memcmp(h, heap0, hn) != 0)
+            fail_msg("drop %d: the heap differs from before the load", how);
+        ASSERT_SW(ch_open_am(c), 0x9000);
+        assert_same_view(c, &before);
+    }
+}
+
+/* A last block refused for the image (6A80), its AID (6A89) or room (6A84):
+ * the staged EF content is wiped at once and the heap is as before. */
+static void test_load_refused_last_block_wiped(void **state)
+{
+    ch_card *c = *state;
+    static view before;
+    static uint8_t heap0[65536];
+    const uint8_t *h;
+    size_t hn, n, last;
+    ch_ap ap, ap1;
+    static const uint16_t want[3] = { 0x6A80, 0x6A89, 0x6A84 };
+
+    ch_ap_default(&ap1, 1);
+    ASSERT_SW(ch_load_ap(c, &ap1), 0x9000);
+    take_view(c, &before);
+    h = heap_of(c, &hn);
+    memcpy(heap0, h, hn);
+    for (int k = 0; k < 3; k++) {
+        secret_ap(&ap);
+        if (k == 1)
+            memcpy(ap.aid, ap1.aid, ap.aid_len);   /* AP 1's AID */
+        if (k == 2) {
+            /* two more EFs of 32767 bytes: more than the heap */
+            ap.efs[ap.n_efs] = ap.efs[0];
+            ap.efs[ap.n_efs].fid = 0x0A01;
+            ap.efs[ap.n_efs].sfi = 0;
+            ap.efs[ap.n_efs].size = 32767;
+            ap.efs[ap.n_efs].content = NULL;
+            ap.efs[ap.n_efs].content_len = 0;
+            ap.efs[ap.n_efs + 1] = ap.efs[ap.n_efs];
+            ap.efs[ap.n_efs + 1].fid = 0x0A02;
+            ap.n_efs += 2;
+        }
+        last = stage_all_but_last(c, &ap, &n);
+        if (k == 0) {
+            /* a bogus top-level TLV in the last block: the image is bad */
+            img[n] = 0x99;
+            img[n + 1] = 0x00;
+            n += 2;
+        }
+        ASSERT_SW(send_block(c, 0x80, (uint8_t)last, last * 100, n - last * 100), want[k]);
+        if (leftovers(c, &ap) != 0)
+            fail_msg("%04X: staged secrets left in NVM (%u)", want[k], leftovers(c, &ap));
+        h = heap_of(c, &hn);
+        if (memcmp(h, heap0, hn) != 0)
+            fail_msg("%04X: the heap differs from before the load", want[k]);
+        assert_same_view(c, &before);
+    }
+}
+
+/* The NVM cost of a load, from the simulator's counters (docs/nvm.md, "LOAD
+ * AP written once"): the wipe mark (1 write, 11 bytes), each EF content run
+ * once (32 + 32 + 16 bytes, 3 writes), EF 0101's zero tail (32 bytes) -- the
+ * record EFs' erased slots (96 + 64 + 54 bytes) are FF already and cost
+ * nothing --, the EF table (6 x 19 = 114 bytes, 1 write), the one journaled
+ * step: slot record (the 3 pages it touches, 192 bytes, journaled and copied
+ * home) and AP_LOADED (27 bytes: a log slot owns its page, so its bytes
+ * alone), 12 writes / 499 bytes, then the mark cleared directly (1 write,
+ * 11 bytes).  Nothing but the mark before the last block. */
+static void test_load_written_once(void **state)
+{
+    ch_card *c = *state;
+    ch_ap ap;
+    size_t n;
+    uint64_t w0, b0;
+    uint32_t region;
+    mc_slot_rec s;
+    unsigned slot;
+
+    secret_ap(&ap);
+    n = build(c, &ap);
+    w0 = c->sc.sim.writes;
+    b0 = c->sc.sim.bytes_written;
+    ASSERT_SW(send_block(c, 0x00, 0x00, 0, 100), 0x9000);
+    /* the first 100 bytes hold no EF content: the mark alone (11 bytes) */
+    assert_int_equal(c->sc.sim.writes - w0, 1);
+    assert_int_equal(c->sc.sim.bytes_written - b0, 11);
+    ASSERT_SW(send_block(c, 0x80, 0x01, 100, n - 100), 0x9000);
+    assert_int_equal(mc_find_aid(&c->sc.card, ap.aid, ap.aid_len, &slot, &s, false), MC_OK);
+    region = mc_get32(s.region_len);
+    print_message("LOAD AP of %zu bytes: %llu writes, %llu bytes (region %u)\n", n,
+                  (unsigned long long)(c->sc.sim.writes - w0),
+                  (unsigned long long)(c->sc.sim.bytes_written - b0), (unsigned)region);
+    assert_int_equal(region, 440);
+    assert_int_equal(c->sc.sim.writes - w0, 1 + 3 + 1 + 1 + 12 + 1);
+    assert_int_equal(c->sc.sim.bytes_written - b0, 11 + 80 + 32 + 114 + 499 + 11);
+}
+
 /* No free run large enough: 6A84, nothing changes, and a smaller AP still
  * loads. */
 static void test_no_room(void **state)
 {
     ch_card *c = *state;
-    static uint8_t img[CH_IMAGE_MAX];
     ch_ap ap;
     cm_keyset rk;
     size_t n;
@@ -208,6 +488,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_image_in_place, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_no_room, ct_setup_active, ct_teardown),
         cmocka_unit_test_setup_teardown(test_sixteen_aps, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_dropped_wiped, ct_setup_active, ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_refused_last_block_wiped, ct_setup_active,
+                                        ct_teardown),
+        cmocka_unit_test_setup_teardown(test_load_written_once, ct_setup_active, ct_teardown),
     };
     return cmocka_run_group_tests_name("internal_heap", tests, NULL, NULL);
 }

@@ -78,7 +78,9 @@ static void test_format_layout(void **state)
     uint32_t v = 1;
     (void)state;
     assert_int_equal(mc_store_data_size(&f->card), MC_SIM_DEFAULT_NVM_SIZE - ST_DATA_OFF);
-    assert_int_equal(mc_store_data_size(&f->card), 52768);   /* 55840 before the PIN rings */
+    /* 55840 before the PIN rings, 52768 before the page-aligned layout */
+    assert_int_equal(mc_store_data_size(&f->card), 52608);
+    assert_int_equal(ST_DATA_OFF % ST_PAGE, 0);
     assert_int_equal(mc_store_tx_capacity(&f->card), 3072);
     assert_false(f->card.store.corrupt);
     assert_false(f->card.store.in_tx);
@@ -169,7 +171,8 @@ static void test_commit_visible(void **state)
     assert_int_equal(mc_store_write(&f->card, 0, a, sizeof(a)), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 1000, b, sizeof(b)), MC_OK);
     assert_int_equal(f->card.store.journal_records, 2);
-    assert_int_equal(f->card.store.journal_used, 2 * ST_REC_HDR + 340);
+    /* each record holds the whole pages it touches: 0..64, 960..1344 */
+    assert_int_equal(f->card.store.journal_used, 2 * ST_REC_HDR + 64 + 384);
     /* home untouched before commit */
     assert_int_equal(f->sim.nvm[ST_DATA_OFF], 0xFF);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
@@ -186,6 +189,53 @@ static void test_commit_visible(void **state)
     assert_false(rec);
     assert_int_equal(f->card.store.tx_seq, 2);   /* COMMITTED 1, CLEAR 2 */
     assert_int_equal(mc_store_read(&f->card, 1000, out, sizeof(b)), MC_OK);
+    assert_memory_equal(out, b, sizeof(b));
+}
+
+/* mc_store_write_own (a write that owns its pages: a security-log slot):
+ * its record holds its own bytes only, not the whole pages; the overlay, the
+ * commit and a replay after a cut right after the commit point treat it
+ * like any other record, and the rest of its page is not rewritten. */
+static void test_write_own(void **state)
+{
+    fx *f = *state;
+    uint8_t a[27], b[10], out[64], old[64];
+    uint64_t w0, by0;
+    bool rec = false;
+
+    fill_pattern(a, sizeof(a), 5);
+    fill_pattern(b, sizeof(b), 6);
+    fill_pattern(old, sizeof(old), 7);
+    assert_int_equal(mc_store_write_direct(&f->card, 640, old, sizeof(old)), MC_OK);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    w0 = f->sim.writes;
+    by0 = f->sim.bytes_written;
+    assert_int_equal(mc_store_write_own(&f->card, 640, a, sizeof(a)), MC_OK);
+    /* its 27 bytes and its header (with the open mark): 2 writes */
+    assert_int_equal(f->sim.writes - w0, 2);
+    assert_int_equal(f->sim.bytes_written - by0, sizeof(a) + 1 + ST_REC_HDR);
+    assert_int_equal(f->card.store.journal_used, ST_REC_HDR + sizeof(a));
+    /* a page record beside it, and an own write over part of it */
+    assert_int_equal(mc_store_write(&f->card, 5000, b, sizeof(b)), MC_OK);
+    assert_int_equal(mc_store_write_own(&f->card, 650, b, sizeof(b)), MC_OK);
+    assert_int_equal(f->card.store.journal_used, 3 * ST_REC_HDR + sizeof(a) + 64 + sizeof(b));
+    assert_int_equal(mc_store_read(&f->card, 640, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    assert_memory_equal(out + 10, b, sizeof(b));
+    assert_memory_equal(out + 20, a + 20, sizeof(a) - 20);
+    assert_memory_equal(out + sizeof(a), old + sizeof(a), sizeof(old) - sizeof(a));
+    /* cut right after the commit write: recovery replays all three */
+    mc_sim_arm_cut(&f->sim, 2, 0);          /* commit write lands, 1st home write lost */
+    assert_int_equal(mc_store_commit(&f->card), MC_ERR_NVM);
+    mc_sim_power_restore(&f->sim);
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_true(rec);
+    assert_int_equal(mc_store_read(&f->card, 640, out, sizeof(out)), MC_OK);
+    assert_memory_equal(out, a, 10);
+    assert_memory_equal(out + 10, b, sizeof(b));
+    assert_memory_equal(out + 20, a + 20, sizeof(a) - 20);
+    assert_memory_equal(out + sizeof(a), old + sizeof(a), sizeof(old) - sizeof(a));
+    assert_int_equal(mc_store_read(&f->card, 5000, out, sizeof(b)), MC_OK);
     assert_memory_equal(out, b, sizeof(b));
 }
 
@@ -265,15 +315,23 @@ static void test_capacity(void **state)
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
     assert_int_equal(mc_store_read(&f->card, ST_TX_CAP - 8, out, 8), MC_OK);
     assert_memory_equal(out, big + ST_TX_CAP - 8, 8);
-    /* two records: n1 + n2 + 2 headers must fit the record area exactly */
+    /* a record holds whole pages: 3000 bytes at 10000 take 9984..13056,
+     * the whole capacity */
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 10000, big, 3000), MC_OK);
-    assert_int_equal(mc_store_write(&f->card, 20000, big, 59), MC_ERR_PARAM);
-    assert_int_equal(mc_store_write(&f->card, 20000, big, 58), MC_OK);
-    assert_int_equal(f->card.store.journal_used, ST_REC_AREA);
+    assert_int_equal(f->card.store.journal_used, ST_REC_HDR + 3072);
+    assert_int_equal(mc_store_write(&f->card, 20000, big, 1), MC_ERR_PARAM);
+    mc_store_abort(&f->card);
+    /* two records: their pages and 2 headers must fit the record area:
+     * 2944 + 14 leave 128 bytes, one page and its header */
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 10048, big, 2944), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 20001, big, 64), MC_ERR_PARAM);   /* 2 pages */
+    assert_int_equal(mc_store_write(&f->card, 20032, big, 58), MC_OK);
+    assert_int_equal(f->card.store.journal_used, 2 * ST_REC_HDR + 2944 + 64);
     assert_int_equal(mc_store_write(&f->card, 30000, big, 1), MC_ERR_PARAM);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
-    assert_int_equal(mc_store_read(&f->card, 20000, out, 8), MC_OK);
+    assert_int_equal(mc_store_read(&f->card, 20032, out, 8), MC_OK);
     assert_memory_equal(out, big, 8);
     assert_int_equal(mc_store_read(&f->card, 30000, out, 1), MC_OK);
     assert_int_equal(out[0], 0xFF);                          /* the refused write left nothing */
@@ -315,19 +373,28 @@ static void test_write_counts(void **state)
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
     assert_int_equal(f->sim.writes, 0);
-    /* small record: record 1, commit 1, home 1, clear 1 */
+    /* small record: its page 1 and header 1 (with the open mark: 15 bytes),
+     * commit 1, home 1 (the page), clear 1 */
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
-    assert_int_equal(f->sim.writes, 1);
+    assert_int_equal(f->sim.writes, 2);
+    assert_int_equal(f->sim.bytes_written, ST_PAGE + 1 + ST_REC_HDR);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
-    assert_int_equal(f->sim.writes, 4);
-    /* 2048 bytes of EF data: header 1 + data 1, commit 1, home 32, clear 1 */
+    assert_int_equal(f->sim.writes, 5);
+    assert_int_equal(f->sim.bytes_written, 2 * ST_PAGE + 1 + ST_REC_HDR + 2 * ST_DESC_LEN);
+    /* 2048 bytes of EF data at 8192: pages 32 + header 1, commit 1, home 32,
+     * clear 1; at 8193 one page more each */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 8192, big, 2048), MC_OK);
-    assert_int_equal(f->sim.writes, 2);
+    assert_int_equal(f->sim.writes, 33);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
-    assert_int_equal(f->sim.writes, 36);
+    assert_int_equal(f->sim.writes, 67);
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 8193, big, 2048), MC_OK);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 69);
     /* a clean start-up writes nothing */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(reboot(f, &rec), MC_OK);
@@ -343,13 +410,12 @@ static void test_write_counts(void **state)
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
     mc_store_abort(&f->card);
-    assert_int_equal(f->sim.writes, 2);
-    /* format of 64 KiB: header invalidated, data space filled in 873 chunks,
-     * counter rings in 102, journal 2 (slot B erased, slot A + open mark),
-     * header 1 */
+    assert_int_equal(f->sim.writes, 3);   /* the record's page and header, the CLEAR slot */
+    /* format of 64 KiB: all of it erased in 1024 chunks (the header's
+     * first), journal 2 (open mark, slot A), header 1 */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(mc_store_format(&f->card), MC_OK);
-    assert_int_equal(f->sim.writes, 1 + 873 + 102 + 2 + 1);
+    assert_int_equal(f->sim.writes, 1024 + 2 + 1);
     assert_int_equal(f->sim.flushes, 2);
     /* fill: 64-byte chunks */
     mc_sim_reset_counters(&f->sim);
@@ -460,6 +526,27 @@ static void test_corrupt_header(void **state)
     assert_false(f->card.store.corrupt);
 }
 
+/* Format version 3 (docs/nvm.md): an image of version 2 (the record slots of
+ * session 3 and the security log of 32 entries in place), with a header that
+ * is otherwise valid and correctly sealed, is refused like any other layout. */
+static void test_header_old_version(void **state)
+{
+    fx *f = *state;
+    uint8_t *h = f->sim.nvm + ST_HDR_OFF;
+    bool rec;
+    assert_int_equal(h[4], 3);
+    assert_int_equal(h[5], 0);
+    assert_int_equal(st_get32(h + 32), mc_crc32(h, 32));
+    h[4] = 2;
+    st_put32(h + 32, mc_crc32(h, 32));
+    expect_corrupt(f);
+    assert_int_equal(f->sim.writes, 0);
+    h[4] = 3;
+    st_put32(h + 32, mc_crc32(h, 32));
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_false(f->card.store.corrupt);
+}
+
 static void test_corrupt_clear_descriptor(void **state)
 {
     fx *f = *state;
@@ -536,6 +623,17 @@ static void test_corrupt_committed_journal(void **state)
     assert_false(rec);
 }
 
+/* NVM address of ring position pos of sequence counter idx: the positions
+ * of a ring go round its 6 pages (docs/nvm.md). */
+static uint32_t ctr_slot(unsigned idx, unsigned pos)
+{
+    return ST_CTR_OFF + idx * ST_RING * ST_SLOT + (pos % 6) * ST_PAGE + (pos / 6) * ST_SLOT;
+}
+
+/* Format version 3: a slot that fails its checks holds no value, wherever
+ * it is (a torn page of a page-erasing part spoils several slots of a ring,
+ * so damage and tearing look alike); a damaged newest slot makes the
+ * counter read the value before it, never anything that was not written. */
 static void test_corrupt_counter_ring(void **state)
 {
     fx *f = *state;
@@ -543,12 +641,17 @@ static void test_corrupt_counter_ring(void **state)
     uint32_t v;
     for (uint32_t i = 1; i <= 5; i++)
         assert_int_equal(mc_store_counter_set(&f->card, 2, i), MC_OK);
-    /* slot 1 (not next to the newest, slot 4) damaged */
-    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 1) * ST_SLOT + 2] ^= 0x10;
-    expect_corrupt(f);
-    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 1) * ST_SLOT + 2] ^= 0x10;
-    /* garbage in slot 5, right after the newest, looks like a torn set: accepted */
-    f->sim.nvm[ST_CTR_OFF + (2 * ST_RING + 5) * ST_SLOT + 0] = 0x00;
+    /* consecutive positions in different pages, slot 0 at the ring's start */
+    assert_int_equal(f->sim.nvm[ctr_slot(2, 0)], 1);
+    assert_int_equal(f->sim.nvm[ctr_slot(2, 1)], 2);
+    assert_int_equal(ctr_slot(2, 1) - ctr_slot(2, 0), ST_PAGE);
+    /* slot 1 damaged: ignored */
+    f->sim.nvm[ctr_slot(2, 1) + 2] ^= 0x10;
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
+    assert_int_equal(v, 5);
+    /* garbage in slot 5, right after the newest (a torn set): ignored */
+    f->sim.nvm[ctr_slot(2, 5)] = 0x00;
     assert_int_equal(reboot(f, &rec), MC_OK);
     assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
     assert_int_equal(v, 5);
@@ -556,6 +659,12 @@ static void test_corrupt_counter_ring(void **state)
     assert_int_equal(reboot(f, &rec), MC_OK);
     assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
     assert_int_equal(v, 6);
+    /* the newest slot (5) damaged: the value before it, 5 in slot 4 */
+    f->sim.nvm[ctr_slot(2, 5) + 7] ^= 0x01;
+    assert_int_equal(reboot(f, &rec), MC_OK);
+    assert_int_equal(mc_store_counter_get(&f->card, 2, &v), MC_OK);
+    assert_int_equal(v, 5);
+    assert_false(f->card.store.corrupt);
 }
 
 /* The store on a file image: what commit and counter set made durable is
@@ -609,6 +718,7 @@ int main(void)
         T(test_header_size_mismatch),
         T(test_commit_visible),
         T(test_abort_invisible),
+        T(test_write_own),
         T(test_read_your_writes_overlap),
         T(test_capacity),
         T(test_params),
@@ -616,6 +726,7 @@ int main(void)
         T(test_direct),
         T(test_counters),
         T(test_corrupt_header),
+        T(test_header_old_version),
         T(test_corrupt_clear_descriptor),
         T(test_corrupt_committed_journal),
         T(test_corrupt_counter_ring),

@@ -136,15 +136,20 @@ static mc_status run_tx(const scenario *sc)
     return rc;
 }
 
-/* Writes of the transaction per docs/nvm.md: records (1 if header and data
- * fit 64 bytes with the OPEN byte on the first, else 2), commit 1, home
- * copies in 64-byte chunks, clear 1. */
-static void expected_counts(const scenario *sc, uint64_t *commit_idx, uint64_t *total)
+/* Writes of the transaction per docs/nvm.md: a record holds the whole
+ * pages (ST_PAGE) its write touches, one write each, then its header (with
+ * the open mark on the first); commit 1, home copies a page each, clear 1. */
+static void expected_counts(const scenario *sc, uint64_t *commit_idx, uint64_t *total,
+                            uint64_t *mark_idx)
 {
     uint64_t n = 0, home = 0;
     for (size_t i = 0; i < sc->n; i++) {
-        n += (i == 0 ? 1u : 0u) + ST_REC_HDR + sc->w[i].len <= ST_CHUNK ? 1 : 2;
-        home += (sc->w[i].len + ST_CHUNK - 1) / ST_CHUNK;
+        uint32_t off = sc->w[i].off, end = off + (uint32_t)sc->w[i].len;
+        uint32_t pages = (((end + ST_PAGE - 1u) & ~(ST_PAGE - 1u)) - (off & ~(ST_PAGE - 1u))) / ST_PAGE;
+        n += pages + 1;
+        if (i == 0)
+            *mark_idx = n;   /* the open mark goes with the first record's header */
+        home += pages;
     }
     *commit_idx = n + 1;
     *total = n + 1 + home + 1;
@@ -169,7 +174,7 @@ static void check_follow_up(void)
 /* The transaction as a case of the one tear runner (tear_runner.h). */
 typedef struct tear_ctx {
     const scenario *sc;
-    uint64_t commit_idx, total;
+    uint64_t commit_idx, total, mark_idx;
     bool rec;                   /* what the last recovery said */
 } tear_ctx;
 
@@ -248,10 +253,14 @@ static int tc_check(void *p, const tr_cut *cut)
         assert_false(is_after);
     if (cut->n > t->commit_idx)
         assert_true(is_after);
-    if (!t->rec && !is_after && !(cut->n == 1 && cut->k == 0))
+    /* recovery discards once the open mark landed (with the first
+     * record's header) */
+    if (!t->rec && !is_after && cut->n >= t->mark_idx && !(cut->n == t->mark_idx && cut->k == 0))
         fail_msg("%s: cut at write %llu after %zu bytes: recovered=0", sc->name,
                  (unsigned long long)cut->n, cut->k);
-    if (cut->n == 1 && cut->k == 0)
+    if (cut->n < t->mark_idx)
+        assert_false(t->rec);
+    if (cut->n == t->mark_idx && cut->k == 0)
         assert_int_equal(t->rec, sim.nvm[ST_MARK_OFF] == ST_MARK(3));
     if (!t->rec && is_after)   /* only the CLEAR slot, landed whole in its last byte */
         assert_true(cut->n == t->total && torn_last);
@@ -278,7 +287,7 @@ static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
     memset(t, 0, sizeof(*t));
     memset(tc, 0, sizeof(*tc));
     t->sc = sc;
-    expected_counts(sc, &t->commit_idx, &t->total);
+    expected_counts(sc, &t->commit_idx, &t->total, &t->mark_idx);
     tc->name = sc->name;
     tc->card = &card;
     tc->ctx = t;
@@ -294,7 +303,36 @@ static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
 
 /* Every write N of the transaction cut after K bytes, K in {0, len/2,
  * len-1}, or (every_byte) every K in 0..len-1. */
-static void tear_scenario(const scenario *sc, bool every_byte)
+/* Page tearing (card/port_tear.h mc_port_tear_page): the data space is the
+ * before image up to the commit write, the after image from the first home
+ * copy on (either at the commit write), and the journal is CLEAR again; a
+ * torn page may hold anything, the open mark included, so whether recovery
+ * reported a discard is not decided by the cut. */
+static int tc_check_page(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+    uint32_t seq;
+    uint8_t state;
+    bool is_after;
+
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    read_space(seen);
+    is_after = memcmp(seen, after, dsize) == 0;
+    if (!is_after && memcmp(seen, before, dsize) != 0)
+        fail_msg("%s: page cut at write %llu after %zu bytes (model %d/%02X): data space is "
+                 "neither the before nor the after image",
+                 t->sc->name, (unsigned long long)cut->n, cut->k, cut->how, cut->value);
+    if (cut->n < t->commit_idx)
+        assert_false(is_after);
+    if (cut->n > t->commit_idx)
+        assert_true(is_after);
+    assert_true(mc_st_journal_active(&card, &seq, &state) >= 0);
+    assert_int_equal(state, ST_STATE_CLEAR);
+    check_follow_up();
+    return is_after ? TR_AFTER : TR_BEFORE;
+}
+
+static void tear_scenario(const scenario *sc, bool every_byte, bool page)
 {
     tear_ctx t;
     tr_case tc;
@@ -302,20 +340,25 @@ static void tear_scenario(const scenario *sc, bool every_byte)
 
     tc_init(&t, &tc, sc);
     tc.kset = every_byte ? TR_K_EVERY : TR_K_ZERO | TR_K_HALF | TR_K_LAST;
+    if (page) {
+        ct_tear_page_models(&tc);
+        tc.check = tc_check_page;
+    }
     TEAR_RUN(&tc, &st);
     assert_int_equal(st.writes, t.total);
     printf("  %s%s: %llu writes per transaction (commit write %llu), %lu cut points (%lu with "
            "the interrupted byte not old, %lu sampled out)\n",
-           sc->name, every_byte ? ", every byte" : "", (unsigned long long)t.total,
+           sc->name, page ? ", every page torn whole" : every_byte ? ", every byte" : "",
+           (unsigned long long)t.total,
            (unsigned long long)t.commit_idx, st.cuts, st.valued, st.skipped);
     total_cuts += st.cuts;
     release();
 }
 
 static const wr w_small[] = {{100, 4, 0x01}};
-static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {52767, 1, 0x04}, {30000, 2048, 0x05}};
-/* 2048 + 1010 + 2 headers fill the record area exactly */
-static const wr w_full[] = {{1000, 2048, 0x06}, {20000, 1010, 0x07}};
+static const wr w_multi[] = {{0, 40, 0x02}, {5000, 200, 0x03}, {52607, 1, 0x04}, {30000, 2048, 0x05}};
+/* 2048 + 960 bytes of pages + 2 headers: no further page fits */
+static const wr w_full[] = {{1024, 2048, 0x06}, {20032, 960, 0x07}};
 static const wr w_overlap[] = {{100, 200, 0x08}, {200, 200, 0x09}, {250, 10, 0x0A},
                                {100, 1, 0x0B}, {90, 400, 0x0C}, {395, 5, 0x0D}};
 
@@ -324,25 +367,30 @@ static const wr w_overlap[] = {{100, 200, 0x08}, {200, 200, 0x09}, {250, 10, 0x0
 typedef struct tear_row {
     scenario sc;
     bool every_byte;
+    bool page;          /* page tearing (64-byte pages unless MNAP_TEAR_PAGE) */
 } tear_row;
 
 static const tear_row rows[] = {
-    {{"small (1 x 4 bytes)", w_small, 1}, false},
-    {{"multi-record (4 records, 2289 bytes)", w_multi, 4}, false},
-    {{"at capacity (2048 + 1010 bytes)", w_full, 2}, false},
-    {{"overlapping (6 records)", w_overlap, 6}, false},
-    {{"small", w_small, 1}, true},
-    {{"multi-record", w_multi, 4}, true},
-    {{"at capacity", w_full, 2}, true},
-    {{"overlapping", w_overlap, 6}, true},
+    {{"small (1 x 4 bytes)", w_small, 1}, false, false},
+    {{"multi-record (4 records, 2289 bytes)", w_multi, 4}, false, false},
+    {{"at capacity (2048 + 960 bytes)", w_full, 2}, false, false},
+    {{"overlapping (6 records)", w_overlap, 6}, false, false},
+    {{"small", w_small, 1}, true, false},
+    {{"multi-record", w_multi, 4}, true, false},
+    {{"at capacity", w_full, 2}, true, false},
+    {{"overlapping", w_overlap, 6}, true, false},
+    {{"small, pages", w_small, 1}, false, true},
+    {{"multi-record, pages", w_multi, 4}, false, true},
+    {{"at capacity, pages", w_full, 2}, false, true},
+    {{"overlapping, pages", w_overlap, 6}, false, true},
 };
 
 static void test_tear_row(void **state)
 {
     const tear_row *r = *state;
     if (r->sc.w == w_full)
-        assert_int_equal(2048 + 1010 + 2 * ST_REC_HDR, ST_REC_AREA);
-    tear_scenario(&r->sc, r->every_byte);
+        assert_true(2048 + 960 + 3 * ST_REC_HDR + ST_PAGE > ST_REC_AREA);
+    tear_scenario(&r->sc, r->every_byte, r->page);
 }
 
 /* Cuts during recovery itself: a replay torn at any write is replayed again
@@ -367,16 +415,20 @@ static int tc_check_recovery(void *p, const tr_cut *cut)
     return TR_AFTER;
 }
 
-static void test_tear_during_recovery(void **state)
+static void tear_recovery(bool page)
 {
     static const size_t k0[] = {0}, k3[] = {3};
     const scenario sc = {"multi", w_multi, 4};
     tear_ctx t;
     tr_case tc;
     tr_stats st;
-    (void)state;
 
     tc_init(&t, &tc, &sc);
+    if (page) {
+        /* the recovery's writes torn whole-page (k0 and k3: the first page) */
+        tc.page = ct_tear_page();
+        tc.values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
+    }
     tc.check = tc_check_recovery;
     tc.measured = NULL;
     /* the transaction dies right after its commit write */
@@ -393,16 +445,30 @@ static void test_tear_during_recovery(void **state)
     /* each of them with the interrupted byte old (never sampled out), and
      * with the other models */
     assert_true(st.restart_cuts >= t.total - t.commit_idx);
-    printf("  recovery torn at each of its %llu writes: %lu cut points (%lu with the interrupted "
-           "byte not old)\n",
-           (unsigned long long)st.restart_writes_max, st.restart_cuts, st.valued);
+    printf("  recovery torn at each of its %llu writes%s: %lu cut points (%lu with the "
+           "interrupted byte not old)\n",
+           (unsigned long long)st.restart_writes_max, page ? ", pages torn whole" : "",
+           st.restart_cuts, st.valued);
     total_cuts += st.restart_cuts;
     release();
+}
+
+static void test_tear_during_recovery(void **state)
+{
+    (void)state;
+    tear_recovery(false);
+}
+
+static void test_tear_recovery_pages(void **state)
+{
+    (void)state;
+    tear_recovery(true);
 }
 
 /* ---- counters ----------------------------------------------------------- */
 
 static unsigned long counter_cuts;
+static bool counter_pages;   /* page tearing of the counter sets */
 
 static void reboot_counters(void)
 {
@@ -458,8 +524,8 @@ static int ctr_check(void *p, const tr_cut *cut)
     assert_int_equal(cut->rc, MC_ERR_NVM);
     v = get(idx);
     if (v != old && v != target)
-        fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, old, target,
-                 k, v);
+        fail_msg("counter %u: set %06x -> %06x torn after %zu bytes gave %06x", idx, (unsigned)old,
+                 (unsigned)target, k, (unsigned)v);
     if (k == 0)
         assert_int_equal(v, old);
     /* a second torn attempt at the same slot, then a clean one */
@@ -478,7 +544,7 @@ static int ctr_check(void *p, const tr_cut *cut)
         reboot_counters();
         v2 = get(idx);
         if (v2 != v && v2 != t2)
-            fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, v2);
+            fail_msg("counter %u: double tear (%zu, %zu) gave %06x", idx, k, k2, (unsigned)v2);
         assert_true(v2 >= v);
         if (v2 < ST_CTR_MAX) {
             assert_int_equal(mc_store_counter_set(&card, idx, v2 + 1), MC_OK);
@@ -525,6 +591,11 @@ static void tear_counter_set(unsigned idx, uint32_t target)
     tc.k_count = ST_SLOT;
     tc.last_n = 1;
     ct_tear_models(&tc);
+    if (counter_pages) {
+        /* the slot's page (and the 7 other slots in it) torn whole */
+        tc.page = ct_tear_page();
+        tc.values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
+    }
     TEAR_RUN(&tc, &st);
     /* leave the counter at target, cleanly */
     memcpy(sim.nvm, snap, sim.nvm_size);
@@ -535,10 +606,9 @@ static void tear_counter_set(unsigned idx, uint32_t target)
     free(snap);
 }
 
-static void test_tear_counters(void **state)
+static void tear_counters(void)
 {
     bool rec;
-    (void)state;
     assert_int_equal(mc_sim_init_mem(&sim, MC_SIM_DEFAULT_NVM_SIZE), 0);
     card.port = &sim;
     assert_int_equal(mc_store_format(&card), MC_OK);
@@ -558,12 +628,34 @@ static void test_tear_counters(void **state)
     tear_counter_set(1, 0x800000);
     tear_counter_set(1, 0xFFFFFE);
     tear_counter_set(1, 0xFFFFFF);
+    /* a PIN try counter (ring of 24 slots in 3 pages), round its ring */
+    tear_counter_set(MC_STORE_COUNTERS, 1);
+    for (uint32_t v = 2; v < 2 + ST_PIN_RING; v++)
+        tear_counter_set(MC_STORE_COUNTERS, v);
     /* other counters untouched */
     assert_int_equal(get(0), 0);
     assert_int_equal(get(2), 0);
-    printf("  counters: %lu cut points\n", counter_cuts);
+    assert_int_equal(get(MC_STORE_COUNTERS + 1), 0);
+    printf("  counters%s: %lu cut points\n", counter_pages ? ", pages torn whole" : "",
+           counter_cuts);
     total_cuts += counter_cuts;
+    counter_cuts = 0;
     mc_sim_close(&sim);
+}
+
+static void test_tear_counters(void **state)
+{
+    (void)state;
+    counter_pages = false;
+    tear_counters();
+}
+
+static void test_tear_counters_pages(void **state)
+{
+    (void)state;
+    counter_pages = true;
+    tear_counters();
+    counter_pages = false;
 }
 
 static int print_total(void **state)
@@ -579,9 +671,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ROW(0), ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7),
+        ROW(8), ROW(9), ROW(10), ROW(11),
         cmocka_unit_test(test_tear_during_recovery),
+        cmocka_unit_test(test_tear_recovery_pages),
         cmocka_unit_test(test_tear_counters),
+        cmocka_unit_test(test_tear_counters_pages),
     };
-    _Static_assert(sizeof(rows) / sizeof(rows[0]) == 8, "one test per row");
+    _Static_assert(sizeof(rows) / sizeof(rows[0]) == 12, "one test per row");
     return cmocka_run_group_tests(tests, NULL, print_total);
 }

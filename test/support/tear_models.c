@@ -42,3 +42,23 @@ void ct_tear_models(tr_case *tc)
     tc->sample = ct_tear_sample();
     tc->codes = ct_tear_store_codes;
 }
+
+uint32_t ct_tear_page(void)
+{
+    const char *e = getenv("MNAP_TEAR_PAGE");
+    unsigned long v = e != NULL ? strtoul(e, NULL, 0) : 0;
+    return v != 0 && (v & (v - 1)) == 0 && v <= 4096 ? (uint32_t)v : CT_TEAR_PAGE;
+}
+
+void ct_tear_page_models(tr_case *tc)
+{
+    ct_tear_models(tc);
+    tc->values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
+    tc->page = ct_tear_page();
+    tc->kset = TR_K_WHOLE | TR_K_EVERY;
+    if (tc->sample > 1) {
+        tc->stride = CT_TEAR_PAGE_STRIDE;
+        tc->keep_ends = 2;
+        tc->randoms = 2;
+    }
+}

@@ -26,6 +26,19 @@ unsigned ct_tear_sample(void);
 
 struct mc_card;
 
+/* Page tearing (card/port_tear.h mc_port_tear_page): the page size of the
+ * page cases, CT_TEAR_PAGE unless MNAP_TEAR_PAGE (a power of two) says
+ * otherwise, and how finely make test samples them (one write in
+ * CT_TEAR_PAGE_STRIDE, the first and last two always, 2 random fills of
+ * which about one in CT_TEAR_SAMPLE runs; make test-long: every write, 4
+ * random fills, all of them). */
+#define CT_TEAR_PAGE 64u
+#define CT_TEAR_PAGE_STRIDE 8u
+uint32_t ct_tear_page(void);
+/* Makes tc a page case: pages of ct_tear_page(), every page of every write
+ * (sampled in make test), the interrupted page old, 00, FF, random. */
+void ct_tear_page_models(tr_case *tc);
+
 /* Sets the models of a case: every one of TR_V_ALL, the store's codes,
  * CT_TEAR_RANDOMS random values from CT_TEAR_SEED, ct_tear_sample(). */
 void ct_tear_models(tr_case *tc);

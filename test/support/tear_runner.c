@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+/* Optional in a port (card/port_tear.h): page cases need it. */
+#pragma weak mc_port_tear_page
+
 /* The interrupted-byte models of one cut: (how, value) pairs. */
 #define TR_MAX_VALUES 48
 
@@ -50,6 +53,8 @@ static unsigned models(tr_run_state *rs, bool have_addr, uint32_t addr, int *how
     const tr_case *tc = rs->tc;
     unsigned v = tc->values != 0 ? tc->values : TR_V_OLD, n = 0;
 
+    if (tc->page != 0)   /* the whole page: old, 00, FF, random fills */
+        v &= TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
     if (v & TR_V_OLD) {
         how[n] = MC_TEAR_OLD;
         val[n++] = 0;
@@ -76,7 +81,7 @@ static unsigned models(tr_run_state *rs, bool have_addr, uint32_t addr, int *how
     }
     if (v & TR_V_RANDOM) {
         for (unsigned i = 0; i < tc->randoms && n < TR_MAX_VALUES; i++) {
-            how[n] = MC_TEAR_VALUE;
+            how[n] = tc->page != 0 ? MC_TEAR_RANDOM : MC_TEAR_VALUE;
             val[n++] = (uint8_t)(next_rand(rs) >> 24);
         }
     }
@@ -239,20 +244,40 @@ static int one_k(tr_run_state *rs, uint64_t n, size_t k, size_t len, bool have_a
     return 0;
 }
 
-int tr_run(const tr_case *tc, tr_stats *st)
+/* Page tearing: write n (len bytes at addr) cut at the first byte of each
+ * page it touches that the K set selects. */
+static int page_cuts(tr_run_state *rs, uint64_t n, size_t len, uint32_t addr)
 {
-    tr_run_state rs;
+    const tr_case *tc = rs->tc;
+    uint64_t p = tc->page;
+    size_t k, next;
+    unsigned i;
+
+    for (k = 0; k < len; k = next) {
+        bool want = (tc->kset & TR_K_EVERY) || ((tc->kset & TR_K_ZERO) && k == 0);
+        next = (size_t)(((uint64_t)addr + k) / p * p + p - addr);
+        if (next > len)
+            next = len;
+        want = want || ((tc->kset & TR_K_HALF) && len / 2 >= k && len / 2 < next);
+        want = want || ((tc->kset & TR_K_LAST) && len - 1 >= k && len - 1 < next);
+        for (i = 0; (tc->kset & TR_K_LIST) && i < tc->k_count; i++)
+            want = want || (tc->k_list[i] >= k && tc->k_list[i] < next);
+        if (want && one_k(rs, n, k, len, true, addr) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int run_cuts(tr_run_state *rsp, const tr_case *tc, tr_stats *st)
+{
+    tr_run_state rs = *rsp;
     tr_cut none;
     uint64_t w0, w, n;
     size_t ks[4];
     unsigned nk, i;
     int rc;
 
-    memset(st, 0, sizeof(*st));
     memset(&none, 0, sizeof(none));
-    rs.tc = tc;
-    rs.st = st;
-    rs.rng = tc->seed != 0 ? tc->seed : 0x4D4E4150u;   /* "MNAP" */
     /* 1. the dry run */
     tc->start(tc->ctx);
     if (tc->dry != NULL)
@@ -270,7 +295,7 @@ int tr_run(const tr_case *tc, tr_stats *st)
     for (n = 1; n <= w; n++) {
         size_t len = 0;
         uint32_t addr = 0;
-        bool need_len = (tc->kset & ~(unsigned)TR_K_LIST) != 0 ||
+        bool need_len = (tc->kset & ~(unsigned)TR_K_LIST) != 0 || tc->page != 0 ||
                         ((tc->values & TR_V_CODES) && tc->codes != NULL);
 
         if (!sampled(tc, n, w))
@@ -294,6 +319,11 @@ int tr_run(const tr_case *tc, tr_stats *st)
                     return stop(&rs, &probe, "the restart failed");
             }
         }
+        if (tc->page != 0) {
+            if (page_cuts(&rs, n, len, addr) != 0)
+                return -1;
+            continue;
+        }
         nk = 0;
         if ((tc->kset & TR_K_ZERO) && len > 0)
             ks[nk++] = 0;
@@ -316,4 +346,25 @@ int tr_run(const tr_case *tc, tr_stats *st)
                     return -1;
     }
     return 0;
+}
+
+int tr_run(const tr_case *tc, tr_stats *st)
+{
+    tr_run_state rs;
+    tr_cut none;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    memset(&none, 0, sizeof(none));
+    rs.tc = tc;
+    rs.st = st;
+    rs.rng = tc->seed != 0 ? tc->seed : 0x4D4E4150u;   /* "MNAP" */
+    if (tc->page == 0)
+        return run_cuts(&rs, tc, st);
+    if (mc_port_tear_page == NULL || (tc->page & (tc->page - 1u)) != 0)
+        return stop(&rs, &none, "page tearing needs mc_port_tear_page and a power of two");
+    mc_port_tear_page(tc->card, tc->page);
+    rc = run_cuts(&rs, tc, st);
+    mc_port_tear_page(tc->card, 0);
+    return rc;
 }

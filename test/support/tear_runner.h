@@ -31,7 +31,17 @@
  * With sample > 1 only about one in `sample` of the cuts beyond the old
  * model runs (chosen by the same PRNG: the same ones on every run); the old
  * model always runs.  make test samples, make test-long runs them all
- * (docs/porting.md). */
+ * (docs/porting.md).
+ *
+ * Page tearing (tc->page = P, a power of two; card/port_tear.h
+ * mc_port_tear_page): a cut spoils the whole aligned page of P bytes that
+ * holds the interrupted byte.  The runner then cuts write n at the first
+ * byte of each page it touches that the K set selects (TR_K_EVERY: every
+ * page; ZERO, HALF, LAST, LIST: the page holding that byte), so the pages
+ * before hold new bytes and the later ones old, and sets the interrupted
+ * page to each of: old, 00, FF and `randoms` seeded random fills (TR_V_OLD,
+ * TR_V_00, TR_V_FF, TR_V_RANDOM; "new" is the next page's old cut, or the
+ * whole write).  A port without mc_port_tear_page runs no page case. */
 #ifndef TR_TEAR_RUNNER_H
 #define TR_TEAR_RUNNER_H
 
@@ -119,6 +129,7 @@ typedef struct tr_case {
     /* the valid codes of the NVM byte at addr of the card (TR_V_CODES), as
      * it is before the cut: at most cap into out, returns how many */
     unsigned (*codes)(struct mc_card *card, uint32_t addr, uint8_t *out, unsigned cap);
+    uint32_t page;                        /* page tearing with pages of this size (0: bytes) */
 } tr_case;
 
 typedef struct tr_stats {

@@ -3,10 +3,12 @@
  * NVM is a RAM buffer (mps2-an385) or a host file reached through ARM
  * semihosting (the microbit: its 16 KiB of RAM cannot hold a 64 KiB NVM).
  * Both write synchronously, byte by byte in address order as far as the
- * tear model is concerned: a torn write leaves a prefix of the new bytes and
- * the old bytes after it (port.h).  A real flash part that programs in pages
- * would have to split a write page by page in address order to keep that
- * contract (docs/porting.md). */
+ * tear model is concerned: a torn write leaves a prefix of the new bytes,
+ * one interrupted byte of any value, and the old bytes after it (port.h).
+ * The cut itself is planned through card/port_tear.h (mq_tear.c): every
+ * write asks mq_tear_plan how much of it lands.  A real flash part that
+ * programs in pages would have to split a write page by page in address
+ * order to keep that contract (docs/porting.md). */
 #include <string.h>
 #include "mc_card.h"
 #include "mq_port.h"
@@ -99,19 +101,6 @@ void mq_port_close(mq_port *p)
     clear(p);
 }
 
-void mq_port_arm_cut(mq_port *p, uint32_t nth, uint32_t k)
-{
-    p->cut_at = nth != 0 ? p->writes + nth : 0;
-    p->cut_after = k;
-}
-
-void mq_port_power_restore(mq_port *p)
-{
-    p->power_cut = false;
-    p->cut_at = 0;
-    p->cut_after = 0;
-}
-
 uint32_t mc_port_nvm_size(struct mc_card *card)
 {
     mq_port *p = port_of(card);
@@ -135,8 +124,9 @@ int mc_port_nvm_read(struct mc_card *card, uint32_t addr, uint8_t *buf, size_t l
 int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, size_t len)
 {
     mq_port *p = port_of(card);
-    size_t landed = len;
-    bool cut = false;
+    size_t landed;
+    bool cut, torn;
+    uint8_t v = 0;
 
     if (p == NULL || (buf == NULL && len > 0) || !in_range(p, addr, len))
         return -1;
@@ -146,21 +136,22 @@ int mc_port_nvm_write(struct mc_card *card, uint32_t addr, const uint8_t *buf, s
         return -1; /* the power is off: this write never happens */
     if (len == 0)
         return 0;
-    p->writes++;
-    if (p->cut_at != 0 && p->writes == p->cut_at) {
-        cut = true;
-        if (p->cut_after < len)
-            landed = p->cut_after;
-    }
+    cut = mq_tear_plan(p, buf, len, &landed, &torn, &v);
+    /* the new bytes in address order, then the interrupted one */
     if (landed > 0) {
         if (p->ram != NULL)
             memcpy(p->ram + addr, buf, landed);
         else if (host_write(p->host_fd, addr, buf, landed) != 0)
             return -1;
     }
+    if (torn) {
+        if (p->ram != NULL)
+            p->ram[addr + landed] = v;
+        else if (host_write(p->host_fd, addr + (uint32_t)landed, &v, 1) != 0)
+            return -1;
+    }
     if (cut) {
-        p->power_cut = true;
-        p->cut_at = 0;
+        mq_tear_done(p, addr, len);
         return -1;
     }
     return 0;

@@ -7,8 +7,11 @@
  * newlib + librdimon only for semihosting stdio, and the card/port.h
  * functions:
  *   NVM      mq_nvm.c    RAM buffer or semihosting host file, byte-granular
- *                        writes; a write counter and a power-cut injector
- *                        (docs/porting.md, "test a new port")
+ *                        writes
+ *   tearing  mq_tear.c   the tear interface of card/port_tear.h (test
+ *                        builds: count the writes, cut write N after K
+ *                        bytes with the interrupted byte old, new or a
+ *                        value, restart), for the one tear runner
  *   random   mq_random.c a TEST SOURCE (xorshift128+ from a fixed seed):
  *                        NOT a true random number generator
  *   AES      mq_aes.c    BearSSL's constant-time aes_ct, built for the target
@@ -28,10 +31,15 @@ typedef struct mq_port {
     uint8_t *ram;        /* NVM in RAM, or NULL: NVM in a host file */
     int host_fd;         /* semihosting handle of the host file, -1 none */
     uint32_t size;       /* bytes of NVM */
-    uint32_t writes;     /* NVM writes since init (non-empty ones) */
-    uint32_t cut_at;     /* tear this write (1-based, in writes), 0 off */
-    uint32_t cut_after;  /* bytes of it that land */
-    bool power_cut;      /* a cut happened: every write fails until restore */
+    /* card/port_tear.h state (mq_tear.c); mq_nvm.c's writes consult it */
+    uint64_t writes;     /* NVM writes since init (non-empty ones) */
+    uint64_t cut_at;     /* tear this write (1-based, in writes), 0 off */
+    size_t cut_after;    /* bytes of it that land */
+    int cut_how;         /* the interrupted byte: MC_TEAR_OLD, _NEW, _VALUE */
+    uint8_t cut_value;   /* its value for MC_TEAR_VALUE */
+    bool power_cut;      /* a cut happened: every write fails until restart */
+    size_t cut_len;      /* the torn write's length and address */
+    uint32_t cut_addr;
     uint64_t rng[2];     /* state of the test random source */
 } mq_port;
 
@@ -41,10 +49,14 @@ int mq_port_init_ram(mq_port *p, uint8_t *buf, uint32_t size);
  * else opened as it is (it must hold size bytes).  0 or -1. */
 int mq_port_init_host(mq_port *p, const char *path, uint32_t size, bool create);
 void mq_port_close(mq_port *p);
-/* Power-cut injection: the nth write from now lands only its first k bytes
- * and fails, and so does every write after it until mq_port_power_restore. */
-void mq_port_arm_cut(mq_port *p, uint32_t nth, uint32_t k);
-void mq_port_power_restore(mq_port *p);
+/* Power cuts: card/port_tear.h (mq_tear.c), nothing of the port's own.
+ * mc_port_nvm_write asks mq_tear_plan how much of a write of len bytes lands
+ * (*landed) and whether byte *landed is interrupted (*torn, holding *value);
+ * true when the power fails at this write, which then ends with
+ * mq_tear_done. */
+bool mq_tear_plan(mq_port *p, const uint8_t *buf, size_t len, size_t *landed, bool *torn,
+                  uint8_t *value);
+void mq_tear_done(mq_port *p, uint32_t addr, size_t len);
 
 /* One AES block with BearSSL's aes_ct (the body of mc_port_aes). */
 int mq_aes_block(int decrypt, const uint8_t *key, size_t key_len, const uint8_t in[16],

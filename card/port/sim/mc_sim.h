@@ -40,6 +40,9 @@ typedef struct mc_sim {
     bool det_random;
     uint8_t det_seed[16];
     uint64_t det_counter;
+    /* page-granular tearing (mc_port_tear_page): 0 tears bytes, else the
+     * page size (a power of two) whose interrupted page a cut spoils */
+    uint32_t tear_page;
 } mc_sim;
 
 /* Memory-only NVM of size bytes, erased (0xFF).  0 or -1. */

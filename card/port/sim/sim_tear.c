@@ -65,7 +65,7 @@ bool mc_sim_tear_plan(mc_sim *sim, const uint8_t *buf, size_t len, size_t *lande
         if (sim->cut_after_bytes < len)
             *landed = sim->cut_after_bytes;
     }
-    if (cut && *landed < len && sim->cut_how != MC_TEAR_OLD) {
+    if (cut && *landed < len && sim->cut_how != MC_TEAR_OLD && sim->tear_page == 0) {
         /* the interrupted byte: any value (card/port.h) */
         *torn = true;
         *torn_value = sim->cut_how == MC_TEAR_NEW ? buf[*landed] : sim->cut_value;
@@ -73,9 +73,32 @@ bool mc_sim_tear_plan(mc_sim *sim, const uint8_t *buf, size_t len, size_t *lande
     return cut;
 }
 
+/* Page-granular tearing: the whole aligned page holding the interrupted
+ * byte (addr + landed) set to the value, or to bytes of a generator seeded
+ * with it (MC_TEAR_RANDOM), including its bytes outside the write; the
+ * pages before it hold what landed, the pages after it their old bytes.
+ * MC_TEAR_OLD leaves the page as it was (the runner cuts at the page's
+ * first byte).  The memory image only (sim->nvm). */
+static void tear_page(mc_sim *sim, uint32_t addr, size_t landed)
+{
+    uint32_t p = sim->tear_page, start = (addr + (uint32_t)landed) & ~(p - 1u), x;
+
+    if (sim->nvm == NULL || sim->cut_how == MC_TEAR_OLD || start >= sim->nvm_size)
+        return;
+    x = 0x9E3779B9u ^ ((uint32_t)sim->cut_value * 0x01000193u) ^ start;
+    for (uint32_t i = 0; i < p && start + i < sim->nvm_size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        sim->nvm[start + i] = sim->cut_how == MC_TEAR_RANDOM ? (uint8_t)(x >> 24) : sim->cut_value;
+    }
+}
+
 void mc_sim_tear_done(mc_sim *sim, uint32_t addr, size_t len, size_t landed, bool cut)
 {
     sim->bytes_written += landed;
+    if (cut && sim->tear_page != 0 && landed < len)
+        tear_page(sim, addr, landed);
     if (cut) {
         sim->cut_len = len;
         sim->cut_addr = addr;
@@ -115,6 +138,13 @@ size_t mc_port_tear_cut(struct mc_card *card, uint32_t *addr)
     if (addr != NULL)
         *addr = sim->cut_addr;
     return sim->cut_len;
+}
+
+void mc_port_tear_page(struct mc_card *card, uint32_t page_size)
+{
+    mc_sim *sim = tear_sim(card);
+    if (sim != NULL)
+        sim->tear_page = page_size != 0 && (page_size & (page_size - 1u)) == 0 ? page_size : 0;
 }
 
 void mc_port_tear_restart(struct mc_card *card)
