@@ -181,6 +181,16 @@ CSV
 run imp-json "$M" --json resident import "$T/good2.csv"; rc 0
 out '{"imported":1,"skipped":0,"rows":[{"line":2,"number":"500000000001","name_kanji":"中村 一","name_kana":"ナカムラ ハジメ","birth_date":"1985-05-05","address":"東京都千代田区1-1, 2F"}]}'
 run imp-bad-nothing "$M" resident show 300000000001; rc 6
+# The console export's guard against spreadsheet formulas (docs/console.md): an
+# apostrophe before = + - @ or ' is dropped, any other leading apostrophe kept.
+cat >"$T/guard.csv" <<'CSV'
+number,name_kanji,name_kana,birth_date,address
+600000000001,'=1+2,''a,1985-05-05,"'-1, 2F"
+600000000002,'a,'@x,1985-05-05,'''b
+600000000003,'+x,''=y,1985-05-05,"'=HYPERLINK(""http://x"")"
+CSV
+run imp-guard "$M" --json resident import "$T/guard.csv"; rc 0
+out '{"imported":3,"skipped":0,"rows":[{"line":2,"number":"600000000001","name_kanji":"=1+2","name_kana":"'"'"'a","birth_date":"1985-05-05","address":"-1, 2F"},{"line":3,"number":"600000000002","name_kanji":"'"'"'a","name_kana":"@x","birth_date":"1985-05-05","address":"'"''"'b"},{"line":4,"number":"600000000003","name_kanji":"+x","name_kana":"'"'"'=y","birth_date":"1985-05-05","address":"=HYPERLINK(\"http://x\")"}]}'
 iconv -f UTF-8 -t CP932 "$T/bad.csv" >"$T/bad-sjis.csv" || fail "iconv"
 run imp-bad-sjis "$M" resident import "$T/bad-sjis.csv"; rc 5
 err "$BADERR

@@ -1021,10 +1021,16 @@ static void do_import(ctx *c, page *p) {
 }
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a
- * line break. */
+ * line break.  A field that starts with = + - @ TAB or CR (what a
+ * spreadsheet program takes for a formula: CSV injection, OWASP) or with an
+ * apostrophe gets one more apostrophe in front; `mnap resident import`
+ * removes it again (an apostrophe followed by one of those), so the file
+ * reads back byte for byte. */
 static void csv_field(sbuf *b, const char *s, bool last) {
-    if (strpbrk(s, ",\"\r\n")) {
-        sb_add(b, "\"");
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote) sb_add(b, "\"");
+    if (*s != '\0' && strchr("=+-@\t\r'", *s)) sb_add(b, "'");
+    if (quote) {
         for (; *s; s++) sb_addn(b, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
         sb_add(b, "\"");
     } else sb_add(b, s);

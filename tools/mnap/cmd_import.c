@@ -275,6 +275,18 @@ static bool is_text(const char *s, size_t max)
     return true;
 }
 
+/* The export's guard against spreadsheet formulas (the operator console's,
+ * OWASP's CSV injection advice) puts an apostrophe in front of a field that
+ * starts with = + - @ TAB CR or an apostrophe; it is removed here, and only
+ * before one of those, so a resident system's field "'a" keeps its
+ * apostrophe. */
+static void unguard(char *f)
+{
+    if (f[0] == '\'' && f[1] != '\0' && strchr("=+-@\t\r'", f[1]) != NULL) {
+        memmove(f, f + 1, strlen(f));
+    }
+}
+
 /* Why a row is bad, or NULL. */
 static const char *row_problem(const record *rec, const int *col, size_t ncols, mnap_reg_resident *out)
 {
@@ -313,7 +325,9 @@ const char u_resident_import[] =
     "  the columns number (住民番号), name_kanji (氏名), name_kana (氏名カナ),\n"
     "  birth_date (生年月日, YYYY-MM-DD) and address (住所), in any order (other\n"
     "  columns are ignored); quoted fields may hold commas, quotes (\"\") and line\n"
-    "  breaks.  UTF-8 or Shift_JIS (auto: UTF-8 when the file is valid UTF-8).\n"
+    "  breaks; a leading apostrophe before = + - @ TAB CR or ' is dropped (the\n"
+    "  console's export guards such fields against spreadsheet formulas).\n"
+    "  UTF-8 or Shift_JIS (auto: UTF-8 when the file is valid UTF-8).\n"
     "  One transaction: every bad row is reported with its line, and a file with\n"
     "  bad rows changes nothing unless --skip-bad imports the good ones.\n";
 
@@ -478,6 +492,9 @@ int resident_import(cli *c, int argc, char **argv)
             }
             lines = nl;
             cap = ncap;
+        }
+        for (size_t i = 0; i < rec.n; i++) {
+            unguard(rec.f[i]);
         }
         const char *why = row_problem(&rec, col, ncols, &rows[nrec]);
         if (why != NULL) {
