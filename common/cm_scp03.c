@@ -18,6 +18,14 @@ _Static_assert(offsetof(cm_keyset, mac) == offsetof(cm_keyset, enc) + CM_SCP03_M
                    offsetof(cm_keyset, dek) == offsetof(cm_keyset, mac) + CM_SCP03_MAX_KEY,
                "key set keys not consecutive");
 
+/* Session key i (0 S-ENC, 1 S-MAC, 2 S-RMAC), addressed from the start of
+ * the structure: stepping s->s_enc past its own 32 bytes would be undefined
+ * behaviour (and UBSan's bounds check says so). */
+static uint8_t *session_key(cm_scp03 *s, unsigned i)
+{
+    return (uint8_t *)s + offsetof(cm_scp03, s_enc) + i * CM_SCP03_MAX_KEY;
+}
+
 int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const uint8_t *k_mac,
                   size_t key_len, const uint8_t host_challenge[8], const uint8_t card_challenge[8])
 {
@@ -37,7 +45,7 @@ int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const ui
     memcpy(context + 8, card_challenge, 8);
     for (i = 0; rc == CM_OK && i < 3; i++)
         rc = cm_scp03_kdf(aes, i ? k_mac : k_enc, key_len, constants[i], context, 16,
-                          s->s_enc + i * CM_SCP03_MAX_KEY, key_len * 8);
+                          session_key(s, i), key_len * 8);
     if (rc != CM_OK)
         cm_scp03_close(s);
     return rc;
@@ -569,7 +577,9 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     for (i = 0; i < 3; i++) {
         /* 88 Ll Lk E(key) 03 KCV, every key of the first one's length. */
         const uint8_t *p = data + pos;
-        uint8_t *key = out->enc + i * CM_SCP03_MAX_KEY;   /* enc, mac, dek */
+        /* enc, mac, dek: addressed from the start of the structure, since
+         * stepping a pointer past the end of out->enc is undefined. */
+        uint8_t *key = (uint8_t *)out + offsetof(cm_keyset, enc) + i * CM_SCP03_MAX_KEY;
 
         if (len - pos < 3 || p[0] != 0x88) {
             rc = CM_E_FORMAT;
