@@ -17,11 +17,29 @@ static void now_text(const mnap_reg *r, char out[24])
 }
 
 /* --- residents ---------------------------------------------------------------- */
+mnap_reg_field mnap_reg_resident_check(const mnap_reg_resident *res)
+{
+    if (res == NULL || !reg_valid_digits(res->number, 1, 15)) {
+        return MNAP_REG_FIELD_NUMBER;
+    }
+    if (!reg_valid_text(res->name_kanji, 192)) {
+        return MNAP_REG_FIELD_NAME_KANJI;
+    }
+    if (!reg_valid_text(res->name_kana, 192)) {
+        return MNAP_REG_FIELD_NAME_KANA;
+    }
+    if (!reg_valid_date(res->birth_date)) {
+        return MNAP_REG_FIELD_BIRTH_DATE;
+    }
+    if (!reg_valid_text(res->address, 384)) {
+        return MNAP_REG_FIELD_ADDRESS;
+    }
+    return MNAP_REG_FIELD_NONE;
+}
+
 static bool valid_resident(const mnap_reg_resident *res)
 {
-    return res != NULL && reg_valid_digits(res->number, 1, 15) && reg_valid_text(res->name_kanji, 192) &&
-           reg_valid_text(res->name_kana, 192) && reg_valid_date(res->birth_date) &&
-           reg_valid_text(res->address, 384);
+    return mnap_reg_resident_check(res) == MNAP_REG_FIELD_NONE;
 }
 
 typedef struct res_ctx {

@@ -165,14 +165,21 @@ number,name_kanji,name_kana,birth_date,address
 30000000000X,渡辺 四,ワタナベ シ,1980-04-04,東京都
 300000000005,山本 五,ヤマモト ゴ,1980-05-05
 200000000001,佐藤 花子,サトウ ハナコ,1990-02-28,東京都
+300000000006,小林 六,コバヤシ ロク,1849-12-31,東京都
+3000000000000000007,加藤 七,カトウ シチ,1980-07-07,東京都
 CSV
-BADERR="mnap: resident import: line 4: birth_date: not a date YYYY-MM-DD
+# Lines 10 and 11: the registry's own rules (mnap_reg_resident_check), a
+# date before 1850 and a number too long for the record, named by field.
+# The rows' own faults come first, then what the registry finds (line 9).
+BADERR="mnap: resident import: line 4: birth_date: not a date YYYY-MM-DD from 1850 on
 mnap: resident import: line 7: number: 1 to 15 digits
 mnap: resident import: line 8: the number of fields differs from the header's
+mnap: resident import: line 10: birth_date: not a date YYYY-MM-DD from 1850 on
+mnap: resident import: line 11: number: 1 to 15 digits
 mnap: resident import: line 9: resident 200000000001 is already registered (or twice in the file)"
 run imp-bad "$M" resident import "$T/bad.csv"; rc 5
 err "$BADERR
-mnap: resident import: 4 bad rows: nothing imported (fix them, or give --skip-bad)"
+mnap: resident import: 6 bad rows: nothing imported (fix them, or give --skip-bad)"
 # --json: the rows added with their lines (what the operator console shows).
 cat >"$T/good2.csv" <<'CSV'
 number,name_kanji,name_kana,birth_date,address
@@ -194,10 +201,10 @@ out '{"imported":3,"skipped":0,"rows":[{"line":2,"number":"600000000001","name_k
 iconv -f UTF-8 -t CP932 "$T/bad.csv" >"$T/bad-sjis.csv" || fail "iconv"
 run imp-bad-sjis "$M" resident import "$T/bad-sjis.csv"; rc 5
 err "$BADERR
-mnap: resident import: 4 bad rows: nothing imported (fix them, or give --skip-bad)"
+mnap: resident import: 6 bad rows: nothing imported (fix them, or give --skip-bad)"
 run imp-bad-sjis-nothing "$M" resident show 300000000003; rc 6
 run imp-skip-sjis "$M" resident import "$T/bad-sjis.csv" --encoding shift_jis --skip-bad; rc 0
-out "imported 2 residents from $T/bad-sjis.csv (4 bad rows skipped)"
+out "imported 2 residents from $T/bad-sjis.csv (6 bad rows skipped)"
 run imp-skip-show "$M" resident show 300000000001 --json; rc 0
 has "$T/out" '"name_kanji":"高橋 一","name_kana":"タカハシ ハジメ","birth_date":"1980-01-01","address":"大阪府 大阪市北区"'
 printf 'number,name_kanji,name_kana,birth_date,address\n400000000001,a,b,1980-01-01,"x\n400000000002,a,b,1980-01-01,y\n' >"$T/quote.csv"

@@ -231,50 +231,6 @@ static int from_sjis(const char *in, size_t n, char **out, size_t *out_len, char
     return 0;
 }
 
-static bool is_digits(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool is_date(const char *s)
-{
-    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
-        return false;
-    }
-    for (int i = 0; i < 10; i++) {
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) {
-            return false;
-        }
-    }
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1] && !(m == 2 && d == 29 && !leap);
-}
-
-static bool is_text(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max || !valid_utf8((const unsigned char *)s, n)) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* The export's guard against spreadsheet formulas (the operator console's,
  * OWASP's CSV injection advice) puts an apostrophe in front of a field that
  * starts with = + - @ TAB CR or an apostrophe; it is removed here, and only
@@ -287,36 +243,43 @@ static void unguard(char *f)
     }
 }
 
-/* Why a row is bad, or NULL. */
+/* Copies a field into a resident's zeroed fixed-size member, or leaves it
+ * empty when the field does not fit: the registry's check then refuses the
+ * member under the field's own name. */
+static void put(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n < cap) {
+        memcpy(dst, src, n + 1);
+    }
+}
+
+/* Why a row is bad, or NULL.  The rules are the registry's own
+ * (mnap_reg_resident_check), so that a row this check passes is one the
+ * registry takes; only the messages are the importer's. */
 static const char *row_problem(const record *rec, const int *col, size_t ncols, mnap_reg_resident *out)
 {
+    static const char *const why[] = {
+        [MNAP_REG_FIELD_NUMBER] = N_("number: 1 to 15 digits"),
+        [MNAP_REG_FIELD_NAME_KANJI] = N_("name_kanji: empty, too long (192 bytes) or not text"),
+        [MNAP_REG_FIELD_NAME_KANA] = N_("name_kana: empty, too long (192 bytes) or not text"),
+        [MNAP_REG_FIELD_BIRTH_DATE] = N_("birth_date: not a date YYYY-MM-DD from 1850 on"),
+        [MNAP_REG_FIELD_ADDRESS] = N_("address: empty, too long (384 bytes) or not text"),
+    };
+    mnap_reg_field bad;
+
     if (rec->n != ncols) {
         return N_("the number of fields differs from the header's");
     }
-    const char *num = rec->f[col[COL_NUMBER]], *kanji = rec->f[col[COL_KANJI]], *kana = rec->f[col[COL_KANA]],
-               *birth = rec->f[col[COL_BIRTH]], *addr = rec->f[col[COL_ADDRESS]];
-    if (!is_digits(num, 1, 15)) {
-        return N_("number: 1 to 15 digits");
-    }
-    if (!is_text(kanji, 192)) {
-        return N_("name_kanji: empty, too long (192 bytes) or not text");
-    }
-    if (!is_text(kana, 192)) {
-        return N_("name_kana: empty, too long (192 bytes) or not text");
-    }
-    if (!is_date(birth)) {
-        return N_("birth_date: not a date YYYY-MM-DD");
-    }
-    if (!is_text(addr, 384)) {
-        return N_("address: empty, too long (384 bytes) or not text");
-    }
     memset(out, 0, sizeof *out);
-    memcpy(out->number, num, strlen(num) + 1);
-    memcpy(out->name_kanji, kanji, strlen(kanji) + 1);
-    memcpy(out->name_kana, kana, strlen(kana) + 1);
-    memcpy(out->birth_date, birth, strlen(birth) + 1);
-    memcpy(out->address, addr, strlen(addr) + 1);
-    return NULL;
+    put(out->number, sizeof out->number, rec->f[col[COL_NUMBER]]);
+    put(out->name_kanji, sizeof out->name_kanji, rec->f[col[COL_KANJI]]);
+    put(out->name_kana, sizeof out->name_kana, rec->f[col[COL_KANA]]);
+    put(out->birth_date, sizeof out->birth_date, rec->f[col[COL_BIRTH]]);
+    put(out->address, sizeof out->address, rec->f[col[COL_ADDRESS]]);
+    bad = mnap_reg_resident_check(out);
+    return bad == MNAP_REG_FIELD_NONE ? NULL : why[bad];
 }
 
 const char u_resident_import[] =

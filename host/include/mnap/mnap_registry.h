@@ -217,6 +217,22 @@ typedef struct mnap_reg_resident {
     char address[385];
 } mnap_reg_resident;
 
+/* The first field of a resident that the registry would refuse, or
+ * MNAP_REG_FIELD_NONE: the number 1..15 digits; the names (192 bytes) and
+ * the address (384) non-empty, well-formed UTF-8 without control
+ * characters; the birth date a real date YYYY-MM-DD from 1850 on.  The one
+ * rule, for an importer's row-by-row messages and the registry's own
+ * refusal (MNAP_REG_E_PARAM). */
+typedef enum mnap_reg_field {
+    MNAP_REG_FIELD_NONE = 0,
+    MNAP_REG_FIELD_NUMBER,
+    MNAP_REG_FIELD_NAME_KANJI,
+    MNAP_REG_FIELD_NAME_KANA,
+    MNAP_REG_FIELD_BIRTH_DATE,
+    MNAP_REG_FIELD_ADDRESS
+} mnap_reg_field;
+mnap_reg_field mnap_reg_resident_check(const mnap_reg_resident *res);
+
 mnap_reg_err mnap_reg_resident_add(mnap_reg *r, const mnap_reg_actor *a,
                                    const mnap_reg_resident *res);
 mnap_reg_err mnap_reg_resident_get(mnap_reg *r, const mnap_reg_actor *a, const char *number,
