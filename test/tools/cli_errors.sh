@@ -58,6 +58,9 @@ echo "cli_errors.sh: operator terms and JSON errors ($M)"
     { echo "cli_errors.sh: setup failed: $(cat "$T/setup.out")"; exit 1; }
 
 check 1 "mnap: the area is BLANK: run area setup first" "$M" area lock
+# A passphrase from the environment must not be empty (it would otherwise
+# fall through to a terminal prompt, which a script does not have).
+check 4 "mnap: MNAP_PASSPHRASE must hold 1 to 255 characters" env MNAP_PASSPHRASE= "$M" keys list
 check 1 "mnap: the area is BLANK: run area setup first" "$M" ap load "$EX/library.json"
 "$M" --json area lock >"$T/j1" 2>/dev/null
 json_is "$T/j1" 'd == {"error": {"exit": 1, "kind": "card", "message": "the area is BLANK: run area setup first", "messages": ["the area is BLANK: run area setup first"], "name": "MNAP_E_REF_NOT_FOUND", "code": -103}}'

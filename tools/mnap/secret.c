@@ -150,47 +150,17 @@ static int twice(const char *what, bool from_stdin, char *out, size_t cap, size_
     return 0;
 }
 
-int secret_new_passphrase(char *out, size_t cap, size_t *len)
+/* A passphrase from the environment variable var (for scripts and tests),
+ * or else asked for on the terminal as what, non-empty, and (confirm) a
+ * second time. */
+static int env_or_prompt(const char *var, const char *what, bool confirm, char *out, size_t cap, size_t *len)
 {
-    const char *env = getenv("MNAP_NEW_PASSPHRASE");
-    static const char what[] = "new key store passphrase";
+    const char *env = getenv(var);
 
     if (env != NULL) {
         size_t n = strlen(env);
         if (n == 0 || n >= cap) {
-            cli_error("MNAP_NEW_PASSPHRASE must hold 1 to %zu characters", cap - 1);
-            return -1;
-        }
-        memcpy(out, env, n + 1);
-        *len = n;
-        return 0;
-    }
-    if (secret_prompt(what, out, cap, len) != 0) {
-        return -1;
-    }
-    if (*len == 0) {
-        cli_error("empty %s", what);
-        return -1;
-    }
-    return twice(what, false, out, cap, len);
-}
-
-int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
-{
-    return secret_passphrase_for(NULL, confirm, out, cap, len);
-}
-
-int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t cap, size_t *len)
-{
-    const char *env = getenv("MNAP_PASSPHRASE");
-    /* A PKCS#11 token's user PIN takes the passphrase's place. */
-    const char *what = (keystore != NULL && strncmp(keystore, "pkcs11:", 7) == 0)
-                           ? "token PIN" : "key store passphrase";
-
-    if (env != NULL) {
-        size_t n = strlen(env);
-        if (n == 0 || n >= cap) {
-            cli_error("MNAP_PASSPHRASE must hold 1 to %zu characters", cap - 1);
+            cli_error("%s must hold 1 to %zu characters", var, cap - 1);
             return -1;
         }
         memcpy(out, env, n + 1);
@@ -205,6 +175,25 @@ int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t 
         return -1;
     }
     return confirm ? twice(what, false, out, cap, len) : 0;
+}
+
+int secret_new_passphrase(char *out, size_t cap, size_t *len)
+{
+    return env_or_prompt("MNAP_NEW_PASSPHRASE", "new key store passphrase", true, out, cap, len);
+}
+
+int secret_passphrase(bool confirm, char *out, size_t cap, size_t *len)
+{
+    return secret_passphrase_for(NULL, confirm, out, cap, len);
+}
+
+int secret_passphrase_for(const char *keystore, bool confirm, char *out, size_t cap, size_t *len)
+{
+    /* A PKCS#11 token's user PIN takes the passphrase's place. */
+    const char *what = (keystore != NULL && strncmp(keystore, "pkcs11:", 7) == 0)
+                           ? "token PIN" : "key store passphrase";
+
+    return env_or_prompt("MNAP_PASSPHRASE", what, confirm, out, cap, len);
 }
 
 int secret_pin(const char *what, bool from_stdin, bool confirm, char *out, size_t cap, size_t *len)
