@@ -6,21 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool tuning_key_ok(const char *k)
-{
-    size_t n = k != NULL ? strlen(k) : 0;
-
-    if (n == 0 || n > MNAP_REG_TUNING_KEY_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 typedef struct save_ctx {
     const mnap_reg_actor *a;
     const char *const *keys, *const *values;
@@ -74,7 +59,7 @@ mnap_reg_err mnap_reg_tuning_save(mnap_reg *r, const mnap_reg_actor *a, size_t n
         return MNAP_REG_E_PARAM;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!tuning_key_ok(keys[i]) ||
+        if (!reg_valid_tuning_key(keys[i]) ||
             (values[i] != NULL && values[i][0] != '\0' && !reg_valid_text(values[i], MNAP_REG_TUNING_VALUE_MAX))) {
             return MNAP_REG_E_PARAM;
         }

@@ -94,6 +94,7 @@ bool reg_valid_digits(const char *s, size_t min, size_t max);
 bool reg_valid_text(const char *s, size_t max); /* UTF-8, no control char, 1..max bytes */
 bool reg_valid_hex(const char *s, size_t min, size_t max); /* upper-case hex, even length */
 bool reg_valid_date(const char *s);             /* YYYY-MM-DD, a real date */
+bool reg_valid_tuning_key(const char *k);      /* [a-z0-9_]{1,MNAP_REG_TUNING_KEY_MAX} */
 /* Copies src into dst (cap bytes, NUL-terminated, cut when longer). */
 void reg_copy(char *dst, size_t cap, const char *src);
 int64_t reg_i64(const char *s);

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-static bool valid_key(const char *k)
+bool reg_valid_tuning_key(const char *k)
 {
     size_t n = k != NULL ? strlen(k) : 0;
 
@@ -70,7 +70,7 @@ mnap_reg_err mnap_reg_tuning_set(mnap_reg *r, const mnap_reg_actor *a, const cha
     if (e != MNAP_REG_OK) {
         return e;
     }
-    if (!valid_key(key) ||
+    if (!reg_valid_tuning_key(key) ||
         (value != NULL && value[0] != '\0' && !reg_valid_text(value, MNAP_REG_TUNING_VALUE_MAX))) {
         return MNAP_REG_E_PARAM;
     }

@@ -1054,6 +1054,11 @@ static void test_console_calls(void **state)
     assert_string_equal(r1.last_result, "ok: 3");
     /* Refused before anything is written. */
     assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 3, keys, bad, "console tuning", "x"), MNAP_REG_E_PARAM);
+    {
+        const char *bad_keys[3] = { "title", "Bad-Key", "label_list" };
+        assert_int_equal(mnap_reg_tuning_save(f->ra, &f->admin_a, 3, bad_keys, vals, "console tuning", "x"),
+                         MNAP_REG_E_PARAM);
+    }
     assert_int_equal(mnap_reg_tuning_save(f->ra, &f->clerk_a, 3, keys, vals, "console tuning", "x"),
                      MNAP_REG_E_DENIED);
     /* The database fails after the first field: nothing stays, no row. */
