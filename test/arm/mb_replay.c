@@ -15,30 +15,12 @@
 #include <stdint.h>
 #include <string.h>
 #include "mc.h"
+#include "mb_stack.h"
 #include "mq_port.h"
 #include "port_tear.h"
 
 #define IO_SIZE (MC_RSP_BUF_SIZE + 64)
 
-extern uint8_t end[], _estack[];
-
-/* Stack high-water mark: paint the free RAM between the end of .bss and a
- * little below the current stack pointer, look for the first painted byte
- * that was overwritten at the end. */
-static void paint_stack(void)
-{
-    uint8_t *sp = (uint8_t *)__builtin_frame_address(0) - 64;
-    for (uint8_t *p = end; p < sp; p++)
-        *(volatile uint8_t *)p = 0xA5;
-}
-
-static uint32_t stack_used(void)
-{
-    uint8_t *p = end;
-    while (p < _estack && *(volatile uint8_t *)p == 0xA5)
-        p++;
-    return (uint32_t)(_estack - p);
-}
 
 static mc_card card;
 static mq_port port;
@@ -146,7 +128,7 @@ int main(void)
     bool mute = false;
     static const char path[] = "mb-script.bin";
 
-    paint_stack();
+    mb_stack_paint();
     a[0] = (uint32_t)(uintptr_t)path;
     a[1] = 1; /* "rb" */
     a[2] = sizeof(path) - 1;
@@ -238,7 +220,7 @@ int main(void)
     mq_puts(" power cuts, ");
     mq_putdec(cycles);
     mq_puts(" power-ups: every response as on the host; stack high-water ");
-    mq_putdec(high_water > stack_used() ? high_water : stack_used());
+    mq_putdec(high_water > mb_stack_used() ? high_water : mb_stack_used());
     mq_puts(" bytes; after INITIALIZE UPDATE ");
     mq_putdec(residue_iu_max);
     mq_puts(" bytes of residue below the scrub (of ");

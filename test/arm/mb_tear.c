@@ -34,6 +34,7 @@
 #include "mb_digest.h"
 #include "mc.h"
 #include "mc_debug.h"
+#include "mb_stack.h"
 #include "mq_port.h"
 #include "port_tear.h"
 #include "tear_models.h"
@@ -43,7 +44,6 @@
 #define NVM_PATH "mb-nvm.img"
 #define SNAP_PATH "mb-snap.img"
 
-extern uint8_t end[], _estack[];
 
 static mc_card card;
 static mq_port port;
@@ -59,21 +59,6 @@ char *getenv(const char *name)
 {
     (void)name;
     return NULL;
-}
-
-static void paint_stack(void)
-{
-    uint8_t *sp = (uint8_t *)__builtin_frame_address(0) - 64;
-    for (uint8_t *p = end; p < sp; p++)
-        *(volatile uint8_t *)p = 0xA5;
-}
-
-static uint32_t stack_used(void)
-{
-    uint8_t *p = end;
-    while (p < _estack && *(volatile uint8_t *)p == 0xA5)
-        p++;
-    return (uint32_t)(_estack - p);
 }
 
 static void fail(const char *what)
@@ -404,7 +389,7 @@ int main(void)
     uint32_t a[3], cases = 0;
     unsigned long total = 0;
 
-    paint_stack();
+    mb_stack_paint();
     a[0] = (uint32_t)(uintptr_t)path;
     a[1] = 1; /* "rb" */
     a[2] = sizeof(path) - 1;
@@ -454,7 +439,7 @@ int main(void)
     mq_puts(" cases, ");
     mq_putdec((uint32_t)total);
     mq_puts(" cut points, every one before, after or the allowed partial state; stack high-water ");
-    mq_putdec(stack_used());
+    mq_putdec(mb_stack_used());
     mq_puts(" bytes of ");
     mq_putdec((uint32_t)(_estack - end));
     mq_puts(" free\n");
