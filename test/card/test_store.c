@@ -526,22 +526,25 @@ static void test_corrupt_header(void **state)
     assert_false(f->card.store.corrupt);
 }
 
-/* Format version 3 (docs/nvm.md): an image of version 2 (the record slots of
- * session 3 and the security log of 32 entries in place), with a header that
- * is otherwise valid and correctly sealed, is refused like any other layout. */
+/* Format version 4 (docs/nvm.md): an image of version 3 (record slots packed,
+ * not page-aligned) or 2 (the record slots of session 3 and the security log
+ * of 32 entries in place), with a header that is otherwise valid and
+ * correctly sealed, is refused like any other layout. */
 static void test_header_old_version(void **state)
 {
     fx *f = *state;
     uint8_t *h = f->sim.nvm + ST_HDR_OFF;
     bool rec;
-    assert_int_equal(h[4], 3);
+    assert_int_equal(h[4], 4);
     assert_int_equal(h[5], 0);
     assert_int_equal(st_get32(h + 32), mc_crc32(h, 32));
-    h[4] = 2;
-    st_put32(h + 32, mc_crc32(h, 32));
-    expect_corrupt(f);
-    assert_int_equal(f->sim.writes, 0);
-    h[4] = 3;
+    for (uint8_t v = 1; v <= 3; v++) {
+        h[4] = v;
+        st_put32(h + 32, mc_crc32(h, 32));
+        expect_corrupt(f);
+        assert_int_equal(f->sim.writes, 0);
+    }
+    h[4] = 4;
     st_put32(h + 32, mc_crc32(h, 32));
     assert_int_equal(reboot(f, &rec), MC_OK);
     assert_false(f->card.store.corrupt);

@@ -151,6 +151,18 @@ static uint16_t run_append_linear(ch_card *c)
 {
     return ch_cmdx(c, "00E20020 10 03030303030303030303030303030303", NULL);
 }
+/* A record of 100 bytes (AP 1's EF 0203, SFI 7): its slot of 108 bytes takes
+ * two pages, between a visible slot and an empty one, and the next EF's data
+ * follows the EF on the next page. */
+static uint16_t append_big(ch_card *c, uint8_t fill)
+{
+    uint8_t data[100], apdu[128];
+    size_t n;
+    memset(data, fill, sizeof(data));
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xE2, 0x00, 7 << 3, data, sizeof(data), -1);
+    return ch_cmd(c, apdu, n, NULL);
+}
+static uint16_t run_append_big(ch_card *c) { return append_big(c, 0x77); }
 /* Record EFs commit their records themselves (docs/nvm.md): these start
  * points put the spare where each rule of mc_rec_scan finds it. */
 static uint16_t prep_ap1_cyclic_all_slots(ch_card *c)
@@ -240,6 +252,8 @@ static const scenario scenarios[] = {
      run_append_linear, 0x9000, PARTIAL_NONE},
     {"UPDATE RECORD (stale)", (const uint8_t *const *)&base_active, prep_ap1_stale,
      run_update_record, 0x9000, PARTIAL_NONE},
+    {"APPEND RECORD (2-page slot)", (const uint8_t *const *)&base_active, prep_ap1,
+     run_append_big, 0x9000, PARTIAL_NONE},
     {"INITIALIZE UPDATE", (const uint8_t *const *)&base_active, prep_select_ap1, run_iu, 0x9000,
      PARTIAL_NONE},
     {"SET STATUS (AP)", (const uint8_t *const *)&base_active, prep_am, run_set_status, 0x9000,
@@ -271,6 +285,13 @@ static int group_setup(void **state)
     if (!c)
         return -1;
     ch_ap_default(&ap1, 1);
+    /* a record EF of two-page slots, then a transparent EF behind it */
+    ap1.efs[ap1.n_efs++] = (ch_ef){.fid = 0x0203, .sfi = 7, .type = CH_EF_LINEAR,
+                                   .rec_len = 100, .rec_count = 2, .read_rule = CH_RULE_SM,
+                                   .write_rule = CH_RULE_SM};
+    ap1.efs[ap1.n_efs++] = (ch_ef){.fid = 0x0104, .sfi = 8, .type = CH_EF_TRANSPARENT,
+                                   .size = 8, .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM,
+                                   .content = (const uint8_t *)"EF 0104", .content_len = 8};
     ch_ap_default(&ap2, 2);
     ap2.efs[0].content = ap2_secret;
     ap2.efs[0].content_len = sizeof(ap2_secret);
@@ -300,7 +321,8 @@ static int group_setup(void **state)
         ch_cmdx(c, "00E20020 10 02020202020202020202020202020202", NULL) != 0x9000 ||
         ch_cmdx(c, "00E20028 08 1111111111111111", NULL) != 0x9000 ||
         ch_cmdx(c, "00E20028 08 2222222222222222", NULL) != 0x9000 ||
-        ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000)
+        ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000 ||
+        append_big(c, 0x66) != 0x9000)
         return -1;
     mc_power_off(&c->sc.card);
     base_active = ch_nvm_copy(c);
@@ -631,7 +653,8 @@ static void run_scenario(const scenario *s)
      * VERIFY, wrong EXTERNAL AUTHENTICATE), commit themselves in their one
      * write: every byte of it */
     if (s->run == run_update_record || s->run == run_append_cyclic ||
-        s->run == run_append_linear || s->run == run_verify_wrong || s->run == run_bad_ea)
+        s->run == run_append_linear || s->run == run_append_big || s->run == run_verify_wrong ||
+        s->run == run_bad_ea)
         tc.kset |= TR_K_EVERY;
     /* a load (mark, EF content, EF table, the journaled step): every byte of
      * every write; a dropped or refused one (its wipe) too in make test-long,
@@ -652,16 +675,14 @@ static void run_scenario(const scenario *s)
     assert_true(st.before > 0 || s->partial != PARTIAL_NONE);
     total_cuts += st.cuts;
     /* the same under page tearing (card/port.h, a page-erasing port): every
-     * page of every write spoilt whole (sampled in make test).  Not yet for
-     * the record EFs: their slots are packed, so a torn page spoils a
-     * neighbouring slot, a visible record (docs/nvm.md, "Pages"). */
-    if (s->run == run_update_record || s->run == run_append_cyclic ||
-        s->run == run_append_linear) {
-        print_message("%-28s page tearing not run: record slots share pages\n", s->name);
-        tc_done(&t);
-        return;
-    }
+     * page of every write spoilt whole (sampled in make test); a record EF's
+     * slots own their pages (docs/nvm.md, "Pages") */
     ct_tear_page_models(&tc);
+    /* a record write is one write of one page: every page model of it, even
+     * in make test (a handful of cuts) */
+    if (s->run == run_update_record || s->run == run_append_cyclic ||
+        s->run == run_append_linear || s->run == run_append_big)
+        tc.sample = 1;
     TEAR_RUN(&tc, &st);
     print_message("%-28s %3llu writes, %4lu page cuts (%u-byte pages): %lu before, %lu after, "
                   "%lu partial (%lu sampled out)\n",
@@ -793,10 +814,11 @@ int main(void)
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
         SCENARIO(15), SCENARIO(16), SCENARIO(17), SCENARIO(18), SCENARIO(19),
         SCENARIO(20), SCENARIO(21), SCENARIO(22), SCENARIO(23), SCENARIO(24),
+        SCENARIO(25),
         cmocka_unit_test(test_tear_recovered_logged),
         cmocka_unit_test(test_double_tear),
         cmocka_unit_test(test_total),
     };
-    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 25, "one test per scenario");
+    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 26, "one test per scenario");
     return cmocka_run_group_tests_name("tearing", tests, group_setup, group_teardown);
 }
