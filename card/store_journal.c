@@ -15,8 +15,9 @@
  * nothing else: every CLEAR slot is followed by the wipe of the record area
  * behind them (all of it after an abort or a discard), and start-up
  * finishes a wipe that a cut stopped.  A transaction's first write is its
- * open mark, so no byte of it reaches the record area unless recovery will
- * discard it, wiping all.  See docs/nvm.md. */
+ * first record's header with the open mark in front of it, so no byte of
+ * it reaches the record area unless recovery will discard it, wiping all.
+ * See docs/nvm.md. */
 #include <string.h>
 
 #include "crc.h"
@@ -455,7 +456,8 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
     }
     /* Then CLEAR keeping the replayed records (none after a discard), and
      * the rest wiped. */
-    if (recovered != NULL)
+    rc = clear(card, seq + 1u, used);
+    if (rc == MC_OK && recovered != NULL)
         *recovered = true;
-    return clear(card, seq + 1u, used);
+    return rc;
 }
