@@ -116,7 +116,7 @@ static mc_status dump_ap(mc_card *card, dump *d, unsigned slot, const mc_slot_re
             if (st == MC_OK && rv.found > e.rec_count)
                 st = MC_ERR_CORRUPT;
             if (st == MC_OK)
-                st = put_nvm(card, d, base + rv.found * (e.rec_len + MC_REC_OVH), e.rec_len);
+                st = put_nvm(card, d, base + rv.found * MC_REC_STRIDE(e.rec_len), e.rec_len);
         }
     }
     return st;

@@ -70,12 +70,20 @@ static uint16_t write_tx(mc_card *card, uint32_t off, const uint8_t *d, size_t l
  * slots of data, sequence number (3), record number (1; linear fixed only,
  * cyclic EFs order by sequence number), CRC-32 (4) over the rest; a slot is valid when its CRC-32 matches
  * and its sequence number is not 0.  A write goes once into a slot that is
- * not visible (the spare); a torn slot fails its check and is ignored. */
+ * not visible (the spare); a torn slot fails its check and is ignored.
+ * Each slot starts on a page and owns its pages (MC_REC_STRIDE): a torn
+ * page spoils only the spare.  The write is still the slot's own bytes. */
 #define REC_OVH MC_REC_OVH
 /* slot_get reads a slot (a record of at most 254 bytes and its overhead)
  * behind the first 256 bytes of card->buf, where the command's plain data
  * (a record at most) stays. */
 _Static_assert(MC_BUF_SIZE >= 256 + 254 + MC_REC_OVH, "card->buf too small for a record slot");
+
+/* Where slot i of the EF whose slots start at base is. */
+static uint32_t slot_at(const mc_ef_rec *e, uint32_t base, unsigned i)
+{
+    return base + i * MC_REC_STRIDE(e->rec_len);
+}
 
 /* Slot i's sequence number (0: invalid) and record number.  The slot is read
  * into card->buf behind the command data (a record is at most 254 bytes). */
@@ -84,7 +92,7 @@ static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t base, unsi
 {
     uint8_t *b = card->buf + 256;
     uint32_t n = e->rec_len + 4u;
-    mc_status st = mc_store_read(card, base + i * (n + 4u), b, n + 4u);
+    mc_status st = mc_store_read(card, slot_at(e, base, i), b, n + 4u);
 
     *recno = b[n - 1];
     *seq = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get24(b + n - 4) : 0;
@@ -229,7 +237,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
             if (rec > v.used)
                 return CM_SW_RECORD_NOT_FOUND;
             if (kind & F_READ)
-                return read_out(card, c, base + v.found * (e.rec_len + REC_OVH), e.rec_len);
+                return read_out(card, c, slot_at(&e, base, v.found), e.rec_len);
         }
         /* The new version, once, into the spare (no journal). */
         if (v.top >= 0xFFFFFFu)
@@ -237,7 +245,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
         mc_put24(b + c->lc, v.top + 1u);
         b[c->lc + 3] = (uint8_t)rec;
         mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
-        st = mc_store_write_direct(card, base + v.spare * (e.rec_len + REC_OVH), b,
+        st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b,
                                    c->lc + REC_OVH);
         if (st == MC_OK && mc_port_nvm_flush(card) != 0)
             st = MC_ERR_NVM;

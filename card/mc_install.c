@@ -27,11 +27,11 @@ _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLO
 #define SLOT(L) ((mc_slot_rec *)(void *)(L)->slot)
 
 /* Bytes an EF occupies in its region: a record EF keeps rec_count + 1 slots
- * of its records plus 8 (docs/nvm.md). */
+ * of its records plus 8, each rounded up to whole pages (docs/nvm.md). */
 MC_NOINLINE static uint32_t mc_ef_span(const mc_ef_rec *e)
 {
     return e->type == MC_EF_TRANSPARENT ? mc_get16(e->size)
-                                        : (e->rec_count + 1u) * (e->rec_len + MC_REC_OVH);
+                                        : (e->rec_count + 1u) * MC_REC_STRIDE(e->rec_len);
 }
 
 uint32_t mc_ld_end(mc_card *card)
@@ -82,6 +82,9 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
             e->rec_count > 254)
             return false;
         mc_put16(e->size, (uint32_t)e->rec_len * e->rec_count);
+        /* its slots start on a page (the region does): no slot shares a
+         * page with anything else (docs/nvm.md, "Pages") */
+        L->data = (L->data + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
     } else {
         return false;
     }

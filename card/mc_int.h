@@ -209,6 +209,12 @@ typedef struct mc_rec_view {
     unsigned spare;     /* slot the next write goes to */
 } mc_rec_view;
 #define MC_REC_OVH 8u   /* sequence number 3, record number 1, CRC-32 4 */
+/* A record slot's stride: its record and overhead rounded up to whole pages
+ * of the store (MC_STORE_PAGE).  A record EF's slots start on a page
+ * (mc_install.c), so each slot owns its pages: a page-erasing part's torn
+ * slot write spoils only the spare being written (docs/nvm.md, "Pages"). */
+#define MC_REC_STRIDE(rec_len) \
+    (((uint32_t)(rec_len) + MC_REC_OVH + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u))
 mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned want,
                       mc_rec_view *v);
 

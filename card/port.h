@@ -39,9 +39,8 @@ struct mc_card;
  * each AP region start on pages of their own, a counter ring's consecutive
  * slots are in different pages, and a transaction journals the whole pages
  * it writes, so that such a cut spoils nothing that recovery cannot rebuild
- * (docs/nvm.md, "Pages").  Not yet for the slots of linear-fixed and cyclic
- * EFs: they are packed, so a torn page may spoil a neighbouring record; a
- * page-erasing port must not hold record EFs until they are page-aligned.
+ * (docs/nvm.md, "Pages"); each slot of a linear-fixed or cyclic EF starts
+ * on a page and owns its pages (format version 4).
  * The runtime keeps single writes small (at most one page of
  * metadata or one command's data) and calls mc_port_nvm_flush at each commit
  * point.

@@ -23,7 +23,7 @@
 #define ST_HDR_OFF   0u
 #define ST_HDR_LEN   36u
 #define ST_HDR_MAGIC 0x5453434Du      /* "MCST" */
-#define ST_VERSION   3u              /* 2: journal control in two slots; 3: record slots, log slots (issue #16) */
+#define ST_VERSION   4u              /* 2: journal control in two slots; 3: record slots, log slots (issue #16); 4: record slots own their pages */
 
 /* ---- counter rings ----------------------------------------------------
  * MC_STORE_COUNTERS rings of ST_RING slots of ST_SLOT bytes. */

@@ -10,7 +10,14 @@
  * what it said before: no byte is a commit point on its own.  Commit writes
  * COMMITTED (the commit point), copies each record home, and writes CLEAR.
  * Recovery replays a COMMITTED journal after verifying every checksum, and
- * discards an open one.  See docs/nvm.md. */
+ * discards an open one.  Journal residue: a CLEAR slot keeps the committed
+ * transaction's records (copies of what is now at home, used bytes) and
+ * nothing else: every CLEAR slot is followed by the wipe of the record area
+ * behind them (all of it after an abort or a discard), and start-up
+ * finishes a wipe that a cut stopped.  A transaction's first write is its
+ * first record's header with the open mark in front of it, so no byte of
+ * it reaches the record area unless recovery will discard it, wiping all.
+ * See docs/nvm.md. */
 #include <string.h>
 
 #include "crc.h"
@@ -49,6 +56,49 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
     return rc;
 }
 
+/* Journal residue (docs/nvm.md): sets the record area from byte keep on to
+ * FF, one write per piece up to the next page boundary, only for the pieces
+ * that are not FF yet (so a clean area costs reads only), then flushes.
+ * Called once the journal is CLEAR: nothing reads the records any more, and
+ * a cut here leaves the rest to the next start-up's wipe. */
+static mc_status wipe_records(struct mc_card *card, uint32_t keep)
+{
+    uint8_t b[ST_PAGE];
+    uint32_t a = ST_REC_OFF + keep, end = ST_JNL_END, n, i;
+    mc_status rc = MC_OK;
+    bool wrote = false;
+
+    while (a < end && rc == MC_OK) {
+        n = ((a + ST_PAGE) & ~(ST_PAGE - 1u)) - a;
+        if (n > end - a)
+            n = end - a;
+        rc = mc_st_nvm_read(card, a, b, n);
+        for (i = 0; rc == MC_OK && i < n && b[i] == 0xFF; i++)
+            ;
+        if (rc == MC_OK && i < n) {
+            memset(b, 0xFF, n);
+            rc = mc_st_nvm_write(card, a, b, n);
+            wrote = true;
+        }
+        a += n;
+    }
+    if (rc == MC_OK && wrote)
+        rc = mc_st_nvm_flush(card);
+    return rc;
+}
+
+/* The CLEAR slot of sequence seq keeping the first keep bytes of records
+ * (a committed transaction's; 0 after an abort or a discard), then the
+ * wipe of the rest. */
+static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
+{
+    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, 0, (uint16_t)keep);
+
+    if (rc == MC_OK)
+        card->store.tx_seq = seq;
+    return rc == MC_OK ? wipe_records(card, keep) : rc;
+}
+
 /* Reads the control slot at off: true when it is valid (magic, CRC-32,
  * state, lengths, and a sequence number of its slot's parity). */
 static bool read_ctl(struct mc_card *card, uint32_t off, uint32_t *seq, uint8_t *state,
@@ -64,10 +114,9 @@ static bool read_ctl(struct mc_card *card, uint32_t off, uint32_t *seq, uint8_t 
     *nrec = st_get16(d + 8);
     *used = st_get16(d + 10);
     return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
-           ctl_off(*seq) == off &&
-           (*state == ST_STATE_CLEAR ? *nrec == 0 && *used == 0
+           ctl_off(*seq) == off && *used <= ST_REC_AREA &&
+           (*state == ST_STATE_CLEAR ? *nrec == 0
                                      : *state == ST_STATE_COMMITTED && *nrec != 0 &&
-                                           *used <= ST_REC_AREA &&
                                            (uint32_t)*nrec * ST_REC_HDR <= *used);
 }
 
@@ -150,8 +199,8 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     mc_store *st = &card->store;
     uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
     uint32_t lo, hi, p, a, z, n, addr, crc, end = off + (uint32_t)len;
-    uint32_t h = st->journal_records == 0 ? 1u : 0u;
-    mc_status rc;
+    uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
+    mc_status rc = MC_OK;
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
@@ -169,30 +218,35 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
     addr = ST_REC_OFF + st->journal_used;
-    /* The first record's header goes with the open mark in front of it, so
-     * recovery sees that a transaction began.  A torn mark is harmless:
+    hd[0] = ST_MARK(st->tx_seq + 1u);
+    rec_header(hd + 1, st->tx_seq + 1u, lo, hi - lo, 0);
+    crc = mc_crc32_update(MC_CRC32_INIT, hd + 1, 10);
+    /* Two passes over the transaction's view of the pages (the new bytes
+     * laid over it): the first seals them in the header, which is written
+     * first, the second writes them, one write each.  The first record's
+     * header goes with the open mark in front of it: the transaction's
+     * first write, so no byte of it reaches the record area unless
+     * recovery will see that it began (then it discards, and wipes all the
+     * records: docs/nvm.md, "Journal residue").  A torn mark is harmless:
      * recovery discards (nothing to undo) or ignores it, and the state is
      * "before" either way. */
-    hd[0] = ST_MARK(st->tx_seq + 1u);
-    rec_header(hd + h, st->tx_seq + 1u, lo, hi - lo, 0);
-    crc = mc_crc32_update(MC_CRC32_INIT, hd + h, 10);
-    /* The pages first, one write each (the transaction's view with the new
-     * bytes laid over it), then the header that seals them. */
-    for (p = lo; p < hi; p += ST_PAGE) {
-        n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
-        a = off > p ? off : p;
-        z = end < p + n ? end : p + n;
-        rc = mc_store_read(card, p, b, n);
-        if (rc != MC_OK)
-            return rc;
-        memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
-        crc = mc_crc32_update(crc, b, n);
-        rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
-        if (rc != MC_OK)
-            return rc;
+    for (pass = 0; pass < 2 && rc == MC_OK; pass++) {
+        for (p = lo; p < hi && rc == MC_OK; p += ST_PAGE) {
+            n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
+            a = off > p ? off : p;
+            z = end < p + n ? end : p + n;
+            rc = mc_store_read(card, p, b, n);
+            memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
+            if (rc == MC_OK && pass == 0)
+                crc = mc_crc32_update(crc, b, n);
+            else if (rc == MC_OK)
+                rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
+        }
+        if (rc == MC_OK && pass == 0) {
+            st_put32(hd + 11, mc_crc32_final(crc));
+            rc = mc_st_nvm_write(card, addr - h, hd + 1 - h, h + ST_REC_HDR);
+        }
     }
-    st_put32(hd + h + 10, mc_crc32_final(crc));
-    rc = mc_st_nvm_write(card, addr - h, hd, h + ST_REC_HDR);
     if (rc != MC_OK)
         return rc;
     st->journal_records++;
@@ -268,11 +322,7 @@ mc_status mc_store_commit(struct mc_card *card)
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
         rc = mc_st_nvm_flush(card);
-    if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_CLEAR, 0, 0);
-    if (rc == MC_OK)
-        st->tx_seq++;
-    return rc;
+    return rc == MC_OK ? clear(card, st->tx_seq + 1u, used) : rc;
 }
 
 void mc_store_abort(struct mc_card *card)
@@ -285,11 +335,10 @@ void mc_store_abort(struct mc_card *card)
     st->journal_used = 0;
     /* Records in NVM left the open mark: a CLEAR slot of the next sequence
      * number closes it, so the next start-up does not report a torn
-     * transaction.  A failure here is harmless: recovery discards an open
-     * journal. */
-    if (wrote && !st->corrupt &&
-        write_ctl(card, st->tx_seq + 1u, ST_STATE_CLEAR, 0, 0) == MC_OK)
-        st->tx_seq++;
+     * transaction, and the records are wiped.  A failure here is harmless:
+     * recovery discards an open journal and wipes the records. */
+    if (wrote && !st->corrupt)
+        (void)clear(card, st->tx_seq + 1u, 0);
 }
 
 mc_status mc_store_end(struct mc_card *card, mc_status st)
@@ -384,38 +433,31 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
      * spoils only the inactive slot), so it is damage. */
     if (active_ctl(card, &seq, &state, &nrec, &used, &rc) < 0)
         return rc != MC_OK ? rc : MC_ERR_CORRUPT;
+    st->tx_seq = seq;
     if (state == ST_STATE_CLEAR) {
         /* The open mark of the next sequence number: a transaction began and
          * did not reach its commit point.  Nothing of it is home: discard
          * (a CLEAR slot of that number).  Any other mark, torn or not, is
          * no open transaction. */
         rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
+        if (rc != MC_OK || mark != ST_MARK(seq + 1u))
+            return rc != MC_OK ? rc : wipe_records(card, used);
+        used = 0;
+    } else {
+        /* Committed, perhaps not (fully) copied home: verify everything,
+         * then replay (copying again what already arrived is harmless). */
+        rc = verify_records(card, seq, nrec, used);
+        if (rc == MC_OK)
+            rc = apply_records(card, nrec);
+        if (rc == MC_OK)
+            rc = mc_st_nvm_flush(card);
         if (rc != MC_OK)
             return rc;
-        st->tx_seq = seq;
-        if (mark != ST_MARK(seq + 1u))
-            return MC_OK;
-        rc = write_ctl(card, seq + 1u, ST_STATE_CLEAR, 0, 0);
-        if (rc != MC_OK)
-            return rc;
-        st->tx_seq = seq + 1u;
-        if (recovered != NULL)
-            *recovered = true;
-        return MC_OK;
     }
-    /* Committed, perhaps not (fully) copied home: verify everything, then
-     * replay (copying again what already arrived is harmless), then CLEAR. */
-    rc = verify_records(card, seq, nrec, used);
-    if (rc == MC_OK)
-        rc = apply_records(card, nrec);
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
-    if (rc == MC_OK)
-        rc = write_ctl(card, seq + 1u, ST_STATE_CLEAR, 0, 0);
-    if (rc != MC_OK)
-        return rc;
-    st->tx_seq = seq + 1u;
-    if (recovered != NULL)
+    /* Then CLEAR keeping the replayed records (none after a discard), and
+     * the rest wiped. */
+    rc = clear(card, seq + 1u, used);
+    if (rc == MC_OK && recovered != NULL)
         *recovered = true;
-    return MC_OK;
+    return rc;
 }

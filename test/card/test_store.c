@@ -15,6 +15,7 @@
 #include "crc.h"
 #include "mc_card.h"
 #include "mc_sim.h"
+#include "port_tear.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -211,7 +212,7 @@ static void test_write_own(void **state)
     w0 = f->sim.writes;
     by0 = f->sim.bytes_written;
     assert_int_equal(mc_store_write_own(&f->card, 640, a, sizeof(a)), MC_OK);
-    /* its 27 bytes and its header (with the open mark): 2 writes */
+    /* its header (with the open mark) and its 27 bytes: 2 writes */
     assert_int_equal(f->sim.writes - w0, 2);
     assert_int_equal(f->sim.bytes_written - by0, sizeof(a) + 1 + ST_REC_HDR);
     assert_int_equal(f->card.store.journal_used, ST_REC_HDR + sizeof(a));
@@ -361,6 +362,97 @@ static void test_params(void **state)
     assert_int_equal(b[0], 0);
 }
 
+/* How often NVM holds this byte string, and where the first one is. */
+static unsigned nvm_count(const fx *f, const uint8_t *pat, size_t n, size_t *first)
+{
+    unsigned k = 0;
+    for (size_t i = 0; i + n <= f->sim.nvm_size; i++)
+        if (memcmp(f->sim.nvm + i, pat, n) == 0 && k++ == 0 && first != NULL)
+            *first = i;
+    return k;
+}
+
+/* The bytes of records the active CLEAR slot keeps (the last committed
+ * transaction's); the record area behind them must be FF. */
+static uint32_t kept_records(const fx *f)
+{
+    uint32_t seq, keep;
+    uint8_t state;
+    int slot = mc_st_journal_active((mc_card *)&f->card, &seq, &state);
+
+    assert_true(slot >= 0);
+    assert_int_equal(state, ST_STATE_CLEAR);
+    keep = st_get16(f->sim.nvm + (slot ? ST_CTL_B_OFF : ST_CTL_A_OFF) + 10);
+    for (uint32_t a = ST_REC_OFF + keep; a < ST_JNL_END; a++)
+        if (f->sim.nvm[a] != 0xFF)
+            fail_msg("journal residue at NVM offset %u, behind the %u bytes kept", (unsigned)a,
+                     (unsigned)keep);
+    return keep;
+}
+
+/* Journal residue (docs/nvm.md): what a transaction journaled (a slot
+ * record's keys and PIN) is left in the record area only as the records of
+ * the last committed transaction, a copy of what is at home; an aborted
+ * transaction, one discarded by recovery after a cut before the commit
+ * point, and a committed one once the next transaction committed, leave
+ * nothing there.  Replayed by recovery after a cut after the commit point,
+ * it is kept like a commit. */
+static void test_journal_residue(void **state)
+{
+    fx *f = *state;
+    uint8_t secret[100], other[4] = {9, 8, 7, 6};
+    size_t at = 0;
+    uint32_t keep;
+    bool rec = false;
+    const uint32_t home = 3000;
+    const size_t data0 = f->sim.nvm_size - mc_store_data_size(&f->card);
+
+    for (unsigned way = 0; way < 4; way++) {
+        fill_pattern(secret, sizeof(secret), (uint8_t)(0x50 + way));
+        assert_int_equal(nvm_count(f, secret, sizeof(secret), NULL), 0);
+        assert_int_equal(mc_store_begin(&f->card), MC_OK);
+        assert_int_equal(mc_store_write(&f->card, home, secret, sizeof(secret)), MC_OK);
+        assert_int_equal(nvm_count(f, secret, sizeof(secret), &at), 1);   /* journaled */
+        assert_true(at >= ST_REC_OFF && at < ST_JNL_END);
+        if (way == 0) {
+            assert_int_equal(mc_store_commit(&f->card), MC_OK);
+        } else if (way == 1) {
+            mc_store_abort(&f->card);
+        } else if (way == 2) {
+            /* the power goes before the commit: recovery discards */
+            assert_int_equal(reboot(f, &rec), MC_OK);
+            assert_true(rec);
+        } else {
+            /* the power goes right after the commit point: recovery replays */
+            mc_port_tear_arm(&f->card, 2, 0, MC_TEAR_OLD, 0);
+            assert_int_equal(mc_store_commit(&f->card), MC_ERR_NVM);
+            mc_port_tear_restart(&f->card);
+            assert_int_equal(reboot(f, &rec), MC_OK);
+            assert_true(rec);
+        }
+        keep = kept_records(f);
+        if (way == 0 || way == 3) {
+            /* at home, and in the kept records */
+            assert_int_equal(nvm_count(f, secret, sizeof(secret), &at), 2);
+            assert_true(at >= ST_REC_OFF && at + sizeof(secret) <= ST_REC_OFF + keep);
+            assert_memory_equal(f->sim.nvm + data0 + home, secret, sizeof(secret));
+            /* the next transaction (shorter) replaces them */
+            assert_int_equal(mc_store_begin(&f->card), MC_OK);
+            assert_int_equal(mc_store_write(&f->card, 40000, other, sizeof(other)), MC_OK);
+            assert_int_equal(mc_store_commit(&f->card), MC_OK);
+            assert_int_equal(kept_records(f), ST_REC_HDR + ST_PAGE);
+            assert_int_equal(nvm_count(f, secret, sizeof(secret), &at), 1);
+            assert_int_equal(at, data0 + home);
+        } else {
+            assert_int_equal(keep, 0);
+            assert_int_equal(nvm_count(f, secret, sizeof(secret), NULL), 0);
+        }
+        /* overwritten at home for the next way */
+        memset(secret, 0xEE, sizeof(secret));
+        assert_int_equal(mc_store_write_direct(&f->card, home, secret, sizeof(secret)), MC_OK);
+    }
+}
+
 /* NVM writes per operation (docs/nvm.md, "Write counts"). */
 static void test_write_counts(void **state)
 {
@@ -373,17 +465,20 @@ static void test_write_counts(void **state)
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
     assert_int_equal(f->sim.writes, 0);
-    /* small record: its page 1 and header 1 (with the open mark: 15 bytes),
-     * commit 1, home 1 (the page), clear 1 */
+    /* small record: its header 1 (with the open mark: 15 bytes) and page 1,
+     * commit 1, home 1 (the page), clear 1 (keeping the 78 bytes of the
+     * record); the record area behind them is FF already (a fresh format):
+     * no wipe */
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
     assert_int_equal(f->sim.writes, 2);
-    assert_int_equal(f->sim.bytes_written, ST_PAGE + 1 + ST_REC_HDR);
+    assert_int_equal(f->sim.bytes_written, 1 + ST_PAGE + ST_REC_HDR);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
     assert_int_equal(f->sim.writes, 5);
     assert_int_equal(f->sim.bytes_written, 2 * ST_PAGE + 1 + ST_REC_HDR + 2 * ST_DESC_LEN);
-    /* 2048 bytes of EF data at 8192: pages 32 + header 1, commit 1, home 32,
-     * clear 1; at 8193 one page more each */
+    /* 2048 bytes of EF data at 8192: header 1 + pages 32, commit 1, home 32,
+     * clear 1; at 8193 one page more each; each keeps more records than the
+     * one before: no wipe */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 8192, big, 2048), MC_OK);
@@ -395,6 +490,14 @@ static void test_write_counts(void **state)
     assert_int_equal(mc_store_write(&f->card, 8193, big, 2048), MC_OK);
     assert_int_equal(mc_store_commit(&f->card), MC_OK);
     assert_int_equal(f->sim.writes, 69);
+    /* a shorter one after it: the 2126 bytes kept by the last one are wiped
+     * behind its 78: 49 bytes to the page boundary, 31 pages, and 15 bytes
+     * that are FF already (the erased tail of the last page): 32 writes */
+    mc_sim_reset_counters(&f->sim);
+    assert_int_equal(mc_store_begin(&f->card), MC_OK);
+    assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
+    assert_int_equal(mc_store_commit(&f->card), MC_OK);
+    assert_int_equal(f->sim.writes, 5 + 32);
     /* a clean start-up writes nothing */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(reboot(f, &rec), MC_OK);
@@ -405,12 +508,14 @@ static void test_write_counts(void **state)
     assert_int_equal(f->sim.bytes_written, 8);
     assert_int_equal(mc_store_counter_set(&f->card, 3, 7), MC_OK);
     assert_int_equal(f->sim.writes, 1);
-    /* abort after one record: one write to close the journal */
+    /* abort after one record: one write to close the journal, then the
+     * whole record area wiped: its 78 bytes (over the 78 kept before), the
+     * first piece of 63 (the other 15 bytes, the page's erased tail, are FF) */
     mc_sim_reset_counters(&f->sim);
     assert_int_equal(mc_store_begin(&f->card), MC_OK);
     assert_int_equal(mc_store_write(&f->card, 4, small, 4), MC_OK);
     mc_store_abort(&f->card);
-    assert_int_equal(f->sim.writes, 3);   /* the record's page and header, the CLEAR slot */
+    assert_int_equal(f->sim.writes, 2 + 1 + 1);   /* header, page; CLEAR; the wipe */
     /* format of 64 KiB: all of it erased in 1024 chunks (the header's
      * first), journal 2 (open mark, slot A), header 1 */
     mc_sim_reset_counters(&f->sim);
@@ -526,22 +631,25 @@ static void test_corrupt_header(void **state)
     assert_false(f->card.store.corrupt);
 }
 
-/* Format version 3 (docs/nvm.md): an image of version 2 (the record slots of
- * session 3 and the security log of 32 entries in place), with a header that
- * is otherwise valid and correctly sealed, is refused like any other layout. */
+/* Format version 4 (docs/nvm.md): an image of version 3 (record slots packed,
+ * not page-aligned) or 2 (the record slots of session 3 and the security log
+ * of 32 entries in place), with a header that is otherwise valid and
+ * correctly sealed, is refused like any other layout. */
 static void test_header_old_version(void **state)
 {
     fx *f = *state;
     uint8_t *h = f->sim.nvm + ST_HDR_OFF;
     bool rec;
-    assert_int_equal(h[4], 3);
+    assert_int_equal(h[4], 4);
     assert_int_equal(h[5], 0);
     assert_int_equal(st_get32(h + 32), mc_crc32(h, 32));
-    h[4] = 2;
-    st_put32(h + 32, mc_crc32(h, 32));
-    expect_corrupt(f);
-    assert_int_equal(f->sim.writes, 0);
-    h[4] = 3;
+    for (uint8_t v = 1; v <= 3; v++) {
+        h[4] = v;
+        st_put32(h + 32, mc_crc32(h, 32));
+        expect_corrupt(f);
+        assert_int_equal(f->sim.writes, 0);
+    }
+    h[4] = 4;
     st_put32(h + 32, mc_crc32(h, 32));
     assert_int_equal(reboot(f, &rec), MC_OK);
     assert_false(f->card.store.corrupt);
@@ -723,6 +831,7 @@ int main(void)
         T(test_capacity),
         T(test_params),
         T(test_write_counts),
+        T(test_journal_residue),
         T(test_direct),
         T(test_counters),
         T(test_corrupt_header),

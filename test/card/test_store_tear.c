@@ -7,7 +7,9 @@
  * that lets write N land whole), then the power comes back and the store
  * recovers.  The data space must then equal exactly the image before or the
  * image after the transaction (after iff the cut came after the commit
- * write), recovered must be true unless nothing at all reached NVM, and a
+ * write), recovered must be true unless nothing at all reached NVM, the
+ * journal's record area must hold nothing but FF (no residue of the
+ * transaction's records: docs/nvm.md, "Journal residue"), and a
  * following transaction must work and survive another power cycle.  A second
  * pass cuts after every byte of every write.  The counts of cut points are
  * printed. */
@@ -136,23 +138,60 @@ static mc_status run_tx(const scenario *sc)
     return rc;
 }
 
-/* Writes of the transaction per docs/nvm.md: a record holds the whole
- * pages (ST_PAGE) its write touches, one write each, then its header (with
- * the open mark on the first); commit 1, home copies a page each, clear 1. */
+/* Journal residue (docs/nvm.md): the record area holds the records that
+ * the active CLEAR slot keeps (the last committed transaction's, copies of
+ * what is at home), and FF behind them. */
+static void assert_records_wiped(const char *name, const char *when)
+{
+    uint8_t d[ST_DESC_LEN];
+    uint32_t seq;
+    uint8_t state;
+    int slot = mc_st_journal_active(&card, &seq, &state);
+    uint32_t keep;
+
+    assert_true(slot >= 0);
+    assert_int_equal(state, ST_STATE_CLEAR);
+    memcpy(d, sim.nvm + (slot ? ST_CTL_B_OFF : ST_CTL_A_OFF), sizeof(d));
+    keep = st_get16(d + 10);
+    for (uint32_t a = ST_REC_OFF + keep; a < ST_JNL_END; a++)
+        if (sim.nvm[a] != 0xFF)
+            fail_msg("%s: %s: journal residue at NVM offset %u (%02X), behind the %u bytes kept",
+                     name, when, (unsigned)a, sim.nvm[a], (unsigned)keep);
+}
+
+/* Writes of the transaction per docs/nvm.md: a record is its header (the
+ * first one with the open mark in front of it: the transaction's first
+ * write), then the whole pages (ST_PAGE) its write touches, one write each;
+ * commit 1, home copies a page each, clear 1 (it keeps the transaction's
+ * records); then the wipe of the record area behind them: one write per
+ * piece (split at NVM page boundaries) that is not all FF, here what the
+ * transaction of prepare() left there. */
 static void expected_counts(const scenario *sc, uint64_t *commit_idx, uint64_t *total,
-                            uint64_t *mark_idx)
+                            uint64_t *mark_idx, uint64_t *clear_idx)
 {
     uint64_t n = 0, home = 0;
+    uint32_t used = 0;
+
+    *mark_idx = 1;
     for (size_t i = 0; i < sc->n; i++) {
         uint32_t off = sc->w[i].off, end = off + (uint32_t)sc->w[i].len;
         uint32_t pages = (((end + ST_PAGE - 1u) & ~(ST_PAGE - 1u)) - (off & ~(ST_PAGE - 1u))) / ST_PAGE;
         n += pages + 1;
-        if (i == 0)
-            *mark_idx = n;   /* the open mark goes with the first record's header */
         home += pages;
+        used += ST_REC_HDR + pages * ST_PAGE;
     }
     *commit_idx = n + 1;
-    *total = n + 1 + home + 1;
+    *clear_idx = n + 1 + home + 1;
+    *total = *clear_idx;
+    for (uint32_t a = ST_REC_OFF + used, z; a < ST_JNL_END; a = z) {
+        bool ff = true;
+        z = (a + ST_PAGE) & ~(ST_PAGE - 1u);
+        if (z > ST_JNL_END)
+            z = ST_JNL_END;
+        for (uint32_t b = a; b < z; b++)
+            ff = ff && pristine[b] == 0xFF;
+        *total += ff ? 0 : 1;
+    }
 }
 
 /* A following transaction works and survives a power cycle. */
@@ -174,7 +213,7 @@ static void check_follow_up(void)
 /* The transaction as a case of the one tear runner (tear_runner.h). */
 typedef struct tear_ctx {
     const scenario *sc;
-    uint64_t commit_idx, total, mark_idx;
+    uint64_t commit_idx, total, mark_idx, clear_idx;
     bool rec;                   /* what the last recovery said */
 } tear_ctx;
 
@@ -209,6 +248,7 @@ static void tc_dry(void *p, int phase, int rc)
     assert_int_equal(sim.writes, t->total);
     read_space(seen);
     assert_memory_equal(seen, after, dsize);
+    assert_records_wiped(t->sc->name, "after the commit");
 }
 
 /* The probe: write n lands whole, then the power goes: its length. */
@@ -220,7 +260,7 @@ static void tc_measured(void *p, const tr_cut *cut)
     assert_true(cut->len > 0);
     if (cut->n == t->commit_idx)
         assert_int_equal(cut->len, ST_DESC_LEN);         /* the COMMITTED slot */
-    if (cut->n == t->total)
+    if (cut->n == t->clear_idx)
         assert_int_equal(cut->len, ST_DESC_LEN);         /* the CLEAR slot */
 }
 
@@ -262,8 +302,11 @@ static int tc_check(void *p, const tr_cut *cut)
         assert_false(t->rec);
     if (cut->n == t->mark_idx && cut->k == 0)
         assert_int_equal(t->rec, sim.nvm[ST_MARK_OFF] == ST_MARK(3));
-    if (!t->rec && is_after)   /* only the CLEAR slot, landed whole in its last byte */
-        assert_true(cut->n == t->total && torn_last);
+    /* only the CLEAR slot, landed whole in its last byte, or the wipe after
+     * it (recovery wipes the rest, reporting nothing) */
+    if (!t->rec && is_after)
+        assert_true(cut->n > t->clear_idx || (cut->n == t->clear_idx && torn_last));
+    assert_records_wiped(sc->name, "cut, then recovery");
     assert_true(mc_st_journal_active(&card, &seq, &state) >= 0);
     assert_int_equal(state, ST_STATE_CLEAR);
     assert_int_equal(card.store.tx_seq, is_after ? 4 : t->rec ? 3 : 2);
@@ -287,7 +330,7 @@ static void tc_init(tear_ctx *t, tr_case *tc, const scenario *sc)
     memset(t, 0, sizeof(*t));
     memset(tc, 0, sizeof(*tc));
     t->sc = sc;
-    expected_counts(sc, &t->commit_idx, &t->total, &t->mark_idx);
+    expected_counts(sc, &t->commit_idx, &t->total, &t->mark_idx, &t->clear_idx);
     tc->name = sc->name;
     tc->card = &card;
     tc->ctx = t;
@@ -328,6 +371,7 @@ static int tc_check_page(void *p, const tr_cut *cut)
         assert_true(is_after);
     assert_true(mc_st_journal_active(&card, &seq, &state) >= 0);
     assert_int_equal(state, ST_STATE_CLEAR);
+    assert_records_wiped(t->sc->name, "page cut, then recovery");
     check_follow_up();
     return is_after ? TR_AFTER : TR_BEFORE;
 }
@@ -394,7 +438,23 @@ static void test_tear_row(void **state)
 }
 
 /* Cuts during recovery itself: a replay torn at any write is replayed again
- * at the next start-up, with the same result. */
+ * at the next start-up, with the same result; so is a discard (its CLEAR
+ * slot and its wipe of all the records): the next start-up discards again,
+ * or finishes the wipe. */
+static int tc_check_discard(void *p, const tr_cut *cut)
+{
+    tear_ctx *t = p;
+
+    assert_int_equal(cut->rc, MC_ERR_NVM);
+    if (cut->m == 0 || cut->m == 1)
+        assert_true(t->rec);   /* uncut, or its CLEAR slot torn: discarded again */
+    read_space(seen);
+    assert_memory_equal(seen, before, dsize);
+    assert_records_wiped(t->sc->name, "discard cut, then recovery");
+    check_follow_up();
+    return TR_BEFORE;
+}
+
 static int tc_check_recovery(void *p, const tr_cut *cut)
 {
     tear_ctx *t = p;
@@ -406,11 +466,14 @@ static int tc_check_recovery(void *p, const tr_cut *cut)
     } else {
         assert_int_not_equal(cut->restart_rc, MC_OK);
         /* even a cut in the CLEAR slot (16 bytes, cut after 3) leaves the
-         * COMMITTED one active: replayed again */
-        assert_true(t->rec);
+         * COMMITTED one active: replayed again; a cut in the wipe after it
+         * leaves CLEAR active: the next recovery only wipes */
+        if (cut->m <= t->clear_idx - t->commit_idx)
+            assert_true(t->rec);
     }
     read_space(seen);
     assert_memory_equal(seen, after, dsize);
+    assert_records_wiped(t->sc->name, "recovery cut, then recovery");
     check_follow_up();
     return TR_AFTER;
 }
@@ -451,6 +514,47 @@ static void tear_recovery(bool page)
            st.restart_cuts, st.valued);
     total_cuts += st.restart_cuts;
     release();
+}
+
+/* The transaction dies at its last write before the commit write (all its
+ * records in the journal); the recovery that discards it dies at each of its
+ * writes (the CLEAR slot, then each piece of the wipe), half-way through. */
+static void tear_discard(bool page)
+{
+    static const size_t k0[] = {0}, k3[] = {3};
+    const scenario sc = {"multi", w_multi, 4};
+    tear_ctx t;
+    tr_case tc;
+    tr_stats st;
+
+    tc_init(&t, &tc, &sc);
+    if (page) {
+        tc.page = ct_tear_page();
+        tc.values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
+    }
+    tc.check = tc_check_discard;
+    tc.measured = NULL;
+    tc.kset = TR_K_LIST;
+    tc.k_list = k0;
+    tc.k_count = 1;
+    tc.first_n = tc.last_n = t.commit_idx;
+    tc.restart_k = k3;
+    tc.restart_k_count = 1;
+    TEAR_RUN(&tc, &st);
+    /* the CLEAR slot and the wipe of the records (a piece per page) */
+    assert_true(st.restart_writes_max > 30);
+    printf("  discard torn at each of its %llu writes%s: %lu cut points\n",
+           (unsigned long long)st.restart_writes_max, page ? ", pages torn whole" : "",
+           st.restart_cuts);
+    total_cuts += st.restart_cuts;
+    release();
+}
+
+static void test_tear_during_discard(void **state)
+{
+    (void)state;
+    tear_discard(false);
+    tear_discard(true);
 }
 
 static void test_tear_during_recovery(void **state)
@@ -673,6 +777,7 @@ int main(void)
         ROW(0), ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), ROW(6), ROW(7),
         ROW(8), ROW(9), ROW(10), ROW(11),
         cmocka_unit_test(test_tear_during_recovery),
+        cmocka_unit_test(test_tear_during_discard),
         cmocka_unit_test(test_tear_recovery_pages),
         cmocka_unit_test(test_tear_counters),
         cmocka_unit_test(test_tear_counters_pages),

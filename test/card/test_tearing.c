@@ -24,7 +24,15 @@
  * advanced") is its after state.  The number of cut points is printed. */
 /* A load that did not happen (cut before its commit, dropped, refused) must
  * also leave no byte run of its image's EF content, PIN or keys in NVM: its
- * staged space is wiped, by recovery when the cut came first. */
+ * staged space is wiped, by recovery when the cut came first.
+ * Journal residue (docs/nvm.md): before and after every scenario, and after
+ * every cut and restart, each key and each distinctive PIN of the scenarios
+ * is in the data space at most once (its live slot or area record) and in
+ * the store's part before it (the journal) at most once (the records of the
+ * last committed transaction, a copy of what is at home); a new one (PUT
+ * KEY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, the load) is nowhere at
+ * all in a before state, a replaced or deleted one (PUT KEY, DELETE,
+ * TERMINATE) nowhere in an after state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,9 +134,11 @@ static uint16_t run_load_bad_image(ch_card *c) { return load_ap3(c, 0, -1, true)
 static uint16_t run_delete(ch_card *c) { return ch_cmdx(c, "80E40000 07 4F05D392100002", NULL); }
 static uint16_t run_verify_wrong(ch_card *c) { return ch_verify(c, "9999"); }
 static uint16_t run_verify_right(ch_card *c) { return ch_verify(c, "1234"); }
+/* The new PIN 9753: no other byte run of the card looks like it. */
+#define NEW_PIN "9753"
 static uint16_t run_change(ch_card *c)
 {
-    return ch_cmdx(c, "00240081 09 04 31323334 35363738", NULL);
+    return ch_cmdx(c, "00240081 09 04 31323334 39373533", NULL);
 }
 static uint16_t run_put_key(ch_card *c) { return ch_put_key(c, ap1.keys.kvn, &ap1_new, NULL); }
 static uint16_t run_put_key_am(ch_card *c) { return ch_put_key(c, 0x01, &am_new, NULL); }
@@ -151,6 +161,18 @@ static uint16_t run_append_linear(ch_card *c)
 {
     return ch_cmdx(c, "00E20020 10 03030303030303030303030303030303", NULL);
 }
+/* A record of 100 bytes (AP 1's EF 0203, SFI 7): its slot of 108 bytes takes
+ * two pages, between a visible slot and an empty one, and the next EF's data
+ * follows the EF on the next page. */
+static uint16_t append_big(ch_card *c, uint8_t fill)
+{
+    uint8_t data[100], apdu[128];
+    size_t n;
+    memset(data, fill, sizeof(data));
+    n = ch_apdu(apdu, sizeof(apdu), 0x00, 0xE2, 0x00, 7 << 3, data, sizeof(data), -1);
+    return ch_cmd(c, apdu, n, NULL);
+}
+static uint16_t run_append_big(ch_card *c) { return append_big(c, 0x77); }
 /* Record EFs commit their records themselves (docs/nvm.md): these start
  * points put the spare where each rule of mc_rec_scan finds it. */
 static uint16_t prep_ap1_cyclic_all_slots(ch_card *c)
@@ -205,6 +227,7 @@ static uint16_t run_load_chained(ch_card *c)
     return ch_load_image(c, img, n, 3000, 1000);
 }
 
+#define RRC_PIN "11223"
 static uint16_t run_rrc(ch_card *c)
 {
     return ch_cmdl(c, NULL, "802C0081", "4F05D392100001 DF0205 3131323233", -1);
@@ -240,6 +263,8 @@ static const scenario scenarios[] = {
      run_append_linear, 0x9000, PARTIAL_NONE},
     {"UPDATE RECORD (stale)", (const uint8_t *const *)&base_active, prep_ap1_stale,
      run_update_record, 0x9000, PARTIAL_NONE},
+    {"APPEND RECORD (2-page slot)", (const uint8_t *const *)&base_active, prep_ap1,
+     run_append_big, 0x9000, PARTIAL_NONE},
     {"INITIALIZE UPDATE", (const uint8_t *const *)&base_active, prep_select_ap1, run_iu, 0x9000,
      PARTIAL_NONE},
     {"SET STATUS (AP)", (const uint8_t *const *)&base_active, prep_am, run_set_status, 0x9000,
@@ -264,6 +289,15 @@ static const scenario scenarios[] = {
 
 /* --- fixture: the two starting images ----------------------------------- */
 
+static void distinct_keys(cm_keyset *k, uint8_t seed)
+{
+    for (unsigned i = 0; i < sizeof(k->enc); i++) {
+        k->enc[i] = (uint8_t)(seed ^ 0xA5 ^ (i * 37));
+        k->mac[i] = (uint8_t)(seed ^ 0x5A ^ (i * 53));
+        k->dek[i] = (uint8_t)(seed ^ 0xC3 ^ (i * 91));
+    }
+}
+
 static int group_setup(void **state)
 {
     ch_card *c = calloc(1, sizeof(*c));
@@ -271,6 +305,13 @@ static int group_setup(void **state)
     if (!c)
         return -1;
     ch_ap_default(&ap1, 1);
+    /* a record EF of two-page slots, then a transparent EF behind it */
+    ap1.efs[ap1.n_efs++] = (ch_ef){.fid = 0x0203, .sfi = 7, .type = CH_EF_LINEAR,
+                                   .rec_len = 100, .rec_count = 2, .read_rule = CH_RULE_SM,
+                                   .write_rule = CH_RULE_SM};
+    ap1.efs[ap1.n_efs++] = (ch_ef){.fid = 0x0104, .sfi = 8, .type = CH_EF_TRANSPARENT,
+                                   .size = 8, .read_rule = CH_RULE_SM, .write_rule = CH_RULE_SM,
+                                   .content = (const uint8_t *)"EF 0104", .content_len = 8};
     ch_ap_default(&ap2, 2);
     ap2.efs[0].content = ap2_secret;
     ap2.efs[0].content_len = sizeof(ap2_secret);
@@ -287,6 +328,12 @@ static int group_setup(void **state)
     ch_region_keys(&region);
     ch_make_keys(&ap1_new, 0x3F, 0xC0, 16);
     ch_make_keys(&am_new, 0x02, 0xE0, 16);
+    /* keys that no other byte run of the card resembles (the default ones
+     * are counting sequences, which EF 0101's content also holds) */
+    distinct_keys(&ap1.keys, 0x1D);
+    distinct_keys(&ap2.keys, 0x2B);
+    distinct_keys(&ap1_new, 0x3F);
+    distinct_keys(&am_new, 0x47);
 
     if (ch_init(c, 0) != 0)
         return -1;
@@ -300,7 +347,8 @@ static int group_setup(void **state)
         ch_cmdx(c, "00E20020 10 02020202020202020202020202020202", NULL) != 0x9000 ||
         ch_cmdx(c, "00E20028 08 1111111111111111", NULL) != 0x9000 ||
         ch_cmdx(c, "00E20028 08 2222222222222222", NULL) != 0x9000 ||
-        ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000)
+        ch_cmdx(c, "00E20028 08 3333333333333333", NULL) != 0x9000 ||
+        append_big(c, 0x66) != 0x9000)
         return -1;
     mc_power_off(&c->sc.card);
     base_active = ch_nvm_copy(c);
@@ -431,38 +479,89 @@ static int nvm_contains(const ch_card *c, const uint8_t *pat, size_t n)
     return 0;
 }
 
-/* The same, from off to the end of NVM. */
-static int nvm_contains_from(const ch_card *c, size_t off, const uint8_t *pat, size_t n)
-{
-    for (size_t i = off; i + n <= c->sc.sim.nvm_size; i++)
-        if (memcmp(c->sc.sim.nvm + i, pat, n) == 0)
-            return 1;
-    return 0;
-}
-
 static bool is_load(const scenario *s)
 {
     return s->run == run_load || s->run == run_load_dropped || s->run == run_load_aid_exists ||
            s->run == run_load_bad_image;
 }
 
-/* After a load that did not happen: AP 3's EF content nowhere in NVM, its
- * PIN and keys nowhere in the data space; and, when the load never reached
- * its journaled step (a dropped or refused one), nowhere at all. */
+/* After a load that did not happen: AP 3's EF content, PIN and keys nowhere
+ * in NVM (the journal included: its journaled step's records are wiped,
+ * docs/nvm.md "Journal residue"). */
 static void assert_no_ap3(ch_card *c, const scenario *s, const char *when)
 {
-    size_t from = c->sc.sim.nvm_size - mc_store_data_size(&c->sc.card);
     size_t kl = ap3.keys.key_len;
 
-    if (s->run != run_load)
-        from = 0;
     if (nvm_contains(c, ap3_secret, sizeof(ap3_secret)) ||
-        nvm_contains_from(c, from, (const uint8_t *)AP3_PIN, strlen(AP3_PIN)) ||
-        nvm_contains_from(c, from, ap3.keys.enc, kl) ||
-        nvm_contains_from(c, from, ap3.keys.mac, kl) ||
-        nvm_contains_from(c, from, ap3.keys.dek, kl))
+        nvm_contains(c, (const uint8_t *)AP3_PIN, strlen(AP3_PIN)) ||
+        nvm_contains(c, ap3.keys.enc, kl) || nvm_contains(c, ap3.keys.mac, kl) ||
+        nvm_contains(c, ap3.keys.dek, kl))
         fail_msg("%s: %s: a byte run of AP 3's image (EF content, PIN or keys) is in NVM",
                  s->name, when);
+}
+
+/* How often NVM [from, to) holds pat. */
+static unsigned nvm_count(const ch_card *c, const uint8_t *pat, size_t n, size_t from, size_t to)
+{
+    const uint8_t *p = c->sc.sim.nvm + from, *end = c->sc.sim.nvm + to;
+    unsigned k = 0;
+
+    while ((size_t)(end - p) >= n && (p = memchr(p, pat[0], (size_t)(end - p - n + 1))) != NULL) {
+        k += memcmp(p, pat, n) == 0;
+        p++;
+    }
+    return k;
+}
+
+/* The secrets of the residue check: a key set's three keys, a PIN. */
+#define N_SECRETS 18
+static const uint8_t *secret(unsigned i, size_t *n)
+{
+    const cm_keyset *ks[5] = {&ap1.keys, &ap2.keys, &ap3.keys, &ap1_new, &am_new};
+    static const char *const pins[3] = {NEW_PIN, RRC_PIN, AP3_PIN};
+
+    if (i >= 15) {
+        *n = strlen(pins[i - 15]);
+        return (const uint8_t *)pins[i - 15];
+    }
+    *n = ks[i / 3]->key_len;
+    return i % 3 == 0 ? ks[i / 3]->enc : i % 3 == 1 ? ks[i / 3]->mac : ks[i / 3]->dek;
+}
+
+/* Secret i is new in this scenario (nowhere before it), or replaced or
+ * deleted by it (nowhere after it). */
+static bool secret_new(const scenario *s, unsigned i)
+{
+    return (s->run == run_put_key && i / 3 == 3) || (s->run == run_put_key_am && i / 3 == 4) ||
+           (s->run == run_change && i == 15) || (s->run == run_rrc && i == 16) ||
+           (s->run == run_load && (i / 3 == 2 || i == 17));
+}
+static bool secret_gone(const scenario *s, unsigned i)
+{
+    return (s->run == run_put_key && i / 3 == 0) || (s->run == run_delete && i / 3 == 1) ||
+           (s->run == run_terminate && i / 3 <= 1);
+}
+
+static void assert_no_residue(ch_card *c, const scenario *s, int outcome, const char *when)
+{
+    size_t end = c->sc.sim.nvm_size, data0 = end - mc_store_data_size(&c->sc.card), n;
+    const uint8_t *x;
+    unsigned j, k;
+
+    for (unsigned i = 0; i < N_SECRETS; i++) {
+        x = secret(i, &n);
+        j = nvm_count(c, x, n, 0, data0 + n - 1);
+        k = j + nvm_count(c, x, n, data0, end);
+        if (j > 1 || k > j + 1)
+            fail_msg("%s: %s: secret %u is in NVM %u times, %u of them before the data space: "
+                     "journal residue",
+                     s->name, when, i, k, j);
+        if (k > 0 && outcome != TR_AFTER && secret_new(s, i))
+            fail_msg("%s: %s: the new secret %u is in NVM in a state before the command",
+                     s->name, when, i);
+        if (k > 0 && outcome == TR_AFTER && secret_gone(s, i))
+            fail_msg("%s: %s: the replaced secret %u is still in NVM", s->name, when, i);
+    }
 }
 
 static int same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
@@ -529,6 +628,7 @@ static void tc_dry(void *p, int phase, int rc)
         t->after = NULL;
         t->before = ch_dump(t->c, &t->before_n);
         assert_non_null(t->before);
+        assert_no_residue(t->c, s, TR_BEFORE, "before");
         if (s->run == run_delete || s->run == run_terminate)
             assert_true(nvm_contains(t->c, ap2_secret, 16));   /* the wipe check is not vacuous */
         if (s->partial == PARTIAL_PIN_TRY) {
@@ -541,6 +641,7 @@ static void tc_dry(void *p, int phase, int rc)
     ASSERT_SW(rc, s->expect_sw);
     t->after = ch_dump(t->c, &t->after_n);
     assert_non_null(t->after);
+    assert_no_residue(t->c, s, TR_AFTER, "after");
     if (is_load(s) && s->run != run_load)
         assert_no_ap3(t->c, s, "uncut");
 }
@@ -587,6 +688,7 @@ static int tc_check(void *p, const tr_cut *cut)
         return TR_NEITHER;
     }
     free(now);
+    assert_no_residue(t->c, s, outcome, "cut, then power-on");
     health(t->c, s);
     return outcome;
 }
@@ -631,7 +733,8 @@ static void run_scenario(const scenario *s)
      * VERIFY, wrong EXTERNAL AUTHENTICATE), commit themselves in their one
      * write: every byte of it */
     if (s->run == run_update_record || s->run == run_append_cyclic ||
-        s->run == run_append_linear || s->run == run_verify_wrong || s->run == run_bad_ea)
+        s->run == run_append_linear || s->run == run_append_big || s->run == run_verify_wrong ||
+        s->run == run_bad_ea)
         tc.kset |= TR_K_EVERY;
     /* a load (mark, EF content, EF table, the journaled step): every byte of
      * every write; a dropped or refused one (its wipe) too in make test-long,
@@ -652,16 +755,14 @@ static void run_scenario(const scenario *s)
     assert_true(st.before > 0 || s->partial != PARTIAL_NONE);
     total_cuts += st.cuts;
     /* the same under page tearing (card/port.h, a page-erasing port): every
-     * page of every write spoilt whole (sampled in make test).  Not yet for
-     * the record EFs: their slots are packed, so a torn page spoils a
-     * neighbouring slot, a visible record (docs/nvm.md, "Pages"). */
-    if (s->run == run_update_record || s->run == run_append_cyclic ||
-        s->run == run_append_linear) {
-        print_message("%-28s page tearing not run: record slots share pages\n", s->name);
-        tc_done(&t);
-        return;
-    }
+     * page of every write spoilt whole (sampled in make test); a record EF's
+     * slots own their pages (docs/nvm.md, "Pages") */
     ct_tear_page_models(&tc);
+    /* a record write is one write of one page: every page model of it, even
+     * in make test (a handful of cuts) */
+    if (s->run == run_update_record || s->run == run_append_cyclic ||
+        s->run == run_append_linear || s->run == run_append_big)
+        tc.sample = 1;
     TEAR_RUN(&tc, &st);
     print_message("%-28s %3llu writes, %4lu page cuts (%u-byte pages): %lu before, %lu after, "
                   "%lu partial (%lu sampled out)\n",
@@ -793,10 +894,11 @@ int main(void)
         SCENARIO(10), SCENARIO(11), SCENARIO(12), SCENARIO(13), SCENARIO(14),
         SCENARIO(15), SCENARIO(16), SCENARIO(17), SCENARIO(18), SCENARIO(19),
         SCENARIO(20), SCENARIO(21), SCENARIO(22), SCENARIO(23), SCENARIO(24),
+        SCENARIO(25),
         cmocka_unit_test(test_tear_recovered_logged),
         cmocka_unit_test(test_double_tear),
         cmocka_unit_test(test_total),
     };
-    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 25, "one test per scenario");
+    _Static_assert(sizeof(scenarios) / sizeof(scenarios[0]) == 26, "one test per scenario");
     return cmocka_run_group_tests_name("tearing", tests, group_setup, group_teardown);
 }

@@ -257,11 +257,11 @@ run load-pulled env MNAP_SIMCARD_PULL_AT=8 "$M" ap load "$EX/certificate.json" -
 err "mnap: LOAD AP: the card was removed or lost power"
 run list-after-pull "$M" ap list; rc 0
 out "AID                              STATE           NVM PIN
-$LIB                 ACTIVE         1329 3 tries left"
+$LIB                 ACTIVE         1529 3 tries left"
 # A power cut at every NVM write of the load, one after the other: each
 # leaves the card without the AP (cut before the commit) or with the whole
 # AP (cut after it), never a part, until the load runs with no cut.
-CERT_ENTRY='{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":2125,"pin_tries":3,"blocked":false}'
+CERT_ENTRY='{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":3393,"pin_tries":3,"blocked":false}'
 n=1; before=0; after=0
 while :; do
     run "load-cut-$n" env MNAP_SIMCARD_CUT_AT=$n "$M" ap load "$EX/certificate.json"
@@ -281,7 +281,7 @@ done
 [ $before -gt 3 ] || fail "only $before cut points before the commit"
 echo "  power cut at each NVM write of a load: $before before the commit (no AP), $after after it (whole AP)"
 run list-two "$M" --json ap list; rc 0
-out '{"aps":[{"aid":"'$LIB'","state":"ACTIVE","state_code":"07","nvm_used":1329,"pin_tries":3,"blocked":false},{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":2125,"pin_tries":3,"blocked":false}]}'
+out '{"aps":[{"aid":"'$LIB'","state":"ACTIVE","state_code":"07","nvm_used":1529,"pin_tries":3,"blocked":false},{"aid":"'$CERT'","state":"ACTIVE","state_code":"07","nvm_used":3393,"pin_tries":3,"blocked":false}]}'
 
 # On a terminal, ap load draws a progress bar on stderr (none without one:
 # load-lib above has an empty stderr).
@@ -330,7 +330,7 @@ run_in kiosk-wrong-3 "9999\n" "$M" kiosk library $LIB --pin-stdin; rc 1
 err "mnap: wrong PIN: the PIN is now blocked: go to the municipal counter (市区町村窓口) to have it unblocked"
 run_in kiosk-blocked "1234\n" "$M" kiosk library $LIB --pin-stdin; rc 1
 err "mnap: PIN blocked: go to the municipal counter (市区町村窓口) to have it unblocked"
-run list-blocked "$M" ap list; rc 0; has "$T/out" "$LIB                 ACTIVE         1329 BLOCKED"
+run list-blocked "$M" ap list; rc 0; has "$T/out" "$LIB                 ACTIVE         1529 BLOCKED"
 run diag-blocked "$M" diagnose; rc 1
 has "$T/out" "[FAIL] AP $LIB ACTIVE, PIN BLOCKED"
 has "$T/out" "conclusion: PIN blocked: unblock it at the municipal counter"
@@ -377,7 +377,7 @@ run diag "$M" diagnose; rc 0
 has "$T/out" "[PASS] reader             in-process card image $T/card.img"
 has "$T/out" "[PASS] card and ATR       ATR 3B86014D4E4150010094"
 has "$T/out" "[PASS] area state         ACTIVE"
-has "$T/out" "[PASS] AP $LIB ACTIVE, 3 PIN tries left, 1329 bytes"
+has "$T/out" "[PASS] AP $LIB ACTIVE, 3 PIN tries left, 1529 bytes"
 has "$T/out" "conclusion: no fault found: the reader and the card work"
 run diag-json "$M" --json diagnose; rc 0; has "$T/out" '],"healthy":true,"conclusion":"no fault found: the reader and the card work"}'
 run diag-nokeys env -u MNAP_PASSPHRASE "$M" diagnose; rc 0
@@ -418,7 +418,7 @@ run delete "$M" ap delete $CERT; rc 0; out "AP $CERT deleted"
 run delete-again "$M" ap delete $CERT; rc 1; err "mnap: ap delete: no AP $CERT on this card"
 run list-one "$M" ap list; rc 0
 out "AID                              STATE           NVM PIN
-$LIB                 ACTIVE         1329 3 tries left"
+$LIB                 ACTIVE         1529 3 tries left"
 
 # --- the audit log --------------------------------------------------------------------
 run audit-ok "$M" audit verify; rc 0

@@ -172,7 +172,7 @@ LABEL=pcsc-kiosk-wrong; N=$((N + 1))
 printf '0000\n' | "$M" --reader 0 kiosk certificate $CERT --pin-stdin >out 2>err; RC=$?; rc 1
 same err "mnap: wrong PIN: 2 tries left"
 run pcsc-suspend "$M" --reader 0 ap suspend $CERT; rc 0
-run pcsc-list-susp "$M" --reader 0 ap list; rc 0; has out "$CERT                 SUSPENDED      2125 2 tries left"
+run pcsc-list-susp "$M" --reader 0 ap list; rc 0; has out "$CERT                 SUSPENDED      3393 2 tries left"
 run pcsc-resume "$M" --reader 0 ap resume $CERT; rc 0
 run pcsc-lock "$M" --reader 0 area lock; rc 0
 run pcsc-info-locked "$M" --reader 0 info --public; rc 0; has out "area state:      LOCKED (7F)"
