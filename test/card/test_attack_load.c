@@ -25,12 +25,7 @@ static uint8_t blk[4096];
 
 static size_t build(ch_card *c, const ch_ap *ap, uint8_t *out)
 {
-    cm_keyset rk;
-    size_t n;
-    ch_region_keys(&rk);
-    n = ch_build_image(c, rk.dek, rk.key_len, ap, out, CH_IMAGE_MAX);
-    assert_true(n > 0);
-    return n;
+    return ct_build_image(c, ap, out, CH_IMAGE_MAX);
 }
 
 /* LOAD AP block number p2 with data, wrapped on the open AM channel. */

@@ -15,44 +15,10 @@
 
 static uint8_t img[CH_IMAGE_MAX];
 
-/* What an AM channel sees of the area: GET STATUS and DF20. */
-typedef struct view {
-    uint16_t status_sw;
-    uint8_t status[CH_RSP_MAX];
-    size_t status_len;
-    uint8_t df20[256];
-    size_t df20_len;
-} view;
-
-static void take_view(ch_card *c, view *v)
-{
-    static ch_rsp r;
-    v->status_sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
-    memcpy(v->status, r.data, r.len);
-    v->status_len = r.len;
-    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
-    assert_true(r.len <= sizeof(v->df20));
-    memcpy(v->df20, r.data, r.len);
-    v->df20_len = r.len;
-}
-
-static void assert_same_view(ch_card *c, const view *before)
-{
-    static view now;
-    take_view(c, &now);
-    ASSERT_SW(now.status_sw, before->status_sw);
-    ASSERT_BYTES(now.status, now.status_len, before->status, before->status_len);
-    ASSERT_BYTES(now.df20, now.df20_len, before->df20, before->df20_len);
-}
-
+/* ap's image in img. */
 static size_t build(ch_card *c, const ch_ap *ap)
 {
-    cm_keyset rk;
-    size_t n;
-    ch_region_keys(&rk);
-    n = ch_build_image(c, rk.dek, rk.key_len, ap, img, sizeof(img));
-    assert_true(n > 0);
-    return n;
+    return ct_build_image(c, ap, img, sizeof(img));
 }
 
 static uint16_t send_block(ch_card *c, uint8_t p1, uint8_t p2, size_t off, size_t n)
@@ -271,7 +237,7 @@ enum { DROP_SELECT, DROP_IU, DROP_ORDER, DROP_RESET, DROP_POWER, DROP_BAD_MAC, D
 static void test_load_dropped_wiped(void **state)
 {
     ch_card *c = *state;
-    static view before;
+    static ct_area_view before;
     static uint8_t heap0[65536];
     static uint8_t w[2200];
     const uint8_t *h;
@@ -280,7 +246,7 @@ static void test_load_dropped_wiped(void **state)
     uint8_t apdu[2100];
 
     secret_ap(&ap);
-    take_view(c, &before);
+    ct_take_area_view(c, &before);
     h = heap_of(c, &hn);
     assert_true(hn <= sizeof(heap0));
     memcpy(heap0, h, hn);
@@ -330,7 +296,7 @@ static void test_load_dropped_wiped(void **state)
         if (memcmp(h, heap0, hn) != 0)
             fail_msg("drop %d: the heap differs from before the load", how);
         ASSERT_SW(ch_open_am(c), 0x9000);
-        assert_same_view(c, &before);
+        ct_assert_same_area_view(c, &before);
     }
 }
 
@@ -339,7 +305,7 @@ static void test_load_dropped_wiped(void **state)
 static void test_load_refused_last_block_wiped(void **state)
 {
     ch_card *c = *state;
-    static view before;
+    static ct_area_view before;
     static uint8_t heap0[65536];
     const uint8_t *h;
     size_t hn, n, last;
@@ -348,7 +314,7 @@ static void test_load_refused_last_block_wiped(void **state)
 
     ch_ap_default(&ap1, 1);
     ASSERT_SW(ch_load_ap(c, &ap1), 0x9000);
-    take_view(c, &before);
+    ct_take_area_view(c, &before);
     h = heap_of(c, &hn);
     memcpy(heap0, h, hn);
     for (int k = 0; k < 3; k++) {
@@ -380,7 +346,7 @@ static void test_load_refused_last_block_wiped(void **state)
         h = heap_of(c, &hn);
         if (memcmp(h, heap0, hn) != 0)
             fail_msg("%04X: the heap differs from before the load", want[k]);
-        assert_same_view(c, &before);
+        ct_assert_same_area_view(c, &before);
     }
 }
 

@@ -14,44 +14,10 @@
 
 static uint8_t img[CH_IMAGE_MAX];
 
-/* What an AM channel sees of the area: GET STATUS and DF20. */
-typedef struct view {
-    uint16_t status_sw;
-    uint8_t status[CH_RSP_MAX];
-    size_t status_len;
-    uint8_t df20[256];
-    size_t df20_len;
-} view;
-
-static void take_view(ch_card *c, view *v)
-{
-    static ch_rsp r;
-    v->status_sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
-    memcpy(v->status, r.data, r.len);
-    v->status_len = r.len;
-    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
-    assert_true(r.len <= sizeof(v->df20));
-    memcpy(v->df20, r.data, r.len);
-    v->df20_len = r.len;
-}
-
-static void assert_same_view(ch_card *c, const view *before)
-{
-    static view now;
-    take_view(c, &now);
-    ASSERT_SW(now.status_sw, before->status_sw);
-    ASSERT_BYTES(now.status, now.status_len, before->status, before->status_len);
-    ASSERT_BYTES(now.df20, now.df20_len, before->df20, before->df20_len);
-}
-
+/* ap's image in img. */
 static size_t build(ch_card *c, const ch_ap *ap)
 {
-    cm_keyset rk;
-    size_t n;
-    ch_region_keys(&rk);
-    n = ch_build_image(c, rk.dek, rk.key_len, ap, img, sizeof(img));
-    assert_true(n > 0);
-    return n;
+    return ct_build_image(c, ap, img, sizeof(img));
 }
 
 /* Removes the first top-level TLV with a one-byte tag from img. */
@@ -81,13 +47,13 @@ static size_t drop_tlv(size_t len, uint8_t tag)
  * area must not change and the AP must not be selectable. */
 static void load_refused(ch_card *c, size_t n, uint16_t sw, const char *what)
 {
-    static view before;
-    take_view(c, &before);
+    static ct_area_view before;
+    ct_take_area_view(c, &before);
     if (ch_load_image(c, img, n, n > 2048 ? 2048 : n, 0) != sw) {
         print_error("load of %s: expected %04X\n", what, sw);
         ASSERT_SW(ch_load_image(c, img, n, n > 2048 ? 2048 : n, 0), sw);
     }
-    assert_same_view(c, &before);
+    ct_assert_same_area_view(c, &before);
 }
 
 static void test_load_single_block(void **state)

@@ -211,4 +211,48 @@ static inline int ct_teardown(void **state)
     return 0;
 }
 
+/* The image of ap for the default region keys (ch_region_keys) in out; the
+ * test fails if it does not fit. */
+static inline size_t ct_build_image(ch_card *c, const ch_ap *ap, uint8_t *out, size_t cap)
+{
+    cm_keyset rk;
+    size_t n;
+
+    ch_region_keys(&rk);
+    n = ch_build_image(c, rk.dek, rk.key_len, ap, out, cap);
+    assert_true(n > 0);
+    return n;
+}
+
+/* What an AM channel sees of the area: GET STATUS of the APs and DF20 (free
+ * space).  A refused or dropped load must leave it as it was. */
+typedef struct ct_area_view {
+    uint16_t status_sw;
+    uint8_t status[CH_RSP_MAX];
+    size_t status_len;
+    uint8_t df20[256];
+    size_t df20_len;
+} ct_area_view;
+
+static inline void ct_take_area_view(ch_card *c, ct_area_view *v)
+{
+    static ch_rsp r;
+    v->status_sw = ch_cmdx(c, "80F24002 02 4F00 00", &r);
+    memcpy(v->status, r.data, r.len);
+    v->status_len = r.len;
+    ASSERT_SW(ch_cmdx(c, "80CADF20 00", &r), 0x9000);
+    assert_true(r.len <= sizeof(v->df20));
+    memcpy(v->df20, r.data, r.len);
+    v->df20_len = r.len;
+}
+
+static inline void ct_assert_same_area_view(ch_card *c, const ct_area_view *before)
+{
+    static ct_area_view now;
+    ct_take_area_view(c, &now);
+    ASSERT_SW(now.status_sw, before->status_sw);
+    ASSERT_BYTES(now.status, now.status_len, before->status, before->status_len);
+    ASSERT_BYTES(now.df20, now.df20_len, before->df20, before->df20_len);
+}
+
 #endif
