@@ -8,6 +8,7 @@
 #include "cm_ct.h"
 #include "cm_scp03.h"
 #include "cm_apdu.h"
+#include "cm_sw.h"
 
 /* The channel's challenges and Key-DEK sit together (one wipe). */
 _Static_assert(offsetof(mc_card, card_chal) == offsetof(mc_card, host_chal) + 8 &&
@@ -29,17 +30,17 @@ bool mc_chan_on(const mc_card *card, uint8_t sel)
 }
 
 /* Class byte (§2, §9): 6E00 › 6881; 6884 (chaining) is the table's. */
-static uint16_t check_class(uint8_t cla)
+static mc_sw check_class(uint8_t cla)
 {
     /* Further interindustry (channels 4-19), and the GlobalPlatform
      * proprietary classes C0-CF and E0-EF, which carry channel bits too. */
     if ((cla & 0xC0) == 0x40 || (cla & 0xD0) == 0xC0)
-        return CM_SW_LOGICAL_CHANNEL;
+        return MC_SW_LOGICAL_CHANNEL;
     if ((cla & 0x60) != 0 || (cla & 0x08) != 0)
-        return CM_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
+        return MC_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
     if (cla & 0x03)
-        return CM_SW_LOGICAL_CHANNEL;
-    return CM_SW_OK;
+        return MC_SW_LOGICAL_CHANNEL;
+    return MC_SW_OK;
 }
 
 /* The command table: every instruction the card knows, and everything the
@@ -73,7 +74,7 @@ typedef struct {
     uint8_t ins;
     uint8_t pol;    /* MC_SM_*: class family and secure-messaging policy */
     uint8_t gate;   /* MC_G_*: the flags the handler hands mc_gate */
-    uint16_t (*run)(mc_card *card, mc_cmd *c);
+    mc_sw (*run)(mc_card *card, mc_cmd *c);
 } mc_cmd_def;
 
 #define G_AMCH (MC_G_AM | MC_G_CHAN)
@@ -133,11 +134,11 @@ static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
     size_t n;
 
     if (c->p1 != 0 || c->p2 != 0)
-        return CM_SW_WRONG_P1P2;
+        return MC_SW_WRONG_P1P2;
     if (lc != 0 || !c->has_le)
-        return CM_SW_WRONG_LENGTH;
+        return MC_SW_WRONG_LENGTH;
     if (card->rsp_len == 0)
-        return CM_SW_CONDITIONS;
+        return MC_SW_CONDITIONS;
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
@@ -152,10 +153,10 @@ static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
  * its class, is 6D00, and only after secure messaging (§9).  The one
  * indirect call of the runtime besides the port's AES: tools/stack_depth.py
  * follows it to every handler named in mc_commands (make size). */
-MC_NOINLINE static uint16_t dispatch(mc_card *card, mc_cmd *c)
+MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 {
     if (c->row >= MC_N_COMMANDS)
-        return CM_SW_INS_NOT_SUPPORTED;
+        return MC_SW_INS_NOT_SUPPORTED;
     return mc_commands[c->row].run(card, c);
 }
 
@@ -189,13 +190,13 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
 /* Secure messaging of the command (§3, §9), by the policy c->pol of its
  * table row (0 for an unknown instruction).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
-                                 bool *done)
+static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
+                              bool *done)
 {
     uint8_t pol = c->pol;
     uint8_t hdr[4];
     size_t plain = 0;
-    uint16_t sw;
+    mc_sw sw;
     int rc;
     /* Only a chain may carry more than the command data limit (§10). */
     bool staged = (pol & MC_SM_CHAIN) && ((c->cla & 0x10) || card->chain_active);
@@ -213,7 +214,7 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         if (card->chan != MC_CH_NONE)
             mc_chan_close(card);
         if (c->sm)
-            return CM_SW_SM_NOT_SUPPORTED;
+            return MC_SW_SM_NOT_SUPPORTED;
     }
     if (pol & MC_SM_OWN_MAC) {
         /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it.
@@ -222,7 +223,7 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
          * in interrupt_state). */
         if (!c->sm) {
             mc_chan_close(card);
-            return CM_SW_SECURITY_STATUS;
+            return MC_SW_SECURITY_STATUS;
         }
         c->sm = false;
         c->data = card->buf;
@@ -230,16 +231,16 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         c->too_long = lc > MC_BUF_SIZE;
         if (lc && !c->too_long)
             memcpy(card->buf, in, lc);
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     /* A chain with SM but no channel is joined first and refused at its
      * last segment (mc_load_unwrap_chain), like any other command of its
      * length (§9). */
     if (c->sm && card->chan != MC_CH_OPEN && !staged)
-        return CM_SW_SECURITY_STATUS;
+        return MC_SW_SECURITY_STATUS;
     if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
         mc_chan_close(card);
-        return CM_SW_SECURITY_STATUS;
+        return MC_SW_SECURITY_STATUS;
     }
     if (staged) {
         /* A chained LOAD AP block goes to NVM as received, then is checked
@@ -250,24 +251,24 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
             memcpy(card->chain_hdr, hdr, 4);
         }
         sw = mc_load_stage_segment(card, in, lc);
-        if (sw != CM_SW_OK)
+        if (sw != MC_SW_OK)
             return sw;
         if (c->cla & 0x10) {
             *done = true;
-            return CM_SW_OK;
+            return MC_SW_OK;
         }
         sw = mc_load_unwrap_chain(card, &plain);
         card->chain_active = false;
-        if (sw != CM_SW_OK) {
+        if (sw != MC_SW_OK) {
             mc_load_drop(card);
-            if (sw == CM_SW_SM_DATA_INCORRECT)
+            if (sw == MC_SW_SM_DATA_INCORRECT)
                 mc_chan_close(card);
             return sw;
         }
         c->staged = true;
         c->data = card->buf;
         c->lc = plain;
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     c->data = card->buf;
     if (!c->sm) {
@@ -275,11 +276,11 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         c->lc = c->too_long ? 0 : lc;
         if (c->lc)
             memcpy(card->buf, in, lc);
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     if (lc < 8) {
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     if (lc > MC_BUF_SIZE) {
         /* Too long for the buffer: its C-MAC is checked as it stands in the
@@ -288,19 +289,19 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         c->too_long = true;
         c->lc = 0;
         if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
-            return CM_SW_OK;
+            return MC_SW_OK;
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     memcpy(card->buf, in, lc);
     rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
     if (rc != CM_OK) {
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     c->too_long = plain > MC_MAX_COMMAND_DATA;
     c->lc = c->too_long ? 0 : plain;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* Handlers keep key sets and PINs in records on the stack.  Rather than
@@ -332,7 +333,7 @@ MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
 
 static bool sw_with_data(uint16_t sw)
 {
-    return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
+    return sw == MC_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
 void mc_set_transport(mc_card *card, uint8_t transport)
@@ -353,7 +354,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         (cmd == NULL && cmd_len))
         return 0;
     if (cmd_len < 4)
-        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+        return emit(rsp, 0, MC_SW_WRONG_LENGTH);
     memset(&c, 0, sizeof(c));
     c.cla = cmd[0];
     c.ins = cmd[1];
@@ -362,19 +363,19 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     lookup(&c);
     sw = check_class(c.cla);
     /* Chaining is for LOAD AP only (§9: 6884). */
-    if (sw == CM_SW_OK && (c.cla & 0x10) && !(c.pol & MC_SM_CHAIN))
-        sw = CM_SW_CHAINING_UNSUPPORTED;
+    if (sw == MC_SW_OK && (c.cla & 0x10) && !(c.pol & MC_SM_CHAIN))
+        sw = MC_SW_CHAINING_UNSUPPORTED;
     /* Framing by the codec (common/cm_apdu.h, inline: its view stays in
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
      * (before secure messaging: a wrapped one does not move the MAC chain). */
-    if (sw != CM_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
+    if (sw != MC_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
         (card->transport == MC_TRANSPORT_T0 && a.extended)) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
         if (card->chan == MC_CH_PENDING)
             mc_chan_close(card);
-        return emit(rsp, 0, sw != CM_SW_OK ? sw : CM_SW_WRONG_LENGTH);
+        return emit(rsp, 0, sw != MC_SW_OK ? sw : MC_SW_WRONG_LENGTH);
     }
     lc = a.nc;
     c.has_le = a.ne != 0;
@@ -392,18 +393,18 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return 0;
     if (c.pol & MC_SM_RESPONSE) {
         if (c.cla & 0x04)
-            return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
+            return emit(rsp, 0, MC_SW_SM_NOT_SUPPORTED);
         sw = get_response(card, &c, lc, rsp, rsp_cap);
         return emit(rsp, c.rlen, sw);
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A LOAD AP block (or chain) refused by secure messaging ends its load:
      * the staged space is wiped now, not at the next command. */
-    if (sw != CM_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
+    if (sw != MC_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
         mc_load_drop(card);
     if (card->muted)
         return 0;
-    if (sw != CM_SW_OK || done)
+    if (sw != MC_SW_OK || done)
         return emit(rsp, 0, sw);
     wrap = c.sm;
     /* From here on, "data" means the plain data. */
@@ -432,7 +433,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
-            return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
+            return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)

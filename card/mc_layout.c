@@ -152,7 +152,7 @@ mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
     return st;
 }
 
-uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
+mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
 {
     mc_status st = mc_store_begin(card);
 
@@ -329,13 +329,13 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
     return mc_store_end(card, st);
 }
 
-uint16_t mc_sw_of(mc_status st)
+mc_sw mc_sw_of(mc_status st)
 {
     if (st == MC_OK)
-        return CM_SW_OK;
+        return MC_SW_OK;
     if (st == MC_ERR_NVM)
         return MC_SW_MUTE;
-    return CM_SW_MEMORY_FAILURE;
+    return MC_SW_MEMORY_FAILURE;
 }
 
 void mc_aes(mc_card *card, cm_aes *aes)
