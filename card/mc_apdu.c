@@ -128,8 +128,8 @@ static uint16_t sw_more(size_t n)
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
  * copied to rsp; its length goes to c->rlen. */
-static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
-                             size_t cap)
+static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
+                          size_t cap)
 {
     size_t n;
 
@@ -323,17 +323,56 @@ MC_NOINLINE void mc_scrub_stack(void)
     cm_wipe(area, sizeof(area));
 }
 
-/* Appends the SW; out of line: one copy for every exit of mc_process. */
-MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
+/* The words of the codes (card/mc_sw.h). */
+static const uint16_t sw_words[MC_SW_CODES] = {
+    [MC_SW_OK] = CM_SW_OK,
+    [MC_SW_PARAM_FAILURE] = CM_SW_MEMORY_FAILURE,
+    [MC_SW_MUTE] = CM_SW_MEMORY_FAILURE,          /* never answered (mc_process) */
+    [MC_SW_MEMORY_FAILURE] = CM_SW_MEMORY_FAILURE,
+    [MC_SW_MORE_DATA] = CM_SW_MORE_DATA,
+    [MC_SW_VERIFY_FAIL] = CM_SW_VERIFY_FAIL,
+    [MC_SW_WRONG_LENGTH] = CM_SW_WRONG_LENGTH,
+    [MC_SW_LOGICAL_CHANNEL] = CM_SW_LOGICAL_CHANNEL,
+    [MC_SW_SM_NOT_SUPPORTED] = CM_SW_SM_NOT_SUPPORTED,
+    [MC_SW_CHAINING_UNSUPPORTED] = CM_SW_CHAINING_UNSUPPORTED,
+    [MC_SW_INCOMPATIBLE_FILE] = CM_SW_INCOMPATIBLE_FILE,
+    [MC_SW_SECURITY_STATUS] = CM_SW_SECURITY_STATUS,
+    [MC_SW_AUTH_BLOCKED] = CM_SW_AUTH_BLOCKED,
+    [MC_SW_REF_DATA_NOT_USABLE] = CM_SW_REF_DATA_NOT_USABLE,
+    [MC_SW_CONDITIONS] = CM_SW_CONDITIONS,
+    [MC_SW_NO_CURRENT_EF] = CM_SW_NO_CURRENT_EF,
+    [MC_SW_SM_DATA_INCORRECT] = CM_SW_SM_DATA_INCORRECT,
+    [MC_SW_WRONG_DATA] = CM_SW_WRONG_DATA,
+    [MC_SW_FUNC_NOT_SUPPORTED] = CM_SW_FUNC_NOT_SUPPORTED,
+    [MC_SW_NOT_FOUND] = CM_SW_NOT_FOUND,
+    [MC_SW_RECORD_NOT_FOUND] = CM_SW_RECORD_NOT_FOUND,
+    [MC_SW_NO_SPACE] = CM_SW_NO_SPACE,
+    [MC_SW_WRONG_P1P2] = CM_SW_WRONG_P1P2,
+    [MC_SW_REF_NOT_FOUND] = CM_SW_REF_NOT_FOUND,
+    [MC_SW_ALREADY_EXISTS] = CM_SW_ALREADY_EXISTS,
+    [MC_SW_WRONG_OFFSET] = CM_SW_WRONG_OFFSET,
+    [MC_SW_INS_NOT_SUPPORTED] = CM_SW_INS_NOT_SUPPORTED,
+    [MC_SW_CLA_NOT_SUPPORTED] = CM_SW_CLA_NOT_SUPPORTED,
+};
+
+uint16_t mc_sw_word(mc_sw sw)
 {
-    rsp[n] = (uint8_t)(sw >> 8);
-    rsp[n + 1] = (uint8_t)sw;
+    return (uint16_t)(sw < MC_SW_CODES ? sw_words[sw] : sw);
+}
+
+/* Appends the SW; out of line: one copy for every exit of mc_process. */
+MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, mc_sw sw)
+{
+    uint16_t w = mc_sw_word(sw);
+
+    rsp[n] = (uint8_t)(w >> 8);
+    rsp[n + 1] = (uint8_t)w;
     return n + 2;
 }
 
-static bool sw_with_data(uint16_t sw)
+static bool sw_with_data(mc_sw sw)
 {
-    return sw == MC_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
+    return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
 void mc_set_transport(mc_card *card, uint8_t transport)
@@ -347,7 +386,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     mc_cmd c;
     cm_apdu a;
     size_t lc, n, dirty;
-    uint16_t sw;
+    mc_sw sw;
     bool done, wrap, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
@@ -417,6 +456,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->muted = true;
         return 0;
     }
+    sw = mc_sw_word(sw);
     /* Nor does command data (a PIN, an image's PIN policy) stay in the
      * buffer, whichever path the handler left by: everything the command
      * and its handler wrote there but the response is wiped.  That is the
@@ -433,7 +473,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
-            return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
+            return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)

@@ -1,43 +1,53 @@
 /* mc_sw.h: the status words of the card runtime.  A command handler (and
- * every helper on its way) returns an mc_sw; mc_process turns it into the
- * two SW bytes of the response (mc_apdu.c).  PROTOCOL.md §9 gives their
+ * every helper on its way) returns an mc_sw: a small code, turned into the
+ * two SW bytes of the response once, in mc_process (mc_sw_word, mc_apdu.c).
+ * On Thumb-1 a code is one 2-byte `movs` where a 16-bit word costs a 4-byte
+ * literal per function and a 2-byte load per use.  A status word whose low
+ * byte varies (63Cx, 61xx) is carried as itself: every value from
+ * MC_SW_CODES up passes mc_sw_word unchanged.  PROTOCOL.md §9 gives the
  * precedence; common/cm_sw.h names the words for the host side. */
 #ifndef MC_SW_H
 #define MC_SW_H
 
-#include <stdint.h>
-#include "cm_sw.h"
+#include "mc_types.h"
 
-typedef uint16_t mc_sw;
+typedef unsigned mc_sw;
 
-#define MC_SW_OK                    CM_SW_OK
-#define MC_SW_MORE_DATA             CM_SW_MORE_DATA
-#define MC_SW_VERIFY_FAIL           CM_SW_VERIFY_FAIL
-#define MC_SW_PIN_TRIES(x)          CM_SW_PIN_TRIES(x)
-#define MC_SW_MEMORY_FAILURE        CM_SW_MEMORY_FAILURE
-#define MC_SW_WRONG_LENGTH          CM_SW_WRONG_LENGTH
-#define MC_SW_LOGICAL_CHANNEL       CM_SW_LOGICAL_CHANNEL
-#define MC_SW_SM_NOT_SUPPORTED      CM_SW_SM_NOT_SUPPORTED
-#define MC_SW_CHAINING_UNSUPPORTED  CM_SW_CHAINING_UNSUPPORTED
-#define MC_SW_INCOMPATIBLE_FILE     CM_SW_INCOMPATIBLE_FILE
-#define MC_SW_SECURITY_STATUS       CM_SW_SECURITY_STATUS
-#define MC_SW_AUTH_BLOCKED          CM_SW_AUTH_BLOCKED
-#define MC_SW_REF_DATA_NOT_USABLE   CM_SW_REF_DATA_NOT_USABLE
-#define MC_SW_CONDITIONS            CM_SW_CONDITIONS
-#define MC_SW_NO_CURRENT_EF         CM_SW_NO_CURRENT_EF
-#define MC_SW_SM_DATA_INCORRECT     CM_SW_SM_DATA_INCORRECT
-#define MC_SW_WRONG_DATA            CM_SW_WRONG_DATA
-#define MC_SW_FUNC_NOT_SUPPORTED    CM_SW_FUNC_NOT_SUPPORTED
-#define MC_SW_NOT_FOUND             CM_SW_NOT_FOUND
-#define MC_SW_RECORD_NOT_FOUND      CM_SW_RECORD_NOT_FOUND
-#define MC_SW_NO_SPACE              CM_SW_NO_SPACE
-#define MC_SW_WRONG_P1P2            CM_SW_WRONG_P1P2
-#define MC_SW_REF_NOT_FOUND         CM_SW_REF_NOT_FOUND
-#define MC_SW_ALREADY_EXISTS        CM_SW_ALREADY_EXISTS
-#define MC_SW_WRONG_OFFSET          CM_SW_WRONG_OFFSET
-#define MC_SW_INS_NOT_SUPPORTED     CM_SW_INS_NOT_SUPPORTED
-#define MC_SW_CLA_NOT_SUPPORTED     CM_SW_CLA_NOT_SUPPORTED
-/* The NVM failed (power cut): the card answers nothing. */
-#define MC_SW_MUTE                  0x0000u
+enum {
+    MC_SW_OK = 0,                  /* 9000 */
+    MC_SW_PARAM_FAILURE,           /* 6581: mc_sw_of(MC_ERR_PARAM) */
+    MC_SW_MUTE,                    /* the NVM failed (power cut): no answer at all */
+    MC_SW_MEMORY_FAILURE,          /* 6581, and mc_sw_of(MC_ERR_CORRUPT) */
+    MC_SW_MORE_DATA,               /* 6310: GET STATUS, more entries follow */
+    MC_SW_VERIFY_FAIL,             /* 6300: EXTERNAL AUTHENTICATE, bad cryptogram */
+    MC_SW_WRONG_LENGTH,            /* 6700 */
+    MC_SW_LOGICAL_CHANNEL,         /* 6881 */
+    MC_SW_SM_NOT_SUPPORTED,        /* 6882 */
+    MC_SW_CHAINING_UNSUPPORTED,    /* 6884 */
+    MC_SW_INCOMPATIBLE_FILE,       /* 6981 */
+    MC_SW_SECURITY_STATUS,         /* 6982 */
+    MC_SW_AUTH_BLOCKED,            /* 6983 */
+    MC_SW_REF_DATA_NOT_USABLE,     /* 6984 */
+    MC_SW_CONDITIONS,              /* 6985 */
+    MC_SW_NO_CURRENT_EF,           /* 6986 */
+    MC_SW_SM_DATA_INCORRECT,       /* 6988 */
+    MC_SW_WRONG_DATA,              /* 6A80 */
+    MC_SW_FUNC_NOT_SUPPORTED,      /* 6A81 */
+    MC_SW_NOT_FOUND,               /* 6A82 */
+    MC_SW_RECORD_NOT_FOUND,        /* 6A83 */
+    MC_SW_NO_SPACE,                /* 6A84 */
+    MC_SW_WRONG_P1P2,              /* 6A86 */
+    MC_SW_REF_NOT_FOUND,           /* 6A88 */
+    MC_SW_ALREADY_EXISTS,          /* 6A89 */
+    MC_SW_WRONG_OFFSET,            /* 6B00 */
+    MC_SW_INS_NOT_SUPPORTED,       /* 6D00 */
+    MC_SW_CLA_NOT_SUPPORTED,       /* 6E00 */
+    MC_SW_CODES                    /* from here on: the status word itself */
+};
+/* 63Cx: a wrong PIN, x tries left (carried as the word). */
+#define MC_SW_PIN_TRIES(x) (0x63C0u | ((x) & 0x0Fu))
+
+/* The status word of a code (or the word itself, from MC_SW_CODES up). */
+uint16_t mc_sw_word(mc_sw sw);
 
 #endif
