@@ -309,10 +309,9 @@ typedef struct mc_cmd {
     size_t rlen;
 } mc_cmd;
 
-/* Status word helpers: a command returns its SW; MC_SW_MUTE means the NVM
- * failed (power cut) and the card must answer nothing. */
-/* Maps a store/layout status to a SW: MC_OK -> 0x9000. */
-mc_sw mc_sw_of(mc_status st);
+/* Status words (mc_sw.h): a command returns its SW code; MC_SW_MUTE means
+ * the NVM failed (power cut) and the card must answer nothing; mc_sw_of maps
+ * a store/layout status to its code. */
 /* Overwrites the stack below the caller (MC_STACK_SCRUB bytes, mc_apdu.c):
  * after a command and after power-on, no copy of a key set or PIN that a
  * callee held in a local stays. */

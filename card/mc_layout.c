@@ -329,15 +329,6 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
     return mc_store_end(card, st);
 }
 
-mc_sw mc_sw_of(mc_status st)
-{
-    if (st == MC_OK)
-        return MC_SW_OK;
-    if (st == MC_ERR_NVM)
-        return MC_SW_MUTE;
-    return MC_SW_MEMORY_FAILURE;
-}
-
 void mc_aes(mc_card *card, cm_aes *aes)
 {
     aes->fn = mc_port_aes;

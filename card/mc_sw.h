@@ -47,6 +47,16 @@ enum {
 /* 63Cx: a wrong PIN, x tries left (carried as the word). */
 #define MC_SW_PIN_TRIES(x) (0x63C0u | ((x) & 0x0Fu))
 
+/* A store/layout status as a code: MC_OK 9000, MC_ERR_NVM mute, anything
+ * else 6581 (the codes follow mc_status's values, mc_types.h). */
+_Static_assert(-MC_ERR_PARAM == MC_SW_PARAM_FAILURE && -MC_ERR_NVM == MC_SW_MUTE &&
+                   -MC_ERR_CORRUPT == MC_SW_MEMORY_FAILURE,
+               "mc_status and the status-word codes out of step");
+static inline mc_sw mc_sw_of(mc_status st)
+{
+    return (mc_sw)-(int)st;
+}
+
 /* The status word of a code (or the word itself, from MC_SW_CODES up). */
 uint16_t mc_sw_word(mc_sw sw);
 
