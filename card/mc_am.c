@@ -44,15 +44,6 @@ static mc_sw named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_re
     return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_REF_NOT_FOUND;
 }
 
-/* The length step of a command that needs data (6700 without any, or with
- * more than the card takes), then the gate of its table row. */
-static mc_sw data_gate(mc_card *card, const mc_cmd *c, mc_area_rec *area)
-{
-    if (c->too_long || c->lc == 0)
-        return MC_SW_WRONG_LENGTH;
-    return mc_gate(card, c->gate, area, NULL);
-}
-
 /* One GET STATUS entry: E3 { 4F AID, 9F70 state, then for the AM (s NULL)
  * its privileges C5, for an AP its region size DF30 and tries left DF31 }. */
 static void status_entry(cm_tlv_writer *w, const uint8_t *aid, size_t aid_len, uint8_t state,
@@ -126,9 +117,12 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     if ((c->p1 != 0x40 && c->p1 != 0x80 && c->p1 != 0x20 && c->p1 != 0x10) ||
         (c->p2 != 0x02 && (c->p2 != 0x03 || c->p1 != 0x40)))
         return MC_SW_WRONG_P1P2;
-    /* The area record goes to the scratch (wiped after the command; an AM
-     * instruction's gate does not use the scratch slot). */
-    sw = data_gate(card, c, area);
+    /* Data (too long: lc 0, mc_apdu.c).  The area record goes to the
+     * scratch (wiped after the command; an AM instruction's gate does not
+     * use the scratch slot). */
+    if (c->lc == 0)
+        return MC_SW_WRONG_LENGTH;
+    sw = mc_gate(card, c->gate, area, NULL);
     if (sw != MC_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
@@ -194,9 +188,8 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     mc_sw sw;
     mc_status st;
 
-    if (c->p1 != 0x00 || c->p2 != 0x00)
-        return MC_SW_WRONG_P1P2;
-    sw = data_gate(card, c, NULL);
+    /* P1 00 P2 00 and data: the command table's (mc_apdu.c) */
+    sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != MC_SW_OK)
         return sw;
     if (parse_aid(c->data, c->lc) != c->lc)
@@ -307,9 +300,8 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     size_t pin_len;
     mc_sw sw;
 
-    if (c->p1 != 0x00 || c->p2 != 0x81)
-        return MC_SW_WRONG_P1P2;
-    sw = data_gate(card, c, NULL);
+    /* P1 00 P2 81 and data: the command table's (mc_apdu.c) */
+    sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != MC_SW_OK)
         return sw;
     n = parse_aid(c->data, c->lc);

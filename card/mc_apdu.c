@@ -52,10 +52,13 @@ static mc_sw check_class(uint8_t cla)
  *   SM         6882 › 6982 › 6988: `pol` (see MC_SM_*), applied by
  *              secure_messaging() before the instruction is interpreted;
  *   6D00       no row for (class family, INS);
- *   the rest   `run`, the handler: 6A86 › 6700 come first in it, then it
- *              calls mc_gate() with `gate` (6581 › 6985 › 6986 › 6982 ›
- *              6A81), adding only what depends on P1/P2 or Lc, then its own
- *              checks.
+ *   6A86 6700  `pre`, the preconditions that dispatch() checks: P1 and P2
+ *              (6A86), then Lc (6700); a row whose rules for them depend
+ *              on each other, or that has an order of its own, has none
+ *              and its handler checks both, first;
+ *   the rest   `run`, the handler: it calls mc_gate() with `gate` (6581 ›
+ *              6985 › 6986 › 6982 › 6A81), adding only what depends on
+ *              P1/P2 or Lc, then its own checks.
  * GET RESPONSE has a row for its class and policy; it is answered before
  * secure messaging and has no handler. */
 #define MC_SM_GP       0x01  /* CLA 80/84 (GlobalPlatform class), else 00/04 */
@@ -70,34 +73,50 @@ static mc_sw check_class(uint8_t cla)
 #define MC_SM_LISTS    0x20  /* P1 40 P2 03 continues a listing (GET STATUS, §4) */
 #define MC_SM_RESPONSE 0x40  /* GET RESPONSE (§3, §10) */
 
+/* Preconditions (`pre`): P1 00; P2 00 or 81; then the Lc rule: data that
+ * fits (any length the card takes, none included), none, or some. */
+#define PRE_P1_00   0x01
+#define PRE_P2_00   0x02
+#define PRE_P2_81   0x04
+#define PRE_LC_FITS 0x10
+#define PRE_LC_NONE 0x20
+#define PRE_LC_SOME 0x30
+#define PRE_LC      0x30
+
 typedef struct {
     uint8_t ins;
     uint8_t pol;    /* MC_SM_*: class family and secure-messaging policy */
     uint8_t gate;   /* MC_G_*: the flags the handler hands mc_gate */
+    uint8_t pre;    /* PRE_*: what dispatch checks before the handler */
     mc_sw (*run)(mc_card *card, mc_cmd *c);
 } mc_cmd_def;
 
 #define G_AMCH (MC_G_AM | MC_G_CHAN)
+#define G_FILE (MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF)
+#define PRE_0081 (PRE_P1_00 | PRE_P2_81)
 static const mc_cmd_def mc_commands[] = {
-    { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, mc_cmd_select },
-    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_verify },
-    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_change_pin },
-    { 0xB0, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xD6, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xB2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xDC, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xE2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xC0, MC_SM_RESPONSE, 0, NULL },
-    { 0xCA, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_get_data },
+    { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, 0, mc_cmd_select },
+    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_FITS, mc_cmd_verify },
+    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_SOME, mc_cmd_change_pin },
+    { 0xB0, 0, G_FILE, 0, mc_cmd_file },
+    { 0xD6, 0, G_FILE, 0, mc_cmd_file },
+    { 0xB2, 0, G_FILE, 0, mc_cmd_file },
+    { 0xDC, 0, G_FILE, 0, mc_cmd_file },
+    { 0xE2, 0, G_FILE, 0, mc_cmd_file },
+    { 0xC0, MC_SM_RESPONSE, 0, 0, NULL },
+    { 0xCA, MC_SM_GP, G_AMCH | MC_G_LOCKED, PRE_LC_NONE, mc_cmd_get_data },
+    /* P1: the KVN; Lc 8, the handler's */
     { 0x50, MC_SM_GP | MC_SM_OPENS,
-      MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, mc_cmd_init_update },
-    { 0x82, MC_SM_GP | MC_SM_OWN_MAC, 0, mc_cmd_ext_auth },
-    { 0xD8, MC_SM_GP, MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_put_key },
-    { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, mc_cmd_get_status },
-    { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, mc_cmd_load },
-    { 0xE4, MC_SM_GP, G_AMCH, mc_cmd_delete },
-    { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_set_status },
-    { 0x2C, MC_SM_GP, G_AMCH, mc_cmd_reset_retry },
+      MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, PRE_P2_00, mc_cmd_init_update },
+    { 0x82, MC_SM_GP | MC_SM_OWN_MAC, 0, 0, mc_cmd_ext_auth },
+    /* P1: the KVN */
+    { 0xD8, MC_SM_GP, MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_P2_81 | PRE_LC_SOME,
+      mc_cmd_put_key },
+    { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, 0, mc_cmd_get_status },
+    { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, 0, mc_cmd_load },
+    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME, mc_cmd_delete },
+    { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, 0, mc_cmd_set_status },
+    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME, mc_cmd_reset_retry },
 };
 
 #define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
@@ -155,9 +174,20 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
  * follows it to every handler named in mc_commands (make size). */
 MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 {
+    const mc_cmd_def *d = &mc_commands[c->row];
+    unsigned pre, lc;
+
     if (c->row >= MC_N_COMMANDS)
         return MC_SW_INS_NOT_SUPPORTED;
-    return mc_commands[c->row].run(card, c);
+    pre = d->pre;
+    if (((pre & PRE_P1_00) && c->p1 != 0x00) || ((pre & PRE_P2_00) && c->p2 != 0x00) ||
+        ((pre & PRE_P2_81) && c->p2 != 0x81))
+        return MC_SW_WRONG_P1P2;
+    /* (too long: c->lc is 0, mc_process) */
+    lc = pre & PRE_LC;
+    if (lc == PRE_LC_FITS ? c->too_long : lc == PRE_LC_NONE ? c->has_data : lc && c->lc == 0)
+        return MC_SW_WRONG_LENGTH;
+    return d->run(card, c);
 }
 
 /* Drops what the new command interrupts (§3, §4), by its table policy. */

@@ -52,8 +52,7 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     mc_status st;
     cm_aes aes;
 
-    if (c->p2 != 0x00)
-        return MC_SW_WRONG_P1P2;
+    /* P2 00: the command table's (mc_apdu.c) */
     if (c->too_long || c->lc != 8)
         return MC_SW_WRONG_LENGTH;
     sw = mc_gate(card, c->gate, &a, &s);
@@ -193,11 +192,7 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
     mc_sw sw;
     mc_status st;
 
-    if (c->p2 != 0x81)
-        return MC_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return MC_SW_WRONG_LENGTH;
-    /* In BLANK only AREA SETUP (old KVN FF) passes the area-state rule (§6). */
+    /* P2 81 and data: the command table's (mc_apdu.c).  In BLANK only AREA SETUP (old KVN FF) passes the area-state rule (§6). */
     if (c->p1 == 0xFF)
         flags |= MC_G_BLANK;
     sw = mc_gate(card, flags, &a, &s);
