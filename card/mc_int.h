@@ -228,7 +228,8 @@ mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
 /* One transaction: an AP's changed slot record and the log entry of the
- * change (SET STATUS, RESET RETRY COUNTER, PUT KEY).  Returns the SW. */
+ * change (SET STATUS, RESET RETRY COUNTER, PUT KEY; event 0: none, CHANGE
+ * REFERENCE DATA).  Returns the SW. */
 mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);

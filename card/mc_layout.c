@@ -158,7 +158,7 @@ mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event
 
     if (st == MC_OK)
         st = mc_slot_write(card, slot, s);
-    if (st == MC_OK)
+    if (st == MC_OK && event != 0)
         st = mc_log_add(card, event, s->aid, s->aid_len);
     return mc_sw_of(mc_store_end(card, st));
 }

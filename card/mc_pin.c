@@ -10,15 +10,6 @@
 #include "mc_int.h"
 #include "cm_ct.h"
 
-static mc_sw commit_slot(mc_card *card, mc_slot_rec *s)
-{
-    mc_status st = mc_store_begin(card);
-
-    if (st == MC_OK)
-        st = mc_slot_write(card, card->sel, s);
-    return mc_sw_of(mc_store_end(card, st));
-}
-
 bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len)
 {
     uint8_t a[13], b[13];
@@ -77,7 +68,7 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
         memset(s->pin, 0, sizeof(s->pin));
         memcpy(s->pin, new_pin, new_len);
         s->pin_len = (uint8_t)new_len;
-        sw = commit_slot(card, s);
+        sw = mc_slot_commit(card, card->sel, s, 0);
     } else {
         /* up to the next value whose distance from the base is a multiple
          * of 4: no try spent */
