@@ -15,8 +15,8 @@ int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
     unsigned i;
     int rc = CM_OK;
 
-    if (out == NULL || out_len == 0 || out_len > 255u * 16u ||
-        (before == NULL && before_len) || (after == NULL && after_len))
+    if (CM_NULL(out) || out_len == 0 || out_len > 255u * 16u ||
+        (CM_NULL(before) && before_len) || (CM_NULL(after) && after_len))
         return CM_E_PARAM;
     for (i = 1; done < out_len; i++) {
         cm_cmac_ctx ctx;

@@ -57,7 +57,7 @@ int cm_tlv_next(const uint8_t *buf, size_t len, size_t *pos, cm_tlv *out)
 {
     int rc;
 
-    if (pos == NULL || out == NULL || (buf == NULL && len > 0) || *pos > len)
+    if (CM_NULL(pos) || CM_NULL(out) || (CM_NULL(buf) && len > 0) || *pos > len)
         return CM_E_FORMAT;
     if (*pos == len)
         return 1;
@@ -91,7 +91,7 @@ int cm_tlv_validate(const uint8_t *buf, size_t len, unsigned depth)
     size_t pos = 0;
     cm_tlv t;
 
-    if (buf == NULL && len > 0)
+    if (CM_NULL(buf) && len > 0)
         return CM_E_FORMAT;
     if (depth > CM_TLV_MAX_DEPTH)
         depth = CM_TLV_MAX_DEPTH;
@@ -186,7 +186,7 @@ void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len
 {
     if (w->error != CM_OK)
         return;
-    if (len > 0xFFFF || (value == NULL && len > 0)) {
+    if (len > 0xFFFF || (CM_NULL(value) && len > 0)) {
         w->error = CM_E_PARAM;
         return;
     }
