@@ -623,6 +623,6 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 
 void cm_scp03_close(cm_scp03 *s)
 {
-    if (s != NULL)
+    if (!CM_NULL(s))
         cm_wipe(s, sizeof(*s));
 }
