@@ -5,6 +5,7 @@
  * once more data follows it. */
 #include <string.h>
 #include "cm_cmac.h"
+#include "cm_cbc.h"
 #include "cm_ct.h"
 #include "cm_err.h"
 
@@ -88,8 +89,7 @@ int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
     gf_double(k);                    /* K1 */
     if (ctx->buf_len < 16) {
         gf_double(k);                /* K2, for an incomplete (or empty) last block */
-        ctx->buf[ctx->buf_len] = 0x80;
-        memset(ctx->buf + ctx->buf_len + 1, 0, 16 - ctx->buf_len - 1);
+        cm_pad_m2(ctx->buf, ctx->buf_len, 16);
     }
     xor_block(ctx->buf, k);
     xor_block(ctx->x, ctx->buf);
