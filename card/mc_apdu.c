@@ -247,30 +247,26 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
             return MC_SW_SM_NOT_SUPPORTED;
     }
     if (pol & MC_SM_OWN_MAC) {
-        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it.
-         * With CLA 80 it is a command without SM (§3): 6982, and like any
-         * such command it ends an open channel (a pending initiation ended
-         * in interrupt_state). */
+        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it,
+         * and takes the command as plain data (any length but 16 is 6700
+         * there).  With CLA 80 it is a command without SM (§3): 6982, and
+         * like any such command it ends an open channel (a pending
+         * initiation ended in interrupt_state). */
         if (!c->sm) {
             mc_chan_close(card);
             return MC_SW_SECURITY_STATUS;
         }
         c->sm = false;
-        c->data = card->buf;
-        c->lc = lc <= MC_BUF_SIZE ? lc : 0;
-        c->too_long = lc > MC_BUF_SIZE;
-        if (lc && !c->too_long)
-            memcpy(card->buf, in, lc);
-        return MC_SW_OK;
-    }
-    /* A chain with SM but no channel is joined first and refused at its
-     * last segment (mc_load_unwrap_chain), like any other command of its
-     * length (§9). */
-    if (c->sm && card->chan != MC_CH_OPEN && !staged)
-        return MC_SW_SECURITY_STATUS;
-    if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
-        mc_chan_close(card);
-        return MC_SW_SECURITY_STATUS;
+    } else {
+        /* A chain with SM but no channel is joined first and refused at its
+         * last segment (mc_load_unwrap_chain), like any other command of
+         * its length (§9). */
+        if (c->sm && card->chan != MC_CH_OPEN && !staged)
+            return MC_SW_SECURITY_STATUS;
+        if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
+            mc_chan_close(card);
+            return MC_SW_SECURITY_STATUS;
+        }
     }
     if (staged) {
         /* A chained LOAD AP block goes to NVM as received, then is checked
