@@ -434,13 +434,15 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
      * (before secure messaging: a wrapped one does not move the MAC chain). */
-    if (sw != MC_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
-        (card->transport == MC_TRANSPORT_T0 && a.extended)) {
+    if (sw == MC_SW_OK && (cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
+                           (card->transport == MC_TRANSPORT_T0 && a.extended)))
+        sw = MC_SW_WRONG_LENGTH;
+    if (sw != MC_SW_OK) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
         if (card->chan == MC_CH_PENDING)
             mc_chan_close(card);
-        return emit(rsp, 0, sw != MC_SW_OK ? sw : MC_SW_WRONG_LENGTH);
+        return emit(rsp, 0, sw);
     }
     lc = a.nc;
     c.has_le = a.ne != 0;
