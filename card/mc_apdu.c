@@ -286,7 +286,7 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
         sw = mc_load_unwrap_chain(card, &plain);
         card->chain_active = false;
         if (sw != MC_SW_OK) {
-            mc_load_drop(card);
+            /* (mc_process drops the load) */
             if (sw == MC_SW_SM_DATA_INCORRECT)
                 mc_chan_close(card);
             return sw;
