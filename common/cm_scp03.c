@@ -567,14 +567,16 @@ int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
                           const uint8_t *data, size_t len, cm_keyset *out, uint8_t kcv_out[9])
 {
-    size_t pos = 1, klen = 0, elen, i;
+    size_t pos = 1, klen, elen, i;
     int rc = CM_OK, kcv_bad = 0;
 
     if (CM_NULL(data) || CM_NULL(out))
         return CM_E_PARAM;
     memset(out, 0, sizeof(*out));
-    if (len < 1 || data[0] < 0x01 || data[0] > 0x7F)
+    /* (shorter than KVN 88 Ll Lk: no key set) */
+    if (len < 4 || data[0] < 0x01 || data[0] > 0x7F)
         return CM_E_FORMAT;
+    klen = data[3];
     for (i = 0; i < 3; i++) {
         /* 88 Ll Lk E(key) 03 KCV, every key of the first one's length. */
         const uint8_t *p = data + pos;
@@ -586,8 +588,6 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
             rc = CM_E_FORMAT;
             break;
         }
-        if (i == 0)
-            klen = p[2];
         elen = (klen + 15) & ~(size_t)15;      /* E(key): padded to a block multiple */
         if (p[2] != klen || !cm_aes_valid_key_len(klen) || p[1] != elen + 1 ||
             len - pos < 3 + elen + 4 || p[3 + elen] != 0x03) {
