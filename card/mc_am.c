@@ -265,12 +265,12 @@ mc_sw mc_cmd_set_status(mc_card *card, mc_cmd *c)
     if (c->p1 == 0x40) {
         if (c->p2 != MC_AP_ACTIVE && c->p2 != MC_AP_SUSPENDED)
             return MC_SW_WRONG_P1P2;
-        if (c->too_long || c->lc == 0)
+        if (c->lc == 0)              /* (too long: lc 0) */
             return MC_SW_WRONG_LENGTH;
     } else if (c->p1 == 0x80) {
         if (c->p2 != MC_AREA_LOCKED && c->p2 != MC_AREA_ACTIVE && c->p2 != MC_AREA_TERMINATED)
             return MC_SW_WRONG_P1P2;
-        if (c->too_long || c->lc != 0)
+        if (c->has_data)
             return MC_SW_WRONG_LENGTH;
     } else {
         return MC_SW_WRONG_P1P2;

@@ -300,7 +300,8 @@ typedef struct mc_cmd {
     uint32_t ne;           /* expected response length (0..65536) */
     bool sm;               /* the command came wrapped in the channel */
     bool ext;              /* it came as an extended APDU with data (C-MAC Lc, §3) */
-    bool too_long;         /* data longer than the card takes (6700 at the length step) */
+    bool too_long;         /* data longer than the card takes (6700 at the length
+                            * step); lc is then 0, has_data true */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
     uint8_t row;           /* its row in the command table (mc_apdu.c) */

@@ -263,7 +263,7 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
 
     if (c->p1 != 0x00 && c->p1 != 0x80)
         sw = MC_SW_WRONG_P1P2;
-    else if (c->too_long || c->lc == 0)
+    else if (c->lc == 0)                 /* (too long: lc 0) */
         sw = MC_SW_WRONG_LENGTH;
     else
         sw = mc_gate(card, c->gate, NULL, NULL);

@@ -53,7 +53,7 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     cm_aes aes;
 
     /* P2 00: the command table's (mc_apdu.c) */
-    if (c->too_long || c->lc != 8)
+    if (c->lc != 8)                      /* (too long: lc 0) */
         return MC_SW_WRONG_LENGTH;
     sw = mc_gate(card, c->gate, &a, &s);
     if (sw != MC_SW_OK)
@@ -119,7 +119,7 @@ mc_sw mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
      * without a pending initiation leaves an open channel as it is. */
     if (!mc_level_valid(c->p1) || c->p2 != 0x00)
         sw = MC_SW_WRONG_P1P2;
-    else if (c->too_long || c->lc != 16)
+    else if (c->lc != 16)                /* (too long: lc 0) */
         sw = MC_SW_WRONG_LENGTH;
     else if (!pending)
         return MC_SW_CONDITIONS;

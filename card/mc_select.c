@@ -68,7 +68,7 @@ static mc_sw select_ef(mc_card *card, mc_cmd *c)
     size_t m;
     uint8_t d[5];
 
-    if (c->too_long || c->lc != 2)
+    if (c->lc != 2)                      /* (too long: lc 0) */
         return MC_SW_WRONG_LENGTH;
     /* An AP command: the AP's channel is needed (§5), its state is not; as
      * a SELECT it is not refused for corruption found elsewhere (§8). */
