@@ -188,8 +188,7 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         rec = c->p1;
         break;
     }
-    if (c->too_long)
-        return MC_SW_WRONG_LENGTH;
+    /* (too long: has_data, lc 0) */
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return MC_SW_WRONG_LENGTH;
     sw = mc_gate(card, sfi ? c->gate & ~MC_G_NOEF : c->gate, NULL, s);
