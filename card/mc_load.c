@@ -156,7 +156,7 @@ mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
     pos = card->chain_at + card->chain_len;
     if (pos + len > card->load_cap || card->load_len + card->chain_len + len > MC_IMAGE_MAX + 64) {
         mc_load_drop(card);
-        return card->muted ? MC_SW_MUTE : MC_SW_NO_SPACE;
+        return MC_SW_NO_SPACE;   /* (muted by the drop: mc_process answers nothing) */
     }
     st = mc_store_write_direct(card, card->load_off + pos, data, len);
     if (st != MC_OK) {
@@ -287,7 +287,7 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     card->load_next++;
     if (card->load_len > MC_IMAGE_MAX) {
         mc_load_drop(card);
-        return card->muted ? MC_SW_MUTE : MC_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;   /* (likewise) */
     }
     if (!c->staged) {
         st = mc_ld_feed(card, c->data, c->lc);
@@ -299,7 +299,7 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     sw = mc_install(card);
     if (card->load_marked || card->load_active)
         mc_load_drop(card);
-    return card->muted ? MC_SW_MUTE : sw;
+    return sw;   /* (a drop that muted the card: mc_process answers nothing) */
 }
 
 /* Power-on: a wipe that a cut interrupted (DELETE, TERMINATE, a load's
