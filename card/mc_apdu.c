@@ -501,7 +501,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
-            return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
+            return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)
