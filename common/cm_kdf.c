@@ -53,7 +53,8 @@ int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t 
      * separator, L on two bytes; the counter follows, then the context. */
     uint8_t before[15];
 
-    if (out_bits != 64 && out_bits != 128 && out_bits != 192 && out_bits != 256)
+    /* 64, 128, 192 or 256 */
+    if ((out_bits & 63u) != 0 || out_bits - 64u > 192u)
         return CM_E_PARAM;
     memset(before, 0, sizeof(before));
     before[11] = constant;
