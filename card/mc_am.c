@@ -114,7 +114,7 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
 
     /* P1 80 (the ISD), 20 and 10 (load files) take P2 02 only; P2 03
      * (next occurrence) goes with P1 40 only (§4). */
-    if ((c->p1 != 0x40 && c->p1 != 0x80 && c->p1 != 0x20 && c->p1 != 0x10) ||
+    if ((c->p1 & (c->p1 - 1u)) != 0 || c->p1 < 0x10 ||   /* one of 10, 20, 40, 80 */
         (c->p2 != 0x02 && (c->p2 != 0x03 || c->p1 != 0x40)))
         return MC_SW_WRONG_P1P2;
     /* Data (too long: lc 0, mc_apdu.c).  The area record goes to the

@@ -192,7 +192,8 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
     mc_sw sw;
     mc_status st;
 
-    /* P2 81 and data: the command table's (mc_apdu.c).  In BLANK only AREA SETUP (old KVN FF) passes the area-state rule (§6). */
+    /* P2 81 and data: the command table's (mc_apdu.c).  In BLANK only AREA
+     * SETUP (old KVN FF) passes the area-state rule (§6). */
     if (c->p1 == 0xFF)
         flags |= MC_G_BLANK;
     sw = mc_gate(card, flags, &a, &s);

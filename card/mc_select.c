@@ -235,7 +235,8 @@ mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
     uint16_t tag = (uint16_t)((c->p1 << 8) | c->p2);
     mc_sw sw;
 
-    /* No data: the command table's (mc_apdu.c).  DF20 is open, but the AM's: it needs the AM selected (§4). */
+    /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
+     * AM's: it needs the AM selected (§4). */
     if (tag == 0xDF20)
         return card->sel == MC_SEL_AM ? area_info(card, c) : MC_SW_NO_CURRENT_EF;
     /* Any other tag is the AM's: area state, selection and channel come
