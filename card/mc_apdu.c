@@ -224,17 +224,15 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
                               bool *done)
 {
     uint8_t pol = c->pol;
-    uint8_t hdr[4];
+    /* The header the C-MAC covers: c->hdr (its chaining bit is set only in a
+     * staged chain, whose header is kept without it, below). */
+    const uint8_t *hdr = c->hdr;
     size_t plain = 0;
     mc_sw sw;
     int rc;
     /* Only a chain may carry more than the command data limit (§10). */
     bool staged = (pol & MC_SM_CHAIN) && ((c->cla & 0x10) || card->chain_active);
 
-    hdr[0] = (uint8_t)(c->cla & ~0x10);
-    hdr[1] = c->ins;
-    hdr[2] = c->p1;
-    hdr[3] = c->p2;
 
     c->sm = (c->cla & 0x04) != 0;
     *done = false;
@@ -275,6 +273,7 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
             card->chain_active = true;
             card->chain_len = 0;
             memcpy(card->chain_hdr, hdr, 4);
+            card->chain_hdr[0] &= (uint8_t)~0x10;
         }
         sw = mc_load_stage_segment(card, in, lc);
         if (sw != MC_SW_OK)

@@ -292,7 +292,12 @@ mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t 
 
 /* --- command context ------------------------------------------------------ */
 typedef struct mc_cmd {
-    uint8_t cla, ins, p1, p2;
+    union {
+        struct {
+            uint8_t cla, ins, p1, p2;
+        };
+        uint8_t hdr[4];    /* the same four bytes, as the header the C-MAC covers */
+    };
     uint8_t *data;         /* unwrapped command data (in card->buf) */
     size_t lc;             /* its length */
     bool has_data;         /* Lc present */

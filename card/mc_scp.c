@@ -106,7 +106,6 @@ mc_sw mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     const uint8_t *aid = NULL;
     size_t aid_len = 0;
-    uint8_t hdr[4];
     bool pending = card->chan == MC_CH_PENDING, used;
     mc_sw sw;
     int ok;
@@ -132,14 +131,10 @@ mc_sw mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
             mc_chan_close(card);
         return sw;
     }
-    hdr[0] = c->cla;
-    hdr[1] = c->ins;
-    hdr[2] = c->p1;
-    hdr[3] = c->p2;
     ok = cm_scp03_check_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal,
                                    card->card_chal, c->data) == CM_OK;
     if (ok)
-        ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data, c->ext) == CM_OK;
+        ok = cm_scp03_verify_external_auth(&card->scp, c->hdr, c->data, c->ext) == CM_OK;
     if (!ok) {
         mc_chan_close(card);
         /* The initiation was on the selected application (any other
