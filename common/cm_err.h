@@ -28,4 +28,13 @@ enum {
 #define CM_NULL(p) ((p) == NULL)
 #endif
 
+/* A static helper inlined into each caller: for the body of a public
+ * function that another function of the same file calls, where the card
+ * links only that caller (docs/size.md). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CM_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define CM_ALWAYS_INLINE static inline
+#endif
+
 #endif

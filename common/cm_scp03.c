@@ -472,8 +472,10 @@ int cm_scp03_wrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     return rc;
 }
 
-int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
-                        const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
+/* The body of cm_scp03_unwrap_key, inlined into the key-set parser (the
+ * card's one caller). */
+CM_ALWAYS_INLINE int unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                                const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
 {
     uint8_t block[32];
     size_t expect, i;
@@ -498,6 +500,12 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
         memcpy(key, block, key_len);
     cm_wipe(block, sizeof(block));
     return rc;
+}
+
+int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                        const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
+{
+    return unwrap_key(aes, dek, dek_len, in, in_len, key_len, key);
 }
 
 int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
@@ -594,7 +602,7 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
             rc = CM_E_FORMAT;
             break;
         }
-        rc = cm_scp03_unwrap_key(aes, dek, dek_len, p + 3, elen, klen, key);
+        rc = unwrap_key(aes, dek, dek_len, p + 3, elen, klen, key);
         if (rc != CM_OK)
             break;
         /* Check every KCV (no early exit), report once at the end. */

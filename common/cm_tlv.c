@@ -9,14 +9,8 @@
  * links cm_tlv_next alone (mc_install.c's PIN policy), and one body without
  * calls is 80 bytes shorter on the Cortex-M0+ than three functions
  * (docs/size.md). */
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-
-static inline ALWAYS_INLINE int header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len,
-                                       size_t *header_len)
+CM_ALWAYS_INLINE int header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len,
+                            size_t *header_len)
 {
     size_t p = 1;
 
@@ -53,7 +47,7 @@ int cm_tlv_header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len, size
 }
 
 /* Parses one TLV at buf[pos] with end as the container's end. */
-static inline ALWAYS_INLINE int parse_at(const uint8_t *buf, size_t end, size_t pos, cm_tlv *out)
+CM_ALWAYS_INLINE int parse_at(const uint8_t *buf, size_t end, size_t pos, cm_tlv *out)
 {
     size_t len, hl;
     uint16_t tag;
