@@ -167,6 +167,14 @@ int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8])
     return rc;
 }
 
+/* The body of cm_scp03_accept_command, inlined into cm_scp03_cmac_verify
+ * (the card's one caller). */
+CM_ALWAYS_INLINE void accept(cm_scp03 *s, const uint8_t chain[16])
+{
+    memcpy(s->mac_chain, chain, 16);
+    s->counter++;
+}
+
 int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8])
 {
     uint8_t chain[16], mac[8];
@@ -175,7 +183,7 @@ int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8
     if (rc == CM_OK)
         rc = ct_verdict(mac, received, CM_SCP03_MAC_LEN, CM_E_MAC);
     if (rc == CM_OK)
-        cm_scp03_accept_command(s, chain);
+        accept(s, chain);
     cm_wipe(chain, sizeof(chain));
     return rc;
 }
@@ -367,8 +375,7 @@ int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, si
 
 void cm_scp03_accept_command(cm_scp03 *s, const uint8_t chain[16])
 {
-    memcpy(s->mac_chain, chain, 16);
-    s->counter++;
+    accept(s, chain);
 }
 
 static int sw_carries_rmac(uint16_t sw)
@@ -508,7 +515,8 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     return unwrap_key(aes, dek, dek_len, in, in_len, key_len, key);
 }
 
-int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
+/* The body of cm_kcv, inlined into cm_kcv_check (the card's one caller). */
+CM_ALWAYS_INLINE int kcv_of(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
 {
     uint8_t block[16];
 
@@ -523,6 +531,11 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
     return CM_OK;
 }
 
+int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
+{
+    return kcv_of(aes, key, key_len, kcv);
+}
+
 int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
 {
     uint8_t kcv[3];
@@ -530,7 +543,7 @@ int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const ui
 
     if (CM_NULL(expected))
         return CM_E_PARAM;
-    rc = cm_kcv(aes, key, key_len, kcv);
+    rc = kcv_of(aes, key, key_len, kcv);
     if (rc != CM_OK)
         return rc;
     return ct_verdict(kcv, expected, 3, CM_E_KCV);
