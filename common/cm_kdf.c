@@ -5,10 +5,11 @@
 #include "cm_ct.h"
 #include "cm_err.h"
 
-int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
-                    const uint8_t *before, size_t before_len,
-                    const uint8_t *after, size_t after_len,
-                    uint8_t *out, size_t out_len)
+/* The body of cm_kdf_ctr_cmac, inlined into cm_scp03_kdf (the card's one
+ * caller). */
+CM_ALWAYS_INLINE int kdf(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                         const uint8_t *before, size_t before_len, const uint8_t *after,
+                         size_t after_len, uint8_t *out, size_t out_len)
 {
     uint8_t block[16];
     size_t done = 0;
@@ -46,6 +47,14 @@ int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
     return rc;
 }
 
+int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                    const uint8_t *before, size_t before_len,
+                    const uint8_t *after, size_t after_len,
+                    uint8_t *out, size_t out_len)
+{
+    return kdf(aes, key, key_len, before, before_len, after, after_len, out, out_len);
+}
+
 int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t constant,
                  const uint8_t *context, size_t context_len, uint8_t *out, size_t out_bits)
 {
@@ -61,6 +70,6 @@ int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t 
     before[12] = 0x00;
     before[13] = (uint8_t)(out_bits >> 8);
     before[14] = (uint8_t)out_bits;
-    return cm_kdf_ctr_cmac(aes, key, key_len, before, sizeof(before), context, context_len,
-                           out, out_bits / 8);
+    return kdf(aes, key, key_len, before, sizeof(before), context, context_len, out,
+               out_bits / 8);
 }
