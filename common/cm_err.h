@@ -28,9 +28,9 @@ enum {
 #define CM_NULL(p) ((p) == NULL)
 #endif
 
-/* A static helper inlined into each caller: for the body of a public
- * function that another function of the same file calls, where the card
- * links only that caller (docs/size.md). */
+/* A static helper inlined into each of its callers: for a helper (or the
+ * body of a public function) of which the card links one caller only, so
+ * that the card has one copy and no call (docs/size.md). */
 #if defined(__GNUC__) || defined(__clang__)
 #define CM_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else

@@ -383,8 +383,9 @@ static int sw_carries_rmac(uint16_t sw)
     return sw == 0x9000 || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
-static int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len, uint16_t sw,
-                        uint8_t mac[8])
+/* Inline: the card links cm_scp03_wrap_response only, the host both. */
+CM_ALWAYS_INLINE int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len,
+                                  uint16_t sw, uint8_t mac[8])
 {
     cm_cmac_ctx ctx;
     uint8_t tag[16], swb[2];
