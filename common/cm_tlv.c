@@ -143,9 +143,15 @@ static size_t len_len(size_t len)
     return len < 0x80 ? 1 : (len <= 0xFF ? 2 : 3);
 }
 
-size_t cm_tlv_header_len(uint16_t tag, size_t len)
+/* The body of cm_tlv_header_len, inlined into cm_tlv_put. */
+CM_ALWAYS_INLINE size_t header_len(uint16_t tag, size_t len)
 {
     return tag_len(tag) + len_len(len);
+}
+
+size_t cm_tlv_header_len(uint16_t tag, size_t len)
+{
+    return header_len(tag, len);
 }
 
 /* The length in the short form or 81 xx / 82 xx xx; returns its bytes.
@@ -200,7 +206,7 @@ void cm_tlv_put(cm_tlv_writer *w, uint16_t tag, const uint8_t *value, size_t len
         w->error = CM_E_PARAM;
         return;
     }
-    if (!room(w, cm_tlv_header_len(tag, len) + len))
+    if (!room(w, header_len(tag, len) + len))
         return;
     w->pos += put_header(w->buf + w->pos, tag, len);
     if (len > 0)
