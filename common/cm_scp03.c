@@ -537,7 +537,10 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
     return kcv_of(aes, key, key_len, kcv);
 }
 
-int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
+/* The body of cm_kcv_check, inlined into the key-set parser (the card's one
+ * caller). */
+CM_ALWAYS_INLINE int kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                               const uint8_t expected[3])
 {
     uint8_t kcv[3];
     int rc;
@@ -548,6 +551,11 @@ int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const ui
     if (rc != CM_OK)
         return rc;
     return ct_verdict(kcv, expected, 3, CM_E_KCV);
+}
+
+int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
+{
+    return kcv_check(aes, key, key_len, expected);
 }
 
 int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
@@ -620,7 +628,7 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
         if (rc != CM_OK)
             break;
         /* Check every KCV (no early exit), report once at the end. */
-        rc = cm_kcv_check(aes, key, klen, p + 4 + elen);
+        rc = kcv_check(aes, key, klen, p + 4 + elen);
         if (rc == CM_E_KCV)
             kcv_bad = 1;
         else if (rc != CM_OK)
