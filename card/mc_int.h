@@ -167,6 +167,9 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #else
 #define MC_NOINLINE
 #endif
+/* A static helper with one caller that GCC's -Os keeps out of line: one
+ * body, no call (make size; its locals then share the caller's frame). */
+#define MC_ALWAYS_INLINE CM_ALWAYS_INLINE
 
 /* Data-space layout: the security log's slots first, one per page of the
  * store (ST_PAGE, docs/nvm.md: a log slot is written alone, outside any

@@ -3,7 +3,7 @@
 #include "mc_int.h"
 #include "cm_tlv.h"
 
-static mc_sw select_aid(mc_card *card, mc_cmd *c)
+MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
