@@ -96,8 +96,8 @@ typedef struct {
 #define PRE_0081 (PRE_P1_00 | PRE_P2_81)
 static const mc_cmd_def mc_commands[] = {
     { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, 0, mc_cmd_select },
-    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_FITS, mc_cmd_verify },
-    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_SOME, mc_cmd_change_pin },
+    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_FITS, mc_cmd_pin },
+    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_SOME, mc_cmd_pin },
     { 0xB0, 0, G_FILE, 0, mc_cmd_file },
     { 0xD6, 0, G_FILE, 0, mc_cmd_file },
     { 0xB2, 0, G_FILE, 0, mc_cmd_file },

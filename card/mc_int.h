@@ -342,8 +342,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c);
 mc_sw mc_cmd_set_status(mc_card *card, mc_cmd *c);
 mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c);
 mc_sw mc_cmd_load(mc_card *card, mc_cmd *c);
-mc_sw mc_cmd_verify(mc_card *card, mc_cmd *c);
-mc_sw mc_cmd_change_pin(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c);      /* VERIFY, CHANGE REFERENCE DATA */
 mc_sw mc_cmd_file(mc_card *card, mc_cmd *c);
 
 /* LOAD AP (mc_load.c): the load in progress is dropped (its staged bytes

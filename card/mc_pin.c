@@ -80,10 +80,11 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
     return sw;
 }
 
-/* VERIFY (change false) and CHANGE REFERENCE DATA (data: old PIN length,
- * old PIN, new PIN), one path for both. */
-static mc_sw pin_cmd(mc_card *card, mc_cmd *c, bool change)
+/* VERIFY (INS 20) and CHANGE REFERENCE DATA (INS 24; data: old PIN length,
+ * old PIN, new PIN), one handler for both. */
+mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c)
 {
+    bool change = c->ins == 0x24;
     mc_slot_rec s;
     const uint8_t *d = c->data, *np = NULL;
     size_t old_len = c->lc, new_len = 0;
@@ -113,14 +114,4 @@ static mc_sw pin_cmd(mc_card *card, mc_cmd *c, bool change)
         sw = counted_try(card, &s, d, old_len, np, new_len);
     cm_wipe(&s, sizeof(s));
     return sw;
-}
-
-mc_sw mc_cmd_verify(mc_card *card, mc_cmd *c)
-{
-    return pin_cmd(card, c, false);
-}
-
-mc_sw mc_cmd_change_pin(mc_card *card, mc_cmd *c)
-{
-    return pin_cmd(card, c, true);
 }
