@@ -112,6 +112,7 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     mc_status st;
     cm_tlv_writer w;
 
+    MC_OPAQUE(area);
     /* P1 80 (the ISD), 20 and 10 (load files) take P2 02 only; P2 03
      * (next occurrence) goes with P1 40 only (§4). */
     if ((c->p1 & (c->p1 - 1u)) != 0 || c->p1 < 0x10 ||   /* one of 10, 20, 40, 80 */

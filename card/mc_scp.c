@@ -52,6 +52,7 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     mc_status st;
     cm_aes aes;
 
+    MC_OPAQUE(r);
     /* P2 00: the command table's (mc_apdu.c) */
     if (c->lc != 8)                      /* (too long: lc 0) */
         return MC_SW_WRONG_LENGTH;
