@@ -233,7 +233,6 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
     /* Only a chain may carry more than the command data limit (§10). */
     bool staged = (pol & MC_SM_CHAIN) && ((c->cla & 0x10) || card->chain_active);
 
-
     c->sm = (c->cla & 0x04) != 0;
     *done = false;
 
