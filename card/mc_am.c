@@ -27,7 +27,7 @@ bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len)
 }
 
 /* Runs the open transaction's commit, or aborts it after a failure. */
-static uint16_t finish(mc_card *card, mc_status st)
+static mc_sw finish(mc_card *card, mc_status st)
 {
     return mc_sw_of(mc_store_end(card, st));
 }
@@ -35,22 +35,13 @@ static uint16_t finish(mc_card *card, mc_status st)
 /* The AP that the command data's leading `4F len AID` names: 9000 and its
  * slot, 6A88 when no AP has that AID, 6581 or mute.  DELETE, SET STATUS and
  * RESET RETRY COUNTER. */
-static uint16_t named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
+static mc_sw named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
 {
     mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
 
     if (st != MC_OK)
         return mc_sw_of(st);
-    return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_REF_NOT_FOUND;
-}
-
-/* The length step of a command that needs data (6700 without any, or with
- * more than the card takes), then the gate of its table row. */
-static uint16_t data_gate(mc_card *card, const mc_cmd *c, mc_area_rec *area)
-{
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
-    return mc_gate(card, c->gate, area, NULL);
+    return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_REF_NOT_FOUND;
 }
 
 /* One GET STATUS entry: E3 { 4F AID, 9F70 state, then for the AM (s NULL)
@@ -108,7 +99,7 @@ static bool aid_matches(const uint8_t *d, const uint8_t *aid, size_t aid_len)
     return d[1] <= aid_len && memcmp(aid, d + 2, d[1]) == 0;
 }
 
-uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
@@ -117,23 +108,27 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
     unsigned n, r;
     bool used;
     size_t limit, start;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
     cm_tlv_writer w;
 
+    MC_OPAQUE(area);
     /* P1 80 (the ISD), 20 and 10 (load files) take P2 02 only; P2 03
      * (next occurrence) goes with P1 40 only (§4). */
-    if ((c->p1 != 0x40 && c->p1 != 0x80 && c->p1 != 0x20 && c->p1 != 0x10) ||
+    if ((c->p1 & (c->p1 - 1u)) != 0 || c->p1 < 0x10 ||   /* one of 10, 20, 40, 80 */
         (c->p2 != 0x02 && (c->p2 != 0x03 || c->p1 != 0x40)))
-        return CM_SW_WRONG_P1P2;
-    /* The area record goes to the scratch (wiped after the command; an AM
-     * instruction's gate does not use the scratch slot). */
-    sw = data_gate(card, c, area);
-    if (sw != CM_SW_OK)
+        return MC_SW_WRONG_P1P2;
+    /* Data (too long: lc 0, mc_apdu.c).  The area record goes to the
+     * scratch (wiped after the command; an AM instruction's gate does not
+     * use the scratch slot). */
+    if (c->lc == 0)
+        return MC_SW_WRONG_LENGTH;
+    sw = mc_gate(card, c->gate, area, NULL);
+    if (sw != MC_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
     if (c->lc < 2 || c->data[0] != 0x4F || c->data[1] > 16 || (size_t)c->data[1] + 2 != c->lc)
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     /* The response is built where the command data is. */
     memcpy(d, c->data, c->lc);
     cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
@@ -141,17 +136,17 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         /* The AM as the issuer security domain: security domain, card
          * lock, card terminate, default selected. */
         if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
-            return CM_SW_REF_NOT_FOUND;
+            return MC_SW_REF_NOT_FOUND;
         status_entry(&w, mc_am_aid, MC_AM_AID_LEN, area->state, NULL);
         c->rlen = w.pos;
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     if (c->p1 != 0x40)
-        return CM_SW_REF_NOT_FOUND;          /* no load files */
+        return MC_SW_REF_NOT_FOUND;          /* no load files */
     r = 0;
     if (c->p2 == 0x03) {
         if (card->gs_next == 0xFF)
-            return CM_SW_REF_NOT_FOUND;
+            return MC_SW_REF_NOT_FOUND;
         r = card->gs_next;
     }
     card->gs_next = 0xFF;
@@ -175,34 +170,33 @@ uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c)
         }
     }
     if (w.pos == 0)
-        return CM_SW_REF_NOT_FOUND;          /* no AP matches */
+        return MC_SW_REF_NOT_FOUND;          /* no AP matches */
     c->rlen = w.pos;
     if (r < n) {
         card->gs_next = (uint8_t)r;
-        return CM_SW_MORE_DATA;
+        return MC_SW_MORE_DATA;
     }
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* --- DELETE --------------------------------------------------------------- */
 
-uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     unsigned slot;
     uint32_t off, len;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
-    if (c->p1 != 0x00 || c->p2 != 0x00)
-        return CM_SW_WRONG_P1P2;
-    sw = data_gate(card, c, NULL);
-    if (sw != CM_SW_OK)
+    /* P1 00 P2 00 and data: the command table's (mc_apdu.c) */
+    sw = mc_gate(card, c->gate, NULL, NULL);
+    if (sw != MC_SW_OK)
         return sw;
     if (parse_aid(c->data, c->lc) != c->lc)
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     sw = named_ap(card, c, &slot, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     off = mc_get32(s.region_off);
     len = mc_get32(s.region_len);
@@ -216,36 +210,36 @@ uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c)
     if (st == MC_OK)
         st = mc_wipe_write(card, off, len);
     sw = finish(card, st);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     return mc_sw_of(mc_wipe_now(card, off, len));
 }
 
 /* --- SET STATUS ----------------------------------------------------------- */
 
-static uint16_t set_ap_status(mc_card *card, mc_cmd *c)
+static mc_sw set_ap_status(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     unsigned slot;
-    uint16_t sw;
+    mc_sw sw;
 
     if (parse_aid(c->data, c->lc) != c->lc)
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     sw = named_ap(card, c, &slot, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     s.state = c->p2;
     return mc_slot_commit(card, slot, &s, MC_EV_AP_STATE);
 }
 
-static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
+static mc_sw set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
 {
     uint32_t end = mc_store_data_size(card);
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
     if (a->state == state)
-        return CM_SW_OK;     /* nothing changes, nothing is logged */
+        return MC_SW_OK;     /* nothing changes, nothing is logged */
     a->state = state;
     if (state == MC_AREA_TERMINATED)
         cm_wipe(&a->am, sizeof(a->am));
@@ -259,31 +253,31 @@ static uint16_t set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
     if (st == MC_OK && state == MC_AREA_TERMINATED)
         st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
     sw = finish(card, st);
-    if (sw != CM_SW_OK || state != MC_AREA_TERMINATED)
+    if (sw != MC_SW_OK || state != MC_AREA_TERMINATED)
         return sw;
     return mc_sw_of(mc_wipe_now(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS));
 }
 
-uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_set_status(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
-    uint16_t sw;
+    mc_sw sw;
 
     if (c->p1 == 0x40) {
         if (c->p2 != MC_AP_ACTIVE && c->p2 != MC_AP_SUSPENDED)
-            return CM_SW_WRONG_P1P2;
-        if (c->too_long || c->lc == 0)
-            return CM_SW_WRONG_LENGTH;
+            return MC_SW_WRONG_P1P2;
+        if (c->lc == 0)              /* (too long: lc 0) */
+            return MC_SW_WRONG_LENGTH;
     } else if (c->p1 == 0x80) {
         if (c->p2 != MC_AREA_LOCKED && c->p2 != MC_AREA_ACTIVE && c->p2 != MC_AREA_TERMINATED)
-            return CM_SW_WRONG_P1P2;
-        if (c->too_long || c->lc != 0)
-            return CM_SW_WRONG_LENGTH;
+            return MC_SW_WRONG_P1P2;
+        if (c->has_data)
+            return MC_SW_WRONG_LENGTH;
     } else {
-        return CM_SW_WRONG_P1P2;
+        return MC_SW_WRONG_P1P2;
     }
     sw = mc_gate(card, c->gate, &a, NULL);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     /* Terminating ends the channel once its answer is sent (§4). */
     c->end_chan = c->p2 == MC_AREA_TERMINATED;
@@ -298,31 +292,30 @@ uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c)
 
 /* --- RESET RETRY COUNTER -------------------------------------------------- */
 
-uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     unsigned slot;
     size_t n;
     const uint8_t *pin;
     size_t pin_len;
-    uint16_t sw;
+    mc_sw sw;
 
-    if (c->p1 != 0x00 || c->p2 != 0x81)
-        return CM_SW_WRONG_P1P2;
-    sw = data_gate(card, c, NULL);
-    if (sw != CM_SW_OK)
+    /* P1 00 P2 81 and data: the command table's (mc_apdu.c) */
+    sw = mc_gate(card, c->gate, NULL, NULL);
+    if (sw != MC_SW_OK)
         return sw;
     n = parse_aid(c->data, c->lc);
     if (n == 0 || c->lc - n < 3 || c->data[n] != 0xDF || c->data[n + 1] != 0x02 ||
         (size_t)c->data[n + 2] + n + 3 != c->lc)
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     pin = c->data + n + 3;
     pin_len = c->data[n + 2];
     sw = named_ap(card, c, &slot, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     if (!mc_pin_fits(&s, pin, pin_len))
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     memset(s.pin, 0, sizeof(s.pin));
     memcpy(s.pin, pin, pin_len);
     s.pin_len = (uint8_t)pin_len;

@@ -8,6 +8,7 @@
 #include "cm_ct.h"
 #include "cm_scp03.h"
 #include "cm_apdu.h"
+#include "cm_sw.h"
 
 /* The channel's challenges and Key-DEK sit together (one wipe). */
 _Static_assert(offsetof(mc_card, card_chal) == offsetof(mc_card, host_chal) + 8 &&
@@ -29,17 +30,17 @@ bool mc_chan_on(const mc_card *card, uint8_t sel)
 }
 
 /* Class byte (§2, §9): 6E00 › 6881; 6884 (chaining) is the table's. */
-static uint16_t check_class(uint8_t cla)
+static mc_sw check_class(uint8_t cla)
 {
     /* Further interindustry (channels 4-19), and the GlobalPlatform
      * proprietary classes C0-CF and E0-EF, which carry channel bits too. */
     if ((cla & 0xC0) == 0x40 || (cla & 0xD0) == 0xC0)
-        return CM_SW_LOGICAL_CHANNEL;
+        return MC_SW_LOGICAL_CHANNEL;
     if ((cla & 0x60) != 0 || (cla & 0x08) != 0)
-        return CM_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
+        return MC_SW_CLA_NOT_SUPPORTED;       /* RFU classes, ISO SM forms 08/0C */
     if (cla & 0x03)
-        return CM_SW_LOGICAL_CHANNEL;
-    return CM_SW_OK;
+        return MC_SW_LOGICAL_CHANNEL;
+    return MC_SW_OK;
 }
 
 /* The command table: every instruction the card knows, and everything the
@@ -51,10 +52,13 @@ static uint16_t check_class(uint8_t cla)
  *   SM         6882 › 6982 › 6988: `pol` (see MC_SM_*), applied by
  *              secure_messaging() before the instruction is interpreted;
  *   6D00       no row for (class family, INS);
- *   the rest   `run`, the handler: 6A86 › 6700 come first in it, then it
- *              calls mc_gate() with `gate` (6581 › 6985 › 6986 › 6982 ›
- *              6A81), adding only what depends on P1/P2 or Lc, then its own
- *              checks.
+ *   6A86 6700  `pre`, the preconditions that dispatch() checks: P1 and P2
+ *              (6A86), then Lc (6700); a row whose rules for them depend
+ *              on each other, or that has an order of its own, has none
+ *              and its handler checks both, first;
+ *   the rest   `run`, the handler: it calls mc_gate() with `gate` (6581 ›
+ *              6985 › 6986 › 6982 › 6A81), adding only what depends on
+ *              P1/P2 or Lc, then its own checks.
  * GET RESPONSE has a row for its class and policy; it is answered before
  * secure messaging and has no handler. */
 #define MC_SM_GP       0x01  /* CLA 80/84 (GlobalPlatform class), else 00/04 */
@@ -69,34 +73,50 @@ static uint16_t check_class(uint8_t cla)
 #define MC_SM_LISTS    0x20  /* P1 40 P2 03 continues a listing (GET STATUS, §4) */
 #define MC_SM_RESPONSE 0x40  /* GET RESPONSE (§3, §10) */
 
+/* Preconditions (`pre`): P1 00; P2 00 or 81; then the Lc rule: data that
+ * fits (any length the card takes, none included), none, or some. */
+#define PRE_P1_00   0x01
+#define PRE_P2_00   0x02
+#define PRE_P2_81   0x04
+#define PRE_LC_FITS 0x10
+#define PRE_LC_NONE 0x20
+#define PRE_LC_SOME 0x30
+#define PRE_LC      0x30
+
 typedef struct {
     uint8_t ins;
     uint8_t pol;    /* MC_SM_*: class family and secure-messaging policy */
     uint8_t gate;   /* MC_G_*: the flags the handler hands mc_gate */
-    uint16_t (*run)(mc_card *card, mc_cmd *c);
+    uint8_t pre;    /* PRE_*: what dispatch checks before the handler */
+    mc_sw (*run)(mc_card *card, mc_cmd *c);
 } mc_cmd_def;
 
 #define G_AMCH (MC_G_AM | MC_G_CHAN)
+#define G_FILE (MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF)
+#define PRE_0081 (PRE_P1_00 | PRE_P2_81)
 static const mc_cmd_def mc_commands[] = {
-    { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, mc_cmd_select },
-    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_verify },
-    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_change_pin },
-    { 0xB0, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xD6, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xB2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xDC, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xE2, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE | MC_G_NOEF, mc_cmd_file },
-    { 0xC0, MC_SM_RESPONSE, 0, NULL },
-    { 0xCA, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_get_data },
+    { 0xA4, MC_SM_KEEPS, MC_G_AP | MC_G_CHAN | MC_G_SELECT, 0, mc_cmd_select },
+    { 0x20, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_FITS, mc_cmd_pin },
+    { 0x24, 0, MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_0081 | PRE_LC_SOME, mc_cmd_pin },
+    { 0xB0, 0, G_FILE, 0, mc_cmd_file },
+    { 0xD6, 0, G_FILE, 0, mc_cmd_file },
+    { 0xB2, 0, G_FILE, 0, mc_cmd_file },
+    { 0xDC, 0, G_FILE, 0, mc_cmd_file },
+    { 0xE2, 0, G_FILE, 0, mc_cmd_file },
+    { 0xC0, MC_SM_RESPONSE, 0, 0, NULL },
+    { 0xCA, MC_SM_GP, G_AMCH | MC_G_LOCKED, PRE_LC_NONE, mc_cmd_get_data },
+    /* P1: the KVN; Lc 8, the handler's */
     { 0x50, MC_SM_GP | MC_SM_OPENS,
-      MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, mc_cmd_init_update },
-    { 0x82, MC_SM_GP | MC_SM_OWN_MAC, 0, mc_cmd_ext_auth },
-    { 0xD8, MC_SM_GP, MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE, mc_cmd_put_key },
-    { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, mc_cmd_get_status },
-    { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, mc_cmd_load },
-    { 0xE4, MC_SM_GP, G_AMCH, mc_cmd_delete },
-    { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, mc_cmd_set_status },
-    { 0x2C, MC_SM_GP, G_AMCH, mc_cmd_reset_retry },
+      MC_G_AM | MC_G_AP | MC_G_BLANK | MC_G_LOCKED | MC_G_APSTATE, PRE_P2_00, mc_cmd_init_update },
+    { 0x82, MC_SM_GP | MC_SM_OWN_MAC, 0, 0, mc_cmd_ext_auth },
+    /* P1: the KVN */
+    { 0xD8, MC_SM_GP, MC_G_AM | MC_G_AP | MC_G_CHAN | MC_G_APSTATE, PRE_P2_81 | PRE_LC_SOME,
+      mc_cmd_put_key },
+    { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, 0, mc_cmd_get_status },
+    { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, 0, mc_cmd_load },
+    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME, mc_cmd_delete },
+    { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, 0, mc_cmd_set_status },
+    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME, mc_cmd_reset_retry },
 };
 
 #define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
@@ -127,17 +147,17 @@ static uint16_t sw_more(size_t n)
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
  * copied to rsp; its length goes to c->rlen. */
-static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
-                             size_t cap)
+static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
+                          size_t cap)
 {
     size_t n;
 
     if (c->p1 != 0 || c->p2 != 0)
-        return CM_SW_WRONG_P1P2;
+        return MC_SW_WRONG_P1P2;
     if (lc != 0 || !c->has_le)
-        return CM_SW_WRONG_LENGTH;
+        return MC_SW_WRONG_LENGTH;
     if (card->rsp_len == 0)
-        return CM_SW_CONDITIONS;
+        return MC_SW_CONDITIONS;
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
@@ -152,11 +172,22 @@ static uint16_t get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
  * its class, is 6D00, and only after secure messaging (§9).  The one
  * indirect call of the runtime besides the port's AES: tools/stack_depth.py
  * follows it to every handler named in mc_commands (make size). */
-MC_NOINLINE static uint16_t dispatch(mc_card *card, mc_cmd *c)
+MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 {
+    const mc_cmd_def *d = &mc_commands[c->row];
+    unsigned pre, lc;
+
     if (c->row >= MC_N_COMMANDS)
-        return CM_SW_INS_NOT_SUPPORTED;
-    return mc_commands[c->row].run(card, c);
+        return MC_SW_INS_NOT_SUPPORTED;
+    pre = d->pre;
+    if (((pre & PRE_P1_00) && c->p1 != 0x00) || ((pre & PRE_P2_00) && c->p2 != 0x00) ||
+        ((pre & PRE_P2_81) && c->p2 != 0x81))
+        return MC_SW_WRONG_P1P2;
+    /* (too long: c->lc is 0, mc_process) */
+    lc = pre & PRE_LC;
+    if (lc == PRE_LC_FITS ? c->too_long : lc == PRE_LC_NONE ? c->has_data : lc && c->lc == 0)
+        return MC_SW_WRONG_LENGTH;
+    return d->run(card, c);
 }
 
 /* Drops what the new command interrupts (§3, §4), by its table policy. */
@@ -189,21 +220,18 @@ MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
 /* Secure messaging of the command (§3, §9), by the policy c->pol of its
  * table row (0 for an unknown instruction).  On success c->data/lc hold the
  * plain data; *done is set when the answer is final here (chain segment). */
-static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
-                                 bool *done)
+static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_t lc,
+                              bool *done)
 {
     uint8_t pol = c->pol;
-    uint8_t hdr[4];
+    /* The header the C-MAC covers: c->hdr (its chaining bit is set only in a
+     * staged chain, whose header is kept without it, below). */
+    const uint8_t *hdr = c->hdr;
     size_t plain = 0;
-    uint16_t sw;
+    mc_sw sw;
     int rc;
     /* Only a chain may carry more than the command data limit (§10). */
     bool staged = (pol & MC_SM_CHAIN) && ((c->cla & 0x10) || card->chain_active);
-
-    hdr[0] = (uint8_t)(c->cla & ~0x10);
-    hdr[1] = c->ins;
-    hdr[2] = c->p1;
-    hdr[3] = c->p2;
 
     c->sm = (c->cla & 0x04) != 0;
     *done = false;
@@ -213,33 +241,29 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         if (card->chan != MC_CH_NONE)
             mc_chan_close(card);
         if (c->sm)
-            return CM_SW_SM_NOT_SUPPORTED;
+            return MC_SW_SM_NOT_SUPPORTED;
     }
     if (pol & MC_SM_OWN_MAC) {
-        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it.
-         * With CLA 80 it is a command without SM (§3): 6982, and like any
-         * such command it ends an open channel (a pending initiation ended
-         * in interrupt_state). */
+        /* EXTERNAL AUTHENTICATE carries its own MAC; its handler checks it,
+         * and takes the command as plain data (any length but 16 is 6700
+         * there).  With CLA 80 it is a command without SM (§3): 6982, and
+         * like any such command it ends an open channel (a pending
+         * initiation ended in interrupt_state). */
         if (!c->sm) {
             mc_chan_close(card);
-            return CM_SW_SECURITY_STATUS;
+            return MC_SW_SECURITY_STATUS;
         }
         c->sm = false;
-        c->data = card->buf;
-        c->lc = lc <= MC_BUF_SIZE ? lc : 0;
-        c->too_long = lc > MC_BUF_SIZE;
-        if (lc && !c->too_long)
-            memcpy(card->buf, in, lc);
-        return CM_SW_OK;
-    }
-    /* A chain with SM but no channel is joined first and refused at its
-     * last segment (mc_load_unwrap_chain), like any other command of its
-     * length (§9). */
-    if (c->sm && card->chan != MC_CH_OPEN && !staged)
-        return CM_SW_SECURITY_STATUS;
-    if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
-        mc_chan_close(card);
-        return CM_SW_SECURITY_STATUS;
+    } else {
+        /* A chain with SM but no channel is joined first and refused at its
+         * last segment (mc_load_unwrap_chain), like any other command of
+         * its length (§9). */
+        if (c->sm && card->chan != MC_CH_OPEN && !staged)
+            return MC_SW_SECURITY_STATUS;
+        if (!c->sm && card->chan == MC_CH_OPEN && !((pol & MC_SM_KEEPS) && c->p1 == 0x04)) {
+            mc_chan_close(card);
+            return MC_SW_SECURITY_STATUS;
+        }
     }
     if (staged) {
         /* A chained LOAD AP block goes to NVM as received, then is checked
@@ -248,26 +272,27 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
             card->chain_active = true;
             card->chain_len = 0;
             memcpy(card->chain_hdr, hdr, 4);
+            card->chain_hdr[0] &= (uint8_t)~0x10;
         }
         sw = mc_load_stage_segment(card, in, lc);
-        if (sw != CM_SW_OK)
+        if (sw != MC_SW_OK)
             return sw;
         if (c->cla & 0x10) {
             *done = true;
-            return CM_SW_OK;
+            return MC_SW_OK;
         }
         sw = mc_load_unwrap_chain(card, &plain);
         card->chain_active = false;
-        if (sw != CM_SW_OK) {
-            mc_load_drop(card);
-            if (sw == CM_SW_SM_DATA_INCORRECT)
+        if (sw != MC_SW_OK) {
+            /* (mc_process drops the load) */
+            if (sw == MC_SW_SM_DATA_INCORRECT)
                 mc_chan_close(card);
             return sw;
         }
         c->staged = true;
         c->data = card->buf;
         c->lc = plain;
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     c->data = card->buf;
     if (!c->sm) {
@@ -275,11 +300,11 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         c->lc = c->too_long ? 0 : lc;
         if (c->lc)
             memcpy(card->buf, in, lc);
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     if (lc < 8) {
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     if (lc > MC_BUF_SIZE) {
         /* Too long for the buffer: its C-MAC is checked as it stands in the
@@ -288,19 +313,19 @@ static uint16_t secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, si
         c->too_long = true;
         c->lc = 0;
         if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
-            return CM_SW_OK;
+            return MC_SW_OK;
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     memcpy(card->buf, in, lc);
     rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
     if (rc != CM_OK) {
         mc_chan_close(card);
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     }
     c->too_long = plain > MC_MAX_COMMAND_DATA;
     c->lc = c->too_long ? 0 : plain;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* Handlers keep key sets and PINs in records on the stack.  Rather than
@@ -322,15 +347,54 @@ MC_NOINLINE void mc_scrub_stack(void)
     cm_wipe(area, sizeof(area));
 }
 
-/* Appends the SW; out of line: one copy for every exit of mc_process. */
-MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, uint16_t sw)
+/* The words of the codes (card/mc_sw.h). */
+static const uint16_t sw_words[MC_SW_CODES] = {
+    [MC_SW_OK] = CM_SW_OK,
+    [MC_SW_PARAM_FAILURE] = CM_SW_MEMORY_FAILURE,
+    [MC_SW_MUTE] = CM_SW_MEMORY_FAILURE,          /* never answered (mc_process) */
+    [MC_SW_MEMORY_FAILURE] = CM_SW_MEMORY_FAILURE,
+    [MC_SW_MORE_DATA] = CM_SW_MORE_DATA,
+    [MC_SW_VERIFY_FAIL] = CM_SW_VERIFY_FAIL,
+    [MC_SW_WRONG_LENGTH] = CM_SW_WRONG_LENGTH,
+    [MC_SW_LOGICAL_CHANNEL] = CM_SW_LOGICAL_CHANNEL,
+    [MC_SW_SM_NOT_SUPPORTED] = CM_SW_SM_NOT_SUPPORTED,
+    [MC_SW_CHAINING_UNSUPPORTED] = CM_SW_CHAINING_UNSUPPORTED,
+    [MC_SW_INCOMPATIBLE_FILE] = CM_SW_INCOMPATIBLE_FILE,
+    [MC_SW_SECURITY_STATUS] = CM_SW_SECURITY_STATUS,
+    [MC_SW_AUTH_BLOCKED] = CM_SW_AUTH_BLOCKED,
+    [MC_SW_REF_DATA_NOT_USABLE] = CM_SW_REF_DATA_NOT_USABLE,
+    [MC_SW_CONDITIONS] = CM_SW_CONDITIONS,
+    [MC_SW_NO_CURRENT_EF] = CM_SW_NO_CURRENT_EF,
+    [MC_SW_SM_DATA_INCORRECT] = CM_SW_SM_DATA_INCORRECT,
+    [MC_SW_WRONG_DATA] = CM_SW_WRONG_DATA,
+    [MC_SW_FUNC_NOT_SUPPORTED] = CM_SW_FUNC_NOT_SUPPORTED,
+    [MC_SW_NOT_FOUND] = CM_SW_NOT_FOUND,
+    [MC_SW_RECORD_NOT_FOUND] = CM_SW_RECORD_NOT_FOUND,
+    [MC_SW_NO_SPACE] = CM_SW_NO_SPACE,
+    [MC_SW_WRONG_P1P2] = CM_SW_WRONG_P1P2,
+    [MC_SW_REF_NOT_FOUND] = CM_SW_REF_NOT_FOUND,
+    [MC_SW_ALREADY_EXISTS] = CM_SW_ALREADY_EXISTS,
+    [MC_SW_WRONG_OFFSET] = CM_SW_WRONG_OFFSET,
+    [MC_SW_INS_NOT_SUPPORTED] = CM_SW_INS_NOT_SUPPORTED,
+    [MC_SW_CLA_NOT_SUPPORTED] = CM_SW_CLA_NOT_SUPPORTED,
+};
+
+uint16_t mc_sw_word(mc_sw sw)
 {
-    rsp[n] = (uint8_t)(sw >> 8);
-    rsp[n + 1] = (uint8_t)sw;
+    return (uint16_t)(sw < MC_SW_CODES ? sw_words[sw] : sw);
+}
+
+/* Appends the SW; out of line: one copy for every exit of mc_process. */
+MC_NOINLINE static size_t emit(uint8_t *rsp, size_t n, mc_sw sw)
+{
+    uint16_t w = mc_sw_word(sw);
+
+    rsp[n] = (uint8_t)(w >> 8);
+    rsp[n + 1] = (uint8_t)w;
     return n + 2;
 }
 
-static bool sw_with_data(uint16_t sw)
+static bool sw_with_data(mc_sw sw)
 {
     return sw == CM_SW_OK || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
@@ -346,14 +410,14 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     mc_cmd c;
     cm_apdu a;
     size_t lc, n, dirty;
-    uint16_t sw;
+    mc_sw sw;
     bool done, wrap, t0_data;
 
     if (card == NULL || !card->powered || card->muted || rsp == NULL || rsp_cap < 2 ||
         (cmd == NULL && cmd_len))
         return 0;
     if (cmd_len < 4)
-        return emit(rsp, 0, CM_SW_WRONG_LENGTH);
+        return emit(rsp, 0, MC_SW_WRONG_LENGTH);
     memset(&c, 0, sizeof(c));
     c.cla = cmd[0];
     c.ins = cmd[1];
@@ -362,19 +426,21 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     lookup(&c);
     sw = check_class(c.cla);
     /* Chaining is for LOAD AP only (§9: 6884). */
-    if (sw == CM_SW_OK && (c.cla & 0x10) && !(c.pol & MC_SM_CHAIN))
-        sw = CM_SW_CHAINING_UNSUPPORTED;
+    if (sw == MC_SW_OK && (c.cla & 0x10) && !(c.pol & MC_SM_CHAIN))
+        sw = MC_SW_CHAINING_UNSUPPORTED;
     /* Framing by the codec (common/cm_apdu.h, inline: its view stays in
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
      * (before secure messaging: a wrapped one does not move the MAC chain). */
-    if (sw != CM_SW_OK || cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
-        (card->transport == MC_TRANSPORT_T0 && a.extended)) {
+    if (sw == MC_SW_OK && (cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
+                           (card->transport == MC_TRANSPORT_T0 && a.extended)))
+        sw = MC_SW_WRONG_LENGTH;
+    if (sw != MC_SW_OK) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
         if (card->chan == MC_CH_PENDING)
             mc_chan_close(card);
-        return emit(rsp, 0, sw != CM_SW_OK ? sw : CM_SW_WRONG_LENGTH);
+        return emit(rsp, 0, sw);
     }
     lc = a.nc;
     c.has_le = a.ne != 0;
@@ -392,18 +458,18 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return 0;
     if (c.pol & MC_SM_RESPONSE) {
         if (c.cla & 0x04)
-            return emit(rsp, 0, CM_SW_SM_NOT_SUPPORTED);
+            return emit(rsp, 0, MC_SW_SM_NOT_SUPPORTED);
         sw = get_response(card, &c, lc, rsp, rsp_cap);
         return emit(rsp, c.rlen, sw);
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A LOAD AP block (or chain) refused by secure messaging ends its load:
      * the staged space is wiped now, not at the next command. */
-    if (sw != CM_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
+    if (sw != MC_SW_OK && !card->muted && (c.pol & MC_SM_CHAIN))
         mc_load_drop(card);
     if (card->muted)
         return 0;
-    if (sw != CM_SW_OK || done)
+    if (sw != MC_SW_OK || done)
         return emit(rsp, 0, sw);
     wrap = c.sm;
     /* From here on, "data" means the plain data. */
@@ -416,6 +482,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->muted = true;
         return 0;
     }
+    sw = mc_sw_word(sw);
     /* Nor does command data (a PIN, an image's PIN policy) stay in the
      * buffer, whichever path the handler left by: everything the command
      * and its handler wrote there but the response is wiped.  That is the
@@ -432,7 +499,7 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
         if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
-            return emit(rsp, 0, CM_SW_MEMORY_FAILURE);
+            return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)

@@ -12,7 +12,7 @@
 #define F_RECORD 0x02
 
 /* Finds the EF by SFI (making it current) or takes the current one. */
-static uint16_t resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef_rec *e)
+static mc_sw resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef_rec *e)
 {
     unsigned i;
     mc_status st;
@@ -26,25 +26,25 @@ static uint16_t resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef
             return mc_sw_of(st);
         if (e->sfi == sfi) {
             card->ef = (uint8_t)i;
-            return CM_SW_OK;
+            return MC_SW_OK;
         }
     }
-    return CM_SW_NOT_FOUND;
+    return MC_SW_NOT_FOUND;
 }
 
-static uint16_t access_ok(const mc_card *card, const mc_slot_rec *s, uint8_t rule)
+static mc_sw access_ok(const mc_card *card, const mc_slot_rec *s, uint8_t rule)
 {
     if (rule == MC_RULE_SM)
-        return CM_SW_OK;
+        return MC_SW_OK;
     if (rule != MC_RULE_PIN)
-        return CM_SW_SECURITY_STATUS;
+        return MC_SW_SECURITY_STATUS;
     if (s->pin_tries == 0)
-        return CM_SW_AUTH_BLOCKED;       /* AP BLOCKED: PIN-rule files (§5) */
-    return card->pin_ok ? CM_SW_OK : CM_SW_SECURITY_STATUS;
+        return MC_SW_AUTH_BLOCKED;       /* AP BLOCKED: PIN-rule files (§5) */
+    return card->pin_ok ? MC_SW_OK : MC_SW_SECURITY_STATUS;
 }
 
 /* Reads n bytes of EF data into the response. */
-static uint16_t read_out(mc_card *card, mc_cmd *c, uint32_t off, uint32_t avail)
+static mc_sw read_out(mc_card *card, mc_cmd *c, uint32_t off, uint32_t avail)
 {
     uint32_t n = avail;
 
@@ -57,7 +57,7 @@ static uint16_t read_out(mc_card *card, mc_cmd *c, uint32_t off, uint32_t avail)
 }
 
 /* UPDATE BINARY: one journaled transaction (it overwrites in place). */
-static uint16_t write_tx(mc_card *card, uint32_t off, const uint8_t *d, size_t len)
+static mc_sw write_tx(mc_card *card, uint32_t off, const uint8_t *d, size_t len)
 {
     mc_status st = mc_store_begin(card);
 
@@ -162,7 +162,7 @@ mc_status mc_rec_scan(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned
     return rec_scan(card, e, base, want, v);
 }
 
-uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
 {
     /* The slot record holds the AP's keys and PIN: it goes with the stack
      * scrub after the command (mc_scrub_stack, mc_apdu.c). */
@@ -170,7 +170,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
     mc_ef_rec e;
     unsigned kind, sfi = 0, rec = 0;
     uint32_t off = 0, base;
-    uint16_t sw;
+    mc_sw sw;
 
     switch (c->ins) {
     case 0xB0:
@@ -178,7 +178,7 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
         kind = c->ins == 0xB0 ? F_READ : 0;
         if (c->p1 & 0x80) {
             if ((c->p1 & 0x60) || (c->p1 & 0x1F) == 0)
-                return CM_SW_WRONG_P1P2;
+                return MC_SW_WRONG_P1P2;
             sfi = c->p1 & 0x1F;
             off = c->p2;
         } else {
@@ -191,37 +191,36 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
          * SFI 1F is RFU. */
         if ((c->p2 & 0x07) != (c->ins == 0xE2 ? 0x00 : 0x04) || (c->p2 >> 3) == 0x1F ||
             (c->p1 == 0) != (c->ins == 0xE2))
-            return CM_SW_WRONG_P1P2;
+            return MC_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
         break;
     }
-    if (c->too_long)
-        return CM_SW_WRONG_LENGTH;
+    /* (too long: has_data, lc 0) */
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
+        return MC_SW_WRONG_LENGTH;
     sw = mc_gate(card, sfi ? c->gate & ~MC_G_NOEF : c->gate, NULL, s);
-    if (sw == CM_SW_OK)
+    if (sw == MC_SW_OK)
         sw = resolve(card, s, sfi, &e);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     if (((kind & F_RECORD) != 0) != (e.type != MC_EF_TRANSPARENT) ||
         (c->ins == 0xDC && e.type == MC_EF_CYCLIC))
-        return CM_SW_INCOMPATIBLE_FILE;
+        return MC_SW_INCOMPATIBLE_FILE;
     sw = access_ok(card, s, (kind & F_READ) ? e.read_rule : e.write_rule);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     base = mc_get32(s->region_off) + mc_get32(e.data_off);
     if (!(kind & F_RECORD)) {
         uint32_t size = mc_get16(e.size);
         if ((kind & F_READ) ? off >= size : off + c->lc > size)
-            return CM_SW_WRONG_OFFSET;
+            return MC_SW_WRONG_OFFSET;
         if (kind & F_READ)
             return read_out(card, c, base + off, size - off);
         return write_tx(card, base + off, c->data, c->lc);
     }
     if (!(kind & F_READ) && c->lc != e.rec_len)
-        return CM_SW_WRONG_LENGTH;
+        return MC_SW_WRONG_LENGTH;
     {
         mc_rec_view v;
         mc_status st = rec_scan(card, &e, base, rec, &v);   /* APPEND: rec 0, none */
@@ -231,17 +230,17 @@ uint16_t mc_cmd_file(mc_card *card, mc_cmd *c)
             return mc_sw_of(st);
         if (c->ins == 0xE2) {
             if (e.type == MC_EF_LINEAR && v.used >= e.rec_count)
-                return CM_SW_NO_SPACE;
+                return MC_SW_NO_SPACE;
             rec = v.used + 1u; /* cyclic: kept, never read */
         } else {
             if (rec > v.used)
-                return CM_SW_RECORD_NOT_FOUND;
+                return MC_SW_RECORD_NOT_FOUND;
             if (kind & F_READ)
                 return read_out(card, c, slot_at(&e, base, v.found), e.rec_len);
         }
         /* The new version, once, into the spare (no journal). */
         if (v.top >= 0xFFFFFFu)
-            return CM_SW_NO_SPACE;
+            return MC_SW_NO_SPACE;
         mc_put24(b + c->lc, v.top + 1u);
         b[c->lc + 3] = (uint8_t)rec;
         mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));

@@ -7,7 +7,7 @@
 
 #include "cm_ct.h"
 
-uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec *slot)
+mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec *slot)
 {
     /* The area record holds the AM key set: a local copy goes with the
      * stack scrub after the command (mc_scrub_stack, mc_apdu.c), like every
@@ -20,7 +20,7 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_r
     mc_status st;
 
     if (card->corrupt && !(flags & MC_G_SELECT))
-        return CM_SW_MEMORY_FAILURE;
+        return MC_SW_MEMORY_FAILURE;
     st = mc_area_read(card, area);
     if (st != MC_OK)
         return mc_sw_of(st);
@@ -35,34 +35,34 @@ uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_r
             break;
         case MC_AREA_BLANK:
             if (!(flags & MC_G_BLANK))
-                return CM_SW_CONDITIONS;
+                return MC_SW_CONDITIONS;
             break;
         case MC_AREA_LOCKED:
             if (!(flags & MC_G_LOCKED))
-                return CM_SW_CONDITIONS;
+                return MC_SW_CONDITIONS;
             break;
         default:
-            return CM_SW_CONDITIONS;
+            return MC_SW_CONDITIONS;
         }
         /* The AM's commands need the AM selected (§4). */
         if (sel != MC_SEL_AM)
-            return CM_SW_NO_CURRENT_EF;
+            return MC_SW_NO_CURRENT_EF;
     } else if (ap) {
         if (!MC_SEL_IS_AP(sel))
-            return CM_SW_NO_CURRENT_EF;
+            return MC_SW_NO_CURRENT_EF;
         st = mc_slot_read(card, sel, s, &used);
         if (st != MC_OK)
             return mc_sw_of(st);
         /* A file command without SFI needs a current EF (§9). */
         if (!used || ((flags & MC_G_NOEF) && card->ef == 0xFF))
-            return CM_SW_NO_CURRENT_EF;
+            return MC_SW_NO_CURRENT_EF;
     } else {
-        return CM_SW_NO_CURRENT_EF;
+        return MC_SW_NO_CURRENT_EF;
     }
     if ((flags & MC_G_CHAN) && !mc_chan_on(card, am ? MC_SEL_AM : sel))
-        return CM_SW_SECURITY_STATUS;
+        return MC_SW_SECURITY_STATUS;
     if (ap && (flags & MC_G_APSTATE) &&
         (s->state != MC_AP_ACTIVE || area->state != MC_AREA_ACTIVE))
-        return CM_SW_FUNC_NOT_SUPPORTED;
-    return CM_SW_OK;
+        return MC_SW_FUNC_NOT_SUPPORTED;
+    return MC_SW_OK;
 }

@@ -157,7 +157,7 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
         memcpy(s->aid, v, n);
         break;
     case 0xA1:
-        ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == CM_SW_OK;
+        ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
         break;
     case 0xA2:
         /* { 80 01 level } */
@@ -284,8 +284,8 @@ static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 
 /* AID rules (§2, §4): not the AM AID, no prefix relation with any AID
  * (6A89); then a free slot (6A84) and the next load sequence number. */
-MC_NOINLINE static uint16_t pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
-                                      uint32_t *seq)
+MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
+                                   uint32_t *seq)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     unsigned i;
@@ -293,7 +293,7 @@ MC_NOINLINE static uint16_t pick_slot(mc_card *card, const mc_slot_rec *n, unsig
     mc_status st;
 
     if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
-        return CM_SW_ALREADY_EXISTS;
+        return MC_SW_ALREADY_EXISTS;
     *slot = MC_MAX_APS;
     *seq = 1;
     for (i = 0; i < MC_MAX_APS; i++) {
@@ -303,11 +303,11 @@ MC_NOINLINE static uint16_t pick_slot(mc_card *card, const mc_slot_rec *n, unsig
         if (!used && *slot == MC_MAX_APS)
             *slot = i;
         if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
-            return CM_SW_ALREADY_EXISTS;
+            return MC_SW_ALREADY_EXISTS;
         if (used && mc_get32(s->load_seq) >= *seq)
             *seq = mc_get32(s->load_seq) + 1;
     }
-    return *slot < MC_MAX_APS ? CM_SW_OK : CM_SW_NO_SPACE;
+    return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_NO_SPACE;
 }
 
 /* The table of the EFs and the parts of their data that no content wrote:
@@ -333,27 +333,27 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
     return st;
 }
 
-uint16_t mc_install(mc_card *card)
+mc_sw mc_install(mc_card *card)
 {
     mc_ld *L = &card->ld;
     mc_slot_rec *s = SLOT(L);
     unsigned slot = MC_MAX_APS, n = L->ef_n;
     uint32_t seq = 0, hwm = 0, need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
     mc_status st = MC_OK;
-    uint16_t sw;
+    mc_sw sw;
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
     if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)
         L->err = LD_BAD;
     if (L->err == LD_BAD)
-        return CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;
     sw = pick_slot(card, s, &slot, &seq);
-    if (sw == CM_SW_OK && (L->err || need > card->load_cap))
-        sw = CM_SW_NO_SPACE;
-    if (sw == CM_SW_OK)
+    if (sw == MC_SW_OK && (L->err || need > card->load_cap))
+        sw = MC_SW_NO_SPACE;
+    if (sw == MC_SW_OK)
         st = mc_seq_hwm(card, &hwm);
-    if (sw != CM_SW_OK || st != MC_OK)
-        return sw != CM_SW_OK ? sw : mc_sw_of(st);
+    if (sw != MC_SW_OK || st != MC_OK)
+        return sw != MC_SW_OK ? sw : mc_sw_of(st);
     s->state = MC_AP_ACTIVE;
     s->ef_count = (uint8_t)n;
     if (!(L->seen & 8))
@@ -384,5 +384,5 @@ uint16_t mc_install(mc_card *card)
     card->load_active = false;
     card->load_marked = false;
     cm_wipe(L, sizeof(*L));
-    return CM_SW_OK;
+    return MC_SW_OK;
 }

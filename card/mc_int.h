@@ -14,7 +14,7 @@
 #include "store.h"
 #include "cm_aes.h"
 #include "cm_err.h"
-#include "cm_sw.h"
+#include "mc_sw.h"
 #include "port.h"
 
 /* --- constants ------------------------------------------------------------ */
@@ -167,6 +167,18 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #else
 #define MC_NOINLINE
 #endif
+/* Makes the pointer p opaque to the optimiser: a record in card->buf or
+ * card->scratch is then addressed from p, with short offsets, instead of
+ * from card with a 4-byte literal for each field beyond Thumb's reach
+ * (make size). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MC_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define MC_OPAQUE(p) ((void)0)
+#endif
+/* A static helper with one caller that GCC's -Os keeps out of line: one
+ * body, no call (make size; its locals then share the caller's frame). */
+#define MC_ALWAYS_INLINE CM_ALWAYS_INLINE
 
 /* Data-space layout: the security log's slots first, one per page of the
  * store (ST_PAGE, docs/nvm.md: a log slot is written alone, outside any
@@ -234,8 +246,9 @@ mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used)
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
 mc_status mc_slot_free(mc_card *card, unsigned slot);
 /* One transaction: an AP's changed slot record and the log entry of the
- * change (SET STATUS, RESET RETRY COUNTER, PUT KEY).  Returns the SW. */
-uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
+ * change (SET STATUS, RESET RETRY COUNTER, PUT KEY; event 0: none, CHANGE
+ * REFERENCE DATA).  Returns the SW. */
+mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
@@ -278,7 +291,7 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
  * application.  On 9000, *area holds the area record and, when an AP is
  * selected, *slot its slot record; either may be NULL when not needed. */
-uint16_t mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
+mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
 /* Is the selection an AP slot? */
 #define MC_SEL_IS_AP(sel) ((sel) < MC_MAX_APS)
 
@@ -297,7 +310,12 @@ mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t 
 
 /* --- command context ------------------------------------------------------ */
 typedef struct mc_cmd {
-    uint8_t cla, ins, p1, p2;
+    union {
+        struct {
+            uint8_t cla, ins, p1, p2;
+        };
+        uint8_t hdr[4];    /* the same four bytes, as the header the C-MAC covers */
+    };
     uint8_t *data;         /* unwrapped command data (in card->buf) */
     size_t lc;             /* its length */
     bool has_data;         /* Lc present */
@@ -305,7 +323,8 @@ typedef struct mc_cmd {
     uint32_t ne;           /* expected response length (0..65536) */
     bool sm;               /* the command came wrapped in the channel */
     bool ext;              /* it came as an extended APDU with data (C-MAC Lc, §3) */
-    bool too_long;         /* data longer than the card takes (6700 at the length step) */
+    bool too_long;         /* data longer than the card takes (6700 at the length
+                            * step); lc is then 0, has_data true */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
     uint8_t row;           /* its row in the command table (mc_apdu.c) */
@@ -315,11 +334,9 @@ typedef struct mc_cmd {
     size_t rlen;
 } mc_cmd;
 
-/* Status word helpers: a command returns its SW; MC_SW_MUTE means the NVM
- * failed (power cut) and the card must answer nothing. */
-#define MC_SW_MUTE 0x0000u
-/* Maps a store/layout status to a SW: MC_OK -> 0x9000. */
-uint16_t mc_sw_of(mc_status st);
+/* Status words (mc_sw.h): a command returns its SW code; MC_SW_MUTE means
+ * the NVM failed (power cut) and the card must answer nothing; mc_sw_of maps
+ * a store/layout status to its code. */
 /* Overwrites the stack below the caller (MC_STACK_SCRUB bytes, mc_apdu.c):
  * after a command and after power-on, no copy of a key set or PIN that a
  * callee held in a local stays. */
@@ -330,29 +347,28 @@ void mc_chan_close(mc_card *card);
 bool mc_chan_on(const mc_card *card, uint8_t sel);
 
 /* --- commands (each returns the SW) --------------------------------------- */
-uint16_t mc_cmd_select(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_get_status(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_delete(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_set_status(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_reset_retry(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_load(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c);
-uint16_t mc_cmd_file(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_select(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_ext_auth(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_set_status(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_load(mc_card *card, mc_cmd *c);
+mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c);      /* VERIFY, CHANGE REFERENCE DATA */
+mc_sw mc_cmd_file(mc_card *card, mc_cmd *c);
 
 /* LOAD AP (mc_load.c): the load in progress is dropped (its staged bytes
  * wiped) by any other command. */
 void mc_load_drop(mc_card *card);
 /* Stages one raw segment of a chained LOAD AP block (no checks yet). */
-uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
+mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
 /* Last segment: checks and unwraps the staged block (C-MAC streamed from NVM)
  * and hands its plain bytes to the image parser; *plain_len is their number.
  * Returns 0x9000 or the SM status word. */
-uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
+mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
 /* Writes the wipe record (the load's mark) directly and flushes: (0, 0)
  * clears it. */
 mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
@@ -368,12 +384,12 @@ uint32_t mc_ld_end(mc_card *card);
 /* The last LOAD AP block is in (mc_install.c): checks the parsed AP image
  * and installs it (PROTOCOL.md §6).  0x9000, the image's refusal (6A80,
  * 6A89, 6A84), 6581 or MC_SW_MUTE when the NVM failed. */
-uint16_t mc_install(mc_card *card);
+mc_sw mc_install(mc_card *card);
 
 /* Key set data (§3), shared by PUT KEY and AP images: parses and unwraps with
  * the channel's Key-DEK, checks the KCVs.  0x9000 or 6A80. */
-uint16_t mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec *k,
-                         uint8_t kcv_out[9]);
+mc_sw mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec *k,
+                      uint8_t kcv_out[9]);
 bool mc_level_valid(uint8_t level);
 /* PIN policy (§5): length within [min, max] and ASCII digits only. */
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);

@@ -152,13 +152,13 @@ mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s)
     return st;
 }
 
-uint16_t mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
+mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event)
 {
     mc_status st = mc_store_begin(card);
 
     if (st == MC_OK)
         st = mc_slot_write(card, slot, s);
-    if (st == MC_OK)
+    if (st == MC_OK && event != 0)
         st = mc_log_add(card, event, s->aid, s->aid_len);
     return mc_sw_of(mc_store_end(card, st));
 }
@@ -327,15 +327,6 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
     if (st == MC_OK)
         st = mc_wipe_write(card, 0, 0);
     return mc_store_end(card, st);
-}
-
-uint16_t mc_sw_of(mc_status st)
-{
-    if (st == MC_OK)
-        return CM_SW_OK;
-    if (st == MC_ERR_NVM)
-        return MC_SW_MUTE;
-    return CM_SW_MEMORY_FAILURE;
 }
 
 void mc_aes(mc_card *card, cm_aes *aes)

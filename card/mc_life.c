@@ -37,6 +37,7 @@ static mc_status format_layout(mc_card *card, const uint8_t serial[MC_SERIAL_LEN
     unsigned i;
     mc_status st;
 
+    MC_OPAQUE(a);
     memset(card->buf, 0, sizeof(card->buf));
     a->state = MC_AREA_BLANK;
     memcpy(a->serial, serial, MC_SERIAL_LEN);
@@ -95,8 +96,11 @@ MC_NOINLINE static mc_status check_all(mc_card *card, bool *log_ok)
     mc_ef_rec ef;
     unsigned i, j;
     bool used;
-    mc_status st = mc_area_read(card, a);
+    mc_status st;
 
+    MC_OPAQUE(a);
+    MC_OPAQUE(s);
+    st = mc_area_read(card, a);
     /* one read checks the whole log */
     if (st == MC_OK)
         st = mc_log_read(card, 0, &e);

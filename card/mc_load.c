@@ -83,7 +83,7 @@ void mc_load_drop(mc_card *card)
 }
 
 /* A new load: the largest gap becomes the staging area, marked for wiping. */
-static uint16_t load_begin(mc_card *card)
+static mc_sw load_begin(mc_card *card)
 {
     uint32_t off = MC_OFF_HEAP, len = 1;
     mc_status st = MC_OK;
@@ -108,7 +108,7 @@ static uint16_t load_begin(mc_card *card)
         return mc_sw_of(st);
     card->load_next = 0;
     card->load_marked = true;   /* card->ld: wiped by mc_load_drop */
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* Is this chain staged?  Every chain that comes in an open channel is (it
@@ -123,10 +123,10 @@ static bool may_stage(mc_card *card)
     return !card->corrupt && card->chan == MC_CH_OPEN;
 }
 
-uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
+mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
 {
     uint32_t pos, top;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
     if (card->chain_len == 0) {
@@ -134,7 +134,7 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
         if (!card->chain_discard && !card->load_active) {
             sw = load_begin(card);
             card->chain_active = true;
-            if (sw != CM_SW_OK) {
+            if (sw != MC_SW_OK) {
                 if (sw == MC_SW_MUTE)
                     card->muted = true;
                 return sw;
@@ -151,12 +151,12 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
         /* Counted, not staged: the command still has its length when the
          * usual checks refuse it at the last segment. */
         card->chain_len += (uint32_t)len;
-        return CM_SW_OK;
+        return MC_SW_OK;
     }
     pos = card->chain_at + card->chain_len;
     if (pos + len > card->load_cap || card->load_len + card->chain_len + len > MC_IMAGE_MAX + 64) {
         mc_load_drop(card);
-        return card->muted ? MC_SW_MUTE : CM_SW_NO_SPACE;
+        return MC_SW_NO_SPACE;   /* (muted by the drop: mc_process answers nothing) */
     }
     st = mc_store_write_direct(card, card->load_off + pos, data, len);
     if (st != MC_OK) {
@@ -165,7 +165,7 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
         return mc_sw_of(st);
     }
     card->chain_len += (uint32_t)len;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* The staged raw block, read back 64 bytes at a time: mode 0 checks its
@@ -174,8 +174,8 @@ uint16_t mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
  * piece's last ciphertext block as its IV, kept in RAM; the padding is in
  * the last block).  The parser is told which staged bytes are still unread,
  * so that it never writes over them. */
-static uint16_t stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bool dec,
-                       size_t *plain)
+static mc_sw stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bool dec,
+                    size_t *plain)
 {
     cm_cmac_ctx ctx;
     uint8_t iv[16], next[16], blk[CHUNK];
@@ -223,26 +223,26 @@ static uint16_t stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode,
     cm_wipe(blk, sizeof(blk));
     if (st != MC_OK)
         return mc_sw_of(st);
-    return rc == CM_OK ? CM_SW_OK : CM_SW_SM_DATA_INCORRECT;
+    return rc == CM_OK ? MC_SW_OK : MC_SW_SM_DATA_INCORRECT;
 }
 
-uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
+mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
 {
     uint32_t at = card->chain_at, n = card->chain_len, end;
-    uint16_t sw;
+    mc_sw sw;
 
     *plain_len = 0;
     if (card->chain_discard) {
         *plain_len = n;
-        return (card->chain_hdr[0] & 0x04) && card->chan != MC_CH_OPEN ? CM_SW_SECURITY_STATUS
-                                                                         : CM_SW_OK;
+        return (card->chain_hdr[0] & 0x04) && card->chan != MC_CH_OPEN ? MC_SW_SECURITY_STATUS
+                                                                         : MC_SW_OK;
     }
     /* Staged only in an open channel, where a command without SM is refused
      * at its first segment (mc_apdu.c): the chain is wrapped. */
     if (n < 8)
-        return CM_SW_SM_DATA_INCORRECT;
+        return MC_SW_SM_DATA_INCORRECT;
     sw = stream(card, at, n - 8, 0, false, plain_len);
-    if (sw == CM_SW_OK)
+    if (sw == MC_SW_OK)
         sw = stream(card, at, n - 8, 1, (card->scp.level & CM_SL_CDEC) && n > 8, plain_len);
     /* The raw copy above what the region has laid out so far is wiped. */
     end = mc_ld_end(card);
@@ -256,29 +256,29 @@ uint16_t mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
     return sw;
 }
 
-uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
 {
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
     if (c->p1 != 0x00 && c->p1 != 0x80)
-        sw = CM_SW_WRONG_P1P2;
-    else if (c->too_long || c->lc == 0)
-        sw = CM_SW_WRONG_LENGTH;
+        sw = MC_SW_WRONG_P1P2;
+    else if (c->lc == 0)                 /* (too long: lc 0) */
+        sw = MC_SW_WRONG_LENGTH;
     else
         sw = mc_gate(card, c->gate, NULL, NULL);
     /* The block order is the command's own check, after area state and
      * channel (§4).  Block 00 starts a load only when none is running: a
      * repeated block is out of order like any other. */
-    if (sw == CM_SW_OK && (card->load_active ? c->p2 != card->load_next : c->p2 != 0))
-        sw = CM_SW_WRONG_P1P2;
-    if (sw != CM_SW_OK) {
+    if (sw == MC_SW_OK && (card->load_active ? c->p2 != card->load_next : c->p2 != 0))
+        sw = MC_SW_WRONG_P1P2;
+    if (sw != MC_SW_OK) {
         mc_load_drop(card);
         return sw;
     }
     if (c->p2 == 0 && !c->staged) {
         sw = load_begin(card);
-        if (sw != CM_SW_OK)
+        if (sw != MC_SW_OK)
             return sw;
     }
     card->load_active = true;
@@ -287,7 +287,7 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
     card->load_next++;
     if (card->load_len > MC_IMAGE_MAX) {
         mc_load_drop(card);
-        return card->muted ? MC_SW_MUTE : CM_SW_WRONG_DATA;
+        return MC_SW_WRONG_DATA;   /* (likewise) */
     }
     if (!c->staged) {
         st = mc_ld_feed(card, c->data, c->lc);
@@ -295,11 +295,11 @@ uint16_t mc_cmd_load(mc_card *card, mc_cmd *c)
             return mc_sw_of(st);
     }
     if (c->p1 == 0x00)
-        return CM_SW_OK;
+        return MC_SW_OK;
     sw = mc_install(card);
     if (card->load_marked || card->load_active)
         mc_load_drop(card);
-    return card->muted ? MC_SW_MUTE : sw;
+    return sw;   /* (a drop that muted the card: mc_process answers nothing) */
 }
 
 /* Power-on: a wipe that a cut interrupted (DELETE, TERMINATE, a load's

@@ -10,15 +10,6 @@
 #include "mc_int.h"
 #include "cm_ct.h"
 
-static uint16_t commit_slot(mc_card *card, mc_slot_rec *s)
-{
-    mc_status st = mc_store_begin(card);
-
-    if (st == MC_OK)
-        st = mc_slot_write(card, card->sel, s);
-    return mc_sw_of(mc_store_end(card, st));
-}
-
 bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len)
 {
     uint8_t a[13], b[13];
@@ -46,12 +37,12 @@ bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pi
     return eq != 0;
 }
 
-static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size_t len,
-                            const uint8_t *new_pin, size_t new_len)
+static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size_t len,
+                         const uint8_t *new_pin, size_t new_len)
 {
     unsigned idx = MC_STORE_COUNTERS + card->sel;
     uint32_t v, base;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
     card->pin_ok = false;
@@ -61,50 +52,48 @@ static uint16_t counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, s
     if (st == MC_OK)
         st = mc_store_counter_set(card, idx, v + 1u);
     sw = mc_sw_of(st);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     s->pin_tries--;
     if (!mc_pin_equal(s->pin, s->pin_len, pin, len)) {
         /* The record already holds the spent try: only the log changes. */
         sw = mc_sw_of(mc_log_event(card, s->pin_tries == 0 ? MC_EV_PIN_BLOCKED : MC_EV_PIN_FAIL,
                                    s->aid, s->aid_len));
-        if (sw != CM_SW_OK)
+        if (sw != MC_SW_OK)
             return sw;
-        return s->pin_tries == 0 ? CM_SW_AUTH_BLOCKED : (uint16_t)CM_SW_PIN_TRIES(s->pin_tries);
+        return s->pin_tries == 0 ? MC_SW_AUTH_BLOCKED : (mc_sw)MC_SW_PIN_TRIES(s->pin_tries);
     }
     s->pin_tries = s->pin_max_tries;
     if (new_pin != NULL) {
         memset(s->pin, 0, sizeof(s->pin));
         memcpy(s->pin, new_pin, new_len);
         s->pin_len = (uint8_t)new_len;
-        sw = commit_slot(card, s);
+        sw = mc_slot_commit(card, card->sel, s, 0);
     } else {
         /* up to the next value whose distance from the base is a multiple
          * of 4: no try spent */
         v++;
         sw = mc_sw_of(mc_store_counter_set(card, idx, v + ((base - v) & 3u)));
     }
-    if (sw == CM_SW_OK)
+    if (sw == MC_SW_OK)
         card->pin_ok = true;
     return sw;
 }
 
-/* VERIFY (change false) and CHANGE REFERENCE DATA (data: old PIN length,
- * old PIN, new PIN), one path for both. */
-static uint16_t pin_cmd(mc_card *card, mc_cmd *c, bool change)
+/* VERIFY (INS 20) and CHANGE REFERENCE DATA (INS 24; data: old PIN length,
+ * old PIN, new PIN), one handler for both. */
+mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c)
 {
+    bool change = c->ins == 0x24;
     mc_slot_rec s;
     const uint8_t *d = c->data, *np = NULL;
     size_t old_len = c->lc, new_len = 0;
-    uint16_t sw;
+    mc_sw sw;
 
-    if (c->p1 != 0x00 || c->p2 != 0x81)
-        return CM_SW_WRONG_P1P2;
-    if (c->too_long || (change && c->lc == 0))
-        return CM_SW_WRONG_LENGTH;
-    /* The empty VERIFY asks for the state and needs no channel. */
+    /* P1 00 P2 81, data that fits (CHANGE: some): the command table's
+     * (mc_apdu.c).  The empty VERIFY asks for the state and needs no channel. */
     sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     if (change) {
         old_len = *d++;
@@ -112,27 +101,17 @@ static uint16_t pin_cmd(mc_card *card, mc_cmd *c, bool change)
         np = d + old_len;
     }
     if (s.pin_len == 0)
-        sw = CM_SW_REF_DATA_NOT_USABLE;
+        sw = MC_SW_REF_DATA_NOT_USABLE;
     else if (s.pin_tries == 0)
-        sw = CM_SW_AUTH_BLOCKED;
+        sw = MC_SW_AUTH_BLOCKED;
     else if (c->lc == 0)
-        sw = card->pin_ok && mc_chan_on(card, card->sel) ? CM_SW_OK
-                                                          : (uint16_t)CM_SW_PIN_TRIES(s.pin_tries);
+        sw = card->pin_ok && mc_chan_on(card, card->sel) ? MC_SW_OK
+                                                          : (mc_sw)MC_SW_PIN_TRIES(s.pin_tries);
     else if (old_len + (change ? 1u : 0u) > c->lc || !mc_pin_fits(&s, d, old_len) ||
              (change && !mc_pin_fits(&s, np, new_len)))
-        sw = CM_SW_WRONG_DATA;
+        sw = MC_SW_WRONG_DATA;
     else
         sw = counted_try(card, &s, d, old_len, np, new_len);
     cm_wipe(&s, sizeof(s));
     return sw;
-}
-
-uint16_t mc_cmd_verify(mc_card *card, mc_cmd *c)
-{
-    return pin_cmd(card, c, false);
-}
-
-uint16_t mc_cmd_change_pin(mc_card *card, mc_cmd *c)
-{
-    return pin_cmd(card, c, true);
 }

@@ -38,7 +38,7 @@ static const mc_keyrec *app_keys(const mc_card *card, const mc_area_rec *a, cons
     return &s->keys;
 }
 
-uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
@@ -48,25 +48,25 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     uint8_t min_level, *r = card->buf;
     unsigned ctr;
     uint32_t seq;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
     cm_aes aes;
 
-    if (c->p2 != 0x00)
-        return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc != 8)
-        return CM_SW_WRONG_LENGTH;
+    MC_OPAQUE(r);
+    /* P2 00: the command table's (mc_apdu.c) */
+    if (c->lc != 8)                      /* (too long: lc 0) */
+        return MC_SW_WRONG_LENGTH;
     sw = mc_gate(card, c->gate, &a, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     k = app_keys(card, &a, &s, &aid, &aid_len, &min_level, &ctr);
     if (c->p1 != 0x00 && c->p1 != k->kvn)
-        return CM_SW_REF_NOT_FOUND;
+        return MC_SW_REF_NOT_FOUND;
     st = mc_seq_get(card, ctr, k, &seq);
     if (st != MC_OK)
         return mc_sw_of(st);
     if (seq >= 0xFFFFFFu)
-        return CM_SW_CONDITIONS;
+        return MC_SW_CONDITIONS;
     /* The counter moves and is durable before anything is answered (§3). */
     st = mc_store_counter_set(card, ctr, seq + 1);
     if (st != MC_OK)
@@ -85,7 +85,7 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
         cm_scp03_cryptogram(&card->scp, CM_DC_CARD_CRYPTOGRAM, card->host_chal, card->card_chal,
                             r + 21) != CM_OK) {
         mc_chan_close(card);
-        return CM_SW_MEMORY_FAILURE;
+        return MC_SW_MEMORY_FAILURE;
     }
     card->chan = MC_CH_PENDING;
     card->chan_sel = card->sel;
@@ -99,17 +99,16 @@ uint16_t mc_cmd_init_update(mc_card *card, mc_cmd *c)
     c->rlen = 32;
     /* a.am and s.keys go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
-uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
     const uint8_t *aid = NULL;
     size_t aid_len = 0;
-    uint8_t hdr[4];
     bool pending = card->chan == MC_CH_PENDING, used;
-    uint16_t sw;
+    mc_sw sw;
     int ok;
     mc_status st = MC_OK;
 
@@ -119,28 +118,24 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
      * them).  Every EXTERNAL AUTHENTICATE ends a pending initiation; one
      * without a pending initiation leaves an open channel as it is. */
     if (!mc_level_valid(c->p1) || c->p2 != 0x00)
-        sw = CM_SW_WRONG_P1P2;
-    else if (c->too_long || c->lc != 16)
-        sw = CM_SW_WRONG_LENGTH;
+        sw = MC_SW_WRONG_P1P2;
+    else if (c->lc != 16)                /* (too long: lc 0) */
+        sw = MC_SW_WRONG_LENGTH;
     else if (!pending)
-        return CM_SW_CONDITIONS;
+        return MC_SW_CONDITIONS;
     else if ((c->p1 & card->chan_min) != card->chan_min)
-        sw = CM_SW_SECURITY_STATUS;
+        sw = MC_SW_SECURITY_STATUS;
     else
-        sw = CM_SW_OK;
-    if (sw != CM_SW_OK) {
+        sw = MC_SW_OK;
+    if (sw != MC_SW_OK) {
         if (pending)
             mc_chan_close(card);
         return sw;
     }
-    hdr[0] = c->cla;
-    hdr[1] = c->ins;
-    hdr[2] = c->p1;
-    hdr[3] = c->p2;
     ok = cm_scp03_check_cryptogram(&card->scp, CM_DC_HOST_CRYPTOGRAM, card->host_chal,
                                    card->card_chal, c->data) == CM_OK;
     if (ok)
-        ok = cm_scp03_verify_external_auth(&card->scp, hdr, c->data, c->ext) == CM_OK;
+        ok = cm_scp03_verify_external_auth(&card->scp, c->hdr, c->data, c->ext) == CM_OK;
     if (!ok) {
         mc_chan_close(card);
         /* The initiation was on the selected application (any other
@@ -152,15 +147,15 @@ uint16_t mc_cmd_ext_auth(mc_card *card, mc_cmd *c)
         }
         if (st == MC_OK)
             st = mc_log_event(card, MC_EV_AUTH_FAIL, aid, aid_len);
-        return st == MC_OK ? CM_SW_VERIFY_FAIL : mc_sw_of(st);
+        return st == MC_OK ? MC_SW_VERIFY_FAIL : mc_sw_of(st);
     }
     card->chan = MC_CH_OPEN;
     card->pin_ok = false;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
-uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec *k,
-                         uint8_t kcv_out[9])
+mc_sw mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec *k,
+                      uint8_t kcv_out[9])
 {
     cm_keyset ks;
     cm_aes aes;
@@ -178,10 +173,10 @@ uint16_t mc_parse_keyset(mc_card *card, const uint8_t *d, size_t len, mc_keyrec 
         memcpy(k->enc, ks.enc, sizeof(k->enc) + sizeof(k->mac) + sizeof(k->dek));
     }
     /* ks goes with the stack scrub after the command (mc_scrub_stack). */
-    return rc == CM_OK ? CM_SW_OK : CM_SW_WRONG_DATA;
+    return rc == CM_OK ? MC_SW_OK : MC_SW_WRONG_DATA;
 }
 
-uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
@@ -190,24 +185,21 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
     unsigned flags = c->gate;
     bool setup;
     uint32_t hwm;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
 
-    if (c->p2 != 0x81)
-        return CM_SW_WRONG_P1P2;
-    if (c->too_long || c->lc == 0)
-        return CM_SW_WRONG_LENGTH;
-    /* In BLANK only AREA SETUP (old KVN FF) passes the area-state rule (§6). */
+    /* P2 81 and data: the command table's (mc_apdu.c).  In BLANK only AREA
+     * SETUP (old KVN FF) passes the area-state rule (§6). */
     if (c->p1 == 0xFF)
         flags |= MC_G_BLANK;
     sw = mc_gate(card, flags, &a, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     setup = card->sel == MC_SEL_AM && a.state == MC_AREA_BLANK;
     if (c->p1 != (card->sel == MC_SEL_AM ? a.am.kvn : s.keys.kvn))
-        return CM_SW_REF_NOT_FOUND;
+        return MC_SW_REF_NOT_FOUND;
     sw = mc_parse_keyset(card, c->data, c->lc, &nk, kcv);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     st = mc_seq_hwm(card, &hwm);
     if (st != MC_OK)
@@ -233,7 +225,7 @@ uint16_t mc_cmd_put_key(mc_card *card, mc_cmd *c)
     memcpy(card->buf + 1, kcv, 9);
     /* nk, a.am and s go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
-    if (sw == CM_SW_OK)
+    if (sw == MC_SW_OK)
         c->rlen = 10;
     return sw;
 }

@@ -3,7 +3,7 @@
 #include "mc_int.h"
 #include "cm_tlv.h"
 
-static uint16_t select_aid(mc_card *card, mc_cmd *c)
+MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
@@ -15,7 +15,7 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
     size_t m1, m2;
 
     if (c->too_long || len > 16)
-        return CM_SW_WRONG_LENGTH;
+        return MC_SW_WRONG_LENGTH;
     memcpy(aid, c->data, len);
     /* No AID: the default application, the AM (§2, GlobalPlatform
      * discovery), answered as a SELECT of the AM by AID. */
@@ -39,13 +39,13 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
         if (st == MC_ERR_NVM)
             return MC_SW_MUTE;
         if (slot >= MC_MAX_APS)
-            return CM_SW_NOT_FOUND;
+            return MC_SW_NOT_FOUND;
         card->sel = (uint8_t)slot;
         state = s.state;
     }
     card->ef = 0xFF;
     if (c->p2 == 0x0C)
-        return CM_SW_OK;
+        return MC_SW_OK;
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m1 = cm_tlv_open(&w, 0x6F);
     cm_tlv_put(&w, 0x84, aid, len);
@@ -54,26 +54,26 @@ static uint16_t select_aid(mc_card *card, mc_cmd *c)
     cm_tlv_close(&w, m2);
     cm_tlv_close(&w, m1);
     c->rlen = w.pos;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
-static uint16_t select_ef(mc_card *card, mc_cmd *c)
+static mc_sw select_ef(mc_card *card, mc_cmd *c)
 {
     mc_slot_rec s;
     mc_ef_rec e;
     unsigned i;
-    uint16_t sw;
+    mc_sw sw;
     mc_status st;
     cm_tlv_writer w;
     size_t m;
     uint8_t d[5];
 
-    if (c->too_long || c->lc != 2)
-        return CM_SW_WRONG_LENGTH;
+    if (c->lc != 2)                      /* (too long: lc 0) */
+        return MC_SW_WRONG_LENGTH;
     /* An AP command: the AP's channel is needed (§5), its state is not; as
      * a SELECT it is not refused for corruption found elsewhere (§8). */
     sw = mc_gate(card, c->gate, NULL, &s);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     for (i = 0; i < s.ef_count; i++) {
         st = mc_ef_read(card, &s, i, &e);
@@ -83,10 +83,10 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
             break;
     }
     if (i >= s.ef_count)
-        return CM_SW_NOT_FOUND;
+        return MC_SW_NOT_FOUND;
     card->ef = (uint8_t)i;
     if (c->p2 == 0x0C)
-        return CM_SW_OK;
+        return MC_SW_OK;
     cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     m = cm_tlv_open(&w, 0x62);
     cm_tlv_put(&w, 0x80, e.size, 2);
@@ -106,24 +106,24 @@ static uint16_t select_ef(mc_card *card, mc_cmd *c)
     cm_tlv_put_u8(&w, 0x8A, 0x05);
     cm_tlv_close(&w, m);
     c->rlen = w.pos;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
-uint16_t mc_cmd_select(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
 {
     /* F1: by AID, the channel and the PIN state end first, whatever the
      * outcome. */
     if (c->p1 == 0x04)
         mc_chan_close(card);
     else if (c->p1 != 0x02)
-        return CM_SW_WRONG_P1P2;
+        return MC_SW_WRONG_P1P2;
     if (c->p2 != 0x00 && c->p2 != 0x0C)
-        return CM_SW_WRONG_P1P2;
+        return MC_SW_WRONG_P1P2;
     return c->p1 == 0x04 ? select_aid(card, c) : select_ef(card, c);
 }
 
 /* DF20: the open part always; the rest in an AM channel only (F5). */
-static uint16_t area_info(mc_card *card, mc_cmd *c)
+static mc_sw area_info(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     uint32_t free_bytes = 0;
@@ -171,12 +171,12 @@ static uint16_t area_info(mc_card *card, mc_cmd *c)
     cm_tlv_put_u16(&w, 0x88, MC_MAX_COMMAND_DATA);
     cm_tlv_close(&w, m);
     c->rlen = w.pos;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* DF21: newest entry first (mc_log_read: the newest, then by sequence
  * number). */
-static uint16_t security_log(mc_card *card, mc_cmd *c)
+static mc_sw security_log(mc_card *card, mc_cmd *c)
 {
     mc_log_rec e;
     uint32_t top = 0;
@@ -204,11 +204,11 @@ static uint16_t security_log(mc_card *card, mc_cmd *c)
     }
     cm_tlv_close(&w, m);
     c->rlen = w.pos;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
 /* 00E0: GP key information template, one C0 per key (ID, KVN, type, length). */
-static uint16_t key_info(mc_card *card, mc_cmd *c, const mc_area_rec *a)
+static mc_sw key_info(mc_card *card, mc_cmd *c, const mc_area_rec *a)
 {
     cm_tlv_writer w;
     uint8_t d[4];
@@ -226,28 +226,27 @@ static uint16_t key_info(mc_card *card, mc_cmd *c, const mc_area_rec *a)
     }
     cm_tlv_close(&w, m);
     c->rlen = w.pos;
-    return CM_SW_OK;
+    return MC_SW_OK;
 }
 
-uint16_t mc_cmd_get_data(mc_card *card, mc_cmd *c)
+mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     uint16_t tag = (uint16_t)((c->p1 << 8) | c->p2);
-    uint16_t sw;
+    mc_sw sw;
 
-    if (c->has_data || c->too_long)
-        return CM_SW_WRONG_LENGTH;
-    /* DF20 is open, but the AM's: it needs the AM selected (§4). */
+    /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
+     * AM's: it needs the AM selected (§4). */
     if (tag == 0xDF20)
-        return card->sel == MC_SEL_AM ? area_info(card, c) : CM_SW_NO_CURRENT_EF;
+        return card->sel == MC_SEL_AM ? area_info(card, c) : MC_SW_NO_CURRENT_EF;
     /* Any other tag is the AM's: area state, selection and channel come
      * before the tag's own check (PROTOCOL.md §9). */
     sw = mc_gate(card, c->gate, &a, NULL);
-    if (sw != CM_SW_OK)
+    if (sw != MC_SW_OK)
         return sw;
     if (tag == 0xDF21)
         return security_log(card, c);
     if (tag == 0x00E0)
         return key_info(card, c, &a);
-    return CM_SW_REF_NOT_FOUND;
+    return MC_SW_REF_NOT_FOUND;
 }

@@ -18,6 +18,8 @@
 #define MC_SERIAL_LEN 8
 #define MC_DIV_DATA_LEN 10
 
+/* mc_sw_of (mc_sw.h) turns these into status-word codes by their negation:
+ * a new value needs its code there, in that order. */
 typedef enum mc_status {
     MC_OK = 0,
     MC_ERR_PARAM = -1,     /* bad argument */

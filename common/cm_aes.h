@@ -27,7 +27,8 @@ typedef struct cm_aes {
 
 static inline int cm_aes_valid_key_len(size_t key_len)
 {
-    return key_len == 16 || key_len == 24 || key_len == 32;
+    /* 16, 24 or 32: a multiple of 8 from 16 to 32 */
+    return key_len - 16u <= 16u && (key_len & 7u) == 0;
 }
 
 #endif

@@ -74,7 +74,7 @@ static inline int cm_apdu_parse(const uint8_t *b, size_t len, cm_apdu *a)
     size_t nc = 0, ne = 0, at = 5;
     uint8_t ext = 0;
 
-    if (b == NULL || a == NULL)
+    if (CM_NULL(b) || CM_NULL(a))
         return CM_E_PARAM;
     if (len < 4) {
         memset(a, 0, sizeof(*a));

@@ -6,7 +6,7 @@
 
 static int check(const cm_aes *aes, const uint8_t *key, size_t key_len, size_t len)
 {
-    if (aes == NULL || aes->fn == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
+    if (CM_NULL(aes) || aes->fn == NULL || CM_NULL(key) || !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
     if (len % CM_AES_BLOCK != 0)
         return CM_E_PARAM;
@@ -71,7 +71,7 @@ size_t cm_pad_m2(uint8_t *buf, size_t len, size_t cap)
 {
     size_t n = cm_pad_m2_len(len);
 
-    if (buf == NULL || n > cap || n < len)
+    if (CM_NULL(buf) || n > cap || n < len)
         return 0;
     buf[len] = 0x80;
     memset(buf + len + 1, 0, n - len - 1);
@@ -85,7 +85,7 @@ int cm_unpad_m2(const uint8_t *buf, size_t len, size_t *data_len)
     size_t i, pos = 0;
     uint8_t found = 0, only_zeros = 0xFF;
 
-    if (buf == NULL || data_len == NULL || len == 0 || len % 16 != 0)
+    if (CM_NULL(buf) || CM_NULL(data_len) || len == 0 || len % 16 != 0)
         return CM_E_PADDING;
     for (i = 0; i < 16; i++) {
         size_t idx = len - 1 - i;
@@ -112,7 +112,7 @@ int cm_cbc_encrypt_pad(const cm_aes *aes, const uint8_t *key, size_t key_len,
 {
     size_t n = cm_pad_m2_len(len);
 
-    if (out == NULL || out_len == NULL || (in == NULL && len > 0))
+    if (CM_NULL(out) || CM_NULL(out_len) || (CM_NULL(in) && len > 0))
         return CM_E_PARAM;
     if (n > cap)
         return CM_E_SPACE;
@@ -131,7 +131,7 @@ int cm_cbc_decrypt_unpad(const cm_aes *aes, const uint8_t *key, size_t key_len,
 {
     int rc;
 
-    if (buf == NULL || data_len == NULL)
+    if (CM_NULL(buf) || CM_NULL(data_len))
         return CM_E_PARAM;
     if (len == 0 || len % 16 != 0)
         return CM_E_PADDING;

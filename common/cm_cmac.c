@@ -5,6 +5,7 @@
  * once more data follows it. */
 #include <string.h>
 #include "cm_cmac.h"
+#include "cm_cbc.h"
 #include "cm_ct.h"
 #include "cm_err.h"
 
@@ -39,7 +40,8 @@ static int encrypt_block(cm_cmac_ctx *ctx, uint8_t block[16])
 
 int cm_cmac_init(cm_cmac_ctx *ctx, const cm_aes *aes, const uint8_t *key, size_t key_len)
 {
-    if (ctx == NULL || aes == NULL || aes->fn == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
+    if (CM_NULL(ctx) || CM_NULL(aes) || aes->fn == NULL || CM_NULL(key) ||
+        !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
     memset(ctx, 0, sizeof(*ctx));
     ctx->aes = *aes;
@@ -50,7 +52,7 @@ int cm_cmac_init(cm_cmac_ctx *ctx, const cm_aes *aes, const uint8_t *key, size_t
 
 int cm_cmac_update(cm_cmac_ctx *ctx, const uint8_t *data, size_t len)
 {
-    if (ctx == NULL || (data == NULL && len > 0))
+    if (CM_NULL(ctx) || (CM_NULL(data) && len > 0))
         return CM_E_PARAM;
     while (len > 0) {
         size_t take;
@@ -77,7 +79,7 @@ int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
     uint8_t k[16];
     int rc = CM_OK;
 
-    if (ctx == NULL || tag == NULL)
+    if (CM_NULL(ctx) || CM_NULL(tag))
         return CM_E_PARAM;
     memset(k, 0, sizeof(k));
     if (ctx->error || encrypt_block(ctx, k) != CM_OK) {   /* L = E(0) */
@@ -87,8 +89,7 @@ int cm_cmac_final(cm_cmac_ctx *ctx, uint8_t tag[CM_AES_BLOCK])
     gf_double(k);                    /* K1 */
     if (ctx->buf_len < 16) {
         gf_double(k);                /* K2, for an incomplete (or empty) last block */
-        ctx->buf[ctx->buf_len] = 0x80;
-        memset(ctx->buf + ctx->buf_len + 1, 0, 16 - ctx->buf_len - 1);
+        cm_pad_m2(ctx->buf, ctx->buf_len, 16);
     }
     xor_block(ctx->buf, k);
     xor_block(ctx->x, ctx->buf);

@@ -14,4 +14,27 @@ enum {
     CM_E_KCV = -7       /* key check value did not match */
 };
 
+/* CM_NULL(p): is the pointer argument p NULL?  The functions of common/
+ * refuse a NULL pointer argument (CM_E_PARAM) in a hosted build: libmnap,
+ * the host tools, the simulator and every test, where the callers are many.
+ * In a freestanding build (the card runtime on its chip) their one caller
+ * is the runtime, which hands them the address of an object every time,
+ * and the checks are left out: 388 bytes of Cortex-M0+ code (docs/size.md).
+ * Checks of values (lengths, key sizes, a wiped context's cipher) stay in
+ * both. */
+#if defined(__STDC_HOSTED__) && __STDC_HOSTED__ == 0
+#define CM_NULL(p) ((void)(p), 0)
+#else
+#define CM_NULL(p) ((p) == NULL)
+#endif
+
+/* A static helper inlined into each of its callers: for a helper (or the
+ * body of a public function) of which the card links one caller only, so
+ * that the card has one copy and no call (docs/size.md). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CM_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define CM_ALWAYS_INLINE static inline
+#endif
+
 #endif

@@ -5,18 +5,19 @@
 #include "cm_ct.h"
 #include "cm_err.h"
 
-int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
-                    const uint8_t *before, size_t before_len,
-                    const uint8_t *after, size_t after_len,
-                    uint8_t *out, size_t out_len)
+/* The body of cm_kdf_ctr_cmac, inlined into cm_scp03_kdf (the card's one
+ * caller). */
+CM_ALWAYS_INLINE int kdf(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                         const uint8_t *before, size_t before_len, const uint8_t *after,
+                         size_t after_len, uint8_t *out, size_t out_len)
 {
     uint8_t block[16];
     size_t done = 0;
     unsigned i;
     int rc = CM_OK;
 
-    if (out == NULL || out_len == 0 || out_len > 255u * 16u ||
-        (before == NULL && before_len) || (after == NULL && after_len))
+    if (CM_NULL(out) || out_len == 0 || out_len > 255u * 16u ||
+        (CM_NULL(before) && before_len) || (CM_NULL(after) && after_len))
         return CM_E_PARAM;
     for (i = 1; done < out_len; i++) {
         cm_cmac_ctx ctx;
@@ -46,6 +47,14 @@ int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
     return rc;
 }
 
+int cm_kdf_ctr_cmac(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                    const uint8_t *before, size_t before_len,
+                    const uint8_t *after, size_t after_len,
+                    uint8_t *out, size_t out_len)
+{
+    return kdf(aes, key, key_len, before, before_len, after, after_len, out, out_len);
+}
+
 int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t constant,
                  const uint8_t *context, size_t context_len, uint8_t *out, size_t out_bits)
 {
@@ -53,13 +62,14 @@ int cm_scp03_kdf(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t 
      * separator, L on two bytes; the counter follows, then the context. */
     uint8_t before[15];
 
-    if (out_bits != 64 && out_bits != 128 && out_bits != 192 && out_bits != 256)
+    /* 64, 128, 192 or 256 */
+    if ((out_bits & 63u) != 0 || out_bits - 64u > 192u)
         return CM_E_PARAM;
     memset(before, 0, sizeof(before));
     before[11] = constant;
     before[12] = 0x00;
     before[13] = (uint8_t)(out_bits >> 8);
     before[14] = (uint8_t)out_bits;
-    return cm_kdf_ctr_cmac(aes, key, key_len, before, sizeof(before), context, context_len,
-                           out, out_bits / 8);
+    return kdf(aes, key, key_len, before, sizeof(before), context, context_len, out,
+               out_bits / 8);
 }

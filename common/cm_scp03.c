@@ -35,8 +35,8 @@ int cm_scp03_init(cm_scp03 *s, const cm_aes *aes, const uint8_t *k_enc, const ui
     unsigned i;
     int rc = CM_OK;
 
-    if (s == NULL || aes == NULL || k_enc == NULL || k_mac == NULL || !cm_aes_valid_key_len(key_len) ||
-        host_challenge == NULL || card_challenge == NULL)
+    if (CM_NULL(s) || CM_NULL(aes) || CM_NULL(k_enc) || CM_NULL(k_mac) ||
+        !cm_aes_valid_key_len(key_len) || CM_NULL(host_challenge) || CM_NULL(card_challenge))
         return CM_E_PARAM;
     memset(s, 0, sizeof(*s));
     s->aes = *aes;
@@ -56,7 +56,7 @@ int cm_scp03_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t host_
 {
     uint8_t context[16];
 
-    if (s == NULL || host_challenge == NULL || card_challenge == NULL || out == NULL)
+    if (CM_NULL(s) || CM_NULL(host_challenge) || CM_NULL(card_challenge) || CM_NULL(out))
         return CM_E_PARAM;
     memcpy(context, host_challenge, 8);
     memcpy(context + 8, card_challenge, 8);
@@ -81,7 +81,7 @@ int cm_scp03_check_cryptogram(const cm_scp03 *s, uint8_t constant, const uint8_t
     uint8_t expect[8];
     int rc;
 
-    if (received == NULL)
+    if (CM_NULL(received))
         return CM_E_PARAM;
     rc = cm_scp03_cryptogram(s, constant, host_challenge, card_challenge, expect);
     if (rc != CM_OK)
@@ -95,7 +95,7 @@ int cm_scp03_card_challenge(const cm_aes *aes, const uint8_t *k_enc, size_t key_
 {
     uint8_t context[3 + 16];
 
-    if (seq == NULL || aid == NULL || aid_len > 16 || out == NULL)
+    if (CM_NULL(seq) || CM_NULL(aid) || aid_len > 16 || CM_NULL(out))
         return CM_E_PARAM;
     memcpy(context, seq, 3);
     memcpy(context + 3, aid, aid_len);
@@ -143,7 +143,7 @@ int cm_scp03_cmac_begin(const cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t hdr[4
     size_t lc_len;
     int rc;
 
-    if (s == NULL || ctx == NULL || hdr == NULL || data_len > 65535 - 8)
+    if (CM_NULL(s) || CM_NULL(ctx) || CM_NULL(hdr) || data_len > 65535 - 8)
         return CM_E_PARAM;
     lc_len = put_lc(lc, data_len + CM_SCP03_MAC_LEN, ext_lc);
     rc = chain_begin(s, ctx, s->s_mac);
@@ -167,6 +167,14 @@ int cm_scp03_cmac_end(cm_cmac_ctx *ctx, uint8_t chain_out[16], uint8_t mac[8])
     return rc;
 }
 
+/* The body of cm_scp03_accept_command, inlined into cm_scp03_cmac_verify
+ * (the card's one caller). */
+CM_ALWAYS_INLINE void accept(cm_scp03 *s, const uint8_t chain[16])
+{
+    memcpy(s->mac_chain, chain, 16);
+    s->counter++;
+}
+
 int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8])
 {
     uint8_t chain[16], mac[8];
@@ -175,7 +183,7 @@ int cm_scp03_cmac_verify(cm_scp03 *s, cm_cmac_ctx *ctx, const uint8_t received[8
     if (rc == CM_OK)
         rc = ct_verdict(mac, received, CM_SCP03_MAC_LEN, CM_E_MAC);
     if (rc == CM_OK)
-        cm_scp03_accept_command(s, chain);
+        accept(s, chain);
     cm_wipe(chain, sizeof(chain));
     return rc;
 }
@@ -221,7 +229,7 @@ int cm_scp03_external_auth(cm_scp03 *s, uint8_t level, const uint8_t host_crypto
     uint8_t chain[16];
     int rc;
 
-    if (s == NULL || host_cryptogram == NULL || out_data == NULL)
+    if (CM_NULL(s) || CM_NULL(host_cryptogram) || CM_NULL(out_data))
         return CM_E_PARAM;
     hdr[2] = level;
     memset(s->mac_chain, 0, 16);
@@ -240,7 +248,7 @@ int cm_scp03_verify_external_auth(cm_scp03 *s, const uint8_t hdr[4], const uint8
 {
     int rc;
 
-    if (s == NULL || hdr == NULL || data == NULL)
+    if (CM_NULL(s) || CM_NULL(hdr) || CM_NULL(data))
         return CM_E_PARAM;
     /* The chain starts from zero at EXTERNAL AUTHENTICATE, whatever s holds;
      * the check of any command adopts the new chain value on a match only. */
@@ -257,7 +265,7 @@ int cm_scp03_icv(const cm_scp03 *s, int response, uint8_t icv[16])
 {
     uint8_t block[16];
 
-    if (s == NULL || icv == NULL)
+    if (CM_NULL(s) || CM_NULL(icv))
         return CM_E_PARAM;
     memset(block, 0, sizeof(block));
     /* R-ENCRYPTION marks its counter block with 80 in the first byte. */
@@ -301,7 +309,7 @@ int cm_scp03_wrap_command(cm_scp03 *s, const uint8_t *apdu, size_t len,
     size_t body_len, lc_new, pos, n;
     int rc;
 
-    if (s == NULL || apdu == NULL || out == NULL || out_len == NULL)
+    if (CM_NULL(s) || CM_NULL(apdu) || CM_NULL(out) || CM_NULL(out_len))
         return CM_E_PARAM;
     rc = cm_apdu_parse(apdu, len, &v);
     if (rc != CM_OK)
@@ -353,7 +361,7 @@ int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, si
     size_t body_len;
     int rc;
 
-    if (s == NULL || hdr == NULL || (data == NULL && len) || plain_len == NULL)
+    if (CM_NULL(s) || CM_NULL(hdr) || (CM_NULL(data) && len) || CM_NULL(plain_len))
         return CM_E_PARAM;
     rc = cm_scp03_verify_command(s, hdr, data, len, ext_lc);
     if (rc != CM_OK)
@@ -367,8 +375,7 @@ int cm_scp03_unwrap_command(cm_scp03 *s, const uint8_t hdr[4], uint8_t *data, si
 
 void cm_scp03_accept_command(cm_scp03 *s, const uint8_t chain[16])
 {
-    memcpy(s->mac_chain, chain, 16);
-    s->counter++;
+    accept(s, chain);
 }
 
 static int sw_carries_rmac(uint16_t sw)
@@ -376,8 +383,9 @@ static int sw_carries_rmac(uint16_t sw)
     return sw == 0x9000 || (sw & 0xFF00) == 0x6200 || (sw & 0xFF00) == 0x6300;
 }
 
-static int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len, uint16_t sw,
-                        uint8_t mac[8])
+/* Inline: the card links cm_scp03_wrap_response only, the host both. */
+CM_ALWAYS_INLINE int response_mac(const cm_scp03 *s, const uint8_t *data, size_t len,
+                                  uint16_t sw, uint8_t mac[8])
 {
     cm_cmac_ctx ctx;
     uint8_t tag[16], swb[2];
@@ -404,7 +412,7 @@ int cm_scp03_wrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, size_t c
     size_t n = len;
     int rc;
 
-    if (s == NULL || (buf == NULL && (len || cap)) || out_len == NULL || len > cap)
+    if (CM_NULL(s) || (CM_NULL(buf) && (len || cap)) || CM_NULL(out_len) || len > cap)
         return CM_E_PARAM;
     if ((s->level & CM_SL_RENC) && len > 0) {
         n = cm_pad_m2(buf, len, cap);
@@ -433,7 +441,7 @@ int cm_scp03_unwrap_response(const cm_scp03 *s, uint8_t *buf, size_t len, uint16
     size_t n = len;
     int rc;
 
-    if (s == NULL || (buf == NULL && len) || plain_len == NULL)
+    if (CM_NULL(s) || (CM_NULL(buf) && len) || CM_NULL(plain_len))
         return CM_E_PARAM;
     if ((s->level & CM_SL_RMAC) && sw_carries_rmac(sw)) {
         if (len < CM_SCP03_MAC_LEN)
@@ -458,7 +466,7 @@ int cm_scp03_wrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     size_t n;
     int rc;
 
-    if (key == NULL || out == NULL || out_len == NULL || !cm_aes_valid_key_len(key_len))
+    if (CM_NULL(key) || CM_NULL(out) || CM_NULL(out_len) || !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
     memcpy(block, key, key_len);
     n = key_len;
@@ -472,15 +480,17 @@ int cm_scp03_wrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     return rc;
 }
 
-int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
-                        const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
+/* The body of cm_scp03_unwrap_key, inlined into the key-set parser (the
+ * card's one caller). */
+CM_ALWAYS_INLINE int unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                                const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
 {
     uint8_t block[32];
     size_t expect, i;
     uint8_t bad = 0;
     int rc;
 
-    if (in == NULL || key == NULL || !cm_aes_valid_key_len(key_len))
+    if (CM_NULL(in) || CM_NULL(key) || !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
     expect = (key_len + 15) & ~(size_t)15;   /* padded to a block multiple */
     if (in_len != expect)
@@ -500,11 +510,19 @@ int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     return rc;
 }
 
-int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
+int cm_scp03_unwrap_key(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
+                        const uint8_t *in, size_t in_len, size_t key_len, uint8_t *key)
+{
+    return unwrap_key(aes, dek, dek_len, in, in_len, key_len, key);
+}
+
+/* The body of cm_kcv, inlined into cm_kcv_check (the card's one caller). */
+CM_ALWAYS_INLINE int kcv_of(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
 {
     uint8_t block[16];
 
-    if (aes == NULL || aes->fn == NULL || key == NULL || kcv == NULL || !cm_aes_valid_key_len(key_len))
+    if (CM_NULL(aes) || aes->fn == NULL || CM_NULL(key) || CM_NULL(kcv) ||
+        !cm_aes_valid_key_len(key_len))
         return CM_E_PARAM;
     memset(block, 0x01, sizeof(block));
     if (aes->fn(aes->ctx, 0, key, key_len, block, block) != 0)
@@ -514,17 +532,30 @@ int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3]
     return CM_OK;
 }
 
-int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
+int cm_kcv(const cm_aes *aes, const uint8_t *key, size_t key_len, uint8_t kcv[3])
+{
+    return kcv_of(aes, key, key_len, kcv);
+}
+
+/* The body of cm_kcv_check, inlined into the key-set parser (the card's one
+ * caller). */
+CM_ALWAYS_INLINE int kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len,
+                               const uint8_t expected[3])
 {
     uint8_t kcv[3];
     int rc;
 
-    if (expected == NULL)
+    if (CM_NULL(expected))
         return CM_E_PARAM;
-    rc = cm_kcv(aes, key, key_len, kcv);
+    rc = kcv_of(aes, key, key_len, kcv);
     if (rc != CM_OK)
         return rc;
     return ct_verdict(kcv, expected, 3, CM_E_KCV);
+}
+
+int cm_kcv_check(const cm_aes *aes, const uint8_t *key, size_t key_len, const uint8_t expected[3])
+{
+    return kcv_check(aes, key, key_len, expected);
 }
 
 int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
@@ -534,7 +565,7 @@ int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
     size_t n = 0, elen, i;
     int rc = CM_OK;
 
-    if (ks == NULL || out == NULL || out_len == NULL || !cm_aes_valid_key_len(ks->key_len))
+    if (CM_NULL(ks) || CM_NULL(out) || CM_NULL(out_len) || !cm_aes_valid_key_len(ks->key_len))
         return CM_E_PARAM;
     keys[0] = ks->enc;
     keys[1] = ks->mac;
@@ -566,14 +597,16 @@ int cm_scp03_keyset_data(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
                           const uint8_t *data, size_t len, cm_keyset *out, uint8_t kcv_out[9])
 {
-    size_t pos = 1, klen = 0, elen, i;
+    size_t pos = 1, klen, elen, i;
     int rc = CM_OK, kcv_bad = 0;
 
-    if (data == NULL || out == NULL)
+    if (CM_NULL(data) || CM_NULL(out))
         return CM_E_PARAM;
     memset(out, 0, sizeof(*out));
-    if (len < 1 || data[0] < 0x01 || data[0] > 0x7F)
+    /* (shorter than KVN 88 Ll Lk: no key set) */
+    if (len < 4 || data[0] < 0x01 || data[0] > 0x7F)
         return CM_E_FORMAT;
+    klen = data[3];
     for (i = 0; i < 3; i++) {
         /* 88 Ll Lk E(key) 03 KCV, every key of the first one's length. */
         const uint8_t *p = data + pos;
@@ -585,19 +618,17 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
             rc = CM_E_FORMAT;
             break;
         }
-        if (i == 0)
-            klen = p[2];
         elen = (klen + 15) & ~(size_t)15;      /* E(key): padded to a block multiple */
         if (p[2] != klen || !cm_aes_valid_key_len(klen) || p[1] != elen + 1 ||
             len - pos < 3 + elen + 4 || p[3 + elen] != 0x03) {
             rc = CM_E_FORMAT;
             break;
         }
-        rc = cm_scp03_unwrap_key(aes, dek, dek_len, p + 3, elen, klen, key);
+        rc = unwrap_key(aes, dek, dek_len, p + 3, elen, klen, key);
         if (rc != CM_OK)
             break;
         /* Check every KCV (no early exit), report once at the end. */
-        rc = cm_kcv_check(aes, key, klen, p + 4 + elen);
+        rc = kcv_check(aes, key, klen, p + 4 + elen);
         if (rc == CM_E_KCV)
             kcv_bad = 1;
         else if (rc != CM_OK)
@@ -622,6 +653,6 @@ int cm_scp03_keyset_parse(const cm_aes *aes, const uint8_t *dek, size_t dek_len,
 
 void cm_scp03_close(cm_scp03 *s)
 {
-    if (s != NULL)
+    if (!CM_NULL(s))
         cm_wipe(s, sizeof(*s));
 }
