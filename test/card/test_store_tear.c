@@ -478,7 +478,14 @@ static int tc_check_recovery(void *p, const tr_cut *cut)
     return TR_AFTER;
 }
 
-static void tear_recovery(bool page)
+/* A transaction dies, then the start-up that recovers it dies at each of its
+ * writes, half-way through (k3), under the byte models or (page) whole pages.
+ * replay: the transaction dies right after its commit write, so recovery
+ * replays it (the home copies, then the CLEAR slot and the wipe behind the
+ * kept records); otherwise it dies at its last write before the commit write
+ * (all its records in the journal), so recovery discards it (the CLEAR slot,
+ * then each piece of the wipe). */
+static void tear_restart(bool replay, bool page)
 {
     static const size_t k0[] = {0}, k3[] = {3};
     const scenario sc = {"multi", w_multi, 4};
@@ -492,60 +499,29 @@ static void tear_recovery(bool page)
         tc.page = ct_tear_page();
         tc.values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
     }
-    tc.check = tc_check_recovery;
+    tc.check = replay ? tc_check_recovery : tc_check_discard;
     tc.measured = NULL;
-    /* the transaction dies right after its commit write */
     tc.kset = TR_K_LIST;
     tc.k_list = k0;
     tc.k_count = 1;
-    tc.first_n = tc.last_n = t.commit_idx + 1;
-    /* the first recovery dies at each of its writes, half-way through it */
+    tc.first_n = tc.last_n = replay ? t.commit_idx + 1 : t.commit_idx;
     tc.restart_k = k3;
     tc.restart_k_count = 1;
     TEAR_RUN(&tc, &st);
-    /* the replay writes the home copies and the clear: total - commit_idx */
-    assert_int_equal(st.restart_writes_max, t.total - t.commit_idx);
-    /* each of them with the interrupted byte old (never sampled out), and
-     * with the other models */
-    assert_true(st.restart_cuts >= t.total - t.commit_idx);
-    printf("  recovery torn at each of its %llu writes%s: %lu cut points (%lu with the "
-           "interrupted byte not old)\n",
-           (unsigned long long)st.restart_writes_max, page ? ", pages torn whole" : "",
-           st.restart_cuts, st.valued);
-    total_cuts += st.restart_cuts;
-    release();
-}
-
-/* The transaction dies at its last write before the commit write (all its
- * records in the journal); the recovery that discards it dies at each of its
- * writes (the CLEAR slot, then each piece of the wipe), half-way through. */
-static void tear_discard(bool page)
-{
-    static const size_t k0[] = {0}, k3[] = {3};
-    const scenario sc = {"multi", w_multi, 4};
-    tear_ctx t;
-    tr_case tc;
-    tr_stats st;
-
-    tc_init(&t, &tc, &sc);
-    if (page) {
-        tc.page = ct_tear_page();
-        tc.values = TR_V_OLD | TR_V_00 | TR_V_FF | TR_V_RANDOM;
+    if (replay) {
+        /* the replay writes the home copies and the clear: total - commit_idx */
+        assert_int_equal(st.restart_writes_max, t.total - t.commit_idx);
+        /* each of them with the interrupted byte old (never sampled out), and
+         * with the other models */
+        assert_true(st.restart_cuts >= t.total - t.commit_idx);
+    } else {
+        /* the CLEAR slot and the wipe of the records (a piece per page) */
+        assert_true(st.restart_writes_max > 30);
     }
-    tc.check = tc_check_discard;
-    tc.measured = NULL;
-    tc.kset = TR_K_LIST;
-    tc.k_list = k0;
-    tc.k_count = 1;
-    tc.first_n = tc.last_n = t.commit_idx;
-    tc.restart_k = k3;
-    tc.restart_k_count = 1;
-    TEAR_RUN(&tc, &st);
-    /* the CLEAR slot and the wipe of the records (a piece per page) */
-    assert_true(st.restart_writes_max > 30);
-    printf("  discard torn at each of its %llu writes%s: %lu cut points\n",
-           (unsigned long long)st.restart_writes_max, page ? ", pages torn whole" : "",
-           st.restart_cuts);
+    printf("  %s torn at each of its %llu writes%s: %lu cut points (%lu with the "
+           "interrupted byte not old)\n",
+           replay ? "recovery" : "discard", (unsigned long long)st.restart_writes_max,
+           page ? ", pages torn whole" : "", st.restart_cuts, st.valued);
     total_cuts += st.restart_cuts;
     release();
 }
@@ -553,20 +529,20 @@ static void tear_discard(bool page)
 static void test_tear_during_discard(void **state)
 {
     (void)state;
-    tear_discard(false);
-    tear_discard(true);
+    tear_restart(false, false);
+    tear_restart(false, true);
 }
 
 static void test_tear_during_recovery(void **state)
 {
     (void)state;
-    tear_recovery(false);
+    tear_restart(true, false);
 }
 
 static void test_tear_recovery_pages(void **state)
 {
     (void)state;
-    tear_recovery(true);
+    tear_restart(true, true);
 }
 
 /* ---- counters ----------------------------------------------------------- */
