@@ -336,11 +336,16 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
 mc_sw mc_install(mc_card *card)
 {
     mc_ld *L = &card->ld;
-    mc_slot_rec *s = SLOT(L);
-    unsigned slot = MC_MAX_APS, n = L->ef_n;
-    uint32_t seq = 0, hwm = 0, need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
+    mc_slot_rec *s;
+    unsigned slot = MC_MAX_APS, n;
+    uint32_t seq = 0, hwm = 0, need;
     mc_status st = MC_OK;
     mc_sw sw;
+
+    MC_OPAQUE(L);
+    s = SLOT(L);
+    n = L->ef_n;
+    need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
     if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)
