@@ -264,31 +264,50 @@ mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf
     return tx_write(card, off, buf, len, true);
 }
 
-/* Copies the nrec records of the journal to their home in the data space. */
-static mc_status apply_records(struct mc_card *card, uint16_t nrec)
+/* The nrec records of a COMMITTED journal (sequence number seq, used
+ * bytes), in one walk (make size).  apply false: checks them completely
+ * before anything of them is applied: every record must carry seq, fit the
+ * data space and the used length, and match its CRC-32.  apply true: copies
+ * each to its home in the data space, with the same checks but the CRC-32
+ * (commit's records were just written; recovery checked them first). */
+static mc_status walk_records(struct mc_card *card, uint32_t seq, uint16_t nrec, uint16_t used,
+                              bool apply)
 {
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
-    uint32_t pos = ST_REC_OFF;
+    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + used;
 
     for (uint16_t i = 0; i < nrec; i++) {
-        mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
-        uint32_t off = st_get32(h + 4), len = st_get16(h + 8), done = 0;
+        uint32_t off, len, crc, done = 0;
+        mc_status rc;
 
+        if (end - pos < ST_REC_HDR)
+            return MC_ERR_CORRUPT;
+        rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         if (rc != MC_OK)
             return rc;
+        off = st_get32(h + 4);
+        len = st_get16(h + 8);
         pos += ST_REC_HDR;
+        if (st_get32(h) != seq || len == 0 || len > end - pos ||
+            !mc_st_data_range_ok(card, off, len))
+            return MC_ERR_CORRUPT;
+        crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
         while (done < len) {
             uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
             rc = mc_st_nvm_read(card, pos + done, chunk, k);
-            if (rc == MC_OK)
+            if (rc == MC_OK && apply)
                 rc = mc_st_nvm_write(card, ST_DATA_OFF + off + done, chunk, k);
             if (rc != MC_OK)
                 return rc;
+            if (!apply)
+                crc = mc_crc32_update(crc, chunk, k);
             done += k;
         }
+        if (!apply && mc_crc32_final(crc) != st_get32(h + 10))
+            return MC_ERR_CORRUPT;
         pos += len;
     }
-    return MC_OK;
+    return pos == end ? MC_OK : MC_ERR_CORRUPT;
 }
 
 mc_status mc_store_commit(struct mc_card *card)
@@ -318,7 +337,7 @@ mc_status mc_store_commit(struct mc_card *card)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
     st->tx_seq++;
-    rc = apply_records(card, nrec);
+    rc = walk_records(card, st->tx_seq, nrec, used, true);
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
         rc = mc_st_nvm_flush(card);
@@ -382,45 +401,6 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     return MC_OK;
 }
 
-/* Checks a COMMITTED journal completely before anything of it is applied:
- * every record must carry the descriptor's sequence number, fit the data
- * space and the used length, and match its CRC-32. */
-static mc_status verify_records(struct mc_card *card, uint32_t seq, uint16_t nrec, uint16_t used)
-{
-    uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
-    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + used;
-
-    for (uint16_t i = 0; i < nrec; i++) {
-        uint32_t off, len, crc, done = 0;
-        mc_status rc;
-
-        if (end - pos < ST_REC_HDR)
-            return MC_ERR_CORRUPT;
-        rc = mc_st_nvm_read(card, pos, h, sizeof(h));
-        if (rc != MC_OK)
-            return rc;
-        off = st_get32(h + 4);
-        len = st_get16(h + 8);
-        pos += ST_REC_HDR;
-        if (st_get32(h) != seq || len == 0 || len > end - pos ||
-            !mc_st_data_range_ok(card, off, len))
-            return MC_ERR_CORRUPT;
-        crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
-        while (done < len) {
-            uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
-            rc = mc_st_nvm_read(card, pos + done, chunk, k);
-            if (rc != MC_OK)
-                return rc;
-            crc = mc_crc32_update(crc, chunk, k);
-            done += k;
-        }
-        if (mc_crc32_final(crc) != st_get32(h + 10))
-            return MC_ERR_CORRUPT;
-        pos += len;
-    }
-    return pos == end ? MC_OK : MC_ERR_CORRUPT;
-}
-
 mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
@@ -446,9 +426,9 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
     } else {
         /* Committed, perhaps not (fully) copied home: verify everything,
          * then replay (copying again what already arrived is harmless). */
-        rc = verify_records(card, seq, nrec, used);
+        rc = walk_records(card, seq, nrec, used, false);
         if (rc == MC_OK)
-            rc = apply_records(card, nrec);
+            rc = walk_records(card, seq, nrec, used, true);
         if (rc == MC_OK)
             rc = mc_st_nvm_flush(card);
         if (rc != MC_OK)
