@@ -324,7 +324,7 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
     for (i = 0; st == MC_OK && i < n; i++, e++) {
         at = base + mc_get32(e->data_off);
         clen = e->type == MC_EF_TRANSPARENT ? L->clen[i] : 0;
-        st = mc_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
+        st = mc_store_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
                           mc_ef_span(e) - clen);
         mc_seal(e, sizeof(*e), MC_MAGIC_EF);
     }

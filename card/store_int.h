@@ -100,6 +100,10 @@ static inline uint32_t st_get32(const uint8_t *p)
 mc_status mc_st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
 mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
 mc_status mc_st_nvm_flush(struct mc_card *card);
+/* Sets NVM [addr, addr + len) to value (store.c); lazy: only the pieces
+ * that do not hold it already, *wrote set when one was written. */
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
+                     bool *wrote);
 /* Size of the data space for this port's NVM (0 when too small). */
 uint32_t mc_st_data_size(struct mc_card *card);
 /* true when [off, off+len) lies inside the data space. */

@@ -63,25 +63,10 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
  * a cut here leaves the rest to the next start-up's wipe. */
 static mc_status wipe_records(struct mc_card *card, uint32_t keep)
 {
-    uint8_t b[ST_PAGE];
-    uint32_t a = ST_REC_OFF + keep, end = ST_JNL_END, n, i;
-    mc_status rc = MC_OK;
     bool wrote = false;
+    mc_status rc = mc_st_fill(card, ST_REC_OFF + keep, 0xFF, ST_JNL_END - ST_REC_OFF - keep, true,
+                              &wrote);
 
-    while (a < end && rc == MC_OK) {
-        n = ((a + ST_PAGE) & ~(ST_PAGE - 1u)) - a;
-        if (n > end - a)
-            n = end - a;
-        rc = mc_st_nvm_read(card, a, b, n);
-        for (i = 0; rc == MC_OK && i < n && b[i] == 0xFF; i++)
-            ;
-        if (rc == MC_OK && i < n) {
-            memset(b, 0xFF, n);
-            rc = mc_st_nvm_write(card, a, b, n);
-            wrote = true;
-        }
-        a += n;
-    }
     if (rc == MC_OK && wrote)
         rc = mc_st_nvm_flush(card);
     return rc;
