@@ -84,57 +84,62 @@ static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
     return rc == MC_OK ? wipe_records(card, keep) : rc;
 }
 
+/* A control slot's fields. */
+typedef struct {
+    uint32_t seq;
+    uint16_t nrec, used;
+    uint8_t state;
+} ctl_t;
+
 /* Reads the control slot at off: true when it is valid (magic, CRC-32,
  * state, lengths, and a sequence number of its slot's parity). */
-static bool read_ctl(struct mc_card *card, uint32_t off, uint32_t *seq, uint8_t *state,
-                     uint16_t *nrec, uint16_t *used, mc_status *rc)
+static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc)
 {
     uint8_t d[ST_DESC_LEN];
 
     *rc = mc_st_nvm_read(card, off, d, sizeof(d));
     if (*rc != MC_OK)
         return false;
-    *seq = st_get32(d + 4);
-    *state = d[2];
-    *nrec = st_get16(d + 8);
-    *used = st_get16(d + 10);
+    c->seq = st_get32(d + 4);
+    c->state = d[2];
+    c->nrec = st_get16(d + 8);
+    c->used = st_get16(d + 10);
     return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
-           ctl_off(*seq) == off && *used <= ST_REC_AREA &&
-           (*state == ST_STATE_CLEAR ? *nrec == 0
-                                     : *state == ST_STATE_COMMITTED && *nrec != 0 &&
-                                           (uint32_t)*nrec * ST_REC_HDR <= *used);
+           ctl_off(c->seq) == off && c->used <= ST_REC_AREA &&
+           (c->state == ST_STATE_CLEAR ? c->nrec == 0
+                                       : c->state == ST_STATE_COMMITTED && c->nrec != 0 &&
+                                             (uint32_t)c->nrec * ST_REC_HDR <= c->used);
 }
 
 /* The active control slot: the valid one with the greater sequence number
  * (serial order).  -1: neither is valid (damage). */
-static int active_ctl(struct mc_card *card, uint32_t *seq, uint8_t *state, uint16_t *nrec,
-                      uint16_t *used, mc_status *rc)
+static int active_ctl(struct mc_card *card, ctl_t *c, mc_status *rc)
 {
-    uint32_t sb;
-    uint8_t tb;
-    uint16_t nb, ub;
-    bool a = read_ctl(card, ST_CTL_A_OFF, seq, state, nrec, used, rc), b;
+    ctl_t x[2];
+    bool a = read_ctl(card, ST_CTL_A_OFF, &x[0], rc), b;
+    int i;
 
     if (*rc != MC_OK)
         return -1;
-    b = read_ctl(card, ST_CTL_B_OFF, &sb, &tb, &nb, &ub, rc);
-    if (*rc != MC_OK)
+    b = read_ctl(card, ST_CTL_B_OFF, &x[1], rc);
+    if (*rc != MC_OK || (!a && !b))
         return -1;
-    if (b && (!a || (int32_t)(sb - *seq) > 0)) {
-        *seq = sb;
-        *state = tb;
-        *nrec = nb;
-        *used = ub;
-        return 1;
-    }
-    return a ? 0 : -1;
+    i = b && (!a || (int32_t)(x[1].seq - x[0].seq) > 0);
+    *c = x[i];
+    return i;
 }
 
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
 {
-    uint16_t nrec, used;
+    ctl_t c;
     mc_status rc;
-    return active_ctl(card, seq, state, &nrec, &used, &rc);
+    int i = active_ctl(card, &c, &rc);
+
+    if (i >= 0) {
+        *seq = c.seq;
+        *state = c.state;
+    }
+    return i;
 }
 
 mc_status mc_st_journal_format(struct mc_card *card)
@@ -389,6 +394,7 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
 mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
+    ctl_t c;
     uint32_t seq;
     uint8_t state, mark;
     uint16_t nrec, used;
@@ -396,8 +402,12 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 
     /* Neither control slot valid: no tear can do that (a torn control write
      * spoils only the inactive slot), so it is damage. */
-    if (active_ctl(card, &seq, &state, &nrec, &used, &rc) < 0)
+    if (active_ctl(card, &c, &rc) < 0)
         return rc != MC_OK ? rc : MC_ERR_CORRUPT;
+    seq = c.seq;
+    state = c.state;
+    nrec = c.nrec;
+    used = c.used;
     st->tx_seq = seq;
     if (state == ST_STATE_CLEAR) {
         /* The open mark of the next sequence number: a transaction began and
