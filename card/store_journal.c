@@ -260,13 +260,12 @@ mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf
  * data space and the used length, and match its CRC-32.  apply true: copies
  * each to its home in the data space, with the same checks but the CRC-32
  * (commit's records were just written; recovery checked them first). */
-static mc_status walk_records(struct mc_card *card, uint32_t seq, uint16_t nrec, uint16_t used,
-                              bool apply)
+static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
 {
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
-    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + used;
+    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + c->used;
 
-    for (uint16_t i = 0; i < nrec; i++) {
+    for (uint16_t i = 0; i < c->nrec; i++) {
         uint32_t off, len, crc, done = 0;
         mc_status rc;
 
@@ -278,7 +277,7 @@ static mc_status walk_records(struct mc_card *card, uint32_t seq, uint16_t nrec,
         off = st_get32(h + 4);
         len = st_get16(h + 8);
         pos += ST_REC_HDR;
-        if (st_get32(h) != seq || len == 0 || len > end - pos ||
+        if (st_get32(h) != c->seq || len == 0 || len > end - pos ||
             !mc_st_data_range_ok(card, off, len))
             return MC_ERR_CORRUPT;
         crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
@@ -303,9 +302,11 @@ static mc_status walk_records(struct mc_card *card, uint32_t seq, uint16_t nrec,
 mc_status mc_store_commit(struct mc_card *card)
 {
     mc_store *st = &card->store;
-    uint16_t nrec = st->journal_records;
-    uint16_t used = (uint16_t)st->journal_used;
+    ctl_t c;
     mc_status rc;
+
+    c.nrec = st->journal_records;
+    c.used = (uint16_t)st->journal_used;
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
@@ -317,21 +318,21 @@ mc_status mc_store_commit(struct mc_card *card)
     st->in_tx = false;
     st->journal_records = 0;
     st->journal_used = 0;
-    if (nrec == 0)
+    if (c.nrec == 0)
         return MC_OK;
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, nrec, used);
+        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, c.nrec, c.used);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
-    st->tx_seq++;
-    rc = walk_records(card, st->tx_seq, nrec, used, true);
+    c.seq = ++st->tx_seq;
+    rc = walk_records(card, &c, true);
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
         rc = mc_st_nvm_flush(card);
-    return rc == MC_OK ? clear(card, st->tx_seq + 1u, used) : rc;
+    return rc == MC_OK ? clear(card, st->tx_seq + 1u, c.used) : rc;
 }
 
 void mc_store_abort(struct mc_card *card)
@@ -395,35 +396,29 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
     ctl_t c;
-    uint32_t seq;
-    uint8_t state, mark;
-    uint16_t nrec, used;
+    uint8_t mark;
     mc_status rc;
 
     /* Neither control slot valid: no tear can do that (a torn control write
      * spoils only the inactive slot), so it is damage. */
     if (active_ctl(card, &c, &rc) < 0)
         return rc != MC_OK ? rc : MC_ERR_CORRUPT;
-    seq = c.seq;
-    state = c.state;
-    nrec = c.nrec;
-    used = c.used;
-    st->tx_seq = seq;
-    if (state == ST_STATE_CLEAR) {
+    st->tx_seq = c.seq;
+    if (c.state == ST_STATE_CLEAR) {
         /* The open mark of the next sequence number: a transaction began and
          * did not reach its commit point.  Nothing of it is home: discard
          * (a CLEAR slot of that number).  Any other mark, torn or not, is
          * no open transaction. */
         rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
-        if (rc != MC_OK || mark != ST_MARK(seq + 1u))
-            return rc != MC_OK ? rc : wipe_records(card, used);
-        used = 0;
+        if (rc != MC_OK || mark != ST_MARK(c.seq + 1u))
+            return rc != MC_OK ? rc : wipe_records(card, c.used);
+        c.used = 0;
     } else {
         /* Committed, perhaps not (fully) copied home: verify everything,
          * then replay (copying again what already arrived is harmless). */
-        rc = walk_records(card, seq, nrec, used, false);
+        rc = walk_records(card, &c, false);
         if (rc == MC_OK)
-            rc = walk_records(card, seq, nrec, used, true);
+            rc = walk_records(card, &c, true);
         if (rc == MC_OK)
             rc = mc_st_nvm_flush(card);
         if (rc != MC_OK)
@@ -431,7 +426,7 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
     }
     /* Then CLEAR keeping the replayed records (none after a discard), and
      * the rest wiped. */
-    rc = clear(card, seq + 1u, used);
+    rc = clear(card, c.seq + 1u, c.used);
     if (rc == MC_OK && recovered != NULL)
         *recovered = true;
     return rc;
