@@ -265,7 +265,7 @@ static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
     uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + c->used;
 
-    for (uint16_t i = 0; i < c->nrec; i++) {
+    for (unsigned i = 0; i < c->nrec; i++) {
         uint32_t off, len, crc, done = 0;
         mc_status rc;
 
@@ -373,7 +373,7 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     uint32_t end = off + (uint32_t)len;
 
     /* Records in write order, so a later write of the same bytes wins. */
-    for (uint16_t i = 0; i < st->journal_records; i++) {
+    for (unsigned i = 0; i < st->journal_records; i++) {
         mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t roff = st_get32(h + 4), rlen = st_get16(h + 8);
         uint32_t lo, hi;
