@@ -268,6 +268,8 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     bool used;
     mc_status st;
 
+    MC_OPAQUE(a);
+    MC_OPAQUE(s);
     /* Counters of free slots count too: they are never reset (§3). */
     for (i = 0; i < MC_STORE_COUNTERS; i++) {
         st = mc_store_counter_get(card, i, &v);
