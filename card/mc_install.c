@@ -292,6 +292,7 @@ MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned
     bool used;
     mc_status st;
 
+    MC_OPAQUE(s);
     if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
         return MC_SW_ALREADY_EXISTS;
     *slot = MC_MAX_APS;
