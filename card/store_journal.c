@@ -192,6 +192,7 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
     mc_status rc = MC_OK;
 
+    ST_OPAQUE(st);
     if (st->corrupt)
         return MC_ERR_CORRUPT;
     if (!st->in_tx || (buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
