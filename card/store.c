@@ -149,17 +149,26 @@ uint32_t mc_store_data_size(struct mc_card *card)
     return mc_st_data_size(card);
 }
 
+/* The checks of a data-space access: the store is sound (MC_ERR_CORRUPT),
+ * a buffer when there are bytes, the range inside the data space
+ * (MC_ERR_PARAM). */
+static mc_status data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    if (card->store.corrupt)
+        return MC_ERR_CORRUPT;
+    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
+        return MC_ERR_PARAM;
+    return MC_OK;
+}
+
 mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
 {
     mc_store *st = &card->store;
     mc_status rc;
 
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    rc = data_ok(card, off, buf, len);
+    if (rc != MC_OK || len == 0)
+        return rc;
     rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
     if (rc == MC_OK && st->in_tx && st->journal_records > 0)
         rc = mc_st_journal_overlay(card, off, buf, len);
@@ -168,12 +177,10 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
 
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
-    if (card->store.corrupt)
-        return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    mc_status rc = data_ok(card, off, buf, len);
+
+    if (rc != MC_OK || len == 0)
+        return rc;
     return mc_st_nvm_write(card, ST_DATA_OFF + off, buf, len);
 }
 
@@ -181,11 +188,10 @@ static mc_status data_fill(struct mc_card *card, uint32_t off, uint8_t value, si
                            bool lazy)
 {
     bool wrote;
+    mc_status rc = data_ok(card, off, &wrote, len);   /* no buffer: not NULL */
 
-    if (card->store.corrupt)
-        return MC_ERR_CORRUPT;
-    if (!mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
+    if (rc != MC_OK)
+        return rc;
     return mc_st_fill(card, ST_DATA_OFF + off, value, len, lazy, &wrote);
 }
 
