@@ -152,7 +152,7 @@ uint32_t mc_store_data_size(struct mc_card *card)
 /* The checks of a data-space access: the store is sound (MC_ERR_CORRUPT),
  * a buffer when there are bytes, the range inside the data space
  * (MC_ERR_PARAM). */
-static mc_status data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
     if (card->store.corrupt)
         return MC_ERR_CORRUPT;
@@ -166,7 +166,7 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
     mc_store *st = &card->store;
     mc_status rc;
 
-    rc = data_ok(card, off, buf, len);
+    rc = mc_st_data_ok(card, off, buf, len);
     if (rc != MC_OK || len == 0)
         return rc;
     rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
@@ -177,7 +177,7 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
 
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
-    mc_status rc = data_ok(card, off, buf, len);
+    mc_status rc = mc_st_data_ok(card, off, buf, len);
 
     if (rc != MC_OK || len == 0)
         return rc;
@@ -188,7 +188,7 @@ static mc_status data_fill(struct mc_card *card, uint32_t off, uint8_t value, si
                            bool lazy)
 {
     bool wrote;
-    mc_status rc = data_ok(card, off, &wrote, len);   /* no buffer: not NULL */
+    mc_status rc = mc_st_data_ok(card, off, card, len);   /* no buffer: not NULL */
 
     if (rc != MC_OK)
         return rc;

@@ -112,6 +112,9 @@ mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t 
                      bool *wrote);
 /* Size of the data space for this port's NVM (0 when too small). */
 uint32_t mc_st_data_size(struct mc_card *card);
+/* The checks of a data-space access (store.c): MC_ERR_CORRUPT, then
+ * MC_ERR_PARAM for a NULL buffer of len > 0 or a range outside. */
+mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len);
 /* true when [off, off+len) lies inside the data space. */
 bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 

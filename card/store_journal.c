@@ -193,12 +193,11 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     mc_status rc = MC_OK;
 
     ST_OPAQUE(st);
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if (!st->in_tx || (buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    rc = mc_st_data_ok(card, off, buf, len);
+    if (rc == MC_OK && !st->in_tx)
+        rc = MC_ERR_PARAM;
+    if (rc != MC_OK || len == 0)
+        return rc;
     /* The record holds the whole pages the write touches (ST_PAGE) with
      * their new content: its home copy rewrites every byte of each page it
      * writes, so replay rewrites a page that a page-erasing part tore
