@@ -192,7 +192,6 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
     mc_status rc = MC_OK;
 
-    ST_OPAQUE(st);
     rc = mc_st_data_ok(card, off, buf, len);
     if (rc == MC_OK && !st->in_tx)
         rc = MC_ERR_PARAM;
