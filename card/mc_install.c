@@ -292,6 +292,7 @@ MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned
     bool used;
     mc_status st;
 
+    MC_OPAQUE(s);
     if (prefix_clash(n->aid, n->aid_len, mc_am_aid, MC_AM_AID_LEN))
         return MC_SW_ALREADY_EXISTS;
     *slot = MC_MAX_APS;
@@ -324,7 +325,7 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
     for (i = 0; st == MC_OK && i < n; i++, e++) {
         at = base + mc_get32(e->data_off);
         clen = e->type == MC_EF_TRANSPARENT ? L->clen[i] : 0;
-        st = mc_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
+        st = mc_store_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
                           mc_ef_span(e) - clen);
         mc_seal(e, sizeof(*e), MC_MAGIC_EF);
     }
@@ -336,11 +337,16 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
 mc_sw mc_install(mc_card *card)
 {
     mc_ld *L = &card->ld;
-    mc_slot_rec *s = SLOT(L);
-    unsigned slot = MC_MAX_APS, n = L->ef_n;
-    uint32_t seq = 0, hwm = 0, need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
+    mc_slot_rec *s;
+    unsigned slot = MC_MAX_APS, n;
+    uint32_t seq = 0, hwm = 0, need;
     mc_status st = MC_OK;
     mc_sw sw;
+
+    MC_OPAQUE(L);
+    s = SLOT(L);
+    n = L->ef_n;
+    need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
     if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)

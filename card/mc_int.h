@@ -265,7 +265,7 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
  * bases), and the effective counter of application slot idx (0 AM, 1+n AP). */
 mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm);
 mc_status mc_seq_get(mc_card *card, unsigned idx, const mc_keyrec *k, uint32_t *value);
-/* Sets [off, off+len) to FF (mc_fill_lazy: only the 64-byte pieces that
+/* Sets [off, off+len) to FF (mc_store_fill_lazy: only the 64-byte pieces that
  * are not FF already are written), then clears the wipe mark in its own
  * transaction. */
 mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len);
@@ -374,8 +374,6 @@ mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
 mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
 /* Power-on: finishes a wipe that a cut interrupted (free space only). */
 mc_status mc_load_recover(mc_card *card, bool *recovered);
-/* Sets a range to value with direct writes of only the pieces that differ. */
-mc_status mc_fill_lazy(mc_card *card, uint32_t off, uint8_t value, uint32_t len);
 /* The image parser (mc_install.c), from a wiped card->ld: the image's next
  * plain bytes (the EF contents go to the region, the rest to card->ld);
  * where the region laid out so far ends (from load_off). */

@@ -268,6 +268,8 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     bool used;
     mc_status st;
 
+    MC_OPAQUE(a);
+    MC_OPAQUE(s);
     /* Counters of free slots count too: they are never reset (§3). */
     for (i = 0; i < MC_STORE_COUNTERS; i++) {
         st = mc_store_counter_get(card, i, &v);
@@ -293,33 +295,9 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     return MC_OK;
 }
 
-/* Sets [off, off+len) of the data space to value, writing only the 64-byte
- * pieces that do not hold it already (free space is kept erased: a wipe of
- * space that nothing was staged in writes nothing). */
-mc_status mc_fill_lazy(mc_card *card, uint32_t off, uint8_t value, uint32_t len)
-{
-    uint8_t tmp[64];
-    uint32_t n, i;
-    mc_status st = MC_OK;
-
-    while (len > 0 && st == MC_OK) {
-        n = len < 64u ? len : 64u;
-        st = mc_store_read(card, off, tmp, n);
-        for (i = 0; st == MC_OK && i < n; i++)
-            if (tmp[i] != value) {
-                st = mc_store_fill_direct(card, off, value, n);
-                break;
-            }
-        off += n;
-        len -= n;
-    }
-    cm_wipe(tmp, sizeof(tmp));
-    return st;
-}
-
 mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
 {
-    mc_status st = mc_fill_lazy(card, off, 0xFF, len);
+    mc_status st = mc_store_fill_lazy(card, off, 0xFF, len);
 
     if (st != MC_OK)
         return st;

@@ -57,12 +57,12 @@ static mc_status wipe_free(mc_card *card)
 
     cm_wipe(card->scratch, sizeof(card->scratch));
     if (term)
-        st = mc_fill_lazy(card, MC_OFF_SLOTS, 0xFF, mc_store_data_size(card) - MC_OFF_SLOTS);
+        st = mc_store_fill_lazy(card, MC_OFF_SLOTS, 0xFF, mc_store_data_size(card) - MC_OFF_SLOTS);
     else
         while (st == MC_OK && gl != 0) {
             st = mc_heap_run(card, off, &off, &gl);
             if (st == MC_OK)
-                st = mc_fill_lazy(card, off, 0xFF, gl);
+                st = mc_store_fill_lazy(card, off, 0xFF, gl);
             off += gl;
         }
     return st == MC_OK ? mc_load_mark(card, 0, 0) : st;
@@ -249,7 +249,7 @@ mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
     if (end < at)
         end = at;
     if (sw != MC_SW_MUTE && end < at + n) {
-        mc_status st = mc_fill_lazy(card, card->load_off + end, 0xFF, at + n - end);
+        mc_status st = mc_store_fill_lazy(card, card->load_off + end, 0xFF, at + n - end);
         if (st != MC_OK)
             sw = mc_sw_of(st);
     }

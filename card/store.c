@@ -6,6 +6,7 @@
  * store_counter.c; docs/nvm.md has the on-NVM format. */
 #include <string.h>
 
+#include "cm_ct.h"
 #include "crc.h"
 #include "port.h"
 #include "store_int.h"
@@ -53,19 +54,38 @@ static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
     st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
 }
 
-/* Fills NVM [addr, addr + len) with value in ST_CHUNK pieces. */
-static mc_status fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len)
+/* Sets NVM [addr, addr + len) to value, one write per piece up to the next
+ * page boundary (at most ST_CHUNK bytes).  lazy: a piece is read first and
+ * written only when it does not hold value already (a clean range costs
+ * reads only); *wrote says whether one was written.  The buffer, which may
+ * have read anything, is wiped. */
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
+                     bool *wrote)
 {
-    uint8_t chunk[ST_CHUNK];
+    uint8_t b[ST_CHUNK];
+    uint32_t n, i;
     mc_status rc = MC_OK;
 
-    memset(chunk, value, sizeof(chunk));
     while (len > 0 && rc == MC_OK) {
-        size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
-        rc = mc_st_nvm_write(card, addr, chunk, n);
-        addr += (uint32_t)n;
+        n = ST_PAGE - (addr & (ST_PAGE - 1u));
+        if (n > ST_CHUNK)
+            n = ST_CHUNK;
+        if (n > len)
+            n = (uint32_t)len;
+        i = 0;
+        if (lazy)
+            for (rc = mc_st_nvm_read(card, addr, b, n); rc == MC_OK && i < n && b[i] == value;
+                 i++)
+                ;
+        if (rc == MC_OK && i < n) {
+            memset(b, value, n);
+            rc = mc_st_nvm_write(card, addr, b, n);
+            *wrote = true;
+        }
+        addr += n;
         len -= n;
     }
+    cm_wipe(b, sizeof(b));
     return rc;
 }
 
@@ -75,6 +95,7 @@ mc_status mc_store_format(struct mc_card *card)
     uint8_t h[ST_HDR_LEN];
     uint32_t nvm_size = mc_port_nvm_size(card);
     mc_status rc;
+    bool wrote;
 
     memset(st, 0, sizeof(*st));
     if (mc_st_data_size(card) == 0)
@@ -83,7 +104,7 @@ mc_status mc_store_format(struct mc_card *card)
      * header: a format torn anywhere leaves no valid header, so the
      * half-made store is reported corrupt, never used; every counter reads
      * 0, journal slot B is invalid), then the journal, then the header. */
-    rc = fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card));
+    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card), false, &wrote);
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
     if (rc == MC_OK)
@@ -128,17 +149,26 @@ uint32_t mc_store_data_size(struct mc_card *card)
     return mc_st_data_size(card);
 }
 
+/* The checks of a data-space access: the store is sound (MC_ERR_CORRUPT),
+ * a buffer when there are bytes, the range inside the data space
+ * (MC_ERR_PARAM). */
+mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len)
+{
+    if (card->store.corrupt)
+        return MC_ERR_CORRUPT;
+    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
+        return MC_ERR_PARAM;
+    return MC_OK;
+}
+
 mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
 {
     mc_store *st = &card->store;
     mc_status rc;
 
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    rc = mc_st_data_ok(card, off, buf, len);
+    if (rc != MC_OK || len == 0)
+        return rc;
     rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
     if (rc == MC_OK && st->in_tx && st->journal_records > 0)
         rc = mc_st_journal_overlay(card, off, buf, len);
@@ -147,20 +177,30 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
 
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
-    if (card->store.corrupt)
-        return MC_ERR_CORRUPT;
-    if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    mc_status rc = mc_st_data_ok(card, off, buf, len);
+
+    if (rc != MC_OK || len == 0)
+        return rc;
     return mc_st_nvm_write(card, ST_DATA_OFF + off, buf, len);
+}
+
+static mc_status data_fill(struct mc_card *card, uint32_t off, uint8_t value, size_t len,
+                           bool lazy)
+{
+    bool wrote;
+    mc_status rc = mc_st_data_ok(card, off, card, len);   /* no buffer: not NULL */
+
+    if (rc != MC_OK)
+        return rc;
+    return mc_st_fill(card, ST_DATA_OFF + off, value, len, lazy, &wrote);
 }
 
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)
 {
-    if (card->store.corrupt)
-        return MC_ERR_CORRUPT;
-    if (!mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    return fill(card, ST_DATA_OFF + off, value, len);
+    return data_fill(card, off, value, len, false);
+}
+
+mc_status mc_store_fill_lazy(struct mc_card *card, uint32_t off, uint8_t value, size_t len)
+{
+    return data_fill(card, off, value, len, true);
 }

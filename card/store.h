@@ -82,6 +82,9 @@ uint32_t mc_store_tx_capacity(struct mc_card *card);
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len);
 /* Fills len bytes from off with value, directly (wipes). */
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len);
+/* The same, writing only the pieces (up to a page boundary, at most 64
+ * bytes) that do not hold value already; outside a transaction. */
+mc_status mc_store_fill_lazy(struct mc_card *card, uint32_t off, uint8_t value, size_t len);
 
 mc_status mc_store_counter_get(struct mc_card *card, unsigned idx, uint32_t *value);
 /* Sets counter idx to value (value >= the current one, else MC_ERR_PARAM),

@@ -69,15 +69,15 @@ static void slot_encode(unsigned idx, unsigned pos, uint32_t value, uint8_t s[ST
 }
 
 /* The slot's value, or 0 when it is erased, torn or damaged (a set never
- * writes 0). */
+ * writes 0): the slot must be what a set of its value bytes writes there
+ * (complement and CRC-16). */
 static uint32_t slot_value(unsigned idx, unsigned pos, const uint8_t s[ST_SLOT])
 {
-    for (int i = 0; i < 3; i++)
-        if ((uint8_t)(s[i] ^ s[3 + i]) != 0xFFu)
-            return 0;
-    if (st_get16(s + 6) != slot_crc(idx, pos, s))
-        return 0;
-    return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
+    uint8_t t[ST_SLOT];
+    uint32_t v = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
+
+    slot_encode(idx, pos, v, t);
+    return memcmp(s, t, sizeof(t)) == 0 ? v : 0;
 }
 
 /* Loads one ring: its largest valid slot.  A slot that fails its checks
@@ -90,6 +90,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
     unsigned ring = ring_len(idx), pos;
     uint32_t v;
 
+    ST_OPAQUE(st);
     st->counter_cache[idx] = 0;
     st->counter_slot[idx] = (uint8_t)(ring - 1);   /* so the first set uses slot 0 */
     for (pos = 0; pos < ring; pos++) {
@@ -134,6 +135,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
     unsigned pos;
     mc_status rc;
 
+    ST_OPAQUE(st);
     if (st->corrupt)
         return MC_ERR_CORRUPT;
     if (idx >= MC_STORE_ALL_COUNTERS || value > ST_CTR_MAX || value < st->counter_cache[idx])

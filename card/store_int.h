@@ -12,6 +12,12 @@
 
 /* Copies and fills move through a stack buffer of this many bytes. */
 #define ST_CHUNK 64u
+/* card->store addressed from its own pointer (MC_OPAQUE in mc_int.h). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ST_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define ST_OPAQUE(p) ((void)0)
+#endif
 /* The page the layout is aligned to: every commit-point structure (the
  * header, each journal control slot, the record area, each counter ring)
  * starts on a page of its own, so that a port whose torn write spoils the
@@ -100,8 +106,15 @@ static inline uint32_t st_get32(const uint8_t *p)
 mc_status mc_st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
 mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
 mc_status mc_st_nvm_flush(struct mc_card *card);
+/* Sets NVM [addr, addr + len) to value (store.c); lazy: only the pieces
+ * that do not hold it already, *wrote set when one was written. */
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
+                     bool *wrote);
 /* Size of the data space for this port's NVM (0 when too small). */
 uint32_t mc_st_data_size(struct mc_card *card);
+/* The checks of a data-space access (store.c): MC_ERR_CORRUPT, then
+ * MC_ERR_PARAM for a NULL buffer of len > 0 or a range outside. */
+mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len);
 /* true when [off, off+len) lies inside the data space. */
 bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 

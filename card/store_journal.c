@@ -63,25 +63,10 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
  * a cut here leaves the rest to the next start-up's wipe. */
 static mc_status wipe_records(struct mc_card *card, uint32_t keep)
 {
-    uint8_t b[ST_PAGE];
-    uint32_t a = ST_REC_OFF + keep, end = ST_JNL_END, n, i;
-    mc_status rc = MC_OK;
     bool wrote = false;
+    mc_status rc = mc_st_fill(card, ST_REC_OFF + keep, 0xFF, ST_JNL_END - ST_REC_OFF - keep, true,
+                              &wrote);
 
-    while (a < end && rc == MC_OK) {
-        n = ((a + ST_PAGE) & ~(ST_PAGE - 1u)) - a;
-        if (n > end - a)
-            n = end - a;
-        rc = mc_st_nvm_read(card, a, b, n);
-        for (i = 0; rc == MC_OK && i < n && b[i] == 0xFF; i++)
-            ;
-        if (rc == MC_OK && i < n) {
-            memset(b, 0xFF, n);
-            rc = mc_st_nvm_write(card, a, b, n);
-            wrote = true;
-        }
-        a += n;
-    }
     if (rc == MC_OK && wrote)
         rc = mc_st_nvm_flush(card);
     return rc;
@@ -99,57 +84,62 @@ static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
     return rc == MC_OK ? wipe_records(card, keep) : rc;
 }
 
+/* A control slot's fields. */
+typedef struct {
+    uint32_t seq;
+    uint16_t nrec, used;
+    uint8_t state;
+} ctl_t;
+
 /* Reads the control slot at off: true when it is valid (magic, CRC-32,
  * state, lengths, and a sequence number of its slot's parity). */
-static bool read_ctl(struct mc_card *card, uint32_t off, uint32_t *seq, uint8_t *state,
-                     uint16_t *nrec, uint16_t *used, mc_status *rc)
+static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc)
 {
     uint8_t d[ST_DESC_LEN];
 
     *rc = mc_st_nvm_read(card, off, d, sizeof(d));
     if (*rc != MC_OK)
         return false;
-    *seq = st_get32(d + 4);
-    *state = d[2];
-    *nrec = st_get16(d + 8);
-    *used = st_get16(d + 10);
+    c->seq = st_get32(d + 4);
+    c->state = d[2];
+    c->nrec = st_get16(d + 8);
+    c->used = st_get16(d + 10);
     return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
-           ctl_off(*seq) == off && *used <= ST_REC_AREA &&
-           (*state == ST_STATE_CLEAR ? *nrec == 0
-                                     : *state == ST_STATE_COMMITTED && *nrec != 0 &&
-                                           (uint32_t)*nrec * ST_REC_HDR <= *used);
+           ctl_off(c->seq) == off && c->used <= ST_REC_AREA &&
+           (c->state == ST_STATE_CLEAR ? c->nrec == 0
+                                       : c->state == ST_STATE_COMMITTED && c->nrec != 0 &&
+                                             (uint32_t)c->nrec * ST_REC_HDR <= c->used);
 }
 
 /* The active control slot: the valid one with the greater sequence number
  * (serial order).  -1: neither is valid (damage). */
-static int active_ctl(struct mc_card *card, uint32_t *seq, uint8_t *state, uint16_t *nrec,
-                      uint16_t *used, mc_status *rc)
+static int active_ctl(struct mc_card *card, ctl_t *c, mc_status *rc)
 {
-    uint32_t sb;
-    uint8_t tb;
-    uint16_t nb, ub;
-    bool a = read_ctl(card, ST_CTL_A_OFF, seq, state, nrec, used, rc), b;
+    ctl_t x[2];
+    bool a = read_ctl(card, ST_CTL_A_OFF, &x[0], rc), b;
+    int i;
 
     if (*rc != MC_OK)
         return -1;
-    b = read_ctl(card, ST_CTL_B_OFF, &sb, &tb, &nb, &ub, rc);
-    if (*rc != MC_OK)
+    b = read_ctl(card, ST_CTL_B_OFF, &x[1], rc);
+    if (*rc != MC_OK || (!a && !b))
         return -1;
-    if (b && (!a || (int32_t)(sb - *seq) > 0)) {
-        *seq = sb;
-        *state = tb;
-        *nrec = nb;
-        *used = ub;
-        return 1;
-    }
-    return a ? 0 : -1;
+    i = b && (!a || (int32_t)(x[1].seq - x[0].seq) > 0);
+    *c = x[i];
+    return i;
 }
 
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
 {
-    uint16_t nrec, used;
+    ctl_t c;
     mc_status rc;
-    return active_ctl(card, seq, state, &nrec, &used, &rc);
+    int i = active_ctl(card, &c, &rc);
+
+    if (i >= 0) {
+        *seq = c.seq;
+        *state = c.state;
+    }
+    return i;
 }
 
 mc_status mc_st_journal_format(struct mc_card *card)
@@ -202,12 +192,11 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
     mc_status rc = MC_OK;
 
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if (!st->in_tx || (buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
-        return MC_ERR_PARAM;
-    if (len == 0)
-        return MC_OK;
+    rc = mc_st_data_ok(card, off, buf, len);
+    if (rc == MC_OK && !st->in_tx)
+        rc = MC_ERR_PARAM;
+    if (rc != MC_OK || len == 0)
+        return rc;
     /* The record holds the whole pages the write touches (ST_PAGE) with
      * their new content: its home copy rewrites every byte of each page it
      * writes, so replay rewrites a page that a page-erasing part tore
@@ -264,39 +253,59 @@ mc_status mc_store_write_own(struct mc_card *card, uint32_t off, const void *buf
     return tx_write(card, off, buf, len, true);
 }
 
-/* Copies the nrec records of the journal to their home in the data space. */
-static mc_status apply_records(struct mc_card *card, uint16_t nrec)
+/* The nrec records of a COMMITTED journal (sequence number seq, used
+ * bytes), in one walk (make size).  apply false: checks them completely
+ * before anything of them is applied: every record must carry seq, fit the
+ * data space and the used length, and match its CRC-32.  apply true: copies
+ * each to its home in the data space, with the same checks but the CRC-32
+ * (commit's records were just written; recovery checked them first). */
+static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
 {
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
-    uint32_t pos = ST_REC_OFF;
+    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + c->used;
 
-    for (uint16_t i = 0; i < nrec; i++) {
-        mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
-        uint32_t off = st_get32(h + 4), len = st_get16(h + 8), done = 0;
+    for (unsigned i = 0; i < c->nrec; i++) {
+        uint32_t off, len, crc, done = 0;
+        mc_status rc;
 
+        if (end - pos < ST_REC_HDR)
+            return MC_ERR_CORRUPT;
+        rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         if (rc != MC_OK)
             return rc;
+        off = st_get32(h + 4);
+        len = st_get16(h + 8);
         pos += ST_REC_HDR;
+        if (st_get32(h) != c->seq || len == 0 || len > end - pos ||
+            !mc_st_data_range_ok(card, off, len))
+            return MC_ERR_CORRUPT;
+        crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
         while (done < len) {
             uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
             rc = mc_st_nvm_read(card, pos + done, chunk, k);
-            if (rc == MC_OK)
+            if (rc == MC_OK && apply)
                 rc = mc_st_nvm_write(card, ST_DATA_OFF + off + done, chunk, k);
             if (rc != MC_OK)
                 return rc;
+            if (!apply)
+                crc = mc_crc32_update(crc, chunk, k);
             done += k;
         }
+        if (!apply && mc_crc32_final(crc) != st_get32(h + 10))
+            return MC_ERR_CORRUPT;
         pos += len;
     }
-    return MC_OK;
+    return pos == end ? MC_OK : MC_ERR_CORRUPT;
 }
 
 mc_status mc_store_commit(struct mc_card *card)
 {
     mc_store *st = &card->store;
-    uint16_t nrec = st->journal_records;
-    uint16_t used = (uint16_t)st->journal_used;
+    ctl_t c;
     mc_status rc;
+
+    c.nrec = st->journal_records;
+    c.used = (uint16_t)st->journal_used;
 
     if (st->corrupt)
         return MC_ERR_CORRUPT;
@@ -308,21 +317,21 @@ mc_status mc_store_commit(struct mc_card *card)
     st->in_tx = false;
     st->journal_records = 0;
     st->journal_used = 0;
-    if (nrec == 0)
+    if (c.nrec == 0)
         return MC_OK;
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, nrec, used);
+        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, c.nrec, c.used);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
-    st->tx_seq++;
-    rc = apply_records(card, nrec);
+    c.seq = ++st->tx_seq;
+    rc = walk_records(card, &c, true);
     /* Home copies durable before the journal may be forgotten. */
     if (rc == MC_OK)
         rc = mc_st_nvm_flush(card);
-    return rc == MC_OK ? clear(card, st->tx_seq + 1u, used) : rc;
+    return rc == MC_OK ? clear(card, st->tx_seq + 1u, c.used) : rc;
 }
 
 void mc_store_abort(struct mc_card *card)
@@ -363,7 +372,7 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     uint32_t end = off + (uint32_t)len;
 
     /* Records in write order, so a later write of the same bytes wins. */
-    for (uint16_t i = 0; i < st->journal_records; i++) {
+    for (unsigned i = 0; i < st->journal_records; i++) {
         mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t roff = st_get32(h + 4), rlen = st_get16(h + 8);
         uint32_t lo, hi;
@@ -382,73 +391,33 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     return MC_OK;
 }
 
-/* Checks a COMMITTED journal completely before anything of it is applied:
- * every record must carry the descriptor's sequence number, fit the data
- * space and the used length, and match its CRC-32. */
-static mc_status verify_records(struct mc_card *card, uint32_t seq, uint16_t nrec, uint16_t used)
-{
-    uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
-    uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + used;
-
-    for (uint16_t i = 0; i < nrec; i++) {
-        uint32_t off, len, crc, done = 0;
-        mc_status rc;
-
-        if (end - pos < ST_REC_HDR)
-            return MC_ERR_CORRUPT;
-        rc = mc_st_nvm_read(card, pos, h, sizeof(h));
-        if (rc != MC_OK)
-            return rc;
-        off = st_get32(h + 4);
-        len = st_get16(h + 8);
-        pos += ST_REC_HDR;
-        if (st_get32(h) != seq || len == 0 || len > end - pos ||
-            !mc_st_data_range_ok(card, off, len))
-            return MC_ERR_CORRUPT;
-        crc = mc_crc32_update(MC_CRC32_INIT, h, 10);
-        while (done < len) {
-            uint32_t k = len - done < ST_CHUNK ? len - done : ST_CHUNK;
-            rc = mc_st_nvm_read(card, pos + done, chunk, k);
-            if (rc != MC_OK)
-                return rc;
-            crc = mc_crc32_update(crc, chunk, k);
-            done += k;
-        }
-        if (mc_crc32_final(crc) != st_get32(h + 10))
-            return MC_ERR_CORRUPT;
-        pos += len;
-    }
-    return pos == end ? MC_OK : MC_ERR_CORRUPT;
-}
-
 mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
-    uint32_t seq;
-    uint8_t state, mark;
-    uint16_t nrec, used;
+    ctl_t c;
+    uint8_t mark;
     mc_status rc;
 
     /* Neither control slot valid: no tear can do that (a torn control write
      * spoils only the inactive slot), so it is damage. */
-    if (active_ctl(card, &seq, &state, &nrec, &used, &rc) < 0)
+    if (active_ctl(card, &c, &rc) < 0)
         return rc != MC_OK ? rc : MC_ERR_CORRUPT;
-    st->tx_seq = seq;
-    if (state == ST_STATE_CLEAR) {
+    st->tx_seq = c.seq;
+    if (c.state == ST_STATE_CLEAR) {
         /* The open mark of the next sequence number: a transaction began and
          * did not reach its commit point.  Nothing of it is home: discard
          * (a CLEAR slot of that number).  Any other mark, torn or not, is
          * no open transaction. */
         rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
-        if (rc != MC_OK || mark != ST_MARK(seq + 1u))
-            return rc != MC_OK ? rc : wipe_records(card, used);
-        used = 0;
+        if (rc != MC_OK || mark != ST_MARK(c.seq + 1u))
+            return rc != MC_OK ? rc : wipe_records(card, c.used);
+        c.used = 0;
     } else {
         /* Committed, perhaps not (fully) copied home: verify everything,
          * then replay (copying again what already arrived is harmless). */
-        rc = verify_records(card, seq, nrec, used);
+        rc = walk_records(card, &c, false);
         if (rc == MC_OK)
-            rc = apply_records(card, nrec);
+            rc = walk_records(card, &c, true);
         if (rc == MC_OK)
             rc = mc_st_nvm_flush(card);
         if (rc != MC_OK)
@@ -456,7 +425,7 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
     }
     /* Then CLEAR keeping the replayed records (none after a discard), and
      * the rest wiped. */
-    rc = clear(card, seq + 1u, used);
+    rc = clear(card, c.seq + 1u, c.used);
     if (rc == MC_OK && recovered != NULL)
         *recovered = true;
     return rc;
