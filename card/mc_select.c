@@ -123,7 +123,7 @@ mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
 }
 
 /* DF20: the open part always; the rest in an AM channel only (F5). */
-static mc_sw area_info(mc_card *card, mc_cmd *c)
+static mc_sw area_info(mc_card *card, cm_tlv_writer *w)
 {
     mc_area_rec a;
     uint32_t free_bytes = 0;
@@ -131,7 +131,6 @@ static mc_sw area_info(mc_card *card, mc_cmd *c)
     bool used, full;
     mc_slot_rec s;
     mc_status st = card->corrupt ? MC_ERR_CORRUPT : mc_area_read(card, &a);
-    cm_tlv_writer w;
     size_t m;
 
     if (st == MC_ERR_NVM)
@@ -154,39 +153,35 @@ static mc_sw area_info(mc_card *card, mc_cmd *c)
          * the open part only, like any DF20 on a corrupt card. */
         full = st == MC_OK;
     }
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
-    m = cm_tlv_open(&w, 0xDF20);
-    cm_tlv_put_u8(&w, 0x80, card->corrupt ? 0x00 : a.state);
+    m = cm_tlv_open(w, 0xDF20);
+    cm_tlv_put_u8(w, 0x80, card->corrupt ? 0x00 : a.state);
     if (full) {
-        cm_tlv_put_u32(&w, 0x81, free_bytes);
-        cm_tlv_put_u8(&w, 0x82, (uint8_t)count);
+        cm_tlv_put_u32(w, 0x81, free_bytes);
+        cm_tlv_put_u8(w, 0x82, (uint8_t)count);
     }
-    cm_tlv_put_u8(&w, 0x83, MC_MAX_APS);
-    cm_tlv_put_u16(&w, 0x84, (MC_VERSION_MAJOR << 8) | MC_VERSION_MINOR);
+    cm_tlv_put_u8(w, 0x83, MC_MAX_APS);
+    cm_tlv_put_u16(w, 0x84, (MC_VERSION_MAJOR << 8) | MC_VERSION_MINOR);
     if (full) {
-        cm_tlv_put(&w, 0x85, a.serial, MC_SERIAL_LEN);
-        cm_tlv_put(&w, 0x86, a.div, MC_DIV_DATA_LEN);
+        cm_tlv_put(w, 0x85, a.serial, MC_SERIAL_LEN);
+        cm_tlv_put(w, 0x86, a.div, MC_DIV_DATA_LEN);
     }
-    cm_tlv_put_u16(&w, 0x87, MC_MAX_RESPONSE_DATA);
-    cm_tlv_put_u16(&w, 0x88, MC_MAX_COMMAND_DATA);
-    cm_tlv_close(&w, m);
-    c->rlen = w.pos;
+    cm_tlv_put_u16(w, 0x87, MC_MAX_RESPONSE_DATA);
+    cm_tlv_put_u16(w, 0x88, MC_MAX_COMMAND_DATA);
+    cm_tlv_close(w, m);
     return MC_SW_OK;
 }
 
 /* DF21: newest entry first (mc_log_read: the newest, then by sequence
  * number). */
-static mc_sw security_log(mc_card *card, mc_cmd *c)
+static mc_sw security_log(mc_card *card, cm_tlv_writer *w)
 {
     mc_log_rec e;
     uint32_t top = 0;
     unsigned n;
     mc_status st = MC_OK;
-    cm_tlv_writer w;
     size_t m, m2;
 
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
-    m = cm_tlv_open(&w, 0xDF21);
+    m = cm_tlv_open(w, 0xDF21);
     for (n = 0; n < MC_LOG_ENTRIES && (n == 0 || n < top); n++) {
         st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
         if (st != MC_OK)
@@ -194,39 +189,34 @@ static mc_sw security_log(mc_card *card, mc_cmd *c)
         if (mc_get32(e.seq) == 0)
             break;
         top = mc_get32(e.seq) + n;
-        m2 = cm_tlv_open(&w, 0xDF22);
-        cm_tlv_put(&w, 0x80, e.seq, 4);
-        cm_tlv_put_u8(&w, 0x81, e.event);
+        m2 = cm_tlv_open(w, 0xDF22);
+        cm_tlv_put(w, 0x80, e.seq, 4);
+        cm_tlv_put_u8(w, 0x81, e.event);
         if (e.aid_len)
-            cm_tlv_put(&w, 0x82, e.aid, e.aid_len);
-        cm_tlv_put_u8(&w, 0x83, e.repeat);
-        cm_tlv_close(&w, m2);
+            cm_tlv_put(w, 0x82, e.aid, e.aid_len);
+        cm_tlv_put_u8(w, 0x83, e.repeat);
+        cm_tlv_close(w, m2);
     }
-    cm_tlv_close(&w, m);
-    c->rlen = w.pos;
+    cm_tlv_close(w, m);
     return MC_SW_OK;
 }
 
 /* 00E0: GP key information template, one C0 per key (ID, KVN, type, length). */
-static mc_sw key_info(mc_card *card, mc_cmd *c, const mc_area_rec *a)
+static void key_info(cm_tlv_writer *w, const mc_area_rec *a)
 {
-    cm_tlv_writer w;
     uint8_t d[4];
     size_t m;
     uint8_t id;
 
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
-    m = cm_tlv_open(&w, 0xE0);
+    m = cm_tlv_open(w, 0xE0);
     for (id = 1; id <= 3; id++) {
         d[0] = id;
         d[1] = a->am.kvn;
         d[2] = 0x88;
         d[3] = a->am.key_len;
-        cm_tlv_put(&w, 0xC0, d, 4);
+        cm_tlv_put(w, 0xC0, d, 4);
     }
-    cm_tlv_close(&w, m);
-    c->rlen = w.pos;
-    return MC_SW_OK;
+    cm_tlv_close(w, m);
 }
 
 mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
@@ -234,19 +224,28 @@ mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
     mc_area_rec a;
     uint16_t tag = (uint16_t)((c->p1 << 8) | c->p2);
     mc_sw sw;
+    cm_tlv_writer w;
 
+    /* One writer for the three responses; c->rlen is set on success only. */
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
     /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
      * AM's: it needs the AM selected (§4). */
-    if (tag == 0xDF20)
-        return card->sel == MC_SEL_AM ? area_info(card, c) : MC_SW_NO_CURRENT_EF;
-    /* Any other tag is the AM's: area state, selection and channel come
-     * before the tag's own check (PROTOCOL.md §9). */
-    sw = mc_gate(card, c->gate, &a, NULL);
-    if (sw != MC_SW_OK)
-        return sw;
-    if (tag == 0xDF21)
-        return security_log(card, c);
-    if (tag == 0x00E0)
-        return key_info(card, c, &a);
-    return MC_SW_REF_NOT_FOUND;
+    if (tag == 0xDF20) {
+        sw = card->sel == MC_SEL_AM ? area_info(card, &w) : MC_SW_NO_CURRENT_EF;
+    } else {
+        /* Any other tag is the AM's: area state, selection and channel come
+         * before the tag's own check (PROTOCOL.md §9). */
+        sw = mc_gate(card, c->gate, &a, NULL);
+        if (sw == MC_SW_OK) {
+            if (tag == 0xDF21)
+                sw = security_log(card, &w);
+            else if (tag == 0x00E0)
+                key_info(&w, &a);
+            else
+                sw = MC_SW_REF_NOT_FOUND;
+        }
+    }
+    if (sw == MC_SW_OK)
+        c->rlen = w.pos;
+    return sw;
 }
