@@ -3,7 +3,7 @@
 #include "mc_int.h"
 #include "cm_tlv.h"
 
-MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c)
+MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
 {
     mc_area_rec a;
     mc_slot_rec s;
@@ -11,7 +11,6 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c)
     uint8_t state, aid[16];
     size_t len = c->lc;
     mc_status st;
-    cm_tlv_writer w;
     size_t m1, m2;
 
     if (c->too_long || len > 16)
@@ -44,27 +43,22 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c)
         state = s.state;
     }
     card->ef = 0xFF;
-    if (c->p2 == 0x0C)
-        return MC_SW_OK;
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
-    m1 = cm_tlv_open(&w, 0x6F);
-    cm_tlv_put(&w, 0x84, aid, len);
-    m2 = cm_tlv_open(&w, 0xA5);
-    cm_tlv_put_u8(&w, 0x9F70, state);
-    cm_tlv_close(&w, m2);
-    cm_tlv_close(&w, m1);
-    c->rlen = w.pos;
+    m1 = cm_tlv_open(w, 0x6F);
+    cm_tlv_put(w, 0x84, aid, len);
+    m2 = cm_tlv_open(w, 0xA5);
+    cm_tlv_put_u8(w, 0x9F70, state);
+    cm_tlv_close(w, m2);
+    cm_tlv_close(w, m1);
     return MC_SW_OK;
 }
 
-static mc_sw select_ef(mc_card *card, mc_cmd *c)
+static mc_sw select_ef(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
 {
     mc_slot_rec s;
     mc_ef_rec e;
     unsigned i;
     mc_sw sw;
     mc_status st;
-    cm_tlv_writer w;
     size_t m;
     uint8_t d[5];
 
@@ -85,32 +79,31 @@ static mc_sw select_ef(mc_card *card, mc_cmd *c)
     if (i >= s.ef_count)
         return MC_SW_NOT_FOUND;
     card->ef = (uint8_t)i;
-    if (c->p2 == 0x0C)
-        return MC_SW_OK;
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
-    m = cm_tlv_open(&w, 0x62);
-    cm_tlv_put(&w, 0x80, e.size, 2);
+    m = cm_tlv_open(w, 0x62);
+    cm_tlv_put(w, 0x80, e.size, 2);
     d[0] = e.type;
     if (e.type == MC_EF_TRANSPARENT) {
-        cm_tlv_put(&w, 0x82, d, 1);
+        cm_tlv_put(w, 0x82, d, 1);
     } else {
         d[1] = 0x21;
         d[2] = 0x00;
         d[3] = e.rec_len;
         d[4] = e.rec_count;
-        cm_tlv_put(&w, 0x82, d, 5);
+        cm_tlv_put(w, 0x82, d, 5);
     }
-    cm_tlv_put(&w, 0x83, e.fid, 2);
+    cm_tlv_put(w, 0x83, e.fid, 2);
     if (e.sfi)
-        cm_tlv_put_u8(&w, 0x88, (uint8_t)(e.sfi << 3));
-    cm_tlv_put_u8(&w, 0x8A, 0x05);
-    cm_tlv_close(&w, m);
-    c->rlen = w.pos;
+        cm_tlv_put_u8(w, 0x88, (uint8_t)(e.sfi << 3));
+    cm_tlv_put_u8(w, 0x8A, 0x05);
+    cm_tlv_close(w, m);
     return MC_SW_OK;
 }
 
 mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
 {
+    cm_tlv_writer w;
+    mc_sw sw;
+
     /* F1: by AID, the channel and the PIN state end first, whatever the
      * outcome. */
     if (c->p1 == 0x04)
@@ -119,7 +112,12 @@ mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_P1P2;
     if (c->p2 != 0x00 && c->p2 != 0x0C)
         return MC_SW_WRONG_P1P2;
-    return c->p1 == 0x04 ? select_aid(card, c) : select_ef(card, c);
+    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    sw = c->p1 == 0x04 ? select_aid(card, c, &w) : select_ef(card, c, &w);
+    /* The FCI is built once selected; P2 0C asks for none. */
+    if (sw == MC_SW_OK && c->p2 != 0x0C)
+        c->rlen = w.pos;
+    return sw;
 }
 
 /* DF20: the open part always; the rest in an AM channel only (F5). */
