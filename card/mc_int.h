@@ -250,6 +250,9 @@ mc_status mc_slot_free(mc_card *card, unsigned slot);
  * REFERENCE DATA).  Returns the SW. */
 mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
+/* The AP's EF by FID (fid not NULL) or SFI, made current; 6A82 if none (mc_file.c). */
+mc_sw mc_ef_find(mc_card *card, const mc_slot_rec *s, const uint8_t *fid, unsigned sfi,
+                 mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 

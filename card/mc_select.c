@@ -56,9 +56,7 @@ static mc_sw select_ef(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
 {
     mc_slot_rec s;
     mc_ef_rec e;
-    unsigned i;
     mc_sw sw;
-    mc_status st;
     size_t m;
     uint8_t d[5];
 
@@ -69,16 +67,9 @@ static mc_sw select_ef(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
     sw = mc_gate(card, c->gate, NULL, &s);
     if (sw != MC_SW_OK)
         return sw;
-    for (i = 0; i < s.ef_count; i++) {
-        st = mc_ef_read(card, &s, i, &e);
-        if (st != MC_OK)
-            return mc_sw_of(st);
-        if (memcmp(e.fid, c->data, 2) == 0)
-            break;
-    }
-    if (i >= s.ef_count)
-        return MC_SW_NOT_FOUND;
-    card->ef = (uint8_t)i;
+    sw = mc_ef_find(card, &s, c->data, 0, &e);
+    if (sw != MC_SW_OK)
+        return sw;
     m = cm_tlv_open(w, 0x62);
     cm_tlv_put(w, 0x80, e.size, 2);
     d[0] = e.type;
