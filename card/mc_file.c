@@ -254,8 +254,6 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
         st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b,
                                    c->lc + REC_OVH);
-        if (st == MC_OK && mc_port_nvm_flush(card) != 0)
-            st = MC_ERR_NVM;
-        return mc_sw_of(st);
+        return mc_sw_of(mc_store_flushed(card, st));
     }
 }

@@ -36,9 +36,7 @@ mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len)
     mc_put32(w.off, off);
     mc_put32(w.len, len);
     st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-    if (st == MC_OK && mc_port_nvm_flush(card) != 0)
-        st = MC_ERR_NVM;
-    return st;
+    return mc_store_flushed(card, st);
 }
 
 /* Wipes every byte that no visible state holds: the free runs of the heap

@@ -26,6 +26,11 @@ mc_status mc_st_nvm_flush(struct mc_card *card)
     return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
+mc_status mc_store_flushed(struct mc_card *card, mc_status st)
+{
+    return st == MC_OK ? mc_st_nvm_flush(card) : st;
+}
+
 /* Whole pages only, so that a journal record's pages never pass its end. */
 uint32_t mc_st_data_size(struct mc_card *card)
 {
