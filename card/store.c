@@ -112,14 +112,12 @@ mc_status mc_store_format(struct mc_card *card)
     rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card), false, &wrote);
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+    rc = mc_store_flushed(card, rc);
     if (rc != MC_OK)
         return rc;
     header_encode(h, nvm_size);
     rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+    rc = mc_store_flushed(card, rc);
     return rc;
 }
 
