@@ -31,6 +31,12 @@ mc_status mc_store_flushed(struct mc_card *card, mc_status st)
     return st == MC_OK ? mc_st_nvm_flush(card) : st;
 }
 
+mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
+                                  size_t len)
+{
+    return mc_store_flushed(card, mc_st_nvm_write(card, addr, buf, len));
+}
+
 /* Whole pages only, so that a journal record's pages never pass its end. */
 uint32_t mc_st_data_size(struct mc_card *card)
 {
@@ -116,9 +122,7 @@ mc_status mc_store_format(struct mc_card *card)
     if (rc != MC_OK)
         return rc;
     header_encode(h, nvm_size);
-    rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
-    rc = mc_store_flushed(card, rc);
-    return rc;
+    return mc_st_nvm_write_flushed(card, ST_HDR_OFF, h, sizeof(h));
 }
 
 mc_status mc_store_recover(struct mc_card *card, bool *recovered)

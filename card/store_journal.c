@@ -47,12 +47,9 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
                            uint16_t used)
 {
     uint8_t d[ST_DESC_LEN];
-    mc_status rc;
 
     encode_ctl(d, seq, state, nrec, used);
-    rc = mc_st_nvm_write(card, ctl_off(seq), d, sizeof(d));
-    rc = mc_store_flushed(card, rc);
-    return rc;
+    return mc_st_nvm_write_flushed(card, ctl_off(seq), d, sizeof(d));
 }
 
 /* Journal residue (docs/nvm.md): sets the record area from byte keep on to
