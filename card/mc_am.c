@@ -34,11 +34,16 @@ static mc_sw finish(mc_card *card, mc_status st)
 
 /* The AP that the command data's leading `4F len AID` names: 9000 and its
  * slot, 6A88 when no AP has that AID, 6581 or mute.  DELETE, SET STATUS and
- * RESET RETRY COUNTER. */
-static mc_sw named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
+ * RESET RETRY COUNTER; whole: the data is `4F len AID` and no more (else
+ * 6A80), DELETE and SET STATUS (RESET RETRY COUNTER checked its data). */
+static mc_sw named_ap(mc_card *card, const mc_cmd *c, bool whole, unsigned *slot,
+                      mc_slot_rec *s)
 {
-    mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
+    mc_status st;
 
+    if (whole && parse_aid(c->data, c->lc) != c->lc)
+        return MC_SW_WRONG_DATA;
+    st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
     if (st != MC_OK)
         return mc_sw_of(st);
     return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_REF_NOT_FOUND;
@@ -193,9 +198,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != MC_SW_OK)
         return sw;
-    if (parse_aid(c->data, c->lc) != c->lc)
-        return MC_SW_WRONG_DATA;
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     off = mc_get32(s.region_off);
@@ -223,9 +226,7 @@ static mc_sw set_ap_status(mc_card *card, mc_cmd *c)
     unsigned slot;
     mc_sw sw;
 
-    if (parse_aid(c->data, c->lc) != c->lc)
-        return MC_SW_WRONG_DATA;
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     s.state = c->p2;
@@ -311,7 +312,7 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_DATA;
     pin = c->data + n + 3;
     pin_len = c->data[n + 2];
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, false, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     if (!mc_pin_fits(&s, pin, pin_len))
