@@ -26,6 +26,13 @@ bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len)
     return true;
 }
 
+void mc_pin_set(mc_slot_rec *s, const uint8_t *pin, size_t len)
+{
+    memset(s->pin, 0, sizeof(s->pin));
+    memcpy(s->pin, pin, len);
+    s->pin_len = (uint8_t)len;
+}
+
 /* Runs the open transaction's commit, or aborts it after a failure. */
 static mc_sw finish(mc_card *card, mc_status st)
 {
@@ -317,9 +324,7 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return sw;
     if (!mc_pin_fits(&s, pin, pin_len))
         return MC_SW_WRONG_DATA;
-    memset(s.pin, 0, sizeof(s.pin));
-    memcpy(s.pin, pin, pin_len);
-    s.pin_len = (uint8_t)pin_len;
+    mc_pin_set(&s, pin, pin_len);
     s.pin_tries = s.pin_max_tries;
     return mc_slot_commit(card, slot, &s, MC_EV_PIN_RESET);
 }

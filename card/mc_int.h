@@ -394,6 +394,9 @@ mc_sw mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec 
 bool mc_level_valid(uint8_t level);
 /* PIN policy (§5): length within [min, max] and ASCII digits only. */
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
+/* Sets the slot's PIN (zero padded) and its length (RESET RETRY COUNTER,
+ * CHANGE REFERENCE DATA). */
+void mc_pin_set(mc_slot_rec *s, const uint8_t *pin, size_t len);
 /* The counted comparison of a presented PIN with the stored one (both at most
  * 12 bytes), in constant time; checked by make ctcheck (test/ct/ct_card.c). */
 bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len);
