@@ -218,7 +218,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     if (st == MC_OK)
         st = mc_log_add(card, MC_EV_AP_DELETED, s.aid, s.aid_len);
     if (st == MC_OK)
-        st = mc_wipe_write(card, off, len);
+        st = mc_wipe_write(card, off, len, false);
     sw = finish(card, st);
     if (sw != MC_SW_OK)
         return sw;
@@ -259,7 +259,7 @@ static mc_sw set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
     /* TERMINATED: every AP slot and region goes; the slots are never read
      * again in that state, so the wipe may leave them unsealed. */
     if (st == MC_OK && state == MC_AREA_TERMINATED)
-        st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
+        st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS, false);
     sw = finish(card, st);
     if (sw != MC_SW_OK || state != MC_AREA_TERMINATED)
         return sw;

@@ -240,7 +240,9 @@ void mc_aes(mc_card *card, cm_aes *aes);
  * inside the open transaction. */
 mc_status mc_area_read(mc_card *card, mc_area_rec *a);
 mc_status mc_area_write(mc_card *card, mc_area_rec *a);
-mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
+/* The wipe record (off, len), in the open transaction; direct: written
+ * directly and flushed, LOAD AP's mark ((0, 0) clears it). */
+mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len, bool direct);
 /* *used is false for a free slot. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
@@ -373,8 +375,8 @@ mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
  * Returns 0x9000 or the SM status word. */
 mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
 /* Writes the wipe record (the load's mark) directly and flushes: (0, 0)
- * clears it. */
-mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
+ * clears it (mc_wipe_write, mc_layout.c). */
+#define mc_load_mark(card, off, len) mc_wipe_write((card), (off), (len), true)
 /* Power-on: finishes a wipe that a cut interrupted (free space only). */
 mc_status mc_load_recover(mc_card *card, bool *recovered);
 /* The image parser (mc_install.c), from a wiped card->ld: the image's next

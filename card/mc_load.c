@@ -22,22 +22,12 @@
 
 #define CHUNK 64u
 
-/* The wipe record, written directly: (off, len) to wipe after a cut.  A
- * torn write leaves it with any value; recovery then wipes free space only
- * (mc_load_recover), so no value can make it wipe anything visible.  The
- * record has a page of its own (MC_OFF_WIPE), so a page-erasing part's torn
- * page spoils nothing else. */
-mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len)
-{
-    mc_wipe_rec w;
-    mc_status st;
-
-    memset(&w, 0, sizeof(w));
-    mc_put32(w.off, off);
-    mc_put32(w.len, len);
-    st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-    return mc_store_flushed(card, st);
-}
+/* The load's mark (mc_load_mark: the wipe record, written directly by
+ * mc_wipe_write): (off, len) to wipe after a cut.  A torn write leaves it
+ * with any value; recovery then wipes free space only (mc_load_recover), so
+ * no value can make it wipe anything visible.  The record has a page of its
+ * own (MC_OFF_WIPE), so a page-erasing part's torn page spoils nothing
+ * else. */
 
 /* Wipes every byte that no visible state holds: the free runs of the heap
  * (all of the data space past the slots once the area is TERMINATED),
