@@ -9,6 +9,7 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
     mc_slot_rec s;
     unsigned slot = MC_MAX_APS;
     uint8_t state, aid[16];
+    bool am;
     size_t len = c->lc;
     mc_status st;
     size_t m1, m2;
@@ -22,21 +23,20 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
         len = MC_AM_AID_LEN;
         memcpy(aid, mc_am_aid, len);
     }
+    am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
     st = mc_area_read(card, &a);
+    /* Never using a corrupt slot (SELECT still answers on a corrupt card,
+     * §8). */
+    if (!am && st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
+        st = mc_find_aid(card, aid, len, &slot, &s, true);
     if (st == MC_ERR_NVM)
         return MC_SW_MUTE;
-    if (len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0) {
+    if (am) {
         card->sel = MC_SEL_AM;
         /* A corrupt area record still lets the AM be selected; its state
          * then reads 00 (never a value taken from corrupt data). */
         state = st == MC_OK ? a.state : 0x00;
     } else {
-        /* Never using a corrupt slot (SELECT still answers on a corrupt
-         * card, §8). */
-        if (st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
-            st = mc_find_aid(card, aid, len, &slot, &s, true);
-        if (st == MC_ERR_NVM)
-            return MC_SW_MUTE;
         if (slot >= MC_MAX_APS)
             return MC_SW_NOT_FOUND;
         card->sel = (uint8_t)slot;
