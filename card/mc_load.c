@@ -260,10 +260,8 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
      * repeated block is out of order like any other. */
     if (sw == MC_SW_OK && (card->load_active ? c->p2 != card->load_next : c->p2 != 0))
         sw = MC_SW_WRONG_P1P2;
-    if (sw != MC_SW_OK) {
-        mc_load_drop(card);
-        return sw;
-    }
+    if (sw != MC_SW_OK)
+        goto drop;
     if (c->p2 == 0 && !c->staged) {
         sw = load_begin(card);
         if (sw != MC_SW_OK)
@@ -274,8 +272,8 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     card->chain_len = 0;
     card->load_next++;
     if (card->load_len > MC_IMAGE_MAX) {
-        mc_load_drop(card);
-        return MC_SW_WRONG_DATA;   /* (likewise) */
+        sw = MC_SW_WRONG_DATA;
+        goto drop;
     }
     if (!c->staged) {
         st = mc_ld_feed(card, c->data, c->lc);
@@ -285,8 +283,11 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     if (c->p1 == 0x00)
         return MC_SW_OK;
     sw = mc_install(card);
-    if (card->load_marked || card->load_active)
-        mc_load_drop(card);
+    if (!card->load_marked && !card->load_active)
+        return sw;
+drop:
+    /* A refused block or image ends the load. */
+    mc_load_drop(card);
     return sw;   /* (a drop that muted the card: mc_process answers nothing) */
 }
 
