@@ -26,6 +26,13 @@ bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len)
     return true;
 }
 
+void mc_pin_set(mc_slot_rec *s, const uint8_t *pin, size_t len)
+{
+    memset(s->pin, 0, sizeof(s->pin));
+    memcpy(s->pin, pin, len);
+    s->pin_len = (uint8_t)len;
+}
+
 /* Runs the open transaction's commit, or aborts it after a failure. */
 static mc_sw finish(mc_card *card, mc_status st)
 {
@@ -34,11 +41,16 @@ static mc_sw finish(mc_card *card, mc_status st)
 
 /* The AP that the command data's leading `4F len AID` names: 9000 and its
  * slot, 6A88 when no AP has that AID, 6581 or mute.  DELETE, SET STATUS and
- * RESET RETRY COUNTER. */
-static mc_sw named_ap(mc_card *card, const mc_cmd *c, unsigned *slot, mc_slot_rec *s)
+ * RESET RETRY COUNTER; whole: the data is `4F len AID` and no more (else
+ * 6A80), DELETE and SET STATUS (RESET RETRY COUNTER checked its data). */
+static mc_sw named_ap(mc_card *card, const mc_cmd *c, bool whole, unsigned *slot,
+                      mc_slot_rec *s)
 {
-    mc_status st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
+    mc_status st;
 
+    if (whole && parse_aid(c->data, c->lc) != c->lc)
+        return MC_SW_WRONG_DATA;
+    st = mc_find_aid(card, c->data + 2, c->data[1], slot, s, false);
     if (st != MC_OK)
         return mc_sw_of(st);
     return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_REF_NOT_FOUND;
@@ -193,9 +205,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, c->gate, NULL, NULL);
     if (sw != MC_SW_OK)
         return sw;
-    if (parse_aid(c->data, c->lc) != c->lc)
-        return MC_SW_WRONG_DATA;
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     off = mc_get32(s.region_off);
@@ -208,7 +218,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     if (st == MC_OK)
         st = mc_log_add(card, MC_EV_AP_DELETED, s.aid, s.aid_len);
     if (st == MC_OK)
-        st = mc_wipe_write(card, off, len);
+        st = mc_wipe_write(card, off, len, false);
     sw = finish(card, st);
     if (sw != MC_SW_OK)
         return sw;
@@ -223,9 +233,7 @@ static mc_sw set_ap_status(mc_card *card, mc_cmd *c)
     unsigned slot;
     mc_sw sw;
 
-    if (parse_aid(c->data, c->lc) != c->lc)
-        return MC_SW_WRONG_DATA;
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     s.state = c->p2;
@@ -251,7 +259,7 @@ static mc_sw set_area_status(mc_card *card, mc_area_rec *a, uint8_t state)
     /* TERMINATED: every AP slot and region goes; the slots are never read
      * again in that state, so the wipe may leave them unsealed. */
     if (st == MC_OK && state == MC_AREA_TERMINATED)
-        st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS);
+        st = mc_wipe_write(card, MC_OFF_SLOTS, end - MC_OFF_SLOTS, false);
     sw = finish(card, st);
     if (sw != MC_SW_OK || state != MC_AREA_TERMINATED)
         return sw;
@@ -311,14 +319,12 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_DATA;
     pin = c->data + n + 3;
     pin_len = c->data[n + 2];
-    sw = named_ap(card, c, &slot, &s);
+    sw = named_ap(card, c, false, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
     if (!mc_pin_fits(&s, pin, pin_len))
         return MC_SW_WRONG_DATA;
-    memset(s.pin, 0, sizeof(s.pin));
-    memcpy(s.pin, pin, pin_len);
-    s.pin_len = (uint8_t)pin_len;
+    mc_pin_set(&s, pin, pin_len);
     s.pin_tries = s.pin_max_tries;
     return mc_slot_commit(card, slot, &s, MC_EV_PIN_RESET);
 }

@@ -11,25 +11,33 @@
 #define F_READ   0x01
 #define F_RECORD 0x02
 
-/* Finds the EF by SFI (making it current) or takes the current one. */
-static mc_sw resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef_rec *e)
+/* Finds the AP's EF whose FID is fid (not NULL: SELECT EF) or whose SFI is
+ * sfi, and makes it current; 6A82 when there is none. */
+mc_sw mc_ef_find(mc_card *card, const mc_slot_rec *s, const uint8_t *fid, unsigned sfi,
+                 mc_ef_rec *e)
 {
     unsigned i;
     mc_status st;
 
-    /* No SFI: the current EF, which mc_gate (MC_G_NOEF) found set. */
-    if (sfi == 0)
-        return mc_sw_of(mc_ef_read(card, s, card->ef, e));
     for (i = 0; i < s->ef_count; i++) {
         st = mc_ef_read(card, s, i, e);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (e->sfi == sfi) {
+        if (fid != NULL ? memcmp(e->fid, fid, 2) == 0 : e->sfi == sfi) {
             card->ef = (uint8_t)i;
             return MC_SW_OK;
         }
     }
     return MC_SW_NOT_FOUND;
+}
+
+/* Finds the EF by SFI (making it current) or takes the current one. */
+static mc_sw resolve(mc_card *card, const mc_slot_rec *s, unsigned sfi, mc_ef_rec *e)
+{
+    /* No SFI: the current EF, which mc_gate (MC_G_NOEF) found set. */
+    if (sfi == 0)
+        return mc_sw_of(mc_ef_read(card, s, card->ef, e));
+    return mc_ef_find(card, s, NULL, sfi, e);
 }
 
 static mc_sw access_ok(const mc_card *card, const mc_slot_rec *s, uint8_t rule)
@@ -246,8 +254,6 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
         st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b,
                                    c->lc + REC_OVH);
-        if (st == MC_OK && mc_port_nvm_flush(card) != 0)
-            st = MC_ERR_NVM;
-        return mc_sw_of(st);
+        return mc_sw_of(mc_store_flushed(card, st));
     }
 }

@@ -240,7 +240,9 @@ void mc_aes(mc_card *card, cm_aes *aes);
  * inside the open transaction. */
 mc_status mc_area_read(mc_card *card, mc_area_rec *a);
 mc_status mc_area_write(mc_card *card, mc_area_rec *a);
-mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len);
+/* The wipe record (off, len), in the open transaction; direct: written
+ * directly and flushed, LOAD AP's mark ((0, 0) clears it). */
+mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len, bool direct);
 /* *used is false for a free slot. */
 mc_status mc_slot_read(mc_card *card, unsigned slot, mc_slot_rec *s, bool *used);
 mc_status mc_slot_write(mc_card *card, unsigned slot, mc_slot_rec *s);
@@ -250,6 +252,9 @@ mc_status mc_slot_free(mc_card *card, unsigned slot);
  * REFERENCE DATA).  Returns the SW. */
 mc_sw mc_slot_commit(mc_card *card, unsigned slot, mc_slot_rec *s, uint8_t event);
 mc_status mc_ef_read(mc_card *card, const mc_slot_rec *s, unsigned idx, mc_ef_rec *e);
+/* The AP's EF by FID (fid not NULL) or SFI, made current; 6A82 if none (mc_file.c). */
+mc_sw mc_ef_find(mc_card *card, const mc_slot_rec *s, const uint8_t *fid, unsigned sfi,
+                 mc_ef_rec *e);
 void mc_seal(void *rec, size_t size, uint8_t magic);
 bool mc_check(const void *rec, size_t size, uint8_t magic);
 
@@ -370,8 +375,8 @@ mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len);
  * Returns 0x9000 or the SM status word. */
 mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len);
 /* Writes the wipe record (the load's mark) directly and flushes: (0, 0)
- * clears it. */
-mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len);
+ * clears it (mc_wipe_write, mc_layout.c). */
+#define mc_load_mark(card, off, len) mc_wipe_write((card), (off), (len), true)
 /* Power-on: finishes a wipe that a cut interrupted (free space only). */
 mc_status mc_load_recover(mc_card *card, bool *recovered);
 /* The image parser (mc_install.c), from a wiped card->ld: the image's next
@@ -391,6 +396,9 @@ mc_sw mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec 
 bool mc_level_valid(uint8_t level);
 /* PIN policy (§5): length within [min, max] and ASCII digits only. */
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
+/* Sets the slot's PIN (zero padded) and its length (RESET RETRY COUNTER,
+ * CHANGE REFERENCE DATA). */
+void mc_pin_set(mc_slot_rec *s, const uint8_t *pin, size_t len);
 /* The counted comparison of a presented PIN with the stored one (both at most
  * 12 bytes), in constant time; checked by make ctcheck (test/ct/ct_card.c). */
 bool mc_pin_equal(const uint8_t stored[12], size_t stored_len, const uint8_t *pin, size_t len);

@@ -101,13 +101,16 @@ mc_status mc_area_write(mc_card *card, mc_area_rec *a)
     return write_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
 }
 
-mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len)
+mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len, bool direct)
 {
     mc_wipe_rec w;
 
     memset(&w, 0, sizeof(w));
     mc_put32(w.off, off);
     mc_put32(w.len, len);
+    if (direct)
+        return mc_store_flushed(card, mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w),
+                                                    MC_MAGIC_WIPE));
     return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
 }
 
@@ -303,7 +306,7 @@ mc_status mc_wipe_now(mc_card *card, uint32_t off, uint32_t len)
         return st;
     st = mc_store_begin(card);
     if (st == MC_OK)
-        st = mc_wipe_write(card, 0, 0);
+        st = mc_wipe_write(card, 0, 0, false);
     return mc_store_end(card, st);
 }
 

@@ -80,8 +80,7 @@ mc_status mc_fabricate(mc_card *card, void *port, const uint8_t serial[MC_SERIAL
         return MC_ERR_PARAM;
     st = format_layout(card, serial, family, enc, mac, dek, key_len);
     cm_wipe(card->buf, sizeof(card->buf));
-    if (st == MC_OK)
-        st = mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
+    st = mc_store_flushed(card, st);
     if (st != MC_OK)
         return st;
     return mc_power_on(card, port);

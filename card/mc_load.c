@@ -22,24 +22,12 @@
 
 #define CHUNK 64u
 
-/* The wipe record, written directly: (off, len) to wipe after a cut.  A
- * torn write leaves it with any value; recovery then wipes free space only
- * (mc_load_recover), so no value can make it wipe anything visible.  The
- * record has a page of its own (MC_OFF_WIPE), so a page-erasing part's torn
- * page spoils nothing else. */
-mc_status mc_load_mark(mc_card *card, uint32_t off, uint32_t len)
-{
-    mc_wipe_rec w;
-    mc_status st;
-
-    memset(&w, 0, sizeof(w));
-    mc_put32(w.off, off);
-    mc_put32(w.len, len);
-    st = mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
-    if (st == MC_OK && mc_port_nvm_flush(card) != 0)
-        st = MC_ERR_NVM;
-    return st;
-}
+/* The load's mark (mc_load_mark: the wipe record, written directly by
+ * mc_wipe_write): (off, len) to wipe after a cut.  A torn write leaves it
+ * with any value; recovery then wipes free space only (mc_load_recover), so
+ * no value can make it wipe anything visible.  The record has a page of its
+ * own (MC_OFF_WIPE), so a page-erasing part's torn page spoils nothing
+ * else. */
 
 /* Wipes every byte that no visible state holds: the free runs of the heap
  * (all of the data space past the slots once the area is TERMINATED),
@@ -272,10 +260,8 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
      * repeated block is out of order like any other. */
     if (sw == MC_SW_OK && (card->load_active ? c->p2 != card->load_next : c->p2 != 0))
         sw = MC_SW_WRONG_P1P2;
-    if (sw != MC_SW_OK) {
-        mc_load_drop(card);
-        return sw;
-    }
+    if (sw != MC_SW_OK)
+        goto drop;
     if (c->p2 == 0 && !c->staged) {
         sw = load_begin(card);
         if (sw != MC_SW_OK)
@@ -286,8 +272,8 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     card->chain_len = 0;
     card->load_next++;
     if (card->load_len > MC_IMAGE_MAX) {
-        mc_load_drop(card);
-        return MC_SW_WRONG_DATA;   /* (likewise) */
+        sw = MC_SW_WRONG_DATA;
+        goto drop;
     }
     if (!c->staged) {
         st = mc_ld_feed(card, c->data, c->lc);
@@ -297,8 +283,11 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     if (c->p1 == 0x00)
         return MC_SW_OK;
     sw = mc_install(card);
-    if (card->load_marked || card->load_active)
-        mc_load_drop(card);
+    if (!card->load_marked && !card->load_active)
+        return sw;
+drop:
+    /* A refused block or image ends the load. */
+    mc_load_drop(card);
     return sw;   /* (a drop that muted the card: mc_process answers nothing) */
 }
 

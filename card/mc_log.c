@@ -112,9 +112,7 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
     if (!direct)   /* the slot owns its page: its bytes alone are journaled */
         return mc_store_write_own(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
-    if (st == MC_OK && mc_port_nvm_flush(card) != 0)
-        st = MC_ERR_NVM;
-    return st;
+    return mc_store_flushed(card, st);
 }
 
 mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len)

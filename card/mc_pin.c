@@ -65,9 +65,7 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
     }
     s->pin_tries = s->pin_max_tries;
     if (new_pin != NULL) {
-        memset(s->pin, 0, sizeof(s->pin));
-        memcpy(s->pin, new_pin, new_len);
-        s->pin_len = (uint8_t)new_len;
+        mc_pin_set(s, new_pin, new_len);
         sw = mc_slot_commit(card, card->sel, s, 0);
     } else {
         /* up to the next value whose distance from the base is a multiple

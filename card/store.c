@@ -26,6 +26,17 @@ mc_status mc_st_nvm_flush(struct mc_card *card)
     return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
+mc_status mc_store_flushed(struct mc_card *card, mc_status st)
+{
+    return st == MC_OK ? mc_st_nvm_flush(card) : st;
+}
+
+mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
+                                  size_t len)
+{
+    return mc_store_flushed(card, mc_st_nvm_write(card, addr, buf, len));
+}
+
 /* Whole pages only, so that a journal record's pages never pass its end. */
 uint32_t mc_st_data_size(struct mc_card *card)
 {
@@ -107,15 +118,11 @@ mc_status mc_store_format(struct mc_card *card)
     rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card), false, &wrote);
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+    rc = mc_store_flushed(card, rc);
     if (rc != MC_OK)
         return rc;
     header_encode(h, nvm_size);
-    rc = mc_st_nvm_write(card, ST_HDR_OFF, h, sizeof(h));
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
-    return rc;
+    return mc_st_nvm_write_flushed(card, ST_HDR_OFF, h, sizeof(h));
 }
 
 mc_status mc_store_recover(struct mc_card *card, bool *recovered)

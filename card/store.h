@@ -80,6 +80,9 @@ mc_status mc_store_end(struct mc_card *card, mc_status st);
 uint32_t mc_store_tx_capacity(struct mc_card *card);
 
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len);
+/* After direct writes whose outcome is st: when st is MC_OK, the port's
+ * flush (MC_ERR_NVM if it fails); otherwise st. */
+mc_status mc_store_flushed(struct mc_card *card, mc_status st);
 /* Fills len bytes from off with value, directly (wipes). */
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len);
 /* The same, writing only the pieces (up to a page boundary, at most 64

@@ -144,9 +144,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
         return MC_OK;          /* already durable: no write */
     pos = ring_next(idx, st->counter_slot[idx]);
     slot_encode(idx, pos, value, s);
-    rc = mc_st_nvm_write(card, slot_addr(idx, pos), s, sizeof(s));
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+    rc = mc_st_nvm_write_flushed(card, slot_addr(idx, pos), s, sizeof(s));
     if (rc != MC_OK)
         return rc;
     st->counter_cache[idx] = value;

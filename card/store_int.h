@@ -105,6 +105,9 @@ static inline uint32_t st_get32(const uint8_t *p)
 /* Port calls mapped to mc_status (MC_ERR_NVM on any port failure). */
 mc_status mc_st_nvm_read(struct mc_card *card, uint32_t addr, void *buf, size_t len);
 mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, size_t len);
+/* The same, then the port's flush (mc_store_flushed). */
+mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
+                                  size_t len);
 mc_status mc_st_nvm_flush(struct mc_card *card);
 /* Sets NVM [addr, addr + len) to value (store.c); lazy: only the pieces
  * that do not hold it already, *wrote set when one was written. */

@@ -47,13 +47,9 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
                            uint16_t used)
 {
     uint8_t d[ST_DESC_LEN];
-    mc_status rc;
 
     encode_ctl(d, seq, state, nrec, used);
-    rc = mc_st_nvm_write(card, ctl_off(seq), d, sizeof(d));
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
-    return rc;
+    return mc_st_nvm_write_flushed(card, ctl_off(seq), d, sizeof(d));
 }
 
 /* Journal residue (docs/nvm.md): sets the record area from byte keep on to
@@ -329,8 +325,7 @@ mc_status mc_store_commit(struct mc_card *card)
     c.seq = ++st->tx_seq;
     rc = walk_records(card, &c, true);
     /* Home copies durable before the journal may be forgotten. */
-    if (rc == MC_OK)
-        rc = mc_st_nvm_flush(card);
+    rc = mc_store_flushed(card, rc);
     return rc == MC_OK ? clear(card, st->tx_seq + 1u, c.used) : rc;
 }
 
@@ -418,8 +413,7 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
         rc = walk_records(card, &c, false);
         if (rc == MC_OK)
             rc = walk_records(card, &c, true);
-        if (rc == MC_OK)
-            rc = mc_st_nvm_flush(card);
+        rc = mc_store_flushed(card, rc);
         if (rc != MC_OK)
             return rc;
     }
