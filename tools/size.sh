@@ -13,7 +13,8 @@
 #     GCC's -fstack-usage / -fcallgraph-info=su output (tools/stack_depth.py),
 #     with the indirect calls it cannot follow by itself.
 # Budgets (docs/porting.md): text < 24 KiB, mc_card + static data < 4 KiB,
-# stack < 1 KiB.  Exit status 1 when a budget is exceeded.
+# stack < 1 KiB, and the deepest handler path within MC_STACK_SCRUB.  Exit
+# status 1 when a budget is exceeded.
 set -eu
 
 BUILD=${BUILD:-build}
@@ -103,6 +104,14 @@ echo "-- stack (worst call path, tools/stack_depth.py):"
 python3 tools/stack_depth.py --indirect mc_port_aes --table card/mc_apdu.c:mc_commands "$OUT"/obj/*.ci > "$OUT/stack.txt"
 cat "$OUT/stack.txt"
 STACK=$(awk '/^deepest path/{gsub(/[(),]/," "); for(i=1;i<=NF;i++) if($i=="bytes") print $(i-1)}' "$OUT/stack.txt")
+# The stack scrub after each command (mc_scrub_stack, card/mc_apdu.c) must
+# reach as deep as any handler went, dispatch's own frame included, or a
+# key or PIN copy below it outlives the command (docs/porting.md).
+python3 tools/stack_depth.py --indirect mc_port_aes --table card/mc_apdu.c:mc_commands --root dispatch \
+    "$OUT"/obj/*.ci > "$OUT/stack-dispatch.txt"
+HANDLERS=$(awk '/^deepest path/{gsub(/[(),]/," "); for(i=1;i<=NF;i++) if($i=="bytes") print $(i-1)}' "$OUT/stack-dispatch.txt")
+SCRUB=$(awk '/^#define MC_STACK_SCRUB /{print $3}' card/mc_apdu.c)
+echo "   deepest handler path below mc_process (from dispatch): ${HANDLERS:-?} bytes; MC_STACK_SCRUB $SCRUB"
 
 echo "-- budgets:"
 FAIL=0
@@ -113,4 +122,6 @@ check() {
 check "text+rodata (linked)" "$TEXT" 24576
 check "mc_card + static data" $((CARD + STATIC)) 4096
 check "stack (worst path, port excluded)" "${STACK:-0}" 1024
+if [ -n "$HANDLERS" ] && [ "$HANDLERS" -le "$SCRUB" ]; then r=ok; else r=OVER; FAIL=1; fi
+printf "   %-34s %6d / %6d  %s\n" "handler path under the stack scrub" "${HANDLERS:-0}" "$SCRUB" "$r"
 exit $FAIL
