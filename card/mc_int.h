@@ -167,15 +167,9 @@ _Static_assert(sizeof(mc_area_rec) <= MC_SCRATCH_SIZE, "area record larger than 
 #else
 #define MC_NOINLINE
 #endif
-/* Makes the pointer p opaque to the optimiser: a record in card->buf or
- * card->scratch is then addressed from p, with short offsets, instead of
- * from card with a 4-byte literal for each field beyond Thumb's reach
- * (make size). */
-#if defined(__GNUC__) || defined(__clang__)
-#define MC_OPAQUE(p) __asm__("" : "+r"(p))
-#else
-#define MC_OPAQUE(p) ((void)0)
-#endif
+/* A record in card->buf or card->scratch addressed from its own pointer p
+ * (cm_err.h). */
+#define MC_OPAQUE(p) CM_OPAQUE(p)
 /* A static helper with one caller that GCC's -Os keeps out of line: one
  * body, no call (make size; its locals then share the caller's frame). */
 #define MC_ALWAYS_INLINE CM_ALWAYS_INLINE

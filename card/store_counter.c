@@ -90,7 +90,7 @@ static mc_status load_ring(struct mc_card *card, unsigned idx)
     unsigned ring = ring_len(idx), pos;
     uint32_t v;
 
-    ST_OPAQUE(st);
+    CM_OPAQUE(st);   /* card->store addressed from its own pointer */
     st->counter_cache[idx] = 0;
     st->counter_slot[idx] = (uint8_t)(ring - 1);   /* so the first set uses slot 0 */
     for (pos = 0; pos < ring; pos++) {
@@ -135,7 +135,7 @@ mc_status mc_store_counter_set(struct mc_card *card, unsigned idx, uint32_t valu
     unsigned pos;
     mc_status rc;
 
-    ST_OPAQUE(st);
+    CM_OPAQUE(st);   /* card->store addressed from its own pointer */
     if (st->corrupt)
         return MC_ERR_CORRUPT;
     if (idx >= MC_STORE_ALL_COUNTERS || value > ST_CTR_MAX || value < st->counter_cache[idx])

@@ -7,17 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cm_err.h"
 #include "mc_card.h"
 #include "store.h"
 
 /* Copies and fills move through a stack buffer of this many bytes. */
 #define ST_CHUNK 64u
-/* card->store addressed from its own pointer (MC_OPAQUE in mc_int.h). */
-#if defined(__GNUC__) || defined(__clang__)
-#define ST_OPAQUE(p) __asm__("" : "+r"(p))
-#else
-#define ST_OPAQUE(p) ((void)0)
-#endif
 /* The page the layout is aligned to: every commit-point structure (the
  * header, each journal control slot, the record area, each counter ring)
  * starts on a page of its own, so that a port whose torn write spoils the

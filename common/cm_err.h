@@ -37,4 +37,14 @@ enum {
 #define CM_ALWAYS_INLINE static inline
 #endif
 
+/* Makes the pointer p opaque to the optimiser: a record or structure is
+ * then addressed from p, with short offsets, instead of from its container
+ * with a 4-byte literal for each field beyond Thumb's reach (docs/size.md).
+ * No instruction is emitted. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CM_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define CM_OPAQUE(p) ((void)0)
+#endif
+
 #endif
