@@ -80,7 +80,9 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INC) -fPIC -MMD -MP $(EXTRA_CF
              -DMNAP_LOCALEDIR='"$(PREFIX)/share/locale"'
 # The card runtime and common/ are compiled as freestanding code even on the host:
 # no libc beyond memcpy/memset/memcmp (checked by test/card/freestanding.sh).
-CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding
+# CM_CHECK_NULL: common/ refuses NULL pointer arguments in every host build
+# (common/cm_err.h); only a firmware build leaves those checks out.
+CFLAGS_FREE = $(CFLAGS_ALL) -ffreestanding -DCM_CHECK_NULL
 LIBMNAP_LIBS := $(PCSC_LIBS) $(P11_LIBS) -lssl -lcrypto -lpthread
 # The registry (host/registry/, libmnapreg.a): SQLite and PostgreSQL clients.
 REG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)

@@ -15,17 +15,19 @@ enum {
 };
 
 /* CM_NULL(p): is the pointer argument p NULL?  The functions of common/
- * refuse a NULL pointer argument (CM_E_PARAM) in a hosted build: libmnap,
- * the host tools, the simulator and every test, where the callers are many.
- * In a freestanding build (the card runtime on its chip) their one caller
- * is the runtime, which hands them the address of an object every time,
- * and the checks are left out: 388 bytes of Cortex-M0+ code (docs/size.md).
- * Checks of values (lengths, key sizes, a wiped context's cipher) stay in
- * both. */
-#if defined(__STDC_HOSTED__) && __STDC_HOSTED__ == 0
-#define CM_NULL(p) ((void)(p), 0)
-#else
+ * refuse a NULL pointer argument (CM_E_PARAM) when CM_CHECK_NULL is defined
+ * or the build is hosted: the Makefile defines it for every host build of
+ * common/ and card/ (libmnap, the host tools, the simulator, every test and
+ * fuzzer), where the callers are many.  A firmware build (freestanding,
+ * CM_CHECK_NULL not defined: `make size`, a vendor's card build) has one
+ * caller, the runtime, which hands them the address of an object every
+ * time, and the checks are left out: 388 bytes of Cortex-M0+ code
+ * (docs/size.md).  Checks of values (lengths, key sizes, a wiped context's
+ * cipher) stay in both. */
+#if defined(CM_CHECK_NULL) || !defined(__STDC_HOSTED__) || __STDC_HOSTED__ != 0
 #define CM_NULL(p) ((p) == NULL)
+#else
+#define CM_NULL(p) ((void)(p), 0)
 #endif
 
 /* A static helper inlined into each of its callers: for a helper (or the

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cm_cbc.h"
 #include "cm_cmac.h"
 #include "cm_err.h"
 #include "cm_kdf.h"
@@ -145,6 +146,26 @@ static void test_kdf_refuses_bad_params(void **state)
     assert_int_equal(cm_cmac(&aes, key, 20, NULL, 0, out), CM_E_PARAM);
 }
 
+/* NULL pointer arguments, each the only thing wrong with the call, are
+ * refused in a host build (CM_CHECK_NULL, common/cm_err.h): the host's
+ * callers are many.  Fails if the host build ever loses the define. */
+static void test_null_pointers_refused(void **state)
+{
+    cm_aes aes = test_aes();
+    cm_cmac_ctx ctx;
+    uint8_t key[16] = { 0 }, data[16] = { 0 }, out[16];
+    (void)state;
+    assert_int_equal(cm_cmac(&aes, NULL, 16, data, 16, out), CM_E_PARAM);
+    assert_int_equal(cm_cmac(NULL, key, 16, data, 16, out), CM_E_PARAM);
+    assert_int_equal(cm_cmac(&aes, key, 16, NULL, 16, out), CM_E_PARAM);
+    assert_int_equal(cm_cmac_init(NULL, &aes, key, 16), CM_E_PARAM);
+    assert_int_equal(cm_cmac_init(&ctx, &aes, key, 16), CM_OK);
+    assert_int_equal(cm_cmac_final(&ctx, NULL), CM_E_PARAM);
+    assert_int_equal(cm_kdf_ctr_cmac(&aes, key, 16, NULL, 4, NULL, 0, out, 16), CM_E_PARAM);
+    assert_int_equal(cm_kdf_ctr_cmac(&aes, key, 16, NULL, 0, NULL, 0, NULL, 16), CM_E_PARAM);
+    assert_int_equal(cm_cbc_encrypt(&aes, NULL, 16, NULL, data, out, 16), CM_E_PARAM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_cmac_subkeys),
         cmocka_unit_test(test_kdf_vectors),
         cmocka_unit_test(test_kdf_refuses_bad_params),
+        cmocka_unit_test(test_null_pointers_refused),
     };
     return cmocka_run_group_tests_name("common: CMAC and KDF vectors", tests, NULL, NULL);
 }
