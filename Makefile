@@ -93,7 +93,10 @@ LDLIBS   := $(LIBMNAP_LIBS) $(REG_LIBS) $(JSON_LIBS)
 TESTLIBS := -lcmocka
 
 COMMON_SRC := $(wildcard common/*.c)
-CARD_SRC   := $(wildcard card/*.c)
+# card/mc_mem.c (memcpy, memset, memcmp) is for firmware builds only: the
+# host's libc serves the host build (and its sanitizers).
+CARD_FW_SRC := card/mc_mem.c
+CARD_SRC   := $(filter-out $(CARD_FW_SRC),$(wildcard card/*.c))
 SIM_SRC    := $(wildcard card/port/sim/*.c)
 HOST_SRC   := $(wildcard host/*.c)
 INPROC_SRC := $(wildcard host/inproc/*.c)

@@ -7,7 +7,8 @@
 #   - text/data/bss of every object and their total,
 #   - the linked size: the objects linked with --gc-sections behind a probe
 #     that calls every entry point of card/mc.h, with the port functions as
-#     empty stubs and memcpy/memset/memcmp from newlib (what a firmware adds),
+#     empty stubs, and memcpy/memset/memcmp from card/mc_mem.c (weak: newlib's
+#     are linked only if the runtime's were missing),
 #   - sizeof(mc_card) (the caller-owned RAM) and the static data of the runtime,
 #   - the worst stack depth along any call path from each entry point, from
 #     GCC's -fstack-usage / -fcallgraph-info=su output (tools/stack_depth.py),
@@ -88,7 +89,7 @@ $CC_ARM -mcpu=cortex-m0plus -mthumb -nostartfiles -Wl,--gc-sections -Wl,-e,probe
 echo "== card runtime footprint (Cortex-M0+, -Os, Thumb; $($CC_ARM -dumpversion))"
 echo "-- objects (card/*.c without mc_debug.c, common/*.c):"
 $SIZE -t $OBJS | sed "s|$OUT/obj/||"
-echo "-- linked behind a probe of every entry point (--gc-sections; port stubs, newlib mem*):"
+echo "-- linked behind a probe of every entry point (--gc-sections; port stubs, card/mc_mem.c's mem*):"
 $SIZE "$OUT/probe.elf"
 TEXT=$($SIZE -A "$OUT/probe.elf" | awk '$1==".text"||$1==".rodata"{s+=$2} END{print s+0}')
 CARD=$(printf '%d' "0x$($NM -S "$OUT/probe.elf" | awk '$4=="mc_probe_card"{print $2}')")

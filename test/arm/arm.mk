@@ -38,7 +38,7 @@ ARM_CFLAGS  = -std=c11 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra 
 # The runtime and everything the suites link besides the suite itself.
 # The suites' port is the simulator's (mc_sim) rebuilt for the target
 # (test/arm/arm_sim*.c) over the QEMU port's start-up and AES.
-ARM_LIB_SRC = $(COMMON_SRC) $(CARD_SRC) card/port/qemu/mq_start.c card/port/qemu/mq_aes.c \
+ARM_LIB_SRC = $(COMMON_SRC) $(CARD_SRC) $(CARD_FW_SRC) card/port/qemu/mq_start.c card/port/qemu/mq_aes.c \
               $(wildcard test/arm/arm_*.c) card/port/sim/sim_card.c card/port/sim/sim_tear.c card/port/sim/sim_det.c \
               test/support/card_harness.c test/support/card_setup.c test/support/test_aes.c \
               test/support/tear_runner.c test/support/tear_models.c \
@@ -84,7 +84,7 @@ ARM_MB_SUITES ?=
 # The microbit's firmware: the runtime on the QEMU port proper
 # (card/port/qemu/, its own mq_port context), replaying test/arm/record.c's
 # script; mc_debug.c is test-only and stays out.
-ARM_FW_SRC = $(COMMON_SRC) $(filter-out card/mc_debug.c,$(CARD_SRC)) $(wildcard card/port/qemu/*.c) \
+ARM_FW_SRC = $(COMMON_SRC) $(filter-out card/mc_debug.c,$(CARD_SRC)) $(CARD_FW_SRC) $(wildcard card/port/qemu/*.c) \
              test/arm/mb_replay.c
 $(ARM_BUILD)/microbit/mb_replay.elf: $(call arm_obj,$(ARM_FW_SRC),microbit) \
     $(patsubst %.c,$(ARM_BUILD)/microbit/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_microbit)
@@ -101,7 +101,7 @@ $(ARM_BUILD)/microbit/mb_unaligned.elf: $(call arm_obj,card/port/qemu/mq_start.c
 # through its card/port_tear.h by the one tear runner, with the test-only
 # state dump (mc_debug.c) and the tear models of test/support/; the cases
 # come from test/arm/record.c's tear script.
-ARM_TEAR_SRC = $(COMMON_SRC) $(CARD_SRC) $(wildcard card/port/qemu/*.c) test/arm/mb_tear.c \
+ARM_TEAR_SRC = $(COMMON_SRC) $(CARD_SRC) $(CARD_FW_SRC) $(wildcard card/port/qemu/*.c) test/arm/mb_tear.c \
                test/support/tear_runner.c test/support/tear_models.c
 $(ARM_BUILD)/microbit/mb_tear.elf: $(call arm_obj,$(ARM_TEAR_SRC),microbit) \
     $(patsubst %.c,$(ARM_BUILD)/microbit/obj/bearssl/%.o,$(ARM_BSSL_SRC)) $(ARM_LD_microbit)
