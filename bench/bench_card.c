@@ -59,6 +59,8 @@ static const char *ins_name(const uint8_t *c, size_t n)
     case 0xCA: return "GET-DATA";
     case 0xC0: return "GET-RESPONSE";
     case 0xD8: return "PUT-KEY";
+    case 0xD6: return "UPDATE-BINARY";
+    case 0x24: return "CHANGE-REFERENCE-DATA";
     default:
         snprintf(other, sizeof(other), "INS-%02X", c[1]);
         return other;
@@ -221,6 +223,43 @@ static void load_once(bt *b, mnap_ctx *ctx, size_t size, const char *label, doub
     check(mnap_close(ctx), "close");
 }
 
+/* The commands that still write through the store's journal (docs/nvm.md):
+ * UPDATE BINARY of 16 bytes (labels journal.update-first, then
+ * journal.update for the one measured), CHANGE REFERENCE DATA
+ * to another PIN and back (journal.pin), PUT KEY on the AP's key set to
+ * another KVN and back (journal.key), in one AP session (journal.open,
+ * journal.close).  Each iteration leaves the card as it found it. */
+static void journaled(bt *b, mnap_ctx *ctx, const mnap_keyset *ak, const uint8_t *aid)
+{
+    static const char other_pin[] = "5678";
+    uint8_t data[16];
+    mnap_keyset other;
+
+    for (unsigned i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(b->iter + i);
+    bench_key(&other, 0x22, 0xA0);
+    b->label = "journal.open";
+    check(mnap_ap_open(ctx, aid, BENCH_AID_LEN, ak, MNAP_LEVEL_FULL), "AP session");
+    /* The journal wipes what the previous transaction left (docs/nvm.md,
+     * "Journal residue"), so a write's cost depends on the one before it:
+     * measured is the second of two. */
+    b->label = "journal.update-first";
+    check(mnap_ap_update_binary(ctx, BENCH_EF_SMALL, 0, data, sizeof(data)), "UPDATE BINARY");
+    b->label = "journal.update";
+    check(mnap_ap_update_binary(ctx, BENCH_EF_SMALL, 0, data, sizeof(data)), "UPDATE BINARY");
+    b->label = "journal.pin";
+    check(mnap_ap_change_pin(ctx, BENCH_PIN, strlen(BENCH_PIN), other_pin, strlen(other_pin),
+                             NULL), "CHANGE REFERENCE DATA");
+    check(mnap_ap_change_pin(ctx, other_pin, strlen(other_pin), BENCH_PIN, strlen(BENCH_PIN),
+                             NULL), "CHANGE REFERENCE DATA back");
+    b->label = "journal.key";
+    check(mnap_ap_rotate_keys(ctx, 0x21, &other), "PUT KEY");
+    check(mnap_ap_rotate_keys(ctx, 0x22, ak), "PUT KEY back");
+    b->label = "journal.close";
+    check(mnap_close(ctx), "close");
+    mnap_keyset_wipe(&other);
+}
+
 /* Per iteration: the kiosk flow step by step (labels kiosk.*), a wrong and
  * a right VERIFY (pin.*), LOAD AP of 1..32 KiB (load1k .. load32k, each
  * followed by a DELETE), and the whole kiosk flow on cards holding 4, 8 and
@@ -270,6 +309,7 @@ static int cmd_cost(unsigned iters)
         check(mnap_ap_verify_pin(ctx, BENCH_PIN, strlen(BENCH_PIN), NULL), "VERIFY");
         b->label = "pin.close";
         check(mnap_close(ctx), "close");
+        journaled(b, ctx, &ak, aid);
         for (int k = 0; k < 6; k++)
             load_once(b, ctx, (size_t)1024 << k, load_label[k], NULL);
         for (int k = 0; k < 3; k++) {
