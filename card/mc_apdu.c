@@ -432,9 +432,12 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
      * (before secure messaging: a wrapped one does not move the MAC chain). */
-    if (sw == MC_SW_OK && (cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
-                           (card->transport == MC_TRANSPORT_T0 && a.extended)))
-        sw = MC_SW_WRONG_LENGTH;
+    if (sw == MC_SW_OK) {
+        int prc = cm_apdu_parse(cmd, cmd_len, &a);
+        CM_OPAQUE(prc);
+        if (prc != CM_OK || (card->transport == MC_TRANSPORT_T0 && a.extended))
+            sw = MC_SW_WRONG_LENGTH;
+    }
     if (sw != MC_SW_OK) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
