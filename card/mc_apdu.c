@@ -295,33 +295,27 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
         return MC_SW_OK;
     }
     c->data = card->buf;
+    plain = lc;
     if (!c->sm) {
-        c->too_long = lc > MC_MAX_COMMAND_DATA;
-        c->lc = c->too_long ? 0 : lc;
-        if (c->lc)
+        if (lc != 0 && lc <= MC_MAX_COMMAND_DATA)
             memcpy(card->buf, in, lc);
-        return MC_SW_OK;
-    }
-    if (lc < 8) {
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
-    }
-    if (lc > MC_BUF_SIZE) {
-        /* Too long for the buffer: its C-MAC is checked as it stands in the
-         * caller's APDU (an extended one, longer than 255 bytes) and it is
-         * refused afterwards (6700), but the chain advances as §9 says. */
-        c->too_long = true;
-        c->lc = 0;
-        if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
-            return MC_SW_OK;
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
-    }
-    memcpy(card->buf, in, lc);
-    rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
-    if (rc != CM_OK) {
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
+    } else {
+        if (lc < 8)
+            rc = CM_E_FORMAT;
+        else if (lc > MC_BUF_SIZE)
+            /* Too long for the buffer: its C-MAC is checked as it stands in
+             * the caller's APDU (an extended one, longer than 255 bytes) and
+             * it is refused afterwards (6700: plain is lc, too long), but the
+             * chain advances as §9 says. */
+            rc = cm_scp03_verify_command(&card->scp, hdr, in, lc, 1);
+        else {
+            memcpy(card->buf, in, lc);
+            rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
+        }
+        if (rc != CM_OK) {
+            mc_chan_close(card);
+            return MC_SW_SM_DATA_INCORRECT;
+        }
     }
     c->too_long = plain > MC_MAX_COMMAND_DATA;
     c->lc = c->too_long ? 0 : plain;
