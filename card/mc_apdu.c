@@ -161,7 +161,7 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
-    memcpy(rsp, card->buf + card->rsp_off, n);
+    memcpy(rsp, c->data + card->rsp_off, n);
     c->rlen = n;
     card->rsp_off = (uint16_t)(card->rsp_off + n);
     card->rsp_len = (uint16_t)(card->rsp_len - n);
@@ -290,15 +290,13 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
             return sw;
         }
         c->staged = true;
-        c->data = card->buf;
         c->lc = plain;
         return MC_SW_OK;
     }
-    c->data = card->buf;
     plain = lc;
     if (!c->sm) {
         if (lc != 0 && lc <= MC_MAX_COMMAND_DATA)
-            memcpy(card->buf, in, lc);
+            memcpy(c->data, in, lc);
     } else {
         if (lc < 8)
             rc = CM_E_FORMAT;
@@ -309,8 +307,8 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
              * chain advances as §9 says. */
             rc = cm_scp03_verify_command(&card->scp, hdr, in, lc, 1);
         else {
-            memcpy(card->buf, in, lc);
-            rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
+            memcpy(c->data, in, lc);
+            rc = cm_scp03_unwrap_command(&card->scp, hdr, c->data, lc, c->ext, &plain);
         }
         if (rc != CM_OK) {
             mc_chan_close(card);
@@ -417,6 +415,8 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     c.ins = cmd[1];
     c.p1 = cmd[2];
     c.p2 = cmd[3];
+    /* The command data, plain, and the response are in card->buf. */
+    c.data = card->buf;
     lookup(&c);
     sw = check_class(c.cla);
     /* Chaining is for LOAD AP only (§9: 6884). */
@@ -491,11 +491,11 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (!sw_with_data(sw))
         c.rlen = 0;
     if (dirty > c.rlen)
-        cm_wipe(card->buf + c.rlen, dirty - c.rlen);
+        cm_wipe(c.data + c.rlen, dirty - c.rlen);
     n = c.rlen;
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
-        if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
+        if (cm_scp03_wrap_response(&card->scp, c.data, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
             return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
@@ -509,6 +509,6 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         card->rsp_sw = sw;
         return emit(rsp, 0, sw_more(n));
     }
-    memcpy(rsp, card->buf, n);
+    memcpy(rsp, c.data, n);
     return emit(rsp, n, sw);
 }
