@@ -143,7 +143,7 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_DATA;
     /* The response is built where the command data is. */
     memcpy(d, c->data, c->lc);
-    cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
+    cm_tlv_writer_init(&w, c->data, MC_MAX_RESPONSE_DATA);
     if (c->p1 == 0x80) {
         /* The AM as the issuer security domain: security domain, card
          * lock, card terminate, default selected. */

@@ -315,7 +315,8 @@ typedef struct mc_cmd {
         };
         uint8_t hdr[4];    /* the same four bytes, as the header the C-MAC covers */
     };
-    uint8_t *data;         /* unwrapped command data (in card->buf) */
+    uint8_t *data;         /* card->buf, always (mc_process): the unwrapped command
+                            * data, then the response being built */
     size_t lc;             /* its length */
     bool has_data;         /* Lc present */
     bool has_le;

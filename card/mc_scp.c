@@ -221,8 +221,8 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
         s.keys = nk;
         sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
-    card->buf[0] = nk.kvn;
-    memcpy(card->buf + 1, kcv, 9);
+    c->data[0] = nk.kvn;
+    memcpy(c->data + 1, kcv, 9);
     /* nk, a.am and s go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
     if (sw == MC_SW_OK)

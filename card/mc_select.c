@@ -103,7 +103,7 @@ mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_P1P2;
     if (c->p2 != 0x00 && c->p2 != 0x0C)
         return MC_SW_WRONG_P1P2;
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    cm_tlv_writer_init(&w, c->data, MC_BUF_SIZE);
     sw = c->p1 == 0x04 ? select_aid(card, c, &w) : select_ef(card, c, &w);
     /* The FCI is built once selected; P2 0C asks for none. */
     if (sw == MC_SW_OK && c->p2 != 0x0C)
@@ -216,7 +216,7 @@ mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
     cm_tlv_writer w;
 
     /* One writer for the three responses; c->rlen is set on success only. */
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    cm_tlv_writer_init(&w, c->data, MC_BUF_SIZE);
     /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
      * AM's: it needs the AM selected (§4). */
     if (tag == 0xDF20) {
