@@ -146,12 +146,15 @@ static uint16_t sw_more(size_t n)
 }
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
- * copied to rsp; its length goes to c->rlen. */
+ * copied to rsp; its length goes to c->rlen.  MC_SW_OK: mc_process answers
+ * the pending response's SW, or 61xx while more is left. */
 static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
                           size_t cap)
 {
     size_t n;
 
+    if (c->cla & 0x04)
+        return MC_SW_SM_NOT_SUPPORTED;
     if (c->p1 != 0 || c->p2 != 0)
         return MC_SW_WRONG_P1P2;
     if (lc != 0 || !c->has_le)
@@ -165,7 +168,7 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
     c->rlen = n;
     card->rsp_off = (uint16_t)(card->rsp_off + n);
     card->rsp_len = (uint16_t)(card->rsp_len - n);
-    return card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len);
+    return MC_SW_OK;
 }
 
 /* The handler of the command's row; an unknown instruction, or one outside
@@ -454,10 +457,11 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (!interrupt_state(card, &c))
         return 0;
     if (c.pol & MC_SM_RESPONSE) {
-        if (c.cla & 0x04)
-            return emit(rsp, 0, MC_SW_SM_NOT_SUPPORTED);
         sw = get_response(card, &c, lc, rsp, rsp_cap);
-        return emit(rsp, c.rlen, sw);
+        if (sw != MC_SW_OK)
+            return emit(rsp, 0, sw);
+        n = c.rlen;
+        goto pending;
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A LOAD AP block (or chain) refused by secure messaging ends its load:
@@ -501,14 +505,17 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)
         mc_chan_close(card);
-    if (c.rlen > c.ne || n + 2 > rsp_cap || (t0_data && n != 0)) {
-        /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
-         * response waits for GET RESPONSE (§3, §10). */
-        card->rsp_off = 0;
-        card->rsp_len = (uint16_t)n;
-        card->rsp_sw = sw;
-        return emit(rsp, 0, sw_more(n));
+    if (c.rlen <= c.ne && n + 2 <= rsp_cap && !(t0_data && n != 0)) {
+        memcpy(rsp, c.data, n);
+        return emit(rsp, n, sw);
     }
-    memcpy(rsp, c.data, n);
-    return emit(rsp, n, sw);
+    /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
+     * response waits for GET RESPONSE (§3, §10). */
+    card->rsp_off = 0;
+    card->rsp_len = (uint16_t)n;     /* not 0: n > Ne, n > rsp_cap - 2 or n != 0 */
+    card->rsp_sw = sw;
+    n = 0;
+pending:
+    /* 61xx while a part is left, else the pending response's SW. */
+    return emit(rsp, n, card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len));
 }
