@@ -83,6 +83,7 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
     uint32_t seq[MC_MAX_APS];
     mc_slot_rec *sp = MC_SCRATCH_SLOT(card);
     unsigned i, j, k = 0;
+    uint32_t ls;
     bool used;
     mc_status st;
 
@@ -93,11 +94,12 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
         if (!used)
             continue;
         /* Insertion by load sequence. */
-        for (j = k; j > 0 && seq[j - 1] > mc_get32(sp->load_seq); j--) {
+        ls = mc_get32(sp->load_seq);
+        for (j = k; j > 0 && seq[j - 1] > ls; j--) {
             seq[j] = seq[j - 1];
             order[j] = order[j - 1];
         }
-        seq[j] = mc_get32(sp->load_seq);
+        seq[j] = ls;
         order[j] = (uint8_t)i;
         k++;
     }
