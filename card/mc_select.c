@@ -175,9 +175,10 @@ static mc_sw security_log(mc_card *card, cm_tlv_writer *w)
         st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (mc_get32(e.seq) == 0)
+        top = mc_get32(e.seq);
+        if (top == 0)
             break;
-        top = mc_get32(e.seq) + n;
+        top += n;
         m2 = cm_tlv_open(w, 0xDF22);
         cm_tlv_put(w, 0x80, e.seq, 4);
         cm_tlv_put_u8(w, 0x81, e.event);
