@@ -443,17 +443,16 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, 0, sw);
     }
     lc = a.nc;
-    c.has_le = a.ne != 0;
-    c.ne = (uint32_t)a.ne;
+    n = a.ne;
     /* An extended APDU with data MACs a 3-byte Lc (§3). */
     c.ext = a.extended && lc != 0;
     /* Over T=0 a command with data may be case 4 sent without its Le (ISO
      * 7816-3 12.2): Ne is then 256, and any response data goes by 61xx. */
     t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
-    if (t0_data && !c.has_le) {
-        c.has_le = true;
-        c.ne = 256;
-    }
+    if (t0_data && n == 0)
+        n = 256;
+    c.has_le = n != 0;
+    c.ne = (uint32_t)n;
     if (!interrupt_state(card, &c))
         return 0;
     if (c.pol & MC_SM_RESPONSE) {
