@@ -23,6 +23,7 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
         len = MC_AM_AID_LEN;
         memcpy(aid, mc_am_aid, len);
     }
+    MC_OPAQUE(len);
     am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
     st = mc_area_read(card, &a);
     /* Never using a corrupt slot (SELECT still answers on a corrupt card,
