@@ -288,7 +288,9 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 #define MC_G_NOEF    0x80   /* a file command without SFI: no current EF is a
                              * selection error (6986, before the channel) */
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
- * application.  On 9000, *area holds the area record and, when an AP is
+ * application; without MC_G_AM it is an AP instruction (every row of the
+ * command table that reaches mc_gate names MC_G_AM, MC_G_AP or both, and no
+ * handler changes those two bits).  On 9000, *area holds the area record and, when an AP is
  * selected, *slot its slot record; either may be NULL when not needed. */
 mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
 /* Is the selection an AP slot? */
