@@ -180,9 +180,9 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
-    mc_keyrec nk;
     uint8_t kcv[9];
     unsigned flags = c->gate;
+    mc_keyrec *k;
     bool setup;
     uint32_t hwm;
     mc_sw sw;
@@ -196,17 +196,19 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
     if (sw != MC_SW_OK)
         return sw;
     setup = card->sel == MC_SEL_AM && a.state == MC_AREA_BLANK;
-    if (c->p1 != (card->sel == MC_SEL_AM ? a.am.kvn : s.keys.kvn))
+    /* The key set being replaced, parsed over in place (a failure commits
+     * nothing). */
+    k = card->sel == MC_SEL_AM ? &a.am : &s.keys;
+    if (c->p1 != k->kvn)
         return MC_SW_REF_NOT_FOUND;
-    sw = mc_parse_keyset(card, c->data, c->lc, &nk, kcv);
+    sw = mc_parse_keyset(card, c->data, c->lc, k, kcv);
     if (sw != MC_SW_OK)
         return sw;
     st = mc_seq_hwm(card, &hwm);
     if (st != MC_OK)
         return mc_sw_of(st);
-    mc_put24(nk.seq_base, hwm);
+    mc_put24(k->seq_base, hwm);
     if (card->sel == MC_SEL_AM) {
-        a.am = nk;
         if (setup)
             a.state = MC_AREA_ACTIVE;
         st = mc_store_begin(card);
@@ -218,12 +220,11 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
             st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
         sw = mc_sw_of(mc_store_end(card, st));
     } else {
-        s.keys = nk;
         sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
-    c->data[0] = nk.kvn;
+    c->data[0] = k->kvn;
     memcpy(c->data + 1, kcv, 9);
-    /* nk, a.am and s go with the stack scrub after the command
+    /* a.am and s go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
     if (sw == MC_SW_OK)
         c->rlen = 10;
