@@ -118,7 +118,10 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
     mc_area_rec *area = (mc_area_rec *)(void *)card->scratch;
-    uint8_t d[2 + 16];
+    uint8_t d[2 + 16], state;
+    const uint8_t *aid;
+    const mc_slot_rec *sp;
+    size_t aid_len;
     unsigned n, r;
     bool used;
     size_t limit, start;
@@ -146,36 +149,44 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     /* The response is built where the command data is. */
     memcpy(d, c->data, c->lc);
     cm_tlv_writer_init(&w, c->data, MC_MAX_RESPONSE_DATA);
-    if (c->p1 == 0x80) {
-        /* The AM as the issuer security domain: security domain, card
-         * lock, card terminate, default selected. */
-        if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
-            return MC_SW_REF_NOT_FOUND;
-        status_entry(&w, mc_am_aid, MC_AM_AID_LEN, area->state, NULL);
-        c->rlen = w.pos;
-        return MC_SW_OK;
-    }
-    if (c->p1 != 0x40)
-        return MC_SW_REF_NOT_FOUND;          /* no load files */
     r = 0;
-    if (c->p2 == 0x03) {
-        if (card->gs_next == 0xFF)
-            return MC_SW_REF_NOT_FOUND;
-        r = card->gs_next;
-    }
-    card->gs_next = 0xFF;
-    st = load_order(card, order, &n);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
-    for (; r < n; r++) {
-        st = mc_slot_read(card, order[r], &s, &used);
+    if (c->p1 == 0x80) {
+        /* The AM as the issuer security domain, the one entry: security
+         * domain, card lock, card terminate, default selected. */
+        n = 1;
+    } else {
+        if (c->p1 != 0x40)
+            return MC_SW_REF_NOT_FOUND;          /* no load files */
+        if (c->p2 == 0x03) {
+            if (card->gs_next == 0xFF)
+                return MC_SW_REF_NOT_FOUND;
+            r = card->gs_next;
+        }
+        card->gs_next = 0xFF;
+        st = load_order(card, order, &n);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (!aid_matches(d, s.aid, s.aid_len))
+    }
+    limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
+    for (; r < n; r++) {
+        if (c->p1 == 0x80) {
+            sp = NULL;
+            aid = mc_am_aid;
+            aid_len = MC_AM_AID_LEN;
+            state = area->state;
+        } else {
+            st = mc_slot_read(card, order[r], &s, &used);
+            if (st != MC_OK)
+                return mc_sw_of(st);
+            sp = &s;
+            aid = s.aid;
+            aid_len = s.aid_len;
+            state = s.state;
+        }
+        if (!aid_matches(d, aid, aid_len))
             continue;
         start = w.pos;
-        status_entry(&w, s.aid, s.aid_len, s.state, &s);
+        status_entry(&w, aid, aid_len, state, sp);
         /* Whole entries only; a first entry longer than Ne still goes out
          * (then through 61xx). */
         if (w.pos > limit && start > 0) {
