@@ -24,8 +24,8 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
         memcpy(aid, mc_am_aid, len);
     }
     MC_OPAQUE(len);
-    am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
     st = mc_area_read(card, &a);
+    am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
     /* Never using a corrupt slot (SELECT still answers on a corrupt card,
      * §8). */
     if (!am && st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
