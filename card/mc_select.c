@@ -197,11 +197,11 @@ static void key_info(cm_tlv_writer *w, const mc_area_rec *a)
 {
     uint8_t d[4];
     size_t m;
-    uint8_t id;
+    unsigned id;
 
     m = cm_tlv_open(w, 0xE0);
     for (id = 1; id <= 3; id++) {
-        d[0] = id;
+        d[0] = (uint8_t)id;
         d[1] = a->am.kvn;
         d[2] = 0x88;
         d[3] = a->am.key_len;
