@@ -18,34 +18,13 @@ bool mc_level_valid(uint8_t level)
     return false;
 }
 
-/* The key set, AID, minimum level and counter index of the selected
- * application (after mc_gate). */
-static const mc_keyrec *app_keys(const mc_card *card, const mc_area_rec *a, const mc_slot_rec *s,
-                                 const uint8_t **aid, size_t *aid_len, uint8_t *min_level,
-                                 unsigned *ctr)
-{
-    if (card->sel == MC_SEL_AM) {
-        *aid = mc_am_aid;
-        *aid_len = MC_AM_AID_LEN;
-        *min_level = 0x33;
-        *ctr = 0;
-        return &a->am;
-    }
-    *aid = s->aid;
-    *aid_len = s->aid_len;
-    *min_level = s->min_level;
-    *ctr = 1u + card->sel;
-    return &s->keys;
-}
-
 mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
     const mc_keyrec *k;
-    const uint8_t *aid;
-    size_t aid_len;
-    uint8_t min_level, *r = card->buf;
+    bool am;
+    uint8_t *r = card->buf;
     unsigned ctr;
     uint32_t seq;
     mc_sw sw;
@@ -59,7 +38,11 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, c->gate, &a, &s);
     if (sw != MC_SW_OK)
         return sw;
-    k = app_keys(card, &a, &s, &aid, &aid_len, &min_level, &ctr);
+    /* The selected application's key set and counter (after mc_gate): the
+     * AM's (its AID, minimum level 33, counter 0) or the AP's slot's. */
+    am = card->sel == MC_SEL_AM;
+    k = am ? &a.am : &s.keys;
+    ctr = am ? 0 : 1u + card->sel;
     if (c->p1 != 0x00 && c->p1 != k->kvn)
         return MC_SW_REF_NOT_FOUND;
     st = mc_seq_get(card, ctr, k, &seq);
@@ -78,7 +61,8 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     memcpy(card->host_chal, c->data, 8);
     mc_put24(r + 29, seq + 1);
     mc_aes(card, &aes);
-    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, aid, aid_len, card->card_chal) !=
+    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, am ? mc_am_aid : s.aid,
+                                am ? MC_AM_AID_LEN : s.aid_len, card->card_chal) !=
             CM_OK ||
         cm_scp03_init(&card->scp, &aes, k->enc, k->mac, k->key_len, card->host_chal,
                       card->card_chal) != CM_OK ||
@@ -89,7 +73,7 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     }
     card->chan = MC_CH_PENDING;
     card->chan_sel = card->sel;
-    card->chan_min = min_level;
+    card->chan_min = am ? 0x33 : s.min_level;
     memcpy(card->chan_dek, k->dek, k->key_len);
     memcpy(r, a.div, MC_DIV_DATA_LEN);
     r[10] = k->kvn;
