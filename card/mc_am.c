@@ -124,7 +124,7 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     size_t aid_len;
     unsigned n, r;
     bool used;
-    size_t limit, start;
+    size_t limit, start, plen;
     mc_sw sw;
     mc_status st;
     cm_tlv_writer w;
@@ -144,7 +144,8 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     if (sw != MC_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
-    if (c->lc < 2 || c->data[0] != 0x4F || c->data[1] > 16 || (size_t)c->data[1] + 2 != c->lc)
+    plen = c->lc - 2;                    /* (lc 1: too large) */
+    if (plen > 16 || c->data[0] != 0x4F || c->data[1] != plen)
         return MC_SW_WRONG_DATA;
     /* The response is built where the command data is. */
     memcpy(d, c->data, c->lc);
