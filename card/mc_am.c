@@ -215,10 +215,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     mc_sw sw;
     mc_status st;
 
-    /* P1 00 P2 00 and data: the command table's (mc_apdu.c) */
-    sw = mc_gate(card, c->gate, NULL, NULL);
-    if (sw != MC_SW_OK)
-        return sw;
+    /* P1 00 P2 00, data, then mc_gate: the command table's (mc_apdu.c) */
     sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
@@ -323,10 +320,7 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     size_t pin_len;
     mc_sw sw;
 
-    /* P1 00 P2 81 and data: the command table's (mc_apdu.c) */
-    sw = mc_gate(card, c->gate, NULL, NULL);
-    if (sw != MC_SW_OK)
-        return sw;
+    /* P1 00 P2 81, data, then mc_gate: the command table's (mc_apdu.c) */
     n = parse_aid(c->data, c->lc);
     if (n == 0 || c->lc - n < 3 || c->data[n] != 0xDF || c->data[n + 1] != 0x02 ||
         (size_t)c->data[n + 2] + n + 3 != c->lc)

@@ -58,7 +58,9 @@ static mc_sw check_class(uint8_t cla)
  *              and its handler checks both, first;
  *   the rest   `run`, the handler: it calls mc_gate() with `gate` (6581 ›
  *              6985 › 6986 › 6982 › 6A81), adding only what depends on
- *              P1/P2 or Lc, then its own checks.
+ *              P1/P2 or Lc, then its own checks; or dispatch() calls it
+ *              first (`pre` PRE_GATE) for a handler that needs none of the
+ *              records mc_gate reads (DELETE, RESET RETRY COUNTER).
  * GET RESPONSE has a row for its class and policy; it is answered before
  * secure messaging and has no handler. */
 #define MC_SM_GP       0x01  /* CLA 80/84 (GlobalPlatform class), else 00/04 */
@@ -78,6 +80,7 @@ static mc_sw check_class(uint8_t cla)
 #define PRE_P1_00   0x01
 #define PRE_P2_00   0x02
 #define PRE_P2_81   0x04
+#define PRE_GATE    0x08    /* then mc_gate with `gate`, its records not kept */
 #define PRE_LC_FITS 0x10
 #define PRE_LC_NONE 0x20
 #define PRE_LC_SOME 0x30
@@ -114,9 +117,9 @@ static const mc_cmd_def mc_commands[] = {
       mc_cmd_put_key },
     { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, 0, mc_cmd_get_status },
     { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, 0, mc_cmd_load },
-    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME, mc_cmd_delete },
+    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME | PRE_GATE, mc_cmd_delete },
     { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, 0, mc_cmd_set_status },
-    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME, mc_cmd_reset_retry },
+    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME | PRE_GATE, mc_cmd_reset_retry },
 };
 
 #define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
@@ -190,6 +193,12 @@ MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
     lc = pre & PRE_LC;
     if (lc == PRE_LC_FITS ? c->too_long : lc == PRE_LC_NONE ? c->has_data : lc && c->lc == 0)
         return MC_SW_WRONG_LENGTH;
+    if (pre & PRE_GATE) {
+        mc_sw sw = mc_gate(card, c->gate, NULL, NULL);
+
+        if (sw != MC_SW_OK)
+            return sw;
+    }
     return d->run(card, c);
 }
 
