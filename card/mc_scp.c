@@ -8,14 +8,9 @@
 
 bool mc_level_valid(uint8_t level)
 {
-    /* C-MAC, with C-DECRYPTION, R-MAC or both, or all four (§3). */
-    static const uint8_t levels[] = { 0x01, 0x03, 0x11, 0x13, 0x33 };
-    unsigned i;
-
-    for (i = 0; i < sizeof(levels); i++)
-        if (level == levels[i])
-            return true;
-    return false;
+    /* C-MAC, with C-DECRYPTION, R-MAC or both (01, 03, 11, 13: C-MAC and
+     * no bit but those two), or all four (33) (§3). */
+    return level == 0x33 || (level & ~0x12u) == 0x01;
 }
 
 mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
