@@ -173,7 +173,7 @@ static mc_sw security_log(mc_card *card, cm_tlv_writer *w)
 
     m = cm_tlv_open(w, 0xDF21);
     for (n = 0; n < MC_LOG_ENTRIES && (n == 0 || n < top); n++) {
-        st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
+        st = mc_log_read(card, top - n, &e);     /* (0 first: top is 0) */
         if (st != MC_OK)
             return mc_sw_of(st);
         top = mc_get32(e.seq);
