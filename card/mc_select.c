@@ -217,6 +217,11 @@ mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
     mc_sw sw;
     cm_tlv_writer w;
 
+    /* (opaque: the tag is then built once and compared as it is, so the
+     * literals DF20 and DF21 serve both the tests and the TLV writer;
+     * otherwise GCC compares P1 P2 as a byte-swapped halfword, with
+     * literals of its own) */
+    MC_OPAQUE(tag);
     /* One writer for the three responses; c->rlen is set on success only. */
     cm_tlv_writer_init(&w, c->data, MC_BUF_SIZE);
     /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
