@@ -125,8 +125,8 @@ static const mc_cmd_def mc_commands[] = {
 #define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
 
 /* Finds the row of (class family, INS): c->row, c->pol, c->gate.  No row
- * (c->row = MC_N_COMMANDS, c->pol = 0): the instruction is unknown in that
- * class, 6D00, but only after secure messaging. */
+ * (c->row NULL and c->pol 0, as mc_process cleared them): the instruction
+ * is unknown in that class, 6D00, but only after secure messaging. */
 static void lookup(mc_cmd *c)
 {
     uint8_t gp = (c->cla & 0x80) ? MC_SM_GP : 0;
@@ -135,8 +135,8 @@ static void lookup(mc_cmd *c)
     for (i = 0; i < MC_N_COMMANDS; i++)
         if (mc_commands[i].ins == c->ins && (mc_commands[i].pol & MC_SM_GP) == gp)
             break;
-    c->row = (uint8_t)i;
     if (i < MC_N_COMMANDS) {
+        c->row = &mc_commands[i];
         c->pol = mc_commands[i].pol;
         c->gate = mc_commands[i].gate;
     }
@@ -180,10 +180,10 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
  * follows it to every handler named in mc_commands (make size). */
 MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 {
-    const mc_cmd_def *d = &mc_commands[c->row];
+    const mc_cmd_def *d = c->row;
     unsigned pre, lc;
 
-    if (c->row >= MC_N_COMMANDS)
+    if (d == NULL)
         return MC_SW_INS_NOT_SUPPORTED;
     pre = d->pre;
     if (((pre & PRE_P1_00) && c->p1 != 0x00) || ((pre & PRE_P2_00) && c->p2 != 0x00) ||

@@ -329,11 +329,11 @@ typedef struct mc_cmd {
                             * step); lc is then 0, has_data true */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
-    uint8_t row;           /* its row in the command table (mc_apdu.c) */
     uint8_t pol;           /* the row's secure-messaging policy (MC_SM_*) */
     uint8_t gate;          /* the row's MC_G_* flags for mc_gate */
     /* response being built in card->buf */
     size_t rlen;
+    const void *row;       /* its row in the command table (mc_apdu.c), NULL: none */
 } mc_cmd;
 
 /* Status words (mc_sw.h): a command returns its SW code; MC_SW_MUTE means
