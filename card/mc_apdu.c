@@ -383,7 +383,9 @@ static const uint16_t sw_words[MC_SW_CODES] = {
     [MC_SW_CLA_NOT_SUPPORTED] = CM_SW_CLA_NOT_SUPPORTED,
 };
 
-uint16_t mc_sw_word(mc_sw sw)
+/* The status word of a code (or the word itself, from MC_SW_CODES up);
+ * mc_process and emit are its only callers. */
+static uint16_t mc_sw_word(mc_sw sw)
 {
     return (uint16_t)(sw < MC_SW_CODES ? sw_words[sw] : sw);
 }
