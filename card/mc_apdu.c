@@ -203,7 +203,7 @@ MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 }
 
 /* Drops what the new command interrupts (§3, §4), by its table policy. */
-MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
+static bool interrupt_state(mc_card *card, const mc_cmd *c)
 {
     uint8_t pol = c->pol;
     bool gr = (pol & MC_SM_RESPONSE) != 0;
