@@ -24,11 +24,6 @@ void mc_chan_close(mc_card *card)
     card->pin_ok = false;
 }
 
-bool mc_chan_on(const mc_card *card, uint8_t sel)
-{
-    return card->chan == MC_CH_OPEN && card->chan_sel == sel;
-}
-
 /* Class byte (§2, §9): 6E00 › 6881; 6884 (chaining) is the table's. */
 static mc_sw check_class(uint8_t cla)
 {

@@ -346,7 +346,11 @@ void mc_scrub_stack(void);
 
 /* Channel helpers. */
 void mc_chan_close(mc_card *card);
-bool mc_chan_on(const mc_card *card, uint8_t sel);
+/* Is the channel open, and bound to sel? */
+static inline bool mc_chan_on(const mc_card *card, uint8_t sel)
+{
+    return card->chan == MC_CH_OPEN && card->chan_sel == sel;
+}
 
 /* --- commands (each returns the SW) --------------------------------------- */
 mc_sw mc_cmd_select(mc_card *card, mc_cmd *c);
