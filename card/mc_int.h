@@ -394,7 +394,13 @@ mc_sw mc_install(mc_card *card);
  * the channel's Key-DEK, checks the KCVs.  0x9000 or 6A80. */
 mc_sw mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec *k,
                       uint8_t kcv_out[9]);
-bool mc_level_valid(uint8_t level);
+/* A security level the card takes (§3): C-MAC, with C-DECRYPTION, R-MAC
+ * or both (01, 03, 11, 13: C-MAC and no bit but those two), or all four
+ * (33). */
+static inline bool mc_level_valid(uint8_t level)
+{
+    return level == 0x33 || (level & ~0x12u) == 0x01;
+}
 /* PIN policy (§5): length within [min, max] and ASCII digits only. */
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
 /* Sets the slot's PIN (zero padded) and its length (RESET RETRY COUNTER,

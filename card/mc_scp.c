@@ -6,13 +6,6 @@
 #include "cm_ct.h"
 #include "cm_scp03.h"
 
-bool mc_level_valid(uint8_t level)
-{
-    /* C-MAC, with C-DECRYPTION, R-MAC or both (01, 03, 11, 13: C-MAC and
-     * no bit but those two), or all four (33) (§3). */
-    return level == 0x33 || (level & ~0x12u) == 0x01;
-}
-
 mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
