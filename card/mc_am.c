@@ -151,7 +151,9 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     memcpy(d, c->data, c->lc);
     cm_tlv_writer_init(&w, c->data, MC_MAX_RESPONSE_DATA);
     r = 0;
+    sp = &s;                                 /* NULL: the AM's entry */
     if (c->p1 == 0x80) {
+        sp = NULL;
         /* The AM as the issuer security domain, the one entry: security
          * domain, card lock, card terminate, default selected. */
         n = 1;
@@ -170,8 +172,7 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     }
     limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
     for (; r < n; r++) {
-        if (c->p1 == 0x80) {
-            sp = NULL;
+        if (sp == NULL) {
             aid = mc_am_aid;
             aid_len = MC_AM_AID_LEN;
             state = area->state;
@@ -179,7 +180,6 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
             st = mc_slot_read(card, order[r], &s, &used);
             if (st != MC_OK)
                 return mc_sw_of(st);
-            sp = &s;
             aid = s.aid;
             aid_len = s.aid_len;
             state = s.state;
