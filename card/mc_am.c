@@ -83,6 +83,7 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
     uint32_t seq[MC_MAX_APS];
     mc_slot_rec *sp = MC_SCRATCH_SLOT(card);
     unsigned i, j, k = 0;
+    uint32_t ls;
     bool used;
     mc_status st;
 
@@ -93,11 +94,12 @@ static mc_status load_order(mc_card *card, uint8_t order[MC_MAX_APS], unsigned *
         if (!used)
             continue;
         /* Insertion by load sequence. */
-        for (j = k; j > 0 && seq[j - 1] > mc_get32(sp->load_seq); j--) {
+        ls = mc_get32(sp->load_seq);
+        for (j = k; j > 0 && seq[j - 1] > ls; j--) {
             seq[j] = seq[j - 1];
             order[j] = order[j - 1];
         }
-        seq[j] = mc_get32(sp->load_seq);
+        seq[j] = ls;
         order[j] = (uint8_t)i;
         k++;
     }
@@ -116,10 +118,13 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     mc_slot_rec s;
     uint8_t order[MC_MAX_APS];
     mc_area_rec *area = (mc_area_rec *)(void *)card->scratch;
-    uint8_t d[2 + 16];
+    uint8_t d[2 + 16], state;
+    const uint8_t *aid;
+    const mc_slot_rec *sp;
+    size_t aid_len;
     unsigned n, r;
     bool used;
-    size_t limit, start;
+    size_t limit, start, plen;
     mc_sw sw;
     mc_status st;
     cm_tlv_writer w;
@@ -139,41 +144,50 @@ mc_sw mc_cmd_get_status(mc_card *card, mc_cmd *c)
     if (sw != MC_SW_OK)
         return sw;
     /* The search criterion: 4F and an AID prefix of 0 to 16 bytes. */
-    if (c->lc < 2 || c->data[0] != 0x4F || c->data[1] > 16 || (size_t)c->data[1] + 2 != c->lc)
+    plen = c->lc - 2;                    /* (lc 1: too large) */
+    if (plen > 16 || c->data[0] != 0x4F || c->data[1] != plen)
         return MC_SW_WRONG_DATA;
     /* The response is built where the command data is. */
     memcpy(d, c->data, c->lc);
-    cm_tlv_writer_init(&w, card->buf, MC_MAX_RESPONSE_DATA);
-    if (c->p1 == 0x80) {
-        /* The AM as the issuer security domain: security domain, card
-         * lock, card terminate, default selected. */
-        if (!aid_matches(d, mc_am_aid, MC_AM_AID_LEN))
-            return MC_SW_REF_NOT_FOUND;
-        status_entry(&w, mc_am_aid, MC_AM_AID_LEN, area->state, NULL);
-        c->rlen = w.pos;
-        return MC_SW_OK;
-    }
-    if (c->p1 != 0x40)
-        return MC_SW_REF_NOT_FOUND;          /* no load files */
+    cm_tlv_writer_init(&w, c->data, MC_MAX_RESPONSE_DATA);
     r = 0;
-    if (c->p2 == 0x03) {
-        if (card->gs_next == 0xFF)
-            return MC_SW_REF_NOT_FOUND;
-        r = card->gs_next;
-    }
-    card->gs_next = 0xFF;
-    st = load_order(card, order, &n);
-    if (st != MC_OK)
-        return mc_sw_of(st);
-    limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
-    for (; r < n; r++) {
-        st = mc_slot_read(card, order[r], &s, &used);
+    sp = &s;                                 /* NULL: the AM's entry */
+    if (c->p1 == 0x80) {
+        sp = NULL;
+        /* The AM as the issuer security domain, the one entry: security
+         * domain, card lock, card terminate, default selected. */
+        n = 1;
+    } else {
+        if (c->p1 != 0x40)
+            return MC_SW_REF_NOT_FOUND;          /* no load files */
+        if (c->p2 == 0x03) {
+            if (card->gs_next == 0xFF)
+                return MC_SW_REF_NOT_FOUND;
+            r = card->gs_next;
+        }
+        card->gs_next = 0xFF;
+        st = load_order(card, order, &n);
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (!aid_matches(d, s.aid, s.aid_len))
+    }
+    limit = c->ne < MC_MAX_RESPONSE_DATA ? c->ne : MC_MAX_RESPONSE_DATA;
+    for (; r < n; r++) {
+        if (sp == NULL) {
+            aid = mc_am_aid;
+            aid_len = MC_AM_AID_LEN;
+            state = area->state;
+        } else {
+            st = mc_slot_read(card, order[r], &s, &used);
+            if (st != MC_OK)
+                return mc_sw_of(st);
+            aid = s.aid;
+            aid_len = s.aid_len;
+            state = s.state;
+        }
+        if (!aid_matches(d, aid, aid_len))
             continue;
         start = w.pos;
-        status_entry(&w, s.aid, s.aid_len, s.state, &s);
+        status_entry(&w, aid, aid_len, state, sp);
         /* Whole entries only; a first entry longer than Ne still goes out
          * (then through 61xx). */
         if (w.pos > limit && start > 0) {
@@ -201,10 +215,7 @@ mc_sw mc_cmd_delete(mc_card *card, mc_cmd *c)
     mc_sw sw;
     mc_status st;
 
-    /* P1 00 P2 00 and data: the command table's (mc_apdu.c) */
-    sw = mc_gate(card, c->gate, NULL, NULL);
-    if (sw != MC_SW_OK)
-        return sw;
+    /* P1 00 P2 00, data, then mc_gate: the command table's (mc_apdu.c) */
     sw = named_ap(card, c, true, &slot, &s);
     if (sw != MC_SW_OK)
         return sw;
@@ -309,10 +320,7 @@ mc_sw mc_cmd_reset_retry(mc_card *card, mc_cmd *c)
     size_t pin_len;
     mc_sw sw;
 
-    /* P1 00 P2 81 and data: the command table's (mc_apdu.c) */
-    sw = mc_gate(card, c->gate, NULL, NULL);
-    if (sw != MC_SW_OK)
-        return sw;
+    /* P1 00 P2 81, data, then mc_gate: the command table's (mc_apdu.c) */
     n = parse_aid(c->data, c->lc);
     if (n == 0 || c->lc - n < 3 || c->data[n] != 0xDF || c->data[n + 1] != 0x02 ||
         (size_t)c->data[n + 2] + n + 3 != c->lc)

@@ -24,11 +24,6 @@ void mc_chan_close(mc_card *card)
     card->pin_ok = false;
 }
 
-bool mc_chan_on(const mc_card *card, uint8_t sel)
-{
-    return card->chan == MC_CH_OPEN && card->chan_sel == sel;
-}
-
 /* Class byte (§2, §9): 6E00 › 6881; 6884 (chaining) is the table's. */
 static mc_sw check_class(uint8_t cla)
 {
@@ -58,7 +53,9 @@ static mc_sw check_class(uint8_t cla)
  *              and its handler checks both, first;
  *   the rest   `run`, the handler: it calls mc_gate() with `gate` (6581 ›
  *              6985 › 6986 › 6982 › 6A81), adding only what depends on
- *              P1/P2 or Lc, then its own checks.
+ *              P1/P2 or Lc, then its own checks; or dispatch() calls it
+ *              first (`pre` PRE_GATE) for a handler that needs none of the
+ *              records mc_gate reads (DELETE, RESET RETRY COUNTER).
  * GET RESPONSE has a row for its class and policy; it is answered before
  * secure messaging and has no handler. */
 #define MC_SM_GP       0x01  /* CLA 80/84 (GlobalPlatform class), else 00/04 */
@@ -78,6 +75,7 @@ static mc_sw check_class(uint8_t cla)
 #define PRE_P1_00   0x01
 #define PRE_P2_00   0x02
 #define PRE_P2_81   0x04
+#define PRE_GATE    0x08    /* then mc_gate with `gate`, its records not kept */
 #define PRE_LC_FITS 0x10
 #define PRE_LC_NONE 0x20
 #define PRE_LC_SOME 0x30
@@ -114,16 +112,16 @@ static const mc_cmd_def mc_commands[] = {
       mc_cmd_put_key },
     { 0xF2, MC_SM_GP | MC_SM_LISTS, G_AMCH | MC_G_LOCKED, 0, mc_cmd_get_status },
     { 0xE8, MC_SM_GP | MC_SM_CHAIN, G_AMCH, 0, mc_cmd_load },
-    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME, mc_cmd_delete },
+    { 0xE4, MC_SM_GP, G_AMCH, PRE_P1_00 | PRE_P2_00 | PRE_LC_SOME | PRE_GATE, mc_cmd_delete },
     { 0xF0, MC_SM_GP, G_AMCH | MC_G_LOCKED, 0, mc_cmd_set_status },
-    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME, mc_cmd_reset_retry },
+    { 0x2C, MC_SM_GP, G_AMCH, PRE_0081 | PRE_LC_SOME | PRE_GATE, mc_cmd_reset_retry },
 };
 
 #define MC_N_COMMANDS (sizeof(mc_commands) / sizeof(mc_commands[0]))
 
 /* Finds the row of (class family, INS): c->row, c->pol, c->gate.  No row
- * (c->row = MC_N_COMMANDS, c->pol = 0): the instruction is unknown in that
- * class, 6D00, but only after secure messaging. */
+ * (c->row NULL and c->pol 0, as mc_process cleared them): the instruction
+ * is unknown in that class, 6D00, but only after secure messaging. */
 static void lookup(mc_cmd *c)
 {
     uint8_t gp = (c->cla & 0x80) ? MC_SM_GP : 0;
@@ -132,8 +130,8 @@ static void lookup(mc_cmd *c)
     for (i = 0; i < MC_N_COMMANDS; i++)
         if (mc_commands[i].ins == c->ins && (mc_commands[i].pol & MC_SM_GP) == gp)
             break;
-    c->row = (uint8_t)i;
     if (i < MC_N_COMMANDS) {
+        c->row = &mc_commands[i];
         c->pol = mc_commands[i].pol;
         c->gate = mc_commands[i].gate;
     }
@@ -146,12 +144,15 @@ static uint16_t sw_more(size_t n)
 }
 
 /* GET RESPONSE `00 C0 00 00 Le`: the next part of the pending response,
- * copied to rsp; its length goes to c->rlen. */
+ * copied to rsp; its length goes to c->rlen.  MC_SW_OK: mc_process answers
+ * the pending response's SW, or 61xx while more is left. */
 static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
                           size_t cap)
 {
     size_t n;
 
+    if (c->cla & 0x04)
+        return MC_SW_SM_NOT_SUPPORTED;
     if (c->p1 != 0 || c->p2 != 0)
         return MC_SW_WRONG_P1P2;
     if (lc != 0 || !c->has_le)
@@ -161,11 +162,11 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
     n = card->rsp_len < c->ne ? card->rsp_len : c->ne;
     if (n > cap - 2)
         n = cap - 2;
-    memcpy(rsp, card->buf + card->rsp_off, n);
+    memcpy(rsp, c->data + card->rsp_off, n);
     c->rlen = n;
     card->rsp_off = (uint16_t)(card->rsp_off + n);
     card->rsp_len = (uint16_t)(card->rsp_len - n);
-    return card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len);
+    return MC_SW_OK;
 }
 
 /* The handler of the command's row; an unknown instruction, or one outside
@@ -174,10 +175,10 @@ static mc_sw get_response(mc_card *card, mc_cmd *c, size_t lc, uint8_t *rsp,
  * follows it to every handler named in mc_commands (make size). */
 MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
 {
-    const mc_cmd_def *d = &mc_commands[c->row];
+    const mc_cmd_def *d = c->row;
     unsigned pre, lc;
 
-    if (c->row >= MC_N_COMMANDS)
+    if (d == NULL)
         return MC_SW_INS_NOT_SUPPORTED;
     pre = d->pre;
     if (((pre & PRE_P1_00) && c->p1 != 0x00) || ((pre & PRE_P2_00) && c->p2 != 0x00) ||
@@ -187,11 +188,17 @@ MC_NOINLINE static mc_sw dispatch(mc_card *card, mc_cmd *c)
     lc = pre & PRE_LC;
     if (lc == PRE_LC_FITS ? c->too_long : lc == PRE_LC_NONE ? c->has_data : lc && c->lc == 0)
         return MC_SW_WRONG_LENGTH;
+    if (pre & PRE_GATE) {
+        mc_sw sw = mc_gate(card, c->gate, NULL, NULL);
+
+        if (sw != MC_SW_OK)
+            return sw;
+    }
     return d->run(card, c);
 }
 
 /* Drops what the new command interrupts (§3, §4), by its table policy. */
-MC_NOINLINE static bool interrupt_state(mc_card *card, const mc_cmd *c)
+static bool interrupt_state(mc_card *card, const mc_cmd *c)
 {
     uint8_t pol = c->pol;
     bool gr = (pol & MC_SM_RESPONSE) != 0;
@@ -290,38 +297,30 @@ static mc_sw secure_messaging(mc_card *card, mc_cmd *c, const uint8_t *in, size_
             return sw;
         }
         c->staged = true;
-        c->data = card->buf;
         c->lc = plain;
         return MC_SW_OK;
     }
-    c->data = card->buf;
+    plain = lc;
     if (!c->sm) {
-        c->too_long = lc > MC_MAX_COMMAND_DATA;
-        c->lc = c->too_long ? 0 : lc;
-        if (c->lc)
-            memcpy(card->buf, in, lc);
-        return MC_SW_OK;
-    }
-    if (lc < 8) {
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
-    }
-    if (lc > MC_BUF_SIZE) {
-        /* Too long for the buffer: its C-MAC is checked as it stands in the
-         * caller's APDU (an extended one, longer than 255 bytes) and it is
-         * refused afterwards (6700), but the chain advances as §9 says. */
-        c->too_long = true;
-        c->lc = 0;
-        if (cm_scp03_verify_command(&card->scp, hdr, in, lc, 1) == CM_OK)
-            return MC_SW_OK;
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
-    }
-    memcpy(card->buf, in, lc);
-    rc = cm_scp03_unwrap_command(&card->scp, hdr, card->buf, lc, c->ext, &plain);
-    if (rc != CM_OK) {
-        mc_chan_close(card);
-        return MC_SW_SM_DATA_INCORRECT;
+        if (lc != 0 && lc <= MC_MAX_COMMAND_DATA)
+            memcpy(c->data, in, lc);
+    } else {
+        if (lc < 8)
+            rc = CM_E_FORMAT;
+        else if (lc > MC_BUF_SIZE)
+            /* Too long for the buffer: its C-MAC is checked as it stands in
+             * the caller's APDU (an extended one, longer than 255 bytes) and
+             * it is refused afterwards (6700: plain is lc, too long), but the
+             * chain advances as §9 says. */
+            rc = cm_scp03_verify_command(&card->scp, hdr, in, lc, 1);
+        else {
+            memcpy(c->data, in, lc);
+            rc = cm_scp03_unwrap_command(&card->scp, hdr, c->data, lc, c->ext, &plain);
+        }
+        if (rc != CM_OK) {
+            mc_chan_close(card);
+            return MC_SW_SM_DATA_INCORRECT;
+        }
     }
     c->too_long = plain > MC_MAX_COMMAND_DATA;
     c->lc = c->too_long ? 0 : plain;
@@ -379,7 +378,9 @@ static const uint16_t sw_words[MC_SW_CODES] = {
     [MC_SW_CLA_NOT_SUPPORTED] = CM_SW_CLA_NOT_SUPPORTED,
 };
 
-uint16_t mc_sw_word(mc_sw sw)
+/* The status word of a code (or the word itself, from MC_SW_CODES up);
+ * mc_process and emit are its only callers. */
+static uint16_t mc_sw_word(mc_sw sw)
 {
     return (uint16_t)(sw < MC_SW_CODES ? sw_words[sw] : sw);
 }
@@ -423,6 +424,8 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     c.ins = cmd[1];
     c.p1 = cmd[2];
     c.p2 = cmd[3];
+    /* The command data, plain, and the response are in card->buf. */
+    c.data = card->buf;
     lookup(&c);
     sw = check_class(c.cla);
     /* Chaining is for LOAD AP only (§9: 6884). */
@@ -432,9 +435,12 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
      * registers).  T=0 (§10) carries short APDUs only: an extended one
      * cannot come over it, and is refused as it arrives, as a framing error
      * (before secure messaging: a wrapped one does not move the MAC chain). */
-    if (sw == MC_SW_OK && (cm_apdu_parse(cmd, cmd_len, &a) != CM_OK ||
-                           (card->transport == MC_TRANSPORT_T0 && a.extended)))
-        sw = MC_SW_WRONG_LENGTH;
+    if (sw == MC_SW_OK) {
+        int prc = cm_apdu_parse(cmd, cmd_len, &a);
+        CM_OPAQUE(prc);
+        if (prc != CM_OK || (card->transport == MC_TRANSPORT_T0 && a.extended))
+            sw = MC_SW_WRONG_LENGTH;
+    }
     if (sw != MC_SW_OK) {
         /* Refused for its class or framing: it still ends a pending
          * initiation (§3). */
@@ -443,24 +449,24 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
         return emit(rsp, 0, sw);
     }
     lc = a.nc;
-    c.has_le = a.ne != 0;
-    c.ne = (uint32_t)a.ne;
+    n = a.ne;
     /* An extended APDU with data MACs a 3-byte Lc (§3). */
     c.ext = a.extended && lc != 0;
     /* Over T=0 a command with data may be case 4 sent without its Le (ISO
      * 7816-3 12.2): Ne is then 256, and any response data goes by 61xx. */
     t0_data = card->transport == MC_TRANSPORT_T0 && lc != 0;
-    if (t0_data && !c.has_le) {
-        c.has_le = true;
-        c.ne = 256;
-    }
+    if (t0_data && n == 0)
+        n = 256;
+    c.has_le = n != 0;
+    c.ne = (uint32_t)n;
     if (!interrupt_state(card, &c))
         return 0;
     if (c.pol & MC_SM_RESPONSE) {
-        if (c.cla & 0x04)
-            return emit(rsp, 0, MC_SW_SM_NOT_SUPPORTED);
         sw = get_response(card, &c, lc, rsp, rsp_cap);
-        return emit(rsp, c.rlen, sw);
+        if (sw != MC_SW_OK)
+            return emit(rsp, 0, sw);
+        n = c.rlen;
+        goto pending;
     }
     sw = secure_messaging(card, &c, a.data, lc, &done);
     /* A LOAD AP block (or chain) refused by secure messaging ends its load:
@@ -494,24 +500,27 @@ size_t mc_process(mc_card *card, const uint8_t *cmd, size_t cmd_len, uint8_t *rs
     if (!sw_with_data(sw))
         c.rlen = 0;
     if (dirty > c.rlen)
-        cm_wipe(card->buf + c.rlen, dirty - c.rlen);
+        cm_wipe(c.data + c.rlen, dirty - c.rlen);
     n = c.rlen;
     /* Protect the response while the channel it came in is still open. */
     if (wrap && card->chan == MC_CH_OPEN) {
-        if (cm_scp03_wrap_response(&card->scp, card->buf, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
+        if (cm_scp03_wrap_response(&card->scp, c.data, c.rlen, MC_BUF_SIZE, sw, &n) != CM_OK)
             return emit(rsp, 0, MC_SW_MEMORY_FAILURE);
     }
     /* SET STATUS TERMINATED: the channel ends once its answer is protected. */
     if (c.end_chan)
         mc_chan_close(card);
-    if (c.rlen > c.ne || n + 2 > rsp_cap || (t0_data && n != 0)) {
-        /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
-         * response waits for GET RESPONSE (§3, §10). */
-        card->rsp_off = 0;
-        card->rsp_len = (uint16_t)n;
-        card->rsp_sw = sw;
-        return emit(rsp, 0, sw_more(n));
+    if (c.rlen <= c.ne && n + 2 <= rsp_cap && !(t0_data && n != 0)) {
+        memcpy(rsp, c.data, n);
+        return emit(rsp, n, sw);
     }
-    memcpy(rsp, card->buf, n);
-    return emit(rsp, n, sw);
+    /* Longer than Le, or a case-4 answer over T=0: 61xx, the protected
+     * response waits for GET RESPONSE (§3, §10). */
+    card->rsp_off = 0;
+    card->rsp_len = (uint16_t)n;     /* not 0: n > Ne, n > rsp_cap - 2 or n != 0 */
+    card->rsp_sw = sw;
+    n = 0;
+pending:
+    /* 61xx while a part is left, else the pending response's SW. */
+    return emit(rsp, n, card->rsp_len == 0 ? card->rsp_sw : sw_more(card->rsp_len));
 }

@@ -28,7 +28,7 @@ mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec 
      * when one is selected, else to the AM: area-state rules apply to AM
      * instructions whatever is selected (§9). */
     am = (flags & MC_G_AM) && (!(flags & MC_G_AP) || !MC_SEL_IS_AP(sel));
-    ap = (flags & MC_G_AP) && (!(flags & MC_G_AM) || MC_SEL_IS_AP(sel));
+    ap = !am;            /* (mc_int.h: the flags name AM, AP or both) */
     if (am) {
         switch (area->state) {
         case MC_AREA_ACTIVE:
@@ -47,7 +47,7 @@ mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec 
         /* The AM's commands need the AM selected (§4). */
         if (sel != MC_SEL_AM)
             return MC_SW_NO_CURRENT_EF;
-    } else if (ap) {
+    } else {
         if (!MC_SEL_IS_AP(sel))
             return MC_SW_NO_CURRENT_EF;
         st = mc_slot_read(card, sel, s, &used);
@@ -56,10 +56,9 @@ mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area_out, mc_slot_rec 
         /* A file command without SFI needs a current EF (§9). */
         if (!used || ((flags & MC_G_NOEF) && card->ef == 0xFF))
             return MC_SW_NO_CURRENT_EF;
-    } else {
-        return MC_SW_NO_CURRENT_EF;
     }
-    if ((flags & MC_G_CHAN) && !mc_chan_on(card, am ? MC_SEL_AM : sel))
+    /* (an AM instruction gets here with the AM selected: sel is MC_SEL_AM) */
+    if ((flags & MC_G_CHAN) && !mc_chan_on(card, sel))
         return MC_SW_SECURITY_STATUS;
     if (ap && (flags & MC_G_APSTATE) &&
         (s->state != MC_AP_ACTIVE || area->state != MC_AREA_ACTIVE))

@@ -288,7 +288,9 @@ mc_status mc_rec_direct(mc_card *card, uint32_t off, void *rec, size_t size, uin
 #define MC_G_NOEF    0x80   /* a file command without SFI: no current EF is a
                              * selection error (6986, before the channel) */
 /* With both MC_G_AM and MC_G_AP the instruction goes to the selected
- * application.  On 9000, *area holds the area record and, when an AP is
+ * application; without MC_G_AM it is an AP instruction (every row of the
+ * command table that reaches mc_gate names MC_G_AM, MC_G_AP or both, and no
+ * handler changes those two bits).  On 9000, *area holds the area record and, when an AP is
  * selected, *slot its slot record; either may be NULL when not needed. */
 mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slot);
 /* Is the selection an AP slot? */
@@ -315,7 +317,8 @@ typedef struct mc_cmd {
         };
         uint8_t hdr[4];    /* the same four bytes, as the header the C-MAC covers */
     };
-    uint8_t *data;         /* unwrapped command data (in card->buf) */
+    uint8_t *data;         /* card->buf, always (mc_process): the unwrapped command
+                            * data, then the response being built */
     size_t lc;             /* its length */
     bool has_data;         /* Lc present */
     bool has_le;
@@ -326,11 +329,11 @@ typedef struct mc_cmd {
                             * step); lc is then 0, has_data true */
     bool staged;           /* LOAD AP: the plain block is already in NVM */
     bool end_chan;         /* the channel ends once the answer is protected */
-    uint8_t row;           /* its row in the command table (mc_apdu.c) */
     uint8_t pol;           /* the row's secure-messaging policy (MC_SM_*) */
     uint8_t gate;          /* the row's MC_G_* flags for mc_gate */
     /* response being built in card->buf */
     size_t rlen;
+    const void *row;       /* its row in the command table (mc_apdu.c), NULL: none */
 } mc_cmd;
 
 /* Status words (mc_sw.h): a command returns its SW code; MC_SW_MUTE means
@@ -343,7 +346,11 @@ void mc_scrub_stack(void);
 
 /* Channel helpers. */
 void mc_chan_close(mc_card *card);
-bool mc_chan_on(const mc_card *card, uint8_t sel);
+/* Is the channel open, and bound to sel? */
+static inline bool mc_chan_on(const mc_card *card, uint8_t sel)
+{
+    return card->chan == MC_CH_OPEN && card->chan_sel == sel;
+}
 
 /* --- commands (each returns the SW) --------------------------------------- */
 mc_sw mc_cmd_select(mc_card *card, mc_cmd *c);
@@ -387,7 +394,13 @@ mc_sw mc_install(mc_card *card);
  * the channel's Key-DEK, checks the KCVs.  0x9000 or 6A80. */
 mc_sw mc_parse_keyset(mc_card *card, const uint8_t *data, size_t len, mc_keyrec *k,
                       uint8_t kcv_out[9]);
-bool mc_level_valid(uint8_t level);
+/* A security level the card takes (§3): C-MAC, with C-DECRYPTION, R-MAC
+ * or both (01, 03, 11, 13: C-MAC and no bit but those two), or all four
+ * (33). */
+static inline bool mc_level_valid(uint8_t level)
+{
+    return level == 0x33 || (level & ~0x12u) == 0x01;
+}
 /* PIN policy (§5): length within [min, max] and ASCII digits only. */
 bool mc_pin_fits(const mc_slot_rec *s, const uint8_t *pin, size_t len);
 /* Sets the slot's PIN (zero padded) and its length (RESET RETRY COUNTER,

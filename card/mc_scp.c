@@ -6,46 +6,13 @@
 #include "cm_ct.h"
 #include "cm_scp03.h"
 
-bool mc_level_valid(uint8_t level)
-{
-    /* C-MAC, with C-DECRYPTION, R-MAC or both, or all four (§3). */
-    static const uint8_t levels[] = { 0x01, 0x03, 0x11, 0x13, 0x33 };
-    unsigned i;
-
-    for (i = 0; i < sizeof(levels); i++)
-        if (level == levels[i])
-            return true;
-    return false;
-}
-
-/* The key set, AID, minimum level and counter index of the selected
- * application (after mc_gate). */
-static const mc_keyrec *app_keys(const mc_card *card, const mc_area_rec *a, const mc_slot_rec *s,
-                                 const uint8_t **aid, size_t *aid_len, uint8_t *min_level,
-                                 unsigned *ctr)
-{
-    if (card->sel == MC_SEL_AM) {
-        *aid = mc_am_aid;
-        *aid_len = MC_AM_AID_LEN;
-        *min_level = 0x33;
-        *ctr = 0;
-        return &a->am;
-    }
-    *aid = s->aid;
-    *aid_len = s->aid_len;
-    *min_level = s->min_level;
-    *ctr = 1u + card->sel;
-    return &s->keys;
-}
-
 mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
     const mc_keyrec *k;
-    const uint8_t *aid;
-    size_t aid_len;
-    uint8_t min_level, *r = card->buf;
+    bool am;
+    uint8_t *r = card->buf;
     unsigned ctr;
     uint32_t seq;
     mc_sw sw;
@@ -59,7 +26,11 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     sw = mc_gate(card, c->gate, &a, &s);
     if (sw != MC_SW_OK)
         return sw;
-    k = app_keys(card, &a, &s, &aid, &aid_len, &min_level, &ctr);
+    /* The selected application's key set and counter (after mc_gate): the
+     * AM's (its AID, minimum level 33, counter 0) or the AP's slot's. */
+    am = card->sel == MC_SEL_AM;
+    k = am ? &a.am : &s.keys;
+    ctr = am ? 0 : 1u + card->sel;
     if (c->p1 != 0x00 && c->p1 != k->kvn)
         return MC_SW_REF_NOT_FOUND;
     st = mc_seq_get(card, ctr, k, &seq);
@@ -78,7 +49,8 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     memcpy(card->host_chal, c->data, 8);
     mc_put24(r + 29, seq + 1);
     mc_aes(card, &aes);
-    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, aid, aid_len, card->card_chal) !=
+    if (cm_scp03_card_challenge(&aes, k->enc, k->key_len, r + 29, am ? mc_am_aid : s.aid,
+                                am ? MC_AM_AID_LEN : s.aid_len, card->card_chal) !=
             CM_OK ||
         cm_scp03_init(&card->scp, &aes, k->enc, k->mac, k->key_len, card->host_chal,
                       card->card_chal) != CM_OK ||
@@ -89,7 +61,7 @@ mc_sw mc_cmd_init_update(mc_card *card, mc_cmd *c)
     }
     card->chan = MC_CH_PENDING;
     card->chan_sel = card->sel;
-    card->chan_min = min_level;
+    card->chan_min = am ? 0x33 : s.min_level;
     memcpy(card->chan_dek, k->dek, k->key_len);
     memcpy(r, a.div, MC_DIV_DATA_LEN);
     r[10] = k->kvn;
@@ -180,9 +152,9 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
 {
     mc_area_rec a;
     mc_slot_rec s;
-    mc_keyrec nk;
     uint8_t kcv[9];
     unsigned flags = c->gate;
+    mc_keyrec *k;
     bool setup;
     uint32_t hwm;
     mc_sw sw;
@@ -196,17 +168,19 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
     if (sw != MC_SW_OK)
         return sw;
     setup = card->sel == MC_SEL_AM && a.state == MC_AREA_BLANK;
-    if (c->p1 != (card->sel == MC_SEL_AM ? a.am.kvn : s.keys.kvn))
+    /* The key set being replaced, parsed over in place (a failure commits
+     * nothing). */
+    k = card->sel == MC_SEL_AM ? &a.am : &s.keys;
+    if (c->p1 != k->kvn)
         return MC_SW_REF_NOT_FOUND;
-    sw = mc_parse_keyset(card, c->data, c->lc, &nk, kcv);
+    sw = mc_parse_keyset(card, c->data, c->lc, k, kcv);
     if (sw != MC_SW_OK)
         return sw;
     st = mc_seq_hwm(card, &hwm);
     if (st != MC_OK)
         return mc_sw_of(st);
-    mc_put24(nk.seq_base, hwm);
+    mc_put24(k->seq_base, hwm);
     if (card->sel == MC_SEL_AM) {
-        a.am = nk;
         if (setup)
             a.state = MC_AREA_ACTIVE;
         st = mc_store_begin(card);
@@ -218,12 +192,11 @@ mc_sw mc_cmd_put_key(mc_card *card, mc_cmd *c)
             st = mc_log_add(card, MC_EV_AREA_STATE, NULL, 0);
         sw = mc_sw_of(mc_store_end(card, st));
     } else {
-        s.keys = nk;
         sw = mc_slot_commit(card, card->sel, &s, MC_EV_KEY_CHANGED);
     }
-    card->buf[0] = nk.kvn;
-    memcpy(card->buf + 1, kcv, 9);
-    /* nk, a.am and s go with the stack scrub after the command
+    c->data[0] = k->kvn;
+    memcpy(c->data + 1, kcv, 9);
+    /* a.am and s go with the stack scrub after the command
      * (mc_scrub_stack, mc_apdu.c). */
     if (sw == MC_SW_OK)
         c->rlen = 10;

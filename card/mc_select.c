@@ -23,8 +23,9 @@ MC_ALWAYS_INLINE mc_sw select_aid(mc_card *card, mc_cmd *c, cm_tlv_writer *w)
         len = MC_AM_AID_LEN;
         memcpy(aid, mc_am_aid, len);
     }
-    am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
+    MC_OPAQUE(len);
     st = mc_area_read(card, &a);
+    am = len == MC_AM_AID_LEN && memcmp(aid, mc_am_aid, len) == 0;
     /* Never using a corrupt slot (SELECT still answers on a corrupt card,
      * §8). */
     if (!am && st == MC_OK && (a.state == MC_AREA_ACTIVE || a.state == MC_AREA_LOCKED))
@@ -103,7 +104,7 @@ mc_sw mc_cmd_select(mc_card *card, mc_cmd *c)
         return MC_SW_WRONG_P1P2;
     if (c->p2 != 0x00 && c->p2 != 0x0C)
         return MC_SW_WRONG_P1P2;
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    cm_tlv_writer_init(&w, c->data, MC_BUF_SIZE);
     sw = c->p1 == 0x04 ? select_aid(card, c, &w) : select_ef(card, c, &w);
     /* The FCI is built once selected; P2 0C asks for none. */
     if (sw == MC_SW_OK && c->p2 != 0x0C)
@@ -172,12 +173,13 @@ static mc_sw security_log(mc_card *card, cm_tlv_writer *w)
 
     m = cm_tlv_open(w, 0xDF21);
     for (n = 0; n < MC_LOG_ENTRIES && (n == 0 || n < top); n++) {
-        st = mc_log_read(card, n == 0 ? 0 : top - n, &e);
+        st = mc_log_read(card, top - n, &e);     /* (0 first: top is 0) */
         if (st != MC_OK)
             return mc_sw_of(st);
-        if (mc_get32(e.seq) == 0)
+        top = mc_get32(e.seq);
+        if (top == 0)
             break;
-        top = mc_get32(e.seq) + n;
+        top += n;
         m2 = cm_tlv_open(w, 0xDF22);
         cm_tlv_put(w, 0x80, e.seq, 4);
         cm_tlv_put_u8(w, 0x81, e.event);
@@ -195,11 +197,11 @@ static void key_info(cm_tlv_writer *w, const mc_area_rec *a)
 {
     uint8_t d[4];
     size_t m;
-    uint8_t id;
+    unsigned id;
 
     m = cm_tlv_open(w, 0xE0);
     for (id = 1; id <= 3; id++) {
-        d[0] = id;
+        d[0] = (uint8_t)id;
         d[1] = a->am.kvn;
         d[2] = 0x88;
         d[3] = a->am.key_len;
@@ -215,8 +217,13 @@ mc_sw mc_cmd_get_data(mc_card *card, mc_cmd *c)
     mc_sw sw;
     cm_tlv_writer w;
 
+    /* (opaque: the tag is then built once and compared as it is, so the
+     * literals DF20 and DF21 serve both the tests and the TLV writer;
+     * otherwise GCC compares P1 P2 as a byte-swapped halfword, with
+     * literals of its own) */
+    MC_OPAQUE(tag);
     /* One writer for the three responses; c->rlen is set on success only. */
-    cm_tlv_writer_init(&w, card->buf, MC_BUF_SIZE);
+    cm_tlv_writer_init(&w, c->data, MC_BUF_SIZE);
     /* No data: the command table's (mc_apdu.c).  DF20 is open, but the
      * AM's: it needs the AM selected (§4). */
     if (tag == 0xDF20) {

@@ -57,7 +57,4 @@ static inline mc_sw mc_sw_of(mc_status st)
     return (mc_sw)-(int)st;
 }
 
-/* The status word of a code (or the word itself, from MC_SW_CODES up). */
-uint16_t mc_sw_word(mc_sw sw);
-
 #endif
