@@ -154,15 +154,6 @@ mc_status mc_st_journal_format(struct mc_card *card)
     return rc;
 }
 
-static void rec_header(uint8_t h[ST_REC_HDR], uint32_t seq, uint32_t off, uint32_t len,
-                       uint32_t crc)
-{
-    st_put32(h + 0, seq);
-    st_put32(h + 4, off);
-    st_put16(h + 8, (uint16_t)len);
-    st_put32(h + 10, crc);
-}
-
 mc_status mc_store_begin(struct mc_card *card)
 {
     mc_store *st = &card->store;
@@ -204,7 +195,10 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
         return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
     addr = ST_REC_OFF + st->journal_used;
     hd[0] = ST_MARK(st->tx_seq + 1u);
-    rec_header(hd + 1, st->tx_seq + 1u, lo, hi - lo, 0);
+    /* A record header: sequence number, offset, length, CRC-32 (set below). */
+    st_put32(hd + 1, st->tx_seq + 1u);
+    st_put32(hd + 5, lo);
+    st_put16(hd + 9, (uint16_t)(hi - lo));
     crc = mc_crc32_update(MC_CRC32_INIT, hd + 1, 10);
     /* Two passes over the transaction's view of the pages (the new bytes
      * laid over it): the first seals them in the header, which is written
