@@ -81,8 +81,14 @@ mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e)
     return scan(card, seq, e, &top, &spare);
 }
 
-static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len, bool direct)
+/* how: the event, plus PUT_DIRECT from mc_log_event, for a write outside
+ * any transaction (four arguments, all in registers, and no wrapper's
+ * frame on PUT KEY's path: make size). */
+#define PUT_DIRECT 0x100u
+
+mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid_len)
 {
+    unsigned event = how & 0xFFu;
     mc_log_rec e;
     uint32_t top, off;
     unsigned spare;
@@ -109,18 +115,13 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
     }
     mc_put32(e.crc, mc_crc32(&e, sizeof(e) - 4));
     off = MC_OFF_LOG + spare * MC_LOG_STRIDE;
-    if (!direct)   /* the slot owns its page: its bytes alone are journaled */
+    if (!(how & PUT_DIRECT))   /* the slot owns its page: its bytes alone are journaled */
         return mc_store_write_own(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
     return mc_store_flushed(card, st);
 }
 
-mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len)
-{
-    return put(card, event, aid, aid_len, false);
-}
-
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len)
 {
-    return put(card, event, aid, aid_len, true);
+    return mc_log_add(card, event | PUT_DIRECT, aid, aid_len);
 }
