@@ -22,17 +22,17 @@
  * No spare, or a visible entry missing, is damage: a torn write leaves
  * neither.  want != 0: one pass, the best version of entry want into *e
  * (checking only the slots that hold that sequence number). */
-static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top,
+static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top_out,
                       unsigned *spare)
 {
     mc_log_rec t;
-    uint32_t s, seen = 0;
+    uint32_t s, seen = 0, top = want;
     unsigned i, pass, rank = 4, r;
     uint8_t rep = 0;
     mc_status st;
 
     memset(e, 0, sizeof(*e));
-    *top = want;   /* want != 0: pass 1 alone, its entry as if it were the newest */
+    /* top = want != 0: pass 1 alone, its entry as if it were the newest */
     for (pass = want != 0; pass < 2; pass++)
         for (i = 0; i < MC_LOG_SLOTS; i++) {
             st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &t, sizeof(t));
@@ -45,28 +45,29 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
                 mc_get32(t.crc) != mc_crc32(&t, sizeof(t) - 4))
                 s = 0;
             if (pass == 0) {
-                if (s > *top || (s == *top && t.repeat > rep)) {
-                    *top = s;
+                if (s > top || (s == top && t.repeat > rep)) {
+                    top = s;
                     rep = t.repeat;
                 }
                 continue;
             }
             /* spare order: the newest entry's stale version, an empty slot,
              * an entry that dropped out of the visible 32 */
-            r = s == 0 ? 2 : s == *top && t.repeat < rep ? 1 : s + MC_LOG_ENTRIES <= *top ? 3 : 4;
+            r = s == 0 ? 2 : s == top && t.repeat < rep ? 1 : s + MC_LOG_ENTRIES <= top ? 3 : 4;
             if (r < rank) {
                 rank = r;
                 *spare = i;
             }
             if (r == 4) {
-                seen |= (uint32_t)1 << (*top - s);
-                if (s == *top && t.repeat >= e->repeat)
+                seen |= (uint32_t)1 << (top - s);
+                if (s == top && t.repeat >= e->repeat)
                     *e = t;
             }
         }
+    *top_out = top;
     if (want != 0)
         return MC_OK;
-    if (rank == 4 || seen != (*top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << *top) - 1u)) {
+    if (rank == 4 || seen != (top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << top) - 1u)) {
         card->corrupt = true;
         return MC_ERR_CORRUPT;
     }
