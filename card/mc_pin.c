@@ -41,14 +41,17 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
                          const uint8_t *new_pin, size_t new_len)
 {
     unsigned idx = MC_STORE_COUNTERS + card->sel;
-    uint32_t v, base;
+    uint32_t v, up;
     mc_sw sw;
     mc_status st;
 
     card->pin_ok = false;
     st = mc_store_counter_get(card, idx, &v);
-    /* the base: the counter's value, less the tries already spent, mod 4 */
-    base = (v - (uint32_t)(s->pin_max_tries - s->pin_tries)) & 3u;
+    /* A restore: up to the next value above v whose distance from the base
+     * (the counter's value less the tries already spent, mod 4) is a
+     * multiple of 4: v + 1 + ((base - v - 1) mod 4), and base - v is minus
+     * the tries spent, pin_tries - pin_max_tries. */
+    up = v + 1u + ((uint32_t)(s->pin_tries - s->pin_max_tries - 1) & 3u);
     if (st == MC_OK)
         st = mc_store_counter_set(card, idx, v + 1u);
     sw = mc_sw_of(st);
@@ -68,10 +71,8 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
         mc_pin_set(s, new_pin, new_len);
         sw = mc_slot_commit(card, card->sel, s, 0);
     } else {
-        /* up to the next value whose distance from the base is a multiple
-         * of 4: no try spent */
-        v++;
-        sw = mc_sw_of(mc_store_counter_set(card, idx, v + ((base - v) & 3u)));
+        /* no try spent */
+        sw = mc_sw_of(mc_store_counter_set(card, idx, up));
     }
     if (sw == MC_SW_OK)
         card->pin_ok = true;
