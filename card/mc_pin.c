@@ -96,7 +96,7 @@ mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c)
         return sw;
     if (change) {
         old_len = *d++;
-        new_len = old_len + 1 <= c->lc ? c->lc - 1 - old_len : 0;
+        new_len = c->lc - 1 - old_len;   /* used once old_len + 1 <= lc */
         np = d + old_len;
     }
     if (s.pin_len == 0)
