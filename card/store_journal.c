@@ -288,6 +288,20 @@ static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
     return pos == end ? MC_OK : MC_ERR_CORRUPT;
 }
 
+/* A COMMITTED journal home (check: its records verified first, at
+ * recovery), flushed, then the CLEAR slot of the next sequence number
+ * keeping its records, and the rest of the area wiped. */
+static mc_status replay(struct mc_card *card, const ctl_t *c, bool check)
+{
+    mc_status rc = check ? walk_records(card, c, false) : MC_OK;
+
+    if (rc == MC_OK)
+        rc = walk_records(card, c, true);
+    /* Home copies durable before the journal may be forgotten. */
+    rc = mc_store_flushed(card, rc);
+    return rc == MC_OK ? clear(card, c->seq + 1u, c->used) : rc;
+}
+
 mc_status mc_store_commit(struct mc_card *card)
 {
     mc_store *st = &card->store;
@@ -317,10 +331,7 @@ mc_status mc_store_commit(struct mc_card *card)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
     c.seq = ++st->tx_seq;
-    rc = walk_records(card, &c, true);
-    /* Home copies durable before the journal may be forgotten. */
-    rc = mc_store_flushed(card, rc);
-    return rc == MC_OK ? clear(card, st->tx_seq + 1u, c.used) : rc;
+    return replay(card, &c, false);
 }
 
 void mc_store_abort(struct mc_card *card)
@@ -400,20 +411,13 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
         rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
         if (rc != MC_OK || mark != ST_MARK(c.seq + 1u))
             return rc != MC_OK ? rc : wipe_records(card, c.used);
-        c.used = 0;
+        /* CLEAR keeping no records, and all of them wiped. */
+        rc = clear(card, c.seq + 1u, 0);
     } else {
         /* Committed, perhaps not (fully) copied home: verify everything,
          * then replay (copying again what already arrived is harmless). */
-        rc = walk_records(card, &c, false);
-        if (rc == MC_OK)
-            rc = walk_records(card, &c, true);
-        rc = mc_store_flushed(card, rc);
-        if (rc != MC_OK)
-            return rc;
+        rc = replay(card, &c, true);
     }
-    /* Then CLEAR keeping the replayed records (none after a discard), and
-     * the rest wiped. */
-    rc = clear(card, c.seq + 1u, c.used);
     if (rc == MC_OK && recovered != NULL)
         *recovered = true;
     return rc;
