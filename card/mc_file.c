@@ -93,17 +93,17 @@ static uint32_t slot_at(const mc_ef_rec *e, uint32_t base, unsigned i)
     return base + i * MC_REC_STRIDE(e->rec_len);
 }
 
-/* Slot i's sequence number (0: invalid) and record number.  The slot is read
- * into card->buf behind the command data (a record is at most 254 bytes). */
-static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned i,
-                          uint32_t *seq, uint8_t *recno)
+/* The slot at "at": its sequence number (0: invalid) and record number as
+ * one word, seq << 8 | recno, the slot's last four bytes before its CRC.
+ * The slot is read into card->buf behind the command data (a record is at
+ * most 254 bytes). */
+static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t at, uint32_t *sr)
 {
     uint8_t *b = card->buf + 256;
     uint32_t n = e->rec_len + 4u;
-    mc_status st = mc_store_read(card, slot_at(e, base, i), b, n + 4u);
+    mc_status st = mc_store_read(card, at, b, n + 4u);
 
-    *recno = b[n - 1];
-    *seq = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get24(b + n - 4) : 0;
+    *sr = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get32(b + n - 4) : b[n - 1];
     return st;
 }
 
@@ -116,8 +116,8 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                                                                  mc_rec_view *v)
 {
     unsigned n = e->rec_count + 1u, i, top_rec = 0, pass;
-    uint32_t seq, best = 0;
-    uint8_t r = 0;
+    uint32_t seq, best = 0, sr;
+    unsigned r;
     bool cyc = e->type == MC_EF_CYCLIC;
     mc_status st = MC_OK;
 
@@ -127,7 +127,9 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
     v->spare = n;
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; st == MC_OK && i < n; i++) {
-            st = slot_get(card, e, base, i, &seq, &r);
+            st = slot_get(card, e, slot_at(e, base, i), &sr);
+            seq = sr >> 8;
+            r = sr & 0xFFu;
             if (seq == 0) {
                 if (pass && v->spare == n)
                     v->spare = i;
@@ -249,11 +251,15 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         /* The new version, once, into the spare (no journal). */
         if (v.top >= 0xFFFFFFu)
             return MC_SW_NO_SPACE;
-        mc_put24(b + c->lc, v.top + 1u);
-        b[c->lc + 3] = (uint8_t)rec;
-        mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
-        st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b,
-                                   c->lc + REC_OVH);
+        {
+            size_t n = c->lc;
+            uint8_t *o = b + n;   /* the overhead behind the record */
+
+            mc_put24(o, v.top + 1u);
+            o[3] = (uint8_t)rec;
+            mc_put32(o + 4, mc_crc32(b, n + 4));
+            st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b, n + REC_OVH);
+        }
         return mc_sw_of(mc_store_flushed(card, st));
     }
 }
