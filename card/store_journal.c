@@ -176,8 +176,8 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
     mc_store *st = &card->store;
     uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
     uint32_t lo, hi, p, a, z, n, addr, crc, end = off + (uint32_t)len;
-    uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
-    mc_status rc = MC_OK;
+    uint32_t h, pass;
+    mc_status rc;
 
     rc = mc_st_data_ok(card, off, buf, len);
     if (rc == MC_OK && !st->in_tx)
@@ -209,25 +209,28 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
      * records: docs/nvm.md, "Journal residue").  A torn mark is harmless:
      * recovery discards (nothing to undo) or ignores it, and the state is
      * "before" either way. */
-    for (pass = 0; pass < 2 && rc == MC_OK; pass++) {
-        for (p = lo; p < hi && rc == MC_OK; p += ST_PAGE) {
+    for (pass = 0;; pass++) {
+        for (p = lo; p < hi; p += ST_PAGE) {
             n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
             a = off > p ? off : p;
             z = end < p + n ? end : p + n;
             rc = mc_store_read(card, p, b, n);
+            if (rc != MC_OK)
+                return rc;
             memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
-            if (rc == MC_OK && pass == 0)
+            if (pass == 0)
                 crc = mc_crc32_update(crc, b, n);
-            else if (rc == MC_OK)
-                rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
+            else if ((rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n)) != MC_OK)
+                return rc;
         }
-        if (rc == MC_OK && pass == 0) {
-            st_put32(hd + 11, mc_crc32_final(crc));
-            rc = mc_st_nvm_write(card, addr - h, hd + 1 - h, h + ST_REC_HDR);
-        }
+        if (pass != 0)
+            break;
+        st_put32(hd + 11, mc_crc32_final(crc));
+        h = st->journal_records == 0 ? 1u : 0u;
+        rc = mc_st_nvm_write(card, addr - h, hd + 1 - h, h + ST_REC_HDR);
+        if (rc != MC_OK)
+            return rc;
     }
-    if (rc != MC_OK)
-        return rc;
     st->journal_records++;
     st->journal_used += ST_REC_HDR + (hi - lo);
     return MC_OK;
