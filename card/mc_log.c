@@ -22,12 +22,17 @@
  * No spare, or a visible entry missing, is damage: a torn write leaves
  * neither.  want != 0: one pass, the best version of entry want into *e
  * (checking only the slots that hold that sequence number). */
-static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top_out,
-                      unsigned *spare)
+/* Where the log stands: its newest sequence number and the spare slot. */
+typedef struct {
+    uint32_t top;
+    unsigned spare;
+} log_pos;
+
+static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, log_pos *at)
 {
     mc_log_rec t;
     uint32_t s, seen = 0, top = want;
-    unsigned i, pass, rank = 4, r;
+    unsigned i, pass, rank = 4, r, spare = 0;
     uint8_t rep = 0;
     mc_status st;
 
@@ -56,7 +61,7 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
             r = s == 0 ? 2 : s == top && t.repeat < rep ? 1 : s + MC_LOG_ENTRIES <= top ? 3 : 4;
             if (r < rank) {
                 rank = r;
-                *spare = i;
+                spare = i;
             }
             if (r == 4) {
                 seen |= (uint32_t)1 << (top - s);
@@ -64,7 +69,8 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
                     *e = t;
             }
         }
-    *top_out = top;
+    at->top = top;
+    at->spare = spare;
     if (want != 0)
         return MC_OK;
     if (rank == 4 || seen != (top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << top) - 1u)) {
@@ -76,10 +82,9 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
 
 mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e)
 {
-    uint32_t top;
-    unsigned spare;
+    log_pos at;
 
-    return scan(card, seq, e, &top, &spare);
+    return scan(card, seq, e, &at);
 }
 
 /* how: the event, plus PUT_DIRECT from mc_log_event, for a write outside
@@ -91,13 +96,13 @@ mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid
 {
     unsigned event = how & 0xFFu;
     mc_log_rec e;
-    uint32_t top, off;
-    unsigned spare;
-    mc_status st = scan(card, 0, &e, &top, &spare);
+    uint32_t off;
+    log_pos at;
+    mc_status st = scan(card, 0, &e, &at);
 
     if (st != MC_OK)
         return st;
-    if (top != 0 && e.event == event && e.aid_len == aid_len &&
+    if (at.top != 0 && e.event == event && e.aid_len == aid_len &&
         (aid_len == 0 || memcmp(e.aid, aid, aid_len) == 0) && event != MC_EV_AREA_STATE &&
         event != MC_EV_AP_STATE) {
         /* Saturated: nothing changes, and nothing is written, so a flood of
@@ -107,7 +112,7 @@ mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid
         e.repeat++;
     } else {
         memset(&e, 0, sizeof(e));
-        mc_put32(e.seq, top + 1);
+        mc_put32(e.seq, at.top + 1);
         e.event = event;
         e.repeat = 1;
         e.aid_len = (uint8_t)aid_len;
@@ -115,7 +120,7 @@ mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid
             memcpy(e.aid, aid, aid_len);
     }
     mc_put32(e.crc, mc_crc32(&e, sizeof(e) - 4));
-    off = MC_OFF_LOG + spare * MC_LOG_STRIDE;
+    off = MC_OFF_LOG + at.spare * MC_LOG_STRIDE;
     if (!(how & PUT_DIRECT))   /* the slot owns its page: its bytes alone are journaled */
         return mc_store_write_own(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
