@@ -30,25 +30,23 @@ static uint32_t ctl_off(uint32_t seq)
 
 /* A control slot, written by commit, clear, abort and discard into the slot
  * of its sequence number (never the active one: seq is the active one's + 1),
- * then flushed. */
-static void encode_ctl(uint8_t d[ST_DESC_LEN], uint32_t seq, uint8_t state, uint16_t nrec,
-                       uint16_t used)
+ * then flushed.  counts: the record count and the used bytes, the two 16-bit
+ * fields at byte 8, as one little-endian word (nrec | used << 16). */
+static void encode_ctl(uint8_t d[ST_DESC_LEN], uint32_t seq, uint8_t state, uint32_t counts)
 {
     st_put16(d + 0, ST_DESC_MAGIC);
     d[2] = state;
     d[3] = 0;
     st_put32(d + 4, seq);
-    st_put16(d + 8, nrec);
-    st_put16(d + 10, used);
+    st_put32(d + 8, counts);
     st_put32(d + 12, mc_crc32(d, 12));
 }
 
-static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, uint16_t nrec,
-                           uint16_t used)
+static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, uint32_t counts)
 {
     uint8_t d[ST_DESC_LEN];
 
-    encode_ctl(d, seq, state, nrec, used);
+    encode_ctl(d, seq, state, counts);
     return mc_st_nvm_write_flushed(card, ctl_off(seq), d, sizeof(d));
 }
 
@@ -73,7 +71,7 @@ static mc_status wipe_records(struct mc_card *card, uint32_t keep)
  * wipe of the rest. */
 static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
 {
-    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, 0, (uint16_t)keep);
+    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, keep << 16);   /* keep: a used length, < 2^16 */
 
     if (rc == MC_OK)
         card->store.tx_seq = seq;
@@ -148,7 +146,7 @@ mc_status mc_st_journal_format(struct mc_card *card)
      * then slot A CLEAR with sequence 0. */
     d[0] = ST_MARK(0);
     rc = mc_st_nvm_write(card, ST_MARK_OFF, d, 1);
-    encode_ctl(d, 0, ST_STATE_CLEAR, 0, 0);
+    encode_ctl(d, 0, ST_STATE_CLEAR, 0);
     if (rc == MC_OK)
         rc = mc_st_nvm_write(card, ST_CTL_A_OFF, d, sizeof(d));
     return rc;
@@ -329,7 +327,8 @@ mc_status mc_store_commit(struct mc_card *card)
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, c.nrec, c.used);
+        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED,
+                       c.nrec | (uint32_t)c.used << 16);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
