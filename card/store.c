@@ -65,17 +65,18 @@ static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
     st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
 }
 
-/* Sets NVM [addr, addr + len) to value, one write per piece up to the next
- * page boundary (at most ST_CHUNK bytes).  lazy: a piece is read first and
- * written only when it does not hold value already (a clean range costs
- * reads only); *wrote says whether one was written.  The buffer, which may
- * have read anything, is wiped. */
-mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
-                     bool *wrote)
+/* Sets NVM [addr, addr + len) to how's low byte, one write per piece up to
+ * the next page boundary (at most ST_CHUNK bytes).  ST_FILL_LAZY: a piece
+ * is read first and written only when it does not hold the value already
+ * (a clean range costs reads only); ST_FILL_FLUSH: a flush after the last
+ * piece when one was written.  The buffer, which may have read anything,
+ * is wiped. */
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len)
 {
-    uint8_t b[ST_CHUNK];
+    uint8_t b[ST_CHUNK], value = (uint8_t)how;
     uint32_t n, i;
     mc_status rc = MC_OK;
+    unsigned flush = 0;
 
     while (len > 0 && rc == MC_OK) {
         n = ST_PAGE - (addr & (ST_PAGE - 1u));
@@ -84,20 +85,20 @@ mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t 
         if (n > len)
             n = (uint32_t)len;
         i = 0;
-        if (lazy)
+        if (how & ST_FILL_LAZY)
             for (rc = mc_st_nvm_read(card, addr, b, n); rc == MC_OK && i < n && b[i] == value;
                  i++)
                 ;
         if (rc == MC_OK && i < n) {
             memset(b, value, n);
             rc = mc_st_nvm_write(card, addr, b, n);
-            *wrote = true;
+            flush = how & ST_FILL_FLUSH;
         }
         addr += n;
         len -= n;
     }
     cm_wipe(b, sizeof(b));
-    return rc;
+    return flush ? mc_store_flushed(card, rc) : rc;
 }
 
 mc_status mc_store_format(struct mc_card *card)
@@ -106,7 +107,6 @@ mc_status mc_store_format(struct mc_card *card)
     uint8_t h[ST_HDR_LEN];
     uint32_t nvm_size = mc_port_nvm_size(card);
     mc_status rc;
-    bool wrote;
 
     memset(st, 0, sizeof(*st));
     if (mc_st_data_size(card) == 0)
@@ -115,7 +115,7 @@ mc_status mc_store_format(struct mc_card *card)
      * header: a format torn anywhere leaves no valid header, so the
      * half-made store is reported corrupt, never used; every counter reads
      * 0, journal slot B is invalid), then the journal, then the header. */
-    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card), false, &wrote);
+    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card));
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
     rc = mc_store_flushed(card, rc);
@@ -194,12 +194,11 @@ mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *
 static mc_status data_fill(struct mc_card *card, uint32_t off, uint8_t value, size_t len,
                            bool lazy)
 {
-    bool wrote;
     mc_status rc = mc_st_data_ok(card, off, card, len);   /* no buffer: not NULL */
 
     if (rc != MC_OK)
         return rc;
-    return mc_st_fill(card, ST_DATA_OFF + off, value, len, lazy, &wrote);
+    return mc_st_fill(card, ST_DATA_OFF + off, value | (lazy ? ST_FILL_LAZY : 0u), len);
 }
 
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)

@@ -104,10 +104,12 @@ mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, 
 mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
                                   size_t len);
 mc_status mc_st_nvm_flush(struct mc_card *card);
-/* Sets NVM [addr, addr + len) to value (store.c); lazy: only the pieces
- * that do not hold it already, *wrote set when one was written. */
-mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
-                     bool *wrote);
+/* Sets NVM [addr, addr + len) to the value in how's low byte (store.c);
+ * ST_FILL_LAZY: only the pieces that do not hold it already; ST_FILL_FLUSH:
+ * then a flush, when a piece was written. */
+#define ST_FILL_LAZY  0x100u
+#define ST_FILL_FLUSH 0x200u
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len);
 /* Size of the data space for this port's NVM (0 when too small). */
 uint32_t mc_st_data_size(struct mc_card *card);
 /* The checks of a data-space access (store.c): MC_ERR_CORRUPT, then

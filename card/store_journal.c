@@ -57,13 +57,8 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
  * a cut here leaves the rest to the next start-up's wipe. */
 static mc_status wipe_records(struct mc_card *card, uint32_t keep)
 {
-    bool wrote = false;
-    mc_status rc = mc_st_fill(card, ST_REC_OFF + keep, 0xFF, ST_JNL_END - ST_REC_OFF - keep, true,
-                              &wrote);
-
-    if (rc == MC_OK && wrote)
-        rc = mc_st_nvm_flush(card);
-    return rc;
+    return mc_st_fill(card, ST_REC_OFF + keep, 0xFF | ST_FILL_LAZY | ST_FILL_FLUSH,
+                      ST_JNL_END - ST_REC_OFF - keep);
 }
 
 /* The CLEAR slot of sequence seq keeping the first keep bytes of records
