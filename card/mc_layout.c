@@ -101,17 +101,18 @@ mc_status mc_area_write(mc_card *card, mc_area_rec *a)
     return write_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
 }
 
+_Static_assert(sizeof(mc_wipe_rec) == 4 + 4 + 1 + 2, "mc_wipe_rec: offset, length, seal");
+
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len, bool direct)
 {
-    mc_wipe_rec w;
+    mc_wipe_rec w;   /* every byte set: offset, length, then the seal */
 
-    memset(&w, 0, sizeof(w));
     mc_put32(w.off, off);
     mc_put32(w.len, len);
+    mc_seal(&w, sizeof(w), MC_MAGIC_WIPE);
     if (direct)
-        return mc_store_flushed(card, mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w),
-                                                    MC_MAGIC_WIPE));
-    return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
+        return mc_store_flushed(card, mc_store_write_direct(card, MC_OFF_WIPE, &w, sizeof(w)));
+    return mc_store_write(card, MC_OFF_WIPE, &w, sizeof(w));
 }
 
 /* The PIN try counter of an AP slot is a wear-levelled counter of the store
