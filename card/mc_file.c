@@ -185,7 +185,7 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     switch (c->ins) {
     case 0xB0:
     case 0xD6:
-        kind = c->ins == 0xB0 ? F_READ : 0;
+        kind = 0;
         if (c->p1 & 0x80) {
             if ((c->p1 & 0x60) || (c->p1 & 0x1F) == 0)
                 return MC_SW_WRONG_P1P2;
@@ -196,7 +196,7 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         }
         break;
     default: /* 0xB2, 0xDC by record number (P2 xxxxx100); 0xE2 APPEND (P1 00, P2 xxxxx000) */
-        kind = F_RECORD | (c->ins == 0xB2 ? F_READ : 0);
+        kind = F_RECORD;
         /* Record 00 (ISO: the current record) is never one of ours (§5);
          * SFI 1F is RFU. */
         if ((c->p2 & 0x07) != (c->ins == 0xE2 ? 0x00 : 0x04) || (c->p2 >> 3) == 0x1F ||
@@ -206,6 +206,9 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         rec = c->p1;
         break;
     }
+    /* The reads, B0 and B2, are the two INS without bit 0x40 (of B0, D6,
+     * B2, DC, E2: the command table's rows for this handler). */
+    kind |= (~(unsigned)c->ins >> 6) & F_READ;
     /* (too long: has_data, lc 0) */
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return MC_SW_WRONG_LENGTH;
