@@ -198,9 +198,10 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     default: /* 0xB2, 0xDC by record number (P2 xxxxx100); 0xE2 APPEND (P1 00, P2 xxxxx000) */
         kind = F_RECORD;
         /* Record 00 (ISO: the current record) is never one of ours (§5);
-         * SFI 1F is RFU. */
-        if ((c->p2 & 0x07) != (c->ins == 0xE2 ? 0x00 : 0x04) || (c->p2 >> 3) == 0x1F ||
-            (c->p1 == 0) != (c->ins == 0xE2))
+         * SFI 1F is RFU.  P2's low bits and "P1 is 00" (bit 3) in one
+         * compare: APPEND 08, the others 04. */
+        if (((c->p2 & 0x07u) | (c->p1 == 0 ? 0x08u : 0u)) != (c->ins == 0xE2 ? 0x08u : 0x04u) ||
+            (c->p2 >> 3) == 0x1F)
             return MC_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
