@@ -187,7 +187,7 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     case 0xD6:
         kind = 0;
         if (c->p1 & 0x80) {
-            if ((c->p1 & 0x60) || (c->p1 & 0x1F) == 0)
+            if (c->p1 - 0x81u > 0x9Fu - 0x81u)   /* 100x xxxx, SFI not 0 */
                 return MC_SW_WRONG_P1P2;
             sfi = c->p1 & 0x1F;
             off = c->p2;
