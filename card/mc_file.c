@@ -227,7 +227,8 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     base = mc_get32(s->region_off) + mc_get32(e.data_off);
     if (!(kind & F_RECORD)) {
         uint32_t size = mc_get16(e.size);
-        if ((kind & F_READ) ? off >= size : off + c->lc > size)
+        /* a read (no data: lc 0) needs a byte at off, a write room for lc */
+        if (off + c->lc + (kind & F_READ) > size)
             return MC_SW_WRONG_OFFSET;
         if (kind & F_READ)
             return read_out(card, c, base + off, size - off);
