@@ -10,6 +10,8 @@
 /* Which command, for the checks shared by all five. */
 #define F_READ   0x01
 #define F_RECORD 0x02
+_Static_assert(F_READ == 1 && offsetof(mc_ef_rec, read_rule) + 1 == offsetof(mc_ef_rec, write_rule),
+               "access rule by F_READ");
 
 /* Finds the AP's EF whose FID is fid (not NULL: SELECT EF) or whose SFI is
  * sfi, and makes it current; 6A82 when there is none. */
@@ -221,7 +223,9 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     if (((kind & F_RECORD) != 0) != (e.type != MC_EF_TRANSPARENT) ||
         (c->ins == 0xDC && e.type == MC_EF_CYCLIC))
         return MC_SW_INCOMPATIBLE_FILE;
-    sw = access_ok(card, s, (kind & F_READ) ? e.read_rule : e.write_rule);
+    /* the read rule for a read (F_READ 1), the write rule behind it else */
+    sw = access_ok(card, s,
+                   ((const uint8_t *)&e)[offsetof(mc_ef_rec, write_rule) - (kind & F_READ)]);
     if (sw != MC_SW_OK)
         return sw;
     base = mc_get32(s->region_off) + mc_get32(e.data_off);

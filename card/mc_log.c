@@ -26,8 +26,9 @@ typedef struct {
  * its highest repeat count; then the spare (at->spare), which visible sequence
  * numbers have a slot, and in *e the newest entry (seq 0: an empty log).
  * No spare, or a visible entry missing, is damage: a torn write leaves
- * neither.  at->top: the newest sequence number.  want != 0: one pass, the best version of entry want into *e
- * (checking only the slots that hold that sequence number). */
+ * neither.  at->top: the newest sequence number.  want != 0: one pass,
+ * the best version of entry want into *e (checking only the slots that
+ * hold that sequence number). */
 static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, log_pos *at)
 {
     mc_log_rec t;

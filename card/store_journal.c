@@ -66,7 +66,8 @@ static mc_status wipe_records(struct mc_card *card, uint32_t keep)
  * wipe of the rest. */
 static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
 {
-    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, keep << 16);   /* keep: a used length, < 2^16 */
+    /* keep: a used length, < 2^16 */
+    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, keep << 16);
 
     if (rc == MC_OK)
         card->store.tx_seq = seq;
