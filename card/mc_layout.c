@@ -217,7 +217,10 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
 mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    uint32_t off[MC_MAX_APS], len[MC_MAX_APS], end = mc_store_data_size(card), c, lim;
+    struct {
+        uint32_t off, len;
+    } r[MC_MAX_APS];   /* the regions (len 0: a free slot) */
+    uint32_t end = mc_store_data_size(card), c, lim;
     unsigned i, j;
     bool used;
     mc_status st = MC_OK;
@@ -226,23 +229,23 @@ mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t 
     *run_len = 0;
     for (i = 0; i < MC_MAX_APS && st == MC_OK; i++) {
         st = mc_slot_read(card, i, s, &used);
-        off[i] = mc_get32(s->region_off);
-        len[i] = used ? mc_get32(s->region_len) : 0;
+        r[i].off = mc_get32(s->region_off);
+        r[i].len = used ? mc_get32(s->region_len) : 0;
     }
     for (i = 0; i <= MC_MAX_APS && st == MC_OK; i++) {
         c = i == MC_MAX_APS ? from
-                            : (off[i] + len[i] + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
-        if ((i < MC_MAX_APS && len[i] == 0) || c < from || c >= end ||
+                            : (r[i].off + r[i].len + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
+        if ((i < MC_MAX_APS && r[i].len == 0) || c < from || c >= end ||
             (*run_len != 0 && c >= *run_off))
             continue;
         lim = end;
         for (j = 0; j < MC_MAX_APS; j++) {
-            if (len[j] == 0)
+            if (r[j].len == 0)
                 continue;
-            if (off[j] <= c && c < off[j] + len[j])
+            if (r[j].off <= c && c < r[j].off + r[j].len)
                 break;
-            if (off[j] > c && off[j] < lim)
-                lim = off[j];
+            if (r[j].off > c && r[j].off < lim)
+                lim = r[j].off;
         }
         if (j == MC_MAX_APS) {
             *run_off = c;
