@@ -251,13 +251,14 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
             if (e.type == MC_EF_LINEAR && v.used >= e.rec_count)
                 return MC_SW_NO_SPACE;
             rec = v.used + 1u; /* cyclic: kept, never read */
-        } else {
-            if (rec > v.used)
-                return MC_SW_RECORD_NOT_FOUND;
-            if (kind & F_READ)
-                return read_out(card, c, slot_at(&e, base, v.found), e.rec_len);
+        } else if (rec > v.used) {
+            return MC_SW_RECORD_NOT_FOUND;
         }
-        /* The new version, once, into the spare (no journal). */
+        /* A read: the record's slot.  A write: the new version, once, into
+         * the spare (no journal). */
+        base = slot_at(&e, base, (kind & F_READ) ? v.found : v.spare);
+        if (kind & F_READ)
+            return read_out(card, c, base, e.rec_len);
         if (v.top >= 0xFFFFFFu)
             return MC_SW_NO_SPACE;
         {
@@ -267,7 +268,7 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
             mc_put24(o, v.top + 1u);
             o[3] = (uint8_t)rec;
             mc_put32(o + 4, mc_crc32(b, n + 4));
-            st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b, n + REC_OVH);
+            st = mc_store_write_direct(card, base, b, n + REC_OVH);
         }
         return mc_sw_of(mc_store_flushed(card, st));
     }
