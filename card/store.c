@@ -177,7 +177,9 @@ mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t le
     if (rc != MC_OK || len == 0)
         return rc;
     rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
-    if (rc == MC_OK && st->in_tx && st->journal_records > 0)
+    /* (records only while a transaction is open: begin, commit and abort
+     * zero the count, tx_write counts only inside one) */
+    if (rc == MC_OK && st->journal_records > 0)
         rc = mc_st_journal_overlay(card, off, buf, len);
     return rc;
 }

@@ -335,7 +335,7 @@ mc_status mc_store_commit(struct mc_card *card)
 void mc_store_abort(struct mc_card *card)
 {
     mc_store *st = &card->store;
-    bool wrote = st->in_tx && st->journal_records > 0;
+    bool wrote = st->journal_records > 0;   /* (only inside a transaction) */
 
     st->in_tx = false;
     st->journal_records = 0;
