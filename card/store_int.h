@@ -119,8 +119,6 @@ mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, siz
 bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 
 /* Journal (store_journal.c). */
-mc_status mc_st_journal_format(struct mc_card *card);
-mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered);
 /* The active control slot (tests, docs/nvm.md): 0 (A) or 1 (B), its
  * sequence number and state; -1 when neither slot is valid. */
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);

@@ -17,10 +17,12 @@
  * finishes a wipe that a cut stopped.  A transaction's first write is its
  * first record's header with the open mark in front of it, so no byte of
  * it reaches the record area unless recovery will discard it, wiping all.
+ * The store header, mc_store_format and mc_store_recover are at the end.
  * See docs/nvm.md. */
 #include <string.h>
 
 #include "crc.h"
+#include "port.h"
 #include "store_int.h"
 
 static uint32_t ctl_off(uint32_t seq)
@@ -132,7 +134,7 @@ int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
     return i;
 }
 
-mc_status mc_st_journal_format(struct mc_card *card)
+static mc_status mc_st_journal_format(struct mc_card *card)
 {
     uint8_t d[ST_DESC_LEN];
     mc_status rc;
@@ -389,7 +391,7 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     return MC_OK;
 }
 
-mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
+static mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
     ctl_t c;
@@ -418,5 +420,74 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
     }
     if (rc == MC_OK && recovered != NULL)
         *recovered = true;
+    return rc;
+}
+
+/* ---- the store header, format and start-up ------------------------------
+ * Here, beside the journal's format and recovery, which they call once
+ * each (one file: GCC inlines those into them; make size). */
+
+/* The header records every layout constant, so an image made by a build
+ * with another layout is refused instead of misread. */
+static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
+{
+    /* magic; version, counters; ring, slot size (16 bits each); NVM size;
+     * counter rings; journal; record area; data space (docs/nvm.md) */
+    static const uint32_t f[8] = {ST_HDR_MAGIC, ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16,
+                                  ST_RING | ST_SLOT << 16, 0, ST_CTR_OFF, ST_JNL_OFF,
+                                  ST_REC_AREA, ST_DATA_OFF};
+
+    for (unsigned i = 0; i < 8; i++)
+        st_put32(h + 4 * i, i == 3 ? nvm_size : f[i]);
+    st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
+}
+
+mc_status mc_store_format(struct mc_card *card)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN];
+    uint32_t nvm_size = mc_port_nvm_size(card);
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (mc_st_data_size(card) == 0)
+        return MC_ERR_PARAM;
+    /* Everything erased from the header on (its first write invalidates the
+     * header: a format torn anywhere leaves no valid header, so the
+     * half-made store is reported corrupt, never used; every counter reads
+     * 0, journal slot B is invalid), then the journal, then the header. */
+    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card));
+    if (rc == MC_OK)
+        rc = mc_st_journal_format(card);
+    rc = mc_store_flushed(card, rc);
+    if (rc != MC_OK)
+        return rc;
+    header_encode(h, nvm_size);
+    return mc_st_nvm_write_flushed(card, ST_HDR_OFF, h, sizeof(h));
+}
+
+mc_status mc_store_recover(struct mc_card *card, bool *recovered)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN], want[ST_HDR_LEN];
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (recovered != NULL)
+        *recovered = false;
+    rc = mc_st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
+    if (rc != MC_OK)
+        return rc;
+    header_encode(want, mc_port_nvm_size(card));
+    /* Header fields are public layout constants, so memcmp is fine here. */
+    if (mc_st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
+        st->corrupt = true;
+        return MC_ERR_CORRUPT;
+    }
+    rc = mc_st_journal_recover(card, recovered);
+    if (rc == MC_OK)
+        rc = mc_st_counters_load(card);
+    if (rc == MC_ERR_CORRUPT)
+        st->corrupt = true;
     return rc;
 }
