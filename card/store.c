@@ -1,9 +1,10 @@
-/* store.c: the store's port calls, fills and data-space access.
+/* store.c: the store's port calls, fills and direct data-space access.
  *
- * Gives plain and direct access to the data space.  Transactions, and the
- * store header with format and start-up recovery (journal first, then the
- * counter rings), are in store_journal.c, counters in store_counter.c;
- * docs/nvm.md has the on-NVM format. */
+ * Gives direct (unjournaled) access to the data space.  Transactions, reads
+ * (mc_store_read lays the open transaction's records over what it reads),
+ * and the store header with format and start-up recovery (journal first,
+ * then the counter rings) are in store_journal.c, counters in
+ * store_counter.c; docs/nvm.md has the on-NVM format. */
 #include <string.h>
 
 #include "cm_ct.h"
@@ -104,22 +105,6 @@ mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, siz
     if ((buf == NULL && len > 0) || !mc_st_data_range_ok(card, off, len))
         return MC_ERR_PARAM;
     return MC_OK;
-}
-
-mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
-{
-    mc_store *st = &card->store;
-    mc_status rc;
-
-    rc = mc_st_data_ok(card, off, buf, len);
-    if (rc != MC_OK || len == 0)
-        return rc;
-    rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
-    /* (records only while a transaction is open: begin, commit and abort
-     * zero the count, tx_write counts only inside one) */
-    if (rc == MC_OK && st->journal_records > 0)
-        rc = mc_st_journal_overlay(card, off, buf, len);
-    return rc;
 }
 
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)

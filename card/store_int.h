@@ -122,8 +122,6 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 /* The active control slot (tests, docs/nvm.md): 0 (A) or 1 (B), its
  * sequence number and state; -1 when neither slot is valid. */
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);
-/* Overlays the open transaction's records on buf (data-space [off, off+len)). */
-mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 
 /* Counters (store_counter.c). */
 mc_status mc_st_counters_load(struct mc_card *card);

@@ -364,7 +364,11 @@ uint32_t mc_store_tx_capacity(struct mc_card *card)
     return ST_TX_CAP;
 }
 
-mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len)
+/* Overlays the open transaction's records on buf (data-space [off, off+len)):
+ * mc_store_read's, here so that it is inlined there (make size; the PUT KEY
+ * path through tx_write's reads is 32 bytes shallower). */
+static mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf,
+                                       size_t len)
 {
     const mc_store *st = &card->store;
     uint8_t h[ST_REC_HDR];
@@ -389,6 +393,22 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
         pos += ST_REC_HDR + rlen;
     }
     return MC_OK;
+}
+
+mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
+{
+    mc_store *st = &card->store;
+    mc_status rc;
+
+    rc = mc_st_data_ok(card, off, buf, len);
+    if (rc != MC_OK || len == 0)
+        return rc;
+    rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
+    /* (records only while a transaction is open: begin, commit and abort
+     * zero the count, tx_write counts only inside one) */
+    if (rc == MC_OK && st->journal_records > 0)
+        rc = mc_st_journal_overlay(card, off, buf, len);
+    return rc;
 }
 
 static mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
