@@ -301,7 +301,10 @@ static mc_status replay(struct mc_card *card, const ctl_t *c, bool check)
     return rc == MC_OK ? clear(card, c->seq + 1u, c->used) : rc;
 }
 
-mc_status mc_store_commit(struct mc_card *card)
+/* mc_store_commit's and mc_store_abort's bodies, inlined into
+ * mc_store_end, the runtime's one caller of either (make size); the public
+ * functions wrap them. */
+CM_ALWAYS_INLINE mc_status store_commit(struct mc_card *card)
 {
     mc_store *st = &card->store;
     ctl_t c;
@@ -334,7 +337,7 @@ mc_status mc_store_commit(struct mc_card *card)
     return replay(card, &c, false);
 }
 
-void mc_store_abort(struct mc_card *card)
+CM_ALWAYS_INLINE void store_abort(struct mc_card *card)
 {
     mc_store *st = &card->store;
     bool wrote = st->journal_records > 0;   /* (only inside a transaction) */
@@ -350,11 +353,21 @@ void mc_store_abort(struct mc_card *card)
         (void)clear(card, st->tx_seq + 1u, 0);
 }
 
+mc_status mc_store_commit(struct mc_card *card)
+{
+    return store_commit(card);
+}
+
+void mc_store_abort(struct mc_card *card)
+{
+    store_abort(card);
+}
+
 mc_status mc_store_end(struct mc_card *card, mc_status st)
 {
     if (st == MC_OK)
-        return mc_store_commit(card);
-    mc_store_abort(card);
+        return store_commit(card);
+    store_abort(card);
     return st;
 }
 
