@@ -39,7 +39,7 @@ mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const voi
 }
 
 /* Whole pages only, so that a journal record's pages never pass its end. */
-uint32_t mc_st_data_size(struct mc_card *card)
+uint32_t mc_store_data_size(struct mc_card *card)
 {
     uint32_t n = mc_port_nvm_size(card) & ~(ST_PAGE - 1u);
     return n >= ST_DATA_OFF + ST_DATA_MIN ? n - ST_DATA_OFF : 0;
@@ -50,7 +50,6 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
     uint32_t size = mc_st_data_size(card);
     return off <= size && len <= (size_t)(size - off);
 }
-
 
 /* Sets NVM [addr, addr + len) to how's low byte, one write per piece up to
  * the next page boundary (at most ST_CHUNK bytes).  ST_FILL_LAZY: a piece
@@ -86,13 +85,6 @@ mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t l
     }
     cm_wipe(b, sizeof(b));
     return flush ? mc_store_flushed(card, rc) : rc;
-}
-
-
-
-uint32_t mc_store_data_size(struct mc_card *card)
-{
-    return mc_st_data_size(card);
 }
 
 /* The checks of a data-space access: the store is sound (MC_ERR_CORRUPT),

@@ -110,8 +110,9 @@ mc_status mc_st_nvm_flush(struct mc_card *card);
 #define ST_FILL_LAZY  0x100u
 #define ST_FILL_FLUSH 0x200u
 mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len);
-/* Size of the data space for this port's NVM (0 when too small). */
-uint32_t mc_st_data_size(struct mc_card *card);
+/* Size of the data space for this port's NVM (0 when too small): the
+ * public mc_store_data_size itself. */
+#define mc_st_data_size mc_store_data_size
 /* The checks of a data-space access (store.c): MC_ERR_CORRUPT, then
  * MC_ERR_PARAM for a NULL buffer of len > 0 or a range outside. */
 mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len);
