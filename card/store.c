@@ -22,14 +22,11 @@ mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, 
     return mc_port_nvm_write(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
-mc_status mc_st_nvm_flush(struct mc_card *card)
-{
-    return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
-}
-
 mc_status mc_store_flushed(struct mc_card *card, mc_status st)
 {
-    return st == MC_OK ? mc_st_nvm_flush(card) : st;
+    if (st != MC_OK)
+        return st;
+    return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
 mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,

@@ -103,7 +103,8 @@ mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, 
 /* The same, then the port's flush (mc_store_flushed). */
 mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
                                   size_t len);
-mc_status mc_st_nvm_flush(struct mc_card *card);
+/* The port's flush alone (mc_store_flushed with nothing failed before). */
+#define mc_st_nvm_flush(card) mc_store_flushed((card), MC_OK)
 /* Sets NVM [addr, addr + len) to the value in how's low byte (store.c);
  * ST_FILL_LAZY: only the pieces that do not hold it already; ST_FILL_FLUSH:
  * then a flush, when a piece was written. */
