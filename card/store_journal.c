@@ -83,13 +83,13 @@ typedef struct {
     uint8_t state;
 } ctl_t;
 
-/* Reads the control slot at off: true when it is valid (magic, CRC-32,
+/* Reads control slot 0 (A) or 1 (B): true when it is valid (magic, CRC-32,
  * state, lengths, and a sequence number of its slot's parity). */
-static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc)
+static bool read_ctl(struct mc_card *card, unsigned slot, ctl_t *c, mc_status *rc)
 {
     uint8_t d[ST_DESC_LEN];
 
-    *rc = mc_st_nvm_read(card, off, d, sizeof(d));
+    *rc = mc_st_nvm_read(card, ctl_off(slot), d, sizeof(d));
     if (*rc != MC_OK)
         return false;
     c->seq = st_get32(d + 4);
@@ -97,7 +97,7 @@ static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc
     c->nrec = st_get16(d + 8);
     c->used = st_get16(d + 10);
     return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
-           ctl_off(c->seq) == off && c->used <= ST_REC_AREA &&
+           (c->seq & 1u) == slot && c->used <= ST_REC_AREA &&
            (c->state == ST_STATE_CLEAR ? c->nrec == 0
                                        : c->state == ST_STATE_COMMITTED && c->nrec != 0 &&
                                              (uint32_t)c->nrec * ST_REC_HDR <= c->used);
@@ -108,17 +108,19 @@ static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc
 static int active_ctl(struct mc_card *card, ctl_t *c, mc_status *rc)
 {
     ctl_t x[2];
-    bool a = read_ctl(card, ST_CTL_A_OFF, &x[0], rc), b;
-    int i;
+    bool ok[2];
+    unsigned i;
 
-    if (*rc != MC_OK)
+    for (i = 0; i < 2; i++) {
+        ok[i] = read_ctl(card, i, &x[i], rc);
+        if (*rc != MC_OK)
+            return -1;
+    }
+    if (!ok[0] && !ok[1])
         return -1;
-    b = read_ctl(card, ST_CTL_B_OFF, &x[1], rc);
-    if (*rc != MC_OK || (!a && !b))
-        return -1;
-    i = b && (!a || (int32_t)(x[1].seq - x[0].seq) > 0);
+    i = ok[1] && (!ok[0] || (int32_t)(x[1].seq - x[0].seq) > 0);
     *c = x[i];
-    return i;
+    return (int)i;
 }
 
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
