@@ -103,7 +103,8 @@ mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid
 
     if (st != MC_OK)
         return st;
-    if (at.top != 0 && e.event == event && e.aid_len == aid_len &&
+    /* (an empty log: e is all zero, and no event is 0) */
+    if (e.event == event && e.aid_len == aid_len &&
         (aid_len == 0 || memcmp(e.aid, aid, aid_len) == 0) && event != MC_EV_AREA_STATE &&
         event != MC_EV_AP_STATE) {
         /* Saturated: nothing changes, and nothing is written, so a flood of
