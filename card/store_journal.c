@@ -303,74 +303,61 @@ static mc_status replay(struct mc_card *card, const ctl_t *c, bool check)
     return rc == MC_OK ? clear(card, c->seq + 1u, c->used) : rc;
 }
 
-/* mc_store_commit's and mc_store_abort's bodies, inlined into
- * mc_store_end, the runtime's one caller of either (make size); the public
- * functions wrap them. */
-CM_ALWAYS_INLINE mc_status store_commit(struct mc_card *card)
+/* Commit (st MC_OK) or abort (st, a failure, returned), one body: the
+ * runtime ends every transaction here (make size); mc_store_commit and
+ * mc_store_abort are its two cases. */
+mc_status mc_store_end(struct mc_card *card, mc_status st)
 {
-    mc_store *st = &card->store;
+    mc_store *s = &card->store;
     ctl_t c;
     mc_status rc;
 
-    c.nrec = st->journal_records;
-    c.used = (uint16_t)st->journal_used;
-
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if (!st->in_tx)
-        return MC_ERR_PARAM;
-    /* From here the transaction is over whatever happens: either it reaches
-     * the commit point, or a failed write has cut the power and recovery will
-     * discard or finish it. */
-    st->in_tx = false;
-    st->journal_records = 0;
-    st->journal_used = 0;
-    if (c.nrec == 0)
-        return MC_OK;
+    c.nrec = s->journal_records;
+    c.used = (uint16_t)s->journal_used;
+    if (st == MC_OK) {
+        if (s->corrupt)
+            return MC_ERR_CORRUPT;
+        if (!s->in_tx)
+            return MC_ERR_PARAM;
+    }
+    /* From here the transaction is over whatever happens: a commit either
+     * reaches the commit point, or a failed write has cut the power and
+     * recovery will discard or finish it. */
+    s->in_tx = false;
+    s->journal_records = 0;
+    s->journal_used = 0;
+    if (c.nrec == 0)   /* (records only inside a transaction) */
+        return st;
+    if (st != MC_OK) {
+        /* Abort: records in NVM left the open mark: a CLEAR slot of the
+         * next sequence number closes it, so the next start-up does not
+         * report a torn transaction, and the records are wiped.  A failure
+         * here is harmless: recovery discards an open journal and wipes
+         * the records. */
+        if (!s->corrupt)
+            (void)clear(card, s->tx_seq + 1u, 0);
+        return st;
+    }
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED,
+        rc = write_ctl(card, s->tx_seq + 1u, ST_STATE_COMMITTED,
                        c.nrec | (uint32_t)c.used << 16);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
-    c.seq = ++st->tx_seq;
+    c.seq = ++s->tx_seq;
     return replay(card, &c, false);
-}
-
-CM_ALWAYS_INLINE void store_abort(struct mc_card *card)
-{
-    mc_store *st = &card->store;
-    bool wrote = st->journal_records > 0;   /* (only inside a transaction) */
-
-    st->in_tx = false;
-    st->journal_records = 0;
-    st->journal_used = 0;
-    /* Records in NVM left the open mark: a CLEAR slot of the next sequence
-     * number closes it, so the next start-up does not report a torn
-     * transaction, and the records are wiped.  A failure here is harmless:
-     * recovery discards an open journal and wipes the records. */
-    if (wrote && !st->corrupt)
-        (void)clear(card, st->tx_seq + 1u, 0);
 }
 
 mc_status mc_store_commit(struct mc_card *card)
 {
-    return store_commit(card);
+    return mc_store_end(card, MC_OK);
 }
 
 void mc_store_abort(struct mc_card *card)
 {
-    store_abort(card);
-}
-
-mc_status mc_store_end(struct mc_card *card, mc_status st)
-{
-    if (st == MC_OK)
-        return store_commit(card);
-    store_abort(card);
-    return st;
+    (void)mc_store_end(card, MC_ERR_PARAM);
 }
 
 uint32_t mc_store_tx_capacity(struct mc_card *card)
