@@ -56,8 +56,8 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
  * is wiped. */
 mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len)
 {
-    uint8_t b[ST_CHUNK], value = (uint8_t)how;
-    uint32_t n, i;
+    uint8_t b[ST_CHUNK];
+    uint32_t n, i, value = how & 0xFFu;
     mc_status rc = MC_OK;
     unsigned flush = 0;
 
