@@ -86,27 +86,27 @@ mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c)
     bool change = c->ins == 0x24;
     mc_slot_rec s;
     const uint8_t *d = c->data, *np = NULL;
-    size_t old_len = c->lc, new_len = 0;
+    size_t lc = c->lc, old_len = lc, new_len = 0;
     mc_sw sw;
 
     /* P1 00 P2 81, data that fits (CHANGE: some): the command table's
      * (mc_apdu.c).  The empty VERIFY asks for the state and needs no channel. */
-    sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
+    sw = mc_gate(card, lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
     if (sw != MC_SW_OK)
         return sw;
     if (change) {
         old_len = *d++;
-        new_len = c->lc - 1 - old_len;   /* used once old_len + 1 <= lc */
+        new_len = lc - 1 - old_len;   /* used once old_len + 1 <= lc */
         np = d + old_len;
     }
     if (s.pin_len == 0)
         sw = MC_SW_REF_DATA_NOT_USABLE;
     else if (s.pin_tries == 0)
         sw = MC_SW_AUTH_BLOCKED;
-    else if (c->lc == 0)
+    else if (lc == 0)
         sw = card->pin_ok && mc_chan_on(card, card->sel) ? MC_SW_OK
                                                           : (mc_sw)MC_SW_PIN_TRIES(s.pin_tries);
-    else if (old_len + (change ? 1u : 0u) > c->lc || !mc_pin_fits(&s, d, old_len) ||
+    else if (old_len + (change ? 1u : 0u) > lc || !mc_pin_fits(&s, d, old_len) ||
              (change && !mc_pin_fits(&s, np, new_len)))
         sw = MC_SW_WRONG_DATA;
     else
