@@ -451,16 +451,20 @@ static mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 
 /* The header records every layout constant, so an image made by a build
  * with another layout is refused instead of misread. */
+#define ST_LE32(x) (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), (uint8_t)((x) >> 24)
+
 static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
 {
-    /* magic; version, counters; ring, slot size (16 bits each); NVM size;
-     * counter rings; journal; record area; data space (docs/nvm.md) */
-    static const uint32_t f[8] = {ST_HDR_MAGIC, ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16,
-                                  ST_RING | ST_SLOT << 16, 0, ST_CTR_OFF, ST_JNL_OFF,
-                                  ST_REC_AREA, ST_DATA_OFF};
+    /* magic; version, counters; ring, slot size (16 bits each); NVM size
+     * (set below); counter rings; journal; record area; data space
+     * (docs/nvm.md); little-endian words */
+    static const uint8_t f[32] = {
+        ST_LE32(ST_HDR_MAGIC), ST_LE32(ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16),
+        ST_LE32(ST_RING | ST_SLOT << 16), ST_LE32(0u), ST_LE32(ST_CTR_OFF), ST_LE32(ST_JNL_OFF),
+        ST_LE32(ST_REC_AREA), ST_LE32(ST_DATA_OFF)};
 
-    for (unsigned i = 0; i < 8; i++)
-        st_put32(h + 4 * i, i == 3 ? nvm_size : f[i]);
+    memcpy(h, f, sizeof(f));
+    st_put32(h + 12, nvm_size);
     st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
 }
 
