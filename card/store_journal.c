@@ -472,17 +472,17 @@ mc_status mc_store_format(struct mc_card *card)
 {
     mc_store *st = &card->store;
     uint8_t h[ST_HDR_LEN];
-    uint32_t nvm_size = mc_port_nvm_size(card);
+    uint32_t nvm_size = mc_port_nvm_size(card), size = mc_st_data_size(card);
     mc_status rc;
 
     memset(st, 0, sizeof(*st));
-    if (mc_st_data_size(card) == 0)
+    if (size == 0)
         return MC_ERR_PARAM;
     /* Everything erased from the header on (its first write invalidates the
      * header: a format torn anywhere leaves no valid header, so the
      * half-made store is reported corrupt, never used; every counter reads
      * 0, journal slot B is invalid), then the journal, then the header. */
-    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card));
+    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + size);
     if (rc == MC_OK)
         rc = mc_st_journal_format(card);
     rc = mc_store_flushed(card, rc);
