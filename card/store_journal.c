@@ -255,7 +255,7 @@ static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
     uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + c->used;
 
-    for (unsigned i = 0; i < c->nrec; i++) {
+    for (unsigned i = c->nrec; i != 0; i--) {
         uint32_t off, len, crc, done = 0;
         mc_status rc;
 
@@ -378,7 +378,7 @@ static mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8
     uint32_t end = off + (uint32_t)len;
 
     /* Records in write order, so a later write of the same bytes wins. */
-    for (unsigned i = 0; i < st->journal_records; i++) {
+    for (unsigned i = st->journal_records; i != 0; i--) {
         mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t roff = st_get32(h + 4), rlen = st_get16(h + 8);
         uint32_t lo, hi;
