@@ -168,6 +168,11 @@ mc_status mc_store_begin(struct mc_card *card)
     return MC_OK;
 }
 
+/* tx_write's one capacity test (the data space ends below 2^32 by more
+ * than the record area, so used + header + length cannot wrap). */
+_Static_assert(ST_REC_AREA == ST_TX_CAP + ST_REC_HDR && ST_DATA_OFF > ST_REC_AREA,
+               "tx_write capacity test");
+
 static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, size_t len,
                           bool own)
 {
@@ -189,8 +194,11 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
      * write that owns its pages (mc_store_write_own) holds only its bytes. */
     lo = own ? off : off & ~(ST_PAGE - 1u);
     hi = own ? end : (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
-    if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
-        return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
+    /* Over capacity: refused, the transaction is unchanged.  (One test
+     * covers hi - lo > ST_TX_CAP too: ST_REC_AREA is ST_TX_CAP + ST_REC_HDR,
+     * and hi - lo, at most the data space's size, cannot wrap the sum.) */
+    if (st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
+        return MC_ERR_PARAM;
     addr = ST_REC_OFF + st->journal_used;
     hd[0] = ST_MARK(st->tx_seq + 1u);
     /* A record header: sequence number, offset, length, CRC-32 (set below). */
