@@ -278,7 +278,7 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     MC_OPAQUE(a);
     MC_OPAQUE(s);
     /* Counters of free slots count too: they are never reset (§3). */
-    for (i = 0; i < MC_STORE_COUNTERS; i++) {
+    for (i = MC_STORE_COUNTERS; i-- != 0;) {
         st = mc_store_counter_get(card, i, &v);
         if (st != MC_OK)
             return st;
