@@ -243,7 +243,9 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     {
         mc_rec_view v;
         mc_status st = rec_scan(card, &e, base, rec, &v);   /* APPEND: rec 0, none */
-        uint8_t *b = card->buf; /* holds the command data (mc_apdu.c), room for 8 more */
+        /* card->buf holds the command data (mc_apdu.c), room for 8 more: b,
+         * the record's overhead behind it */
+        uint8_t *b = card->buf + c->lc;
 
         if (st != MC_OK)
             return mc_sw_of(st);
@@ -261,15 +263,10 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
             return read_out(card, c, base, e.rec_len);
         if (v.top >= 0xFFFFFFu)
             return MC_SW_NO_SPACE;
-        {
-            size_t n = c->lc;
-            uint8_t *o = b + n;   /* the overhead behind the record */
-
-            mc_put24(o, v.top + 1u);
-            o[3] = (uint8_t)rec;
-            mc_put32(o + 4, mc_crc32(b, n + 4));
-            st = mc_store_write_direct(card, base, b, n + REC_OVH);
-        }
+        mc_put24(b, v.top + 1u);
+        b[3] = (uint8_t)rec;
+        mc_put32(b + 4, mc_crc32(card->buf, c->lc + 4));
+        st = mc_store_write_direct(card, base, card->buf, c->lc + REC_OVH);
         return mc_sw_of(mc_store_flushed(card, st));
     }
 }
