@@ -212,7 +212,8 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
  * up to a page (MC_STORE_PAGE: regions share no page, so a torn page of one
  * region, or of a load's staged space, never spoils another); the run from
  * a candidate that lies in no region goes to the nearest region start above
- * it; the lowest such candidate wins.  Every region starts on a page: at
+ * it; the lowest such candidate wins (whatever the order they are tried
+ * in: the same candidate gives the same run).  Every region starts on a page: at
  * MC_OFF_HEAP or at such a candidate (load_begin, mc_load.c). */
 mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len)
 {
@@ -232,7 +233,7 @@ mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t 
         r[i].off = mc_get32(s->region_off);
         r[i].len = used ? mc_get32(s->region_len) : 0;
     }
-    for (i = 0; i <= MC_MAX_APS && st == MC_OK; i++) {
+    for (i = MC_MAX_APS + 1; i-- != 0 && st == MC_OK;) {
         c = i == MC_MAX_APS ? from
                             : (r[i].off + r[i].len + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
         if ((i < MC_MAX_APS && r[i].len == 0) || c < from || c >= end ||
