@@ -118,12 +118,11 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                                                                  mc_rec_view *v)
 {
     unsigned n = e->rec_count + 1u, i, top_rec = 0, pass;
-    uint32_t seq, best = 0, sr;
+    uint32_t seq, best = 0, sr, top = 0;   /* top, set at the end */
     unsigned r;
     bool cyc = e->type == MC_EF_CYCLIC;
     mc_status st = MC_OK;
 
-    v->top = 0;
     v->used = 0;
     v->found = n;
     v->spare = n;
@@ -136,15 +135,15 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                 if (pass && v->spare == n)
                     v->spare = i;
             } else if (!pass) {
-                if (seq > v->top) {
-                    v->top = seq;
+                if (seq > top) {
+                    top = seq;
                     top_rec = r;
                 }
                 if (!cyc && r > v->used)
                     v->used = r;
             } else {
                 /* want 0 matches no slot: cyclic, top + 1; linear, record 0 */
-                if (cyc ? seq == v->top - (want - 1u) : r == want && seq > best) {
+                if (cyc ? seq == top - (want - 1u) : r == want && seq > best) {
                     v->found = i;
                     best = seq;
                 }
@@ -152,15 +151,16 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                  * Linear: before an invalid slot, the stale version of the
                  * record written last; taking it first keeps it the only
                  * stale slot there can be (docs/nvm.md). */
-                if (cyc ? seq == v->top - e->rec_count : r == top_rec && seq != v->top)
+                if (cyc ? seq == top - e->rec_count : r == top_rec && seq != top)
                     v->spare = i;
             }
         }
     }
+    v->top = top;
     /* Cyclic: sequence numbers 1, 2, ... (a torn slot takes none), so
      * top - rec_count is the one valid slot that is not visible. */
     if (cyc)
-        v->used = v->top < e->rec_count ? v->top : e->rec_count;
+        v->used = top < e->rec_count ? top : e->rec_count;
     /* A record present but not found, or no spare: damage. */
     if (st == MC_OK && ((want - 1u < v->used && v->found == n) || v->spare == n))
         st = MC_ERR_CORRUPT;
