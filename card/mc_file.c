@@ -10,6 +10,8 @@
 /* Which command, for the checks shared by all five. */
 #define F_READ   0x01
 #define F_RECORD 0x02
+_Static_assert(F_READ == 1 && offsetof(mc_ef_rec, read_rule) + 1 == offsetof(mc_ef_rec, write_rule),
+               "access rule by F_READ");
 
 /* Finds the AP's EF whose FID is fid (not NULL: SELECT EF) or whose SFI is
  * sfi, and makes it current; 6A82 when there is none. */
@@ -93,17 +95,17 @@ static uint32_t slot_at(const mc_ef_rec *e, uint32_t base, unsigned i)
     return base + i * MC_REC_STRIDE(e->rec_len);
 }
 
-/* Slot i's sequence number (0: invalid) and record number.  The slot is read
- * into card->buf behind the command data (a record is at most 254 bytes). */
-static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t base, unsigned i,
-                          uint32_t *seq, uint8_t *recno)
+/* The slot at "at": its sequence number (0: invalid) and record number as
+ * one word, seq << 8 | recno, the slot's last four bytes before its CRC.
+ * The slot is read into card->buf behind the command data (a record is at
+ * most 254 bytes). */
+static mc_status slot_get(mc_card *card, const mc_ef_rec *e, uint32_t at, uint32_t *sr)
 {
     uint8_t *b = card->buf + 256;
     uint32_t n = e->rec_len + 4u;
-    mc_status st = mc_store_read(card, slot_at(e, base, i), b, n + 4u);
+    mc_status st = mc_store_read(card, at, b, n + 4u);
 
-    *recno = b[n - 1];
-    *seq = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get24(b + n - 4) : 0;
+    *sr = st == MC_OK && mc_get32(b + n) == mc_crc32(b, n) ? mc_get32(b + n - 4) : b[n - 1];
     return st;
 }
 
@@ -116,31 +118,32 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                                                                  mc_rec_view *v)
 {
     unsigned n = e->rec_count + 1u, i, top_rec = 0, pass;
-    uint32_t seq, best = 0;
-    uint8_t r = 0;
+    uint32_t seq, best = 0, sr, top = 0;   /* top, set at the end */
+    unsigned r;
     bool cyc = e->type == MC_EF_CYCLIC;
     mc_status st = MC_OK;
 
-    v->top = 0;
     v->used = 0;
     v->found = n;
     v->spare = n;
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; st == MC_OK && i < n; i++) {
-            st = slot_get(card, e, base, i, &seq, &r);
+            st = slot_get(card, e, slot_at(e, base, i), &sr);
+            seq = sr >> 8;
+            r = sr & 0xFFu;
             if (seq == 0) {
                 if (pass && v->spare == n)
                     v->spare = i;
             } else if (!pass) {
-                if (seq > v->top) {
-                    v->top = seq;
+                if (seq > top) {
+                    top = seq;
                     top_rec = r;
                 }
                 if (!cyc && r > v->used)
                     v->used = r;
             } else {
                 /* want 0 matches no slot: cyclic, top + 1; linear, record 0 */
-                if (cyc ? seq == v->top - (want - 1u) : r == want && seq > best) {
+                if (cyc ? seq == top - (want - 1u) : r == want && seq > best) {
                     v->found = i;
                     best = seq;
                 }
@@ -148,15 +151,16 @@ static inline __attribute__((always_inline)) mc_status rec_scan(mc_card *card,
                  * Linear: before an invalid slot, the stale version of the
                  * record written last; taking it first keeps it the only
                  * stale slot there can be (docs/nvm.md). */
-                if (cyc ? seq == v->top - e->rec_count : r == top_rec && seq != v->top)
+                if (cyc ? seq == top - e->rec_count : r == top_rec && seq != top)
                     v->spare = i;
             }
         }
     }
+    v->top = top;
     /* Cyclic: sequence numbers 1, 2, ... (a torn slot takes none), so
      * top - rec_count is the one valid slot that is not visible. */
     if (cyc)
-        v->used = v->top < e->rec_count ? v->top : e->rec_count;
+        v->used = top < e->rec_count ? top : e->rec_count;
     /* A record present but not found, or no spare: damage. */
     if (st == MC_OK && ((want - 1u < v->used && v->found == n) || v->spare == n))
         st = MC_ERR_CORRUPT;
@@ -183,9 +187,9 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     switch (c->ins) {
     case 0xB0:
     case 0xD6:
-        kind = c->ins == 0xB0 ? F_READ : 0;
+        kind = 0;
         if (c->p1 & 0x80) {
-            if ((c->p1 & 0x60) || (c->p1 & 0x1F) == 0)
+            if (c->p1 - 0x81u > 0x9Fu - 0x81u)   /* 100x xxxx, SFI not 0 */
                 return MC_SW_WRONG_P1P2;
             sfi = c->p1 & 0x1F;
             off = c->p2;
@@ -194,16 +198,20 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
         }
         break;
     default: /* 0xB2, 0xDC by record number (P2 xxxxx100); 0xE2 APPEND (P1 00, P2 xxxxx000) */
-        kind = F_RECORD | (c->ins == 0xB2 ? F_READ : 0);
+        kind = F_RECORD;
         /* Record 00 (ISO: the current record) is never one of ours (§5);
-         * SFI 1F is RFU. */
-        if ((c->p2 & 0x07) != (c->ins == 0xE2 ? 0x00 : 0x04) || (c->p2 >> 3) == 0x1F ||
-            (c->p1 == 0) != (c->ins == 0xE2))
+         * SFI 1F is RFU.  P2's low bits and "P1 is 00" (bit 3) in one
+         * compare: APPEND 08, the others 04. */
+        if (((c->p2 & 0x07u) | (c->p1 == 0 ? 0x08u : 0u)) != (c->ins == 0xE2 ? 0x08u : 0x04u) ||
+            (c->p2 >> 3) == 0x1F)
             return MC_SW_WRONG_P1P2;
         sfi = c->p2 >> 3;
         rec = c->p1;
         break;
     }
+    /* The reads, B0 and B2, are the two INS without bit 0x40 (of B0, D6,
+     * B2, DC, E2: the command table's rows for this handler). */
+    kind |= (~(unsigned)c->ins >> 6) & F_READ;
     /* (too long: has_data, lc 0) */
     if ((kind & F_READ) ? (c->has_data || !c->has_le) : c->lc == 0)
         return MC_SW_WRONG_LENGTH;
@@ -215,13 +223,16 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     if (((kind & F_RECORD) != 0) != (e.type != MC_EF_TRANSPARENT) ||
         (c->ins == 0xDC && e.type == MC_EF_CYCLIC))
         return MC_SW_INCOMPATIBLE_FILE;
-    sw = access_ok(card, s, (kind & F_READ) ? e.read_rule : e.write_rule);
+    /* the read rule for a read (F_READ 1), the write rule behind it else */
+    sw = access_ok(card, s,
+                   ((const uint8_t *)&e)[offsetof(mc_ef_rec, write_rule) - (kind & F_READ)]);
     if (sw != MC_SW_OK)
         return sw;
     base = mc_get32(s->region_off) + mc_get32(e.data_off);
     if (!(kind & F_RECORD)) {
         uint32_t size = mc_get16(e.size);
-        if ((kind & F_READ) ? off >= size : off + c->lc > size)
+        /* a read (no data: lc 0) needs a byte at off, a write room for lc */
+        if (off + c->lc + (kind & F_READ) > size)
             return MC_SW_WRONG_OFFSET;
         if (kind & F_READ)
             return read_out(card, c, base + off, size - off);
@@ -232,7 +243,9 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
     {
         mc_rec_view v;
         mc_status st = rec_scan(card, &e, base, rec, &v);   /* APPEND: rec 0, none */
-        uint8_t *b = card->buf; /* holds the command data (mc_apdu.c), room for 8 more */
+        /* card->buf holds the command data (mc_apdu.c), room for 8 more: b,
+         * the record's overhead behind it */
+        uint8_t *b = card->buf + c->lc;
 
         if (st != MC_OK)
             return mc_sw_of(st);
@@ -240,20 +253,20 @@ mc_sw mc_cmd_file(mc_card *card, mc_cmd *c)
             if (e.type == MC_EF_LINEAR && v.used >= e.rec_count)
                 return MC_SW_NO_SPACE;
             rec = v.used + 1u; /* cyclic: kept, never read */
-        } else {
-            if (rec > v.used)
-                return MC_SW_RECORD_NOT_FOUND;
-            if (kind & F_READ)
-                return read_out(card, c, slot_at(&e, base, v.found), e.rec_len);
+        } else if (rec > v.used) {
+            return MC_SW_RECORD_NOT_FOUND;
         }
-        /* The new version, once, into the spare (no journal). */
+        /* A read: the record's slot.  A write: the new version, once, into
+         * the spare (no journal). */
+        base = slot_at(&e, base, (kind & F_READ) ? v.found : v.spare);
+        if (kind & F_READ)
+            return read_out(card, c, base, e.rec_len);
         if (v.top >= 0xFFFFFFu)
             return MC_SW_NO_SPACE;
-        mc_put24(b + c->lc, v.top + 1u);
-        b[c->lc + 3] = (uint8_t)rec;
-        mc_put32(b + c->lc + 4, mc_crc32(b, c->lc + 4));
-        st = mc_store_write_direct(card, slot_at(&e, base, v.spare), b,
-                                   c->lc + REC_OVH);
+        mc_put24(b, v.top + 1u);
+        b[3] = (uint8_t)rec;
+        mc_put32(b + 4, mc_crc32(card->buf, c->lc + 4));
+        st = mc_store_write_direct(card, base, card->buf, c->lc + REC_OVH);
         return mc_sw_of(mc_store_flushed(card, st));
     }
 }

@@ -303,8 +303,8 @@ mc_sw mc_gate(mc_card *card, unsigned flags, mc_area_rec *area, mc_slot_rec *slo
  * entry with that sequence number (its seq 0: none), without that check.
  * Readers list the log as seq 0, then top - 1, top - 2, ... (at most 32). */
 mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e);
-/* Adds (or merges, §8) an event inside the open transaction. */
-mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);
+/* Adds (or merges, §8) an event (MC_EV_*, never 0) inside the open transaction. */
+mc_status mc_log_add(mc_card *card, unsigned event, const uint8_t *aid, size_t aid_len);
 /* Adds (or merges) an event outside any transaction: one write of one slot,
  * then a flush (a wrong VERIFY's second write). */
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len);

@@ -101,17 +101,18 @@ mc_status mc_area_write(mc_card *card, mc_area_rec *a)
     return write_rec(card, MC_OFF_AREA, a, sizeof(*a), MC_MAGIC_AREA);
 }
 
+_Static_assert(sizeof(mc_wipe_rec) == 4 + 4 + 1 + 2, "mc_wipe_rec: offset, length, seal");
+
 mc_status mc_wipe_write(mc_card *card, uint32_t off, uint32_t len, bool direct)
 {
-    mc_wipe_rec w;
+    mc_wipe_rec w;   /* every byte set: offset, length, then the seal */
 
-    memset(&w, 0, sizeof(w));
     mc_put32(w.off, off);
     mc_put32(w.len, len);
+    mc_seal(&w, sizeof(w), MC_MAGIC_WIPE);
     if (direct)
-        return mc_store_flushed(card, mc_rec_direct(card, MC_OFF_WIPE, &w, sizeof(w),
-                                                    MC_MAGIC_WIPE));
-    return write_rec(card, MC_OFF_WIPE, &w, sizeof(w), MC_MAGIC_WIPE);
+        return mc_store_flushed(card, mc_store_write_direct(card, MC_OFF_WIPE, &w, sizeof(w)));
+    return mc_store_write(card, MC_OFF_WIPE, &w, sizeof(w));
 }
 
 /* The PIN try counter of an AP slot is a wear-levelled counter of the store
@@ -211,12 +212,16 @@ mc_status mc_find_aid(mc_card *card, const uint8_t *aid, size_t aid_len, unsigne
  * up to a page (MC_STORE_PAGE: regions share no page, so a torn page of one
  * region, or of a load's staged space, never spoils another); the run from
  * a candidate that lies in no region goes to the nearest region start above
- * it; the lowest such candidate wins.  Every region starts on a page: at
+ * it; the lowest such candidate wins (whatever the order they are tried
+ * in: the same candidate gives the same run).  Every region starts on a page: at
  * MC_OFF_HEAP or at such a candidate (load_begin, mc_load.c). */
 mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t *run_len)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
-    uint32_t off[MC_MAX_APS], len[MC_MAX_APS], end = mc_store_data_size(card), c, lim;
+    struct {
+        uint32_t off, len;
+    } r[MC_MAX_APS];   /* the regions (len 0: a free slot) */
+    uint32_t end = mc_store_data_size(card), c, lim;
     unsigned i, j;
     bool used;
     mc_status st = MC_OK;
@@ -225,23 +230,23 @@ mc_status mc_heap_run(mc_card *card, uint32_t from, uint32_t *run_off, uint32_t 
     *run_len = 0;
     for (i = 0; i < MC_MAX_APS && st == MC_OK; i++) {
         st = mc_slot_read(card, i, s, &used);
-        off[i] = mc_get32(s->region_off);
-        len[i] = used ? mc_get32(s->region_len) : 0;
+        r[i].off = mc_get32(s->region_off);
+        r[i].len = used ? mc_get32(s->region_len) : 0;
     }
-    for (i = 0; i <= MC_MAX_APS && st == MC_OK; i++) {
+    for (i = MC_MAX_APS + 1; i-- != 0 && st == MC_OK;) {
         c = i == MC_MAX_APS ? from
-                            : (off[i] + len[i] + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
-        if ((i < MC_MAX_APS && len[i] == 0) || c < from || c >= end ||
+                            : (r[i].off + r[i].len + MC_STORE_PAGE - 1u) & ~(MC_STORE_PAGE - 1u);
+        if ((i < MC_MAX_APS && r[i].len == 0) || c < from || c >= end ||
             (*run_len != 0 && c >= *run_off))
             continue;
         lim = end;
         for (j = 0; j < MC_MAX_APS; j++) {
-            if (len[j] == 0)
+            if (r[j].len == 0)
                 continue;
-            if (off[j] <= c && c < off[j] + len[j])
+            if (r[j].off <= c && c < r[j].off + r[j].len)
                 break;
-            if (off[j] > c && off[j] < lim)
-                lim = off[j];
+            if (r[j].off > c && r[j].off < lim)
+                lim = r[j].off;
         }
         if (j == MC_MAX_APS) {
             *run_off = c;
@@ -274,7 +279,7 @@ mc_status mc_seq_hwm(mc_card *card, uint32_t *hwm)
     MC_OPAQUE(a);
     MC_OPAQUE(s);
     /* Counters of free slots count too: they are never reset (§3). */
-    for (i = 0; i < MC_STORE_COUNTERS; i++) {
+    for (i = MC_STORE_COUNTERS; i-- != 0;) {
         st = mc_store_counter_get(card, i, &v);
         if (st != MC_OK)
             return st;

@@ -16,23 +16,29 @@
 #include "mc_int.h"
 #include "crc.h"
 
+/* Where the log stands: its newest sequence number and the spare slot. */
+typedef struct {
+    uint32_t top;
+    unsigned spare;
+} log_pos;
+
 /* want 0: two passes over the slots: the newest sequence number (top) and
- * its highest repeat count; then the spare (*spare), which visible sequence
+ * its highest repeat count; then the spare (at->spare), which visible sequence
  * numbers have a slot, and in *e the newest entry (seq 0: an empty log).
  * No spare, or a visible entry missing, is damage: a torn write leaves
- * neither.  want != 0: one pass, the best version of entry want into *e
- * (checking only the slots that hold that sequence number). */
-static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top,
-                      unsigned *spare)
+ * neither.  at->top: the newest sequence number.  want != 0: one pass,
+ * the best version of entry want into *e (checking only the slots that
+ * hold that sequence number). */
+static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, log_pos *at)
 {
     mc_log_rec t;
-    uint32_t s, seen = 0;
-    unsigned i, pass, rank = 4, r;
+    uint32_t s, seen = 0, top = want;
+    unsigned i, pass, rank = 4, r, spare = 0;
     uint8_t rep = 0;
     mc_status st;
 
     memset(e, 0, sizeof(*e));
-    *top = want;   /* want != 0: pass 1 alone, its entry as if it were the newest */
+    /* top = want != 0: pass 1 alone, its entry as if it were the newest */
     for (pass = want != 0; pass < 2; pass++)
         for (i = 0; i < MC_LOG_SLOTS; i++) {
             st = mc_store_read(card, MC_OFF_LOG + i * MC_LOG_STRIDE, &t, sizeof(t));
@@ -45,28 +51,30 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
                 mc_get32(t.crc) != mc_crc32(&t, sizeof(t) - 4))
                 s = 0;
             if (pass == 0) {
-                if (s > *top || (s == *top && t.repeat > rep)) {
-                    *top = s;
+                if (s > top || (s == top && t.repeat > rep)) {
+                    top = s;
                     rep = t.repeat;
                 }
                 continue;
             }
             /* spare order: the newest entry's stale version, an empty slot,
              * an entry that dropped out of the visible 32 */
-            r = s == 0 ? 2 : s == *top && t.repeat < rep ? 1 : s + MC_LOG_ENTRIES <= *top ? 3 : 4;
+            r = s == 0 ? 2 : s == top && t.repeat < rep ? 1 : s + MC_LOG_ENTRIES <= top ? 3 : 4;
             if (r < rank) {
                 rank = r;
-                *spare = i;
+                spare = i;
             }
             if (r == 4) {
-                seen |= (uint32_t)1 << (*top - s);
-                if (s == *top && t.repeat >= e->repeat)
+                seen |= (uint32_t)1 << (top - s);
+                if (s == top && t.repeat >= e->repeat)
                     *e = t;
             }
         }
+    at->top = top;
+    at->spare = spare;
     if (want != 0)
         return MC_OK;
-    if (rank == 4 || seen != (*top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << *top) - 1u)) {
+    if (rank == 4 || seen != (top >= MC_LOG_ENTRIES ? 0xFFFFFFFFu : ((uint32_t)1 << top) - 1u)) {
         card->corrupt = true;
         return MC_ERR_CORRUPT;
     }
@@ -75,22 +83,28 @@ static mc_status scan(mc_card *card, uint32_t want, mc_log_rec *e, uint32_t *top
 
 mc_status mc_log_read(mc_card *card, uint32_t seq, mc_log_rec *e)
 {
-    uint32_t top;
-    unsigned spare;
+    log_pos at;
 
-    return scan(card, seq, e, &top, &spare);
+    return scan(card, seq, e, &at);
 }
 
-static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len, bool direct)
+/* how: the event, plus PUT_DIRECT from mc_log_event, for a write outside
+ * any transaction (four arguments, all in registers, and no wrapper's
+ * frame on PUT KEY's path: make size). */
+#define PUT_DIRECT 0x100u
+
+mc_status mc_log_add(mc_card *card, unsigned how, const uint8_t *aid, size_t aid_len)
 {
+    unsigned event = how & 0xFFu;
     mc_log_rec e;
-    uint32_t top, off;
-    unsigned spare;
-    mc_status st = scan(card, 0, &e, &top, &spare);
+    uint32_t off;
+    log_pos at;
+    mc_status st = scan(card, 0, &e, &at);
 
     if (st != MC_OK)
         return st;
-    if (top != 0 && e.event == event && e.aid_len == aid_len &&
+    /* (an empty log: e is all zero, and no event is 0) */
+    if (e.event == event && e.aid_len == aid_len &&
         (aid_len == 0 || memcmp(e.aid, aid, aid_len) == 0) && event != MC_EV_AREA_STATE &&
         event != MC_EV_AP_STATE) {
         /* Saturated: nothing changes, and nothing is written, so a flood of
@@ -100,7 +114,7 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
         e.repeat++;
     } else {
         memset(&e, 0, sizeof(e));
-        mc_put32(e.seq, top + 1);
+        mc_put32(e.seq, at.top + 1);
         e.event = event;
         e.repeat = 1;
         e.aid_len = (uint8_t)aid_len;
@@ -108,19 +122,14 @@ static mc_status put(mc_card *card, uint8_t event, const uint8_t *aid, size_t ai
             memcpy(e.aid, aid, aid_len);
     }
     mc_put32(e.crc, mc_crc32(&e, sizeof(e) - 4));
-    off = MC_OFF_LOG + spare * MC_LOG_STRIDE;
-    if (!direct)   /* the slot owns its page: its bytes alone are journaled */
+    off = MC_OFF_LOG + at.spare * MC_LOG_STRIDE;
+    if (!(how & PUT_DIRECT))   /* the slot owns its page: its bytes alone are journaled */
         return mc_store_write_own(card, off, &e, sizeof(e));
     st = mc_store_write_direct(card, off, &e, sizeof(e));
     return mc_store_flushed(card, st);
 }
 
-mc_status mc_log_add(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len)
-{
-    return put(card, event, aid, aid_len, false);
-}
-
 mc_status mc_log_event(mc_card *card, uint8_t event, const uint8_t *aid, size_t aid_len)
 {
-    return put(card, event, aid, aid_len, true);
+    return mc_log_add(card, event | PUT_DIRECT, aid, aid_len);
 }

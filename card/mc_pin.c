@@ -41,14 +41,17 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
                          const uint8_t *new_pin, size_t new_len)
 {
     unsigned idx = MC_STORE_COUNTERS + card->sel;
-    uint32_t v, base;
+    uint32_t v, up;
     mc_sw sw;
     mc_status st;
 
     card->pin_ok = false;
     st = mc_store_counter_get(card, idx, &v);
-    /* the base: the counter's value, less the tries already spent, mod 4 */
-    base = (v - (uint32_t)(s->pin_max_tries - s->pin_tries)) & 3u;
+    /* A restore: up to the next value above v whose distance from the base
+     * (the counter's value less the tries already spent, mod 4) is a
+     * multiple of 4: v + 1 + ((base - v - 1) mod 4), and base - v is minus
+     * the tries spent, pin_tries - pin_max_tries. */
+    up = v + 1u + ((uint32_t)(s->pin_tries - s->pin_max_tries - 1) & 3u);
     if (st == MC_OK)
         st = mc_store_counter_set(card, idx, v + 1u);
     sw = mc_sw_of(st);
@@ -68,10 +71,8 @@ static mc_sw counted_try(mc_card *card, mc_slot_rec *s, const uint8_t *pin, size
         mc_pin_set(s, new_pin, new_len);
         sw = mc_slot_commit(card, card->sel, s, 0);
     } else {
-        /* up to the next value whose distance from the base is a multiple
-         * of 4: no try spent */
-        v++;
-        sw = mc_sw_of(mc_store_counter_set(card, idx, v + ((base - v) & 3u)));
+        /* no try spent */
+        sw = mc_sw_of(mc_store_counter_set(card, idx, up));
     }
     if (sw == MC_SW_OK)
         card->pin_ok = true;
@@ -85,27 +86,27 @@ mc_sw mc_cmd_pin(mc_card *card, mc_cmd *c)
     bool change = c->ins == 0x24;
     mc_slot_rec s;
     const uint8_t *d = c->data, *np = NULL;
-    size_t old_len = c->lc, new_len = 0;
+    size_t lc = c->lc, old_len = lc, new_len = 0;
     mc_sw sw;
 
     /* P1 00 P2 81, data that fits (CHANGE: some): the command table's
      * (mc_apdu.c).  The empty VERIFY asks for the state and needs no channel. */
-    sw = mc_gate(card, c->lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
+    sw = mc_gate(card, lc ? c->gate : c->gate & ~MC_G_CHAN, NULL, &s);
     if (sw != MC_SW_OK)
         return sw;
     if (change) {
         old_len = *d++;
-        new_len = old_len + 1 <= c->lc ? c->lc - 1 - old_len : 0;
+        new_len = lc - 1 - old_len;   /* used once old_len + 1 <= lc */
         np = d + old_len;
     }
     if (s.pin_len == 0)
         sw = MC_SW_REF_DATA_NOT_USABLE;
     else if (s.pin_tries == 0)
         sw = MC_SW_AUTH_BLOCKED;
-    else if (c->lc == 0)
+    else if (lc == 0)
         sw = card->pin_ok && mc_chan_on(card, card->sel) ? MC_SW_OK
                                                           : (mc_sw)MC_SW_PIN_TRIES(s.pin_tries);
-    else if (old_len + (change ? 1u : 0u) > c->lc || !mc_pin_fits(&s, d, old_len) ||
+    else if (old_len + (change ? 1u : 0u) > lc || !mc_pin_fits(&s, d, old_len) ||
              (change && !mc_pin_fits(&s, np, new_len)))
         sw = MC_SW_WRONG_DATA;
     else

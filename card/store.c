@@ -1,8 +1,9 @@
-/* store.c: the store's header, start-up and data-space access.
+/* store.c: the store's port calls, fills and direct data-space access.
  *
- * Lays out and checks the store header, runs start-up recovery (journal
- * first, then the counter rings), and gives plain and direct access to the
- * data space.  Transactions are in store_journal.c, counters in
+ * Gives direct (unjournaled) access to the data space.  Transactions, reads
+ * (mc_store_read lays the open transaction's records over what it reads),
+ * and the store header with format and start-up recovery (journal first,
+ * then the counter rings) are in store_journal.c, counters in
  * store_counter.c; docs/nvm.md has the on-NVM format. */
 #include <string.h>
 
@@ -21,14 +22,11 @@ mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, 
     return mc_port_nvm_write(card, addr, buf, len) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
-mc_status mc_st_nvm_flush(struct mc_card *card)
-{
-    return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
-}
-
 mc_status mc_store_flushed(struct mc_card *card, mc_status st)
 {
-    return st == MC_OK ? mc_st_nvm_flush(card) : st;
+    if (st != MC_OK)
+        return st;
+    return mc_port_nvm_flush(card) == 0 ? MC_OK : MC_ERR_NVM;
 }
 
 mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
@@ -38,7 +36,7 @@ mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const voi
 }
 
 /* Whole pages only, so that a journal record's pages never pass its end. */
-uint32_t mc_st_data_size(struct mc_card *card)
+uint32_t mc_store_data_size(struct mc_card *card)
 {
     uint32_t n = mc_port_nvm_size(card) & ~(ST_PAGE - 1u);
     return n >= ST_DATA_OFF + ST_DATA_MIN ? n - ST_DATA_OFF : 0;
@@ -50,32 +48,18 @@ bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len)
     return off <= size && len <= (size_t)(size - off);
 }
 
-/* The header records every layout constant, so an image made by a build
- * with another layout is refused instead of misread. */
-static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
-{
-    /* magic; version, counters; ring, slot size (16 bits each); NVM size;
-     * counter rings; journal; record area; data space (docs/nvm.md) */
-    static const uint32_t f[8] = {ST_HDR_MAGIC, ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16,
-                                  ST_RING | ST_SLOT << 16, 0, ST_CTR_OFF, ST_JNL_OFF,
-                                  ST_REC_AREA, ST_DATA_OFF};
-
-    for (unsigned i = 0; i < 8; i++)
-        st_put32(h + 4 * i, i == 3 ? nvm_size : f[i]);
-    st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
-}
-
-/* Sets NVM [addr, addr + len) to value, one write per piece up to the next
- * page boundary (at most ST_CHUNK bytes).  lazy: a piece is read first and
- * written only when it does not hold value already (a clean range costs
- * reads only); *wrote says whether one was written.  The buffer, which may
- * have read anything, is wiped. */
-mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
-                     bool *wrote)
+/* Sets NVM [addr, addr + len) to how's low byte, one write per piece up to
+ * the next page boundary (at most ST_CHUNK bytes).  ST_FILL_LAZY: a piece
+ * is read first and written only when it does not hold the value already
+ * (a clean range costs reads only); ST_FILL_FLUSH: a flush after the last
+ * piece when one was written.  The buffer, which may have read anything,
+ * is wiped. */
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len)
 {
     uint8_t b[ST_CHUNK];
-    uint32_t n, i;
+    uint32_t n, i, value = how & 0xFFu;
     mc_status rc = MC_OK;
+    unsigned flush = 0;
 
     while (len > 0 && rc == MC_OK) {
         n = ST_PAGE - (addr & (ST_PAGE - 1u));
@@ -84,76 +68,20 @@ mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t 
         if (n > len)
             n = (uint32_t)len;
         i = 0;
-        if (lazy)
+        if (how & ST_FILL_LAZY)
             for (rc = mc_st_nvm_read(card, addr, b, n); rc == MC_OK && i < n && b[i] == value;
                  i++)
                 ;
         if (rc == MC_OK && i < n) {
             memset(b, value, n);
             rc = mc_st_nvm_write(card, addr, b, n);
-            *wrote = true;
+            flush = how & ST_FILL_FLUSH;
         }
         addr += n;
         len -= n;
     }
     cm_wipe(b, sizeof(b));
-    return rc;
-}
-
-mc_status mc_store_format(struct mc_card *card)
-{
-    mc_store *st = &card->store;
-    uint8_t h[ST_HDR_LEN];
-    uint32_t nvm_size = mc_port_nvm_size(card);
-    mc_status rc;
-    bool wrote;
-
-    memset(st, 0, sizeof(*st));
-    if (mc_st_data_size(card) == 0)
-        return MC_ERR_PARAM;
-    /* Everything erased from the header on (its first write invalidates the
-     * header: a format torn anywhere leaves no valid header, so the
-     * half-made store is reported corrupt, never used; every counter reads
-     * 0, journal slot B is invalid), then the journal, then the header. */
-    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + mc_st_data_size(card), false, &wrote);
-    if (rc == MC_OK)
-        rc = mc_st_journal_format(card);
-    rc = mc_store_flushed(card, rc);
-    if (rc != MC_OK)
-        return rc;
-    header_encode(h, nvm_size);
-    return mc_st_nvm_write_flushed(card, ST_HDR_OFF, h, sizeof(h));
-}
-
-mc_status mc_store_recover(struct mc_card *card, bool *recovered)
-{
-    mc_store *st = &card->store;
-    uint8_t h[ST_HDR_LEN], want[ST_HDR_LEN];
-    mc_status rc;
-
-    memset(st, 0, sizeof(*st));
-    if (recovered != NULL)
-        *recovered = false;
-    rc = mc_st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
-    if (rc != MC_OK)
-        return rc;
-    header_encode(want, mc_port_nvm_size(card));
-    /* Header fields are public layout constants, so memcmp is fine here. */
-    if (mc_st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
-        st->corrupt = true;
-        return MC_ERR_CORRUPT;
-    }
-    rc = mc_st_journal_recover(card, recovered);
-    if (rc == MC_OK)
-        rc = mc_st_counters_load(card);
-    if (rc == MC_ERR_CORRUPT)
-        st->corrupt = true;
-    return rc;
-}
-
-uint32_t mc_store_data_size(struct mc_card *card)
-{
-    return mc_st_data_size(card);
+    return flush ? mc_store_flushed(card, rc) : rc;
 }
 
 /* The checks of a data-space access: the store is sound (MC_ERR_CORRUPT),
@@ -168,20 +96,6 @@ mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, siz
     return MC_OK;
 }
 
-mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
-{
-    mc_store *st = &card->store;
-    mc_status rc;
-
-    rc = mc_st_data_ok(card, off, buf, len);
-    if (rc != MC_OK || len == 0)
-        return rc;
-    rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
-    if (rc == MC_OK && st->in_tx && st->journal_records > 0)
-        rc = mc_st_journal_overlay(card, off, buf, len);
-    return rc;
-}
-
 mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *buf, size_t len)
 {
     mc_status rc = mc_st_data_ok(card, off, buf, len);
@@ -194,12 +108,11 @@ mc_status mc_store_write_direct(struct mc_card *card, uint32_t off, const void *
 static mc_status data_fill(struct mc_card *card, uint32_t off, uint8_t value, size_t len,
                            bool lazy)
 {
-    bool wrote;
     mc_status rc = mc_st_data_ok(card, off, card, len);   /* no buffer: not NULL */
 
     if (rc != MC_OK)
         return rc;
-    return mc_st_fill(card, ST_DATA_OFF + off, value, len, lazy, &wrote);
+    return mc_st_fill(card, ST_DATA_OFF + off, value | (lazy ? ST_FILL_LAZY : 0u), len);
 }
 
 mc_status mc_store_fill_direct(struct mc_card *card, uint32_t off, uint8_t value, size_t len)

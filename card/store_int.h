@@ -103,13 +103,17 @@ mc_status mc_st_nvm_write(struct mc_card *card, uint32_t addr, const void *buf, 
 /* The same, then the port's flush (mc_store_flushed). */
 mc_status mc_st_nvm_write_flushed(struct mc_card *card, uint32_t addr, const void *buf,
                                   size_t len);
-mc_status mc_st_nvm_flush(struct mc_card *card);
-/* Sets NVM [addr, addr + len) to value (store.c); lazy: only the pieces
- * that do not hold it already, *wrote set when one was written. */
-mc_status mc_st_fill(struct mc_card *card, uint32_t addr, uint8_t value, size_t len, bool lazy,
-                     bool *wrote);
-/* Size of the data space for this port's NVM (0 when too small). */
-uint32_t mc_st_data_size(struct mc_card *card);
+/* The port's flush alone (mc_store_flushed with nothing failed before). */
+#define mc_st_nvm_flush(card) mc_store_flushed((card), MC_OK)
+/* Sets NVM [addr, addr + len) to the value in how's low byte (store.c);
+ * ST_FILL_LAZY: only the pieces that do not hold it already; ST_FILL_FLUSH:
+ * then a flush, when a piece was written. */
+#define ST_FILL_LAZY  0x100u
+#define ST_FILL_FLUSH 0x200u
+mc_status mc_st_fill(struct mc_card *card, uint32_t addr, unsigned how, size_t len);
+/* Size of the data space for this port's NVM (0 when too small): the
+ * public mc_store_data_size itself. */
+#define mc_st_data_size mc_store_data_size
 /* The checks of a data-space access (store.c): MC_ERR_CORRUPT, then
  * MC_ERR_PARAM for a NULL buffer of len > 0 or a range outside. */
 mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, size_t len);
@@ -117,13 +121,9 @@ mc_status mc_st_data_ok(struct mc_card *card, uint32_t off, const void *buf, siz
 bool mc_st_data_range_ok(struct mc_card *card, uint32_t off, size_t len);
 
 /* Journal (store_journal.c). */
-mc_status mc_st_journal_format(struct mc_card *card);
-mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered);
 /* The active control slot (tests, docs/nvm.md): 0 (A) or 1 (B), its
  * sequence number and state; -1 when neither slot is valid. */
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state);
-/* Overlays the open transaction's records on buf (data-space [off, off+len)). */
-mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len);
 
 /* Counters (store_counter.c). */
 mc_status mc_st_counters_load(struct mc_card *card);

@@ -17,10 +17,12 @@
  * finishes a wipe that a cut stopped.  A transaction's first write is its
  * first record's header with the open mark in front of it, so no byte of
  * it reaches the record area unless recovery will discard it, wiping all.
+ * The store header, mc_store_format and mc_store_recover are at the end.
  * See docs/nvm.md. */
 #include <string.h>
 
 #include "crc.h"
+#include "port.h"
 #include "store_int.h"
 
 static uint32_t ctl_off(uint32_t seq)
@@ -30,25 +32,23 @@ static uint32_t ctl_off(uint32_t seq)
 
 /* A control slot, written by commit, clear, abort and discard into the slot
  * of its sequence number (never the active one: seq is the active one's + 1),
- * then flushed. */
-static void encode_ctl(uint8_t d[ST_DESC_LEN], uint32_t seq, uint8_t state, uint16_t nrec,
-                       uint16_t used)
+ * then flushed.  counts: the record count and the used bytes, the two 16-bit
+ * fields at byte 8, as one little-endian word (nrec | used << 16). */
+static void encode_ctl(uint8_t d[ST_DESC_LEN], uint32_t seq, uint8_t state, uint32_t counts)
 {
     st_put16(d + 0, ST_DESC_MAGIC);
     d[2] = state;
     d[3] = 0;
     st_put32(d + 4, seq);
-    st_put16(d + 8, nrec);
-    st_put16(d + 10, used);
+    st_put32(d + 8, counts);
     st_put32(d + 12, mc_crc32(d, 12));
 }
 
-static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, uint16_t nrec,
-                           uint16_t used)
+static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, uint32_t counts)
 {
     uint8_t d[ST_DESC_LEN];
 
-    encode_ctl(d, seq, state, nrec, used);
+    encode_ctl(d, seq, state, counts);
     return mc_st_nvm_write_flushed(card, ctl_off(seq), d, sizeof(d));
 }
 
@@ -59,13 +59,8 @@ static mc_status write_ctl(struct mc_card *card, uint32_t seq, uint8_t state, ui
  * a cut here leaves the rest to the next start-up's wipe. */
 static mc_status wipe_records(struct mc_card *card, uint32_t keep)
 {
-    bool wrote = false;
-    mc_status rc = mc_st_fill(card, ST_REC_OFF + keep, 0xFF, ST_JNL_END - ST_REC_OFF - keep, true,
-                              &wrote);
-
-    if (rc == MC_OK && wrote)
-        rc = mc_st_nvm_flush(card);
-    return rc;
+    return mc_st_fill(card, ST_REC_OFF + keep, 0xFF | ST_FILL_LAZY | ST_FILL_FLUSH,
+                      ST_JNL_END - ST_REC_OFF - keep);
 }
 
 /* The CLEAR slot of sequence seq keeping the first keep bytes of records
@@ -73,7 +68,8 @@ static mc_status wipe_records(struct mc_card *card, uint32_t keep)
  * wipe of the rest. */
 static mc_status clear(struct mc_card *card, uint32_t seq, uint32_t keep)
 {
-    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, 0, (uint16_t)keep);
+    /* keep: a used length, < 2^16 */
+    mc_status rc = write_ctl(card, seq, ST_STATE_CLEAR, keep << 16);
 
     if (rc == MC_OK)
         card->store.tx_seq = seq;
@@ -87,13 +83,13 @@ typedef struct {
     uint8_t state;
 } ctl_t;
 
-/* Reads the control slot at off: true when it is valid (magic, CRC-32,
+/* Reads control slot 0 (A) or 1 (B): true when it is valid (magic, CRC-32,
  * state, lengths, and a sequence number of its slot's parity). */
-static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc)
+static bool read_ctl(struct mc_card *card, unsigned slot, ctl_t *c, mc_status *rc)
 {
     uint8_t d[ST_DESC_LEN];
 
-    *rc = mc_st_nvm_read(card, off, d, sizeof(d));
+    *rc = mc_st_nvm_read(card, ctl_off(slot), d, sizeof(d));
     if (*rc != MC_OK)
         return false;
     c->seq = st_get32(d + 4);
@@ -101,7 +97,7 @@ static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc
     c->nrec = st_get16(d + 8);
     c->used = st_get16(d + 10);
     return st_get16(d) == ST_DESC_MAGIC && d[3] == 0 && st_get32(d + 12) == mc_crc32(d, 12) &&
-           ctl_off(c->seq) == off && c->used <= ST_REC_AREA &&
+           (c->seq & 1u) == slot && c->used <= ST_REC_AREA &&
            (c->state == ST_STATE_CLEAR ? c->nrec == 0
                                        : c->state == ST_STATE_COMMITTED && c->nrec != 0 &&
                                              (uint32_t)c->nrec * ST_REC_HDR <= c->used);
@@ -112,17 +108,19 @@ static bool read_ctl(struct mc_card *card, uint32_t off, ctl_t *c, mc_status *rc
 static int active_ctl(struct mc_card *card, ctl_t *c, mc_status *rc)
 {
     ctl_t x[2];
-    bool a = read_ctl(card, ST_CTL_A_OFF, &x[0], rc), b;
-    int i;
+    bool ok[2];
+    unsigned i;
 
-    if (*rc != MC_OK)
+    for (i = 0; i < 2; i++) {
+        ok[i] = read_ctl(card, i, &x[i], rc);
+        if (*rc != MC_OK)
+            return -1;
+    }
+    if (!ok[0] && !ok[1])
         return -1;
-    b = read_ctl(card, ST_CTL_B_OFF, &x[1], rc);
-    if (*rc != MC_OK || (!a && !b))
-        return -1;
-    i = b && (!a || (int32_t)(x[1].seq - x[0].seq) > 0);
+    i = ok[1] && (!ok[0] || (int32_t)(x[1].seq - x[0].seq) > 0);
     *c = x[i];
-    return i;
+    return (int)i;
 }
 
 int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
@@ -138,7 +136,7 @@ int mc_st_journal_active(struct mc_card *card, uint32_t *seq, uint8_t *state)
     return i;
 }
 
-mc_status mc_st_journal_format(struct mc_card *card)
+static mc_status mc_st_journal_format(struct mc_card *card)
 {
     uint8_t d[ST_DESC_LEN];
     mc_status rc;
@@ -148,19 +146,10 @@ mc_status mc_st_journal_format(struct mc_card *card)
      * then slot A CLEAR with sequence 0. */
     d[0] = ST_MARK(0);
     rc = mc_st_nvm_write(card, ST_MARK_OFF, d, 1);
-    encode_ctl(d, 0, ST_STATE_CLEAR, 0, 0);
+    encode_ctl(d, 0, ST_STATE_CLEAR, 0);
     if (rc == MC_OK)
         rc = mc_st_nvm_write(card, ST_CTL_A_OFF, d, sizeof(d));
     return rc;
-}
-
-static void rec_header(uint8_t h[ST_REC_HDR], uint32_t seq, uint32_t off, uint32_t len,
-                       uint32_t crc)
-{
-    st_put32(h + 0, seq);
-    st_put32(h + 4, off);
-    st_put16(h + 8, (uint16_t)len);
-    st_put32(h + 10, crc);
 }
 
 mc_status mc_store_begin(struct mc_card *card)
@@ -179,14 +168,19 @@ mc_status mc_store_begin(struct mc_card *card)
     return MC_OK;
 }
 
+/* tx_write's one capacity test (the data space ends below 2^32 by more
+ * than the record area, so used + header + length cannot wrap). */
+_Static_assert(ST_REC_AREA == ST_TX_CAP + ST_REC_HDR && ST_DATA_OFF > ST_REC_AREA,
+               "tx_write capacity test");
+
 static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, size_t len,
                           bool own)
 {
     mc_store *st = &card->store;
     uint8_t b[ST_PAGE], hd[1 + ST_REC_HDR];
     uint32_t lo, hi, p, a, z, n, addr, crc, end = off + (uint32_t)len;
-    uint32_t h = st->journal_records == 0 ? 1u : 0u, pass;
-    mc_status rc = MC_OK;
+    uint32_t h, pass;
+    mc_status rc;
 
     rc = mc_st_data_ok(card, off, buf, len);
     if (rc == MC_OK && !st->in_tx)
@@ -200,11 +194,17 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
      * write that owns its pages (mc_store_write_own) holds only its bytes. */
     lo = own ? off : off & ~(ST_PAGE - 1u);
     hi = own ? end : (end + ST_PAGE - 1u) & ~(ST_PAGE - 1u);
-    if (hi - lo > ST_TX_CAP || st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
-        return MC_ERR_PARAM;   /* over capacity: refused, the transaction is unchanged */
+    /* Over capacity: refused, the transaction is unchanged.  (One test
+     * covers hi - lo > ST_TX_CAP too: ST_REC_AREA is ST_TX_CAP + ST_REC_HDR,
+     * and hi - lo, at most the data space's size, cannot wrap the sum.) */
+    if (st->journal_used + ST_REC_HDR + (hi - lo) > ST_REC_AREA)
+        return MC_ERR_PARAM;
     addr = ST_REC_OFF + st->journal_used;
     hd[0] = ST_MARK(st->tx_seq + 1u);
-    rec_header(hd + 1, st->tx_seq + 1u, lo, hi - lo, 0);
+    /* A record header: sequence number, offset, length, CRC-32 (set below). */
+    st_put32(hd + 1, st->tx_seq + 1u);
+    st_put32(hd + 5, lo);
+    st_put16(hd + 9, (uint16_t)(hi - lo));
     crc = mc_crc32_update(MC_CRC32_INIT, hd + 1, 10);
     /* Two passes over the transaction's view of the pages (the new bytes
      * laid over it): the first seals them in the header, which is written
@@ -215,25 +215,28 @@ static mc_status tx_write(struct mc_card *card, uint32_t off, const void *buf, s
      * records: docs/nvm.md, "Journal residue").  A torn mark is harmless:
      * recovery discards (nothing to undo) or ignores it, and the state is
      * "before" either way. */
-    for (pass = 0; pass < 2 && rc == MC_OK; pass++) {
-        for (p = lo; p < hi && rc == MC_OK; p += ST_PAGE) {
+    for (pass = 0;; pass++) {
+        for (p = lo; p < hi; p += ST_PAGE) {
             n = hi - p < ST_PAGE ? hi - p : ST_PAGE;
             a = off > p ? off : p;
             z = end < p + n ? end : p + n;
             rc = mc_store_read(card, p, b, n);
+            if (rc != MC_OK)
+                return rc;
             memcpy(b + (a - p), (const uint8_t *)buf + (a - off), z - a);
-            if (rc == MC_OK && pass == 0)
+            if (pass == 0)
                 crc = mc_crc32_update(crc, b, n);
-            else if (rc == MC_OK)
-                rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n);
+            else if ((rc = mc_st_nvm_write(card, addr + ST_REC_HDR + (p - lo), b, n)) != MC_OK)
+                return rc;
         }
-        if (rc == MC_OK && pass == 0) {
-            st_put32(hd + 11, mc_crc32_final(crc));
-            rc = mc_st_nvm_write(card, addr - h, hd + 1 - h, h + ST_REC_HDR);
-        }
+        if (pass != 0)
+            break;
+        st_put32(hd + 11, mc_crc32_final(crc));
+        h = st->journal_records == 0 ? 1u : 0u;
+        rc = mc_st_nvm_write(card, addr - h, hd + 1 - h, h + ST_REC_HDR);
+        if (rc != MC_OK)
+            return rc;
     }
-    if (rc != MC_OK)
-        return rc;
     st->journal_records++;
     st->journal_used += ST_REC_HDR + (hi - lo);
     return MC_OK;
@@ -260,7 +263,7 @@ static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
     uint8_t h[ST_REC_HDR], chunk[ST_CHUNK];
     uint32_t pos = ST_REC_OFF, end = ST_REC_OFF + c->used;
 
-    for (unsigned i = 0; i < c->nrec; i++) {
+    for (unsigned i = c->nrec; i != 0; i--) {
         uint32_t off, len, crc, done = 0;
         mc_status rc;
 
@@ -294,63 +297,75 @@ static mc_status walk_records(struct mc_card *card, const ctl_t *c, bool apply)
     return pos == end ? MC_OK : MC_ERR_CORRUPT;
 }
 
-mc_status mc_store_commit(struct mc_card *card)
+/* A COMMITTED journal home (check: its records verified first, at
+ * recovery), flushed, then the CLEAR slot of the next sequence number
+ * keeping its records, and the rest of the area wiped. */
+static mc_status replay(struct mc_card *card, const ctl_t *c, bool check)
 {
-    mc_store *st = &card->store;
+    mc_status rc = check ? walk_records(card, c, false) : MC_OK;
+
+    if (rc == MC_OK)
+        rc = walk_records(card, c, true);
+    /* Home copies durable before the journal may be forgotten. */
+    rc = mc_store_flushed(card, rc);
+    return rc == MC_OK ? clear(card, c->seq + 1u, c->used) : rc;
+}
+
+/* Commit (st MC_OK) or abort (st, a failure, returned), one body: the
+ * runtime ends every transaction here (make size); mc_store_commit and
+ * mc_store_abort are its two cases. */
+mc_status mc_store_end(struct mc_card *card, mc_status st)
+{
+    mc_store *s = &card->store;
     ctl_t c;
     mc_status rc;
 
-    c.nrec = st->journal_records;
-    c.used = (uint16_t)st->journal_used;
-
-    if (st->corrupt)
-        return MC_ERR_CORRUPT;
-    if (!st->in_tx)
-        return MC_ERR_PARAM;
-    /* From here the transaction is over whatever happens: either it reaches
-     * the commit point, or a failed write has cut the power and recovery will
-     * discard or finish it. */
-    st->in_tx = false;
-    st->journal_records = 0;
-    st->journal_used = 0;
-    if (c.nrec == 0)
-        return MC_OK;
+    c.nrec = s->journal_records;
+    c.used = (uint16_t)s->journal_used;
+    if (st == MC_OK) {
+        if (s->corrupt)
+            return MC_ERR_CORRUPT;
+        if (!s->in_tx)
+            return MC_ERR_PARAM;
+    }
+    /* From here the transaction is over whatever happens: a commit either
+     * reaches the commit point, or a failed write has cut the power and
+     * recovery will discard or finish it. */
+    s->in_tx = false;
+    s->journal_records = 0;
+    s->journal_used = 0;
+    if (c.nrec == 0)   /* (records only inside a transaction) */
+        return st;
+    if (st != MC_OK) {
+        /* Abort: records in NVM left the open mark: a CLEAR slot of the
+         * next sequence number closes it, so the next start-up does not
+         * report a torn transaction, and the records are wiped.  A failure
+         * here is harmless: recovery discards an open journal and wipes
+         * the records. */
+        if (!s->corrupt)
+            (void)clear(card, s->tx_seq + 1u, 0);
+        return st;
+    }
     /* The records must be durable before the commit mark can be. */
     rc = mc_st_nvm_flush(card);
     if (rc == MC_OK)
-        rc = write_ctl(card, st->tx_seq + 1u, ST_STATE_COMMITTED, c.nrec, c.used);
+        rc = write_ctl(card, s->tx_seq + 1u, ST_STATE_COMMITTED,
+                       c.nrec | (uint32_t)c.used << 16);
     if (rc != MC_OK)
         return rc;
     /* Commit point passed: the transaction survives any later power cut. */
-    c.seq = ++st->tx_seq;
-    rc = walk_records(card, &c, true);
-    /* Home copies durable before the journal may be forgotten. */
-    rc = mc_store_flushed(card, rc);
-    return rc == MC_OK ? clear(card, st->tx_seq + 1u, c.used) : rc;
+    c.seq = ++s->tx_seq;
+    return replay(card, &c, false);
+}
+
+mc_status mc_store_commit(struct mc_card *card)
+{
+    return mc_store_end(card, MC_OK);
 }
 
 void mc_store_abort(struct mc_card *card)
 {
-    mc_store *st = &card->store;
-    bool wrote = st->in_tx && st->journal_records > 0;
-
-    st->in_tx = false;
-    st->journal_records = 0;
-    st->journal_used = 0;
-    /* Records in NVM left the open mark: a CLEAR slot of the next sequence
-     * number closes it, so the next start-up does not report a torn
-     * transaction, and the records are wiped.  A failure here is harmless:
-     * recovery discards an open journal and wipes the records. */
-    if (wrote && !st->corrupt)
-        (void)clear(card, st->tx_seq + 1u, 0);
-}
-
-mc_status mc_store_end(struct mc_card *card, mc_status st)
-{
-    if (st == MC_OK)
-        return mc_store_commit(card);
-    mc_store_abort(card);
-    return st;
+    (void)mc_store_end(card, MC_ERR_PARAM);
 }
 
 uint32_t mc_store_tx_capacity(struct mc_card *card)
@@ -359,7 +374,11 @@ uint32_t mc_store_tx_capacity(struct mc_card *card)
     return ST_TX_CAP;
 }
 
-mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf, size_t len)
+/* Overlays the open transaction's records on buf (data-space [off, off+len)):
+ * mc_store_read's, here so that it is inlined there (make size; the PUT KEY
+ * path through tx_write's reads is 32 bytes shallower). */
+static mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf,
+                                       size_t len)
 {
     const mc_store *st = &card->store;
     uint8_t h[ST_REC_HDR];
@@ -367,7 +386,7 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     uint32_t end = off + (uint32_t)len;
 
     /* Records in write order, so a later write of the same bytes wins. */
-    for (unsigned i = 0; i < st->journal_records; i++) {
+    for (unsigned i = st->journal_records; i != 0; i--) {
         mc_status rc = mc_st_nvm_read(card, pos, h, sizeof(h));
         uint32_t roff = st_get32(h + 4), rlen = st_get16(h + 8);
         uint32_t lo, hi;
@@ -386,7 +405,23 @@ mc_status mc_st_journal_overlay(struct mc_card *card, uint32_t off, uint8_t *buf
     return MC_OK;
 }
 
-mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
+mc_status mc_store_read(struct mc_card *card, uint32_t off, void *buf, size_t len)
+{
+    mc_store *st = &card->store;
+    mc_status rc;
+
+    rc = mc_st_data_ok(card, off, buf, len);
+    if (rc != MC_OK || len == 0)
+        return rc;
+    rc = mc_st_nvm_read(card, ST_DATA_OFF + off, buf, len);
+    /* (records only while a transaction is open: begin, commit and abort
+     * zero the count, tx_write counts only inside one) */
+    if (rc == MC_OK && st->journal_records > 0)
+        rc = mc_st_journal_overlay(card, off, buf, len);
+    return rc;
+}
+
+static mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
 {
     mc_store *st = &card->store;
     ctl_t c;
@@ -406,21 +441,87 @@ mc_status mc_st_journal_recover(struct mc_card *card, bool *recovered)
         rc = mc_st_nvm_read(card, ST_MARK_OFF, &mark, 1);
         if (rc != MC_OK || mark != ST_MARK(c.seq + 1u))
             return rc != MC_OK ? rc : wipe_records(card, c.used);
-        c.used = 0;
+        /* CLEAR keeping no records, and all of them wiped. */
+        rc = clear(card, c.seq + 1u, 0);
     } else {
         /* Committed, perhaps not (fully) copied home: verify everything,
          * then replay (copying again what already arrived is harmless). */
-        rc = walk_records(card, &c, false);
-        if (rc == MC_OK)
-            rc = walk_records(card, &c, true);
-        rc = mc_store_flushed(card, rc);
-        if (rc != MC_OK)
-            return rc;
+        rc = replay(card, &c, true);
     }
-    /* Then CLEAR keeping the replayed records (none after a discard), and
-     * the rest wiped. */
-    rc = clear(card, c.seq + 1u, c.used);
     if (rc == MC_OK && recovered != NULL)
         *recovered = true;
+    return rc;
+}
+
+/* ---- the store header, format and start-up ------------------------------
+ * Here, beside the journal's format and recovery, which they call once
+ * each (one file: GCC inlines those into them; make size). */
+
+/* The header records every layout constant, so an image made by a build
+ * with another layout is refused instead of misread. */
+#define ST_LE32(x) (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), (uint8_t)((x) >> 24)
+
+static void header_encode(uint8_t h[ST_HDR_LEN], uint32_t nvm_size)
+{
+    /* magic; version, counters; ring, slot size (16 bits each); NVM size
+     * (set below); counter rings; journal; record area; data space
+     * (docs/nvm.md); little-endian words */
+    static const uint8_t f[32] = {
+        ST_LE32(ST_HDR_MAGIC), ST_LE32(ST_VERSION | (uint32_t)MC_STORE_COUNTERS << 16),
+        ST_LE32(ST_RING | ST_SLOT << 16), ST_LE32(0u), ST_LE32(ST_CTR_OFF), ST_LE32(ST_JNL_OFF),
+        ST_LE32(ST_REC_AREA), ST_LE32(ST_DATA_OFF)};
+
+    memcpy(h, f, sizeof(f));
+    st_put32(h + 12, nvm_size);
+    st_put32(h + 32, mc_crc32(h, ST_HDR_LEN - 4));
+}
+
+mc_status mc_store_format(struct mc_card *card)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN];
+    uint32_t nvm_size = mc_port_nvm_size(card), size = mc_st_data_size(card);
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (size == 0)
+        return MC_ERR_PARAM;
+    /* Everything erased from the header on (its first write invalidates the
+     * header: a format torn anywhere leaves no valid header, so the
+     * half-made store is reported corrupt, never used; every counter reads
+     * 0, journal slot B is invalid), then the journal, then the header. */
+    rc = mc_st_fill(card, ST_HDR_OFF, 0xFF, ST_DATA_OFF + size);
+    if (rc == MC_OK)
+        rc = mc_st_journal_format(card);
+    rc = mc_store_flushed(card, rc);
+    if (rc != MC_OK)
+        return rc;
+    header_encode(h, nvm_size);
+    return mc_st_nvm_write_flushed(card, ST_HDR_OFF, h, sizeof(h));
+}
+
+mc_status mc_store_recover(struct mc_card *card, bool *recovered)
+{
+    mc_store *st = &card->store;
+    uint8_t h[ST_HDR_LEN], want[ST_HDR_LEN];
+    mc_status rc;
+
+    memset(st, 0, sizeof(*st));
+    if (recovered != NULL)
+        *recovered = false;
+    rc = mc_st_nvm_read(card, ST_HDR_OFF, h, sizeof(h));
+    if (rc != MC_OK)
+        return rc;
+    header_encode(want, mc_port_nvm_size(card));
+    /* Header fields are public layout constants, so memcmp is fine here. */
+    if (mc_st_data_size(card) == 0 || memcmp(h, want, sizeof(h)) != 0) {
+        st->corrupt = true;
+        return MC_ERR_CORRUPT;
+    }
+    rc = mc_st_journal_recover(card, recovered);
+    if (rc == MC_OK)
+        rc = mc_st_counters_load(card);
+    if (rc == MC_ERR_CORRUPT)
+        st->corrupt = true;
     return rc;
 }
