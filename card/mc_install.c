@@ -21,7 +21,10 @@ _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLO
 
 #define LD_BAD  1    /* 6A80: the image is refused, parsing stops */
 #define LD_ROOM 2    /* 6A84 unless the image is bad: nothing more is written */
-#define EF_IN   0x200u   /* ef_seen: inside an EF template */
+/* seen: the tags met, by their place in begin_tlv's table: bits 0-8 those
+ * of the current EF template, 9-13 the image's; EF_IN inside a template */
+#define EF_IN   0x8000u
+#define TOP(b)  ((b) << 9)   /* the image's tag bits: 4F 1, A0 2, A1 4, A2 8, A3 16 */
 
 #define EFS(L)  ((mc_ef_rec *)(void *)(L)->efs)
 #define SLOT(L) ((mc_slot_rec *)(void *)(L)->slot)
@@ -63,10 +66,10 @@ static bool rule_valid(uint8_t r)
 MC_NOINLINE static bool close_ef(mc_ld *L)
 {
     mc_ef_rec *e = &EFS(L)[L->ef_n], *f;
-    unsigned seen = L->ef_seen;
+    unsigned seen = L->seen;
     uint32_t size = mc_get16(e->size);
 
-    L->ef_seen = 0;
+    L->seen = (uint16_t)(seen & ~(EF_IN | 0x1FFu));
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return false;
     if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
@@ -180,40 +183,45 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
 }
 
 /* A TLV header is complete: tag and value length. */
-MC_NOINLINE static bool begin_tlv(mc_ld *L, uint8_t tag, uint32_t len)
+MC_NOINLINE static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
 {
-    /* the EF template's tags (ef_seen bits 0-8), then the image's (seen) */
+    /* the EF template's tags (seen bits 0-8), then the image's (9-13), and
+     * the lengths each may have (53: any) */
     static const uint8_t tags[14] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86,
                                       0x87, 0x53, 0x4F, 0xA0, 0xA1, 0xA2, 0xA3 };
-    unsigned in = L->ef_seen & EF_IN, i = in ? 0 : 9, base = i, bit = 0;
+    static const uint8_t lmin[14] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1 };
+    static const uint8_t lmax[14] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL,
+                                      MC_LD_VAL };
+    unsigned seen = L->seen, i = seen & EF_IN ? 0 : 9, end = i ? 14 : 9;
 
-    for (; i < base + (in ? 9u : 5u); i++)
-        if (tags[i] == tag) {
-            bit = 1u << (i - base);
-            L->fi = (uint8_t)i;
-        }
-    L->tag = tag;
-    L->left = len;
-    if (!in) {
-        if (bit == 0 || (bit != 16 && (L->seen & bit)))
+    for (;; i++) {
+        if (i == end)
             return false;
-        L->seen |= bit;
-        if (bit == 16) {
-            if (L->ef_n >= MC_MAX_EFS)
-                return false;
-            L->ef_seen = EF_IN;
-            L->tleft = len;
-            L->tag = 0;
-            return true;
-        }
-        return len >= 1 && len <= (tag == 0x4F ? 16u : MC_LD_VAL);
+        if (tags[i] == tag)
+            break;
     }
-    if (bit == 0 || (L->ef_seen & bit) || len > L->tleft)
+    L->fi = (uint8_t)i;
+    L->tag = (uint8_t)tag;
+    L->left = len;
+    /* each tag once, but A3 */
+    if ((seen >> i & 1) && i != 13)
         return false;
-    L->ef_seen |= bit;
-    /* 53: any length; 83: 2 bytes; 80: 1 or 2; the others 1 */
-    return tag == 0x53 ||
-           (len >= (tag == 0x83 ? 2u : 1u) && len <= (tag == 0x83 || tag == 0x80 ? 2u : 1u));
+    seen |= 1u << i;
+    L->seen = (uint16_t)seen;
+    if (i < 9) {
+        if (len > L->tleft)
+            return false;
+        if (i == 8)
+            return true;
+    } else if (i == 13) {
+        if (L->ef_n >= MC_MAX_EFS)
+            return false;
+        L->seen = (uint16_t)(seen | EF_IN);
+        L->tleft = len;
+        L->tag = 0;
+        return true;
+    }
+    return len >= lmin[i] && len <= lmax[i];
 }
 
 /* A header byte is in hdr: header incomplete, complete (begin_tlv), or bad. */
@@ -225,7 +233,7 @@ static bool header_byte(mc_ld *L)
     if ((h[0] & 0x1F) == 0x1F)
         return false;
     if (n < 2 || (h[1] == 0x81 && n < 3) || (h[1] == 0x82 && n < 4))
-        return (L->ef_seen & EF_IN) == 0 || L->tleft > 0;
+        return (L->seen & EF_IN) == 0 || L->tleft > 0;
     if (h[1] > 0x82 || h[1] == 0x80)
         return false;
     L->hn = 0;
@@ -263,7 +271,7 @@ MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, siz
             ok = value_done(card, L);
             L->tag = 0;
         }
-        if (ok && (L->ef_seen & EF_IN) && L->tleft == 0 && L->tag == 0 &&
+        if (ok && (L->seen & EF_IN) && L->tleft == 0 && L->tag == 0 &&
             L->hn == 0)
             ok = close_ef(L);
         if (!ok)
@@ -349,7 +357,7 @@ mc_sw mc_install(mc_card *card)
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
-    if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)
+    if (L->hn || L->tag || (L->seen & EF_IN) || (L->seen & TOP(7)) != TOP(7))
         L->err = LD_BAD;
     if (L->err == LD_BAD)
         return MC_SW_WRONG_DATA;
@@ -362,7 +370,7 @@ mc_sw mc_install(mc_card *card)
         return sw != MC_SW_OK ? sw : mc_sw_of(st);
     s->state = MC_AP_ACTIVE;
     s->ef_count = (uint8_t)n;
-    if (!(L->seen & 8))
+    if (!(L->seen & TOP(8)))
         s->min_level = 0x33;   /* no A2: the default */
     mc_put32(s->load_seq, seq);
     mc_put32(s->region_off, need ? card->load_off : 0);
