@@ -45,7 +45,7 @@ uint32_t mc_ld_end(mc_card *card)
 
 /* EF content into the region at offset at: within the gap, and never over
  * the unread part of a staged chained block (mc_load.c). */
-MC_NOINLINE static mc_status put(mc_card *card, mc_ld *L, uint32_t at, const uint8_t *d, uint32_t n)
+static mc_status put(mc_card *card, mc_ld *L, uint32_t at, const uint8_t *d, uint32_t n)
 {
     if (L->err)
         return MC_OK;
@@ -183,7 +183,7 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
 }
 
 /* A TLV header is complete: tag and value length. */
-MC_NOINLINE static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
+static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
 {
     /* the EF template's tags (seen bits 0-8), then the image's (9-13), and
      * the lengths each may have (53: any) */
