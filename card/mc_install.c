@@ -240,11 +240,14 @@ static bool header_byte(mc_ld *L)
     return begin_tlv(L, h[0], h[1] < 0x80 ? h[1] : h[1] == 0x81 ? h[2] : mc_get16(h + 2));
 }
 
-MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, size_t len)
+mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
 {
+    mc_ld *L = &card->ld;
     mc_status st = MC_OK;
     uint32_t n;
     bool ok = true;
+
+    MC_OPAQUE(L);
 
     while (len > 0 && st == MC_OK && L->err != LD_BAD) {
         if (L->tag == 0) {
@@ -278,11 +281,6 @@ MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, siz
             L->err = LD_BAD;
     }
     return st;
-}
-
-mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
-{
-    return feed(card, &card->ld, d, len);
 }
 
 static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
