@@ -66,7 +66,7 @@ static bool rule_valid(uint8_t r)
 MC_NOINLINE static bool close_ef(mc_ld *L)
 {
     mc_ef_rec *e = &EFS(L)[L->ef_n], *f;
-    unsigned seen = L->seen;
+    unsigned seen = L->seen, fid = mc_get16(e->fid);
     uint32_t size = mc_get16(e->size);
 
     L->seen = (uint16_t)(seen & ~(EF_IN | 0x1FFu));
@@ -74,7 +74,7 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
         return false;
     if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
         return false;
-    if (mc_get16(e->fid) == 0x3F00 || mc_get16(e->fid) == 0x3FFF || mc_get16(e->fid) == 0xFFFF)
+    if (fid == 0x3F00 || fid == 0x3FFF || fid == 0xFFFF)
         return false;
     if (e->type == MC_EF_TRANSPARENT) {
         if ((seen & 0x038) != 0x008 || size < 1 || size > 32767 ||
@@ -93,7 +93,7 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     }
     /* FIDs and SFIs unique inside the AP */
     for (f = EFS(L); f < e; f++)
-        if (memcmp(f->fid, e->fid, 2) == 0 || (e->sfi && e->sfi == f->sfi))
+        if (mc_get16(f->fid) == fid || (e->sfi && e->sfi == f->sfi))
             return false;
     mc_put32(e->data_off, L->data);
     L->data += mc_ef_span(e);
