@@ -290,7 +290,7 @@ static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 
 /* AID rules (§2, §4): not the AM AID, no prefix relation with any AID
  * (6A89); then a free slot (6A84) and the next load sequence number. */
-MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
+static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
                                    uint32_t *seq)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
