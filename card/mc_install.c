@@ -290,10 +290,10 @@ static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 
 /* AID rules (§2, §4): not the AM AID, no prefix relation with any AID
  * (6A89); then a free slot (6A84) and the next load sequence number. */
-static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
-                                   uint32_t *seq)
+static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot, uint32_t *seq)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
+    uint32_t ls;
     unsigned i;
     bool used;
     mc_status st;
@@ -311,8 +311,9 @@ static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
             *slot = i;
         if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
             return MC_SW_ALREADY_EXISTS;
-        if (used && mc_get32(s->load_seq) >= *seq)
-            *seq = mc_get32(s->load_seq) + 1;
+        ls = mc_get32(s->load_seq);
+        if (used && ls >= *seq)
+            *seq = ls + 1;
     }
     return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_NO_SPACE;
 }
@@ -351,6 +352,7 @@ mc_sw mc_install(mc_card *card)
 
     MC_OPAQUE(L);
     s = SLOT(L);
+    MC_OPAQUE(s);
     n = L->ef_n;
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
