@@ -101,33 +101,32 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     return true;
 }
 
-/* A0: the PIN policy. */
+/* A0: the PIN policy: 80 tries, 81 min, 82 max (one byte each, in this
+ * order in the slot record), 83 the initial PIN. */
+_Static_assert(offsetof(mc_slot_rec, pin_min) == offsetof(mc_slot_rec, pin_max_tries) + 1 &&
+               offsetof(mc_slot_rec, pin_max) == offsetof(mc_slot_rec, pin_max_tries) + 2,
+               "pin_policy");
 MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t len)
 {
-    unsigned pseen = 0;
+    unsigned pseen = 0, t;
     size_t p = 0;
     cm_tlv v;
     int rc;
 
     while ((rc = cm_tlv_next(val, len, &p, &v)) == CM_OK) {
-        if (v.tag < 0x80 || v.tag > 0x83 || (pseen & (1u << (v.tag - 0x80))))
+        t = v.tag - 0x80u;
+        if (t > 3 || (pseen & (1u << t)))
             return false;
-        pseen |= 1u << (v.tag - 0x80);
-        if (v.tag == 0x83) {
+        pseen |= 1u << t;
+        if (t == 3) {
             if (v.len < 1 || v.len > 12)
                 return false;
-            memcpy(s->pin, v.value, v.len);
-            s->pin_len = (uint8_t)v.len;
+            mc_pin_set(s, v.value, v.len);
             continue;
         }
         if (v.len != 1)
             return false;
-        if (v.tag == 0x80)
-            s->pin_max_tries = v.value[0];
-        else if (v.tag == 0x81)
-            s->pin_min = v.value[0];
-        else
-            s->pin_max = v.value[0];
+        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + t] = v.value[0];
     }
     if (rc != 1 || (pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
