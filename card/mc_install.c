@@ -14,7 +14,6 @@
  * entry and the cleared wipe mark: that is the only journaled write. */
 #include "mc_int.h"
 #include "cm_ct.h"
-#include "cm_tlv.h"
 
 _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLOT &&
                MC_LD_EFS == MC_MAX_EFS, "mc_card.ld sizes");
@@ -108,27 +107,41 @@ _Static_assert(offsetof(mc_slot_rec, pin_min) == offsetof(mc_slot_rec, pin_max_t
                "pin_policy");
 MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t len)
 {
-    unsigned pseen = 0, t;
-    size_t p = 0;
-    cm_tlv v;
-    int rc;
+    unsigned pseen = 0, t, hl, k;
+    size_t p = 0, n;
+    const uint8_t *v;
 
-    while ((rc = cm_tlv_next(val, len, &p, &v)) == CM_OK) {
-        t = v.tag - 0x80u;
-        if (t > 3 || (pseen & (1u << t)))
+    /* BER-TLVs as cm_tlv_next reads them (a length in one byte, or 81 xx,
+     * or 82 xx xx, within the value), each of one of the four tags, once. */
+    while (p < len) {
+        t = val[p] - 0x80u;
+        if (t > 3 || (pseen & (1u << t)) || len - p < 2)
             return false;
         pseen |= 1u << t;
-        if (t == 3) {
-            if (v.len < 1 || v.len > 12)
+        n = val[p + 1];
+        hl = 2;
+        if (n >= 0x80) {
+            hl = (unsigned)n - 0x7Eu;   /* 81: 3, 82: 4 */
+            if (hl < 3 || hl > 4 || len - p < hl)
                 return false;
-            mc_pin_set(s, v.value, v.len);
+            for (n = 0, k = 2; k < hl; k++)
+                n = n << 8 | val[p + k];
+        }
+        if (n > len - p - hl)
+            return false;
+        v = val + p + hl;
+        p += hl + n;
+        if (t == 3) {
+            if (n < 1 || n > 12)
+                return false;
+            mc_pin_set(s, v, n);
             continue;
         }
-        if (v.len != 1)
+        if (n != 1)
             return false;
-        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + t] = v.value[0];
+        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + t] = v[0];
     }
-    if (rc != 1 || (pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
+    if ((pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
         (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
         return false;

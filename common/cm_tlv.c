@@ -5,10 +5,10 @@
 
 #define CM_TLV_MAX_DEPTH 8
 
-/* The header parser and parse_at are inlined into their callers: the card
- * links cm_tlv_next alone (mc_install.c's PIN policy), and one body without
- * calls is 80 bytes shorter on the Cortex-M0+ than three functions
- * (docs/size.md). */
+/* The header parser and parse_at are inlined into their callers (one body
+ * without calls was 80 bytes shorter on the Cortex-M0+ than three functions
+ * when the card linked cm_tlv_next; it links no reader now: mc_install.c's
+ * PIN policy reads its few TLVs itself, by the same rules; docs/size.md). */
 CM_ALWAYS_INLINE int header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len,
                             size_t *header_len)
 {
