@@ -233,11 +233,10 @@ void cm_tlv_put_u32(cm_tlv_writer *w, uint16_t tag, uint32_t v)
 
 size_t cm_tlv_open(cm_tlv_writer *w, uint16_t tag)
 {
-    if (!room(w, tag_len(tag) + 1))
-        return 0;
-    /* One length byte reserved (00); close() widens it when the value is long. */
-    w->pos += put_header(w->buf + w->pos, tag, 0);
-    return w->pos - 1;
+    /* The header with one length byte reserved (00); close() widens it when
+     * the value is long. */
+    cm_tlv_put(w, tag, NULL, 0);
+    return w->error != CM_OK ? 0 : w->pos - 1;
 }
 
 void cm_tlv_close(cm_tlv_writer *w, size_t mark)
