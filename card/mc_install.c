@@ -150,8 +150,8 @@ MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t le
 }
 
 /* Where each EF field ends in mc_ef_rec, less 2, in begin_tlv's tag order
- * (a value of n bytes ends 2 - n bytes further: 83 fid, 80 size). */
-static const uint8_t ef_field[8] = { 0, 1, 2, 8, 3, 4, 5, 6 };
+ * (a value of n bytes ends 2 - n bytes further: 83 fid, 80 size; 53 none). */
+static const uint8_t ef_field[9] = { 0, 1, 2, 8, 3, 4, 5, 6, 0 };
 _Static_assert(offsetof(mc_ef_rec, sfi) == 2 && offsetof(mc_ef_rec, type) == 3 &&
                offsetof(mc_ef_rec, size) == 8 && offsetof(mc_ef_rec, rec_len) == 4 &&
                offsetof(mc_ef_rec, write_rule) == 7, "ef_field");
@@ -184,9 +184,9 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
         break;
     default:
         /* an EF field (begin_tlv checked its length) into its place in the
-         * EF record, a 1-byte size right-aligned; 53: the content is in NVM */
-        if (L->tag != 0x53)
-            memcpy((uint8_t *)e + ef_field[L->fi] + 2 - n, v, n);
+         * EF record, a 1-byte size right-aligned; 53: the content is in NVM
+         * (none in val: n is 0) */
+        memcpy((uint8_t *)e + ef_field[L->fi] + 2 - n, v, n);
         break;
     }
     cm_wipe(v, MC_LD_VAL);
@@ -343,7 +343,7 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
 
     for (i = 0; st == MC_OK && i < n; i++, e++) {
         at = base + mc_get32(e->data_off);
-        clen = e->type == MC_EF_TRANSPARENT ? L->clen[i] : 0;
+        clen = L->clen[i];   /* 0 for a record EF (close_ef: no 53) */
         st = mc_store_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
                           mc_ef_span(e) - clen);
         mc_seal(e, sizeof(*e), MC_MAGIC_EF);
