@@ -21,9 +21,12 @@ _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLO
 #define LD_BAD  1    /* 6A80: the image is refused, parsing stops */
 #define LD_ROOM 2    /* 6A84 unless the image is bad: nothing more is written */
 /* seen: the tags met, by their place in begin_tlv's table: bits 0-8 those
- * of the current EF template, 9-13 the image's; EF_IN inside a template */
-#define EF_IN   0x8000u
+ * of the current EF template, 9-13 the image's, 14-17 the PIN policy's;
+ * EF_IN inside an EF template (A3), PIN_IN inside the PIN policy (A0) */
+#define EF_IN   0x80000000u
+#define PIN_IN  0x40000000u
 #define TOP(b)  ((b) << 9)   /* the image's tag bits: 4F 1, A0 2, A1 4, A2 8, A3 16 */
+#define PIN(b)  ((b) << 14)  /* the PIN policy's: 80 1, 81 2, 82 4, 83 8 */
 
 #define EFS(L)  ((mc_ef_rec *)(void *)(L)->efs)
 #define SLOT(L) ((mc_slot_rec *)(void *)(L)->slot)
@@ -68,7 +71,7 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     unsigned seen = L->seen, fid = mc_get16(e->fid);
     uint32_t size = mc_get16(e->size);
 
-    L->seen = (uint16_t)(seen & ~(EF_IN | 0x1FFu));
+    L->seen = seen & ~(EF_IN | 0x1FFu);
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return false;
     if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
@@ -100,48 +103,15 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     return true;
 }
 
-/* A0: the PIN policy: 80 tries, 81 min, 82 max (one byte each, in this
- * order in the slot record), 83 the initial PIN. */
-_Static_assert(offsetof(mc_slot_rec, pin_min) == offsetof(mc_slot_rec, pin_max_tries) + 1 &&
-               offsetof(mc_slot_rec, pin_max) == offsetof(mc_slot_rec, pin_max_tries) + 2,
-               "pin_policy");
-MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t len)
+/* The PIN policy (A0) that just ended: 80 tries, 81 min, 82 max, each
+ * once, and 83 the initial PIN, if any (value_done stored them). */
+MC_NOINLINE static bool close_pin(mc_ld *L)
 {
-    unsigned pseen = 0, t, hl, k;
-    size_t p = 0, n;
-    const uint8_t *v;
+    mc_slot_rec *s = SLOT(L);
+    unsigned seen = L->seen;
 
-    /* BER-TLVs as cm_tlv_next reads them (a length in one byte, or 81 xx,
-     * or 82 xx xx, within the value), each of one of the four tags, once. */
-    while (p < len) {
-        t = val[p] - 0x80u;
-        if (t > 3 || (pseen & (1u << t)) || len - p < 2)
-            return false;
-        pseen |= 1u << t;
-        n = val[p + 1];
-        hl = 2;
-        if (n >= 0x80) {
-            hl = (unsigned)n - 0x7Eu;   /* 81: 3, 82: 4 */
-            if (hl < 3 || hl > 4 || len - p < hl)
-                return false;
-            for (n = 0, k = 2; k < hl; k++)
-                n = n << 8 | val[p + k];
-        }
-        if (n > len - p - hl)
-            return false;
-        v = val + p + hl;
-        p += hl + n;
-        if (t == 3) {
-            if (n < 1 || n > 12)
-                return false;
-            mc_pin_set(s, v, n);
-            continue;
-        }
-        if (n != 1)
-            return false;
-        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + t] = v[0];
-    }
-    if ((pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
+    L->seen = seen & ~PIN_IN;
+    if ((seen & PIN(7)) != PIN(7) || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
         (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
         return false;
@@ -165,22 +135,26 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
     size_t n = L->vn;
     bool ok = true;
 
-    switch (L->tag) {
-    case 0x4F:
+    switch (L->fi) {
+    case 9:    /* 4F */
         ok = n >= 5;
         s->aid_len = (uint8_t)n;
         memcpy(s->aid, v, n);
         break;
-    case 0xA1:
+    case 11:   /* A1 */
         ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
         break;
-    case 0xA2:
-        /* { 80 01 level } */
+    case 12:   /* A2: { 80 01 level } */
         ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
         s->min_level = v[2];
         break;
-    case 0xA0:
-        ok = pin_policy(s, v, n);
+    case 17:   /* A0's 83: the initial PIN */
+        mc_pin_set(s, v, n);
+        break;
+    case 14:   /* A0's 80, 81, 82: one byte each, in this order in the record */
+    case 15:
+    case 16:
+        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + L->fi - 14] = v[0];
         break;
     default:
         /* an EF field (begin_tlv checked its length) into its place in the
@@ -197,14 +171,16 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
 /* A TLV header is complete: tag and value length. */
 static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
 {
-    /* the EF template's tags (seen bits 0-8), then the image's (9-13), and
-     * the lengths each may have (53: any) */
-    static const uint8_t tags[14] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86,
-                                      0x87, 0x53, 0x4F, 0xA0, 0xA1, 0xA2, 0xA3 };
-    static const uint8_t lmin[14] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1 };
-    static const uint8_t lmax[14] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL,
-                                      MC_LD_VAL };
-    unsigned seen = L->seen, i = seen & EF_IN ? 0 : 9, end = i ? 14 : 9;
+    /* the EF template's tags (seen bits 0-8), the image's (9-13), the PIN
+     * policy's (14-17), and the lengths each may have (53: any) */
+    static const uint8_t tags[18] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86, 0x87, 0x53,
+                                      0x4F, 0xA0, 0xA1, 0xA2, 0xA3, 0x80, 0x81, 0x82, 0x83 };
+    static const uint8_t lmin[18] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1 };
+    static const uint8_t lmax[18] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL,
+                                      MC_LD_VAL, 0, 1, 1, 1, 12 };
+    /* where each context's tags are: the image's, A0's, A3's */
+    static const uint8_t first[3] = { 9, 14, 0 }, last[3] = { 14, 18, 9 };
+    unsigned seen = L->seen, i = first[seen >> 30], end = last[seen >> 30];
 
     for (;; i++) {
         if (i == end)
@@ -219,8 +195,8 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
     if ((seen >> i & 1) && i != 13)
         return false;
     seen |= 1u << i;
-    L->seen = (uint16_t)seen;
-    if (i < 9) {
+    L->seen = seen;
+    if (seen & (EF_IN | PIN_IN)) {
         if (len > L->tleft)
             return false;
         if (i == 8)
@@ -228,12 +204,20 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
     } else if (i == 13) {
         if (L->ef_n >= MC_MAX_EFS)
             return false;
-        L->seen = (uint16_t)(seen | EF_IN);
+        L->seen = seen | EF_IN;
         L->tleft = len;
         L->tag = 0;
         return true;
     }
-    return len >= lmin[i] && len <= lmax[i];
+    if (len < lmin[i] || len > lmax[i])
+        return false;
+    if (i == 10) {
+        /* A0: its TLVs are read as they come, like an EF template's */
+        L->seen = seen | PIN_IN;
+        L->tleft = len;
+        L->tag = 0;
+    }
+    return true;
 }
 
 /* A header byte is in hdr: header incomplete, complete (begin_tlv), or bad. */
@@ -245,7 +229,7 @@ static bool header_byte(mc_ld *L)
     if ((h[0] & 0x1F) == 0x1F)
         return false;
     if (n < 2 || (h[1] == 0x81 && n < 3) || (h[1] == 0x82 && n < 4))
-        return (L->seen & EF_IN) == 0 || L->tleft > 0;
+        return (L->seen & (EF_IN | PIN_IN)) == 0 || L->tleft > 0;
     if (h[1] > 0x82 || h[1] == 0x80)
         return false;
     L->hn = 0;
@@ -286,9 +270,9 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
             ok = value_done(card, L);
             L->tag = 0;
         }
-        if (ok && (L->seen & EF_IN) && L->tleft == 0 && L->tag == 0 &&
+        if (ok && (L->seen & (EF_IN | PIN_IN)) && L->tleft == 0 && L->tag == 0 &&
             L->hn == 0)
-            ok = close_ef(L);
+            ok = L->seen & EF_IN ? close_ef(L) : close_pin(L);
         if (!ok)
             L->err = LD_BAD;
     }
@@ -369,7 +353,7 @@ mc_sw mc_install(mc_card *card)
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
-    if (L->hn || L->tag || (L->seen & EF_IN) || (L->seen & TOP(7)) != TOP(7))
+    if (L->hn || L->tag || (L->seen & (EF_IN | PIN_IN)) || (L->seen & TOP(7)) != TOP(7))
         L->err = LD_BAD;
     if (L->err == LD_BAD)
         return MC_SW_WRONG_DATA;
