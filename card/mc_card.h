@@ -46,6 +46,7 @@ typedef struct mc_ld {
     uint8_t fi;          /* its place among the EF template's tags */
     uint8_t vn;          /* small value bytes held in val */
     uint8_t ef_n;        /* EFs complete */
+    uint8_t tpl;         /* the template being read: none, A0, A3 */
     uint32_t seen;       /* tags seen: the image's, the current template's */
     uint32_t left;       /* value bytes left of the current TLV */
     uint32_t tleft;      /* bytes left of the current EF template (inside one only) */

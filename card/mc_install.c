@@ -21,10 +21,10 @@ _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLO
 #define LD_BAD  1    /* 6A80: the image is refused, parsing stops */
 #define LD_ROOM 2    /* 6A84 unless the image is bad: nothing more is written */
 /* seen: the tags met, by their place in begin_tlv's table: bits 0-8 those
- * of the current EF template, 9-13 the image's, 14-17 the PIN policy's;
- * EF_IN inside an EF template (A3), PIN_IN inside the PIN policy (A0) */
-#define EF_IN   0x80000000u
-#define PIN_IN  0x40000000u
+ * of the current EF template, 9-13 the image's, 14-17 the PIN policy's.
+ * tpl: the template being read: none, the PIN policy (A0), an EF's (A3). */
+#define IN_PIN  1u
+#define IN_EF   2u
 #define TOP(b)  ((b) << 9)   /* the image's tag bits: 4F 1, A0 2, A1 4, A2 8, A3 16 */
 #define PIN(b)  ((b) << 14)  /* the PIN policy's: 80 1, 81 2, 82 4, 83 8 */
 
@@ -71,7 +71,8 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     unsigned seen = L->seen, fid = mc_get16(e->fid);
     uint32_t size = mc_get16(e->size);
 
-    L->seen = seen & ~(EF_IN | 0x1FFu);
+    L->tpl = 0;
+    L->seen = seen & ~0x1FFu;
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return false;
     if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
@@ -110,7 +111,7 @@ MC_NOINLINE static bool close_pin(mc_ld *L)
     mc_slot_rec *s = SLOT(L);
     unsigned seen = L->seen;
 
-    L->seen = seen & ~PIN_IN;
+    L->tpl = 0;
     if ((seen & PIN(7)) != PIN(7) || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
         (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
@@ -180,7 +181,7 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
                                       MC_LD_VAL, 0, 1, 1, 1, 12 };
     /* where each context's tags are: the image's, A0's, A3's */
     static const uint8_t first[3] = { 9, 14, 0 }, last[3] = { 14, 18, 9 };
-    unsigned seen = L->seen, i = first[seen >> 30], end = last[seen >> 30];
+    unsigned seen = L->seen, tpl = L->tpl, i = first[tpl], end = last[tpl];
 
     for (;; i++) {
         if (i == end)
@@ -196,7 +197,7 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
         return false;
     seen |= 1u << i;
     L->seen = seen;
-    if (seen & (EF_IN | PIN_IN)) {
+    if (tpl) {
         if (len > L->tleft)
             return false;
         if (i == 8)
@@ -204,7 +205,7 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
     } else if (i == 13) {
         if (L->ef_n >= MC_MAX_EFS)
             return false;
-        L->seen = seen | EF_IN;
+        L->tpl = IN_EF;
         L->tleft = len;
         L->tag = 0;
         return true;
@@ -213,7 +214,7 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
         return false;
     if (i == 10) {
         /* A0: its TLVs are read as they come, like an EF template's */
-        L->seen = seen | PIN_IN;
+        L->tpl = IN_PIN;
         L->tleft = len;
         L->tag = 0;
     }
@@ -229,7 +230,7 @@ static bool header_byte(mc_ld *L)
     if ((h[0] & 0x1F) == 0x1F)
         return false;
     if (n < 2 || (h[1] == 0x81 && n < 3) || (h[1] == 0x82 && n < 4))
-        return (L->seen & (EF_IN | PIN_IN)) == 0 || L->tleft > 0;
+        return L->tpl == 0 || L->tleft > 0;
     if (h[1] > 0x82 || h[1] == 0x80)
         return false;
     L->hn = 0;
@@ -270,9 +271,9 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
             ok = value_done(card, L);
             L->tag = 0;
         }
-        if (ok && (L->seen & (EF_IN | PIN_IN)) && L->tleft == 0 && L->tag == 0 &&
+        if (ok && L->tpl && L->tleft == 0 && L->tag == 0 &&
             L->hn == 0)
-            ok = L->seen & EF_IN ? close_ef(L) : close_pin(L);
+            ok = L->tpl == IN_EF ? close_ef(L) : close_pin(L);
         if (!ok)
             L->err = LD_BAD;
     }
@@ -353,7 +354,7 @@ mc_sw mc_install(mc_card *card)
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
     /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
-    if (L->hn || L->tag || (L->seen & (EF_IN | PIN_IN)) || (L->seen & TOP(7)) != TOP(7))
+    if (L->hn || L->tag || L->tpl || (L->seen & TOP(7)) != TOP(7))
         L->err = LD_BAD;
     if (L->err == LD_BAD)
         return MC_SW_WRONG_DATA;
