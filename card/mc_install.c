@@ -266,13 +266,14 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
             d += n;
             len -= n;
         }
-        /* A value complete (or empty); an EF template ended. */
+        /* A value complete (or empty); a template ended.  (Inside one, no
+         * value is longer than what is left of it, so none is open when
+         * nothing is left, nor is a header: header_byte refused it.) */
         if (ok && L->tag != 0 && L->left == 0) {
             ok = value_done(card, L);
             L->tag = 0;
         }
-        if (ok && L->tpl && L->tleft == 0 && L->tag == 0 &&
-            L->hn == 0)
+        if (ok && L->tpl && L->tleft == 0)
             ok = L->tpl == IN_EF ? close_ef(L) : close_pin(L);
         if (!ok)
             L->err = LD_BAD;
