@@ -134,35 +134,34 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
     mc_ef_rec *e = &EFS(L)[L->ef_n];
     uint8_t *v = L->val, kcv[9];
     size_t n = L->vn;
+    unsigned fi = L->fi;
     bool ok = true;
 
-    switch (L->fi) {
-    case 9:    /* 4F */
-        ok = n >= 5;
-        s->aid_len = (uint8_t)n;
-        memcpy(s->aid, v, n);
-        break;
-    case 11:   /* A1 */
-        ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
-        break;
-    case 12:   /* A2: { 80 01 level } */
-        ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
-        s->min_level = v[2];
-        break;
-    case 17:   /* A0's 83: the initial PIN */
-        mc_pin_set(s, v, n);
-        break;
-    case 14:   /* A0's 80, 81, 82: one byte each, in this order in the record */
-    case 15:
-    case 16:
-        ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + L->fi - 14] = v[0];
-        break;
-    default:
+    /* (by ranges: a switch's table would link libgcc's case helper) */
+    if (fi < 9) {
         /* an EF field (begin_tlv checked its length) into its place in the
          * EF record, a 1-byte size right-aligned; 53: the content is in NVM
          * (none in val: n is 0) */
-        memcpy((uint8_t *)e + ef_field[L->fi] + 2 - n, v, n);
-        break;
+        memcpy((uint8_t *)e + ef_field[fi] + 2 - n, v, n);
+    } else if (fi >= 14) {
+        /* A0's 80, 81, 82: one byte each, in this order in the record; 83
+         * the initial PIN */
+        if (fi == 17)
+            mc_pin_set(s, v, n);
+        else
+            ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + fi - 14] = v[0];
+    } else if (fi == 9) {
+        /* 4F */
+        ok = n >= 5;
+        s->aid_len = (uint8_t)n;
+        memcpy(s->aid, v, n);
+    } else if (fi == 11) {
+        /* A1 */
+        ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
+    } else {
+        /* A2: { 80 01 level } */
+        ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
+        s->min_level = v[2];
     }
     cm_wipe(v, MC_LD_VAL);
     L->vn = 0;
