@@ -353,10 +353,9 @@ mc_sw mc_install(mc_card *card)
     n = L->ef_n;
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
-    /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
-    if (L->hn || L->tag || L->tpl || (L->seen & TOP(7)) != TOP(7))
-        L->err = LD_BAD;
-    if (L->err == LD_BAD)
+    /* Refused, or it ended inside a TLV, or lacks AID, PIN policy or key
+     * set (the load is dropped then: card->ld is wiped). */
+    if (L->err == LD_BAD || L->hn || L->tag || L->tpl || (L->seen & TOP(7)) != TOP(7))
         return MC_SW_WRONG_DATA;
     sw = pick_slot(card, s, &slot, &seq);
     if (sw == MC_SW_OK && (L->err || need > card->load_cap))
