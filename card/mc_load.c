@@ -281,7 +281,7 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     if (c->p1 == 0x00)
         return MC_SW_OK;
     sw = mc_install(card);
-    if (!card->load_marked && !card->load_active)
+    if (sw == MC_SW_OK)   /* (installed: no load left to drop) */
         return sw;
 drop:
     /* A refused block or image ends the load. */
