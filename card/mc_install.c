@@ -151,16 +151,15 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
         else
             ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + fi - 14] = v[0];
     } else if (fi == 9) {
-        /* 4F */
-        ok = n >= 5;
+        /* 4F (5 to 16 bytes: begin_tlv) */
         s->aid_len = (uint8_t)n;
         memcpy(s->aid, v, n);
     } else if (fi == 11) {
         /* A1 */
         ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
     } else {
-        /* A2: { 80 01 level } */
-        ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
+        /* A2: { 80 01 level } (3 bytes: begin_tlv) */
+        ok = v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
         s->min_level = v[2];
     }
     cm_wipe(v, MC_LD_VAL);
@@ -175,9 +174,9 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
      * policy's (14-17), and the lengths each may have (53: any) */
     static const uint8_t tags[18] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86, 0x87, 0x53,
                                       0x4F, 0xA0, 0xA1, 0xA2, 0xA3, 0x80, 0x81, 0x82, 0x83 };
-    static const uint8_t lmin[18] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1 };
-    static const uint8_t lmax[18] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL,
-                                      MC_LD_VAL, 0, 1, 1, 1, 12 };
+    static const uint8_t lmin[18] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 5, 1, 1, 3, 0, 1, 1, 1, 1 };
+    static const uint8_t lmax[18] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL, 3,
+                                      0, 1, 1, 1, 12 };
     /* where each context's tags are: the image's, A0's, A3's */
     static const uint8_t first[3] = { 9, 14, 0 }, last[3] = { 14, 18, 9 };
     unsigned seen = L->seen, tpl = L->tpl, i = first[tpl], end = last[tpl];
