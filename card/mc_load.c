@@ -163,8 +163,9 @@ mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
  * piece's last ciphertext block as its IV, kept in RAM; the padding is in
  * the last block).  The parser is told which staged bytes are still unread,
  * so that it never writes over them. */
-static mc_sw stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, size_t *plain)
+static mc_sw stream(mc_card *card, uint32_t body, unsigned mode, size_t *plain)
 {
+    uint32_t at = card->chain_at;
     bool dec = mode && (card->scp.level & CM_SL_CDEC) && body;
     cm_cmac_ctx ctx;
     uint8_t iv[16], next[16], blk[CHUNK];
@@ -227,9 +228,9 @@ mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
      * at its first segment (mc_apdu.c): the chain is wrapped. */
     if (n < 8)
         return MC_SW_SM_DATA_INCORRECT;
-    sw = stream(card, at, n - 8, 0, plain_len);
+    sw = stream(card, n - 8, 0, plain_len);
     if (sw == MC_SW_OK)
-        sw = stream(card, at, n - 8, 1, plain_len);
+        sw = stream(card, n - 8, 1, plain_len);
     /* The raw copy above what the region has laid out so far is wiped. */
     end = mc_ld_end(card);
     if (end < at)
