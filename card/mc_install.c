@@ -171,7 +171,7 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
 static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
 {
     /* the EF template's tags (seen bits 0-8), the image's (9-13), the PIN
-     * policy's (14-17), and the lengths each may have (53: any) */
+     * policy's (14-17), and the lengths each may have (lmax 0: any) */
     static const uint8_t tags[18] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86, 0x87, 0x53,
                                       0x4F, 0xA0, 0xA1, 0xA2, 0xA3, 0x80, 0x81, 0x82, 0x83 };
     static const uint8_t lmin[18] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 5, 1, 1, 3, 0, 1, 1, 1, 1 };
@@ -195,24 +195,13 @@ static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
         return false;
     seen |= 1u << i;
     L->seen = seen;
-    if (tpl) {
-        if (len > L->tleft)
-            return false;
-        if (i == 8)
-            return true;
-    } else if (i == 13) {
-        if (L->ef_n >= MC_MAX_EFS)
-            return false;
-        L->tpl = IN_EF;
-        L->tleft = len;
-        L->tag = 0;
-        return true;
-    }
-    if (len < lmin[i] || len > lmax[i])
+    if ((tpl && len > L->tleft) || len < lmin[i] || (lmax[i] && len > lmax[i]))
         return false;
-    if (i == 10) {
-        /* A0: its TLVs are read as they come, like an EF template's */
-        L->tpl = IN_PIN;
+    if (i == 10 || i == 13) {
+        /* A0, A3: their TLVs are read as they come */
+        if (i == 13 && L->ef_n >= MC_MAX_EFS)
+            return false;
+        L->tpl = i == 13 ? IN_EF : IN_PIN;
         L->tleft = len;
         L->tag = 0;
     }
