@@ -71,7 +71,6 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     unsigned seen = L->seen, fid = mc_get16(e->fid);
     uint32_t size = mc_get16(e->size);
 
-    L->tpl = 0;
     L->seen = seen & ~0x1FFu;
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return false;
@@ -111,7 +110,6 @@ MC_NOINLINE static bool close_pin(mc_ld *L)
     mc_slot_rec *s = SLOT(L);
     unsigned seen = L->seen;
 
-    L->tpl = 0;
     if ((seen & PIN(7)) != PIN(7) || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
         (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
@@ -260,8 +258,11 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
             ok = value_done(card, L);
             L->tag = 0;
         }
-        if (ok && L->tpl && L->tleft == 0)
-            ok = L->tpl == IN_EF ? close_ef(L) : close_pin(L);
+        if (ok && L->tpl && L->tleft == 0) {
+            n = L->tpl;
+            L->tpl = 0;
+            ok = n == IN_EF ? close_ef(L) : close_pin(L);
+        }
         if (!ok)
             L->err = LD_BAD;
     }
