@@ -367,18 +367,11 @@ mc_sw mc_install(mc_card *card)
      * visible, so a cut before the clear only makes recovery wipe free
      * space, which no longer holds it (docs/nvm.md).  Journaling the clear
      * would cost the wipe record's page twice (page-sized records). */
-    if (st == MC_OK)
-        st = mc_store_begin(card);
-    if (st == MC_OK) {
-        st = mc_slot_write(card, slot, s);
-        if (st == MC_OK)
-            st = mc_log_add(card, MC_EV_AP_LOADED, s->aid, s->aid_len);
-        st = mc_store_end(card, st);
-    }
-    if (st == MC_OK)
-        st = mc_load_mark(card, 0, 0);
-    if (st != MC_OK)
-        return mc_sw_of(st);
+    sw = st == MC_OK ? mc_slot_commit(card, slot, s, MC_EV_AP_LOADED) : mc_sw_of(st);
+    if (sw == MC_SW_OK)
+        sw = mc_sw_of(mc_load_mark(card, 0, 0));
+    if (sw != MC_SW_OK)
+        return sw;
     /* Installed: the region is no longer ours to wipe. */
     card->load_active = false;
     card->load_marked = false;
