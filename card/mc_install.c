@@ -227,7 +227,6 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
     mc_ld *L = &card->ld;
     mc_status st = MC_OK;
     uint32_t n;
-    bool ok = true;
 
     MC_OPAQUE(L);
 
@@ -235,8 +234,9 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
         if (L->tag == 0) {
             L->hdr[L->hn++] = *d++;
             len--;
-            L->tleft--;   /* meaningful inside an EF template only */
-            ok = header_byte(L);
+            L->tleft--;   /* meaningful inside a template only */
+            if (!header_byte(L))
+                goto bad;
         } else {
             n = L->left < len ? L->left : (uint32_t)len;
             if (L->tag == 0x53) {
@@ -254,17 +254,21 @@ mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
         /* A value complete (or empty); a template ended.  (Inside one, no
          * value is longer than what is left of it, so none is open when
          * nothing is left, nor is a header: header_byte refused it.) */
-        if (ok && L->tag != 0 && L->left == 0) {
-            ok = value_done(card, L);
+        if (L->tag != 0 && L->left == 0) {
+            if (!value_done(card, L))
+                goto bad;
             L->tag = 0;
         }
-        if (ok && L->tpl && L->tleft == 0) {
+        if (L->tpl && L->tleft == 0) {
             n = L->tpl;
             L->tpl = 0;
-            ok = n == IN_EF ? close_ef(L) : close_pin(L);
+            if (!(n == IN_EF ? close_ef(L) : close_pin(L)))
+                goto bad;
         }
-        if (!ok)
-            L->err = LD_BAD;
+        continue;
+bad:
+        /* refused: parsing stops (mc_install answers 6A80) */
+        L->err = LD_BAD;
     }
     return st;
 }
