@@ -44,10 +44,10 @@ typedef struct mc_ld {
     uint8_t hdr[4];
     uint8_t tag;         /* the TLV being read (0: a header is next) */
     uint8_t fi;          /* its place among the EF template's tags */
-    uint8_t seen;        /* top-level tags seen */
     uint8_t vn;          /* small value bytes held in val */
     uint8_t ef_n;        /* EFs complete */
-    uint16_t ef_seen;    /* tags seen in the current EF template */
+    uint8_t tpl;         /* the template being read: none, A0, A3 */
+    uint32_t seen;       /* tags seen: the image's, the current template's */
     uint32_t left;       /* value bytes left of the current TLV */
     uint32_t tleft;      /* bytes left of the current EF template (inside one only) */
     uint32_t data;       /* region offset of the current EF's data */

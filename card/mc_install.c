@@ -14,14 +14,19 @@
  * entry and the cleared wipe mark: that is the only journaled write. */
 #include "mc_int.h"
 #include "cm_ct.h"
-#include "cm_tlv.h"
 
 _Static_assert(sizeof(mc_ef_rec) == MC_LD_EF && sizeof(mc_slot_rec) == MC_LD_SLOT &&
                MC_LD_EFS == MC_MAX_EFS, "mc_card.ld sizes");
 
 #define LD_BAD  1    /* 6A80: the image is refused, parsing stops */
 #define LD_ROOM 2    /* 6A84 unless the image is bad: nothing more is written */
-#define EF_IN   0x200u   /* ef_seen: inside an EF template */
+/* seen: the tags met, by their place in begin_tlv's table: bits 0-8 those
+ * of the current EF template, 9-13 the image's, 14-17 the PIN policy's.
+ * tpl: the template being read: none, the PIN policy (A0), an EF's (A3). */
+#define IN_PIN  1u
+#define IN_EF   2u
+#define TOP(b)  ((b) << 9)   /* the image's tag bits: 4F 1, A0 2, A1 4, A2 8, A3 16 */
+#define PIN(b)  ((b) << 14)  /* the PIN policy's: 80 1, 81 2, 82 4, 83 8 */
 
 #define EFS(L)  ((mc_ef_rec *)(void *)(L)->efs)
 #define SLOT(L) ((mc_slot_rec *)(void *)(L)->slot)
@@ -42,7 +47,7 @@ uint32_t mc_ld_end(mc_card *card)
 
 /* EF content into the region at offset at: within the gap, and never over
  * the unread part of a staged chained block (mc_load.c). */
-MC_NOINLINE static mc_status put(mc_card *card, mc_ld *L, uint32_t at, const uint8_t *d, uint32_t n)
+static mc_status put(mc_card *card, mc_ld *L, uint32_t at, const uint8_t *d, uint32_t n)
 {
     if (L->err)
         return MC_OK;
@@ -63,15 +68,15 @@ static bool rule_valid(uint8_t r)
 MC_NOINLINE static bool close_ef(mc_ld *L)
 {
     mc_ef_rec *e = &EFS(L)[L->ef_n], *f;
-    unsigned seen = L->ef_seen;
+    unsigned seen = L->seen, fid = mc_get16(e->fid);
     uint32_t size = mc_get16(e->size);
 
-    L->ef_seen = 0;
+    L->seen = seen & ~0x1FFu;
     if ((seen & 0x0C5) != 0x0C5 || ((seen & 0x002) && (e->sfi < 1 || e->sfi > 30)))
         return false;
     if (!rule_valid(e->read_rule) || !rule_valid(e->write_rule))
         return false;
-    if (mc_get16(e->fid) == 0x3F00 || mc_get16(e->fid) == 0x3FFF || mc_get16(e->fid) == 0xFFFF)
+    if (fid == 0x3F00 || fid == 0x3FFF || fid == 0xFFFF)
         return false;
     if (e->type == MC_EF_TRANSPARENT) {
         if ((seen & 0x038) != 0x008 || size < 1 || size > 32767 ||
@@ -90,7 +95,7 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     }
     /* FIDs and SFIs unique inside the AP */
     for (f = EFS(L); f < e; f++)
-        if (memcmp(f->fid, e->fid, 2) == 0 || (e->sfi && e->sfi == f->sfi))
+        if (mc_get16(f->fid) == fid || (e->sfi && e->sfi == f->sfi))
             return false;
     mc_put32(e->data_off, L->data);
     L->data += mc_ef_span(e);
@@ -98,35 +103,14 @@ MC_NOINLINE static bool close_ef(mc_ld *L)
     return true;
 }
 
-/* A0: the PIN policy. */
-MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t len)
+/* The PIN policy (A0) that just ended: 80 tries, 81 min, 82 max, each
+ * once, and 83 the initial PIN, if any (value_done stored them). */
+MC_NOINLINE static bool close_pin(mc_ld *L)
 {
-    unsigned pseen = 0;
-    size_t p = 0;
-    cm_tlv v;
-    int rc;
+    mc_slot_rec *s = SLOT(L);
+    unsigned seen = L->seen;
 
-    while ((rc = cm_tlv_next(val, len, &p, &v)) == CM_OK) {
-        if (v.tag < 0x80 || v.tag > 0x83 || (pseen & (1u << (v.tag - 0x80))))
-            return false;
-        pseen |= 1u << (v.tag - 0x80);
-        if (v.tag == 0x83) {
-            if (v.len < 1 || v.len > 12)
-                return false;
-            memcpy(s->pin, v.value, v.len);
-            s->pin_len = (uint8_t)v.len;
-            continue;
-        }
-        if (v.len != 1)
-            return false;
-        if (v.tag == 0x80)
-            s->pin_max_tries = v.value[0];
-        else if (v.tag == 0x81)
-            s->pin_min = v.value[0];
-        else
-            s->pin_max = v.value[0];
-    }
-    if (rc != 1 || (pseen & 7) != 7 || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
+    if ((seen & PIN(7)) != PIN(7) || s->pin_max_tries < 1 || s->pin_max_tries > 3 ||
         s->pin_min < 4 || s->pin_max > 12 || s->pin_min > s->pin_max ||
         (s->pin_len && !mc_pin_fits(s, s->pin, s->pin_len)))
         return false;
@@ -135,8 +119,8 @@ MC_NOINLINE static bool pin_policy(mc_slot_rec *s, const uint8_t *val, size_t le
 }
 
 /* Where each EF field ends in mc_ef_rec, less 2, in begin_tlv's tag order
- * (a value of n bytes ends 2 - n bytes further: 83 fid, 80 size). */
-static const uint8_t ef_field[8] = { 0, 1, 2, 8, 3, 4, 5, 6 };
+ * (a value of n bytes ends 2 - n bytes further: 83 fid, 80 size; 53 none). */
+static const uint8_t ef_field[9] = { 0, 1, 2, 8, 3, 4, 5, 6, 0 };
 _Static_assert(offsetof(mc_ef_rec, sfi) == 2 && offsetof(mc_ef_rec, type) == 3 &&
                offsetof(mc_ef_rec, size) == 8 && offsetof(mc_ef_rec, rec_len) == 4 &&
                offsetof(mc_ef_rec, write_rule) == 7, "ef_field");
@@ -148,31 +132,33 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
     mc_ef_rec *e = &EFS(L)[L->ef_n];
     uint8_t *v = L->val, kcv[9];
     size_t n = L->vn;
+    unsigned fi = L->fi;
     bool ok = true;
 
-    switch (L->tag) {
-    case 0x4F:
-        ok = n >= 5;
+    /* (by ranges: a switch's table would link libgcc's case helper) */
+    if (fi < 9) {
+        /* an EF field (begin_tlv checked its length) into its place in the
+         * EF record, a 1-byte size right-aligned; 53: the content is in NVM
+         * (none in val: n is 0) */
+        memcpy((uint8_t *)e + ef_field[fi] + 2 - n, v, n);
+    } else if (fi >= 14) {
+        /* A0's 80, 81, 82: one byte each, in this order in the record; 83
+         * the initial PIN */
+        if (fi == 17)
+            mc_pin_set(s, v, n);
+        else
+            ((uint8_t *)s)[offsetof(mc_slot_rec, pin_max_tries) + fi - 14] = v[0];
+    } else if (fi == 9) {
+        /* 4F (5 to 16 bytes: begin_tlv) */
         s->aid_len = (uint8_t)n;
         memcpy(s->aid, v, n);
-        break;
-    case 0xA1:
+    } else if (fi == 11) {
+        /* A1 */
         ok = mc_parse_keyset(card, v, n, &s->keys, kcv) == MC_SW_OK;
-        break;
-    case 0xA2:
-        /* { 80 01 level } */
-        ok = n == 3 && v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
+    } else {
+        /* A2: { 80 01 level } (3 bytes: begin_tlv) */
+        ok = v[0] == 0x80 && v[1] == 1 && mc_level_valid(v[2]);
         s->min_level = v[2];
-        break;
-    case 0xA0:
-        ok = pin_policy(s, v, n);
-        break;
-    default:
-        /* an EF field (begin_tlv checked its length) into its place in the
-         * EF record, a 1-byte size right-aligned; 53: the content is in NVM */
-        if (L->tag != 0x53)
-            memcpy((uint8_t *)e + ef_field[L->fi] + 2 - n, v, n);
-        break;
     }
     cm_wipe(v, MC_LD_VAL);
     L->vn = 0;
@@ -180,40 +166,44 @@ MC_NOINLINE static bool value_done(mc_card *card, mc_ld *L)
 }
 
 /* A TLV header is complete: tag and value length. */
-MC_NOINLINE static bool begin_tlv(mc_ld *L, uint8_t tag, uint32_t len)
+static bool begin_tlv(mc_ld *L, unsigned tag, uint32_t len)
 {
-    /* the EF template's tags (ef_seen bits 0-8), then the image's (seen) */
-    static const uint8_t tags[14] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86,
-                                      0x87, 0x53, 0x4F, 0xA0, 0xA1, 0xA2, 0xA3 };
-    unsigned in = L->ef_seen & EF_IN, i = in ? 0 : 9, base = i, bit = 0;
+    /* the EF template's tags (seen bits 0-8), the image's (9-13), the PIN
+     * policy's (14-17), and the lengths each may have (lmax 0: any) */
+    static const uint8_t tags[18] = { 0x83, 0x88, 0x82, 0x80, 0x84, 0x85, 0x86, 0x87, 0x53,
+                                      0x4F, 0xA0, 0xA1, 0xA2, 0xA3, 0x80, 0x81, 0x82, 0x83 };
+    static const uint8_t lmin[18] = { 2, 1, 1, 1, 1, 1, 1, 1, 0, 5, 1, 1, 3, 0, 1, 1, 1, 1 };
+    static const uint8_t lmax[18] = { 2, 1, 1, 2, 1, 1, 1, 1, 0, 16, MC_LD_VAL, MC_LD_VAL, 3,
+                                      0, 1, 1, 1, 12 };
+    /* where each context's tags are: the image's, A0's, A3's */
+    static const uint8_t first[3] = { 9, 14, 0 }, last[3] = { 14, 18, 9 };
+    unsigned seen = L->seen, tpl = L->tpl, i = first[tpl], end = last[tpl];
 
-    for (; i < base + (in ? 9u : 5u); i++)
-        if (tags[i] == tag) {
-            bit = 1u << (i - base);
-            L->fi = (uint8_t)i;
-        }
-    L->tag = tag;
-    L->left = len;
-    if (!in) {
-        if (bit == 0 || (bit != 16 && (L->seen & bit)))
+    for (;; i++) {
+        if (i == end)
             return false;
-        L->seen |= bit;
-        if (bit == 16) {
-            if (L->ef_n >= MC_MAX_EFS)
-                return false;
-            L->ef_seen = EF_IN;
-            L->tleft = len;
-            L->tag = 0;
-            return true;
-        }
-        return len >= 1 && len <= (tag == 0x4F ? 16u : MC_LD_VAL);
+        if (tags[i] == tag)
+            break;
     }
-    if (bit == 0 || (L->ef_seen & bit) || len > L->tleft)
+    L->fi = (uint8_t)i;
+    L->tag = (uint8_t)tag;
+    L->left = len;
+    /* each tag once, but A3 */
+    if ((seen >> i & 1) && i != 13)
         return false;
-    L->ef_seen |= bit;
-    /* 53: any length; 83: 2 bytes; 80: 1 or 2; the others 1 */
-    return tag == 0x53 ||
-           (len >= (tag == 0x83 ? 2u : 1u) && len <= (tag == 0x83 || tag == 0x80 ? 2u : 1u));
+    seen |= 1u << i;
+    L->seen = seen;
+    if ((tpl && len > L->tleft) || len < lmin[i] || (lmax[i] && len > lmax[i]))
+        return false;
+    if (i == 10 || i == 13) {
+        /* A0, A3: their TLVs are read as they come */
+        if (i == 13 && L->ef_n >= MC_MAX_EFS)
+            return false;
+        L->tpl = i == 13 ? IN_EF : IN_PIN;
+        L->tleft = len;
+        L->tag = 0;
+    }
+    return true;
 }
 
 /* A header byte is in hdr: header incomplete, complete (begin_tlv), or bad. */
@@ -225,25 +215,28 @@ static bool header_byte(mc_ld *L)
     if ((h[0] & 0x1F) == 0x1F)
         return false;
     if (n < 2 || (h[1] == 0x81 && n < 3) || (h[1] == 0x82 && n < 4))
-        return (L->ef_seen & EF_IN) == 0 || L->tleft > 0;
+        return L->tpl == 0 || L->tleft > 0;
     if (h[1] > 0x82 || h[1] == 0x80)
         return false;
     L->hn = 0;
     return begin_tlv(L, h[0], h[1] < 0x80 ? h[1] : h[1] == 0x81 ? h[2] : mc_get16(h + 2));
 }
 
-MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, size_t len)
+mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
 {
+    mc_ld *L = &card->ld;
     mc_status st = MC_OK;
     uint32_t n;
-    bool ok = true;
+
+    MC_OPAQUE(L);
 
     while (len > 0 && st == MC_OK && L->err != LD_BAD) {
         if (L->tag == 0) {
             L->hdr[L->hn++] = *d++;
             len--;
-            L->tleft--;   /* meaningful inside an EF template only */
-            ok = header_byte(L);
+            L->tleft--;   /* meaningful inside a template only */
+            if (!header_byte(L))
+                goto bad;
         } else {
             n = L->left < len ? L->left : (uint32_t)len;
             if (L->tag == 0x53) {
@@ -258,23 +251,26 @@ MC_NOINLINE static mc_status feed(mc_card *card, mc_ld *L, const uint8_t *d, siz
             d += n;
             len -= n;
         }
-        /* A value complete (or empty); an EF template ended. */
-        if (ok && L->tag != 0 && L->left == 0) {
-            ok = value_done(card, L);
+        /* A value complete (or empty); a template ended.  (Inside one, no
+         * value is longer than what is left of it, so none is open when
+         * nothing is left, nor is a header: header_byte refused it.) */
+        if (L->tag != 0 && L->left == 0) {
+            if (!value_done(card, L))
+                goto bad;
             L->tag = 0;
         }
-        if (ok && (L->ef_seen & EF_IN) && L->tleft == 0 && L->tag == 0 &&
-            L->hn == 0)
-            ok = close_ef(L);
-        if (!ok)
-            L->err = LD_BAD;
+        if (L->tpl && L->tleft == 0) {
+            n = L->tpl;
+            L->tpl = 0;
+            if (!(n == IN_EF ? close_ef(L) : close_pin(L)))
+                goto bad;
+        }
+        continue;
+bad:
+        /* refused: parsing stops (mc_install answers 6A80) */
+        L->err = LD_BAD;
     }
     return st;
-}
-
-mc_status mc_ld_feed(mc_card *card, const uint8_t *d, size_t len)
-{
-    return feed(card, &card->ld, d, len);
 }
 
 static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
@@ -284,10 +280,10 @@ static bool prefix_clash(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 
 /* AID rules (§2, §4): not the AM AID, no prefix relation with any AID
  * (6A89); then a free slot (6A84) and the next load sequence number. */
-MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot,
-                                   uint32_t *seq)
+static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned *slot, uint32_t *seq)
 {
     mc_slot_rec *s = MC_SCRATCH_SLOT(card);
+    uint32_t ls;
     unsigned i;
     bool used;
     mc_status st;
@@ -305,8 +301,9 @@ MC_NOINLINE static mc_sw pick_slot(mc_card *card, const mc_slot_rec *n, unsigned
             *slot = i;
         if (used && prefix_clash(n->aid, n->aid_len, s->aid, s->aid_len))
             return MC_SW_ALREADY_EXISTS;
-        if (used && mc_get32(s->load_seq) >= *seq)
-            *seq = mc_get32(s->load_seq) + 1;
+        ls = mc_get32(s->load_seq);
+        if (used && ls >= *seq)
+            *seq = ls + 1;
     }
     return *slot < MC_MAX_APS ? MC_SW_OK : MC_SW_NO_SPACE;
 }
@@ -324,7 +321,7 @@ MC_NOINLINE static mc_status write_region(mc_card *card, mc_ld *L, uint32_t base
 
     for (i = 0; st == MC_OK && i < n; i++, e++) {
         at = base + mc_get32(e->data_off);
-        clen = e->type == MC_EF_TRANSPARENT ? L->clen[i] : 0;
+        clen = L->clen[i];   /* 0 for a record EF (close_ef: no 53) */
         st = mc_store_fill_lazy(card, at + clen, e->type == MC_EF_TRANSPARENT ? 0x00 : 0xFF,
                           mc_ef_span(e) - clen);
         mc_seal(e, sizeof(*e), MC_MAGIC_EF);
@@ -345,13 +342,13 @@ mc_sw mc_install(mc_card *card)
 
     MC_OPAQUE(L);
     s = SLOT(L);
+    MC_OPAQUE(s);
     n = L->ef_n;
     need = L->data + n * (uint32_t)sizeof(mc_ef_rec);
 
-    /* The image ended inside a TLV, or lacks AID, PIN policy or key set. */
-    if (L->hn || L->tag || (L->ef_seen & EF_IN) || (L->seen & 7) != 7)
-        L->err = LD_BAD;
-    if (L->err == LD_BAD)
+    /* Refused, or it ended inside a TLV, or lacks AID, PIN policy or key
+     * set (the load is dropped then: card->ld is wiped). */
+    if (L->err == LD_BAD || L->hn || L->tag || L->tpl || (L->seen & TOP(7)) != TOP(7))
         return MC_SW_WRONG_DATA;
     sw = pick_slot(card, s, &slot, &seq);
     if (sw == MC_SW_OK && (L->err || need > card->load_cap))
@@ -362,7 +359,7 @@ mc_sw mc_install(mc_card *card)
         return sw != MC_SW_OK ? sw : mc_sw_of(st);
     s->state = MC_AP_ACTIVE;
     s->ef_count = (uint8_t)n;
-    if (!(L->seen & 8))
+    if (!(L->seen & TOP(8)))
         s->min_level = 0x33;   /* no A2: the default */
     mc_put32(s->load_seq, seq);
     mc_put32(s->region_off, need ? card->load_off : 0);
@@ -374,18 +371,11 @@ mc_sw mc_install(mc_card *card)
      * visible, so a cut before the clear only makes recovery wipe free
      * space, which no longer holds it (docs/nvm.md).  Journaling the clear
      * would cost the wipe record's page twice (page-sized records). */
-    if (st == MC_OK)
-        st = mc_store_begin(card);
-    if (st == MC_OK) {
-        st = mc_slot_write(card, slot, s);
-        if (st == MC_OK)
-            st = mc_log_add(card, MC_EV_AP_LOADED, s->aid, s->aid_len);
-        st = mc_store_end(card, st);
-    }
-    if (st == MC_OK)
-        st = mc_load_mark(card, 0, 0);
-    if (st != MC_OK)
-        return mc_sw_of(st);
+    sw = st == MC_OK ? mc_slot_commit(card, slot, s, MC_EV_AP_LOADED) : mc_sw_of(st);
+    if (sw == MC_SW_OK)
+        sw = mc_sw_of(mc_load_mark(card, 0, 0));
+    if (sw != MC_SW_OK)
+        return sw;
     /* Installed: the region is no longer ours to wipe. */
     card->load_active = false;
     card->load_marked = false;

@@ -172,8 +172,9 @@ void mc_reset(mc_card *card)
 {
     if (card == NULL)
         return;
-    /* A partial load is dropped: its staged bytes are wiped now. */
-    if (card->powered && !card->muted && (card->load_marked || card->load_active))
+    /* A partial load is dropped: its staged bytes are wiped now (with no
+     * load, mc_load_drop only clears RAM that clear_ram clears too). */
+    if (card->powered && !card->muted)
         mc_load_drop(card);
     clear_ram(card);
 }

@@ -157,17 +157,19 @@ mc_sw mc_load_stage_segment(mc_card *card, const uint8_t *data, size_t len)
 }
 
 /* The staged raw block, read back 64 bytes at a time: mode 0 checks its
- * C-MAC (the MAC's 8 bytes follow the body); mode 1 hands it to the parser,
- * C-DECRYPTED on the way when dec (each piece CBC-decrypted with the previous
+ * C-MAC (the MAC's 8 bytes follow the body, read last); mode 1 hands it to
+ * the parser, C-DECRYPTED on the way when the channel's level has C-DECRYPTION
+ * and the body is not empty (each piece CBC-decrypted with the previous
  * piece's last ciphertext block as its IV, kept in RAM; the padding is in
  * the last block).  The parser is told which staged bytes are still unread,
  * so that it never writes over them. */
-static mc_sw stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bool dec,
-                    size_t *plain)
+static mc_sw stream(mc_card *card, uint32_t body, unsigned mode, size_t *plain)
 {
+    uint32_t at = card->chain_at;
+    bool dec = mode && (card->scp.level & CM_SL_CDEC) && body;
     cm_cmac_ctx ctx;
     uint8_t iv[16], next[16], blk[CHUNK];
-    uint32_t i, n, k;
+    uint32_t i, n, k, end = mode ? body : body + 8;
     size_t last = 16;
     mc_status st = MC_OK;
     int rc;
@@ -176,14 +178,16 @@ static mc_sw stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bo
     rc = mode ? (dec && body % 16 ? CM_E_FORMAT : dec ? cm_scp03_icv(&card->scp, 0, iv) : CM_OK)
               : cm_scp03_cmac_begin(&card->scp, &ctx, card->chain_hdr, body, 0);
     card->chain_end = at + body;
-    for (i = 0; rc == CM_OK && st == MC_OK && i < body; i += n) {
-        n = body - i < CHUNK ? body - i : CHUNK;
+    for (i = 0; rc == CM_OK && st == MC_OK && i < end; i += n) {
+        /* (mode 0: the MAC's 8 bytes after the body) */
+        n = i == body ? 8 : body - i < CHUNK ? body - i : CHUNK;
         st = mc_store_read(card, card->load_off + at + i, blk, n);
         k = n;
         if (st != MC_OK)
             break;
         if (mode == 0) {
-            rc = cm_cmac_update(&ctx, blk, n);
+            rc = i == body ? cm_scp03_cmac_verify(&card->scp, &ctx, blk)
+                           : cm_cmac_update(&ctx, blk, n);
             continue;
         }
         if (dec) {
@@ -202,11 +206,6 @@ static mc_sw stream(mc_card *card, uint32_t at, uint32_t body, unsigned mode, bo
         *plain += k;
     }
     card->chain_end = 0;
-    if (mode == 0 && rc == CM_OK && st == MC_OK) {
-        st = mc_store_read(card, card->load_off + at + body, blk, 8);
-        if (st == MC_OK)
-            rc = cm_scp03_cmac_verify(&card->scp, &ctx, blk);
-    }
     cm_wipe(&ctx, sizeof(ctx));
     cm_wipe(blk, sizeof(blk));
     if (st != MC_OK)
@@ -229,9 +228,9 @@ mc_sw mc_load_unwrap_chain(mc_card *card, size_t *plain_len)
      * at its first segment (mc_apdu.c): the chain is wrapped. */
     if (n < 8)
         return MC_SW_SM_DATA_INCORRECT;
-    sw = stream(card, at, n - 8, 0, false, plain_len);
+    sw = stream(card, n - 8, 0, plain_len);
     if (sw == MC_SW_OK)
-        sw = stream(card, at, n - 8, 1, (card->scp.level & CM_SL_CDEC) && n > 8, plain_len);
+        sw = stream(card, n - 8, 1, plain_len);
     /* The raw copy above what the region has laid out so far is wiped. */
     end = mc_ld_end(card);
     if (end < at)
@@ -283,7 +282,7 @@ mc_sw mc_cmd_load(mc_card *card, mc_cmd *c)
     if (c->p1 == 0x00)
         return MC_SW_OK;
     sw = mc_install(card);
-    if (!card->load_marked && !card->load_active)
+    if (sw == MC_SW_OK)   /* (installed: no load left to drop) */
         return sw;
 drop:
     /* A refused block or image ends the load. */

@@ -5,10 +5,10 @@
 
 #define CM_TLV_MAX_DEPTH 8
 
-/* The header parser and parse_at are inlined into their callers: the card
- * links cm_tlv_next alone (mc_install.c's PIN policy), and one body without
- * calls is 80 bytes shorter on the Cortex-M0+ than three functions
- * (docs/size.md). */
+/* The header parser and parse_at are inlined into their callers (one body
+ * without calls was 80 bytes shorter on the Cortex-M0+ than three functions
+ * when the card linked cm_tlv_next; it links no reader now: mc_install.c's
+ * PIN policy reads its few TLVs itself, by the same rules; docs/size.md). */
 CM_ALWAYS_INLINE int header(const uint8_t *buf, size_t n, uint16_t *tag, size_t *len,
                             size_t *header_len)
 {
@@ -233,11 +233,10 @@ void cm_tlv_put_u32(cm_tlv_writer *w, uint16_t tag, uint32_t v)
 
 size_t cm_tlv_open(cm_tlv_writer *w, uint16_t tag)
 {
-    if (!room(w, tag_len(tag) + 1))
-        return 0;
-    /* One length byte reserved (00); close() widens it when the value is long. */
-    w->pos += put_header(w->buf + w->pos, tag, 0);
-    return w->pos - 1;
+    /* The header with one length byte reserved (00); close() widens it when
+     * the value is long. */
+    cm_tlv_put(w, tag, NULL, 0);
+    return w->error != CM_OK ? 0 : w->pos - 1;
 }
 
 void cm_tlv_close(cm_tlv_writer *w, size_t mark)
