@@ -13,7 +13,7 @@
 
 #define MC_MEM_NAME(f) mc_test_##f
 #define MC_MEM_ATTR static
-#include "mc_mem.c"
+#include "../../card/mc_mem.c"
 
 enum { GUARD = 8, MAXN = 70, ALIGN = 4 };
 
