@@ -26,7 +26,11 @@
 
 #ifndef MC_MEM_NAME
 #define MC_MEM_NAME(f) f
+#if defined(__GNUC__) || defined(__clang__)
 #define MC_MEM_ATTR __attribute__((weak))
+#else
+#define MC_MEM_ATTR     /* a compiler without weak symbols: leave this file out if the firmware has its own */
+#endif
 #endif
 
 MC_MEM_ATTR void *MC_MEM_NAME(memcpy)(void *restrict dst, const void *restrict src, size_t n)
